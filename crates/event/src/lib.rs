@@ -1,0 +1,2 @@
+//! Events for modelward.
+pub mod source;

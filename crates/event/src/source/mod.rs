@@ -1,0 +1,2 @@
+//! Source normalizers: one module per raw log format.
+pub mod azure_openai;

@@ -1,0 +1,161 @@
+//! Intermediate results: explicit columns plus, until a command fixes the column set, the
+//! implicit "rest" of each row's source document (what `FROM` returns before any `KEEP`).
+
+use std::sync::Arc;
+
+use modelward_event::{for_each_leaf, Event, Schema};
+
+use crate::value::Value;
+
+/// One row: explicit column values, and the source document while the rest is implicit.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub values: Vec<Value>,
+    pub source: Option<Arc<Event>>,
+}
+
+/// The implicit columns: every source field not shadowed by an explicit column, filtered.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rest {
+    /// Where among the explicit columns the implicit ones are shown.
+    pub pos: usize,
+    /// Only fields matching one of these (after a `KEEP` with wildcards).
+    pub include: Option<Vec<String>>,
+    /// Fields dropped, renamed or shadowed (exact names and patterns).
+    pub exclude: Vec<String>,
+}
+
+impl Rest {
+    pub fn admits(&self, name: &str) -> bool {
+        if self.exclude.iter().any(|p| glob_match(p, name)) {
+            return false;
+        }
+        self.include
+            .as_ref()
+            .is_none_or(|inc| inc.iter().any(|p| glob_match(p, name)))
+    }
+}
+
+/// The shape of a table: names of explicit columns and the rest, if any.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Layout {
+    pub columns: Vec<String>,
+    pub rest: Option<Rest>,
+}
+
+impl Layout {
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.columns.iter().rposition(|c| c == name)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    pub layout: Layout,
+    pub rows: Vec<Row>,
+}
+
+impl Table {
+    /// Column names and values of every row, with the rest made explicit: the union of the
+    /// rows' source fields, sorted by name, at the rest's position.
+    pub fn materialize(&self, schema: &Schema) -> (Vec<String>, Vec<Vec<Value>>) {
+        let Some(rest) = &self.layout.rest else {
+            let rows = self.rows.iter().map(|r| r.values.clone()).collect();
+            return (self.layout.columns.clone(), rows);
+        };
+        let mut names = std::collections::BTreeSet::new();
+        for row in &self.rows {
+            if let Some(src) = &row.source {
+                for_each_leaf(&src.fields, &mut |path, _| {
+                    if rest.admits(path) && self.layout.position(path).is_none() {
+                        names.insert(path.to_string());
+                    }
+                });
+            }
+        }
+        let implicit: Vec<String> = names.into_iter().collect();
+        let pos = rest.pos.min(self.layout.columns.len());
+        let mut columns = self.layout.columns[..pos].to_vec();
+        columns.extend(implicit.iter().cloned());
+        columns.extend(self.layout.columns[pos..].iter().cloned());
+        let rows = self
+            .rows
+            .iter()
+            .map(|row| {
+                let mut values = row.values[..pos].to_vec();
+                for name in &implicit {
+                    values.push(row.source.as_ref().map_or(Value::Null, |s| source_value(s, name, schema)));
+                }
+                values.extend(row.values[pos..].iter().cloned());
+                values
+            })
+            .collect();
+        (columns, rows)
+    }
+}
+
+/// A field of a source document as an ES|QL value.
+pub fn source_value(event: &Event, path: &str, schema: &Schema) -> Value {
+    match path {
+        "_id" => Value::Str(document_id(event)),
+        "_index" => Value::Str(index_name(event)),
+        _ => Value::from_json(&event.get(path), schema.field_type(path)),
+    }
+}
+
+/// A stable document id: the record's file and byte offset, hashed (FNV-1a, 64 bit).
+pub fn document_id(event: &Event) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let o = &event.origin;
+    for byte in o.file.bytes().chain(o.offset.to_le_bytes()).chain(o.line.to_le_bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+/// The data stream an event would be indexed into: `logs-<dataset>-<namespace>`.
+pub fn index_name(event: &Event) -> String {
+    let dataset = event
+        .get_str("data_stream.dataset")
+        .or_else(|| event.get_str("event.dataset"))
+        .unwrap_or("generic");
+    let namespace = event.get_str("data_stream.namespace").unwrap_or("default");
+    let kind = event.get_str("data_stream.type").unwrap_or("logs");
+    format!("{kind}-{dataset}-{namespace}")
+}
+
+/// `*` matches any run of characters; everything else is literal.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    if !pattern.contains('*') {
+        return pattern == text;
+    }
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("logs-azure_openai.logs-*", "logs-azure_openai.logs-default"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("a*b*c", "aXbYc"));
+        assert!(!glob_match("a*b*c", "aXc"));
+        assert!(!glob_match("ab*ba", "aba"));
+        assert!(glob_match("azure.*", "azure.open_ai.category"));
+    }
+}

@@ -1,0 +1,114 @@
+use serde_json::{Map, Value};
+
+use super::reader::message_of;
+
+/// Why a record is not an event, with the position inside the record (1-based line and column).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordError {
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+/// Parses one raw record into its events.
+///
+/// A record is one JSON object. An envelope object whose only key is `records` (Azure
+/// diagnostic settings, Event Hubs) or `Records` (CloudTrail) stands for the objects in that
+/// array. Anything else — a scalar, an array, an envelope whose `records` is not an array of
+/// objects — is an error that says what was expected.
+pub fn parse_record(bytes: &[u8]) -> Result<Vec<Map<String, Value>>, RecordError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| RecordError {
+        line: e.line() as u64,
+        column: e.column() as u64,
+        message: message_of(&e),
+    })?;
+    let at_start = |message: String| RecordError {
+        line: 1,
+        column: 1,
+        message,
+    };
+    let mut object = match value {
+        Value::Object(object) => object,
+        other => {
+            return Err(at_start(format!(
+                "expected a JSON object (one event), found {}",
+                kind_of(&other)
+            )))
+        }
+    };
+    let envelope_key = ["records", "Records"]
+        .into_iter()
+        .find(|k| object.len() == 1 && object.contains_key(*k));
+    let Some(key) = envelope_key else {
+        return Ok(vec![object]);
+    };
+    let records = object.remove(key).unwrap_or(Value::Null);
+    let Value::Array(items) = records else {
+        return Err(at_start(format!(
+            "envelope `{key}` must be an array of events, found {}",
+            kind_of(&records)
+        )));
+    };
+    let mut events = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        match item {
+            Value::Object(event) => events.push(event),
+            other => {
+                return Err(at_start(format!(
+                    "envelope `{key}`: element {i} must be an object, found {}",
+                    kind_of(&other)
+                )))
+            }
+        }
+    }
+    Ok(events)
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_object_is_one_event() {
+        assert_eq!(parse_record(br#"{"a":1}"#).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn envelopes_expand() {
+        let events = parse_record(br#"{"records":[{"a":1},{"a":2}]}"#).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(parse_record(br#"{"Records":[{"a":1}]}"#).unwrap().len(), 1);
+        // `records` beside other keys is an ordinary field.
+        assert_eq!(parse_record(br#"{"records":[1],"b":2}"#).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn wrong_envelopes_are_errors() {
+        let e = parse_record(br#"{"records":"x"}"#).unwrap_err();
+        assert!(e.message.contains("must be an array"), "{}", e.message);
+        let e = parse_record(br#"{"records":[{"a":1},3]}"#).unwrap_err();
+        assert!(e.message.contains("element 1"), "{}", e.message);
+    }
+
+    #[test]
+    fn positions_of_syntax_errors() {
+        let e = parse_record(b"{\"a\":\n tru}").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 5));
+        assert!(!e.message.contains("at line"));
+        let e = parse_record(b"42").unwrap_err();
+        assert!(e.message.contains("found a number"));
+        let e = parse_record(b"\x00\xff\xfe garbage").unwrap_err();
+        assert_eq!(e.line, 1);
+    }
+}

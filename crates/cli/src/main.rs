@@ -1,1 +1,41 @@
-fn main() {}
+//! `modelward`: detect and answer theft and abuse of AI models.
+//!
+//! Exit codes: 0 no alerts, 1 alerts, 2 error (as ripgrep: an error wins over alerts).
+//! A closed stdout (broken pipe) ends the run quietly.
+
+mod args;
+mod builtin;
+mod config;
+mod hunt;
+mod output;
+mod rules;
+mod ruleset;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    let result = match cli.command {
+        args::Command::Hunt(a) => hunt::run(a),
+        args::Command::Rules(r) => rules::run(r),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("modelward: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause.to_string().contains("Broken pipe")
+    })
+}

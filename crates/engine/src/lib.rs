@@ -1,1 +1,130 @@
-//! modelward engine
+//! The modelward engine: rules compiled once into an immutable, `Send + Sync` [`Engine`];
+//! a [`Hunt`] feeds it batches of raw records and, at the end, runs every rule's scheduled
+//! executions over event time and pushes alerts into a sink.
+//!
+//! ```
+//! use modelward_engine::{EngineBuilder, Hunt, VecSink};
+//! use modelward_event::input::{Reader, ReaderOptions};
+//!
+//! let rule = modelward_esql::parse_esql_file(
+//!     "// interval: 10m\n// from: now-60m\nfrom logs-* | where event.action == \"ListKey\" | stats c = count(*)",
+//!     "demo.esql",
+//! ).unwrap();
+//! let engine = EngineBuilder::new().esql_rule(rule).build();
+//! let logs = "{\"@timestamp\":\"2024-05-01T12:00:00Z\",\"event\":{\"action\":\"ListKey\"}}\n";
+//! let mut hunt = Hunt::new(&engine);
+//! let reader = Reader::from_read("demo.ndjson", Box::new(logs.as_bytes()), ReaderOptions::default()).unwrap();
+//! for batch in reader {
+//!     hunt.ingest(&batch.unwrap(), &mut |_diagnostic| {});
+//! }
+//! let mut sink = VecSink::default();
+//! let stats = hunt.finish(&mut sink).unwrap();
+//! assert_eq!(stats.alerts, sink.alerts.len() as u64);
+//! ```
+
+mod alerting;
+mod hunt;
+mod prefilter;
+mod record;
+mod schedule;
+mod sink;
+
+use modelward_esql::EsqlRule;
+use modelward_event::source::SourceKind;
+use modelward_event::Schema;
+
+pub use hunt::{Diagnostic, Hunt, RunStats};
+pub use prefilter::{Candidates, Prefilter};
+pub use sink::{AlertSink, JsonArraySink, NdjsonSink, SinkError, VecSink};
+
+/// How alerts of overlapping executions are reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dedup {
+    /// A group (the BY values of an aggregating rule) alerts once per rule per look-back
+    /// window; a source event alerts once per rule (as Kibana deduplicates by `_id`).
+    #[default]
+    PerLookback,
+    /// Every execution's alerts, as Kibana writes them for aggregating rules.
+    EveryExecution,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    pub dedup: Dedup,
+    /// Which normalizer to apply; `Auto` detects the format per event.
+    pub source: SourceKind,
+    /// Check the JSON syntax of records the prefilter rejects (by default only their outer
+    /// shape is checked: `{` ... `}`).
+    pub validate: bool,
+}
+
+/// Builds an [`Engine`].
+#[derive(Default)]
+pub struct EngineBuilder {
+    rules: Vec<EsqlRule>,
+    schema: Option<Schema>,
+    options: EngineOptions,
+}
+
+impl EngineBuilder {
+    pub fn new() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    pub fn esql_rule(mut self, rule: EsqlRule) -> EngineBuilder {
+        self.rules.push(rule);
+        self
+    }
+
+    pub fn esql_rules(mut self, rules: impl IntoIterator<Item = EsqlRule>) -> EngineBuilder {
+        self.rules.extend(rules);
+        self
+    }
+
+    pub fn schema(mut self, schema: Schema) -> EngineBuilder {
+        self.schema = Some(schema);
+        self
+    }
+
+    pub fn options(mut self, options: EngineOptions) -> EngineBuilder {
+        self.options = options;
+        self
+    }
+
+    pub fn build(self) -> Engine {
+        let requirements: Vec<_> = self.rules.iter().map(|r| r.requirement.clone()).collect();
+        let prefilter = Prefilter::new(&requirements, modelward_event::source::SYNTHESIZED_VALUES);
+        Engine {
+            rules: self.rules,
+            prefilter,
+            schema: self.schema.unwrap_or_default(),
+            options: self.options,
+        }
+    }
+}
+
+/// Compiled rules; immutable and shareable across threads.
+pub struct Engine {
+    rules: Vec<EsqlRule>,
+    prefilter: Prefilter,
+    schema: Schema,
+    options: EngineOptions,
+}
+
+impl Engine {
+    pub fn rules(&self) -> &[EsqlRule] {
+        &self.rules
+    }
+
+    pub fn prefilter(&self) -> &Prefilter {
+        &self.prefilter
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    pub fn options(&self) -> &EngineOptions {
+        &self.options
+    }
+}

@@ -46,12 +46,19 @@ pub enum AggKind {
 
 impl AggKind {
     /// The aggregate for a call, given its constant extra arguments.
-    pub fn from_call(name: &str, star: bool, argc: usize, consts: &[Value]) -> Result<AggKind, String> {
+    pub fn from_call(
+        name: &str,
+        star: bool,
+        argc: usize,
+        consts: &[Value],
+    ) -> Result<AggKind, String> {
         let want = |n: usize| {
             if argc == n {
                 Ok(())
             } else {
-                Err(format!("aggregate [{name}] takes {n} argument(s), got {argc}"))
+                Err(format!(
+                    "aggregate [{name}] takes {n} argument(s), got {argc}"
+                ))
             }
         };
         Ok(match name {
@@ -77,7 +84,10 @@ impl AggKind {
             "values" => want(1).map(|_| AggKind::Values)?,
             "percentile" => {
                 want(2)?;
-                let p = consts.first().and_then(Value::as_f64).ok_or("PERCENTILE needs a constant percentile")?;
+                let p = consts
+                    .first()
+                    .and_then(Value::as_f64)
+                    .ok_or("PERCENTILE needs a constant percentile")?;
                 if !(0.0..=100.0).contains(&p) {
                     return Err(format!("percentile must be in [0, 100], got [{p}]"));
                 }
@@ -85,7 +95,11 @@ impl AggKind {
             }
             "top" => {
                 want(3)?;
-                let limit = consts.first().and_then(Value::as_i64).filter(|n| *n > 0).ok_or("TOP needs a positive constant limit")?;
+                let limit = consts
+                    .first()
+                    .and_then(Value::as_i64)
+                    .filter(|n| *n > 0)
+                    .ok_or("TOP needs a positive constant limit")?;
                 let order = match consts.get(1) {
                     Some(Value::Str(s)) => s.to_ascii_lowercase(),
                     _ => return Err("TOP needs a constant order, \"asc\" or \"desc\"".into()),
@@ -131,15 +145,27 @@ impl AggState {
                 let set: HashSet<Key> = values.iter().cloned().map(Key).collect();
                 Value::Long(set.len() as i64)
             }
-            AggKind::Min => values.iter().min_by(|a, b| total_cmp(a, b)).cloned().unwrap_or(Value::Null),
-            AggKind::Max => values.iter().max_by(|a, b| total_cmp(a, b)).cloned().unwrap_or(Value::Null),
+            AggKind::Min => values
+                .iter()
+                .min_by(|a, b| total_cmp(a, b))
+                .cloned()
+                .unwrap_or(Value::Null),
+            AggKind::Max => values
+                .iter()
+                .max_by(|a, b| total_cmp(a, b))
+                .cloned()
+                .unwrap_or(Value::Null),
             AggKind::Sum => sum(values)?,
             AggKind::Avg => match numbers(values)? {
                 xs if xs.is_empty() => Value::Null,
                 xs => Value::Double(xs.iter().sum::<f64>() / xs.len() as f64),
             },
-            AggKind::Median => percentile_of(&mut numbers(values)?, 50.0).map_or(Value::Null, Value::Double),
-            AggKind::Percentile(p) => percentile_of(&mut numbers(values)?, p).map_or(Value::Null, Value::Double),
+            AggKind::Median => {
+                percentile_of(&mut numbers(values)?, 50.0).map_or(Value::Null, Value::Double)
+            }
+            AggKind::Percentile(p) => {
+                percentile_of(&mut numbers(values)?, p).map_or(Value::Null, Value::Double)
+            }
             AggKind::MedianAbsoluteDeviation => {
                 let mut xs = numbers(values)?;
                 match percentile_of(&mut xs, 50.0) {
@@ -157,7 +183,11 @@ impl AggState {
                 } else {
                     let mean = xs.iter().sum::<f64>() / xs.len() as f64;
                     let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / xs.len() as f64;
-                    Value::Double(if kind == AggKind::StdDev { var.sqrt() } else { var })
+                    Value::Double(if kind == AggKind::StdDev {
+                        var.sqrt()
+                    } else {
+                        var
+                    })
                 }
             }
             AggKind::Values => {
@@ -180,7 +210,10 @@ impl AggState {
 fn numbers(values: &[Value]) -> Result<Vec<f64>, String> {
     values
         .iter()
-        .map(|v| v.as_f64().ok_or_else(|| format!("expected a number, got [{}]", v.data_type().name())))
+        .map(|v| {
+            v.as_f64()
+                .ok_or_else(|| format!("expected a number, got [{}]", v.data_type().name()))
+        })
         .collect()
 }
 
@@ -226,7 +259,10 @@ mod tests {
     #[test]
     fn count_counts_values_of_multi_valued_fields() {
         let mut s = AggState::default();
-        s.add(AggKind::Count, &Value::Multi(vec![Value::Long(1), Value::Long(2)]));
+        s.add(
+            AggKind::Count,
+            &Value::Multi(vec![Value::Long(1), Value::Long(2)]),
+        );
         s.add(AggKind::Count, &Value::Null);
         assert_eq!(s.finish(AggKind::Count), Ok(Value::Long(2)));
     }

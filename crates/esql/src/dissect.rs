@@ -74,7 +74,9 @@ pub enum DissectError {
     )]
     NoKeys,
     /// A key carries more than one modifier.
-    #[error("invalid dissect key `%{{{key}}}` at offset {offset}: multiple modifiers are not allowed")]
+    #[error(
+        "invalid dissect key `%{{{key}}}` at offset {offset}: multiple modifiers are not allowed"
+    )]
     MultipleModifiers {
         /// Byte offset of the key text (after `%{`) in the pattern.
         offset: usize,
@@ -82,7 +84,9 @@ pub enum DissectError {
         key: String,
     },
     /// The key name is missing or malformed (`%{+}`, `%{a/1}`, `%{+a/x}`, …).
-    #[error("invalid dissect key `%{{{key}}}` at offset {offset}: the key name could not be determined")]
+    #[error(
+        "invalid dissect key `%{{{key}}}` at offset {offset}: the key name could not be determined"
+    )]
     KeyName {
         /// Byte offset of the key text (after `%{`) in the pattern.
         offset: usize,
@@ -188,7 +192,11 @@ impl Dissect {
         if !keys.iter().any(|k| !k.skip) {
             return Err(DissectError::NoKeys);
         }
-        if let Some(field) = raw.iter().zip(&keys).find_map(|(f, k)| is_reference(k).then_some(f)) {
+        if let Some(field) = raw
+            .iter()
+            .zip(&keys)
+            .find_map(|(f, k)| is_reference(k).then_some(f))
+        {
             return Err(DissectError::ReferenceKey {
                 offset: field.offset,
                 key: field.key.to_string(),
@@ -611,7 +619,10 @@ mod tests {
     #[test]
     fn doc_right_padding_empty_key() {
         assert_eq!(
-            dissect("[%{ts}]%{->}[%{level}]", "[1998-08-10T17:15:42]          [WARN]"),
+            dissect(
+                "[%{ts}]%{->}[%{level}]",
+                "[1998-08-10T17:15:42]          [WARN]"
+            ),
             row(&[("ts", "1998-08-10T17:15:42"), ("level", "WARN")])
         );
     }
@@ -666,7 +677,10 @@ mod tests {
                 ("auth", "-"),
                 ("@timestamp", "30/Apr/1998:22:00:52 +0000"),
                 ("verb", "GET"),
-                ("request", "/english/venues/cities/images/montpellier/18.gif"),
+                (
+                    "request",
+                    "/english/venues/cities/images/montpellier/18.gif"
+                ),
                 ("httpversion", "1.0"),
                 ("status", "200"),
                 ("size", "3171")
@@ -851,7 +865,10 @@ mod tests {
             dissect("%{+key/3} %{+key/1->} %{+key/2}", "1 2              3"),
             row(&[("key", "231")])
         );
-        assert_eq!(dissect("%{key}-%{+key}-%{+key}", "1-2-3"), row(&[("key", "123")]));
+        assert_eq!(
+            dissect("%{key}-%{+key}-%{+key}", "1-2-3"),
+            row(&[("key", "123")])
+        );
         assert_eq!(
             dissect_sep("%{key}-%{+key}-%{+key}", ",", "1-2-3"),
             row(&[("key", "1,2,3")])
@@ -868,7 +885,10 @@ mod tests {
 
     #[test]
     fn spec_skip_fields() {
-        assert_eq!(dissect("%{} %{key}", "hello world"), row(&[("key", "world")]));
+        assert_eq!(
+            dissect("%{} %{key}", "hello world"),
+            row(&[("key", "world")])
+        );
         assert_eq!(
             dissect("%{?skipme} %{key}", "hello world"),
             row(&[("key", "world")])
@@ -926,7 +946,10 @@ mod tests {
     #[test]
     fn spec_padding() {
         assert_eq!(
-            dissect("%{id} %{function->} %{server}", "00000043 ViewReceive     machine-321"),
+            dissect(
+                "%{id} %{function->} %{server}",
+                "00000043 ViewReceive     machine-321"
+            ),
             row(&[
                 ("id", "00000043"),
                 ("function", "ViewReceive"),
@@ -934,7 +957,10 @@ mod tests {
             ])
         );
         assert_eq!(
-            dissect("%{id} %{function} %{server->} ", "00000043 ViewReceive machine-321    "),
+            dissect(
+                "%{id} %{function} %{server->} ",
+                "00000043 ViewReceive machine-321    "
+            ),
             row(&[
                 ("id", "00000043"),
                 ("function", "ViewReceive"),
@@ -942,7 +968,10 @@ mod tests {
             ])
         );
         assert_eq!(
-            dissect("%{id->} %{function} %{server}", "00000043    ViewReceive machine-321"),
+            dissect(
+                "%{id->} %{function} %{server}",
+                "00000043    ViewReceive machine-321"
+            ),
             row(&[
                 ("id", "00000043"),
                 ("function", "ViewReceive"),
@@ -953,7 +982,10 @@ mod tests {
 
     #[test]
     fn without_padding_extra_spaces_become_empty_values() {
-        assert_eq!(dissect("%{a} %{b}", "foo  bar"), row(&[("a", "foo"), ("b", "")]));
+        assert_eq!(
+            dissect("%{a} %{b}", "foo  bar"),
+            row(&[("a", "foo"), ("b", "")])
+        );
     }
 
     #[test]

@@ -37,7 +37,9 @@ impl EsqlError {
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let column = before[line_start..].chars().count() + 1;
-        let line_end = query[line_start..].find('\n').map_or(query.len(), |i| line_start + i);
+        let line_end = query[line_start..]
+            .find('\n')
+            .map_or(query.len(), |i| line_start + i);
         let text = query[line_start..line_end].trim_end_matches('\r');
         let snippet = format!("{text}\n{}^", " ".repeat(column - 1));
         EsqlError {
@@ -74,6 +76,9 @@ mod tests {
     fn caret_under_the_spot() {
         let e = EsqlError::at("from x\n| wher y", 9, "unknown command");
         assert_eq!((e.line, e.column), (2, 3));
-        assert_eq!(e.to_string(), "line 2:3: unknown command\n    | wher y\n      ^");
+        assert_eq!(
+            e.to_string(),
+            "line 2:3: unknown command\n    | wher y\n      ^"
+        );
     }
 }

@@ -89,16 +89,26 @@ pub fn bind(expr: &Expr, layout: &Layout, query: &str) -> Result<BExpr, EsqlErro
     let err = |span: Span, msg: String| EsqlError::at(query, span.start, msg);
     Ok(match &expr.kind {
         ExprKind::Literal(v) => BExpr::Lit(v.clone()),
-        ExprKind::Field(name) => bind_field(name, layout).ok_or_else(|| err(expr.span, format!("Unknown column [{name}]")))?,
+        ExprKind::Field(name) => bind_field(name, layout)
+            .ok_or_else(|| err(expr.span, format!("Unknown column [{name}]")))?,
         ExprKind::Call { name, args, star } => {
             if crate::agg::is_aggregate(name) {
-                return Err(err(expr.span, format!("aggregate function [{name}] is only allowed in STATS")));
+                return Err(err(
+                    expr.span,
+                    format!("aggregate function [{name}] is only allowed in STATS"),
+                ));
             }
             if *star {
-                return Err(err(expr.span, format!("[{name}(*)] is not a valid function call")));
+                return Err(err(
+                    expr.span,
+                    format!("[{name}(*)] is not a valid function call"),
+                ));
             }
             let func = functions::lookup(name, args.len()).map_err(|m| err(expr.span, m))?;
-            let args = args.iter().map(|a| bind(a, layout, query)).collect::<Result<_, _>>()?;
+            let args = args
+                .iter()
+                .map(|a| bind(a, layout, query))
+                .collect::<Result<_, _>>()?;
             BExpr::Call {
                 func,
                 args,
@@ -113,13 +123,22 @@ pub fn bind(expr: &Expr, layout: &Layout, query: &str) -> Result<BExpr, EsqlErro
             Box::new(bind(r, layout, query)?),
             expr.span,
         ),
-        ExprKind::In { expr: e, list, negated } => BExpr::In {
+        ExprKind::In {
+            expr: e,
+            list,
+            negated,
+        } => BExpr::In {
             expr: Box::new(bind(e, layout, query)?),
-            list: list.iter().map(|a| bind(a, layout, query)).collect::<Result<_, _>>()?,
+            list: list
+                .iter()
+                .map(|a| bind(a, layout, query))
+                .collect::<Result<_, _>>()?,
             negated: *negated,
             span: expr.span,
         },
-        ExprKind::IsNull { expr: e, negated } => BExpr::IsNull(Box::new(bind(e, layout, query)?), *negated),
+        ExprKind::IsNull { expr: e, negated } => {
+            BExpr::IsNull(Box::new(bind(e, layout, query)?), *negated)
+        }
         ExprKind::Like {
             expr: e,
             patterns,
@@ -128,8 +147,15 @@ pub fn bind(expr: &Expr, layout: &Layout, query: &str) -> Result<BExpr, EsqlErro
         } => {
             let mut regexes = Vec::new();
             for p in patterns {
-                let source = if *regex { rlike_regex(p) } else { like_regex(p) };
-                regexes.push(Regex::new(&source).map_err(|e| err(expr.span, format!("invalid pattern [{p}]: {e}")))?);
+                let source = if *regex {
+                    rlike_regex(p)
+                } else {
+                    like_regex(p)
+                };
+                regexes.push(
+                    Regex::new(&source)
+                        .map_err(|e| err(expr.span, format!("invalid pattern [{p}]: {e}")))?,
+                );
             }
             BExpr::Like {
                 expr: Box::new(bind(e, layout, query)?),
@@ -256,7 +282,9 @@ impl BExpr {
                 negated,
                 span,
             } => match single(expr.eval(row, env), *span, env) {
-                Some(Value::Str(s)) => Value::Bool(regexes.iter().any(|r| r.is_match(&s)) != *negated),
+                Some(Value::Str(s)) => {
+                    Value::Bool(regexes.iter().any(|r| r.is_match(&s)) != *negated)
+                }
                 Some(other) => {
                     let s = other.to_string();
                     Value::Bool(regexes.iter().any(|r| r.is_match(&s)) != *negated)
@@ -279,7 +307,10 @@ fn single(v: Value, span: Span, env: &mut Env) -> Option<Value> {
     match v {
         Value::Null => None,
         Value::Multi(_) => {
-            env.warn(span, "java.lang.IllegalArgumentException: single-value function encountered multi-value");
+            env.warn(
+                span,
+                "java.lang.IllegalArgumentException: single-value function encountered multi-value",
+            );
             None
         }
         v => Some(v),
@@ -316,8 +347,14 @@ fn or(left: Value, right: impl FnOnce() -> Value) -> Value {
 
 fn negate(v: &Value) -> Result<Value, String> {
     Ok(match v {
-        Value::Int(i) => Value::Int(i.checked_neg().ok_or("java.lang.ArithmeticException: integer overflow")?),
-        Value::Long(l) => Value::Long(l.checked_neg().ok_or("java.lang.ArithmeticException: long overflow")?),
+        Value::Int(i) => Value::Int(
+            i.checked_neg()
+                .ok_or("java.lang.ArithmeticException: integer overflow")?,
+        ),
+        Value::Long(l) => Value::Long(
+            l.checked_neg()
+                .ok_or("java.lang.ArithmeticException: long overflow")?,
+        ),
         Value::Double(d) => Value::Double(-d),
         Value::Duration(d) => Value::Duration(-d),
         Value::Period { months, days } => Value::Period {
@@ -357,10 +394,16 @@ fn arithmetic(op: BinOp, a: &Value, b: &Value) -> Result<Value, String> {
     use Value::*;
     match (a, b) {
         (Date(d), Duration(_) | Period { .. }) if matches!(op, BinOp::Add | BinOp::Sub) => {
-            let span = if op == BinOp::Sub { negate(b)? } else { b.clone() };
+            let span = if op == BinOp::Sub {
+                negate(b)?
+            } else {
+                b.clone()
+            };
             functions::date_add(*d, &span).map(Date)
         }
-        (Duration(_) | Period { .. }, Date(d)) if op == BinOp::Add => functions::date_add(*d, a).map(Date),
+        (Duration(_) | Period { .. }, Date(d)) if op == BinOp::Add => {
+            functions::date_add(*d, a).map(Date)
+        }
         (Duration(x), Duration(y)) if matches!(op, BinOp::Add | BinOp::Sub) => {
             Ok(Duration(if op == BinOp::Add { x + y } else { x - y }))
         }
@@ -369,7 +412,9 @@ fn arithmetic(op: BinOp, a: &Value, b: &Value) -> Result<Value, String> {
                 .map(Int)
                 .map_err(|_| "java.lang.ArithmeticException: integer overflow".to_string())
         }),
-        (Int(_) | Long(_), Int(_) | Long(_)) => int_op(op, a.as_i64().unwrap_or(0), b.as_i64().unwrap_or(0)).map(Long),
+        (Int(_) | Long(_), Int(_) | Long(_)) => {
+            int_op(op, a.as_i64().unwrap_or(0), b.as_i64().unwrap_or(0)).map(Long)
+        }
         (Int(_) | Long(_) | Double(_), Int(_) | Long(_) | Double(_)) => {
             let (x, y) = (a.as_f64().unwrap_or(0.0), b.as_f64().unwrap_or(0.0));
             let r = match op {
@@ -429,9 +474,15 @@ mod tests {
 
     #[test]
     fn integer_arithmetic() {
-        assert_eq!(binary(BinOp::Div, &Value::Int(7), &Value::Int(2)), Ok(Value::Int(3)));
+        assert_eq!(
+            binary(BinOp::Div, &Value::Int(7), &Value::Int(2)),
+            Ok(Value::Int(3))
+        );
         assert!(binary(BinOp::Div, &Value::Long(1), &Value::Long(0)).is_err());
         assert!(binary(BinOp::Add, &Value::Int(i32::MAX), &Value::Int(1)).is_err());
-        assert_eq!(binary(BinOp::Add, &Value::Int(1), &Value::Double(0.5)), Ok(Value::Double(1.5)));
+        assert_eq!(
+            binary(BinOp::Add, &Value::Int(1), &Value::Double(0.5)),
+            Ok(Value::Double(1.5))
+        );
     }
 }

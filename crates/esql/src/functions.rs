@@ -9,7 +9,9 @@ use std::net::IpAddr;
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Timelike, Utc};
 use modelward_event::parse_timestamp;
 
-use crate::value::{compare, format_double, parse_bool, parse_ip, parse_number, total_cmp, DataType, Value};
+use crate::value::{
+    compare, format_double, parse_bool, parse_ip, parse_number, total_cmp, DataType, Value,
+};
 
 type Run = fn(&[Value], i64) -> Result<Value, String>;
 
@@ -57,10 +59,16 @@ macro_rules! def {
 }
 
 static DEFS: &[Def] = &[
-    def!(&["to_lower"], 1, 1, EachValue, |a, _| str_map(&a[0], |s| s.to_lowercase())),
-    def!(&["to_upper"], 1, 1, EachValue, |a, _| str_map(&a[0], |s| s.to_uppercase())),
-    def!(&["length"], 1, 1, Reject, |a, _| Ok(Value::Int(str_arg(&a[0])?.chars().count() as i32))),
-    def!(&["byte_length"], 1, 1, Reject, |a, _| Ok(Value::Int(str_arg(&a[0])?.len() as i32))),
+    def!(&["to_lower"], 1, 1, EachValue, |a, _| str_map(&a[0], |s| s
+        .to_lowercase())),
+    def!(&["to_upper"], 1, 1, EachValue, |a, _| str_map(&a[0], |s| s
+        .to_uppercase())),
+    def!(&["length"], 1, 1, Reject, |a, _| Ok(Value::Int(
+        str_arg(&a[0])?.chars().count() as i32
+    ))),
+    def!(&["byte_length"], 1, 1, Reject, |a, _| Ok(Value::Int(
+        str_arg(&a[0])?.len() as i32
+    ))),
     def!(&["substring"], 2, 3, Reject, substring),
     def!(&["left"], 2, 2, Reject, |a, _| {
         let n = int_arg(&a[1])?.max(0) as usize;
@@ -72,19 +80,35 @@ static DEFS: &[Def] = &[
         let len = s.chars().count();
         Ok(Value::Str(s.chars().skip(len.saturating_sub(n)).collect()))
     }),
-    def!(&["concat"], 2, MANY, Reject, |a, _| Ok(Value::Str(a.iter().map(|v| v.to_string()).collect()))),
+    def!(&["concat"], 2, MANY, Reject, |a, _| Ok(Value::Str(
+        a.iter().map(|v| v.to_string()).collect()
+    ))),
     def!(&["replace"], 3, 3, Reject, replace),
-    def!(&["starts_with"], 2, 2, Reject, |a, _| Ok(Value::Bool(str_arg(&a[0])?.starts_with(str_arg(&a[1])?.as_str())))),
-    def!(&["ends_with"], 2, 2, Reject, |a, _| Ok(Value::Bool(str_arg(&a[0])?.ends_with(str_arg(&a[1])?.as_str())))),
-    def!(&["trim"], 1, 1, EachValue, |a, _| str_map(&a[0], |s| s.trim().to_string())),
-    def!(&["ltrim"], 1, 1, EachValue, |a, _| str_map(&a[0], |s| s.trim_start().to_string())),
-    def!(&["rtrim"], 1, 1, EachValue, |a, _| str_map(&a[0], |s| s.trim_end().to_string())),
+    def!(&["starts_with"], 2, 2, Reject, |a, _| Ok(Value::Bool(
+        str_arg(&a[0])?.starts_with(str_arg(&a[1])?.as_str())
+    ))),
+    def!(&["ends_with"], 2, 2, Reject, |a, _| Ok(Value::Bool(
+        str_arg(&a[0])?.ends_with(str_arg(&a[1])?.as_str())
+    ))),
+    def!(&["trim"], 1, 1, EachValue, |a, _| str_map(&a[0], |s| s
+        .trim()
+        .to_string())),
+    def!(&["ltrim"], 1, 1, EachValue, |a, _| str_map(&a[0], |s| s
+        .trim_start()
+        .to_string())),
+    def!(&["rtrim"], 1, 1, EachValue, |a, _| str_map(&a[0], |s| s
+        .trim_end()
+        .to_string())),
     def!(&["split"], 2, 2, Reject, |a, _| {
         let (s, d) = (str_arg(&a[0])?, str_arg(&a[1])?);
         if d.is_empty() {
             return Err("delimiter must not be empty".into());
         }
-        Ok(Value::from_values(s.split(d.as_str()).map(|p| Value::Str(p.to_string())).collect()))
+        Ok(Value::from_values(
+            s.split(d.as_str())
+                .map(|p| Value::Str(p.to_string()))
+                .collect(),
+        ))
     }),
     def!(&["locate"], 2, 3, Reject, locate),
     def!(&["repeat"], 2, 2, Reject, |a, _| {
@@ -94,36 +118,83 @@ static DEFS: &[Def] = &[
         }
         Ok(Value::Str(str_arg(&a[0])?.repeat(n as usize)))
     }),
-    def!(&["reverse"], 1, 1, Reject, |a, _| Ok(Value::Str(str_arg(&a[0])?.chars().rev().collect()))),
-    def!(&["coalesce"], 1, MANY, Accept, |a, _| Ok(a.iter().find(|v| !v.is_null()).cloned().unwrap_or(Value::Null))),
+    def!(&["reverse"], 1, 1, Reject, |a, _| Ok(Value::Str(
+        str_arg(&a[0])?.chars().rev().collect()
+    ))),
+    def!(&["coalesce"], 1, MANY, Accept, |a, _| Ok(a
+        .iter()
+        .find(|v| !v.is_null())
+        .cloned()
+        .unwrap_or(Value::Null))),
     def!(&["case"], 1, MANY, Accept, case),
-    def!(&["greatest"], 1, MANY, Reject, |a, _| extreme(a, std::cmp::Ordering::Greater)),
-    def!(&["least"], 1, MANY, Reject, |a, _| extreme(a, std::cmp::Ordering::Less)),
+    def!(&["greatest"], 1, MANY, Reject, |a, _| extreme(
+        a,
+        std::cmp::Ordering::Greater
+    )),
+    def!(&["least"], 1, MANY, Reject, |a, _| extreme(
+        a,
+        std::cmp::Ordering::Less
+    )),
     def!(&["date_trunc"], 2, 2, Reject, date_trunc),
     def!(&["date_diff"], 3, 3, Reject, date_diff),
     def!(&["date_extract"], 2, 2, Reject, date_extract),
     def!(&["date_format"], 1, 2, Reject, date_format),
     def!(&["date_parse"], 1, 2, Reject, date_parse),
     def!(&["now"], 0, 0, Reject, |_, now| Ok(Value::Date(now))),
-    def!(&["to_string", "to_str"], 1, 1, EachValue, |a, _| convert(&a[0], DataType::Keyword)),
-    def!(&["to_integer", "to_int"], 1, 1, EachValue, |a, _| convert(&a[0], DataType::Integer)),
-    def!(&["to_long"], 1, 1, EachValue, |a, _| convert(&a[0], DataType::Long)),
-    def!(&["to_double", "to_dbl"], 1, 1, EachValue, |a, _| convert(&a[0], DataType::Double)),
-    def!(&["to_boolean", "to_bool"], 1, 1, EachValue, |a, _| convert(&a[0], DataType::Boolean)),
-    def!(&["to_ip"], 1, 1, EachValue, |a, _| convert(&a[0], DataType::Ip)),
-    def!(&["to_datetime", "to_dt"], 1, 1, EachValue, |a, _| convert(&a[0], DataType::Date)),
+    def!(&["to_string", "to_str"], 1, 1, EachValue, |a, _| convert(
+        &a[0],
+        DataType::Keyword
+    )),
+    def!(&["to_integer", "to_int"], 1, 1, EachValue, |a, _| convert(
+        &a[0],
+        DataType::Integer
+    )),
+    def!(&["to_long"], 1, 1, EachValue, |a, _| convert(
+        &a[0],
+        DataType::Long
+    )),
+    def!(&["to_double", "to_dbl"], 1, 1, EachValue, |a, _| convert(
+        &a[0],
+        DataType::Double
+    )),
+    def!(&["to_boolean", "to_bool"], 1, 1, EachValue, |a, _| convert(
+        &a[0],
+        DataType::Boolean
+    )),
+    def!(&["to_ip"], 1, 1, EachValue, |a, _| convert(
+        &a[0],
+        DataType::Ip
+    )),
+    def!(&["to_datetime", "to_dt"], 1, 1, EachValue, |a, _| convert(
+        &a[0],
+        DataType::Date
+    )),
     def!(&["cidr_match"], 2, MANY, Accept, cidr_match),
     def!(&["ip_prefix"], 3, 3, Reject, ip_prefix),
-    def!(&["mv_count"], 1, 1, Accept, |a, _| Ok(match a[0].values().len() {
-        0 => Value::Null,
-        n => Value::Int(n as i32),
-    })),
-    def!(&["mv_first"], 1, 1, Accept, |a, _| Ok(a[0].values().first().cloned().unwrap_or(Value::Null))),
-    def!(&["mv_last"], 1, 1, Accept, |a, _| Ok(a[0].values().last().cloned().unwrap_or(Value::Null))),
+    def!(&["mv_count"], 1, 1, Accept, |a, _| Ok(
+        match a[0].values().len() {
+            0 => Value::Null,
+            n => Value::Int(n as i32),
+        }
+    )),
+    def!(&["mv_first"], 1, 1, Accept, |a, _| Ok(a[0]
+        .values()
+        .first()
+        .cloned()
+        .unwrap_or(Value::Null))),
+    def!(&["mv_last"], 1, 1, Accept, |a, _| Ok(a[0]
+        .values()
+        .last()
+        .cloned()
+        .unwrap_or(Value::Null))),
     def!(&["mv_concat"], 2, 2, Accept, |a, _| {
         let d = str_arg(&a[1])?;
         let parts: Vec<String> = a[0].values().iter().map(|v| v.to_string()).collect();
-        Ok(if parts.is_empty() { Value::Null } else { Value::Str(parts.join(&d)) })
+        Ok(if parts.is_empty() {
+            Value::Null
+        } else {
+            Value::Str(parts.join(&d))
+        })
     }),
     def!(&["mv_dedupe"], 1, 1, Accept, |a, _| {
         let mut out: Vec<Value> = Vec::new();
@@ -134,8 +205,18 @@ static DEFS: &[Def] = &[
         }
         Ok(Value::from_values(out))
     }),
-    def!(&["mv_min"], 1, 1, Accept, |a, _| Ok(a[0].values().iter().min_by(|x, y| total_cmp(x, y)).cloned().unwrap_or(Value::Null))),
-    def!(&["mv_max"], 1, 1, Accept, |a, _| Ok(a[0].values().iter().max_by(|x, y| total_cmp(x, y)).cloned().unwrap_or(Value::Null))),
+    def!(&["mv_min"], 1, 1, Accept, |a, _| Ok(a[0]
+        .values()
+        .iter()
+        .min_by(|x, y| total_cmp(x, y))
+        .cloned()
+        .unwrap_or(Value::Null))),
+    def!(&["mv_max"], 1, 1, Accept, |a, _| Ok(a[0]
+        .values()
+        .iter()
+        .max_by(|x, y| total_cmp(x, y))
+        .cloned()
+        .unwrap_or(Value::Null))),
     def!(&["mv_sum"], 1, 1, Accept, |a, _| numeric_fold(&a[0], false)),
     def!(&["mv_avg"], 1, 1, Accept, |a, _| numeric_fold(&a[0], true)),
     def!(&["mv_median"], 1, 1, Accept, |a, _| {
@@ -157,19 +238,37 @@ static DEFS: &[Def] = &[
         v => Value::Double(num_arg(v)?.abs()),
     })),
     def!(&["round"], 1, 2, Reject, round),
-    def!(&["floor"], 1, 1, Reject, |a, _| float_or_same(&a[0], f64::floor)),
-    def!(&["ceil"], 1, 1, Reject, |a, _| float_or_same(&a[0], f64::ceil)),
-    def!(&["signum"], 1, 1, Reject, |a, _| Ok(Value::Double(num_arg(&a[0])?.signum()))),
-    def!(&["pow"], 2, 2, Reject, |a, _| finite(num_arg(&a[0])?.powf(num_arg(&a[1])?))),
-    def!(&["sqrt"], 1, 1, Reject, |a, _| finite(num_arg(&a[0])?.sqrt())),
-    def!(&["log10"], 1, 1, Reject, |a, _| finite(num_arg(&a[0])?.log10())),
+    def!(&["floor"], 1, 1, Reject, |a, _| float_or_same(
+        &a[0],
+        f64::floor
+    )),
+    def!(&["ceil"], 1, 1, Reject, |a, _| float_or_same(
+        &a[0],
+        f64::ceil
+    )),
+    def!(&["signum"], 1, 1, Reject, |a, _| Ok(Value::Double(
+        num_arg(&a[0])?.signum()
+    ))),
+    def!(&["pow"], 2, 2, Reject, |a, _| finite(
+        num_arg(&a[0])?.powf(num_arg(&a[1])?)
+    )),
+    def!(&["sqrt"], 1, 1, Reject, |a, _| finite(
+        num_arg(&a[0])?.sqrt()
+    )),
+    def!(&["log10"], 1, 1, Reject, |a, _| finite(
+        num_arg(&a[0])?.log10()
+    )),
     def!(&["log"], 1, 2, Reject, |a, _| match a.len() {
         1 => finite(num_arg(&a[0])?.ln()),
         _ => finite(num_arg(&a[1])?.log(num_arg(&a[0])?)),
     }),
     def!(&["exp"], 1, 1, Reject, |a, _| finite(num_arg(&a[0])?.exp())),
-    def!(&["pi"], 0, 0, Reject, |_, _| Ok(Value::Double(std::f64::consts::PI))),
-    def!(&["e"], 0, 0, Reject, |_, _| Ok(Value::Double(std::f64::consts::E))),
+    def!(&["pi"], 0, 0, Reject, |_, _| Ok(Value::Double(
+        std::f64::consts::PI
+    ))),
+    def!(&["e"], 0, 0, Reject, |_, _| Ok(Value::Double(
+        std::f64::consts::E
+    ))),
 ];
 
 /// Finds a function by its lower-case name and checks the argument count.
@@ -183,7 +282,9 @@ pub fn lookup(name: &str, argc: usize) -> Result<Function, String> {
             (a, MANY) => format!("at least {a}"),
             (a, b) => format!("{a} to {b}"),
         };
-        return Err(format!("function [{name}] takes {expected} arguments, got {argc}"));
+        return Err(format!(
+            "function [{name}] takes {expected} arguments, got {argc}"
+        ));
     }
     Ok(Function { def })
 }
@@ -193,7 +294,8 @@ pub fn exists(name: &str) -> bool {
     DEFS.iter().any(|d| d.names.contains(&name))
 }
 
-const MULTI_VALUE: &str = "java.lang.IllegalArgumentException: single-value function encountered multi-value";
+const MULTI_VALUE: &str =
+    "java.lang.IllegalArgumentException: single-value function encountered multi-value";
 
 impl Function {
     pub fn name(&self) -> &'static str {
@@ -236,7 +338,10 @@ impl Function {
 fn str_arg(v: &Value) -> Result<String, String> {
     match v {
         Value::Str(s) => Ok(s.clone()),
-        other => Err(format!("expected a string, got [{}]", other.data_type().name())),
+        other => Err(format!(
+            "expected a string, got [{}]",
+            other.data_type().name()
+        )),
     }
 }
 
@@ -254,7 +359,10 @@ fn date_arg(v: &Value) -> Result<i64, String> {
     match v {
         Value::Date(ms) => Ok(*ms),
         Value::Str(s) => parse_timestamp(s).ok_or_else(|| format!("cannot parse [{s}] as a date")),
-        other => Err(format!("expected a date, got [{}]", other.data_type().name())),
+        other => Err(format!(
+            "expected a date, got [{}]",
+            other.data_type().name()
+        )),
     }
 }
 
@@ -317,7 +425,11 @@ fn case(a: &[Value], _: i64) -> Result<Value, String> {
         }
         i += 2;
     }
-    Ok(if a.len() % 2 == 1 { a[a.len() - 1].clone() } else { Value::Null })
+    Ok(if a.len() % 2 == 1 {
+        a[a.len() - 1].clone()
+    } else {
+        Value::Null
+    })
 }
 
 fn extreme(a: &[Value], want: std::cmp::Ordering) -> Result<Value, String> {
@@ -347,15 +459,23 @@ fn numeric_fold(v: &Value, average: bool) -> Result<Value, String> {
     if all_int && !average {
         let mut sum: i64 = 0;
         for x in values {
-            sum = sum.checked_add(x.as_i64().unwrap_or(0)).ok_or("long overflow")?;
+            sum = sum
+                .checked_add(x.as_i64().unwrap_or(0))
+                .ok_or("long overflow")?;
         }
         return Ok(match values[0] {
-            Value::Int(_) => i32::try_from(sum).map(Value::Int).map_err(|_| "integer overflow")?,
+            Value::Int(_) => i32::try_from(sum)
+                .map(Value::Int)
+                .map_err(|_| "integer overflow")?,
             _ => Value::Long(sum),
         });
     }
     let sum: f64 = values.iter().map(num_arg).sum::<Result<f64, String>>()?;
-    Ok(Value::Double(if average { sum / values.len() as f64 } else { sum }))
+    Ok(Value::Double(if average {
+        sum / values.len() as f64
+    } else {
+        sum
+    }))
 }
 
 fn mv_slice(a: &[Value], _: i64) -> Result<Value, String> {
@@ -371,7 +491,9 @@ fn mv_slice(a: &[Value], _: i64) -> Result<Value, String> {
         return Ok(Value::Null);
     }
     let end = end.min(len - 1);
-    Ok(Value::from_values(values[start as usize..=end as usize].to_vec()))
+    Ok(Value::from_values(
+        values[start as usize..=end as usize].to_vec(),
+    ))
 }
 
 fn round(a: &[Value], _: i64) -> Result<Value, String> {
@@ -409,7 +531,9 @@ fn float_or_same(v: &Value, f: fn(f64) -> f64) -> Result<Value, String> {
 /// Adds a time span to a date.
 pub fn date_add(ms: i64, span: &Value) -> Result<i64, String> {
     match span {
-        Value::Duration(d) => ms.checked_add(*d).ok_or_else(|| "date overflow".to_string()),
+        Value::Duration(d) => ms
+            .checked_add(*d)
+            .ok_or_else(|| "date overflow".to_string()),
         Value::Period { months, days } => {
             let dt = DateTime::<Utc>::from_timestamp_millis(ms).ok_or("date out of range")?;
             let dt = if *months >= 0 {
@@ -418,10 +542,15 @@ pub fn date_add(ms: i64, span: &Value) -> Result<i64, String> {
                 dt.checked_sub_months(Months::new(months.unsigned_abs()))
             }
             .ok_or("date out of range")?;
-            let dt = dt.checked_add_signed(Duration::days(i64::from(*days))).ok_or("date out of range")?;
+            let dt = dt
+                .checked_add_signed(Duration::days(i64::from(*days)))
+                .ok_or("date out of range")?;
             Ok(dt.timestamp_millis())
         }
-        other => Err(format!("cannot add [{}] to a date", other.data_type().name())),
+        other => Err(format!(
+            "cannot add [{}] to a date",
+            other.data_type().name()
+        )),
     }
 }
 
@@ -448,8 +577,13 @@ pub fn truncate_date(ms: i64, interval: &Value) -> Result<i64, String> {
             let total = dt.year() as i64 * 12 + i64::from(dt.month0());
             let start = total.div_euclid(i64::from(*months)) * i64::from(*months);
             let (year, month0) = (start.div_euclid(12), start.rem_euclid(12));
-            let date = NaiveDate::from_ymd_opt(year as i32, month0 as u32 + 1, 1).ok_or("date out of range")?;
-            Ok(date.and_hms_opt(0, 0, 0).ok_or("date out of range")?.and_utc().timestamp_millis())
+            let date = NaiveDate::from_ymd_opt(year as i32, month0 as u32 + 1, 1)
+                .ok_or("date out of range")?;
+            Ok(date
+                .and_hms_opt(0, 0, 0)
+                .ok_or("date out of range")?
+                .and_utc()
+                .timestamp_millis())
         }
         other => Err(format!("invalid interval [{other}] for DATE_TRUNC")),
     }
@@ -469,7 +603,13 @@ fn date_diff(a: &[Value], _: i64) -> Result<Value, String> {
         let mut m = (e.year() as i64 - s.year() as i64) * 12 + e.month() as i64 - s.month() as i64;
         // Only complete months count, as java.time's `until` counts them: compare the rest
         // of each date (day of month, then time of day).
-        let rest = |d: &DateTime<Utc>| (d.day(), d.num_seconds_from_midnight(), d.timestamp_subsec_nanos());
+        let rest = |d: &DateTime<Utc>| {
+            (
+                d.day(),
+                d.num_seconds_from_midnight(),
+                d.timestamp_subsec_nanos(),
+            )
+        };
         if m > 0 && rest(&e) < rest(&s) {
             m -= 1;
         } else if m < 0 && rest(&e) > rest(&s) {
@@ -482,18 +622,26 @@ fn date_diff(a: &[Value], _: i64) -> Result<Value, String> {
         "quarter" | "quarters" | "qq" | "q" => Value::Long(months()? / 3),
         "month" | "months" | "mm" | "m" => Value::Long(months()?),
         "week" | "weeks" | "wk" | "ww" => fixed(7 * 86_400_000),
-        "day" | "days" | "dd" | "d" | "dayofyear" | "dy" | "y" | "weekday" | "weekdays" | "dw" => fixed(86_400_000),
+        "day" | "days" | "dd" | "d" | "dayofyear" | "dy" | "y" | "weekday" | "weekdays" | "dw" => {
+            fixed(86_400_000)
+        }
         "hour" | "hours" | "hh" => fixed(3_600_000),
         "minute" | "minutes" | "mi" | "n" => fixed(60_000),
         "second" | "seconds" | "ss" | "s" => fixed(1_000),
         "millisecond" | "milliseconds" | "ms" => fixed(1),
-        "microsecond" | "microseconds" | "mcs" => Value::Long((end - start).checked_mul(1_000).ok_or("overflow")?),
-        "nanosecond" | "nanoseconds" | "ns" => Value::Long((end - start).checked_mul(1_000_000).ok_or("overflow")?),
+        "microsecond" | "microseconds" | "mcs" => {
+            Value::Long((end - start).checked_mul(1_000).ok_or("overflow")?)
+        }
+        "nanosecond" | "nanoseconds" | "ns" => {
+            Value::Long((end - start).checked_mul(1_000_000).ok_or("overflow")?)
+        }
         other => return Err(format!("invalid time unit [{other}]")),
     };
     // DATE_DIFF returns an integer; a difference that does not fit is an error.
     match v {
-        Value::Long(l) => i32::try_from(l).map(Value::Int).map_err(|_| "integer overflow".into()),
+        Value::Long(l) => i32::try_from(l)
+            .map(Value::Int)
+            .map_err(|_| "integer overflow".into()),
         v => Ok(v),
     }
 }
@@ -592,7 +740,8 @@ fn date_format(a: &[Value], _: i64) -> Result<Value, String> {
         Some(p) => {
             let mut out = String::new();
             use std::fmt::Write;
-            write!(out, "{}", dt.format(&java_to_strftime(&p))).map_err(|_| format!("invalid date format [{p}]"))?;
+            write!(out, "{}", dt.format(&java_to_strftime(&p)))
+                .map_err(|_| format!("invalid date format [{p}]"))?;
             out
         }
     }))
@@ -611,7 +760,11 @@ fn date_parse(a: &[Value], _: i64) -> Result<Value, String> {
             chrono::DateTime::parse_from_str(&text, &fmt)
                 .map(|d| d.timestamp_millis())
                 .ok()
-                .or_else(|| chrono::NaiveDateTime::parse_from_str(&text, &fmt).ok().map(|n| n.and_utc().timestamp_millis()))
+                .or_else(|| {
+                    chrono::NaiveDateTime::parse_from_str(&text, &fmt)
+                        .ok()
+                        .map(|n| n.and_utc().timestamp_millis())
+                })
                 .or_else(|| {
                     NaiveDate::parse_from_str(&text, &fmt)
                         .ok()
@@ -620,9 +773,9 @@ fn date_parse(a: &[Value], _: i64) -> Result<Value, String> {
                 })
         }
     };
-    parsed
-        .map(Value::Date)
-        .ok_or_else(|| format!("java.lang.IllegalArgumentException: failed to parse date field [{text}]"))
+    parsed.map(Value::Date).ok_or_else(|| {
+        format!("java.lang.IllegalArgumentException: failed to parse date field [{text}]")
+    })
 }
 
 /// Converts one value to a type (the `TO_*` functions and `::` casts).
@@ -634,7 +787,13 @@ pub fn convert(v: &Value, ty: DataType) -> Result<Value, String> {
     if v.is_null() {
         return Ok(Value::Null);
     }
-    let fail = || format!("cannot convert [{v}] of type [{}] to [{}]", v.data_type().name(), ty.name());
+    let fail = || {
+        format!(
+            "cannot convert [{v}] of type [{}] to [{}]",
+            v.data_type().name(),
+            ty.name()
+        )
+    };
     Ok(match ty {
         DataType::Null => Value::Null,
         DataType::Keyword => Value::Str(match v {
@@ -660,13 +819,17 @@ pub fn convert(v: &Value, ty: DataType) -> Result<Value, String> {
         DataType::Double => match v {
             Value::Bool(b) => Value::Double(f64::from(u8::from(*b))),
             Value::Date(ms) => Value::Double(*ms as f64),
-            Value::Str(s) => Value::Double(parse_number(s).and_then(|n| n.as_f64()).ok_or_else(fail)?),
+            Value::Str(s) => {
+                Value::Double(parse_number(s).and_then(|n| n.as_f64()).ok_or_else(fail)?)
+            }
             other => Value::Double(other.as_f64().ok_or_else(fail)?),
         },
         DataType::Boolean => match v {
             Value::Bool(_) => v.clone(),
             Value::Str(s) => Value::Bool(parse_bool(s).unwrap_or(false)),
-            Value::Int(_) | Value::Long(_) | Value::Double(_) => Value::Bool(v.as_f64() != Some(0.0)),
+            Value::Int(_) | Value::Long(_) | Value::Double(_) => {
+                Value::Bool(v.as_f64() != Some(0.0))
+            }
             _ => return Err(fail()),
         },
         DataType::Date => match v {
@@ -703,7 +866,12 @@ fn cidr_match(a: &[Value], _: i64) -> Result<Value, String> {
         Value::Ip(ip) => *ip,
         Value::Str(s) => parse_ip(s).ok_or_else(|| format!("[{s}] is not an IP address"))?,
         Value::Multi(_) => return Err(MULTI_VALUE.into()),
-        other => return Err(format!("expected an ip, got [{}]", other.data_type().name())),
+        other => {
+            return Err(format!(
+                "expected an ip, got [{}]",
+                other.data_type().name()
+            ))
+        }
     };
     for block in a[1..].iter().flat_map(Value::values) {
         let text = str_arg(block)?;
@@ -732,7 +900,11 @@ pub fn in_cidr(ip: IpAddr, block: &str) -> Option<bool> {
         return None;
     }
     let total = offset + bits;
-    let mask = if total == 0 { 0 } else { u128::MAX << (128 - total) };
+    let mask = if total == 0 {
+        0
+    } else {
+        u128::MAX << (128 - total)
+    };
     Some(x & mask == net & mask)
 }
 
@@ -741,7 +913,12 @@ fn ip_prefix(a: &[Value], _: i64) -> Result<Value, String> {
     let ip = match &a[0] {
         Value::Ip(ip) => *ip,
         Value::Str(s) => parse_ip(s).ok_or("not an IP address")?,
-        other => return Err(format!("expected an ip, got [{}]", other.data_type().name())),
+        other => {
+            return Err(format!(
+                "expected an ip, got [{}]",
+                other.data_type().name()
+            ))
+        }
     };
     let (v4, v6) = (int_arg(&a[1])?, int_arg(&a[2])?);
     Ok(Value::Ip(match ip {
@@ -776,7 +953,10 @@ mod tests {
 
     #[test]
     fn strings() {
-        assert_eq!(call("substring", &[s("hello"), Value::Int(2), Value::Int(3)]), s("ell"));
+        assert_eq!(
+            call("substring", &[s("hello"), Value::Int(2), Value::Int(3)]),
+            s("ell")
+        );
         assert_eq!(call("substring", &[s("hello"), Value::Int(-3)]), s("llo"));
         assert_eq!(call("concat", &[s("a"), Value::Int(1)]), s("a1"));
         assert_eq!(call("concat", &[s("a"), Value::Null]), Value::Null);
@@ -798,27 +978,69 @@ mod tests {
     #[test]
     fn dates() {
         let t = 1_714_567_384_123; // 2024-05-01T12:43:04.123Z
-        assert_eq!(truncate_date(t, &Value::Duration(3_600_000)), Ok(1_714_564_800_000));
-        assert_eq!(truncate_date(t, &Value::Period { months: 1, days: 0 }), Ok(1_714_521_600_000));
-        assert_eq!(truncate_date(t, &Value::Period { months: 12, days: 0 }), Ok(1_704_067_200_000));
+        assert_eq!(
+            truncate_date(t, &Value::Duration(3_600_000)),
+            Ok(1_714_564_800_000)
+        );
+        assert_eq!(
+            truncate_date(t, &Value::Period { months: 1, days: 0 }),
+            Ok(1_714_521_600_000)
+        );
+        assert_eq!(
+            truncate_date(
+                t,
+                &Value::Period {
+                    months: 12,
+                    days: 0
+                }
+            ),
+            Ok(1_704_067_200_000)
+        );
         // 2024-04-29 was a Monday.
-        assert_eq!(truncate_date(t, &Value::Period { months: 0, days: 7 }), Ok(1_714_348_800_000));
-        let diff = call("date_diff", &[s("minute"), Value::Date(0), Value::Date(125_000)]);
+        assert_eq!(
+            truncate_date(t, &Value::Period { months: 0, days: 7 }),
+            Ok(1_714_348_800_000)
+        );
+        let diff = call(
+            "date_diff",
+            &[s("minute"), Value::Date(0), Value::Date(125_000)],
+        );
         assert_eq!(diff, Value::Int(2));
         let jan31 = 1_706_659_200_000; // 2024-01-31
         let feb29 = 1_709_164_800_000; // 2024-02-29
-        assert_eq!(call("date_diff", &[s("month"), Value::Date(jan31), Value::Date(feb29)]), Value::Int(0));
-        assert_eq!(call("date_format", &[s("yyyy-MM-dd HH:mm"), Value::Date(t)]), s("2024-05-01 12:43"));
-        assert_eq!(call("date_extract", &[s("HOUR_OF_DAY"), Value::Date(t)]), Value::Long(12));
+        assert_eq!(
+            call(
+                "date_diff",
+                &[s("month"), Value::Date(jan31), Value::Date(feb29)]
+            ),
+            Value::Int(0)
+        );
+        assert_eq!(
+            call("date_format", &[s("yyyy-MM-dd HH:mm"), Value::Date(t)]),
+            s("2024-05-01 12:43")
+        );
+        assert_eq!(
+            call("date_extract", &[s("HOUR_OF_DAY"), Value::Date(t)]),
+            Value::Long(12)
+        );
     }
 
     #[test]
     fn conversions() {
         assert_eq!(convert(&s("42"), DataType::Integer), Ok(Value::Int(42)));
-        assert_eq!(convert(&Value::Double(2.7), DataType::Long), Ok(Value::Long(2)));
+        assert_eq!(
+            convert(&Value::Double(2.7), DataType::Long),
+            Ok(Value::Long(2))
+        );
         assert!(convert(&s("x"), DataType::Long).is_err());
-        assert_eq!(convert(&s("true"), DataType::Boolean), Ok(Value::Bool(true)));
-        assert_eq!(convert(&Value::Double(1.0), DataType::Keyword), Ok(s("1.0")));
+        assert_eq!(
+            convert(&s("true"), DataType::Boolean),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            convert(&Value::Double(1.0), DataType::Keyword),
+            Ok(s("1.0"))
+        );
     }
 
     #[test]
@@ -828,14 +1050,29 @@ mod tests {
         assert_eq!(in_cidr(ip, "10.1.2.3"), Some(true));
         assert_eq!(in_cidr(ip, "192.168.0.0/16"), Some(false));
         assert_eq!(in_cidr(ip, "0.0.0.0/0"), Some(true));
-        assert_eq!(in_cidr("2001:db8::1".parse().unwrap(), "2001:db8::/32"), Some(true));
+        assert_eq!(
+            in_cidr("2001:db8::1".parse().unwrap(), "2001:db8::/32"),
+            Some(true)
+        );
         assert_eq!(in_cidr(ip, "10.0.0.0/33"), None);
-        assert_eq!(call("cidr_match", &[Value::Ip(ip), s("192.168.0.0/16"), s("10.1.0.0/16")]), Value::Bool(true));
+        assert_eq!(
+            call(
+                "cidr_match",
+                &[Value::Ip(ip), s("192.168.0.0/16"), s("10.1.0.0/16")]
+            ),
+            Value::Bool(true)
+        );
     }
 
     #[test]
     fn case_and_coalesce() {
-        assert_eq!(call("case", &[Value::Bool(false), s("a"), Value::Null, s("b"), s("c")]), s("c"));
+        assert_eq!(
+            call(
+                "case",
+                &[Value::Bool(false), s("a"), Value::Null, s("b"), s("c")]
+            ),
+            s("c")
+        );
         assert_eq!(call("case", &[Value::Bool(false), s("a")]), Value::Null);
         assert_eq!(call("coalesce", &[Value::Null, s("x")]), s("x"));
     }

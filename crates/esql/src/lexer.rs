@@ -86,7 +86,9 @@ impl<'a> Lexer<'a> {
                 .unwrap_or(rest.len());
             self.pos += len;
             Tok::Ident(rest[..len].to_string())
-        } else if c.is_ascii_digit() || (c == '.' && rest[1..].starts_with(|d: char| d.is_ascii_digit())) {
+        } else if c.is_ascii_digit()
+            || (c == '.' && rest[1..].starts_with(|d: char| d.is_ascii_digit()))
+        {
             self.number()?
         } else if c == '"' {
             self.string()?
@@ -118,13 +120,21 @@ impl<'a> Lexer<'a> {
         while end < bytes.len() && bytes[end].is_ascii_digit() {
             end += 1;
         }
-        if end < bytes.len() && bytes[end] == b'.' && bytes.get(end + 1).is_some_and(u8::is_ascii_digit) {
+        if end < bytes.len()
+            && bytes[end] == b'.'
+            && bytes.get(end + 1).is_some_and(u8::is_ascii_digit)
+        {
             decimal = true;
             end += 1;
             while end < bytes.len() && bytes[end].is_ascii_digit() {
                 end += 1;
             }
-        } else if end < bytes.len() && bytes[end] == b'.' && !bytes.get(end + 1).is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_') {
+        } else if end < bytes.len()
+            && bytes[end] == b'.'
+            && !bytes
+                .get(end + 1)
+                .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+        {
             decimal = true;
             end += 1;
         }
@@ -183,21 +193,28 @@ impl<'a> Lexer<'a> {
                     self.pos = start + 1 + i + 1;
                     return Ok(Tok::Str(out));
                 }
-                '\\' => match chars.next() {
-                    Some((_, 'n')) => out.push('\n'),
-                    Some((_, 't')) => out.push('\t'),
-                    Some((_, 'r')) => out.push('\r'),
-                    Some((_, '"')) => out.push('"'),
-                    Some((_, '\\')) => out.push('\\'),
-                    Some((j, other)) => {
-                        return Err(self.err(
+                '\\' => {
+                    match chars.next() {
+                        Some((_, 'n')) => out.push('\n'),
+                        Some((_, 't')) => out.push('\t'),
+                        Some((_, 'r')) => out.push('\r'),
+                        Some((_, '"')) => out.push('"'),
+                        Some((_, '\\')) => out.push('\\'),
+                        Some((j, other)) => return Err(self.err(
                             start + 1 + j,
-                            format!("invalid escape sequence '\\{other}' (use \\\\ for a backslash)"),
-                        ))
+                            format!(
+                                "invalid escape sequence '\\{other}' (use \\\\ for a backslash)"
+                            ),
+                        )),
+                        None => break,
                     }
-                    None => break,
-                },
-                '\n' | '\r' => return Err(self.err(start + 1 + i, "line break inside a string; use a triple-quoted string")),
+                }
+                '\n' | '\r' => {
+                    return Err(self.err(
+                        start + 1 + i,
+                        "line break inside a string; use a triple-quoted string",
+                    ))
+                }
                 c => out.push(c),
             }
         }
@@ -240,7 +257,9 @@ impl<'a> Lexer<'a> {
             });
         }
         let len = rest
-            .find(|c: char| c.is_whitespace() || matches!(c, ',' | '|' | '"' | '(' | ')' | '[' | ']' | '`'))
+            .find(|c: char| {
+                c.is_whitespace() || matches!(c, ',' | '|' | '"' | '(' | ')' | '[' | ']' | '`')
+            })
             .unwrap_or(rest.len());
         if len == 0 {
             return Ok(None);
@@ -285,14 +304,25 @@ mod tests {
                 Tok::Str("q\"".into()),
             ]
         );
-        assert_eq!(toks(r#""""a "b" c""""#), vec![Tok::Str(r#"a "b" c"#.into())]);
-        assert_eq!(toks("1e3 7 ::"), vec![Tok::Dec(1000.0), Tok::Int(7), Tok::Op("::")]);
-        assert_eq!(toks("/* x */ @timestamp"), vec![Tok::Ident("@timestamp".into())]);
+        assert_eq!(
+            toks(r#""""a "b" c""""#),
+            vec![Tok::Str(r#"a "b" c"#.into())]
+        );
+        assert_eq!(
+            toks("1e3 7 ::"),
+            vec![Tok::Dec(1000.0), Tok::Int(7), Tok::Op("::")]
+        );
+        assert_eq!(
+            toks("/* x */ @timestamp"),
+            vec![Tok::Ident("@timestamp".into())]
+        );
     }
 
     #[test]
     fn errors_have_positions() {
-        let e = Lexer::new("a == \"abc").next_token().and_then(|_| Lexer::new("a == \"abc").next_token());
+        let e = Lexer::new("a == \"abc")
+            .next_token()
+            .and_then(|_| Lexer::new("a == \"abc").next_token());
         assert!(e.is_ok());
         let mut lx = Lexer::new("x == \"abc");
         lx.next_token().unwrap();

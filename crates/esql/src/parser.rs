@@ -23,8 +23,18 @@ struct Parser<'a> {
 }
 
 const UNSUPPORTED: [&str; 12] = [
-    "ENRICH", "LOOKUP", "JOIN", "INLINESTATS", "CHANGE_POINT", "FORK", "SAMPLE", "COMPLETION",
-    "RERANK", "FUSE", "INSIST", "METRICS",
+    "ENRICH",
+    "LOOKUP",
+    "JOIN",
+    "INLINESTATS",
+    "CHANGE_POINT",
+    "FORK",
+    "SAMPLE",
+    "COMPLETION",
+    "RERANK",
+    "FUSE",
+    "INSIST",
+    "METRICS",
 ];
 
 impl<'a> Parser<'a> {
@@ -70,7 +80,10 @@ impl<'a> Parser<'a> {
         match self.peek() {
             Ok(t) => {
                 let (at, found) = (t.span.start, Self::describe(&t.tok));
-                self.err(at, format!("mismatched input {found} expecting {expecting}"))
+                self.err(
+                    at,
+                    format!("mismatched input {found} expecting {expecting}"),
+                )
             }
             Err(e) => e,
         }
@@ -141,11 +154,18 @@ impl<'a> Parser<'a> {
         let mut patterns = Vec::new();
         loop {
             match self.lexer.index_pattern()? {
-                Some(Token { tok: Tok::Ident(p) | Tok::Str(p), span }) if !p.eq_ignore_ascii_case("METADATA") => {
+                Some(Token {
+                    tok: Tok::Ident(p) | Tok::Str(p),
+                    span,
+                }) if !p.eq_ignore_ascii_case("METADATA") => {
                     if p.is_empty() {
                         return Err(self.err(span.start, "empty index pattern"));
                     }
-                    patterns.extend(p.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()));
+                    patterns.extend(
+                        p.split(',')
+                            .map(|s| s.trim().to_string())
+                            .filter(|s| !s.is_empty()),
+                    );
                 }
                 Some(t) => {
                     self.lexer.set_pos(t.span.start);
@@ -186,8 +206,18 @@ impl<'a> Parser<'a> {
             "STATS" => self.stats()?,
             "SORT" => Command::Sort(self.sort_keys()?),
             "LIMIT" => match self.next()? {
-                Token { tok: Tok::Int(n), .. } => Command::Limit(n),
-                t => return Err(self.err(t.span.start, format!("mismatched input {} expecting an integer", Self::describe(&t.tok)))),
+                Token {
+                    tok: Tok::Int(n), ..
+                } => Command::Limit(n),
+                t => {
+                    return Err(self.err(
+                        t.span.start,
+                        format!(
+                            "mismatched input {} expecting an integer",
+                            Self::describe(&t.tok)
+                        ),
+                    ))
+                }
             },
             "MV_EXPAND" => Command::MvExpand(self.qualified_name()?.0),
             "DISSECT" => {
@@ -223,8 +253,16 @@ impl<'a> Parser<'a> {
 
     fn string_literal(&mut self) -> Result<String, EsqlError> {
         match self.next()? {
-            Token { tok: Tok::Str(s), .. } => Ok(s),
-            t => Err(self.err(t.span.start, format!("mismatched input {} expecting a string", Self::describe(&t.tok)))),
+            Token {
+                tok: Tok::Str(s), ..
+            } => Ok(s),
+            t => Err(self.err(
+                t.span.start,
+                format!(
+                    "mismatched input {} expecting a string",
+                    Self::describe(&t.tok)
+                ),
+            )),
         }
     }
 
@@ -337,13 +375,18 @@ impl<'a> Parser<'a> {
                 let rest = &self.src[pos..];
                 if rest.starts_with('`') {
                     match self.lexer.next_token()? {
-                        Token { tok: Tok::Quoted(q), .. } => pattern.push_str(&q),
+                        Token {
+                            tok: Tok::Quoted(q),
+                            ..
+                        } => pattern.push_str(&q),
                         t => return Err(self.err(t.span.start, "expected a quoted name")),
                     }
                     continue;
                 }
                 let len = rest
-                    .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '@' | '.' | '*')))
+                    .find(|c: char| {
+                        !(c.is_ascii_alphanumeric() || matches!(c, '_' | '@' | '.' | '*'))
+                    })
                     .unwrap_or(rest.len());
                 if len == 0 {
                     break;
@@ -369,7 +412,13 @@ impl<'a> Parser<'a> {
             match t.tok {
                 Tok::Ident(s) | Tok::Quoted(s) => name.push_str(&s),
                 other => {
-                    return Err(self.err(t.span.start, format!("mismatched input {} expecting a field name", Self::describe(&other))))
+                    return Err(self.err(
+                        t.span.start,
+                        format!(
+                            "mismatched input {} expecting a field name",
+                            Self::describe(&other)
+                        ),
+                    ))
                 }
             }
             span = Some(span.map_or(t.span, |s| s.to(t.span)));
@@ -391,7 +440,10 @@ impl<'a> Parser<'a> {
         while self.eat_keyword("OR")? {
             let right = self.and()?;
             let span = left.span.to(right.span);
-            left = Expr::new(ExprKind::Binary(BinOp::Or, Box::new(left), Box::new(right)), span);
+            left = Expr::new(
+                ExprKind::Binary(BinOp::Or, Box::new(left), Box::new(right)),
+                span,
+            );
         }
         Ok(left)
     }
@@ -401,7 +453,10 @@ impl<'a> Parser<'a> {
         while self.eat_keyword("AND")? {
             let right = self.not()?;
             let span = left.span.to(right.span);
-            left = Expr::new(ExprKind::Binary(BinOp::And, Box::new(left), Box::new(right)), span);
+            left = Expr::new(
+                ExprKind::Binary(BinOp::And, Box::new(left), Box::new(right)),
+                span,
+            );
         }
         Ok(left)
     }
@@ -431,7 +486,10 @@ impl<'a> Parser<'a> {
             self.next()?;
             let right = self.additive()?;
             let span = left.span.to(right.span);
-            return Ok(Expr::new(ExprKind::Binary(op, Box::new(left), Box::new(right)), span));
+            return Ok(Expr::new(
+                ExprKind::Binary(op, Box::new(left), Box::new(right)),
+                span,
+            ));
         }
         let negated = self.is_keyword("NOT")?;
         if negated {
@@ -543,10 +601,18 @@ impl<'a> Parser<'a> {
             let span = start.to(inner.span);
             // Fold negative literals so that i64::MIN and `-1 hour` parse.
             return Ok(match inner.kind {
-                ExprKind::Literal(Value::Long(n)) => Expr::new(ExprKind::Literal(Value::Long(n.wrapping_neg())), span),
-                ExprKind::Literal(Value::Int(n)) => Expr::new(ExprKind::Literal(Value::Int(n.wrapping_neg())), span),
-                ExprKind::Literal(Value::Double(d)) => Expr::new(ExprKind::Literal(Value::Double(-d)), span),
-                ExprKind::Literal(Value::Duration(d)) => Expr::new(ExprKind::Literal(Value::Duration(-d)), span),
+                ExprKind::Literal(Value::Long(n)) => {
+                    Expr::new(ExprKind::Literal(Value::Long(n.wrapping_neg())), span)
+                }
+                ExprKind::Literal(Value::Int(n)) => {
+                    Expr::new(ExprKind::Literal(Value::Int(n.wrapping_neg())), span)
+                }
+                ExprKind::Literal(Value::Double(d)) => {
+                    Expr::new(ExprKind::Literal(Value::Double(-d)), span)
+                }
+                ExprKind::Literal(Value::Duration(d)) => {
+                    Expr::new(ExprKind::Literal(Value::Duration(-d)), span)
+                }
                 ExprKind::Literal(Value::Period { months, days }) => Expr::new(
                     ExprKind::Literal(Value::Period {
                         months: -months,
@@ -572,7 +638,8 @@ impl<'a> Parser<'a> {
             let Tok::Ident(name) = &t.tok else {
                 return Err(self.err(t.span.start, "expected a data type after '::'"));
             };
-            let ty = cast_type(name).ok_or_else(|| self.err(t.span.start, format!("unsupported cast to [{name}]")))?;
+            let ty = cast_type(name)
+                .ok_or_else(|| self.err(t.span.start, format!("unsupported cast to [{name}]")))?;
             let span = expr.span.to(t.span);
             expr = Expr::new(ExprKind::Cast(Box::new(expr), ty), span);
         }
@@ -601,7 +668,10 @@ impl<'a> Parser<'a> {
                 self.next()?;
                 Ok(Expr::new(ExprKind::Literal(Value::Str(s)), t.span))
             }
-            Tok::Param(p) => Err(self.err(t.span.start, format!("query parameter ?{p} is not supported in rules"))),
+            Tok::Param(p) => Err(self.err(
+                t.span.start,
+                format!("query parameter ?{p} is not supported in rules"),
+            )),
             Tok::Op("(") => {
                 self.next()?;
                 let mut inner = self.expr()?;
@@ -619,7 +689,10 @@ impl<'a> Parser<'a> {
                     }
                     "TRUE" | "FALSE" => {
                         self.next()?;
-                        return Ok(Expr::new(ExprKind::Literal(Value::Bool(upper == "TRUE")), t.span));
+                        return Ok(Expr::new(
+                            ExprKind::Literal(Value::Bool(upper == "TRUE")),
+                            t.span,
+                        ));
                     }
                     _ => {}
                 }
@@ -671,7 +744,11 @@ impl<'a> Parser<'a> {
                 let e = self.unary()?;
                 match e.kind {
                     ExprKind::Literal(v) => values.push(v),
-                    _ => return Err(self.err(e.span.start, "array literals may contain only constants")),
+                    _ => {
+                        return Err(
+                            self.err(e.span.start, "array literals may contain only constants")
+                        )
+                    }
                 }
                 if !self.eat_op(",")? {
                     break;
@@ -679,7 +756,10 @@ impl<'a> Parser<'a> {
             }
         }
         let end = self.expect_op("]")?;
-        Ok(Expr::new(ExprKind::Literal(Value::from_values(values)), start.to(end)))
+        Ok(Expr::new(
+            ExprKind::Literal(Value::from_values(values)),
+            start.to(end),
+        ))
     }
 
     /// `1 hour`, `30 minutes`, `2 days`: a number followed by a time unit.
@@ -699,10 +779,12 @@ impl<'a> Parser<'a> {
             Unit::Millis(ms) => Value::Duration(n.saturating_mul(ms)),
             Unit::Days(d) => Value::Period {
                 months: 0,
-                days: i32::try_from(n * d).map_err(|_| self.err(span.start, "time span out of range"))?,
+                days: i32::try_from(n * d)
+                    .map_err(|_| self.err(span.start, "time span out of range"))?,
             },
             Unit::Months(m) => Value::Period {
-                months: i32::try_from(n * m).map_err(|_| self.err(span.start, "time span out of range"))?,
+                months: i32::try_from(n * m)
+                    .map_err(|_| self.err(span.start, "time span out of range"))?,
                 days: 0,
             },
         };

@@ -15,11 +15,11 @@ use crate::agg::{is_aggregate, AggKind, AggState};
 use crate::ast::{Command, Expr, ExprKind, Field, Query, SourceCommand};
 use crate::dissect::Dissect;
 use crate::error::EsqlError;
+use crate::eval::BExpr;
 use crate::eval::{bind, Env, Warnings};
 use crate::grok::{Grok, GrokValue};
 use crate::table::{glob_match, source_value, Layout, Rest, Row, Table};
 use crate::value::{total_cmp, Key, Value};
-use crate::eval::BExpr;
 
 /// Where a projected column comes from.
 #[derive(Debug, Clone)]
@@ -47,14 +47,28 @@ struct StatsPlan {
 enum Step {
     Where(BExpr),
     /// Appends a computed column, removing the column it replaces.
-    Eval { expr: BExpr, replaces: Option<usize> },
-    Project { picks: Vec<Pick>, keep_source: bool },
+    Eval {
+        expr: BExpr,
+        replaces: Option<usize>,
+    },
+    Project {
+        picks: Vec<Pick>,
+        keep_source: bool,
+    },
     Stats(Box<StatsPlan>),
     Sort(Vec<(BExpr, bool, bool)>),
     Limit(usize),
     MvExpand(usize),
-    Dissect { input: BExpr, dissect: Box<Dissect>, replaces: Vec<usize> },
-    Grok { input: BExpr, grok: Box<Grok>, replaces: Vec<usize> },
+    Dissect {
+        input: BExpr,
+        dissect: Box<Dissect>,
+        replaces: Vec<usize>,
+    },
+    Grok {
+        input: BExpr,
+        grok: Box<Grok>,
+        replaces: Vec<usize>,
+    },
 }
 
 impl Step {
@@ -94,16 +108,30 @@ pub const DEFAULT_LIMIT: usize = 1000;
 impl Plan {
     pub fn compile(text: &str, options: &PlanOptions) -> Result<Plan, EsqlError> {
         let query = crate::parser::parse(text)?;
+        let aggregating = query
+            .commands
+            .iter()
+            .any(|c| matches!(c.node, Command::Stats { .. }));
         let mut c = Compiler {
             text,
             layout: Layout::default(),
             steps: Vec::new(),
+            // Rows of a non-aggregating query keep their source document: an alert on a
+            // row names the event it came from.
+            keep_sources: !aggregating,
         };
         let initial = match &query.source {
             SourceCommand::From { metadata, .. } => {
                 for m in metadata {
-                    if !matches!(m.as_str(), "_id" | "_index" | "_version" | "_source" | "_score" | "_ignored") {
-                        return Err(EsqlError::at(text, 0, format!("unsupported metadata field [{m}]")));
+                    if !matches!(
+                        m.as_str(),
+                        "_id" | "_index" | "_version" | "_source" | "_score" | "_ignored"
+                    ) {
+                        return Err(EsqlError::at(
+                            text,
+                            0,
+                            format!("unsupported metadata field [{m}]"),
+                        ));
                     }
                 }
                 Layout {
@@ -122,7 +150,13 @@ impl Plan {
         }
         let limit = options.limit.unwrap_or(DEFAULT_LIMIT);
         c.steps.push(Step::Limit(limit));
-        let streaming = c.steps.iter().take_while(|s| s.row_local()).count();
+        // NOW() is the execution time, unknown while events stream in.
+        let uses_now = text.to_ascii_lowercase().contains("now(");
+        let streaming = if uses_now {
+            0
+        } else {
+            c.steps.iter().take_while(|s| s.row_local()).count()
+        };
         Ok(Plan {
             text: text.to_string(),
             query,
@@ -173,7 +207,12 @@ impl Plan {
 
     /// The first row of an event, as FROM produces it.
     pub fn start_row(&self, event: Arc<Event>, schema: &Schema) -> Row {
-        let values = self.initial.columns.iter().map(|m| metadata_value(&event, m, schema)).collect();
+        let values = self
+            .initial
+            .columns
+            .iter()
+            .map(|m| metadata_value(&event, m, schema))
+            .collect();
         Row {
             values,
             source: Some(event),
@@ -196,11 +235,52 @@ impl Plan {
         Output { columns, rows }
     }
 
+    /// Runs the steps after the prefix; each result row with the source document it came
+    /// from (for non-aggregating queries).
+    pub fn run_rest_rows(
+        &self,
+        rows: Vec<Row>,
+        env: &mut Env,
+    ) -> (Vec<String>, Vec<(Vec<Value>, Option<Arc<Event>>)>) {
+        let rows = run_steps(&self.steps[self.streaming..], rows, env);
+        let sources: Vec<Option<Arc<Event>>> = rows.iter().map(|r| r.source.clone()).collect();
+        let table = Table {
+            layout: self.output.clone(),
+            rows,
+        };
+        let (columns, values) = table.materialize(env.schema);
+        (columns, values.into_iter().zip(sources).collect())
+    }
+
+    /// The output columns that are BY keys of the last STATS: what identifies a group.
+    pub fn group_columns(&self) -> Vec<String> {
+        let last_by = self
+            .query
+            .commands
+            .iter()
+            .rev()
+            .find_map(|c| match &c.node {
+                Command::Stats { by, .. } => Some(by),
+                _ => None,
+            });
+        last_by
+            .map(|by| {
+                by.iter()
+                    .map(|f| f.name.clone())
+                    .filter(|n| self.output.columns.contains(n))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Runs the whole query over events (FROM) or its own row (ROW).
     pub fn run(&self, events: impl IntoIterator<Item = Arc<Event>>, env: &mut Env) -> Output {
         let rows: Vec<Row> = match &self.query.source {
             SourceCommand::Row(fields) => vec![row_command(fields, self.text(), env)],
-            SourceCommand::From { .. } => events.into_iter().map(|e| self.start_row(e, env.schema)).collect(),
+            SourceCommand::From { .. } => events
+                .into_iter()
+                .map(|e| self.start_row(e, env.schema))
+                .collect(),
         };
         let rows = self.run_prefix(rows, env);
         self.run_rest(rows, env)
@@ -238,6 +318,7 @@ struct Compiler<'a> {
     text: &'a str,
     layout: Layout,
     steps: Vec<Step>,
+    keep_sources: bool,
 }
 
 impl Compiler<'_> {
@@ -276,7 +357,9 @@ impl Compiler<'_> {
                 }
                 self.steps.push(Step::Sort(bound));
             }
-            Command::Limit(n) => self.steps.push(Step::Limit(usize::try_from(*n).unwrap_or(usize::MAX))),
+            Command::Limit(n) => self
+                .steps
+                .push(Step::Limit(usize::try_from(*n).unwrap_or(usize::MAX))),
             Command::MvExpand(name) => {
                 let col = self.materialize(name)?;
                 self.steps.push(Step::MvExpand(col));
@@ -287,8 +370,13 @@ impl Compiler<'_> {
                 append_separator,
             } => {
                 let b = bind(input, &self.layout, self.text)?;
-                let dissect = Dissect::new(pattern, append_separator).map_err(|e| self.err(input, format!("invalid DISSECT pattern: {e}")))?;
-                let replaces = dissect.keys().iter().filter_map(|k| self.add_column(k)).collect();
+                let dissect = Dissect::new(pattern, append_separator)
+                    .map_err(|e| self.err(input, format!("invalid DISSECT pattern: {e}")))?;
+                let replaces = dissect
+                    .keys()
+                    .iter()
+                    .filter_map(|k| self.add_column(k))
+                    .collect();
                 self.steps.push(Step::Dissect {
                     input: b,
                     dissect: Box::new(dissect),
@@ -297,7 +385,8 @@ impl Compiler<'_> {
             }
             Command::Grok { input, pattern } => {
                 let b = bind(input, &self.layout, self.text)?;
-                let grok = Grok::new(pattern).map_err(|e| self.err(input, format!("invalid GROK pattern: {e}")))?;
+                let grok = Grok::new(pattern)
+                    .map_err(|e| self.err(input, format!("invalid GROK pattern: {e}")))?;
                 let names: Vec<String> = grok.columns().iter().map(|(n, _)| n.clone()).collect();
                 let replaces = names.iter().filter_map(|k| self.add_column(k)).collect();
                 self.steps.push(Step::Grok {
@@ -338,14 +427,21 @@ impl Compiler<'_> {
             Some(rest) if rest.admits(name) => {
                 let mut picks: Vec<Pick> = (0..self.layout.columns.len()).map(Pick::Col).collect();
                 picks.push(Pick::Source(Arc::from(name)));
-                self.steps.push(Step::Project { picks, keep_source: true });
+                self.steps.push(Step::Project {
+                    picks,
+                    keep_source: true,
+                });
                 self.layout.columns.push(name.to_string());
                 if let Some(rest) = &mut self.layout.rest {
                     rest.exclude.push(name.to_string());
                 }
                 Ok(self.layout.columns.len() - 1)
             }
-            _ => Err(EsqlError::at(self.text, 0, format!("Unknown column [{name}]"))),
+            _ => Err(EsqlError::at(
+                self.text,
+                0,
+                format!("Unknown column [{name}]"),
+            )),
         }
     }
 
@@ -364,7 +460,11 @@ impl Compiler<'_> {
             }
             let Some(rest) = &self.layout.rest else {
                 if !matched && !pattern.contains('*') {
-                    return Err(EsqlError::at(self.text, 0, format!("Unknown column [{pattern}]")));
+                    return Err(EsqlError::at(
+                        self.text,
+                        0,
+                        format!("Unknown column [{pattern}]"),
+                    ));
                 }
                 continue;
             };
@@ -391,7 +491,7 @@ impl Compiler<'_> {
                 let _ = inc;
             }
         }
-        let keep_source = rest_out.is_some();
+        let keep_source = rest_out.is_some() || self.keep_sources;
         self.steps.push(Step::Project { picks, keep_source });
         self.layout = Layout {
             columns: names,
@@ -424,9 +524,15 @@ impl Compiler<'_> {
             rest.pos = before;
             rest.exclude.extend(patterns.iter().cloned());
         }
-        let keep_source = rest.is_some();
-        self.steps.push(Step::Project { picks: keep, keep_source });
-        self.layout = Layout { columns: names, rest };
+        let keep_source = rest.is_some() || self.keep_sources;
+        self.steps.push(Step::Project {
+            picks: keep,
+            keep_source,
+        });
+        self.layout = Layout {
+            columns: names,
+            rest,
+        };
         Ok(())
     }
 
@@ -435,8 +541,11 @@ impl Compiler<'_> {
         // A column that already has the new name goes away.
         if let Some(j) = self.layout.position(new) {
             if j != i {
-                let picks = (0..self.layout.columns.len()).filter(|&k| k != j).map(Pick::Col).collect();
-                let keep_source = self.layout.rest.is_some();
+                let picks = (0..self.layout.columns.len())
+                    .filter(|&k| k != j)
+                    .map(Pick::Col)
+                    .collect();
+                let keep_source = self.layout.rest.is_some() || self.keep_sources;
                 self.steps.push(Step::Project { picks, keep_source });
                 self.layout.columns.remove(j);
                 if let Some(rest) = &mut self.layout.rest {
@@ -468,7 +577,13 @@ impl Compiler<'_> {
         let mut outputs = Vec::new();
         for f in aggs {
             if !contains_aggregate(&f.expr) {
-                return Err(self.err(&f.expr, format!("expected an aggregate function in STATS, found [{}]", &self.text[f.expr.span.start..f.expr.span.end])));
+                return Err(self.err(
+                    &f.expr,
+                    format!(
+                        "expected an aggregate function in STATS, found [{}]",
+                        &self.text[f.expr.span.start..f.expr.span.end]
+                    ),
+                ));
             }
             outputs.push(self.agg_expr(&f.expr, &mut calls, &by_names, aggs.len())?);
         }
@@ -489,13 +604,22 @@ impl Compiler<'_> {
         columns.extend(by_names);
         // A later column of the same name wins.
         dedup_keep_last(&mut columns);
-        self.layout = Layout { columns, rest: None };
+        self.layout = Layout {
+            columns,
+            rest: None,
+        };
         Ok(())
     }
 
     /// Binds an aggregate output expression: aggregate calls become references to their
     /// results (placed after the outputs and keys), other fields must be BY keys.
-    fn agg_expr(&self, expr: &Expr, calls: &mut Vec<AggCall>, by_names: &[String], n_aggs: usize) -> Result<BExpr, EsqlError> {
+    fn agg_expr(
+        &self,
+        expr: &Expr,
+        calls: &mut Vec<AggCall>,
+        by_names: &[String],
+        n_aggs: usize,
+    ) -> Result<BExpr, EsqlError> {
         match &expr.kind {
             ExprKind::Call { name, args, star } if is_aggregate(name) => {
                 if args.iter().any(contains_aggregate) {
@@ -554,7 +678,12 @@ impl Compiler<'_> {
 
 fn dedup_keep_last(columns: &mut Vec<String>) {
     let mut seen = std::collections::HashSet::new();
-    let mut out: Vec<String> = columns.iter().rev().filter(|c| seen.insert((*c).clone())).cloned().collect();
+    let mut out: Vec<String> = columns
+        .iter()
+        .rev()
+        .filter(|c| seen.insert((*c).clone()))
+        .cloned()
+        .collect();
     out.reverse();
     *columns = out;
 }
@@ -571,7 +700,8 @@ fn contains_aggregate(e: &Expr) -> bool {
 
 /// Replaces aggregate calls and bare fields (outermost first) by fields named by `f`.
 fn replace_aggs(e: &mut Expr, f: &mut dyn FnMut(&Expr) -> Option<String>) {
-    let is_leaf = matches!(&e.kind, ExprKind::Call { name, .. } if is_aggregate(name)) || matches!(e.kind, ExprKind::Field(_));
+    let is_leaf = matches!(&e.kind, ExprKind::Call { name, .. } if is_aggregate(name))
+        || matches!(e.kind, ExprKind::Field(_));
     if is_leaf {
         if let Some(name) = f(e) {
             e.kind = ExprKind::Field(name);
@@ -608,14 +738,24 @@ fn substitute(e: BExpr, slots: &[BExpr]) -> BExpr {
         BExpr::Neg(x, span) => BExpr::Neg(s(x), span),
         BExpr::Not(x) => BExpr::Not(s(x)),
         BExpr::Binary(op, l, r, span) => BExpr::Binary(op, s(l), s(r), span),
-        BExpr::In { expr, list, negated, span } => BExpr::In {
+        BExpr::In {
+            expr,
+            list,
+            negated,
+            span,
+        } => BExpr::In {
             expr: s(expr),
             list: list.into_iter().map(|a| substitute(a, slots)).collect(),
             negated,
             span,
         },
         BExpr::IsNull(x, n) => BExpr::IsNull(s(x), n),
-        BExpr::Like { expr, regexes, negated, span } => BExpr::Like {
+        BExpr::Like {
+            expr,
+            regexes,
+            negated,
+            span,
+        } => BExpr::Like {
             expr: s(expr),
             regexes,
             negated,
@@ -634,7 +774,10 @@ fn run_steps(steps: &[Step], mut rows: Vec<Row>, env: &mut Env) -> Vec<Row> {
 
 fn run_step(step: &Step, rows: Vec<Row>, env: &mut Env) -> Vec<Row> {
     match step {
-        Step::Where(cond) => rows.into_iter().filter(|r| cond.eval(r, env) == Value::Bool(true)).collect(),
+        Step::Where(cond) => rows
+            .into_iter()
+            .filter(|r| cond.eval(r, env) == Value::Bool(true))
+            .collect(),
         Step::Eval { expr, replaces } => rows
             .into_iter()
             .map(|mut r| {
@@ -653,7 +796,10 @@ fn run_step(step: &Step, rows: Vec<Row>, env: &mut Env) -> Vec<Row> {
                     .iter()
                     .map(|p| match p {
                         Pick::Col(i) => r.values.get(*i).cloned().unwrap_or(Value::Null),
-                        Pick::Source(path) => r.source.as_ref().map_or(Value::Null, |s| source_value(s, path, env.schema)),
+                        Pick::Source(path) => r
+                            .source
+                            .as_ref()
+                            .map_or(Value::Null, |s| source_value(s, path, env.schema)),
                     })
                     .collect();
                 Row {
@@ -685,7 +831,11 @@ fn run_step(step: &Step, rows: Vec<Row>, env: &mut Env) -> Vec<Row> {
             }
             out
         }
-        Step::Dissect { input, dissect, replaces } => {
+        Step::Dissect {
+            input,
+            dissect,
+            replaces,
+        } => {
             let n = dissect.keys().len();
             rows.into_iter()
                 .map(|mut r| {
@@ -703,7 +853,11 @@ fn run_step(step: &Step, rows: Vec<Row>, env: &mut Env) -> Vec<Row> {
                 })
                 .collect()
         }
-        Step::Grok { input, grok, replaces } => {
+        Step::Grok {
+            input,
+            grok,
+            replaces,
+        } => {
             let n = grok.columns().len();
             rows.into_iter()
                 .map(|mut r| {
@@ -712,7 +866,10 @@ fn run_step(step: &Step, rows: Vec<Row>, env: &mut Env) -> Vec<Row> {
                         _ => None,
                     };
                     let values: Vec<Value> = match parsed {
-                        Some(cols) => cols.into_iter().map(|vs| Value::from_values(vs.into_iter().map(grok_value).collect())).collect(),
+                        Some(cols) => cols
+                            .into_iter()
+                            .map(|vs| Value::from_values(vs.into_iter().map(grok_value).collect()))
+                            .collect(),
                         None => vec![Value::Null; n],
                     };
                     remove_columns(&mut r, replaces);
@@ -754,7 +911,11 @@ fn run_stats(plan: &StatsPlan, rows: Vec<Row>, env: &mut Env) -> Vec<Row> {
     }
     for row in &rows {
         let keys: Vec<Value> = plan.by.iter().map(|b| b.eval(row, env)).collect();
-        let args: Vec<Option<Value>> = plan.calls.iter().map(|c| c.arg.as_ref().map(|a| a.eval(row, env))).collect();
+        let args: Vec<Option<Value>> = plan
+            .calls
+            .iter()
+            .map(|c| c.arg.as_ref().map(|a| a.eval(row, env)))
+            .collect();
         for combo in key_combinations(&keys) {
             let hash_key: Vec<Key> = combo.iter().cloned().map(Key).collect();
             let g = *index.entry(hash_key).or_insert_with(|| {
@@ -779,7 +940,9 @@ fn run_stats(plan: &StatsPlan, rows: Vec<Row>, env: &mut Env) -> Vec<Row> {
         slots.extend(keys);
         for (call, state) in plan.calls.iter().zip(states.iter_mut()) {
             let v = state.finish(call.kind).unwrap_or_else(|why| {
-                env.warnings.push(format!("aggregation failed, treating result as null: {why}"));
+                env.warnings.push(format!(
+                    "aggregation failed, treating result as null: {why}"
+                ));
                 Value::Null
             });
             slots.push(v);
@@ -789,7 +952,10 @@ fn run_stats(plan: &StatsPlan, rows: Vec<Row>, env: &mut Env) -> Vec<Row> {
             source: None,
         };
         let values = plan.outputs.iter().map(|o| o.eval(&scratch, env)).collect();
-        out.push(Row { values, source: None });
+        out.push(Row {
+            values,
+            source: None,
+        });
     }
     let _ = sort_rows_stable;
     out
@@ -832,7 +998,11 @@ fn sort_rows(keys: &[(BExpr, bool, bool)], rows: Vec<Row>, env: &mut Env) -> Vec
                 .map(|(e, desc, _)| match e.eval(&r, env) {
                     // A multi-valued key sorts by its smallest value ascending, largest descending.
                     Value::Multi(vs) => {
-                        let pick = if *desc { vs.iter().max_by(|a, b| total_cmp(a, b)) } else { vs.iter().min_by(|a, b| total_cmp(a, b)) };
+                        let pick = if *desc {
+                            vs.iter().max_by(|a, b| total_cmp(a, b))
+                        } else {
+                            vs.iter().min_by(|a, b| total_cmp(a, b))
+                        };
                         pick.cloned().unwrap_or(Value::Null)
                     }
                     v => v,
@@ -850,11 +1020,27 @@ fn sort_rows_stable(keyed: &mut [(Vec<Value>, Row)], keys: &[(BExpr, bool, bool)
         for (i, (_, desc, nulls_first)) in keys.iter().enumerate() {
             let ord = match (a[i].is_null(), b[i].is_null()) {
                 (true, true) => std::cmp::Ordering::Equal,
-                (true, false) => if *nulls_first { std::cmp::Ordering::Less } else { std::cmp::Ordering::Greater },
-                (false, true) => if *nulls_first { std::cmp::Ordering::Greater } else { std::cmp::Ordering::Less },
+                (true, false) => {
+                    if *nulls_first {
+                        std::cmp::Ordering::Less
+                    } else {
+                        std::cmp::Ordering::Greater
+                    }
+                }
+                (false, true) => {
+                    if *nulls_first {
+                        std::cmp::Ordering::Greater
+                    } else {
+                        std::cmp::Ordering::Less
+                    }
+                }
                 (false, false) => {
                     let o = total_cmp(&a[i], &b[i]);
-                    if *desc { o.reverse() } else { o }
+                    if *desc {
+                        o.reverse()
+                    } else {
+                        o
+                    }
                 }
             };
             if ord != std::cmp::Ordering::Equal {
@@ -866,7 +1052,11 @@ fn sort_rows_stable(keyed: &mut [(Vec<Value>, Row)], keys: &[(BExpr, bool, bool)
 }
 
 /// Runs a query over events: a convenience for tests and one-shot use.
-pub fn run_query(text: &str, events: &[Event], schema: &Schema) -> Result<(Output, Warnings), EsqlError> {
+pub fn run_query(
+    text: &str,
+    events: &[Event],
+    schema: &Schema,
+) -> Result<(Output, Warnings), EsqlError> {
     let plan = Plan::compile(text, &PlanOptions::default())?;
     let mut warnings = Warnings::default();
     let mut env = Env {

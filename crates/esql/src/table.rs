@@ -84,7 +84,11 @@ impl Table {
             .map(|row| {
                 let mut values = row.values[..pos].to_vec();
                 for name in &implicit {
-                    values.push(row.source.as_ref().map_or(Value::Null, |s| source_value(s, name, schema)));
+                    values.push(
+                        row.source
+                            .as_ref()
+                            .map_or(Value::Null, |s| source_value(s, name, schema)),
+                    );
                 }
                 values.extend(row.values[pos..].iter().cloned());
                 values
@@ -107,7 +111,12 @@ pub fn source_value(event: &Event, path: &str, schema: &Schema) -> Value {
 pub fn document_id(event: &Event) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let o = &event.origin;
-    for byte in o.file.bytes().chain(o.offset.to_le_bytes()).chain(o.line.to_le_bytes()) {
+    for byte in o
+        .file
+        .bytes()
+        .chain(o.offset.to_le_bytes())
+        .chain(o.line.to_le_bytes())
+    {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
@@ -151,7 +160,10 @@ mod tests {
 
     #[test]
     fn globs() {
-        assert!(glob_match("logs-azure_openai.logs-*", "logs-azure_openai.logs-default"));
+        assert!(glob_match(
+            "logs-azure_openai.logs-*",
+            "logs-azure_openai.logs-default"
+        ));
         assert!(glob_match("*", ""));
         assert!(glob_match("a*b*c", "aXbYc"));
         assert!(!glob_match("a*b*c", "aXc"));

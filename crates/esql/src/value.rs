@@ -59,7 +59,10 @@ pub enum Value {
     /// A fixed span of time in milliseconds (`1 hour`).
     Duration(i64),
     /// A calendar span (`1 month`, `2 days`).
-    Period { months: i32, days: i32 },
+    Period {
+        months: i32,
+        days: i32,
+    },
     Multi(Vec<Value>),
 }
 
@@ -128,7 +131,10 @@ impl Value {
         out.retain(|v| !v.is_null());
         if out.len() > 1 {
             out.sort_by(total_cmp);
-            if out.iter().all(|v| matches!(v, Value::Str(_) | Value::Ip(_))) {
+            if out
+                .iter()
+                .all(|v| matches!(v, Value::Str(_) | Value::Ip(_)))
+            {
                 out.dedup();
             }
         }
@@ -155,13 +161,19 @@ impl Value {
 fn scalar_from_json(value: &Json, ty: Option<FieldType>) -> Value {
     match (ty, value) {
         (_, Json::Null) => Value::Null,
-        (Some(FieldType::Date), Json::String(s)) => parse_timestamp(s).map_or(Value::Null, Value::Date),
+        (Some(FieldType::Date), Json::String(s)) => {
+            parse_timestamp(s).map_or(Value::Null, Value::Date)
+        }
         (Some(FieldType::Date), Json::Number(n)) => n.as_i64().map_or(Value::Null, Value::Date),
         (Some(FieldType::Ip), Json::String(s)) => parse_ip(s).map_or(Value::Null, Value::Ip),
         (Some(FieldType::Keyword), Json::Number(n)) => Value::Str(n.to_string()),
         (Some(FieldType::Keyword), Json::Bool(b)) => Value::Str(b.to_string()),
-        (Some(FieldType::Long), Json::String(s)) => s.trim().parse().map_or(Value::Null, Value::Long),
-        (Some(FieldType::Double), Json::String(s)) => s.trim().parse().map_or(Value::Null, Value::Double),
+        (Some(FieldType::Long), Json::String(s)) => {
+            s.trim().parse().map_or(Value::Null, Value::Long)
+        }
+        (Some(FieldType::Double), Json::String(s)) => {
+            s.trim().parse().map_or(Value::Null, Value::Double)
+        }
         (Some(FieldType::Double), Json::Number(n)) => n.as_f64().map_or(Value::Null, Value::Double),
         (_, Json::Bool(b)) => Value::Bool(*b),
         (_, Json::Number(n)) => match n.as_i64() {
@@ -176,7 +188,10 @@ fn scalar_from_json(value: &Json, ty: Option<FieldType>) -> Value {
 /// Parses an IP address as Elasticsearch's `ip` type accepts it (v4, v6, v4-mapped v6).
 pub fn parse_ip(text: &str) -> Option<IpAddr> {
     let text = text.trim();
-    let text = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')).unwrap_or(text);
+    let text = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
     text.parse().ok()
 }
 
@@ -193,7 +208,9 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
     use Value::*;
     match (a, b) {
         (Int(_) | Long(_), Int(_) | Long(_)) => Some(a.as_i64()?.cmp(&b.as_i64()?)),
-        (Int(_) | Long(_) | Double(_), Int(_) | Long(_) | Double(_)) => a.as_f64()?.partial_cmp(&b.as_f64()?),
+        (Int(_) | Long(_) | Double(_), Int(_) | Long(_) | Double(_)) => {
+            a.as_f64()?.partial_cmp(&b.as_f64()?)
+        }
         (Str(x), Str(y)) => Some(x.as_bytes().cmp(y.as_bytes())),
         (Bool(x), Bool(y)) => Some(x.cmp(y)),
         (Date(x), Date(y)) => Some(x.cmp(y)),
@@ -217,7 +234,10 @@ pub fn parse_number(text: &str) -> Option<Value> {
     if let Ok(l) = text.parse::<i64>() {
         return Some(Value::Long(l));
     }
-    text.parse::<f64>().ok().filter(|d| d.is_finite()).map(Value::Double)
+    text.parse::<f64>()
+        .ok()
+        .filter(|d| d.is_finite())
+        .map(Value::Double)
 }
 
 pub fn parse_bool(text: &str) -> Option<bool> {
@@ -342,10 +362,19 @@ mod tests {
     #[test]
     fn json_conversion_follows_schema() {
         let ts = json!("2024-05-01T12:00:00.5Z");
-        assert_eq!(Value::from_json(&[&ts], Some(FieldType::Date)), Value::Date(1_714_564_800_500));
-        assert_eq!(Value::from_json(&[&ts], None), Value::Str("2024-05-01T12:00:00.5Z".into()));
+        assert_eq!(
+            Value::from_json(&[&ts], Some(FieldType::Date)),
+            Value::Date(1_714_564_800_500)
+        );
+        assert_eq!(
+            Value::from_json(&[&ts], None),
+            Value::Str("2024-05-01T12:00:00.5Z".into())
+        );
         let ip = json!("10.0.0.1");
-        assert!(matches!(Value::from_json(&[&ip], Some(FieldType::Ip)), Value::Ip(_)));
+        assert!(matches!(
+            Value::from_json(&[&ip], Some(FieldType::Ip)),
+            Value::Ip(_)
+        ));
         assert_eq!(Value::from_json(&[&json!(3)], None), Value::Long(3));
         assert_eq!(Value::from_json(&[&json!(2.5)], None), Value::Double(2.5));
         assert_eq!(Value::from_json(&[], None), Value::Null);
@@ -355,19 +384,34 @@ mod tests {
     fn multi_values_sorted_keywords_deduplicated() {
         let (b, a) = (json!("b"), json!("a"));
         let v = Value::from_json(&[&b, &a, &b], None);
-        assert_eq!(v, Value::Multi(vec![Value::Str("a".into()), Value::Str("b".into())]));
+        assert_eq!(
+            v,
+            Value::Multi(vec![Value::Str("a".into()), Value::Str("b".into())])
+        );
         let (three, one) = (json!(3), json!(1));
         let v = Value::from_json(&[&three, &one, &three], None);
-        assert_eq!(v, Value::Multi(vec![Value::Long(1), Value::Long(3), Value::Long(3)]));
+        assert_eq!(
+            v,
+            Value::Multi(vec![Value::Long(1), Value::Long(3), Value::Long(3)])
+        );
     }
 
     #[test]
     fn literal_strings_cast_to_typed_side() {
         let d = Value::Date(1_714_564_800_000);
-        assert_eq!(compare(&d, &Value::Str("2024-05-01T12:00:00Z".into())), Some(Ordering::Equal));
+        assert_eq!(
+            compare(&d, &Value::Str("2024-05-01T12:00:00Z".into())),
+            Some(Ordering::Equal)
+        );
         let ip = Value::Ip("10.0.0.1".parse().unwrap());
-        assert_eq!(compare(&Value::Str("10.0.0.1".into()), &ip), Some(Ordering::Equal));
-        assert_eq!(compare(&Value::Long(2), &Value::Double(2.0)), Some(Ordering::Equal));
+        assert_eq!(
+            compare(&Value::Str("10.0.0.1".into()), &ip),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(
+            compare(&Value::Long(2), &Value::Double(2.0)),
+            Some(Ordering::Equal)
+        );
         assert_eq!(compare(&Value::Bool(true), &Value::Long(1)), None);
     }
 }

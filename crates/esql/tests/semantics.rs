@@ -12,7 +12,8 @@ fn events(docs: &[Json]) -> Vec<Event> {
 
 /// Runs a query and returns the result as JSON rows (column name -> value).
 fn run(query: &str, docs: &[Json]) -> Vec<Json> {
-    let (out, _) = run_query(query, &events(docs), &Schema::default()).unwrap_or_else(|e| panic!("{e}"));
+    let (out, _) =
+        run_query(query, &events(docs), &Schema::default()).unwrap_or_else(|e| panic!("{e}"));
     out.rows
         .iter()
         .map(|row| {
@@ -26,65 +27,126 @@ fn run(query: &str, docs: &[Json]) -> Vec<Json> {
 }
 
 fn columns(query: &str, docs: &[Json]) -> Vec<String> {
-    run_query(query, &events(docs), &Schema::default()).unwrap().0.columns
+    run_query(query, &events(docs), &Schema::default())
+        .unwrap()
+        .0
+        .columns
 }
 
 fn warnings(query: &str, docs: &[Json]) -> Vec<String> {
-    run_query(query, &events(docs), &Schema::default()).unwrap().1.messages
+    run_query(query, &events(docs), &Schema::default())
+        .unwrap()
+        .1
+        .messages
 }
 
 #[test]
 fn where_keeps_only_true() {
-    let docs = [json!({"a": 1}), json!({"a": null}), json!({"b": 2}), json!({"a": 3})];
-    assert_eq!(run("from x | where a > 1 | keep a", &docs), vec![json!({"a": 3})]);
-    assert_eq!(run("from x | where not a > 1 | keep a", &docs), vec![json!({"a": 1})]);
-    assert_eq!(run("from x | where a > 1 or a is null | keep a | sort a", &docs).len(), 3);
+    let docs = [
+        json!({"a": 1}),
+        json!({"a": null}),
+        json!({"b": 2}),
+        json!({"a": 3}),
+    ];
+    assert_eq!(
+        run("from x | where a > 1 | keep a", &docs),
+        vec![json!({"a": 3})]
+    );
+    assert_eq!(
+        run("from x | where not a > 1 | keep a", &docs),
+        vec![json!({"a": 1})]
+    );
+    assert_eq!(
+        run("from x | where a > 1 or a is null | keep a | sort a", &docs).len(),
+        3
+    );
 }
 
 #[test]
 fn three_valued_logic_in_where() {
     let docs = [json!({"a": 1})];
-    assert_eq!(run("from x | where b == 1 or a == 1 | keep a", &docs).len(), 1);
-    assert_eq!(run("from x | where b == 1 and a == 1 | keep a", &docs).len(), 0);
+    assert_eq!(
+        run("from x | where b == 1 or a == 1 | keep a", &docs).len(),
+        1
+    );
+    assert_eq!(
+        run("from x | where b == 1 and a == 1 | keep a", &docs).len(),
+        0
+    );
     assert_eq!(run("from x | where not (b == 1) | keep a", &docs).len(), 0);
 }
 
 #[test]
 fn count_star_counts_rows_count_field_counts_values() {
-    let docs = [json!({"t": ["a", "b"]}), json!({"t": null}), json!({"t": "c"})];
-    let rows = run("from x | stats rows = count(*), vals = count(t), unnamed = count()", &docs);
+    let docs = [
+        json!({"t": ["a", "b"]}),
+        json!({"t": null}),
+        json!({"t": "c"}),
+    ];
+    let rows = run(
+        "from x | stats rows = count(*), vals = count(t), unnamed = count()",
+        &docs,
+    );
     assert_eq!(rows, vec![json!({"rows": 3, "vals": 3, "unnamed": 3})]);
 }
 
 #[test]
 fn aggregates_ignore_nulls() {
-    let docs = [json!({"n": 1}), json!({"n": null}), json!({"n": 5}), json!({})];
+    let docs = [
+        json!({"n": 1}),
+        json!({"n": null}),
+        json!({"n": 5}),
+        json!({}),
+    ];
     let rows = run("from x | stats mn = min(n), mx = max(n), s = sum(n), a = avg(n), c = count(n), md = median(n)", &docs);
-    assert_eq!(rows, vec![json!({"mn": 1, "mx": 5, "s": 6, "a": 3.0, "c": 2, "md": 3.0})]);
-    let rows = run("from x | where n > 100 | stats c = count(*), m = max(n)", &docs);
+    assert_eq!(
+        rows,
+        vec![json!({"mn": 1, "mx": 5, "s": 6, "a": 3.0, "c": 2, "md": 3.0})]
+    );
+    let rows = run(
+        "from x | where n > 100 | stats c = count(*), m = max(n)",
+        &docs,
+    );
     assert_eq!(rows, vec![json!({"c": 0, "m": null})]);
 }
 
 #[test]
 fn null_group_key_is_its_own_group() {
-    let docs = [json!({"g": "a"}), json!({}), json!({"g": "a"}), json!({"g": null})];
+    let docs = [
+        json!({"g": "a"}),
+        json!({}),
+        json!({"g": "a"}),
+        json!({"g": null}),
+    ];
     let rows = run("from x | stats c = count(*) by g | sort g", &docs);
-    assert_eq!(rows, vec![json!({"c": 2, "g": "a"}), json!({"c": 2, "g": null})]);
+    assert_eq!(
+        rows,
+        vec![json!({"c": 2, "g": "a"}), json!({"c": 2, "g": null})]
+    );
 }
 
 #[test]
 fn multi_valued_group_key_puts_row_in_each_group() {
     let docs = [json!({"g": ["a", "b"]}), json!({"g": "a"})];
     let rows = run("from x | stats c = count(*) by g | sort g", &docs);
-    assert_eq!(rows, vec![json!({"c": 2, "g": "a"}), json!({"c": 1, "g": "b"})]);
+    assert_eq!(
+        rows,
+        vec![json!({"c": 2, "g": "a"}), json!({"c": 1, "g": "b"})]
+    );
 }
 
 #[test]
 fn stats_columns_are_aggregates_then_keys() {
     let docs = [json!({"g": "a", "h": 1, "n": 2})];
     assert_eq!(columns("from x | stats by g, h", &docs), vec!["g", "h"]);
-    assert_eq!(columns("from x | stats max(n), c = count(*) by g", &docs), vec!["max(n)", "c", "g"]);
-    let rows = run("from x | stats spread = max(n) - min(n), twice = 2 * count(*) by g", &docs);
+    assert_eq!(
+        columns("from x | stats max(n), c = count(*) by g", &docs),
+        vec!["max(n)", "c", "g"]
+    );
+    let rows = run(
+        "from x | stats spread = max(n) - min(n), twice = 2 * count(*) by g",
+        &docs,
+    );
     assert_eq!(rows, vec![json!({"spread": 0, "twice": 2, "g": "a"})]);
 }
 
@@ -92,9 +154,15 @@ fn stats_columns_are_aggregates_then_keys() {
 fn nulls_sort_as_largest() {
     let docs = [json!({"n": 2}), json!({}), json!({"n": 1})];
     let asc: Vec<Json> = run("from x | sort n | keep n", &docs);
-    assert_eq!(asc, vec![json!({"n": 1}), json!({"n": 2}), json!({"n": null})]);
+    assert_eq!(
+        asc,
+        vec![json!({"n": 1}), json!({"n": 2}), json!({"n": null})]
+    );
     let desc = run("from x | sort n desc | keep n", &docs);
-    assert_eq!(desc, vec![json!({"n": null}), json!({"n": 2}), json!({"n": 1})]);
+    assert_eq!(
+        desc,
+        vec![json!({"n": null}), json!({"n": 2}), json!({"n": 1})]
+    );
     let first = run("from x | sort n asc nulls first | keep n", &docs);
     assert_eq!(first[0], json!({"n": null}));
     let last = run("from x | sort n desc nulls last | keep n", &docs);
@@ -104,31 +172,71 @@ fn nulls_sort_as_largest() {
 #[test]
 fn multi_value_in_scalar_comparison_is_null_with_warning() {
     let docs = [json!({"n": [1, 2]}), json!({"n": 1})];
-    assert_eq!(run("from x | where n == 1 | keep n", &docs), vec![json!({"n": 1})]);
+    assert_eq!(
+        run("from x | where n == 1 | keep n", &docs),
+        vec![json!({"n": 1})]
+    );
     let w = warnings("from x | where n == 1 | keep n", &docs);
     assert_eq!(w.len(), 1, "{w:?}");
-    assert!(w[0].contains("single-value function encountered multi-value"), "{w:?}");
-    assert!(w[0].starts_with("Line 1:16: evaluation of [n == 1] failed"), "{w:?}");
+    assert!(
+        w[0].contains("single-value function encountered multi-value"),
+        "{w:?}"
+    );
+    assert!(
+        w[0].starts_with("Line 1:16: evaluation of [n == 1] failed"),
+        "{w:?}"
+    );
 }
 
 #[test]
 fn like_and_rlike_are_case_sensitive_whole_string() {
-    let docs = [json!({"s": "ListKey"}), json!({"s": "listkeys"}), json!({"s": "xListKey"})];
-    assert_eq!(run("from x | where s like \"List*\" | keep s", &docs), vec![json!({"s": "ListKey"})]);
-    assert_eq!(run("from x | where s like \"?ist*\" | keep s", &docs).len(), 2);
-    assert_eq!(run("from x | where s rlike \"[lL]ist[Kk]ey.*\" | keep s", &docs).len(), 2);
-    assert_eq!(run("from x | where s like (\"x*\", \"l*\") | keep s", &docs).len(), 2);
-    assert_eq!(run("from x | where s not like \"*Key\" | keep s", &docs), vec![json!({"s": "listkeys"})]);
-    assert_eq!(run("from x | where s rlike \"\"\"x\\w+\"\"\" | keep s", &docs).len(), 1);
+    let docs = [
+        json!({"s": "ListKey"}),
+        json!({"s": "listkeys"}),
+        json!({"s": "xListKey"}),
+    ];
+    assert_eq!(
+        run("from x | where s like \"List*\" | keep s", &docs),
+        vec![json!({"s": "ListKey"})]
+    );
+    assert_eq!(
+        run("from x | where s like \"?ist*\" | keep s", &docs).len(),
+        2
+    );
+    assert_eq!(
+        run("from x | where s rlike \"[lL]ist[Kk]ey.*\" | keep s", &docs).len(),
+        2
+    );
+    assert_eq!(
+        run("from x | where s like (\"x*\", \"l*\") | keep s", &docs).len(),
+        2
+    );
+    assert_eq!(
+        run("from x | where s not like \"*Key\" | keep s", &docs),
+        vec![json!({"s": "listkeys"})]
+    );
+    assert_eq!(
+        run("from x | where s rlike \"\"\"x\\w+\"\"\" | keep s", &docs).len(),
+        1
+    );
 }
 
 #[test]
 fn in_with_nulls() {
     let docs = [json!({"s": "a"}), json!({"s": "c"}), json!({})];
-    assert_eq!(run("from x | where s in (\"a\", \"b\") | keep s", &docs).len(), 1);
-    assert_eq!(run("from x | where s not in (\"a\", \"b\") | keep s", &docs), vec![json!({"s": "c"})]);
+    assert_eq!(
+        run("from x | where s in (\"a\", \"b\") | keep s", &docs).len(),
+        1
+    );
+    assert_eq!(
+        run("from x | where s not in (\"a\", \"b\") | keep s", &docs),
+        vec![json!({"s": "c"})]
+    );
     // `c IN ("a", null)` is null, so the row is not kept, nor by NOT IN.
-    assert_eq!(run("from x | where s not in (\"a\", null) | keep s", &docs).len(), 0);
+    assert_eq!(
+        run("from x | where s not in (\"a\", null) | keep s", &docs).len(),
+        0
+    );
 }
 
 #[test]
@@ -137,9 +245,29 @@ fn string_literal_cast_to_field_type() {
         json!({"@timestamp": "2024-05-01T12:00:00Z", "source": {"ip": "10.1.2.3"}}),
         json!({"@timestamp": "2024-05-02T12:00:00Z", "source": {"ip": "192.168.1.1"}}),
     ];
-    assert_eq!(run("from x | where @timestamp > \"2024-05-01T18:00:00Z\" | keep source.ip", &docs), vec![json!({"source.ip": "192.168.1.1"})]);
-    assert_eq!(run("from x | where source.ip == \"10.1.2.3\" | keep source.ip", &docs).len(), 1);
-    assert_eq!(run("from x | where cidr_match(source.ip, \"10.0.0.0/8\") | keep source.ip", &docs).len(), 1);
+    assert_eq!(
+        run(
+            "from x | where @timestamp > \"2024-05-01T18:00:00Z\" | keep source.ip",
+            &docs
+        ),
+        vec![json!({"source.ip": "192.168.1.1"})]
+    );
+    assert_eq!(
+        run(
+            "from x | where source.ip == \"10.1.2.3\" | keep source.ip",
+            &docs
+        )
+        .len(),
+        1
+    );
+    assert_eq!(
+        run(
+            "from x | where cidr_match(source.ip, \"10.0.0.0/8\") | keep source.ip",
+            &docs
+        )
+        .len(),
+        1
+    );
 }
 
 #[test]
@@ -155,12 +283,22 @@ fn casts_and_conversions() {
 
 #[test]
 fn arithmetic_overflow_and_division_by_zero_are_null_with_warning() {
-    let rows = run("row a = 2147483647, b = 0 | eval c = a + 1, d = 10 / b, e = 7 / 2, f = 7.0 / 2", &[]);
+    let rows = run(
+        "row a = 2147483647, b = 0 | eval c = a + 1, d = 10 / b, e = 7 / 2, f = 7.0 / 2",
+        &[],
+    );
     assert_eq!(rows[0]["c"], json!(null));
     assert_eq!(rows[0]["d"], json!(null));
     assert_eq!(rows[0]["e"], json!(3));
     assert_eq!(rows[0]["f"], json!(3.5));
-    assert_eq!(warnings("row a = 2147483647, b = 0 | eval c = a + 1, d = 10 / b", &[]).len(), 2);
+    assert_eq!(
+        warnings(
+            "row a = 2147483647, b = 0 | eval c = a + 1, d = 10 / b",
+            &[]
+        )
+        .len(),
+        2
+    );
 }
 
 #[test]
@@ -173,9 +311,18 @@ fn implicit_limit_is_1000() {
 #[test]
 fn eval_replaces_and_moves_columns() {
     let docs = [json!({"a": 1, "b": 2})];
-    assert_eq!(columns("from x | keep a, b | eval a = a + 10", &docs), vec!["b", "a"]);
-    assert_eq!(run("from x | keep a, b | eval a = a + 10, c = a * 2", &docs), vec![json!({"b": 2, "a": 11, "c": 22})]);
-    assert_eq!(columns("from x | keep a, b | eval b + 1", &docs), vec!["a", "b", "b + 1"]);
+    assert_eq!(
+        columns("from x | keep a, b | eval a = a + 10", &docs),
+        vec!["b", "a"]
+    );
+    assert_eq!(
+        run("from x | keep a, b | eval a = a + 10, c = a * 2", &docs),
+        vec![json!({"b": 2, "a": 11, "c": 22})]
+    );
+    assert_eq!(
+        columns("from x | keep a, b | eval b + 1", &docs),
+        vec!["a", "b", "b + 1"]
+    );
 }
 
 #[test]
@@ -183,24 +330,42 @@ fn from_returns_all_fields_sorted_keep_drop_rename() {
     let docs = [json!({"z": 1, "a": {"b": 2, "c": 3}})];
     assert_eq!(columns("from x", &docs), vec!["a.b", "a.c", "z"]);
     assert_eq!(columns("from x | drop a.*", &docs), vec!["z"]);
-    assert_eq!(columns("from x | keep z, a.*", &docs), vec!["z", "a.b", "a.c"]);
-    assert_eq!(run("from x | rename z as y | keep y", &docs), vec![json!({"y": 1})]);
-    assert_eq!(run("from x | rename y = z | keep y", &docs), vec![json!({"y": 1})]);
+    assert_eq!(
+        columns("from x | keep z, a.*", &docs),
+        vec!["z", "a.b", "a.c"]
+    );
+    assert_eq!(
+        run("from x | rename z as y | keep y", &docs),
+        vec![json!({"y": 1})]
+    );
+    assert_eq!(
+        run("from x | rename y = z | keep y", &docs),
+        vec![json!({"y": 1})]
+    );
 }
 
 #[test]
 fn mv_functions_and_expand() {
     let docs = [json!({"t": ["b", "a", "c"], "n": [3, 1, 2]})];
     let rows = run("from x | eval c = mv_count(t), f = mv_first(t), l = mv_last(t), j = mv_concat(t, \"-\"), s = mv_sum(n), mx = mv_max(n) | keep c, f, l, j, s, mx", &docs);
-    assert_eq!(rows, vec![json!({"c": 3, "f": "a", "l": "c", "j": "a-b-c", "s": 6, "mx": 3})]);
+    assert_eq!(
+        rows,
+        vec![json!({"c": 3, "f": "a", "l": "c", "j": "a-b-c", "s": 6, "mx": 3})]
+    );
     let rows = run("from x | mv_expand t | keep t", &docs);
-    assert_eq!(rows, vec![json!({"t": "a"}), json!({"t": "b"}), json!({"t": "c"})]);
+    assert_eq!(
+        rows,
+        vec![json!({"t": "a"}), json!({"t": "b"}), json!({"t": "c"})]
+    );
 }
 
 #[test]
 fn count_distinct_values_percentile() {
     let docs: Vec<Json> = (1..=10).map(|i| json!({"n": i, "g": i % 3})).collect();
-    let rows = run("from x | stats d = count_distinct(g), v = values(g), p = percentile(n, 90)", &docs);
+    let rows = run(
+        "from x | stats d = count_distinct(g), v = values(g), p = percentile(n, 90)",
+        &docs,
+    );
     assert_eq!(rows, vec![json!({"d": 3, "v": [0, 1, 2], "p": 9.1})]);
 }
 
@@ -208,36 +373,80 @@ fn count_distinct_values_percentile() {
 fn date_functions_and_time_spans() {
     let docs = [json!({"@timestamp": "2024-05-01T12:43:04.123Z"})];
     let rows = run("from x | eval h = date_trunc(1 hour, @timestamp), later = @timestamp + 30 minutes, d = date_diff(\"second\", @timestamp, later) | keep h, later, d", &docs);
-    assert_eq!(rows, vec![json!({"h": "2024-05-01T12:00:00.000Z", "later": "2024-05-01T13:13:04.123Z", "d": 1800})]);
-    let rows = run("from x | stats c = count(*) by bucket = date_trunc(1 day, @timestamp)", &docs);
-    assert_eq!(rows, vec![json!({"c": 1, "bucket": "2024-05-01T00:00:00.000Z"})]);
+    assert_eq!(
+        rows,
+        vec![
+            json!({"h": "2024-05-01T12:00:00.000Z", "later": "2024-05-01T13:13:04.123Z", "d": 1800})
+        ]
+    );
+    let rows = run(
+        "from x | stats c = count(*) by bucket = date_trunc(1 day, @timestamp)",
+        &docs,
+    );
+    assert_eq!(
+        rows,
+        vec![json!({"c": 1, "bucket": "2024-05-01T00:00:00.000Z"})]
+    );
 }
 
 #[test]
 fn case_coalesce_and_strings() {
     let docs = [json!({"n": 5, "s": "Hello"}), json!({"n": 50})];
     let rows = run("from x | eval size = case(n < 10, \"small\", n < 100, \"medium\", \"large\"), s2 = coalesce(s, \"none\"), u = to_upper(s2), st = starts_with(s2, \"He\") | keep size, s2, u, st", &docs);
-    assert_eq!(rows[0], json!({"size": "small", "s2": "Hello", "u": "HELLO", "st": true}));
-    assert_eq!(rows[1], json!({"size": "medium", "s2": "none", "u": "NONE", "st": false}));
+    assert_eq!(
+        rows[0],
+        json!({"size": "small", "s2": "Hello", "u": "HELLO", "st": true})
+    );
+    assert_eq!(
+        rows[1],
+        json!({"size": "medium", "s2": "none", "u": "NONE", "st": false})
+    );
 }
 
 #[test]
 fn nested_and_flattened_fields_resolve_alike() {
-    let docs = [json!({"azure": {"open_ai": {"category": "Audit"}}}), json!({"azure.open_ai.category": "Audit"})];
-    assert_eq!(run("from x | where azure.open_ai.category == \"Audit\" | stats c = count(*)", &docs), vec![json!({"c": 2})]);
+    let docs = [
+        json!({"azure": {"open_ai": {"category": "Audit"}}}),
+        json!({"azure.open_ai.category": "Audit"}),
+    ];
+    assert_eq!(
+        run(
+            "from x | where azure.open_ai.category == \"Audit\" | stats c = count(*)",
+            &docs
+        ),
+        vec![json!({"c": 2})]
+    );
 }
 
 #[test]
 fn errors_carry_positions() {
     let e = run_query("from x | where a ==", &[], &Schema::default()).unwrap_err();
     assert_eq!((e.line, e.column), (1, 20));
-    let e = run_query("from x\n| stats c = count(*)\n| keep nope", &[], &Schema::default()).unwrap_err();
+    let e = run_query(
+        "from x\n| stats c = count(*)\n| keep nope",
+        &[],
+        &Schema::default(),
+    )
+    .unwrap_err();
     assert!(e.message.contains("Unknown column [nope]"), "{e}");
     let e = run_query("from x | eval y = frobnicate(a)", &[], &Schema::default()).unwrap_err();
-    assert_eq!((e.line, e.column, e.message.as_str()), (1, 19, "Unknown function [frobnicate]"));
-    let e = run_query("from x | stats c = count(*) by g | stats max(h)", &[], &Schema::default()).unwrap_err();
+    assert_eq!(
+        (e.line, e.column, e.message.as_str()),
+        (1, 19, "Unknown function [frobnicate]")
+    );
+    let e = run_query(
+        "from x | stats c = count(*) by g | stats max(h)",
+        &[],
+        &Schema::default(),
+    )
+    .unwrap_err();
     assert!(e.message.contains("Unknown column [h]"), "{e}");
-    let e = run_query("from x | stats a by b | eval q = 1", &[], &Schema::default()).unwrap_err();
+    let e = run_query(
+        "from x | stats a by b | eval q = 1",
+        &[],
+        &Schema::default(),
+    )
+    .unwrap_err();
     assert!(e.message.contains("expected an aggregate"), "{e}");
     let e = run_query("from x | where max(a) > 1", &[], &Schema::default()).unwrap_err();
     assert!(e.message.contains("only allowed in STATS"), "{e}");
@@ -251,9 +460,7 @@ fn the_seed_rule_query() {
 | stats count = count(), max_data_transferred = max(azure.open_ai.properties.response_length) by azure.resource.group , azure.resource.name
 | where count >= 100 or max_data_transferred >= 1000000
 | sort count desc"#;
-    let doc = |group: &str, len: i64| {
-        json!({"@timestamp": "2024-05-01T12:00:00Z", "azure": {"open_ai": {"operation_name": "ListKey", "category": "Audit", "properties": {"response_length": len}}, "resource": {"group": group, "name": "oai"}}})
-    };
+    let doc = |group: &str, len: i64| json!({"@timestamp": "2024-05-01T12:00:00Z", "azure": {"open_ai": {"operation_name": "ListKey", "category": "Audit", "properties": {"response_length": len}}, "resource": {"group": group, "name": "oai"}}});
     let mut docs: Vec<Json> = (0..100).map(|_| doc("rg-a", 10)).collect();
     docs.extend((0..99).map(|_| doc("rg-b", 10)));
     docs.push(doc("rg-c", 1_000_000));

@@ -83,7 +83,9 @@ mod tests {
     use serde_json::json;
 
     fn values(doc: Value, path: &str) -> Vec<Value> {
-        let Value::Object(map) = doc else { panic!("not an object") };
+        let Value::Object(map) = doc else {
+            panic!("not an object")
+        };
         let mut out = Vec::new();
         lookup(&map, path, &mut out);
         out.into_iter().cloned().collect()
@@ -105,9 +107,18 @@ mod tests {
 
     #[test]
     fn arrays_are_multi_valued() {
-        assert_eq!(values(json!({"t":["x","y"]}), "t"), vec![json!("x"), json!("y")]);
-        assert_eq!(values(json!({"a":[{"b":1},{"b":2}]}), "a.b"), vec![json!(1), json!(2)]);
-        assert_eq!(values(json!({"t":[["x"],["y"]]}), "t"), vec![json!("x"), json!("y")]);
+        assert_eq!(
+            values(json!({"t":["x","y"]}), "t"),
+            vec![json!("x"), json!("y")]
+        );
+        assert_eq!(
+            values(json!({"a":[{"b":1},{"b":2}]}), "a.b"),
+            vec![json!(1), json!(2)]
+        );
+        assert_eq!(
+            values(json!({"t":[["x"],["y"]]}), "t"),
+            vec![json!("x"), json!("y")]
+        );
     }
 
     #[test]

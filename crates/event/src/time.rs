@@ -51,7 +51,10 @@ mod tests {
     fn parses_common_forms() {
         let base = 1_714_564_800_000; // 2024-05-01T12:00:00Z
         assert_eq!(parse_timestamp("2024-05-01T12:00:00Z"), Some(base));
-        assert_eq!(parse_timestamp("2024-05-01T12:00:00.1234567Z"), Some(base + 123));
+        assert_eq!(
+            parse_timestamp("2024-05-01T12:00:00.1234567Z"),
+            Some(base + 123)
+        );
         assert_eq!(parse_timestamp("2024-05-01T14:00:00+02:00"), Some(base));
         assert_eq!(parse_timestamp("2024-05-01 12:00:00"), Some(base));
         assert_eq!(parse_timestamp("2024-05-01T12:00:00.5"), Some(base + 500));
@@ -62,6 +65,9 @@ mod tests {
 
     #[test]
     fn formats_with_millis() {
-        assert_eq!(format_timestamp(1_714_564_800_123), "2024-05-01T12:00:00.123Z");
+        assert_eq!(
+            format_timestamp(1_714_564_800_123),
+            "2024-05-01T12:00:00.123Z"
+        );
     }
 }

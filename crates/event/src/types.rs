@@ -46,7 +46,9 @@ impl Default for Schema {
             schema.exact.insert(path.to_string(), FieldType::Date);
         }
         schema.by_leaf.insert("ip".to_string(), FieldType::Ip);
-        schema.by_leaf.insert("timestamp".to_string(), FieldType::Date);
+        schema
+            .by_leaf
+            .insert("timestamp".to_string(), FieldType::Date);
         schema
     }
 }

@@ -1,1 +1,13 @@
-//! modelward rule
+//! Rule metadata and alerts, shared by every kind of rule (ES|QL, Sigma, built-in detectors).
+//!
+//! ```
+//! use modelward_rule::{RuleMeta, RuleType, Severity};
+//! let meta = RuleMeta::new("demo-1", "Demo rule", RuleType::Esql, Severity::Medium, 47);
+//! assert_eq!(meta.severity.as_str(), "medium");
+//! ```
+
+mod alert;
+mod meta;
+
+pub use alert::{Alert, AlertWindow, Suppression, ALERT_SCHEMA};
+pub use meta::{RuleMeta, RuleType, Severity, Tactic, Technique, Threat};

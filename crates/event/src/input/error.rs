@@ -1,12 +1,13 @@
 use std::io;
 
-
 /// A problem with a whole input, or with a stretch of it that had to be skipped.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     #[error("{path}: {source}")]
     Open { path: String, source: io::Error },
-    #[error("{path}: read failed after {offset} bytes: {source}; the rest of this input is skipped")]
+    #[error(
+        "{path}: read failed after {offset} bytes: {source}; the rest of this input is skipped"
+    )]
     Read {
         path: String,
         offset: u64,
@@ -19,7 +20,11 @@ pub enum InputError {
         source: io::Error,
     },
     #[error("{path}:{line}: record longer than the {limit}-byte limit for one event; skipped")]
-    RecordTooLong { path: String, line: u64, limit: usize },
+    RecordTooLong {
+        path: String,
+        line: u64,
+        limit: usize,
+    },
     #[error("{path}: JSON document larger than the {limit}-byte limit; skipped")]
     DocumentTooLarge { path: String, limit: usize },
     #[error("{0}")]

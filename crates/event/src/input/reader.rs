@@ -84,10 +84,12 @@ impl Reader {
         let name = input.display_name();
         let raw: Box<dyn Read + Send> = match input {
             InputPath::Stdin => Box::new(io::stdin()),
-            InputPath::File(path) => Box::new(File::open(path).map_err(|source| InputError::Open {
-                path: name.clone(),
-                source,
-            })?),
+            InputPath::File(path) => {
+                Box::new(File::open(path).map_err(|source| InputError::Open {
+                    path: name.clone(),
+                    source,
+                })?)
+            }
         };
         Reader::from_read(&name, raw, opts)
     }

@@ -123,42 +123,44 @@ const NANOS_PER_MILLI: i32 = 1_000_000;
 /// null dereference) in `_ingest.on_failure_message`.
 const PAINLESS_RUNTIME_ERROR: &str = "runtime error";
 
-const OPEN_AI: &[&str] = &["azure", "open_ai"];
-const CATEGORY: &[&str] = &["azure", "open_ai", "category"];
-const PROPERTIES: &[&str] = &["azure", "open_ai", "properties"];
-const TIME: &[&str] = &["azure", "open_ai", "time"];
-const LEVEL: &[&str] = &["azure", "open_ai", "level"];
-const CALLER_IP: &[&str] = &["azure", "open_ai", "caller_ip_address"];
-const RESULT_TYPE: &[&str] = &["azure", "open_ai", "result_type"];
-const DURATION_MS: &[&str] = &["azure", "open_ai", "duration_ms"];
-const BACKEND_REQUEST_BODY: &[&str] = &["azure", "open_ai", "properties", "backend_request_body"];
-const BACKEND_RESPONSE_BODY: &[&str] =
-    &["azure", "open_ai", "properties", "backend_response_body"];
-const PROPS_URL: &[&str] = &["azure", "open_ai", "properties", "url"];
-const RESOURCE_ID: &[&str] = &["azure", "resource", "id"];
-const SUBSCRIPTION_ID: &[&str] = &["azure", "subscription_id"];
-const EVENT_DURATION: &[&str] = &["event", "duration"];
+const OPEN_AI: &str = "azure.open_ai";
+const CATEGORY: &str = "azure.open_ai.category";
+const PROPERTIES: &str = "azure.open_ai.properties";
+const TIME: &str = "azure.open_ai.time";
+const LEVEL: &str = "azure.open_ai.level";
+const CALLER_IP: &str = "azure.open_ai.caller_ip_address";
+const RESULT_TYPE: &str = "azure.open_ai.result_type";
+const DURATION_MS: &str = "azure.open_ai.duration_ms";
+const BACKEND_REQUEST_BODY: &str = "azure.open_ai.properties.backend_request_body";
+const BACKEND_RESPONSE_BODY: &str = "azure.open_ai.properties.backend_response_body";
+const PROPS_URL: &str = "azure.open_ai.properties.url";
+const RESOURCE_ID: &str = "azure.resource.id";
+const SUBSCRIPTION_ID: &str = "azure.subscription_id";
+const EVENT_DURATION: &str = "event.duration";
 
 /// Renames done by the pipeline after the properties are parsed, in order.
-const RENAMES: [(&[&str], &[&str]); 6] = [
+const RENAMES: [(&str, &str); 6] = [
     (
-        &["azure", "open_ai", "properties", "request_size"],
-        &["azure", "open_ai", "properties", "request_length"],
+        "azure.open_ai.properties.request_size",
+        "azure.open_ai.properties.request_length",
     ),
     (
-        &["azure", "open_ai", "properties", "response_size"],
-        &["azure", "open_ai", "properties", "response_length"],
+        "azure.open_ai.properties.response_size",
+        "azure.open_ai.properties.response_length",
     ),
     (
-        &["azure", "open_ai", "properties", "backend_response_body", "usage", "prompt_tokens"],
-        &["azure", "open_ai", "properties", "backend_response_body", "usage", "input_tokens"],
+        "azure.open_ai.properties.backend_response_body.usage.prompt_tokens",
+        "azure.open_ai.properties.backend_response_body.usage.input_tokens",
     ),
     (
-        &["azure", "open_ai", "properties", "backend_response_body", "usage", "completion_tokens"],
-        &["azure", "open_ai", "properties", "backend_response_body", "usage", "output_tokens"],
+        "azure.open_ai.properties.backend_response_body.usage.completion_tokens",
+        "azure.open_ai.properties.backend_response_body.usage.output_tokens",
     ),
-    (&["azure", "open_ai", "properties", "method"], &["http", "request", "method"]),
-    (&["azure", "open_ai", "properties", "response_code"], &["http", "response", "status_code"]),
+    ("azure.open_ai.properties.method", "http.request.method"),
+    (
+        "azure.open_ai.properties.response_code",
+        "http.response.status_code",
+    ),
 ];
 
 /// Why a record could not be normalized.
@@ -209,7 +211,9 @@ pub fn looks_like(obj: &Map<String, Value>) -> bool {
     match obj.get("resourceId") {
         Some(Value::String(id)) => {
             is_supported_resource_id(id)
-                && ["category", "operationName", "time"].iter().any(|key| obj.contains_key(*key))
+                && ["category", "operationName", "time"]
+                    .iter()
+                    .any(|key| obj.contains_key(*key))
         }
         Some(_) => false,
         None => {
@@ -281,7 +285,10 @@ struct Failure {
 
 impl Failure {
     fn new(processor: &'static str, message: impl Into<String>) -> Self {
-        Failure { processor, message: message.into() }
+        Failure {
+            processor,
+            message: message.into(),
+        }
     }
 
     fn painless_runtime_error() -> Self {
@@ -292,7 +299,7 @@ impl Failure {
     /// index what there is.
     fn into_error(self, mut doc: Map<String, Value>) -> NormalizeError {
         let text = format!("{} {}", self.message, self.processor);
-        let _ = put(&mut doc, &["error", "message"], Value::String(text));
+        let _ = put(&mut doc, "error.message", Value::String(text));
         add_agent_fields(&mut doc);
         NormalizeError::PipelineFailed {
             processor: self.processor,
@@ -441,7 +448,7 @@ fn move_log_level(doc: &mut Map<String, Value>) {
     match take(doc, LEVEL) {
         None | Some(Value::Null) => {}
         Some(level) => {
-            let _ = put(doc, &["log", "level"], java_string_value(&level));
+            let _ = put(doc, "log.level", java_string_value(&level));
         }
     }
 }
@@ -461,8 +468,8 @@ fn map_caller_ip(doc: &mut Map<String, Value>) {
         return;
     };
     let _ = match converted {
-        Some(ip) => put(doc, &["source", "ip"], ip),
-        None => put(doc, &["source", "address"], caller_ip),
+        Some(ip) => put(doc, "source.ip", ip),
+        None => put(doc, "source.address", caller_ip),
     };
 }
 
@@ -475,7 +482,7 @@ fn set_event_outcome(doc: &mut Map<String, Value>) {
         },
         _ => return,
     };
-    let _ = put(doc, &["event", "outcome"], Value::String(outcome.to_owned()));
+    let _ = put(doc, "event.outcome", Value::String(outcome.to_owned()));
 }
 
 fn remove_gateway_result_type(doc: &mut Map<String, Value>) {
@@ -513,7 +520,7 @@ fn parse_url(doc: &mut Map<String, Value>) {
 
 fn remove_apim_bodies(doc: &mut Map<String, Value>) {
     for body in ["response_body", "request_body"] {
-        take(doc, &["azure", "open_ai", "properties", body]);
+        take(doc, &format!("{PROPERTIES}.{body}"));
     }
 }
 
@@ -552,7 +559,7 @@ fn painless_times_million(value: &Value) -> Option<Value> {
 /// parts, and `cloud.account.id`. A failure inside it only sets
 /// `error.message`.
 fn run_shared_pipeline(doc: &mut Map<String, Value>) {
-    let _ = put(doc, &["cloud", "provider"], Value::String("azure".to_owned()));
+    let _ = put(doc, "cloud.provider", Value::String("azure".to_owned()));
     let lowered = match get(doc, RESOURCE_ID) {
         None | Some(Value::Null) => return,
         Some(id) => lowercase_value(id),
@@ -560,7 +567,7 @@ fn run_shared_pipeline(doc: &mut Map<String, Value>) {
     let id = match lowered {
         Ok(id) => id,
         Err(message) => {
-            let _ = put(doc, &["error", "message"], Value::String(message));
+            let _ = put(doc, "error.message", Value::String(message));
             return;
         }
     };
@@ -575,9 +582,9 @@ fn run_shared_pipeline(doc: &mut Map<String, Value>) {
 fn store_resource_parts(doc: &mut Map<String, Value>, parts: ResourceParts) {
     let fields = [
         (SUBSCRIPTION_ID, parts.subscription_id),
-        (&["azure", "resource", "group"][..], parts.group),
-        (&["azure", "resource", "provider"][..], parts.provider),
-        (&["azure", "resource", "name"][..], parts.name),
+        ("azure.resource.group", parts.group),
+        ("azure.resource.provider", parts.provider),
+        ("azure.resource.name", parts.name),
     ];
     for (path, value) in fields {
         let _ = put(doc, path, Value::String(value));
@@ -589,16 +596,18 @@ fn copy_subscription_to_cloud_account(doc: &mut Map<String, Value>) {
         Some(Value::String(id)) if !id.is_empty() => id.clone(),
         _ => return,
     };
-    let _ = put(doc, &["cloud", "account", "id"], Value::String(subscription));
+    let _ = put(doc, "cloud.account.id", Value::String(subscription));
 }
 
 /// `lowercase` processor: strings and lists of strings only.
 fn lowercase_value(value: &Value) -> Result<Value, String> {
     match value {
         Value::String(text) => Ok(Value::String(text.to_lowercase())),
-        Value::Array(items) => {
-            items.iter().map(lowercase_list_item).collect::<Result<Vec<_>, _>>().map(Value::Array)
-        }
+        Value::Array(items) => items
+            .iter()
+            .map(lowercase_list_item)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
         other => Err(format!(
             "field [azure.resource.id] of type [{}] cannot be cast to [java.lang.String]",
             java_type(other)
@@ -624,10 +633,13 @@ fn add_agent_fields(doc: &mut Map<String, Value>) {
     let mut data_stream = Map::new();
     data_stream.insert("dataset".to_owned(), Value::String(DATASET.to_owned()));
     data_stream.insert("namespace".to_owned(), Value::String(NAMESPACE.to_owned()));
-    data_stream.insert("type".to_owned(), Value::String(DATA_STREAM_TYPE.to_owned()));
+    data_stream.insert(
+        "type".to_owned(),
+        Value::String(DATA_STREAM_TYPE.to_owned()),
+    );
     doc.insert("data_stream".to_owned(), Value::Object(data_stream));
-    if get(doc, &["event", "dataset"]).is_none() {
-        let _ = put(doc, &["event", "dataset"], Value::String(DATASET.to_owned()));
+    if get(doc, "event.dataset").is_none() {
+        let _ = put(doc, "event.dataset", Value::String(DATASET.to_owned()));
     }
 }
 
@@ -637,7 +649,7 @@ fn is_gateway_log(doc: &Map<String, Value>) -> bool {
 
 /// `append` to `error.message`, which becomes a list.
 fn append_error(doc: &mut Map<String, Value>, message: String) {
-    let previous = take(doc, &["error", "message"]);
+    let previous = take(doc, "error.message");
     let messages = match previous {
         None => vec![Value::String(message)],
         Some(Value::Array(mut items)) => {
@@ -646,17 +658,20 @@ fn append_error(doc: &mut Map<String, Value>, message: String) {
         }
         Some(scalar) => vec![scalar, Value::String(message)],
     };
-    let _ = put(doc, &["error", "message"], Value::Array(messages));
+    let _ = put(doc, "error.message", Value::Array(messages));
 }
 
 /// `rename` with `ignore_missing`: a present source (even `null`) is moved,
 /// and the processor fails if the target already exists.
-fn rename(doc: &mut Map<String, Value>, from: &[&str], to: &[&str]) -> Result<(), Failure> {
+fn rename(doc: &mut Map<String, Value>, from: &str, to: &str) -> Result<(), Failure> {
     if get(doc, from).is_none() {
         return Ok(());
     }
     if get(doc, to).is_some() {
-        return Err(Failure::new("rename", format!("field [{}] already exists", to.join("."))));
+        return Err(Failure::new(
+            "rename",
+            format!("field [{to}] already exists"),
+        ));
     }
     let Some(value) = take(doc, from) else {
         return Ok(());
@@ -722,12 +737,16 @@ fn merge_at(
     value: Value,
     full_key: &str,
 ) -> Result<(), NormalizeError> {
-    let conflict = || NormalizeError::FieldConflict { path: full_key.to_owned() };
+    let conflict = || NormalizeError::FieldConflict {
+        path: full_key.to_owned(),
+    };
     let Some((first, rest)) = segments.split_first() else {
         return Ok(());
     };
     if !rest.is_empty() {
-        let slot = target.entry((*first).to_owned()).or_insert_with(|| Value::Object(Map::new()));
+        let slot = target
+            .entry((*first).to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
         return match slot {
             Value::Object(inner) => merge_at(inner, rest, value, full_key),
             _ => Err(conflict()),
@@ -786,7 +805,9 @@ fn snake_case_key(key: &str) -> String {
     while pos < chars.len() {
         let lower_at = if chars[pos] == '_' { pos + 1 } else { pos };
         let is_match = chars.get(lower_at).is_some_and(char::is_ascii_lowercase)
-            && chars.get(lower_at + 1).is_some_and(char::is_ascii_uppercase);
+            && chars
+                .get(lower_at + 1)
+                .is_some_and(char::is_ascii_uppercase);
         if !is_match {
             out.push(chars[pos]);
             pos += 1;
@@ -833,25 +854,32 @@ fn match_resource_id_at(chars: &[char], subscription_start: usize) -> Option<Res
     let guid_end = match_subscription_guid(chars, subscription_start)?;
     // `(\}){0,1}` is greedy: try with the closing brace first.
     let with_brace = (chars.get(guid_end) == Some(&'}')).then_some(guid_end + 1);
-    [with_brace, Some(guid_end)].into_iter().flatten().find_map(|end| {
-        if !starts_with_str(chars, end, GROUPS_MARKER) {
-            return None;
-        }
-        let group_start = end + GROUPS_MARKER.chars().count();
-        let (group, provider, name) = match_group_and_provider(chars, group_start)?;
-        Some(ResourceParts {
-            subscription_id: chars[subscription_start..end].iter().collect(),
-            group,
-            provider,
-            name,
+    [with_brace, Some(guid_end)]
+        .into_iter()
+        .flatten()
+        .find_map(|end| {
+            if !starts_with_str(chars, end, GROUPS_MARKER) {
+                return None;
+            }
+            let group_start = end + GROUPS_MARKER.chars().count();
+            let (group, provider, name) = match_group_and_provider(chars, group_start)?;
+            Some(ResourceParts {
+                subscription_id: chars[subscription_start..end].iter().collect(),
+                group,
+                provider,
+                name,
+            })
         })
-    })
 }
 
 /// `(\{){0,1}[0-9a-fA-F]{8}\-[0-9a-fA-F]{4}\-…\-[0-9a-fA-F]{12}`, without
 /// the optional closing brace; returns the index after the last hex digit.
 fn match_subscription_guid(chars: &[char], start: usize) -> Option<usize> {
-    let mut pos = if chars.get(start) == Some(&'{') { start + 1 } else { start };
+    let mut pos = if chars.get(start) == Some(&'{') {
+        start + 1
+    } else {
+        start
+    };
     for (index, width) in [8, 4, 4, 4, 12].into_iter().enumerate() {
         if index > 0 {
             if chars.get(pos) != Some(&'-') {
@@ -871,7 +899,10 @@ fn match_subscription_guid(chars: &[char], start: usize) -> Option<usize> {
 /// Group (greedy, so the last `/providers/` that works wins), provider and
 /// name. Nothing here may cross a line break (`.` does not match one and
 /// `$` is an end of line).
-fn match_group_and_provider(chars: &[char], group_start: usize) -> Option<(String, String, String)> {
+fn match_group_and_provider(
+    chars: &[char],
+    group_start: usize,
+) -> Option<(String, String, String)> {
     let line_end = chars[group_start..]
         .iter()
         .position(|c| *c == '\n')
@@ -922,7 +953,10 @@ fn word_run_ends(text: &[char], start: usize) -> Vec<usize> {
     if !text.get(start).is_some_and(char::is_ascii_alphabetic) {
         return Vec::new();
     }
-    let run = text[start + 1..].iter().take_while(|c| is_word_char(**c)).count();
+    let run = text[start + 1..]
+        .iter()
+        .take_while(|c| is_word_char(**c))
+        .count();
     (start + 2..=start + 1 + run).rev().collect()
 }
 
@@ -931,14 +965,10 @@ fn is_word_char(c: char) -> bool {
 }
 
 fn starts_with_str(chars: &[char], at: usize, expected: &str) -> bool {
-    let mut pos = at;
-    for wanted in expected.chars() {
-        if chars.get(pos) != Some(&wanted) {
-            return false;
-        }
-        pos += 1;
-    }
-    true
+    expected
+        .chars()
+        .enumerate()
+        .all(|(offset, wanted)| chars.get(at + offset) == Some(&wanted))
 }
 
 // ---------------------------------------------------------------------------
@@ -958,7 +988,10 @@ fn timestamp_from_value(value: &Value) -> Option<String> {
 /// `yyyy[-MM[-dd[THH[:mm[:ss[.fffffffff]]][zone]]]]`, zone `Z`, `±HH`,
 /// `±HHmm` or `±HH:mm`; no zone means UTC.
 fn parse_iso8601(text: &str) -> Option<DateTime<Utc>> {
-    let mut cursor = Cursor { bytes: text.as_bytes(), pos: 0 };
+    let mut cursor = Cursor {
+        bytes: text.as_bytes(),
+        pos: 0,
+    };
     let year = cursor.digits(4)?;
     let (mut month, mut day, mut full_date) = (1, 1, false);
     if cursor.eat(b'-') {
@@ -1036,7 +1069,10 @@ impl Cursor<'_> {
 
     /// One to nine digits, as nanoseconds.
     fn fraction_nanos(&mut self) -> Option<u32> {
-        let count = self.bytes[self.pos..].iter().take_while(|b| b.is_ascii_digit()).count();
+        let count = self.bytes[self.pos..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
         if count == 0 || count > 9 {
             return None;
         }
@@ -1159,7 +1195,9 @@ fn parse_uri_strictly(text: &str) -> Option<UriComponents> {
     if authority == Some("") && path.is_empty() {
         return None;
     }
-    let server = authority.map(parse_server_authority).unwrap_or(Some(ServerAuthority::default()))?;
+    let server = authority
+        .map(parse_server_authority)
+        .unwrap_or(Some(ServerAuthority::default()))?;
     Some(UriComponents {
         scheme: scheme.map(str::to_owned),
         user_info: server.user_info.as_deref().map(percent_decode),
@@ -1181,9 +1219,15 @@ fn is_uri_char(c: char) -> bool {
 
 fn has_valid_escapes(text: &str) -> bool {
     let bytes = text.as_bytes();
-    bytes.iter().enumerate().filter(|(_, b)| **b == b'%').all(|(at, _)| {
-        bytes.get(at + 1..at + 3).is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
-    })
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'%')
+        .all(|(at, _)| {
+            bytes
+                .get(at + 1..at + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+        })
 }
 
 /// `Some((scheme, rest))`; `None` if a `:` before any `/?#` does not end a
@@ -1231,7 +1275,10 @@ fn parse_server_authority(authority: &str) -> Option<ServerAuthority> {
     let (host, port_text) = if let Some(bracketed) = host_port.strip_prefix('[') {
         let (literal, after) = bracketed.split_once(']')?;
         literal.parse::<std::net::Ipv6Addr>().ok()?;
-        (format!("[{literal}]"), after.strip_prefix(':').or(after.is_empty().then_some("")))
+        (
+            format!("[{literal}]"),
+            after.strip_prefix(':').or(after.is_empty().then_some("")),
+        )
     } else if host_port.contains(['[', ']']) {
         return None;
     } else {
@@ -1255,7 +1302,11 @@ fn parse_server_authority(authority: &str) -> Option<ServerAuthority> {
             Err(_) => return registry,
         },
     };
-    Some(ServerAuthority { user_info: user_info.map(str::to_owned), host: Some(host), port })
+    Some(ServerAuthority {
+        user_info: user_info.map(str::to_owned),
+        host: Some(host),
+        port,
+    })
 }
 
 fn is_user_info_char(c: char) -> bool {
@@ -1280,7 +1331,9 @@ fn is_server_host(host: &str) -> bool {
             && !label.ends_with('-')
     });
     let last_ok = labels.len() == 1
-        || labels.last().is_some_and(|label| label.starts_with(|c: char| c.is_ascii_alphabetic()));
+        || labels
+            .last()
+            .is_some_and(|label| label.starts_with(|c: char| c.is_ascii_alphabetic()));
     labels_ok && last_ok
 }
 
@@ -1313,8 +1366,11 @@ fn parse_url_leniently(text: &str) -> Option<UriComponents> {
             Some((user, rest)) => (Some(user.to_owned()), rest),
             None => (None, authority),
         };
-        let (host, port) = match host_port.rsplit_once(':').filter(|_| !host_port.ends_with(']')) {
-            Some((host, port)) if port.is_empty() => (host, None),
+        let (host, port) = match host_port
+            .rsplit_once(':')
+            .filter(|_| !host_port.ends_with(']'))
+        {
+            Some((host, "")) => (host, None),
             Some((host, port)) => (host, Some(port.parse::<u32>().ok()?)),
             None => (host_port, None),
         };
@@ -1360,10 +1416,16 @@ fn percent_decode(text: &str) -> String {
 /// IPv4 or IPv6 address; it is kept exactly as written.
 fn ip_value(value: &Value) -> Option<Value> {
     match value {
-        Value::Array(items) => items.iter().map(ip_value).collect::<Option<Vec<_>>>().map(Value::Array),
+        Value::Array(items) => items
+            .iter()
+            .map(ip_value)
+            .collect::<Option<Vec<_>>>()
+            .map(Value::Array),
         other => {
             let text = java_to_string(other);
-            text.parse::<IpAddr>().is_ok().then_some(Value::String(text))
+            text.parse::<IpAddr>()
+                .is_ok()
+                .then_some(Value::String(text))
         }
     }
 }
@@ -1389,8 +1451,10 @@ fn java_to_string(value: &Value) -> String {
             format!("[{}]", parts.join(", "))
         }
         Value::Object(map) => {
-            let parts: Vec<String> =
-                map.iter().map(|(key, item)| format!("{key}={}", java_to_string(item))).collect();
+            let parts: Vec<String> = map
+                .iter()
+                .map(|(key, item)| format!("{key}={}", java_to_string(item)))
+                .collect();
             format!("{{{}}}", parts.join(", "))
         }
     }
@@ -1403,7 +1467,9 @@ fn java_number(number: &Number) -> String {
     if let Some(unsigned) = number.as_u64() {
         return unsigned.to_string();
     }
-    number.as_f64().map_or_else(|| number.to_string(), java_double)
+    number
+        .as_f64()
+        .map_or_else(|| number.to_string(), java_double)
 }
 
 /// `Double.toString`: plain notation with at least one decimal between
@@ -1418,12 +1484,21 @@ fn java_double(value: f64) -> String {
     let magnitude = value.abs();
     if magnitude == 0.0 || (1e-3..1e7).contains(&magnitude) {
         let plain = format!("{value}");
-        return if plain.contains('.') { plain } else { format!("{plain}.0") };
+        return if plain.contains('.') {
+            plain
+        } else {
+            format!("{plain}.0")
+        };
     }
     let scientific = format!("{value:e}");
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((scientific.as_str(), "0"));
-    let mantissa =
-        if mantissa.contains('.') { mantissa.to_owned() } else { format!("{mantissa}.0") };
+    let (mantissa, exponent) = scientific
+        .split_once('e')
+        .unwrap_or((scientific.as_str(), "0"));
+    let mantissa = if mantissa.contains('.') {
+        mantissa.to_owned()
+    } else {
+        format!("{mantissa}.0")
+    };
     format!("{mantissa}E{exponent}")
 }
 
@@ -1454,7 +1529,9 @@ fn parse_json_strictly(text: &str) -> Result<Value, String> {
         return Ok(Value::Null);
     }
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let value = NoDuplicateKeys.deserialize(&mut deserializer).map_err(|e| e.to_string())?;
+    let value = NoDuplicateKeys
+        .deserialize(&mut deserializer)
+        .map_err(|e| e.to_string())?;
     deserializer.end().map_err(|e| e.to_string())?;
     Ok(value)
 }
@@ -1535,57 +1612,72 @@ impl<'de> Visitor<'de> for NoDuplicateKeysVisitor {
 // Paths in nested objects
 // ---------------------------------------------------------------------------
 
-fn get<'a>(doc: &'a Map<String, Value>, path: &[&str]) -> Option<&'a Value> {
-    let (last, parents) = path.split_last()?;
-    let mut map = doc;
-    for key in parents {
-        map = map.get(*key)?.as_object()?;
+/// Splits a dotted path into its parent path (if any) and its last key.
+fn split_path(path: &str) -> (Option<&str>, &str) {
+    match path.rsplit_once('.') {
+        Some((parents, last)) => (Some(parents), last),
+        None => (None, path),
     }
-    map.get(*last)
 }
 
-fn get_mut<'a>(doc: &'a mut Map<String, Value>, path: &[&str]) -> Option<&'a mut Value> {
-    let (last, parents) = path.split_last()?;
+fn parent<'a>(
+    doc: &'a Map<String, Value>,
+    parents: Option<&str>,
+) -> Option<&'a Map<String, Value>> {
     let mut map = doc;
-    for key in parents {
-        map = map.get_mut(*key)?.as_object_mut()?;
+    for key in parents.into_iter().flat_map(|p| p.split('.')) {
+        map = map.get(key)?.as_object()?;
     }
-    map.get_mut(*last)
+    Some(map)
 }
 
-fn take(doc: &mut Map<String, Value>, path: &[&str]) -> Option<Value> {
-    let (last, parents) = path.split_last()?;
+fn parent_mut<'a>(
+    doc: &'a mut Map<String, Value>,
+    parents: Option<&str>,
+) -> Option<&'a mut Map<String, Value>> {
     let mut map = doc;
-    for key in parents {
-        map = map.get_mut(*key)?.as_object_mut()?;
+    for key in parents.into_iter().flat_map(|p| p.split('.')) {
+        map = map.get_mut(key)?.as_object_mut()?;
     }
-    map.remove(*last)
+    Some(map)
+}
+
+fn get<'a>(doc: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    let (parents, last) = split_path(path);
+    parent(doc, parents)?.get(last)
+}
+
+fn get_mut<'a>(doc: &'a mut Map<String, Value>, path: &str) -> Option<&'a mut Value> {
+    let (parents, last) = split_path(path);
+    parent_mut(doc, parents)?.get_mut(last)
+}
+
+fn take(doc: &mut Map<String, Value>, path: &str) -> Option<Value> {
+    let (parents, last) = split_path(path);
+    parent_mut(doc, parents)?.remove(last)
 }
 
 /// Sets a value, creating missing parent objects; fails like Elasticsearch
 /// when a parent exists but is not an object.
-fn put(doc: &mut Map<String, Value>, path: &[&str], value: Value) -> Result<(), Failure> {
-    let Some((last, parents)) = path.split_last() else {
-        return Ok(());
-    };
+fn put(doc: &mut Map<String, Value>, path: &str, value: Value) -> Result<(), Failure> {
+    let (parents, last) = split_path(path);
     let mut map = doc;
-    for key in parents {
-        let slot = map.entry((*key).to_owned()).or_insert_with(|| Value::Object(Map::new()));
+    for key in parents.into_iter().flat_map(|p| p.split('.')) {
+        let slot = map
+            .entry(key.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
         map = match slot {
             Value::Object(inner) => inner,
             other => {
-                return Err(Failure::new(
-                    "set",
-                    format!(
-                        "cannot set [{last}] with parent object of type [{}] as part of path [{}]",
-                        java_type(other),
-                        path.join(".")
-                    ),
-                ))
+                let message = format!(
+                    "cannot set [{last}] with parent object of type [{}] as part of path [{path}]",
+                    java_type(other)
+                );
+                return Err(Failure::new("set", message));
             }
         };
     }
-    map.insert((*last).to_owned(), value);
+    map.insert(last.to_owned(), value);
     Ok(())
 }
 
@@ -1616,7 +1708,10 @@ mod tests {
     fn resource_id_parts_follow_the_grok_pattern() {
         let id = "/subscriptions/12cabcb4-86e8-404f-a3d2-1dc9982f45ca/resourcegroups/rg-1/providers/microsoft.cognitiveservices/accounts/my-ai";
         let parts = parse_resource_id(id).expect("parts");
-        assert_eq!(parts.subscription_id, "12cabcb4-86e8-404f-a3d2-1dc9982f45ca");
+        assert_eq!(
+            parts.subscription_id,
+            "12cabcb4-86e8-404f-a3d2-1dc9982f45ca"
+        );
         assert_eq!(parts.group, "rg-1");
         assert_eq!(parts.provider, "microsoft.cognitiveservices/accounts");
         assert_eq!(parts.name, "my-ai");
@@ -1626,7 +1721,10 @@ mod tests {
     fn nested_resource_names_keep_their_slashes() {
         let id = "/subscriptions/{12cabcb4-86e8-404f-a3d2-1dc9982f45ca}/resourcegroups/rg/providers/microsoft.cognitiveservices/accounts/ai/deployments/gpt";
         let parts = parse_resource_id(id).expect("parts");
-        assert_eq!(parts.subscription_id, "{12cabcb4-86e8-404f-a3d2-1dc9982f45ca}");
+        assert_eq!(
+            parts.subscription_id,
+            "{12cabcb4-86e8-404f-a3d2-1dc9982f45ca}"
+        );
         assert_eq!(parts.provider, "microsoft.cognitiveservices/accounts");
         assert_eq!(parts.name, "ai/deployments/gpt");
     }
@@ -1655,10 +1753,23 @@ mod tests {
         ];
         for (raw, expected) in cases {
             let value = Value::String(raw.to_owned());
-            assert_eq!(timestamp_from_value(&value).as_deref(), Some(expected), "{raw}");
+            assert_eq!(
+                timestamp_from_value(&value).as_deref(),
+                Some(expected),
+                "{raw}"
+            );
         }
-        for raw in ["", "yesterday", "2024-13-01T00:00:00Z", "2024-04-17T25:00:00Z", "2024-04-17 06:03:30"] {
-            assert!(timestamp_from_value(&Value::String(raw.to_owned())).is_none(), "{raw}");
+        for raw in [
+            "",
+            "yesterday",
+            "2024-13-01T00:00:00Z",
+            "2024-04-17T25:00:00Z",
+            "2024-04-17 06:03:30",
+        ] {
+            assert!(
+                timestamp_from_value(&Value::String(raw.to_owned())).is_none(),
+                "{raw}"
+            );
         }
     }
 
@@ -1684,14 +1795,23 @@ mod tests {
 
     #[test]
     fn painless_multiplication_wraps_like_java_int() {
-        assert_eq!(painless_times_million(&Value::from(176)), Some(Value::from(176_000_000)));
-        assert_eq!(painless_times_million(&Value::from(3000)), Some(Value::from(-1_294_967_296)));
+        assert_eq!(
+            painless_times_million(&Value::from(176)),
+            Some(Value::from(176_000_000))
+        );
+        assert_eq!(
+            painless_times_million(&Value::from(3000)),
+            Some(Value::from(-1_294_967_296))
+        );
         assert_eq!(
             painless_times_million(&Value::from(3_000_000_000i64)),
             Some(Value::from(3_000_000_000_000_000i64))
         );
         assert_eq!(painless_times_million(&Value::from("12")), None);
-        assert_eq!(painless_times_million(&Value::from(1.5)), Some(Value::from(1_500_000.0)));
+        assert_eq!(
+            painless_times_million(&Value::from(1.5)),
+            Some(Value::from(1_500_000.0))
+        );
     }
 
     #[test]
@@ -1707,6 +1827,9 @@ mod tests {
         assert!(parse_json_strictly(r#"{"a":1,"a":2}"#).is_err());
         assert!(parse_json_strictly(r#"{"a":1} x"#).is_err());
         assert_eq!(parse_json_strictly(" \n").ok(), Some(Value::Null));
-        assert_eq!(parse_json_strictly("{\"a\":[1]}\n").ok(), Some(serde_json::json!({"a":[1]})));
+        assert_eq!(
+            parse_json_strictly("{\"a\":[1]}\n").ok(),
+            Some(serde_json::json!({"a":[1]}))
+        );
     }
 }

@@ -1,0 +1,98 @@
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "modelward",
+    version,
+    about = "Detect and answer theft and abuse of AI models",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the rules over log files and report alerts.
+    Hunt(HuntArgs),
+    /// List, explain and check rules.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Ndjson,
+    Json,
+}
+
+#[derive(Args, Clone)]
+pub struct RuleSource {
+    /// Rule files or directories (.toml Elastic rules, .esql); repeatable.
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// Do not load the built-in rule pack.
+    #[arg(long)]
+    pub no_builtin: bool,
+}
+
+#[derive(Args)]
+pub struct HuntArgs {
+    #[command(flatten)]
+    pub rules: RuleSource,
+    /// A TOML configuration file (see docs/configuration.md).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Alert output format [default: table on a terminal, else ndjson].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Write alerts to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Log format of the inputs: auto (per event), json, azure_openai.
+    #[arg(long, value_name = "SOURCE")]
+    pub source: Option<String>,
+    /// Report every execution's alerts instead of once per group per look-back window.
+    #[arg(long)]
+    pub every_execution: bool,
+    /// Check the JSON syntax of every record, also of those no rule can match (slower).
+    #[arg(long)]
+    pub validate: bool,
+    /// Worker threads [default: all cores].
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar and no summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Log files or directories; `-` reads stdin.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum RulesCommand {
+    /// List the loaded rules.
+    List {
+        #[command(flatten)]
+        rules: RuleSource,
+        /// Output as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a rule's documentation: metadata, schedule, query and investigation guide.
+    Explain {
+        /// Rule id (or a unique prefix of it, or the exact name).
+        id: String,
+        #[command(flatten)]
+        rules: RuleSource,
+    },
+    /// Load rule files and report every one that fails; non-zero exit on any failure.
+    Check {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+}

@@ -1,0 +1,87 @@
+//! The configuration file (`--config`): options as the user wrote them (every key optional,
+//! unknown keys rejected with their line), resolved with the command line into settings.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    pub rules: Option<RulesOptions>,
+    pub input: Option<InputOptions>,
+    pub hunt: Option<HuntOptions>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesOptions {
+    /// Rule files and directories, relative to the configuration file.
+    pub paths: Option<Vec<PathBuf>>,
+    /// Load the built-in pack (default true).
+    pub builtin: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputOptions {
+    pub source: Option<String>,
+    pub max_record_bytes: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HuntOptions {
+    pub every_execution: Option<bool>,
+    pub threads: Option<usize>,
+}
+
+impl Options {
+    pub fn load(path: &Path) -> Result<Options> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut options: Options = match toml::from_str(&text) {
+            Ok(o) => o,
+            Err(e) => {
+                let (line, column) = e.span().map_or((1, 1), |s| line_col(&text, s.start));
+                bail!("{}:{line}:{column}: {}", path.display(), e.message());
+            }
+        };
+        let base = path.parent().unwrap_or(Path::new("."));
+        if let Some(paths) = options.rules.as_mut().and_then(|r| r.paths.as_mut()) {
+            for p in paths.iter_mut() {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            }
+        }
+        Ok(options)
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_errors_with_their_line() {
+        let dir = std::env::temp_dir().join(format!("mw-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(&path, "[hunt]\nthreads = 2\ncolour = true\n").unwrap();
+        let e = Options::load(&path).unwrap_err().to_string();
+        assert!(e.contains("c.toml:3:1"), "{e}");
+        assert!(e.contains("colour"), "{e}");
+        std::fs::write(&path, "[rules]\npaths = [\"r\"]\nbuiltin = false\n").unwrap();
+        let o = Options::load(&path).unwrap();
+        assert_eq!(o.rules.unwrap().paths.unwrap(), vec![dir.join("r")]);
+    }
+}

@@ -1,0 +1,257 @@
+//! `modelward hunt`: run the rules over log files.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::sync::mpsc::sync_channel;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use modelward_engine::{
+    AlertSink, Dedup, Diagnostic, EngineBuilder, EngineOptions, Hunt, JsonArraySink, NdjsonSink,
+    RunStats,
+};
+use modelward_event::input::{expand_paths, Batch, InputError, Reader, ReaderOptions};
+use modelward_event::source::SourceKind;
+
+use crate::args::{Format, HuntArgs, RuleSource};
+use crate::config::Options;
+use crate::output::TableSink;
+use crate::ruleset::RuleSet;
+
+/// Diagnostics printed before the rest are only counted.
+const SHOWN: u64 = 50;
+
+struct Reporter {
+    shown: u64,
+    hidden: u64,
+    progress: Option<ProgressBar>,
+}
+
+impl Reporter {
+    fn say(&mut self, line: String) {
+        if self.shown >= SHOWN {
+            self.hidden += 1;
+            return;
+        }
+        self.shown += 1;
+        match &self.progress {
+            Some(p) => p.suspend(|| eprintln!("modelward: {line}")),
+            None => eprintln!("modelward: {line}"),
+        }
+    }
+
+    fn diagnostic(&mut self, d: Diagnostic) {
+        match d {
+            Diagnostic::Malformed(e) => self.say(format!("skipped malformed record: {e}")),
+            Diagnostic::Normalize(e) => self.say(format!("normalizer: {e}")),
+            Diagnostic::QueryWarning { rule, message } => {
+                self.say(format!("warning in rule \"{rule}\": {message}"))
+            }
+        }
+    }
+}
+
+pub fn run(args: HuntArgs) -> Result<u8> {
+    let options = match &args.config {
+        Some(path) => Options::load(path)?,
+        None => Options::default(),
+    };
+    let rules_opts = options.rules.unwrap_or_default();
+    let input_opts = options.input.unwrap_or_default();
+    let hunt_opts = options.hunt.unwrap_or_default();
+    let mut rule_paths = rules_opts.paths.unwrap_or_default();
+    rule_paths.extend(args.rules.rules.iter().cloned());
+    let source_rules = RuleSource {
+        rules: rule_paths,
+        no_builtin: args.rules.no_builtin || rules_opts.builtin == Some(false),
+    };
+    let ruleset = RuleSet::load(&source_rules);
+    ruleset.report_errors();
+    let mut had_error = !ruleset.errors.is_empty();
+    if ruleset.esql.is_empty() {
+        bail!("no rules to run ({} failed to load)", ruleset.errors.len());
+    }
+    let source: SourceKind = match args.source.as_deref().or(input_opts.source.as_deref()) {
+        Some(s) => s.parse().map_err(anyhow::Error::msg)?,
+        None => SourceKind::Auto,
+    };
+    let threads = args.threads.or(hunt_opts.threads).unwrap_or(0);
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .context("starting worker threads")?;
+    let every = args.every_execution || hunt_opts.every_execution == Some(true);
+    let engine = EngineBuilder::new()
+        .esql_rules(ruleset.esql)
+        .options(EngineOptions {
+            dedup: if every {
+                Dedup::EveryExecution
+            } else {
+                Dedup::PerLookback
+            },
+            source,
+            validate: args.validate,
+        })
+        .build();
+    let mut reader_opts = ReaderOptions::default();
+    if let Some(max) = input_opts.max_record_bytes {
+        reader_opts.max_record_bytes = max;
+    }
+
+    let (inputs, path_errors) = expand_paths(&args.paths);
+    for e in &path_errors {
+        eprintln!("modelward: {e}");
+    }
+    had_error |= !path_errors.is_empty();
+    let show_progress = !args.quiet && io::stderr().is_terminal();
+    let progress = show_progress.then(|| {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed}] {bytes} read ({bytes_per_sec}) {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar
+    });
+    let mut reporter = Reporter {
+        shown: 0,
+        hidden: 0,
+        progress: progress.clone(),
+    };
+
+    let started = Instant::now();
+    let mut hunt = Hunt::new(&engine);
+    let files = inputs.len();
+    let mut input_errors = 0u64;
+    std::thread::scope(|scope| {
+        let (tx, rx) = sync_channel::<Result<Batch, InputError>>(4);
+        scope.spawn(move || {
+            for input in &inputs {
+                match Reader::open(input, reader_opts.clone()) {
+                    Ok(reader) => {
+                        for item in reader {
+                            if tx.send(item).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        if tx.send(Err(e)).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        for item in rx {
+            match item {
+                Ok(batch) => {
+                    if let Some(p) = &progress {
+                        p.inc(batch.data.len() as u64);
+                        p.set_message(batch.file.to_string());
+                    }
+                    hunt.ingest(&batch, &mut |d| reporter.diagnostic(d));
+                }
+                Err(e) => {
+                    input_errors += 1;
+                    reporter.say(e.to_string());
+                }
+            }
+        }
+    });
+    had_error |= input_errors > 0;
+    if let Some(p) = &progress {
+        p.finish_and_clear();
+    }
+
+    let format = args
+        .format
+        .unwrap_or(if args.output.is_none() && io::stdout().is_terminal() {
+            Format::Table
+        } else {
+            Format::Ndjson
+        });
+    let out: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(BufWriter::new(
+            File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(BufWriter::new(io::stdout().lock())),
+    };
+    let mut sink: Box<dyn AlertSink> = match format {
+        Format::Table => Box::new(TableSink::new(out)),
+        Format::Ndjson => Box::new(NdjsonSink::new(out)),
+        Format::Json => Box::new(JsonArraySink::new(out)),
+    };
+    reporter.progress = None;
+    let stats = hunt.finish_with(sink.as_mut(), &mut |d| reporter.diagnostic(d))?;
+    if reporter.hidden > 0 {
+        eprintln!(
+            "modelward: … and {} more diagnostics not shown",
+            reporter.hidden
+        );
+    }
+    if !args.quiet {
+        eprintln!(
+            "{}",
+            summary(files, &stats, input_errors, started.elapsed().as_secs_f64())
+        );
+    }
+    Ok(if had_error {
+        2
+    } else if stats.alerts > 0 {
+        1
+    } else {
+        0
+    })
+}
+
+fn summary(files: usize, s: &RunStats, input_errors: u64, secs: f64) -> String {
+    let mb = s.bytes as f64 / 1e6;
+    let mut line = format!(
+        "modelward: {files} file(s), {} events, {} malformed, {} alert(s) in {secs:.2}s ({:.1} MB/s)",
+        s.events,
+        s.malformed,
+        s.alerts,
+        if secs > 0.0 { mb / secs } else { 0.0 }
+    );
+    let mut extra = Vec::new();
+    if s.prefiltered > 0 {
+        extra.push(format!(
+            "{} records rejected by the prefilter",
+            s.prefiltered
+        ));
+    }
+    if s.dropped > 0 {
+        extra.push(format!(
+            "{} records dropped by their source pipeline",
+            s.dropped
+        ));
+    }
+    if s.normalize_errors > 0 {
+        extra.push(format!("{} normalizer errors", s.normalize_errors));
+    }
+    if s.no_timestamp > 0 {
+        extra.push(format!(
+            "{} events without a timestamp (outside every window)",
+            s.no_timestamp
+        ));
+    }
+    if s.suppressed > 0 {
+        extra.push(format!("{} repeated alerts suppressed", s.suppressed));
+    }
+    if s.truncated > 0 {
+        extra.push(format!("{} executions reached max_signals", s.truncated));
+    }
+    if s.query_warnings > 0 {
+        extra.push(format!("{} query warnings", s.query_warnings));
+    }
+    if input_errors > 0 {
+        extra.push(format!("{input_errors} input errors"));
+    }
+    if !extra.is_empty() {
+        line.push_str(&format!("; {}", extra.join(", ")));
+    }
+    line
+}

@@ -1,0 +1,138 @@
+//! Loading rules: the built-in pack and the user's files and directories. Every rule that
+//! fails to load is reported with file, line and reason; the others still load.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use modelward_esql::{parse_esql_file, parse_toml_rule, EsqlRule, RuleError};
+
+use crate::args::RuleSource;
+use crate::builtin;
+
+#[derive(Default)]
+pub struct RuleSet {
+    pub esql: Vec<EsqlRule>,
+    pub errors: Vec<RuleError>,
+    /// Rule files seen (loaded or failed).
+    pub files: usize,
+}
+
+impl RuleSet {
+    pub fn load(source: &RuleSource) -> RuleSet {
+        let mut set = RuleSet::default();
+        if !source.no_builtin {
+            for (origin, text) in builtin::ESQL_RULES {
+                set.add(parse_toml_rule(text, origin));
+            }
+        }
+        for path in &source.rules {
+            set.load_path(path);
+        }
+        set.reject_duplicate_ids();
+        set
+    }
+
+    pub fn load_paths(paths: &[PathBuf]) -> RuleSet {
+        let mut set = RuleSet::default();
+        for p in paths {
+            set.load_path(p);
+        }
+        set.reject_duplicate_ids();
+        set
+    }
+
+    fn add(&mut self, result: Result<EsqlRule, RuleError>) {
+        self.files += 1;
+        match result {
+            Ok(rule) => self.esql.push(rule),
+            Err(e) => self.errors.push(e),
+        }
+    }
+
+    fn load_path(&mut self, path: &Path) {
+        let meta = match fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) => return self.io_error(path, &e),
+        };
+        if meta.is_dir() {
+            let mut entries: Vec<PathBuf> = match fs::read_dir(path) {
+                Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+                Err(e) => return self.io_error(path, &e),
+            };
+            entries.sort();
+            for entry in entries {
+                let hidden = entry
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.'));
+                if !hidden && (entry.is_dir() || is_rule_file(&entry)) {
+                    self.load_path(&entry);
+                }
+            }
+            return;
+        }
+        let origin = path.display().to_string();
+        let text = match fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => return self.io_error(path, &e),
+        };
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("toml") => self.add(parse_toml_rule(&text, &origin)),
+            Some("esql") => self.add(parse_esql_file(&text, &origin)),
+            _ => self.errors.push(RuleError {
+                file: origin,
+                line: 1,
+                column: 1,
+                message: "not a rule file: expected .toml (Elastic rule) or .esql".to_string(),
+            }),
+        }
+    }
+
+    fn io_error(&mut self, path: &Path, e: &std::io::Error) {
+        self.files += 1;
+        self.errors.push(RuleError {
+            file: path.display().to_string(),
+            line: 1,
+            column: 1,
+            message: e.to_string(),
+        });
+    }
+
+    fn reject_duplicate_ids(&mut self) {
+        let mut seen: HashMap<String, String> = HashMap::new();
+        let mut kept = Vec::new();
+        for rule in std::mem::take(&mut self.esql) {
+            match seen.get(&rule.meta.id) {
+                Some(first) => self.errors.push(RuleError {
+                    file: rule.meta.origin.clone(),
+                    line: 1,
+                    column: 1,
+                    message: format!(
+                        "duplicate rule id {} (first loaded from {first}); skipped",
+                        rule.meta.id
+                    ),
+                }),
+                None => {
+                    seen.insert(rule.meta.id.clone(), rule.meta.origin.clone());
+                    kept.push(rule);
+                }
+            }
+        }
+        self.esql = kept;
+    }
+
+    /// Prints every load error to stderr.
+    pub fn report_errors(&self) {
+        for e in &self.errors {
+            eprintln!("modelward: rule not loaded: {e}");
+        }
+    }
+}
+
+fn is_rule_file(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("toml" | "esql")
+    )
+}

@@ -1,0 +1,199 @@
+//! `gen-azure-logs`: write a synthetic corpus of raw Azure OpenAI
+//! diagnostic logs (NDJSON) to stdout or a file.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use modelward_corpus::{events_for_size, generate, CorpusSpec};
+
+const USAGE: &str = "\
+Usage: gen-azure-logs [OPTIONS]
+
+Writes raw Azure OpenAI diagnostic records (RequestResponse, GatewayLogs and
+Audit), one JSON object per line, with timestamps in increasing order.
+
+Options:
+  --events N              number of records (default 10000)
+  --bytes SIZE            aim for about SIZE bytes instead, e.g. 500M or 1G
+                          (K, M, G, T are powers of 1024; KB, MB, GB too)
+  --seed N                random seed (default 42)
+  --resources N           Azure OpenAI accounts (default 12)
+  --attack-resources N    accounts that get a burst of >= 100 ListKey calls
+                          within an hour (default 2)
+  --start TIME            start, RFC 3339 (2025-03-01T00:00:00Z) or Unix ms
+                          (default 2025-03-01T00:00:00Z)
+  --span DURATION         length of the time range: 90s, 30m, 24h, 7d or ms
+                          (default 24h)
+  --out FILE              write to FILE instead of stdout
+  -h, --help              show this help
+";
+
+/// How many records to write.
+enum Amount {
+    Events(u64),
+    Bytes(u64),
+}
+
+struct Options {
+    spec: CorpusSpec,
+    amount: Amount,
+    out: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let options = match parse_args(&args) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("gen-azure-logs: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(options) {
+        Ok(bytes) => {
+            eprintln!("gen-azure-logs: wrote {bytes} bytes");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("gen-azure-logs: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(options: Options) -> io::Result<u64> {
+    let mut spec = options.spec;
+    spec.events = match options.amount {
+        Amount::Events(events) => events,
+        Amount::Bytes(bytes) => events_for_size(&spec, bytes)?,
+    };
+    match options.out {
+        Some(path) => {
+            let mut file = File::create(&path)
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot create {path}: {e}")))?;
+            let bytes = generate(&spec, &mut file)?;
+            file.sync_all()?;
+            Ok(bytes)
+        }
+        None => {
+            let stdout = io::stdout();
+            let mut lock = stdout.lock();
+            let bytes = generate(&spec, &mut lock)?;
+            lock.flush()?;
+            Ok(bytes)
+        }
+    }
+}
+
+fn parse_args(args: &[String]) -> Result<Options, String> {
+    let mut options = Options {
+        spec: CorpusSpec::default(),
+        amount: Amount::Events(CorpusSpec::default().events),
+        out: None,
+    };
+    let mut amount_given = false;
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let (name, inline_value) = match flag.split_once('=') {
+            Some((name, value)) if name.starts_with("--") => (name, Some(value.to_owned())),
+            _ => (flag.as_str(), None),
+        };
+        let mut value = || {
+            inline_value
+                .clone()
+                .or_else(|| rest.next().cloned())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match name {
+            "--events" | "--bytes" => {
+                if amount_given {
+                    return Err("give --events or --bytes, not both".to_owned());
+                }
+                amount_given = true;
+                options.amount = if name == "--events" {
+                    Amount::Events(parse_number(name, &value()?)?)
+                } else {
+                    Amount::Bytes(parse_size(&value()?)?)
+                };
+            }
+            "--seed" => options.spec.seed = parse_number(name, &value()?)?,
+            "--resources" => options.spec.resources = parse_count(name, &value()?)?,
+            "--attack-resources" => {
+                options.spec.attack_resources = parse_count(name, &value()?)?;
+            }
+            "--start" => options.spec.start_unix_ms = parse_start(&value()?)?,
+            "--span" => options.spec.span_ms = parse_duration_ms(&value()?)?,
+            "--out" => options.out = Some(value()?),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(options)
+}
+
+fn parse_number(name: &str, text: &str) -> Result<u64, String> {
+    text.replace('_', "")
+        .parse()
+        .map_err(|_| format!("{name}: {text:?} is not a non-negative whole number"))
+}
+
+fn parse_count(name: &str, text: &str) -> Result<usize, String> {
+    let number = parse_number(name, text)?;
+    usize::try_from(number).map_err(|_| format!("{name}: {text} is too large"))
+}
+
+/// `1234`, `10K`, `500M`, `1G`, `2T`, optionally followed by `B` or `iB`;
+/// the multipliers are powers of 1024.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let upper = trimmed.to_ascii_uppercase();
+    let without_b = upper
+        .strip_suffix("IB")
+        .or_else(|| upper.strip_suffix('B'))
+        .unwrap_or(&upper);
+    let (digits, shift) = match without_b.chars().last() {
+        Some('K') => (&without_b[..without_b.len() - 1], 10),
+        Some('M') => (&without_b[..without_b.len() - 1], 20),
+        Some('G') => (&without_b[..without_b.len() - 1], 30),
+        Some('T') => (&without_b[..without_b.len() - 1], 40),
+        _ => (without_b, 0),
+    };
+    let number: u64 = digits
+        .trim()
+        .parse()
+        .map_err(|_| format!("--bytes: {text:?} is not a size such as 500M or 1G"))?;
+    number
+        .checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("--bytes: {text} is too large"))
+}
+
+/// RFC 3339 date-time, or milliseconds since the Unix epoch.
+fn parse_start(text: &str) -> Result<i64, String> {
+    if let Ok(ms) = text.parse::<i64>() {
+        return Ok(ms);
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| format!("--start: {text:?} is neither RFC 3339 nor Unix milliseconds ({e})"))
+}
+
+/// `90s`, `30m`, `24h`, `7d`, or plain milliseconds.
+fn parse_duration_ms(text: &str) -> Result<i64, String> {
+    let (digits, unit_ms) = match text.chars().last() {
+        Some('s') if !text.ends_with("ms") => (&text[..text.len() - 1], 1_000),
+        Some('m') => (&text[..text.len() - 1], 60_000),
+        Some('h') => (&text[..text.len() - 1], 3_600_000),
+        Some('d') => (&text[..text.len() - 1], 86_400_000),
+        _ => (text.strip_suffix("ms").unwrap_or(text), 1),
+    };
+    let number: i64 = digits
+        .parse()
+        .map_err(|_| format!("--span: {text:?} is not a duration such as 30m, 24h or 7d"))?;
+    number
+        .checked_mul(unit_ms)
+        .ok_or_else(|| format!("--span: {text} is too long"))
+}

@@ -1,0 +1,153 @@
+//! A hunt: records in, alerts out at the end.
+
+use rayon::prelude::*;
+
+use modelward_esql::table::Row;
+use modelward_event::input::{Batch, ParseError};
+
+use crate::schedule::run_rule;
+use crate::sink::{AlertSink, SinkError};
+use crate::Engine;
+
+/// Something to tell the user about while records are processed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Diagnostic {
+    /// A record that is not a valid event; counted and skipped.
+    Malformed(ParseError),
+    /// An event a normalizer rejected; counted and skipped.
+    Normalize(String),
+    /// An ES|QL evaluation warning (null result) for a rule.
+    QueryWarning { rule: String, message: String },
+}
+
+/// Counters of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunStats {
+    pub records: u64,
+    pub bytes: u64,
+    pub events: u64,
+    pub malformed: u64,
+    pub normalize_errors: u64,
+    /// Records the source's pipeline drops by design.
+    pub dropped: u64,
+    /// Records no rule could match, rejected before parsing.
+    pub prefiltered: u64,
+    /// Events without a usable timestamp for some rule: outside every window.
+    pub no_timestamp: u64,
+    pub executions: u64,
+    /// Executions that produced more than `max_signals` rows.
+    pub truncated: u64,
+    pub suppressed: u64,
+    pub query_warnings: u64,
+    pub alerts: u64,
+}
+
+/// The state of one run: rows each rule's streaming prefix kept, by event time.
+pub struct Hunt<'e> {
+    engine: &'e Engine,
+    rows: Vec<Vec<(i64, Row)>>,
+    stats: RunStats,
+    warned: Vec<u64>,
+}
+
+/// Query warnings reported per rule before they are only counted.
+const WARNINGS_SHOWN: u64 = 5;
+
+impl<'e> Hunt<'e> {
+    pub fn new(engine: &'e Engine) -> Hunt<'e> {
+        Hunt {
+            engine,
+            rows: engine.rules.iter().map(|_| Vec::new()).collect(),
+            stats: RunStats::default(),
+            warned: vec![0; engine.rules.len()],
+        }
+    }
+
+    pub fn stats(&self) -> &RunStats {
+        &self.stats
+    }
+
+    /// Processes a batch (records in parallel); problems go to `report` as they are found.
+    pub fn ingest(&mut self, batch: &Batch, report: &mut dyn FnMut(Diagnostic)) {
+        let engine = self.engine;
+        let results: Vec<_> = batch
+            .records
+            .par_iter()
+            .with_min_len(64)
+            .map(|span| engine.process_record(&batch.file, span, batch.bytes(span)))
+            .collect();
+        self.stats.records += batch.records.len() as u64;
+        self.stats.bytes += batch.data.len() as u64;
+        for result in results {
+            self.stats.events += result.events;
+            self.stats.prefiltered += u64::from(result.skipped);
+            self.stats.no_timestamp += result.no_timestamp;
+            self.stats.dropped += result.dropped;
+            if let Some(e) = result.error {
+                self.stats.malformed += 1;
+                report(Diagnostic::Malformed(e));
+            }
+            for e in result.normalize_errors {
+                self.stats.normalize_errors += 1;
+                report(Diagnostic::Normalize(e));
+            }
+            for (rule, message) in result.warnings {
+                self.warning(rule, message, report);
+            }
+            for row in result.rows {
+                self.rows[row.rule].push((row.ts, row.row));
+            }
+        }
+    }
+
+    fn warning(&mut self, rule: usize, message: String, report: &mut dyn FnMut(Diagnostic)) {
+        self.stats.query_warnings += 1;
+        self.warned[rule] += 1;
+        if self.warned[rule] <= WARNINGS_SHOWN {
+            let name = self.engine.rules[rule].meta.name.clone();
+            report(Diagnostic::QueryWarning {
+                rule: name,
+                message,
+            });
+        }
+    }
+
+    /// Runs every rule's executions over the event time the data covers and sends the
+    /// alerts, in time order, to the sink.
+    pub fn finish(self, sink: &mut dyn AlertSink) -> Result<RunStats, SinkError> {
+        self.finish_with(sink, &mut |_| {})
+    }
+
+    pub fn finish_with(
+        mut self,
+        sink: &mut dyn AlertSink,
+        report: &mut dyn FnMut(Diagnostic),
+    ) -> Result<RunStats, SinkError> {
+        let engine = self.engine;
+        let buffers = std::mem::take(&mut self.rows);
+        let outcomes: Vec<_> = buffers
+            .into_par_iter()
+            .enumerate()
+            .map(|(r, rows)| run_rule(engine, r, rows))
+            .collect();
+        let mut alerts = Vec::new();
+        for (r, outcome) in outcomes.into_iter().enumerate() {
+            self.stats.executions += outcome.executions;
+            self.stats.truncated += outcome.truncated;
+            self.stats.suppressed += outcome.suppressed;
+            for w in outcome.warnings {
+                self.warning(r, w, report);
+            }
+            alerts.extend(outcome.alerts);
+        }
+        alerts.sort_by(|a, b| {
+            (a.timestamp, &a.rule.name, &a.id).cmp(&(b.timestamp, &b.rule.name, &b.id))
+        });
+        for alert in &alerts {
+            sink.alert(alert)?;
+        }
+        self.stats.alerts = alerts.len() as u64;
+        sink.finish()?;
+        Ok(self.stats)
+    }
+}

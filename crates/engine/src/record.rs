@@ -1,0 +1,167 @@
+//! Per-record work, stateless and parallel: prefilter, parse, normalize, timestamp, and the
+//! streaming prefix of every candidate rule.
+
+use std::sync::Arc;
+
+use modelward_esql::eval::{Env, Warnings};
+use modelward_esql::table::{index_name, Row};
+use modelward_event::input::{parse_record, ParseError, RecordSpan};
+use modelward_event::source::{normalize, Normalized, SourceError};
+use modelward_event::{parse_timestamp, Event, Origin};
+use serde_json::Value as Json;
+
+use crate::Engine;
+
+/// A row a rule's streaming prefix produced, with the event time that places it in windows.
+pub struct RuleRow {
+    pub rule: usize,
+    pub ts: i64,
+    pub row: Row,
+}
+
+#[derive(Default)]
+pub struct RecordResult {
+    pub events: u64,
+    pub skipped: bool,
+    pub error: Option<ParseError>,
+    pub normalize_errors: Vec<String>,
+    /// Records the source's own pipeline drops (e.g. Azure categories Elastic does not index).
+    pub dropped: u64,
+    pub no_timestamp: u64,
+    pub rows: Vec<RuleRow>,
+    pub warnings: Vec<(usize, String)>,
+}
+
+/// The event time of an event for a rule: `timestamp_override` if the event has it, else
+/// `@timestamp` (Kibana's fallback).
+pub fn event_time(event: &Event, timestamp_override: Option<&str>) -> Option<i64> {
+    let field = |path: &str| {
+        event.get(path).into_iter().find_map(|v| match v {
+            Json::String(s) => parse_timestamp(s),
+            Json::Number(n) => n.as_i64(),
+            _ => None,
+        })
+    };
+    timestamp_override
+        .and_then(field)
+        .or_else(|| field("@timestamp"))
+}
+
+impl Engine {
+    pub(crate) fn process_record(
+        &self,
+        file: &Arc<str>,
+        span: &RecordSpan,
+        raw: &[u8],
+    ) -> RecordResult {
+        let mut out = RecordResult::default();
+        let candidates = self.prefilter.candidates(raw);
+        if candidates.is_empty() {
+            out.skipped = true;
+            // A record no rule can match is not parsed, but it must still look like an
+            // object (or be checked fully with `validate`), so that bad input is reported.
+            let looks_whole = raw.first() == Some(&b'{') && raw.last() == Some(&b'}');
+            let valid = looks_whole
+                && (!self.options.validate
+                    || serde_json::from_slice::<serde::de::IgnoredAny>(raw).is_ok());
+            if !valid {
+                out.error = parse_record(raw).err().map(|e| ParseError {
+                    file: file.to_string(),
+                    line: span.line + e.line - 1,
+                    column: e.column,
+                    message: e.message,
+                });
+            }
+            return out;
+        }
+        let objects = match parse_record(raw) {
+            Ok(objects) => objects,
+            Err(e) => {
+                out.error = Some(ParseError {
+                    file: file.to_string(),
+                    line: span.line + e.line - 1,
+                    column: e.column,
+                    message: e.message,
+                });
+                return out;
+            }
+        };
+        for object in objects {
+            out.events += 1;
+            let fields = match normalize(object, self.options.source) {
+                Ok(Normalized::Event(fields)) => fields,
+                Ok(Normalized::Partial(fields, why)) => {
+                    out.normalize_errors.push(format!(
+                        "{file}:{}: {why} (indexed as the pipeline leaves it)",
+                        span.line
+                    ));
+                    fields
+                }
+                Err(SourceError::Dropped(_)) => {
+                    out.dropped += 1;
+                    continue;
+                }
+                Err(e) => {
+                    out.normalize_errors
+                        .push(format!("{file}:{}: {e}", span.line));
+                    continue;
+                }
+            };
+            let origin = Origin {
+                file: file.clone(),
+                line: span.line,
+                offset: span.offset,
+            };
+            let event = Arc::new(Event::new(fields, origin));
+            self.run_prefixes(&event, &candidates, &mut out);
+        }
+        out
+    }
+
+    fn run_prefixes(
+        &self,
+        event: &Arc<Event>,
+        candidates: &crate::Candidates,
+        out: &mut RecordResult,
+    ) {
+        let index = if event.get_str("data_stream.dataset").is_some()
+            || event.get_str("event.dataset").is_some()
+        {
+            Some(index_name(event))
+        } else {
+            None
+        };
+        let mut counted_no_ts = false;
+        for (r, rule) in self.rules.iter().enumerate() {
+            if !candidates.contains(r) {
+                continue;
+            }
+            // Events of unknown origin are selected by every pattern, so plain JSON works.
+            if let Some(index) = &index {
+                if !rule.plan.selects_index(index) {
+                    continue;
+                }
+            }
+            let Some(ts) = event_time(event, rule.timestamp_override.as_deref()) else {
+                if !counted_no_ts {
+                    out.no_timestamp += 1;
+                    counted_no_ts = true;
+                }
+                continue;
+            };
+            let mut warnings = Warnings::default();
+            let mut env = Env {
+                query: rule.plan.text(),
+                schema: &self.schema,
+                now: ts,
+                warnings: &mut warnings,
+            };
+            let start = rule.plan.start_row(event.clone(), &self.schema);
+            for row in rule.plan.run_prefix(vec![start], &mut env) {
+                out.rows.push(RuleRow { rule: r, ts, row });
+            }
+            out.warnings
+                .extend(warnings.messages.into_iter().map(|w| (r, w)));
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! Kibana's scheduling semantics over event time.
+//!
+//! A rule with `interval` I and `from = now-L` executes at every tick t = k·I (aligned to the
+//! Unix epoch) across the time the data covers. Each execution sees the events whose
+//! timestamp (`timestamp_override`, else `@timestamp`) lies in [t − L, t], both ends
+//! inclusive as Kibana's range filter is; each result row is one alert; at most
+//! `max_signals` alerts per execution. See docs/scheduling.md.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use modelward_esql::eval::{Env, Warnings};
+use modelward_esql::rulefile::MissingFields;
+use modelward_esql::table::{document_id, source_value, Row};
+use modelward_esql::{EsqlRule, Value};
+use modelward_rule::{Alert, AlertWindow, Suppression};
+use serde_json::{json, Value as Json};
+
+use crate::alerting::{entity_of, row_fields, stable_id};
+use crate::record::event_time;
+use crate::{Dedup, Engine};
+
+#[derive(Default)]
+pub struct RuleOutcome {
+    pub alerts: Vec<Alert>,
+    pub executions: u64,
+    pub truncated: u64,
+    pub suppressed: u64,
+    pub warnings: Vec<String>,
+}
+
+pub const MAX_SIGNALS_WARNING: &str = "This rule reached the maximum alert limit for the rule execution. Some alerts were not created.";
+
+struct Suppressor {
+    /// Instance key -> (index of the alert in the outcome, tick it was created at).
+    open: HashMap<String, (usize, i64)>,
+}
+
+/// Runs every execution of rule `r` over its rows.
+pub fn run_rule(engine: &Engine, r: usize, mut rows: Vec<(i64, Row)>) -> RuleOutcome {
+    let rule = &engine.rules[r];
+    let mut out = RuleOutcome::default();
+    if rows.is_empty() {
+        return out;
+    }
+    rows.sort_by_key(|(ts, _)| *ts);
+    let (interval, lookback) = (rule.interval_ms, rule.lookback_ms);
+    let (min_ts, max_ts) = (rows[0].0, rows[rows.len() - 1].0);
+    let mut tick = min_ts.div_euclid(interval) * interval;
+    if tick < min_ts {
+        tick += interval;
+    }
+    let last_tick = (max_ts + lookback).div_euclid(interval) * interval;
+    let group_columns = rule.plan.group_columns();
+    let mut state = RunState {
+        alerted_docs: HashSet::new(),
+        alerted_ids: HashSet::new(),
+        last_group_alert: HashMap::new(),
+        suppressor: Suppressor {
+            open: HashMap::new(),
+        },
+    };
+    let (mut lo, mut hi) = (0usize, 0usize);
+    while tick <= last_tick {
+        while hi < rows.len() && rows[hi].0 <= tick {
+            hi += 1;
+        }
+        while lo < hi && rows[lo].0 < tick - lookback {
+            lo += 1;
+        }
+        if lo == hi {
+            // No rows in this window: jump to the first tick whose window holds the next row.
+            match rows.get(hi) {
+                Some((next, _)) => {
+                    let next_tick = next.div_euclid(interval) * interval;
+                    tick = if next_tick < *next {
+                        next_tick + interval
+                    } else {
+                        next_tick
+                    }
+                    .max(tick + interval);
+                    continue;
+                }
+                None => break,
+            }
+        }
+        out.executions += 1;
+        let window: Vec<Row> = rows[lo..hi]
+            .iter()
+            .filter(|(_, row)| {
+                rule.aggregating
+                    || !row
+                        .source
+                        .as_ref()
+                        .is_some_and(|s| state.alerted_docs.contains(&document_id(s)))
+            })
+            .map(|(_, row)| row.clone())
+            .collect();
+        execute(
+            engine,
+            rule,
+            tick,
+            window,
+            &group_columns,
+            &mut state,
+            &mut out,
+        );
+        tick += interval;
+    }
+    out
+}
+
+struct RunState {
+    alerted_docs: HashSet<String>,
+    alerted_ids: HashSet<String>,
+    last_group_alert: HashMap<String, i64>,
+    suppressor: Suppressor,
+}
+
+fn execute(
+    engine: &Engine,
+    rule: &EsqlRule,
+    tick: i64,
+    window: Vec<Row>,
+    group_columns: &[String],
+    state: &mut RunState,
+    out: &mut RuleOutcome,
+) {
+    let mut warnings = Warnings::default();
+    let mut env = Env {
+        query: rule.plan.text(),
+        schema: engine.schema(),
+        now: tick,
+        warnings: &mut warnings,
+    };
+    let (columns, rows) = rule.plan.run_rest_rows(window, &mut env);
+    out.warnings.extend(warnings.messages);
+    let mut created = 0usize;
+    for (values, source) in rows {
+        let fields = row_fields(&columns, &values);
+        let doc_id = source.as_ref().map(|s| document_id(s));
+        let id = if rule.aggregating {
+            let group = group_key(&columns, &values, group_columns);
+            if engine.options().dedup == Dedup::PerLookback && rule.suppression.is_none() {
+                if let Some(last) = state.last_group_alert.get(&group) {
+                    if tick - last < rule.lookback_ms {
+                        out.suppressed += 1;
+                        continue;
+                    }
+                }
+                state.last_group_alert.insert(group.clone(), tick);
+            }
+            stable_id(&[&rule.meta.id, &group, &tick.to_string()])
+        } else {
+            let row_text: Vec<String> = values.iter().map(Value::to_string).collect();
+            stable_id(&[
+                &rule.meta.id,
+                doc_id.as_deref().unwrap_or(""),
+                &row_text.join("\u{1f}"),
+            ])
+        };
+        if !state.alerted_ids.insert(id.clone()) {
+            continue;
+        }
+        if created >= rule.max_signals {
+            out.truncated += 1;
+            out.warnings.push(MAX_SIGNALS_WARNING.to_string());
+            break;
+        }
+        if let Some(doc) = doc_id {
+            state.alerted_docs.insert(doc);
+        }
+        let source_lookup = |name: &str| {
+            source
+                .as_ref()
+                .map(|s| source_value(s, name, engine.schema()).to_json())
+                .filter(|v| !v.is_null())
+        };
+        let mut alert = Alert::new(rule.meta.clone(), tick, id);
+        alert.window = Some(AlertWindow {
+            start: tick - rule.lookback_ms,
+            end: tick,
+        });
+        alert.entity = entity_of(&fields, &source_lookup);
+        if let Some(src) = &source {
+            alert.original_time = event_time(src, rule.timestamp_override.as_deref());
+            alert.evidence.insert(
+                "source".into(),
+                json!({"file": &*src.origin.file, "line": src.origin.line, "offset": src.origin.offset}),
+            );
+        }
+        alert.fields = fields;
+        if let Some(spec) = &rule.suppression {
+            let terms: Vec<(String, Json)> = spec
+                .group_by
+                .iter()
+                .map(|f| {
+                    (
+                        f.clone(),
+                        alert
+                            .fields
+                            .get(f)
+                            .cloned()
+                            .or_else(|| source_lookup(f))
+                            .unwrap_or(Json::Null),
+                    )
+                })
+                .collect();
+            let missing = terms.iter().any(|(_, v)| v.is_null());
+            if !(missing && spec.missing_fields == MissingFields::DoNotSuppress) {
+                let when = alert.original_time.unwrap_or(tick);
+                let key = serde_json::to_string(&terms.iter().map(|(_, v)| v).collect::<Vec<_>>())
+                    .unwrap_or_default();
+                let current = state.suppressor.open.get(&key).copied();
+                let reuse = current.filter(|(_, created_at)| match spec.duration_ms {
+                    Some(d) => *created_at >= tick - d,
+                    None => *created_at == tick,
+                });
+                if let Some((index, _)) = reuse {
+                    if let Some(s) = out.alerts[index].suppression.as_mut() {
+                        s.docs_count += 1;
+                        s.end = s.end.max(when);
+                        s.start = s.start.min(when);
+                    }
+                    out.suppressed += 1;
+                    continue;
+                }
+                alert.suppression = Some(Suppression {
+                    terms,
+                    start: when,
+                    end: when,
+                    docs_count: 0,
+                });
+                state.suppressor.open.insert(key, (out.alerts.len(), tick));
+            }
+        }
+        created += 1;
+        out.alerts.push(alert);
+    }
+}
+
+/// The identity of an aggregating row's group: its BY columns' values.
+fn group_key(columns: &[String], values: &[Value], group_columns: &[String]) -> String {
+    let parts: Vec<String> = group_columns
+        .iter()
+        .filter_map(|g| columns.iter().position(|c| c == g))
+        .map(|i| values[i].to_string())
+        .collect();
+    parts.join("\u{1f}")
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<Engine>();
+    is::<Arc<Engine>>();
+}

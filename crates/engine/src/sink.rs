@@ -1,0 +1,86 @@
+//! Where alerts go: a push-model sink.
+
+use std::io::Write;
+
+use modelward_rule::Alert;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("writing alerts: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("serializing an alert: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+pub trait AlertSink {
+    fn alert(&mut self, alert: &Alert) -> Result<(), SinkError>;
+    fn finish(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+/// Keeps alerts in memory.
+#[derive(Default)]
+pub struct VecSink {
+    pub alerts: Vec<Alert>,
+}
+
+impl AlertSink for VecSink {
+    fn alert(&mut self, alert: &Alert) -> Result<(), SinkError> {
+        self.alerts.push(alert.clone());
+        Ok(())
+    }
+}
+
+/// One JSON document per line.
+pub struct NdjsonSink<W: Write> {
+    out: W,
+}
+
+impl<W: Write> NdjsonSink<W> {
+    pub fn new(out: W) -> Self {
+        NdjsonSink { out }
+    }
+}
+
+impl<W: Write> AlertSink for NdjsonSink<W> {
+    fn alert(&mut self, alert: &Alert) -> Result<(), SinkError> {
+        serde_json::to_writer(&mut self.out, &alert.to_json())?;
+        self.out.write_all(b"\n")?;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), SinkError> {
+        self.out.flush()?;
+        Ok(())
+    }
+}
+
+/// One pretty-printed JSON array.
+pub struct JsonArraySink<W: Write> {
+    out: W,
+    count: usize,
+}
+
+impl<W: Write> JsonArraySink<W> {
+    pub fn new(out: W) -> Self {
+        JsonArraySink { out, count: 0 }
+    }
+}
+
+impl<W: Write> AlertSink for JsonArraySink<W> {
+    fn alert(&mut self, alert: &Alert) -> Result<(), SinkError> {
+        self.out
+            .write_all(if self.count == 0 { b"[\n" } else { b",\n" })?;
+        serde_json::to_writer_pretty(&mut self.out, &alert.to_json())?;
+        self.count += 1;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), SinkError> {
+        self.out
+            .write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })?;
+        self.out.flush()?;
+        Ok(())
+    }
+}

@@ -88,7 +88,7 @@ pub fn generate(spec: &CorpusSpec, out: &mut impl Write) -> io::Result<u64> {
 /// records, so the result is within a few percent). At least enough for
 /// the attack bursts.
 pub fn events_for_size(spec: &CorpusSpec, target_bytes: u64) -> io::Result<u64> {
-    const SAMPLE_EVENTS: u64 = 4_000;
+    const SAMPLE_EVENTS: u64 = 20_000;
     let sample = CorpusSpec {
         events: SAMPLE_EVENTS,
         attack_resources: 0,

@@ -140,9 +140,8 @@ impl<'e> Hunt<'e> {
             }
             alerts.extend(outcome.alerts);
         }
-        alerts.sort_by(|a, b| {
-            (a.timestamp, &a.rule.name, &a.id).cmp(&(b.timestamp, &b.rule.name, &b.id))
-        });
+        // Stable: within one time, rules in load order and each execution's rows in order.
+        alerts.sort_by_key(|a| a.timestamp);
         for alert in &alerts {
             sink.alert(alert)?;
         }

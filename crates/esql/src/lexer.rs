@@ -193,22 +193,22 @@ impl<'a> Lexer<'a> {
                     self.pos = start + 1 + i + 1;
                     return Ok(Tok::Str(out));
                 }
-                '\\' => {
-                    match chars.next() {
-                        Some((_, 'n')) => out.push('\n'),
-                        Some((_, 't')) => out.push('\t'),
-                        Some((_, 'r')) => out.push('\r'),
-                        Some((_, '"')) => out.push('"'),
-                        Some((_, '\\')) => out.push('\\'),
-                        Some((j, other)) => return Err(self.err(
+                '\\' => match chars.next() {
+                    Some((_, 'n')) => out.push('\n'),
+                    Some((_, 't')) => out.push('\t'),
+                    Some((_, 'r')) => out.push('\r'),
+                    Some((_, '"')) => out.push('"'),
+                    Some((_, '\\')) => out.push('\\'),
+                    Some((j, other)) => {
+                        return Err(self.err(
                             start + 1 + j,
                             format!(
                                 "invalid escape sequence '\\{other}' (use \\\\ for a backslash)"
                             ),
-                        )),
-                        None => break,
+                        ))
                     }
-                }
+                    None => break,
+                },
                 '\n' | '\r' => {
                     return Err(self.err(
                         start + 1 + i,

@@ -204,6 +204,12 @@ pub enum NormalizeError {
 /// True if `obj` looks like a raw Azure diagnostic record of Azure OpenAI
 /// (Cognitive Services) or of an API Management gateway, and is not
 /// already in Elastic form.
+///
+/// With a `resourceId`, the record must name one of those two providers
+/// and have `category`, `operationName` or `time`; without one, it must
+/// have `operationName`, `time` and one of the three kept categories. The
+/// category is not otherwise checked: a `Trace` record of an Azure OpenAI
+/// account is recognized here and then dropped by [`normalize`].
 pub fn looks_like(obj: &Map<String, Value>) -> bool {
     if is_elastic_form(obj) {
         return false;

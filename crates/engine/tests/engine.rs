@@ -1,0 +1,362 @@
+//! The engine end to end: records in, alerts out, with Kibana's scheduling semantics.
+
+use modelward_engine::{AlertSink, Dedup, EngineBuilder, EngineOptions, Hunt, RunStats, VecSink};
+use modelward_esql::{parse_esql_file, parse_toml_rule, EsqlRule};
+use modelward_event::input::{Reader, ReaderOptions};
+use modelward_rule::{Alert, ALERT_SCHEMA};
+use serde_json::{json, Value};
+
+const SEED_RULE: &str = include_str!("../../../rules/esql/azure_openai_model_theft.toml");
+const MINUTE: i64 = 60_000;
+/// 2025-03-14T09:00:00Z
+const T0: i64 = 1_741_942_800_000;
+
+fn iso(ms: i64) -> String {
+    modelward_event::format_timestamp(ms)
+}
+
+fn seed() -> EsqlRule {
+    parse_toml_rule(SEED_RULE, "seed.toml").expect("seed rule loads")
+}
+
+fn esql(text: &str) -> EsqlRule {
+    parse_esql_file(text, "test.esql").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A raw Azure diagnostic record, as diagnostic settings write it.
+fn raw_listkey(group: &str, name: &str, ms: i64, response_length: Option<i64>) -> Value {
+    let mut props = json!({"objectId": "a41b6e0d-92c3-4f7a-b5d8-0e3c6f19d2a7"});
+    if let Some(len) = response_length {
+        props["responseLength"] = json!(len);
+    }
+    json!({
+        "category": "Audit",
+        "operationName": "ListKey",
+        "properties": props,
+        "resourceId": format!("/SUBSCRIPTIONS/5F0C3E7A-2B9D-4C61-9A8E-1D2F3B4C5A6E/RESOURCEGROUPS/{group}/PROVIDERS/MICROSOFT.COGNITIVESERVICES/ACCOUNTS/{name}"),
+        "time": iso(ms).replace(".000Z", ".1000000Z"),
+    })
+}
+
+/// The same record as Elastic's integration indexes it.
+fn elastic_listkey(group: &str, name: &str, ms: i64, response_length: Option<i64>) -> Value {
+    let mut doc = json!({
+        "@timestamp": iso(ms),
+        "data_stream": {"dataset": "azure_openai.logs", "namespace": "default", "type": "logs"},
+        "azure": {"open_ai": {"category": "Audit", "operation_name": "ListKey"}, "resource": {"group": group.to_lowercase(), "name": name.to_lowercase()}},
+    });
+    if let Some(len) = response_length {
+        doc["azure"]["open_ai"]["properties"] = json!({"response_length": len});
+    }
+    doc
+}
+
+fn run_with(rules: Vec<EsqlRule>, dedup: Dedup, lines: &[Value]) -> (Vec<Alert>, RunStats) {
+    let engine = EngineBuilder::new()
+        .esql_rules(rules)
+        .options(EngineOptions {
+            dedup,
+            ..EngineOptions::default()
+        })
+        .build();
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let mut hunt = Hunt::new(&engine);
+    let reader = Reader::from_read(
+        "test.ndjson",
+        Box::new(std::io::Cursor::new(text.into_bytes())),
+        ReaderOptions::default(),
+    )
+    .unwrap();
+    for batch in reader {
+        hunt.ingest(&batch.unwrap(), &mut |d| {
+            panic!("unexpected diagnostic {d:?}")
+        });
+    }
+    let mut sink = VecSink::default();
+    let stats = hunt.finish(&mut sink).unwrap();
+    validate_all(&sink.alerts);
+    (sink.alerts, stats)
+}
+
+fn run(rules: Vec<EsqlRule>, lines: &[Value]) -> Vec<Alert> {
+    run_with(rules, Dedup::PerLookback, lines).0
+}
+
+/// Every emitted alert validates against the published schema.
+fn validate_all(alerts: &[Alert]) {
+    let schema: Value = serde_json::from_str(ALERT_SCHEMA).unwrap();
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.add_resource("alert.schema.json", schema).unwrap();
+    let index = compiler.compile("alert.schema.json", &mut schemas).unwrap();
+    for alert in alerts {
+        let doc = alert.to_json();
+        if let Err(e) = schemas.validate(&doc, index) {
+            panic!("alert does not validate: {e:#}\n{doc:#}");
+        }
+    }
+}
+
+/// `n` ListKey calls one minute apart from `start`.
+fn burst(
+    make: fn(&str, &str, i64, Option<i64>) -> Value,
+    group: &str,
+    n: i64,
+    start: i64,
+) -> Vec<Value> {
+    (0..n)
+        .map(|i| make(group, "OAI-ACCOUNT", start + i * 20_000, Some(120)))
+        .collect()
+}
+
+#[test]
+fn seed_rule_100_calls_alert_99_do_not_on_raw_azure_logs() {
+    let mut lines = burst(raw_listkey, "RG-HUNDRED", 100, T0 + 5 * MINUTE);
+    lines.extend(burst(raw_listkey, "RG-NINETYNINE", 99, T0 + 5 * MINUTE));
+    let alerts = run(vec![seed()], &lines);
+    assert_eq!(
+        alerts.len(),
+        1,
+        "{:#?}",
+        alerts.iter().map(Alert::to_json).collect::<Vec<_>>()
+    );
+    let a = alerts[0].to_json();
+    assert_eq!(a["azure.resource.group"], json!("rg-hundred"));
+    assert_eq!(a["azure.resource.name"], json!("oai-account"));
+    assert_eq!(a["count"], json!(100));
+    assert_eq!(a["max_data_transferred"], json!(120));
+    assert_eq!(a["entity"]["resource"], json!("rg-hundred/oai-account"));
+    assert_eq!(
+        a["rule"]["id"],
+        json!("4021e78d-5293-48d3-adee-a70fa4c18fab")
+    );
+    assert_eq!(a["severity"], json!("medium"));
+    assert_eq!(a["risk_score"], json!(47));
+    // The 100th call is at T0+5m+99*20s = 09:38:00; the first tick that sees all 100 is 09:40.
+    assert_eq!(a["@timestamp"], json!("2025-03-14T09:40:00.000Z"));
+    assert_eq!(
+        a["window"],
+        json!({"start": "2025-03-14T08:40:00.000Z", "end": "2025-03-14T09:40:00.000Z"})
+    );
+}
+
+#[test]
+fn seed_rule_same_verdicts_on_elastic_form_logs() {
+    let mut lines = burst(elastic_listkey, "RG-HUNDRED", 100, T0 + 5 * MINUTE);
+    lines.extend(burst(elastic_listkey, "RG-NINETYNINE", 99, T0 + 5 * MINUTE));
+    let alerts = run(vec![seed()], &lines);
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        alerts[0].fields["azure.resource.group"],
+        json!("rg-hundred")
+    );
+}
+
+#[test]
+fn seed_rule_one_megabyte_response_alerts_alone() {
+    let lines = vec![
+        raw_listkey("RG-BIG", "OAI", T0, Some(1_000_000)),
+        raw_listkey("RG-SMALL", "OAI", T0, Some(999_999)),
+    ];
+    let alerts = run(vec![seed()], &lines);
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].fields["azure.resource.group"], json!("rg-big"));
+    assert_eq!(alerts[0].fields["max_data_transferred"], json!(1_000_000));
+    assert_eq!(alerts[0].fields["count"], json!(1));
+}
+
+#[test]
+fn calls_spread_over_more_than_the_lookback_do_not_alert() {
+    // 100 calls, one every 40 seconds: 66 minutes, so no 60-minute window holds all 100.
+    let lines: Vec<Value> = (0..100)
+        .map(|i| raw_listkey("RG", "OAI", T0 + i * 40_000, None))
+        .collect();
+    assert!(run(vec![seed()], &lines).is_empty());
+}
+
+#[test]
+fn other_operations_and_categories_do_not_count() {
+    let mut lines = burst(raw_listkey, "RG", 99, T0);
+    let mut other = raw_listkey("RG", "OAI-ACCOUNT", T0 + MINUTE, None);
+    other["operationName"] = json!("ListKeys");
+    lines.push(other);
+    assert!(run(vec![seed()], &lines).is_empty());
+}
+
+#[test]
+fn a_group_alerts_once_per_lookback_unless_every_execution_is_asked() {
+    let lines = burst(raw_listkey, "RG", 100, T0);
+    // All 100 calls between 09:00:00 and 09:33:00: the executions at 09:40 .. 10:00 see them.
+    let (alerts, stats) = run_with(vec![seed()], Dedup::PerLookback, &lines);
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(stats.suppressed, 2);
+    let (alerts, _) = run_with(vec![seed()], Dedup::EveryExecution, &lines);
+    let times: Vec<String> = alerts.iter().map(|a| iso(a.timestamp)).collect();
+    assert_eq!(
+        times,
+        vec![
+            "2025-03-14T09:40:00.000Z",
+            "2025-03-14T09:50:00.000Z",
+            "2025-03-14T10:00:00.000Z"
+        ]
+    );
+}
+
+#[test]
+fn windows_include_both_ends() {
+    let rule = esql("// interval: 10m\n// from: now-10m\nfrom logs-* | stats c = count(*)");
+    // Events exactly on ticks: each belongs to two windows ([t-10m, t] inclusive).
+    let lines = vec![
+        json!({"@timestamp": iso(T0)}),
+        json!({"@timestamp": iso(T0 + 10 * MINUTE)}),
+    ];
+    let (alerts, _) = run_with(vec![rule], Dedup::EveryExecution, &lines);
+    let counts: Vec<(String, Value)> = alerts
+        .iter()
+        .map(|a| (iso(a.timestamp), a.fields["c"].clone()))
+        .collect();
+    assert_eq!(
+        counts,
+        vec![
+            ("2025-03-14T09:00:00.000Z".to_string(), json!(1)),
+            ("2025-03-14T09:10:00.000Z".to_string(), json!(2)),
+            ("2025-03-14T09:20:00.000Z".to_string(), json!(1)),
+        ]
+    );
+}
+
+#[test]
+fn max_signals_caps_alerts_per_execution() {
+    let rule = esql("// max_signals: 3\n// interval: 5m\n// from: now-5m\nfrom logs-* | stats c = count(*) by user.id | sort user.id");
+    let lines: Vec<Value> = (0..5)
+        .map(|i| json!({"@timestamp": iso(T0 + 1000), "user": {"id": format!("u{i}")}}))
+        .collect();
+    let (alerts, stats) = run_with(vec![rule], Dedup::PerLookback, &lines);
+    assert_eq!(alerts.len(), 3);
+    assert_eq!(stats.truncated, 1);
+    let users: Vec<&Value> = alerts.iter().map(|a| &a.fields["user.id"]).collect();
+    assert_eq!(users, vec![&json!("u0"), &json!("u1"), &json!("u2")]);
+}
+
+#[test]
+fn non_aggregating_rules_alert_once_per_event_with_its_source() {
+    let rule = esql("// interval: 5m\n// from: now-30m\nfrom logs-* metadata _id | where event.action == \"ListKey\" | keep @timestamp, event.action, user.id");
+    let lines = vec![
+        json!({"@timestamp": iso(T0 + 1000), "event": {"action": "ListKey"}, "user": {"id": "alice"}}),
+        json!({"@timestamp": iso(T0 + 2000), "event": {"action": "Other"}, "user": {"id": "bob"}}),
+    ];
+    let (alerts, _) = run_with(vec![rule], Dedup::EveryExecution, &lines);
+    // Six executions see the event; Kibana deduplicates by the source document.
+    assert_eq!(alerts.len(), 1);
+    let a = alerts[0].to_json();
+    assert_eq!(a["entity"]["principal"], json!("alice"));
+    assert_eq!(a["original_time"], json!(iso(T0 + 1000)));
+    assert_eq!(
+        a["evidence"]["source"],
+        json!({"file": "test.ndjson", "line": 1, "offset": 0})
+    );
+}
+
+#[test]
+fn alert_suppression_folds_alerts_within_the_duration() {
+    let text = r#"[rule]
+type = "esql"
+name = "Suppressed"
+rule_id = "sup-1"
+severity = "high"
+risk_score = 73
+interval = "5m"
+from = "now-5m"
+query = '''
+from logs-* metadata _id | where event.action == "tool_call"
+'''
+[rule.alert_suppression]
+group_by = ["user.id"]
+duration = { value = 1, unit = "h" }
+missing_fields_strategy = "suppress"
+"#;
+    let rule = parse_toml_rule(text, "sup.toml").unwrap();
+    let lines: Vec<Value> = [0, 20, 40, 70]
+        .iter()
+        .map(|m| json!({"@timestamp": iso(T0 + m * MINUTE + 1000), "event": {"action": "tool_call"}, "user": {"id": "mallory"}}))
+        .collect();
+    let alerts = run(vec![rule], &lines);
+    // The first alert is created by the 09:05 execution. The events of 09:20 and 09:40 fold
+    // into it (it started within the last hour); the 10:10 event is seen at 10:15, more than
+    // an hour after 09:05, and opens a new alert.
+    assert_eq!(alerts.len(), 2);
+    let s = alerts[0].suppression.as_ref().unwrap();
+    assert_eq!(s.docs_count, 2);
+    assert_eq!(
+        (iso(s.start), iso(s.end)),
+        (iso(T0 + 1000), iso(T0 + 40 * MINUTE + 1000))
+    );
+    assert_eq!(alerts[1].suppression.as_ref().unwrap().docs_count, 0);
+}
+
+#[test]
+fn from_patterns_select_by_dataset_and_unknown_sources_pass() {
+    let rule = esql("from logs-aws_bedrock.invocation-* | stats c = count(*)");
+    let lines = vec![
+        json!({"@timestamp": iso(T0), "data_stream": {"dataset": "aws_bedrock.invocation"}}),
+        json!({"@timestamp": iso(T0), "data_stream": {"dataset": "azure_openai.logs"}}),
+        json!({"@timestamp": iso(T0)}),
+    ];
+    let alerts = run(vec![rule], &lines);
+    assert_eq!(alerts[0].fields["c"], json!(2));
+}
+
+#[test]
+fn events_without_timestamp_are_counted_not_windowed() {
+    let rule = esql("from logs-* | stats c = count(*)");
+    let (alerts, stats) = run_with(
+        vec![rule],
+        Dedup::PerLookback,
+        &[json!({"a": 1}), json!({"@timestamp": iso(T0)})],
+    );
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(stats.no_timestamp, 1);
+}
+
+#[test]
+fn prefilter_skips_records_no_rule_can_match() {
+    let lines = vec![json!({"@timestamp": iso(T0), "operationName": "ChatCompletions_Create"}); 10];
+    let (_, stats) = run_with(vec![seed()], Dedup::PerLookback, &lines);
+    assert_eq!(stats.prefiltered, 10);
+    assert_eq!(stats.events, 0);
+}
+
+#[test]
+fn alert_snapshot() {
+    let alerts = run(vec![seed()], &burst(raw_listkey, "RG-SNAP", 100, T0));
+    let mut doc = alerts[0].to_json();
+    doc["rule"]["investigation_guide"] = json!("(elided)");
+    insta::assert_json_snapshot!(doc);
+}
+
+struct Failing;
+impl AlertSink for Failing {
+    fn alert(&mut self, _: &Alert) -> Result<(), modelward_engine::SinkError> {
+        Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "closed").into())
+    }
+}
+
+#[test]
+fn sink_errors_surface() {
+    let engine = EngineBuilder::new().esql_rule(seed()).build();
+    let mut hunt = Hunt::new(&engine);
+    let text: String = burst(raw_listkey, "RG", 100, T0)
+        .iter()
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for batch in Reader::from_read(
+        "t",
+        Box::new(std::io::Cursor::new(text.into_bytes())),
+        ReaderOptions::default(),
+    )
+    .unwrap()
+    {
+        hunt.ingest(&batch.unwrap(), &mut |_| {});
+    }
+    assert!(hunt.finish(&mut Failing).is_err());
+}

@@ -59,18 +59,22 @@ impl Engine {
         if candidates.is_empty() {
             out.skipped = true;
             // A record no rule can match is not parsed, but it must still look like an
-            // object (or be checked fully with `validate`), so that bad input is reported.
+            // object (or be checked fully with `validate`), and an envelope is always
+            // checked, so that bad input is reported.
             let looks_whole = raw.first() == Some(&b'{') && raw.last() == Some(&b'}');
-            let valid = looks_whole
-                && (!self.options.validate
-                    || serde_json::from_slice::<serde::de::IgnoredAny>(raw).is_ok());
-            if !valid {
-                out.error = parse_record(raw).err().map(|e| ParseError {
-                    file: file.to_string(),
-                    line: span.line + e.line - 1,
-                    column: e.column,
-                    message: e.message,
-                });
+            let check = !looks_whole || self.options.validate || is_envelope(raw);
+            if check {
+                match parse_record(raw) {
+                    Ok(objects) => out.events += objects.len() as u64,
+                    Err(e) => {
+                        out.error = Some(ParseError {
+                            file: file.to_string(),
+                            line: span.line + e.line - 1,
+                            column: e.column,
+                            message: e.message,
+                        })
+                    }
+                }
             }
             return out;
         }
@@ -164,4 +168,10 @@ impl Engine {
                 .extend(warnings.messages.into_iter().map(|w| (r, w)));
         }
     }
+}
+
+/// Whether a raw record starts like an Azure or CloudTrail envelope.
+fn is_envelope(raw: &[u8]) -> bool {
+    let rest = raw[1..].trim_ascii_start();
+    rest.starts_with(b"\"records\"") || rest.starts_with(b"\"Records\"")
 }

@@ -75,9 +75,11 @@ impl<'a> Lexer<'a> {
         let start = self.pos;
         let rest = &self.src[self.pos..];
         let Some(c) = rest.chars().next() else {
+            // The end of the query is reported just after its last character.
+            let end = self.src.trim_end().len().min(start);
             return Ok(Token {
                 tok: Tok::Eof,
-                span: Span::new(start, start),
+                span: Span::new(end, end),
             });
         };
         let tok = if c.is_ascii_alphabetic() || c == '_' || c == '@' {

@@ -523,7 +523,7 @@ mod tests {
     fn query_errors_point_into_the_file() {
         let text = "[metadata]\ncreation_date = \"2024/01/01\"\n\n[rule]\ntype = \"esql\"\nname = \"x\"\nrule_id = \"r\"\nseverity = \"low\"\nrisk_score = 21\nquery = '''\nfrom logs-*\n| where a ==\n'''\n";
         let e = parse_toml_rule(text, "r.toml").unwrap_err();
-        assert_eq!((e.line, e.column), (13, 1), "{e}");
+        assert_eq!((e.line, e.column), (12, 13), "{e}");
         let e = parse_toml_rule("[rule]\ntype = 3\n", "r.toml").unwrap_err();
         assert_eq!(e.line, 2, "{e}");
     }

@@ -82,8 +82,9 @@
 //! that partial document. The cases are:
 //! `properties` missing, not an object, or a string that is not valid JSON
 //! (the pipeline removes it, then a script dereferences it);
-//! `backendRequestBody` that is not valid JSON; a `durationMs`,
-//! `requestSize`/`responseSize` or `usage` token count whose target name is
+//! `backendRequestBody` that is not valid JSON (APIM truncates large
+//! bodies, which makes them invalid); a `requestSize`, `responseSize`,
+//! `method`, `responseCode` or `usage` token count whose new name is
 //! already taken. A `backendResponseBody` that is not valid JSON is kept as
 //! a string; a `url` that cannot be parsed is kept in
 //! `azure.open_ai.properties.url` and noted in `error.message`. Error

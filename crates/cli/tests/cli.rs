@@ -1,0 +1,379 @@
+//! The `modelward` binary as users run it.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{json, Value};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_modelward"))
+}
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let dir = std::env::temp_dir().join(format!("mw-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Dir(dir)
+    }
+
+    fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn listkey(group: &str, i: usize) -> String {
+    json!({
+        "category": "Audit",
+        "operationName": "ListKey",
+        "properties": {"objectId": "a41b6e0d"},
+        "resourceId": format!("/SUBSCRIPTIONS/5F0C3E7A-2B9D-4C61-9A8E-1D2F3B4C5A6E/RESOURCEGROUPS/{group}/PROVIDERS/MICROSOFT.COGNITIVESERVICES/ACCOUNTS/OAI"),
+        "time": format!("2025-03-14T09:{:02}:{:02}.1234567Z", 10 + i / 6, (i % 6) * 10),
+    })
+    .to_string()
+}
+
+fn burst(group: &str, n: usize) -> String {
+    (0..n).map(|i| listkey(group, i) + "\n").collect()
+}
+
+fn hunt(args: &[&str], paths: &[&Path]) -> Output {
+    let mut cmd = bin();
+    cmd.arg("hunt").args(args);
+    for p in paths {
+        cmd.arg(p);
+    }
+    cmd.output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn alerts(o: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn alerts_exit_1_and_ndjson_when_not_a_terminal() {
+    let d = Dir::new("basic");
+    let logs = d.write("a.ndjson", burst("RG-A", 100) + &burst("RG-B", 99));
+    let o = hunt(&[], &[&logs]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let a = alerts(&o);
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0]["azure.resource.group"], json!("rg-a"));
+    assert!(
+        stderr(&o).contains("1 file(s), 199 events, 0 malformed, 1 alert(s)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn no_alerts_exit_0() {
+    let d = Dir::new("quiet");
+    let logs = d.write("a.ndjson", burst("RG-B", 99));
+    let o = hunt(&[], &[&logs]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn malformed_lines_are_reported_and_the_rest_is_processed() {
+    let d = Dir::new("malformed");
+    let mut text = burst("RG-A", 50);
+    text.push_str("{\"category\":\"Audit\",\"operationName\":\"ListKey\",\"time\":\n");
+    text.push_str("\u{0}\u{1}binary\u{7f} garbage ListKey Audit\n");
+    text.push_str("[1,2,3]\n");
+    text.push_str("{\"records\": \"not a list\", \"x\": 1}\n");
+    text.push_str("{\"records\": 7}\n");
+    text.push_str(
+        &(50..100)
+            .map(|i| listkey("RG-A", i) + "\n")
+            .collect::<String>(),
+    );
+    let logs = d.write("m.ndjson", text);
+    let o = hunt(&[], &[&logs]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(
+        alerts(&o)[0]["count"],
+        json!(100),
+        "lines after the bad ones still count"
+    );
+    assert!(err.contains("m.ndjson:51:"), "{err}");
+    assert!(err.contains("m.ndjson:52:1:"), "{err}");
+    assert!(
+        err.contains("m.ndjson:53:1: expected a JSON object (one event), found an array"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "m.ndjson:55:1: envelope `records` must be an array of events, found a number"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("4 malformed"), "{err}");
+    // An object with a `records` field beside others is an ordinary event.
+    assert!(!err.contains("m.ndjson:54:"), "{err}");
+}
+
+#[test]
+fn a_100_mb_line_is_skipped_with_a_clear_error() {
+    let d = Dir::new("hugeline");
+    let mut text = burst("RG-A", 60);
+    let mut huge = String::with_capacity(100 << 20);
+    huge.push_str("{\"pad\":\"");
+    huge.push_str(&"x".repeat(100 << 20));
+    huge.push_str("\"}\n");
+    text.push_str(&huge);
+    drop(huge);
+    text.push_str(
+        &(60..100)
+            .map(|i| listkey("RG-A", i) + "\n")
+            .collect::<String>(),
+    );
+    let logs = d.write("huge.ndjson", text);
+    let o = hunt(&[], &[&logs]);
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "huge.ndjson:61: record longer than the 67108864-byte limit for one event; skipped"
+        ),
+        "{err}"
+    );
+    assert_eq!(alerts(&o)[0]["count"], json!(100), "{err}");
+}
+
+#[test]
+fn empty_files_and_directories_are_fine() {
+    let d = Dir::new("empty");
+    d.write("empty.ndjson", "");
+    d.write("blank.ndjson", "\n\n  \n");
+    let o = hunt(&[], &[&d.0]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("2 file(s), 0 events"), "{}", stderr(&o));
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+#[test]
+fn gzip_is_read_transparently_and_corrupt_gzip_is_an_error_that_does_not_stop_the_run() {
+    let d = Dir::new("gzip");
+    let good = d.write("logs.json.gz", gzip(burst("RG-GZ", 100).as_bytes()));
+    let mut bad = gzip(burst("RG-BAD", 100).as_bytes());
+    let mid = bad.len() / 2;
+    bad.truncate(mid);
+    bad.extend_from_slice(b"\x00garbage");
+    let corrupt = d.write("corrupt.gz", bad);
+    let o = hunt(&[], &[&corrupt, &good]);
+    let err = stderr(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "an unreadable input is an error: {err}"
+    );
+    assert!(
+        err.contains("corrupt.gz: corrupt or truncated gzip data"),
+        "{err}"
+    );
+    let a = alerts(&o);
+    assert_eq!(a.len(), 1, "{err}");
+    assert_eq!(a[0]["azure.resource.group"], json!("rg-gz"));
+}
+
+#[test]
+fn json_arrays_and_records_envelopes_and_pretty_documents() {
+    let d = Dir::new("shapes");
+    let records: Vec<Value> = burst("RG-ENV", 100)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let array = d.write(
+        "array.json",
+        serde_json::to_string_pretty(&records[..40]).unwrap(),
+    );
+    let envelope_line = d.write(
+        "hub.ndjson",
+        format!("{}\n", json!({"records": &records[40..70]})),
+    );
+    let pretty = d.write(
+        "pretty.json",
+        serde_json::to_string_pretty(&json!({"records": &records[70..]})).unwrap(),
+    );
+    let o = hunt(&[], &[&array, &envelope_line, &pretty]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(alerts(&o)[0]["count"], json!(100));
+}
+
+#[test]
+fn stdin_is_read_with_dash() {
+    let mut child = bin()
+        .args(["hunt", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(burst("RG-STDIN", 100).as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(alerts(&o)[0]["azure.resource.group"], json!("rg-stdin"));
+}
+
+#[test]
+fn formats_and_output_file() {
+    let d = Dir::new("formats");
+    let logs = d.write("a.ndjson", burst("RG-A", 100));
+    let o = hunt(&["--format", "json"], &[&logs]);
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc.as_array().unwrap().len(), 1);
+    let o = hunt(&["--format", "table"], &[&logs]);
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.starts_with("TIME"), "{table}");
+    assert!(
+        table.contains("Potential Azure OpenAI Model Theft"),
+        "{table}"
+    );
+    let out = d.0.join("alerts.ndjson");
+    let o = hunt(&["--output", out.to_str().unwrap()], &[&logs]);
+    assert!(o.stdout.is_empty());
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 1);
+}
+
+#[test]
+fn a_closed_stdout_is_not_an_error() {
+    let d = Dir::new("pipe");
+    let text: String = (0..30).map(|g| burst(&format!("RG-{g}"), 100)).collect();
+    let logs = d.write("many.ndjson", text);
+    let mut child = bin()
+        .args(["hunt", "--format", "json"])
+        .arg(&logs)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert!(!err.contains("error"), "{err}");
+    assert_ne!(o.status.code(), Some(2), "{err}");
+}
+
+#[test]
+fn user_rules_load_and_bad_rules_are_reported_with_position() {
+    let d = Dir::new("rules");
+    let rules = d.0.join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("many_listkeys.esql"),
+        "// name: Any ListKey burst\n// id: test-listkey\n// severity: high\n// risk_score: 73\n// interval: 10m\n// from: now-60m\nfrom logs-azure_openai.logs-* | where azure.open_ai.operation_name == \"ListKey\" | stats calls = count(*) by azure.resource.name | where calls >= 10\n",
+    )
+    .unwrap();
+    std::fs::write(rules.join("broken.esql"), "from logs-*\n| where x ==\n").unwrap();
+    std::fs::write(
+        rules.join("bad.toml"),
+        "[rule]\ntype = \"esql\"\nname = \"n\"\n",
+    )
+    .unwrap();
+    let logs = d.write("a.ndjson", burst("RG-A", 20));
+    let o = hunt(
+        &["--no-builtin", "--rules", rules.to_str().unwrap()],
+        &[&logs],
+    );
+    let err = stderr(&o);
+    assert!(
+        err.contains("broken.esql:2:13: mismatched input end of query expecting an expression"),
+        "{err}"
+    );
+    assert!(err.contains("bad.toml:1:1: missing field"), "{err}");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a rule that failed to load is an error: {err}"
+    );
+    let a = alerts(&o);
+    assert_eq!(a.len(), 1, "the good rule still ran: {err}");
+    assert_eq!(a[0]["rule"]["id"], json!("test-listkey"));
+    assert_eq!(a[0]["calls"], json!(20));
+
+    let o = bin().args(["rules", "check"]).arg(&rules).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(out.contains("3 rule file(s): 1 loaded, 2 failed"), "{out}");
+}
+
+#[test]
+fn rules_list_and_explain() {
+    let o = bin().args(["rules", "list"]).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("4021e78d-5293-48d3-adee-a70fa4c18fab"),
+        "{out}"
+    );
+    let o = bin()
+        .args(["rules", "explain", "4021e78d"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        out.contains("runs every 10m over now-1h, at most 100 alerts per execution"),
+        "{out}"
+    );
+    assert!(out.contains("### Possible investigation steps"), "{out}");
+    assert!(
+        out.contains("| where count >= 100 or max_data_transferred >= 1000000"),
+        "{out}"
+    );
+    let o = bin()
+        .args(["rules", "explain", "no-such-rule"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn config_file_unknown_keys_are_errors() {
+    let d = Dir::new("config");
+    let cfg = d.write("modelward.toml", "[input]\nsource = \"auto\"\nsauce = 1\n");
+    let logs = d.write("a.ndjson", burst("RG-A", 1));
+    let o = hunt(&["--config", cfg.to_str().unwrap()], &[&logs]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("modelward.toml:3:1: unknown field `sauce`"),
+        "{}",
+        stderr(&o)
+    );
+}

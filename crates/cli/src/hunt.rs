@@ -2,16 +2,15 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use modelward_engine::{
-    AlertSink, Dedup, Diagnostic, EngineBuilder, EngineOptions, Hunt, JsonArraySink, NdjsonSink,
-    RunStats,
+    ingest_inputs, AlertSink, Dedup, Diagnostic, EngineBuilder, EngineOptions, Hunt, JsonArraySink,
+    NdjsonSink, Progress, RunStats,
 };
-use modelward_event::input::{expand_paths, Batch, InputError, Reader, ReaderOptions};
+use modelward_event::input::{expand_paths, Batch, InputError, ReaderOptions};
 use modelward_event::source::SourceKind;
 
 use crate::args::{Format, HuntArgs, RuleSource};
@@ -49,6 +48,30 @@ impl Reporter {
                 self.say(format!("warning in rule \"{rule}\": {message}"))
             }
         }
+    }
+}
+
+struct Tracker<'a> {
+    reporter: &'a mut Reporter,
+    progress: Option<ProgressBar>,
+    input_errors: &'a mut u64,
+}
+
+impl Progress for Tracker<'_> {
+    fn batch(&mut self, batch: &Batch) {
+        if let Some(p) = &self.progress {
+            p.inc(batch.data.len() as u64);
+            p.set_message(batch.file.to_string());
+        }
+    }
+
+    fn input_error(&mut self, error: InputError) {
+        *self.input_errors += 1;
+        self.reporter.say(error.to_string());
+    }
+
+    fn diagnostic(&mut self, diagnostic: Diagnostic) {
+        self.reporter.diagnostic(diagnostic);
     }
 }
 
@@ -125,42 +148,12 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     let mut hunt = Hunt::new(&engine);
     let files = inputs.len();
     let mut input_errors = 0u64;
-    std::thread::scope(|scope| {
-        let (tx, rx) = sync_channel::<Result<Batch, InputError>>(4);
-        scope.spawn(move || {
-            for input in &inputs {
-                match Reader::open(input, reader_opts.clone()) {
-                    Ok(reader) => {
-                        for item in reader {
-                            if tx.send(item).is_err() {
-                                return;
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        if tx.send(Err(e)).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        });
-        for item in rx {
-            match item {
-                Ok(batch) => {
-                    if let Some(p) = &progress {
-                        p.inc(batch.data.len() as u64);
-                        p.set_message(batch.file.to_string());
-                    }
-                    hunt.ingest(&batch, &mut |d| reporter.diagnostic(d));
-                }
-                Err(e) => {
-                    input_errors += 1;
-                    reporter.say(e.to_string());
-                }
-            }
-        }
-    });
+    let mut tracker = Tracker {
+        reporter: &mut reporter,
+        progress: progress.clone(),
+        input_errors: &mut input_errors,
+    };
+    ingest_inputs(&mut hunt, &inputs, &reader_opts, &mut tracker);
     had_error |= input_errors > 0;
     if let Some(p) = &progress {
         p.finish_and_clear();

@@ -24,6 +24,7 @@
 
 mod alerting;
 mod hunt;
+mod pipeline;
 mod prefilter;
 mod record;
 mod schedule;
@@ -34,6 +35,7 @@ use modelward_event::source::SourceKind;
 use modelward_event::Schema;
 
 pub use hunt::{Diagnostic, Hunt, RunStats};
+pub use pipeline::{ingest_inputs, Progress};
 pub use prefilter::{Candidates, Prefilter};
 pub use sink::{AlertSink, JsonArraySink, NdjsonSink, SinkError, VecSink};
 

@@ -1,7 +1,9 @@
 //! The literal prefilter: which rules can possibly match a raw record, decided before any
-//! parse with one Aho-Corasick automaton (ASCII case-insensitive) over the record's bytes.
+//! parse by searching the record's bytes (ASCII case-insensitively) for the literals the
+//! rules require.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
 use memchr::memmem;
 
 /// Candidate rules of one record, as a bit set.
@@ -36,15 +38,30 @@ impl Candidates {
     }
 }
 
+/// How literals are searched: few literals one SIMD `memmem` each, lazily; many literals in
+/// one Aho-Corasick pass. Both run on the record folded to ASCII lower case, which keeps
+/// the searchers' SIMD prefilters (a case-insensitive automaton would lose them).
+enum Searcher {
+    Memmem(Vec<memmem::Finder<'static>>),
+    Automaton(AhoCorasick),
+}
+
+/// Literals up to this count are searched one by one.
+const MEMMEM_MAX: usize = 8;
+
 /// Per rule, clauses of literal ids: the rule can match when every clause has a literal
 /// present. A rule with no clauses can match anything.
 pub struct Prefilter {
-    automaton: Option<AhoCorasick>,
+    searcher: Option<Searcher>,
     literals: usize,
     rules: Vec<Vec<Vec<usize>>>,
     /// Values normalizers write that a raw record need not contain.
     synthesized: Vec<String>,
     escape: memmem::Finder<'static>,
+}
+
+thread_local! {
+    static FOLDED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl Prefilter {
@@ -55,7 +72,7 @@ impl Prefilter {
         let mut literals: Vec<String> = Vec::new();
         let mut rules = Vec::new();
         for req in requirements {
-            let mut clauses = Vec::new();
+            let mut clauses: Vec<Vec<usize>> = Vec::new();
             for clause in req {
                 if clause
                     .iter()
@@ -65,32 +82,44 @@ impl Prefilter {
                 }
                 let ids = clause
                     .iter()
-                    .map(
-                        |lit| match literals.iter().position(|l| l.eq_ignore_ascii_case(lit)) {
+                    .map(|lit| {
+                        let lit = lit.to_ascii_lowercase();
+                        match literals.iter().position(|l| *l == lit) {
                             Some(i) => i,
                             None => {
-                                literals.push(lit.clone());
+                                literals.push(lit);
                                 literals.len() - 1
                             }
-                        },
-                    )
+                        }
+                    })
                     .collect();
                 clauses.push(ids);
             }
+            // Most selective first: the clause whose shortest literal is longest.
+            clauses.sort_by_key(|c| {
+                std::cmp::Reverse(c.iter().map(|&i| literals[i].len()).min().unwrap_or(0))
+            });
             rules.push(clauses);
         }
-        let automaton = (!literals.is_empty())
-            .then(|| {
-                AhoCorasickBuilder::new()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .build(&literals)
-                    .ok()
-            })
-            .flatten();
+        let searcher = if literals.is_empty() {
+            None
+        } else if literals.len() <= MEMMEM_MAX {
+            Some(Searcher::Memmem(
+                literals
+                    .iter()
+                    .map(|l| memmem::Finder::new(l.as_bytes()).into_owned())
+                    .collect(),
+            ))
+        } else {
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                .build(&literals)
+                .ok()
+                .map(Searcher::Automaton)
+        };
         Prefilter {
             literals: literals.len(),
-            automaton,
+            searcher,
             rules,
             synthesized,
             escape: memmem::Finder::new(b"\\u").into_owned(),
@@ -113,30 +142,44 @@ impl Prefilter {
     /// The rules that can match this raw record.
     pub fn candidates(&self, raw: &[u8]) -> Candidates {
         let n = self.rules.len();
-        let (Some(ac), false) = (&self.automaton, self.escape.find(raw).is_some()) else {
+        let Some(searcher) = &self.searcher else {
             return Candidates::all(n);
         };
-        let mut found = vec![false; self.literals];
-        let mut remaining = self.literals;
-        for m in ac.find_overlapping_iter(raw) {
-            let id = m.pattern().as_usize();
-            if !found[id] {
-                found[id] = true;
-                remaining -= 1;
-                if remaining == 0 {
-                    break;
+        if self.escape.find(raw).is_some() {
+            return Candidates::all(n);
+        }
+        FOLDED.with(|cell| {
+            let mut folded = cell.borrow_mut();
+            folded.clear();
+            folded.extend(raw.iter().map(u8::to_ascii_lowercase));
+            // Per literal: unknown (0), absent (1), present (2).
+            let mut state = vec![0u8; self.literals];
+            if let Searcher::Automaton(ac) = searcher {
+                state.iter_mut().for_each(|s| *s = 1);
+                for m in ac.find_overlapping_iter(folded.as_slice()) {
+                    state[m.pattern().as_usize()] = 2;
                 }
             }
-        }
-        let mut out = Candidates {
-            bits: vec![0; n.div_ceil(64)],
-        };
-        for (r, clauses) in self.rules.iter().enumerate() {
-            if clauses.iter().all(|c| c.iter().any(|&id| found[id])) {
-                out.insert(r);
+            let mut present = |id: usize| {
+                if state[id] == 0 {
+                    let found = match searcher {
+                        Searcher::Memmem(finders) => finders[id].find(&folded).is_some(),
+                        Searcher::Automaton(_) => false,
+                    };
+                    state[id] = if found { 2 } else { 1 };
+                }
+                state[id] == 2
+            };
+            let mut out = Candidates {
+                bits: vec![0; n.div_ceil(64)],
+            };
+            for (r, clauses) in self.rules.iter().enumerate() {
+                if clauses.iter().all(|c| c.iter().any(|&id| present(id))) {
+                    out.insert(r);
+                }
             }
-        }
-        out
+            out
+        })
     }
 }
 
@@ -173,6 +216,17 @@ mod tests {
         let p = Prefilter::new(&[req(&[&["ListKey"]])], &[]);
         assert!(p.candidates(br#"{"op":"\u004cistKey"}"#).contains(0));
         assert!(p.candidates(br#"{"op":"Other"}"#).is_empty());
+    }
+
+    #[test]
+    fn many_literals_use_one_automaton_pass() {
+        let words: Vec<String> = (0..20).map(|i| format!("word{i:02}x")).collect();
+        let reqs: Vec<Vec<Vec<String>>> = words.iter().map(|w| vec![vec![w.clone()]]).collect();
+        let p = Prefilter::new(&reqs, &[]);
+        assert!(matches!(p.searcher, Some(Searcher::Automaton(_))));
+        let c = p.candidates(b"{\"a\":\"WORD03X and word17x\"}");
+        let hits: Vec<usize> = (0..20).filter(|&i| c.contains(i)).collect();
+        assert_eq!(hits, vec![3, 17]);
     }
 
     #[test]

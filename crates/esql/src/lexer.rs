@@ -59,8 +59,8 @@ impl<'a> Lexer<'a> {
             let rest = &self.src[self.pos..];
             if rest.starts_with("//") {
                 self.pos += rest.find('\n').unwrap_or(rest.len());
-            } else if rest.starts_with("/*") {
-                match rest[2..].find("*/") {
+            } else if let Some(body) = rest.strip_prefix("/*") {
+                match body.find("*/") {
                     Some(i) => self.pos += i + 4,
                     None => return Err(self.err(self.pos, "unterminated comment")),
                 }

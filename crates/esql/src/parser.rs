@@ -499,20 +499,19 @@ impl<'a> Parser<'a> {
             let regex = self.is_keyword("RLIKE")?;
             self.next()?;
             let mut patterns = Vec::new();
-            let end;
-            if self.eat_op("(")? {
+            let end = if self.eat_op("(")? {
                 loop {
                     patterns.push(self.string_literal()?);
                     if !self.eat_op(",")? {
                         break;
                     }
                 }
-                end = self.expect_op(")")?;
+                self.expect_op(")")?
             } else {
                 let t = self.peek()?.span;
                 patterns.push(self.string_literal()?);
-                end = t;
-            }
+                t
+            };
             let span = left.span.to(end);
             return Ok(Expr::new(
                 ExprKind::Like {

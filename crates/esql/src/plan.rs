@@ -96,6 +96,9 @@ pub struct Plan {
     output: Layout,
 }
 
+/// A result row and the source document it came from (non-aggregating queries).
+pub type SourcedRow = (Vec<Value>, Option<Arc<Event>>);
+
 /// The result of running a query: column names and rows.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Output {
@@ -241,7 +244,7 @@ impl Plan {
         &self,
         rows: Vec<Row>,
         env: &mut Env,
-    ) -> (Vec<String>, Vec<(Vec<Value>, Option<Arc<Event>>)>) {
+    ) -> (Vec<String>, Vec<SourcedRow>) {
         let rows = run_steps(&self.steps[self.streaming..], rows, env);
         let sources: Vec<Option<Arc<Event>>> = rows.iter().map(|r| r.source.clone()).collect();
         let table = Table {

@@ -360,3 +360,89 @@ fn sink_errors_surface() {
     }
     assert!(hunt.finish(&mut Failing).is_err());
 }
+
+fn test_rule(name: &str) -> EsqlRule {
+    let path = format!("{}/tests/rules/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    parse_toml_rule(&text, &path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn elastic_style_azure_rule_with_time_buckets() {
+    let rule = test_rule("azure_openai_request_flood.toml");
+    let chat = |ms: i64, len: i64| {
+        json!({"@timestamp": iso(ms), "data_stream": {"dataset": "azure_openai.logs"}, "cloud": {"account": {"id": "sub-1"}},
+               "azure": {"open_ai": {"operation_name": "ChatCompletions_Create", "properties": {"request_length": len}}, "resource": {"name": "oai-1"}}})
+    };
+    // Twelve large prompts within one minute, then twelve small ones in the next minute.
+    let mut lines: Vec<Value> = (0..12).map(|i| chat(T0 + i * 4000, 6000)).collect();
+    lines.extend((0..12).map(|i| chat(T0 + MINUTE + i * 4000, 100)));
+    let alerts = run(vec![rule], &lines);
+    assert_eq!(alerts.len(), 1);
+    let f = &alerts[0].fields;
+    assert_eq!(f["Esql.minute"], json!(iso(T0)));
+    assert_eq!(f["Esql.event_count"], json!(12));
+    assert_eq!(f["Esql.request_length_avg"], json!(6000.0));
+    assert_eq!(alerts[0].entity["resource"], json!("oai-1"));
+}
+
+#[test]
+fn elastic_style_bedrock_rule_with_mv_expand_values_and_case() {
+    let rule = test_rule("bedrock_guardrail_violations.toml");
+    let blocked = |user: &str, ms: i64, policies: Value| {
+        json!({"@timestamp": iso(ms), "data_stream": {"dataset": "aws_bedrock.invocation"}, "user": {"id": user},
+               "gen_ai": {"policy": {"action": "BLOCKED", "name": policies}, "compliance": {"violation_detected": true},
+                          "request": {"model": {"id": "anthropic.claude-3-haiku"}}}})
+    };
+    let lines = vec![
+        blocked(
+            "arn:aws:iam::1:user/eve",
+            T0,
+            json!(["sensitive_information", "denied_topics"]),
+        ),
+        blocked("arn:aws:iam::1:user/eve", T0 + MINUTE, json!("word_policy")),
+        blocked("arn:aws:iam::1:user/bob", T0, json!("word_policy")),
+        json!({"@timestamp": iso(T0), "data_stream": {"dataset": "aws_bedrock.invocation"}, "user": {"id": "x"},
+               "gen_ai": {"policy": {"action": "NONE"}}}),
+    ];
+    let alerts = run(vec![rule], &lines);
+    assert_eq!(
+        alerts.len(),
+        1,
+        "{:?}",
+        alerts.iter().map(|a| a.fields.clone()).collect::<Vec<_>>()
+    );
+    let f = &alerts[0].fields;
+    assert_eq!(f["user.id"], json!("arn:aws:iam::1:user/eve"));
+    assert_eq!(f["Esql.violations"], json!(3));
+    assert_eq!(f["Esql.policies"], json!(3));
+    assert_eq!(
+        f["Esql.policy_values"],
+        json!(["denied_topics", "sensitive_information", "word_policy"])
+    );
+    assert_eq!(f["Esql.models"], json!("anthropic.claude-3-haiku"));
+    assert_eq!(f["Esql.label"], json!("arn:aws:iam::1:user/eve: 3"));
+    assert_eq!(f["Esql.risk"], json!("medium"));
+    assert_eq!(alerts[0].rule.threat[0].technique[0].id, "AML.T0054");
+}
+
+#[test]
+fn elastic_style_non_aggregating_rule_with_metadata_and_suppression() {
+    let rule = test_rule("bedrock_credentials_in_content.toml");
+    let call = |ms: i64, prompt: &str| {
+        json!({"@timestamp": iso(ms), "data_stream": {"dataset": "aws_bedrock.invocation"}, "user": {"id": "dev-1"},
+               "gen_ai": {"prompt": prompt, "request": {"model": {"id": "amazon.titan"}}}})
+    };
+    let lines = vec![
+        call(T0, "use key AKIAABCDEFGHIJKLMNOP please"),
+        call(T0 + 5 * MINUTE, "and ASIAABCDEFGHIJKLMNOP too"),
+        call(T0 + 6 * MINUTE, "nothing secret here"),
+    ];
+    let alerts = run(vec![rule], &lines);
+    assert_eq!(alerts.len(), 1);
+    let a = alerts[0].to_json();
+    assert_eq!(a["suppression"]["docs_count"], json!(1));
+    assert_eq!(a["_index"], json!("logs-aws_bedrock.invocation-default"));
+    assert!(a["_id"].as_str().is_some_and(|id| id.len() == 16));
+    assert_eq!(a["entity"]["principal"], json!("dev-1"));
+}

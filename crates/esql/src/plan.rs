@@ -240,11 +240,7 @@ impl Plan {
 
     /// Runs the steps after the prefix; each result row with the source document it came
     /// from (for non-aggregating queries).
-    pub fn run_rest_rows(
-        &self,
-        rows: Vec<Row>,
-        env: &mut Env,
-    ) -> (Vec<String>, Vec<SourcedRow>) {
+    pub fn run_rest_rows(&self, rows: Vec<Row>, env: &mut Env) -> (Vec<String>, Vec<SourcedRow>) {
         let rows = run_steps(&self.steps[self.streaming..], rows, env);
         let sources: Vec<Option<Arc<Event>>> = rows.iter().map(|r| r.source.clone()).collect();
         let table = Table {
@@ -842,16 +838,19 @@ fn run_step(step: &Step, rows: Vec<Row>, env: &mut Env) -> Vec<Row> {
             let n = dissect.keys().len();
             rows.into_iter()
                 .map(|mut r| {
-                    let parsed = match input.eval(&r, env) {
-                        Value::Str(s) => dissect.apply(&s),
-                        _ => None,
-                    };
-                    let values: Vec<Value> = match parsed {
-                        Some(vs) => vs.into_iter().map(Value::Str).collect(),
-                        None => vec![Value::Null; n],
-                    };
+                    // Each value of a multi-valued input is parsed; results accumulate.
+                    let mut columns: Vec<Vec<Value>> = vec![Vec::new(); n];
+                    for v in input.eval(&r, env).values() {
+                        if let Value::Str(s) = v {
+                            for (col, parsed) in
+                                columns.iter_mut().zip(dissect.apply(s).unwrap_or_default())
+                            {
+                                col.push(Value::Str(parsed));
+                            }
+                        }
+                    }
                     remove_columns(&mut r, replaces);
-                    r.values.extend(values);
+                    r.values.extend(columns.into_iter().map(Value::from_values));
                     r
                 })
                 .collect()
@@ -864,19 +863,18 @@ fn run_step(step: &Step, rows: Vec<Row>, env: &mut Env) -> Vec<Row> {
             let n = grok.columns().len();
             rows.into_iter()
                 .map(|mut r| {
-                    let parsed = match input.eval(&r, env) {
-                        Value::Str(s) => grok.apply(&s),
-                        _ => None,
-                    };
-                    let values: Vec<Value> = match parsed {
-                        Some(cols) => cols
-                            .into_iter()
-                            .map(|vs| Value::from_values(vs.into_iter().map(grok_value).collect()))
-                            .collect(),
-                        None => vec![Value::Null; n],
-                    };
+                    let mut columns: Vec<Vec<Value>> = vec![Vec::new(); n];
+                    for v in input.eval(&r, env).values() {
+                        if let Value::Str(s) = v {
+                            for (col, parsed) in
+                                columns.iter_mut().zip(grok.apply(s).unwrap_or_default())
+                            {
+                                col.extend(parsed.into_iter().map(grok_value));
+                            }
+                        }
+                    }
                     remove_columns(&mut r, replaces);
-                    r.values.extend(values);
+                    r.values.extend(columns.into_iter().map(Value::from_values));
                     r
                 })
                 .collect()

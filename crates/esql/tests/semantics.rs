@@ -474,3 +474,30 @@ fn the_seed_rule_query() {
     );
     let _ = Value::Null;
 }
+
+#[test]
+fn dissect_and_grok_add_columns_and_parse_each_value() {
+    let docs = [
+        json!({"msg": "2024-05-01 - hello - 10.0.0.1"}),
+        json!({"msg": ["a - b - c", "d - e - f"]}),
+        json!({"msg": "no match"}),
+    ];
+    let rows = run(
+        "from x | dissect msg \"%{date} - %{text} - %{ip}\" | keep date, text, ip",
+        &docs,
+    );
+    assert_eq!(
+        rows[0],
+        json!({"date": "2024-05-01", "text": "hello", "ip": "10.0.0.1"})
+    );
+    assert_eq!(
+        rows[1],
+        json!({"date": ["a", "d"], "text": ["b", "e"], "ip": ["c", "f"]})
+    );
+    assert_eq!(rows[2], json!({"date": null, "text": null, "ip": null}));
+    let rows = run("row line = \"GET /index.html 200 512\" | grok line \"%{WORD:method} %{URIPATH:path} %{INT:status:int} %{NUMBER:bytes:long}\" | drop line", &[]);
+    assert_eq!(
+        rows[0],
+        json!({"bytes": 512, "method": "GET", "path": "/index.html", "status": 200})
+    );
+}

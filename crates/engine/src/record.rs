@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use modelward_esql::eval::{Env, Warnings};
-use modelward_esql::table::{index_name, Row};
+use modelward_esql::table::{index_name, Provenance, Row};
 use modelward_event::input::{parse_record, ParseError, RecordSpan};
 use modelward_event::source::{normalize, Normalized, SourceError};
 use modelward_event::{parse_timestamp, Event, Origin};
@@ -160,7 +160,8 @@ impl Engine {
                 now: ts,
                 warnings: &mut warnings,
             };
-            let start = rule.plan.start_row(event.clone(), &self.schema);
+            let mut start = rule.plan.start_row(event.clone(), &self.schema);
+            start.provenance = Some(Box::new(Provenance::of(event.origin.clone(), ts)));
             for row in rule.plan.run_prefix(vec![start], &mut env) {
                 out.rows.push(RuleRow { rule: r, ts, row });
             }

@@ -136,7 +136,7 @@ fn execute(
     let (columns, rows) = rule.plan.run_rest_rows(window, &mut env);
     out.warnings.extend(warnings.messages);
     let mut created = 0usize;
-    for (values, source) in rows {
+    for (values, source, provenance) in rows {
         let fields = row_fields(&columns, &values);
         let doc_id = source.as_ref().map(|s| document_id(s));
         let id = if rule.aggregating {
@@ -188,6 +188,25 @@ fn execute(
                 "source".into(),
                 json!({"file": &*src.origin.file, "line": src.origin.line, "offset": src.origin.offset}),
             );
+        }
+        if let (None, Some(p)) = (&source, &provenance) {
+            let samples: Vec<Json> = p
+                .samples
+                .iter()
+                .map(|o| json!({"file": &*o.file, "line": o.line, "offset": o.offset}))
+                .collect();
+            alert.evidence.insert("events".into(), json!(p.count));
+            alert.evidence.insert(
+                "first_seen".into(),
+                json!(modelward_event::format_timestamp(p.first)),
+            );
+            alert.evidence.insert(
+                "last_seen".into(),
+                json!(modelward_event::format_timestamp(p.last)),
+            );
+            alert
+                .evidence
+                .insert("samples".into(), Json::Array(samples));
         }
         alert.fields = fields;
         if let Some(spec) = &rule.suppression {

@@ -18,7 +18,7 @@ use crate::error::EsqlError;
 use crate::eval::BExpr;
 use crate::eval::{bind, Env, Warnings};
 use crate::grok::{Grok, GrokValue};
-use crate::table::{glob_match, source_value, Layout, Rest, Row, Table};
+use crate::table::{glob_match, source_value, Layout, Provenance, Rest, Row, Table};
 use crate::value::{total_cmp, Key, Value};
 
 /// Where a projected column comes from.
@@ -96,8 +96,9 @@ pub struct Plan {
     output: Layout,
 }
 
-/// A result row and the source document it came from (non-aggregating queries).
-pub type SourcedRow = (Vec<Value>, Option<Arc<Event>>);
+/// A result row, the source document it came from (non-aggregating queries) and the events
+/// it stands for.
+pub type SourcedRow = (Vec<Value>, Option<Arc<Event>>, Option<Box<Provenance>>);
 
 /// The result of running a query: column names and rows.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -219,6 +220,7 @@ impl Plan {
         Row {
             values,
             source: Some(event),
+            provenance: None,
         }
     }
 
@@ -242,13 +244,21 @@ impl Plan {
     /// from (for non-aggregating queries).
     pub fn run_rest_rows(&self, rows: Vec<Row>, env: &mut Env) -> (Vec<String>, Vec<SourcedRow>) {
         let rows = run_steps(&self.steps[self.streaming..], rows, env);
-        let sources: Vec<Option<Arc<Event>>> = rows.iter().map(|r| r.source.clone()).collect();
+        let sources: Vec<(Option<Arc<Event>>, Option<Box<Provenance>>)> = rows
+            .iter()
+            .map(|r| (r.source.clone(), r.provenance.clone()))
+            .collect();
         let table = Table {
             layout: self.output.clone(),
             rows,
         };
         let (columns, values) = table.materialize(env.schema);
-        (columns, values.into_iter().zip(sources).collect())
+        let rows = values
+            .into_iter()
+            .zip(sources)
+            .map(|(v, (s, p))| (v, s, p))
+            .collect();
+        (columns, rows)
     }
 
     /// The output columns that are BY keys of the last STATS: what identifies a group.
@@ -297,10 +307,7 @@ fn metadata_value(event: &Event, name: &str, schema: &Schema) -> Value {
 }
 
 fn row_command(fields: &[Field], text: &str, env: &mut Env) -> Row {
-    let mut row = Row {
-        values: Vec::new(),
-        source: None,
-    };
+    let mut row = Row::default();
     let mut layout = Layout::default();
     for f in fields {
         let v = match bind(&f.expr, &layout, text) {
@@ -804,6 +811,7 @@ fn run_step(step: &Step, rows: Vec<Row>, env: &mut Env) -> Vec<Row> {
                 Row {
                     values,
                     source: if *keep_source { r.source } else { None },
+                    provenance: r.provenance,
                 }
             })
             .collect(),
@@ -904,11 +912,15 @@ fn grok_value(v: GrokValue) -> Value {
 
 fn run_stats(plan: &StatsPlan, rows: Vec<Row>, env: &mut Env) -> Vec<Row> {
     let mut index: HashMap<Vec<Key>, usize> = HashMap::new();
-    let mut groups: Vec<(Vec<Value>, Vec<AggState>)> = Vec::new();
+    let mut groups: Vec<(Vec<Value>, Vec<AggState>, Provenance)> = Vec::new();
     let n_calls = plan.calls.len();
     if plan.by.is_empty() {
         index.insert(Vec::new(), 0);
-        groups.push((Vec::new(), vec![AggState::default(); n_calls]));
+        groups.push((
+            Vec::new(),
+            vec![AggState::default(); n_calls],
+            Provenance::default(),
+        ));
     }
     for row in &rows {
         let keys: Vec<Value> = plan.by.iter().map(|b| b.eval(row, env)).collect();
@@ -920,9 +932,16 @@ fn run_stats(plan: &StatsPlan, rows: Vec<Row>, env: &mut Env) -> Vec<Row> {
         for combo in key_combinations(&keys) {
             let hash_key: Vec<Key> = combo.iter().cloned().map(Key).collect();
             let g = *index.entry(hash_key).or_insert_with(|| {
-                groups.push((combo.clone(), vec![AggState::default(); n_calls]));
+                groups.push((
+                    combo.clone(),
+                    vec![AggState::default(); n_calls],
+                    Provenance::default(),
+                ));
                 groups.len() - 1
             });
+            if let Some(p) = &row.provenance {
+                groups[g].2.merge(p);
+            }
             let states = &mut groups[g].1;
             for ((call, arg), state) in plan.calls.iter().zip(&args).zip(states.iter_mut()) {
                 match (call.kind, arg) {
@@ -935,7 +954,7 @@ fn run_stats(plan: &StatsPlan, rows: Vec<Row>, env: &mut Env) -> Vec<Row> {
     }
     let n_out = plan.outputs.len() - plan.by_count;
     let mut out = Vec::with_capacity(groups.len());
-    for (keys, mut states) in groups {
+    for (keys, mut states, provenance) in groups {
         // Slots: [outputs placeholder..., keys..., aggregate results...]
         let mut slots = vec![Value::Null; n_out];
         slots.extend(keys);
@@ -950,15 +969,15 @@ fn run_stats(plan: &StatsPlan, rows: Vec<Row>, env: &mut Env) -> Vec<Row> {
         }
         let scratch = Row {
             values: slots,
-            source: None,
+            ..Row::default()
         };
         let values = plan.outputs.iter().map(|o| o.eval(&scratch, env)).collect();
         out.push(Row {
             values,
             source: None,
+            provenance: (provenance.count > 0).then(|| Box::new(provenance)),
         });
     }
-    let _ = sort_rows_stable;
     out
 }
 

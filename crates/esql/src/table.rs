@@ -3,15 +3,57 @@
 
 use std::sync::Arc;
 
-use modelward_event::{for_each_leaf, Event, Schema};
+use modelward_event::{for_each_leaf, Event, Origin, Schema};
 
 use crate::value::Value;
 
-/// One row: explicit column values, and the source document while the rest is implicit.
-#[derive(Debug, Clone)]
+/// One row: explicit column values, the source document while it is needed, and where the
+/// row's data came from.
+#[derive(Debug, Clone, Default)]
 pub struct Row {
     pub values: Vec<Value>,
     pub source: Option<Arc<Event>>,
+    pub provenance: Option<Box<Provenance>>,
+}
+
+/// Which events a row stands for: how many, their first and last event time, and a few of
+/// their source records. STATS merges the provenance of a group's rows.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Provenance {
+    pub count: u64,
+    pub first: i64,
+    pub last: i64,
+    pub samples: Vec<Origin>,
+}
+
+impl Provenance {
+    /// Source records kept per row.
+    pub const SAMPLES: usize = 5;
+
+    pub fn of(origin: Origin, time: i64) -> Provenance {
+        Provenance {
+            count: 1,
+            first: time,
+            last: time,
+            samples: vec![origin],
+        }
+    }
+
+    pub fn merge(&mut self, other: &Provenance) {
+        if self.count == 0 {
+            *self = other.clone();
+            return;
+        }
+        self.count += other.count;
+        self.first = self.first.min(other.first);
+        self.last = self.last.max(other.last);
+        for o in &other.samples {
+            if self.samples.len() >= Self::SAMPLES {
+                break;
+            }
+            self.samples.push(o.clone());
+        }
+    }
 }
 
 /// The implicit columns: every source field not shadowed by an explicit column, filtered.

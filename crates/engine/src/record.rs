@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use modelward_esql::eval::{Env, Warnings};
 use modelward_esql::table::{index_name, Provenance, Row};
-use modelward_event::input::{parse_record, ParseError, RecordSpan};
+use modelward_event::input::{parse_record, ParseError, RecordError, RecordSpan};
 use modelward_event::source::{normalize, Normalized, SourceError};
 use modelward_event::{parse_timestamp, Event, Origin};
 use serde_json::Value as Json;
@@ -66,14 +66,7 @@ impl Engine {
             if check {
                 match parse_record(raw) {
                     Ok(objects) => out.events += objects.len() as u64,
-                    Err(e) => {
-                        out.error = Some(ParseError {
-                            file: file.to_string(),
-                            line: span.line + e.line - 1,
-                            column: e.column,
-                            message: e.message,
-                        })
-                    }
+                    Err(e) => out.error = Some(located(file, span, e)),
                 }
             }
             return out;
@@ -81,12 +74,7 @@ impl Engine {
         let objects = match parse_record(raw) {
             Ok(objects) => objects,
             Err(e) => {
-                out.error = Some(ParseError {
-                    file: file.to_string(),
-                    line: span.line + e.line - 1,
-                    column: e.column,
-                    message: e.message,
-                });
+                out.error = Some(located(file, span, e));
                 return out;
             }
         };
@@ -168,6 +156,16 @@ impl Engine {
             out.warnings
                 .extend(warnings.messages.into_iter().map(|w| (r, w)));
         }
+    }
+}
+
+/// A record's error at its place in the input.
+fn located(file: &str, span: &RecordSpan, e: RecordError) -> ParseError {
+    ParseError {
+        file: file.to_string(),
+        line: span.line + e.line - 1,
+        column: e.column,
+        message: e.message,
     }
 }
 

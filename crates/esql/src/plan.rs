@@ -842,52 +842,51 @@ fn run_step(step: &Step, rows: Vec<Row>, env: &mut Env) -> Vec<Row> {
             input,
             dissect,
             replaces,
-        } => {
-            let n = dissect.keys().len();
-            rows.into_iter()
-                .map(|mut r| {
-                    // Each value of a multi-valued input is parsed; results accumulate.
-                    let mut columns: Vec<Vec<Value>> = vec![Vec::new(); n];
-                    for v in input.eval(&r, env).values() {
-                        if let Value::Str(s) = v {
-                            for (col, parsed) in
-                                columns.iter_mut().zip(dissect.apply(s).unwrap_or_default())
-                            {
-                                col.push(Value::Str(parsed));
-                            }
-                        }
-                    }
-                    remove_columns(&mut r, replaces);
-                    r.values.extend(columns.into_iter().map(Value::from_values));
-                    r
-                })
-                .collect()
-        }
+        } => extract_columns(rows, input, dissect.keys().len(), replaces, env, |s| {
+            dissect
+                .apply(s)
+                .map(|vs| vs.into_iter().map(|v| vec![Value::Str(v)]).collect())
+        }),
         Step::Grok {
             input,
             grok,
             replaces,
-        } => {
-            let n = grok.columns().len();
-            rows.into_iter()
-                .map(|mut r| {
-                    let mut columns: Vec<Vec<Value>> = vec![Vec::new(); n];
-                    for v in input.eval(&r, env).values() {
-                        if let Value::Str(s) = v {
-                            for (col, parsed) in
-                                columns.iter_mut().zip(grok.apply(s).unwrap_or_default())
-                            {
-                                col.extend(parsed.into_iter().map(grok_value));
-                            }
-                        }
-                    }
-                    remove_columns(&mut r, replaces);
-                    r.values.extend(columns.into_iter().map(Value::from_values));
-                    r
-                })
-                .collect()
-        }
+        } => extract_columns(rows, input, grok.columns().len(), replaces, env, |s| {
+            grok.apply(s).map(|cols| {
+                cols.into_iter()
+                    .map(|vs| vs.into_iter().map(grok_value).collect())
+                    .collect()
+            })
+        }),
     }
+}
+
+/// DISSECT and GROK: parses the input of each row (each value of a multi-valued input, the
+/// results accumulating) into `n` new columns, replacing the columns they shadow. A row
+/// whose input does not match gets nulls.
+fn extract_columns(
+    rows: Vec<Row>,
+    input: &BExpr,
+    n: usize,
+    replaces: &[usize],
+    env: &mut Env,
+    parse: impl Fn(&str) -> Option<Vec<Vec<Value>>>,
+) -> Vec<Row> {
+    rows.into_iter()
+        .map(|mut r| {
+            let mut columns: Vec<Vec<Value>> = vec![Vec::new(); n];
+            for v in input.eval(&r, env).values() {
+                if let Value::Str(s) = v {
+                    for (col, parsed) in columns.iter_mut().zip(parse(s).unwrap_or_default()) {
+                        col.extend(parsed);
+                    }
+                }
+            }
+            remove_columns(&mut r, replaces);
+            r.values.extend(columns.into_iter().map(Value::from_values));
+            r
+        })
+        .collect()
 }
 
 fn remove_columns(row: &mut Row, indices: &[usize]) {

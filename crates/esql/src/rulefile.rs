@@ -265,12 +265,7 @@ pub fn parse_toml_rule(text: &str, origin: &str) -> Result<EsqlRule, RuleError> 
             text,
             query_start + byte_offset(rule.query.get_ref(), e.line, e.column),
         );
-        RuleError {
-            file: origin.to_string(),
-            line,
-            column,
-            message: format!("{}\n{}", e.message, indent(&e.snippet)),
-        }
+        query_error(origin, line, column, &e)
     })?;
     Ok(finish(
         meta,
@@ -283,12 +278,15 @@ pub fn parse_toml_rule(text: &str, origin: &str) -> Result<EsqlRule, RuleError> 
     ))
 }
 
-fn indent(snippet: &str) -> String {
-    snippet
-        .lines()
-        .map(|l| format!("    {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+/// A query error at its place in the rule file, with the query's caret snippet.
+fn query_error(origin: &str, line: usize, column: usize, e: &crate::EsqlError) -> RuleError {
+    let snippet: Vec<String> = e.snippet.lines().map(|l| format!("    {l}")).collect();
+    RuleError {
+        file: origin.to_string(),
+        line,
+        column,
+        message: format!("{}\n{}", e.message, snippet.join("\n")),
+    }
 }
 
 fn finish(
@@ -488,12 +486,7 @@ pub fn parse_esql_file(text: &str, origin: &str) -> Result<EsqlRule, RuleError> 
             limit: Some(max_signals + 1),
         },
     )
-    .map_err(|e| RuleError {
-        file: origin.to_string(),
-        line: e.line,
-        column: e.column,
-        message: format!("{}\n{}", e.message, indent(&e.snippet)),
-    })?;
+    .map_err(|e| query_error(origin, e.line, e.column, &e))?;
     Ok(finish(
         meta,
         plan,

@@ -44,13 +44,20 @@ pub fn run_rule(engine: &Engine, r: usize, mut rows: Vec<(i64, Row)>) -> RuleOut
         return out;
     }
     rows.sort_by_key(|(ts, _)| *ts);
-    let (interval, lookback) = (rule.interval_ms, rule.lookback_ms);
+    let (interval, lookback, shift) = (rule.interval_ms, rule.lookback_ms, rule.end_offset_ms);
     let (min_ts, max_ts) = (rows[0].0, rows[rows.len() - 1].0);
-    let mut tick = min_ts.div_euclid(interval) * interval;
-    if tick < min_ts {
-        tick += interval;
-    }
-    let last_tick = (max_ts + lookback).div_euclid(interval) * interval;
+    // The window of tick t is [t - shift - lookback, t - shift]: the first tick whose window
+    // holds `ts` is the first multiple of the interval at or after `ts + shift`.
+    let first_tick_for = |ts: i64| {
+        let t = (ts + shift).div_euclid(interval) * interval;
+        if t < ts + shift {
+            t + interval
+        } else {
+            t
+        }
+    };
+    let mut tick = first_tick_for(min_ts);
+    let last_tick = (max_ts + lookback + shift).div_euclid(interval) * interval;
     let group_columns = rule.plan.group_columns();
     let mut state = RunState {
         alerted_docs: HashSet::new(),
@@ -62,23 +69,18 @@ pub fn run_rule(engine: &Engine, r: usize, mut rows: Vec<(i64, Row)>) -> RuleOut
     };
     let (mut lo, mut hi) = (0usize, 0usize);
     while tick <= last_tick {
-        while hi < rows.len() && rows[hi].0 <= tick {
+        let end = tick - shift;
+        while hi < rows.len() && rows[hi].0 <= end {
             hi += 1;
         }
-        while lo < hi && rows[lo].0 < tick - lookback {
+        while lo < hi && rows[lo].0 < end - lookback {
             lo += 1;
         }
         if lo == hi {
             // No rows in this window: jump to the first tick whose window holds the next row.
             match rows.get(hi) {
                 Some((next, _)) => {
-                    let next_tick = next.div_euclid(interval) * interval;
-                    tick = if next_tick < *next {
-                        next_tick + interval
-                    } else {
-                        next_tick
-                    }
-                    .max(tick + interval);
+                    tick = first_tick_for(*next).max(tick + interval);
                     continue;
                 }
                 None => break,
@@ -178,8 +180,8 @@ fn execute(
         };
         let mut alert = Alert::new(rule.meta.clone(), tick, id);
         alert.window = Some(AlertWindow {
-            start: tick - rule.lookback_ms,
-            end: tick,
+            start: tick - rule.end_offset_ms - rule.lookback_ms,
+            end: tick - rule.end_offset_ms,
         });
         alert.entity = entity_of(&fields, &source_lookup);
         if let Some(src) = &source {

@@ -446,3 +446,37 @@ fn elastic_style_non_aggregating_rule_with_metadata_and_suppression() {
     assert!(a["_id"].as_str().is_some_and(|id| id.len() == 16));
     assert_eq!(a["entity"]["principal"], json!("dev-1"));
 }
+#[test]
+fn a_rule_to_offset_shifts_the_window_end() {
+    let text = r#"[rule]
+type = "esql"
+name = "n"
+rule_id = "shift"
+severity = "low"
+risk_score = 21
+interval = "10m"
+from = "now-15m"
+to = "now-5m"
+query = "from logs-* | stats c = count(*)"
+"#;
+    let rule = parse_toml_rule(text, "shift.toml").unwrap();
+    assert_eq!(
+        (rule.lookback_ms, rule.end_offset_ms),
+        (10 * MINUTE, 5 * MINUTE)
+    );
+    // An event at 09:07 is seen by the 09:20 execution ([09:05, 09:15]) and not by 09:10's.
+    let (alerts, _) = run_with(
+        vec![rule],
+        Dedup::EveryExecution,
+        &[json!({"@timestamp": iso(T0 + 7 * MINUTE)})],
+    );
+    let windows: Vec<Value> = alerts
+        .iter()
+        .map(|a| a.to_json()["window"].clone())
+        .collect();
+    assert_eq!(
+        windows,
+        vec![json!({"start": "2025-03-14T09:05:00.000Z", "end": "2025-03-14T09:15:00.000Z"})]
+    );
+    assert_eq!(iso(alerts[0].timestamp), "2025-03-14T09:20:00.000Z");
+}

@@ -133,9 +133,10 @@ impl<'a> Lexer<'a> {
             }
         } else if end < bytes.len()
             && bytes[end] == b'.'
-            && !bytes
-                .get(end + 1)
-                .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+            && (is_exponent(bytes, end + 1)
+                || !bytes
+                    .get(end + 1)
+                    .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_'))
         {
             decimal = true;
             end += 1;
@@ -274,6 +275,13 @@ impl<'a> Lexer<'a> {
     }
 }
 
+/// Whether an exponent (`e5`, `E-3`) starts at `i`.
+fn is_exponent(bytes: &[u8], i: usize) -> bool {
+    let digit_at = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_digit);
+    matches!(bytes.get(i), Some(b'e' | b'E'))
+        && (digit_at(i + 1) || (matches!(bytes.get(i + 1), Some(b'+' | b'-')) && digit_at(i + 2)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,6 +325,18 @@ mod tests {
         assert_eq!(
             toks("/* x */ @timestamp"),
             vec![Tok::Ident("@timestamp".into())]
+        );
+    }
+
+    #[test]
+    fn decimals_with_a_bare_dot_and_an_exponent() {
+        assert_eq!(
+            toks("1.e5 2.E-1 3."),
+            vec![Tok::Dec(100000.0), Tok::Dec(0.2), Tok::Dec(3.0)]
+        );
+        assert_eq!(
+            toks("1.ee"),
+            vec![Tok::Int(1), Tok::Op("."), Tok::Ident("ee".into())]
         );
     }
 

@@ -472,7 +472,7 @@ impl<'a> Parser<'a> {
     }
 
     fn predicate(&mut self) -> Result<Expr, EsqlError> {
-        let left = self.additive()?;
+        let mut left = self.additive()?;
         let op = match &self.peek()?.tok {
             Tok::Op("==") => Some(BinOp::Eq),
             Tok::Op("!=") => Some(BinOp::Neq),
@@ -482,14 +482,12 @@ impl<'a> Parser<'a> {
             Tok::Op(">=") => Some(BinOp::Gte),
             _ => None,
         };
+        // A comparison is a value expression: LIKE, IN and IS NULL may follow it.
         if let Some(op) = op {
             self.next()?;
             let right = self.additive()?;
             let span = left.span.to(right.span);
-            return Ok(Expr::new(
-                ExprKind::Binary(op, Box::new(left), Box::new(right)),
-                span,
-            ));
+            left = Expr::new(ExprKind::Binary(op, Box::new(left), Box::new(right)), span);
         }
         let negated = self.is_keyword("NOT")?;
         if negated {
@@ -778,12 +776,16 @@ impl<'a> Parser<'a> {
             Unit::Millis(ms) => Value::Duration(n.saturating_mul(ms)),
             Unit::Days(d) => Value::Period {
                 months: 0,
-                days: i32::try_from(n * d)
-                    .map_err(|_| self.err(span.start, "time span out of range"))?,
+                days: n
+                    .checked_mul(d)
+                    .and_then(|v| i32::try_from(v).ok())
+                    .ok_or_else(|| self.err(span.start, "time span out of range"))?,
             },
             Unit::Months(m) => Value::Period {
-                months: i32::try_from(n * m)
-                    .map_err(|_| self.err(span.start, "time span out of range"))?,
+                months: n
+                    .checked_mul(m)
+                    .and_then(|v| i32::try_from(v).ok())
+                    .ok_or_else(|| self.err(span.start, "time span out of range"))?,
                 days: 0,
             },
         };

@@ -45,8 +45,11 @@ pub struct EsqlRule {
     pub meta: Arc<RuleMeta>,
     pub plan: Plan,
     pub interval_ms: i64,
-    /// How far back each execution looks (`from = "now-60m"` gives 3,600,000).
+    /// How long each execution's window is: `from` minus `to` (`from = "now-60m"` with the
+    /// default `to = "now"` gives 3,600,000).
     pub lookback_ms: i64,
+    /// How far before the execution time the window ends (`to = "now-5m"` gives 300,000).
+    pub end_offset_ms: i64,
     pub max_signals: usize,
     pub timestamp_override: Option<String>,
     pub suppression: Option<SuppressionSpec>,
@@ -267,7 +270,7 @@ pub fn parse_toml_rule(text: &str, origin: &str) -> Result<EsqlRule, RuleError> 
         );
         query_error(origin, line, column, &e)
     })?;
-    Ok(finish(
+    let mut loaded = finish(
         meta,
         plan,
         interval_ms,
@@ -275,7 +278,9 @@ pub fn parse_toml_rule(text: &str, origin: &str) -> Result<EsqlRule, RuleError> 
         max_signals,
         rule.timestamp_override,
         suppression,
-    ))
+    );
+    loaded.end_offset_ms = to_ms;
+    Ok(loaded)
 }
 
 /// A query error at its place in the rule file, with the query's caret snippet.
@@ -309,6 +314,7 @@ fn finish(
         plan,
         interval_ms,
         lookback_ms,
+        end_offset_ms: 0,
         max_signals,
         timestamp_override,
         suppression,

@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use modelward_esql::eval::{Env, Warnings};
+use modelward_esql::plan::ResultRow;
 use modelward_esql::rulefile::MissingFields;
 use modelward_esql::table::{document_id, source_value, Row};
 use modelward_esql::{EsqlRule, Value};
@@ -138,7 +139,12 @@ fn execute(
     let (columns, rows) = rule.plan.run_rest_rows(window, &mut env);
     out.warnings.extend(warnings.messages);
     let mut created = 0usize;
-    for (values, source, provenance) in rows {
+    for ResultRow {
+        values,
+        source,
+        provenance,
+    } in rows
+    {
         let fields = row_fields(&columns, &values);
         let doc_id = source.as_ref().map(|s| document_id(s));
         let id = if rule.aggregating {

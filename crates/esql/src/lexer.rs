@@ -177,6 +177,9 @@ impl<'a> Lexer<'a> {
             let body = start + 3;
             return match self.src[body..].find("\"\"\"") {
                 Some(i) => {
+                    if let Some(nl) = self.src[body..body + i].find(['\n', '\r']) {
+                        return Err(self.err(body + nl, "line break inside a triple-quoted string"));
+                    }
                     // A run of more than three quotes closes at its last three.
                     let mut end = body + i;
                     while self.src[end + 3..].starts_with('"') {
@@ -204,7 +207,7 @@ impl<'a> Lexer<'a> {
                     Some((_, '\\')) => out.push('\\'),
                     Some((j, other)) => {
                         return Err(self.err(
-                            start + 1 + j,
+                            start + j,
                             format!(
                                 "invalid escape sequence '\\{other}' (use \\\\ for a backslash)"
                             ),
@@ -213,10 +216,9 @@ impl<'a> Lexer<'a> {
                     None => break,
                 },
                 '\n' | '\r' => {
-                    return Err(self.err(
-                        start + 1 + i,
-                        "line break inside a string; use a triple-quoted string",
-                    ))
+                    return Err(
+                        self.err(start + 1 + i, "line break inside a string; write it as \\n")
+                    )
                 }
                 c => out.push(c),
             }
@@ -259,11 +261,17 @@ impl<'a> Lexer<'a> {
                 })
             });
         }
-        let len = rest
+        let mut len = rest
             .find(|c: char| {
                 c.is_whitespace() || matches!(c, ',' | '|' | '"' | '(' | ')' | '[' | ']' | '`')
             })
             .unwrap_or(rest.len());
+        // A comment may follow a pattern directly: `FROM logs-*// note`.
+        for opener in ["//", "/*"] {
+            if let Some(i) = rest[..len].find(opener) {
+                len = i;
+            }
+        }
         if len == 0 {
             return Ok(None);
         }

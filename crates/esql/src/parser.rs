@@ -12,6 +12,7 @@ pub fn parse(query: &str) -> Result<Query, EsqlError> {
         src: query,
         lexer: Lexer::new(query),
         peeked: None,
+        last_end: 0,
     };
     p.query()
 }
@@ -20,6 +21,8 @@ struct Parser<'a> {
     src: &'a str,
     lexer: Lexer<'a>,
     peeked: Option<Token>,
+    /// Where the last consumed token ended.
+    last_end: usize,
 }
 
 const UNSUPPORTED: [&str; 12] = [
@@ -50,10 +53,12 @@ impl<'a> Parser<'a> {
     }
 
     fn next(&mut self) -> Result<Token, EsqlError> {
-        match self.peeked.take() {
-            Some(t) => Ok(t),
-            None => self.lexer.next_token(),
-        }
+        let t = match self.peeked.take() {
+            Some(t) => t,
+            None => self.lexer.next_token()?,
+        };
+        self.last_end = t.span.end;
+        Ok(t)
     }
 
     /// Drops a peeked token so the lexer can be used in a raw mode at its start.
@@ -244,7 +249,7 @@ impl<'a> Parser<'a> {
             }
             other => return Err(self.err(start, format!("unknown command [{other}]"))),
         };
-        let end = self.peek()?.span.start;
+        let end = self.last_end.max(start);
         Ok(Spanned {
             node,
             span: Span::new(start, end),
@@ -346,9 +351,10 @@ impl<'a> Parser<'a> {
             if self.eat_keyword("NULLS")? {
                 if self.eat_keyword("FIRST")? {
                     nulls_first = Some(true);
-                } else {
-                    self.expect_keyword("LAST")?;
+                } else if self.eat_keyword("LAST")? {
                     nulls_first = Some(false);
+                } else {
+                    return Err(self.unexpected("FIRST or LAST"));
                 }
             }
             out.push(SortKey {
@@ -398,6 +404,7 @@ impl<'a> Parser<'a> {
                 return Err(self.err(start, "expected a field name or pattern"));
             }
             out.push(pattern);
+            self.last_end = self.lexer.pos();
             if !self.eat_op(",")? {
                 return Ok(out);
             }
@@ -594,6 +601,20 @@ impl<'a> Parser<'a> {
     fn unary(&mut self) -> Result<Expr, EsqlError> {
         if self.is_op("-")? {
             let start = self.next()?.span;
+            // The sign belongs to an integer literal: -2147483648 is an integer and
+            // -9223372036854775808 a long, although their magnitudes are not.
+            if let Tok::Int(n) = self.peek()?.tok {
+                let magnitude = self.peek()?.span;
+                let value = match n {
+                    2_147_483_648 => Some(Value::Int(i32::MIN)),
+                    9_223_372_036_854_775_808 => Some(Value::Long(i64::MIN)),
+                    _ => None,
+                };
+                if let Some(v) = value {
+                    self.next()?;
+                    return self.maybe_time_span(v, start.to(magnitude));
+                }
+            }
             let inner = self.unary()?;
             let span = start.to(inner.span);
             // Fold negative literals so that i64::MIN and `-1 hour` parse.
@@ -735,21 +756,35 @@ impl<'a> Parser<'a> {
 
     fn array_literal(&mut self) -> Result<Expr, EsqlError> {
         let start = self.expect_op("[")?;
-        let mut values = Vec::new();
-        if !self.is_op("]")? {
-            loop {
-                let e = self.unary()?;
-                match e.kind {
-                    ExprKind::Literal(v) => values.push(v),
-                    _ => {
-                        return Err(
-                            self.err(e.span.start, "array literals may contain only constants")
-                        )
+        let mut values: Vec<Value> = Vec::new();
+        if self.is_op("]")? {
+            return Err(self.unexpected("a constant"));
+        }
+        loop {
+            let e = self.unary()?;
+            match e.kind {
+                ExprKind::Literal(Value::Multi(_)) => {
+                    return Err(self.err(e.span.start, "array literals cannot be nested"))
+                }
+                ExprKind::Literal(v) => {
+                    let same_type = values.first().is_none_or(|first| {
+                        let (a, b) = (first.data_type(), v.data_type());
+                        a == b || (a.is_numeric() && b.is_numeric())
+                    });
+                    if !same_type || v.is_null() {
+                        return Err(self.err(
+                            e.span.start,
+                            "array literals must hold constants of one type",
+                        ));
                     }
+                    values.push(v);
                 }
-                if !self.eat_op(",")? {
-                    break;
+                _ => {
+                    return Err(self.err(e.span.start, "array literals may contain only constants"))
                 }
+            }
+            if !self.eat_op(",")? {
+                break;
             }
         }
         let end = self.expect_op("]")?;

@@ -98,7 +98,12 @@ pub struct Plan {
 
 /// A result row, the source document it came from (non-aggregating queries) and the events
 /// it stands for.
-pub type SourcedRow = (Vec<Value>, Option<Arc<Event>>, Option<Box<Provenance>>);
+#[derive(Debug, Clone)]
+pub struct ResultRow {
+    pub values: Vec<Value>,
+    pub source: Option<Arc<Event>>,
+    pub provenance: Option<Box<Provenance>>,
+}
 
 /// The result of running a query: column names and rows.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -242,11 +247,15 @@ impl Plan {
 
     /// Runs the steps after the prefix; each result row with the source document it came
     /// from (for non-aggregating queries).
-    pub fn run_rest_rows(&self, rows: Vec<Row>, env: &mut Env) -> (Vec<String>, Vec<SourcedRow>) {
-        let rows = run_steps(&self.steps[self.streaming..], rows, env);
-        let sources: Vec<(Option<Arc<Event>>, Option<Box<Provenance>>)> = rows
-            .iter()
-            .map(|r| (r.source.clone(), r.provenance.clone()))
+    pub fn run_rest_rows(&self, rows: Vec<Row>, env: &mut Env) -> (Vec<String>, Vec<ResultRow>) {
+        let mut rows = run_steps(&self.steps[self.streaming..], rows, env);
+        let origins: Vec<Row> = rows
+            .iter_mut()
+            .map(|r| Row {
+                values: Vec::new(),
+                source: r.source.clone(),
+                provenance: r.provenance.take(),
+            })
             .collect();
         let table = Table {
             layout: self.output.clone(),
@@ -255,8 +264,12 @@ impl Plan {
         let (columns, values) = table.materialize(env.schema);
         let rows = values
             .into_iter()
-            .zip(sources)
-            .map(|(v, (s, p))| (v, s, p))
+            .zip(origins)
+            .map(|(values, o)| ResultRow {
+                values,
+                source: o.source,
+                provenance: o.provenance,
+            })
             .collect();
         (columns, rows)
     }

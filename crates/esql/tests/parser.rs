@@ -182,9 +182,7 @@ fn triple_quoted_strings() {
     );
 }
 
-// BUG (minor): a command's span ends where the next token starts, so it takes in trailing
-// white space and comments: WHERE is 42..74 (through " // end\n"), LIMIT is 76..94 (through
-// "/* last */"); expected 42..66 and 76..83.
+// A command's span ends with its last token: WHERE is 42..66, LIMIT 76..83.
 #[test]
 fn line_and_block_comments() {
     assert_parses!(
@@ -203,7 +201,7 @@ fn time_span_literals() {
 #[test]
 fn array_literals() {
     assert_parses!(
-        r#"ROW a = [1, 2, 3], b = ["x", "y"], c = [1.5, -2.5], d = [true, false], e = [7], f = []"#
+        r#"ROW a = [1, 2, 3], b = ["x", "y"], c = [1.5, -2.5], d = [true, false], e = [7]"#
     );
 }
 
@@ -226,6 +224,18 @@ fn seed_rule_query() {
 | sort count desc
 "#
     );
+}
+
+#[test]
+fn decimals_with_a_bare_dot_and_an_exponent() {
+    // DIGIT+ (DOT DIGIT*)? EXPONENT: `1.e5` is 100000.0; `7.` is 7.0.
+    assert_parses!("ROW a = 1.e5, b = 2.E-1, c = 7.");
+}
+
+#[test]
+fn is_null_like_and_in_after_a_comparison() {
+    // A comparison is a value expression, which IS NULL, LIKE and IN may follow.
+    assert_parses!(r#"FROM x | WHERE a == b IS NULL OR (c > 1) IN (true) OR d != e NOT LIKE "x""#);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -297,61 +307,34 @@ fn error_column_counts_characters() {
     assert_error!(r#"ROW a = "héllo wörld", b = $"#);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Known bugs: each snapshot shows the current output; the comment says what ES|QL does.
-// ---------------------------------------------------------------------------------------------
-
-// BUG: the sign is applied after the literal is typed, so `-2147483648` is a long (ES: integer,
-// its INTEGER_LITERAL takes the sign) and `-9223372036854775808` (i64::MIN, which the parser's
-// comment says folds) is a double -9.223372036854776e18 (ES: long -9223372036854775808).
 #[test]
-fn bug_negative_integer_limits() {
+fn error_time_span_out_of_range() {
+    assert_error!("ROW a = 2635249153387078803 weeks");
+}
+
+// The sign belongs to an integer literal, as in ES: `-2147483648` is an integer and
+// `-9223372036854775808` (i64::MIN) a long.
+#[test]
+fn negative_integer_limits() {
     assert_parses!("ROW a = -2147483648, b = -9223372036854775808");
 }
 
-// BUG: an array literal may contain an array (a nested Value::Multi, which value.rs says never
-// happens) and may mix types; ES accepts only flat arrays of numbers, booleans or strings.
+// ES accepts only flat arrays of one type of constant.
 #[test]
-fn bug_array_literals_nested_or_mixed() {
-    assert_parses!(r#"ROW a = [[1, 2], 3], b = [1, "x", 1 hour]"#);
+fn array_literals_nested_mixed_or_empty_are_errors() {
+    assert_error!("ROW a = [[1, 2], 3]");
+    assert_error!(r#"ROW b = [1, "x"]"#);
+    assert_error!("ROW c = []");
 }
 
-// BUG: a triple-quoted string may span lines here; in ES it may not (`'"""' (~[\r\n])*? '"""'`),
-// so this query fails in Kibana. The error for a line break in a "..." string also advises
-// using a triple-quoted string, which ES would reject too.
+// ES's TRIPLE_QUOTED_STRING cannot hold a line break (`'"""' (~[\r\n])*? '"""'`).
 #[test]
-fn bug_triple_quoted_string_with_line_break() {
-    assert_parses!("ROW a = \"\"\"one\ntwo\"\"\"");
+fn triple_quoted_string_with_line_break_is_an_error() {
+    assert_error!("ROW a = \"\"\"one\ntwo\"\"\"");
 }
 
-// BUG: an unquoted index pattern runs into a comment that follows it without white space:
-// ES ends the pattern at `/*` or `//` (UNQUOTED_SOURCE_PART is `'/' ~[*/]`), giving ["a"].
-// `FROM a// c` fails the same way (mismatched input 'c').
+// An unquoted index pattern ends where a comment starts (UNQUOTED_SOURCE_PART is `'/' ~[*/]`).
 #[test]
-fn bug_from_pattern_runs_into_comment() {
-    assert_parses!("FROM a/*c*/");
-}
-
-// BUG: ES reads `1.e5` as the decimal 100000.0 (DIGIT+ (DOT DIGIT*)? EXPONENT); here it is an
-// error.
-#[test]
-fn bug_decimal_with_dot_and_exponent() {
-    assert_error!("ROW a = 1.e5");
-}
-
-// BUG: ES allows IS [NOT] NULL after a comparison (`valueExpression IS NOT? NULL`, where a
-// valueExpression may be a comparison): `(a == b) IS NULL`. Here it is an error.
-#[test]
-fn bug_is_null_after_comparison() {
-    assert_error!("FROM x | WHERE a == b IS NULL");
-}
-
-// BUG: `n weeks`, `n quarters` and `n years` multiply n by 7, 3 or 12 unchecked
-// (parser.rs, maybe_time_span): with a debug build this panics with "attempt to multiply with
-// overflow"; in release it wraps, and 2635249153387078803 weeks becomes 5 days. It should be
-// "time span out of range". Ignored because it panics; no snapshot yet.
-#[test]
-#[ignore = "BUG: time span multiplication overflows"]
-fn bug_time_span_overflow() {
-    assert_error!("ROW a = 2635249153387078803 weeks");
+fn from_pattern_followed_by_a_comment() {
+    assert_parses!("FROM a/*c*/, b// c");
 }

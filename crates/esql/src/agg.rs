@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use crate::value::{total_cmp, Key, Value};
 
-const AGGREGATES: [&str; 14] = [
+const AGGREGATES: [&str; 13] = [
     "count",
     "count_distinct",
     "min",
@@ -19,11 +19,10 @@ const AGGREGATES: [&str; 14] = [
     "top",
     "std_dev",
     "variance",
-    "first_over_time",
 ];
 
 pub fn is_aggregate(name: &str) -> bool {
-    AGGREGATES.contains(&name) && name != "first_over_time"
+    AGGREGATES.contains(&name)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -90,6 +90,8 @@ pub struct PlanOptions {
 pub struct Plan {
     text: String,
     query: Query,
+    /// The bound fields of a `ROW` source command.
+    row: Vec<BExpr>,
     initial: Layout,
     steps: Vec<Step>,
     streaming: usize,
@@ -166,8 +168,13 @@ impl Plan {
         } else {
             c.steps.iter().take_while(|s| s.row_local()).count()
         };
+        let row = match &query.source {
+            SourceCommand::Row(fields) => bind_row(fields, text)?,
+            SourceCommand::From { .. } => Vec::new(),
+        };
         Ok(Plan {
             text: text.to_string(),
+            row,
             query,
             initial,
             steps: c.steps,
@@ -298,7 +305,7 @@ impl Plan {
     /// Runs the whole query over events (FROM) or its own row (ROW).
     pub fn run(&self, events: impl IntoIterator<Item = Arc<Event>>, env: &mut Env) -> Output {
         let rows: Vec<Row> = match &self.query.source {
-            SourceCommand::Row(fields) => vec![row_command(fields, self.text(), env)],
+            SourceCommand::Row(_) => vec![row_command(&self.row, env)],
             SourceCommand::From { .. } => events
                 .into_iter()
                 .map(|e| self.start_row(e, env.schema))
@@ -319,15 +326,21 @@ fn metadata_value(event: &Event, name: &str, schema: &Schema) -> Value {
     }
 }
 
-fn row_command(fields: &[Field], text: &str, env: &mut Env) -> Row {
-    let mut row = Row::default();
+/// `ROW a = ..., b = ...`: each field may use the ones before it.
+fn bind_row(fields: &[Field], text: &str) -> Result<Vec<BExpr>, EsqlError> {
     let mut layout = Layout::default();
+    let mut bound = Vec::with_capacity(fields.len());
     for f in fields {
-        let v = match bind(&f.expr, &layout, text) {
-            Ok(e) => e.eval(&row, env),
-            Err(_) => Value::Null,
-        };
+        bound.push(bind(&f.expr, &layout, text)?);
         layout.columns.push(f.name.clone());
+    }
+    Ok(bound)
+}
+
+fn row_command(exprs: &[BExpr], env: &mut Env) -> Row {
+    let mut row = Row::default();
+    for e in exprs {
+        let v = e.eval(&row, env);
         row.values.push(v);
     }
     row
@@ -488,27 +501,26 @@ impl Compiler<'_> {
                 continue;
             };
             if pattern.contains('*') {
-                let out = rest_out.get_or_insert_with(|| Rest {
-                    pos: names.len(),
-                    include: Some(Vec::new()),
-                    exclude: rest.exclude.clone(),
+                let out = rest_out.get_or_insert_with(|| {
+                    let mut include = rest.include.clone();
+                    include.push(Vec::new());
+                    Rest {
+                        pos: names.len(),
+                        include,
+                        exclude: rest.exclude.clone(),
+                    }
                 });
-                if let Some(include) = &mut out.include {
-                    include.push(pattern.clone());
+                if let Some(layer) = out.include.last_mut() {
+                    layer.push(pattern.clone());
                 }
             } else if !matched && rest.admits(pattern) {
                 picks.push(Pick::Source(Arc::from(pattern.as_str())));
                 names.push(pattern.clone());
             }
         }
-        if let (Some(out), Some(rest)) = (&mut rest_out, &self.layout.rest) {
+        if let Some(out) = &mut rest_out {
             // What an explicit column already shows is not shown again.
             out.exclude.extend(names.iter().cloned());
-            if let Some(inc) = &rest.include {
-                // A second KEEP narrows the first: keep patterns of both (intersection is
-                // approximated by requiring the new patterns and keeping old excludes).
-                let _ = inc;
-            }
         }
         let keep_source = rest_out.is_some() || self.keep_sources;
         self.steps.push(Step::Project { picks, keep_source });
@@ -683,11 +695,10 @@ impl Compiler<'_> {
                 if let Some(e) = err {
                     return Err(e);
                 }
-                let mut layout = Layout::default();
-                for (i, (name, _)) in slots.iter().enumerate() {
-                    let _ = i;
-                    layout.columns.push(name.clone());
-                }
+                let layout = Layout {
+                    columns: slots.iter().map(|(name, _)| name.clone()).collect(),
+                    rest: None,
+                };
                 let bound = bind(&replaced, &layout, self.text)?;
                 Ok(substitute(bound, &slots.iter().map(|(_, b)| b.clone()).collect::<Vec<_>>()))
             }

@@ -61,8 +61,9 @@ impl Provenance {
 pub struct Rest {
     /// Where among the explicit columns the implicit ones are shown.
     pub pos: usize,
-    /// Only fields matching one of these (after a `KEEP` with wildcards).
-    pub include: Option<Vec<String>>,
+    /// After `KEEP`s with wildcards: a field must match a pattern of every layer (one layer
+    /// per `KEEP`, so a later `KEEP` narrows an earlier one).
+    pub include: Vec<Vec<String>>,
     /// Fields dropped, renamed or shadowed (exact names and patterns).
     pub exclude: Vec<String>,
 }
@@ -73,8 +74,8 @@ impl Rest {
             return false;
         }
         self.include
-            .as_ref()
-            .is_none_or(|inc| inc.iter().any(|p| glob_match(p, name)))
+            .iter()
+            .all(|layer| layer.iter().any(|p| glob_match(p, name)))
     }
 }
 

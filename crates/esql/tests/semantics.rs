@@ -501,3 +501,19 @@ fn dissect_and_grok_add_columns_and_parse_each_value() {
         json!({"bytes": 512, "method": "GET", "path": "/index.html", "status": 200})
     );
 }
+
+#[test]
+fn a_second_keep_narrows_the_first_and_row_fields_are_checked() {
+    let docs = [json!({"a": {"x": 1, "y": 2}, "b": {"x": 3}})];
+    assert_eq!(
+        columns("from x | keep a.*, b.* | keep *.x", &docs),
+        vec!["a.x", "b.x"]
+    );
+    assert_eq!(columns("from x | keep a.* | keep *.x", &docs), vec!["a.x"]);
+    assert_eq!(
+        run("row a = 1, b = a + 1", &[]),
+        vec![json!({"a": 1, "b": 2})]
+    );
+    let e = run_query("row a = 1, b = c + 1", &[], &Schema::default()).unwrap_err();
+    assert!(e.message.contains("Unknown column [c]"), "{e}");
+}

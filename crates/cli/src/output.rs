@@ -23,7 +23,7 @@ impl<W: Write> AlertSink for TableSink<W> {
         if !self.header {
             writeln!(
                 self.out,
-                "{:<24}  {:<8}  {:<40}  {:<28}  DETAILS",
+                "{:<24}  {:<8}  {:<40}  {:<48}  DETAILS",
                 "TIME", "SEVERITY", "RULE", "ENTITY"
             )?;
             self.header = true;
@@ -36,17 +36,16 @@ impl<W: Write> AlertSink for TableSink<W> {
         let details: Vec<String> = alert
             .fields
             .iter()
-            .filter(|(k, _)| !alert.entity.values().any(|e| e == *k))
             .take(6)
             .map(|(k, v)| format!("{k}={}", text(v)))
             .collect();
         writeln!(
             self.out,
-            "{:<24}  {:<8}  {:<40}  {:<28}  {}",
+            "{:<24}  {:<8}  {:<40}  {:<48}  {}",
             modelward_event::format_timestamp(alert.timestamp),
             alert.rule.severity.as_str(),
             truncate(&alert.rule.name, 40),
-            truncate(&entity.join(" "), 28),
+            truncate(&entity.join(" "), 48),
             details.join(" ")
         )?;
         Ok(())

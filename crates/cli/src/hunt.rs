@@ -10,7 +10,7 @@ use modelward_engine::{
     ingest_inputs, AlertSink, Dedup, Diagnostic, EngineBuilder, EngineOptions, Hunt, JsonArraySink,
     NdjsonSink, Progress, RunStats,
 };
-use modelward_event::input::{expand_paths, Batch, InputError, ReaderOptions};
+use modelward_event::input::{expand_paths, Batch, InputError, InputPath, ReaderOptions};
 use modelward_event::source::SourceKind;
 
 use crate::args::{Format, HuntArgs, RuleSource};
@@ -128,16 +128,7 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     }
     had_error |= !path_errors.is_empty();
     let show_progress = !args.quiet && io::stderr().is_terminal();
-    let progress = show_progress.then(|| {
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed}] {bytes} read ({bytes_per_sec}) {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        bar
-    });
+    let progress = show_progress.then(|| progress_bar(&inputs));
     let mut reporter = Reporter {
         shown: 0,
         hidden: 0,
@@ -198,6 +189,34 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     } else {
         0
     })
+}
+
+/// A bar with the total when every input is an uncompressed file (its size is what will be
+/// read), else a spinner with the bytes read so far.
+fn progress_bar(inputs: &[InputPath]) -> ProgressBar {
+    let sizes: Option<u64> = inputs
+        .iter()
+        .map(|input| match input {
+            InputPath::File(path) if path.extension().is_none_or(|e| e != "gz") => {
+                std::fs::metadata(path).ok().map(|m| m.len())
+            }
+            _ => None,
+        })
+        .sum();
+    let (bar, template) = match sizes {
+        Some(total) => (
+            ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()),
+            "[{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left) {msg}",
+        ),
+        None => (
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+            "{spinner} [{elapsed_precise}] {bytes} read ({bytes_per_sec}) {msg}",
+        ),
+    };
+    bar.set_style(
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar
 }
 
 fn summary(files: usize, s: &RunStats, input_errors: u64, secs: f64) -> String {

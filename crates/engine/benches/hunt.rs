@@ -7,8 +7,10 @@
 //! ```
 //!
 //! divan reports time per pass over the corpus, and bytes/s and items/s (items = records).
-//! The hunt reads the corpus from a file (in the page cache after the first pass) exactly as
-//! the CLI does; the baseline parses the same bytes from memory, which flatters it.
+//! The hunt reads the corpus from a file (in the page cache after the first pass). On all
+//! cores it runs as the CLI does (a reader thread, records in parallel); on one core,
+//! reading and processing share the one thread. The baseline parses the same bytes from
+//! memory, which flatters it.
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -16,7 +18,7 @@ use std::sync::OnceLock;
 use divan::counter::{BytesCount, ItemsCount};
 use divan::Bencher;
 use modelward_engine::{ingest_inputs, Diagnostic, Engine, EngineBuilder, Hunt, Progress, VecSink};
-use modelward_event::input::{InputError, InputPath, ReaderOptions};
+use modelward_event::input::{InputError, InputPath, Reader, ReaderOptions};
 use rayon::prelude::*;
 
 const SEED_RULE: &str = include_str!("../../../rules/esql/azure_openai_model_theft.toml");
@@ -87,7 +89,7 @@ impl Progress for Quiet {
 
 /// What `modelward hunt FILE` does: a reader thread, records in parallel, then the rules'
 /// executions.
-fn hunt_once(file: &Path) -> u64 {
+fn hunt_pipeline(file: &Path) -> u64 {
     let mut hunt = Hunt::new(engine());
     ingest_inputs(
         &mut hunt,
@@ -95,6 +97,21 @@ fn hunt_once(file: &Path) -> u64 {
         &ReaderOptions::default(),
         &mut Quiet,
     );
+    let mut sink = VecSink::default();
+    hunt.finish(&mut sink).expect("finish").alerts
+}
+
+/// The same work on one thread: reading, records and executions one after the other.
+fn hunt_inline(file: &Path) -> u64 {
+    let mut hunt = Hunt::new(engine());
+    let reader = Reader::open(
+        &InputPath::File(file.to_path_buf()),
+        ReaderOptions::default(),
+    )
+    .expect("open");
+    for batch in reader {
+        hunt.ingest(&batch.expect("batch"), &mut |_| {});
+    }
     let mut sink = VecSink::default();
     hunt.finish(&mut sink).expect("finish").alerts
 }
@@ -127,15 +144,15 @@ fn counters<'a, 'b>(bencher: Bencher<'a, 'b>) -> Bencher<'a, 'b> {
 #[divan::bench(sample_count = 10, sample_size = 1)]
 fn hunt_builtin_one_core(bencher: Bencher) {
     let p = pool(1);
-    let alerts = p.install(|| hunt_once(&corpus().file));
+    let alerts = p.install(|| hunt_inline(&corpus().file));
     assert!(alerts >= 3, "the attacked accounts alert");
-    counters(bencher).bench(|| p.install(|| hunt_once(&corpus().file)));
+    counters(bencher).bench(|| p.install(|| hunt_inline(&corpus().file)));
 }
 
 #[divan::bench(sample_count = 10, sample_size = 1)]
 fn hunt_builtin_all_cores(bencher: Bencher) {
     let p = pool(0);
-    counters(bencher).bench(|| p.install(|| hunt_once(&corpus().file)));
+    counters(bencher).bench(|| p.install(|| hunt_pipeline(&corpus().file)));
 }
 
 #[divan::bench(sample_count = 10, sample_size = 1)]
@@ -147,4 +164,20 @@ fn baseline_serde_json_one_core(bencher: Bencher) {
 fn baseline_serde_json_all_cores(bencher: Bencher) {
     let p = pool(0);
     counters(bencher).bench(|| p.install(|| baseline_once(&corpus().bytes, true)));
+}
+
+/// Reading alone (the reader thread's share of the pipeline): decompression-free file reads
+/// cut into records.
+#[divan::bench(sample_count = 10, sample_size = 1)]
+fn read_records_only(bencher: Bencher) {
+    counters(bencher).bench(|| {
+        let reader = Reader::open(
+            &InputPath::File(corpus().file.clone()),
+            ReaderOptions::default(),
+        )
+        .expect("open");
+        reader
+            .map(|b| b.expect("batch").records.len())
+            .sum::<usize>()
+    });
 }

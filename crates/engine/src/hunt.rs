@@ -5,6 +5,7 @@ use rayon::prelude::*;
 use modelward_esql::table::Row;
 use modelward_event::input::{Batch, ParseError};
 
+use crate::record::RecordResult;
 use crate::schedule::run_rule;
 use crate::sink::{AlertSink, SinkError};
 use crate::Engine;
@@ -50,6 +51,9 @@ pub struct Hunt<'e> {
     warned: Vec<u64>,
 }
 
+/// Records one parallel task processes.
+const RECORDS_PER_TASK: usize = 256;
+
 /// Query warnings reported per rule before they are only counted.
 const WARNINGS_SHOWN: u64 = 5;
 
@@ -70,20 +74,24 @@ impl<'e> Hunt<'e> {
     /// Processes a batch (records in parallel); problems go to `report` as they are found.
     pub fn ingest(&mut self, batch: &Batch, report: &mut dyn FnMut(Diagnostic)) {
         let engine = self.engine;
-        let results: Vec<_> = batch
+        // Records in chunks: each chunk accumulates one result, in record order.
+        let results: Vec<RecordResult> = batch
             .records
-            .par_iter()
-            .with_min_len(64)
-            .map(|span| engine.process_record(&batch.file, span, batch.bytes(span)))
+            .par_chunks(RECORDS_PER_TASK)
+            .map(|chunk| {
+                let mut acc = RecordResult::default();
+                for span in chunk {
+                    engine.process_record(&batch.file, span, batch.bytes(span), &mut acc);
+                }
+                acc
+            })
             .collect();
-        self.stats.records += batch.records.len() as u64;
-        self.stats.bytes += batch.data.len() as u64;
         for result in results {
             self.stats.events += result.events;
-            self.stats.prefiltered += u64::from(result.skipped);
+            self.stats.prefiltered += result.skipped;
             self.stats.no_timestamp += result.no_timestamp;
             self.stats.dropped += result.dropped;
-            if let Some(e) = result.error {
+            for e in result.errors {
                 self.stats.malformed += 1;
                 report(Diagnostic::Malformed(e));
             }

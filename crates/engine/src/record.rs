@@ -20,10 +20,12 @@ pub struct RuleRow {
 }
 
 #[derive(Default)]
+/// What a run of consecutive records produced, in record order.
 pub struct RecordResult {
     pub events: u64,
-    pub skipped: bool,
-    pub error: Option<ParseError>,
+    /// Records rejected by the prefilter.
+    pub skipped: u64,
+    pub errors: Vec<ParseError>,
     pub normalize_errors: Vec<String>,
     /// Records the source's own pipeline drops (e.g. Azure categories Elastic does not index).
     pub dropped: u64,
@@ -48,16 +50,17 @@ pub fn event_time(event: &Event, timestamp_override: Option<&str>) -> Option<i64
 }
 
 impl Engine {
+    /// Processes one record, adding what it produced to `out`.
     pub(crate) fn process_record(
         &self,
         file: &Arc<str>,
         span: &RecordSpan,
         raw: &[u8],
-    ) -> RecordResult {
-        let mut out = RecordResult::default();
+        out: &mut RecordResult,
+    ) {
         let candidates = self.prefilter.candidates(raw);
         if candidates.is_empty() {
-            out.skipped = true;
+            out.skipped += 1;
             // A record no rule can match is not parsed, but it must still look like an
             // object (or be checked fully with `validate`), and an envelope is always
             // checked, so that bad input is reported.
@@ -66,16 +69,16 @@ impl Engine {
             if check {
                 match parse_record(raw) {
                     Ok(objects) => out.events += objects.len() as u64,
-                    Err(e) => out.error = Some(located(file, span, e)),
+                    Err(e) => out.errors.push(located(file, span, e)),
                 }
             }
-            return out;
+            return;
         }
         let objects = match parse_record(raw) {
             Ok(objects) => objects,
             Err(e) => {
-                out.error = Some(located(file, span, e));
-                return out;
+                out.errors.push(located(file, span, e));
+                return;
             }
         };
         for object in objects {
@@ -105,9 +108,8 @@ impl Engine {
                 offset: span.offset,
             };
             let event = Arc::new(Event::new(fields, origin));
-            self.run_prefixes(&event, &candidates, &mut out);
+            self.run_prefixes(&event, &candidates, out);
         }
-        out
     }
 
     fn run_prefixes(

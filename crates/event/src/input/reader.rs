@@ -23,7 +23,7 @@ impl Default for ReaderOptions {
         ReaderOptions {
             max_record_bytes: 64 << 20,
             max_document_bytes: 2 << 30,
-            batch_bytes: 1 << 20,
+            batch_bytes: 4 << 20,
         }
     }
 }

@@ -32,7 +32,7 @@ pub enum Format {
 
 #[derive(Args, Clone)]
 pub struct RuleSource {
-    /// Rule files or directories (.toml Elastic rules, .esql); repeatable.
+    /// Rule files or directories (.toml Elastic rules, .esql, .yml Sigma); repeatable.
     #[arg(long = "rules", value_name = "PATH")]
     pub rules: Vec<PathBuf>,
     /// Do not load the built-in rule pack.
@@ -92,6 +92,12 @@ pub enum RulesCommand {
     },
     /// Load rule files and report every one that fails; non-zero exit on any failure.
     Check {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Run each rule's own test events (`modelward_tests`): true positives must alert, true
+    /// negatives must not; non-zero exit on any failure.
+    Test {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },

@@ -92,8 +92,13 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     let ruleset = RuleSet::load(&source_rules);
     ruleset.report_errors();
     let mut had_error = !ruleset.errors.is_empty();
-    if ruleset.esql.is_empty() {
+    if ruleset.loaded() == 0 {
         bail!("no rules to run ({} failed to load)", ruleset.errors.len());
+    }
+    if !args.quiet {
+        for w in &ruleset.sigma.warnings {
+            eprintln!("modelward: warning: {w}");
+        }
     }
     let source: SourceKind = match args.source.as_deref().or(input_opts.source.as_deref()) {
         Some(s) => s.parse().map_err(anyhow::Error::msg)?,
@@ -107,6 +112,7 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     let every = args.every_execution || hunt_opts.every_execution == Some(true);
     let engine = EngineBuilder::new()
         .esql_rules(ruleset.esql)
+        .sigma(ruleset.sigma)
         .options(EngineOptions {
             dedup: if every {
                 Dedup::EveryExecution

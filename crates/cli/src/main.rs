@@ -10,6 +10,7 @@ mod hunt;
 mod output;
 mod rules;
 mod ruleset;
+mod ruletest;
 
 use std::process::ExitCode;
 

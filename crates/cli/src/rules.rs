@@ -1,9 +1,10 @@
-//! `modelward rules list|explain|check`.
+//! `modelward rules list|explain|check|test`.
 
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use anyhow::{bail, Result};
-use modelward_esql::EsqlRule;
+use modelward_rule::RuleMeta;
 use serde_json::json;
 
 use crate::args::RulesCommand;
@@ -14,19 +15,20 @@ pub fn run(command: RulesCommand) -> Result<u8> {
         RulesCommand::List { rules, json } => {
             let set = RuleSet::load(&rules);
             set.report_errors();
-            list(&set.esql, json)?;
+            list(&set.metas(), json)?;
             Ok(if set.errors.is_empty() { 0 } else { 2 })
         }
         RulesCommand::Explain { id, rules } => {
             let set = RuleSet::load(&rules);
-            let matches: Vec<&EsqlRule> = set
-                .esql
+            let metas = set.metas();
+            let matches: Vec<&Arc<RuleMeta>> = metas
                 .iter()
-                .filter(|r| r.meta.id == id || r.meta.name == id || r.meta.id.starts_with(&id))
+                .copied()
+                .filter(|m| m.id == id || m.name == id || m.id.starts_with(&id))
                 .collect();
             match matches.as_slice() {
-                [rule] => {
-                    explain(rule)?;
+                [meta] => {
+                    explain(&set, meta)?;
                     Ok(0)
                 }
                 [] => bail!("no rule with id or name [{id}]; see `modelward rules list`"),
@@ -38,12 +40,9 @@ pub fn run(command: RulesCommand) -> Result<u8> {
             set.report_errors();
             let mut by_reason: std::collections::BTreeMap<String, usize> = Default::default();
             for e in &set.errors {
-                let reason = e
-                    .message
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .split('[')
+                let first = e.message.lines().next().unwrap_or("");
+                let reason = first
+                    .split(['`', '['])
                     .next()
                     .unwrap_or("")
                     .trim()
@@ -51,9 +50,9 @@ pub fn run(command: RulesCommand) -> Result<u8> {
                 *by_reason.entry(reason).or_default() += 1;
             }
             println!(
-                "{} rule file(s): {} loaded, {} failed",
+                "{} rule file(s): {} rule(s) loaded, {} failed",
                 set.files,
-                set.esql.len(),
+                set.loaded(),
                 set.errors.len()
             );
             for (reason, n) in by_reason {
@@ -61,14 +60,14 @@ pub fn run(command: RulesCommand) -> Result<u8> {
             }
             Ok(if set.errors.is_empty() { 0 } else { 1 })
         }
+        RulesCommand::Test { paths } => crate::ruletest::run(&paths),
     }
 }
 
-fn list(rules: &[EsqlRule], as_json: bool) -> Result<()> {
+fn list(metas: &[&Arc<RuleMeta>], as_json: bool) -> Result<()> {
     let mut out = io::stdout().lock();
     if as_json {
-        for r in rules {
-            let m = &r.meta;
+        for m in metas {
             let line = json!({"id": m.id, "name": m.name, "type": m.rule_type.as_str(), "severity": m.severity.as_str(), "risk_score": m.risk_score, "origin": m.origin, "techniques": m.technique_ids()});
             writeln!(out, "{line}")?;
         }
@@ -79,8 +78,7 @@ fn list(rules: &[EsqlRule], as_json: bool) -> Result<()> {
         "{:<38}  {:<6}  {:<8}  {:>4}  NAME",
         "ID", "TYPE", "SEVERITY", "RISK"
     )?;
-    for r in rules {
-        let m = &r.meta;
+    for m in metas {
         writeln!(
             out,
             "{:<38}  {:<6}  {:<8}  {:>4}  {}",
@@ -94,7 +92,7 @@ fn list(rules: &[EsqlRule], as_json: bool) -> Result<()> {
     Ok(())
 }
 
-fn minutes(ms: i64) -> String {
+fn span(ms: i64) -> String {
     if ms % 3_600_000 == 0 {
         format!("{}h", ms / 3_600_000)
     } else if ms % 60_000 == 0 {
@@ -104,30 +102,69 @@ fn minutes(ms: i64) -> String {
     }
 }
 
-fn explain(rule: &EsqlRule) -> Result<()> {
-    let m = &rule.meta;
+fn explain(set: &RuleSet, meta: &Arc<RuleMeta>) -> Result<()> {
     let mut out = io::stdout().lock();
-    writeln!(out, "# {}\n", m.name)?;
-    writeln!(out, "- id: {}", m.id)?;
-    writeln!(out, "- type: {}", m.rule_type.as_str())?;
+    writeln!(out, "# {}\n", meta.name)?;
+    writeln!(out, "- id: {}", meta.id)?;
+    writeln!(out, "- type: {}", meta.rule_type.as_str())?;
     writeln!(
         out,
         "- severity: {}, risk score {}",
-        m.severity.as_str(),
-        m.risk_score
+        meta.severity.as_str(),
+        meta.risk_score
     )?;
-    writeln!(
-        out,
-        "- runs every {} over now-{}, at most {} alerts per execution{}",
-        minutes(rule.interval_ms),
-        minutes(rule.lookback_ms),
-        rule.max_signals,
-        rule.timestamp_override
-            .as_ref()
-            .map(|t| format!(", time field {t} (falling back to @timestamp)"))
-            .unwrap_or_default()
-    )?;
-    for t in &m.threat {
+    if let Some(rule) = set.esql.iter().find(|r| Arc::ptr_eq(&r.meta, meta)) {
+        writeln!(
+            out,
+            "- runs every {} over now-{}, at most {} alerts per execution{}",
+            span(rule.interval_ms),
+            span(rule.lookback_ms),
+            rule.max_signals,
+            rule.timestamp_override
+                .as_ref()
+                .map(|t| format!(", time field {t} (falling back to @timestamp)"))
+                .unwrap_or_default()
+        )?;
+        if let Some(s) = &rule.suppression {
+            writeln!(out, "- alert suppression by {}", s.group_by.join(", "))?;
+        }
+    }
+    if let Some(rule) = set.sigma.rules.iter().find(|r| Arc::ptr_eq(&r.meta, meta)) {
+        writeln!(
+            out,
+            "- log source: {}",
+            modelward_sigma::logsource::describe(&rule.logsource)
+        )?;
+        if !rule.emits {
+            writeln!(
+                out,
+                "- raises no alert of its own: a correlation rule counts its matches"
+            )?;
+        }
+    }
+    if let Some(c) = set
+        .sigma
+        .correlations
+        .iter()
+        .find(|c| Arc::ptr_eq(&c.meta, meta))
+    {
+        let conds: Vec<String> = c
+            .doc
+            .condition
+            .iter()
+            .map(|(op, v)| format!("{op:?} {v}").to_lowercase())
+            .collect();
+        writeln!(
+            out,
+            "- correlation {:?} of {} within {}, grouped by [{}], when {}",
+            c.doc.kind,
+            c.doc.rules.join(", "),
+            span(c.doc.timespan_ms),
+            c.doc.group_by.join(", "),
+            conds.join(" and ")
+        )?;
+    }
+    for t in &meta.threat {
         let techniques: Vec<String> = t
             .technique
             .iter()
@@ -142,29 +179,35 @@ fn explain(rule: &EsqlRule) -> Result<()> {
             techniques.join(", ")
         )?;
     }
-    if !m.tags.is_empty() {
-        writeln!(out, "- tags: {}", m.tags.join(", "))?;
+    if !meta.tags.is_empty() {
+        writeln!(out, "- tags: {}", meta.tags.join(", "))?;
     }
-    if let Some(s) = &rule.suppression {
-        writeln!(out, "- alert suppression by {}", s.group_by.join(", "))?;
+    writeln!(out, "- from: {}\n", meta.origin)?;
+    if !meta.description.is_empty() {
+        writeln!(out, "{}\n", meta.description)?;
     }
-    writeln!(out, "- from: {}\n", m.origin)?;
-    if !m.description.is_empty() {
-        writeln!(out, "{}\n", m.description)?;
+    if let Some(rule) = set.esql.iter().find(|r| Arc::ptr_eq(&r.meta, meta)) {
+        writeln!(
+            out,
+            "## Query\n\n```esql\n{}\n```\n",
+            rule.plan.text().trim()
+        )?;
     }
-    writeln!(
-        out,
-        "## Query\n\n```esql\n{}\n```\n",
-        rule.plan.text().trim()
-    )?;
-    if !m.false_positives.is_empty() {
+    if !meta.false_positives.is_empty() {
         writeln!(out, "## False positives\n")?;
-        for f in &m.false_positives {
+        for f in &meta.false_positives {
             writeln!(out, "- {f}")?;
         }
         writeln!(out)?;
     }
-    if let Some(note) = &m.note {
+    if !meta.references.is_empty() {
+        writeln!(out, "## References\n")?;
+        for r in &meta.references {
+            writeln!(out, "- {r}")?;
+        }
+        writeln!(out)?;
+    }
+    if let Some(note) = &meta.note {
         writeln!(out, "{}", note.trim())?;
     }
     Ok(())

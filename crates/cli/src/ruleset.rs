@@ -5,7 +5,11 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use modelward_esql::{parse_esql_file, parse_toml_rule, EsqlRule, RuleError};
+use modelward_rule::RuleMeta;
+use modelward_sigma::{LoadError, SigmaSet};
 
 use crate::args::RuleSource;
 use crate::builtin;
@@ -13,6 +17,7 @@ use crate::builtin;
 #[derive(Default)]
 pub struct RuleSet {
     pub esql: Vec<EsqlRule>,
+    pub sigma: SigmaSet,
     pub errors: Vec<RuleError>,
     /// Rule files seen (loaded or failed).
     pub files: usize,
@@ -25,12 +30,43 @@ impl RuleSet {
             for (origin, text) in builtin::ESQL_RULES {
                 set.add(parse_toml_rule(text, origin));
             }
+            for (origin, text) in builtin::SIGMA_RULES {
+                set.add_sigma(text, origin);
+            }
         }
         for path in &source.rules {
             set.load_path(path);
         }
-        set.reject_duplicate_ids();
+        set.finish();
         set
+    }
+
+    /// Resolves Sigma references across files and checks ids are unique.
+    fn finish(&mut self) {
+        let errors = self.sigma.resolve();
+        self.errors.extend(errors.into_iter().map(from_sigma));
+        self.reject_duplicate_ids();
+    }
+
+    fn add_sigma(&mut self, text: &str, origin: &str) {
+        self.files += 1;
+        let errors = self.sigma.add_file(text, origin);
+        self.errors.extend(errors.into_iter().map(from_sigma));
+    }
+
+    /// How many rules loaded, of every kind.
+    pub fn loaded(&self) -> usize {
+        self.esql.len() + self.sigma.rules.len() + self.sigma.correlations.len()
+    }
+
+    /// Metadata of every loaded rule, ES|QL first.
+    pub fn metas(&self) -> Vec<&Arc<RuleMeta>> {
+        self.esql
+            .iter()
+            .map(|r| &r.meta)
+            .chain(self.sigma.rules.iter().map(|r| &r.meta))
+            .chain(self.sigma.correlations.iter().map(|c| &c.meta))
+            .collect()
     }
 
     pub fn load_paths(paths: &[PathBuf]) -> RuleSet {
@@ -38,7 +74,7 @@ impl RuleSet {
         for p in paths {
             set.load_path(p);
         }
-        set.reject_duplicate_ids();
+        set.finish();
         set
     }
 
@@ -80,11 +116,13 @@ impl RuleSet {
         match path.extension().and_then(|e| e.to_str()) {
             Some("toml") => self.add(parse_toml_rule(&text, &origin)),
             Some("esql") => self.add(parse_esql_file(&text, &origin)),
+            Some("yml" | "yaml") => self.add_sigma(&text, &origin),
             _ => self.errors.push(RuleError {
                 file: origin,
                 line: 1,
                 column: 1,
-                message: "not a rule file: expected .toml (Elastic rule) or .esql".to_string(),
+                message: "not a rule file: expected .toml (Elastic rule), .esql or .yml (Sigma)"
+                    .to_string(),
             }),
         }
     }
@@ -101,6 +139,24 @@ impl RuleSet {
 
     fn reject_duplicate_ids(&mut self) {
         let mut seen: HashMap<String, String> = HashMap::new();
+        for meta in self
+            .sigma
+            .rules
+            .iter()
+            .map(|r| &r.meta)
+            .chain(self.sigma.correlations.iter().map(|c| &c.meta))
+        {
+            if let Some(first) = seen.get(&meta.id) {
+                self.errors.push(RuleError {
+                    file: meta.origin.clone(),
+                    line: 1,
+                    column: 1,
+                    message: format!("duplicate rule id {} (first loaded from {first})", meta.id),
+                });
+            } else {
+                seen.insert(meta.id.clone(), meta.origin.clone());
+            }
+        }
         let mut kept = Vec::new();
         for rule in std::mem::take(&mut self.esql) {
             match seen.get(&rule.meta.id) {
@@ -133,6 +189,15 @@ impl RuleSet {
 fn is_rule_file(path: &Path) -> bool {
     matches!(
         path.extension().and_then(|e| e.to_str()),
-        Some("toml" | "esql")
+        Some("toml" | "esql" | "yml" | "yaml")
     )
+}
+
+fn from_sigma(e: LoadError) -> RuleError {
+    RuleError {
+        file: e.file,
+        line: e.line,
+        column: e.col,
+        message: e.message,
+    }
 }

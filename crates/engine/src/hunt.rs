@@ -1,9 +1,12 @@
 //! A hunt: records in, alerts out at the end.
 
+use std::sync::Arc;
+
 use rayon::prelude::*;
 
 use modelward_esql::table::Row;
 use modelward_event::input::{Batch, ParseError};
+use modelward_event::Event;
 
 use crate::record::RecordResult;
 use crate::schedule::run_rule;
@@ -40,6 +43,8 @@ pub struct RunStats {
     pub truncated: u64,
     pub suppressed: u64,
     pub query_warnings: u64,
+    /// Matches dropped from full correlation windows (bounded state).
+    pub correlation_evicted: u64,
     pub alerts: u64,
 }
 
@@ -47,6 +52,7 @@ pub struct RunStats {
 pub struct Hunt<'e> {
     engine: &'e Engine,
     rows: Vec<Vec<(i64, Row)>>,
+    sigma_hits: Vec<Vec<(Option<i64>, Arc<Event>)>>,
     stats: RunStats,
     warned: Vec<u64>,
 }
@@ -62,6 +68,7 @@ impl<'e> Hunt<'e> {
         Hunt {
             engine,
             rows: engine.rules.iter().map(|_| Vec::new()).collect(),
+            sigma_hits: engine.sigma.rules.iter().map(|_| Vec::new()).collect(),
             stats: RunStats::default(),
             warned: vec![0; engine.rules.len()],
         }
@@ -86,6 +93,8 @@ impl<'e> Hunt<'e> {
                 acc
             })
             .collect();
+        self.stats.records += batch.records.len() as u64;
+        self.stats.bytes += batch.data.len() as u64;
         for result in results {
             self.stats.events += result.events;
             self.stats.prefiltered += result.skipped;
@@ -104,6 +113,9 @@ impl<'e> Hunt<'e> {
             }
             for row in result.rows {
                 self.rows[row.rule].push((row.ts, row.row));
+            }
+            for (rule, ts, event) in result.sigma_hits {
+                self.sigma_hits[rule].push((ts, event));
             }
         }
     }
@@ -148,6 +160,10 @@ impl<'e> Hunt<'e> {
             }
             alerts.extend(outcome.alerts);
         }
+        let sigma = crate::sigma::sigma_alerts(engine, std::mem::take(&mut self.sigma_hits));
+        self.stats.correlation_evicted += sigma.evicted;
+        self.stats.no_timestamp += sigma.no_timestamp;
+        alerts.extend(sigma.alerts);
         // Stable: within one time, rules in load order and each execution's rows in order.
         alerts.sort_by_key(|a| a.timestamp);
         for alert in &alerts {

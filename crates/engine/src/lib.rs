@@ -28,11 +28,13 @@ mod pipeline;
 mod prefilter;
 mod record;
 mod schedule;
+mod sigma;
 mod sink;
 
 use modelward_esql::EsqlRule;
 use modelward_event::source::SourceKind;
 use modelward_event::Schema;
+use modelward_sigma::SigmaSet;
 
 pub use hunt::{Diagnostic, Hunt, RunStats};
 pub use pipeline::{ingest_inputs, Progress};
@@ -64,6 +66,7 @@ pub struct EngineOptions {
 #[derive(Default)]
 pub struct EngineBuilder {
     rules: Vec<EsqlRule>,
+    sigma: SigmaSet,
     schema: Option<Schema>,
     options: EngineOptions,
 }
@@ -83,6 +86,12 @@ impl EngineBuilder {
         self
     }
 
+    /// Sigma rules and correlations (references already resolved).
+    pub fn sigma(mut self, set: SigmaSet) -> EngineBuilder {
+        self.sigma = set;
+        self
+    }
+
     pub fn schema(mut self, schema: Schema) -> EngineBuilder {
         self.schema = Some(schema);
         self
@@ -94,10 +103,17 @@ impl EngineBuilder {
     }
 
     pub fn build(self) -> Engine {
-        let requirements: Vec<_> = self.rules.iter().map(|r| r.requirement.clone()).collect();
+        // The prefilter's rule indices: ES|QL rules first, then Sigma rules.
+        let requirements: Vec<_> = self
+            .rules
+            .iter()
+            .map(|r| r.requirement.clone())
+            .chain(self.sigma.rules.iter().map(|r| r.requirement.clone()))
+            .collect();
         let prefilter = Prefilter::new(&requirements, modelward_event::source::SYNTHESIZED_VALUES);
         Engine {
             rules: self.rules,
+            sigma: self.sigma,
             prefilter,
             schema: self.schema.unwrap_or_default(),
             options: self.options,
@@ -108,6 +124,7 @@ impl EngineBuilder {
 /// Compiled rules; immutable and shareable across threads.
 pub struct Engine {
     rules: Vec<EsqlRule>,
+    sigma: SigmaSet,
     prefilter: Prefilter,
     schema: Schema,
     options: EngineOptions,
@@ -116,6 +133,10 @@ pub struct Engine {
 impl Engine {
     pub fn rules(&self) -> &[EsqlRule] {
         &self.rules
+    }
+
+    pub fn sigma(&self) -> &SigmaSet {
+        &self.sigma
     }
 
     pub fn prefilter(&self) -> &Prefilter {

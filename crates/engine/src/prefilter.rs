@@ -53,6 +53,8 @@ const MEMMEM_MAX: usize = 8;
 /// present. A rule with no clauses can match anything.
 pub struct Prefilter {
     searcher: Option<Searcher>,
+    /// Some rule can match any record.
+    open: bool,
     literals: usize,
     rules: Vec<Vec<Vec<usize>>>,
     /// Values normalizers write that a raw record need not contain.
@@ -119,6 +121,7 @@ impl Prefilter {
         };
         Prefilter {
             literals: literals.len(),
+            open: rules.iter().any(Vec::is_empty),
             searcher,
             rules,
             synthesized,
@@ -132,17 +135,18 @@ impl Prefilter {
 
     /// Whether some rule accepts every record (so nothing can be skipped).
     pub fn is_open(&self) -> bool {
-        self.rules.iter().any(Vec::is_empty)
+        self.open
     }
 
     pub fn synthesized(&self) -> &[String] {
         &self.synthesized
     }
 
-    /// The rules that can match this raw record.
+    /// The rules that can match this raw record. When some rule can match any record, every
+    /// record is parsed anyway, and the scan would only spare rules their own (cheap) test.
     pub fn candidates(&self, raw: &[u8]) -> Candidates {
         let n = self.rules.len();
-        let Some(searcher) = &self.searcher else {
+        let Some(searcher) = self.searcher.as_ref().filter(|_| !self.open) else {
             return Candidates::all(n);
         };
         if self.escape.find(raw).is_some() {
@@ -197,18 +201,18 @@ mod tests {
     #[test]
     fn selects_rules_whose_clauses_are_all_present() {
         let p = Prefilter::new(
-            &[
-                req(&[&["ListKey"], &["Audit"]]),
-                req(&[&["alpha", "beta"]]),
-                req(&[]),
-            ],
+            &[req(&[&["ListKey"], &["Audit"]]), req(&[&["alpha", "beta"]])],
             &[],
         );
         let c = p.candidates(br#"{"operationName":"listkey","category":"Audit"}"#);
-        assert!(c.contains(0) && !c.contains(1) && c.contains(2));
+        assert!(c.contains(0) && !c.contains(1));
         let c = p.candidates(br#"{"x":"BETA"}"#);
         assert!(!c.contains(0) && c.contains(1));
-        assert!(p.is_open());
+        assert!(!p.is_open());
+        // A rule that can match anything makes every record a candidate of every rule.
+        let open = Prefilter::new(&[req(&[&["ListKey"]]), req(&[])], &[]);
+        assert!(open.is_open());
+        assert_eq!(open.candidates(b"{}"), Candidates::all(2));
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub struct RecordResult {
     pub dropped: u64,
     pub no_timestamp: u64,
     pub rows: Vec<RuleRow>,
+    /// (Sigma rule, event time, event) of every Sigma match.
+    pub sigma_hits: Vec<(usize, Option<i64>, Arc<Event>)>,
     pub warnings: Vec<(usize, String)>,
 }
 
@@ -109,6 +111,22 @@ impl Engine {
             };
             let event = Arc::new(Event::new(fields, origin));
             self.run_prefixes(&event, &candidates, out);
+            self.run_sigma(&event, &candidates, out);
+        }
+    }
+
+    fn run_sigma(
+        &self,
+        event: &Arc<Event>,
+        candidates: &crate::Candidates,
+        out: &mut RecordResult,
+    ) {
+        let offset = self.rules.len();
+        for (r, rule) in self.sigma.rules.iter().enumerate() {
+            if candidates.contains(offset + r) && rule.matches(event) {
+                out.sigma_hits
+                    .push((r, event_time(event, None), event.clone()));
+            }
         }
     }
 

@@ -324,6 +324,9 @@ fn prefilter_skips_records_no_rule_can_match() {
     let (_, stats) = run_with(vec![seed()], Dedup::PerLookback, &lines);
     assert_eq!(stats.prefiltered, 10);
     assert_eq!(stats.events, 0);
+    assert_eq!(stats.records, 10);
+    let bytes: usize = lines.iter().map(|l| l.to_string().len() + 1).sum();
+    assert_eq!(stats.bytes, bytes as u64);
 }
 
 #[test]
@@ -479,4 +482,42 @@ query = "from logs-* | stats c = count(*)"
         vec![json!({"start": "2025-03-14T09:05:00.000Z", "end": "2025-03-14T09:15:00.000Z"})]
     );
     assert_eq!(iso(alerts[0].timestamp), "2025-03-14T09:20:00.000Z");
+}
+
+#[test]
+fn sigma_event_and_correlation_alerts_validate() {
+    let yaml = "title: Tool call\nname: tool_call\nid: 11111111-2222-3333-4444-555555555555\nlogsource: {category: llm}\ndetection:\n  sel:\n    event.action: tool_call\n  condition: sel\nfields: [user.id]\nlevel: high\ntags: [attack.execution, atlas.aml.t0053]\n---\ntitle: Many tool calls\ncorrelation:\n  type: event_count\n  rules: tool_call\n  generate: true\n  group-by: [user.id]\n  timespan: 5m\n  condition: {gte: 3}\nlevel: critical\n";
+    let mut set = modelward_sigma::SigmaSet::default();
+    assert!(set.add_file(yaml, "t.yml").is_empty());
+    assert!(set.resolve().is_empty());
+    let engine = EngineBuilder::new().sigma(set).build();
+    let text: String = (0..4)
+        .map(|i| format!("{}\n", json!({"@timestamp": iso(T0 + i * MINUTE), "event": {"action": "tool_call"}, "user": {"id": "mallory"}})))
+        .collect();
+    let mut hunt = Hunt::new(&engine);
+    for batch in Reader::from_read(
+        "t.ndjson",
+        Box::new(std::io::Cursor::new(text.into_bytes())),
+        ReaderOptions::default(),
+    )
+    .unwrap()
+    {
+        hunt.ingest(&batch.unwrap(), &mut |d| panic!("{d:?}"));
+    }
+    let mut sink = VecSink::default();
+    hunt.finish(&mut sink).unwrap();
+    validate_all(&sink.alerts);
+    let (events, correlations): (Vec<&Alert>, Vec<&Alert>) =
+        sink.alerts.iter().partition(|a| a.rule.name == "Tool call");
+    // generate: true keeps the base rule's own alerts.
+    assert_eq!(events.len(), 4);
+    assert_eq!(events[0].fields["user.id"], json!("mallory"));
+    assert_eq!(events[0].rule.threat[0].tactic.id, "TA0002");
+    assert_eq!(correlations.len(), 1);
+    let c = correlations[0].to_json();
+    assert_eq!(c["event_count"], json!(3));
+    assert_eq!(c["user.id"], json!("mallory"));
+    assert_eq!(c["severity"], json!("critical"));
+    assert_eq!(c["evidence"]["events"], json!(3));
+    assert_eq!(iso(correlations[0].timestamp), iso(T0 + 2 * MINUTE));
 }

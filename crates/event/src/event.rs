@@ -41,6 +41,11 @@ impl Event {
         out
     }
 
+    /// Whether the field is present, even with a `null` value.
+    pub fn has(&self, path: &str) -> bool {
+        path::exists(&self.fields, path)
+    }
+
     /// The first string value at `path`.
     pub fn get_str(&self, path: &str) -> Option<&str> {
         self.get(path).into_iter().find_map(Value::as_str)

@@ -24,6 +24,23 @@ pub fn lookup<'a>(obj: &'a Map<String, Value>, path: &str, out: &mut Vec<&'a Val
     }
 }
 
+/// Whether the field at `path` is present, even with a `null` value (Sigma's `exists`).
+pub fn exists(obj: &Map<String, Value>, path: &str) -> bool {
+    if obj.contains_key(path) {
+        return true;
+    }
+    path.bytes().enumerate().any(|(i, b)| {
+        b == b'.'
+            && obj.get(&path[..i]).is_some_and(|inner| match inner {
+                Value::Object(map) => exists(map, &path[i + 1..]),
+                Value::Array(items) => items
+                    .iter()
+                    .any(|item| item.as_object().is_some_and(|m| exists(m, &path[i + 1..]))),
+                _ => false,
+            })
+    })
+}
+
 fn descend<'a>(value: &'a Value, rest: &str, out: &mut Vec<&'a Value>) {
     match value {
         Value::Object(map) => lookup(map, rest, out),
@@ -126,6 +143,18 @@ mod tests {
         assert!(values(json!({"a":null}), "a").is_empty());
         assert!(values(json!({"a":{"b":1}}), "a.c").is_empty());
         assert!(values(json!({"a":1}), "a.b").is_empty());
+    }
+
+    #[test]
+    fn exists_counts_explicit_nulls() {
+        let Value::Object(map) = json!({"a":{"b":null},"c.d":1,"e":[{"f":2}]}) else {
+            unreachable!()
+        };
+        assert!(exists(&map, "a.b"));
+        assert!(exists(&map, "c.d"));
+        assert!(exists(&map, "e.f"));
+        assert!(!exists(&map, "a.x"));
+        assert!(!exists(&map, "z"));
     }
 
     #[test]

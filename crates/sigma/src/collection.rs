@@ -1,0 +1,394 @@
+//! Loading Sigma files into a [`SigmaSet`]: detection rules compiled, correlation rules with
+//! their references resolved (by id or name, across files), filters applied to the rules they
+//! name. Every document that fails is reported with file, line and column; the rest load.
+
+use std::sync::Arc;
+
+use modelward_rule::RuleMeta;
+
+use crate::detection::Detection;
+use crate::logsource::{self, SourceFilter};
+use crate::meta::rule_meta;
+use crate::rule::{
+    expand_collection, parse_document, CorrelationDoc, Document, LogSource, SigmaError,
+};
+use crate::yaml::{parse_documents, Node};
+
+/// A document that failed to load.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{col}: {message}")]
+pub struct LoadError {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+/// A compiled detection rule.
+#[derive(Debug, Clone)]
+pub struct SigmaRule {
+    pub meta: Arc<RuleMeta>,
+    pub name: Option<String>,
+    pub id: Option<String>,
+    pub logsource: LogSource,
+    /// Which events the log source selects (None: every event, with a warning at load).
+    pub source: Option<SourceFilter>,
+    pub detection: Detection,
+    /// Filters that apply to this rule: a match they also match is dropped.
+    pub filters: Vec<Detection>,
+    /// Fields the rule asks to show (`fields:`), copied into alerts.
+    pub fields: Vec<String>,
+    /// Whether a match raises an alert (false for rules only a correlation uses).
+    pub emits: bool,
+    pub requirement: Vec<Vec<String>>,
+    pub tests: Option<RuleTests>,
+}
+
+/// A rule's own test events (`modelward_tests`): for a detection rule, each true positive
+/// must match and each true negative must not; for a correlation, the true positives as a
+/// sequence must raise it and the true negatives must not.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RuleTests {
+    pub true_positives: Vec<serde_json::Value>,
+    pub true_negatives: Vec<serde_json::Value>,
+    pub line: usize,
+}
+
+fn rule_tests(doc: &Node) -> Result<Option<RuleTests>, SigmaError> {
+    let Some(node) = doc.get("modelward_tests") else {
+        return Ok(None);
+    };
+    let list = |key: &str| -> Result<Vec<serde_json::Value>, SigmaError> {
+        match node.get(key) {
+            None => Ok(Vec::new()),
+            Some(n) => match n.as_seq() {
+                Some(items) => items
+                    .iter()
+                    .map(|i| match i.to_json() {
+                        v @ serde_json::Value::Object(_) => Ok(v),
+                        _ => Err(SigmaError::at(
+                            i,
+                            format!("each of `{key}` must be an event (a mapping)"),
+                        )),
+                    })
+                    .collect(),
+                None => Err(SigmaError::at(
+                    n,
+                    format!("`{key}` must be a list of events"),
+                )),
+            },
+        }
+    };
+    Ok(Some(RuleTests {
+        true_positives: list("true_positives")?,
+        true_negatives: list("true_negatives")?,
+        line: node.line,
+    }))
+}
+
+impl SigmaRule {
+    /// Whether the event matches: log source, detection, and no filter.
+    pub fn matches(&self, event: &modelward_event::Event) -> bool {
+        self.source.as_ref().is_none_or(|s| s.admits(event))
+            && self.detection.matches(event)
+            && !self.filters.iter().any(|f| f.matches(event))
+    }
+}
+
+/// What a correlation counts: a detection rule or another correlation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Rule(usize),
+    Correlation(usize),
+}
+
+#[derive(Debug, Clone)]
+pub struct SigmaCorrelation {
+    pub meta: Arc<RuleMeta>,
+    pub doc: CorrelationDoc,
+    pub tests: Option<RuleTests>,
+    /// The referenced rules, in the order of `rules`.
+    pub sources: Vec<Source>,
+    /// Per source, the field of each `group-by` entry (aliases resolved).
+    pub group_fields: Vec<Vec<String>>,
+    /// Per source, the field the condition's `field` reads (aliases resolved).
+    pub value_field: Vec<Option<String>>,
+}
+
+/// A correlation waiting for its references to be resolved.
+#[derive(Debug, Clone)]
+struct PendingCorrelation {
+    meta: Arc<RuleMeta>,
+    doc: CorrelationDoc,
+    origin: String,
+    line: usize,
+    tests: Option<RuleTests>,
+}
+
+/// Everything loaded.
+#[derive(Debug, Clone, Default)]
+pub struct SigmaSet {
+    pub rules: Vec<SigmaRule>,
+    pub correlations: Vec<SigmaCorrelation>,
+    /// Warnings (not errors): e.g. a log source no mapping knows.
+    pub warnings: Vec<String>,
+    pending_correlations: Vec<PendingCorrelation>,
+    pending_filters: Vec<(Vec<String>, LogSource, Detection, String, usize)>,
+}
+
+fn error(file: &str, e: SigmaError) -> LoadError {
+    LoadError {
+        file: file.to_string(),
+        line: e.line,
+        col: e.col,
+        message: e.message,
+    }
+}
+
+impl SigmaSet {
+    /// Adds the documents of one file; returns the errors (the other documents still load).
+    pub fn add_file(&mut self, text: &str, origin: &str) -> Vec<LoadError> {
+        let docs = match parse_documents(text) {
+            Ok(d) => d,
+            Err(e) => {
+                return vec![LoadError {
+                    file: origin.to_string(),
+                    line: e.line,
+                    col: e.col,
+                    message: format!("invalid YAML: {}", e.message),
+                }]
+            }
+        };
+        let docs = match expand_collection(docs) {
+            Ok(d) => d,
+            Err(e) => return vec![error(origin, e)],
+        };
+        let mut errors = Vec::new();
+        for (n, node) in docs.iter().enumerate() {
+            let fallback = format!("{origin}#{}", n + 1);
+            let tests = match rule_tests(node) {
+                Ok(t) => t,
+                Err(e) => {
+                    errors.push(error(origin, e));
+                    continue;
+                }
+            };
+            match parse_document(node) {
+                Ok(Document::Rule(doc)) => {
+                    let no_placeholders = |_: &str| None;
+                    match Detection::compile(&doc.detection, &no_placeholders) {
+                        Ok(detection) => {
+                            let source = logsource::filter_for(&doc.logsource);
+                            if source.is_none() {
+                                self.warnings.push(format!(
+                                    "{origin}:{}: log source {} is not mapped to a data source; the rule applies to every event",
+                                    doc.common.line,
+                                    logsource::describe(&doc.logsource)
+                                ));
+                            }
+                            let requirement = detection.requirement();
+                            self.rules.push(SigmaRule {
+                                meta: Arc::new(rule_meta(&doc.common, &fallback, origin)),
+                                name: doc.common.name.clone(),
+                                id: doc.common.id.clone(),
+                                logsource: doc.logsource,
+                                source,
+                                detection,
+                                filters: Vec::new(),
+                                fields: doc.fields,
+                                emits: true,
+                                requirement,
+                                tests,
+                            });
+                        }
+                        Err(e) => errors.push(error(origin, e)),
+                    }
+                }
+                Ok(Document::Correlation(doc)) => {
+                    let meta = Arc::new(rule_meta(&doc.common, &fallback, origin));
+                    let line = doc.common.line;
+                    self.pending_correlations.push(PendingCorrelation {
+                        meta,
+                        doc,
+                        origin: origin.to_string(),
+                        line,
+                        tests,
+                    });
+                }
+                Ok(Document::Filter(doc)) => {
+                    let no_placeholders = |_: &str| None;
+                    match Detection::compile(&doc.filter, &no_placeholders) {
+                        Ok(d) => self.pending_filters.push((
+                            doc.rules,
+                            doc.logsource,
+                            d,
+                            origin.to_string(),
+                            doc.common.line,
+                        )),
+                        Err(e) => errors.push(error(origin, e)),
+                    }
+                }
+                Err(e) => errors.push(error(origin, e)),
+            }
+        }
+        errors
+    }
+
+    fn find_rule(&self, reference: &str) -> Option<usize> {
+        self.rules
+            .iter()
+            .position(|r| r.id.as_deref() == Some(reference))
+            .or_else(|| {
+                self.rules
+                    .iter()
+                    .position(|r| r.name.as_deref() == Some(reference))
+            })
+    }
+
+    /// Resolves correlation references and applies filters, once every file is added.
+    pub fn resolve(&mut self) -> Vec<LoadError> {
+        let mut errors = Vec::new();
+        for (refs, logsource, detection, origin, line) in std::mem::take(&mut self.pending_filters)
+        {
+            let targets: Vec<usize> = if refs.is_empty() {
+                (0..self.rules.len())
+                    .filter(|&i| logsource::same_source(&self.rules[i].logsource, &logsource))
+                    .collect()
+            } else {
+                let mut found = Vec::new();
+                for r in &refs {
+                    match self.find_rule(r) {
+                        Some(i) => found.push(i),
+                        None => errors.push(LoadError {
+                            file: origin.clone(),
+                            line,
+                            col: 1,
+                            message: format!("filter refers to rule `{r}`, which is not loaded"),
+                        }),
+                    }
+                }
+                found
+            };
+            for i in targets {
+                self.rules[i].filters.push(detection.clone());
+            }
+        }
+        let pending = std::mem::take(&mut self.pending_correlations);
+        let refers_to = |j: usize, r: &str| {
+            let p = &pending[j];
+            p.meta.id == r || p.doc.common.name.as_deref() == Some(r)
+        };
+        // Resolve in rounds, so a correlation may refer to one defined after it; each is
+        // appended once what it refers to is, so dependencies come first.
+        let base = self.correlations.len();
+        let mut position: Vec<Option<usize>> = vec![None; pending.len()];
+        let mut progress = true;
+        while progress {
+            progress = false;
+            for i in 0..pending.len() {
+                if position[i].is_some() {
+                    continue;
+                }
+                let PendingCorrelation {
+                    meta, doc, tests, ..
+                } = &pending[i];
+                let sources: Option<Vec<Source>> = doc
+                    .rules
+                    .iter()
+                    .map(|r| match self.find_rule(r) {
+                        Some(idx) => Some(Source::Rule(idx)),
+                        None => (0..pending.len())
+                            .find(|&j| j != i && refers_to(j, r))
+                            .and_then(|j| position[j])
+                            .map(Source::Correlation),
+                    })
+                    .collect();
+                if let Some(sources) = sources {
+                    let mut c = self.bind_correlation(meta.clone(), doc.clone(), sources);
+                    c.tests = tests.clone();
+                    position[i] = Some(self.correlations.len());
+                    self.correlations.push(c);
+                    progress = true;
+                }
+            }
+        }
+        for (
+            i,
+            PendingCorrelation {
+                doc, origin, line, ..
+            },
+        ) in pending.iter().enumerate()
+        {
+            if position[i].is_none() {
+                let missing: Vec<&str> = doc
+                    .rules
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|r| {
+                        self.find_rule(r).is_none()
+                            && !(0..pending.len()).any(|j| position[j].is_some() && refers_to(j, r))
+                    })
+                    .collect();
+                errors.push(LoadError {
+                    file: origin.clone(),
+                    line: *line,
+                    col: 1,
+                    message: format!("correlation refers to rules that are not loaded, or to itself through a cycle: {}", missing.join(", ")),
+                });
+            }
+        }
+        for c in &self.correlations[base..] {
+            if !c.doc.generate {
+                for s in &c.sources {
+                    if let Source::Rule(r) = s {
+                        self.rules[*r].emits = false;
+                    }
+                }
+            }
+        }
+        errors
+    }
+
+    fn bind_correlation(
+        &self,
+        meta: Arc<RuleMeta>,
+        doc: CorrelationDoc,
+        sources: Vec<Source>,
+    ) -> SigmaCorrelation {
+        let source_name = |s: &Source| -> Option<String> {
+            match s {
+                Source::Rule(i) => self.rules[*i].name.clone(),
+                Source::Correlation(_) => None,
+            }
+        };
+        let alias_for = |field: &str, s: &Source| -> String {
+            let name = source_name(s);
+            doc.aliases
+                .iter()
+                .find(|(alias, _)| alias == field)
+                .and_then(|(_, per_rule)| {
+                    per_rule
+                        .iter()
+                        .find(|(rule, _)| Some(rule) == name.as_ref())
+                        .map(|(_, f)| f.clone())
+                })
+                .unwrap_or_else(|| field.to_string())
+        };
+        let group_fields = sources
+            .iter()
+            .map(|s| doc.group_by.iter().map(|g| alias_for(g, s)).collect())
+            .collect();
+        let value_field = sources
+            .iter()
+            .map(|s| doc.field.as_ref().map(|f| alias_for(f, s)))
+            .collect();
+        SigmaCorrelation {
+            meta,
+            doc,
+            tests: None,
+            sources,
+            group_fields,
+            value_field,
+        }
+    }
+}

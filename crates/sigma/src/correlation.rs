@@ -1,0 +1,232 @@
+//! Correlation rules over event time, with sliding windows.
+//!
+//! For each group (the values of `group-by`, per referenced rule after aliases), the window
+//! holds the matches of the last `timespan`: `[t − timespan, t]` at each new match `t`. The
+//! condition is evaluated at every match; a group raises one correlation match when the
+//! condition becomes true, and can raise another only after it has been false again (so a
+//! burst of 500 failed logins is one alert, not 400). This is a sliding window, not fixed
+//! buckets: ten events from 09:55 to 10:04 are within a 10-minute timespan.
+//!
+//! What is counted: `event_count` the matches; `value_count` the distinct values of `field`;
+//! `value_sum`, `value_avg`, `value_min`, `value_max`, `value_median` and `value_percentile`
+//! the numeric values of `field` (`percentile` defaults to 95, nearest rank); `temporal` the
+//! distinct referenced rules present (default condition: all of them); `temporal_ordered`
+//! the referenced rules present in the given order (greedy, first occurrences).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use modelward_event::Event;
+use serde_json::Value as Json;
+
+use crate::collection::SigmaCorrelation;
+use crate::rule::CorrelationType;
+
+/// A match of a referenced rule (or correlation), fed to a correlation.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub ts: i64,
+    /// Index into the correlation's `sources`.
+    pub source: usize,
+    pub event: Arc<Event>,
+}
+
+/// A correlation's match.
+#[derive(Debug, Clone)]
+pub struct CorrelationMatch {
+    pub ts: i64,
+    pub window_start: i64,
+    /// (group-by field, value) of the group.
+    pub group: Vec<(String, Json)>,
+    /// The counted figure: events, distinct values, sum, rules present...
+    pub value: f64,
+    pub events: u64,
+    pub first: i64,
+    /// The first few matches in the window.
+    pub samples: Vec<Arc<Event>>,
+    /// The match that completed the condition.
+    pub last: Arc<Event>,
+}
+
+/// Limits on the state of one correlation.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Matches kept per group window; the oldest are evicted (and counted) beyond it.
+    pub per_group: usize,
+    pub samples: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            per_group: 100_000,
+            samples: 5,
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CorrelationStats {
+    pub groups: u64,
+    pub evicted: u64,
+    /// Hits without a group value for a `value_*` field, ignored for the figure.
+    pub missing_values: u64,
+}
+
+struct Entry {
+    ts: i64,
+    source: usize,
+    value: Option<Json>,
+    event: Arc<Event>,
+}
+
+fn first_value(event: &Event, field: &str) -> Option<Json> {
+    event.get(field).into_iter().next().cloned()
+}
+
+fn number(v: &Json) -> Option<f64> {
+    match v {
+        Json::Number(n) => n.as_f64(),
+        Json::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// The figure the condition compares, over the window.
+fn figure(c: &SigmaCorrelation, window: &VecDeque<Entry>) -> Option<f64> {
+    let numbers = || -> Vec<f64> {
+        window
+            .iter()
+            .filter_map(|e| e.value.as_ref().and_then(number))
+            .collect()
+    };
+    Some(match c.doc.kind {
+        CorrelationType::EventCount => window.len() as f64,
+        CorrelationType::ValueCount => {
+            let mut seen: Vec<String> = window
+                .iter()
+                .filter_map(|e| e.value.as_ref())
+                .map(|v| v.to_string())
+                .collect();
+            seen.sort();
+            seen.dedup();
+            seen.len() as f64
+        }
+        CorrelationType::ValueSum => numbers().iter().sum(),
+        CorrelationType::ValueAvg => {
+            let xs = numbers();
+            if xs.is_empty() {
+                return None;
+            }
+            xs.iter().sum::<f64>() / xs.len() as f64
+        }
+        CorrelationType::ValueMin => numbers().into_iter().reduce(f64::min)?,
+        CorrelationType::ValueMax => numbers().into_iter().reduce(f64::max)?,
+        CorrelationType::ValueMedian | CorrelationType::ValuePercentile => {
+            let mut xs = numbers();
+            if xs.is_empty() {
+                return None;
+            }
+            xs.sort_by(f64::total_cmp);
+            let p = if c.doc.kind == CorrelationType::ValueMedian {
+                50.0
+            } else {
+                c.doc.percentile.unwrap_or(95.0)
+            };
+            let rank = ((p / 100.0) * xs.len() as f64).ceil() as usize;
+            xs[rank.clamp(1, xs.len()) - 1]
+        }
+        CorrelationType::Temporal => {
+            let mut present = vec![false; c.sources.len()];
+            window.iter().for_each(|e| present[e.source] = true);
+            present.iter().filter(|p| **p).count() as f64
+        }
+        CorrelationType::TemporalOrdered => {
+            let mut next = 0;
+            for e in window {
+                if next < c.sources.len() && e.source == next {
+                    next += 1;
+                }
+            }
+            next as f64
+        }
+    })
+}
+
+/// Evaluates a correlation over its hits (any order); matches come back in time order.
+pub fn evaluate(
+    c: &SigmaCorrelation,
+    mut hits: Vec<Hit>,
+    limits: Limits,
+) -> (Vec<CorrelationMatch>, CorrelationStats) {
+    hits.sort_by_key(|h| h.ts);
+    let mut stats = CorrelationStats::default();
+    let span = c.doc.timespan_ms;
+    let mut groups: HashMap<String, (VecDeque<Entry>, bool)> = HashMap::new();
+    let mut out = Vec::new();
+    for hit in hits {
+        let fields = &c.group_fields[hit.source];
+        let group: Vec<(String, Json)> = c
+            .doc
+            .group_by
+            .iter()
+            .zip(fields)
+            .map(|(name, field)| {
+                (
+                    name.clone(),
+                    first_value(&hit.event, field).unwrap_or(Json::Null),
+                )
+            })
+            .collect();
+        let key = serde_json::to_string(&group.iter().map(|(_, v)| v).collect::<Vec<_>>())
+            .unwrap_or_default();
+        let value = c.value_field[hit.source]
+            .as_deref()
+            .and_then(|f| first_value(&hit.event, f));
+        if c.doc.kind.needs_field() && value.is_none() {
+            stats.missing_values += 1;
+        }
+        let (window, active) = groups.entry(key).or_insert_with(|| {
+            stats.groups += 1;
+            (VecDeque::new(), false)
+        });
+        window.push_back(Entry {
+            ts: hit.ts,
+            source: hit.source,
+            value,
+            event: hit.event.clone(),
+        });
+        while window.front().is_some_and(|e| e.ts < hit.ts - span) {
+            window.pop_front();
+        }
+        while window.len() > limits.per_group {
+            window.pop_front();
+            stats.evicted += 1;
+        }
+        let holds = figure(c, window).is_some_and(|v| {
+            c.doc
+                .condition
+                .iter()
+                .all(|(op, bound)| op.holds(v, *bound))
+        });
+        if holds && !*active {
+            let value = figure(c, window).unwrap_or(0.0);
+            out.push(CorrelationMatch {
+                ts: hit.ts,
+                window_start: hit.ts - span,
+                group,
+                value,
+                events: window.len() as u64,
+                first: window.front().map_or(hit.ts, |e| e.ts),
+                samples: window
+                    .iter()
+                    .take(limits.samples)
+                    .map(|e| e.event.clone())
+                    .collect(),
+                last: hit.event,
+            });
+        }
+        *active = holds;
+    }
+    (out, stats)
+}

@@ -1,0 +1,970 @@
+//! Detections compiled into matchers, and their evaluation on events.
+//!
+//! A search identifier is a mapping (every field item must match), a list (any element
+//! must match; a list of plain values is a keyword search) or a plain value (a keyword).
+//! A field item's values are alternatives (`|all` makes every value required); each value
+//! goes through its modifiers in order, as the specification says, and becomes one or more
+//! matchers. Values compare as case-insensitive strings unless `|cased` or a numeric modifier
+//! applies; a number matches the same number in JSON or in text; `null` (and `[]`) matches a
+//! missing or null field; a field whose JSON value is an array matches when any element does.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use modelward_event::{parse_timestamp, Event};
+use regex::Regex;
+use serde_json::Value as Json;
+
+use crate::condition::{parse_conditions, Condition};
+use crate::encoding::{self, Utf16};
+use crate::pattern::{SigmaString, StringMatcher};
+use crate::rule::{CmpOp, SigmaError};
+use crate::yaml::{Node, Yaml};
+
+/// Where a placeholder's values come from (`|expand`): a pipeline's value placeholders.
+pub type Placeholders<'a> = &'a dyn Fn(&str) -> Option<Vec<String>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimePart {
+    Minute,
+    Hour,
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RefMode {
+    Equals,
+    StartsWith,
+    EndsWith,
+    Contains,
+}
+
+/// An IP network (`|cidr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    net: u128,
+    mask: u128,
+    v4: bool,
+}
+
+impl Cidr {
+    /// Parses `a.b.c.d/n` or an IPv6 network, strictly (no host bits set), as pySigma does.
+    pub fn parse(text: &str) -> Result<Cidr, String> {
+        let (addr, bits) = match text.trim().split_once('/') {
+            Some((a, b)) => (a, Some(b)),
+            None => (text.trim(), None),
+        };
+        let ip: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("`{text}` is not an IP network"))?;
+        let (value, width, v4) = match ip {
+            IpAddr::V4(v4) => (u128::from(u32::from(v4)), 32u32, true),
+            IpAddr::V6(v6) => (u128::from(v6), 128u32, false),
+        };
+        let bits: u32 = match bits {
+            Some(b) => b
+                .parse()
+                .map_err(|_| format!("`{text}`: bad prefix length"))?,
+            None => width,
+        };
+        if bits > width {
+            return Err(format!("`{text}`: prefix length above {width}"));
+        }
+        let mask = if bits == 0 {
+            0
+        } else {
+            (u128::MAX >> (128 - width)) & !((1u128 << (width - bits)) - 1)
+        };
+        let mask = if bits == width {
+            u128::MAX >> (128 - width)
+        } else {
+            mask
+        };
+        if value & !mask != 0 {
+            return Err(format!("`{text}` has host bits set"));
+        }
+        Ok(Cidr {
+            net: value,
+            mask,
+            v4,
+        })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let (value, v4) = match ip {
+            IpAddr::V4(a) => (u128::from(u32::from(a)), true),
+            IpAddr::V6(a) => match a.to_ipv4_mapped() {
+                Some(m) if self.v4 => (u128::from(u32::from(m)), true),
+                _ => (u128::from(a), false),
+            },
+        };
+        v4 == self.v4 && value & self.mask == self.net
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Matcher {
+    Str(StringMatcher),
+    Regex(Regex),
+    Number(f64),
+    Bool(bool),
+    Null,
+    Exists(bool),
+    Compare(CmpOp, f64),
+    Time(TimePart, CmpOp, f64),
+    Cidr(Cidr),
+    FieldRef {
+        field: String,
+        mode: RefMode,
+        cased: bool,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct FieldItem {
+    field: String,
+    matchers: Vec<Matcher>,
+    all: bool,
+    negate: bool,
+    /// Literal alternatives for the prefilter; None if some value has no usable literal.
+    literals: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone)]
+enum Search {
+    All(Vec<Search>),
+    Any(Vec<Search>),
+    Field(FieldItem),
+    /// Keywords: string matchers over every value of the event.
+    Keywords {
+        matchers: Vec<Matcher>,
+        all: bool,
+        literals: Option<Vec<String>>,
+    },
+}
+
+/// A compiled detection: named searches and the condition over them.
+#[derive(Debug, Clone)]
+pub struct Detection {
+    names: Vec<String>,
+    searches: Vec<Search>,
+    condition: Condition,
+}
+
+/// A value on its way through the modifiers.
+#[derive(Debug, Clone)]
+enum V {
+    Raw(String),
+    Str(SigmaString),
+    Bytes(Vec<u8>),
+    Many(Vec<V>),
+    Regex(String, String),
+    Num(f64),
+    Bool(bool),
+    Null,
+    Cmp(CmpOp, f64),
+    Time(TimePart, Option<CmpOp>, f64),
+    Cidr(Cidr),
+    FieldRef(String, RefMode),
+}
+
+struct Flags {
+    all: bool,
+    cased: bool,
+    negate: bool,
+}
+
+fn number_text(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        n.to_string()
+    }
+}
+
+/// Applies one modifier.
+fn modify(v: V, name: &str, first: bool) -> Result<V, String> {
+    let wrong = |v: &V| format!("modifier `{name}` cannot apply to {}", describe(v));
+    Ok(match (name, v) {
+        (_, V::Many(vs)) if !matches!(name, "all" | "cased" | "neq") => V::Many(
+            vs.into_iter()
+                .map(|x| modify(x, name, false))
+                .collect::<Result<_, _>>()?,
+        ),
+        ("contains" | "startswith" | "endswith", V::Num(n)) => {
+            modify(V::Str(SigmaString::literal(&number_text(n))), name, first)?
+        }
+        ("contains", V::Str(s)) => V::Str(s.contains()),
+        ("startswith", V::Str(s)) => V::Str(s.startswith()),
+        ("endswith", V::Str(s)) => V::Str(s.endswith()),
+        ("contains" | "startswith" | "endswith", V::Regex(src, flags)) => V::Regex(src, flags),
+        ("contains", V::FieldRef(f, _)) => V::FieldRef(f, RefMode::Contains),
+        ("startswith", V::FieldRef(f, _)) => V::FieldRef(f, RefMode::StartsWith),
+        ("endswith", V::FieldRef(f, _)) => V::FieldRef(f, RefMode::EndsWith),
+        ("windash", V::Str(s)) => V::Many(encoding::windash(&s).into_iter().map(V::Str).collect()),
+        ("re", V::Raw(text)) if first => {
+            Regex::new(&text).map_err(|e| format!("invalid regular expression: {e}"))?;
+            V::Regex(text, String::new())
+        }
+        ("re", _) => return Err("modifier `re` must come first".to_string()),
+        ("i" | "ignorecase", V::Regex(src, flags)) => V::Regex(src, flags + "i"),
+        ("m" | "multiline", V::Regex(src, flags)) => V::Regex(src, flags + "m"),
+        ("s" | "dotall", V::Regex(src, flags)) => V::Regex(src, flags + "s"),
+        ("i" | "ignorecase" | "m" | "multiline" | "s" | "dotall", v) => {
+            return Err(format!(
+                "regex flag `{name}` needs `re` before it, not {}",
+                describe(&v)
+            ))
+        }
+        ("base64", v @ (V::Str(_) | V::Bytes(_))) => {
+            V::Str(SigmaString::literal(&encoding::base64(&bytes_of(&v)?)))
+        }
+        ("base64offset", v @ (V::Str(_) | V::Bytes(_))) => V::Many(
+            encoding::base64offset(&bytes_of(&v)?)
+                .iter()
+                .map(|s| V::Str(SigmaString::literal(s)))
+                .collect(),
+        ),
+        ("wide" | "utf16le" | "utf16be" | "utf16", V::Str(s)) => {
+            let text = s
+                .plain()
+                .ok_or_else(|| format!("modifier `{name}` cannot encode a value with wildcards"))?;
+            let kind = match name {
+                "utf16be" => Utf16::Be,
+                "utf16" => Utf16::WithBom,
+                _ => Utf16::Le,
+            };
+            V::Bytes(encoding::utf16(&text, kind))
+        }
+        ("lt" | "lte" | "gt" | "gte", v) => {
+            let op = match name {
+                "lt" => CmpOp::Lt,
+                "lte" => CmpOp::Lte,
+                "gt" => CmpOp::Gt,
+                _ => CmpOp::Gte,
+            };
+            match v {
+                V::Num(n) => V::Cmp(op, n),
+                V::Time(part, None, n) => V::Time(part, Some(op), n),
+                other => return Err(wrong(&other)),
+            }
+        }
+        ("minute" | "hour" | "day" | "week" | "month" | "year", V::Num(n)) => {
+            let part = match name {
+                "minute" => TimePart::Minute,
+                "hour" => TimePart::Hour,
+                "day" => TimePart::Day,
+                "week" => TimePart::Week,
+                "month" => TimePart::Month,
+                _ => TimePart::Year,
+            };
+            V::Time(part, None, n)
+        }
+        ("cidr", V::Raw(text)) if first => V::Cidr(Cidr::parse(&text)?),
+        ("cidr", _) => return Err("modifier `cidr` must come first".to_string()),
+        ("expand", V::Str(s)) => V::Str(s.expand_placeholders()),
+        ("fieldref", V::Raw(text)) if first => V::FieldRef(text, RefMode::Equals),
+        ("fieldref", _) => return Err("modifier `fieldref` must come first".to_string()),
+        ("exists", _) => return Err("modifier `exists` must be the only modifier".to_string()),
+        (other, v) if KNOWN.contains(&other) => return Err(wrong(&v)),
+        (other, _) => return Err(format!("unknown modifier `{other}`")),
+    })
+}
+
+const KNOWN: [&str; 34] = [
+    "contains",
+    "startswith",
+    "endswith",
+    "all",
+    "exists",
+    "cased",
+    "neq",
+    "windash",
+    "re",
+    "i",
+    "m",
+    "s",
+    "ignorecase",
+    "multiline",
+    "dotall",
+    "base64",
+    "base64offset",
+    "wide",
+    "utf16le",
+    "utf16be",
+    "utf16",
+    "lt",
+    "lte",
+    "gt",
+    "gte",
+    "minute",
+    "hour",
+    "day",
+    "week",
+    "month",
+    "year",
+    "cidr",
+    "expand",
+    "fieldref",
+];
+
+fn describe(v: &V) -> &'static str {
+    match v {
+        V::Raw(_) | V::Str(_) => "a string",
+        V::Bytes(_) => "encoded bytes",
+        V::Many(_) => "a list of variants",
+        V::Regex(..) => "a regular expression",
+        V::Num(_) => "a number",
+        V::Bool(_) => "a boolean",
+        V::Null => "null",
+        V::Cmp(..) => "a comparison",
+        V::Time(..) => "a time part",
+        V::Cidr(_) => "a network",
+        V::FieldRef(..) => "a field reference",
+    }
+}
+
+fn bytes_of(v: &V) -> Result<Vec<u8>, String> {
+    match v {
+        V::Bytes(b) => Ok(b.clone()),
+        V::Str(s) => encoding::encode_value(s).map_err(|e| e.to_string()),
+        other => Err(format!("cannot encode {}", describe(other))),
+    }
+}
+
+/// The value's matchers (and prefilter literals) once all modifiers ran.
+fn finish(
+    v: V,
+    flags: &Flags,
+    placeholders: Placeholders,
+    out: &mut Vec<Matcher>,
+    literals: &mut Option<Vec<String>>,
+) -> Result<(), String> {
+    let no_literal = |literals: &mut Option<Vec<String>>| *literals = None;
+    match v {
+        V::Many(vs) => {
+            for x in vs {
+                finish(x, flags, placeholders, out, literals)?;
+            }
+        }
+        V::Raw(text) => finish(
+            V::Str(SigmaString::parse(&text)),
+            flags,
+            placeholders,
+            out,
+            literals,
+        )?,
+        V::Bytes(b) => finish(
+            V::Str(SigmaString::literal(&String::from_utf8_lossy(&b))),
+            flags,
+            placeholders,
+            out,
+            literals,
+        )?,
+        V::Str(s) => {
+            let strings = if s.placeholders().is_empty() {
+                vec![s]
+            } else {
+                s.replace_placeholders(placeholders)
+                    .map_err(|e| e.to_string())?
+            };
+            for s in strings {
+                match (literals.as_mut(), usable_literal(&s)) {
+                    (Some(list), Some(l)) => list.push(l),
+                    (Some(_), None) => no_literal(literals),
+                    _ => {}
+                }
+                out.push(Matcher::Str(
+                    StringMatcher::new(&s, flags.cased).map_err(|e| e.to_string())?,
+                ));
+            }
+        }
+        V::Regex(src, f) => {
+            let pattern = if f.is_empty() {
+                src.clone()
+            } else {
+                format!("(?{f}){src}")
+            };
+            out.push(Matcher::Regex(
+                Regex::new(&pattern).map_err(|e| format!("invalid regular expression: {e}"))?,
+            ));
+            no_literal(literals);
+        }
+        V::Num(n) => {
+            match (literals.as_mut(), n.fract() == 0.0 && n.abs() >= 100.0) {
+                (Some(list), true) => list.push(number_text(n)),
+                _ => no_literal(literals),
+            }
+            out.push(Matcher::Number(n));
+        }
+        V::Bool(b) => {
+            no_literal(literals);
+            out.push(Matcher::Bool(b));
+        }
+        V::Null => {
+            no_literal(literals);
+            out.push(Matcher::Null);
+        }
+        V::Cmp(op, n) => {
+            no_literal(literals);
+            out.push(Matcher::Compare(op, n));
+        }
+        V::Time(part, op, n) => {
+            no_literal(literals);
+            out.push(Matcher::Time(part, op.unwrap_or(CmpOp::Eq), n));
+        }
+        V::Cidr(c) => {
+            no_literal(literals);
+            out.push(Matcher::Cidr(c));
+        }
+        V::FieldRef(field, mode) => {
+            no_literal(literals);
+            out.push(Matcher::FieldRef {
+                field,
+                mode,
+                cased: flags.cased,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The longest run of a value's literal text that a raw JSON record must contain, if it is
+/// at least 3 characters of printable ASCII that JSON never escapes.
+fn usable_literal(s: &SigmaString) -> Option<String> {
+    let text = s.longest_literal()?;
+    let mut best = "";
+    for run in
+        text.split(|c: char| !(c.is_ascii_graphic() || c == ' ') || matches!(c, '"' | '\\' | '/'))
+    {
+        if run.len() > best.len() {
+            best = run;
+        }
+    }
+    (best.len() >= 3).then(|| best.to_string())
+}
+
+fn scalar_value(node: &Node, raw: bool) -> Result<V, SigmaError> {
+    Ok(match &node.value {
+        Yaml::Str(s) if raw => V::Raw(s.clone()),
+        Yaml::Str(s) => V::Str(SigmaString::parse(s)),
+        Yaml::Int(i) => V::Num(*i as f64),
+        Yaml::Float(f) => V::Num(*f),
+        Yaml::Bool(b) => V::Bool(*b),
+        Yaml::Null => V::Null,
+        Yaml::Seq(_) | Yaml::Map(_) => {
+            return Err(SigmaError::at(
+                node,
+                format!("expected a value, found {}", node.kind()),
+            ))
+        }
+    })
+}
+
+fn compile_item(
+    key: &Node,
+    value: &Node,
+    placeholders: Placeholders,
+) -> Result<Search, SigmaError> {
+    let key_text = key
+        .scalar_text()
+        .ok_or_else(|| SigmaError::at(key, "a field name must be a string"))?;
+    let mut parts = key_text.split('|');
+    let field = parts.next().unwrap_or("").to_string();
+    let modifiers: Vec<&str> = parts.collect();
+    if modifiers.iter().any(|m| m.is_empty()) {
+        return Err(SigmaError::at(
+            key,
+            format!("empty modifier in `{key_text}`"),
+        ));
+    }
+    let mut flags = Flags {
+        all: false,
+        cased: false,
+        negate: false,
+    };
+    let transforming: Vec<&str> = modifiers
+        .iter()
+        .copied()
+        .filter(|m| match *m {
+            "all" => {
+                flags.all = true;
+                false
+            }
+            "cased" => {
+                flags.cased = true;
+                false
+            }
+            "neq" => {
+                flags.negate = true;
+                false
+            }
+            _ => true,
+        })
+        .collect();
+    let raw = matches!(transforming.first(), Some(&"re" | &"cidr" | &"fieldref"));
+    let values: Vec<&Node> = match &value.value {
+        Yaml::Seq(items) => items.iter().collect(),
+        _ => vec![value],
+    };
+    let mut matchers = Vec::new();
+    let mut literals = Some(Vec::new());
+    if modifiers.contains(&"exists") {
+        if modifiers.len() != 1 || field.is_empty() {
+            return Err(SigmaError::at(
+                key,
+                "`exists` must be the only modifier, on a field",
+            ));
+        }
+        match value.value {
+            Yaml::Bool(b) => matchers.push(Matcher::Exists(b)),
+            _ => {
+                return Err(SigmaError::at(
+                    value,
+                    format!("`exists` needs true or false, found {}", value.kind()),
+                ))
+            }
+        }
+        literals = None;
+    } else if values.is_empty() {
+        // `field: []` means the field is absent, as pySigma reads it.
+        matchers.push(Matcher::Null);
+        literals = None;
+    }
+    for node in values.iter().filter(|_| !modifiers.contains(&"exists")) {
+        let mut v = scalar_value(node, raw)?;
+        for (i, m) in transforming.iter().enumerate() {
+            v = modify(v, m, i == 0).map_err(|e| SigmaError::at(key, e))?;
+        }
+        finish(v, &flags, placeholders, &mut matchers, &mut literals)
+            .map_err(|e| SigmaError::at(node, e))?;
+    }
+    if field.is_empty() {
+        if matchers
+            .iter()
+            .any(|m| !matches!(m, Matcher::Str(_) | Matcher::Regex(_)))
+        {
+            return Err(SigmaError::at(
+                value,
+                "keywords must be strings (null and numbers need a field)",
+            ));
+        }
+        // Keywords match anywhere in a value.
+        return keyword_search(&values, &transforming, &flags, placeholders, key);
+    }
+    if flags.negate {
+        literals = None;
+    }
+    Ok(Search::Field(FieldItem {
+        field,
+        matchers,
+        all: flags.all,
+        negate: flags.negate,
+        literals: literals.filter(|l| !l.is_empty()),
+    }))
+}
+
+/// A keyword search: each value, after its modifiers, is searched as a substring of every
+/// value of the event.
+fn keyword_search(
+    values: &[&Node],
+    modifiers: &[&str],
+    flags: &Flags,
+    placeholders: Placeholders,
+    at: &Node,
+) -> Result<Search, SigmaError> {
+    let mut matchers = Vec::new();
+    let mut literals = Some(Vec::new());
+    for node in values {
+        let raw = modifiers.first() == Some(&"re");
+        let mut v = scalar_value(node, raw)?;
+        if let V::Num(n) = v {
+            v = V::Str(SigmaString::literal(&number_text(n)));
+        }
+        for (i, m) in modifiers.iter().enumerate() {
+            v = modify(v, m, i == 0).map_err(|e| SigmaError::at(at, e))?;
+        }
+        let v = match v {
+            V::Str(s) => V::Str(s.contains()),
+            V::Many(vs) => V::Many(
+                vs.into_iter()
+                    .map(|x| {
+                        if let V::Str(s) = x {
+                            V::Str(s.contains())
+                        } else {
+                            x
+                        }
+                    })
+                    .collect(),
+            ),
+            other => other,
+        };
+        finish(v, flags, placeholders, &mut matchers, &mut literals)
+            .map_err(|e| SigmaError::at(node, e))?;
+    }
+    if let Some(m) = matchers
+        .iter()
+        .find(|m| !matches!(m, Matcher::Str(_) | Matcher::Regex(_)))
+    {
+        let _ = m;
+        return Err(SigmaError::at(at, "keywords must be strings"));
+    }
+    Ok(Search::Keywords {
+        matchers,
+        all: flags.all,
+        literals: literals.filter(|l| !l.is_empty()),
+    })
+}
+
+fn compile_search(node: &Node, placeholders: Placeholders) -> Result<Search, SigmaError> {
+    match &node.value {
+        Yaml::Map(entries) => {
+            if entries.is_empty() {
+                return Err(SigmaError::at(node, "empty search identifier"));
+            }
+            let items = entries
+                .iter()
+                .map(|(k, v)| compile_item(k, v, placeholders))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(if items.len() == 1 {
+                items.into_iter().next().unwrap_or(Search::All(Vec::new()))
+            } else {
+                Search::All(items)
+            })
+        }
+        Yaml::Seq(items)
+            if items
+                .iter()
+                .all(|i| !matches!(i.value, Yaml::Map(_) | Yaml::Seq(_))) =>
+        {
+            if items.is_empty() {
+                return Err(SigmaError::at(node, "empty list of keywords"));
+            }
+            let refs: Vec<&Node> = items.iter().collect();
+            keyword_search(
+                &refs,
+                &[],
+                &Flags {
+                    all: false,
+                    cased: false,
+                    negate: false,
+                },
+                placeholders,
+                node,
+            )
+        }
+        Yaml::Seq(items) => Ok(Search::Any(
+            items
+                .iter()
+                .map(|i| compile_search(i, placeholders))
+                .collect::<Result<_, _>>()?,
+        )),
+        Yaml::Null => Err(SigmaError::at(
+            node,
+            "a search identifier needs a value (null must be bound to a field)",
+        )),
+        _ => keyword_search(
+            &[node],
+            &[],
+            &Flags {
+                all: false,
+                cased: false,
+                negate: false,
+            },
+            placeholders,
+            node,
+        ),
+    }
+}
+
+impl Detection {
+    /// Compiles a `detection` mapping (or a filter's mapping: its `rules` key is skipped).
+    pub fn compile(node: &Node, placeholders: Placeholders) -> Result<Detection, SigmaError> {
+        let entries = node
+            .as_map()
+            .ok_or_else(|| SigmaError::at(node, "`detection` must be a mapping"))?;
+        let mut names = Vec::new();
+        let mut searches = Vec::new();
+        let mut condition_node = None;
+        for (k, v) in entries {
+            let name = k
+                .scalar_text()
+                .ok_or_else(|| SigmaError::at(k, "a search identifier must be a string"))?;
+            match name.as_str() {
+                "condition" => condition_node = Some(v),
+                "timeframe" => return Err(SigmaError::at(k, "`timeframe` in a detection is Sigma v1 aggregation syntax; write a correlation rule with `timespan`")),
+                "rules" => {}
+                _ => {
+                    searches.push(compile_search(v, placeholders)?);
+                    names.push(name);
+                }
+            }
+        }
+        let cnode = condition_node.ok_or_else(|| SigmaError::at(node, "missing `condition`"))?;
+        if names.is_empty() {
+            return Err(SigmaError::at(node, "no search identifier is defined"));
+        }
+        let texts: Vec<(String, &Node)> = match &cnode.value {
+            Yaml::Seq(items) => items
+                .iter()
+                .map(|i| i.scalar_text().map(|t| (t, i)))
+                .collect::<Option<_>>()
+                .ok_or_else(|| SigmaError::at(cnode, "a condition must be a string"))?,
+            _ => vec![(
+                cnode
+                    .scalar_text()
+                    .ok_or_else(|| SigmaError::at(cnode, "a condition must be a string"))?,
+                cnode,
+            )],
+        };
+        let refs: Vec<&str> = texts.iter().map(|(t, _)| t.as_str()).collect();
+        let condition = parse_conditions(&refs, &names).map_err(|(i, e)| {
+            let at = texts.get(i).map_or(cnode, |(_, n)| n);
+            // Plain scalars start at their first character; point into the condition text.
+            SigmaError {
+                line: at.line,
+                col: at.col + e.offset,
+                message: format!("condition: {}", e.message),
+            }
+        })?;
+        Ok(Detection {
+            names,
+            searches,
+            condition,
+        })
+    }
+
+    /// Whether the event matches.
+    pub fn matches(&self, event: &Event) -> bool {
+        self.eval(&self.condition, event)
+    }
+
+    fn search(&self, name: &str) -> Option<&Search> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| &self.searches[i])
+    }
+
+    fn eval(&self, c: &Condition, event: &Event) -> bool {
+        match c {
+            Condition::Id(name) => self.search(name).is_some_and(|s| search_matches(s, event)),
+            Condition::Not(inner) => !self.eval(inner, event),
+            Condition::And(items) => items.iter().all(|i| self.eval(i, event)),
+            Condition::Or(items) => items.iter().any(|i| self.eval(i, event)),
+            Condition::OneOf(names) => names
+                .iter()
+                .any(|n| self.search(n).is_some_and(|s| search_matches(s, event))),
+            Condition::AllOf(names) => names
+                .iter()
+                .all(|n| self.search(n).is_some_and(|s| search_matches(s, event))),
+        }
+    }
+
+    /// Literals a raw record must contain for the detection to match (conjunction of
+    /// any-of sets), as the ES|QL prefilter defines them.
+    pub fn requirement(&self) -> Vec<Vec<String>> {
+        self.requirement_of(&self.condition)
+    }
+
+    fn requirement_of(&self, c: &Condition) -> Vec<Vec<String>> {
+        let of_search = |name: &str| {
+            self.search(name)
+                .map(search_requirement)
+                .unwrap_or_default()
+        };
+        match c {
+            Condition::Id(name) => of_search(name),
+            Condition::Not(_) => Vec::new(),
+            Condition::And(items) => items.iter().flat_map(|i| self.requirement_of(i)).collect(),
+            Condition::AllOf(names) => names.iter().flat_map(|n| of_search(n)).collect(),
+            Condition::Or(items) => {
+                union_of_best(items.iter().map(|i| self.requirement_of(i)).collect())
+            }
+            Condition::OneOf(names) => union_of_best(names.iter().map(|n| of_search(n)).collect()),
+        }
+    }
+}
+
+fn search_requirement(s: &Search) -> Vec<Vec<String>> {
+    match s {
+        Search::All(items) => items.iter().flat_map(search_requirement).collect(),
+        Search::Any(items) => union_of_best(items.iter().map(search_requirement).collect()),
+        Search::Field(f) if !f.all => f.literals.clone().map(|l| vec![l]).unwrap_or_default(),
+        Search::Field(f) => f
+            .literals
+            .clone()
+            .map(|l| l.into_iter().map(|x| vec![x]).collect())
+            .unwrap_or_default(),
+        Search::Keywords {
+            literals,
+            all: false,
+            ..
+        } => literals.clone().map(|l| vec![l]).unwrap_or_default(),
+        Search::Keywords {
+            literals,
+            all: true,
+            ..
+        } => literals
+            .clone()
+            .map(|l| l.into_iter().map(|x| vec![x]).collect())
+            .unwrap_or_default(),
+    }
+}
+
+/// For an OR: one clause per alternative (its most selective), unioned; nothing if any
+/// alternative requires nothing.
+fn union_of_best(alternatives: Vec<Vec<Vec<String>>>) -> Vec<Vec<String>> {
+    let mut union = Vec::new();
+    for alt in alternatives {
+        let best = alt.into_iter().max_by_key(|c| {
+            (
+                c.iter().map(String::len).min().unwrap_or(0),
+                usize::MAX - c.len(),
+            )
+        });
+        match best {
+            Some(clause) => union.extend(clause),
+            None => return Vec::new(),
+        }
+    }
+    union.sort();
+    union.dedup();
+    if union.is_empty() {
+        Vec::new()
+    } else {
+        vec![union]
+    }
+}
+
+fn search_matches(s: &Search, event: &Event) -> bool {
+    match s {
+        Search::All(items) => items.iter().all(|i| search_matches(i, event)),
+        Search::Any(items) => items.iter().any(|i| search_matches(i, event)),
+        Search::Field(item) => item_matches(item, event) != item.negate,
+        Search::Keywords { matchers, all, .. } => {
+            let mut leaves: Vec<String> = Vec::new();
+            modelward_event::for_each_leaf(&event.fields, &mut |_, v| collect_text(v, &mut leaves));
+            let hit = |m: &Matcher| leaves.iter().any(|t| text_matches(m, t));
+            if *all {
+                matchers.iter().all(hit)
+            } else {
+                matchers.iter().any(hit)
+            }
+        }
+    }
+}
+
+fn collect_text(v: &Json, out: &mut Vec<String>) {
+    match v {
+        Json::String(s) => out.push(s.clone()),
+        Json::Number(n) => out.push(n.to_string()),
+        Json::Bool(b) => out.push(b.to_string()),
+        Json::Array(items) => items.iter().for_each(|i| collect_text(i, out)),
+        Json::Null | Json::Object(_) => {}
+    }
+}
+
+fn item_matches(item: &FieldItem, event: &Event) -> bool {
+    let values = event.get(&item.field);
+    let one = |m: &Matcher| match m {
+        Matcher::Exists(b) => event.has(&item.field) == *b,
+        Matcher::Null => values.is_empty(),
+        Matcher::FieldRef { field, mode, cased } => {
+            let others = event.get(field);
+            values.iter().any(|v| {
+                let Some(a) = text_of(v) else { return false };
+                others
+                    .iter()
+                    .filter_map(|o| text_of(o))
+                    .any(|b| field_ref(&a, &b, *mode, *cased))
+            })
+        }
+        other => values.iter().any(|v| value_matches(other, v)),
+    };
+    if item.all {
+        item.matchers.iter().all(one)
+    } else {
+        item.matchers.iter().any(one)
+    }
+}
+
+fn field_ref(a: &str, b: &str, mode: RefMode, cased: bool) -> bool {
+    let (a, b) = if cased {
+        (a.to_string(), b.to_string())
+    } else {
+        (a.to_lowercase(), b.to_lowercase())
+    };
+    match mode {
+        RefMode::Equals => a == b,
+        RefMode::StartsWith => a.starts_with(&b),
+        RefMode::EndsWith => a.ends_with(&b),
+        RefMode::Contains => a.contains(&b),
+    }
+}
+
+fn text_of(v: &Json) -> Option<String> {
+    match v {
+        Json::String(s) => Some(s.clone()),
+        Json::Number(n) => Some(n.to_string()),
+        Json::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn number_of(v: &Json) -> Option<f64> {
+    match v {
+        Json::Number(n) => n.as_f64(),
+        Json::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn text_matches(m: &Matcher, text: &str) -> bool {
+    match m {
+        Matcher::Str(s) => s.is_match(text),
+        Matcher::Regex(r) => r.is_match(text),
+        _ => false,
+    }
+}
+
+fn value_matches(m: &Matcher, v: &Json) -> bool {
+    match m {
+        Matcher::Str(_) | Matcher::Regex(_) => match v {
+            Json::String(s) => text_matches(m, s),
+            other => text_of(other).is_some_and(|t| text_matches(m, &t)),
+        },
+        Matcher::Number(n) => number_of(v).is_some_and(|x| x == *n),
+        Matcher::Bool(b) => match v {
+            Json::Bool(x) => x == b,
+            Json::String(s) => s.eq_ignore_ascii_case(if *b { "true" } else { "false" }),
+            _ => false,
+        },
+        Matcher::Compare(op, n) => number_of(v).is_some_and(|x| op.holds(x, *n)),
+        Matcher::Time(part, op, n) => time_part(v, *part).is_some_and(|x| op.holds(x as f64, *n)),
+        Matcher::Cidr(c) => text_of(v)
+            .and_then(|t| t.trim().parse::<IpAddr>().ok())
+            .is_some_and(|ip| c.contains(ip)),
+        Matcher::Null | Matcher::Exists(_) | Matcher::FieldRef { .. } => false,
+    }
+}
+
+fn time_part(v: &Json, part: TimePart) -> Option<i64> {
+    let ms = match v {
+        Json::String(s) => parse_timestamp(s)?,
+        Json::Number(n) => n.as_i64()?,
+        _ => return None,
+    };
+    let dt = DateTime::<Utc>::from_timestamp_millis(ms)?;
+    Some(i64::from(match part {
+        TimePart::Minute => dt.minute(),
+        TimePart::Hour => dt.hour(),
+        TimePart::Day => dt.day(),
+        TimePart::Week => dt.iso_week().week(),
+        TimePart::Month => dt.month(),
+        TimePart::Year => return Some(i64::from(dt.year())),
+    }))
+}

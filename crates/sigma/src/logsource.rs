@@ -1,0 +1,137 @@
+//! Built-in log-source mapping: which events a rule's `logsource` selects.
+//!
+//! A known log source selects events by their `data_stream.dataset` (or `event.dataset`), the
+//! source name modelward's normalizers write. Events that carry no dataset are of unknown
+//! source and are selected by every log source, so plain JSON logs work with any rule (as
+//! with ES|QL's FROM). A log source the table does not know applies to every event; the
+//! loader warns once per rule.
+//!
+//! | logsource | datasets |
+//! |---|---|
+//! | `product: azure`, `service: openai` | `azure_openai.logs` |
+//! | `product: azure`, `service: apim` | `azure_openai.logs` (API Management GatewayLogs) |
+//! | `product: aws`, `service: bedrock` | `aws_bedrock.invocation` |
+//! | `product: aws`, `service: cloudtrail` | `aws.cloudtrail` |
+//! | `product: aws`, `service: s3` | `aws.s3access`, `aws.cloudtrail` |
+//! | `category: llm` | `azure_openai.logs`, `aws_bedrock.invocation`, `modelward.llm`, `litellm.logs` |
+//! | `category: object_storage` | `aws.s3access`, `aws.cloudtrail`, `azure.storage`, `gcp.audit` |
+
+use modelward_event::Event;
+
+use crate::rule::LogSource;
+
+/// One row of the table: the log-source keys it requires and the datasets it selects.
+struct Mapping {
+    category: Option<&'static str>,
+    product: Option<&'static str>,
+    service: Option<&'static str>,
+    datasets: &'static [&'static str],
+}
+
+const fn map(
+    category: Option<&'static str>,
+    product: Option<&'static str>,
+    service: Option<&'static str>,
+    datasets: &'static [&'static str],
+) -> Mapping {
+    Mapping {
+        category,
+        product,
+        service,
+        datasets,
+    }
+}
+
+const TABLE: &[Mapping] = &[
+    map(None, Some("azure"), Some("openai"), &["azure_openai.logs"]),
+    map(None, Some("azure"), Some("apim"), &["azure_openai.logs"]),
+    map(
+        None,
+        Some("aws"),
+        Some("bedrock"),
+        &["aws_bedrock.invocation"],
+    ),
+    map(None, Some("aws"), Some("cloudtrail"), &["aws.cloudtrail"]),
+    map(
+        None,
+        Some("aws"),
+        Some("s3"),
+        &["aws.s3access", "aws.cloudtrail"],
+    ),
+    map(
+        Some("llm"),
+        None,
+        None,
+        &[
+            "azure_openai.logs",
+            "aws_bedrock.invocation",
+            "modelward.llm",
+            "litellm.logs",
+        ],
+    ),
+    map(
+        Some("object_storage"),
+        None,
+        None,
+        &[
+            "aws.s3access",
+            "aws.cloudtrail",
+            "azure.storage",
+            "gcp.audit",
+        ],
+    ),
+];
+
+/// The datasets a log source selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFilter {
+    pub datasets: Vec<String>,
+}
+
+impl SourceFilter {
+    pub fn admits(&self, event: &Event) -> bool {
+        match event
+            .get_str("data_stream.dataset")
+            .or_else(|| event.get_str("event.dataset"))
+        {
+            Some(ds) => self.datasets.iter().any(|d| d == ds),
+            None => true,
+        }
+    }
+}
+
+fn eq(want: Option<&str>, have: &Option<String>) -> bool {
+    want.is_none_or(|w| have.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(w)))
+}
+
+/// The filter of a known log source; None for one the table does not know.
+pub fn filter_for(ls: &LogSource) -> Option<SourceFilter> {
+    TABLE
+        .iter()
+        .find(|m| {
+            eq(m.category, &ls.category) && eq(m.product, &ls.product) && eq(m.service, &ls.service)
+        })
+        .map(|m| SourceFilter {
+            datasets: m.datasets.iter().map(|d| d.to_string()).collect(),
+        })
+}
+
+/// `product: azure, service: openai` as text.
+pub fn describe(ls: &LogSource) -> String {
+    let parts: Vec<String> = [
+        ("category", &ls.category),
+        ("product", &ls.product),
+        ("service", &ls.service),
+    ]
+    .iter()
+    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}: {v}")))
+    .collect();
+    format!("`{}`", parts.join(", "))
+}
+
+/// Whether a filter's log source covers a rule's (each key the filter names must agree).
+pub fn same_source(rule: &LogSource, filter: &LogSource) -> bool {
+    eq(filter.category.as_deref(), &rule.category)
+        && eq(filter.product.as_deref(), &rule.product)
+        && eq(filter.service.as_deref(), &rule.service)
+}

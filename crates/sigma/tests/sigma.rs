@@ -1,0 +1,293 @@
+//! Sigma semantics, rule by rule, on events.
+
+use std::sync::Arc;
+
+use modelward_event::Event;
+use modelward_sigma::correlation::{evaluate, Hit, Limits};
+use modelward_sigma::{SigmaSet, Source};
+use serde_json::{json, Value};
+
+fn set(yaml: &str) -> SigmaSet {
+    let mut s = SigmaSet::default();
+    let errors = s.add_file(yaml, "test.yml");
+    assert!(errors.is_empty(), "{errors:?}");
+    let errors = s.resolve();
+    assert!(errors.is_empty(), "{errors:?}");
+    s
+}
+
+fn errors(yaml: &str) -> Vec<String> {
+    let mut s = SigmaSet::default();
+    let mut e = s.add_file(yaml, "bad.yml");
+    e.extend(s.resolve());
+    e.iter().map(|e| e.to_string()).collect()
+}
+
+fn event(v: Value) -> Event {
+    Event::from_json(&v.to_string()).unwrap()
+}
+
+/// A rule with one detection: `detection` is the YAML body under `detection:`.
+fn rule(detection: &str) -> SigmaSet {
+    set(&format!(
+        "title: t\nlogsource:\n  product: test\ndetection:\n{detection}\n"
+    ))
+}
+
+fn matches(s: &SigmaSet, v: Value) -> bool {
+    s.rules[0].matches(&event(v))
+}
+
+#[test]
+fn maps_are_and_lists_are_or() {
+    let s = rule("  sel:\n    a: x\n    b: [y, z]\n  condition: sel");
+    assert!(matches(&s, json!({"a": "x", "b": "z"})));
+    assert!(matches(&s, json!({"a": "X", "b": "Y"})), "case-insensitive");
+    assert!(!matches(&s, json!({"a": "x", "b": "w"})));
+    assert!(!matches(&s, json!({"b": "y"})));
+    let s = rule("  sel:\n    - a: x\n    - b: y\n  condition: sel");
+    assert!(matches(&s, json!({"b": "y"})));
+}
+
+#[test]
+fn wildcards_and_escaping() {
+    // `\\*` is a backslash then a wildcard; `\*` alone is a literal star.
+    let s = rule("  sel:\n    p: 'C:\\Windows\\\\*\\cmd.exe'\n  condition: sel");
+    assert!(matches(&s, json!({"p": "c:\\windows\\system32\\CMD.EXE"})));
+    let s = rule("  sel:\n    p: 'C:\\Windows\\*\\cmd.exe'\n  condition: sel");
+    assert!(matches(&s, json!({"p": "C:\\Windows*\\cmd.exe"})));
+    assert!(!matches(&s, json!({"p": "C:\\Windows\\System32\\cmd.exe"})));
+    let s = rule("  sel:\n    p: 'a\\*b'\n  condition: sel");
+    assert!(matches(&s, json!({"p": "a*b"})));
+    assert!(!matches(&s, json!({"p": "aXb"})));
+    let s = rule("  sel:\n    p: 'a?c'\n  condition: sel");
+    assert!(matches(&s, json!({"p": "abc"})) && !matches(&s, json!({"p": "ac"})));
+}
+
+#[test]
+fn modifiers_contains_startswith_endswith_all_cased() {
+    let s =
+        rule("  sel:\n    cmd|contains|all:\n      - ' -enc '\n      - 'hidden'\n  condition: sel");
+    assert!(matches(&s, json!({"cmd": "powershell -ENC xyz -w HIDDEN"})));
+    assert!(!matches(&s, json!({"cmd": "powershell -enc xyz"})));
+    let s = rule("  sel:\n    ua|startswith: 'python-requests'\n  condition: sel");
+    assert!(matches(&s, json!({"ua": "Python-Requests/2.31"})));
+    let s = rule("  sel:\n    f|endswith|cased: '.Safetensors'\n  condition: sel");
+    assert!(
+        matches(&s, json!({"f": "model.Safetensors"}))
+            && !matches(&s, json!({"f": "model.safetensors"}))
+    );
+}
+
+#[test]
+fn numbers_nulls_and_exists() {
+    let s = rule("  sel:\n    EventID: 4624\n  condition: sel");
+    assert!(matches(&s, json!({"EventID": 4624})) && matches(&s, json!({"EventID": "4624"})));
+    let s = rule("  sel:\n    user: null\n  condition: sel");
+    assert!(
+        matches(&s, json!({"user": null}))
+            && matches(&s, json!({}))
+            && !matches(&s, json!({"user": "x"}))
+    );
+    let s = rule("  sel:\n    user|exists: true\n  condition: sel");
+    assert!(matches(&s, json!({"user": null})) && !matches(&s, json!({})));
+    let s = rule("  sel:\n    user: ''\n  condition: sel");
+    assert!(matches(&s, json!({"user": ""})) && !matches(&s, json!({})));
+}
+
+#[test]
+fn numeric_comparisons_and_neq() {
+    let s = rule("  sel:\n    tokens|gte: 1000\n  condition: sel");
+    assert!(
+        matches(&s, json!({"tokens": 1000}))
+            && matches(&s, json!({"tokens": "4096"}))
+            && !matches(&s, json!({"tokens": 999}))
+    );
+    let s = rule("  sel:\n    status|neq: 200\n  condition: sel");
+    assert!(matches(&s, json!({"status": 500})) && !matches(&s, json!({"status": 200})));
+}
+
+#[test]
+fn regex_with_flags_and_cidr() {
+    let s = rule("  sel:\n    ua|re: '^curl/[0-9.]+$'\n  condition: sel");
+    assert!(matches(&s, json!({"ua": "curl/8.4.0"})) && !matches(&s, json!({"ua": "CURL/8.4.0"})));
+    let s = rule("  sel:\n    ua|re|i: '^curl/'\n  condition: sel");
+    assert!(matches(&s, json!({"ua": "CURL/8.4.0"})));
+    let s =
+        rule("  sel:\n    ip|cidr:\n      - 10.0.0.0/8\n      - '2001:db8::/32'\n  condition: sel");
+    assert!(
+        matches(&s, json!({"ip": "10.1.2.3"}))
+            && matches(&s, json!({"ip": "2001:db8::1"}))
+            && !matches(&s, json!({"ip": "11.0.0.1"}))
+    );
+}
+
+#[test]
+fn encodings_windash_base64offset_wide() {
+    let s = rule("  sel:\n    cmd|windash|contains: ' -encodedcommand '\n  condition: sel");
+    assert!(matches(
+        &s,
+        json!({"cmd": "powershell /encodedcommand AAA"})
+    ));
+    assert!(matches(
+        &s,
+        json!({"cmd": "powershell \u{2013}encodedcommand AAA"})
+    ));
+    let s = rule("  sel:\n    body|base64offset|contains: 'foobar'\n  condition: sel");
+    for encoded in ["xxZm9vYmFyxx", "Zvb2Jhc", "xmb29iYX"] {
+        assert!(matches(&s, json!({"body": encoded})), "{encoded}");
+    }
+    let s = rule("  sel:\n    body|wide|base64offset|contains: 'cmd'\n  condition: sel");
+    assert!(matches(&s, json!({"body": "..YwBtAGQA.."})));
+    let s = rule("  sel:\n    body|base64: 'cmd'\n  condition: sel");
+    assert!(matches(&s, json!({"body": "Y21k"})) && !matches(&s, json!({"body": "xY21k"})));
+}
+
+#[test]
+fn keywords_search_every_value() {
+    let s = rule("  keywords:\n    - 'ignore previous instructions'\n    - 'DAN mode'\n  condition: keywords");
+    assert!(matches(
+        &s,
+        json!({"gen_ai": {"prompt": "Please IGNORE previous instructions and..."}})
+    ));
+    assert!(!matches(&s, json!({"gen_ai": {"prompt": "hello"}})));
+    let s =
+        rule("  keywords:\n    '|all':\n      - 'alpha'\n      - 'beta'\n  condition: keywords");
+    assert!(
+        matches(&s, json!({"a": "alpha", "b": ["x", "beta"]}))
+            && !matches(&s, json!({"a": "alpha"}))
+    );
+}
+
+#[test]
+fn conditions_one_of_all_of_not() {
+    let d = "  selection_a:\n    a: 1\n  selection_b:\n    b: 1\n  filter:\n    c: 1\n  _hidden:\n    d: 1\n  condition: 1 of selection_* and not filter";
+    let s = rule(d);
+    assert!(matches(&s, json!({"b": 1})) && !matches(&s, json!({"b": 1, "c": 1})));
+    let s = rule("  sel1:\n    a: 1\n  sel2:\n    b: 1\n  _x:\n    z: 1\n  condition: all of them");
+    assert!(matches(&s, json!({"a": 1, "b": 1})), "`them` leaves out _x");
+    let s = rule("  sel:\n    a: 1\n  other:\n    b: 1\n  condition:\n    - sel\n    - other");
+    assert!(matches(&s, json!({"b": 1})), "a list of conditions is OR");
+}
+
+#[test]
+fn fieldref_and_time_parts() {
+    let s = rule("  sel:\n    src|fieldref: dst\n  condition: sel");
+    assert!(
+        matches(&s, json!({"src": "A", "dst": "a"}))
+            && !matches(&s, json!({"src": "a", "dst": "b"}))
+    );
+    let s = rule("  sel:\n    '@timestamp|hour|gte': 22\n  condition: sel");
+    assert!(
+        matches(&s, json!({"@timestamp": "2025-01-01T23:10:00Z"}))
+            && !matches(&s, json!({"@timestamp": "2025-01-01T08:00:00Z"}))
+    );
+}
+
+#[test]
+fn errors_name_line_and_column() {
+    let e = errors("title: t\nlogsource: {product: x}\ndetection:\n  sel:\n    a|frobnicate: 1\n  condition: sel\n");
+    assert_eq!(e, vec!["bad.yml:5:5: unknown modifier `frobnicate`"]);
+    let e = errors("title: t\nlogsource: {product: x}\ndetection:\n  sel:\n    a: 1\n  condition: sel and nope\n");
+    assert_eq!(e.len(), 1);
+    assert!(e[0].starts_with("bad.yml:6:"), "{e:?}");
+    assert!(e[0].contains("nope"), "{e:?}");
+    let e = errors("title: t\nlogsource: {product: x}\ndetection:\n  sel:\n    a|re: '(unclosed'\n  condition: sel\n");
+    assert!(e[0].contains("invalid regular expression"), "{e:?}");
+    let e = errors("title: t\nlogsource: {product: x}\ndetection:\n  sel:\n    a: 1\n  condition: sel | count() > 5\n");
+    assert!(e[0].contains("correlation"), "{e:?}");
+    let e = errors("title: [unclosed\n");
+    assert!(e[0].starts_with("bad.yml:"), "{e:?}");
+}
+
+#[test]
+fn multi_document_files_keep_good_rules_and_report_bad_ones() {
+    let mut s = SigmaSet::default();
+    let text = "title: good\nlogsource: {product: x}\ndetection: {sel: {a: 1}, condition: sel}\n---\ntitle: bad\nlogsource: {product: x}\ndetection: {sel: {a|nope: 1}, condition: sel}\n---\ntitle: good2\nlogsource: {product: x}\ndetection: {sel: {b: 1}, condition: sel}\n";
+    let errors = s.add_file(text, "multi.yml");
+    assert_eq!(errors.len(), 1);
+    assert_eq!(s.rules.len(), 2);
+}
+
+fn hits(s: &SigmaSet, source: usize, events: &[(i64, Value)]) -> Vec<Hit> {
+    events
+        .iter()
+        .map(|(ts, v)| Hit {
+            ts: *ts,
+            source,
+            event: Arc::new(event(v.clone())),
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .inspect(|_| {
+            let _ = s;
+        })
+        .collect()
+}
+
+const CORRELATED: &str = "title: Many failed logins\nname: failed_login\nlogsource: {product: x}\ndetection: {sel: {outcome: failure}, condition: sel}\n---\ntitle: Brute force\nid: 0e95725d-7320-415d-80f7-004da920fc11\ncorrelation:\n  type: event_count\n  rules: failed_login\n  group-by: [user]\n  timespan: 10m\n  condition:\n    gte: 10\n";
+
+#[test]
+fn event_count_uses_a_sliding_window() {
+    let s = set(CORRELATED);
+    assert!(
+        !s.rules[0].emits,
+        "a rule a correlation uses raises no alert of its own"
+    );
+    assert_eq!(s.correlations[0].sources, vec![Source::Rule(0)]);
+    let minute = 60_000;
+    // Ten failures from 09:55 to 10:04: no fixed 10-minute bucket holds them all, the
+    // sliding window does.
+    let start = 1_741_946_100_000; // 09:55
+    let events: Vec<(i64, Value)> = (0..10)
+        .map(|i| {
+            (
+                start + i * minute,
+                json!({"user": "alice", "outcome": "failure"}),
+            )
+        })
+        .collect();
+    let (found, _) = evaluate(&s.correlations[0], hits(&s, 0, &events), Limits::default());
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].value, 10.0);
+    assert_eq!(found[0].group, vec![("user".to_string(), json!("alice"))]);
+    // Spread over more than the timespan: no match.
+    let slow: Vec<(i64, Value)> = (0..10)
+        .map(|i| (start + i * 2 * minute, json!({"user": "bob"})))
+        .collect();
+    assert!(
+        evaluate(&s.correlations[0], hits(&s, 0, &slow), Limits::default())
+            .0
+            .is_empty()
+    );
+}
+
+#[test]
+fn value_count_temporal_and_ordered() {
+    let yaml = "title: a\nname: a\nlogsource: {product: x}\ndetection: {sel: {kind: a}, condition: sel}\n---\ntitle: b\nname: b\nlogsource: {product: x}\ndetection: {sel: {kind: b}, condition: sel}\n---\ntitle: distinct models\ncorrelation:\n  type: value_count\n  rules: a\n  group-by: user\n  timespan: 1h\n  condition: {gte: 3, field: model}\n---\ntitle: a then b\ncorrelation:\n  type: temporal_ordered\n  rules: [a, b]\n  group-by: user\n  timespan: 1h\n";
+    let s = set(yaml);
+    let models: Vec<(i64, Value)> = ["m1", "m2", "m2", "m3"]
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (i as i64 * 1000, json!({"user": "u", "model": m})))
+        .collect();
+    let (found, _) = evaluate(&s.correlations[0], hits(&s, 0, &models), Limits::default());
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].value, 3.0);
+    let c = &s.correlations[1];
+    let mut in_order = hits(&s, 0, &[(1000, json!({"user": "u"}))]);
+    in_order.extend(hits(&s, 1, &[(2000, json!({"user": "u"}))]));
+    assert_eq!(evaluate(c, in_order, Limits::default()).0.len(), 1);
+    let mut reversed = hits(&s, 1, &[(1000, json!({"user": "u"}))]);
+    reversed.extend(hits(&s, 0, &[(2000, json!({"user": "u"}))]));
+    assert!(evaluate(c, reversed, Limits::default()).0.is_empty());
+}
+
+#[test]
+fn correlations_reference_correlations_and_unknown_rules_are_errors() {
+    let yaml = format!("{CORRELATED}---\ntitle: outer\ncorrelation:\n  type: event_count\n  rules: 0e95725d-7320-415d-80f7-004da920fc11\n  timespan: 1h\n  condition: {{gte: 1}}\n");
+    let s = set(&yaml);
+    assert_eq!(s.correlations[1].sources, vec![Source::Correlation(0)]);
+    let e = errors("title: c\ncorrelation:\n  type: event_count\n  rules: missing_rule\n  timespan: 1h\n  condition: {gte: 1}\n");
+    assert!(e[0].contains("missing_rule"), "{e:?}");
+}

@@ -38,6 +38,9 @@ pub struct RuleSource {
     /// Do not load the built-in rule pack.
     #[arg(long)]
     pub no_builtin: bool,
+    /// Sigma processing pipelines (pySigma's YAML) applied to Sigma rules; repeatable.
+    #[arg(long = "pipeline", value_name = "FILE")]
+    pub pipelines: Vec<PathBuf>,
 }
 
 #[derive(Args)]
@@ -94,11 +97,17 @@ pub enum RulesCommand {
     Check {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
+        /// Sigma processing pipelines to apply; repeatable.
+        #[arg(long = "pipeline", value_name = "FILE")]
+        pipelines: Vec<PathBuf>,
     },
     /// Run each rule's own test events (`modelward_tests`): true positives must alert, true
     /// negatives must not; non-zero exit on any failure.
     Test {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
+        /// Sigma processing pipelines to apply; repeatable.
+        #[arg(long = "pipeline", value_name = "FILE")]
+        pipelines: Vec<PathBuf>,
     },
 }

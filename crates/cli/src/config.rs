@@ -21,6 +21,8 @@ pub struct RulesOptions {
     pub paths: Option<Vec<PathBuf>>,
     /// Load the built-in pack (default true).
     pub builtin: Option<bool>,
+    /// Sigma processing pipelines, relative to the configuration file.
+    pub pipelines: Option<Vec<PathBuf>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -49,8 +51,13 @@ impl Options {
             }
         };
         let base = path.parent().unwrap_or(Path::new("."));
-        if let Some(paths) = options.rules.as_mut().and_then(|r| r.paths.as_mut()) {
-            for p in paths.iter_mut() {
+        if let Some(rules) = options.rules.as_mut() {
+            for p in rules
+                .paths
+                .iter_mut()
+                .chain(rules.pipelines.iter_mut())
+                .flatten()
+            {
                 if p.is_relative() {
                     *p = base.join(&*p);
                 }

@@ -85,9 +85,12 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     let hunt_opts = options.hunt.unwrap_or_default();
     let mut rule_paths = rules_opts.paths.unwrap_or_default();
     rule_paths.extend(args.rules.rules.iter().cloned());
+    let mut pipelines = rules_opts.pipelines.unwrap_or_default();
+    pipelines.extend(args.rules.pipelines.iter().cloned());
     let source_rules = RuleSource {
         rules: rule_paths,
         no_builtin: args.rules.no_builtin || rules_opts.builtin == Some(false),
+        pipelines,
     };
     let ruleset = RuleSet::load(&source_rules);
     ruleset.report_errors();

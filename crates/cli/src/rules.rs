@@ -35,8 +35,8 @@ pub fn run(command: RulesCommand) -> Result<u8> {
                 many => bail!("[{id}] matches {} rules; give more of the id", many.len()),
             }
         }
-        RulesCommand::Check { paths } => {
-            let set = RuleSet::load_paths(&paths);
+        RulesCommand::Check { paths, pipelines } => {
+            let set = RuleSet::load_paths(&paths, &pipelines);
             set.report_errors();
             let mut by_reason: std::collections::BTreeMap<String, usize> = Default::default();
             for e in &set.errors {
@@ -60,7 +60,7 @@ pub fn run(command: RulesCommand) -> Result<u8> {
             }
             Ok(if set.errors.is_empty() { 0 } else { 1 })
         }
-        RulesCommand::Test { paths } => crate::ruletest::run(&paths),
+        RulesCommand::Test { paths, pipelines } => crate::ruletest::run(&paths, &pipelines),
     }
 }
 

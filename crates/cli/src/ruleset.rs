@@ -26,6 +26,7 @@ pub struct RuleSet {
 impl RuleSet {
     pub fn load(source: &RuleSource) -> RuleSet {
         let mut set = RuleSet::default();
+        set.load_pipelines(&source.pipelines);
         if !source.no_builtin {
             for (origin, text) in builtin::ESQL_RULES {
                 set.add(parse_toml_rule(text, origin));
@@ -46,6 +47,32 @@ impl RuleSet {
         let errors = self.sigma.resolve();
         self.errors.extend(errors.into_iter().map(from_sigma));
         self.reject_duplicate_ids();
+    }
+
+    /// Pipelines load before any rule, since they apply as rules are compiled.
+    fn load_pipelines(&mut self, paths: &[PathBuf]) {
+        for path in paths {
+            let origin = path.display().to_string();
+            let result = fs::read_to_string(path)
+                .map_err(|e| RuleError {
+                    file: origin.clone(),
+                    line: 1,
+                    column: 1,
+                    message: e.to_string(),
+                })
+                .and_then(|text| {
+                    modelward_sigma::pipeline::parse_pipeline(&text).map_err(|e| RuleError {
+                        file: origin.clone(),
+                        line: e.line,
+                        column: e.col,
+                        message: format!("pipeline: {}", e.message),
+                    })
+                });
+            match result {
+                Ok(p) => self.sigma.add_pipeline(p),
+                Err(e) => self.errors.push(e),
+            }
+        }
     }
 
     fn add_sigma(&mut self, text: &str, origin: &str) {
@@ -69,8 +96,9 @@ impl RuleSet {
             .collect()
     }
 
-    pub fn load_paths(paths: &[PathBuf]) -> RuleSet {
+    pub fn load_paths(paths: &[PathBuf], pipelines: &[PathBuf]) -> RuleSet {
         let mut set = RuleSet::default();
+        set.load_pipelines(pipelines);
         for p in paths {
             set.load_path(p);
         }

@@ -59,8 +59,8 @@ fn event(v: &Value) -> Event {
     Event::new(fields, Default::default())
 }
 
-pub fn run(paths: &[PathBuf]) -> Result<u8> {
-    let set = RuleSet::load_paths(paths);
+pub fn run(paths: &[PathBuf], pipelines: &[PathBuf]) -> Result<u8> {
+    let set = RuleSet::load_paths(paths, pipelines);
     set.report_errors();
     let mut tally = Tally {
         passed: 0,

@@ -394,3 +394,57 @@ fn config_file_unknown_keys_are_errors() {
         stderr(&o)
     );
 }
+
+#[test]
+fn sigma_rules_with_a_pipeline_on_plain_json() {
+    let d = Dir::new("sigma");
+    let rule = d.write(
+        "proc.yml",
+        "title: Encoded PowerShell\nid: 3b7e1a2c-9d4f-4e5a-8b6c-7d8e9f0a1b2c\nlogsource:\n  category: process_creation\n  product: windows\ndetection:\n  sel:\n    CommandLine|windash|contains: ' -enc '\n    User|expand: '%admins%'\n  condition: sel\nfields: [CommandLine]\nlevel: high\n",
+    );
+    let pipeline = d.write(
+        "ecs.yml",
+        "name: ecs\nvars:\n  admins: ['adm_*', root]\ntransformations:\n  - type: field_name_mapping\n    mapping:\n      CommandLine: process.command_line\n      User: user.name\n    rule_conditions: [{type: logsource, product: windows}]\n  - type: value_placeholders\n",
+    );
+    let logs = d.write(
+        "p.ndjson",
+        [
+            json!({"@timestamp": "2025-03-01T10:00:00Z", "process": {"command_line": "powershell /enc SQBFAFgA"}, "user": {"name": "adm_bob"}}),
+            json!({"@timestamp": "2025-03-01T10:00:01Z", "process": {"command_line": "powershell /enc SQBFAFgA"}, "user": {"name": "alice"}}),
+            json!({"@timestamp": "2025-03-01T10:00:02Z", "process": {"command_line": "notepad"}, "user": {"name": "root"}}),
+        ]
+        .iter()
+        .map(|v| format!("{v}\n"))
+        .collect::<String>(),
+    );
+    let o = hunt(
+        &[
+            "--no-builtin",
+            "--rules",
+            rule.to_str().unwrap(),
+            "--pipeline",
+            pipeline.to_str().unwrap(),
+        ],
+        &[&logs],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let a = alerts(&o);
+    assert_eq!(a.len(), 1, "{err}");
+    assert_eq!(a[0]["rule"]["type"], json!("sigma"));
+    assert_eq!(
+        a[0]["process.command_line"],
+        json!("powershell /enc SQBFAFgA")
+    );
+    assert_eq!(a[0]["original_time"], json!("2025-03-01T10:00:00.000Z"));
+    assert!(
+        !err.contains("not mapped"),
+        "the pipeline maps the log source: {err}"
+    );
+    // Without the pipeline the placeholder cannot be resolved: a clear load error.
+    let o = hunt(
+        &["--no-builtin", "--rules", rule.to_str().unwrap()],
+        &[&logs],
+    );
+    assert!(stderr(&o).contains("proc.yml:9:"), "{}", stderr(&o));
+}

@@ -9,8 +9,9 @@ use modelward_rule::RuleMeta;
 use crate::detection::Detection;
 use crate::logsource::{self, SourceFilter};
 use crate::meta::rule_meta;
+use crate::pipeline::{self, Pipeline};
 use crate::rule::{
-    expand_collection, parse_document, CorrelationDoc, Document, LogSource, SigmaError,
+    expand_collection, parse_document, CorrelationDoc, Document, LogSource, RuleDoc, SigmaError,
 };
 use crate::yaml::{parse_documents, Node};
 
@@ -133,6 +134,7 @@ pub struct SigmaSet {
     /// Warnings (not errors): e.g. a log source no mapping knows.
     pub warnings: Vec<String>,
     pending_correlations: Vec<PendingCorrelation>,
+    pipelines: Vec<Pipeline>,
     pending_filters: Vec<(Vec<String>, LogSource, Detection, String, usize)>,
 }
 
@@ -174,36 +176,10 @@ impl SigmaSet {
                 }
             };
             match parse_document(node) {
-                Ok(Document::Rule(doc)) => {
-                    let no_placeholders = |_: &str| None;
-                    match Detection::compile(&doc.detection, &no_placeholders) {
-                        Ok(detection) => {
-                            let source = logsource::filter_for(&doc.logsource);
-                            if source.is_none() {
-                                self.warnings.push(format!(
-                                    "{origin}:{}: log source {} is not mapped to a data source; the rule applies to every event",
-                                    doc.common.line,
-                                    logsource::describe(&doc.logsource)
-                                ));
-                            }
-                            let requirement = detection.requirement();
-                            self.rules.push(SigmaRule {
-                                meta: Arc::new(rule_meta(&doc.common, &fallback, origin)),
-                                name: doc.common.name.clone(),
-                                id: doc.common.id.clone(),
-                                logsource: doc.logsource,
-                                source,
-                                detection,
-                                filters: Vec::new(),
-                                fields: doc.fields,
-                                emits: true,
-                                requirement,
-                                tests,
-                            });
-                        }
-                        Err(e) => errors.push(error(origin, e)),
-                    }
-                }
+                Ok(Document::Rule(doc)) => match self.compile_rule(doc, &fallback, origin, tests) {
+                    Ok(rule) => self.rules.push(rule),
+                    Err(e) => errors.push(error(origin, e)),
+                },
                 Ok(Document::Correlation(doc)) => {
                     let meta = Arc::new(rule_meta(&doc.common, &fallback, origin));
                     let line = doc.common.line;
@@ -232,6 +208,54 @@ impl SigmaSet {
             }
         }
         errors
+    }
+
+    /// Pipelines apply to every rule added after them.
+    pub fn add_pipeline(&mut self, pipeline: Pipeline) {
+        self.pipelines.push(pipeline);
+    }
+
+    fn compile_rule(
+        &mut self,
+        doc: RuleDoc,
+        fallback: &str,
+        origin: &str,
+        tests: Option<RuleTests>,
+    ) -> Result<SigmaRule, SigmaError> {
+        let applied =
+            pipeline::apply(&self.pipelines, &doc.detection, &doc.logsource, &doc.fields)?;
+        let vars = applied.vars.clone();
+        let wildcard = applied.wildcard_placeholders;
+        let placeholders = move |name: &str| -> Option<Vec<String>> {
+            vars.iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .or_else(|| wildcard.then(|| vec!["*".to_string()]))
+        };
+        let detection = Detection::compile(&applied.detection, &placeholders)?;
+        let source = logsource::filter_for(&applied.logsource);
+        if source.is_none() && !applied.mapped {
+            self.warnings.push(format!(
+                "{origin}:{}: log source {} is not mapped to a data source; the rule applies to every event",
+                doc.common.line,
+                logsource::describe(&applied.logsource)
+            ));
+        }
+        let requirement = detection.requirement();
+        Ok(SigmaRule {
+            meta: Arc::new(rule_meta(&doc.common, fallback, origin)),
+            name: doc.common.name.clone(),
+            id: doc.common.id.clone(),
+            logsource: applied.logsource,
+            source,
+            detection,
+            filters: Vec::new(),
+            fields: applied.fields,
+            emits: true,
+            requirement,
+            tests,
+        })
     }
 
     fn find_rule(&self, reference: &str) -> Option<usize> {

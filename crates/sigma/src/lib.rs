@@ -14,3 +14,4 @@ pub mod yaml;
 
 pub use collection::{LoadError, RuleTests, SigmaCorrelation, SigmaRule, SigmaSet, Source};
 pub mod correlation;
+pub mod pipeline;

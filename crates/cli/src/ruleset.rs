@@ -165,6 +165,7 @@ impl RuleSet {
         });
     }
 
+    /// ES|QL ids must be unique, also against Sigma rules (the Sigma loader checks its own).
     fn reject_duplicate_ids(&mut self) {
         let mut seen: HashMap<String, String> = HashMap::new();
         for meta in self
@@ -174,16 +175,8 @@ impl RuleSet {
             .map(|r| &r.meta)
             .chain(self.sigma.correlations.iter().map(|c| &c.meta))
         {
-            if let Some(first) = seen.get(&meta.id) {
-                self.errors.push(RuleError {
-                    file: meta.origin.clone(),
-                    line: 1,
-                    column: 1,
-                    message: format!("duplicate rule id {} (first loaded from {first})", meta.id),
-                });
-            } else {
-                seen.insert(meta.id.clone(), meta.origin.clone());
-            }
+            seen.entry(meta.id.clone())
+                .or_insert_with(|| meta.origin.clone());
         }
         let mut kept = Vec::new();
         for rule in std::mem::take(&mut self.esql) {

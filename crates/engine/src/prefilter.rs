@@ -2,7 +2,7 @@
 //! parse by searching the record's bytes (ASCII case-insensitively) for the literals the
 //! rules require.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{packed, AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use memchr::memmem;
 
@@ -43,8 +43,18 @@ impl Candidates {
 /// the searchers' SIMD prefilters (a case-insensitive automaton would lose them).
 enum Searcher {
     Memmem(Vec<memmem::Finder<'static>>),
-    Automaton(AhoCorasick),
+    /// A fast "any literal at all?" pass (SIMD Teddy searchers of up to 64 literals each,
+    /// when there are not too many), then the exact overlapping scan.
+    Automaton {
+        any: Vec<packed::Searcher>,
+        all: AhoCorasick,
+    },
 }
+
+/// Literals per packed (Teddy) searcher, and how many such searchers are worth it before one
+/// DFA pass is faster.
+const PACKED_SIZE: usize = 64;
+const PACKED_MAX: usize = 8;
 
 /// Literals up to this count are searched one by one.
 const MEMMEM_MAX: usize = 8;
@@ -60,6 +70,25 @@ pub struct Prefilter {
     /// Values normalizers write that a raw record need not contain.
     synthesized: Vec<String>,
     escape: memmem::Finder<'static>,
+}
+
+/// Teddy searchers over the literals in groups of 64; none when there are too many groups
+/// (or Teddy is not available on this CPU).
+fn packed_searchers(literals: &[String]) -> Vec<packed::Searcher> {
+    if literals.len() > PACKED_SIZE * PACKED_MAX {
+        return Vec::new();
+    }
+    let searchers: Option<Vec<packed::Searcher>> = literals
+        .chunks(PACKED_SIZE)
+        .map(|chunk| {
+            let mut builder = packed::Config::new()
+                .match_kind(packed::MatchKind::LeftmostFirst)
+                .builder();
+            builder.extend(chunk.iter().map(String::as_bytes));
+            builder.build()
+        })
+        .collect();
+    searchers.unwrap_or_default()
 }
 
 thread_local! {
@@ -115,9 +144,13 @@ impl Prefilter {
         } else {
             AhoCorasickBuilder::new()
                 .match_kind(MatchKind::Standard)
+                .kind(Some(AhoCorasickKind::DFA))
                 .build(&literals)
                 .ok()
-                .map(Searcher::Automaton)
+                .map(|all| Searcher::Automaton {
+                    any: packed_searchers(&literals),
+                    all,
+                })
         };
         Prefilter {
             literals: literals.len(),
@@ -156,11 +189,24 @@ impl Prefilter {
             let mut folded = cell.borrow_mut();
             folded.clear();
             folded.extend(raw.iter().map(u8::to_ascii_lowercase));
+            // Most records hold none of the literals: a fast pass that may stop early says so.
+            if let Searcher::Automaton { any, all } = searcher {
+                let none = if any.is_empty() {
+                    !all.is_match(folded.as_slice())
+                } else {
+                    any.iter().all(|p| p.find(folded.as_slice()).is_none())
+                };
+                if none {
+                    return Candidates {
+                        bits: vec![0; n.div_ceil(64)],
+                    };
+                }
+            }
             // Per literal: unknown (0), absent (1), present (2).
             let mut state = vec![0u8; self.literals];
-            if let Searcher::Automaton(ac) = searcher {
+            if let Searcher::Automaton { all, .. } = searcher {
                 state.iter_mut().for_each(|s| *s = 1);
-                for m in ac.find_overlapping_iter(folded.as_slice()) {
+                for m in all.find_overlapping_iter(folded.as_slice()) {
                     state[m.pattern().as_usize()] = 2;
                 }
             }
@@ -168,7 +214,7 @@ impl Prefilter {
                 if state[id] == 0 {
                     let found = match searcher {
                         Searcher::Memmem(finders) => finders[id].find(&folded).is_some(),
-                        Searcher::Automaton(_) => false,
+                        Searcher::Automaton { .. } => false,
                     };
                     state[id] = if found { 2 } else { 1 };
                 }
@@ -227,7 +273,7 @@ mod tests {
         let words: Vec<String> = (0..20).map(|i| format!("word{i:02}x")).collect();
         let reqs: Vec<Vec<Vec<String>>> = words.iter().map(|w| vec![vec![w.clone()]]).collect();
         let p = Prefilter::new(&reqs, &[]);
-        assert!(matches!(p.searcher, Some(Searcher::Automaton(_))));
+        assert!(matches!(&p.searcher, Some(Searcher::Automaton { any, .. }) if !any.is_empty()));
         let c = p.candidates(b"{\"a\":\"WORD03X and word17x\"}");
         let hits: Vec<usize> = (0..20).filter(|&i| c.contains(i)).collect();
         assert_eq!(hits, vec![3, 17]);

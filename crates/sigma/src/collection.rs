@@ -122,7 +122,6 @@ struct PendingCorrelation {
     meta: Arc<RuleMeta>,
     doc: CorrelationDoc,
     origin: String,
-    line: usize,
     tests: Option<RuleTests>,
 }
 
@@ -135,6 +134,7 @@ pub struct SigmaSet {
     pub warnings: Vec<String>,
     pending_correlations: Vec<PendingCorrelation>,
     pipelines: Vec<Pipeline>,
+    ids: std::collections::HashSet<String>,
     pending_filters: Vec<(Vec<String>, LogSource, Detection, String, usize)>,
 }
 
@@ -175,19 +175,18 @@ impl SigmaSet {
                     continue;
                 }
             };
-            match parse_document(node) {
+            let document = parse_document(node).and_then(|d| self.check_unique_id(d));
+            match document {
                 Ok(Document::Rule(doc)) => match self.compile_rule(doc, &fallback, origin, tests) {
                     Ok(rule) => self.rules.push(rule),
                     Err(e) => errors.push(error(origin, e)),
                 },
                 Ok(Document::Correlation(doc)) => {
                     let meta = Arc::new(rule_meta(&doc.common, &fallback, origin));
-                    let line = doc.common.line;
                     self.pending_correlations.push(PendingCorrelation {
                         meta,
                         doc,
                         origin: origin.to_string(),
-                        line,
                         tests,
                     });
                 }
@@ -208,6 +207,28 @@ impl SigmaSet {
             }
         }
         errors
+    }
+
+    /// An id already taken by a loaded rule is an error at the `id:` line; the document is
+    /// skipped (the first one loaded stays).
+    fn check_unique_id(&mut self, doc: Document) -> Result<Document, SigmaError> {
+        let common = match &doc {
+            Document::Rule(r) => &r.common,
+            Document::Correlation(c) => &c.common,
+            Document::Filter(_) => return Ok(doc),
+        };
+        if let Some(id) = &common.id {
+            if !self.ids.insert(id.clone()) {
+                return Err(SigmaError {
+                    line: common.id_at.0,
+                    col: common.id_at.1,
+                    message: format!(
+                        "duplicate rule id {id}: a rule with this id is already loaded; skipped"
+                    ),
+                });
+            }
+        }
+        Ok(doc)
     }
 
     /// Pipelines apply to every rule added after them.
@@ -283,12 +304,7 @@ impl SigmaSet {
                 for r in &refs {
                     match self.find_rule(r) {
                         Some(i) => found.push(i),
-                        None => errors.push(LoadError {
-                            file: origin.clone(),
-                            line,
-                            col: 1,
-                            message: format!("filter refers to rule `{r}`, which is not loaded"),
-                        }),
+                        None => self.warnings.push(format!("{origin}:{line}: filter refers to rule `{r}`, which is not loaded; ignored for it")),
                     }
                 }
                 found
@@ -336,13 +352,7 @@ impl SigmaSet {
                 }
             }
         }
-        for (
-            i,
-            PendingCorrelation {
-                doc, origin, line, ..
-            },
-        ) in pending.iter().enumerate()
-        {
+        for (i, PendingCorrelation { doc, origin, .. }) in pending.iter().enumerate() {
             if position[i].is_none() {
                 let missing: Vec<&str> = doc
                     .rules
@@ -355,8 +365,8 @@ impl SigmaSet {
                     .collect();
                 errors.push(LoadError {
                     file: origin.clone(),
-                    line: *line,
-                    col: 1,
+                    line: doc.rules_at.0,
+                    col: doc.rules_at.1,
                     message: format!("correlation refers to rules that are not loaded, or to itself through a cycle: {}", missing.join(", ")),
                 });
             }

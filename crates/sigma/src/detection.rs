@@ -846,9 +846,7 @@ fn search_matches(s: &Search, event: &Event) -> bool {
         Search::Any(items) => items.iter().any(|i| search_matches(i, event)),
         Search::Field(item) => item_matches(item, event) != item.negate,
         Search::Keywords { matchers, all, .. } => {
-            let mut leaves: Vec<String> = Vec::new();
-            modelward_event::for_each_leaf(&event.fields, &mut |_, v| collect_text(v, &mut leaves));
-            let hit = |m: &Matcher| leaves.iter().any(|t| text_matches(m, t));
+            let hit = |m: &Matcher| any_value(&event.fields, &mut |text| text_matches(m, text));
             if *all {
                 matchers.iter().all(hit)
             } else {
@@ -858,13 +856,20 @@ fn search_matches(s: &Search, event: &Event) -> bool {
     }
 }
 
-fn collect_text(v: &Json, out: &mut Vec<String>) {
+/// Whether `f` holds for some value of the event (strings as they are, numbers and booleans
+/// as text), at any depth, stopping at the first.
+fn any_value(fields: &serde_json::Map<String, Json>, f: &mut dyn FnMut(&str) -> bool) -> bool {
+    fields.values().any(|v| value_any(v, f))
+}
+
+fn value_any(v: &Json, f: &mut dyn FnMut(&str) -> bool) -> bool {
     match v {
-        Json::String(s) => out.push(s.clone()),
-        Json::Number(n) => out.push(n.to_string()),
-        Json::Bool(b) => out.push(b.to_string()),
-        Json::Array(items) => items.iter().for_each(|i| collect_text(i, out)),
-        Json::Null | Json::Object(_) => {}
+        Json::String(s) => f(s),
+        Json::Number(n) => f(&n.to_string()),
+        Json::Bool(b) => f(if *b { "true" } else { "false" }),
+        Json::Array(items) => items.iter().any(|i| value_any(i, f)),
+        Json::Object(map) => any_value(map, f),
+        Json::Null => false,
     }
 }
 

@@ -104,7 +104,7 @@ pub enum PatternError {
     )]
     UnresolvedPlaceholder(String),
     /// No values are known for a placeholder.
-    #[error("unknown placeholder %{0}%: no variable of that name is defined")]
+    #[error("unknown placeholder %{0}%: no variable of that name is defined (give a pipeline with `vars`, e.g. --pipeline)")]
     UnknownPlaceholder(String),
     /// Replacing the placeholders would produce too many alternatives.
     #[error(

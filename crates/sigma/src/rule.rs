@@ -76,6 +76,8 @@ impl LogSource {
 pub struct Common {
     pub title: String,
     pub id: Option<String>,
+    /// Where `id` is (line, column), or the document's start.
+    pub id_at: (usize, usize),
     pub name: Option<String>,
     pub status: Option<String>,
     pub description: String,
@@ -178,6 +180,8 @@ pub struct CorrelationDoc {
     pub kind: CorrelationType,
     /// Referenced rules, by id or name, in order.
     pub rules: Vec<String>,
+    /// Where `rules` is (line, column), for errors about references.
+    pub rules_at: (usize, usize),
     pub group_by: Vec<String>,
     pub timespan_ms: i64,
     /// Every criterion must hold (a range is two).
@@ -278,6 +282,9 @@ fn common(doc: &Node) -> Result<Common, SigmaError> {
     }
     Ok(Common {
         title,
+        id_at: doc
+            .get("id")
+            .map_or((doc.line, doc.col), |n| (n.line, n.col)),
         id,
         name: opt_string(doc, "name")?,
         status: opt_string(doc, "status")?,
@@ -396,6 +403,9 @@ fn parse_correlation(doc: &Node) -> Result<CorrelationDoc, SigmaError> {
         )
     })?;
     let rules = string_list(node, "rules")?;
+    let rules_at = node
+        .get("rules")
+        .map_or((node.line, node.col), |n| (n.line, n.col));
     if rules.is_empty() {
         return Err(SigmaError::at(
             node,
@@ -509,6 +519,7 @@ fn parse_correlation(doc: &Node) -> Result<CorrelationDoc, SigmaError> {
         common,
         kind,
         rules,
+        rules_at,
         group_by,
         timespan_ms,
         condition,

@@ -252,7 +252,19 @@ impl MarkedEventReceiver for Builder {
                     }) => (Yaml::Map(entries), at, anchor),
                     None => return,
                 };
-                let (line, col) = position(&at);
+                // A block mapping's event is marked after its first key: it starts at that key.
+                let (line, col) = match &value {
+                    Yaml::Map(entries) if !entries.is_empty() => {
+                        let first = &entries[0].0;
+                        let (l, c) = position(&at);
+                        if (first.line, first.col) < (l, c) {
+                            (first.line, first.col)
+                        } else {
+                            (l, c)
+                        }
+                    }
+                    _ => position(&at),
+                };
                 self.push(Node { value, line, col }, anchor);
             }
             Event::Alias(id) => match self.anchors.get(&id).cloned() {
@@ -311,6 +323,14 @@ mod tests {
         assert_eq!((l[0].line, l[0].col), (8, 5));
         let n = doc.get("n").unwrap();
         assert_eq!((n.line, n.col), (2, 4));
+    }
+
+    #[test]
+    fn block_mappings_start_at_their_first_key() {
+        let docs = parse_documents("name: x\ndetection:\n    selection:\n        a: 1\n").unwrap();
+        assert_eq!((docs[0].line, docs[0].col), (1, 1));
+        let sel = docs[0].get("detection").unwrap().get("selection").unwrap();
+        assert_eq!((sel.line, sel.col), (4, 9));
     }
 
     #[test]

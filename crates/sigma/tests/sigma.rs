@@ -291,3 +291,22 @@ fn correlations_reference_correlations_and_unknown_rules_are_errors() {
     let e = errors("title: c\ncorrelation:\n  type: event_count\n  rules: missing_rule\n  timespan: 1h\n  condition: {gte: 1}\n");
     assert!(e[0].contains("missing_rule"), "{e:?}");
 }
+
+#[test]
+fn duplicate_ids_skip_the_second_rule_at_its_id_line() {
+    let mut s = SigmaSet::default();
+    let rule = "title: X\nid: 11111111-1111-4111-8111-111111111111\nlogsource: {product: test}\ndetection: {selection: {a: 1}, condition: selection}\n";
+    assert!(s.add_file(rule, "a.yml").is_empty());
+    let e = s.add_file(rule, "b.yml");
+    assert_eq!(e.len(), 1);
+    assert_eq!((e[0].file.as_str(), e[0].line, e[0].col), ("b.yml", 2, 5));
+    assert_eq!(s.rules.len(), 1);
+}
+
+#[test]
+fn missing_keys_point_at_the_document_start_and_references_at_rules() {
+    let e = errors("name: x\ndetection:\n    selection:\n        a: 1\n    condition: selection\n");
+    assert!(e[0].starts_with("bad.yml:1:1: missing `title`"), "{e:?}");
+    let e = errors("title: c\ncorrelation:\n  type: event_count\n  rules: missing_rule\n  timespan: 1h\n  condition: {gte: 1}\n");
+    assert!(e[0].starts_with("bad.yml:4:10:"), "{e:?}");
+}

@@ -197,9 +197,8 @@ impl Prefilter {
                     any.iter().all(|p| p.find(folded.as_slice()).is_none())
                 };
                 if none {
-                    return Candidates {
-                        bits: vec![0; n.div_ceil(64)],
-                    };
+                    // No rule can match; an empty set needs no allocation.
+                    return Candidates::default();
                 }
             }
             // Per literal: unknown (0), absent (1), present (2).

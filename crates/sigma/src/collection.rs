@@ -35,7 +35,7 @@ pub struct SigmaRule {
     /// Which events the log source selects (None: every event, with a warning at load).
     pub source: Option<SourceFilter>,
     pub detection: Detection,
-    /// Filters that apply to this rule: a match they also match is dropped.
+    /// Filters that apply to this rule: their conditions must hold too.
     pub filters: Vec<Detection>,
     /// Fields the rule asks to show (`fields:`), copied into alerts.
     pub fields: Vec<String>,
@@ -88,11 +88,13 @@ fn rule_tests(doc: &Node) -> Result<Option<RuleTests>, SigmaError> {
 }
 
 impl SigmaRule {
-    /// Whether the event matches: log source, detection, and no filter.
+    /// Whether the event matches: log source, detection, and every filter's condition (a
+    /// filter's condition is ANDed with the rule's, as pySigma applies filters: a filter
+    /// that removes matches says `condition: not selection`).
     pub fn matches(&self, event: &modelward_event::Event) -> bool {
         self.source.as_ref().is_none_or(|s| s.admits(event))
             && self.detection.matches(event)
-            && !self.filters.iter().any(|f| f.matches(event))
+            && self.filters.iter().all(|f| f.matches(event))
     }
 }
 

@@ -310,3 +310,17 @@ fn missing_keys_point_at_the_document_start_and_references_at_rules() {
     let e = errors("title: c\ncorrelation:\n  type: event_count\n  rules: missing_rule\n  timespan: 1h\n  condition: {gte: 1}\n");
     assert!(e[0].starts_with("bad.yml:4:10:"), "{e:?}");
 }
+
+#[test]
+fn filters_and_their_condition_with_the_rule() {
+    let yaml = "title: Logon\nid: 6f3e2987-db24-4c78-a860-b4f4095a7095\nlogsource: {product: windows, service: security}\ndetection: {sel: {EventID: 4624}, condition: sel}\n---\ntitle: Not on domain controllers\nlogsource: {product: windows, service: security}\nfilter:\n  rules:\n    - 6f3e2987-db24-4c78-a860-b4f4095a7095\n  selection:\n    ComputerName|startswith: 'DC'\n  condition: not selection\n";
+    let s = set(yaml);
+    assert!(matches(
+        &s,
+        json!({"EventID": 4624, "ComputerName": "WKS01"})
+    ));
+    assert!(!matches(
+        &s,
+        json!({"EventID": 4624, "ComputerName": "DC01"})
+    ));
+}

@@ -237,40 +237,28 @@ fn summary(files: usize, s: &RunStats, input_errors: u64, secs: f64) -> String {
         s.alerts,
         if secs > 0.0 { mb / secs } else { 0.0 }
     );
-    let mut extra = Vec::new();
-    if s.prefiltered > 0 {
-        extra.push(format!(
-            "{} records rejected by the prefilter",
-            s.prefiltered
-        ));
-    }
-    if s.dropped > 0 {
-        extra.push(format!(
-            "{} records dropped by their source pipeline",
-            s.dropped
-        ));
-    }
-    if s.normalize_errors > 0 {
-        extra.push(format!("{} normalizer errors", s.normalize_errors));
-    }
-    if s.no_timestamp > 0 {
-        extra.push(format!(
-            "{} events without a timestamp (outside every window)",
-            s.no_timestamp
-        ));
-    }
-    if s.suppressed > 0 {
-        extra.push(format!("{} repeated alerts suppressed", s.suppressed));
-    }
-    if s.truncated > 0 {
-        extra.push(format!("{} executions reached max_signals", s.truncated));
-    }
-    if s.query_warnings > 0 {
-        extra.push(format!("{} query warnings", s.query_warnings));
-    }
-    if input_errors > 0 {
-        extra.push(format!("{input_errors} input errors"));
-    }
+    let counts = [
+        (s.prefiltered, "records rejected by the prefilter"),
+        (s.dropped, "records dropped by their source pipeline"),
+        (s.normalize_errors, "normalizer errors"),
+        (
+            s.no_timestamp,
+            "events without a timestamp (outside every window)",
+        ),
+        (s.suppressed, "repeated alerts suppressed"),
+        (s.truncated, "executions reached max_signals"),
+        (s.query_warnings, "query warnings"),
+        (
+            s.correlation_evicted,
+            "correlation matches evicted from full windows",
+        ),
+        (input_errors, "input errors"),
+    ];
+    let extra: Vec<String> = counts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
     if !extra.is_empty() {
         line.push_str(&format!("; {}", extra.join(", ")));
     }

@@ -192,13 +192,13 @@ fn sigma_all_cores(bencher: Bencher, rules: usize) {
     counters(bencher).bench(|| p.install(|| hunt_pipeline(e, &corpus().file)));
 }
 
-#[divan::bench(args = [100, 1000], sample_count = 3, sample_size = 1)]
+#[divan::bench(args = [100, 1000], sample_count = 1, sample_size = 1)]
 fn baseline_every_rule_one_core(bencher: Bencher, rules: usize) {
     let (e, p) = (engine(rules), pool(1));
     counters(bencher).bench(|| p.install(|| every_rule_on_every_event(e, &corpus().file, false)));
 }
 
-#[divan::bench(args = [100, 1000], sample_count = 3, sample_size = 1)]
+#[divan::bench(args = [100, 1000], sample_count = 1, sample_size = 1)]
 fn baseline_every_rule_all_cores(bencher: Bencher, rules: usize) {
     let (e, p) = (engine(rules), pool(0));
     counters(bencher).bench(|| p.install(|| every_rule_on_every_event(e, &corpus().file, true)));

@@ -201,8 +201,15 @@ impl Prefilter {
                     return Candidates::default();
                 }
             }
-            // Per literal: unknown (0), absent (1), present (2).
-            let mut state = vec![0u8; self.literals];
+            // Per literal: unknown (0), absent (1), present (2); on the stack when few.
+            let mut inline = [0u8; 64];
+            let mut heap = Vec::new();
+            let state: &mut [u8] = if self.literals <= inline.len() {
+                &mut inline[..self.literals]
+            } else {
+                heap.resize(self.literals, 0);
+                &mut heap
+            };
             if let Searcher::Automaton { all, .. } = searcher {
                 state.iter_mut().for_each(|s| *s = 1);
                 for m in all.find_overlapping_iter(folded.as_slice()) {
@@ -219,11 +226,13 @@ impl Prefilter {
                 }
                 state[id] == 2
             };
-            let mut out = Candidates {
-                bits: vec![0; n.div_ceil(64)],
-            };
+            // The set is allocated only once some rule is a candidate.
+            let mut out = Candidates::default();
             for (r, clauses) in self.rules.iter().enumerate() {
                 if clauses.iter().all(|c| c.iter().any(|&id| present(id))) {
+                    if out.bits.is_empty() {
+                        out.bits = vec![0; n.div_ceil(64)];
+                    }
                     out.insert(r);
                 }
             }

@@ -171,6 +171,7 @@ enum V {
     FieldRef(String, RefMode),
 }
 
+#[derive(Default)]
 struct Flags {
     all: bool,
     cased: bool,
@@ -481,11 +482,7 @@ fn compile_item(
             format!("empty modifier in `{key_text}`"),
         ));
     }
-    let mut flags = Flags {
-        all: false,
-        cased: false,
-        negate: false,
-    };
+    let mut flags = Flags::default();
     let transforming: Vec<&str> = modifiers
         .iter()
         .copied()
@@ -644,17 +641,7 @@ fn compile_search(node: &Node, placeholders: Placeholders) -> Result<Search, Sig
                 return Err(SigmaError::at(node, "empty list of keywords"));
             }
             let refs: Vec<&Node> = items.iter().collect();
-            keyword_search(
-                &refs,
-                &[],
-                &Flags {
-                    all: false,
-                    cased: false,
-                    negate: false,
-                },
-                placeholders,
-                node,
-            )
+            keyword_search(&refs, &[], &Flags::default(), placeholders, node)
         }
         Yaml::Seq(items) => Ok(Search::Any(
             items
@@ -666,17 +653,7 @@ fn compile_search(node: &Node, placeholders: Placeholders) -> Result<Search, Sig
             node,
             "a search identifier needs a value (null must be bound to a field)",
         )),
-        _ => keyword_search(
-            &[node],
-            &[],
-            &Flags {
-                all: false,
-                cased: false,
-                negate: false,
-            },
-            placeholders,
-            node,
-        ),
+        _ => keyword_search(&[node], &[], &Flags::default(), placeholders, node),
     }
 }
 

@@ -1,0 +1,236 @@
+//! The detector trait, findings, and the registry of built-in detectors.
+
+use std::sync::Arc;
+
+use modelward_event::Event;
+use modelward_rule::{RuleMeta, RuleType, Severity, Tactic, Technique, Threat};
+use serde_json::{Map, Value};
+
+use crate::detectors;
+use crate::settings::{Settings, SettingsError};
+use crate::text::{LlmText, Role};
+
+/// What a detector found in one event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub code: &'static str,
+    /// Which text it was found in, for content detectors.
+    pub role: Option<Role>,
+    /// One line for people.
+    pub summary: String,
+    /// Details for the alert's `evidence` (secrets already masked).
+    pub evidence: Map<String, Value>,
+}
+
+/// A built-in detector: stateless, run on every event after normalization.
+pub trait Detector: Send + Sync {
+    fn code(&self) -> &'static str;
+    /// Adds what it finds in the event (whose LLM texts are given) to `out`.
+    fn inspect(&self, event: &Event, text: &LlmText, out: &mut Vec<Finding>);
+}
+
+/// One row of the codes table.
+#[derive(Debug, Clone, Copy)]
+pub struct Code {
+    pub code: &'static str,
+    pub name: &'static str,
+    /// Microsoft Defender for Cloud's alert id, for the alerts of its catalogue.
+    pub defender: Option<&'static str>,
+    pub severity: Severity,
+    /// MITRE ATT&CK tactics as Defender lists them.
+    pub tactics: &'static [&'static str],
+    /// A MITRE ATLAS technique: (id, name).
+    pub atlas: (&'static str, &'static str),
+    /// The detector file's `//!` documentation.
+    pub doc: &'static str,
+}
+
+/// Every built-in detector, sorted by code.
+pub static CODES: &[Code] = &[
+    detectors::suspicious_user_agent::CODE,
+    detectors::ascii_smuggling::CODE,
+    detectors::tor_access::CODE,
+];
+
+const ATTACK_TACTICS: [(&str, &str); 14] = [
+    ("Reconnaissance", "TA0043"),
+    ("Resource Development", "TA0042"),
+    ("Initial Access", "TA0001"),
+    ("Execution", "TA0002"),
+    ("Persistence", "TA0003"),
+    ("Privilege Escalation", "TA0004"),
+    ("Defense Evasion", "TA0005"),
+    ("Credential Access", "TA0006"),
+    ("Discovery", "TA0007"),
+    ("Lateral Movement", "TA0008"),
+    ("Collection", "TA0009"),
+    ("Command and Control", "TA0011"),
+    ("Exfiltration", "TA0010"),
+    ("Impact", "TA0040"),
+];
+
+/// The `//!` lines of a source file, without the markers.
+pub fn documentation(source: &str) -> String {
+    source
+        .lines()
+        .take_while(|l| l.starts_with("//!"))
+        .map(|l| {
+            l.strip_prefix("//! ")
+                .or_else(|| l.strip_prefix("//!"))
+                .unwrap_or(l)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Code {
+    /// modelward's rule metadata for this detector.
+    pub fn meta(&self) -> RuleMeta {
+        let risk = match self.severity {
+            Severity::Low => 21,
+            Severity::Medium => 47,
+            Severity::High => 73,
+            Severity::Critical => 99,
+        };
+        let mut meta = RuleMeta::new(
+            self.code,
+            self.name,
+            RuleType::Detector,
+            self.severity,
+            risk,
+        );
+        let doc = documentation(self.doc);
+        meta.description = doc
+            .split("## What it detects")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        meta.note = Some(doc);
+        meta.origin = format!("builtin:detector/{}", self.code);
+        if let Some(id) = self.defender {
+            meta.tags.push(format!("Defender for Cloud: {id}"));
+        }
+        let technique = Technique {
+            id: self.atlas.0.to_string(),
+            name: self.atlas.1.to_string(),
+            reference: format!("https://atlas.mitre.org/techniques/{}", self.atlas.0),
+            subtechnique: Vec::new(),
+        };
+        meta.threat.push(Threat {
+            framework: "MITRE ATLAS".to_string(),
+            tactic: Tactic::default(),
+            technique: vec![technique],
+        });
+        for name in self.tactics {
+            if let Some((n, id)) = ATTACK_TACTICS.iter().find(|(n, _)| n == name) {
+                meta.threat.push(Threat {
+                    framework: "MITRE ATT&CK".to_string(),
+                    tactic: Tactic {
+                        id: id.to_string(),
+                        name: n.to_string(),
+                        reference: format!("https://attack.mitre.org/tactics/{id}/"),
+                    },
+                    technique: Vec::new(),
+                });
+            }
+        }
+        meta
+    }
+}
+
+/// The enabled detectors, built once from settings; immutable and `Send + Sync`.
+pub struct Detectors {
+    list: Vec<Box<dyn Detector>>,
+    metas: Vec<Arc<RuleMeta>>,
+}
+
+impl Detectors {
+    pub fn new(settings: &Settings) -> Result<Detectors, SettingsError> {
+        let mut list: Vec<Box<dyn Detector>> = Vec::new();
+        let on = |code: &str| !settings.disabled.iter().any(|d| d == code);
+        if on(detectors::ascii_smuggling::CODE.code) {
+            list.push(Box::new(detectors::ascii_smuggling::AsciiSmuggling));
+        }
+        if on(detectors::suspicious_user_agent::CODE.code) {
+            list.push(Box::new(
+                detectors::suspicious_user_agent::SuspiciousUserAgent::new(settings)?,
+            ));
+        }
+        if on(detectors::tor_access::CODE.code) {
+            if let Some(d) = detectors::tor_access::TorAccess::new(settings)? {
+                list.push(Box::new(d));
+            }
+        }
+        let metas = list
+            .iter()
+            .filter_map(|d| CODES.iter().find(|c| c.code == d.code()))
+            .map(|c| Arc::new(c.meta()))
+            .collect();
+        Ok(Detectors { list, metas })
+    }
+
+    /// No detector at all.
+    pub fn none() -> Detectors {
+        Detectors {
+            list: Vec::new(),
+            metas: Vec::new(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Metadata of the enabled detectors.
+    pub fn metas(&self) -> &[Arc<RuleMeta>] {
+        &self.metas
+    }
+
+    pub fn meta(&self, code: &str) -> Option<&Arc<RuleMeta>> {
+        self.metas.iter().find(|m| m.id == code)
+    }
+
+    /// Every finding of every enabled detector in one event.
+    pub fn inspect(&self, event: &Event) -> Vec<Finding> {
+        let mut out = Vec::new();
+        if self.list.is_empty() {
+            return out;
+        }
+        let text = LlmText::of(event);
+        for d in &self.list {
+            d.inspect(event, &text, &mut out);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_sorted_unique_and_documented() {
+        let codes: Vec<&str> = CODES.iter().map(|c| c.code).collect();
+        let mut sorted = codes.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(codes, sorted);
+        for c in CODES {
+            let doc = documentation(c.doc);
+            for heading in [
+                "## What it detects",
+                "## Why it matters",
+                "## Example",
+                "## False positives",
+                "## Response",
+                "## References",
+            ] {
+                assert!(doc.contains(heading), "{} lacks {heading}", c.code);
+            }
+            let meta = c.meta();
+            assert!(!meta.description.is_empty(), "{}", c.code);
+        }
+    }
+}

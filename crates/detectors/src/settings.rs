@@ -1,0 +1,40 @@
+//! Detector settings, resolved from the configuration file's `[detectors]` section.
+
+use std::path::PathBuf;
+
+/// What the detectors need from the user: which to run, and the lists they match against.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Codes of detectors not to run (`MW-AI-0008`).
+    pub disabled: Vec<String>,
+    /// Tor exit lists: the bulk exit list (one address per line) or TorDNSEL's
+    /// `exit-addresses` format. Without any, the Tor detector does not run.
+    pub tor_exit_lists: Vec<PathBuf>,
+    /// User-agent lists: CSV `pattern,tool,severity` (patterns with `*`), added to the
+    /// built-in list.
+    pub user_agent_lists: Vec<PathBuf>,
+}
+
+/// A list file that could not be read, or a line of it that is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{file}: {source}")]
+    Io {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{file}:{line}: {message}")]
+    Line {
+        file: String,
+        line: usize,
+        message: String,
+    },
+}
+
+/// Reads a list file.
+pub fn read_list(path: &PathBuf) -> Result<String, SettingsError> {
+    std::fs::read_to_string(path).map_err(|source| SettingsError::Io {
+        file: path.display().to_string(),
+        source,
+    })
+}

@@ -10,7 +10,8 @@
 //! use modelward_detectors::{Detectors, Settings};
 //! use modelward_event::Event;
 //! let detectors = Detectors::new(&Settings::default()).unwrap();
-//! let event = Event::from_json(r#"{"gen_ai":{"prompt":"hi\u{e0041}\u{e0042}"}}"#).unwrap();
+//! let prompt = "hi\u{E0041}\u{E0042}"; // "AB" in Unicode tag characters
+//! let event = Event::from_json(&serde_json::json!({"gen_ai": {"prompt": prompt}}).to_string()).unwrap();
 //! let findings = detectors.inspect(&event);
 //! assert_eq!(findings[0].code, "MW-AI-0009");
 //! ```

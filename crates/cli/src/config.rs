@@ -12,6 +12,29 @@ pub struct Options {
     pub rules: Option<RulesOptions>,
     pub input: Option<InputOptions>,
     pub hunt: Option<HuntOptions>,
+    pub detectors: Option<DetectorOptions>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectorOptions {
+    /// Codes of detectors not to run.
+    pub disable: Option<Vec<String>>,
+    /// Tor exit lists (bulk list or TorDNSEL `exit-addresses`), relative to this file.
+    pub tor_exit_lists: Option<Vec<PathBuf>>,
+    /// User-agent lists (CSV `pattern,tool,severity`), relative to this file.
+    pub user_agent_lists: Option<Vec<PathBuf>>,
+}
+
+impl DetectorOptions {
+    /// The detectors' settings.
+    pub fn settings(self) -> modelward_detectors::Settings {
+        modelward_detectors::Settings {
+            disabled: self.disable.unwrap_or_default(),
+            tor_exit_lists: self.tor_exit_lists.unwrap_or_default(),
+            user_agent_lists: self.user_agent_lists.unwrap_or_default(),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -51,6 +74,18 @@ impl Options {
             }
         };
         let base = path.parent().unwrap_or(Path::new("."));
+        if let Some(d) = options.detectors.as_mut() {
+            for p in d
+                .tor_exit_lists
+                .iter_mut()
+                .chain(d.user_agent_lists.iter_mut())
+                .flatten()
+            {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            }
+        }
         if let Some(rules) = options.rules.as_mut() {
             for p in rules
                 .paths

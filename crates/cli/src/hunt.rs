@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use modelward_detectors::Detectors;
 use modelward_engine::{
     ingest_inputs, AlertSink, Dedup, Diagnostic, EngineBuilder, EngineOptions, Hunt, JsonArraySink,
     NdjsonSink, Progress, RunStats,
@@ -83,6 +84,7 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     let rules_opts = options.rules.unwrap_or_default();
     let input_opts = options.input.unwrap_or_default();
     let hunt_opts = options.hunt.unwrap_or_default();
+    let detector_settings = options.detectors.unwrap_or_default().settings();
     let mut rule_paths = rules_opts.paths.unwrap_or_default();
     rule_paths.extend(args.rules.rules.iter().cloned());
     let mut pipelines = rules_opts.pipelines.unwrap_or_default();
@@ -113,7 +115,13 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         .build_global()
         .context("starting worker threads")?;
     let every = args.every_execution || hunt_opts.every_execution == Some(true);
+    let detectors = if source_rules.no_builtin {
+        Detectors::none()
+    } else {
+        Detectors::new(&detector_settings).context("loading detector lists")?
+    };
     let engine = EngineBuilder::new()
+        .detectors(detectors)
         .esql_rules(ruleset.esql)
         .sigma(ruleset.sigma)
         .options(EngineOptions {

@@ -183,7 +183,8 @@ fn explain(set: &RuleSet, meta: &Arc<RuleMeta>) -> Result<()> {
         writeln!(out, "- tags: {}", meta.tags.join(", "))?;
     }
     writeln!(out, "- from: {}\n", meta.origin)?;
-    if !meta.description.is_empty() {
+    // A detector's documentation (its note) opens with its description.
+    if !meta.description.is_empty() && meta.rule_type != modelward_rule::RuleType::Detector {
         writeln!(out, "{}\n", meta.description)?;
     }
     if let Some(rule) = set.esql.iter().find(|r| Arc::ptr_eq(&r.meta, meta)) {

@@ -18,6 +18,8 @@ use crate::builtin;
 pub struct RuleSet {
     pub esql: Vec<EsqlRule>,
     pub sigma: SigmaSet,
+    /// The built-in detectors' metadata (every detector, whether its lists are configured).
+    pub detectors: Vec<Arc<RuleMeta>>,
     pub errors: Vec<RuleError>,
     /// Rule files seen (loaded or failed).
     pub files: usize,
@@ -34,6 +36,10 @@ impl RuleSet {
             for (origin, text) in builtin::SIGMA_RULES {
                 set.add_sigma(text, origin);
             }
+            set.detectors = modelward_detectors::CODES
+                .iter()
+                .map(|c| Arc::new(c.meta()))
+                .collect();
         }
         for path in &source.rules {
             set.load_path(path);
@@ -83,7 +89,10 @@ impl RuleSet {
 
     /// How many rules loaded, of every kind.
     pub fn loaded(&self) -> usize {
-        self.esql.len() + self.sigma.rules.len() + self.sigma.correlations.len()
+        self.esql.len()
+            + self.sigma.rules.len()
+            + self.sigma.correlations.len()
+            + self.detectors.len()
     }
 
     /// Metadata of every loaded rule, ES|QL first.
@@ -93,6 +102,7 @@ impl RuleSet {
             .map(|r| &r.meta)
             .chain(self.sigma.rules.iter().map(|r| &r.meta))
             .chain(self.sigma.correlations.iter().map(|c| &c.meta))
+            .chain(self.detectors.iter())
             .collect()
     }
 

@@ -53,6 +53,7 @@ pub struct Hunt<'e> {
     engine: &'e Engine,
     rows: Vec<Vec<(i64, Row)>>,
     sigma_hits: Vec<Vec<(Option<i64>, Arc<Event>)>>,
+    findings: Vec<(modelward_detectors::Finding, Arc<Event>)>,
     stats: RunStats,
     warned: Vec<u64>,
 }
@@ -69,6 +70,7 @@ impl<'e> Hunt<'e> {
             engine,
             rows: engine.rules.iter().map(|_| Vec::new()).collect(),
             sigma_hits: engine.sigma.rules.iter().map(|_| Vec::new()).collect(),
+            findings: Vec::new(),
             stats: RunStats::default(),
             warned: vec![0; engine.rules.len()],
         }
@@ -117,6 +119,7 @@ impl<'e> Hunt<'e> {
             for (rule, ts, event) in result.sigma_hits {
                 self.sigma_hits[rule].push((ts, event));
             }
+            self.findings.extend(result.findings);
         }
     }
 
@@ -164,6 +167,10 @@ impl<'e> Hunt<'e> {
         self.stats.correlation_evicted += sigma.evicted;
         self.stats.no_timestamp += sigma.no_timestamp;
         alerts.extend(sigma.alerts);
+        alerts.extend(crate::findings::finding_alerts(
+            engine,
+            std::mem::take(&mut self.findings),
+        ));
         // Stable: within one time, rules in load order and each execution's rows in order.
         alerts.sort_by_key(|a| a.timestamp);
         for alert in &alerts {

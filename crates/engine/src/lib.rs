@@ -23,6 +23,7 @@
 //! ```
 
 mod alerting;
+mod findings;
 mod hunt;
 mod pipeline;
 mod prefilter;
@@ -31,6 +32,7 @@ mod schedule;
 mod sigma;
 mod sink;
 
+use modelward_detectors::Detectors;
 use modelward_esql::EsqlRule;
 use modelward_event::source::SourceKind;
 use modelward_event::Schema;
@@ -67,6 +69,7 @@ pub struct EngineOptions {
 pub struct EngineBuilder {
     rules: Vec<EsqlRule>,
     sigma: SigmaSet,
+    detectors: Option<Detectors>,
     schema: Option<Schema>,
     options: EngineOptions,
 }
@@ -92,6 +95,12 @@ impl EngineBuilder {
         self
     }
 
+    /// Built-in detectors, run on every event before the rules.
+    pub fn detectors(mut self, detectors: Detectors) -> EngineBuilder {
+        self.detectors = Some(detectors);
+        self
+    }
+
     pub fn schema(mut self, schema: Schema) -> EngineBuilder {
         self.schema = Some(schema);
         self
@@ -110,10 +119,15 @@ impl EngineBuilder {
             .map(|r| r.requirement.clone())
             .chain(self.sigma.rules.iter().map(|r| r.requirement.clone()))
             .collect();
-        let prefilter = Prefilter::new(&requirements, modelward_event::source::SYNTHESIZED_VALUES);
+        // Values written after reading (by normalizers, and detector codes in
+        // `modelward.detections`) need not be in the raw record.
+        let mut synthesized: Vec<&str> = modelward_event::source::SYNTHESIZED_VALUES.to_vec();
+        synthesized.extend(modelward_detectors::CODES.iter().map(|c| c.code));
+        let prefilter = Prefilter::new(&requirements, &synthesized);
         Engine {
             rules: self.rules,
             sigma: self.sigma,
+            detectors: self.detectors.unwrap_or_else(Detectors::none),
             prefilter,
             schema: self.schema.unwrap_or_default(),
             options: self.options,
@@ -125,6 +139,7 @@ impl EngineBuilder {
 pub struct Engine {
     rules: Vec<EsqlRule>,
     sigma: SigmaSet,
+    detectors: Detectors,
     prefilter: Prefilter,
     schema: Schema,
     options: EngineOptions,
@@ -133,6 +148,10 @@ pub struct Engine {
 impl Engine {
     pub fn rules(&self) -> &[EsqlRule] {
         &self.rules
+    }
+
+    pub fn detectors(&self) -> &Detectors {
+        &self.detectors
     }
 
     pub fn sigma(&self) -> &SigmaSet {

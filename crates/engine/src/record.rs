@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use modelward_detectors::Finding;
 use modelward_esql::eval::{Env, Warnings};
 use modelward_esql::table::{index_name, Provenance, Row};
 use modelward_event::input::{parse_record, ParseError, RecordError, RecordSpan};
@@ -33,6 +34,8 @@ pub struct RecordResult {
     pub rows: Vec<RuleRow>,
     /// (Sigma rule, event time, event) of every Sigma match.
     pub sigma_hits: Vec<(usize, Option<i64>, Arc<Event>)>,
+    /// What the built-in detectors found, with the event.
+    pub findings: Vec<(Finding, Arc<Event>)>,
     pub warnings: Vec<(usize, String)>,
 }
 
@@ -61,7 +64,8 @@ impl Engine {
         out: &mut RecordResult,
     ) {
         let candidates = self.prefilter.candidates(raw);
-        if candidates.is_empty() {
+        // Detectors look at every event: nothing can be skipped unparsed while they run.
+        if candidates.is_empty() && self.detectors.is_empty() {
             out.skipped += 1;
             // A record no rule can match is not parsed, but it must still look like an
             // object (or be checked fully with `validate`), and an envelope is always
@@ -109,7 +113,22 @@ impl Engine {
                 line: span.line,
                 offset: span.offset,
             };
-            let event = Arc::new(Event::new(fields, origin));
+            let mut event = Event::new(fields, origin);
+            let found = self.detectors.inspect(&event);
+            if !found.is_empty() {
+                // Rules can build on detections: `modelward.detections` lists their codes.
+                let codes: Vec<serde_json::Value> = found
+                    .iter()
+                    .map(|f| serde_json::Value::from(f.code))
+                    .collect();
+                event.fields.insert(
+                    "modelward.detections".into(),
+                    serde_json::Value::Array(codes),
+                );
+            }
+            let event = Arc::new(event);
+            out.findings
+                .extend(found.into_iter().map(|f| (f, event.clone())));
             self.run_prefixes(&event, &candidates, out);
             self.run_sigma(&event, &candidates, out);
         }

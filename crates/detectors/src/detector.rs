@@ -47,6 +47,8 @@ pub struct Code {
 
 /// Every built-in detector, sorted by code.
 pub static CODES: &[Code] = &[
+    detectors::jailbreak_blocked::CODE,
+    detectors::jailbreak_detected::CODE,
     detectors::suspicious_user_agent::CODE,
     detectors::ascii_smuggling::CODE,
     detectors::tor_access::CODE,
@@ -150,6 +152,12 @@ impl Detectors {
     pub fn new(settings: &Settings) -> Result<Detectors, SettingsError> {
         let mut list: Vec<Box<dyn Detector>> = Vec::new();
         let on = |code: &str| !settings.disabled.iter().any(|d| d == code);
+        if on(detectors::jailbreak_blocked::CODE.code) {
+            list.push(Box::new(detectors::jailbreak_blocked::JailbreakBlocked));
+        }
+        if on(detectors::jailbreak_detected::CODE.code) {
+            list.push(Box::new(detectors::jailbreak_detected::JailbreakDetected));
+        }
         if on(detectors::ascii_smuggling::CODE.code) {
             list.push(Box::new(detectors::ascii_smuggling::AsciiSmuggling));
         }

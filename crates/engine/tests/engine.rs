@@ -579,3 +579,49 @@ fn detector_findings_become_alerts_and_enrich_events_for_rules() {
     );
     assert_eq!(by_rule.len(), 3);
 }
+
+#[test]
+fn raw_azure_gateway_records_reach_the_content_detectors() {
+    let path = format!(
+        "{}/../event/tests/fixtures/azure_openai/gateway_chat.raw.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut raw: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    // Prompt Shields saw a jailbreak and let it through.
+    let body = raw["properties"]["backendResponseBody"].clone();
+    let mut body: Value = match body {
+        Value::String(s) => serde_json::from_str(&s).unwrap(),
+        other => other,
+    };
+    body["prompt_filter_results"][0]["content_filter_results"]["jailbreak"] =
+        json!({"filtered": false, "detected": true});
+    raw["properties"]["backendResponseBody"] = body;
+    let detectors =
+        modelward_detectors::Detectors::new(&modelward_detectors::Settings::default()).unwrap();
+    let engine = EngineBuilder::new().detectors(detectors).build();
+    let mut hunt = Hunt::new(&engine);
+    let text = format!("{raw}\n");
+    for batch in Reader::from_read(
+        "g.json",
+        Box::new(std::io::Cursor::new(text.into_bytes())),
+        ReaderOptions::default(),
+    )
+    .unwrap()
+    {
+        hunt.ingest(&batch.unwrap(), &mut |d| panic!("{d:?}"));
+    }
+    let mut sink = VecSink::default();
+    hunt.finish(&mut sink).unwrap();
+    validate_all(&sink.alerts);
+    let ids: Vec<&str> = sink.alerts.iter().map(|a| a.rule.id.as_str()).collect();
+    assert_eq!(ids, vec!["MW-AI-0003"]);
+    let a = sink.alerts[0].to_json();
+    assert_eq!(a["evidence"]["blocked"], json!(false));
+    assert!(
+        a["evidence"]["prompt_excerpt"]
+            .as_str()
+            .unwrap()
+            .contains("tent"),
+        "{a:#}"
+    );
+}

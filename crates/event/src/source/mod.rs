@@ -7,6 +7,7 @@ use std::str::FromStr;
 use serde_json::{Map, Value};
 
 pub mod azure_openai;
+pub mod openai_body;
 
 /// Which normalizer applies to input events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,7 +51,57 @@ pub const SYNTHESIZED_VALUES: &[&str] = &[
     "azure",
     "success",
     "failure",
+    "az.ai.openai",
 ];
+
+/// Adds `gen_ai.*` fields to an Azure event that carries request and response bodies
+/// (API Management GatewayLogs), so content detectors and GenAI rules read it like any LLM
+/// call. The Elastic fields stay as they are.
+fn add_genai(doc: &mut Map<String, Value>) {
+    let props = doc
+        .get("azure")
+        .and_then(|a| a.get("open_ai"))
+        .and_then(|o| o.get("properties"));
+    let Some(props) = props else { return };
+    let request = props
+        .get("backend_request_body")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let response = props
+        .get("backend_response_body")
+        .cloned()
+        .unwrap_or(Value::Null);
+    if request.is_null() && response.is_null() {
+        return;
+    }
+    let fields = openai_body::genai_fields(&request, &response);
+    if fields.is_empty() {
+        return;
+    }
+    let mut genai = Map::new();
+    for (key, value) in fields {
+        insert_path(&mut genai, key.trim_start_matches("gen_ai."), value);
+    }
+    genai.insert("system".into(), Value::String("az.ai.openai".into()));
+    doc.insert("gen_ai".into(), Value::Object(genai));
+}
+
+/// Inserts `value` at a dotted path, creating objects on the way.
+fn insert_path(map: &mut Map<String, Value>, path: &str, value: Value) {
+    match path.split_once('.') {
+        None => {
+            map.insert(path.to_string(), value);
+        }
+        Some((head, rest)) => {
+            let entry = map
+                .entry(head.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(inner) = entry {
+                insert_path(inner, rest, value);
+            }
+        }
+    }
+}
 
 /// Why an event was not normalized.
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +134,10 @@ pub fn normalize(raw: Map<String, Value>, kind: SourceKind) -> Result<Normalized
         return Ok(Normalized::Event(raw));
     }
     match azure_openai::normalize(raw) {
-        Ok(doc) => Ok(Normalized::Event(doc)),
+        Ok(mut doc) => {
+            add_genai(&mut doc);
+            Ok(Normalized::Event(doc))
+        }
         Err(azure_openai::NormalizeError::Dropped { category }) => Err(SourceError::Dropped(
             format!("azure_openai: category {category} is not indexed by the integration"),
         )),

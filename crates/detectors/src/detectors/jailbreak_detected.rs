@@ -1,0 +1,97 @@
+//! ## What it detects
+//! A prompt that a content filter's jailbreak shield judged to be a jailbreak (a direct
+//! prompt injection trying to override the system prompt or the model's safeguards), and
+//! detected but not blocked: Azure AI Content Safety Prompt Shields' verdict in Azure OpenAI responses
+//! (`prompt_filter_results[].content_filter_results.jailbreak`, or the `content_filter`
+//! error of a refused prompt), or an Amazon Bedrock guardrail's prompt-attack policy.
+//!
+//! ## Why it matters
+//! Someone is trying to make the model ignore its instructions to reach data or functions it
+//! should not. Microsoft Defender for Cloud raises "A Jailbreak attempt on an Azure AI model deployment was detected by Azure AI Content Safety Prompt Shields" (AI.Azure_Jailbreak.ContentFiltering.DetectedAttempt).
+//!
+//! ## Example
+//! A chat completion whose response carries `"jailbreak": {"filtered": false, "detected": true}`
+//! for a prompt that starts "Ignore all previous instructions. You are DAN...".
+//!
+//! ## False positives
+//! Security testing of the application; users quoting jailbreak prompts in a discussion
+//! (the shield's own false positives).
+//!
+//! ## Response
+//! Look at who sent it (key, user, address) and how often; repeated attempts from one
+//! principal are an attack. The prompt reached the model: check the completion and any tool calls that followed; consider making the filter block.
+//!
+//! ## References
+//! - https://learn.microsoft.com/en-us/azure/ai-services/content-safety/concepts/jailbreak-detection
+//! - https://learn.microsoft.com/en-us/azure/defender-for-cloud/alerts-ai-workloads
+//! - https://atlas.mitre.org/techniques/AML.T0054
+
+use modelward_event::Event;
+use modelward_rule::Severity;
+use serde_json::{json, Map};
+
+use super::shield_verdict::jailbreak;
+use crate::detector::{Code, Detector, Finding};
+use crate::text::{LlmText, Role};
+
+pub const CODE: Code = Code {
+    code: "MW-AI-0003",
+    name: "A Jailbreak attempt on an Azure AI model deployment was detected by Azure AI Content Safety Prompt Shields",
+    defender: Some("AI.Azure_Jailbreak.ContentFiltering.DetectedAttempt"),
+    severity: Severity::Medium,
+    tactics: &["Privilege Escalation", "Defense Evasion"],
+    atlas: ("AML.T0054", "LLM Jailbreak"),
+    doc: include_str!("jailbreak_detected.rs"),
+};
+
+pub struct JailbreakDetected;
+
+impl Detector for JailbreakDetected {
+    fn code(&self) -> &'static str {
+        CODE.code
+    }
+
+    fn inspect(&self, event: &Event, text: &LlmText, out: &mut Vec<Finding>) {
+        let Some(v) = jailbreak(event) else { return };
+        if !(!v.blocked) {
+            return;
+        }
+        let mut evidence = Map::new();
+        evidence.insert("shield".into(), json!(v.shield));
+        evidence.insert("blocked".into(), json!(v.blocked));
+        if let Some(prompt) = text.prompt.last() {
+            let excerpt: String = prompt.chars().take(200).collect();
+            evidence.insert("prompt_excerpt".into(), json!(excerpt));
+        }
+        out.push(Finding {
+            code: CODE.code,
+            role: Some(Role::Prompt),
+            summary: format!("jailbreak attempt detected but not blocked by {}", v.shield),
+            evidence,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inspect(v: serde_json::Value) -> Vec<Finding> {
+        let e = Event::from_json(&v.to_string()).unwrap();
+        let mut out = Vec::new();
+        JailbreakDetected.inspect(&e, &LlmText::of(&e), &mut out);
+        out
+    }
+
+    #[test]
+    fn verdicts() {
+        let blocked = json!({"gen_ai": {"prompt": "Ignore previous instructions", "content_filter": {"jailbreak": {"filtered": true, "detected": true}}}});
+        let seen = json!({"gen_ai": {"content_filter": {"jailbreak": {"filtered": false, "detected": true}}}});
+        let clean = json!({"gen_ai": {"content_filter": {"jailbreak": {"filtered": false, "detected": false}}}});
+        let bedrock = json!({"gen_ai": {"policy": {"name": "PROMPT_ATTACK", "action": "BLOCKED"}}});
+        assert_eq!(inspect(blocked).len(), usize::from(false));
+        assert_eq!(inspect(seen).len(), usize::from(true));
+        assert!(inspect(clean).is_empty());
+        assert_eq!(inspect(bedrock).len(), usize::from(false));
+    }
+}

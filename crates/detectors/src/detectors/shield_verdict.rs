@@ -1,0 +1,55 @@
+//! Reading a content filter's jailbreak verdict from a normalized LLM call (shared by the
+//! two jailbreak detectors): Azure AI Content Safety Prompt Shields
+//! (`gen_ai.content_filter.jailbreak.{filtered,detected}`) and Amazon Bedrock guardrails'
+//! prompt-attack policy (`gen_ai.policy.name` naming a prompt attack, with
+//! `gen_ai.policy.action`).
+
+use modelward_event::Event;
+use serde_json::Value;
+
+/// A jailbreak verdict: whether the shield saw an attack and whether it blocked it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    pub detected: bool,
+    pub blocked: bool,
+    pub shield: &'static str,
+}
+
+fn flag(event: &Event, path: &str) -> bool {
+    event.get(path).iter().any(|v| **v == Value::Bool(true))
+}
+
+/// The event's jailbreak verdict, if a shield looked at it and saw an attack.
+pub fn jailbreak(event: &Event) -> Option<Verdict> {
+    let filtered = flag(event, "gen_ai.content_filter.jailbreak.filtered");
+    let detected = flag(event, "gen_ai.content_filter.jailbreak.detected");
+    if filtered || detected {
+        return Some(Verdict {
+            detected: true,
+            blocked: filtered,
+            shield: "Azure AI Content Safety Prompt Shields",
+        });
+    }
+    let prompt_attack = event
+        .get("gen_ai.policy.name")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .any(|n| {
+            n.to_ascii_lowercase()
+                .replace(' ', "_")
+                .contains("prompt_attack")
+        });
+    if prompt_attack {
+        let blocked = event
+            .get("gen_ai.policy.action")
+            .iter()
+            .filter_map(|v| v.as_str())
+            .any(|a| a.eq_ignore_ascii_case("BLOCKED"));
+        return Some(Verdict {
+            detected: true,
+            blocked,
+            shield: "Amazon Bedrock Guardrails (prompt attack)",
+        });
+    }
+    None
+}

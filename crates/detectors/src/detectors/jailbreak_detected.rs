@@ -53,7 +53,7 @@ impl Detector for JailbreakDetected {
 
     fn inspect(&self, event: &Event, text: &LlmText, out: &mut Vec<Finding>) {
         let Some(v) = jailbreak(event) else { return };
-        if !(!v.blocked) {
+        if v.blocked {
             return;
         }
         let mut evidence = Map::new();

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use serde_json::{Map, Value};
 
 pub mod azure_openai;
+pub mod modelward_llm;
 pub mod openai_body;
 
 /// Which normalizer applies to input events.
@@ -19,10 +20,12 @@ pub enum SourceKind {
     Json,
     /// Azure OpenAI / API Management diagnostic records (Elastic's `azure_openai` form).
     AzureOpenAi,
+    /// modelward's own LLM request log (docs/llm-log.md).
+    ModelwardLlm,
 }
 
 impl SourceKind {
-    pub const NAMES: [&'static str; 3] = ["auto", "json", "azure_openai"];
+    pub const NAMES: [&'static str; 4] = ["auto", "json", "azure_openai", "modelward_llm"];
 }
 
 impl FromStr for SourceKind {
@@ -33,6 +36,7 @@ impl FromStr for SourceKind {
             "auto" => Ok(SourceKind::Auto),
             "json" | "ecs" | "elastic" => Ok(SourceKind::Json),
             "azure_openai" | "azure-openai" => Ok(SourceKind::AzureOpenAi),
+            "modelward_llm" | "modelward-llm" => Ok(SourceKind::ModelwardLlm),
             other => Err(format!(
                 "unknown source [{other}]; expected one of {}",
                 SourceKind::NAMES.join(", ")
@@ -52,6 +56,7 @@ pub const SYNTHESIZED_VALUES: &[&str] = &[
     "success",
     "failure",
     "az.ai.openai",
+    "modelward.llm",
 ];
 
 /// Adds `gen_ai.*` fields to an Azure event that carries request and response bodies
@@ -125,8 +130,16 @@ pub enum Normalized {
 
 /// Normalizes one raw record.
 pub fn normalize(raw: Map<String, Value>, kind: SourceKind) -> Result<Normalized, SourceError> {
+    let llm_log = match kind {
+        SourceKind::ModelwardLlm => true,
+        SourceKind::Auto => modelward_llm::looks_like(&raw),
+        SourceKind::Json | SourceKind::AzureOpenAi => false,
+    };
+    if llm_log {
+        return Ok(Normalized::Event(modelward_llm::normalize(raw)));
+    }
     let azure = match kind {
-        SourceKind::Json => false,
+        SourceKind::Json | SourceKind::ModelwardLlm => false,
         SourceKind::AzureOpenAi => true,
         SourceKind::Auto => azure_openai::looks_like(&raw),
     };

@@ -78,6 +78,27 @@ fn run_with(rules: Vec<EsqlRule>, dedup: Dedup, lines: &[Value]) -> (Vec<Alert>,
     (sink.alerts, stats)
 }
 
+/// Runs events (one JSON object each) through an engine; every alert must validate.
+fn hunt_lines(engine: &modelward_engine::Engine, lines: &[Value]) -> Vec<Alert> {
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let mut hunt = Hunt::new(engine);
+    for batch in Reader::from_read(
+        "t.ndjson",
+        Box::new(std::io::Cursor::new(text.into_bytes())),
+        ReaderOptions::default(),
+    )
+    .unwrap()
+    {
+        hunt.ingest(&batch.unwrap(), &mut |d| {
+            panic!("unexpected diagnostic {d:?}")
+        });
+    }
+    let mut sink = VecSink::default();
+    hunt.finish(&mut sink).unwrap();
+    validate_all(&sink.alerts);
+    sink.alerts
+}
+
 fn run(rules: Vec<EsqlRule>, lines: &[Value]) -> Vec<Alert> {
     run_with(rules, Dedup::PerLookback, lines).0
 }
@@ -491,24 +512,12 @@ fn sigma_event_and_correlation_alerts_validate() {
     assert!(set.add_file(yaml, "t.yml").is_empty());
     assert!(set.resolve().is_empty());
     let engine = EngineBuilder::new().sigma(set).build();
-    let text: String = (0..4)
-        .map(|i| format!("{}\n", json!({"@timestamp": iso(T0 + i * MINUTE), "event": {"action": "tool_call"}, "user": {"id": "mallory"}})))
+    let lines: Vec<Value> = (0..4)
+        .map(|i| json!({"@timestamp": iso(T0 + i * MINUTE), "event": {"action": "tool_call"}, "user": {"id": "mallory"}}))
         .collect();
-    let mut hunt = Hunt::new(&engine);
-    for batch in Reader::from_read(
-        "t.ndjson",
-        Box::new(std::io::Cursor::new(text.into_bytes())),
-        ReaderOptions::default(),
-    )
-    .unwrap()
-    {
-        hunt.ingest(&batch.unwrap(), &mut |d| panic!("{d:?}"));
-    }
-    let mut sink = VecSink::default();
-    hunt.finish(&mut sink).unwrap();
-    validate_all(&sink.alerts);
+    let alerts = hunt_lines(&engine, &lines);
     let (events, correlations): (Vec<&Alert>, Vec<&Alert>) =
-        sink.alerts.iter().partition(|a| a.rule.name == "Tool call");
+        alerts.iter().partition(|a| a.rule.name == "Tool call");
     // generate: true keeps the base rule's own alerts.
     assert_eq!(events.len(), 4);
     assert_eq!(events[0].fields["user.id"], json!("mallory"));
@@ -540,22 +549,8 @@ fn detector_findings_become_alerts_and_enrich_events_for_rules() {
         json!({"@timestamp": iso(T0 + 1000), "user_agent": {"original": "sqlmap/1.8"}, "gen_ai": {"prompt": "hello"}}),
         json!({"@timestamp": iso(T0 + 2000), "gen_ai": {"prompt": "what is the capital of France?", "completion": "Paris."}}),
     ];
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    let mut hunt = Hunt::new(&engine);
-    for batch in Reader::from_read(
-        "d.ndjson",
-        Box::new(std::io::Cursor::new(text.into_bytes())),
-        ReaderOptions::default(),
-    )
-    .unwrap()
-    {
-        hunt.ingest(&batch.unwrap(), &mut |d| panic!("{d:?}"));
-    }
-    let mut sink = VecSink::default();
-    hunt.finish(&mut sink).unwrap();
-    validate_all(&sink.alerts);
-    let by_rule: Vec<(&str, Value)> = sink
-        .alerts
+    let alerts = hunt_lines(&engine, &lines);
+    let by_rule: Vec<(&str, Value)> = alerts
         .iter()
         .map(|a| (a.rule.id.as_str(), a.to_json()))
         .collect();
@@ -599,23 +594,10 @@ fn raw_azure_gateway_records_reach_the_content_detectors() {
     let detectors =
         modelward_detectors::Detectors::new(&modelward_detectors::Settings::default()).unwrap();
     let engine = EngineBuilder::new().detectors(detectors).build();
-    let mut hunt = Hunt::new(&engine);
-    let text = format!("{raw}\n");
-    for batch in Reader::from_read(
-        "g.json",
-        Box::new(std::io::Cursor::new(text.into_bytes())),
-        ReaderOptions::default(),
-    )
-    .unwrap()
-    {
-        hunt.ingest(&batch.unwrap(), &mut |d| panic!("{d:?}"));
-    }
-    let mut sink = VecSink::default();
-    hunt.finish(&mut sink).unwrap();
-    validate_all(&sink.alerts);
-    let ids: Vec<&str> = sink.alerts.iter().map(|a| a.rule.id.as_str()).collect();
+    let alerts = hunt_lines(&engine, &[raw]);
+    let ids: Vec<&str> = alerts.iter().map(|a| a.rule.id.as_str()).collect();
     assert_eq!(ids, vec!["MW-AI-0003"]);
-    let a = sink.alerts[0].to_json();
+    let a = alerts[0].to_json();
     assert_eq!(a["evidence"]["blocked"], json!(false));
     assert!(
         a["evidence"]["prompt_excerpt"]

@@ -28,11 +28,10 @@
 
 use modelward_event::Event;
 use modelward_rule::Severity;
-use serde_json::{json, Map};
 
-use super::shield_verdict::jailbreak;
+use super::shield_verdict::finding;
 use crate::detector::{Code, Detector, Finding};
-use crate::text::{LlmText, Role};
+use crate::text::LlmText;
 
 pub const CODE: Code = Code {
     code: "MW-AI-0003",
@@ -52,29 +51,14 @@ impl Detector for JailbreakDetected {
     }
 
     fn inspect(&self, event: &Event, text: &LlmText, out: &mut Vec<Finding>) {
-        let Some(v) = jailbreak(event) else { return };
-        if v.blocked {
-            return;
-        }
-        let mut evidence = Map::new();
-        evidence.insert("shield".into(), json!(v.shield));
-        evidence.insert("blocked".into(), json!(v.blocked));
-        if let Some(prompt) = text.prompt.last() {
-            let excerpt: String = prompt.chars().take(200).collect();
-            evidence.insert("prompt_excerpt".into(), json!(excerpt));
-        }
-        out.push(Finding {
-            code: CODE.code,
-            role: Some(Role::Prompt),
-            summary: format!("jailbreak attempt detected but not blocked by {}", v.shield),
-            evidence,
-        });
+        out.extend(finding(event, text, CODE.code, false));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn inspect(v: serde_json::Value) -> Vec<Finding> {
         let e = Event::from_json(&v.to_string()).unwrap();

@@ -5,7 +5,10 @@
 //! `gen_ai.policy.action`).
 
 use modelward_event::Event;
-use serde_json::Value;
+use serde_json::{json, Map, Value};
+
+use crate::detector::Finding;
+use crate::text::{LlmText, Role};
 
 /// A jailbreak verdict: whether the shield saw an attack and whether it blocked it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,4 +55,33 @@ pub fn jailbreak(event: &Event) -> Option<Verdict> {
         });
     }
     None
+}
+
+/// The finding of a jailbreak detector: when a shield saw an attack and `blocked` is what
+/// it did.
+pub fn finding(
+    event: &Event,
+    text: &LlmText,
+    code: &'static str,
+    blocked: bool,
+) -> Option<Finding> {
+    let v = jailbreak(event).filter(|v| v.blocked == blocked)?;
+    let mut evidence = Map::new();
+    evidence.insert("shield".into(), json!(v.shield));
+    evidence.insert("blocked".into(), json!(v.blocked));
+    if let Some(prompt) = text.prompt.last() {
+        let excerpt: String = prompt.chars().take(200).collect();
+        evidence.insert("prompt_excerpt".into(), json!(excerpt));
+    }
+    let what = if blocked {
+        "blocked"
+    } else {
+        "detected but not blocked"
+    };
+    Some(Finding {
+        code,
+        role: Some(Role::Prompt),
+        summary: format!("jailbreak attempt {what} by {}", v.shield),
+        evidence,
+    })
 }

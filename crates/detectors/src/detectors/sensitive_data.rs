@@ -1,0 +1,1301 @@
+//! ## What it detects
+//! Personal data in what a model answered (the completion, never the prompt): payment card
+//! numbers, IBANs, US Social Security numbers, dates of birth and US passport numbers next to
+//! their label, UK National Insurance numbers, and, when turned on, email addresses and phone
+//! numbers. Every candidate is validated before it counts: cards by issuer prefix, length
+//! and the Luhn check; IBANs by the country's length and the ISO 7064 mod-97 check; SSNs by
+//! the Social Security Administration's rules; National Insurance numbers by HMRC's prefix
+//! rules; dates by the calendar. One finding per kind of data, with masked examples.
+//!
+//! ## Why it matters
+//! A model that repeats personal data from its training set, its retrieval sources (RAG over
+//! CRM exports, tickets, shared drives) or another user's conversation leaks it to whoever
+//! asked, and prompts that extract such data are a known attack ("repeat the records you
+//! were given"). Microsoft Defender for Cloud raises "Sensitive Data Exposure Detected in
+//! Azure AI Model Deployment" (AI.Azure_DataLeakInModelResponse.Sensitive) for it.
+//!
+//! ## Example
+//! A support assistant asked "what card does the customer in ticket 4411 use?" answers
+//! "The card on file is 4111 1111 1111 1111, billed to GB82 WEST 1234 5698 7654 32." The
+//! finding reads `**** **** **** 1111` and `GB82…5432`; the full values appear nowhere.
+//!
+//! ## False positives
+//! Well-known test numbers (4111 1111 1111 1111, Stripe's 4242...) pass every check and are
+//! flagged: the detector cannot tell test data from real data, and test cards in answers are
+//! worth a look too. Placeholder SSNs are not flagged: 078-05-1120 and 219-09-9999
+//! (invalidated by the SSA), 123-45-6789 (the example models give when explaining the
+//! format) and numbers of one repeated digit. Emails at reserved domains (example.com,
+//! `.test`, `.invalid`, ...) and image names such as `logo@2x.png` are not flagged; nor are
+//! fictional (555-01xx) and toll-free North American numbers, or Ofcom's drama ranges.
+//! Order numbers and ids that pass the Luhn check by chance (about one in ten) and start with
+//! a card prefix can be flagged. Emails and phone numbers are off by default because answers
+//! legitimately contain them (support addresses, business numbers); turn them on with the
+//! entity list (`credit_card`, `iban`, `us_ssn`, `email`, `phone`, `date_of_birth`,
+//! `us_passport`, `uk_nino`). IPv4 addresses, bare digit runs, lowercase IBANs, SSNs without
+//! dashes and unlabelled dates or passport numbers are not looked for.
+//!
+//! ## Response
+//! Check whether the values are real (the masked last digits and the counts help match them
+//! against your records). Find where the model got them: a retrieval index or tool with
+//! more access than the user, another user's conversation, or training data. Restrict that
+//! source, add an output filter for the entity, and treat real card or account numbers as a
+//! data breach under your incident process.
+//!
+//! ## References
+//! - https://learn.microsoft.com/en-us/azure/defender-for-cloud/alerts-ai-workloads
+//! - https://atlas.mitre.org/techniques/AML.T0057
+//! - https://www.ssa.gov/employer/randomization.html
+//! - https://www.swift.com/standards/data-standards/iban-international-bank-account-number
+//! - https://www.gov.uk/hmrc-internal-manuals/national-insurance-manual/nim39110
+//! - https://www.iso.org/standard/70484.html (ISO/IEC 7812, card numbers and the Luhn check)
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use memchr::{memchr, memchr_iter};
+use modelward_event::Event;
+use modelward_rule::Severity;
+use regex::Regex;
+use serde_json::{json, Map};
+
+use crate::detector::{Code, Detector, Finding};
+use crate::text::{LlmText, Role};
+
+pub const CODE: Code = Code {
+    code: "MW-AI-0004",
+    name: "Sensitive Data Exposure Detected in Azure AI Model Deployment",
+    defender: Some("AI.Azure_DataLeakInModelResponse.Sensitive"),
+    severity: Severity::Low,
+    tactics: &["Collection"],
+    atlas: ("AML.T0057", "LLM Data Leakage"),
+    doc: include_str!("sensitive_data.rs"),
+};
+
+/// Every entity name the detector knows, in the order of its findings.
+pub const ENTITY_NAMES: [&str; 8] = [
+    "credit_card",
+    "iban",
+    "us_ssn",
+    "email",
+    "phone",
+    "date_of_birth",
+    "us_passport",
+    "uk_nino",
+];
+
+/// Masked examples kept per entity.
+const MAX_EXAMPLES: usize = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Entity {
+    CreditCard,
+    Iban,
+    UsSsn,
+    Email,
+    Phone,
+    DateOfBirth,
+    UsPassport,
+    UkNino,
+}
+
+const ALL: [Entity; 8] = [
+    Entity::CreditCard,
+    Entity::Iban,
+    Entity::UsSsn,
+    Entity::Email,
+    Entity::Phone,
+    Entity::DateOfBirth,
+    Entity::UsPassport,
+    Entity::UkNino,
+];
+
+impl Entity {
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    fn name(self) -> &'static str {
+        ENTITY_NAMES[self.index()]
+    }
+
+    /// For people.
+    fn label(self) -> &'static str {
+        match self {
+            Entity::CreditCard => "payment card number",
+            Entity::Iban => "IBAN",
+            Entity::UsSsn => "US Social Security number",
+            Entity::Email => "email address",
+            Entity::Phone => "phone number",
+            Entity::DateOfBirth => "date of birth",
+            Entity::UsPassport => "US passport number",
+            Entity::UkNino => "UK National Insurance number",
+        }
+    }
+
+    /// Emails and phone numbers are opt-in: answers legitimately contain them.
+    fn default_on(self) -> bool {
+        !matches!(self, Entity::Email | Entity::Phone)
+    }
+}
+
+/// Labels that introduce a date of birth or a passport number (ASCII case-insensitive).
+const LABELS: [&str; 9] = [
+    "dob",
+    "d.o.b",
+    "date of birth",
+    "date_of_birth",
+    "dateofbirth",
+    "birth date",
+    "birth_date",
+    "birthdate",
+    "passport",
+];
+const PASSPORT_LABEL: usize = 8;
+
+/// Bytes after a label that may come before its value (`: `, ` number is `, `": "`).
+const DOB_GAP: usize = 24;
+const PASSPORT_GAP: usize = 32;
+
+const MONTHS: &str = "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?\
+                      |aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?";
+
+/// Personal data in completions; see the module documentation.
+pub struct SensitiveData {
+    enabled: [bool; 8],
+    /// Digit groups separated by single spaces or dashes (card candidates).
+    digit_runs: Regex,
+    iban_start: Regex,
+    ssn: Regex,
+    email: Regex,
+    nanp: Regex,
+    nino: Regex,
+    /// A date at the start of the haystack.
+    date: Regex,
+    labels: AhoCorasick,
+}
+
+impl std::fmt::Debug for SensitiveData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SensitiveData")
+            .field("entities", &self.entities().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl SensitiveData {
+    /// The detector for these entities (`None`: every entity but `email` and `phone`).
+    /// An empty list turns every entity off. Unknown names are an error.
+    pub fn new(entities: Option<&[String]>) -> Result<SensitiveData, String> {
+        let mut enabled = [false; 8];
+        match entities {
+            None => {
+                for e in ALL {
+                    enabled[e.index()] = e.default_on();
+                }
+            }
+            Some(names) => {
+                for name in names {
+                    let e = ALL.iter().find(|e| e.name() == name.trim()).ok_or_else(|| {
+                        format!(
+                            "unknown sensitive data entity {name:?} (known: {})",
+                            ENTITY_NAMES.join(", ")
+                        )
+                    })?;
+                    enabled[e.index()] = true;
+                }
+            }
+        }
+        let re = |pattern: &str| Regex::new(pattern).map_err(|e| e.to_string());
+        let labels = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(LABELS)
+            .map_err(|e| e.to_string())?;
+        Ok(SensitiveData {
+            enabled,
+            digit_runs: re(r"[0-9]+(?:[ -][0-9]+)*")?,
+            iban_start: re(r"[A-Z]{2}[0-9]{2}")?,
+            ssn: re(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")?,
+            email: re(concat!(
+                r"[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?",
+                r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}"
+            ))?,
+            nanp: re(r"(?:\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[-. ])[2-9][0-9]{2}[-. ][0-9]{4}")?,
+            nino: re(r"(?-u:\b)[A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D](?-u:\b)")?,
+            date: re(&format!(
+                "^(?:[0-9]{{4}}[-/.][0-9]{{1,2}}[-/.][0-9]{{1,2}}\
+                 |[0-9]{{1,2}}[-/.][0-9]{{1,2}}[-/.][0-9]{{4}}\
+                 |[0-9]{{1,2}}(?i:st|nd|rd|th)?(?i: of)? (?i:{MONTHS})\\.?,? [0-9]{{4}}\
+                 |(?i:{MONTHS})\\.? [0-9]{{1,2}}(?i:st|nd|rd|th)?,? [0-9]{{4}})"
+            ))?,
+            labels,
+        })
+    }
+
+    /// Names of the entities looked for.
+    pub fn entities(&self) -> impl Iterator<Item = &'static str> + '_ {
+        ALL.into_iter()
+            .filter(|e| self.enabled[e.index()])
+            .map(Entity::name)
+    }
+
+    fn on(&self, e: Entity) -> bool {
+        self.enabled[e.index()]
+    }
+
+    fn scan(&self, text: &str, hits: &mut Hits) {
+        let b = text.as_bytes();
+        if self.on(Entity::Email) && memchr(b'@', b).is_some() {
+            self.emails(text, hits);
+        }
+        // Everything else has digits.
+        if !b.iter().any(u8::is_ascii_digit) {
+            return;
+        }
+        if self.on(Entity::CreditCard) {
+            self.cards(text, hits);
+        }
+        if self.on(Entity::Iban) {
+            self.ibans(text, hits);
+        }
+        if self.on(Entity::UsSsn) && memchr(b'-', b).is_some() {
+            self.ssns(text, hits);
+        }
+        if self.on(Entity::Phone) {
+            self.phones(text, hits);
+        }
+        if self.on(Entity::DateOfBirth) || self.on(Entity::UsPassport) {
+            self.labelled(text, hits);
+        }
+        if self.on(Entity::UkNino) {
+            self.ninos(text, hits);
+        }
+    }
+
+    fn cards(&self, text: &str, hits: &mut Hits) {
+        let b = text.as_bytes();
+        for m in self.digit_runs.find_iter(text) {
+            if m.len() < 13 || !clean_start(b, m.start()) {
+                continue;
+            }
+            let mut pos = m.start();
+            while pos < m.end() {
+                let group_end = digits_end(b, pos);
+                let found = match group_end - pos {
+                    13..=19 => Some(group_end),
+                    4 => grouped_card_end(b, pos, m.end()),
+                    _ => None,
+                }
+                .filter(|&end| end < m.end() || clean_end(b, end))
+                .and_then(|end| Some((end, card_digits(b, pos, end)?)));
+                match found {
+                    Some((end, (digits, n))) if card_valid(&digits[..n]) => {
+                        hits.add(Entity::CreditCard, || {
+                            format!("**** **** **** {}", digit_str(&digits[n - 4..n]))
+                        });
+                        pos = end + 1;
+                    }
+                    _ => pos = group_end + 1,
+                }
+            }
+        }
+    }
+
+    fn ibans(&self, text: &str, hits: &mut Hits) {
+        let b = text.as_bytes();
+        let mut done = 0;
+        for m in self.iban_start.find_iter(text) {
+            let s = m.start();
+            if s < done || !clean_start(b, s) {
+                continue;
+            }
+            let Some(len) = iban_length(&b[s..s + 2]) else {
+                continue;
+            };
+            if let Some(end) = iban_end(b, s, len) {
+                done = end;
+                hits.add(Entity::Iban, || {
+                    let mut last = [0u8; 4];
+                    let mut k = 4;
+                    for &c in b[s..end].iter().rev().filter(|&&c| c != b' ') {
+                        if k == 0 {
+                            break;
+                        }
+                        k -= 1;
+                        last[k] = c;
+                    }
+                    format!(
+                        "{}…{}",
+                        String::from_utf8_lossy(&b[s..s + 4]),
+                        String::from_utf8_lossy(&last)
+                    )
+                });
+            }
+        }
+    }
+
+    fn ssns(&self, text: &str, hits: &mut Hits) {
+        let b = text.as_bytes();
+        for m in self.ssn.find_iter(text) {
+            if !clean_start(b, m.start()) || !clean_end(b, m.end()) {
+                continue;
+            }
+            let v = m.as_str().as_bytes();
+            let area = number(&v[0..3]);
+            let group = number(&v[4..6]);
+            let serial = number(&v[7..11]);
+            if ssn_valid(area, group, serial, v) {
+                hits.add(Entity::UsSsn, || {
+                    format!("***-**-{}", String::from_utf8_lossy(&v[7..11]))
+                });
+            }
+        }
+    }
+
+    fn emails(&self, text: &str, hits: &mut Hits) {
+        let b = text.as_bytes();
+        for m in self.email.find_iter(text) {
+            if b.get(m.end())
+                .is_some_and(|&c| is_word(c) || c == b'-' || c == b'@')
+            {
+                continue;
+            }
+            let Some((local, domain)) = m.as_str().split_once('@') else {
+                continue;
+            };
+            if local.len() > 64
+                || local.starts_with('.')
+                || local.ends_with('.')
+                || local.contains("..")
+                || reserved_domain(domain)
+            {
+                continue;
+            }
+            hits.add(Entity::Email, || {
+                format!("{}***@{domain}", local.get(..1).unwrap_or(""))
+            });
+        }
+    }
+
+    fn phones(&self, text: &str, hits: &mut Hits) {
+        let b = text.as_bytes();
+        // E.164 spans, so that the North American pattern does not count them again.
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        for i in memchr_iter(b'+', b) {
+            if let Some((end, last4)) = e164_at(b, i) {
+                spans.push((i, end));
+                hits.add(Entity::Phone, || format!("***-{}", digit_str(&last4)));
+            }
+        }
+        for m in self.nanp.find_iter(text) {
+            let s = m.start();
+            if spans.iter().any(|&(a, e)| s >= a && s < e) || !clean_end(b, m.end()) {
+                continue;
+            }
+            // A leading "1-" or "1 " (the country code) is part of the number.
+            let with_one = s >= 2
+                && matches!(b[s - 1], b'-' | b' ' | b'.')
+                && b[s - 2] == b'1'
+                && clean_start(b, s - 2);
+            if !with_one && !clean_start(b, s) {
+                continue;
+            }
+            let mut d = [0u8; 10];
+            let mut n = 0;
+            for &c in m.as_str().as_bytes() {
+                if c.is_ascii_digit() && n < 10 {
+                    d[n] = c - b'0';
+                    n += 1;
+                }
+            }
+            if n == 10 && nanp_valid(&d) {
+                hits.add(Entity::Phone, || format!("***-{}", digit_str(&d[6..])));
+            }
+        }
+    }
+
+    fn labelled(&self, text: &str, hits: &mut Hits) {
+        let b = text.as_bytes();
+        for m in self.labels.find_iter(text) {
+            let passport = m.pattern().as_usize() == PASSPORT_LABEL;
+            let entity = match passport {
+                true => Entity::UsPassport,
+                false => Entity::DateOfBirth,
+            };
+            if !self.on(entity) || !label_bounded(b, m.start(), m.end()) {
+                continue;
+            }
+            let gap = match passport {
+                true => PASSPORT_GAP,
+                false => DOB_GAP,
+            };
+            let limit = (m.end() + gap).min(b.len());
+            let mut p = m.end();
+            while p < limit {
+                let c = b[p];
+                if c == b'\n' {
+                    break;
+                }
+                let word_start =
+                    c.is_ascii_alphanumeric() && (p == 0 || !b[p - 1].is_ascii_alphanumeric());
+                if word_start {
+                    if passport {
+                        if let Some(end) = passport_at(b, p) {
+                            hits.add(entity, || {
+                                format!("*****{}", String::from_utf8_lossy(&b[end - 4..end]))
+                            });
+                            break;
+                        }
+                    } else if let Some(year) = text
+                        .get(p..)
+                        .and_then(|rest| self.date.find(rest))
+                        .filter(|d| clean_end(b, p + d.end()))
+                        .and_then(|d| date_year(d.as_str()))
+                    {
+                        hits.add(entity, || format!("{year}-**-**"));
+                        break;
+                    }
+                    if c.is_ascii_digit() {
+                        break;
+                    }
+                }
+                p += 1;
+            }
+        }
+    }
+
+    fn ninos(&self, text: &str, hits: &mut Hits) {
+        let b = text.as_bytes();
+        for m in self.nino.find_iter(text) {
+            let v = m.as_str().as_bytes();
+            let spaces = v.iter().filter(|&&c| c == b' ').count();
+            if (spaces != 0 && spaces != 4)
+                || !clean_start(b, m.start())
+                || !clean_end(b, m.end())
+                || !nino_prefix_valid(v[0], v[1])
+            {
+                continue;
+            }
+            hits.add(Entity::UkNino, || {
+                format!(
+                    "{}{} ** ** ** {}",
+                    char::from(v[0]),
+                    char::from(v[1]),
+                    char::from(v[v.len() - 1])
+                )
+            });
+        }
+    }
+}
+
+impl Detector for SensitiveData {
+    fn code(&self) -> &'static str {
+        CODE.code
+    }
+
+    fn inspect(&self, _event: &Event, text: &LlmText, out: &mut Vec<Finding>) {
+        if text.completion.is_empty() || !self.enabled.contains(&true) {
+            return;
+        }
+        let mut hits = Hits::default();
+        for t in &text.completion {
+            self.scan(t, &mut hits);
+        }
+        for e in ALL {
+            let count = hits.count[e.index()];
+            if count == 0 {
+                continue;
+            }
+            let examples = std::mem::take(&mut hits.examples[e.index()]);
+            let mut evidence = Map::new();
+            evidence.insert("entity".into(), json!(e.name()));
+            evidence.insert("count".into(), json!(count));
+            evidence.insert("examples".into(), json!(examples));
+            evidence.insert("role".into(), json!(Role::Completion.as_str()));
+            out.push(Finding {
+                code: CODE.code,
+                role: Some(Role::Completion),
+                summary: format!("{} in the completion ({count} found)", e.label()),
+                evidence,
+            });
+        }
+    }
+}
+
+/// What one event's completions hold: counts and masked examples per entity.
+#[derive(Default)]
+struct Hits {
+    count: [usize; 8],
+    examples: [Vec<String>; 8],
+}
+
+impl Hits {
+    fn add(&mut self, e: Entity, masked: impl FnOnce() -> String) {
+        let i = e.index();
+        self.count[i] += 1;
+        if self.examples[i].len() < MAX_EXAMPLES {
+            let m = masked();
+            if !self.examples[i].contains(&m) {
+                self.examples[i].push(m);
+            }
+        }
+    }
+}
+
+fn is_word(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+/// The value at `start` does not continue a longer token (an identifier, a decimal, a
+/// path, a time).
+fn clean_start(b: &[u8], start: usize) -> bool {
+    let Some(i) = start.checked_sub(1) else {
+        return true;
+    };
+    match b.get(i) {
+        None => true,
+        Some(&c) if is_word(c) => false,
+        Some(b'.' | b'-' | b'+' | b'/' | b'\\' | b'@') => false,
+        Some(b':' | b',') => !i
+            .checked_sub(1)
+            .and_then(|j| b.get(j))
+            .is_some_and(u8::is_ascii_digit),
+        Some(_) => true,
+    }
+}
+
+/// The value ending at `end` is not continued by more of a token.
+fn clean_end(b: &[u8], end: usize) -> bool {
+    match b.get(end) {
+        None => true,
+        Some(&c) if is_word(c) || c == b'@' => false,
+        Some(b'.' | b',' | b'-' | b'/' | b':' | b'+') => {
+            !b.get(end + 1).is_some_and(u8::is_ascii_alphanumeric)
+        }
+        Some(_) => true,
+    }
+}
+
+/// A label stands alone: not inside a word ("adobe"), not followed by lowercase letters
+/// ("dobson"); camelCase keys ("passportNumber") are labels.
+fn label_bounded(b: &[u8], start: usize, end: usize) -> bool {
+    let before = start
+        .checked_sub(1)
+        .and_then(|i| b.get(i))
+        .is_some_and(u8::is_ascii_alphanumeric);
+    let after = b
+        .get(end)
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    !before && !after
+}
+
+fn digits_end(b: &[u8], mut p: usize) -> usize {
+    while b.get(p).is_some_and(u8::is_ascii_digit) {
+        p += 1;
+    }
+    p
+}
+
+fn number(digits: &[u8]) -> u32 {
+    digits
+        .iter()
+        .fold(0, |n, &c| n * 10 + u32::from(c.wrapping_sub(b'0')))
+}
+
+fn digit_str(d: &[u8]) -> String {
+    d.iter().map(|&x| char::from(b'0' + x)).collect()
+}
+
+/// The end of a card number printed in groups starting with a group of four at `start`:
+/// 4-4-4-4 (and 4-4-4-1..3, 4-4-4-4-1..3) or Amex/Diners 4-6-5 and 4-6-4, with one separator
+/// throughout.
+fn grouped_card_end(b: &[u8], start: usize, limit: usize) -> Option<usize> {
+    let sep = *b.get(start + 4)?;
+    let mut lens = [0usize; 5];
+    let mut ends = [0usize; 5];
+    let mut count = 0;
+    let mut p = start;
+    while count < 5 && p < limit {
+        let e = digits_end(b, p);
+        if e == p {
+            break;
+        }
+        lens[count] = e - p;
+        ends[count] = e;
+        count += 1;
+        if e < limit && b[e] == sep {
+            p = e + 1;
+        } else {
+            break;
+        }
+    }
+    if count >= 3 && lens[1] == 6 && matches!(lens[2], 4 | 5) {
+        return Some(ends[2]);
+    }
+    (4..=count.min(5)).rev().find_map(|k| {
+        let inner = lens[..k - 1].iter().all(|&l| l == 4);
+        let total: usize = lens[..k].iter().sum();
+        (inner && (1..=4).contains(&lens[k - 1]) && (13..=19).contains(&total))
+            .then_some(ends[k - 1])
+    })
+}
+
+/// The digits (as values 0–9) of `b[start..end]`, separators skipped.
+fn card_digits(b: &[u8], start: usize, end: usize) -> Option<([u8; 19], usize)> {
+    let mut d = [0u8; 19];
+    let mut n = 0;
+    for &c in b.get(start..end)? {
+        if c.is_ascii_digit() {
+            *d.get_mut(n)? = c - b'0';
+            n += 1;
+        }
+    }
+    (13..=19).contains(&n).then_some((d, n))
+}
+
+/// A number of a known issuer, of that issuer's length, that passes the Luhn check.
+fn card_valid(d: &[u8]) -> bool {
+    let n = d.len();
+    if !(13..=19).contains(&n) || d.iter().all(|&x| x == d[0]) {
+        return false;
+    }
+    let prefix = |k: usize| d[..k].iter().fold(0u32, |a, &x| a * 10 + u32::from(x));
+    let (p2, p3, p4) = (prefix(2), prefix(3), prefix(4));
+    let visa = d[0] == 4 && matches!(n, 13 | 16 | 19);
+    let mastercard = ((51..=55).contains(&p2) || (2221..=2720).contains(&p4)) && n == 16;
+    let amex = (p2 == 34 || p2 == 37) && n == 15;
+    let discover =
+        (p4 == 6011 || p2 == 65 || (644..=649).contains(&p3)) && (16..=19).contains(&n);
+    let jcb = (3528..=3589).contains(&p4) && (16..=19).contains(&n);
+    let diners = (p2 == 36 || p2 == 38 || (300..=305).contains(&p3)) && (14..=19).contains(&n);
+    (visa || mastercard || amex || discover || jcb || diners) && luhn(d)
+}
+
+fn luhn(d: &[u8]) -> bool {
+    let sum: u32 = d
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &x)| {
+            let x = u32::from(x);
+            match i % 2 {
+                1 if x * 2 > 9 => x * 2 - 9,
+                1 => x * 2,
+                _ => x,
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+/// IBAN lengths of the SWIFT registry, for the countries that use IBANs most.
+fn iban_length(country: &[u8]) -> Option<usize> {
+    let len = match country {
+        b"AD" | b"CZ" | b"ES" | b"MD" | b"PK" | b"RO" | b"SA" | b"SE" | b"SK" | b"TN" | b"VG" => 24,
+        b"AE" | b"GI" | b"IL" => 23,
+        b"AL" | b"AZ" | b"CY" | b"DO" | b"GT" | b"HU" | b"LB" | b"PL" => 28,
+        b"AT" | b"BA" | b"EE" | b"KZ" | b"LT" | b"LU" | b"XK" => 20,
+        b"BE" => 16,
+        b"BG" | b"BH" | b"CR" | b"DE" | b"GB" | b"GE" | b"IE" | b"ME" | b"RS" => 22,
+        b"BR" | b"EG" | b"PS" | b"QA" | b"UA" => 29,
+        b"CH" | b"HR" | b"LI" | b"LV" => 21,
+        b"DK" | b"FI" | b"FO" | b"GL" | b"NL" => 18,
+        b"FR" | b"GR" | b"IT" | b"MC" | b"MR" | b"SM" => 27,
+        b"IS" | b"TR" => 26,
+        b"JO" | b"KW" | b"MU" => 30,
+        b"MK" | b"SI" => 19,
+        b"MT" => 31,
+        b"NO" => 15,
+        b"PT" => 25,
+        _ => return None,
+    };
+    Some(len)
+}
+
+fn iban_char(c: u8) -> bool {
+    c.is_ascii_uppercase() || c.is_ascii_digit()
+}
+
+/// The end of the IBAN of `len` characters at `start` (compact, or printed in groups of
+/// four), when its checksum is right.
+fn iban_end(b: &[u8], start: usize, len: usize) -> Option<usize> {
+    let bban = len - 4;
+    let p = start + 4;
+    let compact = b
+        .get(p..p + bban)
+        .filter(|s| s.iter().all(|&c| iban_char(c)))
+        .map(|_| p + bban);
+    let end = compact
+        .filter(|&e| !b.get(e).is_some_and(u8::is_ascii_alphanumeric))
+        .or_else(|| {
+            let (mut p, mut rest) = (p, bban);
+            while rest > 0 {
+                if b.get(p) != Some(&b' ') {
+                    return None;
+                }
+                let take = rest.min(4);
+                if !b.get(p + 1..p + 1 + take)?.iter().all(|&c| iban_char(c)) {
+                    return None;
+                }
+                p += 1 + take;
+                rest -= take;
+            }
+            (!b.get(p).is_some_and(u8::is_ascii_alphanumeric)).then_some(p)
+        })?;
+    let rearranged = b[start + 4..end]
+        .iter()
+        .chain(&b[start..start + 4])
+        .filter(|&&c| c != b' ');
+    let mut r = 0u32;
+    for &c in rearranged {
+        r = match c {
+            b'0'..=b'9' => (r * 10 + u32::from(c - b'0')) % 97,
+            _ => (r * 100 + u32::from(c - b'A') + 10) % 97,
+        };
+    }
+    (r == 1).then_some(end)
+}
+
+fn ssn_valid(area: u32, group: u32, serial: u32, raw: &[u8]) -> bool {
+    let placeholder = matches!(
+        (area, group, serial),
+        (78, 5, 1120) | (219, 9, 9999) | (123, 45, 6789)
+    );
+    let one_digit = raw
+        .iter()
+        .filter(|c| c.is_ascii_digit())
+        .all(|&c| c == raw[0]);
+    area != 0
+        && area != 666
+        && area < 900
+        && group != 0
+        && serial != 0
+        && !placeholder
+        && !one_digit
+}
+
+/// Domains that never belong to a person (RFC 2606, RFC 6761) and image names
+/// (`logo@2x.png`).
+fn reserved_domain(domain: &str) -> bool {
+    let d = domain.as_bytes();
+    let ends = |suffix: &str| {
+        d.len() >= suffix.len() && d[d.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    };
+    let is = |name: &str| domain.eq_ignore_ascii_case(name);
+    ["example.com", "example.net", "example.org"]
+        .iter()
+        .any(|n| is(n) || ends(&format!(".{n}")))
+        || [
+            ".example", ".test", ".invalid", ".localhost", ".png", ".jpg", ".jpeg", ".gif",
+            ".svg", ".webp",
+        ]
+        .iter()
+        .any(|s| ends(s))
+}
+
+/// A phone number in E.164 form at the `+` at `i`: its end and last four digits.
+fn e164_at(b: &[u8], i: usize) -> Option<(usize, [u8; 4])> {
+    if let Some(&c) = i.checked_sub(1).and_then(|j| b.get(j)) {
+        if is_word(c) || matches!(c, b'+' | b'-' | b'.' | b'/' | b')' | b'\\') {
+            return None;
+        }
+    }
+    if !matches!(b.get(i + 1), Some(b'1'..=b'9')) {
+        return None;
+    }
+    let mut d = [0u8; 15];
+    let mut n = 0;
+    let mut p = i + 1;
+    let mut end = p;
+    let mut open = false;
+    loop {
+        let next = b.get(p + 1).copied();
+        match b.get(p).copied() {
+            Some(c) if c.is_ascii_digit() => {
+                *d.get_mut(n)? = c - b'0';
+                n += 1;
+                p += 1;
+                end = p;
+            }
+            Some(b' ' | b'-' | b'.')
+                if end == p && next.is_some_and(|c| c.is_ascii_digit() || c == b'(') =>
+            {
+                p += 1
+            }
+            Some(b'(') if !open && next.is_some_and(|c| c.is_ascii_digit()) => {
+                open = true;
+                p += 1;
+            }
+            Some(b')') if open && end == p => {
+                open = false;
+                p += 1;
+                end = p;
+            }
+            _ => break,
+        }
+    }
+    if open || !(8..=15).contains(&n) || !clean_end(b, end) {
+        return None;
+    }
+    let d = &d[..n];
+    if d[0] == 1 && (n != 11 || !nanp_valid(&d[1..])) {
+        return None;
+    }
+    // Ofcom's numbers for drama: 020 7946 0xxx and 07700 900xxx.
+    if d.starts_with(&[4, 4, 2, 0, 7, 9, 4, 6, 0]) || d.starts_with(&[4, 4, 7, 7, 0, 0, 9, 0, 0]) {
+        return None;
+    }
+    let mut last = [0u8; 4];
+    last.copy_from_slice(&d[n - 4..]);
+    Some((end, last))
+}
+
+/// Ten North American digits: NXX NXX XXXX, no N11 codes, no toll-free area codes (not
+/// personal), no fictional 555-01XX.
+fn nanp_valid(d: &[u8]) -> bool {
+    if d.len() != 10 || d[0] < 2 || d[3] < 2 {
+        return false;
+    }
+    let area = number_of(&d[..3]);
+    let exchange = number_of(&d[3..6]);
+    let n11 = |x: u32| x % 100 == 11;
+    let toll_free = matches!(area, 800 | 833 | 844 | 855 | 866 | 877 | 888);
+    let fictional = exchange == 555 && d[6] == 0 && d[7] == 1;
+    !n11(area) && !n11(exchange) && !toll_free && !fictional
+}
+
+fn number_of(d: &[u8]) -> u32 {
+    d.iter().fold(0, |a, &x| a * 10 + u32::from(x))
+}
+
+/// A US passport number at `p` (nine digits, or a letter and eight digits) and its end.
+fn passport_at(b: &[u8], p: usize) -> Option<usize> {
+    let v = b.get(p..p + 9)?;
+    let digits = match v[0].is_ascii_uppercase() {
+        true => &v[1..],
+        false => v,
+    };
+    if !digits.iter().all(u8::is_ascii_digit)
+        || !clean_end(b, p + 9)
+        || digits.iter().all(|&c| c == digits[0])
+        || v == b"123456789"
+        || v == b"987654321"
+    {
+        return None;
+    }
+    Some(p + 9)
+}
+
+/// The year of a real calendar date (1900–2099) written as the date pattern matched it.
+fn date_year(s: &str) -> Option<u32> {
+    let mut toks = [""; 3];
+    let mut n = 0;
+    for t in s
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("of"))
+    {
+        *toks.get_mut(n)? = t;
+        n += 1;
+    }
+    if n != 3 {
+        return None;
+    }
+    let num = |t: &str| -> Option<u32> {
+        let d = t.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+        (!d.is_empty() && d.len() <= 4 && d.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| number(d.as_bytes()))
+    };
+    let valid = |y: u32, m: u32, d: u32| {
+        let days = match m {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
+            2 => 28,
+            _ => 0,
+        };
+        (1900..=2099).contains(&y) && (1..=days).contains(&d)
+    };
+    if toks[0].len() == 4 {
+        let y = num(toks[0])?;
+        return valid(y, num(toks[1])?, num(toks[2])?).then_some(y);
+    }
+    let y = num(toks[2]).filter(|_| toks[2].len() == 4)?;
+    let ok = match (month(toks[0]), month(toks[1])) {
+        (Some(m), _) => valid(y, m, num(toks[1])?),
+        (_, Some(m)) => valid(y, m, num(toks[0])?),
+        _ => {
+            let (a, b) = (num(toks[0])?, num(toks[1])?);
+            valid(y, a, b) || valid(y, b, a)
+        }
+    };
+    ok.then_some(y)
+}
+
+fn month(t: &str) -> Option<u32> {
+    if t.len() < 3 || !t.bytes().all(|c| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    let names = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let head = t.get(..3)?;
+    names
+        .iter()
+        .position(|m| m.eq_ignore_ascii_case(head))
+        .and_then(|i| u32::try_from(i + 1).ok())
+}
+
+/// HMRC's prefix rules: no D, F, I, Q, U, V first; no D, F, I, O, Q, U, V second; and
+/// BG, GB, KN, NK, NT, TN, ZZ are not allocated.
+fn nino_prefix_valid(a: u8, b: u8) -> bool {
+    !matches!(a, b'D' | b'F' | b'I' | b'Q' | b'U' | b'V')
+        && !matches!(b, b'D' | b'F' | b'I' | b'O' | b'Q' | b'U' | b'V')
+        && !matches!(
+            &[a, b],
+            b"BG" | b"GB" | b"KN" | b"NK" | b"NT" | b"TN" | b"ZZ"
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all() -> SensitiveData {
+        let names: Vec<String> = ENTITY_NAMES.iter().map(|s| s.to_string()).collect();
+        SensitiveData::new(Some(&names)).unwrap()
+    }
+
+    fn run(d: &SensitiveData, completion: &str) -> Vec<Finding> {
+        let text = LlmText {
+            prompt: Vec::new(),
+            completion: vec![completion.to_string()],
+        };
+        let mut out = Vec::new();
+        d.inspect(&Event::default(), &text, &mut out);
+        out
+    }
+
+    /// (entity, count, examples) of each finding.
+    fn found(d: &SensitiveData, completion: &str) -> Vec<(String, u64, Vec<String>)> {
+        run(d, completion)
+            .into_iter()
+            .map(|f| {
+                let examples = f.evidence["examples"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e.as_str().unwrap().to_string())
+                    .collect();
+                (
+                    f.evidence["entity"].as_str().unwrap().to_string(),
+                    f.evidence["count"].as_u64().unwrap(),
+                    examples,
+                )
+            })
+            .collect()
+    }
+
+    fn one(entity: &str, count: u64, examples: &[&str]) -> Vec<(String, u64, Vec<String>)> {
+        vec![(
+            entity.to_string(),
+            count,
+            examples.iter().map(|s| s.to_string()).collect(),
+        )]
+    }
+
+    #[test]
+    fn entity_sets() {
+        let d = SensitiveData::new(None).unwrap();
+        assert_eq!(
+            d.entities().collect::<Vec<_>>(),
+            ["credit_card", "iban", "us_ssn", "date_of_birth", "us_passport", "uk_nino"]
+        );
+        let err = SensitiveData::new(Some(&["ssn".to_string()])).unwrap_err();
+        assert!(err.contains("\"ssn\"") && err.contains("us_ssn"), "{err}");
+        let only = SensitiveData::new(Some(&["email".to_string()])).unwrap();
+        assert_eq!(only.entities().collect::<Vec<_>>(), ["email"]);
+        // Default set: no email or phone findings.
+        assert!(run(&d, "Mail jane.doe@acme-health.com or call (415) 555-2671.").is_empty());
+        // Prompts are not scanned.
+        let text = LlmText {
+            prompt: vec!["4111 1111 1111 1111".into()],
+            completion: vec!["ok".into()],
+        };
+        let mut out = Vec::new();
+        d.inspect(&Event::default(), &text, &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn payment_cards() {
+        let d = SensitiveData::new(None).unwrap();
+        let f = run(
+            &d,
+            "The card on file is 4111 1111 1111 1111, expiry 12/26. Backup: 5500-0000-0000-0004.",
+        );
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].code, "MW-AI-0004");
+        assert_eq!(f[0].role, Some(Role::Completion));
+        assert_eq!(f[0].evidence["role"], json!("completion"));
+        assert_eq!(
+            found(
+                &d,
+                "The card on file is 4111 1111 1111 1111, expiry 12/26. Backup: 5500-0000-0000-0004."
+            ),
+            one(
+                "credit_card",
+                2,
+                &["**** **** **** 1111", "**** **** **** 0004"]
+            )
+        );
+        // Amex 4-6-5, contiguous Discover, JCB, Diners, a 2-series Mastercard, expiry after.
+        for (card, last) in [
+            ("3782 822463 10005", "0005"),
+            ("6011111111111117", "1117"),
+            ("3530111333300000", "0000"),
+            ("30569309025904", "5904"),
+            ("2223 0031 2200 3222", "3222"),
+            ("4111 1111 1111 1111 12/26", "1111"),
+        ] {
+            assert_eq!(
+                found(&d, &format!("Card: {card}")),
+                one("credit_card", 1, &[&format!("**** **** **** {last}")]),
+                "{card}"
+            );
+        }
+    }
+
+    #[test]
+    fn card_look_alikes() {
+        let d = SensitiveData::new(None).unwrap();
+        for text in [
+            "Your order number is 4111 1111 1111 1112 and ships Monday.", // fails Luhn
+            "Order #4000123456789011 confirmed.",                         // fails Luhn
+            "Reference 1234567812345670 passes Luhn but no issuer starts with 1.",
+            "Invoice INV-2024-000123-4111111111111111 is attached.",
+            "Build 10.0.19041.1348, version 4.111.1111111111111",
+            "ts=1714566896123 and 1714566896123456789 ns",
+            "id 550e8400-e29b-41d4-a716-446655440000 and 41111111-1111-1111-1111-111111111111",
+            "pi is 3.4111111111111111",
+            "Amex is 15 digits, not 16: 3782 8224 6310 0052",
+            "Tracking 1Z999AA10123456784 arrives 2024-05-01T12:34:56Z",
+        ] {
+            assert!(run(&d, text).is_empty(), "{text}: {:?}", run(&d, text));
+        }
+    }
+
+    #[test]
+    fn ibans() {
+        let d = SensitiveData::new(None).unwrap();
+        assert_eq!(
+            found(
+                &d,
+                "Pay to GB82 WEST 1234 5698 7654 32 or DE89370400440532013000."
+            ),
+            one("iban", 2, &["GB82…5432", "DE89…3000"])
+        );
+        for text in [
+            "Pay to GB83 WEST 1234 5698 7654 32.", // wrong check digits
+            "Pay to GB82WEST1234569876543.",       // too short for GB
+            "Pay to GB82 WEST 1234 5698 7654 32 11 and more", // too long
+            "Model GB82 and part XX82 WEST 1234 5698 7654 32", // unknown country
+            "lowercase gb82 west 1234 5698 7654 32",
+        ] {
+            assert!(run(&d, text).is_empty(), "{text}: {:?}", run(&d, text));
+        }
+    }
+
+    #[test]
+    fn social_security_numbers() {
+        let d = SensitiveData::new(None).unwrap();
+        assert_eq!(
+            found(&d, "SSN: 536-22-4187. Spouse: 212-09-3344."),
+            one("us_ssn", 2, &["***-**-4187", "***-**-3344"])
+        );
+        for text in [
+            "000-12-3456",
+            "666-12-3456",
+            "912-34-5678",
+            "536-00-4187",
+            "536-22-0000",
+            "078-05-1120",
+            "219-09-9999",
+            "An SSN looks like 123-45-6789.",
+            "111-11-1111",
+            "call 1-536-22-4187-9",
+            "part 536-22-41870",
+        ] {
+            assert!(run(&d, text).is_empty(), "{text}: {:?}", run(&d, text));
+        }
+    }
+
+    #[test]
+    fn emails() {
+        let d = all();
+        assert_eq!(
+            found(&d, "Contact jane.doe@acme-health.com (or JD@mail.acme.co.uk)."),
+            one("email", 2, &["j***@acme-health.com", "J***@mail.acme.co.uk"])
+        );
+        for text in [
+            "Write to support@example.com or ops@test.example",
+            "Use logo@2x.png for retina screens",
+            "npm i @scope/pkg@1.2.3 and git@host",
+            "user@localhost",
+        ] {
+            assert!(run(&d, text).is_empty(), "{text}: {:?}", run(&d, text));
+        }
+    }
+
+    #[test]
+    fn phones() {
+        let d = all();
+        assert_eq!(
+            found(
+                &d,
+                "Call +1 (415) 867-2671, +49 30 901820, (312) 867-5309 or 1-646-867-1234."
+            ),
+            one("phone", 4, &["***-2671", "***-1820", "***-5309"])
+        );
+        for text in [
+            "let n = 4155552671; let m = 312-867;",
+            "return a+14158672671;",
+            "Dial (415) 555-0123 (fictional) or 1-800-356-9377 (toll-free).",
+            "+44 20 7946 0958 is a drama number",
+            "Release 123-456-7890 and 2024-555-1234",
+            "Hosts 192.168.100.2 and 10.0.0.1; offset +0530; nums = [415, 867, 2671]",
+            "x = +1234567",
+        ] {
+            assert!(run(&d, text).is_empty(), "{text}: {:?}", run(&d, text));
+        }
+    }
+
+    #[test]
+    fn dates_of_birth_only_when_labelled() {
+        let d = SensitiveData::new(None).unwrap();
+        assert_eq!(
+            found(
+                &d,
+                "Name: Jane Doe\nDOB: 03/14/1985\n\"date_of_birth\": \"1990-02-28\"\n\
+                 Date of birth is 5th of March, 1984. birthDate=Feb 29 2000"
+            ),
+            one(
+                "date_of_birth",
+                4,
+                &["1985-**-**", "1990-**-**", "1984-**-**"]
+            )
+        );
+        for text in [
+            "The meeting is on 03/14/1985.",
+            "DOB: 02/30/1985",
+            "DOB: 1990-13-01",
+            "DOB: 12/12/1850",
+            "Adobe 2024-01-15 release",
+            "Dobson was born 1985-03-14",
+            "DOB unknown. Ticket filed 2024-01-15 by the clerk.",
+        ] {
+            assert!(run(&d, text).is_empty(), "{text}: {:?}", run(&d, text));
+        }
+    }
+
+    #[test]
+    fn passports_only_when_labelled() {
+        let d = SensitiveData::new(None).unwrap();
+        assert_eq!(
+            found(
+                &d,
+                "Passport number: 531804927. \"passportNumber\": \"A03005988\""
+            ),
+            one("us_passport", 2, &["*****4927", "*****5988"])
+        );
+        for text in [
+            "Order 531804927 shipped.",
+            "Passport photos cost $15; call 531804927.",
+            "passport: 123456789 or 999999999",
+            "passport.authenticate('local') returned 531804927",
+            "Passport number: 5318049271",
+        ] {
+            assert!(run(&d, text).is_empty(), "{text}: {:?}", run(&d, text));
+        }
+    }
+
+    #[test]
+    fn national_insurance_numbers() {
+        let d = SensitiveData::new(None).unwrap();
+        assert_eq!(
+            found(&d, "NI number AB 12 34 56 C, partner CE123456D."),
+            one("uk_nino", 2, &["AB ** ** ** C", "CE ** ** ** D"])
+        );
+        for text in [
+            "QQ 12 34 56 C is HMRC's example",
+            "GB123456A",
+            "AO123456B",
+            "AB123456E",
+            "AB 123456 C",
+            "Post to SW1A 1AA or EC1A 1BB, London.",
+        ] {
+            assert!(run(&d, text).is_empty(), "{text}: {:?}", run(&d, text));
+        }
+    }
+
+    #[test]
+    fn realistic_benign_answer() {
+        let d = SensitiveData::new(None).unwrap();
+        let text = "Sure! Here is the changelog for v2.14.3 (2024-05-01):\n\
+                    - Fixed order 100234556 totals (invoice INV-000123, 12 items at $4,111.11)\n\
+                    - Request id 7c9e6679-7425-40de-944b-e07fc1f90ae7 took 1234 ms\n\
+                    - Deployed at 1714566896 to 10.0.0.12:8080, see RFC 4122 section 4.4\n\
+                    Office: 221B Baker Street, London NW1 6XE. Code sample: `if x > 4111111111111110 {}`";
+        assert!(run(&d, text).is_empty(), "{:?}", run(&d, text));
+        assert!(run(&all(), text).is_empty(), "{:?}", run(&all(), text));
+    }
+
+    #[test]
+    fn no_raw_value_in_findings() {
+        let raw = [
+            "4111 1111 1111 1111",
+            "4111111111111111",
+            "GB82 WEST 1234 5698 7654 32",
+            "GB82WEST12345698765432",
+            "536-22-4187",
+            "jane.doe@acme-health.com",
+            "+1 (415) 867-2671",
+            "4158672671",
+            "03/14/1985",
+            "A03005988",
+            "AB 12 34 56 C",
+            "AB123456C",
+        ];
+        let text = "Card 4111 1111 1111 1111, IBAN GB82 WEST 1234 5698 7654 32, SSN 536-22-4187, \
+                    mail jane.doe@acme-health.com, phone +1 (415) 867-2671, DOB: 03/14/1985, \
+                    passport no. A03005988, NINO AB 12 34 56 C.";
+        let findings = run(&all(), text);
+        assert_eq!(findings.len(), 8);
+        let debug = format!("{findings:?}");
+        let digits: String = debug.chars().filter(char::is_ascii_alphanumeric).collect();
+        for value in raw {
+            assert!(!debug.contains(value), "{value} in {debug}");
+            let compact: String = value.chars().filter(char::is_ascii_alphanumeric).collect();
+            assert!(!digits.contains(&compact), "{compact} in {debug}");
+        }
+    }
+
+    #[test]
+    fn no_panic_on_odd_input() {
+        let d = all();
+        let inputs = [
+            "", "+", "+1 (", "+1 (415", "4111 1111 1111 111", "GB82", "GB82 WEST", "DOB:",
+            "DOB: 12/", "passport A1234", "passport", "AB 12 34 56", "@", "a@b", "1-", "(415) 555",
+            "DOB: 31 Febr 2000", "\u{1F600}4111 1111 1111 1111\u{E0041}",
+            "DOB\u{00e9}\u{00e9} 1985-03-14", "passport \u{00e9}A03005988",
+            "+999999999999999999999999", "4-4-4-4-4-4-4-4-4-4-4-4-4-4",
+            "4111 1111 1111 1111 1111 1111 1111 1111 1111",
+        ];
+        for s in inputs {
+            let _ = run(&d, s);
+        }
+        // Every prefix of a text full of values, cut at character boundaries.
+        let text = "Card 4111 1111 1111 1111, GB82 WEST 1234 5698 7654 32, +1 (415) 867-2671, \
+                    DOB: 5th of March, 1984, passport no. A03005988, AB 12 34 56 C, é 536-22-4187";
+        for (i, _) in text.char_indices() {
+            let _ = run(&d, &text[..i]);
+        }
+    }
+}

@@ -24,6 +24,8 @@ pub struct DetectorOptions {
     pub tor_exit_lists: Option<Vec<PathBuf>>,
     /// User-agent lists (CSV `pattern,tool,severity`), relative to this file.
     pub user_agent_lists: Option<Vec<PathBuf>>,
+    /// Entities the sensitive-data detector looks for (default: all but email and phone).
+    pub sensitive_data_entities: Option<Vec<String>>,
 }
 
 impl DetectorOptions {
@@ -33,6 +35,7 @@ impl DetectorOptions {
             disabled: self.disable.unwrap_or_default(),
             tor_exit_lists: self.tor_exit_lists.unwrap_or_default(),
             user_agent_lists: self.user_agent_lists.unwrap_or_default(),
+            sensitive_data_entities: self.sensitive_data_entities,
         }
     }
 }

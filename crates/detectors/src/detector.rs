@@ -47,8 +47,10 @@ pub struct Code {
 
 /// Every built-in detector, sorted by code.
 pub static CODES: &[Code] = &[
+    detectors::credential_theft::CODE,
     detectors::jailbreak_blocked::CODE,
     detectors::jailbreak_detected::CODE,
+    detectors::sensitive_data::CODE,
     detectors::suspicious_user_agent::CODE,
     detectors::ascii_smuggling::CODE,
     detectors::tor_access::CODE,
@@ -152,11 +154,21 @@ impl Detectors {
     pub fn new(settings: &Settings) -> Result<Detectors, SettingsError> {
         let mut list: Vec<Box<dyn Detector>> = Vec::new();
         let on = |code: &str| !settings.disabled.iter().any(|d| d == code);
+        if on(detectors::credential_theft::CODE.code) {
+            list.push(Box::new(detectors::credential_theft::CredentialTheft::new()));
+        }
         if on(detectors::jailbreak_blocked::CODE.code) {
             list.push(Box::new(detectors::jailbreak_blocked::JailbreakBlocked));
         }
         if on(detectors::jailbreak_detected::CODE.code) {
             list.push(Box::new(detectors::jailbreak_detected::JailbreakDetected));
+        }
+        if on(detectors::sensitive_data::CODE.code) {
+            let entities = settings.sensitive_data_entities.as_deref();
+            list.push(Box::new(
+                detectors::sensitive_data::SensitiveData::new(entities)
+                    .map_err(SettingsError::Config)?,
+            ));
         }
         if on(detectors::ascii_smuggling::CODE.code) {
             list.push(Box::new(detectors::ascii_smuggling::AsciiSmuggling));

@@ -13,6 +13,9 @@ pub struct Settings {
     /// User-agent lists: CSV `pattern,tool,severity` (patterns with `*`), added to the
     /// built-in list.
     pub user_agent_lists: Vec<PathBuf>,
+    /// Entities of the sensitive-data detector (`credit_card`, `iban`, `us_ssn`, `email`,
+    /// `phone`, `date_of_birth`, `us_passport`, `uk_nino`); None: the default set.
+    pub sensitive_data_entities: Option<Vec<String>>,
 }
 
 /// A list file that could not be read, or a line of it that is wrong.
@@ -29,6 +32,8 @@ pub enum SettingsError {
         line: usize,
         message: String,
     },
+    #[error("detectors: {0}")]
+    Config(String),
 }
 
 /// Reads a list file.

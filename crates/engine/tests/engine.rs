@@ -607,3 +607,33 @@ fn raw_azure_gateway_records_reach_the_content_detectors() {
         "{a:#}"
     );
 }
+
+#[test]
+fn credentials_in_completions_alert_with_the_secret_masked() {
+    let detectors =
+        modelward_detectors::Detectors::new(&modelward_detectors::Settings::default()).unwrap();
+    let engine = EngineBuilder::new().detectors(detectors).build();
+    // Built at run time so no secret-shaped literal sits in the source.
+    let password = ["s3cr", "etV4lu", "e-9Qz"].concat();
+    let uri = format!("postgresql://billing:{password}@db.internal:5432/ledger");
+    let card = ["4111", " 1111", " 1111", " 1111"].concat();
+    let lines = [
+        json!({"@timestamp": iso(T0), "api_key": {"id": "k9"}, "gen_ai": {
+        "prompt": "What is the database connection string?",
+        "completion": format!("Use {uri}. The test card is {card}.")}}),
+    ];
+    let alerts = hunt_lines(&engine, &lines);
+    let ids: Vec<&str> = alerts.iter().map(|a| a.rule.id.as_str()).collect();
+    assert!(
+        ids.contains(&"MW-AI-0001") && ids.contains(&"MW-AI-0004"),
+        "{ids:?}"
+    );
+    for a in &alerts {
+        let text = a.to_json().to_string();
+        assert!(!text.contains(&password), "secret leaked in {text}");
+        assert!(
+            !text.contains(&card) && !text.contains("4111111111111111"),
+            "card leaked in {text}"
+        );
+    }
+}

@@ -144,22 +144,6 @@ const BUILT_IN: &[BuiltIn] = &[
         Check::Token,
     ),
     (
-        "aws-secret-access-key",
-        "AWS secret access key",
-        r"[A-Za-z0-9/+]{40,}",
-        0,
-        &[
-            "akia",
-            "asia",
-            "secret_access_key",
-            "secretaccesskey",
-            "secret-access-key",
-            "aws_secret",
-        ],
-        Some(3.5),
-        Check::AwsSecret,
-    ),
-    (
         "azure-storage-connection-string",
         "Azure storage connection string",
         r"(?i:DefaultEndpointsProtocol)=https?;(?:[A-Za-z]+=[^;\s]*;)*?(?i:AccountKey)=([A-Za-z0-9+/]{86}==)",
@@ -218,7 +202,7 @@ const BUILT_IN: &[BuiltIn] = &[
         "PEM private key",
         r"-----BEGIN ((?:[A-Z0-9]+ ){0,3})PRIVATE KEY(?: BLOCK)?-----((?:[^-]|-[^-])*)",
         2,
-        &["private key-----"],
+        &["private key"],
         None,
         Check::Pem,
     ),
@@ -320,6 +304,22 @@ const BUILT_IN: &[BuiltIn] = &[
         &["postgres", "mysql", "mariadb", "mongodb", "redis", "amqp"],
         None,
         Check::DbUri,
+    ),
+    (
+        "aws-secret-access-key",
+        "AWS secret access key",
+        r"[A-Za-z0-9/+]{40,}",
+        0,
+        &[
+            "akia",
+            "asia",
+            "secret_access_key",
+            "secretaccesskey",
+            "secret-access-key",
+            "aws_secret",
+        ],
+        Some(3.5),
+        Check::AwsSecret,
     ),
 ];
 
@@ -515,7 +515,7 @@ impl CredentialTheft {
                 )
             })
         };
-        for (rule, words) in BUILT_IN.iter().filter_map(built_in) {
+        for (rule, words) in BUILT_IN.iter().filter_map(&built_in) {
             add(rule, &mut words.iter().map(|w| w.to_ascii_lowercase()));
         }
         for r in extra {
@@ -584,9 +584,7 @@ impl CredentialTheft {
                     continue;
                 };
                 if m.as_str().is_empty()
-                    || claimed
-                        .iter()
-                        .any(|&(s, e)| m.start() < e && s < m.end())
+                    || claimed.iter().any(|&(s, e)| m.start() < e && s < m.end())
                 {
                     continue;
                 }
@@ -789,9 +787,7 @@ fn looks_placeholder(s: &str) -> bool {
     let mut chars = s.chars();
     let first = chars.next();
     first.is_none_or(|f| chars.all(|c| c == f) || f == '$' || f == '%')
-        || PLACEHOLDER_MARKS
-            .iter()
-            .any(|m| contains_ignore_case(s, m))
+        || PLACEHOLDER_MARKS.iter().any(|m| contains_ignore_case(s, m))
 }
 
 /// Runs of one character or of consecutive characters (`aaaaaa`, `123456`, `abcdef`), or
@@ -1077,7 +1073,11 @@ mod tests {
             "{}.{}.{}",
             b64url(br#"{"alg":"HS256","typ":"JWT"}"#),
             b64url(br#"{"sub":"svc-billing","role":"admin","exp":1893456000}"#),
-            rnd(seed, 43, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+            rnd(
+                seed,
+                43,
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+            )
         )
     }
 
@@ -1099,27 +1099,44 @@ mod tests {
         let ghp = github("ghp_", 35);
         let fine_grained = format!("github_pat_{}_{}", rnd(36, 22, B62), rnd(37, 59, B62));
         let glpat = format!("glpat-{}", rnd(38, 20, B62));
+        let digits: &[u8] = b"0123456789";
         let slack = format!(
             "xoxb-{}-{}-{}",
-            rnd(39, 12, b"0123456789"),
-            rnd(40, 13, b"0123456789"),
+            rnd(39, 12, digits),
+            rnd(40, 13, digits),
             rnd(41, 24, B62)
         );
-        let webhook_secret = rnd(42, 24, B62);
-        let webhook = format!(
-            "T{}/B{}/{webhook_secret}",
-            rnd(43, 9, B32),
-            rnd(44, 9, B32)
-        );
+        let hook_secret = rnd(42, 24, B62);
+        let hook = format!("T{}/B{}/{hook_secret}", rnd(43, 9, B32), rnd(44, 9, B32));
         let token = jwt(45);
+        let payload = token.split('.').nth(1).unwrap_or("").to_string();
         let db_password = rnd(46, 14, B62);
-        let generic = rnd(47, 32, HEX);
         let mongo_password = rnd(48, 18, B62);
+        let generic = rnd(47, 32, HEX);
         let begin = "-----BEGIN ";
+        let gcp = [
+            "{".to_string(),
+            r#""type": "service_account","#.to_string(),
+            r#""project_id": "billing-prod-4821","#.to_string(),
+            format!(r#""private_key_id": "{}","#, rnd(12, 40, HEX)),
+            format!(
+                r#""private_key": "{begin}PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n","#,
+                gcp_body.replace('\n', "\\n")
+            ),
+            r#""client_email": "exporter@billing-prod-4821.iam.gserviceaccount.com""#.to_string(),
+            "}".to_string(),
+        ]
+        .join("\n  ");
+        let sas = [
+            "https://billingprod.blob.core.windows.net/invoices/march.pdf?sp=r",
+            "st=2025-03-01T09:00:00Z&se=2025-03-31T17:00:00Z&spr=https&sv=2022-11-02&sr=b",
+        ]
+        .join("&");
+        let lines = |s: &str| s.lines().map(str::to_string).collect::<Vec<_>>();
         vec![
             (
                 "aws-access-key-id",
-                format!("export AWS_ACCESS_KEY_ID={aws_id}\nexport AWS_SECRET_ACCESS_KEY={aws_secret}"),
+                format!("AWS_ACCESS_KEY_ID={aws_id}\nAWS_SECRET_ACCESS_KEY={aws_secret}"),
                 vec![aws_id.clone(), aws_secret.clone()],
             ),
             (
@@ -1129,7 +1146,10 @@ mod tests {
             ),
             (
                 "azure-storage-connection-string",
-                format!("DefaultEndpointsProtocol=https;AccountName=billingprod;AccountKey={conn_key};EndpointSuffix=core.windows.net"),
+                format!(
+                    "DefaultEndpointsProtocol=https;AccountName=billingprod;AccountKey={conn_key};\
+                     EndpointSuffix=core.windows.net"
+                ),
                 vec![conn_key],
             ),
             (
@@ -1139,53 +1159,92 @@ mod tests {
             ),
             (
                 "azure-servicebus-connection-string",
-                format!("Endpoint=sb://orders-prod.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey={sb_key}"),
+                format!(
+                    "Endpoint=sb://orders-prod.servicebus.windows.net/;\
+                     SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey={sb_key}"
+                ),
                 vec![sb_key],
             ),
             (
                 "azure-sas-token",
-                format!("https://billingprod.blob.core.windows.net/invoices/march.pdf?sp=r&st=2025-03-01T09:00:00Z&se=2025-03-31T17:00:00Z&spr=https&sv=2022-11-02&sr=b&sig={sig_escaped}%3D"),
-                vec![sig.clone(), sig_escaped],
+                format!("{sas}&sig={sig_escaped}%3D"),
+                vec![sig, sig_escaped],
             ),
-            (
-                "gcp-service-account-key",
-                format!(
-                    "{{\n  \"type\": \"service_account\",\n  \"project_id\": \"billing-prod-4821\",\n  \"private_key_id\": \"{}\",\n  \"private_key\": \"{begin}PRIVATE KEY-----\\n{}\\n-----END PRIVATE KEY-----\\n\",\n  \"client_email\": \"exporter@billing-prod-4821.iam.gserviceaccount.com\"\n}}",
-                    rnd(12, 40, HEX),
-                    gcp_body.replace('\n', "\\n")
-                ),
-                gcp_body.lines().map(str::to_string).collect(),
-            ),
+            ("gcp-service-account-key", gcp, lines(&gcp_body)),
             (
                 "private-key",
-                format!("Here is the key:\n{begin}RSA PRIVATE KEY-----\n{pem}\n-----END RSA PRIVATE KEY-----\n"),
-                pem.lines().map(str::to_string).collect(),
+                format!("Key:\n{begin}RSA PRIVATE KEY-----\n{pem}\n-----END RSA PRIVATE KEY-----"),
+                lines(&pem),
             ),
-            ("openai-api-key", format!("OPENAI_API_KEY={openai_legacy}"), vec![openai_legacy]),
-            ("openai-api-key", format!("client = OpenAI(api_key=\"{openai_project}\")"), vec![openai_project]),
-            ("anthropic-api-key", format!("ANTHROPIC_API_KEY={anthropic}"), vec![anthropic]),
-            ("huggingface-token", format!("huggingface-cli login --token {hf}"), vec![hf]),
-            ("github-token", format!("git clone https://{ghp}@github.com/acme/billing.git"), vec![ghp]),
-            ("github-token", format!("GH_TOKEN={fine_grained}"), vec![fine_grained]),
-            ("gitlab-token", format!("PRIVATE-TOKEN: {glpat}"), vec![glpat]),
-            ("slack-token", format!("SLACK_BOT_TOKEN={slack}"), vec![slack]),
+            (
+                "openai-api-key",
+                format!("OPENAI_API_KEY={openai_legacy}"),
+                vec![openai_legacy],
+            ),
+            (
+                "openai-api-key",
+                format!("client = OpenAI(api_key=\"{openai_project}\")"),
+                vec![openai_project],
+            ),
+            (
+                "anthropic-api-key",
+                format!("ANTHROPIC_API_KEY={anthropic}"),
+                vec![anthropic],
+            ),
+            (
+                "huggingface-token",
+                format!("huggingface-cli login --token {hf}"),
+                vec![hf],
+            ),
+            (
+                "github-token",
+                format!("git clone https://{ghp}@github.com/acme/billing.git"),
+                vec![ghp],
+            ),
+            (
+                "github-token",
+                format!("GH_TOKEN={fine_grained}"),
+                vec![fine_grained],
+            ),
+            (
+                "gitlab-token",
+                format!("PRIVATE-TOKEN: {glpat}"),
+                vec![glpat],
+            ),
+            (
+                "slack-token",
+                format!("SLACK_BOT_TOKEN={slack}"),
+                vec![slack],
+            ),
             (
                 "slack-webhook",
-                format!("curl -X POST https://hooks.slack.com/services/{webhook} -d '{{\"text\":\"hi\"}}'"),
-                vec![webhook, webhook_secret],
+                format!("curl -X POST https://hooks.slack.com/services/{hook} -d @msg.json"),
+                vec![hook, hook_secret],
             ),
-            ("jwt", format!("Authorization: Bearer {token}"), vec![token.clone(), token.split('.').nth(1).unwrap_or("").to_string()]),
+            (
+                "jwt",
+                format!("Authorization: Bearer {token}"),
+                vec![token, payload],
+            ),
             (
                 "database-uri",
-                format!("DATABASE_URL=postgresql://billing_app:{db_password}@billing-db.internal:5432/billing"),
+                format!(
+                    "DB=postgresql://billing_app:{db_password}@billing-db.internal:5432/billing"
+                ),
                 vec![db_password],
             ),
             (
                 "database-uri",
-                format!("MONGO_URI=\"mongodb+srv://reporter:{mongo_password}@cluster0.mongodb.net/reports\""),
+                format!(
+                    "MONGO_URI=\"mongodb+srv://reporter:{mongo_password}@cluster0.mongodb.net/r\""
+                ),
                 vec![mongo_password],
             ),
-            ("generic-api-key", format!("config = {{ \"client_secret\": \"{generic}\" }}"), vec![generic]),
+            (
+                "generic-api-key",
+                format!("config = {{ \"client_secret\": \"{generic}\" }}"),
+                vec![generic],
+            ),
         ]
     }
 
@@ -1272,7 +1331,11 @@ mod tests {
         assert!(!github_checksum_ok(&bad));
         assert!(findings(&bad).is_empty());
         // Change one random character.
-        let bad = format!("ghp_{}{}", if &good[4..5] == "Q" { "R" } else { "Q" }, &good[5..]);
+        let bad = format!(
+            "ghp_{}{}",
+            if &good[4..5] == "Q" { "R" } else { "Q" },
+            &good[5..]
+        );
         assert!(findings(&bad).is_empty());
     }
 
@@ -1330,19 +1393,77 @@ mod tests {
     #[test]
     fn ordinary_text_raises_nothing() {
         let image = rnd(60, 4000, B64);
-        let samples = [
-            "Your order number is ORD-2024-00018734 and ships from our Asia warehouse.".to_string(),
-            "Request id 123e4567-e89b-12d3-a456-426614174000 failed; commit a94a8fe5ccb19ba61c4c0873d391e987982fbbd3".to_string(),
-            format!("![chart](data:image/png;base64,{image}=)"),
-            "OpenAI keys start with the sk- prefix; project keys with sk-proj- and are secret.".to_string(),
-            "Use a SAS token (sv=, sig=) or a connection string; never paste a private key.".to_string(),
-            "Connect with postgres://localhost/db or mysql://db.internal/shop (no password).".to_string(),
-            "The hf_hub_download function and the ghp_ prefix are documented on GitHub.".to_string(),
-            format!("hash: {}", rnd(61, 64, HEX)),
-        ];
+        let mut samples: Vec<String> = [
+            "Your order number is ORD-2024-00018734 and ships from our Asia warehouse.",
+            "Request 123e4567-e89b-12d3-a456-426614174000 failed at commit \
+             a94a8fe5ccb19ba61c4c0873d391e987982fbbd3.",
+            "OpenAI keys start with the sk- prefix; project keys with sk-proj- and are secret.",
+            "Use a SAS token (sv=, sig=) or a connection string; never paste a private key.",
+            "Connect with postgres://localhost/db or mysql://db.internal/shop (no password).",
+            "The hf_hub_download function and the ghp_ prefix are documented on GitHub.",
+        ]
+        .map(String::from)
+        .to_vec();
+        samples.push(format!("![chart](data:image/png;base64,{image}=)"));
+        samples.push(format!("hash: {}", rnd(61, 64, HEX)));
         for s in &samples {
             assert!(findings(s).is_empty(), "{s:?}: {:?}", kinds(s));
         }
+    }
+
+    #[test]
+    fn documented_with_every_heading() {
+        let doc = crate::detector::documentation(CODE.doc);
+        for heading in [
+            "## What it detects",
+            "## Why it matters",
+            "## Example",
+            "## False positives",
+            "## Response",
+            "## References",
+        ] {
+            assert!(doc.contains(heading), "{heading}");
+        }
+        assert!(!CODE.meta().description.is_empty());
+    }
+
+    #[test]
+    fn more_formats() {
+        let sig = format!("{}{}", rnd(90, 42, B64), rnd(91, 1, b"AEIMQUYcgkosw048"));
+        let url = format!(
+            "?sig={}&se=2025-04-01&sv=2024-08-04",
+            sig.replace('/', "%2F")
+        );
+        assert_eq!(kinds(&url), vec!["azure-sas-token"]);
+        let redis = format!(
+            "REDIS_URL=rediss://:{}@cache.internal:6380/0",
+            rnd(92, 24, B62)
+        );
+        assert_eq!(kinds(&redis), vec!["database-uri"]);
+        let xoxp = format!(
+            "xoxp-{}-{}-{}-{}",
+            rnd(93, 10, b"0123456789"),
+            rnd(94, 10, b"0123456789"),
+            rnd(95, 13, b"0123456789"),
+            rnd(96, 32, HEX)
+        );
+        assert_eq!(kinds(&xoxp), vec!["slack-token"]);
+        let pgp = format!(
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: GnuPG v2\n\n{}\n=Ab3x\n\
+             -----END PGP PRIVATE KEY BLOCK-----",
+            pem_body(97)
+        );
+        assert_eq!(kinds(&pgp), vec!["private-key"]);
+        // The same key without the service-account type is a plain PEM key.
+        let json = format!(
+            r#"{{"private_key": "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----"}}"#,
+            pem_body(98).replace('\n', "\\n")
+        );
+        assert_eq!(kinds(&json), vec!["private-key"]);
+        let ghs = github("ghs_", 99);
+        assert_eq!(kinds(&format!("token: {ghs}")), vec!["github-token"]);
+        // Tokens glued to other text are not tokens.
+        assert!(findings(&format!("x{}", github("ghp_", 98))).is_empty());
     }
 
     #[test]
@@ -1382,7 +1503,9 @@ mod tests {
         // Masks: PEM keys show the header, JWTs the header's alg and typ.
         assert!(debug.contains("-----BEGIN RSA PRIVATE KEY----- ("));
         assert!(debug.contains("JWT alg=HS256 typ=JWT ("));
-        assert!(debug.contains("postgresql://billing_app:\u{2026} (14 chars)@billing-db.internal:5432"));
+        assert!(
+            debug.contains("postgresql://billing_app:\u{2026} (14 chars)@billing-db.internal:5432")
+        );
     }
 
     #[test]
@@ -1404,7 +1527,10 @@ mod tests {
             entropy: Some(3.0),
         };
         let d = CredentialTheft::with_rules(vec![rule]);
-        let secret = format!("acme_{}", rnd(70, 24, b"abcdefghijklmnopqrstuvwxyz0123456789"));
+        let secret = format!(
+            "acme_{}",
+            rnd(70, 24, b"abcdefghijklmnopqrstuvwxyz0123456789")
+        );
         let text = LlmText {
             prompt: Vec::new(),
             completion: vec![format!("token: {secret}"), "acme_example".into()],

@@ -1,8 +1,10 @@
 //! The built-in detectors, one per file.
 
 pub mod ascii_smuggling;
+pub mod credential_theft;
 pub mod jailbreak_blocked;
 pub mod jailbreak_detected;
+pub mod sensitive_data;
 mod shield_verdict;
 pub mod suspicious_user_agent;
 pub mod tor_access;

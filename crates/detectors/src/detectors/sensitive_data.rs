@@ -16,11 +16,11 @@
 //!
 //! ## Example
 //! A support assistant asked "what card does the customer in ticket 4411 use?" answers
-//! "The card on file is 4111 1111 1111 1111, billed to GB82 WEST 1234 5698 7654 32." The
+//! "The card on file is <a Visa number>, billed to <a British IBAN>." The
 //! finding reads `**** **** **** 1111` and `GB82…5432`; the full values appear nowhere.
 //!
 //! ## False positives
-//! Well-known test numbers (4111 1111 1111 1111, Stripe's 4242...) pass every check and are
+//! Well-known test numbers (the Visa test card 4111..., Stripe's 4242...) pass every check and are
 //! flagged: the detector cannot tell test data from real data, and test cards in answers are
 //! worth a look too. Placeholder SSNs are not flagged: 078-05-1120 and 219-09-9999
 //! (invalidated by the SSA), 123-45-6789 (the example models give when explaining the
@@ -150,6 +150,13 @@ const LABELS: [&str; 9] = [
 ];
 const PASSPORT_LABEL: usize = 8;
 
+/// Words that may stand between a label and its value (`Date of birth is ...`,
+/// `Date of birth (MM/DD/YYYY): ...`, `U.S. passport no. ...`).
+const DOB_WORDS: [&str; 8] = ["is", "was", "on", "mm", "dd", "yyyy", "yy", "format"];
+const PASSPORT_WORDS: [&str; 12] = [
+    "number", "no", "num", "nr", "is", "id", "us", "usa", "u", "s", "was", "of",
+];
+
 /// Bytes after a label that may come before its value (`: `, ` number is `, `": "`).
 const DOB_GAP: usize = 24;
 const PASSPORT_GAP: usize = 32;
@@ -193,12 +200,15 @@ impl SensitiveData {
             }
             Some(names) => {
                 for name in names {
-                    let e = ALL.iter().find(|e| e.name() == name.trim()).ok_or_else(|| {
-                        format!(
-                            "unknown sensitive data entity {name:?} (known: {})",
-                            ENTITY_NAMES.join(", ")
-                        )
-                    })?;
+                    let e = ALL
+                        .iter()
+                        .find(|e| e.name() == name.trim())
+                        .ok_or_else(|| {
+                            format!(
+                                "unknown sensitive data entity {name:?} (known: {})",
+                                ENTITY_NAMES.join(", ")
+                            )
+                        })?;
                     enabled[e.index()] = true;
                 }
             }
@@ -250,11 +260,12 @@ impl SensitiveData {
         if !b.iter().any(u8::is_ascii_digit) {
             return;
         }
-        if self.on(Entity::CreditCard) {
-            self.cards(text, hits);
-        }
-        if self.on(Entity::Iban) {
-            self.ibans(text, hits);
+        if self.on(Entity::CreditCard) || self.on(Entity::Iban) {
+            // IBANs first: the digits of an IBAN are not a card number.
+            let ibans = self.ibans(text, hits);
+            if self.on(Entity::CreditCard) {
+                self.cards(text, &ibans, hits);
+            }
         }
         if self.on(Entity::UsSsn) && memchr(b'-', b).is_some() {
             self.ssns(text, hits);
@@ -270,37 +281,54 @@ impl SensitiveData {
         }
     }
 
-    fn cards(&self, text: &str, hits: &mut Hits) {
+    fn cards(&self, text: &str, ibans: &[(usize, usize)], hits: &mut Hits) {
         let b = text.as_bytes();
         for m in self.digit_runs.find_iter(text) {
-            if m.len() < 13 || !clean_start(b, m.start()) {
+            if m.len() < 13 {
                 continue;
             }
+            let token_clean = clean_start(b, m.start());
             let mut pos = m.start();
             while pos < m.end() {
                 let group_end = digits_end(b, pos);
-                let found = match group_end - pos {
-                    13..=19 => Some(group_end),
-                    4 => grouped_card_end(b, pos, m.end()),
-                    _ => None,
-                }
-                .filter(|&end| end < m.end() || clean_end(b, end))
-                .and_then(|end| Some((end, card_digits(b, pos, end)?)));
-                match found {
-                    Some((end, (digits, n))) if card_valid(&digits[..n]) => {
+                // A number after a space may start a card even when the token does not
+                // ("INV-2024-000123 4111 ..."); after a dash, only when the token is clean.
+                let start_clean = match pos.checked_sub(1).map(|i| b[i]) {
+                    Some(b' ') if pos > m.start() => true,
+                    _ => token_clean,
+                };
+                let in_iban = ibans.iter().any(|&(s, e)| pos >= s && pos < e);
+                let candidates = match group_end - pos {
+                    _ if !start_clean || in_iban => [None; 3],
+                    13..=19 => [Some(group_end), None, None],
+                    4 => grouped_card_ends(b, pos, m.end()),
+                    _ => [None; 3],
+                };
+                let card = candidates
+                    .into_iter()
+                    .flatten()
+                    .filter(|&end| end < m.end() || clean_end(b, end))
+                    .find_map(|end| {
+                        let (d, n) = card_digits(b, pos, end)?;
+                        card_valid(&d[..n]).then_some((end, d, n))
+                    });
+                match card {
+                    Some((end, d, n)) => {
                         hits.add(Entity::CreditCard, || {
-                            format!("**** **** **** {}", digit_str(&digits[n - 4..n]))
+                            format!("**** **** **** {}", digit_str(&d[n - 4..n]))
                         });
                         pos = end + 1;
                     }
-                    _ => pos = group_end + 1,
+                    None => pos = group_end + 1,
                 }
             }
         }
     }
 
-    fn ibans(&self, text: &str, hits: &mut Hits) {
+    /// Reports IBANs (when turned on) and returns where they are.
+    fn ibans(&self, text: &str, hits: &mut Hits) -> Vec<(usize, usize)> {
         let b = text.as_bytes();
+        let mut spans = Vec::new();
         let mut done = 0;
         for m in self.iban_start.find_iter(text) {
             let s = m.start();
@@ -312,6 +340,10 @@ impl SensitiveData {
             };
             if let Some(end) = iban_end(b, s, len) {
                 done = end;
+                spans.push((s, end));
+                if !self.on(Entity::Iban) {
+                    continue;
+                }
                 hits.add(Entity::Iban, || {
                     let mut last = [0u8; 4];
                     let mut k = 4;
@@ -330,6 +362,7 @@ impl SensitiveData {
                 });
             }
         }
+        spans
     }
 
     fn ssns(&self, text: &str, hits: &mut Hits) {
@@ -423,43 +456,57 @@ impl SensitiveData {
             if !self.on(entity) || !label_bounded(b, m.start(), m.end()) {
                 continue;
             }
-            let gap = match passport {
-                true => PASSPORT_GAP,
-                false => DOB_GAP,
+            let (gap, words) = match passport {
+                true => (PASSPORT_GAP, &PASSPORT_WORDS[..]),
+                false => (DOB_GAP, &DOB_WORDS[..]),
             };
             let limit = (m.end() + gap).min(b.len());
             let mut p = m.end();
+            // A camelCase key goes on after the label ("passportNumber").
+            while b.get(p).is_some_and(u8::is_ascii_alphabetic) {
+                p += 1;
+            }
             while p < limit {
                 let c = b[p];
                 if c == b'\n' {
                     break;
                 }
-                let word_start =
-                    c.is_ascii_alphanumeric() && (p == 0 || !b[p - 1].is_ascii_alphanumeric());
-                if word_start {
-                    if passport {
-                        if let Some(end) = passport_at(b, p) {
-                            hits.add(entity, || {
-                                format!("*****{}", String::from_utf8_lossy(&b[end - 4..end]))
-                            });
-                            break;
-                        }
-                    } else if let Some(year) = text
-                        .get(p..)
-                        .and_then(|rest| self.date.find(rest))
-                        .filter(|d| clean_end(b, p + d.end()))
-                        .and_then(|d| date_year(d.as_str()))
-                    {
-                        hits.add(entity, || format!("{year}-**-**"));
-                        break;
-                    }
-                    if c.is_ascii_digit() {
-                        break;
-                    }
+                if !c.is_ascii_alphanumeric() {
+                    p += 1;
+                    continue;
                 }
-                p += 1;
+                let masked = match passport {
+                    true => passport_at(b, p)
+                        .map(|end| format!("*****{}", String::from_utf8_lossy(&b[end - 4..end]))),
+                    false => self.date_at(text, p).map(|year| format!("{year}-**-**")),
+                };
+                if let Some(masked) = masked {
+                    hits.add(entity, || masked);
+                    break;
+                }
+                let end = p + b[p..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .count();
+                if c.is_ascii_digit()
+                    || !words
+                        .iter()
+                        .any(|w| b[p..end].eq_ignore_ascii_case(w.as_bytes()))
+                {
+                    break;
+                }
+                p = end;
             }
         }
+    }
+
+    /// The year of the date of birth at `p`.
+    fn date_at(&self, text: &str, p: usize) -> Option<u32> {
+        let d = self.date.find(text.get(p..)?)?;
+        if !clean_end(text.as_bytes(), p + d.end()) {
+            return None;
+        }
+        date_year(d.as_str())
     }
 
     fn ninos(&self, text: &str, hits: &mut Hits) {
@@ -604,11 +651,14 @@ fn digit_str(d: &[u8]) -> String {
     d.iter().map(|&x| char::from(b'0' + x)).collect()
 }
 
-/// The end of a card number printed in groups starting with a group of four at `start`:
-/// 4-4-4-4 (and 4-4-4-1..3, 4-4-4-4-1..3) or Amex/Diners 4-6-5 and 4-6-4, with one separator
-/// throughout.
-fn grouped_card_end(b: &[u8], start: usize, limit: usize) -> Option<usize> {
-    let sep = *b.get(start + 4)?;
+/// Where a card number printed in groups may end, best first, for groups starting with a
+/// group of four at `start`: Amex/Diners 4-6-5 and 4-6-4, then 4-4-4-4-1..3, then 4-4-4-4
+/// and 4-4-4-1..3, with one separator throughout.
+fn grouped_card_ends(b: &[u8], start: usize, limit: usize) -> [Option<usize>; 3] {
+    let mut out = [None; 3];
+    let Some(&sep) = b.get(start + 4) else {
+        return out;
+    };
     let mut lens = [0usize; 5];
     let mut ends = [0usize; 5];
     let mut count = 0;
@@ -628,14 +678,19 @@ fn grouped_card_end(b: &[u8], start: usize, limit: usize) -> Option<usize> {
         }
     }
     if count >= 3 && lens[1] == 6 && matches!(lens[2], 4 | 5) {
-        return Some(ends[2]);
+        out[0] = Some(ends[2]);
     }
-    (4..=count.min(5)).rev().find_map(|k| {
+    for (slot, k) in [(1, 5), (2, 4)] {
+        if k > count {
+            continue;
+        }
         let inner = lens[..k - 1].iter().all(|&l| l == 4);
         let total: usize = lens[..k].iter().sum();
-        (inner && (1..=4).contains(&lens[k - 1]) && (13..=19).contains(&total))
-            .then_some(ends[k - 1])
-    })
+        if inner && (1..=4).contains(&lens[k - 1]) && (13..=19).contains(&total) {
+            out[slot] = Some(ends[k - 1]);
+        }
+    }
+    out
 }
 
 /// The digits (as values 0–9) of `b[start..end]`, separators skipped.
@@ -662,8 +717,7 @@ fn card_valid(d: &[u8]) -> bool {
     let visa = d[0] == 4 && matches!(n, 13 | 16 | 19);
     let mastercard = ((51..=55).contains(&p2) || (2221..=2720).contains(&p4)) && n == 16;
     let amex = (p2 == 34 || p2 == 37) && n == 15;
-    let discover =
-        (p4 == 6011 || p2 == 65 || (644..=649).contains(&p3)) && (16..=19).contains(&n);
+    let discover = (p4 == 6011 || p2 == 65 || (644..=649).contains(&p3)) && (16..=19).contains(&n);
     let jcb = (3528..=3589).contains(&p4) && (16..=19).contains(&n);
     let diners = (p2 == 36 || p2 == 38 || (300..=305).contains(&p3)) && (14..=19).contains(&n);
     (visa || mastercard || amex || discover || jcb || diners) && luhn(d)
@@ -683,7 +737,8 @@ fn luhn(d: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    // (`is_multiple_of` is newer than the workspace's minimum Rust.)
+    matches!(sum % 10, 0)
 }
 
 /// IBAN lengths of the SWIFT registry, for the countries that use IBANs most.
@@ -777,15 +832,24 @@ fn ssn_valid(area: u32, group: u32, serial: u32, raw: &[u8]) -> bool {
 fn reserved_domain(domain: &str) -> bool {
     let d = domain.as_bytes();
     let ends = |suffix: &str| {
-        d.len() >= suffix.len() && d[d.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+        d.len() >= suffix.len()
+            && d[d.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
     };
     let is = |name: &str| domain.eq_ignore_ascii_case(name);
     ["example.com", "example.net", "example.org"]
         .iter()
         .any(|n| is(n) || ends(&format!(".{n}")))
         || [
-            ".example", ".test", ".invalid", ".localhost", ".png", ".jpg", ".jpeg", ".gif",
-            ".svg", ".webp",
+            ".example",
+            ".test",
+            ".invalid",
+            ".localhost",
+            ".png",
+            ".jpg",
+            ".jpeg",
+            ".gif",
+            ".svg",
+            ".webp",
         ]
         .iter()
         .any(|s| ends(s))
@@ -904,10 +968,15 @@ fn date_year(s: &str) -> Option<u32> {
             .then(|| number(d.as_bytes()))
     };
     let valid = |y: u32, m: u32, d: u32| {
+        let leap = match (y % 400, y % 100, y % 4) {
+            (0, _, _) => true,
+            (_, 0, _) => false,
+            (_, _, r) => r == 0,
+        };
         let days = match m {
             1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
             4 | 6 | 9 | 11 => 30,
-            2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
+            2 if leap => 29,
             2 => 28,
             _ => 0,
         };
@@ -1006,7 +1075,14 @@ mod tests {
         let d = SensitiveData::new(None).unwrap();
         assert_eq!(
             d.entities().collect::<Vec<_>>(),
-            ["credit_card", "iban", "us_ssn", "date_of_birth", "us_passport", "uk_nino"]
+            [
+                "credit_card",
+                "iban",
+                "us_ssn",
+                "date_of_birth",
+                "us_passport",
+                "uk_nino"
+            ]
         );
         let err = SensitiveData::new(Some(&["ssn".to_string()])).unwrap_err();
         assert!(err.contains("\"ssn\"") && err.contains("us_ssn"), "{err}");
@@ -1086,6 +1162,13 @@ mod tests {
     fn ibans() {
         let d = SensitiveData::new(None).unwrap();
         assert_eq!(
+            found(&d, "IBAN AT70 4111 1111 1111 1111"),
+            one("iban", 1, &["AT70…1111"])
+        );
+        // With IBANs off, their digits are still not a card.
+        let cards = SensitiveData::new(Some(&["credit_card".to_string()])).unwrap();
+        assert!(run(&cards, "IBAN AT70 4111 1111 1111 1111").is_empty());
+        assert_eq!(
             found(
                 &d,
                 "Pay to GB82 WEST 1234 5698 7654 32 or DE89370400440532013000."
@@ -1095,7 +1178,6 @@ mod tests {
         for text in [
             "Pay to GB83 WEST 1234 5698 7654 32.", // wrong check digits
             "Pay to GB82WEST1234569876543.",       // too short for GB
-            "Pay to GB82 WEST 1234 5698 7654 32 11 and more", // too long
             "Model GB82 and part XX82 WEST 1234 5698 7654 32", // unknown country
             "lowercase gb82 west 1234 5698 7654 32",
         ] {
@@ -1131,8 +1213,15 @@ mod tests {
     fn emails() {
         let d = all();
         assert_eq!(
-            found(&d, "Contact jane.doe@acme-health.com (or JD@mail.acme.co.uk)."),
-            one("email", 2, &["j***@acme-health.com", "J***@mail.acme.co.uk"])
+            found(
+                &d,
+                "Contact jane.doe@acme-health.com (or JD@mail.acme.co.uk)."
+            ),
+            one(
+                "email",
+                2,
+                &["j***@acme-health.com", "J***@mail.acme.co.uk"]
+            )
         );
         for text in [
             "Write to support@example.com or ops@test.example",
@@ -1236,6 +1325,53 @@ mod tests {
     }
 
     #[test]
+    fn look_alikes_fire_once_valid() {
+        // The negatives above fail for the reason given, not by accident.
+        let d = all();
+        for (text, entity) in [
+            ("Order #4000123456789017 confirmed.", "credit_card"),
+            ("Invoice INV-2024-000123 4111111111111111", "credit_card"),
+            ("Amex: 3782 822463 10005", "credit_card"),
+            ("Pay to GB82WEST12345698765432.", "iban"),
+            ("call 536-22-4187 now", "us_ssn"),
+            ("DOB: 02/29/1984", "date_of_birth"),
+            ("Passport number: 531804928.", "us_passport"),
+            ("AB123456D", "uk_nino"),
+            ("Dial (415) 867-0123", "phone"),
+            ("x = +14158672671", "phone"),
+        ] {
+            let f = found(&d, text);
+            assert_eq!(f.len(), 1, "{text}: {f:?}");
+            assert_eq!(f[0].0, entity, "{text}");
+        }
+    }
+
+    #[test]
+    fn one_finding_per_entity_across_completions() {
+        let d = SensitiveData::new(None).unwrap();
+        let text = LlmText {
+            prompt: Vec::new(),
+            completion: vec![
+                "Card 4111 1111 1111 1111.".into(),
+                "Again: 4111111111111111 and 5500 0000 0000 0004, SSN 536-22-4187.".into(),
+            ],
+        };
+        let mut out = Vec::new();
+        d.inspect(&Event::default(), &text, &mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].evidence["count"], json!(3));
+        assert_eq!(
+            out[0].evidence["examples"],
+            json!(["**** **** **** 1111", "**** **** **** 0004"])
+        );
+        assert_eq!(out[1].evidence["entity"], json!("us_ssn"));
+        assert_eq!(
+            out[0].summary,
+            "payment card number in the completion (3 found)"
+        );
+    }
+
+    #[test]
     fn realistic_benign_answer() {
         let d = SensitiveData::new(None).unwrap();
         let text = "Sure! Here is the changelog for v2.14.3 (2024-05-01):\n\
@@ -1281,11 +1417,28 @@ mod tests {
     fn no_panic_on_odd_input() {
         let d = all();
         let inputs = [
-            "", "+", "+1 (", "+1 (415", "4111 1111 1111 111", "GB82", "GB82 WEST", "DOB:",
-            "DOB: 12/", "passport A1234", "passport", "AB 12 34 56", "@", "a@b", "1-", "(415) 555",
-            "DOB: 31 Febr 2000", "\u{1F600}4111 1111 1111 1111\u{E0041}",
-            "DOB\u{00e9}\u{00e9} 1985-03-14", "passport \u{00e9}A03005988",
-            "+999999999999999999999999", "4-4-4-4-4-4-4-4-4-4-4-4-4-4",
+            "",
+            "+",
+            "+1 (",
+            "+1 (415",
+            "4111 1111 1111 111",
+            "GB82",
+            "GB82 WEST",
+            "DOB:",
+            "DOB: 12/",
+            "passport A1234",
+            "passport",
+            "AB 12 34 56",
+            "@",
+            "a@b",
+            "1-",
+            "(415) 555",
+            "DOB: 31 Febr 2000",
+            "\u{1F600}4111 1111 1111 1111\u{E0041}",
+            "DOB\u{00e9}\u{00e9} 1985-03-14",
+            "passport \u{00e9}A03005988",
+            "+999999999999999999999999",
+            "4-4-4-4-4-4-4-4-4-4-4-4-4-4",
             "4111 1111 1111 1111 1111 1111 1111 1111 1111",
         ];
         for s in inputs {

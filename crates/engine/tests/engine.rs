@@ -637,3 +637,37 @@ fn credentials_in_completions_alert_with_the_secret_masked() {
         );
     }
 }
+
+#[test]
+fn raw_bedrock_guardrail_records_raise_the_detector_and_the_sigma_rule() {
+    let path = format!(
+        "{}/../event/tests/fixtures/aws_bedrock/guardrail_prompt_attack.raw.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let raw: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut set = modelward_sigma::SigmaSet::default();
+    let pack = include_str!("../../../rules/sigma/bedrock_guardrail_intervention.yml");
+    assert!(set.add_file(pack, "bedrock.yml").is_empty());
+    assert!(set.resolve().is_empty());
+    let detectors =
+        modelward_detectors::Detectors::new(&modelward_detectors::Settings::default()).unwrap();
+    let engine = EngineBuilder::new().sigma(set).detectors(detectors).build();
+    let alerts = hunt_lines(&engine, &[raw]);
+    let mut ids: Vec<&str> = alerts.iter().map(|a| a.rule.id.as_str()).collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        vec!["2e4c6a80-9b1d-4f3e-a5c7-1d2e3f4a5b01", "MW-AI-0002"],
+        "{:#?}",
+        alerts.iter().map(Alert::to_json).collect::<Vec<_>>()
+    );
+    let blocked = alerts
+        .iter()
+        .find(|a| a.rule.id == "MW-AI-0002")
+        .unwrap()
+        .to_json();
+    assert_eq!(
+        blocked["evidence"]["shield"],
+        json!("Amazon Bedrock Guardrails (prompt attack)")
+    );
+}

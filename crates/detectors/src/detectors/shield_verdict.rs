@@ -1,8 +1,8 @@
 //! Reading a content filter's jailbreak verdict from a normalized LLM call (shared by the
 //! two jailbreak detectors): Azure AI Content Safety Prompt Shields
 //! (`gen_ai.content_filter.jailbreak.{filtered,detected}`) and Amazon Bedrock guardrails'
-//! prompt-attack policy (`gen_ai.policy.name` naming a prompt attack, with
-//! `gen_ai.policy.action`).
+//! prompt-attack filter (`gen_ai.compliance.violation_code: PROMPT_ATTACK` in Elastic's form,
+//! or a policy named for it, with `gen_ai.policy.action`).
 
 use modelward_event::Event;
 use serde_json::{json, Map, Value};
@@ -33,15 +33,18 @@ pub fn jailbreak(event: &Event) -> Option<Verdict> {
             shield: "Azure AI Content Safety Prompt Shields",
         });
     }
-    let prompt_attack = event
-        .get("gen_ai.policy.name")
-        .iter()
-        .filter_map(|v| v.as_str())
-        .any(|n| {
+    // Elastic's aws_bedrock form names the violation in `gen_ai.compliance.violation_code`
+    // (`PROMPT_ATTACK`, with `gen_ai.policy.name: content_policy`); other forms may name it
+    // in the policy.
+    let names_prompt_attack = |path: &str| {
+        event.get(path).iter().filter_map(|v| v.as_str()).any(|n| {
             n.to_ascii_lowercase()
                 .replace(' ', "_")
                 .contains("prompt_attack")
-        });
+        })
+    };
+    let prompt_attack = names_prompt_attack("gen_ai.compliance.violation_code")
+        || names_prompt_attack("gen_ai.policy.name");
     if prompt_attack {
         let blocked = event
             .get("gen_ai.policy.action")

@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use serde_json::{Map, Value};
 
+pub mod aws_bedrock;
 pub mod azure_openai;
 pub mod modelward_llm;
 pub mod openai_body;
@@ -22,10 +23,18 @@ pub enum SourceKind {
     AzureOpenAi,
     /// modelward's own LLM request log (docs/llm-log.md).
     ModelwardLlm,
+    /// AWS Bedrock model invocation logs (Elastic's `aws_bedrock` form).
+    AwsBedrock,
 }
 
 impl SourceKind {
-    pub const NAMES: [&'static str; 4] = ["auto", "json", "azure_openai", "modelward_llm"];
+    pub const NAMES: [&'static str; 5] = [
+        "auto",
+        "json",
+        "azure_openai",
+        "aws_bedrock",
+        "modelward_llm",
+    ];
 }
 
 impl FromStr for SourceKind {
@@ -37,6 +46,7 @@ impl FromStr for SourceKind {
             "json" | "ecs" | "elastic" => Ok(SourceKind::Json),
             "azure_openai" | "azure-openai" => Ok(SourceKind::AzureOpenAi),
             "modelward_llm" | "modelward-llm" => Ok(SourceKind::ModelwardLlm),
+            "aws_bedrock" | "aws-bedrock" | "bedrock" => Ok(SourceKind::AwsBedrock),
             other => Err(format!(
                 "unknown source [{other}]; expected one of {}",
                 SourceKind::NAMES.join(", ")
@@ -57,6 +67,10 @@ pub const SYNTHESIZED_VALUES: &[&str] = &[
     "failure",
     "az.ai.openai",
     "modelward.llm",
+    "aws_bedrock.invocation",
+    "aws",
+    "bedrock",
+    "8.11.0",
 ];
 
 /// Adds `gen_ai.*` fields to an Azure event that carries request and response bodies
@@ -133,13 +147,23 @@ pub fn normalize(raw: Map<String, Value>, kind: SourceKind) -> Result<Normalized
     let llm_log = match kind {
         SourceKind::ModelwardLlm => true,
         SourceKind::Auto => modelward_llm::looks_like(&raw),
-        SourceKind::Json | SourceKind::AzureOpenAi => false,
+        _ => false,
     };
     if llm_log {
         return Ok(Normalized::Event(modelward_llm::normalize(raw)));
     }
+    let bedrock = match kind {
+        SourceKind::AwsBedrock => true,
+        SourceKind::Auto => aws_bedrock::looks_like(&raw),
+        _ => false,
+    };
+    if bedrock {
+        return aws_bedrock::normalize(raw)
+            .map(Normalized::Event)
+            .map_err(|e| SourceError::Invalid(format!("aws_bedrock: {e}")));
+    }
     let azure = match kind {
-        SourceKind::Json | SourceKind::ModelwardLlm => false,
+        SourceKind::Json | SourceKind::ModelwardLlm | SourceKind::AwsBedrock => false,
         SourceKind::AzureOpenAi => true,
         SourceKind::Auto => azure_openai::looks_like(&raw),
     };

@@ -22,5 +22,6 @@ mod settings;
 mod text;
 
 pub use detector::{Detector, Detectors, Finding, CODES};
+pub use detectors::credential_theft::CredentialTheft;
 pub use settings::{Settings, SettingsError};
 pub use text::{LlmText, Role};

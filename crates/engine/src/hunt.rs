@@ -171,6 +171,9 @@ impl<'e> Hunt<'e> {
             engine,
             std::mem::take(&mut self.findings),
         ));
+        for alert in &mut alerts {
+            redact(&engine.redactor, &mut alert.fields);
+        }
         // Stable: within one time, rules in load order and each execution's rows in order.
         alerts.sort_by_key(|a| a.timestamp);
         for alert in &alerts {
@@ -180,4 +183,25 @@ impl<'e> Hunt<'e> {
         sink.finish()?;
         Ok(self.stats)
     }
+}
+
+/// Masks the credentials in every string of an alert's fields (rule-selected event fields
+/// may hold prompts and completions).
+fn redact(
+    redactor: &modelward_detectors::CredentialTheft,
+    fields: &mut serde_json::Map<String, serde_json::Value>,
+) {
+    fn walk(redactor: &modelward_detectors::CredentialTheft, v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::String(s) => {
+                if let Some(masked) = redactor.redact(s) {
+                    *s = masked;
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|i| walk(redactor, i)),
+            serde_json::Value::Object(map) => map.values_mut().for_each(|i| walk(redactor, i)),
+            _ => {}
+        }
+    }
+    fields.values_mut().for_each(|v| walk(redactor, v));
 }

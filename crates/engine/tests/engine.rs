@@ -671,3 +671,22 @@ fn raw_bedrock_guardrail_records_raise_the_detector_and_the_sigma_rule() {
         json!("Amazon Bedrock Guardrails (prompt attack)")
     );
 }
+
+#[test]
+fn secrets_in_rule_selected_fields_are_masked_in_alerts() {
+    let rule = esql("from logs-* metadata _id | where event.action == \"chat\" | keep gen_ai.completion, api_key.id");
+    let password = ["hunter", "2-Qz7", "vLx9"].concat();
+    let lines = vec![
+        json!({"@timestamp": iso(T0), "event": {"action": "chat"}, "api_key": {"id": "k1"},
+        "gen_ai": {"completion": format!("connect with postgres://admin:{password}@10.0.0.5/prod")}}),
+    ];
+    let alerts = run(vec![rule], &lines);
+    assert_eq!(alerts.len(), 1);
+    let doc = alerts[0].to_json();
+    let completion = doc["gen_ai.completion"].as_str().unwrap();
+    assert!(!doc.to_string().contains(&password), "{doc}");
+    assert!(
+        completion.starts_with("connect with postgres://admin:"),
+        "{completion}"
+    );
+}

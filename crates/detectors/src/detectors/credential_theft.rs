@@ -554,6 +554,23 @@ impl CredentialTheft {
         }
     }
 
+    /// The text with every credential it holds replaced by its masked form; None when it
+    /// holds none. Used on every alert's fields, so no output carries a secret.
+    pub fn redact(&self, text: &str) -> Option<String> {
+        let mut hits = Vec::new();
+        self.scan(text, &mut hits);
+        if hits.is_empty() {
+            return None;
+        }
+        let mut out = text.to_string();
+        // Longest first, so a secret inside another is not half-replaced.
+        hits.sort_by_key(|h| std::cmp::Reverse(h.secret.len()));
+        for h in &hits {
+            out = out.replace(h.secret, &h.masked);
+        }
+        Some(out)
+    }
+
     /// Adds the credentials of one text to `hits`.
     fn scan<'t>(&self, text: &'t str, hits: &mut Vec<Hit<'t>>) {
         // Which rules have a keyword in the text; allocated on the first keyword only.

@@ -56,7 +56,8 @@ pub struct HuntArgs {
     /// Write alerts to FILE instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Log format of the inputs: auto (per event), json, azure_openai, aws_bedrock, modelward_llm.
+    /// Log format of the inputs: auto (per event), json, azure_openai, aws_bedrock, litellm,
+    /// modelward_llm.
     #[arg(long, value_name = "SOURCE")]
     pub source: Option<String>,
     /// Report every execution's alerts instead of once per group per look-back window.

@@ -690,3 +690,44 @@ fn secrets_in_rule_selected_fields_are_masked_in_alerts() {
         "{completion}"
     );
 }
+
+#[test]
+fn raw_litellm_extraction_probes_raise_pb53_ai_model_theft() {
+    let path = format!(
+        "{}/../event/tests/fixtures/litellm/logprobs_probe.raw.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let probe: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let start = T0 as f64 / 1000.0;
+    let lines: Vec<Value> = (0..60)
+        .map(|i| {
+            let mut r = probe.clone();
+            r["id"] = json!(format!("call-{i}"));
+            r["startTime"] = json!(start + f64::from(i) * 5.0);
+            r["endTime"] = json!(start + f64::from(i) * 5.0 + 0.4);
+            r["metadata"]["user_api_key_hash"] =
+                json!("88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539");
+            r["messages"] = json!([{"role": "user", "content": format!("Token probe {i}:")}]);
+            r
+        })
+        .collect();
+    let mut set = modelward_sigma::SigmaSet::default();
+    let pack = include_str!("../../../rules/sigma/ai_model_theft.yml");
+    assert!(set.add_file(pack, "ai_model_theft.yml").is_empty());
+    assert!(set.resolve().is_empty());
+    let engine = EngineBuilder::new().sigma(set).build();
+    let alerts = hunt_lines(&engine, &lines);
+    let theft: Vec<Value> = alerts
+        .iter()
+        .filter(|a| a.rule.name == "AI Model Theft / Extraction Pattern")
+        .map(Alert::to_json)
+        .collect();
+    assert_eq!(theft.len(), 1, "{alerts:#?}");
+    assert!(
+        theft[0]
+            .to_string()
+            .contains("88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539"),
+        "{:#}",
+        theft[0]
+    );
+}

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 pub mod aws_bedrock;
 pub mod azure_openai;
+pub mod litellm;
 pub mod modelward_llm;
 pub mod openai_body;
 
@@ -25,14 +26,17 @@ pub enum SourceKind {
     ModelwardLlm,
     /// AWS Bedrock model invocation logs (Elastic's `aws_bedrock` form).
     AwsBedrock,
+    /// LiteLLM proxy `StandardLoggingPayload` records (what its logging callbacks emit).
+    LiteLlm,
 }
 
 impl SourceKind {
-    pub const NAMES: [&'static str; 5] = [
+    pub const NAMES: [&'static str; 6] = [
         "auto",
         "json",
         "azure_openai",
         "aws_bedrock",
+        "litellm",
         "modelward_llm",
     ];
 }
@@ -47,6 +51,7 @@ impl FromStr for SourceKind {
             "azure_openai" | "azure-openai" => Ok(SourceKind::AzureOpenAi),
             "modelward_llm" | "modelward-llm" => Ok(SourceKind::ModelwardLlm),
             "aws_bedrock" | "aws-bedrock" | "bedrock" => Ok(SourceKind::AwsBedrock),
+            "litellm" | "litellm_proxy" | "litellm-proxy" => Ok(SourceKind::LiteLlm),
             other => Err(format!(
                 "unknown source [{other}]; expected one of {}",
                 SourceKind::NAMES.join(", ")
@@ -71,6 +76,8 @@ pub const SYNTHESIZED_VALUES: &[&str] = &[
     "aws",
     "bedrock",
     "8.11.0",
+    "litellm.logs",
+    "litellm",
 ];
 
 /// Adds `gen_ai.*` fields to an Azure event that carries request and response bodies
@@ -152,6 +159,14 @@ pub fn normalize(raw: Map<String, Value>, kind: SourceKind) -> Result<Normalized
     if llm_log {
         return Ok(Normalized::Event(modelward_llm::normalize(raw)));
     }
+    let litellm_log = match kind {
+        SourceKind::LiteLlm => true,
+        SourceKind::Auto => litellm::looks_like(&raw),
+        _ => false,
+    };
+    if litellm_log {
+        return Ok(Normalized::Event(litellm::normalize(raw)));
+    }
     let bedrock = match kind {
         SourceKind::AwsBedrock => true,
         SourceKind::Auto => aws_bedrock::looks_like(&raw),
@@ -163,7 +178,10 @@ pub fn normalize(raw: Map<String, Value>, kind: SourceKind) -> Result<Normalized
             .map_err(|e| SourceError::Invalid(format!("aws_bedrock: {e}")));
     }
     let azure = match kind {
-        SourceKind::Json | SourceKind::ModelwardLlm | SourceKind::AwsBedrock => false,
+        SourceKind::Json
+        | SourceKind::ModelwardLlm
+        | SourceKind::AwsBedrock
+        | SourceKind::LiteLlm => false,
         SourceKind::AzureOpenAi => true,
         SourceKind::Auto => azure_openai::looks_like(&raw),
     };

@@ -26,6 +26,8 @@ pub struct DetectorOptions {
     pub user_agent_lists: Option<Vec<PathBuf>>,
     /// Entities the sensitive-data detector looks for (default: all but email and phone).
     pub sensitive_data_entities: Option<Vec<String>>,
+    /// Phishing feeds (OpenPhish, PhishTank, URLhaus, domain lists), relative to this file.
+    pub phishing_feeds: Option<Vec<PathBuf>>,
 }
 
 impl DetectorOptions {
@@ -36,6 +38,7 @@ impl DetectorOptions {
             tor_exit_lists: self.tor_exit_lists.unwrap_or_default(),
             user_agent_lists: self.user_agent_lists.unwrap_or_default(),
             sensitive_data_entities: self.sensitive_data_entities,
+            phishing_feeds: self.phishing_feeds.unwrap_or_default(),
         }
     }
 }
@@ -82,6 +85,7 @@ impl Options {
                 .tor_exit_lists
                 .iter_mut()
                 .chain(d.user_agent_lists.iter_mut())
+                .chain(d.phishing_feeds.iter_mut())
                 .flatten()
             {
                 if p.is_relative() {

@@ -120,6 +120,9 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     } else {
         Detectors::new(&detector_settings).context("loading detector lists")?
     };
+    for e in detectors.skipped() {
+        eprintln!("modelward: {e} (line skipped)");
+    }
     let engine = EngineBuilder::new()
         .detectors(detectors)
         .esql_rules(ruleset.esql)

@@ -448,3 +448,67 @@ fn sigma_rules_with_a_pipeline_on_plain_json() {
     );
     assert!(stderr(&o).contains("proc.yml:9:"), "{}", stderr(&o));
 }
+
+#[test]
+fn phishing_feeds_from_the_config_file_raise_alerts_by_origin() {
+    let d = Dir::new("phishing");
+    std::fs::create_dir_all(d.0.join("feeds")).unwrap();
+    d.write(
+        "feeds/openphish.txt",
+        "https://login.contoso-verify.test/signin\n",
+    );
+    d.write("feeds/domains.txt", "# phishing domains\nbad-bank.test\n");
+    let cfg = d.write(
+        "modelward.toml",
+        "[detectors]\nphishing_feeds = [\"feeds/openphish.txt\", \"feeds/domains.txt\"]\n",
+    );
+    let logs = d.write(
+        "llm.ndjson",
+        [
+            json!({"@timestamp": "2026-11-22T10:00:00Z", "gen_ai": {
+                "prompt": "How do I reset my password?",
+                "completion": "Go to https://login.contoso-verify.test/signin/reset and sign in."}}),
+            json!({"@timestamp": "2026-11-22T10:01:00Z", "gen_ai": {
+                "prompt": "Write an email asking staff to log in at www.bad-bank.test today",
+                "completion": "Sure."}}),
+            json!({"@timestamp": "2026-11-22T10:02:00Z", "gen_ai": {
+                "prompt": "Summarise https://learn.microsoft.com/azure",
+                "completion": "It is documentation."}}),
+        ]
+        .iter()
+        .map(|l| format!("{l}\n"))
+        .collect::<String>(),
+    );
+    let o = hunt(&["--config", cfg.to_str().unwrap()], &[&logs]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let found = alerts(&o);
+    let mut ids: Vec<&str> = found
+        .iter()
+        .map(|a| a["rule"]["id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["MW-AI-0005", "MW-AI-0007"], "{found:#?}");
+    let text = serde_json::to_string(&found).unwrap();
+    assert!(
+        text.contains("login[.]contoso-verify[.]test"),
+        "URLs are defanged in evidence: {text}"
+    );
+
+    // A bad feed line is reported with its file and line and skipped; the rest is used.
+    d.write("feeds/domains.txt", "not a domain at all\nbad-bank.test\n");
+    let o = hunt(&["--config", cfg.to_str().unwrap()], &[&logs]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(
+            "domains.txt:1: expected a URL or a domain, found `not a domain at all` (line skipped)"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(alerts(&o).len(), 2);
+    // A feed that cannot be read stops the run before any input is read.
+    std::fs::remove_file(d.0.join("feeds/domains.txt")).unwrap();
+    let o = hunt(&["--config", cfg.to_str().unwrap()], &[&logs]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("domains.txt"), "{}", stderr(&o));
+}

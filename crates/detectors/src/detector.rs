@@ -7,6 +7,7 @@ use modelward_rule::{RuleMeta, RuleType, Severity, Tactic, Technique, Threat};
 use serde_json::{Map, Value};
 
 use crate::detectors;
+use crate::detectors::phishing_urls::PhishingIndex;
 use crate::settings::{Settings, SettingsError};
 use crate::text::{LlmText, Role};
 
@@ -51,6 +52,9 @@ pub static CODES: &[Code] = &[
     detectors::jailbreak_blocked::CODE,
     detectors::jailbreak_detected::CODE,
     detectors::sensitive_data::CODE,
+    detectors::phishing_in_response::CODE,
+    detectors::phishing_in_application::CODE,
+    detectors::phishing_in_prompt::CODE,
     detectors::suspicious_user_agent::CODE,
     detectors::ascii_smuggling::CODE,
     detectors::tor_access::CODE,
@@ -148,11 +152,16 @@ impl Code {
 pub struct Detectors {
     list: Vec<Box<dyn Detector>>,
     metas: Vec<Arc<RuleMeta>>,
+    /// Lines of the user's lists that were reported and skipped.
+    skipped: Vec<SettingsError>,
 }
 
 impl Detectors {
+    /// The detectors the settings turn on. A list file that cannot be read is an error; a bad
+    /// line in one is skipped and reported by [`Detectors::skipped`].
     pub fn new(settings: &Settings) -> Result<Detectors, SettingsError> {
         let mut list: Vec<Box<dyn Detector>> = Vec::new();
+        let mut skipped = Vec::new();
         let on = |code: &str| !settings.disabled.iter().any(|d| d == code);
         if on(detectors::credential_theft::CODE.code) {
             list.push(Box::new(detectors::credential_theft::CredentialTheft::new()));
@@ -170,16 +179,34 @@ impl Detectors {
                     .map_err(SettingsError::Config)?,
             ));
         }
+        if !settings.phishing_feeds.is_empty() {
+            let index = Arc::new(PhishingIndex::load(&settings.phishing_feeds, &mut skipped)?);
+            if on(detectors::phishing_in_response::CODE.code) {
+                list.push(Box::new(
+                    detectors::phishing_in_response::PhishingInResponse::new(index.clone()),
+                ));
+            }
+            if on(detectors::phishing_in_application::CODE.code) {
+                list.push(Box::new(
+                    detectors::phishing_in_application::PhishingInApplication::new(index.clone()),
+                ));
+            }
+            if on(detectors::phishing_in_prompt::CODE.code) {
+                list.push(Box::new(
+                    detectors::phishing_in_prompt::PhishingInPrompt::new(index),
+                ));
+            }
+        }
         if on(detectors::ascii_smuggling::CODE.code) {
             list.push(Box::new(detectors::ascii_smuggling::AsciiSmuggling));
         }
         if on(detectors::suspicious_user_agent::CODE.code) {
             list.push(Box::new(
-                detectors::suspicious_user_agent::SuspiciousUserAgent::new(settings)?,
+                detectors::suspicious_user_agent::SuspiciousUserAgent::new(settings, &mut skipped)?,
             ));
         }
         if on(detectors::tor_access::CODE.code) {
-            if let Some(d) = detectors::tor_access::TorAccess::new(settings)? {
+            if let Some(d) = detectors::tor_access::TorAccess::new(settings, &mut skipped)? {
                 list.push(Box::new(d));
             }
         }
@@ -188,7 +215,11 @@ impl Detectors {
             .filter_map(|d| CODES.iter().find(|c| c.code == d.code()))
             .map(|c| Arc::new(c.meta()))
             .collect();
-        Ok(Detectors { list, metas })
+        Ok(Detectors {
+            list,
+            metas,
+            skipped,
+        })
     }
 
     /// No detector at all.
@@ -196,7 +227,13 @@ impl Detectors {
         Detectors {
             list: Vec::new(),
             metas: Vec::new(),
+            skipped: Vec::new(),
         }
+    }
+
+    /// Bad lines of the user's lists, skipped when loading.
+    pub fn skipped(&self) -> &[SettingsError] {
+        &self.skipped
     }
 
     pub fn is_empty(&self) -> bool {

@@ -18,6 +18,7 @@
 
 mod detector;
 pub mod detectors;
+mod punycode;
 mod settings;
 mod text;
 

@@ -16,6 +16,10 @@ pub struct Settings {
     /// Entities of the sensitive-data detector (`credit_card`, `iban`, `us_ssn`, `email`,
     /// `phone`, `date_of_birth`, `us_passport`, `uk_nino`); None: the default set.
     pub sensitive_data_entities: Option<Vec<String>>,
+    /// Phishing feeds: OpenPhish (URL per line), PhishTank JSON/CSV, URLhaus CSV, or domain
+    /// lists (one per line, `#` comments), recognised per file. Without any, the phishing
+    /// detectors (MW-AI-0005..0007) do not run.
+    pub phishing_feeds: Vec<PathBuf>,
 }
 
 /// A list file that could not be read, or a line of it that is wrong.

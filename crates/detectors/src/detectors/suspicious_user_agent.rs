@@ -103,15 +103,39 @@ fn parse_severity(s: &str) -> Option<Severity> {
     Severity::parse(s.trim())
 }
 
+/// One `pattern,tool,severity` line (tool and severity optional).
+fn parse_line(line: &str) -> Result<(String, String, Severity), String> {
+    let cols: Vec<&str> = line.splitn(3, ',').collect();
+    let pattern = cols
+        .first()
+        .map(|p| p.trim().trim_matches('"'))
+        .filter(|p| !p.is_empty())
+        .ok_or("empty pattern")?;
+    let tool = cols.get(1).map_or(pattern, |t| t.trim().trim_matches('"'));
+    let severity = match cols.get(2) {
+        Some(s) => parse_severity(s.trim_matches('"')).ok_or_else(|| {
+            format!(
+                "unknown severity `{}`: expected low, medium, high or critical",
+                s.trim()
+            )
+        })?,
+        None => Severity::Medium,
+    };
+    Ok((pattern.to_string(), tool.to_string(), severity))
+}
+
 impl SuspiciousUserAgent {
-    pub fn new(settings: &Settings) -> Result<SuspiciousUserAgent, SettingsError> {
+    /// The built-in list and the user's lists; bad lines go to `skipped`.
+    pub fn new(
+        settings: &Settings,
+        skipped: &mut Vec<SettingsError>,
+    ) -> Result<SuspiciousUserAgent, SettingsError> {
         let mut entries: Vec<(String, String, Severity)> = BUILT_IN
             .iter()
             .map(|(p, t, s)| (p.to_string(), t.to_string(), *s))
             .collect();
         for path in &settings.user_agent_lists {
             let text = read_list(path)?;
-            let file = path.display().to_string();
             for (n, line) in text.lines().enumerate() {
                 let line = line.trim();
                 if line.is_empty()
@@ -120,28 +144,14 @@ impl SuspiciousUserAgent {
                 {
                     continue;
                 }
-                let cols: Vec<&str> = line.splitn(3, ',').collect();
-                let bad = |message: String| SettingsError::Line {
-                    file: file.clone(),
-                    line: n + 1,
-                    message,
-                };
-                let pattern = cols
-                    .first()
-                    .map(|p| p.trim().trim_matches('"'))
-                    .filter(|p| !p.is_empty())
-                    .ok_or_else(|| bad("empty pattern".into()))?;
-                let tool = cols.get(1).map_or(pattern, |t| t.trim().trim_matches('"'));
-                let severity = match cols.get(2) {
-                    Some(s) => parse_severity(s.trim_matches('"')).ok_or_else(|| {
-                        bad(format!(
-                            "unknown severity `{}`: expected low, medium, high or critical",
-                            s.trim()
-                        ))
-                    })?,
-                    None => Severity::Medium,
-                };
-                entries.push((pattern.to_string(), tool.to_string(), severity));
+                match parse_line(line) {
+                    Ok(entry) => entries.push(entry),
+                    Err(message) => skipped.push(SettingsError::Line {
+                        file: path.display().to_string(),
+                        line: n + 1,
+                        message,
+                    }),
+                }
             }
         }
         let set = RegexSet::new(entries.iter().map(|(p, _, _)| glob_regex(p))).map_err(|e| {
@@ -201,7 +211,7 @@ mod tests {
 
     #[test]
     fn built_in_tools_and_clients() {
-        let d = SuspiciousUserAgent::new(&Settings::default()).unwrap();
+        let d = SuspiciousUserAgent::new(&Settings::default(), &mut Vec::new()).unwrap();
         assert_eq!(
             find(&d, "sqlmap/1.8.2#stable (https://sqlmap.org)")[0].evidence["tool"],
             json!("sqlmap")
@@ -224,28 +234,42 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let good = dir.join("ua.csv");
         std::fs::write(&good, "pattern,tool,severity\nEvilBot/*,EvilBot,critical\n").unwrap();
-        let d = SuspiciousUserAgent::new(&Settings {
-            user_agent_lists: vec![good],
-            ..Settings::default()
-        })
+        let d = SuspiciousUserAgent::new(
+            &Settings {
+                user_agent_lists: vec![good],
+                ..Settings::default()
+            },
+            &mut Vec::new(),
+        )
         .unwrap();
         assert_eq!(
             find(&d, "evilbot/2.0")[0].evidence["severity"],
             json!("critical")
         );
         let bad = dir.join("bad.csv");
-        std::fs::write(&bad, "x*,X,urgent\n").unwrap();
-        let e = SuspiciousUserAgent::new(&Settings {
-            user_agent_lists: vec![bad],
-            ..Settings::default()
-        })
-        .err()
+        std::fs::write(&bad, "x*,X,urgent\nEvilBot/*,EvilBot,high\n").unwrap();
+        let mut skipped = Vec::new();
+        let d = SuspiciousUserAgent::new(
+            &Settings {
+                user_agent_lists: vec![bad],
+                ..Settings::default()
+            },
+            &mut skipped,
+        )
         .unwrap();
+        assert_eq!(skipped.len(), 1);
+        let e = skipped[0].to_string();
         assert!(
-            e.to_string().ends_with(
+            e.ends_with(
                 "bad.csv:1: unknown severity `urgent`: expected low, medium, high or critical"
             ),
             "{e}"
         );
+        assert_eq!(
+            find(&d, "evilbot/2.0")[0].evidence["severity"],
+            json!("high"),
+            "the line after the bad one is used"
+        );
+        assert!(find(&d, "x-client").is_empty(), "the bad line is not used");
     }
 }

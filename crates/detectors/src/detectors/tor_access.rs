@@ -51,8 +51,8 @@ pub struct TorAccess {
     exits: HashSet<IpAddr>,
 }
 
-/// Addresses of an exit list in either format.
-pub fn parse_exit_list(text: &str, file: &str) -> Result<Vec<IpAddr>, SettingsError> {
+/// Addresses of an exit list in either format; lines that are neither go to `skipped`.
+pub fn parse_exit_list(text: &str, file: &str, skipped: &mut Vec<SettingsError>) -> Vec<IpAddr> {
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -64,32 +64,34 @@ pub fn parse_exit_list(text: &str, file: &str) -> Result<Vec<IpAddr>, SettingsEr
             ["ExitNode" | "Published" | "LastStatus", ..] => continue,
             [addr] => *addr,
             _ => {
-                return Err(SettingsError::Line {
+                skipped.push(SettingsError::Line {
                     file: file.to_string(),
                     line: n + 1,
                     message: format!(
                         "expected an address or an `ExitAddress` line, found `{line}`"
                     ),
-                })
+                });
+                continue;
             }
         };
-        let ip: IpAddr =
-            address
-                .trim_matches(['[', ']'])
-                .parse()
-                .map_err(|_| SettingsError::Line {
-                    file: file.to_string(),
-                    line: n + 1,
-                    message: format!("`{address}` is not an IP address"),
-                })?;
-        out.push(ip);
+        match address.trim_matches(['[', ']']).parse::<IpAddr>() {
+            Ok(ip) => out.push(ip),
+            Err(_) => skipped.push(SettingsError::Line {
+                file: file.to_string(),
+                line: n + 1,
+                message: format!("`{address}` is not an IP address"),
+            }),
+        }
     }
-    Ok(out)
+    out
 }
 
 impl TorAccess {
-    /// None when no exit list is configured.
-    pub fn new(settings: &Settings) -> Result<Option<TorAccess>, SettingsError> {
+    /// None when no exit list is configured. Bad lines go to `skipped`.
+    pub fn new(
+        settings: &Settings,
+        skipped: &mut Vec<SettingsError>,
+    ) -> Result<Option<TorAccess>, SettingsError> {
         if settings.tor_exit_lists.is_empty() {
             return Ok(None);
         }
@@ -98,7 +100,8 @@ impl TorAccess {
             exits.extend(parse_exit_list(
                 &read_list(path)?,
                 &path.display().to_string(),
-            )?);
+                skipped,
+            ));
         }
         Ok(Some(TorAccess { exits }))
     }
@@ -139,22 +142,27 @@ mod tests {
 
     #[test]
     fn both_formats_and_errors() {
-        let bulk = parse_exit_list("185.220.101.4\n2a0b:f4c2::1\n", "bulk").unwrap();
+        let mut skipped = Vec::new();
+        let bulk = parse_exit_list("185.220.101.4\n2a0b:f4c2::1\n", "bulk", &mut skipped);
         assert_eq!(bulk.len(), 2);
         let dnsel = "ExitNode 0011BD2485AD45D984EC4159C88FC066E5E3300E\nPublished 2024-05-01 10:00:00\nLastStatus 2024-05-01 11:00:00\nExitAddress 185.220.101.5 2024-05-01 11:02:03\n";
         assert_eq!(
-            parse_exit_list(dnsel, "d").unwrap(),
+            parse_exit_list(dnsel, "d", &mut skipped),
             vec!["185.220.101.5".parse::<IpAddr>().unwrap()]
         );
-        let e = parse_exit_list("1.2.3.4\nnot-an-ip\n", "x.txt").unwrap_err();
-        assert_eq!(e.to_string(), "x.txt:2: `not-an-ip` is not an IP address");
+        assert!(skipped.is_empty());
+        let kept = parse_exit_list("1.2.3.4\nnot-an-ip\n5.6.7.8\n", "x.txt", &mut skipped);
+        assert_eq!(kept.len(), 2, "the lines around a bad one are kept");
+        assert_eq!(
+            skipped[0].to_string(),
+            "x.txt:2: `not-an-ip` is not an IP address"
+        );
     }
 
     #[test]
     fn matches_v4_v6_and_mapped() {
         let d = TorAccess {
-            exits: parse_exit_list("185.220.101.4\n2a0b:f4c2::1\n", "t")
-                .unwrap()
+            exits: parse_exit_list("185.220.101.4\n2a0b:f4c2::1\n", "t", &mut Vec::new())
                 .into_iter()
                 .collect(),
         };

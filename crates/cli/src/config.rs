@@ -28,6 +28,10 @@ pub struct DetectorOptions {
     pub sensitive_data_entities: Option<Vec<String>>,
     /// Phishing feeds (OpenPhish, PhishTank, URLhaus, domain lists), relative to this file.
     pub phishing_feeds: Option<Vec<PathBuf>>,
+    /// Threat-intelligence IP lists (addresses and CIDR ranges), relative to this file.
+    pub suspicious_ip_lists: Option<Vec<PathBuf>>,
+    /// A gitleaks configuration whose rules the credential detector adds, relative to this file.
+    pub gitleaks_config: Option<PathBuf>,
 }
 
 impl DetectorOptions {
@@ -39,6 +43,8 @@ impl DetectorOptions {
             user_agent_lists: self.user_agent_lists.unwrap_or_default(),
             sensitive_data_entities: self.sensitive_data_entities,
             phishing_feeds: self.phishing_feeds.unwrap_or_default(),
+            suspicious_ip_lists: self.suspicious_ip_lists.unwrap_or_default(),
+            gitleaks_config: self.gitleaks_config,
         }
     }
 }
@@ -86,7 +92,9 @@ impl Options {
                 .iter_mut()
                 .chain(d.user_agent_lists.iter_mut())
                 .chain(d.phishing_feeds.iter_mut())
+                .chain(d.suspicious_ip_lists.iter_mut())
                 .flatten()
+                .chain(d.gitleaks_config.iter_mut())
             {
                 if p.is_relative() {
                     *p = base.join(&*p);

@@ -512,3 +512,62 @@ fn phishing_feeds_from_the_config_file_raise_alerts_by_origin() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("domains.txt"), "{}", stderr(&o));
 }
+
+#[test]
+fn gitleaks_rules_and_ip_lists_from_the_config_file() {
+    let d = Dir::new("gitleaks");
+    d.write(
+        "gitleaks.toml",
+        "title = \"contoso\"\n\n[[rules]]\nid = \"contoso-internal-token\"\ndescription = \"Contoso internal API token\"\nregex = '''\\b(ctso_[a-zA-Z0-9]{32})\\b'''\nsecretGroup = 1\nentropy = 3.0\nkeywords = [\"ctso_\"]\n\n[[rules]]\nid = \"broken\"\nregex = '''(unclosed'''\n",
+    );
+    d.write("drop.txt", "; DROP\n198.51.100.0/24 ; SBL000001\n");
+    let cfg = d.write(
+        "modelward.toml",
+        "[detectors]\ngitleaks_config = \"gitleaks.toml\"\nsuspicious_ip_lists = [\"drop.txt\"]\n",
+    );
+    let rules = d.write(
+        "completions.esql",
+        "from logs-* | where gen_ai.completion like \"*token*\" | keep gen_ai.completion",
+    );
+    // Built at run time so no secret-shaped literal sits in the source.
+    let token = ["ctso_", "Xq7LmP2vR9tK4wZ8", "bN3cF6hJ1sD5gY0a"].concat();
+    let logs = d.write(
+        "llm.ndjson",
+        format!(
+            "{}\n",
+            json!({"@timestamp": "2026-11-22T10:00:00Z", "source": {"ip": "198.51.100.77"},
+                "gen_ai": {"prompt": "what is the deploy token?",
+                "completion": format!("The deploy token is {token}.")}})
+        ),
+    );
+    let o = hunt(
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--rules",
+            rules.to_str().unwrap(),
+        ],
+        &[&logs],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("broken") && err.contains("gitleaks.toml"),
+        "the bad rule is reported: {err}"
+    );
+    let found = alerts(&o);
+    let mut ids: Vec<&str> = found
+        .iter()
+        .map(|a| a["rule"]["id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids.len(), 3, "{found:#?}");
+    assert_eq!(ids[0], "MW-AI-0001");
+    assert_eq!(ids[1], "MW-AI-0011");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !out.contains(&token) && !err.contains(&token),
+        "the user rule's secret is masked everywhere: {out}"
+    );
+    assert!(out.contains("contoso-internal-token"), "{out}");
+}

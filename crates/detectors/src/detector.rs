@@ -7,6 +7,7 @@ use modelward_rule::{RuleMeta, RuleType, Severity, Tactic, Technique, Threat};
 use serde_json::{Map, Value};
 
 use crate::detectors;
+use crate::detectors::credential_theft::CredentialTheft;
 use crate::detectors::phishing_urls::PhishingIndex;
 use crate::settings::{Settings, SettingsError};
 use crate::text::{LlmText, Role};
@@ -58,6 +59,7 @@ pub static CODES: &[Code] = &[
     detectors::suspicious_user_agent::CODE,
     detectors::ascii_smuggling::CODE,
     detectors::tor_access::CODE,
+    detectors::suspicious_ip::CODE,
 ];
 
 const ATTACK_TACTICS: [(&str, &str); 14] = [
@@ -154,6 +156,7 @@ pub struct Detectors {
     metas: Vec<Arc<RuleMeta>>,
     /// Lines of the user's lists that were reported and skipped.
     skipped: Vec<SettingsError>,
+    redactor: CredentialTheft,
 }
 
 impl Detectors {
@@ -163,8 +166,18 @@ impl Detectors {
         let mut list: Vec<Box<dyn Detector>> = Vec::new();
         let mut skipped = Vec::new();
         let on = |code: &str| !settings.disabled.iter().any(|d| d == code);
+        let user_rules = match &settings.gitleaks_config {
+            Some(path) => {
+                let (rules, warnings) = crate::gitleaks::load_gitleaks(path)?;
+                skipped.extend(warnings.into_iter().map(SettingsError::Config));
+                rules
+            }
+            None => Vec::new(),
+        };
+        // Masking uses the user's rules too, and stays on when the detector is off.
+        let redactor = CredentialTheft::with_rules(user_rules.clone());
         if on(detectors::credential_theft::CODE.code) {
-            list.push(Box::new(detectors::credential_theft::CredentialTheft::new()));
+            list.push(Box::new(CredentialTheft::with_rules(user_rules)));
         }
         if on(detectors::jailbreak_blocked::CODE.code) {
             list.push(Box::new(detectors::jailbreak_blocked::JailbreakBlocked));
@@ -210,6 +223,11 @@ impl Detectors {
                 list.push(Box::new(d));
             }
         }
+        if on(detectors::suspicious_ip::CODE.code) {
+            if let Some(d) = detectors::suspicious_ip::SuspiciousIp::new(settings, &mut skipped)? {
+                list.push(Box::new(d));
+            }
+        }
         let metas = list
             .iter()
             .filter_map(|d| CODES.iter().find(|c| c.code == d.code()))
@@ -219,6 +237,7 @@ impl Detectors {
             list,
             metas,
             skipped,
+            redactor,
         })
     }
 
@@ -228,7 +247,14 @@ impl Detectors {
             list: Vec::new(),
             metas: Vec::new(),
             skipped: Vec::new(),
+            redactor: CredentialTheft::new(),
         }
+    }
+
+    /// Masks credentials (the built-in patterns and the user's gitleaks rules) in text
+    /// bound for output.
+    pub fn redactor(&self) -> &CredentialTheft {
+        &self.redactor
     }
 
     /// Bad lines of the user's lists, skipped when loading.

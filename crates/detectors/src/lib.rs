@@ -16,13 +16,18 @@
 //! assert_eq!(findings[0].code, "MW-AI-0009");
 //! ```
 
+mod address;
 mod detector;
 pub mod detectors;
+mod gitleaks;
+mod go_regex;
 mod punycode;
 mod settings;
 mod text;
 
 pub use detector::{Detector, Detectors, Finding, CODES};
-pub use detectors::credential_theft::CredentialTheft;
+pub use detectors::credential_theft::{AllowTarget, Allowlist, CredentialRule, CredentialTheft};
+pub use gitleaks::load_gitleaks;
+pub use go_regex::go_regex_to_rust;
 pub use settings::{Settings, SettingsError};
 pub use text::{LlmText, Role};

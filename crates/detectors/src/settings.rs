@@ -20,6 +20,13 @@ pub struct Settings {
     /// lists (one per line, `#` comments), recognised per file. Without any, the phishing
     /// detectors (MW-AI-0005..0007) do not run.
     pub phishing_feeds: Vec<PathBuf>,
+    /// Threat-intelligence IP lists: one address or CIDR range per line, `#`/`;` comments,
+    /// the rest of the line a label. Without any, the suspicious-IP detector does not run.
+    pub suspicious_ip_lists: Vec<PathBuf>,
+    /// A gitleaks configuration file (`gitleaks.toml`): its rules and allowlists are added
+    /// to the credential-theft detector (MW-AI-0001) as user rules; what cannot apply to
+    /// LLM text (path rules, `[extend] useDefault`, bad regexes) is reported and skipped.
+    pub gitleaks_config: Option<PathBuf>,
 }
 
 /// A list file that could not be read, or a line of it that is wrong.

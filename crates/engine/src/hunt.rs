@@ -172,7 +172,7 @@ impl<'e> Hunt<'e> {
             std::mem::take(&mut self.findings),
         ));
         for alert in &mut alerts {
-            redact(&engine.redactor, &mut alert.fields);
+            redact(engine.detectors.redactor(), &mut alert.fields);
         }
         // Stable: within one time, rules in load order and each execution's rows in order.
         alerts.sort_by_key(|a| a.timestamp);

@@ -125,7 +125,6 @@ impl EngineBuilder {
         synthesized.extend(modelward_detectors::CODES.iter().map(|c| c.code));
         let prefilter = Prefilter::new(&requirements, &synthesized);
         Engine {
-            redactor: modelward_detectors::CredentialTheft::new(),
             rules: self.rules,
             sigma: self.sigma,
             detectors: self.detectors.unwrap_or_else(Detectors::none),
@@ -138,8 +137,6 @@ impl EngineBuilder {
 
 /// Compiled rules; immutable and shareable across threads.
 pub struct Engine {
-    /// Masks credentials in every alert's fields before output.
-    redactor: modelward_detectors::CredentialTheft,
     rules: Vec<EsqlRule>,
     sigma: SigmaSet,
     detectors: Detectors,

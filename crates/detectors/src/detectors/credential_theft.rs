@@ -69,10 +69,11 @@ pub const CODE: Code = Code {
 };
 
 /// A user rule, in the spirit of a gitleaks rule: the regex finds a candidate, the
-/// secret is its capture group `secret_group` (0 for the whole match), it is only tried
-/// when one of `keywords` (case-insensitive; none means always) occurs in the text, and
-/// it is rejected when its Shannon entropy is below `entropy` or it looks like a
-/// placeholder.
+/// secret is its capture group `secret_group` (0, as in gitleaks: the first non-empty
+/// capture group, or the whole match when the regex has none), it is only tried when one
+/// of `keywords` (case-insensitive; none means always) occurs in the text, and it is
+/// rejected when its Shannon entropy is below `entropy`, it looks like a placeholder, or
+/// one of `allow` matches it.
 #[derive(Debug, Clone)]
 pub struct CredentialRule {
     pub id: String,
@@ -81,6 +82,58 @@ pub struct CredentialRule {
     pub secret_group: usize,
     pub keywords: Vec<String>,
     pub entropy: Option<f64>,
+    /// Exceptions (gitleaks allowlists): a candidate one of them matches is dropped.
+    pub allow: Vec<Allowlist>,
+}
+
+/// What an allowlist's regexes are matched against (gitleaks' `regexTarget`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AllowTarget {
+    /// The secret (the rule's secret group); gitleaks' default.
+    #[default]
+    Secret,
+    /// The rule's whole regex match.
+    Match,
+    /// The line(s) of text holding the match.
+    Line,
+}
+
+/// An exception to a user rule, as a gitleaks allowlist without its `paths` and
+/// `commits` (LLM text has neither): `regexes` matched against `target`, `stopwords`
+/// (case-insensitive substrings of the secret). With `all` (gitleaks' `condition = "AND"`)
+/// every kind of check it has must match; otherwise (OR) any one.
+#[derive(Debug, Clone, Default)]
+pub struct Allowlist {
+    pub description: String,
+    pub regexes: Vec<Regex>,
+    pub target: AllowTarget,
+    pub stopwords: Vec<String>,
+    pub all: bool,
+}
+
+impl Allowlist {
+    /// Whether it allows (drops) `secret`, found as `whole` (the regex match) on `line`.
+    pub fn allows(&self, secret: &str, whole: &str, line: &str) -> bool {
+        let target = match self.target {
+            AllowTarget::Secret => secret,
+            AllowTarget::Match => whole,
+            AllowTarget::Line => line,
+        };
+        let regex = (!self.regexes.is_empty())
+            .then(|| !target.is_empty() && self.regexes.iter().any(|r| r.is_match(target)));
+        let stopword = (!self.stopwords.is_empty()).then(|| {
+            let lower = secret.to_lowercase();
+            self.stopwords
+                .iter()
+                .any(|w| !w.is_empty() && lower.contains(&w.to_lowercase()))
+        });
+        let mut checks = [regex, stopword].into_iter().flatten().peekable();
+        if self.all {
+            checks.peek().is_some() && checks.all(|c| c)
+        } else {
+            checks.any(|c| c)
+        }
+    }
 }
 
 /// How a built-in rule validates its candidates (beyond its regex).
@@ -118,6 +171,7 @@ struct Rule {
     has_keywords: bool,
     entropy: Option<f64>,
     check: Check,
+    allow: Vec<Allowlist>,
 }
 
 /// (id, description, regex, secret group, keywords, minimum entropy, check).
@@ -510,6 +564,7 @@ impl CredentialTheft {
                         has_keywords: !words.is_empty(),
                         entropy,
                         check,
+                        allow: Vec::new(),
                     },
                     words,
                 )
@@ -528,6 +583,7 @@ impl CredentialTheft {
                 has_keywords,
                 entropy: r.entropy,
                 check: Check::Custom,
+                allow: r.allow,
             };
             add(rule, &mut r.keywords.iter().map(|w| w.to_ascii_lowercase()));
         }
@@ -597,7 +653,7 @@ impl CredentialTheft {
                 continue;
             }
             for caps in rule.regex.captures_iter(text) {
-                let Some(m) = caps.get(rule.secret_group) else {
+                let Some(m) = secret_of(rule, &caps) else {
                     continue;
                 };
                 if m.as_str().is_empty()
@@ -637,7 +693,14 @@ impl CredentialTheft {
         }
         let token_ok = |s: &str| !looks_placeholder(s) && !degenerate(s);
         match rule.check {
-            Check::Custom => (!looks_placeholder(s)).then(|| mask(s)),
+            Check::Custom => {
+                let whole = caps.get(0).unwrap_or(m);
+                let ok = !looks_placeholder(s)
+                    && !rule.allow.iter().any(|a| {
+                        a.allows(s, whole.as_str(), line_of(text, whole.start(), whole.end()))
+                    });
+                ok.then(|| mask(s))
+            }
             Check::Token => token_ok(s).then(|| mask(s)),
             Check::Github => {
                 let ok = token_ok(s) && (!s.starts_with("ghp_") || github_checksum_ok(s));
@@ -738,6 +801,25 @@ impl CredentialTheft {
             }
         }
     }
+}
+
+/// The secret of a match: the rule's group; for a user rule's group 0, as gitleaks does,
+/// the first non-empty capture group, or the whole match when the regex has none.
+fn secret_of<'t>(rule: &Rule, caps: &Captures<'t>) -> Option<regex::Match<'t>> {
+    if rule.check == Check::Custom && rule.secret_group == 0 && caps.len() > 1 {
+        return (1..caps.len())
+            .filter_map(|i| caps.get(i))
+            .find(|g| !g.as_str().is_empty())
+            .or_else(|| caps.get(0));
+    }
+    caps.get(rule.secret_group)
+}
+
+/// The line(s) of `text` holding `start..end`, without their line breaks.
+fn line_of(text: &str, start: usize, end: usize) -> &str {
+    let from = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let to = text[end..].find('\n').map_or(text.len(), |i| end + i);
+    text[from..to].trim_end_matches('\r')
 }
 
 /// One credential found.
@@ -1542,6 +1624,7 @@ mod tests {
             secret_group: 1,
             keywords: vec!["ACME_".into()],
             entropy: Some(3.0),
+            allow: Vec::new(),
         };
         let d = CredentialTheft::with_rules(vec![rule]);
         let secret = format!(
@@ -1565,6 +1648,70 @@ mod tests {
         let mut out = Vec::new();
         d.inspect(&Event::default(), &text, &mut out);
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn user_rule_allowlists_and_first_group() {
+        let secret = rnd(71, 24, b"abcdefghijklmnopqrstuvwxyz0123456789");
+        let rule = |allow: Vec<Allowlist>| CredentialRule {
+            id: "acme-token".into(),
+            description: "ACME internal token".into(),
+            // Group 0: the first non-empty group, as gitleaks.
+            regex: Regex::new(r"acme_(?:([a-z0-9]{24})|(X))").unwrap(),
+            secret_group: 0,
+            keywords: vec!["acme_".into()],
+            entropy: None,
+            allow,
+        };
+        let run = |allow: Vec<Allowlist>, completion: &str| {
+            let text = LlmText {
+                prompt: Vec::new(),
+                completion: vec![completion.to_string()],
+            };
+            let mut out = Vec::new();
+            CredentialTheft::with_rules(vec![rule(allow)]).inspect(
+                &Event::default(),
+                &text,
+                &mut out,
+            );
+            out
+        };
+        let completion = format!("note: internal\ntoken acme_{secret} # fixture\nend");
+        let f = run(Vec::new(), &completion);
+        assert_eq!(f.len(), 1);
+        assert!(f[0].evidence["values"][0]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("(24 chars)"));
+        let by = |target: AllowTarget, re: &str| Allowlist {
+            regexes: vec![Regex::new(re).unwrap()],
+            target,
+            ..Allowlist::default()
+        };
+        // Secret: the group only, not the prefix.
+        assert_eq!(
+            run(vec![by(AllowTarget::Secret, "^acme_")], &completion).len(),
+            1
+        );
+        assert!(run(vec![by(AllowTarget::Match, "^acme_")], &completion).is_empty());
+        // Line: the match's line, not its neighbours.
+        assert!(run(vec![by(AllowTarget::Line, "# fixture$")], &completion).is_empty());
+        assert_eq!(
+            run(vec![by(AllowTarget::Line, "internal")], &completion).len(),
+            1
+        );
+        // AND without a matching stopword keeps it; OR with one drops it.
+        let mut and = by(AllowTarget::Line, "fixture");
+        and.stopwords = vec!["zzzz".into()];
+        and.all = true;
+        assert_eq!(run(vec![and.clone()], &completion).len(), 1);
+        and.all = false;
+        assert!(run(vec![and], &completion).is_empty());
+        let stop = Allowlist {
+            stopwords: vec![secret[3..9].to_uppercase()],
+            ..Allowlist::default()
+        };
+        assert!(run(vec![stop], &completion).is_empty());
     }
 
     #[test]

@@ -10,5 +10,6 @@ pub mod phishing_in_response;
 pub mod phishing_urls;
 pub mod sensitive_data;
 mod shield_verdict;
+pub mod suspicious_ip;
 pub mod suspicious_user_agent;
 pub mod tor_access;

@@ -33,6 +33,7 @@ use modelward_event::Event;
 use modelward_rule::Severity;
 use serde_json::{json, Map};
 
+use crate::address::client_ip;
 use crate::detector::{Code, Detector, Finding};
 use crate::settings::{read_list, Settings, SettingsError};
 use crate::text::LlmText;
@@ -113,15 +114,8 @@ impl Detector for TorAccess {
     }
 
     fn inspect(&self, event: &Event, _text: &LlmText, out: &mut Vec<Finding>) {
-        let address = event
-            .get_str("source.ip")
-            .or_else(|| event.get_str("client.ip"));
-        let Some(ip) = address.and_then(|a| a.trim().parse::<IpAddr>().ok()) else {
+        let Some(ip) = client_ip(event) else {
             return;
-        };
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
         };
         if self.exits.contains(&ip) {
             let mut evidence = Map::new();

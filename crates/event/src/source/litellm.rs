@@ -39,6 +39,7 @@ use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 
 use super::openai_body::genai_fields;
+use super::paths::{get, put};
 
 pub const DATASET: &str = "litellm.logs";
 
@@ -52,34 +53,6 @@ pub fn looks_like(obj: &Map<String, Value>) -> bool {
         && ["model_group", "hidden_params", "model_parameters"]
             .iter()
             .any(|k| obj.contains_key(*k))
-}
-
-fn get<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.')
-        .try_fold(v, |cur, key| cur.get(key))
-        .filter(|v| !v.is_null())
-}
-
-fn put(out: &mut Map<String, Value>, path: &str, value: Option<Value>) {
-    let Some(value) = value.filter(|v| !v.is_null()) else {
-        return;
-    };
-    match path.split_once('.') {
-        None => {
-            out.insert(path.to_string(), value);
-        }
-        Some((head, rest)) => {
-            let entry = out
-                .entry(head.to_string())
-                .or_insert_with(|| Value::Object(Map::new()));
-            if !entry.is_object() {
-                *entry = Value::Object(Map::new());
-            }
-            if let Value::Object(inner) = entry {
-                put(inner, rest, Some(value));
-            }
-        }
-    }
 }
 
 fn has(out: &Map<String, Value>, path: &str) -> bool {

@@ -11,6 +11,7 @@ pub mod azure_openai;
 pub mod litellm;
 pub mod modelward_llm;
 pub mod openai_body;
+mod paths;
 
 /// Which normalizer applies to input events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

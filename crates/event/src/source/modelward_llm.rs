@@ -18,6 +18,7 @@
 use serde_json::{json, Map, Value};
 
 use super::openai_body::genai_fields;
+use super::paths::{get, put};
 
 pub const DATASET: &str = "modelward.llm";
 
@@ -27,29 +28,6 @@ pub fn looks_like(obj: &Map<String, Value>) -> bool {
         .and_then(|m| m.get("log"))
         .and_then(Value::as_str)
         == Some("llm")
-}
-
-fn get<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(v, |cur, key| cur.get(key))
-}
-
-fn put(out: &mut Map<String, Value>, path: &str, value: Option<Value>) {
-    let Some(value) = value.filter(|v| !v.is_null()) else {
-        return;
-    };
-    match path.split_once('.') {
-        None => {
-            out.insert(path.to_string(), value);
-        }
-        Some((head, rest)) => {
-            let entry = out
-                .entry(head.to_string())
-                .or_insert_with(|| Value::Object(Map::new()));
-            if let Value::Object(inner) = entry {
-                put(inner, rest, Some(value));
-            }
-        }
-    }
 }
 
 /// Maps one record.

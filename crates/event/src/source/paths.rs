@@ -1,0 +1,54 @@
+//! Dotted-path reads and writes on JSON documents, for normalizers that build their output
+//! field by field.
+
+use serde_json::{Map, Value};
+
+/// The value at `path` (`a.b.c`), None when missing or null.
+pub(crate) fn get<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.')
+        .try_fold(v, |cur, key| cur.get(key))
+        .filter(|v| !v.is_null())
+}
+
+/// Sets `path` to `value`, creating the objects on the way (a non-object in the way is
+/// replaced); None and null write nothing.
+pub(crate) fn put(out: &mut Map<String, Value>, path: &str, value: Option<Value>) {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return;
+    };
+    match path.split_once('.') {
+        None => {
+            out.insert(path.to_string(), value);
+        }
+        Some((head, rest)) => {
+            let entry = out
+                .entry(head.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !entry.is_object() {
+                *entry = Value::Object(Map::new());
+            }
+            if let Value::Object(inner) = entry {
+                put(inner, rest, Some(value));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn put_creates_and_replaces_get_skips_null() {
+        let mut out = Map::new();
+        put(&mut out, "a", Some(json!(1)));
+        put(&mut out, "a.b", Some(json!(2)));
+        put(&mut out, "c.d", None);
+        put(&mut out, "e", Some(Value::Null));
+        let doc = Value::Object(out);
+        assert_eq!(doc, json!({"a": {"b": 2}}));
+        assert_eq!(get(&doc, "a.b"), Some(&json!(2)));
+        assert_eq!(get(&json!({"x": null}), "x"), None);
+    }
+}

@@ -108,18 +108,34 @@ pub fn load_gitleaks(path: &Path) -> Result<(Vec<CredentialRule>, Vec<String>), 
     Ok((rules, warnings))
 }
 
+/// The rules of gitleaks configuration text alone (`[extend]` is not followed), and
+/// warnings; for callers that hold the text (and for fuzzing).
+pub fn parse_gitleaks(
+    text: &str,
+    file: &str,
+) -> Result<(Vec<CredentialRule>, Vec<String>), SettingsError> {
+    let mut warnings = Vec::new();
+    let raw = parse_raw(text, file)?;
+    let rules = compile_config(file, raw, &mut warnings);
+    Ok((rules, warnings))
+}
+
 fn read_raw(path: &Path) -> Result<RawConfig, SettingsError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Io {
         file: file.clone(),
         source,
     })?;
-    toml::from_str::<RawConfig>(&text).map_err(|e| {
+    parse_raw(&text, &file)
+}
+
+fn parse_raw(text: &str, file: &str) -> Result<RawConfig, SettingsError> {
+    toml::from_str::<RawConfig>(text).map_err(|e| {
         let line = e.span().map_or(1, |s| {
             text[..s.start.min(text.len())].matches('\n').count() + 1
         });
         SettingsError::Line {
-            file,
+            file: file.to_string(),
             line,
             message: e.message().trim().to_string(),
         }

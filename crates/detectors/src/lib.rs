@@ -27,7 +27,7 @@ mod text;
 
 pub use detector::{Detector, Detectors, Finding, CODES};
 pub use detectors::credential_theft::{AllowTarget, Allowlist, CredentialRule, CredentialTheft};
-pub use gitleaks::load_gitleaks;
+pub use gitleaks::{load_gitleaks, parse_gitleaks};
 pub use go_regex::go_regex_to_rust;
 pub use settings::{Settings, SettingsError};
 pub use text::{LlmText, Role};

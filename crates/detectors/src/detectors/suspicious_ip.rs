@@ -118,6 +118,15 @@ fn parse_list(
 }
 
 impl SuspiciousIp {
+    /// From (file name, contents) pairs; bad lines go to `skipped`.
+    pub fn from_texts(lists: &[(&str, &str)], skipped: &mut Vec<SettingsError>) -> SuspiciousIp {
+        let mut ranges = CidrSet::default();
+        for (file, text) in lists {
+            parse_list(text, file, &mut ranges, skipped);
+        }
+        SuspiciousIp { ranges }
+    }
+
     /// None when no IP list is configured. Bad lines go to `skipped`.
     pub fn new(
         settings: &Settings,
@@ -176,13 +185,9 @@ mod tests {
     use super::*;
 
     fn detector(lists: &[(&str, &str)]) -> (SuspiciousIp, Vec<String>) {
-        let mut ranges = CidrSet::default();
         let mut skipped = Vec::new();
-        for (file, text) in lists {
-            parse_list(text, file, &mut ranges, &mut skipped);
-        }
-        let skipped = skipped.iter().map(ToString::to_string).collect();
-        (SuspiciousIp { ranges }, skipped)
+        let d = SuspiciousIp::from_texts(lists, &mut skipped);
+        (d, skipped.iter().map(ToString::to_string).collect())
     }
 
     fn find(d: &SuspiciousIp, field: &str, ip: &str) -> Vec<Finding> {

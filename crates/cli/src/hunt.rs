@@ -121,7 +121,7 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         Detectors::new(&detector_settings).context("loading detector lists")?
     };
     for e in detectors.skipped() {
-        eprintln!("modelward: {e} (line skipped)");
+        eprintln!("modelward: {e} (skipped)");
     }
     let engine = EngineBuilder::new()
         .detectors(detectors)

@@ -506,7 +506,7 @@ fn phishing_feeds_from_the_config_file_raise_alerts_by_origin() {
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains(
-            "domains.txt:1: expected a URL or a domain, found `not a domain at all` (line skipped)"
+            "domains.txt:1: expected a URL or a domain, found `not a domain at all` (skipped)"
         ),
         "{}",
         stderr(&o)

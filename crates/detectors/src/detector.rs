@@ -154,14 +154,15 @@ impl Code {
 pub struct Detectors {
     list: Vec<Box<dyn Detector>>,
     metas: Vec<Arc<RuleMeta>>,
-    /// Lines of the user's lists that were reported and skipped.
+    /// Lines of the user's lists, and gitleaks rules, that were reported and skipped.
     skipped: Vec<SettingsError>,
     redactor: CredentialTheft,
 }
 
 impl Detectors {
-    /// The detectors the settings turn on. A list file that cannot be read is an error; a bad
-    /// line in one is skipped and reported by [`Detectors::skipped`].
+    /// The detectors the settings turn on. A list or gitleaks file that cannot be read (or a
+    /// gitleaks file that is not TOML) is an error; a bad line of a list or an unusable
+    /// gitleaks rule is skipped and reported by [`Detectors::skipped`].
     pub fn new(settings: &Settings) -> Result<Detectors, SettingsError> {
         let mut list: Vec<Box<dyn Detector>> = Vec::new();
         let mut skipped = Vec::new();
@@ -257,7 +258,7 @@ impl Detectors {
         &self.redactor
     }
 
-    /// Bad lines of the user's lists, skipped when loading.
+    /// Bad lines of the user's lists and unusable gitleaks rules, skipped when loading.
     pub fn skipped(&self) -> &[SettingsError] {
         &self.skipped
     }

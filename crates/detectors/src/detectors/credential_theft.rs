@@ -610,6 +610,12 @@ impl CredentialTheft {
         }
     }
 
+    /// The regular expressions of its rules, in the order they are tried (for benchmarks
+    /// that compare against running each pattern on its own).
+    pub fn patterns(&self) -> Vec<&str> {
+        self.rules.iter().map(|r| r.regex.as_str()).collect()
+    }
+
     /// The text with every credential it holds replaced by its masked form; None when it
     /// holds none. Used on every alert's fields, so no output carries a secret.
     pub fn redact(&self, text: &str) -> Option<String> {

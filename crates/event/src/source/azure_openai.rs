@@ -103,6 +103,7 @@
 
 use std::net::IpAddr;
 
+use super::paths::expand_dotted_keys;
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
@@ -714,64 +715,12 @@ fn prune(value: &mut Value) -> bool {
 // ---------------------------------------------------------------------------
 
 fn normalize_elastic_form(event: Map<String, Value>) -> Result<Map<String, Value>, NormalizeError> {
-    let mut nested = expand_dotted_keys(event)?;
+    let mut nested =
+        expand_dotted_keys(event).map_err(|path| NormalizeError::FieldConflict { path })?;
     if !nested.contains_key("data_stream") {
         add_agent_fields(&mut nested);
     }
     Ok(nested)
-}
-
-fn expand_dotted_keys(map: Map<String, Value>) -> Result<Map<String, Value>, NormalizeError> {
-    let mut out = Map::new();
-    for (key, value) in map {
-        let value = match value {
-            Value::Object(inner) => Value::Object(expand_dotted_keys(inner)?),
-            other => other,
-        };
-        let segments: Vec<&str> = key.split('.').collect();
-        if segments.iter().any(|segment| segment.is_empty()) {
-            merge_at(&mut out, &[key.as_str()], value, &key)?;
-        } else {
-            merge_at(&mut out, &segments, value, &key)?;
-        }
-    }
-    Ok(out)
-}
-
-fn merge_at(
-    target: &mut Map<String, Value>,
-    segments: &[&str],
-    value: Value,
-    full_key: &str,
-) -> Result<(), NormalizeError> {
-    let conflict = || NormalizeError::FieldConflict {
-        path: full_key.to_owned(),
-    };
-    let Some((first, rest)) = segments.split_first() else {
-        return Ok(());
-    };
-    if !rest.is_empty() {
-        let slot = target
-            .entry((*first).to_owned())
-            .or_insert_with(|| Value::Object(Map::new()));
-        return match slot {
-            Value::Object(inner) => merge_at(inner, rest, value, full_key),
-            _ => Err(conflict()),
-        };
-    }
-    match (target.get_mut(*first), value) {
-        (None, value) => {
-            target.insert((*first).to_owned(), value);
-            Ok(())
-        }
-        (Some(Value::Object(existing)), Value::Object(incoming)) => {
-            for (key, item) in incoming {
-                merge_at(existing, &[key.as_str()], item, full_key)?;
-            }
-            Ok(())
-        }
-        (Some(_), _) => Err(conflict()),
-    }
 }
 
 // ---------------------------------------------------------------------------

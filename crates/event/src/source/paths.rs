@@ -34,6 +34,59 @@ pub(crate) fn put(out: &mut Map<String, Value>, path: &str, value: Option<Value>
     }
 }
 
+/// Nests an event's dotted keys (`{"a.b": 1}` -> `{"a": {"b": 1}}`), merging objects
+/// that meet; keys with an empty segment (`a..b`, `.a`) stay as they are. Err names the key
+/// whose value collides with a non-object already there.
+pub(crate) fn expand_dotted_keys(map: Map<String, Value>) -> Result<Map<String, Value>, String> {
+    let mut out = Map::new();
+    for (key, value) in map {
+        let value = match value {
+            Value::Object(inner) => Value::Object(expand_dotted_keys(inner)?),
+            other => other,
+        };
+        let segments: Vec<&str> = key.split('.').collect();
+        if segments.iter().any(|segment| segment.is_empty()) {
+            merge_at(&mut out, &[key.as_str()], value, &key)?;
+        } else {
+            merge_at(&mut out, &segments, value, &key)?;
+        }
+    }
+    Ok(out)
+}
+
+fn merge_at(
+    target: &mut Map<String, Value>,
+    segments: &[&str],
+    value: Value,
+    full_key: &str,
+) -> Result<(), String> {
+    let Some((first, rest)) = segments.split_first() else {
+        return Ok(());
+    };
+    if !rest.is_empty() {
+        let slot = target
+            .entry((*first).to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        return match slot {
+            Value::Object(inner) => merge_at(inner, rest, value, full_key),
+            _ => Err(full_key.to_owned()),
+        };
+    }
+    match (target.get_mut(*first), value) {
+        (None, value) => {
+            target.insert((*first).to_owned(), value);
+            Ok(())
+        }
+        (Some(Value::Object(existing)), Value::Object(incoming)) => {
+            for (key, item) in incoming {
+                merge_at(existing, &[key.as_str()], item, full_key)?;
+            }
+            Ok(())
+        }
+        (Some(_), _) => Err(full_key.to_owned()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,16 +3,10 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::{json_diff, object, read_json};
+use common::object;
 
 use modelward_event::source::aws_bedrock::{self, NormalizeError, Options, DATASET};
 use serde_json::{json, Map, Value};
-
-fn fixtures_dir() -> PathBuf {
-    common::fixtures_dir("aws_bedrock")
-}
 
 fn fixture_names() -> Vec<String> {
     common::fixture_names("aws_bedrock")
@@ -33,30 +27,9 @@ fn at<'a>(doc: &'a Value, path: &str) -> &'a Value {
 
 #[test]
 fn fixtures_normalize_to_their_expected_output() {
-    let names = fixture_names();
-    assert!(
-        names.len() >= 4,
-        "expected at least four fixtures, found {names:?}"
-    );
-    let mut failures = Vec::new();
-    for name in &names {
-        let raw = fixture(name);
-        let expected = read_json(&fixtures_dir().join(format!("{name}.expected.json")));
-        match aws_bedrock::normalize(raw) {
-            Ok(actual) => {
-                let actual = Value::Object(actual);
-                if actual != expected {
-                    failures.push(format!("{name}:\n{}", json_diff(&expected, &actual)));
-                }
-            }
-            Err(error) => failures.push(format!("{name}: normalize failed: {error}")),
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "fixture mismatches:\n{}",
-        failures.join("\n")
-    );
+    common::assert_fixtures_normalize("aws_bedrock", 4, |raw| {
+        aws_bedrock::normalize(raw).map_err(|e| e.to_string())
+    });
 }
 
 #[test]

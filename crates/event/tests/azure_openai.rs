@@ -3,56 +3,32 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::{json_diff, object, read_json};
+use common::object;
 
 use modelward_event::source::azure_openai::{self, NormalizeError, DATASET};
 use serde_json::{json, Map, Value};
 
 const SUBSCRIPTION: &str = "5F0C3E7A-2B9D-4C61-9A8E-1D2F3B4C5A6E";
 
-fn fixtures_dir() -> PathBuf {
-    common::fixtures_dir("azure_openai")
-}
-
 fn fixture_names() -> Vec<String> {
     common::fixture_names("azure_openai")
 }
 
+fn fixture(name: &str) -> Map<String, Value> {
+    common::fixture("azure_openai", name)
+}
+
 #[test]
 fn fixtures_normalize_to_their_expected_output() {
-    let names = fixture_names();
-    assert!(
-        names.len() >= 5,
-        "expected at least five fixtures, found {names:?}"
-    );
-    let mut failures = Vec::new();
-    for name in &names {
-        let dir = fixtures_dir();
-        let raw = object(read_json(&dir.join(format!("{name}.raw.json"))));
-        let expected = read_json(&dir.join(format!("{name}.expected.json")));
-        match azure_openai::normalize(raw) {
-            Ok(actual) => {
-                let actual = Value::Object(actual);
-                if actual != expected {
-                    failures.push(format!("{name}:\n{}", json_diff(&expected, &actual)));
-                }
-            }
-            Err(error) => failures.push(format!("{name}: normalize failed: {error}")),
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "fixture mismatches:\n{}",
-        failures.join("\n")
-    );
+    common::assert_fixtures_normalize("azure_openai", 5, |raw| {
+        azure_openai::normalize(raw).map_err(|e| e.to_string())
+    });
 }
 
 #[test]
 fn fixtures_are_detected_as_raw_unless_already_in_elastic_form() {
     for name in fixture_names() {
-        let raw = object(read_json(&fixtures_dir().join(format!("{name}.raw.json"))));
+        let raw = fixture(&name);
         let expect_raw = !name.starts_with("elastic_form");
         assert_eq!(
             azure_openai::looks_like(&raw),
@@ -65,7 +41,7 @@ fn fixtures_are_detected_as_raw_unless_already_in_elastic_form() {
 #[test]
 fn normalizing_twice_changes_nothing() {
     for name in fixture_names() {
-        let raw = object(read_json(&fixtures_dir().join(format!("{name}.raw.json"))));
+        let raw = fixture(&name);
         let once = azure_openai::normalize(raw).expect("first pass");
         let twice = azure_openai::normalize(once.clone()).expect("second pass");
         assert_eq!(once, twice, "{name}");

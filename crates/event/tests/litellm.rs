@@ -3,16 +3,10 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::{json_diff, object, read_json};
+use common::object;
 
 use modelward_event::source::litellm::{self, DATASET};
 use serde_json::{json, Map, Value};
-
-fn fixtures_dir() -> PathBuf {
-    common::fixtures_dir("litellm")
-}
 
 fn fixture_names() -> Vec<String> {
     common::fixture_names("litellm")
@@ -44,24 +38,7 @@ fn minimal(extra: Value) -> Value {
 
 #[test]
 fn fixtures_normalize_to_their_expected_output() {
-    let names = fixture_names();
-    assert!(
-        names.len() >= 3,
-        "expected at least three fixtures, found {names:?}"
-    );
-    let mut failures = Vec::new();
-    for name in &names {
-        let expected = read_json(&fixtures_dir().join(format!("{name}.expected.json")));
-        let actual = Value::Object(litellm::normalize(fixture(name)));
-        if actual != expected {
-            failures.push(format!("{name}:\n{}", json_diff(&expected, &actual)));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "fixture mismatches:\n{}",
-        failures.join("\n")
-    );
+    common::assert_fixtures_normalize("litellm", 3, |raw| Ok(litellm::normalize(raw)));
 }
 
 #[test]

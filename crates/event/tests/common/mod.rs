@@ -91,3 +91,35 @@ pub fn fixture(source: &str, name: &str) -> Map<String, Value> {
         &fixtures_dir(source).join(format!("{name}.raw.json")),
     ))
 }
+
+/// Normalizes every fixture of `source` and compares it with its `*.expected.json`; panics
+/// with a diff per mismatch. There must be at least `min` fixtures.
+pub fn assert_fixtures_normalize(
+    source: &str,
+    min: usize,
+    normalize: impl Fn(Map<String, Value>) -> Result<Map<String, Value>, String>,
+) {
+    let names = fixture_names(source);
+    assert!(
+        names.len() >= min,
+        "expected at least {min} fixtures, found {names:?}"
+    );
+    let mut failures = Vec::new();
+    for name in &names {
+        let expected = read_json(&fixtures_dir(source).join(format!("{name}.expected.json")));
+        match normalize(fixture(source, name)) {
+            Ok(actual) => {
+                let actual = Value::Object(actual);
+                if actual != expected {
+                    failures.push(format!("{name}:\n{}", json_diff(&expected, &actual)));
+                }
+            }
+            Err(error) => failures.push(format!("{name}: normalize failed: {error}")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "fixture mismatches:\n{}",
+        failures.join("\n")
+    );
+}

@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 use modelward_detectors::detectors::phishing_urls::PhishingIndex;
 use modelward_detectors::detectors::suspicious_ip::SuspiciousIp;
 use modelward_detectors::detectors::tor_access::parse_exit_list;
-use modelward_detectors::{parse_gitleaks, CredentialTheft, Detector, LlmText};
+use modelward_detectors::{inspect_alone, parse_gitleaks, CredentialTheft, LlmText};
 use modelward_event::Event;
 
 fuzz_target!(|data: &[u8]| {
@@ -21,10 +21,9 @@ fuzz_target!(|data: &[u8]| {
         let detector = CredentialTheft::with_rules(rules);
         let completion = LlmText {
             prompt: Vec::new(),
-            completion: vec![text.to_string()],
+            completion: vec![text],
         };
-        let mut out = Vec::new();
-        detector.inspect(&Event::default(), &completion, &mut out);
+        let _ = inspect_alone(&detector, &Event::default(), &completion);
         let _ = detector.redact(text);
     }
     if let Ok(index) = PhishingIndex::from_texts(&[("fuzz.txt", text)], &mut skipped) {

@@ -1,7 +1,7 @@
 //! Detector throughput: every built-in detector (with a phishing feed and an IP list loaded)
 //! over realistic LLM calls of about 2 KB of prompt and completion, on one core and on all
-//! cores, beside a baseline that runs each credential pattern on its own over the same
-//! texts (no keyword prefilter), measured in the same run.
+//! cores, beside a baseline that runs each content detector's patterns on its own over the
+//! same texts (no shared keyword pass), measured in the same run.
 //!
 //! ```text
 //! cargo bench -p modelward-detectors --bench detectors
@@ -11,6 +11,8 @@ use std::sync::OnceLock;
 
 use divan::counter::{BytesCount, ItemsCount};
 use divan::Bencher;
+use modelward_detectors::detectors::phishing_urls;
+use modelward_detectors::detectors::sensitive_data::SensitiveData;
 use modelward_detectors::{CredentialTheft, Detectors, LlmText, Settings};
 use modelward_event::Event;
 use rayon::prelude::*;
@@ -44,7 +46,6 @@ const COMPLETIONS: [&str; 6] = [
 
 struct Corpus {
     events: Vec<Event>,
-    texts: Vec<LlmText>,
     bytes: usize,
 }
 
@@ -61,7 +62,6 @@ fn corpus() -> &'static Corpus {
         .concat();
         let card = ["4111", " 1111", " 1111", " 1111"].concat();
         let mut events = Vec::with_capacity(CALLS);
-        let mut texts = Vec::with_capacity(CALLS);
         let mut bytes = 0;
         for i in 0..CALLS {
             let prompt = format!(
@@ -96,15 +96,9 @@ fn corpus() -> &'static Corpus {
                     "completion": completion,
                 },
             });
-            let event = Event::from_json(&doc.to_string()).expect("event");
-            texts.push(LlmText::of(&event));
-            events.push(event);
+            events.push(Event::from_json(&doc.to_string()).expect("event"));
         }
-        Corpus {
-            events,
-            texts,
-            bytes,
-        }
+        Corpus { events, bytes }
     })
 }
 
@@ -165,13 +159,17 @@ fn all_detectors_all_cores(bencher: Bencher) {
         });
 }
 
-/// Baseline: each credential pattern compiled alone and run over every text.
+/// Baseline: the regular expressions of the content detectors (credentials, sensitive
+/// data, URLs), each compiled alone and run over every text, without keyword gating.
 #[divan::bench(sample_count = 10)]
-fn baseline_each_credential_pattern_alone_one_core(bencher: Bencher) {
+fn baseline_each_pattern_alone_one_core(bencher: Bencher) {
     let c = corpus();
+    let sensitive = SensitiveData::new(None).expect("sensitive data");
     let patterns: Vec<Regex> = CredentialTheft::new()
         .patterns()
         .into_iter()
+        .chain(sensitive.patterns())
+        .chain(phishing_urls::patterns())
         .map(|p| Regex::new(p).expect("built-in pattern"))
         .collect();
     bencher
@@ -179,8 +177,8 @@ fn baseline_each_credential_pattern_alone_one_core(bencher: Bencher) {
         .counter(ItemsCount::new(c.events.len()))
         .bench(|| {
             let mut found = 0;
-            for t in &c.texts {
-                for text in t.prompt.iter().chain(&t.completion) {
+            for e in &c.events {
+                for (_, text) in LlmText::of(e).all() {
                     for re in &patterns {
                         found += re.find_iter(text).count();
                     }

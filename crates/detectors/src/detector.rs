@@ -8,7 +8,9 @@ use serde_json::{Map, Value};
 
 use crate::detectors;
 use crate::detectors::credential_theft::CredentialTheft;
+use crate::detectors::phishing::Phishing;
 use crate::detectors::phishing_urls::PhishingIndex;
+use crate::keywords::{KeywordPass, Scan};
 use crate::settings::{Settings, SettingsError};
 use crate::text::{LlmText, Role};
 
@@ -26,9 +28,26 @@ pub struct Finding {
 
 /// A built-in detector: stateless, run on every event after normalization.
 pub trait Detector: Send + Sync {
-    fn code(&self) -> &'static str;
-    /// Adds what it finds in the event (whose LLM texts are given) to `out`.
-    fn inspect(&self, event: &Event, text: &LlmText, out: &mut Vec<Finding>);
+    /// The codes of the alerts it raises: one for most; several where one look at the
+    /// event serves several alerts (the three phishing alerts).
+    fn codes(&self) -> Vec<&'static str>;
+    /// Keywords without which its keyword-gated matchers find nothing in a text (see
+    /// [`crate::keywords`]); they join the automaton every detector shares.
+    fn keywords(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// Adds what it finds in the event (whose LLM texts and keyword occurrences are given)
+    /// to `out`.
+    fn inspect(&self, event: &Event, scan: &Scan<'_>, out: &mut Vec<Finding>);
+}
+
+/// One detector on its own over these texts, with its own keyword pass.
+pub fn inspect_alone(detector: &dyn Detector, event: &Event, text: &LlmText<'_>) -> Vec<Finding> {
+    let pass = KeywordPass::new(&[detector.keywords()]);
+    let scanned = pass.scan(text);
+    let mut out = Vec::new();
+    detector.inspect(event, &Scan::new(text, &scanned, 0), &mut out);
+    out
 }
 
 /// One row of the codes table.
@@ -153,6 +172,8 @@ impl Code {
 /// The enabled detectors, built once from settings; immutable and `Send + Sync`.
 pub struct Detectors {
     list: Vec<Box<dyn Detector>>,
+    /// The keywords of every detector in `list`, one automaton.
+    pass: KeywordPass,
     metas: Vec<Arc<RuleMeta>>,
     /// Lines of the user's lists, and gitleaks rules, that were reported and skipped.
     skipped: Vec<SettingsError>,
@@ -195,20 +216,9 @@ impl Detectors {
         }
         if !settings.phishing_feeds.is_empty() {
             let index = Arc::new(PhishingIndex::load(&settings.phishing_feeds, &mut skipped)?);
-            if on(detectors::phishing_in_response::CODE.code) {
-                list.push(Box::new(
-                    detectors::phishing_in_response::PhishingInResponse::new(index.clone()),
-                ));
-            }
-            if on(detectors::phishing_in_application::CODE.code) {
-                list.push(Box::new(
-                    detectors::phishing_in_application::PhishingInApplication::new(index.clone()),
-                ));
-            }
-            if on(detectors::phishing_in_prompt::CODE.code) {
-                list.push(Box::new(
-                    detectors::phishing_in_prompt::PhishingInPrompt::new(index),
-                ));
+            let phishing = Phishing::new(index, &on);
+            if !phishing.codes().is_empty() {
+                list.push(Box::new(phishing));
             }
         }
         if on(detectors::ascii_smuggling::CODE.code) {
@@ -229,13 +239,16 @@ impl Detectors {
                 list.push(Box::new(d));
             }
         }
-        let metas = list
+        let codes: Vec<&str> = list.iter().flat_map(|d| d.codes()).collect();
+        let metas = CODES
             .iter()
-            .filter_map(|d| CODES.iter().find(|c| c.code == d.code()))
+            .filter(|c| codes.contains(&c.code))
             .map(|c| Arc::new(c.meta()))
             .collect();
+        let pass = KeywordPass::new(&list.iter().map(|d| d.keywords()).collect::<Vec<_>>());
         Ok(Detectors {
             list,
+            pass,
             metas,
             skipped,
             redactor,
@@ -246,6 +259,7 @@ impl Detectors {
     pub fn none() -> Detectors {
         Detectors {
             list: Vec::new(),
+            pass: KeywordPass::new(&[]),
             metas: Vec::new(),
             skipped: Vec::new(),
             redactor: CredentialTheft::new(),
@@ -276,6 +290,16 @@ impl Detectors {
         self.metas.iter().find(|m| m.id == code)
     }
 
+    /// Every finding of every enabled detector in one event, each detector with its own
+    /// keyword pass: what [`Detectors::inspect`] must find (for tests and fuzzing).
+    pub fn inspect_each_alone(&self, event: &Event) -> Vec<Finding> {
+        let text = LlmText::of(event);
+        self.list
+            .iter()
+            .flat_map(|d| inspect_alone(d.as_ref(), event, &text))
+            .collect()
+    }
+
     /// Every finding of every enabled detector in one event.
     pub fn inspect(&self, event: &Event) -> Vec<Finding> {
         let mut out = Vec::new();
@@ -283,8 +307,9 @@ impl Detectors {
             return out;
         }
         let text = LlmText::of(event);
-        for d in &self.list {
-            d.inspect(event, &text, &mut out);
+        let scanned = self.pass.scan(&text);
+        for (slot, d) in self.list.iter().enumerate() {
+            d.inspect(event, &Scan::new(&text, &scanned, slot), &mut out);
         }
         out
     }
@@ -293,6 +318,54 @@ impl Detectors {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The shared keyword pass finds what each detector finds on its own.
+    #[test]
+    fn shared_pass_equals_each_detector_alone() {
+        let dir = std::env::temp_dir().join(format!("mw-registry-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let feed = dir.join("feed.txt");
+        std::fs::write(&feed, "https://evil.example/login\nbad-bank.test\n").unwrap();
+        let detectors = Detectors::new(&Settings {
+            phishing_feeds: vec![feed],
+            ..Settings::default()
+        })
+        .unwrap();
+        let uri = [
+            "postgres://billing:",
+            "Tq8vLm2Xr9Kd4Wz7",
+            "@db.internal:5432/app",
+        ]
+        .concat();
+        let completions = [
+            format!("Connect with {uri}; card 4111 1111 1111 1111."),
+            "Date of birth: 12 March 1987, passport no. 123456789.".to_string(),
+            "Sign in at hxxps://evil[.]example/login or bad-bank.test, IBAN GB82 WEST 1234 5698 7654 32".to_string(),
+            "SSN 078-05-1121, call (415) 555-2671 or +44 20 7946 0958; NI QQ 12 34 56 C".to_string(),
+            "Nothing to see: the rollback took 17 minutes at 02:31.".to_string(),
+        ];
+        let mut codes = Vec::new();
+        for completion in &completions {
+            let doc = serde_json::json!({"gen_ai": {
+                "prompt": [{"role": "user", "content": "check https://evil.example/login \u{E0041}"}],
+                "completion": completion,
+            }});
+            let event = Event::from_json(&doc.to_string()).unwrap();
+            let shared = detectors.inspect(&event);
+            assert_eq!(shared, detectors.inspect_each_alone(&event), "{completion}");
+            codes.push(shared.iter().map(|f| f.code).collect::<Vec<_>>());
+        }
+        assert_eq!(
+            codes,
+            vec![
+                vec!["MW-AI-0001", "MW-AI-0004", "MW-AI-0007", "MW-AI-0009"],
+                vec!["MW-AI-0004", "MW-AI-0007", "MW-AI-0009"],
+                vec!["MW-AI-0004", "MW-AI-0005", "MW-AI-0006", "MW-AI-0009"],
+                vec!["MW-AI-0004", "MW-AI-0007", "MW-AI-0009"],
+                vec!["MW-AI-0007", "MW-AI-0009"],
+            ]
+        );
+    }
 
     #[test]
     fn codes_are_sorted_unique_and_documented() {

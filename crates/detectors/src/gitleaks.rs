@@ -436,7 +436,7 @@ fn compile_config(file: &str, raw: RawConfig, warnings: &mut Vec<String>) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detector::{Detector, Finding};
+    use crate::detector::Finding;
     use crate::detectors::credential_theft::CredentialTheft;
     use crate::text::LlmText;
     use modelward_event::Event;
@@ -458,10 +458,10 @@ mod tests {
         let d = CredentialTheft::with_rules(rules.to_vec());
         let text = LlmText {
             prompt: Vec::new(),
-            completion: vec![completion.to_string()],
+            completion: vec![completion],
         };
         let mut out: Vec<Finding> = Vec::new();
-        d.inspect(&Event::default(), &text, &mut out);
+        out.extend(crate::detector::inspect_alone(&d, &Event::default(), &text));
         assert!(!format!("{out:?}").contains(&secret()), "secret leaked");
         out.iter()
             .map(|f| f.evidence["kind"].as_str().unwrap_or("").to_string())

@@ -21,11 +21,12 @@ mod detector;
 pub mod detectors;
 mod gitleaks;
 mod go_regex;
+pub mod keywords;
 mod punycode;
 mod settings;
 mod text;
 
-pub use detector::{Detector, Detectors, Finding, CODES};
+pub use detector::{inspect_alone, Detector, Detectors, Finding, CODES};
 pub use detectors::credential_theft::{AllowTarget, Allowlist, CredentialRule, CredentialTheft};
 pub use gitleaks::{load_gitleaks, parse_gitleaks};
 pub use go_regex::go_regex_to_rust;

@@ -24,14 +24,14 @@ impl Role {
 
 /// The texts of one LLM call.
 #[derive(Debug, Clone, Default)]
-pub struct LlmText {
-    pub prompt: Vec<String>,
-    pub completion: Vec<String>,
+pub struct LlmText<'e> {
+    pub prompt: Vec<&'e str>,
+    pub completion: Vec<&'e str>,
 }
 
-fn collect(value: &Value, out: &mut Vec<String>) {
+fn collect<'e>(value: &'e Value, out: &mut Vec<&'e str>) {
     match value {
-        Value::String(s) => out.push(s.clone()),
+        Value::String(s) => out.push(s),
         Value::Array(items) => items.iter().for_each(|i| collect(i, out)),
         Value::Object(map) => {
             // Chat messages and content parts: {"content": "..."} or {"text": "..."}.
@@ -45,9 +45,9 @@ fn collect(value: &Value, out: &mut Vec<String>) {
     }
 }
 
-impl LlmText {
+impl<'e> LlmText<'e> {
     /// The texts of an event (empty when it is not an LLM call).
-    pub fn of(event: &Event) -> LlmText {
+    pub fn of(event: &'e Event) -> LlmText<'e> {
         let mut text = LlmText::default();
         for v in event.get("gen_ai.prompt") {
             collect(v, &mut text.prompt);
@@ -63,15 +63,11 @@ impl LlmText {
     }
 
     /// Every text with its role.
-    pub fn all(&self) -> impl Iterator<Item = (Role, &str)> {
+    pub fn all(&self) -> impl Iterator<Item = (Role, &'e str)> + '_ {
         self.prompt
             .iter()
-            .map(|t| (Role::Prompt, t.as_str()))
-            .chain(
-                self.completion
-                    .iter()
-                    .map(|t| (Role::Completion, t.as_str())),
-            )
+            .map(|t| (Role::Prompt, *t))
+            .chain(self.completion.iter().map(|t| (Role::Completion, *t)))
     }
 }
 

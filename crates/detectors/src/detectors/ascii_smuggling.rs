@@ -40,7 +40,7 @@ use modelward_rule::Severity;
 use serde_json::{json, Map, Value};
 
 use crate::detector::{Code, Detector, Finding};
-use crate::text::LlmText;
+use crate::keywords::Scan;
 
 pub const CODE: Code = Code {
     code: "MW-AI-0009",
@@ -166,11 +166,12 @@ fn scan(text: &str) -> Hidden {
 }
 
 impl Detector for AsciiSmuggling {
-    fn code(&self) -> &'static str {
-        CODE.code
+    fn codes(&self) -> Vec<&'static str> {
+        vec![CODE.code]
     }
 
-    fn inspect(&self, _event: &Event, text: &LlmText, out: &mut Vec<Finding>) {
+    fn inspect(&self, _event: &Event, call: &Scan<'_>, out: &mut Vec<Finding>) {
+        let text = call.text;
         for (role, t) in text.all() {
             if t.is_ascii() {
                 continue;
@@ -232,6 +233,7 @@ impl Detector for AsciiSmuggling {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::LlmText;
 
     fn tags(s: &str) -> String {
         s.chars()
@@ -241,11 +243,15 @@ mod tests {
 
     fn findings(prompt: &str) -> Vec<Finding> {
         let text = LlmText {
-            prompt: vec![prompt.to_string()],
+            prompt: vec![prompt],
             completion: Vec::new(),
         };
         let mut out = Vec::new();
-        AsciiSmuggling.inspect(&Event::default(), &text, &mut out);
+        out.extend(crate::detector::inspect_alone(
+            &AsciiSmuggling,
+            &Event::default(),
+            &text,
+        ));
         out
     }
 

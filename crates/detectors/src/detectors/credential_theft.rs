@@ -56,7 +56,8 @@ use regex::{Captures, Regex};
 use serde_json::{json, Map, Value};
 
 use crate::detector::{Code, Detector, Finding};
-use crate::text::{LlmText, Role};
+use crate::keywords::{KeywordMatch, Scan};
+use crate::text::Role;
 
 pub const CODE: Code = Code {
     code: "MW-AI-0001",
@@ -510,6 +511,9 @@ struct Aux {
 /// Credentials in completions (MW-AI-0001). Built once, shared by every thread.
 pub struct CredentialTheft {
     rules: Vec<Rule>,
+    /// The rules' keywords, lowercase; ids index `keyword_rules`.
+    words: Vec<String>,
+    /// An automaton over `words`, for texts scanned outside the shared keyword pass.
     keywords: Option<AhoCorasick>,
     /// Rules (indices into `rules`) of each keyword of `keywords`.
     keyword_rules: Vec<Vec<usize>>,
@@ -590,9 +594,10 @@ impl CredentialTheft {
         if let Some((rule, words)) = built_in(&GENERIC) {
             add(rule, &mut words.iter().map(|w| w.to_ascii_lowercase()));
         }
+        let words = keywords;
         let keywords = AhoCorasick::builder()
             .ascii_case_insensitive(true)
-            .build(&keywords)
+            .build(&words)
             .ok();
         let aux = (|| {
             Some(Aux {
@@ -604,6 +609,7 @@ impl CredentialTheft {
         })();
         CredentialTheft {
             rules,
+            words,
             keywords,
             keyword_rules,
             aux,
@@ -620,7 +626,7 @@ impl CredentialTheft {
     /// holds none. Used on every alert's fields, so no output carries a secret.
     pub fn redact(&self, text: &str) -> Option<String> {
         let mut hits = Vec::new();
-        self.scan(text, &mut hits);
+        self.scan(text, None, &mut hits);
         if hits.is_empty() {
             return None;
         }
@@ -633,23 +639,27 @@ impl CredentialTheft {
         Some(out)
     }
 
-    /// Adds the credentials of one text to `hits`.
-    fn scan<'t>(&self, text: &'t str, hits: &mut Vec<Hit<'t>>) {
+    /// Adds the credentials of one text to `hits`. `keywords`: where the shared keyword
+    /// pass found the rules' keywords; `None` to look for them here.
+    fn scan<'t>(&self, text: &'t str, keywords: Option<&[KeywordMatch]>, hits: &mut Vec<Hit<'t>>) {
         // Which rules have a keyword in the text; allocated on the first keyword only.
         let mut triggered: Vec<bool> = Vec::new();
-        if let Some(ac) = &self.keywords {
-            for m in ac.find_overlapping_iter(text) {
-                if triggered.is_empty() {
-                    triggered = vec![false; self.rules.len()];
-                }
-                if let Some(rules) = self.keyword_rules.get(m.pattern().as_usize()) {
-                    for &r in rules {
-                        if let Some(t) = triggered.get_mut(r) {
-                            *t = true;
-                        }
-                    }
+        let mut trigger = |keyword: usize| {
+            if triggered.is_empty() {
+                triggered = vec![false; self.rules.len()];
+            }
+            for &r in self.keyword_rules.get(keyword).into_iter().flatten() {
+                if let Some(t) = triggered.get_mut(r) {
+                    *t = true;
                 }
             }
+        };
+        match (keywords, &self.keywords) {
+            (Some(found), _) => found.iter().for_each(|m| trigger(m.keyword)),
+            (None, Some(ac)) => ac
+                .find_overlapping_iter(text)
+                .for_each(|m| trigger(m.pattern().as_usize())),
+            (None, None) => {}
         }
         let mut claimed: Vec<(usize, usize)> = Vec::new();
         let mut aws_id: Option<bool> = None;
@@ -1059,14 +1069,18 @@ fn db_password_ok(password: &str, user: &str) -> bool {
 }
 
 impl Detector for CredentialTheft {
-    fn code(&self) -> &'static str {
-        CODE.code
+    fn codes(&self) -> Vec<&'static str> {
+        vec![CODE.code]
     }
 
-    fn inspect(&self, _event: &Event, text: &LlmText, out: &mut Vec<Finding>) {
+    fn keywords(&self) -> Vec<String> {
+        self.words.clone()
+    }
+
+    fn inspect(&self, _event: &Event, scan: &Scan<'_>, out: &mut Vec<Finding>) {
         let mut hits = Vec::new();
-        for t in &text.completion {
-            self.scan(t, &mut hits);
+        for t in scan.role(Role::Completion) {
+            self.scan(t.text, t.keywords, &mut hits);
         }
         if hits.is_empty() {
             return;
@@ -1121,6 +1135,7 @@ impl Detector for CredentialTheft {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::LlmText;
 
     const B62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -1355,11 +1370,15 @@ mod tests {
 
     fn findings(completion: &str) -> Vec<Finding> {
         let text = LlmText {
-            prompt: vec![completion.to_string()],
-            completion: vec![completion.to_string()],
+            prompt: vec![completion],
+            completion: vec![completion],
         };
         let mut out = Vec::new();
-        CredentialTheft::new().inspect(&Event::default(), &text, &mut out);
+        out.extend(crate::detector::inspect_alone(
+            &CredentialTheft::new(),
+            &Event::default(),
+            &text,
+        ));
         out
     }
 
@@ -1573,12 +1592,17 @@ mod tests {
 
     #[test]
     fn prompts_are_not_scanned() {
+        let token = github("ghp_", 9);
         let text = LlmText {
-            prompt: vec![github("ghp_", 9)],
-            completion: vec!["I cannot help with that.".to_string()],
+            prompt: vec![&token],
+            completion: vec!["I cannot help with that."],
         };
         let mut out = Vec::new();
-        CredentialTheft::new().inspect(&Event::default(), &text, &mut out);
+        out.extend(crate::detector::inspect_alone(
+            &CredentialTheft::new(),
+            &Event::default(),
+            &text,
+        ));
         assert!(out.is_empty());
     }
 
@@ -1637,22 +1661,23 @@ mod tests {
             "acme_{}",
             rnd(70, 24, b"abcdefghijklmnopqrstuvwxyz0123456789")
         );
+        let token = format!("token: {secret}");
         let text = LlmText {
             prompt: Vec::new(),
-            completion: vec![format!("token: {secret}"), "acme_example".into()],
+            completion: vec![&token, "acme_example"],
         };
         let mut out = Vec::new();
-        d.inspect(&Event::default(), &text, &mut out);
+        out.extend(crate::detector::inspect_alone(&d, &Event::default(), &text));
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].evidence["kind"], json!("acme-token"));
         assert!(!format!("{out:?}").contains(&secret));
         // Low entropy is rejected.
         let text = LlmText {
             prompt: Vec::new(),
-            completion: vec!["acme_abababababababababababab".into()],
+            completion: vec!["acme_abababababababababababab"],
         };
         let mut out = Vec::new();
-        d.inspect(&Event::default(), &text, &mut out);
+        out.extend(crate::detector::inspect_alone(&d, &Event::default(), &text));
         assert!(out.is_empty());
     }
 
@@ -1672,15 +1697,13 @@ mod tests {
         let run = |allow: Vec<Allowlist>, completion: &str| {
             let text = LlmText {
                 prompt: Vec::new(),
-                completion: vec![completion.to_string()],
+                completion: vec![completion],
             };
-            let mut out = Vec::new();
-            CredentialTheft::with_rules(vec![rule(allow)]).inspect(
+            crate::detector::inspect_alone(
+                &CredentialTheft::with_rules(vec![rule(allow)]),
                 &Event::default(),
                 &text,
-                &mut out,
-            );
-            out
+            )
         };
         let completion = format!("note: internal\ntoken acme_{secret} # fixture\nend");
         let f = run(Vec::new(), &completion);

@@ -31,7 +31,7 @@ use modelward_rule::Severity;
 
 use super::shield_verdict::finding;
 use crate::detector::{Code, Detector, Finding};
-use crate::text::LlmText;
+use crate::keywords::Scan;
 
 pub const CODE: Code = Code {
     code: "MW-AI-0002",
@@ -46,11 +46,12 @@ pub const CODE: Code = Code {
 pub struct JailbreakBlocked;
 
 impl Detector for JailbreakBlocked {
-    fn code(&self) -> &'static str {
-        CODE.code
+    fn codes(&self) -> Vec<&'static str> {
+        vec![CODE.code]
     }
 
-    fn inspect(&self, event: &Event, text: &LlmText, out: &mut Vec<Finding>) {
+    fn inspect(&self, event: &Event, scan: &Scan<'_>, out: &mut Vec<Finding>) {
+        let text = scan.text;
         out.extend(finding(event, text, CODE.code, true));
     }
 }
@@ -58,12 +59,17 @@ impl Detector for JailbreakBlocked {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::LlmText;
     use serde_json::json;
 
     fn inspect(v: serde_json::Value) -> Vec<Finding> {
         let e = Event::from_json(&v.to_string()).unwrap();
         let mut out = Vec::new();
-        JailbreakBlocked.inspect(&e, &LlmText::of(&e), &mut out);
+        out.extend(crate::detector::inspect_alone(
+            &JailbreakBlocked,
+            &e,
+            &LlmText::of(&e),
+        ));
         out
     }
 

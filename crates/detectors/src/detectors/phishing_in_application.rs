@@ -35,14 +35,9 @@
 //! - https://www.phishtank.com/developer_info.php
 //! - https://openphish.com/
 
-use std::sync::Arc;
-
-use modelward_event::Event;
 use modelward_rule::Severity;
 
-use crate::detector::{Code, Detector, Finding};
-use crate::detectors::phishing_urls::{finding, PhishingIndex};
-use crate::text::LlmText;
+use crate::detector::Code;
 
 pub const CODE: Code = Code {
     code: "MW-AI-0006",
@@ -54,47 +49,21 @@ pub const CODE: Code = Code {
     doc: include_str!("phishing_in_application.rs"),
 };
 
-pub struct PhishingInApplication {
-    index: Arc<PhishingIndex>,
-}
-
-impl PhishingInApplication {
-    pub fn new(index: Arc<PhishingIndex>) -> PhishingInApplication {
-        PhishingInApplication { index }
-    }
-}
-
-impl Detector for PhishingInApplication {
-    fn code(&self) -> &'static str {
-        CODE.code
-    }
-
-    fn inspect(&self, event: &Event, text: &LlmText, out: &mut Vec<Finding>) {
-        if text.is_empty() {
-            return;
-        }
-        let hits = self.index.classify(event, text).application;
-        out.extend(finding(&CODE, None, "in the conversation", &hits));
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::detector::Finding;
+    use crate::text::LlmText;
+    use modelward_event::Event;
     use serde_json::json;
 
-    fn find(event: &Event, text: &LlmText) -> Vec<Finding> {
-        let d =
-            PhishingInApplication::new(Arc::new(crate::detectors::phishing_urls::tests::index()));
-        let mut out = Vec::new();
-        d.inspect(event, text, &mut out);
-        out
+    fn find(event: &Event, text: &LlmText<'_>) -> Vec<Finding> {
+        crate::detectors::phishing::tests::find("MW-AI-0006", event, text)
     }
 
-    fn text(prompt: &str, completion: &str) -> LlmText {
+    fn text<'a>(prompt: &'a str, completion: &'a str) -> LlmText<'a> {
         LlmText {
-            prompt: vec![prompt.to_string()],
-            completion: vec![completion.to_string()],
+            prompt: vec![prompt],
+            completion: vec![completion],
         }
     }
 

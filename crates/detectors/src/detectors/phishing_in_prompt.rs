@@ -33,14 +33,9 @@
 //! - https://openphish.com/
 //! - https://www.phishtank.com/developer_info.php
 
-use std::sync::Arc;
-
-use modelward_event::Event;
 use modelward_rule::Severity;
 
-use crate::detector::{Code, Detector, Finding};
-use crate::detectors::phishing_urls::{finding, PhishingIndex};
-use crate::text::{LlmText, Role};
+use crate::detector::Code;
 
 pub const CODE: Code = Code {
     code: "MW-AI-0007",
@@ -52,44 +47,19 @@ pub const CODE: Code = Code {
     doc: include_str!("phishing_in_prompt.rs"),
 };
 
-pub struct PhishingInPrompt {
-    index: Arc<PhishingIndex>,
-}
-
-impl PhishingInPrompt {
-    pub fn new(index: Arc<PhishingIndex>) -> PhishingInPrompt {
-        PhishingInPrompt { index }
-    }
-}
-
-impl Detector for PhishingInPrompt {
-    fn code(&self) -> &'static str {
-        CODE.code
-    }
-
-    fn inspect(&self, event: &Event, text: &LlmText, out: &mut Vec<Finding>) {
-        if text.prompt.is_empty() {
-            return;
-        }
-        let hits = self.index.classify(event, text).prompt;
-        out.extend(finding(&CODE, Some(Role::Prompt), "in the prompt", &hits));
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::detector::Finding;
+    use crate::text::{LlmText, Role};
+    use modelward_event::Event;
     use serde_json::json;
 
     fn find(prompt: &str, completion: &str) -> Vec<Finding> {
-        let d = PhishingInPrompt::new(Arc::new(crate::detectors::phishing_urls::tests::index()));
         let text = LlmText {
-            prompt: vec![prompt.to_string()],
-            completion: vec![completion.to_string()],
+            prompt: vec![prompt],
+            completion: vec![completion],
         };
-        let mut out = Vec::new();
-        d.inspect(&Event::default(), &text, &mut out);
-        out
+        crate::detectors::phishing::tests::find("MW-AI-0007", &Event::default(), &text)
     }
 
     #[test]

@@ -36,14 +36,9 @@
 //! - https://urlhaus.abuse.ch/
 //! - https://www.rfc-editor.org/rfc/rfc3492
 
-use std::sync::Arc;
-
-use modelward_event::Event;
 use modelward_rule::Severity;
 
-use crate::detector::{Code, Detector, Finding};
-use crate::detectors::phishing_urls::{finding, PhishingIndex};
-use crate::text::{LlmText, Role};
+use crate::detector::Code;
 
 pub const CODE: Code = Code {
     code: "MW-AI-0005",
@@ -55,49 +50,19 @@ pub const CODE: Code = Code {
     doc: include_str!("phishing_in_response.rs"),
 };
 
-pub struct PhishingInResponse {
-    index: Arc<PhishingIndex>,
-}
-
-impl PhishingInResponse {
-    pub fn new(index: Arc<PhishingIndex>) -> PhishingInResponse {
-        PhishingInResponse { index }
-    }
-}
-
-impl Detector for PhishingInResponse {
-    fn code(&self) -> &'static str {
-        CODE.code
-    }
-
-    fn inspect(&self, event: &Event, text: &LlmText, out: &mut Vec<Finding>) {
-        if text.completion.is_empty() {
-            return;
-        }
-        let hits = self.index.classify(event, text).response;
-        out.extend(finding(
-            &CODE,
-            Some(Role::Completion),
-            "in the completion",
-            &hits,
-        ));
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::detector::Finding;
+    use crate::text::{LlmText, Role};
+    use modelward_event::Event;
     use serde_json::json;
 
     fn find(prompt: &str, completion: &str) -> Vec<Finding> {
-        let d = PhishingInResponse::new(Arc::new(crate::detectors::phishing_urls::tests::index()));
         let text = LlmText {
-            prompt: vec![prompt.to_string()],
-            completion: vec![completion.to_string()],
+            prompt: vec![prompt],
+            completion: vec![completion],
         };
-        let mut out = Vec::new();
-        d.inspect(&Event::default(), &text, &mut out);
-        out
+        crate::detectors::phishing::tests::find("MW-AI-0005", &Event::default(), &text)
     }
 
     #[test]

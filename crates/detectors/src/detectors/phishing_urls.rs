@@ -19,9 +19,10 @@ use regex::Regex;
 use serde_json::{json, Map, Value};
 
 use crate::detector::{Code, Finding};
+use crate::keywords::Scan;
 use crate::punycode::{host_to_ascii, host_to_unicode};
 use crate::settings::{read_list, SettingsError};
-use crate::text::{LlmText, Role};
+use crate::text::Role;
 
 /// Hosts (and their subdomains) of documentation that are never reported, even when a feed
 /// lists them by mistake.
@@ -150,11 +151,26 @@ pub struct Extracted {
     pub bare: bool,
 }
 
+/// The URL and defanging patterns (for benchmarks that run each pattern on its own).
+pub fn patterns() -> Vec<&'static str> {
+    [url_regex(), defang_regex()]
+        .into_iter()
+        .flatten()
+        .map(Regex::as_str)
+        .collect()
+}
+
 fn url_regex() -> Option<&'static Regex> {
     static RE: OnceLock<Option<Regex>> = OnceLock::new();
     RE.get_or_init(|| Regex::new(r#"(?i)(?:https?|ftp)://[^\s<>"'`\[\]{}|\\^\x00-\x1f\x7f]+"#).ok())
         .as_ref()
 }
+
+/// Literals one of which every scheme URL or defanged URL holds (after refanging, a scheme
+/// URL holds `://`; `hxxp` and `fxp` are refanged to schemes).
+const URL_MARKERS: [&str; 9] = [
+    "://", "[:]", "[.]", "(.)", "{.}", "[dot]", "(dot)", "hxxp", "fxp://",
+];
 
 fn defang_regex() -> Option<&'static Regex> {
     static RE: OnceLock<Option<Regex>> = OnceLock::new();
@@ -565,24 +581,47 @@ impl PhishingIndex {
         out
     }
 
-    /// The listed URLs of one event, by origin.
-    pub fn classify(&self, event: &Event, text: &LlmText) -> Classified {
-        let unclear = unclear_messages(event);
+    /// Keywords without which a text holds no URL [`PhishingIndex::extract`] finds: the
+    /// scheme separator, the defanging marks, and the listed domains (ASCII and Unicode).
+    pub fn keywords(&self) -> Vec<String> {
+        let mut words: Vec<String> = URL_MARKERS.iter().map(|m| m.to_string()).collect();
+        for domain in self.domains.keys() {
+            let unicode = host_to_unicode(domain);
+            if unicode != *domain {
+                words.push(unicode);
+            }
+            words.push(domain.clone());
+        }
+        words
+    }
+
+    /// The listed URLs of one event, by origin. Texts without any of the index's
+    /// [`keywords`](PhishingIndex::keywords) are not searched.
+    pub fn classify(&self, event: &Event, scan: &Scan<'_>) -> Classified {
+        // Messages of unclear origin, read once a listed URL is found.
+        let mut unclear: Option<Vec<(String, String)>> = None;
         // key -> (shown, feeds, roles)
         let mut hits: Vec<(String, String, BTreeSet<String>, BTreeSet<String>)> = Vec::new();
-        for (role, t) in text.all() {
-            let label = match role {
-                Role::Completion => "completion".to_string(),
-                Role::Prompt => match unclear.iter().find(|(u, _)| u == t) {
-                    Some((_, r)) => format!("{r} message"),
-                    None => "prompt".to_string(),
-                },
-            };
+        for ts in scan.texts() {
+            if !ts.any_keyword() {
+                continue;
+            }
+            let t = ts.text;
             for x in self.extract(t) {
                 let feeds = self.lookup(&x.url);
                 if feeds.is_empty() {
                     continue;
                 }
+                let label = match ts.role {
+                    Role::Completion => "completion".to_string(),
+                    Role::Prompt => {
+                        let unclear = unclear.get_or_insert_with(|| unclear_messages(event));
+                        match unclear.iter().find(|(u, _)| u == t) {
+                            Some((_, r)) => format!("{r} message"),
+                            None => "prompt".to_string(),
+                        }
+                    }
+                };
                 let key = x.url.key();
                 let at = match hits.iter().position(|h| h.0 == key) {
                     Some(i) => i,
@@ -727,6 +766,8 @@ pub(crate) fn finding(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::keywords::Scanned;
+    use crate::text::LlmText;
 
     pub(crate) fn index() -> PhishingIndex {
         PhishingIndex::from_texts(&[
@@ -922,17 +963,20 @@ pub(crate) mod tests {
     #[test]
     fn classify_by_origin() {
         let ix = index();
-        let text = |p: &str, c: &str| LlmText {
-            prompt: vec![p.to_string()],
-            completion: vec![c.to_string()],
+        let classify = |event: &Event, text: &LlmText<'_>| {
+            ix.classify(event, &Scan::new(text, &Scanned::default(), 0))
         };
-        let c = ix.classify(
+        let text = |p: &'static str, c: &'static str| LlmText {
+            prompt: vec![p],
+            completion: vec![c],
+        };
+        let c = classify(
             &Event::default(),
             &text("hi", "log in at https://evil.example/login"),
         );
         assert_eq!(c.response.len(), 1);
         assert!(c.application.is_empty() && c.prompt.is_empty());
-        let c = ix.classify(
+        let c = classify(
             &Event::default(),
             &text(
                 "is hxxps://evil[.]example/login safe?",
@@ -941,13 +985,13 @@ pub(crate) mod tests {
         );
         assert_eq!(c.application.len(), 1);
         assert_eq!(c.application[0].roles, vec!["completion", "prompt"]);
-        let c = ix.classify(
+        let c = classify(
             &Event::default(),
             &text("summarise bad-bank.test", "it is a bank"),
         );
         assert_eq!(c.prompt.len(), 1);
         let event = Event::from_json(r#"{"gen_ai":{"prompt":[{"role":"user","content":"summarise the page"},{"role":"tool","content":"Click https://evil.example/login"}],"completion":"done"}}"#).unwrap();
-        let c = ix.classify(&event, &LlmText::of(&event));
+        let c = classify(&event, &LlmText::of(&event));
         assert_eq!(c.application.len(), 1);
         assert_eq!(c.application[0].roles, vec!["tool message"]);
     }

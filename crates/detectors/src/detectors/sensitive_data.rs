@@ -57,7 +57,8 @@ use regex::Regex;
 use serde_json::{json, Map};
 
 use crate::detector::{Code, Detector, Finding};
-use crate::text::{LlmText, Role};
+use crate::keywords::Scan;
+use crate::text::Role;
 
 pub const CODE: Code = Code {
     code: "MW-AI-0004",
@@ -240,6 +241,21 @@ impl SensitiveData {
         })
     }
 
+    /// Its regular expressions (for benchmarks that run each pattern on its own).
+    pub fn patterns(&self) -> Vec<&str> {
+        [
+            &self.digit_runs,
+            &self.iban_start,
+            &self.ssn,
+            &self.email,
+            &self.nanp,
+            &self.nino,
+        ]
+        .into_iter()
+        .map(Regex::as_str)
+        .collect()
+    }
+
     /// Names of the entities looked for.
     pub fn entities(&self) -> impl Iterator<Item = &'static str> + '_ {
         ALL.into_iter()
@@ -251,32 +267,40 @@ impl SensitiveData {
         self.enabled[e.index()]
     }
 
-    fn scan(&self, text: &str, hits: &mut Hits) {
+    /// Adds the entities of one text to `hits`. `labels`: whether a date-of-birth or
+    /// passport label may occur (from the shared keyword pass).
+    fn scan(&self, text: &str, labels: bool, hits: &mut Hits) {
         let b = text.as_bytes();
         if self.on(Entity::Email) && memchr(b'@', b).is_some() {
             self.emails(text, hits);
         }
-        // Everything else has digits.
-        if !b.iter().any(u8::is_ascii_digit) {
-            return;
-        }
-        if self.on(Entity::CreditCard) || self.on(Entity::Iban) {
-            // IBANs first: the digits of an IBAN are not a card number.
-            let ibans = self.ibans(text, hits);
-            if self.on(Entity::CreditCard) {
-                self.cards(text, &ibans, hits);
-            }
-        }
-        if self.on(Entity::UsSsn) && memchr(b'-', b).is_some() {
-            self.ssns(text, hits);
-        }
-        if self.on(Entity::Phone) {
-            self.phones(text, hits);
-        }
-        if self.on(Entity::DateOfBirth) || self.on(Entity::UsPassport) {
+        if labels && (self.on(Entity::DateOfBirth) || self.on(Entity::UsPassport)) {
             self.labelled(text, hits);
         }
-        if self.on(Entity::UkNino) {
+        if self.on(Entity::Phone) && memchr(b'+', b).is_some() {
+            self.e164(b, hits);
+        }
+        // Everything else is a shape of digit runs; one pass over them says which shapes
+        // the text holds, and only their patterns run.
+        let shapes = DigitShapes::of(b);
+        if shapes.none() {
+            return;
+        }
+        let ibans = match shapes.iban && (self.on(Entity::CreditCard) || self.on(Entity::Iban)) {
+            // IBANs first: the digits of an IBAN are not a card number.
+            true => self.ibans(text, hits),
+            false => Vec::new(),
+        };
+        if shapes.card && self.on(Entity::CreditCard) {
+            self.cards(text, &ibans, hits);
+        }
+        if shapes.ssn && self.on(Entity::UsSsn) {
+            self.ssns(text, hits);
+        }
+        if shapes.nanp && self.on(Entity::Phone) {
+            self.nanp(text, hits);
+        }
+        if shapes.nino && self.on(Entity::UkNino) {
             self.ninos(text, hits);
         }
     }
@@ -408,19 +432,25 @@ impl SensitiveData {
         }
     }
 
-    fn phones(&self, text: &str, hits: &mut Hits) {
-        let b = text.as_bytes();
-        // E.164 spans, so that the North American pattern does not count them again.
-        let mut spans: Vec<(usize, usize)> = Vec::new();
+    fn e164(&self, b: &[u8], hits: &mut Hits) {
         for i in memchr_iter(b'+', b) {
-            if let Some((end, last4)) = e164_at(b, i) {
-                spans.push((i, end));
+            if let Some((_, last4)) = e164_at(b, i) {
                 hits.add(Entity::Phone, || format!("***-{}", digit_str(&last4)));
             }
         }
+    }
+
+    /// North American numbers not inside an E.164 number.
+    fn nanp(&self, text: &str, hits: &mut Hits) {
+        let b = text.as_bytes();
         for m in self.nanp.find_iter(text) {
             let s = m.start();
-            if spans.iter().any(|&(a, e)| s >= a && s < e) || !clean_end(b, m.end()) {
+            let in_e164 = b[..s]
+                .iter()
+                .rposition(|&c| c == b'+')
+                .and_then(|p| e164_at(b, p))
+                .is_some_and(|(end, _)| s < end);
+            if in_e164 || !clean_end(b, m.end()) {
                 continue;
             }
             // A leading "1-" or "1 " (the country code) is part of the number.
@@ -534,17 +564,22 @@ impl SensitiveData {
 }
 
 impl Detector for SensitiveData {
-    fn code(&self) -> &'static str {
-        CODE.code
+    fn codes(&self) -> Vec<&'static str> {
+        vec![CODE.code]
     }
 
-    fn inspect(&self, _event: &Event, text: &LlmText, out: &mut Vec<Finding>) {
-        if text.completion.is_empty() || !self.enabled.contains(&true) {
+    /// The labels of dates of birth and passport numbers.
+    fn keywords(&self) -> Vec<String> {
+        LABELS.iter().map(|l| l.to_string()).collect()
+    }
+
+    fn inspect(&self, _event: &Event, scan: &Scan<'_>, out: &mut Vec<Finding>) {
+        if scan.text.completion.is_empty() || !self.enabled.contains(&true) {
             return;
         }
         let mut hits = Hits::default();
-        for t in &text.completion {
-            self.scan(t, &mut hits);
+        for t in scan.role(Role::Completion) {
+            self.scan(t.text, t.any_keyword(), &mut hits);
         }
         for e in ALL {
             let count = hits.count[e.index()];
@@ -564,6 +599,69 @@ impl Detector for SensitiveData {
                 evidence,
             });
         }
+    }
+}
+
+/// Which digit shapes a text holds: necessary conditions of the digit patterns, found in
+/// one pass over its digit runs, so that prose with a few numbers runs no pattern at all.
+#[derive(Debug, Default, PartialEq)]
+struct DigitShapes {
+    /// Digit runs joined by single spaces or dashes over 13 bytes or more.
+    card: bool,
+    /// Two capital letters and then two digits or more.
+    iban: bool,
+    /// Runs of 3+, 2 and 4+ digits joined by dashes.
+    ssn: bool,
+    /// A run of exactly three digits, a dash, dot or space, and a run of four or more.
+    nanp: bool,
+    /// Two capital letters, maybe a space, and then two digits or more.
+    nino: bool,
+}
+
+impl DigitShapes {
+    fn of(b: &[u8]) -> DigitShapes {
+        let mut shapes = DigitShapes::default();
+        let mut i = 0;
+        // The two runs before this one, and where the current dash/space chain started.
+        let mut prev: Option<(usize, usize)> = None;
+        let mut prev2: Option<(usize, usize)> = None;
+        let mut chain = 0;
+        while let Some(off) = b
+            .get(i..)
+            .and_then(|t| t.iter().position(u8::is_ascii_digit))
+        {
+            let start = i + off;
+            let len = b[start..].iter().take_while(|c| c.is_ascii_digit()).count();
+            let end = start + len;
+            let joined =
+                |sep: &[u8]| prev.is_some_and(|(_, e)| e + 1 == start && sep.contains(&b[e]));
+            if !joined(b" -") {
+                chain = start;
+            }
+            shapes.card |= end - chain >= 13;
+            let upper = |k: usize| start >= k && b[start - k].is_ascii_uppercase();
+            if len >= 2 && upper(1) && upper(2) {
+                shapes.iban = true;
+                shapes.nino = true;
+            }
+            shapes.nino |= len >= 2 && start >= 3 && b[start - 1] == b' ' && upper(2) && upper(3);
+            if len >= 4 && joined(b"-") {
+                let (ps, pe) = prev.unwrap_or_default();
+                shapes.ssn |= pe - ps == 2
+                    && prev2.is_some_and(|(s2, e2)| e2 + 1 == ps && b[e2] == b'-' && e2 - s2 >= 3);
+            }
+            if len >= 4 && joined(b"-. ") {
+                shapes.nanp |= prev.is_some_and(|(ps, pe)| pe - ps == 3);
+            }
+            prev2 = prev;
+            prev = Some((start, end));
+            i = end;
+        }
+        shapes
+    }
+
+    fn none(&self) -> bool {
+        *self == DigitShapes::default()
     }
 }
 
@@ -1026,6 +1124,7 @@ fn nino_prefix_valid(a: u8, b: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::LlmText;
 
     fn all() -> SensitiveData {
         let names: Vec<String> = ENTITY_NAMES.iter().map(|s| s.to_string()).collect();
@@ -1035,10 +1134,10 @@ mod tests {
     fn run(d: &SensitiveData, completion: &str) -> Vec<Finding> {
         let text = LlmText {
             prompt: Vec::new(),
-            completion: vec![completion.to_string()],
+            completion: vec![completion],
         };
         let mut out = Vec::new();
-        d.inspect(&Event::default(), &text, &mut out);
+        out.extend(crate::detector::inspect_alone(d, &Event::default(), &text));
         out
     }
 
@@ -1092,11 +1191,11 @@ mod tests {
         assert!(run(&d, "Mail jane.doe@acme-health.com or call (415) 555-2671.").is_empty());
         // Prompts are not scanned.
         let text = LlmText {
-            prompt: vec!["4111 1111 1111 1111".into()],
-            completion: vec!["ok".into()],
+            prompt: vec!["4111 1111 1111 1111"],
+            completion: vec!["ok"],
         };
         let mut out = Vec::new();
-        d.inspect(&Event::default(), &text, &mut out);
+        out.extend(crate::detector::inspect_alone(&d, &Event::default(), &text));
         assert!(out.is_empty());
     }
 
@@ -1352,12 +1451,12 @@ mod tests {
         let text = LlmText {
             prompt: Vec::new(),
             completion: vec![
-                "Card 4111 1111 1111 1111.".into(),
-                "Again: 4111111111111111 and 5500 0000 0000 0004, SSN 536-22-4187.".into(),
+                "Card 4111 1111 1111 1111.",
+                "Again: 4111111111111111 and 5500 0000 0000 0004, SSN 536-22-4187.",
             ],
         };
         let mut out = Vec::new();
-        d.inspect(&Event::default(), &text, &mut out);
+        out.extend(crate::detector::inspect_alone(&d, &Event::default(), &text));
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].evidence["count"], json!(3));
         assert_eq!(
@@ -1410,6 +1509,45 @@ mod tests {
             assert!(!debug.contains(value), "{value} in {debug}");
             let compact: String = value.chars().filter(char::is_ascii_alphanumeric).collect();
             assert!(!digits.contains(&compact), "{compact} in {debug}");
+        }
+    }
+
+    #[test]
+    fn digit_shapes_are_necessary_conditions() {
+        let shapes = |t: &str| DigitShapes::of(t.as_bytes());
+        assert!(shapes("The rollback at 02:31 took 17 minutes in 2026.").none());
+        assert!(shapes("4111 1111 1111 1111").card);
+        assert!(shapes("4111111111111111").card);
+        assert!(!shapes("4111 1111 11").card);
+        assert!(shapes("GB82 WEST 1234").iban);
+        assert!(shapes("pay to DE89370400440532013000").iban);
+        assert!(shapes("SSN 078-05-1120.").ssn);
+        assert!(!shapes("078-051-120").ssn);
+        assert!(shapes("(415) 555-2671").nanp);
+        assert!(shapes("415.555.2671").nanp);
+        assert!(!shapes("2026-11-22").nanp);
+        assert!(shapes("QQ 12 34 56 C").nino);
+        assert!(shapes("QQ123456C").nino);
+        // Every pattern's match implies its shape.
+        let d = all();
+        for text in [
+            "4111 1111 1111 1111",
+            "GB82 WEST 1234 5698 7654 32",
+            "078-05-1120",
+            "+44 20 7946 0958",
+            "(415) 555-2671",
+            "1-415-555-2671",
+            "QQ 12 34 56 C",
+        ] {
+            let s = shapes(text);
+            assert!(
+                d.digit_runs.find_iter(text).all(|m| m.len() < 13) || s.card,
+                "{text}"
+            );
+            assert!(!d.iban_start.is_match(text) || s.iban, "{text}");
+            assert!(!d.ssn.is_match(text) || s.ssn, "{text}");
+            assert!(!d.nanp.is_match(text) || s.nanp, "{text}");
+            assert!(!d.nino.is_match(text) || s.nino, "{text}");
         }
     }
 

@@ -42,8 +42,8 @@ use serde_json::{json, Map};
 
 use crate::address::{client_ip, CidrSet};
 use crate::detector::{Code, Detector, Finding};
+use crate::keywords::Scan;
 use crate::settings::{read_list, Settings, SettingsError};
-use crate::text::LlmText;
 
 pub const CODE: Code = Code {
     code: "MW-AI-0011",
@@ -145,11 +145,11 @@ impl SuspiciousIp {
 }
 
 impl Detector for SuspiciousIp {
-    fn code(&self) -> &'static str {
-        CODE.code
+    fn codes(&self) -> Vec<&'static str> {
+        vec![CODE.code]
     }
 
-    fn inspect(&self, event: &Event, _text: &LlmText, out: &mut Vec<Finding>) {
+    fn inspect(&self, event: &Event, _scan: &Scan<'_>, out: &mut Vec<Finding>) {
         let Some(ip) = client_ip(event) else {
             return;
         };
@@ -183,6 +183,7 @@ impl Detector for SuspiciousIp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::LlmText;
 
     fn detector(lists: &[(&str, &str)]) -> (SuspiciousIp, Vec<String>) {
         let mut skipped = Vec::new();
@@ -194,7 +195,11 @@ mod tests {
         let (a, b) = field.split_once('.').unwrap();
         let event = Event::from_json(&json!({a: {b: ip}}).to_string()).unwrap();
         let mut out = Vec::new();
-        d.inspect(&event, &LlmText::default(), &mut out);
+        out.extend(crate::detector::inspect_alone(
+            d,
+            &event,
+            &LlmText::default(),
+        ));
         out
     }
 

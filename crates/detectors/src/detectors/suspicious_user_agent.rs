@@ -32,8 +32,8 @@ use regex::RegexSet;
 use serde_json::{json, Map};
 
 use crate::detector::{Code, Detector, Finding};
+use crate::keywords::Scan;
 use crate::settings::{read_list, Settings, SettingsError};
-use crate::text::LlmText;
 
 pub const CODE: Code = Code {
     code: "MW-AI-0008",
@@ -166,11 +166,11 @@ impl SuspiciousUserAgent {
 }
 
 impl Detector for SuspiciousUserAgent {
-    fn code(&self) -> &'static str {
-        CODE.code
+    fn codes(&self) -> Vec<&'static str> {
+        vec![CODE.code]
     }
 
-    fn inspect(&self, event: &Event, _text: &LlmText, out: &mut Vec<Finding>) {
+    fn inspect(&self, event: &Event, _scan: &Scan<'_>, out: &mut Vec<Finding>) {
         let Some(ua) = event.get_str("user_agent.original") else {
             return;
         };
@@ -201,11 +201,12 @@ impl Detector for SuspiciousUserAgent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::LlmText;
 
     fn find(d: &SuspiciousUserAgent, ua: &str) -> Vec<Finding> {
         let e = Event::from_json(&json!({"user_agent": {"original": ua}}).to_string()).unwrap();
         let mut out = Vec::new();
-        d.inspect(&e, &LlmText::default(), &mut out);
+        out.extend(crate::detector::inspect_alone(d, &e, &LlmText::default()));
         out
     }
 

@@ -35,8 +35,8 @@ use serde_json::{json, Map};
 
 use crate::address::client_ip;
 use crate::detector::{Code, Detector, Finding};
+use crate::keywords::Scan;
 use crate::settings::{read_list, Settings, SettingsError};
-use crate::text::LlmText;
 
 pub const CODE: Code = Code {
     code: "MW-AI-0010",
@@ -109,11 +109,11 @@ impl TorAccess {
 }
 
 impl Detector for TorAccess {
-    fn code(&self) -> &'static str {
-        CODE.code
+    fn codes(&self) -> Vec<&'static str> {
+        vec![CODE.code]
     }
 
-    fn inspect(&self, event: &Event, _text: &LlmText, out: &mut Vec<Finding>) {
+    fn inspect(&self, event: &Event, _scan: &Scan<'_>, out: &mut Vec<Finding>) {
         let Some(ip) = client_ip(event) else {
             return;
         };
@@ -133,6 +133,7 @@ impl Detector for TorAccess {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::LlmText;
 
     #[test]
     fn both_formats_and_errors() {
@@ -162,11 +163,11 @@ mod tests {
         };
         let hit = |ip: &str| {
             let mut out = Vec::new();
-            d.inspect(
+            out.extend(crate::detector::inspect_alone(
+                &d,
                 &Event::from_json(&json!({"source": {"ip": ip}}).to_string()).unwrap(),
                 &LlmText::default(),
-                &mut out,
-            );
+            ));
             out.len()
         };
         assert_eq!(hit("185.220.101.4"), 1);

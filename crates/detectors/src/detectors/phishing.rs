@@ -1,0 +1,120 @@
+//! The three phishing alerts from one look at the event: URLs are extracted from each text
+//! and looked up once, then each listed URL goes to the alert of its origin (the response
+//! MW-AI-0005, the application MW-AI-0006, the prompt MW-AI-0007). Each alert's file holds
+//! its code and documentation; this file runs them.
+
+use std::sync::Arc;
+
+use modelward_event::Event;
+
+use crate::detector::{Detector, Finding};
+use crate::detectors::phishing_urls::{finding, PhishingIndex};
+use crate::detectors::{phishing_in_application, phishing_in_prompt, phishing_in_response};
+use crate::keywords::Scan;
+use crate::text::Role;
+
+/// The enabled phishing alerts over one index of the user's feeds.
+pub struct Phishing {
+    index: Arc<PhishingIndex>,
+    response: bool,
+    application: bool,
+    prompt: bool,
+}
+
+impl Phishing {
+    /// The alerts `on` accepts (by code).
+    pub fn new(index: Arc<PhishingIndex>, on: &dyn Fn(&str) -> bool) -> Phishing {
+        Phishing {
+            index,
+            response: on(phishing_in_response::CODE.code),
+            application: on(phishing_in_application::CODE.code),
+            prompt: on(phishing_in_prompt::CODE.code),
+        }
+    }
+}
+
+impl Detector for Phishing {
+    fn codes(&self) -> Vec<&'static str> {
+        [
+            (self.response, phishing_in_response::CODE.code),
+            (self.application, phishing_in_application::CODE.code),
+            (self.prompt, phishing_in_prompt::CODE.code),
+        ]
+        .into_iter()
+        .filter_map(|(on, code)| on.then_some(code))
+        .collect()
+    }
+
+    fn keywords(&self) -> Vec<String> {
+        self.index.keywords()
+    }
+
+    fn inspect(&self, event: &Event, scan: &Scan<'_>, out: &mut Vec<Finding>) {
+        let c = self.index.classify(event, scan);
+        if self.response {
+            out.extend(finding(
+                &phishing_in_response::CODE,
+                Some(Role::Completion),
+                "in the completion",
+                &c.response,
+            ));
+        }
+        if self.application {
+            out.extend(finding(
+                &phishing_in_application::CODE,
+                None,
+                "in the conversation",
+                &c.application,
+            ));
+        }
+        if self.prompt {
+            out.extend(finding(
+                &phishing_in_prompt::CODE,
+                Some(Role::Prompt),
+                "in the prompt",
+                &c.prompt,
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::detector::inspect_alone;
+    use crate::text::LlmText;
+
+    /// The findings of one phishing alert (by code) over the test feeds.
+    pub fn find(code: &str, event: &Event, text: &LlmText<'_>) -> Vec<Finding> {
+        let d = Phishing::new(
+            Arc::new(crate::detectors::phishing_urls::tests::index()),
+            &|c| c == code,
+        );
+        assert_eq!(d.codes(), vec![code]);
+        inspect_alone(&d, event, text)
+    }
+
+    #[test]
+    fn one_classification_serves_every_enabled_alert() {
+        let d = Phishing::new(
+            Arc::new(crate::detectors::phishing_urls::tests::index()),
+            &|_| true,
+        );
+        let text = LlmText {
+            prompt: vec!["check bad-bank.test and https://evil.example/login"],
+            completion: vec![
+                "https://evil.example/login is listed; so is http://paypa1-secure.net/verify/x",
+            ],
+        };
+        let codes: Vec<&str> = inspect_alone(&d, &Event::default(), &text)
+            .iter()
+            .map(|f| f.code)
+            .collect();
+        assert_eq!(codes, vec!["MW-AI-0005", "MW-AI-0006", "MW-AI-0007"]);
+        let none = Phishing::new(
+            Arc::new(crate::detectors::phishing_urls::tests::index()),
+            &|_| false,
+        );
+        assert!(none.codes().is_empty());
+    }
+}

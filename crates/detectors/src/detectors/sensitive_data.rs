@@ -324,7 +324,7 @@ impl SensitiveData {
                 let in_iban = ibans.iter().any(|&(s, e)| pos >= s && pos < e);
                 let candidates = match group_end - pos {
                     _ if !start_clean || in_iban => [None; 3],
-                    13..=19 => [Some(group_end), None, None],
+                    13..=19 if lone_number(b, pos, group_end) => [Some(group_end), None, None],
                     4 => grouped_card_ends(b, pos, m.end()),
                     _ => [None; 3],
                 };
@@ -792,6 +792,46 @@ fn grouped_card_ends(b: &[u8], start: usize, limit: usize) -> [Option<usize>; 3]
 }
 
 /// The digits (as values 0–9) of `b[start..end]`, separators skipped.
+/// Words near a long ungrouped number that make it a card number rather than an integer.
+const PAYMENT_WORDS: [&str; 9] = [
+    "card",
+    "visa",
+    "mastercard",
+    "amex",
+    "discover",
+    "credit",
+    "debit",
+    "payment",
+    "pan",
+];
+
+/// An ungrouped run of digits that may be a card number: not one of a row of long numbers
+/// (tables of constants in code and data), and, at 17 digits or more (the length of large
+/// integers and hashes more often than of cards), with a payment word shortly before it.
+fn lone_number(b: &[u8], start: usize, end: usize) -> bool {
+    let line_start = b[..start]
+        .iter()
+        .rposition(|&c| c == b'\n')
+        .map_or(0, |i| i + 1);
+    let line_end = b[end..]
+        .iter()
+        .position(|&c| c == b'\n')
+        .map_or(b.len(), |i| end + i);
+    let long_run = |s: &[u8]| s.split(|c| !c.is_ascii_digit()).any(|run| run.len() >= 10);
+    if long_run(&b[line_start..start]) || long_run(&b[end..line_end]) {
+        return false;
+    }
+    if end - start < 17 {
+        return true;
+    }
+    let before = &b[start.saturating_sub(48)..start];
+    PAYMENT_WORDS.iter().any(|w| {
+        before
+            .windows(w.len())
+            .any(|win| win.eq_ignore_ascii_case(w.as_bytes()))
+    })
+}
+
 fn card_digits(b: &[u8], start: usize, end: usize) -> Option<([u8; 19], usize)> {
     let mut d = [0u8; 19];
     let mut n = 0;
@@ -1510,6 +1550,19 @@ mod tests {
             let compact: String = value.chars().filter(char::is_ascii_alphanumeric).collect();
             assert!(!digits.contains(&compact), "{compact} in {debug}");
         }
+    }
+
+    #[test]
+    fn integers_in_code_are_not_cards() {
+        let d = all();
+        // Tables of large constants, in code and data.
+        assert!(found(&d, "    (11068046444225730970, 1844674407370955161),\n").is_empty());
+        assert!(found(&d, "POWERS = [4111111111111111, 5500000000000004]").is_empty());
+        // A 19-digit integer alone needs a payment word before it.
+        assert!(found(&d, "let seed = 4000000000000000006;").is_empty());
+        assert_eq!(found(&d, "Card number: 4000000000000000006").len(), 1);
+        // A 16-digit number alone on its line is still a card.
+        assert_eq!(found(&d, "id 42\n4111111111111111\n").len(), 1);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use modelward_behavior::Span;
 use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize)]
@@ -13,6 +14,103 @@ pub struct Options {
     pub input: Option<InputOptions>,
     pub hunt: Option<HuntOptions>,
     pub detectors: Option<DetectorOptions>,
+    pub behavior: Option<BehaviorOptions>,
+}
+
+/// `[behavior]`: the behavioural analyzers' thresholds (docs/behavior.md). They are
+/// disabled by code in `[detectors] disable`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BehaviorOptions {
+    /// Principals each analyzer profiles at once; the least recently seen are evicted.
+    pub max_principals: Option<usize>,
+    pub recurring_requests: Option<RecurringOptions>,
+    pub volume_anomaly: Option<VolumeOptions>,
+    pub access_anomaly: Option<AccessOptions>,
+    pub sensitive_data_anomaly: Option<SensitiveOptions>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecurringOptions {
+    pub min_count: Option<u32>,
+    pub window: Option<Span>,
+    pub max_prompts: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeOptions {
+    pub bucket: Option<Span>,
+    pub baseline_buckets: Option<usize>,
+    pub warmup_buckets: Option<usize>,
+    pub min_calls: Option<u64>,
+    pub min_tokens: Option<u64>,
+    pub ratio: Option<f64>,
+    pub mad_factor: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessOptions {
+    pub warmup_calls: Option<u64>,
+    pub warmup: Option<Span>,
+    pub max_values: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SensitiveOptions {
+    pub bucket: Option<Span>,
+    pub baseline_buckets: Option<usize>,
+    pub warmup_calls: Option<u64>,
+    pub min_sensitive: Option<u64>,
+    pub ratio: Option<f64>,
+}
+
+impl BehaviorOptions {
+    /// The analyzers' settings: the defaults where the file says nothing.
+    pub fn settings(self, disabled: &[String]) -> modelward_behavior::Settings {
+        let mut s = modelward_behavior::Settings {
+            disabled: disabled.to_vec(),
+            ..Default::default()
+        };
+        if let Some(n) = self.max_principals {
+            s.max_principals = n;
+        }
+        fn set<T>(slot: &mut T, value: Option<T>) {
+            if let Some(v) = value {
+                *slot = v;
+            }
+        }
+        if let Some(o) = self.recurring_requests {
+            set(&mut s.recurring.min_count, o.min_count);
+            set(&mut s.recurring.window, o.window);
+            set(&mut s.recurring.max_prompts, o.max_prompts);
+        }
+        if let Some(o) = self.volume_anomaly {
+            set(&mut s.volume.bucket, o.bucket);
+            set(&mut s.volume.baseline_buckets, o.baseline_buckets);
+            set(&mut s.volume.warmup_buckets, o.warmup_buckets);
+            set(&mut s.volume.min_calls, o.min_calls);
+            set(&mut s.volume.min_tokens, o.min_tokens);
+            set(&mut s.volume.ratio, o.ratio);
+            set(&mut s.volume.mad_factor, o.mad_factor);
+        }
+        if let Some(o) = self.access_anomaly {
+            set(&mut s.access.warmup_calls, o.warmup_calls);
+            set(&mut s.access.warmup, o.warmup);
+            set(&mut s.access.max_values, o.max_values);
+        }
+        if let Some(o) = self.sensitive_data_anomaly {
+            set(&mut s.sensitive.bucket, o.bucket);
+            set(&mut s.sensitive.baseline_buckets, o.baseline_buckets);
+            set(&mut s.sensitive.warmup_calls, o.warmup_calls);
+            set(&mut s.sensitive.min_sensitive, o.min_sensitive);
+            set(&mut s.sensitive.ratio, o.ratio);
+        }
+        s
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -140,5 +238,38 @@ mod tests {
         std::fs::write(&path, "[rules]\npaths = [\"r\"]\nbuiltin = false\n").unwrap();
         let o = Options::load(&path).unwrap();
         assert_eq!(o.rules.unwrap().paths.unwrap(), vec![dir.join("r")]);
+    }
+
+    #[test]
+    fn behavior_section_resolves_and_rejects_unknown_keys_and_bad_spans() {
+        let dir = std::env::temp_dir().join(format!("mw-config-b-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("b.toml");
+        std::fs::write(
+            &path,
+            "[behavior]\nmax_principals = 10\n[behavior.recurring_requests]\nmin_count = 20\nwindow = \"5m\"\n[behavior.volume_anomaly]\nratio = 8.0\n",
+        )
+        .unwrap();
+        let o = Options::load(&path).unwrap();
+        let s = o.behavior.unwrap().settings(&["MW-AI-0014".to_string()]);
+        assert_eq!(s.max_principals, 10);
+        assert_eq!(s.recurring.min_count, 20);
+        assert_eq!(s.recurring.window, Span(300_000));
+        assert_eq!(s.volume.ratio, 8.0);
+        assert_eq!(
+            s.volume.bucket,
+            modelward_behavior::Settings::default().volume.bucket
+        );
+        assert!(!s.enabled("MW-AI-0014"));
+        std::fs::write(
+            &path,
+            "[behavior.access_anomaly]\nwarmup = \"1 fortnight\"\n",
+        )
+        .unwrap();
+        let e = Options::load(&path).unwrap_err().to_string();
+        assert!(e.contains("b.toml:2:"), "{e}");
+        std::fs::write(&path, "[behavior.volume_anomaly]\nbuckets = 3\n").unwrap();
+        let e = Options::load(&path).unwrap_err().to_string();
+        assert!(e.contains("b.toml:2:1") && e.contains("buckets"), "{e}");
     }
 }

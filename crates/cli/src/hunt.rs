@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use modelward_behavior::Behavior;
 use modelward_detectors::Detectors;
 use modelward_engine::{
     ingest_inputs, AlertSink, Dedup, Diagnostic, EngineBuilder, EngineOptions, Hunt, JsonArraySink,
@@ -85,6 +86,10 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     let input_opts = options.input.unwrap_or_default();
     let hunt_opts = options.hunt.unwrap_or_default();
     let detector_settings = options.detectors.unwrap_or_default().settings();
+    let behavior_settings = options
+        .behavior
+        .unwrap_or_default()
+        .settings(&detector_settings.disabled);
     let mut rule_paths = rules_opts.paths.unwrap_or_default();
     rule_paths.extend(args.rules.rules.iter().cloned());
     let mut pipelines = rules_opts.pipelines.unwrap_or_default();
@@ -123,8 +128,14 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     for e in detectors.skipped() {
         eprintln!("modelward: {e} (skipped)");
     }
+    let behavior = if source_rules.no_builtin {
+        Behavior::none()
+    } else {
+        Behavior::new(&behavior_settings).context("[behavior] settings")?
+    };
     let engine = EngineBuilder::new()
         .detectors(detectors)
+        .behavior(behavior)
         .esql_rules(ruleset.esql)
         .sigma(ruleset.sigma)
         .options(EngineOptions {
@@ -262,6 +273,10 @@ fn summary(files: usize, s: &RunStats, input_errors: u64, secs: f64) -> String {
         (
             s.correlation_evicted,
             "correlation matches evicted from full windows",
+        ),
+        (
+            s.behavior_evicted,
+            "principal profiles evicted from full behaviour state",
         ),
         (input_errors, "input errors"),
     ];

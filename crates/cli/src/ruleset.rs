@@ -18,7 +18,8 @@ use crate::builtin;
 pub struct RuleSet {
     pub esql: Vec<EsqlRule>,
     pub sigma: SigmaSet,
-    /// The built-in detectors' metadata (every detector, whether its lists are configured).
+    /// The built-in detectors' and behavioural analyzers' metadata (every one, whether its
+    /// lists are configured).
     pub detectors: Vec<Arc<RuleMeta>>,
     pub errors: Vec<RuleError>,
     /// Rule files seen (loaded or failed).
@@ -39,6 +40,7 @@ impl RuleSet {
             set.detectors = modelward_detectors::CODES
                 .iter()
                 .map(|c| Arc::new(c.meta()))
+                .chain(modelward_behavior::CODES.iter().map(|c| Arc::new(c.meta())))
                 .collect();
         }
         for path in &source.rules {

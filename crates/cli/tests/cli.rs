@@ -575,3 +575,75 @@ fn gitleaks_rules_and_ip_lists_from_the_config_file() {
     );
     assert!(out.contains("contoso-internal-token"), "{out}");
 }
+
+#[test]
+fn behavioural_analyzers_are_listed_explained_configured_and_disabled() {
+    let o = bin().args(["rules", "list"]).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    for code in ["MW-AI-0012", "MW-AI-0013", "MW-AI-0014", "MW-AI-0015"] {
+        assert!(out.contains(code), "{code}: {out}");
+    }
+    let o = bin()
+        .args(["rules", "explain", "MW-AI-0012"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("AI.Azure_DOWDuplicateRequests"), "{out}");
+    assert!(out.contains("## False positives"), "{out}");
+
+    let d = Dir::new("behavior");
+    let lines: String = (0..5)
+        .map(|i| {
+            let rec = json!({
+                "modelward": {"log": "llm", "version": 1},
+                "@timestamp": format!("2025-03-01T10:00:0{i}Z"),
+                "client": {"ip": "203.0.113.7"},
+                "principal": {"api_key_id": "key_7f3a"},
+                "http": {"status": 200},
+                "request": {"model": "gpt-4o", "messages": [{"role": "user", "content": "same again"}]},
+                "response": {"choices": [{"message": {"content": "ok"}}]}
+            });
+            format!("{rec}\n")
+        })
+        .collect();
+    let logs = d.write("llm.ndjson", lines);
+    let cfg = d.write(
+        "modelward.toml",
+        "[behavior.recurring_requests]\nmin_count = 3\nwindow = \"1m\"\n",
+    );
+    let o = hunt(
+        &["--format", "ndjson", "--config", cfg.to_str().unwrap()],
+        &[&logs],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    let alerts: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let recurring: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["rule"]["id"] == json!("MW-AI-0012"))
+        .collect();
+    assert_eq!(recurring.len(), 1, "{out}\n{}", stderr(&o));
+    assert_eq!(recurring[0]["evidence"]["identical_requests"], json!(5));
+    assert_eq!(recurring[0]["entity"]["principal"], json!("key_7f3a"));
+
+    let cfg = d.write(
+        "off.toml",
+        "[detectors]\ndisable = [\"MW-AI-0012\"]\n[behavior.recurring_requests]\nmin_count = 3\n",
+    );
+    let o = hunt(
+        &["--format", "ndjson", "--config", cfg.to_str().unwrap()],
+        &[&logs],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!out.contains("MW-AI-0012"), "{out}");
+
+    let cfg = d.write(
+        "bad.toml",
+        "[behavior.recurring_requests]\nwindow = \"soon\"\n",
+    );
+    let o = hunt(&["--config", cfg.to_str().unwrap()], &[&logs]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("bad.toml:2:"), "{}", stderr(&o));
+}

@@ -45,6 +45,10 @@ pub struct RunStats {
     pub query_warnings: u64,
     /// Matches dropped from full correlation windows (bounded state).
     pub correlation_evicted: u64,
+    /// LLM calls the behavioural analyzers read.
+    pub behavior_calls: u64,
+    /// Principal profiles the behavioural analyzers evicted (bounded state).
+    pub behavior_evicted: u64,
     pub alerts: u64,
 }
 
@@ -54,6 +58,7 @@ pub struct Hunt<'e> {
     rows: Vec<Vec<(i64, Row)>>,
     sigma_hits: Vec<Vec<(Option<i64>, Arc<Event>)>>,
     findings: Vec<(modelward_detectors::Finding, Arc<Event>)>,
+    calls: Vec<modelward_behavior::Call>,
     stats: RunStats,
     warned: Vec<u64>,
 }
@@ -71,6 +76,7 @@ impl<'e> Hunt<'e> {
             rows: engine.rules.iter().map(|_| Vec::new()).collect(),
             sigma_hits: engine.sigma.rules.iter().map(|_| Vec::new()).collect(),
             findings: Vec::new(),
+            calls: Vec::new(),
             stats: RunStats::default(),
             warned: vec![0; engine.rules.len()],
         }
@@ -120,6 +126,7 @@ impl<'e> Hunt<'e> {
                 self.sigma_hits[rule].push((ts, event));
             }
             self.findings.extend(result.findings);
+            self.calls.extend(result.calls);
         }
     }
 
@@ -171,6 +178,10 @@ impl<'e> Hunt<'e> {
             engine,
             std::mem::take(&mut self.findings),
         ));
+        let behavior = engine.behavior.analyze(std::mem::take(&mut self.calls));
+        self.stats.behavior_calls += behavior.calls;
+        self.stats.behavior_evicted += behavior.evicted;
+        alerts.extend(crate::behavior::behavior_alerts(engine, behavior.findings));
         for alert in &mut alerts {
             redact(engine.detectors.redactor(), &mut alert.fields);
         }

@@ -23,6 +23,7 @@
 //! ```
 
 mod alerting;
+mod behavior;
 mod findings;
 mod hunt;
 mod pipeline;
@@ -32,6 +33,7 @@ mod schedule;
 mod sigma;
 mod sink;
 
+use modelward_behavior::Behavior;
 use modelward_detectors::Detectors;
 use modelward_esql::EsqlRule;
 use modelward_event::source::SourceKind;
@@ -70,6 +72,7 @@ pub struct EngineBuilder {
     rules: Vec<EsqlRule>,
     sigma: SigmaSet,
     detectors: Option<Detectors>,
+    behavior: Option<Behavior>,
     schema: Option<Schema>,
     options: EngineOptions,
 }
@@ -101,6 +104,12 @@ impl EngineBuilder {
         self
     }
 
+    /// Behavioural analyzers, run over every LLM call in event-time order at the end.
+    pub fn behavior(mut self, behavior: Behavior) -> EngineBuilder {
+        self.behavior = Some(behavior);
+        self
+    }
+
     pub fn schema(mut self, schema: Schema) -> EngineBuilder {
         self.schema = Some(schema);
         self
@@ -128,6 +137,7 @@ impl EngineBuilder {
             rules: self.rules,
             sigma: self.sigma,
             detectors: self.detectors.unwrap_or_else(Detectors::none),
+            behavior: self.behavior.unwrap_or_else(Behavior::none),
             prefilter,
             schema: self.schema.unwrap_or_default(),
             options: self.options,
@@ -140,6 +150,7 @@ pub struct Engine {
     rules: Vec<EsqlRule>,
     sigma: SigmaSet,
     detectors: Detectors,
+    behavior: Behavior,
     prefilter: Prefilter,
     schema: Schema,
     options: EngineOptions,
@@ -152,6 +163,10 @@ impl Engine {
 
     pub fn detectors(&self) -> &Detectors {
         &self.detectors
+    }
+
+    pub fn behavior(&self) -> &Behavior {
+        &self.behavior
     }
 
     pub fn sigma(&self) -> &SigmaSet {

@@ -36,6 +36,8 @@ pub struct RecordResult {
     pub sigma_hits: Vec<(usize, Option<i64>, Arc<Event>)>,
     /// What the built-in detectors found, with the event.
     pub findings: Vec<(Finding, Arc<Event>)>,
+    /// The LLM calls, for the behavioural analyzers (when any is enabled).
+    pub calls: Vec<modelward_behavior::Call>,
     pub warnings: Vec<(usize, String)>,
 }
 
@@ -64,8 +66,9 @@ impl Engine {
         out: &mut RecordResult,
     ) {
         let candidates = self.prefilter.candidates(raw);
-        // Detectors look at every event: nothing can be skipped unparsed while they run.
-        if candidates.is_empty() && self.detectors.is_empty() {
+        // Detectors and behavioural analyzers look at every event: nothing can be skipped
+        // unparsed while they run.
+        if candidates.is_empty() && self.detectors.is_empty() && self.behavior.is_empty() {
             out.skipped += 1;
             // A record no rule can match is not parsed, but it must still look like an
             // object (or be checked fully with `validate`), and an envelope is always
@@ -125,6 +128,15 @@ impl Engine {
                     "modelward.detections".into(),
                     serde_json::Value::Array(codes),
                 );
+            }
+            if !self.behavior.is_empty() {
+                let sensitive = found
+                    .iter()
+                    .filter(|f| f.code == modelward_behavior::SENSITIVE_DATA_CODE)
+                    .count();
+                let sensitive = u32::try_from(sensitive).unwrap_or(u32::MAX);
+                out.calls
+                    .extend(modelward_behavior::Call::from_event(&event, sensitive));
             }
             let event = Arc::new(event);
             out.findings

@@ -1,0 +1,118 @@
+//! The analyzer trait, and [`Behavior`]: the enabled analyzers, built once from settings.
+
+use std::sync::Arc;
+
+use modelward_rule::RuleMeta;
+
+use crate::analyzers::{
+    access_anomaly::AccessAnomaly, recurring_requests::RecurringRequests,
+    sensitive_data_anomaly::SensitiveDataAnomaly, volume_anomaly::VolumeAnomaly,
+};
+use crate::{Call, Finding, Settings, SettingsError, CODES};
+
+/// A behavioural analyzer: stateful, fed every call in event-time order.
+pub trait Analyzer {
+    fn code(&self) -> &'static str;
+    /// Takes one call (never earlier than the previous one); findings go to `out`.
+    fn observe(&mut self, call: &Call, out: &mut Vec<Finding>);
+    /// The end of the calls: reports what is still pending.
+    fn finish(&mut self, out: &mut Vec<Finding>);
+    /// Principal profiles evicted to stay within bounds.
+    fn evicted(&self) -> u64;
+}
+
+/// What a run of the analyzers found.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// In event-time order.
+    pub findings: Vec<Finding>,
+    /// Principal profiles evicted (bounded state), over every analyzer.
+    pub evicted: u64,
+    /// Calls analyzed.
+    pub calls: u64,
+}
+
+/// The enabled analyzers' settings and metadata; immutable and `Send + Sync`. Each
+/// [`Behavior::analyze`] starts from empty profiles.
+#[derive(Debug, Clone)]
+pub struct Behavior {
+    settings: Option<Settings>,
+    metas: Vec<Arc<RuleMeta>>,
+}
+
+impl Behavior {
+    /// The analyzers the settings enable.
+    pub fn new(settings: &Settings) -> Result<Behavior, SettingsError> {
+        settings.validate()?;
+        let metas = CODES
+            .iter()
+            .filter(|c| settings.enabled(c.code))
+            .map(|c| Arc::new(c.meta()))
+            .collect();
+        Ok(Behavior {
+            settings: Some(settings.clone()),
+            metas,
+        })
+    }
+
+    /// No analyzer at all.
+    pub fn none() -> Behavior {
+        Behavior {
+            settings: None,
+            metas: Vec::new(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.metas.is_empty()
+    }
+
+    /// Metadata of the enabled analyzers.
+    pub fn metas(&self) -> &[Arc<RuleMeta>] {
+        &self.metas
+    }
+
+    pub fn meta(&self, code: &str) -> Option<&Arc<RuleMeta>> {
+        self.metas.iter().find(|m| m.id == code)
+    }
+
+    fn analyzers(&self) -> Vec<Box<dyn Analyzer>> {
+        let Some(s) = &self.settings else {
+            return Vec::new();
+        };
+        let all: Vec<Box<dyn Analyzer>> = vec![
+            Box::new(RecurringRequests::new(&s.recurring, s.max_principals)),
+            Box::new(VolumeAnomaly::new(&s.volume, s.max_principals)),
+            Box::new(AccessAnomaly::new(&s.access, s.max_principals)),
+            Box::new(SensitiveDataAnomaly::new(&s.sensitive, s.max_principals)),
+        ];
+        all.into_iter().filter(|a| s.enabled(a.code())).collect()
+    }
+
+    /// Runs every enabled analyzer over the calls in event-time order (a stable sort, so
+    /// calls of one time keep their input order).
+    pub fn analyze(&self, mut calls: Vec<Call>) -> Outcome {
+        let mut analyzers = self.analyzers();
+        let mut outcome = Outcome {
+            calls: calls.len() as u64,
+            ..Outcome::default()
+        };
+        if analyzers.is_empty() {
+            return outcome;
+        }
+        calls.sort_by_key(|c| c.ts);
+        for call in &calls {
+            for a in analyzers.iter_mut() {
+                a.observe(call, &mut outcome.findings);
+            }
+        }
+        for a in analyzers.iter_mut() {
+            a.finish(&mut outcome.findings);
+            outcome.evicted += a.evicted();
+        }
+        outcome
+            .findings
+            .sort_by(|a, b| (a.timestamp, a.code).cmp(&(b.timestamp, b.code)));
+        outcome
+    }
+}

@@ -1,0 +1,40 @@
+//! The behavioural analyzers, one per file; each file's `//!` header is its documentation.
+
+pub mod access_anomaly;
+pub mod recurring_requests;
+pub mod sensitive_data_anomaly;
+pub mod volume_anomaly;
+
+use modelward_event::format_timestamp;
+
+/// A time for people.
+pub(crate) fn iso(ms: i64) -> String {
+    format_timestamp(ms)
+}
+
+/// The median of values (0 for none).
+pub(crate) fn median(values: &mut [f64]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(|a, b| a.total_cmp(b));
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+/// The median and the median absolute deviation of values.
+pub(crate) fn median_mad(values: &[f64]) -> (f64, f64) {
+    let mut v = values.to_vec();
+    let m = median(&mut v);
+    let mut dev: Vec<f64> = values.iter().map(|x| (x - m).abs()).collect();
+    (m, median(&mut dev))
+}
+
+/// Rounds for evidence (two decimals).
+pub(crate) fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}

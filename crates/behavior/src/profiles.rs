@@ -1,0 +1,96 @@
+//! A bounded map of per-principal profiles: when full, the principals seen least recently
+//! (in event time) are evicted, and counted.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Profiles keyed by principal, at most `max` of them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Profiles<P> {
+    map: HashMap<String, (i64, P)>,
+    max: usize,
+    evicted: u64,
+}
+
+impl<P: Default> Profiles<P> {
+    pub fn new(max: usize) -> Profiles<P> {
+        Profiles {
+            map: HashMap::new(),
+            max: max.max(1),
+            evicted: 0,
+        }
+    }
+
+    /// The profile of `principal`, seen at `ts` (created if new). When the map is full, the
+    /// least recently seen tenth of it is evicted first and handed to `evict`.
+    pub fn touch(&mut self, principal: &str, ts: i64, evict: &mut dyn FnMut(String, P)) -> &mut P {
+        if !self.map.contains_key(principal) && self.map.len() >= self.max {
+            self.evict_idle(evict);
+        }
+        let entry = self
+            .map
+            .entry(principal.to_string())
+            .or_insert_with(|| (ts, P::default()));
+        entry.0 = entry.0.max(ts);
+        &mut entry.1
+    }
+
+    fn evict_idle(&mut self, evict: &mut dyn FnMut(String, P)) {
+        let mut by_age: Vec<(i64, String)> =
+            self.map.iter().map(|(k, (t, _))| (*t, k.clone())).collect();
+        by_age.sort();
+        let n = (self.max / 10).max(1);
+        for (_, key) in by_age.into_iter().take(n) {
+            if let Some((_, p)) = self.map.remove(&key) {
+                self.evicted += 1;
+                evict(key, p);
+            }
+        }
+    }
+
+    /// Profiles evicted so far.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Every profile, in principal order (for a deterministic end of run).
+    pub fn drain(&mut self) -> Vec<(String, P)> {
+        let mut all: Vec<(String, P)> = self.map.drain().map(|(k, (_, p))| (k, p)).collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_and_evicts_the_idle_first() {
+        let mut p: Profiles<u32> = Profiles::new(10);
+        let mut gone = Vec::new();
+        for i in 0..10 {
+            *p.touch(&format!("p{i}"), i, &mut |k, _| gone.push(k)) += 1;
+        }
+        // p0 is seen again: p1 is now the idlest.
+        p.touch("p0", 100, &mut |k, _| gone.push(k));
+        p.touch("new", 101, &mut |k, _| gone.push(k));
+        assert_eq!(gone, vec!["p1".to_string()]);
+        assert_eq!(p.len(), 10);
+        assert_eq!(p.evicted(), 1);
+        for i in 0..1000 {
+            p.touch(&format!("q{i}"), 200 + i, &mut |k, _| gone.push(k));
+        }
+        assert!(p.len() <= 10);
+        assert_eq!(p.evicted() as usize, gone.len());
+    }
+}

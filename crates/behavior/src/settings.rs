@@ -1,0 +1,253 @@
+//! The analyzers' thresholds, windows and warm-ups, with the defaults documented in
+//! `docs/behavior.md`.
+
+use serde::{Deserialize, Deserializer};
+
+/// Something wrong with the settings.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SettingsError {
+    #[error("invalid duration {0:?}: expected a number and a unit (ms, s, m, h, d), e.g. \"10m\"")]
+    Duration(String),
+    #[error("{key} must be {what}")]
+    Invalid {
+        key: &'static str,
+        what: &'static str,
+    },
+}
+
+/// A duration in milliseconds, written as `"500ms"`, `"30s"`, `"10m"`, `"1h"` or `"7d"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Span(pub i64);
+
+impl std::str::FromStr for Span {
+    type Err = SettingsError;
+
+    fn from_str(text: &str) -> Result<Span, SettingsError> {
+        let t = text.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (n, unit) = t.split_at(split);
+        let n: i64 = n
+            .parse()
+            .map_err(|_| SettingsError::Duration(text.into()))?;
+        let scale = match unit.trim() {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => return Err(SettingsError::Duration(text.into())),
+        };
+        n.checked_mul(scale)
+            .filter(|ms| *ms > 0)
+            .map(Span)
+            .ok_or_else(|| SettingsError::Duration(text.into()))
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Span, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Recurring identical requests (MW-AI-0012).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecurringSettings {
+    /// Identical requests by one principal within `window` that raise the alert.
+    pub min_count: u32,
+    pub window: Span,
+    /// Distinct prompts tracked per principal at once.
+    pub max_prompts: usize,
+}
+
+/// Volume anomaly (MW-AI-0013).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VolumeSettings {
+    pub bucket: Span,
+    /// The principal's previous active buckets the baseline holds.
+    pub baseline_buckets: usize,
+    /// Active buckets a principal needs before it may alert.
+    pub warmup_buckets: usize,
+    /// Calls in a bucket below which it never alerts on calls.
+    pub min_calls: u64,
+    /// Tokens in a bucket below which it never alerts on tokens.
+    pub min_tokens: u64,
+    /// At least this many times the baseline median.
+    pub ratio: f64,
+    /// And above the median by this many (scaled) median absolute deviations.
+    pub mad_factor: f64,
+}
+
+/// Access anomaly (MW-AI-0014).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessSettings {
+    /// Calls a principal needs before a new value is an anomaly.
+    pub warmup_calls: u64,
+    /// Time since a principal was first seen before a new value is an anomaly.
+    pub warmup: Span,
+    /// Values of one kind a baseline holds; a principal with more is too varied to judge.
+    pub max_values: usize,
+}
+
+/// Sensitive-data anomaly (MW-AI-0015).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SensitiveSettings {
+    pub bucket: Span,
+    pub baseline_buckets: usize,
+    /// Calls in the baseline before the principal may alert.
+    pub warmup_calls: u64,
+    /// Responses with sensitive data in a bucket below which it never alerts.
+    pub min_sensitive: u64,
+    /// At least this many times what the baseline rate predicts.
+    pub ratio: f64,
+}
+
+/// Every analyzer's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Codes of analyzers not to run.
+    pub disabled: Vec<String>,
+    /// Principals each analyzer profiles at once.
+    pub max_principals: usize,
+    pub recurring: RecurringSettings,
+    pub volume: VolumeSettings,
+    pub access: AccessSettings,
+    pub sensitive: SensitiveSettings,
+}
+
+const MINUTE: i64 = 60_000;
+const HOUR: i64 = 60 * MINUTE;
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            disabled: Vec::new(),
+            max_principals: 50_000,
+            recurring: RecurringSettings {
+                min_count: 50,
+                window: Span(10 * MINUTE),
+                max_prompts: 32,
+            },
+            volume: VolumeSettings {
+                bucket: Span(HOUR),
+                baseline_buckets: 24,
+                warmup_buckets: 6,
+                min_calls: 100,
+                min_tokens: 200_000,
+                ratio: 5.0,
+                mad_factor: 6.0,
+            },
+            access: AccessSettings {
+                warmup_calls: 20,
+                warmup: Span(24 * HOUR),
+                max_values: 32,
+            },
+            sensitive: SensitiveSettings {
+                bucket: Span(HOUR),
+                baseline_buckets: 24,
+                warmup_calls: 50,
+                min_sensitive: 5,
+                ratio: 3.0,
+            },
+        }
+    }
+}
+
+impl Settings {
+    /// Checks the values are usable.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let checks: [(bool, &'static str, &'static str); 10] = [
+            (self.max_principals >= 1, "max_principals", "at least 1"),
+            (
+                self.recurring.min_count >= 2,
+                "recurring_requests.min_count",
+                "at least 2",
+            ),
+            (
+                self.recurring.max_prompts >= 1,
+                "recurring_requests.max_prompts",
+                "at least 1",
+            ),
+            (
+                self.volume.baseline_buckets >= 1,
+                "volume_anomaly.baseline_buckets",
+                "at least 1",
+            ),
+            (
+                self.volume.warmup_buckets <= self.volume.baseline_buckets,
+                "volume_anomaly.warmup_buckets",
+                "at most baseline_buckets",
+            ),
+            (
+                self.volume.ratio >= 1.0,
+                "volume_anomaly.ratio",
+                "at least 1",
+            ),
+            (
+                self.volume.mad_factor >= 0.0,
+                "volume_anomaly.mad_factor",
+                "at least 0",
+            ),
+            (
+                self.access.max_values >= 1,
+                "access_anomaly.max_values",
+                "at least 1",
+            ),
+            (
+                self.sensitive.baseline_buckets >= 1,
+                "sensitive_data_anomaly.baseline_buckets",
+                "at least 1",
+            ),
+            (
+                self.sensitive.ratio >= 1.0,
+                "sensitive_data_anomaly.ratio",
+                "at least 1",
+            ),
+        ];
+        for (ok, key, what) in checks {
+            if !ok {
+                return Err(SettingsError::Invalid { key, what });
+            }
+        }
+        Ok(())
+    }
+
+    pub fn enabled(&self, code: &str) -> bool {
+        !self.disabled.iter().any(|d| d == code)
+    }
+}
+
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = self.0;
+        for (unit, scale) in [
+            ("d", 86_400_000),
+            ("h", 3_600_000),
+            ("m", 60_000),
+            ("s", 1_000),
+        ] {
+            if ms % scale == 0 {
+                return write!(f, "{}{unit}", ms / scale);
+            }
+        }
+        write!(f, "{ms}ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans() {
+        assert_eq!("10m".parse(), Ok(Span(600_000)));
+        assert_eq!("1h".parse(), Ok(Span(3_600_000)));
+        assert_eq!(" 7d ".parse(), Ok(Span(7 * 86_400_000)));
+        assert_eq!("250ms".parse(), Ok(Span(250)));
+        for bad in ["", "10", "m", "0s", "-1s", "1y", "99999999999999999999d"] {
+            assert!(bad.parse::<Span>().is_err(), "{bad}");
+        }
+        assert!(Settings::default().validate().is_ok());
+    }
+}

@@ -215,7 +215,8 @@ pub(crate) fn gateway(
     };
     let version = api_version(rng);
     let status = rng.weighted_copy(&[(200u16, 94), (429, 4), (400, 2)]);
-    let request_body = chat_request_body(rng, &deployment.name);
+    // The prompts the content filter refuses are jailbreak attempts.
+    let request_body = chat_request_body(rng, &deployment.name, status == 400);
     let response_body = match status {
         200 => chat_response_body(rng, deployment, &request_body, unix_ticks),
         429 => rate_limit_body(rng, version),
@@ -274,13 +275,17 @@ pub(crate) fn gateway(
     })
 }
 
-fn chat_request_body(rng: &mut Rng, deployment_name: &str) -> Value {
+fn chat_request_body(rng: &mut Rng, deployment_name: &str, jailbreak: bool) -> Value {
     let user_len = usize::try_from(rng.log_normal_int(280.0, 0.8, 40, 1_400)).unwrap_or(280);
+    let user = match jailbreak {
+        true => text::jailbreak_text(rng),
+        false => text::user_text(rng, user_len),
+    };
     json!({
         "model": deployment_name,
         "messages": [
             { "role": "system", "content": text::system_prompt(rng) },
-            { "role": "user", "content": text::user_text(rng, user_len) },
+            { "role": "user", "content": user },
         ],
         "temperature": rng.pick_copy(&[0.0, 0.2, 0.7, 1.0]),
         "max_tokens": rng.pick_copy(&[256, 400, 800, 1024]),

@@ -47,7 +47,7 @@ impl Behavior {
         let metas = CODES
             .iter()
             .filter(|c| settings.enabled(c.code))
-            .map(|c| Arc::new(c.meta()))
+            .map(|c| Arc::new(crate::code::meta(c)))
             .collect();
         Ok(Behavior {
             settings: Some(settings.clone()),

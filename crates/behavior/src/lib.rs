@@ -34,7 +34,7 @@ mod settings;
 
 pub use analyzer::{Analyzer, Behavior, Outcome};
 pub use call::{Call, SENSITIVE_DATA_CODE};
-pub use code::{documentation, Code, CODES};
+pub use code::{meta, Code, CODES};
 pub use features::{ip_range, prompt_hash, user_agent_family};
 pub use finding::{Finding, Sample};
 pub use profiles::Profiles;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use modelward_event::Event;
-use modelward_rule::{RuleMeta, RuleType, Severity, Tactic, Technique, Threat};
+use modelward_rule::RuleMeta;
 use serde_json::{Map, Value};
 
 use crate::detectors;
@@ -51,20 +51,10 @@ pub fn inspect_alone(detector: &dyn Detector, event: &Event, text: &LlmText<'_>)
 }
 
 /// One row of the codes table.
-#[derive(Debug, Clone, Copy)]
-pub struct Code {
-    pub code: &'static str,
-    pub name: &'static str,
-    /// Microsoft Defender for Cloud's alert id, for the alerts of its catalogue.
-    pub defender: Option<&'static str>,
-    pub severity: Severity,
-    /// MITRE ATT&CK tactics as Defender lists them.
-    pub tactics: &'static [&'static str],
-    /// A MITRE ATLAS technique: (id, name).
-    pub atlas: (&'static str, &'static str),
-    /// The detector file's `//!` documentation.
-    pub doc: &'static str,
-}
+pub use modelward_rule::BuiltinCode as Code;
+
+/// The family of the detectors' rule metadata (`builtin:detector/MW-AI-…`).
+pub const FAMILY: &str = "detector";
 
 /// Every built-in detector, sorted by code.
 pub static CODES: &[Code] = &[
@@ -80,94 +70,6 @@ pub static CODES: &[Code] = &[
     detectors::tor_access::CODE,
     detectors::suspicious_ip::CODE,
 ];
-
-const ATTACK_TACTICS: [(&str, &str); 14] = [
-    ("Reconnaissance", "TA0043"),
-    ("Resource Development", "TA0042"),
-    ("Initial Access", "TA0001"),
-    ("Execution", "TA0002"),
-    ("Persistence", "TA0003"),
-    ("Privilege Escalation", "TA0004"),
-    ("Defense Evasion", "TA0005"),
-    ("Credential Access", "TA0006"),
-    ("Discovery", "TA0007"),
-    ("Lateral Movement", "TA0008"),
-    ("Collection", "TA0009"),
-    ("Command and Control", "TA0011"),
-    ("Exfiltration", "TA0010"),
-    ("Impact", "TA0040"),
-];
-
-/// The `//!` lines of a source file, without the markers.
-pub fn documentation(source: &str) -> String {
-    source
-        .lines()
-        .take_while(|l| l.starts_with("//!"))
-        .map(|l| {
-            l.strip_prefix("//! ")
-                .or_else(|| l.strip_prefix("//!"))
-                .unwrap_or(l)
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-impl Code {
-    /// modelward's rule metadata for this detector.
-    pub fn meta(&self) -> RuleMeta {
-        let risk = match self.severity {
-            Severity::Low => 21,
-            Severity::Medium => 47,
-            Severity::High => 73,
-            Severity::Critical => 99,
-        };
-        let mut meta = RuleMeta::new(
-            self.code,
-            self.name,
-            RuleType::Detector,
-            self.severity,
-            risk,
-        );
-        let doc = documentation(self.doc);
-        meta.description = doc
-            .split("## What it detects")
-            .nth(1)
-            .and_then(|rest| rest.split("\n## ").next())
-            .unwrap_or("")
-            .trim()
-            .to_string();
-        meta.note = Some(doc);
-        meta.origin = format!("builtin:detector/{}", self.code);
-        if let Some(id) = self.defender {
-            meta.tags.push(format!("Defender for Cloud: {id}"));
-        }
-        let technique = Technique {
-            id: self.atlas.0.to_string(),
-            name: self.atlas.1.to_string(),
-            reference: format!("https://atlas.mitre.org/techniques/{}", self.atlas.0),
-            subtechnique: Vec::new(),
-        };
-        meta.threat.push(Threat {
-            framework: "MITRE ATLAS".to_string(),
-            tactic: Tactic::default(),
-            technique: vec![technique],
-        });
-        for name in self.tactics {
-            if let Some((n, id)) = ATTACK_TACTICS.iter().find(|(n, _)| n == name) {
-                meta.threat.push(Threat {
-                    framework: "MITRE ATT&CK".to_string(),
-                    tactic: Tactic {
-                        id: id.to_string(),
-                        name: n.to_string(),
-                        reference: format!("https://attack.mitre.org/tactics/{id}/"),
-                    },
-                    technique: Vec::new(),
-                });
-            }
-        }
-        meta
-    }
-}
 
 /// The enabled detectors, built once from settings; immutable and `Send + Sync`.
 pub struct Detectors {
@@ -243,7 +145,7 @@ impl Detectors {
         let metas = CODES
             .iter()
             .filter(|c| codes.contains(&c.code))
-            .map(|c| Arc::new(c.meta()))
+            .map(|c| Arc::new(c.meta(FAMILY)))
             .collect();
         let pass = KeywordPass::new(&list.iter().map(|d| d.keywords()).collect::<Vec<_>>());
         Ok(Detectors {
@@ -375,19 +277,8 @@ mod tests {
         sorted.dedup();
         assert_eq!(codes, sorted);
         for c in CODES {
-            let doc = documentation(c.doc);
-            for heading in [
-                "## What it detects",
-                "## Why it matters",
-                "## Example",
-                "## False positives",
-                "## Response",
-                "## References",
-            ] {
-                assert!(doc.contains(heading), "{} lacks {heading}", c.code);
-            }
-            let meta = c.meta();
-            assert!(!meta.description.is_empty(), "{}", c.code);
+            assert_eq!(c.problems(), Vec::<String>::new());
+            assert!(!c.meta(FAMILY).description.is_empty(), "{}", c.code);
         }
     }
 }

@@ -26,7 +26,7 @@ mod punycode;
 mod settings;
 mod text;
 
-pub use detector::{inspect_alone, Detector, Detectors, Finding, CODES};
+pub use detector::{inspect_alone, Code, Detector, Detectors, Finding, CODES, FAMILY};
 pub use detectors::credential_theft::{AllowTarget, Allowlist, CredentialRule, CredentialTheft};
 pub use gitleaks::{load_gitleaks, parse_gitleaks};
 pub use go_regex::go_regex_to_rust;

@@ -7,7 +7,9 @@
 //! ```
 
 mod alert;
+mod builtin;
 mod meta;
 
 pub use alert::{Alert, AlertWindow, Suppression, ALERT_SCHEMA};
+pub use builtin::{documentation, BuiltinCode, DOC_HEADINGS};
 pub use meta::{RuleMeta, RuleType, Severity, Tactic, Technique, Threat};

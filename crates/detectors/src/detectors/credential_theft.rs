@@ -1537,7 +1537,7 @@ mod tests {
 
     #[test]
     fn documented_with_every_heading() {
-        let doc = crate::detector::documentation(CODE.doc);
+        let doc = modelward_rule::documentation(CODE.doc);
         for heading in [
             "## What it detects",
             "## Why it matters",
@@ -1548,7 +1548,7 @@ mod tests {
         ] {
             assert!(doc.contains(heading), "{heading}");
         }
-        assert!(!CODE.meta().description.is_empty());
+        assert!(!CODE.meta(crate::detector::FAMILY).description.is_empty());
     }
 
     #[test]

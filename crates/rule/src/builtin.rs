@@ -1,0 +1,169 @@
+//! Built-in rules written in Rust (content detectors, behavioural analyzers): one row of a
+//! codes table each, whose documentation is the `//!` header of the rule's source file.
+
+use crate::{RuleMeta, RuleType, Severity, Tactic, Technique, Threat};
+
+/// One row of a codes table.
+#[derive(Debug, Clone, Copy)]
+pub struct BuiltinCode {
+    pub code: &'static str,
+    pub name: &'static str,
+    /// Microsoft Defender for Cloud's alert id, for the alerts of its catalogue.
+    pub defender: Option<&'static str>,
+    pub severity: Severity,
+    /// MITRE ATT&CK tactics as Defender lists them.
+    pub tactics: &'static [&'static str],
+    /// A MITRE ATLAS technique: (id, name).
+    pub atlas: (&'static str, &'static str),
+    /// The rule file's source, whose `//!` header is its documentation.
+    pub doc: &'static str,
+}
+
+/// The headings every built-in rule's documentation has, in order.
+pub const DOC_HEADINGS: [&str; 6] = [
+    "## What it detects",
+    "## Why it matters",
+    "## Example",
+    "## False positives",
+    "## Response",
+    "## References",
+];
+
+const ATTACK_TACTICS: [(&str, &str); 14] = [
+    ("Reconnaissance", "TA0043"),
+    ("Resource Development", "TA0042"),
+    ("Initial Access", "TA0001"),
+    ("Execution", "TA0002"),
+    ("Persistence", "TA0003"),
+    ("Privilege Escalation", "TA0004"),
+    ("Defense Evasion", "TA0005"),
+    ("Credential Access", "TA0006"),
+    ("Discovery", "TA0007"),
+    ("Lateral Movement", "TA0008"),
+    ("Collection", "TA0009"),
+    ("Command and Control", "TA0011"),
+    ("Exfiltration", "TA0010"),
+    ("Impact", "TA0040"),
+];
+
+/// The `//!` lines of a source file, without the markers.
+pub fn documentation(source: &str) -> String {
+    source
+        .lines()
+        .take_while(|l| l.starts_with("//!"))
+        .map(|l| {
+            l.strip_prefix("//! ")
+                .or_else(|| l.strip_prefix("//!"))
+                .unwrap_or(l)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl BuiltinCode {
+    /// The headings of [`DOC_HEADINGS`] its documentation lacks, and the tactics the ATT&CK
+    /// table does not know: empty when it is complete.
+    pub fn problems(&self) -> Vec<String> {
+        let doc = documentation(self.doc);
+        let mut out: Vec<String> = DOC_HEADINGS
+            .iter()
+            .filter(|h| !doc.contains(*h))
+            .map(|h| format!("{} lacks {h}", self.code))
+            .collect();
+        for t in self.tactics {
+            if !ATTACK_TACTICS.iter().any(|(n, _)| n == t) {
+                out.push(format!("{}: unknown tactic {t}", self.code));
+            }
+        }
+        out
+    }
+
+    /// modelward's rule metadata; `family` names the kind of built-in rule in its origin
+    /// (`builtin:{family}/{code}`).
+    pub fn meta(&self, family: &str) -> RuleMeta {
+        let risk = match self.severity {
+            Severity::Low => 21,
+            Severity::Medium => 47,
+            Severity::High => 73,
+            Severity::Critical => 99,
+        };
+        let mut meta = RuleMeta::new(
+            self.code,
+            self.name,
+            RuleType::Detector,
+            self.severity,
+            risk,
+        );
+        let doc = documentation(self.doc);
+        meta.description = doc
+            .split("## What it detects")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        meta.note = Some(doc);
+        meta.origin = format!("builtin:{family}/{}", self.code);
+        if let Some(id) = self.defender {
+            meta.tags.push(format!("Defender for Cloud: {id}"));
+        }
+        meta.threat.push(Threat {
+            framework: "MITRE ATLAS".to_string(),
+            tactic: Tactic::default(),
+            technique: vec![Technique {
+                id: self.atlas.0.to_string(),
+                name: self.atlas.1.to_string(),
+                reference: format!("https://atlas.mitre.org/techniques/{}", self.atlas.0),
+                subtechnique: Vec::new(),
+            }],
+        });
+        for name in self.tactics {
+            if let Some((n, id)) = ATTACK_TACTICS.iter().find(|(n, _)| n == name) {
+                meta.threat.push(Threat {
+                    framework: "MITRE ATT&CK".to_string(),
+                    tactic: Tactic {
+                        id: id.to_string(),
+                        name: n.to_string(),
+                        reference: format!("https://attack.mitre.org/tactics/{id}/"),
+                    },
+                    technique: Vec::new(),
+                });
+            }
+        }
+        meta
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SOURCE: &str = "//! ## What it detects\n//! Things.\n//!\n//! ## Why it matters\n//! x\n//! ## Example\n//! ## False positives\n//! ## Response\n//! ## References\n\nfn main() {}\n";
+
+    #[test]
+    fn metadata_from_the_row_and_its_documentation() {
+        let code = BuiltinCode {
+            code: "MW-T-0001",
+            name: "A test rule",
+            defender: Some("AI.Azure_Test"),
+            severity: Severity::High,
+            tactics: &["Impact", "Collection"],
+            atlas: ("AML.T0024", "Exfiltration via AI Inference API"),
+            doc: SOURCE,
+        };
+        assert!(code.problems().is_empty());
+        let meta = code.meta("detector");
+        assert_eq!(meta.description, "Things.");
+        assert_eq!(meta.origin, "builtin:detector/MW-T-0001");
+        assert_eq!(meta.risk_score, 73);
+        assert_eq!(meta.tags, vec!["Defender for Cloud: AI.Azure_Test"]);
+        let tactics: Vec<&str> = meta.threat.iter().map(|t| t.tactic.id.as_str()).collect();
+        assert_eq!(tactics, vec!["", "TA0040", "TA0009"]);
+        let broken = BuiltinCode {
+            doc: "//! ## What it detects\n",
+            tactics: &["Teleportation"],
+            ..code
+        };
+        assert_eq!(broken.problems().len(), 6);
+    }
+}

@@ -4,6 +4,7 @@ pub mod ascii_smuggling;
 pub mod credential_theft;
 pub mod jailbreak_blocked;
 pub mod jailbreak_detected;
+pub mod jailbreak_score;
 pub mod phishing;
 pub mod phishing_in_application;
 pub mod phishing_in_prompt;

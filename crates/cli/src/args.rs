@@ -21,6 +21,9 @@ pub enum Command {
     /// List, explain and check rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Inventory of model artifacts: scan, verify integrity, find model files by their bytes.
+    #[command(subcommand)]
+    Inventory(InventoryCommand),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -110,5 +113,66 @@ pub enum RulesCommand {
         /// Sigma processing pipelines to apply; repeatable.
         #[arg(long = "pipeline", value_name = "FILE")]
         pipelines: Vec<PathBuf>,
+    },
+}
+
+/// Output of the inventory commands.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Ndjson,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HashChoice {
+    Sha256,
+    Blake3,
+}
+
+#[derive(Subcommand)]
+pub enum InventoryCommand {
+    /// Identify model artifacts under PATHs by their bytes, hash them and record them (a scan
+    /// accepts what it finds: changed artifacts are updated, vanished ones forgotten).
+    Scan {
+        /// Files or folders to scan.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// The inventory database (SQLite), created if missing.
+        #[arg(long, value_name = "FILE", default_value = "modelward.db")]
+        db: PathBuf,
+        /// Content hash.
+        #[arg(long, value_enum, default_value = "sha256")]
+        hash: HashChoice,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: ListFormat,
+        /// No progress bar and no summary.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Re-hash every recorded artifact; report modified, missing and new ones (exit 1 on any).
+    Verify {
+        /// The inventory database written by `inventory scan`.
+        #[arg(long, value_name = "FILE", default_value = "modelward.db")]
+        db: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: ListFormat,
+        /// No progress bar and no summary.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Find model files by their bytes, whatever their names, also inside tar, tar.gz and zip
+    /// archives (`archive.tar!inner/path`); writes nothing (exit 1 when none is found).
+    Find {
+        /// Files or folders to search.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: ListFormat,
+        /// No progress bar and no summary.
+        #[arg(long, short)]
+        quiet: bool,
     },
 }

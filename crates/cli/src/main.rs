@@ -7,6 +7,7 @@ mod args;
 mod builtin;
 mod config;
 mod hunt;
+mod inventory;
 mod output;
 mod rules;
 mod ruleset;
@@ -21,6 +22,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         args::Command::Hunt(a) => hunt::run(a),
         args::Command::Rules(r) => rules::run(r),
+        args::Command::Inventory(i) => inventory::run(i),
     };
     match result {
         Ok(code) => ExitCode::from(code),

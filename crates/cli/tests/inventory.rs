@@ -1,0 +1,238 @@
+//! `modelward inventory` as users run it: scan, verify (exit codes 0/1/2), find.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use modelward_inventory::samples;
+use serde_json::Value;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_modelward"))
+}
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let dir = std::env::temp_dir().join(format!("mw-cli-inv-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Dir(dir)
+    }
+
+    fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn inventory(args: &[&str], paths: &[&Path]) -> Output {
+    bin()
+        .arg("inventory")
+        .args(args)
+        .args(paths)
+        .output()
+        .unwrap()
+}
+
+fn ndjson(o: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// (status, file name) of each line of `verify --format ndjson`.
+fn statuses(o: &Output) -> Vec<(String, String)> {
+    ndjson(o)
+        .iter()
+        .map(|v| {
+            (
+                v["status"].as_str().unwrap().to_string(),
+                Path::new(v["path"].as_str().unwrap())
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn scan_verify_round_trip_with_exit_codes() {
+    let dir = Dir::new("roundtrip");
+    let models = dir.0.join("models");
+    let a = dir.write("models/a.safetensors", samples::safetensors());
+    let b = dir.write("models/llama.bin", samples::gguf());
+    dir.write("models/notes.txt", "not a model");
+    let db = dir.0.join("inv.db");
+    let db_arg = db.to_str().unwrap();
+
+    let scan = inventory(&["scan", "--db", db_arg, "--format", "ndjson"], &[&models]);
+    assert_eq!(scan.status.code(), Some(0), "{}", stderr(&scan));
+    let rows = ndjson(&scan);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["change"], "new");
+    assert_eq!(rows[0]["format"], "safetensors");
+    assert_eq!(rows[0]["metadata"]["tensors"], 3);
+    assert_eq!(rows[1]["format"], "gguf");
+    assert_eq!(rows[1]["metadata"]["architecture"], "llama");
+    assert_eq!(rows[1]["hash"].as_str().unwrap().len(), 64);
+    assert!(
+        stderr(&scan).contains("2 model artifact(s): 2 new"),
+        "{}",
+        stderr(&scan)
+    );
+
+    let ok = inventory(&["verify", "--db", db_arg, "--format", "ndjson"], &[]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    assert_eq!(
+        statuses(&ok),
+        vec![
+            ("intact".into(), "a.safetensors".into()),
+            ("intact".into(), "llama.bin".into())
+        ]
+    );
+
+    let mut changed = samples::safetensors();
+    let last = changed.len() - 1;
+    changed[last] ^= 1;
+    std::fs::write(&a, changed).unwrap();
+    std::fs::remove_file(&b).unwrap();
+    dir.write("models/deeper/renamed.dat", samples::onnx());
+    let bad = inventory(&["verify", "--db", db_arg, "--format", "ndjson"], &[]);
+    assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
+    assert_eq!(
+        statuses(&bad),
+        vec![
+            ("modified".into(), "a.safetensors".into()),
+            ("missing".into(), "llama.bin".into()),
+            ("new".into(), "renamed.dat".into()),
+        ]
+    );
+    assert!(
+        stderr(&bad).contains("1 modified, 1 missing, 1 new"),
+        "{}",
+        stderr(&bad)
+    );
+
+    // a table for people
+    let table = inventory(&["verify", "--db", db_arg], &[]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.starts_with("STATUS"), "{text}");
+    assert!(text.contains("missing"), "{text}");
+
+    // a new scan accepts the changes; verify is clean again
+    let rescan = inventory(
+        &[
+            "scan", "--db", db_arg, "--hash", "blake3", "--format", "ndjson",
+        ],
+        &[&models],
+    );
+    assert_eq!(rescan.status.code(), Some(0), "{}", stderr(&rescan));
+    let changes: Vec<String> = ndjson(&rescan)
+        .iter()
+        .map(|v| v["change"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(changes, ["rehashed", "new", "removed"]);
+    let clean = inventory(&["verify", "--db", db_arg, "--format", "ndjson"], &[]);
+    assert_eq!(clean.status.code(), Some(0), "{}", stderr(&clean));
+}
+
+#[test]
+fn errors_exit_2() {
+    let dir = Dir::new("errors");
+    let missing_db = dir.0.join("none.db");
+    let o = inventory(&["verify", "--db", missing_db.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no such database file"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!missing_db.exists());
+
+    dir.write("m/broken.gguf", &samples::gguf()[..30]);
+    dir.write("m/ok.gguf", samples::gguf());
+    let db = dir.0.join("inv.db");
+    let o = inventory(
+        &["scan", "--db", db.to_str().unwrap(), "--format", "ndjson"],
+        &[&dir.0.join("m"), &dir.0.join("nonexistent")],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(ndjson(&o).len(), 1);
+    let err = stderr(&o);
+    assert!(err.contains("broken.gguf: gguf: truncated header"), "{err}");
+    assert!(err.contains("nonexistent"), "{err}");
+}
+
+#[test]
+fn find_by_bytes_in_folders_and_archives() {
+    let dir = Dir::new("find");
+    dir.write("data/weights.txt", samples::safetensors());
+    dir.write(
+        "data/bundle.tar",
+        samples::tar(&[
+            ("export/model.onnx.bak", &samples::onnx()),
+            ("README", b"hi"),
+        ]),
+    );
+    dir.write(
+        "data/keras.zip",
+        samples::zip(&[("nested/model", &samples::keras_v3(), false)]),
+    );
+    dir.write("data/plain.txt", "hello");
+    let o = inventory(&["find", "--format", "ndjson"], &[&dir.0.join("data")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let found: Vec<(String, String)> = ndjson(&o)
+        .iter()
+        .map(|v| {
+            let loc = v["location"].as_str().unwrap();
+            (
+                loc[loc.find("data/").unwrap()..].to_string(),
+                v["format"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (
+                "data/bundle.tar!export/model.onnx.bak".into(),
+                "onnx".into()
+            ),
+            ("data/keras.zip!nested/model".into(), "keras_v3".into()),
+            ("data/weights.txt".into(), "safetensors".into()),
+        ]
+    );
+    let none = inventory(&["find"], &[&dir.0.join("data/plain.txt")]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(none.stdout.is_empty());
+}
+
+#[test]
+fn pickles_are_flagged() {
+    let dir = Dir::new("pickle");
+    dir.write("model.ckpt", samples::pickle_malicious());
+    let o = inventory(&["find"], &[&dir.0]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("pickle"), "{text}");
+    assert!(
+        text.contains("dangerous_imports=[\"posix.system\"]"),
+        "{text}"
+    );
+}

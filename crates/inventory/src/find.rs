@@ -1,0 +1,237 @@
+//! `inventory find`: model files found by their bytes, whatever their names, also inside tar,
+//! tar.gz and zip archives (and archives inside those, a few levels deep). Writes nothing.
+//!
+//! A member inside an archive is named `archive.tar!inner/path` (nested: `a.zip!b.tar!c`).
+//! Plain tar and stored zip members are read in place; compressed members are decompressed
+//! in memory up to [`MEMBER_LIMIT`] bytes, and a larger one is identified from that prefix
+//! (enough for every header but a zip's central directory).
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use flate2::read::MultiGzDecoder;
+use serde_json::Value;
+
+use crate::artifact::Progress;
+use crate::blob::{read_upto, Blob, BlobReader, FileBlob, PrefixBlob, SliceBlob};
+use crate::error::FormatError;
+use crate::format::{identify_with_prefix, Format, Identified, PREFIX};
+use crate::walk::{walk, Item};
+use crate::{tar, zip};
+
+/// The most bytes of one compressed member held in memory.
+pub const MEMBER_LIMIT: u64 = 64 * 1024 * 1024;
+/// How many archives deep the finder looks.
+pub const MAX_DEPTH: usize = 4;
+
+/// A model file found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Found {
+    /// Path, or `archive!member` inside archives.
+    pub location: String,
+    pub format: Format,
+    pub size: u64,
+    pub metadata: Value,
+    pub warnings: Vec<String>,
+}
+
+/// One line of a find report.
+pub enum FindEvent<'a> {
+    Found(&'a Found),
+    /// A path or member that could not be read (reported, skipped).
+    Error {
+        location: &'a str,
+        message: &'a str,
+    },
+}
+
+/// Counts of a find.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FindSummary {
+    pub files: u64,
+    pub found: u64,
+    pub errors: u64,
+}
+
+struct Ctx<'a> {
+    summary: FindSummary,
+    report: &'a mut dyn FnMut(FindEvent<'_>),
+}
+
+impl Ctx<'_> {
+    fn found(&mut self, location: String, size: u64, id: Identified) {
+        self.summary.found += 1;
+        let f = Found {
+            location,
+            format: id.format,
+            size,
+            metadata: id.metadata_json(),
+            warnings: id.warnings,
+        };
+        (self.report)(FindEvent::Found(&f));
+    }
+
+    fn error(&mut self, location: &str, message: impl std::fmt::Display) {
+        self.summary.errors += 1;
+        (self.report)(FindEvent::Error {
+            location,
+            message: &message.to_string(),
+        });
+    }
+}
+
+/// Finds model files under `paths`.
+pub fn find(
+    paths: &[PathBuf],
+    progress: &mut dyn Progress,
+    report: &mut dyn FnMut(FindEvent<'_>),
+) -> FindSummary {
+    let mut items = Vec::new();
+    for p in paths {
+        walk(p, &mut |item| items.push(item));
+    }
+    progress.total(
+        items
+            .iter()
+            .map(|i| match i {
+                Item::File { size, .. } => *size,
+                _ => 0,
+            })
+            .sum(),
+    );
+    let mut ctx = Ctx {
+        summary: FindSummary::default(),
+        report,
+    };
+    for item in items {
+        match item {
+            Item::File { path, size, .. } => {
+                ctx.summary.files += 1;
+                let location = path.display().to_string();
+                progress.file(&location);
+                match FileBlob::open(&path) {
+                    Ok(blob) => in_blob(&blob, &location, 0, &mut ctx),
+                    Err(e) => ctx.error(&location, e),
+                }
+                progress.advance(size);
+            }
+            Item::SavedModel { path, identified } => {
+                ctx.summary.files += 1;
+                let size = crate::artifact::size_of(&path).unwrap_or(0);
+                ctx.found(path.display().to_string(), size, identified);
+            }
+            Item::Error(e) => {
+                let text = e.to_string();
+                ctx.error("", text.as_str());
+            }
+        }
+    }
+    ctx.summary
+}
+
+/// Identifies `blob` bytes-first; if it is no model but an archive, looks inside.
+pub fn find_in_blob(
+    blob: &dyn Blob,
+    location: &str,
+    report: &mut dyn FnMut(FindEvent<'_>),
+) -> FindSummary {
+    let mut ctx = Ctx {
+        summary: FindSummary::default(),
+        report,
+    };
+    in_blob(blob, location, 0, &mut ctx);
+    ctx.summary
+}
+
+fn in_blob(blob: &dyn Blob, location: &str, depth: usize, ctx: &mut Ctx<'_>) {
+    let prefix = match read_upto(blob, 0, PREFIX) {
+        Ok(p) => p,
+        Err(e) => return ctx.error(location, e),
+    };
+    match identify_with_prefix(blob, &prefix) {
+        Ok(Some(id)) => return ctx.found(location.to_string(), blob.size(), id),
+        Ok(None) => {}
+        Err(FormatError::Bad { format: "zip", .. }) => {}
+        Err(e) => return ctx.error(location, e),
+    }
+    if depth >= MAX_DEPTH {
+        return;
+    }
+    if zip::matches(&prefix) {
+        zip_members(blob, location, depth, ctx);
+    } else if tar::matches(&prefix) {
+        let mut src = BlobReader::new(blob, 0, blob.size());
+        let result = tar::walk(&mut src, &mut |m, _| {
+            let member = SliceBlob::new(blob, m.offset, m.size);
+            in_blob(&member, &format!("{location}!{}", m.name), depth + 1, ctx);
+            Ok(())
+        });
+        if let Err(e) = result {
+            ctx.error(location, e);
+        }
+    } else if prefix.starts_with(&[0x1f, 0x8b]) {
+        gzip(blob, location, depth, ctx);
+    }
+}
+
+fn zip_members(blob: &dyn Blob, location: &str, depth: usize, ctx: &mut Ctx<'_>) {
+    let entries = match zip::entries(blob) {
+        Ok(e) => e,
+        Err(e) => return ctx.error(location, format!("zip: {e}")),
+    };
+    for e in entries.iter().filter(|e| !e.is_dir()) {
+        let inner = format!("{location}!{}", e.name);
+        match zip::open(blob, e, MEMBER_LIMIT) {
+            Ok(member) => in_blob(member.blob(), &inner, depth + 1, ctx),
+            Err(err) => ctx.error(&inner, format!("zip: {err}")),
+        }
+    }
+}
+
+/// Reads up to [`MEMBER_LIMIT`] bytes of a member of `size` bytes into a blob.
+fn buffer(r: &mut dyn Read, size: Option<u64>) -> std::io::Result<Box<dyn Blob>> {
+    let mut bytes = Vec::new();
+    r.take(MEMBER_LIMIT).read_to_end(&mut bytes)?;
+    let complete = match size {
+        Some(s) => bytes.len() as u64 >= s,
+        None => {
+            let mut one = [0u8; 1];
+            r.read(&mut one)? == 0
+        }
+    };
+    Ok(if complete {
+        Box::new(bytes)
+    } else {
+        let declared = size.unwrap_or(u64::MAX);
+        Box::new(PrefixBlob { bytes, declared })
+    })
+}
+
+fn gzip(blob: &dyn Blob, location: &str, depth: usize, ctx: &mut Ctx<'_>) {
+    let mut decoder = MultiGzDecoder::new(BlobReader::new(blob, 0, blob.size()));
+    let mut head = Vec::with_capacity(512);
+    if let Err(e) = (&mut decoder).take(512).read_to_end(&mut head) {
+        return ctx.error(location, format!("gzip: {e}"));
+    }
+    let mut stream = tar::Stream(head.as_slice().chain(decoder));
+    if tar::matches(&head) {
+        let result = tar::walk(&mut stream, &mut |m, r| {
+            let inner = format!("{location}!{}", m.name);
+            match buffer(r, Some(m.size)) {
+                Ok(member) => in_blob(member.as_ref(), &inner, depth + 1, ctx),
+                Err(e) => ctx.error(&inner, e),
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            ctx.error(location, format!("tar.gz: {e}"));
+        }
+        return;
+    }
+    // A single gzipped file.
+    let inner = format!("{location}!");
+    match buffer(&mut stream, None) {
+        Ok(member) => in_blob(member.as_ref(), &inner, depth + 1, ctx),
+        Err(e) => ctx.error(location, format!("gzip: {e}")),
+    }
+}

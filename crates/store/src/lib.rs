@@ -1,0 +1,125 @@
+//! modelward's persistence layer: one embedded SQLite database file.
+//!
+//! The schema is versioned with SQLite's `PRAGMA user_version`: [`Store::open`] applies every
+//! migration in [`migrations`] the file has not seen yet, each in its own transaction, and
+//! refuses a file written by a newer modelward. Each kind of data has its own module and its
+//! own tables; today that is the model [`inventory`] (later: incidents, baselines).
+//!
+//! ```
+//! use modelward_store::{inventory::ArtifactRecord, Store};
+//!
+//! let mut store = Store::open_in_memory().unwrap();
+//! let mut batch = store.batch().unwrap();
+//! batch.upsert_artifact(&ArtifactRecord {
+//!     path: "/models/llama.gguf".into(),
+//!     root: "/models".into(),
+//!     format: "gguf".into(),
+//!     size: 1024,
+//!     mtime: Some(1_700_000_000),
+//!     hash_algorithm: "sha256".into(),
+//!     hash: "ab12".into(),
+//!     metadata: r#"{"architecture":"llama"}"#.into(),
+//!     first_seen: 1_700_000_100,
+//!     last_seen: 1_700_000_100,
+//! }).unwrap();
+//! batch.commit().unwrap();
+//! assert_eq!(store.artifacts().unwrap().len(), 1);
+//! ```
+
+pub mod inventory;
+pub mod migrations;
+
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags, Transaction};
+
+/// Why the store could not be opened, read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("no such database file (`modelward inventory scan` creates it)")]
+    Missing { path: String },
+    #[error("database schema version {found} is newer than this modelward knows ({known})")]
+    TooNew { found: u32, known: u32 },
+    #[error("migrating the database to schema version {version}: {source}")]
+    Migrate {
+        version: u32,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("database: {0}")]
+    Sql(#[from] rusqlite::Error),
+}
+
+/// An open database with its schema up to date.
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating it if needed) the database file at `path` and migrates it.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Store::init(conn)
+    }
+
+    /// Opens an existing database file; never creates one.
+    pub fn open_existing(path: &Path) -> Result<Store, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing {
+                path: path.display().to_string(),
+            });
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Store::init(conn)
+    }
+
+    /// A private in-memory database (tests, dry runs).
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        Store::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> Result<Store, StoreError> {
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        migrations::migrate(&mut conn)?;
+        Ok(Store { conn })
+    }
+
+    /// The schema version of the open file (`PRAGMA user_version`).
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        Ok(migrations::user_version(&self.conn)?)
+    }
+
+    /// A write transaction: nothing is visible to other readers until [`Batch::commit`];
+    /// dropped without a commit, it rolls back.
+    pub fn batch(&mut self) -> Result<Batch<'_>, StoreError> {
+        Ok(Batch {
+            tx: self.conn.transaction()?,
+        })
+    }
+}
+
+/// A write transaction over the store. The methods of each data module are implemented on it.
+pub struct Batch<'a> {
+    tx: Transaction<'a>,
+}
+
+impl Batch<'_> {
+    /// Makes the batch's writes durable.
+    pub fn commit(self) -> Result<(), StoreError> {
+        Ok(self.tx.commit()?)
+    }
+}

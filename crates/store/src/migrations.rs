@@ -1,0 +1,106 @@
+//! Schema migrations, versioned with `PRAGMA user_version`.
+//!
+//! Migration `i` (0-based) in [`MIGRATIONS`] takes the schema from version `i` to `i + 1`. A
+//! migration is never edited once released: a change to the schema is a new migration appended
+//! at the end.
+
+use rusqlite::Connection;
+
+use crate::StoreError;
+
+/// Every migration, in order. Version 1: the model inventory.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the model inventory (see the `inventory` module).
+    "CREATE TABLE inventory_roots (
+        path          TEXT PRIMARY KEY NOT NULL,
+        first_scanned INTEGER NOT NULL,
+        last_scanned  INTEGER NOT NULL
+    );
+    CREATE TABLE inventory_artifacts (
+        path           TEXT PRIMARY KEY NOT NULL,
+        root           TEXT NOT NULL,
+        format         TEXT NOT NULL,
+        size           INTEGER NOT NULL,
+        mtime          INTEGER,
+        hash_algorithm TEXT NOT NULL,
+        hash           TEXT NOT NULL,
+        metadata       TEXT NOT NULL,
+        first_seen     INTEGER NOT NULL,
+        last_seen      INTEGER NOT NULL
+    );
+    CREATE INDEX inventory_artifacts_root ON inventory_artifacts (root);
+    CREATE INDEX inventory_artifacts_hash ON inventory_artifacts (hash);",
+];
+
+/// The schema version this build writes.
+pub fn latest() -> u32 {
+    MIGRATIONS.len() as u32
+}
+
+pub(crate) fn user_version(conn: &Connection) -> rusqlite::Result<u32> {
+    conn.pragma_query_value(None, "user_version", |row| row.get(0))
+}
+
+/// Applies the migrations the database has not seen, each in its own transaction.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let found = user_version(conn)?;
+    let known = latest();
+    if found > known {
+        return Err(StoreError::TooNew { found, known });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let version = i as u32 + 1;
+        let apply = |conn: &mut Connection| -> rusqlite::Result<()> {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", version)?;
+            tx.commit()
+        };
+        apply(conn).map_err(|source| StoreError::Migrate { version, source })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Store;
+
+    #[test]
+    fn fresh_database_is_at_the_latest_version() {
+        let store = Store::open_in_memory().unwrap();
+        assert_eq!(store.schema_version().unwrap(), latest());
+    }
+
+    #[test]
+    fn reopening_does_not_migrate_again() {
+        let dir = std::env::temp_dir().join(format!("mw-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("reopen.db");
+        let _ = std::fs::remove_file(&path);
+        drop(Store::open(&path).unwrap());
+        let store = Store::open_existing(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), latest());
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_newer_database_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", latest() + 1)
+            .unwrap();
+        let err = migrate(&mut conn).unwrap_err();
+        assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_missing_file_is_not_created_by_open_existing() {
+        let path = std::env::temp_dir().join(format!("mw-store-missing-{}.db", std::process::id()));
+        assert!(matches!(
+            Store::open_existing(&path),
+            Err(StoreError::Missing { .. })
+        ));
+        assert!(!path.exists());
+    }
+}

@@ -28,6 +28,74 @@ pub struct BehaviorOptions {
     pub volume_anomaly: Option<VolumeOptions>,
     pub access_anomaly: Option<AccessOptions>,
     pub sensitive_data_anomaly: Option<SensitiveOptions>,
+    pub logit_extraction: Option<LogitOptions>,
+    pub distillation: Option<DistillationOptions>,
+    pub prada: Option<PradaOptions>,
+    pub query_flood: Option<FloodOptions>,
+    pub side_channel: Option<SideChannelOptions>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogitOptions {
+    pub window: Option<Span>,
+    pub max_tokens: Option<u32>,
+    pub min_top_logprobs: Option<u8>,
+    pub min_bias: Option<f32>,
+    pub min_calls: Option<u64>,
+    pub min_distinct_tokens: Option<u64>,
+    pub max_repeat_share: Option<f64>,
+    pub min_halvings: Option<u64>,
+    pub max_chains: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistillationOptions {
+    pub bucket: Option<Span>,
+    pub baseline_buckets: Option<usize>,
+    pub warmup_buckets: Option<usize>,
+    pub min_calls: Option<u64>,
+    pub ratio: Option<f64>,
+    pub peer_ratio: Option<f64>,
+    pub min_peers: Option<usize>,
+    pub topic_bits: Option<u32>,
+    pub min_breadth: Option<f64>,
+    pub max_continuity: Option<f64>,
+    pub min_expansion: Option<f64>,
+    pub min_reasoning: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PradaOptions {
+    pub min_queries: Option<usize>,
+    pub max_queries: Option<usize>,
+    pub reservoir: Option<usize>,
+    pub delta: Option<f64>,
+    pub test_every: Option<usize>,
+    pub window: Option<Span>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FloodOptions {
+    pub window: Option<Span>,
+    pub history: Option<usize>,
+    pub match_marks: Option<usize>,
+    pub min_matches: Option<u64>,
+    pub min_share: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SideChannelOptions {
+    pub window: Option<Span>,
+    pub min_chars: Option<u32>,
+    pub min_variants: Option<u64>,
+    pub min_repeats: Option<u64>,
+    pub max_tokens: Option<u32>,
+    pub max_prompts: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -109,6 +177,57 @@ impl BehaviorOptions {
             set(&mut s.sensitive.min_sensitive, o.min_sensitive);
             set(&mut s.sensitive.ratio, o.ratio);
         }
+        let t = &mut s.theft;
+        if let Some(o) = self.logit_extraction {
+            set(&mut t.logit.window, o.window);
+            set(&mut t.logit.max_tokens, o.max_tokens);
+            set(&mut t.logit.min_top_logprobs, o.min_top_logprobs);
+            set(&mut t.logit.min_bias, o.min_bias);
+            set(&mut t.logit.min_calls, o.min_calls);
+            set(&mut t.logit.min_distinct_tokens, o.min_distinct_tokens);
+            set(&mut t.logit.max_repeat_share, o.max_repeat_share);
+            set(&mut t.logit.min_halvings, o.min_halvings);
+            set(&mut t.logit.max_chains, o.max_chains);
+        }
+        if let Some(o) = self.distillation {
+            let d = &mut t.distillation;
+            set(&mut d.bucket, o.bucket);
+            set(&mut d.baseline_buckets, o.baseline_buckets);
+            set(&mut d.warmup_buckets, o.warmup_buckets);
+            set(&mut d.min_calls, o.min_calls);
+            set(&mut d.ratio, o.ratio);
+            set(&mut d.peer_ratio, o.peer_ratio);
+            set(&mut d.min_peers, o.min_peers);
+            set(&mut d.topic_bits, o.topic_bits);
+            set(&mut d.min_breadth, o.min_breadth);
+            set(&mut d.max_continuity, o.max_continuity);
+            set(&mut d.min_expansion, o.min_expansion);
+            set(&mut d.min_reasoning, o.min_reasoning);
+        }
+        if let Some(o) = self.prada {
+            set(&mut t.prada.min_queries, o.min_queries);
+            set(&mut t.prada.max_queries, o.max_queries);
+            set(&mut t.prada.reservoir, o.reservoir);
+            set(&mut t.prada.delta, o.delta);
+            set(&mut t.prada.test_every, o.test_every);
+            set(&mut t.prada.window, o.window);
+        }
+        if let Some(o) = self.query_flood {
+            set(&mut t.flood.window, o.window);
+            set(&mut t.flood.history, o.history);
+            set(&mut t.flood.match_marks, o.match_marks);
+            set(&mut t.flood.min_matches, o.min_matches);
+            set(&mut t.flood.min_share, o.min_share);
+        }
+        if let Some(o) = self.side_channel {
+            let c = &mut t.side_channel;
+            set(&mut c.window, o.window);
+            set(&mut c.min_chars, o.min_chars);
+            set(&mut c.min_variants, o.min_variants);
+            set(&mut c.min_repeats, o.min_repeats);
+            set(&mut c.max_tokens, o.max_tokens);
+            set(&mut c.max_prompts, o.max_prompts);
+        }
         s
     }
 }
@@ -130,6 +249,8 @@ pub struct DetectorOptions {
     pub suspicious_ip_lists: Option<Vec<PathBuf>>,
     /// A gitleaks configuration whose rules the credential detector adds, relative to this file.
     pub gitleaks_config: Option<PathBuf>,
+    /// The jailbreak heuristic's reporting threshold (MW-AI-0003 where no shield looked).
+    pub jailbreak_threshold: Option<u32>,
 }
 
 impl DetectorOptions {
@@ -143,6 +264,7 @@ impl DetectorOptions {
             phishing_feeds: self.phishing_feeds.unwrap_or_default(),
             suspicious_ip_lists: self.suspicious_ip_lists.unwrap_or_default(),
             gitleaks_config: self.gitleaks_config,
+            jailbreak_threshold: self.jailbreak_threshold,
         }
     }
 }

@@ -189,7 +189,7 @@ fn baseline_each_pattern_alone_one_core(bencher: Bencher) {
 }
 
 /// Each detector alone (the others disabled), to see where the time goes.
-#[divan::bench(sample_count = 5, args = ["MW-AI-0001", "MW-AI-0002", "MW-AI-0004", "MW-AI-0005", "MW-AI-0008", "MW-AI-0009", "MW-AI-0011"])]
+#[divan::bench(sample_count = 5, args = ["MW-AI-0001", "MW-AI-0002", "MW-AI-0003", "MW-AI-0004", "MW-AI-0005", "MW-AI-0008", "MW-AI-0009", "MW-AI-0011"])]
 fn one_detector_one_core(bencher: Bencher, code: &str) {
     let c = corpus();
     let d = detectors_without(

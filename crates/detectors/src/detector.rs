@@ -107,7 +107,9 @@ impl Detectors {
             list.push(Box::new(detectors::jailbreak_blocked::JailbreakBlocked));
         }
         if on(detectors::jailbreak_detected::CODE.code) {
-            list.push(Box::new(detectors::jailbreak_detected::JailbreakDetected));
+            list.push(Box::new(
+                detectors::jailbreak_detected::JailbreakDetected::new(settings.jailbreak_threshold),
+            ));
         }
         if on(detectors::sensitive_data::CODE.code) {
             let entities = settings.sensitive_data_entities.as_deref();

@@ -7,7 +7,7 @@
 //! promises that, in a text where none of them occurs, it finds nothing that its keyword-gated
 //! matchers could find.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use crate::text::{LlmText, Role};
 
@@ -18,6 +18,9 @@ pub struct KeywordMatch {
     pub start: usize,
     pub end: usize,
 }
+
+/// Up to this many keywords the automaton is a DFA.
+const DFA_MAX_PATTERNS: usize = 5_000;
 
 /// The automaton over every detector's keywords.
 pub struct KeywordPass {
@@ -43,11 +46,19 @@ impl KeywordPass {
                 }
             }
         }
+        // A DFA is several times faster than the NFA the builder picks for some hundreds of
+        // keywords; past a few thousand (large phishing domain lists) its memory is not
+        // worth it.
+        let kind = match patterns.len() <= DFA_MAX_PATTERNS {
+            true => Some(AhoCorasickKind::DFA),
+            false => None,
+        };
         let ac = match patterns.is_empty() {
             true => None,
             false => AhoCorasickBuilder::new()
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::Standard)
+                .kind(kind)
                 .build(&patterns)
                 .ok(),
         };

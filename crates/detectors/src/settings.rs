@@ -27,6 +27,9 @@ pub struct Settings {
     /// to the credential-theft detector (MW-AI-0001) as user rules; what cannot apply to
     /// LLM text (path rules, `[extend] useDefault`, bad regexes) is reported and skipped.
     pub gitleaks_config: Option<PathBuf>,
+    /// The score from which modelward's jailbreak heuristic reports a prompt no shield
+    /// looked at (MW-AI-0003); None: the default threshold chosen on data.
+    pub jailbreak_threshold: Option<u32>,
 }
 
 /// A list file that could not be read, or a line of it that is wrong.

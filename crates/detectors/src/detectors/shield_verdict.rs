@@ -22,6 +22,15 @@ fn flag(event: &Event, path: &str) -> bool {
     event.get(path).iter().any(|v| **v == Value::Bool(true))
 }
 
+/// Whether a shield looked at the prompt: the log carries a jailbreak verdict (even a clean
+/// one) or a guardrail assessment.
+pub fn shield_looked(event: &Event) -> bool {
+    event.has("gen_ai.content_filter.jailbreak")
+        || event.has("gen_ai.guardrail_id")
+        || event.has("gen_ai.compliance.violation_code")
+        || event.has("gen_ai.policy.name")
+}
+
 /// The event's jailbreak verdict, if a shield looked at it and saw an attack.
 pub fn jailbreak(event: &Event) -> Option<Verdict> {
     let filtered = flag(event, "gen_ai.content_filter.jailbreak.filtered");

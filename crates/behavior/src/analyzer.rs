@@ -5,8 +5,10 @@ use std::sync::Arc;
 use modelward_rule::RuleMeta;
 
 use crate::analyzers::{
-    access_anomaly::AccessAnomaly, recurring_requests::RecurringRequests,
-    sensitive_data_anomaly::SensitiveDataAnomaly, volume_anomaly::VolumeAnomaly,
+    access_anomaly::AccessAnomaly, distillation::Distillation, logit_extraction::LogitExtraction,
+    prada::Prada, query_flood::QueryFlood, recurring_requests::RecurringRequests,
+    sensitive_data_anomaly::SensitiveDataAnomaly, side_channel::SideChannel,
+    volume_anomaly::VolumeAnomaly,
 };
 use crate::{Call, Finding, Settings, SettingsError, CODES};
 
@@ -85,6 +87,11 @@ impl Behavior {
             Box::new(VolumeAnomaly::new(&s.volume, s.max_principals)),
             Box::new(AccessAnomaly::new(&s.access, s.max_principals)),
             Box::new(SensitiveDataAnomaly::new(&s.sensitive, s.max_principals)),
+            Box::new(LogitExtraction::new(&s.theft.logit, s.max_principals)),
+            Box::new(Distillation::new(&s.theft.distillation, s.max_principals)),
+            Box::new(Prada::new(&s.theft.prada, s.max_principals)),
+            Box::new(QueryFlood::new(&s.theft.flood, s.max_principals)),
+            Box::new(SideChannel::new(&s.theft.side_channel, s.max_principals)),
         ];
         all.into_iter().filter(|a| s.enabled(a.code())).collect()
     }

@@ -12,6 +12,23 @@
 //! | tokens | `gen_ai.usage.input_tokens` or `prompt_tokens`; `gen_ai.usage.output_tokens` or `completion_tokens` |
 //! | sensitive data | the number of MW-AI-0004 findings in the event |
 //! | model | `gen_ai.request.model`, `gen_ai.response.model`, `azure.open_ai.properties.model_name` |
+//! | request parameters ([`Params`]) | `gen_ai.request.max_tokens`, `.logprobs` (a boolean, or the legacy Completions integer, which also counts as `top_logprobs`), `.top_logprobs`, `.logit_bias` (token id → bias), `.n`, `.temperature`, `.seed` |
+//! | latency | `event.duration` (ns), else `gen_ai.performance.response_time` (ms) |
+//! | prompt text ([`PromptFeatures`]) | `gen_ai.prompt`; reasoning requested by parameter: `gen_ai.request.reasoning_effort`, `.include_reasoning: true`, `.reasoning` |
+//!
+//! What each source gives the theft analyzers (the normalizers in `modelward_event::source`):
+//!
+//! | source | request parameters | latency | prompt text |
+//! |---|---|---|---|
+//! | modelward LLM log | all of them, from the request body (`openai_body`) | `duration_ms` → `event.duration` | messages, `prompt` or `input` |
+//! | LiteLLM | all of them, from `model_parameters` | `endTime − startTime` → `event.duration` | `messages` |
+//! | Azure API Management gateway logs with bodies | all of them, from the request body | `event.duration` as Elastic writes it (Java `int` × 10⁶: wraps above 2,147 ms, so a negative value is ignored) | messages |
+//! | Azure RequestResponse | none (the record has no body) | as above | none |
+//! | AWS Bedrock | `temperature`, `max_tokens` (top level of the body only); no logprobs or logit bias (Bedrock has neither) | `gen_ai.performance.response_time` | the whole request body as JSON text (Elastic's `gen_ai.prompt`) |
+//!
+//! No normalizer writes the reasoning parameters yet (`reasoning_effort` and
+//! `include_reasoning` are not among the body keys `openai_body` maps), so today a request for
+//! reasoning traces is seen in the prompt's words only.
 //!
 //! An event is a call when it has `gen_ai.*` request, response or usage fields, or is an
 //! Azure OpenAI `RequestResponse` record; an event without a time or a principal is not.
@@ -22,6 +39,28 @@ use modelward_event::{parse_timestamp, Event};
 use serde_json::Value;
 
 use crate::features::prompt_hash;
+use crate::text::PromptFeatures;
+
+/// Logit-bias entries a call keeps (those of largest magnitude).
+pub const BIAS_KEPT: usize = 8;
+
+/// The request parameters extraction detection reads.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Params {
+    pub max_tokens: Option<u32>,
+    /// Log probabilities requested.
+    pub logprobs: bool,
+    pub top_logprobs: Option<u8>,
+    pub n: Option<u16>,
+    pub temperature: Option<f32>,
+    pub seed: Option<i64>,
+    /// Entries of the logit-bias map.
+    pub bias_entries: u16,
+    /// The largest |bias| in it.
+    pub bias_max: f32,
+    /// Up to [`BIAS_KEPT`] entries (token id, bias), those of largest |bias|, by token id.
+    pub bias: Box<[(u32, f32)]>,
+}
 
 /// The code of the content detector whose findings count as sensitive data.
 pub const SENSITIVE_DATA_CODE: &str = "MW-AI-0004";
@@ -44,6 +83,11 @@ pub struct Call {
     /// MW-AI-0004 findings in the event (sensitive data in the response).
     pub sensitive: u32,
     pub model: Option<Box<str>>,
+    pub params: Params,
+    /// The call's duration in milliseconds, when the log has it.
+    pub latency_ms: Option<f32>,
+    /// Features of the prompt's text; no prompt is kept.
+    pub text: Option<Box<PromptFeatures>>,
     /// Where the event was read.
     pub file: Arc<str>,
     pub line: u64,
@@ -73,6 +117,94 @@ fn text(event: &Event, path: &str) -> Option<Box<str>> {
         Value::Number(n) => Some(n.to_string().into()),
         _ => None,
     })
+}
+
+fn float(event: &Event, path: &str) -> Option<f64> {
+    event
+        .get(path)
+        .into_iter()
+        .find_map(|v| match v {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        })
+        .filter(|f: &f64| f.is_finite())
+}
+
+fn params(event: &Event) -> Params {
+    let mut p = Params {
+        max_tokens: float(event, "gen_ai.request.max_tokens")
+            .filter(|f| *f >= 0.0)
+            .map(|f| f.min(u32::MAX as f64) as u32),
+        top_logprobs: float(event, "gen_ai.request.top_logprobs")
+            .filter(|f| *f >= 0.0)
+            .map(|f| f.min(255.0) as u8),
+        n: float(event, "gen_ai.request.n")
+            .filter(|f| *f >= 0.0)
+            .map(|f| f.min(u16::MAX as f64) as u16),
+        temperature: float(event, "gen_ai.request.temperature").map(|f| f as f32),
+        seed: float(event, "gen_ai.request.seed").map(|f| f as i64),
+        ..Params::default()
+    };
+    for v in event.get("gen_ai.request.logprobs") {
+        match v {
+            Value::Bool(b) => p.logprobs |= *b,
+            Value::Number(n) => {
+                // The Completions API's `logprobs: k` asks for the top k.
+                let k = n.as_f64().unwrap_or(0.0);
+                if k > 0.0 {
+                    p.logprobs = true;
+                    let k = k.min(255.0) as u8;
+                    p.top_logprobs = Some(p.top_logprobs.map_or(k, |t| t.max(k)));
+                }
+            }
+            _ => {}
+        }
+    }
+    if p.top_logprobs.is_some_and(|t| t > 0) {
+        p.logprobs = true;
+    }
+    let mut entries: Vec<(u32, f32)> = Vec::new();
+    for v in event.get("gen_ai.request.logit_bias") {
+        if let Value::Object(map) = v {
+            for (token, bias) in map {
+                let (Ok(id), Some(b)) = (token.trim().parse::<u32>(), bias.as_f64()) else {
+                    continue;
+                };
+                if b.is_finite() {
+                    entries.push((id, b as f32));
+                }
+            }
+        }
+    }
+    p.bias_entries = entries.len().min(u16::MAX as usize) as u16;
+    p.bias_max = entries.iter().map(|e| e.1.abs()).fold(0.0, f32::max);
+    entries.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
+    entries.truncate(BIAS_KEPT);
+    entries.sort_by_key(|e| e.0);
+    p.bias = entries.into_boxed_slice();
+    p
+}
+
+fn latency(event: &Event) -> Option<f32> {
+    float(event, "event.duration")
+        .map(|ns| ns / 1e6)
+        .or_else(|| float(event, "gen_ai.performance.response_time"))
+        .filter(|ms| *ms > 0.0)
+        .map(|ms| ms as f32)
+}
+
+fn reasoning_param(event: &Event) -> bool {
+    let effort = text(event, "gen_ai.request.reasoning_effort").is_some();
+    let include = event
+        .get("gen_ai.request.include_reasoning")
+        .iter()
+        .any(|v| **v == Value::Bool(true));
+    let reasoning = event
+        .get("gen_ai.request.reasoning")
+        .iter()
+        .any(|v| v.is_object() || **v == Value::Bool(true));
+    effort || include || reasoning
 }
 
 fn number(event: &Event, paths: &[&str]) -> u64 {
@@ -145,6 +277,9 @@ impl Call {
             user_agent: text(event, "user_agent.original"),
             auth,
             prompt_hash: prompt_hash(&prompt),
+            text: PromptFeatures::of(&prompt, reasoning_param(event)).map(Box::new),
+            params: params(event),
+            latency_ms: latency(event),
             tokens_in: number(
                 event,
                 &["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"],
@@ -179,6 +314,9 @@ impl Call {
             tokens_out: 0,
             sensitive: 0,
             model: None,
+            params: Params::default(),
+            latency_ms: None,
+            text: None,
             file: Arc::from("test.ndjson"),
             line: 1,
         }
@@ -186,6 +324,39 @@ impl Call {
 
     pub fn with_prompt(mut self, prompt: &str) -> Call {
         self.prompt_hash = prompt_hash(&[&Value::String(prompt.to_string())]);
+        self.text = PromptFeatures::of_text(prompt).map(Box::new);
+        self
+    }
+
+    /// A chat prompt: earlier turns, then the new user message.
+    pub fn with_chat(mut self, history: &[&str], prompt: &str) -> Call {
+        let mut messages: Vec<Value> = history
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let role = if i % 2 == 0 { "user" } else { "assistant" };
+                serde_json::json!({"role": role, "content": t})
+            })
+            .collect();
+        messages.push(serde_json::json!({"role": "user", "content": prompt}));
+        let v = Value::Array(messages);
+        self.prompt_hash = prompt_hash(&[&v]);
+        self.text = PromptFeatures::of(&[&v], false).map(Box::new);
+        self
+    }
+
+    pub fn with_params(mut self, params: Params) -> Call {
+        self.params = params;
+        self
+    }
+
+    pub fn with_latency(mut self, ms: f32) -> Call {
+        self.latency_ms = Some(ms);
+        self
+    }
+
+    pub fn with_model(mut self, model: &str) -> Call {
+        self.model = Some(model.into());
         self
     }
 
@@ -255,6 +426,48 @@ mod tests {
         assert_eq!(c.auth.as_deref(), Some("entra_id"));
         assert_eq!(c.ip.as_deref(), Some("81.2.69.***"));
         assert_eq!(c.model.as_deref(), Some("gpt-4o"));
+    }
+
+    #[test]
+    fn extraction_parameters_latency_and_text() {
+        let gateway = event(
+            json!({"@timestamp": "2025-03-01T10:00:00Z", "api_key": {"id": "k"}, "event": {"duration": 812_000_000},
+                "gen_ai": {"prompt": [{"role": "user", "content": "Think step by step: 2+2?"}],
+                "request": {"max_tokens": 1, "logprobs": true, "top_logprobs": 20, "n": 1, "temperature": 0, "seed": 7,
+                "logit_bias": {"15": 100, "900": -100, "3": 2.5, "x": 1, "7": 100, "8": 100, "9": 100, "10": 100, "11": 100, "12": 100, "13": 100}}}}),
+        );
+        let c = Call::from_event(&gateway, 0).unwrap();
+        let p = &c.params;
+        assert_eq!(
+            (p.max_tokens, p.logprobs, p.top_logprobs, p.n),
+            (Some(1), true, Some(20), Some(1))
+        );
+        assert_eq!((p.temperature, p.seed), (Some(0.0), Some(7)));
+        assert_eq!(p.bias_entries, 10);
+        assert_eq!(p.bias_max, 100.0);
+        assert_eq!(p.bias.len(), BIAS_KEPT);
+        assert!(p.bias.iter().all(|(_, b)| b.abs() == 100.0));
+        assert!(p.bias.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(c.latency_ms, Some(812.0));
+        let t = c.text.as_ref().unwrap();
+        assert!(t.reasoning);
+        assert_eq!(t.turns, 1);
+        // Legacy Completions: `logprobs: 5` is the top 5; Bedrock's latency in ms.
+        let legacy = event(
+            json!({"@timestamp": "2025-03-01T10:00:00Z", "user": {"id": "u"}, "gen_ai": {"prompt": "x", "request": {"logprobs": 5}, "performance": {"response_time": 95}}}),
+        );
+        let c = Call::from_event(&legacy, 0).unwrap();
+        assert_eq!((c.params.logprobs, c.params.top_logprobs), (true, Some(5)));
+        assert_eq!(c.latency_ms, Some(95.0));
+        // Nonsense is ignored, never a panic.
+        let odd = event(
+            json!({"@timestamp": "2025-03-01T10:00:00Z", "user": {"id": "u"}, "event": {"duration": -5}, "gen_ai": {"prompt": "x", "request": {"max_tokens": -3, "top_logprobs": "many", "logit_bias": [1, 2], "temperature": "hot", "seed": 1e300}}}),
+        );
+        let c = Call::from_event(&odd, 0).unwrap();
+        assert_eq!(c.params.max_tokens, None);
+        assert_eq!(c.params.bias_entries, 0);
+        assert_eq!(c.latency_ms, None);
+        assert_eq!(c.params.temperature, None);
     }
 
     #[test]

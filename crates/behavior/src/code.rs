@@ -19,6 +19,11 @@ pub static CODES: &[Code] = &[
     analyzers::volume_anomaly::CODE,
     analyzers::access_anomaly::CODE,
     analyzers::sensitive_data_anomaly::CODE,
+    analyzers::logit_extraction::CODE,
+    analyzers::distillation::CODE,
+    analyzers::prada::CODE,
+    analyzers::query_flood::CODE,
+    analyzers::side_channel::CODE,
 ];
 
 /// The rule metadata of an analyzer: its row's, tagged `behavioural`.

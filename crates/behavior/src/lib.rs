@@ -31,9 +31,12 @@ mod features;
 mod finding;
 mod profiles;
 mod settings;
+pub mod stats;
+mod text;
+mod theft_settings;
 
 pub use analyzer::{Analyzer, Behavior, Outcome};
-pub use call::{Call, SENSITIVE_DATA_CODE};
+pub use call::{Call, Params, BIAS_KEPT, SENSITIVE_DATA_CODE};
 pub use code::{meta, Code, CODES};
 pub use features::{ip_range, prompt_hash, user_agent_family};
 pub use finding::{Finding, Sample};
@@ -41,4 +44,9 @@ pub use profiles::Profiles;
 pub use settings::{
     AccessSettings, RecurringSettings, SensitiveSettings, Settings, SettingsError, Span,
     VolumeSettings,
+};
+pub use text::{hamming, shared, vector_distance, PromptFeatures};
+pub use theft_settings::{
+    DistillationSettings, FloodSettings, LogitSettings, PradaSettings, SideChannelSettings,
+    TheftSettings,
 };

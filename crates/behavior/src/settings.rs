@@ -114,6 +114,8 @@ pub struct Settings {
     pub volume: VolumeSettings,
     pub access: AccessSettings,
     pub sensitive: SensitiveSettings,
+    /// The theft analyzers (MW-TH-…).
+    pub theft: crate::TheftSettings,
 }
 
 const MINUTE: i64 = 60_000;
@@ -150,6 +152,7 @@ impl Default for Settings {
                 min_sensitive: 5,
                 ratio: 3.0,
             },
+            theft: crate::TheftSettings::default(),
         }
     }
 }
@@ -210,7 +213,7 @@ impl Settings {
                 return Err(SettingsError::Invalid { key, what });
             }
         }
-        Ok(())
+        self.theft.validate()
     }
 
     pub fn enabled(&self, code: &str) -> bool {

@@ -1,8 +1,14 @@
 //! The behavioural analyzers, one per file; each file's `//!` header is its documentation.
 
 pub mod access_anomaly;
+pub mod distillation;
+pub mod logit_extraction;
+pub mod prada;
+pub mod query_flood;
 pub mod recurring_requests;
 pub mod sensitive_data_anomaly;
+pub mod side_channel;
+pub(crate) mod theft;
 pub mod volume_anomaly;
 
 use modelward_event::format_timestamp;

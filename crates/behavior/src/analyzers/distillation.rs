@@ -1,0 +1,487 @@
+//! # Model extraction through the API - distillation harvesting
+//!
+//! ## What it detects
+//! A principal harvesting the model's answers to train a copy (distillation, a shadow model):
+//! in one `bucket` (1 hour), at least `min_calls` (200) calls, far above its usual volume, made
+//! of diverse, unconnected questions whose answers are what it keeps. All of these must hold:
+//! - *volume*: at least `ratio` (5) times the median of its previous active buckets (up to
+//!   `baseline_buckets`, 168: a week of hours) once it has `warmup_buckets` (6) of them; before
+//!   that, at least `peer_ratio` (10) times the median volume of the principals active in the
+//!   previous bucket (at least `min_peers`, 3, of them);
+//! - *breadth*: at least `min_breadth` (50%) of the calls open a new topic (a query whose
+//!   SimHash of character 5-grams is more than `topic_bits`, 8, bits from the last 64 topics);
+//! - *no conversation*: at most `max_continuity` (20%) of the calls continue one (earlier turns
+//!   in the prompt, or two thirds of the fingerprints shared with the previous query: a
+//!   rewrite of it);
+//! - *harvesting*: the answers are longer than the questions, at least `min_expansion` (1.5)
+//!   output tokens per input token, or at least `min_reasoning` (20%) of the calls ask for
+//!   reasoning traces ("step by step", "show your reasoning", a reasoning parameter).
+//!
+//! The share of calls on the principal's most common template (first three words, digits left
+//! out) is reported, not required: templates alone are what batch jobs look like. The score
+//! is the volume ratio; the message says against what ("41× its median of 12 over 30
+//! active buckets" or "25× the median of 14 principals"). At most one alert per bucket.
+//!
+//! ## Why it matters
+//! Distillation copies a model's capabilities at the price of its API calls (Stanford's
+//! Alpaca from 52k answers, the many "distilled from GPT-4" models); OWASP LLM10 names shadow
+//! models and functional replication. The calls look like any user's, one by one; the
+//! pattern — many, diverse, unconnected, answer-heavy, often asking for the reasoning — does
+//! not.
+//!
+//! ## Example
+//! A key used for 20 calls an hour sends 1,000 in an hour: short questions on 900 different
+//! topics, no conversation, 30 tokens in and 700 out, a third asking to "explain step by
+//! step": "key-d1 sent 1000 calls in the 1h bucket from 2025-03-03T02:00:00Z, 50× its median
+//! of 20 over 24 active buckets: 90% new topics, 0% in conversations, 23.3 output tokens per
+//! input token, 33% asking for reasoning".
+//!
+//! ## False positives
+//! A heavy batch job with templated prompts ("Summarise ticket #N: <text>") does not alert:
+//! each item brings its own material, so its answers are shorter than its prompts and it asks
+//! for no reasoning; once warm, its own steady volume is its baseline. A new synthetic-data
+//! generation job, or a benchmark run with chain-of-thought prompts on a new key, looks like
+//! harvesting and alerts once.
+//!
+//! ## Response
+//! Check the terms of use for the principal's owner (most providers forbid training competing
+//! models on outputs). Rate-limit or suspend the key, keep the logs, and follow PB-53 "Model
+//! extraction via API"; look for the same pattern across accounts (MW-TH-0005).
+//!
+//! ## References
+//! - Tramèr et al., Stealing Machine Learning Models via Prediction APIs, USENIX Security 2016: https://arxiv.org/abs/1609.02943
+//! - Taori et al., Alpaca: A Strong, Replicable Instruction-Following Model, 2023: https://crfm.stanford.edu/2023/03/13/alpaca.html
+//! - OWASP Top 10 for LLM Applications, LLM10 Unbounded Consumption (functional model replication): https://genai.owasp.org/llmrisk/llm102025-unbounded-consumption/
+//! - MITRE ATLAS AML.T0005 Create Proxy AI Model: https://atlas.mitre.org/techniques/AML.T0005
+
+use std::collections::{HashMap, VecDeque};
+
+use modelward_rule::Severity;
+use serde_json::{json, Map};
+
+use super::theft::{finding, MODEL_EXTRACTION_API};
+use super::{iso, median, round2};
+use crate::finding::{keep_sample, Sample};
+use crate::text::{hamming, shared};
+use crate::{Analyzer, Call, Code, DistillationSettings, Finding, Profiles};
+
+pub const CODE: Code = Code {
+    code: "MW-TH-0002",
+    name: "Model extraction through the API - distillation harvesting",
+    defender: None,
+    severity: Severity::Medium,
+    tactics: &["Exfiltration", "Collection"],
+    atlas: ("AML.T0005", "Create Proxy AI Model"),
+    doc: include_str!("distillation.rs"),
+};
+
+/// Topics remembered per principal.
+const TOPICS: usize = 64;
+/// Templates counted per bucket.
+const TEMPLATES: usize = 16;
+
+#[derive(Debug, Clone, Default)]
+pub struct Current {
+    pub start: i64,
+    pub calls: u64,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+    pub novel: u64,
+    pub continuing: u64,
+    pub reasoning: u64,
+    pub templates: Vec<(u64, u64)>,
+    pub fired: bool,
+    pub samples: Vec<Sample>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Profile {
+    pub history: VecDeque<u64>,
+    pub current: Option<Current>,
+    pub topics: VecDeque<u64>,
+    pub last_marks: Option<Box<[u32]>>,
+}
+
+/// Calls per principal in the current bucket, for the peers' median.
+#[derive(Debug, Default)]
+struct Peers {
+    start: i64,
+    counts: HashMap<Box<str>, u64>,
+    /// The previous bucket's median and number of principals.
+    previous: Option<(f64, usize)>,
+}
+
+pub struct Distillation {
+    settings: DistillationSettings,
+    profiles: Profiles<Profile>,
+    peers: Peers,
+    max_principals: usize,
+}
+
+impl Distillation {
+    pub fn new(settings: &DistillationSettings, max_principals: usize) -> Distillation {
+        Distillation {
+            settings: settings.clone(),
+            profiles: Profiles::new(max_principals),
+            peers: Peers::default(),
+            max_principals: max_principals.max(1),
+        }
+    }
+}
+
+impl Analyzer for Distillation {
+    fn code(&self) -> &'static str {
+        CODE.code
+    }
+
+    fn observe(&mut self, call: &Call, out: &mut Vec<Finding>) {
+        let s = &self.settings;
+        let start = call.ts.div_euclid(s.bucket.0).saturating_mul(s.bucket.0);
+        let peers = &mut self.peers;
+        if start != peers.start {
+            if start == peers.start.saturating_add(s.bucket.0) && !peers.counts.is_empty() {
+                let mut v: Vec<f64> = peers.counts.values().map(|c| *c as f64).collect();
+                peers.previous = Some((median(&mut v), v.len()));
+            } else {
+                peers.previous = None;
+            }
+            peers.counts.clear();
+            peers.start = start;
+        }
+        if let Some(c) = peers.counts.get_mut(&*call.principal) {
+            *c += 1;
+        } else if peers.counts.len() < self.max_principals {
+            peers.counts.insert(call.principal.clone(), 1);
+        }
+        let p = self
+            .profiles
+            .touch(&call.principal, call.ts, &mut |_, _| {});
+        if p.current.as_ref().is_some_and(|c| c.start != start) {
+            if let Some(c) = p.current.take() {
+                p.history.push_back(c.calls);
+                while p.history.len() > s.baseline_buckets {
+                    p.history.pop_front();
+                }
+            }
+        }
+        let c = p.current.get_or_insert_with(|| Current {
+            start,
+            ..Current::default()
+        });
+        c.calls += 1;
+        c.tokens_in = c.tokens_in.saturating_add(call.tokens_in);
+        c.tokens_out = c.tokens_out.saturating_add(call.tokens_out);
+        if let Some(t) = call.text.as_deref() {
+            let continuing = t.turns > 1
+                || p.last_marks
+                    .as_ref()
+                    .is_some_and(|m| 3 * shared(m, &t.marks) >= 2 * t.marks.len().max(1));
+            c.continuing += u64::from(continuing);
+            c.reasoning += u64::from(t.reasoning);
+            if p.topics
+                .iter()
+                .all(|h| hamming(*h, t.simhash) > s.topic_bits)
+            {
+                c.novel += 1;
+                p.topics.push_back(t.simhash);
+                if p.topics.len() > TOPICS {
+                    p.topics.pop_front();
+                }
+            }
+            if let Some(e) = c.templates.iter_mut().find(|(k, _)| *k == t.template) {
+                e.1 += 1;
+            } else if c.templates.len() < TEMPLATES {
+                c.templates.push((t.template, 1));
+            }
+            p.last_marks = Some(t.marks.clone());
+        }
+        keep_sample(&mut c.samples, call);
+        if c.fired || c.calls < s.min_calls {
+            return;
+        }
+        let warm = p.history.len() >= s.warmup_buckets.max(1);
+        let (ratio, basis) = if warm {
+            let mut h: Vec<f64> = p.history.iter().map(|x| *x as f64).collect();
+            let m = median(&mut h).max(1.0);
+            let r = c.calls as f64 / m;
+            (
+                r,
+                format!(
+                    "{}× its median of {} over {} active buckets",
+                    round2(r),
+                    round2(m),
+                    p.history.len()
+                ),
+            )
+        } else {
+            match peers.previous {
+                Some((m, n)) if n >= s.min_peers => {
+                    let m = m.max(1.0);
+                    let r = c.calls as f64 / m;
+                    (r, format!("{}× the median of {} principals in the previous bucket ({}); too new for its own baseline ({} of {} buckets)", round2(r), n, round2(m), p.history.len(), s.warmup_buckets))
+                }
+                _ => return,
+            }
+        };
+        let needed = if warm { s.ratio } else { s.peer_ratio };
+        let n = c.calls as f64;
+        let breadth = c.novel as f64 / n;
+        let continuity = c.continuing as f64 / n;
+        let reasoning = c.reasoning as f64 / n;
+        let expansion = if c.tokens_in > 0 {
+            c.tokens_out as f64 / c.tokens_in as f64
+        } else {
+            0.0
+        };
+        let template = c.templates.iter().map(|t| t.1).max().unwrap_or(0) as f64 / n;
+        if ratio < needed
+            || breadth < s.min_breadth
+            || continuity > s.max_continuity
+            || (expansion < s.min_expansion && reasoning < s.min_reasoning)
+        {
+            return;
+        }
+        c.fired = true;
+        let mut e = Map::new();
+        e.insert("calls".into(), json!(c.calls));
+        e.insert(
+            "bucket".into(),
+            json!({"start": iso(c.start), "size": s.bucket.to_string()}),
+        );
+        e.insert("volume".into(), json!({"ratio": round2(ratio), "against": if warm { "own_baseline" } else { "peers" }, "baseline_buckets": p.history.len(), "warm": warm, "peer_median": peers.previous.map(|x| round2(x.0)), "peers": peers.previous.map(|x| x.1)}));
+        e.insert("new_topic_share".into(), json!(round2(breadth)));
+        e.insert("conversation_share".into(), json!(round2(continuity)));
+        e.insert("reasoning_share".into(), json!(round2(reasoning)));
+        e.insert("output_per_input_token".into(), json!(round2(expansion)));
+        e.insert("top_template_share".into(), json!(round2(template)));
+        e.insert("thresholds".into(), json!({"min_calls": s.min_calls, "ratio": s.ratio, "peer_ratio": s.peer_ratio, "min_breadth": s.min_breadth, "max_continuity": s.max_continuity, "min_expansion": s.min_expansion, "min_reasoning": s.min_reasoning}));
+        let summary = format!(
+            "{} sent {} calls in the {} bucket from {}, {}: {}% new topics, {}% in conversations, {} output tokens per input token, {}% asking for reasoning",
+            call.principal, c.calls, s.bucket, iso(c.start), basis,
+            round2(breadth * 100.0), round2(continuity * 100.0), round2(expansion), round2(reasoning * 100.0)
+        );
+        let cstart = c.start;
+        out.push(finding(
+            CODE.code,
+            &call.principal,
+            call,
+            format!("bucket@{cstart}"),
+            summary,
+            cstart,
+            MODEL_EXTRACTION_API,
+            ratio,
+            e,
+            c.samples.clone(),
+        ));
+    }
+
+    fn finish(&mut self, _out: &mut Vec<Finding>) {}
+
+    fn evicted(&self) -> u64 {
+        self.profiles.evicted()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::{Params, Settings};
+
+    const HOUR: i64 = 3_600_000;
+    const SUBJECTS: [&str; 24] = [
+        "photosynthesis",
+        "the french revolution",
+        "quantum tunnelling",
+        "compound interest",
+        "the krebs cycle",
+        "plate tectonics",
+        "neural networks",
+        "the roman senate",
+        "supply and demand",
+        "black holes",
+        "vaccination",
+        "the printing press",
+        "sorting algorithms",
+        "jazz harmony",
+        "volcanic eruptions",
+        "the cold war",
+        "protein folding",
+        "game theory",
+        "ocean currents",
+        "baroque architecture",
+        "public key cryptography",
+        "the immune system",
+        "climate feedback loops",
+        "medieval trade routes",
+    ];
+    const ASPECTS: [&str; 12] = [
+        "history",
+        "key equations",
+        "common misconceptions",
+        "practical uses",
+        "main critics",
+        "open problems",
+        "teaching analogies",
+        "edge cases",
+        "cost",
+        "ethics",
+        "future",
+        "measurement",
+    ];
+
+    /// Short diverse questions with long answers.
+    pub(crate) fn harvester(key: &str, start: i64, n: usize, every: i64) -> Vec<Call> {
+        (0..n)
+            .map(|i| {
+                let q = format!(
+                    "{} {} of {}, focusing on {}.",
+                    if i % 3 == 0 {
+                        "Explain step by step the"
+                    } else {
+                        "Describe in detail the"
+                    },
+                    ASPECTS[(i / 24) % 12],
+                    SUBJECTS[i % 24],
+                    ASPECTS[(i * 7 + 3) % 12]
+                );
+                Call::test(key, start + i as i64 * every)
+                    .with_prompt(&q)
+                    .with_tokens(30, 700)
+            })
+            .collect()
+    }
+
+    /// Conversations of five turns about one subject each.
+    pub(crate) fn chat_user(key: &str, start: i64, n: usize) -> Vec<Call> {
+        let mut out = Vec::new();
+        let mut history: Vec<String> = Vec::new();
+        for i in 0..n {
+            if i % 5 == 0 {
+                history.clear();
+            }
+            let subject = SUBJECTS[(i / 5) % 24];
+            let q = match i % 5 {
+                0 => {
+                    format!("Can you help me write a short paragraph about {subject} for my class?")
+                }
+                1 => "Make it a bit shorter and simpler please.".to_string(),
+                2 => format!("Add one example about {} to it.", ASPECTS[i % 12]),
+                3 => {
+                    "Thanks. Could you fix the grammar in my version: i think its good but not sure"
+                        .to_string()
+                }
+                _ => format!("Last thing: suggest a title about {subject}."),
+            };
+            let h: Vec<&str> = history.iter().map(String::as_str).collect();
+            out.push(
+                Call::test(key, start + i as i64 * 90_000)
+                    .with_chat(&h, &q)
+                    .with_tokens(300, 200),
+            );
+            history.push(q);
+            history.push(format!("Here is a reply about {subject}, number {i}."));
+        }
+        out
+    }
+
+    /// A heavy batch job: one template, each ticket its own text; long inputs, short outputs.
+    pub(crate) fn ticket_batch(key: &str, start: i64, n: usize, every: i64) -> Vec<Call> {
+        let problems = [
+            "cannot log in after the password reset",
+            "was charged twice for the march invoice",
+            "printer on floor three jams on every duplex job",
+            "asks for a refund of the annual plan",
+            "reports the mobile app crashes on startup",
+            "wants the delivery address changed",
+            "cannot download the monthly report",
+            "says the vpn drops every ten minutes",
+        ];
+        (0..n)
+            .map(|i| {
+                let t = format!(
+                    "Summarise ticket #{}: Customer {} {}. They tried {} and contacted us {} times. Priority {}.",
+                    10_000 + i, i * 37 % 1009, problems[i % 8], problems[(i / 8) % 8], i % 5 + 1, ["low", "normal", "high"][i % 3]
+                );
+                Call::test(key, start + i as i64 * every).with_prompt(&t).with_tokens(450, 60)
+            })
+            .collect()
+    }
+
+    /// The same 500 questions, at temperature 0, one token each.
+    pub(crate) fn eval_suite(key: &str, start: i64) -> Vec<Call> {
+        (0..500)
+            .map(|q| {
+                Call::test(key, start + q * 3_000)
+                    .with_prompt(&format!("Question {q}: which of the options A, B, C or D best completes the statement about {} and {}?", SUBJECTS[q as usize % 24], ASPECTS[q as usize % 12]))
+                    .with_tokens(200, 1)
+                    .with_params(Params { max_tokens: Some(1), temperature: Some(0.0), logprobs: true, top_logprobs: Some(5), ..Params::default() })
+            })
+            .collect()
+    }
+
+    fn run(calls: &mut [Call]) -> Vec<Finding> {
+        calls.sort_by_key(|c| c.ts);
+        let mut a = Distillation::new(&Settings::default().theft.distillation, 100);
+        let mut out = Vec::new();
+        for c in calls.iter() {
+            a.observe(c, &mut out);
+        }
+        out
+    }
+
+    /// Three ordinary users for 48 hours, 20 calls an hour each.
+    fn background() -> Vec<Call> {
+        let mut calls = Vec::new();
+        for u in 0..3 {
+            for h in 0..48 {
+                for i in 0..20 {
+                    calls.push(
+                        Call::test(&format!("user-{u}"), h * HOUR + i * 170_000 + u)
+                            .with_prompt(&format!("Question {i} of hour {h}"))
+                            .with_tokens(100, 100),
+                    );
+                }
+            }
+        }
+        calls
+    }
+
+    #[test]
+    fn harvesting_alerts_against_its_baseline_and_against_peers() {
+        // Warm: a day at 20 an hour, then 1,000 in an hour.
+        let mut calls = background();
+        for h in 0..24 {
+            calls.extend(harvester("key-d1", h * HOUR, 20, 150_000));
+        }
+        calls.extend(harvester("key-d1", 30 * HOUR, 1000, 3_600));
+        let f = run(&mut calls);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(
+            f[0].summary
+                .contains("its median of 20 over 24 active buckets"),
+            "{}",
+            f[0].summary
+        );
+        assert_eq!(f[0].evidence["calls"], json!(200));
+        // New and slow: 250 an hour on a new key, against the peers.
+        let mut calls = background();
+        calls.extend(harvester("key-new", 10 * HOUR, 250 * 5, HOUR / 250));
+        let f = run(&mut calls);
+        // One alert per bucket until it is warm (6 buckets): 5 hours of harvesting.
+        assert_eq!(f.len(), 5, "{f:?}");
+        assert_eq!(f[0].evidence["volume"]["against"], json!("peers"));
+        assert_eq!(f[0].evidence["calls"], json!(200));
+    }
+
+    #[test]
+    fn batch_jobs_chat_users_and_evaluations_do_not() {
+        let mut calls = background();
+        calls.extend(ticket_batch("batch", 0, 48 * 3000, 1_200));
+        calls.extend(chat_user("alice", 0, 1500));
+        for night in 0..2 {
+            calls.extend(eval_suite("eval", night * 24 * HOUR + 2 * HOUR));
+        }
+        let f = run(&mut calls);
+        assert!(f.is_empty(), "{f:?}");
+    }
+}

@@ -1,0 +1,242 @@
+//! # Model extraction through the API - near-duplicate query flood
+//!
+//! ## What it detects
+//! A flood of near-duplicate queries from one principal, detected as Blacklight (Li et al.
+//! 2022) does: each query is reduced to fingerprints, the hashes of its overlapping windows
+//! of four words, of which the 20 smallest are kept; a query *matches* when it shares at
+//! least `match_marks` (10) fingerprints with one of the principal's last `history` (500)
+//! queries, exact repeats left out (they are MW-AI-0012's). The alert is raised when at least
+//! `min_matches` (50) queries within `window` (1 hour) match and they are at least
+//! `min_share` (50%) of the window's queries; at most once per principal per window. The
+//! score is the matches over `min_matches`.
+//!
+//! ## Why it matters
+//! Query-based extraction and evasion search alike send many small variations of a few
+//! queries: perturbations to map the model's decision boundary, paraphrases to harvest the
+//! same answer from several angles, one word changed to find what the guardrails let through.
+//! Blacklight showed that such floods stand out by how many near-duplicates they contain,
+//! whatever the search strategy.
+//!
+//! ## Example
+//! The key `key-3f8b` sends 60 queries in ten minutes, each a sentence with one or two words
+//! changed: "key-3f8b sent 51 near-duplicate queries (≥ 10 of 20 fingerprints shared with an
+//! earlier query) of 52 within 1h", `pb53_vector: model_extraction_api`.
+//!
+//! ## False positives
+//! Templated batch jobs do not match when each item brings its own text (the template's
+//! windows are few of the 20); a job whose items differ by a word or two does (for example
+//! product descriptions filled from a catalogue). Users retrying a prompt with small edits
+//! stay far below 50 within an hour.
+//!
+//! ## Response
+//! Look at the sample records: variations of one question aimed at the model's boundaries
+//! (extraction, jailbreak search). Rate-limit or block the principal and follow PB-53 "Model
+//! extraction via API".
+//!
+//! ## References
+//! - Li et al., Blacklight: Scalable Defense for Neural Networks against Query-Based Black-Box Attacks, USENIX Security 2022: https://arxiv.org/abs/2006.14042
+//! - MITRE ATLAS AML.T0040 AI Model Inference API Access: https://atlas.mitre.org/techniques/AML.T0040
+
+use std::collections::VecDeque;
+
+use modelward_rule::Severity;
+use serde_json::{json, Map};
+
+use super::iso;
+use super::theft::{finding, MODEL_EXTRACTION_API};
+use crate::finding::{keep_sample, Sample};
+use crate::text::shared;
+use crate::{Analyzer, Call, Code, Finding, FloodSettings, Profiles};
+
+pub const CODE: Code = Code {
+    code: "MW-TH-0004",
+    name: "Model extraction through the API - near-duplicate query flood",
+    defender: None,
+    severity: Severity::Medium,
+    tactics: &["Exfiltration"],
+    atlas: ("AML.T0040", "AI Model Inference API Access"),
+    doc: include_str!("query_flood.rs"),
+};
+
+#[derive(Debug, Clone, Default)]
+pub struct Profile {
+    /// Earlier queries: (time, prompt hash, fingerprints).
+    pub history: VecDeque<(i64, u64, Box<[u32]>)>,
+    /// Times of the window's queries and whether each matched.
+    pub window: VecDeque<(i64, bool)>,
+    pub matches: u64,
+    pub fired_until: i64,
+    pub samples: Vec<Sample>,
+}
+
+pub struct QueryFlood {
+    settings: FloodSettings,
+    profiles: Profiles<Profile>,
+}
+
+impl QueryFlood {
+    pub fn new(settings: &FloodSettings, max_principals: usize) -> QueryFlood {
+        QueryFlood {
+            settings: settings.clone(),
+            profiles: Profiles::new(max_principals),
+        }
+    }
+}
+
+impl Analyzer for QueryFlood {
+    fn code(&self) -> &'static str {
+        CODE.code
+    }
+
+    fn observe(&mut self, call: &Call, out: &mut Vec<Finding>) {
+        let s = &self.settings;
+        let (Some(text), Some(hash)) = (call.text.as_deref(), call.prompt_hash) else {
+            return;
+        };
+        let p = self
+            .profiles
+            .touch(&call.principal, call.ts, &mut |_, _| {});
+        while p
+            .window
+            .front()
+            .is_some_and(|(t, _)| call.ts.saturating_sub(*t) > s.window.0)
+        {
+            if let Some((_, m)) = p.window.pop_front() {
+                p.matches -= u64::from(m);
+            }
+        }
+        while p
+            .history
+            .front()
+            .is_some_and(|(t, _, _)| call.ts.saturating_sub(*t) > s.window.0)
+        {
+            p.history.pop_front();
+        }
+        let mut repeat = false;
+        let matched = p.history.iter().any(|(_, h, marks)| {
+            repeat |= *h == hash;
+            *h != hash && shared(marks, &text.marks) >= s.match_marks
+        });
+        if repeat && !matched {
+            return;
+        }
+        p.window.push_back((call.ts, matched));
+        p.matches += u64::from(matched);
+        p.history.push_back((call.ts, hash, text.marks.clone()));
+        while p.history.len() > s.history {
+            p.history.pop_front();
+        }
+        if matched {
+            keep_sample(&mut p.samples, call);
+        }
+        let n = p.window.len() as u64;
+        let share = p.matches as f64 / n.max(1) as f64;
+        if call.ts >= p.fired_until && p.matches >= s.min_matches && share >= s.min_share {
+            let first = p.window.front().map_or(call.ts, |w| w.0);
+            p.fired_until = call.ts.saturating_add(s.window.0);
+            let mut e = Map::new();
+            e.insert("near_duplicate_queries".into(), json!(p.matches));
+            e.insert("queries_in_window".into(), json!(n));
+            e.insert("share".into(), json!(super::round2(share)));
+            e.insert("threshold".into(), json!({"match_marks": s.match_marks, "of_marks": crate::text::MARKS, "min_matches": s.min_matches, "min_share": s.min_share, "window": s.window.to_string()}));
+            let summary = format!(
+                "{} sent {} near-duplicate queries (≥ {} of {} fingerprints shared with an earlier query) of {} within {} from {}",
+                call.principal, p.matches, s.match_marks, crate::text::MARKS, n, s.window, iso(first)
+            );
+            let score = p.matches as f64 / s.min_matches as f64;
+            let samples = std::mem::take(&mut p.samples);
+            out.push(finding(
+                CODE.code,
+                &call.principal,
+                call,
+                format!("flood@{first}"),
+                summary,
+                first,
+                MODEL_EXTRACTION_API,
+                score,
+                e,
+                samples,
+            ));
+        }
+    }
+
+    fn finish(&mut self, _out: &mut Vec<Finding>) {}
+
+    fn evicted(&self) -> u64 {
+        self.profiles.evicted()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::Settings;
+
+    fn run(calls: &[Call]) -> Vec<Finding> {
+        let mut a = QueryFlood::new(&Settings::default().theft.flood, 100);
+        let mut out = Vec::new();
+        for c in calls {
+            a.observe(c, &mut out);
+        }
+        out
+    }
+
+    const WORDS: [&str; 12] = [
+        "quick", "slow", "red", "blue", "big", "small", "old", "new", "calm", "loud", "dark",
+        "bright",
+    ];
+
+    /// Variations of a few seed sentences, one or two words changed.
+    pub(crate) fn perturbations(n: usize) -> Vec<String> {
+        let seeds = [
+            "the {a} fox jumps over the lazy dog near the river bank while the farmer watches from the {b} barn",
+            "please rate whether this {a} movie review is positive or negative given the {b} acting and the long plot",
+            "translate into german the sentence my {a} neighbour parks a {b} car in front of the house every morning",
+        ];
+        (0..n)
+            .map(|i| {
+                seeds[i % 3]
+                    .replace("{a}", WORDS[i % 12])
+                    .replace("{b}", WORDS[(i / 12) % 12])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn floods_alert_fast_and_slow() {
+        for every in [2_000, 60_000] {
+            let calls: Vec<Call> = perturbations(300)
+                .iter()
+                .enumerate()
+                .map(|(i, p)| Call::test("key-3f8b", i as i64 * every).with_prompt(p))
+                .collect();
+            let f = run(&calls);
+            assert!(!f.is_empty(), "{every}");
+            assert_eq!(f[0].evidence["near_duplicate_queries"], json!(50));
+            eprintln!(
+                "flood every {every} ms: alert at call {}",
+                f[0].timestamp / every + 1
+            );
+        }
+    }
+
+    #[test]
+    fn templated_batches_and_repeats_do_not() {
+        let topics = [
+            "printer", "login", "invoice", "refund", "password", "delivery", "upgrade", "outage",
+        ];
+        let batch: Vec<Call> = (0..3000)
+            .map(|i| {
+                Call::test("batch", i * 1_000).with_prompt(&format!(
+                    "Summarise ticket #{}: customer {} reports a {} problem since {} and asks for {} on account {}",
+                    1000 + i, i * 7 % 991, topics[i as usize % 8], i % 28 + 1, topics[(i as usize / 8) % 8], i * 13 % 977
+                ))
+            })
+            .collect();
+        assert!(run(&batch).is_empty());
+        let same: Vec<Call> = (0..500)
+            .map(|i| Call::test("loop", i * 1_000).with_prompt("the same prompt again"))
+            .collect();
+        assert!(run(&same).is_empty());
+    }
+}

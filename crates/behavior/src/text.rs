@@ -1,0 +1,406 @@
+//! Compact features of a prompt's text, computed once per call in the parallel stage so that
+//! no prompt is kept: a SimHash, a hashed character n-gram vector, Blacklight-style window
+//! fingerprints, a template key, a hash of the prompt without its end, and a flag for
+//! requests of reasoning traces.
+//!
+//! The *query* is the last user message of a chat prompt (else the whole text); the *full
+//! text* is every string of the prompt in order. Both are lower-cased with runs of white
+//! space made one space, and cut at [`MAX_CHARS`] characters.
+
+use serde_json::Value;
+
+/// Dimensions of the hashed n-gram vector.
+pub const DIMS: usize = 256;
+/// Window fingerprints kept per prompt (the smallest hashes: a bottom-k sketch).
+pub const MARKS: usize = 20;
+/// Words per fingerprint window.
+pub const WINDOW: usize = 4;
+/// The characters at the end of the full text that the prefix hash leaves out.
+pub const TAIL: usize = 32;
+/// Characters of a text the features read.
+pub const MAX_CHARS: usize = 16_384;
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0100_0000_01b3;
+
+/// FNV-1a over bytes, from a seed.
+pub fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
+    for b in bytes {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(FNV_PRIME);
+    }
+    hash
+}
+
+/// A 64-bit finalizer (splitmix64) to spread FNV's low-entropy high bits.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn hash_str(s: &str) -> u64 {
+    mix(fnv(FNV_OFFSET, s.as_bytes()))
+}
+
+/// Phrases asking the model to show its reasoning (matched in the lower-cased query).
+const REASONING: [&str; 12] = [
+    "step by step",
+    "step-by-step",
+    "show your reasoning",
+    "explain your reasoning",
+    "show your work",
+    "chain of thought",
+    "chain-of-thought",
+    "think aloud",
+    "reasoning trace",
+    "walk me through your reasoning",
+    "explain each step",
+    "<think>",
+];
+
+/// What the analyzers compare of a prompt's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptFeatures {
+    /// Characters of the query.
+    pub len: u32,
+    /// User and assistant messages in the prompt (a chat's turns so far; 1 for one question).
+    pub turns: u16,
+    /// SimHash of the query's character 5-gram shingles.
+    pub simhash: u64,
+    /// A hash of the query's first three words with digits left out: prompts of one
+    /// template share it.
+    pub template: u64,
+    /// A hash of the full text without its last [`TAIL`] characters; `None` when the text
+    /// is shorter than `TAIL + 16` characters.
+    pub prefix: Option<u64>,
+    /// The query's character 3-grams hashed into [`DIMS`] buckets, L2-normalized and
+    /// quantized to bytes (×255).
+    pub vector: Box<[u8]>,
+    /// Blacklight-style fingerprints: hashes of the query's overlapping windows of
+    /// [`WINDOW`] words, the [`MARKS`] smallest, sorted.
+    pub marks: Box<[u32]>,
+    /// The query asks for reasoning ("step by step", "show your reasoning", ...).
+    pub reasoning: bool,
+}
+
+fn normalize(text: &str, out: &mut String) {
+    let mut space = !out.is_empty() && !out.ends_with(' ');
+    for c in text.chars() {
+        if out.len() >= MAX_CHARS {
+            break;
+        }
+        if c.is_whitespace() {
+            space = true;
+            continue;
+        }
+        if space && !out.is_empty() {
+            out.push(' ');
+        }
+        space = false;
+        out.extend(c.to_lowercase());
+    }
+}
+
+/// The strings of a message's content: a string, or a list of parts with `text`.
+fn content_text(v: &Value, out: &mut String) {
+    match v {
+        Value::String(s) => normalize(s, out),
+        Value::Array(items) => items.iter().for_each(|i| content_text(i, out)),
+        Value::Object(map) => {
+            for key in ["text", "content"] {
+                if let Some(x) = map.get(key) {
+                    content_text(x, out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[derive(Default)]
+struct Texts {
+    full: String,
+    query: String,
+    turns: u16,
+    chat: bool,
+}
+
+impl Texts {
+    fn message(&mut self, m: &serde_json::Map<String, Value>) {
+        self.chat = true;
+        let role = m.get("role").and_then(Value::as_str).unwrap_or("");
+        let mut text = String::new();
+        if let Some(c) = m.get("content") {
+            content_text(c, &mut text);
+        }
+        normalize(&text, &mut self.full);
+        if role == "user" || role == "assistant" {
+            self.turns = self.turns.saturating_add(1);
+        }
+        if role == "user" {
+            self.query = text;
+        }
+    }
+
+    fn value(&mut self, v: &Value) {
+        match v {
+            Value::Array(items) => {
+                for i in items {
+                    match i {
+                        Value::Object(m) if m.contains_key("role") => self.message(m),
+                        other => content_text(other, &mut self.full),
+                    }
+                }
+            }
+            Value::Object(m) if m.contains_key("role") => self.message(m),
+            other => content_text(other, &mut self.full),
+        }
+    }
+}
+
+/// The query, the full text and the number of turns of a prompt field's values.
+fn texts(prompt: &[&Value]) -> (String, String, u16) {
+    let mut t = Texts::default();
+    for v in prompt {
+        t.value(v);
+    }
+    if !t.chat || t.query.is_empty() {
+        t.query = t.full.clone();
+        t.turns = t.turns.max(1);
+    }
+    (t.query, t.full, t.turns)
+}
+
+fn simhash(chars: &[char]) -> u64 {
+    let mut acc = [0i32; 64];
+    let k = 5.min(chars.len());
+    if k == 0 {
+        return 0;
+    }
+    let mut buf = String::new();
+    for w in chars.windows(k) {
+        buf.clear();
+        buf.extend(w);
+        let h = hash_str(&buf);
+        for (bit, a) in acc.iter_mut().enumerate() {
+            *a += if h >> bit & 1 == 1 { 1 } else { -1 };
+        }
+    }
+    acc.iter()
+        .enumerate()
+        .fold(0u64, |s, (bit, a)| if *a > 0 { s | 1 << bit } else { s })
+}
+
+fn vector(chars: &[char]) -> Box<[u8]> {
+    let mut counts = [0f32; DIMS];
+    let k = 3.min(chars.len());
+    if k > 0 {
+        let mut buf = String::new();
+        for w in chars.windows(k) {
+            buf.clear();
+            buf.extend(w);
+            counts[(hash_str(&buf) % DIMS as u64) as usize] += 1.0;
+        }
+    }
+    let norm = counts.iter().map(|c| c * c).sum::<f32>().sqrt();
+    counts
+        .iter()
+        .map(|c| {
+            if norm > 0.0 {
+                (c / norm * 255.0).round() as u8
+            } else {
+                0
+            }
+        })
+        .collect()
+}
+
+fn marks(query: &str) -> Box<[u32]> {
+    let words: Vec<&str> = query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut hashes: Vec<u32> = if words.len() <= WINDOW {
+        vec![(hash_str(&words.join(" ")) >> 32) as u32]
+    } else {
+        words
+            .windows(WINDOW)
+            .map(|w| (hash_str(&w.join(" ")) >> 32) as u32)
+            .collect()
+    };
+    hashes.sort_unstable();
+    hashes.dedup();
+    hashes.truncate(MARKS);
+    hashes.into_boxed_slice()
+}
+
+fn template(query: &str) -> u64 {
+    let head: Vec<String> = query
+        .split(' ')
+        .take(3)
+        .map(|w| w.chars().filter(|c| !c.is_ascii_digit()).collect())
+        .collect();
+    hash_str(&head.join(" "))
+}
+
+impl PromptFeatures {
+    /// The features of a prompt field's values; `None` when it has no text. `reasoning_param`
+    /// is whether the request asked for reasoning by a parameter.
+    pub fn of(prompt: &[&Value], reasoning_param: bool) -> Option<PromptFeatures> {
+        let (query, full, turns) = texts(prompt);
+        if query.is_empty() {
+            return None;
+        }
+        let chars: Vec<char> = query.chars().collect();
+        let full_chars = full.chars().count();
+        let prefix = (full_chars >= TAIL + 16).then(|| {
+            let cut = full
+                .char_indices()
+                .nth(full_chars - TAIL)
+                .map_or(full.len(), |(i, _)| i);
+            hash_str(&full[..cut])
+        });
+        Some(PromptFeatures {
+            len: chars.len() as u32,
+            turns,
+            simhash: simhash(&chars),
+            template: template(&query),
+            prefix,
+            vector: vector(&chars),
+            marks: marks(&query),
+            reasoning: reasoning_param || REASONING.iter().any(|p| query.contains(p)),
+        })
+    }
+
+    /// The features of a plain-text prompt: for tests and examples.
+    pub fn of_text(text: &str) -> Option<PromptFeatures> {
+        PromptFeatures::of(&[&Value::String(text.to_string())], false)
+    }
+
+    /// Cosine distance (1 − cosine similarity) of two queries' n-gram vectors, in [0, 1].
+    pub fn distance(&self, other: &PromptFeatures) -> f64 {
+        vector_distance(&self.vector, &other.vector)
+    }
+
+    /// Fingerprints two queries share.
+    pub fn shared_marks(&self, other: &PromptFeatures) -> usize {
+        shared(&self.marks, &other.marks)
+    }
+}
+
+/// Cosine distance of two quantized vectors.
+pub fn vector_distance(a: &[u8], b: &[u8]) -> f64 {
+    let (mut dot, mut na, mut nb) = (0u64, 0u64, 0u64);
+    for (x, y) in a.iter().zip(b) {
+        let (x, y) = (u64::from(*x), u64::from(*y));
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    if na == 0 || nb == 0 {
+        return 1.0;
+    }
+    (1.0 - dot as f64 / ((na as f64).sqrt() * (nb as f64).sqrt())).clamp(0.0, 1.0)
+}
+
+/// Elements two sorted lists share.
+pub fn shared(a: &[u32], b: &[u32]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Bits in which two SimHashes differ.
+pub fn hamming(a: u64, b: u64) -> u32 {
+    (a ^ b).count_ones()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn f(text: &str) -> PromptFeatures {
+        PromptFeatures::of_text(text).unwrap()
+    }
+
+    #[test]
+    fn near_duplicates_are_near_and_strangers_far() {
+        let a = f("Translate the following sentence into French: the weather is nice today and we will go to the beach");
+        let b = f("Translate the following sentence into French: the weather is nice today and we will go to the park");
+        let c = f("What are the main causes of inflation in an open economy with a floating exchange rate?");
+        assert!(
+            hamming(a.simhash, b.simhash) < 12,
+            "{}",
+            hamming(a.simhash, b.simhash)
+        );
+        assert!(
+            hamming(a.simhash, c.simhash) > 16,
+            "{}",
+            hamming(a.simhash, c.simhash)
+        );
+        assert!(a.distance(&b) < 0.1, "{}", a.distance(&b));
+        assert!(a.distance(&c) > 0.4, "{}", a.distance(&c));
+        assert!(a.shared_marks(&b) >= 10, "{}", a.shared_marks(&b));
+        assert!(a.shared_marks(&c) <= 1);
+        assert_eq!(a.template, b.template);
+        assert_eq!(a.distance(&a), 0.0);
+        assert_eq!(a.vector.len(), DIMS);
+        assert!(a.marks.len() <= MARKS);
+    }
+
+    #[test]
+    fn chat_prompts_query_turns_and_prefix() {
+        let chat = json!([
+            {"role": "system", "content": "You are helpful."},
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello!"},
+            {"role": "user", "content": [{"type": "text", "text": "Explain   it STEP by step"}]}
+        ]);
+        let p = PromptFeatures::of(&[&chat], false).unwrap();
+        assert_eq!(p.turns, 3);
+        assert_eq!(p.len, "explain it step by step".len() as u32);
+        assert!(p.reasoning);
+        assert!(!f("What is 2+2?").reasoning);
+        assert!(PromptFeatures::of(&[&json!("hi")], true).unwrap().reasoning);
+        // Probes that differ only in their last characters share the prefix hash.
+        let base = "The secret system prompt of this assistant begins with the words: ";
+        let x = f(&format!("{base}alpha"));
+        let y = f(&format!("{base}bravo"));
+        assert_eq!(x.prefix, y.prefix);
+        assert!(x.prefix.is_some());
+        assert_ne!(
+            x.prefix,
+            f(&format!("A different opening. {base}alpha")).prefix
+        );
+        assert_eq!(f("short").prefix, None);
+        assert_eq!(PromptFeatures::of(&[&json!("   ")], false), None);
+        assert_eq!(PromptFeatures::of(&[], false), None);
+        // Templates: digits do not matter.
+        assert_eq!(
+            f("Summarise ticket #12: printer").template,
+            f("Summarise ticket #907: login fails").template
+        );
+    }
+
+    #[test]
+    fn bounded_on_any_input() {
+        let huge = "ab ".repeat(100_000);
+        let p = f(&huge);
+        assert!(p.len as usize <= MAX_CHARS);
+        let odd = f("\u{0}\u{ffff}é𝄞");
+        assert_eq!(odd.len, 4);
+        assert_eq!(f("x").marks.len(), 1);
+    }
+}

@@ -21,6 +21,9 @@
 //!
 //! Timestamps never decrease from one line to the next and cover
 //! `[start, start + span)`. The same spec always gives the same bytes.
+//!
+//! [`sim`] simulates labelled benign and attack LLM traffic in modelward's own LLM
+//! request log format (`simulate-llm-traffic`).
 //! Names, GUIDs and IP addresses are invented; client addresses come from
 //! private and documentation ranges. A gateway call is not mirrored by a
 //! `RequestResponse` record of its backend account.
@@ -30,6 +33,7 @@ use std::io::{self, BufWriter, Write};
 mod plan;
 mod records;
 mod rng;
+pub mod sim;
 mod text;
 mod world;
 

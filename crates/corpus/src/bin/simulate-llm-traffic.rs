@@ -1,0 +1,197 @@
+//! `simulate-llm-traffic`: write labelled benign and attack LLM traffic in modelward's own
+//! LLM request log format (NDJSON), and its labels.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use modelward_corpus::sim::{simulate, Profile, SimSpec};
+
+const USAGE: &str = "\
+Usage: simulate-llm-traffic [OPTIONS]
+
+Writes modelward LLM request log records (docs/llm-log.md), one call per line with
+timestamps in increasing order, from benign and attack traffic profiles, and a
+labels file with one JSON object per log line (docs/simulator.md).
+
+Options:
+  --seed N              random seed (default 42)
+  --start TIME          start, RFC 3339 (2025-03-03T00:00:00Z) or Unix ms
+                        (default 2025-03-03T00:00:00Z, a Monday)
+  --span DURATION       length of the time range: 90s, 30m, 24h, 7d or ms (default 24h)
+  --scale F             multiplier of every profile's volume (default 1.0)
+  --profiles LIST       comma-separated profile names, or all, benign, attack
+                        (default all)
+  --out FILE            write the log to FILE instead of stdout
+  --labels FILE         write the labels to FILE (default: none)
+  --list-profiles       print the profiles and exit
+  -h, --help            show this help
+";
+
+struct Options {
+    spec: SimSpec,
+    out: Option<String>,
+    labels: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    if args.iter().any(|a| a == "--list-profiles") {
+        for p in Profile::ALL {
+            println!(
+                "{:26} {:7} {}",
+                p.name(),
+                p.class().name(),
+                p.attack().unwrap_or("-")
+            );
+        }
+        return ExitCode::SUCCESS;
+    }
+    let options = match parse_args(&args) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("simulate-llm-traffic: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("simulate-llm-traffic: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn create(path: &str) -> io::Result<File> {
+    File::create(path).map_err(|e| io::Error::new(e.kind(), format!("cannot create {path}: {e}")))
+}
+
+fn run(options: Options) -> io::Result<()> {
+    let mut labels: Box<dyn Write> = match &options.labels {
+        Some(path) => Box::new(create(path)?),
+        None => Box::new(io::sink()),
+    };
+    let stats = match &options.out {
+        Some(path) => {
+            let mut file = create(path)?;
+            let stats = simulate(&options.spec, &mut file, &mut labels)?;
+            file.sync_all()?;
+            stats
+        }
+        None => {
+            let stdout = io::stdout();
+            let mut lock = stdout.lock();
+            let stats = simulate(&options.spec, &mut lock, &mut labels)?;
+            lock.flush()?;
+            stats
+        }
+    };
+    labels.flush()?;
+    eprintln!(
+        "simulate-llm-traffic: wrote {} calls, {} bytes ({} rate limited)",
+        stats.calls, stats.bytes, stats.rate_limited
+    );
+    for (profile, calls) in &stats.per_profile {
+        eprintln!("  {profile:26} {calls:>8}");
+    }
+    Ok(())
+}
+
+fn parse_args(args: &[String]) -> Result<Options, String> {
+    let mut options = Options {
+        spec: SimSpec::default(),
+        out: None,
+        labels: None,
+    };
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let (name, inline_value) = match flag.split_once('=') {
+            Some((name, value)) if name.starts_with("--") => (name, Some(value.to_owned())),
+            _ => (flag.as_str(), None),
+        };
+        let mut value = || {
+            inline_value
+                .clone()
+                .or_else(|| rest.next().cloned())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match name {
+            "--seed" => {
+                let text = value()?;
+                options.spec.seed = text
+                    .replace('_', "")
+                    .parse()
+                    .map_err(|_| format!("--seed: {text:?} is not a non-negative whole number"))?;
+            }
+            "--start" => options.spec.start_unix_ms = parse_start(&value()?)?,
+            "--span" => options.spec.span_ms = parse_duration_ms(&value()?)?,
+            "--scale" => {
+                let text = value()?;
+                options.spec.scale = text
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| s.is_finite() && *s > 0.0)
+                    .ok_or_else(|| format!("--scale: {text:?} is not a positive number"))?;
+            }
+            "--profiles" => options.spec.profiles = parse_profiles(&value()?)?,
+            "--out" => options.out = Some(value()?),
+            "--labels" => options.labels = Some(value()?),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(options)
+}
+
+/// Names, `all`, `benign` or `attack`, comma-separated.
+fn parse_profiles(text: &str) -> Result<Vec<Profile>, String> {
+    let mut profiles = Vec::new();
+    for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        match name {
+            "all" => profiles.extend(Profile::ALL),
+            "benign" | "attack" => profiles.extend(
+                Profile::ALL
+                    .into_iter()
+                    .filter(|p| p.class().name() == name),
+            ),
+            _ => profiles.push(Profile::parse(name).ok_or_else(|| {
+                format!("--profiles: unknown profile {name:?} (see --list-profiles)")
+            })?),
+        }
+    }
+    if profiles.is_empty() {
+        return Err("--profiles: no profile given".to_owned());
+    }
+    Ok(profiles)
+}
+
+/// RFC 3339 date-time, or milliseconds since the Unix epoch.
+fn parse_start(text: &str) -> Result<i64, String> {
+    if let Ok(ms) = text.parse::<i64>() {
+        return Ok(ms);
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| format!("--start: {text:?} is neither RFC 3339 nor Unix milliseconds ({e})"))
+}
+
+/// `90s`, `30m`, `24h`, `7d`, or plain milliseconds.
+fn parse_duration_ms(text: &str) -> Result<i64, String> {
+    let (digits, unit_ms) = match text.chars().last() {
+        Some('s') if !text.ends_with("ms") => (&text[..text.len() - 1], 1_000),
+        Some('m') => (&text[..text.len() - 1], 60_000),
+        Some('h') => (&text[..text.len() - 1], 3_600_000),
+        Some('d') => (&text[..text.len() - 1], 86_400_000),
+        _ => (text.strip_suffix("ms").unwrap_or(text), 1),
+    };
+    let number: i64 = digits
+        .parse()
+        .map_err(|_| format!("--span: {text:?} is not a duration such as 30m, 24h or 7d"))?;
+    number
+        .checked_mul(unit_ms)
+        .ok_or_else(|| format!("--span: {text} is too long"))
+}

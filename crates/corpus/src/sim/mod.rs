@@ -1,0 +1,548 @@
+//! A simulator of labelled LLM traffic in modelward's own LLM request log format
+//! (`docs/llm-log.md`): benign profiles (chat users, a heavy batch job, a nightly evaluation
+//! suite) and the model-extraction attacks of playbook PB-53 at several speeds (logit-bias
+//! sweeps and bisection, distillation harvesting, near-duplicate floods, distributed
+//! extraction, prefix and cache side channels).
+//!
+//! [`simulate`] writes one call per line with timestamps that never decrease, and one label
+//! per line (the line number, the profile, the principal, benign or attack, the attack
+//! kind). The same [`SimSpec`] always gives the same bytes. Every profile lives in its own
+//! module; `docs/simulator.md` describes them.
+//!
+//! ```
+//! use modelward_corpus::sim::{simulate, Profile, SimSpec};
+//!
+//! let spec = SimSpec {
+//!     span_ms: 3_600_000,
+//!     scale: 0.05,
+//!     profiles: vec![Profile::ChatUsers, Profile::LogitSweepFast],
+//!     ..SimSpec::default()
+//! };
+//! let (mut log, mut labels) = (Vec::new(), Vec::new());
+//! let stats = simulate(&spec, &mut log, &mut labels).unwrap();
+//! assert_eq!(stats.calls as usize, log.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count());
+//! ```
+
+use std::collections::BTreeMap;
+use std::io::{self, BufWriter, Write};
+
+use serde_json::{json, Map, Value};
+
+use crate::rng::Rng;
+
+mod batch_job;
+mod chat_users;
+mod distillation;
+mod duplicate_flood;
+mod logit_bisection;
+mod logit_sweep;
+mod nightly_eval;
+mod record;
+mod side_channel;
+mod words;
+
+/// What to simulate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimSpec {
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Start of the time range, in milliseconds since the Unix epoch.
+    pub start_unix_ms: i64,
+    /// Length of the time range, in milliseconds.
+    pub span_ms: i64,
+    /// Multiplier of every profile's volume (1.0: the rates `docs/simulator.md` lists).
+    pub scale: f64,
+    /// The profiles to simulate, each once.
+    pub profiles: Vec<Profile>,
+}
+
+impl Default for SimSpec {
+    /// Every profile at scale 1 over the day of 2025-03-03 (a Monday, UTC).
+    fn default() -> Self {
+        SimSpec {
+            seed: 42,
+            start_unix_ms: 1_740_960_000_000,
+            span_ms: 86_400_000,
+            scale: 1.0,
+            profiles: Profile::ALL.to_vec(),
+        }
+    }
+}
+
+/// Benign or attack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Class {
+    Benign,
+    Attack,
+}
+
+impl Class {
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Benign => "benign",
+            Class::Attack => "attack",
+        }
+    }
+}
+
+macro_rules! profiles {
+    ($($variant:ident => $name:literal, $class:ident, $attack:expr, $variant_name:literal, $speed:expr;)*) => {
+        /// A traffic profile.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Profile { $($variant,)* }
+
+        impl Profile {
+            /// Every profile, benign ones first.
+            pub const ALL: [Profile; [$($name,)*].len()] = [$(Profile::$variant,)*];
+
+            /// The profile's name in labels and on the command line.
+            pub fn name(self) -> &'static str {
+                match self { $(Profile::$variant => $name,)* }
+            }
+
+            pub fn class(self) -> Class {
+                match self { $(Profile::$variant => Class::$class,)* }
+            }
+
+            /// The attack kind: `logit_extraction`, `distillation`, `near_duplicate_flood`,
+            /// `distributed_extraction` or `side_channel`; `None` for benign profiles.
+            pub fn attack(self) -> Option<&'static str> {
+                match self { $(Profile::$variant => $attack,)* }
+            }
+
+            /// The technique within the kind (`sweep`, `bisection`, `harvest`, ...).
+            pub fn variant(self) -> &'static str {
+                match self { $(Profile::$variant => $variant_name,)* }
+            }
+
+            /// `fast`, `slow` or `distributed`; `None` for benign profiles.
+            pub fn speed(self) -> Option<&'static str> {
+                match self { $(Profile::$variant => $speed,)* }
+            }
+        }
+    };
+}
+
+profiles! {
+    ChatUsers => "chat_users", Benign, None, "chat", None;
+    BatchJob => "batch_job", Benign, None, "batch", None;
+    NightlyEval => "nightly_eval", Benign, None, "evaluation", None;
+    LogitSweepFast => "logit_sweep_fast", Attack, Some("logit_extraction"), "sweep", Some("fast");
+    LogitSweepSlow => "logit_sweep_slow", Attack, Some("logit_extraction"), "sweep", Some("slow");
+    LogitSweepDistributed => "logit_sweep_distributed", Attack, Some("distributed_extraction"), "sweep", Some("distributed");
+    LogitBisectionFast => "logit_bisection_fast", Attack, Some("logit_extraction"), "bisection", Some("fast");
+    LogitBisectionSlow => "logit_bisection_slow", Attack, Some("logit_extraction"), "bisection", Some("slow");
+    DistillationFast => "distillation_fast", Attack, Some("distillation"), "harvest", Some("fast");
+    DistillationSlow => "distillation_slow", Attack, Some("distillation"), "harvest", Some("slow");
+    DistillationDistributed => "distillation_distributed", Attack, Some("distributed_extraction"), "harvest", Some("distributed");
+    DuplicateFloodFast => "duplicate_flood_fast", Attack, Some("near_duplicate_flood"), "template", Some("fast");
+    DuplicateFloodSlow => "duplicate_flood_slow", Attack, Some("near_duplicate_flood"), "template", Some("slow");
+    PrefixProbeFast => "prefix_probe_fast", Attack, Some("side_channel"), "prefix_probe", Some("fast");
+    PrefixProbeSlow => "prefix_probe_slow", Attack, Some("side_channel"), "prefix_probe", Some("slow");
+    CacheTimingFast => "cache_timing_fast", Attack, Some("side_channel"), "cache_repeat", Some("fast");
+    CacheTimingSlow => "cache_timing_slow", Attack, Some("side_channel"), "cache_repeat", Some("slow");
+}
+
+impl Profile {
+    /// The profile of this name.
+    pub fn parse(name: &str) -> Option<Profile> {
+        Profile::ALL.into_iter().find(|p| p.name() == name.trim())
+    }
+
+    fn generator(self) -> Box<dyn Generator> {
+        match self {
+            Profile::ChatUsers => Box::new(chat_users::ChatUsers::default()),
+            Profile::BatchJob => Box::new(batch_job::BatchJob),
+            Profile::NightlyEval => Box::new(nightly_eval::NightlyEval::default()),
+            Profile::LogitSweepFast => Box::new(logit_sweep::LogitSweep::new(Speed::Fast)),
+            Profile::LogitSweepSlow => Box::new(logit_sweep::LogitSweep::new(Speed::Slow)),
+            Profile::LogitSweepDistributed => {
+                Box::new(logit_sweep::LogitSweep::new(Speed::Distributed))
+            }
+            Profile::LogitBisectionFast => {
+                Box::new(logit_bisection::LogitBisection::new(Speed::Fast))
+            }
+            Profile::LogitBisectionSlow => {
+                Box::new(logit_bisection::LogitBisection::new(Speed::Slow))
+            }
+            Profile::DistillationFast => Box::new(distillation::Distillation::new(Speed::Fast)),
+            Profile::DistillationSlow => Box::new(distillation::Distillation::new(Speed::Slow)),
+            Profile::DistillationDistributed => {
+                Box::new(distillation::Distillation::new(Speed::Distributed))
+            }
+            Profile::DuplicateFloodFast => {
+                Box::new(duplicate_flood::DuplicateFlood::new(Speed::Fast))
+            }
+            Profile::DuplicateFloodSlow => {
+                Box::new(duplicate_flood::DuplicateFlood::new(Speed::Slow))
+            }
+            Profile::PrefixProbeFast => Box::new(side_channel::PrefixProbe::new(Speed::Fast)),
+            Profile::PrefixProbeSlow => Box::new(side_channel::PrefixProbe::new(Speed::Slow)),
+            Profile::CacheTimingFast => Box::new(side_channel::CacheTiming::new(Speed::Fast)),
+            Profile::CacheTimingSlow => Box::new(side_channel::CacheTiming::new(Speed::Slow)),
+        }
+    }
+}
+
+/// What [`simulate`] wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SimStats {
+    /// Lines of the log (calls).
+    pub calls: u64,
+    /// Bytes of the log.
+    pub bytes: u64,
+    /// Calls per profile name.
+    pub per_profile: BTreeMap<&'static str, u64>,
+    /// Calls answered with HTTP 429.
+    pub rate_limited: u64,
+}
+
+/// Simulates the traffic `spec` describes: the log to `log` (NDJSON, one call per line,
+/// timestamps never decreasing) and one label per log line to `labels` (NDJSON, same order).
+///
+/// Fails with [`io::ErrorKind::InvalidInput`] when the span is not positive or not within
+/// years 1 to 9999, or the scale is not a positive finite number.
+pub fn simulate(
+    spec: &SimSpec,
+    log: &mut impl Write,
+    labels: &mut impl Write,
+) -> io::Result<SimStats> {
+    validate(spec)?;
+    let window = Window {
+        start: spec.start_unix_ms,
+        end: spec.start_unix_ms + spec.span_ms,
+        scale: spec.scale,
+    };
+    let mut profiles: Vec<Profile> = spec.profiles.clone();
+    profiles.sort();
+    profiles.dedup();
+    let mut planned = Vec::new();
+    for &profile in &profiles {
+        let mut generator = profile.generator();
+        let stream = profile_stream(profile);
+        let mut rng = Rng::derived(spec.seed, stream);
+        let mut plan = generator.plan(&window, &mut rng);
+        plan.slots
+            .retain(|s| s.t_ms >= window.start && s.t_ms < window.end);
+        plan.slots.sort_by_key(|s| (s.t_ms, s.principal, s.a, s.b));
+        rate_limit(&mut plan.slots, generator.requests_per_minute());
+        planned.push((profile, generator, plan));
+    }
+    let mut order: Vec<(i64, usize, usize)> = planned
+        .iter()
+        .enumerate()
+        .flat_map(|(p, (_, _, plan))| {
+            plan.slots
+                .iter()
+                .enumerate()
+                .map(move |(i, slot)| (slot.t_ms, p, i))
+        })
+        .collect();
+    order.sort_unstable();
+    let mut log = Counting {
+        inner: BufWriter::with_capacity(1 << 16, log),
+        bytes: 0,
+    };
+    let mut labels = BufWriter::with_capacity(1 << 16, labels);
+    let mut stats = SimStats::default();
+    for (line, &(_, p, i)) in order.iter().enumerate() {
+        let (profile, generator, plan) = &planned[p];
+        let slot = &plan.slots[i];
+        let principal = &plan.principals[slot.principal];
+        let mut rng = Rng::derived(spec.seed ^ profile_stream(*profile), i as u64);
+        let call = generator.render(slot, principal, &mut rng);
+        let (record, request_id) = record::record(slot, principal, &call, &mut rng);
+        serde_json::to_writer(&mut log, &record)?;
+        log.write_all(b"\n")?;
+        let label = json!({
+            "line": line + 1,
+            "request_id": request_id,
+            "profile": profile.name(),
+            "class": profile.class().name(),
+            "attack": profile.attack(),
+            "variant": profile.variant(),
+            "speed": profile.speed(),
+            "principal": principal.api_key_id,
+            "user": principal.user,
+            "source_ip": principal.ip,
+            "status": slot.status,
+        });
+        serde_json::to_writer(&mut labels, &label)?;
+        labels.write_all(b"\n")?;
+        stats.calls += 1;
+        if slot.status == 429 {
+            stats.rate_limited += 1;
+        }
+        *stats.per_profile.entry(profile.name()).or_default() += 1;
+    }
+    log.flush()?;
+    labels.flush()?;
+    stats.bytes = log.bytes;
+    Ok(stats)
+}
+
+fn profile_stream(profile: Profile) -> u64 {
+    profile
+        .name()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+}
+
+fn invalid(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message)
+}
+
+fn validate(spec: &SimSpec) -> io::Result<()> {
+    if spec.span_ms <= 0 {
+        return Err(invalid(format!(
+            "span must be positive, got {} ms",
+            spec.span_ms
+        )));
+    }
+    if !(spec.scale.is_finite() && spec.scale > 0.0) {
+        return Err(invalid(format!(
+            "scale must be a positive number, got {}",
+            spec.scale
+        )));
+    }
+    let end = spec.start_unix_ms.checked_add(spec.span_ms);
+    let representable = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms).is_some_and(|t| {
+            let year = chrono::Datelike::year(&t);
+            (1..=9999).contains(&year)
+        })
+    };
+    if !representable(spec.start_unix_ms) || !end.is_some_and(representable) {
+        return Err(invalid(
+            "start and end of the span must be between years 1 and 9999".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// Marks the calls of a principal beyond `per_minute` successful calls in the trailing
+/// minute as rate limited (HTTP 429); a rejected call does not count against the limit.
+fn rate_limit(slots: &mut [Slot], per_minute: usize) {
+    let mut recent: BTreeMap<usize, std::collections::VecDeque<i64>> = BTreeMap::new();
+    for slot in slots.iter_mut() {
+        let window = recent.entry(slot.principal).or_default();
+        while window.front().is_some_and(|t| *t <= slot.t_ms - 60_000) {
+            window.pop_front();
+        }
+        if window.len() >= per_minute {
+            slot.status = 429;
+        } else {
+            window.push_back(slot.t_ms);
+        }
+    }
+}
+
+/// Counts the bytes that go through it.
+struct Counting<W: Write> {
+    inner: W,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.bytes += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// How fast an attack runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Speed {
+    /// Seconds apart, within an hour or two.
+    Fast,
+    /// Minutes apart, over the whole span.
+    Slow,
+    /// Many keys sharing infrastructure, each at a low rate.
+    Distributed,
+}
+
+/// The simulated time range.
+pub(crate) struct Window {
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+    pub(crate) scale: f64,
+}
+
+pub(crate) const MINUTE: i64 = 60_000;
+pub(crate) const HOUR: i64 = 3_600_000;
+pub(crate) const DAY: i64 = 86_400_000;
+
+impl Window {
+    /// `base` scaled, at least 1.
+    pub(crate) fn count(&self, base: f64) -> u64 {
+        (base * self.scale).round().max(1.0) as u64
+    }
+
+    pub(crate) fn span(&self) -> i64 {
+        self.end - self.start
+    }
+
+    /// Start times of the days (UTC midnights) that overlap the window.
+    pub(crate) fn days(&self) -> impl Iterator<Item = i64> + '_ {
+        let first = self.start.div_euclid(DAY) * DAY;
+        (0..)
+            .map(move |d| first + d * DAY)
+            .take_while(move |day| *day < self.end)
+    }
+
+    /// `count` times starting at a random point of `[from, to)`, gaps drawn from
+    /// `gap_ms` (low, high), squeezed to fit before `to` (and the window's end).
+    pub(crate) fn burst(
+        &self,
+        rng: &mut Rng,
+        from: i64,
+        to: i64,
+        count: u64,
+        gap_ms: (u64, u64),
+    ) -> Vec<i64> {
+        let to = to.min(self.end).max(from + 1);
+        let gaps: Vec<u64> = (0..count)
+            .map(|_| rng.between(gap_ms.0, gap_ms.1))
+            .collect();
+        let total: u64 = gaps.iter().sum::<u64>().max(1);
+        let room = u64::try_from(to - from).unwrap_or(1);
+        let squeeze = if total > room * 9 / 10 {
+            (room * 9 / 10) as f64 / total as f64
+        } else {
+            1.0
+        };
+        let used = (total as f64 * squeeze) as u64;
+        let mut t = from + rng.below(room.saturating_sub(used).max(1)) as i64;
+        gaps.into_iter()
+            .map(|gap| {
+                t += (gap as f64 * squeeze) as i64;
+                t
+            })
+            .collect()
+    }
+
+    /// Times from `from` to the window's end with gaps drawn from `gap_ms` (low, high)
+    /// divided by the scale.
+    pub(crate) fn steady(&self, rng: &mut Rng, from: i64, gap_ms: (u64, u64)) -> Vec<i64> {
+        let low = (gap_ms.0 as f64 / self.scale).max(1.0) as u64;
+        let high = (gap_ms.1 as f64 / self.scale).max(1.0) as u64;
+        let mut out = Vec::new();
+        let mut t = from + rng.below(high) as i64;
+        while t < self.end {
+            out.push(t);
+            t += rng.between(low, high) as i64;
+        }
+        out
+    }
+}
+
+/// One planned call: when, by whom, and two profile-specific parameters.
+#[derive(Clone, Debug)]
+pub(crate) struct Slot {
+    pub(crate) t_ms: i64,
+    pub(crate) principal: usize,
+    pub(crate) a: u64,
+    pub(crate) b: i64,
+    pub(crate) status: u16,
+}
+
+impl Slot {
+    pub(crate) fn new(t_ms: i64, principal: usize, a: u64, b: i64) -> Slot {
+        Slot {
+            t_ms,
+            principal,
+            a,
+            b,
+            status: 200,
+        }
+    }
+}
+
+/// Who calls: an API key, its user, where from, with what client.
+#[derive(Clone, Debug)]
+pub(crate) struct Principal {
+    pub(crate) api_key_id: String,
+    pub(crate) user: String,
+    pub(crate) ip: String,
+    pub(crate) user_agent: &'static str,
+    pub(crate) auth: &'static str,
+}
+
+impl Principal {
+    pub(crate) fn new(
+        user: String,
+        ip: String,
+        user_agent: &'static str,
+        auth: &'static str,
+        rng: &mut Rng,
+    ) -> Principal {
+        Principal {
+            api_key_id: format!("key_{}", rng.alphanumeric(12)),
+            user,
+            ip,
+            user_agent,
+            auth,
+        }
+    }
+}
+
+/// A profile's principals and calls.
+#[derive(Default)]
+pub(crate) struct Plan {
+    pub(crate) principals: Vec<Principal>,
+    pub(crate) slots: Vec<Slot>,
+}
+
+/// A planned call made concrete: the request body, and what the model answers.
+pub(crate) struct Call {
+    /// The request body (Chat Completions).
+    pub(crate) request: Map<String, Value>,
+    /// The answer the model would give without a length limit.
+    pub(crate) answer: String,
+    /// Whether the provider's prompt cache served the prompt (`None`: no cache effect).
+    pub(crate) cache_hit: Option<bool>,
+}
+
+impl Call {
+    /// A call with one user message.
+    pub(crate) fn single(model: &str, prompt: String, answer: String) -> Call {
+        let mut request = Map::new();
+        request.insert("model".into(), json!(model));
+        request.insert(
+            "messages".into(),
+            json!([{"role": "user", "content": prompt}]),
+        );
+        Call {
+            request,
+            answer,
+            cache_hit: None,
+        }
+    }
+
+    pub(crate) fn set(mut self, key: &str, value: Value) -> Call {
+        self.request.insert(key.to_owned(), value);
+        self
+    }
+}
+
+/// A profile: plans its calls, then renders each one.
+pub(crate) trait Generator {
+    fn plan(&mut self, window: &Window, rng: &mut Rng) -> Plan;
+    fn render(&self, slot: &Slot, principal: &Principal, rng: &mut Rng) -> Call;
+    /// Requests per minute a key of this profile may make before getting 429s.
+    fn requests_per_minute(&self) -> usize {
+        60
+    }
+}
+
+/// An address in the documentation range `prefix` (`"203.0.113"`) with a last byte.
+pub(crate) fn ipv4(prefix: &str, last: u64) -> String {
+    format!("{prefix}.{last}")
+}

@@ -38,6 +38,7 @@ mod logit_bisection;
 mod logit_sweep;
 mod nightly_eval;
 mod record;
+pub mod score;
 mod side_channel;
 mod words;
 

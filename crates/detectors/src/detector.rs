@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use modelward_event::Event;
-use modelward_rule::RuleMeta;
+use modelward_rule::{RuleMeta, Severity};
 use serde_json::{Map, Value};
 
 use crate::detectors;
@@ -24,6 +24,9 @@ pub struct Finding {
     pub summary: String,
     /// Details for the alert's `evidence` (secrets already masked).
     pub evidence: Map<String, Value>,
+    /// The alert's severity when this finding's differs from the detector's (a user-agent
+    /// list entry of its own severity); None: the detector's.
+    pub severity: Option<Severity>,
 }
 
 /// A built-in detector: stateless, run on every event after normalization.

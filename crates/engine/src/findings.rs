@@ -36,6 +36,7 @@ pub fn finding_alerts(engine: &Engine, findings: Vec<(Finding, Arc<Event>)>) -> 
         alert.entity = entity_of(&fields, &lookup);
         alert.fields = fields;
         alert.evidence = finding.evidence;
+        alert.severity = finding.severity;
         alert.evidence.insert(
             "source".into(),
             json!({"file": &*event.origin.file, "line": event.origin.line, "offset": event.origin.offset}),

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use crate::RuleMeta;
+use crate::{RuleMeta, Severity};
 
 /// The JSON Schema every alert document validates against (draft 2020-12).
 pub const ALERT_SCHEMA: &str = include_str!("../../../schema/alert.schema.json");
@@ -43,6 +43,9 @@ pub struct Alert {
     /// Where the evidence is: sample source records (file, line, offset) and statistics.
     pub evidence: Map<String, Value>,
     pub suppression: Option<Suppression>,
+    /// The severity of this alert when it differs from its rule's (a detector's match of a
+    /// given severity); the risk score follows it.
+    pub severity: Option<Severity>,
 }
 
 fn iso(ms: i64) -> Value {
@@ -61,6 +64,7 @@ impl Alert {
             fields: Map::new(),
             evidence: Map::new(),
             suppression: None,
+            severity: None,
         }
     }
 
@@ -93,8 +97,16 @@ impl Alert {
         doc.insert("@timestamp".into(), iso(self.timestamp));
         doc.insert("event".into(), json!({"kind": "alert"}));
         doc.insert("rule".into(), rule_obj);
-        doc.insert("severity".into(), json!(rule.severity.as_str()));
-        doc.insert("risk_score".into(), json!(rule.risk_score));
+        match self.severity.filter(|s| *s != rule.severity) {
+            Some(severity) => {
+                doc.insert("severity".into(), json!(severity.as_str()));
+                doc.insert("risk_score".into(), json!(severity.default_risk_score()));
+            }
+            None => {
+                doc.insert("severity".into(), json!(rule.severity.as_str()));
+                doc.insert("risk_score".into(), json!(rule.risk_score));
+            }
+        }
         doc.insert(
             "threat".into(),
             serde_json::to_value(&rule.threat).unwrap_or(Value::Null),
@@ -125,5 +137,27 @@ impl Alert {
             );
         }
         Value::Object(doc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RuleType;
+
+    #[test]
+    fn an_alert_of_its_own_severity_carries_its_risk_score() {
+        let rule = Arc::new(RuleMeta::new(
+            "r",
+            "R",
+            RuleType::Detector,
+            Severity::Medium,
+            47,
+        ));
+        let mut alert = Alert::new(rule, 0, "a".into());
+        assert_eq!(alert.to_json()["severity"], json!("medium"));
+        alert.severity = Some(Severity::Critical);
+        assert_eq!(alert.to_json()["severity"], json!("critical"));
+        assert_eq!(alert.to_json()["risk_score"], json!(99));
     }
 }

@@ -81,12 +81,7 @@ impl BuiltinCode {
     /// modelward's rule metadata; `family` names the kind of built-in rule in its origin
     /// (`builtin:{family}/{code}`).
     pub fn meta(&self, family: &str) -> RuleMeta {
-        let risk = match self.severity {
-            Severity::Low => 21,
-            Severity::Medium => 47,
-            Severity::High => 73,
-            Severity::Critical => 99,
-        };
+        let risk = self.severity.default_risk_score();
         let mut meta = RuleMeta::new(
             self.code,
             self.name,

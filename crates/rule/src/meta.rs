@@ -19,6 +19,16 @@ impl Severity {
         }
     }
 
+    /// The risk score of a built-in rule of this severity (Elastic's bands: 21, 47, 73, 99).
+    pub fn default_risk_score(self) -> u8 {
+        match self {
+            Severity::Low => 21,
+            Severity::Medium => 47,
+            Severity::High => 73,
+            Severity::Critical => 99,
+        }
+    }
+
     pub fn parse(text: &str) -> Option<Severity> {
         match text.to_ascii_lowercase().as_str() {
             "low" | "informational" => Some(Severity::Low),

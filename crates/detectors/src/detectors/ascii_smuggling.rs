@@ -225,6 +225,7 @@ impl Detector for AsciiSmuggling {
                 role: Some(role),
                 summary,
                 evidence,
+                severity: None,
             });
         }
     }

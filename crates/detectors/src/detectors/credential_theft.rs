@@ -1127,6 +1127,7 @@ impl Detector for CredentialTheft {
                 role: Some(Role::Completion),
                 summary,
                 evidence,
+                severity: None,
             });
         }
     }

@@ -124,6 +124,7 @@ fn heuristic_finding(score: &JailbreakScore, threshold: u32, prompt: &str) -> Fi
             categories.join(", ")
         ),
         evidence,
+        severity: None,
     }
 }
 

@@ -760,6 +760,7 @@ pub(crate) fn finding(
             feeds.join(", ")
         ),
         evidence,
+        severity: None,
     })
 }
 

@@ -597,6 +597,7 @@ impl Detector for SensitiveData {
                 role: Some(Role::Completion),
                 summary: format!("{} in the completion ({count} found)", e.label()),
                 evidence,
+                severity: None,
             });
         }
     }

@@ -95,5 +95,6 @@ pub fn finding(
         role: Some(Role::Prompt),
         summary: format!("jailbreak attempt {what} by {}", v.shield),
         evidence,
+        severity: None,
     })
 }

@@ -176,6 +176,7 @@ impl Detector for SuspiciousIp {
                 listing.list, listing.range
             ),
             evidence,
+            severity: None,
         });
     }
 }

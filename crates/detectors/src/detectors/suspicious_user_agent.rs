@@ -194,6 +194,7 @@ impl Detector for SuspiciousUserAgent {
             role: None,
             summary: format!("user agent of {tool}"),
             evidence,
+            severity: Some(*severity),
         });
     }
 }
@@ -217,10 +218,10 @@ mod tests {
             find(&d, "sqlmap/1.8.2#stable (https://sqlmap.org)")[0].evidence["tool"],
             json!("sqlmap")
         );
-        assert_eq!(
-            find(&d, "python-requests/2.31.0")[0].evidence["severity"],
-            json!("low")
-        );
+        let scripted = find(&d, "python-requests/2.31.0");
+        assert_eq!(scripted[0].evidence["severity"], json!("low"));
+        // The alert takes the entry's severity, not the detector's medium.
+        assert_eq!(scripted[0].severity, Some(Severity::Low));
         assert!(find(&d, "OpenAI/Python 1.51.0").is_empty());
         assert!(find(
             &d,

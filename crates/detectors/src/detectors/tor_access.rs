@@ -125,6 +125,7 @@ impl Detector for TorAccess {
                 role: None,
                 summary: format!("request from Tor exit {ip}"),
                 evidence,
+                severity: None,
             });
         }
     }

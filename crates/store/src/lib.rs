@@ -3,7 +3,8 @@
 //! The schema is versioned with SQLite's `PRAGMA user_version`: [`Store::open`] applies every
 //! migration in [`migrations`] the file has not seen yet, each in its own transaction, and
 //! refuses a file written by a newer modelward. Each kind of data has its own module and its
-//! own tables; today that is the model [`inventory`] (later: incidents, baselines).
+//! own tables: the model [`inventory`] and the behavioural analyzers' [`baselines`] (later:
+//! incidents).
 //!
 //! ```
 //! use modelward_store::{inventory::ArtifactRecord, Store};
@@ -26,6 +27,7 @@
 //! assert_eq!(store.artifacts().unwrap().len(), 1);
 //! ```
 
+pub mod baselines;
 pub mod inventory;
 pub mod migrations;
 
@@ -42,7 +44,7 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
-    #[error("no such database file (`modelward inventory scan` creates it)")]
+    #[error("no such database file (`modelward inventory scan` or `hunt --state` creates it)")]
     Missing { path: String },
     #[error("database schema version {found} is newer than this modelward knows ({known})")]
     TooNew { found: u32, known: u32 },

@@ -8,7 +8,7 @@ use rusqlite::Connection;
 
 use crate::StoreError;
 
-/// Every migration, in order. Version 1: the model inventory.
+/// Every migration, in order. Version 1: the model inventory; 2: behavioural baselines.
 pub const MIGRATIONS: &[&str] = &[
     // 1: the model inventory (see the `inventory` module).
     "CREATE TABLE inventory_roots (
@@ -30,6 +30,18 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX inventory_artifacts_root ON inventory_artifacts (root);
     CREATE INDEX inventory_artifacts_hash ON inventory_artifacts (hash);",
+    // 2: the behavioural analyzers' baselines (see the `baselines` module).
+    "CREATE TABLE baseline_profiles (
+        analyzer  TEXT NOT NULL,
+        principal TEXT NOT NULL,
+        profile   TEXT NOT NULL,
+        last_seen INTEGER NOT NULL,
+        PRIMARY KEY (analyzer, principal)
+    );
+    CREATE TABLE baseline_watermarks (
+        analyzer   TEXT PRIMARY KEY NOT NULL,
+        event_time INTEGER NOT NULL
+    );",
 ];
 
 /// The schema version this build writes.

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use modelward_rule::RuleMeta;
 
 use crate::analyzers::{
-    access_anomaly::AccessAnomaly, distillation::Distillation, logit_extraction::LogitExtraction,
-    prada::Prada, query_flood::QueryFlood, recurring_requests::RecurringRequests,
+    access_anomaly::AccessAnomaly, distillation::Distillation,
+    distributed_extraction::DistributedExtraction, logit_extraction::LogitExtraction, prada::Prada,
+    query_flood::QueryFlood, recurring_requests::RecurringRequests,
     sensitive_data_anomaly::SensitiveDataAnomaly, side_channel::SideChannel,
     volume_anomaly::VolumeAnomaly,
 };
@@ -91,6 +92,11 @@ impl Behavior {
             Box::new(Distillation::new(&s.theft.distillation, s.max_principals)),
             Box::new(Prada::new(&s.theft.prada, s.max_principals)),
             Box::new(QueryFlood::new(&s.theft.flood, s.max_principals)),
+            Box::new(DistributedExtraction::new(
+                &s.theft.logit,
+                s.theft.cluster_min_members,
+                s.max_principals,
+            )),
             Box::new(SideChannel::new(&s.theft.side_channel, s.max_principals)),
         ];
         all.into_iter().filter(|a| s.enabled(a.code())).collect()

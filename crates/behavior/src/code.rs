@@ -23,6 +23,7 @@ pub static CODES: &[Code] = &[
     analyzers::distillation::CODE,
     analyzers::prada::CODE,
     analyzers::query_flood::CODE,
+    analyzers::distributed_extraction::CODE,
     analyzers::side_channel::CODE,
 ];
 

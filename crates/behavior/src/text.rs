@@ -74,8 +74,8 @@ pub struct PromptFeatures {
     /// A hash of the full text without its last [`TAIL`] characters; `None` when the text
     /// is shorter than `TAIL + 16` characters.
     pub prefix: Option<u64>,
-    /// The query's character 3-grams hashed into [`DIMS`] buckets, L2-normalized and
-    /// quantized to bytes (×255).
+    /// The query's character 3-grams, digits left out (numbers are the item ids of templated
+    /// prompts), hashed into [`DIMS`] buckets, L2-normalized and quantized to bytes (×255).
     pub vector: Box<[u8]>,
     /// Blacklight-style fingerprints: hashes of the query's overlapping windows of
     /// [`WINDOW`] words, the [`MARKS`] smallest, sorted.
@@ -267,7 +267,13 @@ impl PromptFeatures {
             simhash: simhash(&chars),
             template: template(&query),
             prefix,
-            vector: vector(&chars),
+            vector: vector(
+                &chars
+                    .iter()
+                    .copied()
+                    .filter(|c| !c.is_ascii_digit())
+                    .collect::<Vec<char>>(),
+            ),
             marks: marks(&query),
             reasoning: reasoning_param || REASONING.iter().any(|p| query.contains(p)),
         })

@@ -144,7 +144,7 @@ impl Default for TheftSettings {
                 min_queries: 100,
                 max_queries: 1000,
                 reservoir: 256,
-                delta: 0.75,
+                delta: 0.90,
                 test_every: 25,
                 window: Span(24 * HOUR),
             },

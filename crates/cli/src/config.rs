@@ -393,5 +393,26 @@ mod tests {
         std::fs::write(&path, "[behavior.volume_anomaly]\nbuckets = 3\n").unwrap();
         let e = Options::load(&path).unwrap_err().to_string();
         assert!(e.contains("b.toml:2:1") && e.contains("buckets"), "{e}");
+        // The theft analyzers' sections.
+        std::fs::write(
+            &path,
+            "[behavior.logit_extraction]\nmin_calls = 50\nwindow = \"6h\"\n[behavior.distillation]\npeer_ratio = 20.0\n[behavior.prada]\ndelta = 0.95\n[behavior.query_flood]\nmin_matches = 80\n[behavior.side_channel]\nmin_chars = 4096\n",
+        )
+        .unwrap();
+        let s = Options::load(&path)
+            .unwrap()
+            .behavior
+            .unwrap()
+            .settings(&[]);
+        assert_eq!(s.theft.logit.min_calls, 50);
+        assert_eq!(s.theft.logit.window, Span(6 * 3_600_000));
+        assert_eq!(s.theft.distillation.peer_ratio, 20.0);
+        assert_eq!(s.theft.prada.delta, 0.95);
+        assert_eq!(s.theft.flood.min_matches, 80);
+        assert_eq!(s.theft.side_channel.min_chars, 4096);
+        assert!(s.validate().is_ok());
+        std::fs::write(&path, "[behavior.prada]\nalpha = 0.05\n").unwrap();
+        let e = Options::load(&path).unwrap_err().to_string();
+        assert!(e.contains("b.toml:2:1") && e.contains("alpha"), "{e}");
     }
 }

@@ -155,17 +155,7 @@ fn behavioural(alerts: &[Alert]) -> BTreeMap<(String, String), Vec<Value>> {
 #[test]
 fn behavioural_alerts_from_a_gateway_log() {
     let lines = traffic();
-    // The theft analyzers (MW-TH-…) are tested in their own file; MW-TH-0003 (PRADA) fires on
-    // this file's templated prompts (a known limitation).
-    let mw_ai_only = BehaviorSettings {
-        disabled: modelward_behavior::CODES
-            .iter()
-            .filter(|c| c.code.starts_with("MW-TH-"))
-            .map(|c| c.code.to_string())
-            .collect(),
-        ..BehaviorSettings::default()
-    };
-    let (alerts, stats) = hunt(&lines, Behavior::new(&mw_ai_only).unwrap());
+    let (alerts, stats) = hunt(&lines, Behavior::new(&BehaviorSettings::default()).unwrap());
     assert_eq!(stats.behavior_calls, lines.len() as u64);
     assert_eq!(stats.behavior_evicted, 0);
     let by = behavioural(&alerts);
@@ -219,7 +209,7 @@ fn behavioural_alerts_from_a_gateway_log() {
     );
 
     // The same input gives the same ids.
-    let (again, _) = hunt(&lines, Behavior::new(&mw_ai_only).unwrap());
+    let (again, _) = hunt(&lines, Behavior::new(&BehaviorSettings::default()).unwrap());
     let ids = |a: &[Alert]| a.iter().map(|a| a.id.clone()).collect::<Vec<_>>();
     assert_eq!(ids(&alerts), ids(&again));
 

@@ -20,7 +20,8 @@
 //! The share of calls on the principal's most common template (first three words, digits left
 //! out) is reported, not required: templates alone are what batch jobs look like. The score
 //! is the volume ratio; the message says against what ("41× its median of 12 over 30
-//! active buckets" or "25× the median of 14 principals"). At most one alert per bucket.
+//! active buckets" or "25× the median of 14 principals"). At most one alert per bucket, and
+//! none for a bucket right after one that alerted (the same harvest going on).
 //!
 //! ## Why it matters
 //! Distillation copies a model's capabilities at the price of its API calls (Stanford's
@@ -100,6 +101,8 @@ pub struct Profile {
     pub current: Option<Current>,
     pub topics: VecDeque<u64>,
     pub last_marks: Option<Box<[u32]>>,
+    /// The start of the last bucket that alerted.
+    pub fired: Option<i64>,
 }
 
 /// Calls per principal in the current bucket, for the peers' median.
@@ -242,6 +245,12 @@ impl Analyzer for Distillation {
             return;
         }
         c.fired = true;
+        let ongoing = p.fired == Some(c.start.saturating_sub(s.bucket.0));
+        p.fired = Some(c.start);
+        if ongoing {
+            // The harvest that alerted in the previous bucket goes on: one alert for it.
+            return;
+        }
         let mut e = Map::new();
         e.insert("calls".into(), json!(c.calls));
         e.insert(
@@ -384,25 +393,98 @@ pub(crate) mod tests {
         out
     }
 
+    /// Pseudo-random words: free text that differs from item to item.
+    pub(crate) fn words(seed: u64, n: usize) -> String {
+        const VOCAB: [&str; 64] = [
+            "account",
+            "after",
+            "again",
+            "app",
+            "asked",
+            "before",
+            "billing",
+            "broken",
+            "browser",
+            "cannot",
+            "card",
+            "changed",
+            "charged",
+            "checkout",
+            "colleague",
+            "crash",
+            "customer",
+            "data",
+            "delivery",
+            "device",
+            "email",
+            "error",
+            "export",
+            "failed",
+            "file",
+            "invoice",
+            "laptop",
+            "license",
+            "login",
+            "manager",
+            "message",
+            "missing",
+            "mobile",
+            "monday",
+            "network",
+            "office",
+            "order",
+            "password",
+            "payment",
+            "phone",
+            "plan",
+            "printer",
+            "profile",
+            "refund",
+            "report",
+            "reset",
+            "screen",
+            "server",
+            "shipment",
+            "slow",
+            "subscription",
+            "support",
+            "team",
+            "timeout",
+            "tried",
+            "update",
+            "upgrade",
+            "upload",
+            "urgent",
+            "user",
+            "vpn",
+            "warehouse",
+            "website",
+            "yesterday",
+        ];
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                VOCAB[(x % 64) as usize]
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     /// A heavy batch job: one template, each ticket its own text; long inputs, short outputs.
     pub(crate) fn ticket_batch(key: &str, start: i64, n: usize, every: i64) -> Vec<Call> {
-        let problems = [
-            "cannot log in after the password reset",
-            "was charged twice for the march invoice",
-            "printer on floor three jams on every duplex job",
-            "asks for a refund of the annual plan",
-            "reports the mobile app crashes on startup",
-            "wants the delivery address changed",
-            "cannot download the monthly report",
-            "says the vpn drops every ten minutes",
-        ];
         (0..n)
             .map(|i| {
                 let t = format!(
-                    "Summarise ticket #{}: Customer {} {}. They tried {} and contacted us {} times. Priority {}.",
-                    10_000 + i, i * 37 % 1009, problems[i % 8], problems[(i / 8) % 8], i % 5 + 1, ["low", "normal", "high"][i % 3]
+                    "Summarise ticket #{}: {}",
+                    10_000 + i,
+                    words(i as u64, 12 + i % 20)
                 );
-                Call::test(key, start + i as i64 * every).with_prompt(&t).with_tokens(450, 60)
+                Call::test(key, start + i as i64 * every)
+                    .with_prompt(&t)
+                    .with_tokens(450, 60)
             })
             .collect()
     }
@@ -412,9 +494,18 @@ pub(crate) mod tests {
         (0..500)
             .map(|q| {
                 Call::test(key, start + q * 3_000)
-                    .with_prompt(&format!("Question {q}: which of the options A, B, C or D best completes the statement about {} and {}?", SUBJECTS[q as usize % 24], ASPECTS[q as usize % 12]))
+                    .with_prompt(&format!(
+                        "Question {q}: which of the options A, B, C or D best completes: {}?",
+                        words(1_000_000 + q as u64, 8 + q as usize % 10)
+                    ))
                     .with_tokens(200, 1)
-                    .with_params(Params { max_tokens: Some(1), temperature: Some(0.0), logprobs: true, top_logprobs: Some(5), ..Params::default() })
+                    .with_params(Params {
+                        max_tokens: Some(1),
+                        temperature: Some(0.0),
+                        logprobs: true,
+                        top_logprobs: Some(5),
+                        ..Params::default()
+                    })
             })
             .collect()
     }
@@ -467,8 +558,8 @@ pub(crate) mod tests {
         let mut calls = background();
         calls.extend(harvester("key-new", 10 * HOUR, 250 * 5, HOUR / 250));
         let f = run(&mut calls);
-        // One alert per bucket until it is warm (6 buckets): 5 hours of harvesting.
-        assert_eq!(f.len(), 5, "{f:?}");
+        // Five hours of harvesting: one alert.
+        assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].evidence["volume"]["against"], json!("peers"));
         assert_eq!(f[0].evidence["calls"], json!(200));
     }

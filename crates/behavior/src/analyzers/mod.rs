@@ -2,6 +2,7 @@
 
 pub mod access_anomaly;
 pub mod distillation;
+pub mod distributed_extraction;
 pub mod logit_extraction;
 pub mod prada;
 pub mod query_flood;

@@ -4,11 +4,14 @@
 //! A principal whose stream of queries is not shaped like natural use, by the PRADA test
 //! (Juuti et al. 2019): for each new query, its minimum distance to the principal's earlier
 //! queries (cosine distance between hashed character 3-gram vectors of 256 dimensions; the
-//! earlier queries are a reservoir sample of `reservoir`, 256, vectors); the latest
+//! earlier queries are a reservoir sample of `reservoir`, 256, vectors; distances are recorded
+//! from the 33rd query on, as the minimum distance to a handful of queries is larger than to
+//! many); the latest
 //! `max_queries` (1000) of these distances are tested for normality with Shapiro–Wilk
 //! (Royston's algorithm AS R94) every `test_every` (25) queries once there are `min_queries`
-//! (100). The alert is raised when W falls below `delta` (0.75; Juuti et al. used 0.90–0.96 on
-//! images, the benign text profiles of the tests reach W = 0.82): "W = 0.71 over 412 queries,
+//! (100). The alert is raised when W falls below `delta` (0.90, in the range Juuti et al.
+//! used; in the tests the benign batch job's W stays at 0.98 or more, the nightly evaluation's
+//! at 0.99, the seed-and-variation attack's is 0.52): "W = 0.71 over 412 queries,
 //! p = 3.1e-25". Exact repeats of a query seen before are left out (a nightly evaluation that
 //! repeats its prompts is no new information), and so are the turns of conversations (a
 //! prompt with earlier turns is a follow-up, not a probe). At most one alert per principal per `window`
@@ -22,16 +25,18 @@
 //! evaluated on, with no false positives on natural data, after some hundred queries.
 //!
 //! ## Example
-//! The key `key-3f8b` sends 300 queries: 30 seed questions and, for each, variations with a
-//! word or two changed. After 100 queries: "W = 0.62 over 100 queries (p = 2.2e-15), below
+//! The key `key-3f8b` sends 300 queries: 50 seed questions, each followed by five variations
+//! with one word changed. After 133 queries: "W = 0.52 over 100 queries (p = 1.4e-16), below
 //! δ = 0.9: the distances between its queries are not those of natural use", with the
 //! distances' mean, median and quartiles. `pb53_vector: model_extraction_api`.
 //!
 //! ## False positives
-//! Templated traffic whose items are near-identical (forms filled with a name or a number,
-//! tickets assembled from a few stock phrases: the tests' synthetic batch job reaches W = 0.72)
-//! alongside free-form queries; test suites of paraphrases. Natural chat and batch jobs whose
-//! items carry their own text have unimodal distances.
+//! Templated traffic whose items differ by a word or two (a form filled with a name or a
+//! city; items assembled from a few stock phrases: a batch built from 8 × 8 phrases reached
+//! W = 0.72 in an early version of the tests) has the shape of seeds and variations; test
+//! suites of paraphrases too. Numbers do not count (digits are left out of the vectors), so
+//! prompts that differ only by an id are one query. Natural chat (its follow-ups are left out)
+//! and batch jobs whose items carry their own text pass the test.
 //!
 //! ## Response
 //! Read the sample records for seed-and-variation queries. Rate-limit or block the principal,
@@ -64,6 +69,10 @@ pub const CODE: Code = Code {
     atlas: ("AML.T0024", "Exfiltration via AI Inference API"),
     doc: include_str!("prada.rs"),
 };
+
+/// Earlier queries needed before distances are recorded: the minimum distance to a handful
+/// of queries is larger than to many, so the first ones would skew the distribution.
+const BURN_IN: usize = 32;
 
 /// Prompt fingerprints remembered per principal to leave out exact repeats.
 const SEEN: usize = 4096;
@@ -132,7 +141,7 @@ impl Analyzer for Prada {
                 p.seen.remove(&old);
             }
         }
-        if !p.reservoir.is_empty() {
+        if p.reservoir.len() >= BURN_IN.min(s.reservoir) {
             let d = p
                 .reservoir
                 .iter()
@@ -256,10 +265,23 @@ mod tests {
         let calls = crate::analyzers::distillation::tests::chat_user("alice", 0, 600);
         let f = run(&calls);
         assert!(f.is_empty(), "{f:?}");
-        // Known limitation: the synthetic ticket batch (items combined from 8 × 8 phrases,
-        // all distances 0.04–0.16) fails the test (W = 0.72 after 175 queries); see the
-        // False positives heading.
-        // Known limitation: the synthetic evaluation suite (500 questions combined from
-        // 24 × 12 phrases) fails the test on its first night (W = 0.61 after 100 queries).
+        let batch = crate::analyzers::distillation::tests::ticket_batch("batch", 0, 3000, 1_000);
+        let f = run(&batch);
+        assert!(f.is_empty(), "{f:?}");
+        // The same 500 prompts every night.
+        let mut eval = Vec::new();
+        for night in 0..5 {
+            eval.extend(crate::analyzers::distillation::tests::eval_suite(
+                "eval",
+                night * 86_400_000,
+            ));
+        }
+        let f = run(&eval);
+        assert!(f.is_empty(), "{f:?}");
+        // Prompts that differ only by a number are one query.
+        let ids: Vec<Call> = (0..500)
+            .map(|i| Call::test("ids", i * 1_000).with_prompt(&format!("Order status {i}?")))
+            .collect();
+        assert!(run(&ids).is_empty());
     }
 }

@@ -181,23 +181,21 @@ pub(crate) mod tests {
         out
     }
 
-    const WORDS: [&str; 12] = [
-        "quick", "slow", "red", "blue", "big", "small", "old", "new", "calm", "loud", "dark",
-        "bright",
-    ];
-
-    /// Variations of a few seed sentences, one or two words changed.
+    /// Seed questions, each followed by five variations with one word changed (the shape of
+    /// synthetic-query extraction: seeds and their augmentations).
     pub(crate) fn perturbations(n: usize) -> Vec<String> {
-        let seeds = [
-            "the {a} fox jumps over the lazy dog near the river bank while the farmer watches from the {b} barn",
-            "please rate whether this {a} movie review is positive or negative given the {b} acting and the long plot",
-            "translate into german the sentence my {a} neighbour parks a {b} car in front of the house every morning",
-        ];
+        use crate::analyzers::distillation::tests::words;
         (0..n)
             .map(|i| {
-                seeds[i % 3]
-                    .replace("{a}", WORDS[i % 12])
-                    .replace("{b}", WORDS[(i / 12) % 12])
+                let (seed, variant) = (i / 6, i % 6);
+                let mut w: Vec<String> = words(7_000 + seed as u64, 24)
+                    .split(' ')
+                    .map(str::to_string)
+                    .collect();
+                if variant > 0 {
+                    w[variant * 4 - 1] = words(90_000 + i as u64, 1);
+                }
+                w.join(" ")
             })
             .collect()
     }

@@ -554,6 +554,11 @@ pub(crate) mod tests {
             f[0].summary
         );
         assert_eq!(f[0].evidence["calls"], json!(200));
+        assert_eq!(
+            f[0].timestamp,
+            30 * HOUR + 199 * 3_600,
+            "its 200th call of the hour"
+        );
         // New and slow: 250 an hour on a new key, against the peers.
         let mut calls = background();
         calls.extend(harvester("key-new", 10 * HOUR, 250 * 5, HOUR / 250));
@@ -561,6 +566,11 @@ pub(crate) mod tests {
         // Five hours of harvesting: one alert.
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].evidence["volume"]["against"], json!("peers"));
+        assert_eq!(
+            f[0].timestamp,
+            10 * HOUR + 199 * (HOUR / 250),
+            "its 200th call"
+        );
         assert_eq!(f[0].evidence["calls"], json!(200));
     }
 

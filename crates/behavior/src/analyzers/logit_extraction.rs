@@ -366,6 +366,7 @@ mod tests {
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].evidence["variant"], json!("bisection"));
         assert_eq!(f[0].evidence["halving_steps"], json!(16));
+        assert_eq!(f[0].timestamp, 21 * 2_000, "the 22nd call");
     }
 
     #[test]

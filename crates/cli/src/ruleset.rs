@@ -40,7 +40,11 @@ impl RuleSet {
             set.detectors = modelward_detectors::CODES
                 .iter()
                 .map(|c| Arc::new(c.meta(modelward_detectors::FAMILY)))
-                .chain(modelward_behavior::CODES.iter().map(|c| Arc::new(modelward_behavior::meta(c))))
+                .chain(
+                    modelward_behavior::CODES
+                        .iter()
+                        .map(|c| Arc::new(modelward_behavior::meta(c))),
+                )
                 .collect();
         }
         for path in &source.rules {

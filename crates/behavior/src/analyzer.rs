@@ -94,6 +94,7 @@ impl Behavior {
             Box::new(QueryFlood::new(&s.theft.flood, s.max_principals)),
             Box::new(DistributedExtraction::new(
                 &s.theft.logit,
+                &s.theft.distillation,
                 s.theft.cluster_min_members,
                 s.max_principals,
             )),

@@ -36,6 +36,11 @@ pub struct DistillationSettings {
     pub baseline_buckets: usize,
     pub warmup_buckets: usize,
     pub min_calls: u64,
+    /// The slow scale: a day's bucket, with its own minimum and baseline.
+    pub slow_bucket: Span,
+    pub slow_min_calls: u64,
+    pub slow_baseline_buckets: usize,
+    pub slow_warmup_buckets: usize,
     /// Times the principal's own median (once warm).
     pub ratio: f64,
     /// Times the median of the principals active in the previous bucket (before warm-up).
@@ -131,6 +136,10 @@ impl Default for TheftSettings {
                 baseline_buckets: 168,
                 warmup_buckets: 6,
                 min_calls: 200,
+                slow_bucket: Span(24 * HOUR),
+                slow_min_calls: 300,
+                slow_baseline_buckets: 28,
+                slow_warmup_buckets: 3,
                 ratio: 5.0,
                 peer_ratio: 10.0,
                 min_peers: 3,
@@ -149,14 +158,14 @@ impl Default for TheftSettings {
                 window: Span(24 * HOUR),
             },
             flood: FloodSettings {
-                window: Span(HOUR),
+                window: Span(24 * HOUR),
                 history: 500,
                 match_marks: 10,
                 min_matches: 50,
                 min_share: 0.5,
             },
             side_channel: SideChannelSettings {
-                window: Span(HOUR),
+                window: Span(24 * HOUR),
                 min_chars: 1024,
                 min_variants: 30,
                 min_repeats: 20,
@@ -187,7 +196,7 @@ impl TheftSettings {
             (share(l.max_repeat_share), "logit_extraction.max_repeat_share", "between 0 and 1"),
             (l.min_halvings >= 2, "logit_extraction.min_halvings", "at least 2"),
             (l.max_chains >= 1, "logit_extraction.max_chains", "at least 1"),
-            (d.baseline_buckets >= 1 && d.warmup_buckets <= d.baseline_buckets, "distillation.warmup_buckets", "at most baseline_buckets (at least 1)"),
+            (d.baseline_buckets >= 1 && d.warmup_buckets <= d.baseline_buckets && d.slow_baseline_buckets >= 1 && d.slow_warmup_buckets <= d.slow_baseline_buckets, "distillation.warmup_buckets", "at most baseline_buckets (at least 1; the slow_ ones too)"),
             (d.ratio >= 1.0 && d.peer_ratio >= 1.0, "distillation.ratio", "at least 1 (and peer_ratio too)"),
             (d.topic_bits <= 64, "distillation.topic_bits", "at most 64"),
             (share(d.min_breadth) && share(d.max_continuity) && share(d.min_reasoning), "distillation.min_breadth", "a share between 0 and 1 (max_continuity, min_reasoning too)"),

@@ -206,7 +206,7 @@ fn traffic() -> Vec<Value> {
         lines.push(call(
             t + i * 20_000,
             "key-cache",
-            "192.0.2.44",
+            "2001:db8:1::44",
             SDK,
             user(&format!("{doc} Probe {i:03}: yes?")),
             json!({"max_tokens": 1, "temperature": 0}),
@@ -227,7 +227,7 @@ fn traffic() -> Vec<Value> {
         lines.push(call(
             t + i as i64 * 10_000,
             "key-synth",
-            "192.0.2.77",
+            "2001:db8:2::77",
             SDK,
             user(&w.join(" ")),
             json!({"temperature": 0.2}),
@@ -250,7 +250,7 @@ fn traffic() -> Vec<Value> {
         lines.push(call(
             t + i as i64 * 9_000,
             "key-harvest",
-            "192.0.2.90",
+            "2001:db8:3::90",
             SDK,
             user(&q),
             json!({"temperature": 0.7}),

@@ -64,7 +64,7 @@ use super::theft::{finding, MODEL_EXTRACTION_API};
 use super::{iso, median, round2};
 use crate::finding::{keep_sample, Sample};
 use crate::text::{hamming, shared};
-use crate::{Analyzer, Call, Code, DistillationSettings, Finding, Profiles};
+use crate::{Analyzer, Call, Code, DistillationSettings, Finding, Profiles, Span};
 
 pub const CODE: Code = Code {
     code: "MW-TH-0002",
@@ -95,14 +95,23 @@ pub struct Current {
     pub samples: Vec<Sample>,
 }
 
+/// A principal's buckets at one time scale.
 #[derive(Debug, Clone, Default)]
-pub struct Profile {
+pub struct ScaleState {
     pub history: VecDeque<u64>,
     pub current: Option<Current>,
-    pub topics: VecDeque<u64>,
-    pub last_marks: Option<Box<[u32]>>,
     /// The start of the last bucket that alerted.
     pub fired: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Profile {
+    /// The hourly and the daily scale.
+    pub scales: [ScaleState; 2],
+    pub topics: VecDeque<u64>,
+    pub last_marks: Option<Box<[u32]>>,
+    /// When the principal last alerted, at either scale.
+    pub last_alert: Option<i64>,
 }
 
 /// Calls per principal in the current bucket, for the peers' median.
@@ -114,22 +123,76 @@ struct Peers {
     previous: Option<(f64, usize)>,
 }
 
+impl Peers {
+    fn count(&mut self, bucket: i64, start: i64, principal: &str, max: usize) {
+        if start != self.start {
+            if start == self.start.saturating_add(bucket) && !self.counts.is_empty() {
+                let mut v: Vec<f64> = self.counts.values().map(|c| *c as f64).collect();
+                self.previous = Some((median(&mut v), v.len()));
+            } else {
+                self.previous = None;
+            }
+            self.counts.clear();
+            self.start = start;
+        }
+        if let Some(c) = self.counts.get_mut(principal) {
+            *c += 1;
+        } else if self.counts.len() < max {
+            self.counts.insert(principal.into(), 1);
+        }
+    }
+}
+
+/// One time scale's parameters.
+#[derive(Debug, Clone, Copy)]
+struct Scale {
+    bucket: Span,
+    min_calls: u64,
+    baseline_buckets: usize,
+    warmup_buckets: usize,
+}
+
 pub struct Distillation {
     settings: DistillationSettings,
+    scales: [Scale; 2],
     profiles: Profiles<Profile>,
-    peers: Peers,
+    peers: [Peers; 2],
     max_principals: usize,
 }
 
 impl Distillation {
     pub fn new(settings: &DistillationSettings, max_principals: usize) -> Distillation {
+        let s = settings;
         Distillation {
             settings: settings.clone(),
+            scales: [
+                Scale {
+                    bucket: s.bucket,
+                    min_calls: s.min_calls,
+                    baseline_buckets: s.baseline_buckets,
+                    warmup_buckets: s.warmup_buckets,
+                },
+                Scale {
+                    bucket: s.slow_bucket,
+                    min_calls: s.slow_min_calls,
+                    baseline_buckets: s.slow_baseline_buckets,
+                    warmup_buckets: s.slow_warmup_buckets,
+                },
+            ],
             profiles: Profiles::new(max_principals),
-            peers: Peers::default(),
+            peers: [Peers::default(), Peers::default()],
             max_principals: max_principals.max(1),
         }
     }
+}
+
+/// What one call adds to a bucket.
+#[derive(Debug, Clone, Copy, Default)]
+struct Signals {
+    novel: bool,
+    continuing: bool,
+    reasoning: bool,
+    template: Option<u64>,
 }
 
 impl Analyzer for Distillation {
@@ -139,149 +202,192 @@ impl Analyzer for Distillation {
 
     fn observe(&mut self, call: &Call, out: &mut Vec<Finding>) {
         let s = &self.settings;
-        let start = call.ts.div_euclid(s.bucket.0).saturating_mul(s.bucket.0);
-        let peers = &mut self.peers;
-        if start != peers.start {
-            if start == peers.start.saturating_add(s.bucket.0) && !peers.counts.is_empty() {
-                let mut v: Vec<f64> = peers.counts.values().map(|c| *c as f64).collect();
-                peers.previous = Some((median(&mut v), v.len()));
-            } else {
-                peers.previous = None;
-            }
-            peers.counts.clear();
-            peers.start = start;
-        }
-        if let Some(c) = peers.counts.get_mut(&*call.principal) {
-            *c += 1;
-        } else if peers.counts.len() < self.max_principals {
-            peers.counts.insert(call.principal.clone(), 1);
+        let starts = self
+            .scales
+            .map(|k| call.ts.div_euclid(k.bucket.0).saturating_mul(k.bucket.0));
+        for (i, peers) in self.peers.iter_mut().enumerate() {
+            peers.count(
+                self.scales[i].bucket.0,
+                starts[i],
+                &call.principal,
+                self.max_principals,
+            );
         }
         let p = self
             .profiles
             .touch(&call.principal, call.ts, &mut |_, _| {});
-        if p.current.as_ref().is_some_and(|c| c.start != start) {
-            if let Some(c) = p.current.take() {
-                p.history.push_back(c.calls);
-                while p.history.len() > s.baseline_buckets {
-                    p.history.pop_front();
-                }
-            }
-        }
-        let c = p.current.get_or_insert_with(|| Current {
-            start,
-            ..Current::default()
-        });
-        c.calls += 1;
-        c.tokens_in = c.tokens_in.saturating_add(call.tokens_in);
-        c.tokens_out = c.tokens_out.saturating_add(call.tokens_out);
+        let mut sig = Signals::default();
         if let Some(t) = call.text.as_deref() {
-            let continuing = t.turns > 1
+            sig.continuing = t.turns > 1
                 || p.last_marks
                     .as_ref()
                     .is_some_and(|m| 3 * shared(m, &t.marks) >= 2 * t.marks.len().max(1));
-            c.continuing += u64::from(continuing);
-            c.reasoning += u64::from(t.reasoning);
+            sig.reasoning = t.reasoning;
             if p.topics
                 .iter()
                 .all(|h| hamming(*h, t.simhash) > s.topic_bits)
             {
-                c.novel += 1;
+                sig.novel = true;
                 p.topics.push_back(t.simhash);
                 if p.topics.len() > TOPICS {
                     p.topics.pop_front();
                 }
             }
-            if let Some(e) = c.templates.iter_mut().find(|(k, _)| *k == t.template) {
-                e.1 += 1;
-            } else if c.templates.len() < TEMPLATES {
-                c.templates.push((t.template, 1));
-            }
+            sig.template = Some(t.template);
             p.last_marks = Some(t.marks.clone());
         }
-        keep_sample(&mut c.samples, call);
-        if c.fired || c.calls < s.min_calls {
-            return;
-        }
-        let warm = p.history.len() >= s.warmup_buckets.max(1);
-        let (ratio, basis) = if warm {
-            let mut h: Vec<f64> = p.history.iter().map(|x| *x as f64).collect();
-            let m = median(&mut h).max(1.0);
-            let r = c.calls as f64 / m;
-            (
-                r,
-                format!(
-                    "{}× its median of {} over {} active buckets",
-                    round2(r),
-                    round2(m),
-                    p.history.len()
-                ),
-            )
-        } else {
-            match peers.previous {
-                Some((m, n)) if n >= s.min_peers => {
-                    let m = m.max(1.0);
-                    let r = c.calls as f64 / m;
-                    (r, format!("{}× the median of {} principals in the previous bucket ({}); too new for its own baseline ({} of {} buckets)", round2(r), n, round2(m), p.history.len(), s.warmup_buckets))
+        for (k, scale) in self.scales.iter().enumerate() {
+            let start = starts[k];
+            let st = &mut p.scales[k];
+            if st.current.as_ref().is_some_and(|c| c.start != start) {
+                if let Some(c) = st.current.take() {
+                    st.history.push_back(c.calls);
+                    while st.history.len() > scale.baseline_buckets {
+                        st.history.pop_front();
+                    }
                 }
-                _ => return,
             }
-        };
-        let needed = if warm { s.ratio } else { s.peer_ratio };
-        let n = c.calls as f64;
-        let breadth = c.novel as f64 / n;
-        let continuity = c.continuing as f64 / n;
-        let reasoning = c.reasoning as f64 / n;
-        let expansion = if c.tokens_in > 0 {
-            c.tokens_out as f64 / c.tokens_in as f64
-        } else {
-            0.0
-        };
-        let template = c.templates.iter().map(|t| t.1).max().unwrap_or(0) as f64 / n;
-        if ratio < needed
-            || breadth < s.min_breadth
-            || continuity > s.max_continuity
-            || (expansion < s.min_expansion && reasoning < s.min_reasoning)
-        {
-            return;
+            let c = st.current.get_or_insert_with(|| Current {
+                start,
+                ..Current::default()
+            });
+            c.calls += 1;
+            c.tokens_in = c.tokens_in.saturating_add(call.tokens_in);
+            c.tokens_out = c.tokens_out.saturating_add(call.tokens_out);
+            c.novel += u64::from(sig.novel);
+            c.continuing += u64::from(sig.continuing);
+            c.reasoning += u64::from(sig.reasoning);
+            if let Some(t) = sig.template {
+                if let Some(e) = c.templates.iter_mut().find(|(h, _)| *h == t) {
+                    e.1 += 1;
+                } else if c.templates.len() < TEMPLATES {
+                    c.templates.push((t, 1));
+                }
+            }
+            keep_sample(&mut c.samples, call);
+            if c.fired || c.calls < scale.min_calls {
+                continue;
+            }
+            let warm = st.history.len() >= scale.warmup_buckets.max(1);
+            let peers = self.peers[k].previous;
+            let (pass, ratio, basis, against) = if warm {
+                let mut h: Vec<f64> = st.history.iter().map(|x| *x as f64).collect();
+                let m = median(&mut h).max(1.0);
+                let r = c.calls as f64 / m;
+                (
+                    r >= s.ratio,
+                    r,
+                    format!(
+                        "{}× its median of {} over {} active buckets",
+                        round2(r),
+                        round2(m),
+                        st.history.len()
+                    ),
+                    "own_baseline",
+                )
+            } else {
+                match peers {
+                    Some((m, n)) if n >= s.min_peers => {
+                        let m = m.max(1.0);
+                        let r = c.calls as f64 / m;
+                        (
+                            r >= s.peer_ratio,
+                            r,
+                            format!(
+                                "{}× the median of {} principals in the previous bucket ({}); too new for its own baseline ({} of {} buckets)",
+                                round2(r),
+                                n,
+                                round2(m),
+                                st.history.len(),
+                                scale.warmup_buckets
+                            ),
+                            "peers",
+                        )
+                    }
+                    _ => {
+                        let r = c.calls as f64 / scale.min_calls.max(1) as f64;
+                        (
+                            true,
+                            r,
+                            format!(
+                                "with no baseline yet ({} of {} buckets) and no peers in the previous bucket, at least {} calls",
+                                st.history.len(),
+                                scale.warmup_buckets,
+                                scale.min_calls
+                            ),
+                            "min_calls",
+                        )
+                    }
+                }
+            };
+            let n = c.calls as f64;
+            let breadth = c.novel as f64 / n;
+            let continuity = c.continuing as f64 / n;
+            let reasoning = c.reasoning as f64 / n;
+            let expansion = if c.tokens_in > 0 {
+                c.tokens_out as f64 / c.tokens_in as f64
+            } else {
+                0.0
+            };
+            let template = c.templates.iter().map(|t| t.1).max().unwrap_or(0) as f64 / n;
+            if !pass
+                || breadth < s.min_breadth
+                || continuity > s.max_continuity
+                || (expansion < s.min_expansion && reasoning < s.min_reasoning)
+            {
+                continue;
+            }
+            c.fired = true;
+            let ongoing = st.fired == Some(c.start.saturating_sub(scale.bucket.0))
+                || (k == 1 && p.last_alert.is_some_and(|t| t >= c.start));
+            st.fired = Some(c.start);
+            if ongoing {
+                // The harvest that alerted already goes on: one alert for it.
+                continue;
+            }
+            p.last_alert = Some(call.ts);
+            let mut e = Map::new();
+            e.insert("calls".into(), json!(c.calls));
+            e.insert(
+                "bucket".into(),
+                json!({"start": iso(c.start), "size": scale.bucket.to_string()}),
+            );
+            e.insert(
+                "volume".into(),
+                json!({"ratio": round2(ratio), "against": against, "baseline_buckets": st.history.len(), "warm": warm, "peer_median": peers.map(|x| round2(x.0)), "peers": peers.map(|x| x.1)}),
+            );
+            e.insert("new_topic_share".into(), json!(round2(breadth)));
+            e.insert("conversation_share".into(), json!(round2(continuity)));
+            e.insert("reasoning_share".into(), json!(round2(reasoning)));
+            e.insert("output_per_input_token".into(), json!(round2(expansion)));
+            e.insert("top_template_share".into(), json!(round2(template)));
+            e.insert("thresholds".into(), json!({"min_calls": scale.min_calls, "ratio": s.ratio, "peer_ratio": s.peer_ratio, "min_breadth": s.min_breadth, "max_continuity": s.max_continuity, "min_expansion": s.min_expansion, "min_reasoning": s.min_reasoning}));
+            let summary = format!(
+                "{} sent {} calls in the {} bucket from {}, {}: {}% new topics, {}% in conversations, {} output tokens per input token, {}% asking for reasoning",
+                call.principal,
+                c.calls,
+                scale.bucket,
+                iso(c.start),
+                basis,
+                round2(breadth * 100.0),
+                round2(continuity * 100.0),
+                round2(expansion),
+                round2(reasoning * 100.0)
+            );
+            let cstart = c.start;
+            out.push(finding(
+                CODE.code,
+                &call.principal,
+                call,
+                format!("{}@{cstart}", scale.bucket),
+                summary,
+                cstart,
+                MODEL_EXTRACTION_API,
+                ratio,
+                e,
+                c.samples.clone(),
+            ));
         }
-        c.fired = true;
-        let ongoing = p.fired == Some(c.start.saturating_sub(s.bucket.0));
-        p.fired = Some(c.start);
-        if ongoing {
-            // The harvest that alerted in the previous bucket goes on: one alert for it.
-            return;
-        }
-        let mut e = Map::new();
-        e.insert("calls".into(), json!(c.calls));
-        e.insert(
-            "bucket".into(),
-            json!({"start": iso(c.start), "size": s.bucket.to_string()}),
-        );
-        e.insert("volume".into(), json!({"ratio": round2(ratio), "against": if warm { "own_baseline" } else { "peers" }, "baseline_buckets": p.history.len(), "warm": warm, "peer_median": peers.previous.map(|x| round2(x.0)), "peers": peers.previous.map(|x| x.1)}));
-        e.insert("new_topic_share".into(), json!(round2(breadth)));
-        e.insert("conversation_share".into(), json!(round2(continuity)));
-        e.insert("reasoning_share".into(), json!(round2(reasoning)));
-        e.insert("output_per_input_token".into(), json!(round2(expansion)));
-        e.insert("top_template_share".into(), json!(round2(template)));
-        e.insert("thresholds".into(), json!({"min_calls": s.min_calls, "ratio": s.ratio, "peer_ratio": s.peer_ratio, "min_breadth": s.min_breadth, "max_continuity": s.max_continuity, "min_expansion": s.min_expansion, "min_reasoning": s.min_reasoning}));
-        let summary = format!(
-            "{} sent {} calls in the {} bucket from {}, {}: {}% new topics, {}% in conversations, {} output tokens per input token, {}% asking for reasoning",
-            call.principal, c.calls, s.bucket, iso(c.start), basis,
-            round2(breadth * 100.0), round2(continuity * 100.0), round2(expansion), round2(reasoning * 100.0)
-        );
-        let cstart = c.start;
-        out.push(finding(
-            CODE.code,
-            &call.principal,
-            call,
-            format!("bucket@{cstart}"),
-            summary,
-            cstart,
-            MODEL_EXTRACTION_API,
-            ratio,
-            e,
-            c.samples.clone(),
-        ));
     }
 
     fn finish(&mut self, _out: &mut Vec<Finding>) {}
@@ -572,6 +678,17 @@ pub(crate) mod tests {
             "its 200th call"
         );
         assert_eq!(f[0].evidence["calls"], json!(200));
+    }
+
+    #[test]
+    fn slow_harvesting_alerts_at_the_daily_scale() {
+        // One call every 2.5 minutes for a day, no peers: judged at 300 calls a day.
+        let mut calls = harvester("key-slow", 0, 576, 150_000);
+        let f = run(&mut calls);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].evidence["bucket"]["size"], json!("1d"));
+        assert_eq!(f[0].evidence["volume"]["against"], json!("min_calls"));
+        assert_eq!(f[0].timestamp, 299 * 150_000, "its 300th call");
     }
 
     #[test]

@@ -1,22 +1,30 @@
 //! # Model extraction through the API - distributed across accounts
 //!
 //! ## What it detects
-//! Logit extraction (MW-TH-0001's probes: tiny completions with log probabilities at their
-//! maximum or large logit biases) spread over several principals that share infrastructure,
-//! so that each stays below MW-TH-0001's thresholds while together they cross them. Within a
-//! window (MW-TH-0001's `window`, 24 hours, aligned to UTC), principals that sent probes are
-//! linked when they share
+//! Extraction spread over several principals that share infrastructure, so that each stays
+//! below the single-principal thresholds while together they cross them. Within a window of
+//! 24 hours (MW-TH-0001's `window`, aligned to UTC), principals are linked when they share
 //! - an address range (the /24 of an IPv4 address, the /48 of an IPv6 one), or
 //! - a client and a request shape: the user agent's family and major version, with the same
 //!   `max_tokens`, `logprobs`, `top_logprobs`, `temperature` and use of `logit_bias`, or
 //! - a prompt template (first three words, digits left out) and a request shape;
 //!
-//! and the linked principals form a cluster. The alert is raised when a cluster of at least
-//! `cluster_min_members` (2) principals crosses MW-TH-0001's sweep thresholds together
-//! (`min_calls` probes, `min_distinct_tokens` distinct biased token ids, at most
-//! `max_repeat_share` repeats) while none of its members crosses them alone. Once per cluster
-//! per window; the evidence lists the principals, their probes and what links them. The
-//! score is the smallest ratio of a combined statistic to its threshold.
+//! and linked principals form a cluster. Two kinds of clusters are kept:
+//! - *logit sweep*: principals sending MW-TH-0001's probes (tiny completions with log
+//!   probabilities at their maximum or large logit biases); the cluster alerts when its probes
+//!   together cross MW-TH-0001's sweep thresholds (`min_calls` probes, `min_distinct_tokens`
+//!   distinct biased token ids, at most `max_repeat_share` repeats);
+//! - *harvest*: principals sending prompts; the cluster alerts when its calls together reach
+//!   MW-TH-0002's daily `slow_min_calls` (300) with MW-TH-0002's shape: `min_breadth` new
+//!   topics, at most `max_continuity` in conversations, and `min_expansion` output tokens per
+//!   input token or `min_reasoning` requests for reasoning.
+//!
+//! Members that cross the thresholds alone are left out of the combined figures (MW-TH-0001
+//! and MW-TH-0002 report them), and so are, for a harvest, members that do not have the
+//! harvest shape themselves (after 10 calls): neighbours in a shared network do not dilute
+//! it. The rest must number at least `cluster_min_members` (2). Once
+//! per cluster and kind per window; the evidence lists the principals, their calls and what
+//! links them. The score is the smallest ratio of a combined statistic to its threshold.
 //!
 //! ## Why it matters
 //! Per-key thresholds and rate limits invite the obvious evasion: split the extraction over
@@ -27,15 +35,16 @@
 //! ## Example
 //! Five keys created for a trial each send 40 probes from `203.0.113.0/24` with
 //! `python-requests/2.31` and `max_tokens: 1, top_logprobs: 20` and biases of +100 on new
-//! token ids: "5 principals sharing address range 203.0.113.0/24, client python-requests/2
-//! with shape max_tokens=1 logprobs top_logprobs=20 logit_bias sent 100 logit probes together
-//! since 2025-03-01T00:00:00Z biasing 800 distinct token ids (each alone at most 20 probes):
-//! distributed vocabulary sweep".
+//! token ids: "5 principals (trial-0, ...) sharing address range 203.0.113.0/24 sent 100 logit
+//! probes together since 2025-03-01T00:00:00Z biasing 800 distinct token ids (each alone at
+//! most 20 probes): distributed vocabulary sweep".
 //!
 //! ## False positives
 //! Several keys of one evaluation team behind one NAT address that all read logprobs with a
-//! `logit_bias` sweep on purpose (calibration research). Evaluation jobs without large biases,
-//! and applications banning a fixed set of tokens, do not alert.
+//! `logit_bias` sweep on purpose (calibration research); a team generating synthetic training
+//! data from several keys of one network. Evaluation jobs without large biases, applications
+//! banning a fixed set of tokens, and chat users of one office (they hold conversations) do
+//! not alert.
 //!
 //! ## Response
 //! Treat as one extraction (PB-53 "Model extraction via API"): block or rate-limit every
@@ -44,18 +53,20 @@
 //!
 //! ## References
 //! - Carlini et al., Stealing Part of a Production Language Model, ICML 2024: https://arxiv.org/abs/2403.06634
+//! - Tramèr et al., Stealing Machine Learning Models via Prediction APIs, USENIX Security 2016: https://arxiv.org/abs/1609.02943
 //! - MITRE ATLAS AML.T0024 Exfiltration via AI Inference API: https://atlas.mitre.org/techniques/AML.T0024
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use modelward_rule::Severity;
-use serde_json::{json, Map};
+use serde_json::{json, Map, Value};
 
 use super::theft::{biased, finding, is_probe, MODEL_EXTRACTION_API};
 use super::{iso, round2};
 use crate::features::{ip_range, user_agent_family};
 use crate::finding::{keep_sample, Sample};
-use crate::{Analyzer, Call, Code, Finding, LogitSettings};
+use crate::text::hamming;
+use crate::{Analyzer, Call, Code, DistillationSettings, Finding, LogitSettings};
 
 pub const CODE: Code = Code {
     code: "MW-TH-0005",
@@ -71,61 +82,101 @@ pub const CODE: Code = Code {
 const LISTED: usize = 20;
 /// Links (shared attributes) listed in the evidence.
 const LINKS: usize = 10;
+/// Topics remembered per member (harvest clusters).
+const TOPICS: usize = 16;
 
-/// One principal's probes in the window.
+/// What a member or a cluster did in the window.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub calls: u64,
+    pub biased_total: u64,
+    pub distinct: HashSet<u32>,
+    pub novel: u64,
+    pub continuing: u64,
+    pub reasoning: u64,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+}
+
+impl Stats {
+    fn add(&mut self, other: &Stats, cap: usize) {
+        self.calls += other.calls;
+        self.biased_total += other.biased_total;
+        self.novel += other.novel;
+        self.continuing += other.continuing;
+        self.reasoning += other.reasoning;
+        self.tokens_in = self.tokens_in.saturating_add(other.tokens_in);
+        self.tokens_out = self.tokens_out.saturating_add(other.tokens_out);
+        for t in &other.distinct {
+            if self.distinct.len() < cap {
+                self.distinct.insert(*t);
+            }
+        }
+    }
+}
+
+/// One harvest call's signals.
+#[derive(Debug, Clone, Copy, Default)]
+struct Contribution {
+    novel: bool,
+    continuing: bool,
+    reasoning: bool,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Member {
     pub name: String,
-    pub probes: u64,
-    pub biased_total: u64,
-    pub distinct: HashSet<u32>,
+    pub stats: Stats,
+    pub topics: VecDeque<u64>,
     /// Union-find parent (index into the members).
     pub parent: usize,
-    pub fired: bool,
 }
 
-/// A cluster's combined figures, kept at its root.
+/// A cluster, kept at its root.
 #[derive(Debug, Clone, Default)]
 pub struct Cluster {
     pub members: usize,
-    pub probes: u64,
-    pub biased_total: u64,
-    pub distinct: HashSet<u32>,
+    pub stats: Stats,
     pub links: Vec<String>,
     pub samples: Vec<Sample>,
     pub fired: bool,
+    /// Calls at which the cluster is judged again after a check that failed.
+    pub next_check: u64,
 }
 
-pub struct DistributedExtraction {
-    settings: LogitSettings,
-    min_members: usize,
-    max_principals: usize,
-    window: i64,
+/// Which behaviour a set of clusters combines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Sweep,
+    Harvest,
+}
+
+/// Principals linked by what they share, within one window.
+#[derive(Debug)]
+struct Clusters {
+    kind: Kind,
     members: Vec<Member>,
     index: HashMap<Box<str>, usize>,
     clusters: HashMap<usize, Cluster>,
-    /// Attribute → the first member that had it.
     keys: HashMap<String, usize>,
-    evicted: u64,
 }
 
-impl DistributedExtraction {
-    pub fn new(
-        settings: &LogitSettings,
-        min_members: usize,
-        max_principals: usize,
-    ) -> DistributedExtraction {
-        DistributedExtraction {
-            settings: settings.clone(),
-            min_members: min_members.max(2),
-            max_principals: max_principals.max(1),
-            window: i64::MIN,
+impl Clusters {
+    fn new(kind: Kind) -> Clusters {
+        Clusters {
+            kind,
             members: Vec::new(),
             index: HashMap::new(),
             clusters: HashMap::new(),
             keys: HashMap::new(),
-            evicted: 0,
         }
+    }
+
+    fn clear(&mut self) {
+        self.members.clear();
+        self.index.clear();
+        self.clusters.clear();
+        self.keys.clear();
     }
 
     fn root(&mut self, mut i: usize) -> usize {
@@ -137,13 +188,7 @@ impl DistributedExtraction {
         i
     }
 
-    fn cap(&self) -> usize {
-        (self.settings.min_distinct_tokens as usize)
-            .saturating_mul(4)
-            .clamp(64, 65_536)
-    }
-
-    fn union(&mut self, a: usize, b: usize, link: &str) {
+    fn union(&mut self, a: usize, b: usize, link: &str, cap: usize) {
         let (ra, rb) = (self.root(a), self.root(b));
         if ra == rb {
             return;
@@ -153,18 +198,12 @@ impl DistributedExtraction {
             _ => (ra, rb),
         };
         self.members[small].parent = big;
-        let cap = self.cap();
         if let Some(s) = self.clusters.remove(&small) {
             let c = self.clusters.entry(big).or_default();
             c.members += s.members;
-            c.probes += s.probes;
-            c.biased_total += s.biased_total;
-            for t in s.distinct {
-                if c.distinct.len() < cap {
-                    c.distinct.insert(t);
-                }
-            }
+            c.stats.add(&s.stats, cap);
             c.fired |= s.fired;
+            c.next_check = c.next_check.max(s.next_check);
             for l in s.links.into_iter().chain(std::iter::once(link.to_string())) {
                 if c.links.len() < LINKS && !c.links.contains(&l) {
                     c.links.push(l);
@@ -176,6 +215,326 @@ impl DistributedExtraction {
                 }
             }
         }
+    }
+
+    /// Adds a call of `principal`; returns the root of its cluster, `None` when full.
+    fn add(
+        &mut self,
+        call: &Call,
+        attributes: &[String],
+        topic_bits: u32,
+        max: usize,
+        cap: usize,
+    ) -> Option<usize> {
+        let i = match self.index.get(&*call.principal) {
+            Some(i) => *i,
+            None => {
+                if self.members.len() >= max {
+                    return None;
+                }
+                let i = self.members.len();
+                self.members.push(Member {
+                    name: call.principal.to_string(),
+                    parent: i,
+                    ..Member::default()
+                });
+                self.index.insert(call.principal.clone(), i);
+                self.clusters.insert(
+                    i,
+                    Cluster {
+                        members: 1,
+                        ..Cluster::default()
+                    },
+                );
+                i
+            }
+        };
+        let mut one = Stats {
+            calls: 1,
+            tokens_in: call.tokens_in,
+            tokens_out: call.tokens_out,
+            ..Stats::default()
+        };
+        if self.kind == Kind::Harvest {
+            let c = contribution(call, &mut self.members[i].topics, topic_bits);
+            one.novel = u64::from(c.novel);
+            one.continuing = u64::from(c.continuing);
+            one.reasoning = u64::from(c.reasoning);
+        }
+        one.biased_total = call.params.bias.len() as u64;
+        one.distinct = call.params.bias.iter().map(|b| b.0).collect();
+        self.members[i].stats.add(&one, cap);
+        let r = self.root(i);
+        if let Some(c) = self.clusters.get_mut(&r) {
+            c.stats.add(&one, cap);
+            keep_sample(&mut c.samples, call);
+        }
+        for a in attributes {
+            match self.keys.get(a) {
+                Some(j) => {
+                    let j = *j;
+                    self.union(i, j, a, cap);
+                }
+                None => {
+                    if self.keys.len() < max.saturating_mul(3) {
+                        self.keys.insert(a.clone(), i);
+                    }
+                }
+            }
+        }
+        Some(self.root(i))
+    }
+}
+
+/// A harvest call's signals, against the member's own topics.
+fn contribution(call: &Call, topics: &mut VecDeque<u64>, topic_bits: u32) -> Contribution {
+    let mut c = Contribution::default();
+    if let Some(t) = call.text.as_deref() {
+        c.continuing = t.turns > 1;
+        c.reasoning = t.reasoning;
+        if topics.iter().all(|h| hamming(*h, t.simhash) > topic_bits) {
+            c.novel = true;
+            topics.push_back(t.simhash);
+            if topics.len() > TOPICS {
+                topics.pop_front();
+            }
+        }
+    }
+    c
+}
+
+pub struct DistributedExtraction {
+    logit: LogitSettings,
+    harvest: DistillationSettings,
+    min_members: usize,
+    max_principals: usize,
+    window: i64,
+    sweeps: Clusters,
+    harvests: Clusters,
+    evicted: u64,
+}
+
+impl DistributedExtraction {
+    pub fn new(
+        logit: &LogitSettings,
+        harvest: &DistillationSettings,
+        min_members: usize,
+        max_principals: usize,
+    ) -> DistributedExtraction {
+        DistributedExtraction {
+            logit: logit.clone(),
+            harvest: harvest.clone(),
+            min_members: min_members.max(2),
+            max_principals: max_principals.max(1),
+            window: i64::MIN,
+            sweeps: Clusters::new(Kind::Sweep),
+            harvests: Clusters::new(Kind::Harvest),
+            evicted: 0,
+        }
+    }
+
+    fn cap(&self) -> usize {
+        (self.logit.min_distinct_tokens as usize)
+            .saturating_mul(4)
+            .clamp(64, 65_536)
+    }
+
+    fn judge(&mut self, kind: Kind, r: usize, call: &Call, out: &mut Vec<Finding>) {
+        let cap = self.cap();
+        let set = match kind {
+            Kind::Sweep => &self.sweeps,
+            Kind::Harvest => &self.harvests,
+        };
+        let Some(c) = set.clusters.get(&r) else {
+            return;
+        };
+        let needed = match kind {
+            Kind::Sweep => self.logit.min_calls,
+            Kind::Harvest => self.harvest.slow_min_calls,
+        };
+        if c.fired || c.members < self.min_members || c.stats.calls < c.next_check.max(needed) {
+            return;
+        }
+        // The members that do not cross alone (and, for a harvest, look like harvesters),
+        // combined.
+        let set = match kind {
+            Kind::Sweep => &mut self.sweeps,
+            Kind::Harvest => &mut self.harvests,
+        };
+        let mut rest = Stats::default();
+        let mut listed: BTreeMap<String, u64> = BTreeMap::new();
+        let mut members = Vec::new();
+        for k in 0..set.members.len() {
+            if set.root(k) == r {
+                members.push(k);
+            }
+        }
+        let alone: Vec<bool> = members
+            .iter()
+            .map(|k| crosses(&self.logit, &self.harvest, kind, &set.members[*k].stats).is_some())
+            .collect();
+        for (k, a) in members.iter().zip(&alone) {
+            if !a && eligible(&self.harvest, kind, &set.members[*k].stats) {
+                rest.add(&set.members[*k].stats, cap);
+                listed.insert(set.members[*k].name.clone(), set.members[*k].stats.calls);
+            }
+        }
+        let score = if listed.len() >= self.min_members {
+            crosses(&self.logit, &self.harvest, kind, &rest)
+        } else {
+            None
+        };
+        let set = match kind {
+            Kind::Sweep => &mut self.sweeps,
+            Kind::Harvest => &mut self.harvests,
+        };
+        let Some(c) = set.clusters.get_mut(&r) else {
+            return;
+        };
+        let Some(score) = score else {
+            c.next_check = c.stats.calls + (c.stats.calls / 10).max(1);
+            return;
+        };
+        c.fired = true;
+        let most = listed.values().copied().max().unwrap_or(0);
+        let names: Vec<&str> = listed.keys().map(String::as_str).collect();
+        let mut e = Map::new();
+        let (variant, what) = match kind {
+            Kind::Sweep => ("distributed_vocabulary_sweep", "logit probes"),
+            Kind::Harvest => ("distributed_harvest", "calls"),
+        };
+        e.insert("variant".into(), json!(variant));
+        e.insert(
+            "principals".into(),
+            Value::Array(
+                listed
+                    .iter()
+                    .take(LISTED)
+                    .map(|(k, v)| json!({"principal": k, "calls": v}))
+                    .collect(),
+            ),
+        );
+        e.insert("members".into(), json!(listed.len()));
+        e.insert(
+            "members_crossing_alone".into(),
+            json!(alone.iter().filter(|a| **a).count()),
+        );
+        e.insert("shared".into(), json!(c.links));
+        e.insert("calls".into(), json!(rest.calls));
+        e.insert("max_member_calls".into(), json!(most));
+        let n = rest.calls.max(1) as f64;
+        let detail = match kind {
+            Kind::Sweep => {
+                let distinct = rest.distinct.len() as u64;
+                let repeats = 1.0 - distinct as f64 / rest.biased_total.max(1) as f64;
+                e.insert("distinct_biased_tokens".into(), json!(distinct));
+                e.insert("repeat_share".into(), json!(round2(repeats)));
+                e.insert("thresholds".into(), json!({"window": self.logit.window.to_string(), "min_calls": self.logit.min_calls, "min_distinct_tokens": self.logit.min_distinct_tokens, "max_repeat_share": self.logit.max_repeat_share, "min_members": self.min_members}));
+                format!("biasing {distinct} distinct token ids")
+            }
+            Kind::Harvest => {
+                let expansion = rest.tokens_out as f64 / rest.tokens_in.max(1) as f64;
+                e.insert(
+                    "new_topic_share".into(),
+                    json!(round2(rest.novel as f64 / n)),
+                );
+                e.insert(
+                    "conversation_share".into(),
+                    json!(round2(rest.continuing as f64 / n)),
+                );
+                e.insert(
+                    "reasoning_share".into(),
+                    json!(round2(rest.reasoning as f64 / n)),
+                );
+                e.insert("output_per_input_token".into(), json!(round2(expansion)));
+                e.insert("thresholds".into(), json!({"window": self.logit.window.to_string(), "slow_min_calls": self.harvest.slow_min_calls, "min_breadth": self.harvest.min_breadth, "max_continuity": self.harvest.max_continuity, "min_expansion": self.harvest.min_expansion, "min_reasoning": self.harvest.min_reasoning, "min_members": self.min_members}));
+                format!(
+                    "{}% new topics, {}% in conversations, {} output tokens per input token, {}% asking for reasoning",
+                    round2(rest.novel as f64 / n * 100.0),
+                    round2(rest.continuing as f64 / n * 100.0),
+                    round2(expansion),
+                    round2(rest.reasoning as f64 / n * 100.0)
+                )
+            }
+        };
+        let summary = format!(
+            "{} principals ({}) sharing {} sent {} {what} together since {}, {detail} (each alone at most {most}): {}",
+            listed.len(),
+            names.iter().take(5).copied().collect::<Vec<_>>().join(", "),
+            c.links.join("; "),
+            rest.calls,
+            iso(self.window),
+            variant.replace('_', " ")
+        );
+        let principal = names.first().copied().unwrap_or("");
+        let key = format!("{variant}@{}:{}", self.window, names.join(","));
+        out.push(finding(
+            CODE.code,
+            principal,
+            call,
+            key,
+            summary,
+            self.window,
+            MODEL_EXTRACTION_API,
+            score,
+            e,
+            c.samples.clone(),
+        ));
+    }
+}
+
+/// Whether stats cross the single-principal thresholds of a kind, and the score.
+fn crosses(
+    logit: &LogitSettings,
+    harvest: &DistillationSettings,
+    kind: Kind,
+    s: &Stats,
+) -> Option<f64> {
+    match kind {
+        Kind::Sweep => {
+            let l = logit;
+            let distinct = s.distinct.len() as u64;
+            let repeats = if s.biased_total > 0 {
+                1.0 - distinct as f64 / s.biased_total as f64
+            } else {
+                1.0
+            };
+            (s.calls >= l.min_calls
+                && distinct >= l.min_distinct_tokens
+                && repeats <= l.max_repeat_share)
+                .then(|| {
+                    (s.calls as f64 / l.min_calls as f64)
+                        .min(distinct as f64 / l.min_distinct_tokens.max(1) as f64)
+                })
+        }
+        Kind::Harvest => (s.calls >= harvest.slow_min_calls && harvest_shape(harvest, s))
+            .then(|| s.calls as f64 / harvest.slow_min_calls.max(1) as f64),
+    }
+}
+
+/// Calls a member needs before its shares mean something.
+const MIN_MEMBER_CALLS: u64 = 10;
+
+/// MW-TH-0002's shape: breadth, no conversation, harvesting.
+fn harvest_shape(d: &DistillationSettings, s: &Stats) -> bool {
+    let n = s.calls.max(1) as f64;
+    let expansion = if s.tokens_in > 0 {
+        s.tokens_out as f64 / s.tokens_in as f64
+    } else {
+        0.0
+    };
+    s.novel as f64 / n >= d.min_breadth
+        && s.continuing as f64 / n <= d.max_continuity
+        && (expansion >= d.min_expansion || s.reasoning as f64 / n >= d.min_reasoning)
+}
+
+/// Whether a member's calls join its cluster's combined figures: every prober for a sweep;
+/// for a harvest, members that look like harvesters themselves (so that benign neighbours
+/// in a shared network do not dilute the shape).
+fn eligible(harvest: &DistillationSettings, kind: Kind, s: &Stats) -> bool {
+    match kind {
+        Kind::Sweep => true,
+        Kind::Harvest => s.calls >= MIN_MEMBER_CALLS && harvest_shape(harvest, s),
     }
 }
 
@@ -200,81 +559,24 @@ fn shape(call: &Call) -> String {
     s
 }
 
-fn crosses(s: &LogitSettings, probes: u64, distinct: u64, total: u64) -> bool {
-    let repeats = if total > 0 {
-        1.0 - distinct as f64 / total as f64
-    } else {
-        1.0
-    };
-    probes >= s.min_calls && distinct >= s.min_distinct_tokens && repeats <= s.max_repeat_share
-}
-
 impl Analyzer for DistributedExtraction {
     fn code(&self) -> &'static str {
         CODE.code
     }
 
     fn observe(&mut self, call: &Call, out: &mut Vec<Finding>) {
-        if !is_probe(&self.settings, call) {
+        let probe = is_probe(&self.logit, call);
+        if !probe && call.text.is_none() {
             return;
         }
         let window = call
             .ts
-            .div_euclid(self.settings.window.0)
-            .saturating_mul(self.settings.window.0);
+            .div_euclid(self.logit.window.0)
+            .saturating_mul(self.logit.window.0);
         if window != self.window {
             self.window = window;
-            self.members.clear();
-            self.index.clear();
-            self.clusters.clear();
-            self.keys.clear();
-        }
-        let i = match self.index.get(&*call.principal) {
-            Some(i) => *i,
-            None => {
-                if self.members.len() >= self.max_principals {
-                    self.evicted += 1;
-                    return;
-                }
-                let i = self.members.len();
-                self.members.push(Member {
-                    name: call.principal.to_string(),
-                    parent: i,
-                    ..Member::default()
-                });
-                self.index.insert(call.principal.clone(), i);
-                self.clusters.insert(
-                    i,
-                    Cluster {
-                        members: 1,
-                        ..Cluster::default()
-                    },
-                );
-                i
-            }
-        };
-        let cap = self.cap();
-        let ids: Vec<u32> = biased(&self.settings, call).collect();
-        {
-            let m = &mut self.members[i];
-            m.probes += 1;
-            for t in &ids {
-                m.biased_total += 1;
-                if m.distinct.len() < cap {
-                    m.distinct.insert(*t);
-                }
-            }
-        }
-        let r = self.root(i);
-        if let Some(c) = self.clusters.get_mut(&r) {
-            c.probes += 1;
-            for t in &ids {
-                c.biased_total += 1;
-                if c.distinct.len() < cap {
-                    c.distinct.insert(*t);
-                }
-            }
-            keep_sample(&mut c.samples, call);
+            self.sweeps.clear();
+            self.harvests.clear();
         }
         let shape = shape(call);
         let mut attributes = Vec::new();
@@ -290,89 +592,27 @@ impl Analyzer for DistributedExtraction {
                 t.template
             ));
         }
-        for a in attributes {
-            match self.keys.get(&a) {
-                Some(j) => {
-                    let j = *j;
-                    self.union(i, j, &a);
-                }
-                None => {
-                    if self.keys.len() < self.max_principals.saturating_mul(3) {
-                        self.keys.insert(a, i);
-                    }
-                }
+        let cap = self.cap();
+        let bits = self.harvest.topic_bits;
+        let max = self.max_principals;
+        if probe {
+            // Only the large biases count towards a sweep.
+            let mut c = call.clone();
+            let ids: Vec<u32> = biased(&self.logit, call).collect();
+            c.params.bias = ids.iter().map(|t| (*t, 0.0)).collect();
+            match self.sweeps.add(&c, &attributes, bits, max, cap) {
+                Some(r) => self.judge(Kind::Sweep, r, call, out),
+                None => self.evicted += 1,
             }
         }
-        let r = self.root(i);
-        let s = self.settings.clone();
-        let s = &s;
-        let Some(c) = self.clusters.get(&r) else {
-            return;
-        };
-        if c.fired
-            || c.members < self.min_members
-            || !crosses(s, c.probes, c.distinct.len() as u64, c.biased_total)
-        {
-            return;
-        }
-        // The members, and whether any crosses alone (then MW-TH-0001 reports it).
-        let mut members: BTreeMap<String, u64> = BTreeMap::new();
-        let mut alone = false;
-        for k in 0..self.members.len() {
-            if self.root(k) == r {
-                let m = &self.members[k];
-                alone |= crosses(s, m.probes, m.distinct.len() as u64, m.biased_total);
-                members.insert(m.name.clone(), m.probes);
+        if call.text.is_some() {
+            let mut c = call.clone();
+            c.params.bias = Box::new([]);
+            match self.harvests.add(&c, &attributes, bits, max, cap) {
+                Some(r) => self.judge(Kind::Harvest, r, call, out),
+                None => self.evicted += 1,
             }
         }
-        let Some(c) = self.clusters.get_mut(&r) else {
-            return;
-        };
-        c.fired = true;
-        if alone {
-            return;
-        }
-        let distinct = c.distinct.len() as u64;
-        let repeats = 1.0 - distinct as f64 / c.biased_total.max(1) as f64;
-        let most = members.values().copied().max().unwrap_or(0);
-        let score = (c.probes as f64 / s.min_calls as f64)
-            .min(distinct as f64 / s.min_distinct_tokens.max(1) as f64);
-        let mut e = Map::new();
-        e.insert("variant".into(), json!("distributed_vocabulary_sweep"));
-        e.insert(
-            "principals".into(),
-            json!(members
-                .iter()
-                .take(LISTED)
-                .map(|(k, v)| json!({"principal": k, "probe_calls": v}))
-                .collect::<Vec<_>>()),
-        );
-        e.insert("members".into(), json!(members.len()));
-        e.insert("shared".into(), json!(c.links));
-        e.insert("probe_calls".into(), json!(c.probes));
-        e.insert("distinct_biased_tokens".into(), json!(distinct));
-        e.insert("repeat_share".into(), json!(round2(repeats)));
-        e.insert("max_member_probe_calls".into(), json!(most));
-        e.insert("thresholds".into(), json!({"window": s.window.to_string(), "min_calls": s.min_calls, "min_distinct_tokens": s.min_distinct_tokens, "max_repeat_share": s.max_repeat_share, "min_members": self.min_members}));
-        let names: Vec<&str> = members.keys().map(String::as_str).collect();
-        let summary = format!(
-            "{} principals ({}) sharing {} sent {} logit probes together since {} biasing {} distinct token ids (each alone at most {} probes): distributed vocabulary sweep",
-            members.len(), names.iter().take(5).copied().collect::<Vec<_>>().join(", "), c.links.join("; "), c.probes, iso(self.window), distinct, most
-        );
-        let principal = names.first().copied().unwrap_or("");
-        let key = format!("cluster@{}:{}", self.window, names.join(","));
-        out.push(finding(
-            CODE.code,
-            principal,
-            call,
-            key,
-            summary,
-            self.window,
-            MODEL_EXTRACTION_API,
-            score,
-            e,
-            c.samples.clone(),
-        ));
     }
 
     fn finish(&mut self, _out: &mut Vec<Finding>) {}
@@ -389,7 +629,12 @@ mod tests {
 
     fn run(calls: &[Call]) -> Vec<Finding> {
         let s = Settings::default();
-        let mut a = DistributedExtraction::new(&s.theft.logit, s.theft.cluster_min_members, 1000);
+        let mut a = DistributedExtraction::new(
+            &s.theft.logit,
+            &s.theft.distillation,
+            s.theft.cluster_min_members,
+            1000,
+        );
         let mut out = Vec::new();
         for c in calls {
             a.observe(c, &mut out);
@@ -437,13 +682,13 @@ mod tests {
             let f = run(&spread(5, 400, every, |k| format!("203.0.113.{}", 10 + k)));
             assert_eq!(f.len(), 1, "{f:?}");
             assert_eq!(f[0].evidence["members"], json!(5));
-            assert_eq!(f[0].evidence["probe_calls"], json!(100));
+            assert_eq!(f[0].evidence["calls"], json!(100));
             assert_eq!(
                 f[0].timestamp,
                 99 * every,
                 "at the 100th probe of the cluster"
             );
-            assert_eq!(f[0].evidence["max_member_probe_calls"], json!(20));
+            assert_eq!(f[0].evidence["max_member_calls"], json!(20));
             assert!(
                 f[0].summary.contains("address range 203.0.113.0/24"),
                 "{}",
@@ -511,6 +756,49 @@ mod tests {
                 )
             })
             .collect();
+        assert!(run(&calls).is_empty());
+    }
+
+    #[test]
+    fn a_harvest_split_over_fifteen_keys_alerts_and_offices_do_not() {
+        use crate::analyzers::distillation::tests::{chat_user, harvester, ticket_batch};
+        let mut calls = Vec::new();
+        for k in 0..15 {
+            calls.extend(
+                harvester(&format!("h{k:02}"), k as i64 * 1_000, 40, 15 * 60_000)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        // Each key its own questions.
+                        let mut c = c.with_ip(&format!("198.51.100.{}", 100 + k));
+                        c.ts += (i as i64 * 7 + k as i64 * 13) % 1000;
+                        c
+                    }),
+            );
+        }
+        calls.sort_by_key(|c| c.ts);
+        let f = run(&calls);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].evidence["variant"], json!("distributed_harvest"));
+        assert_eq!(f[0].evidence["members"], json!(15));
+        assert_eq!(f[0].evidence["calls"], json!(300));
+        // Twelve chat users of one office, and three batch jobs of one team.
+        let mut calls = Vec::new();
+        for u in 0..12 {
+            calls.extend(
+                chat_user(&format!("u{u}"), u as i64, 60)
+                    .into_iter()
+                    .map(|c| c.with_ip("10.20.30.40")),
+            );
+        }
+        for b in 0..3 {
+            calls.extend(
+                ticket_batch(&format!("b{b}"), b as i64, 500, 60_000)
+                    .into_iter()
+                    .map(|c| c.with_ip("10.20.31.1")),
+            );
+        }
+        calls.sort_by_key(|c| c.ts);
         assert!(run(&calls).is_empty());
     }
 }

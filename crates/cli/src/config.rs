@@ -33,6 +33,13 @@ pub struct BehaviorOptions {
     pub prada: Option<PradaOptions>,
     pub query_flood: Option<FloodOptions>,
     pub side_channel: Option<SideChannelOptions>,
+    pub distributed_extraction: Option<DistributedOptions>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistributedOptions {
+    pub min_members: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -56,6 +63,10 @@ pub struct DistillationOptions {
     pub baseline_buckets: Option<usize>,
     pub warmup_buckets: Option<usize>,
     pub min_calls: Option<u64>,
+    pub slow_bucket: Option<Span>,
+    pub slow_min_calls: Option<u64>,
+    pub slow_baseline_buckets: Option<usize>,
+    pub slow_warmup_buckets: Option<usize>,
     pub ratio: Option<f64>,
     pub peer_ratio: Option<f64>,
     pub min_peers: Option<usize>,
@@ -195,6 +206,10 @@ impl BehaviorOptions {
             set(&mut d.baseline_buckets, o.baseline_buckets);
             set(&mut d.warmup_buckets, o.warmup_buckets);
             set(&mut d.min_calls, o.min_calls);
+            set(&mut d.slow_bucket, o.slow_bucket);
+            set(&mut d.slow_min_calls, o.slow_min_calls);
+            set(&mut d.slow_baseline_buckets, o.slow_baseline_buckets);
+            set(&mut d.slow_warmup_buckets, o.slow_warmup_buckets);
             set(&mut d.ratio, o.ratio);
             set(&mut d.peer_ratio, o.peer_ratio);
             set(&mut d.min_peers, o.min_peers);
@@ -227,6 +242,9 @@ impl BehaviorOptions {
             set(&mut c.min_repeats, o.min_repeats);
             set(&mut c.max_tokens, o.max_tokens);
             set(&mut c.max_prompts, o.max_prompts);
+        }
+        if let Some(o) = self.distributed_extraction {
+            set(&mut t.cluster_min_members, o.min_members);
         }
         s
     }
@@ -396,7 +414,7 @@ mod tests {
         // The theft analyzers' sections.
         std::fs::write(
             &path,
-            "[behavior.logit_extraction]\nmin_calls = 50\nwindow = \"6h\"\n[behavior.distillation]\npeer_ratio = 20.0\n[behavior.prada]\ndelta = 0.95\n[behavior.query_flood]\nmin_matches = 80\n[behavior.side_channel]\nmin_chars = 4096\n",
+            "[behavior.logit_extraction]\nmin_calls = 50\nwindow = \"6h\"\n[behavior.distillation]\npeer_ratio = 20.0\nslow_min_calls = 500\n[behavior.prada]\ndelta = 0.95\n[behavior.query_flood]\nmin_matches = 80\n[behavior.side_channel]\nmin_chars = 4096\n[behavior.distributed_extraction]\nmin_members = 3\n",
         )
         .unwrap();
         let s = Options::load(&path)
@@ -410,6 +428,8 @@ mod tests {
         assert_eq!(s.theft.prada.delta, 0.95);
         assert_eq!(s.theft.flood.min_matches, 80);
         assert_eq!(s.theft.side_channel.min_chars, 4096);
+        assert_eq!(s.theft.distillation.slow_min_calls, 500);
+        assert_eq!(s.theft.cluster_min_members, 3);
         assert!(s.validate().is_ok());
         std::fs::write(&path, "[behavior.prada]\nalpha = 0.05\n").unwrap();
         let e = Options::load(&path).unwrap_err().to_string();

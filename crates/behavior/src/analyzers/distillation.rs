@@ -3,11 +3,16 @@
 //! ## What it detects
 //! A principal harvesting the model's answers to train a copy (distillation, a shadow model):
 //! in one `bucket` (1 hour), at least `min_calls` (200) calls, far above its usual volume, made
-//! of diverse, unconnected questions whose answers are what it keeps. All of these must hold:
+//! of diverse, unconnected questions whose answers are what it keeps; and the same at a
+//! daily scale for slow harvests: `slow_bucket` (1 day), `slow_min_calls` (300), a baseline of
+//! `slow_baseline_buckets` (28) active days after `slow_warmup_buckets` (3). All of these must
+//! hold:
 //! - *volume*: at least `ratio` (5) times the median of its previous active buckets (up to
 //!   `baseline_buckets`, 168: a week of hours) once it has `warmup_buckets` (6) of them; before
 //!   that, at least `peer_ratio` (10) times the median volume of the principals active in the
-//!   previous bucket (at least `min_peers`, 3, of them);
+//!   previous bucket (at least `min_peers`, 3, of them); with neither (a new principal, the
+//!   first bucket of a run) the volume is judged on `min_calls` alone, and the other
+//!   conditions decide;
 //! - *breadth*: at least `min_breadth` (50%) of the calls open a new topic (a query whose
 //!   SimHash of character 5-grams is more than `topic_bits`, 8, bits from the last 64 topics);
 //! - *no conversation*: at most `max_continuity` (20%) of the calls continue one (earlier turns

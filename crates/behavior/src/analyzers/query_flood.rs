@@ -6,8 +6,10 @@
 //! of four words, of which the 20 smallest are kept; a query *matches* when it shares at
 //! least `match_marks` (10) fingerprints with one of the principal's last `history` (500)
 //! queries, exact repeats left out (they are MW-AI-0012's). The alert is raised when at least
-//! `min_matches` (50) queries within `window` (1 hour) match and they are at least
-//! `min_share` (50%) of the window's queries; at most once per principal per window. The
+//! `min_matches` (50) queries within `window` (24 hours, so that a flood at one query every
+//! few minutes is seen too) match and they are at least
+//! `min_share` (50%) of the window's queries (at most the latest 10,000); at most once per
+//! principal per window. The
 //! score is the matches over `min_matches`.
 //!
 //! ## Why it matters
@@ -20,13 +22,13 @@
 //! ## Example
 //! The key `key-3f8b` sends 60 queries in ten minutes, each a sentence with one or two words
 //! changed: "key-3f8b sent 51 near-duplicate queries (≥ 10 of 20 fingerprints shared with an
-//! earlier query) of 52 within 1h", `pb53_vector: model_extraction_api`.
+//! earlier query) of 52 within 1d", `pb53_vector: model_extraction_api`.
 //!
 //! ## False positives
 //! Templated batch jobs do not match when each item brings its own text (the template's
 //! windows are few of the 20); a job whose items differ by a word or two does (for example
 //! product descriptions filled from a catalogue). Users retrying a prompt with small edits
-//! stay far below 50 within an hour.
+//! stay far below 50 near-duplicates making half of their day's queries.
 //!
 //! ## Response
 //! Look at the sample records: variations of one question aimed at the model's boundaries
@@ -57,6 +59,9 @@ pub const CODE: Code = Code {
     atlas: ("AML.T0040", "AI Model Inference API Access"),
     doc: include_str!("query_flood.rs"),
 };
+
+/// Queries of the window kept per principal (the latest).
+const WINDOW_MAX: usize = 10_000;
 
 #[derive(Debug, Clone, Default)]
 pub struct Profile {
@@ -122,6 +127,11 @@ impl Analyzer for QueryFlood {
         }
         p.window.push_back((call.ts, matched));
         p.matches += u64::from(matched);
+        while p.window.len() > WINDOW_MAX {
+            if let Some((_, m)) = p.window.pop_front() {
+                p.matches -= u64::from(m);
+            }
+        }
         p.history.push_back((call.ts, hash, text.marks.clone()));
         while p.history.len() > s.history {
             p.history.pop_front();

@@ -2,7 +2,8 @@
 //!
 //! ## What it detects
 //! A principal probing the serving stack rather than the model's answers:
-//! - *prefix probes*: at least `min_variants` (30) prompts within `window` (1 hour) that share
+//! - *prefix probes*: at least `min_variants` (30) prompts within `window` (24 hours, so that
+//!   probes minutes apart are seen too) that share
 //!   everything but their last 32 characters (the same prefix hash, different full prompts),
 //!   on prompts of at least `min_chars` (1024) characters: the shape of prompt-cache timing
 //!   attacks, which need a cacheable prefix (providers cache prefixes of 1,024 tokens and
@@ -24,7 +25,7 @@
 //! ## Example
 //! The key `key-5e2a` sends a 3,000-character document followed by 40 different short
 //! questions within ten minutes, each with `max_tokens: 1`: "key-5e2a sent 30 prompts sharing
-//! one 2968-character prefix with different endings within 1h (median latency 180 ms, p10
+//! one 2968-character prefix with different endings within 1d (median latency 180 ms, p10
 //! 95 ms, p90 410 ms): prefix probing", `pb53_vector: side_channel`.
 //!
 //! ## False positives

@@ -28,4 +28,12 @@ pub const SIGMA_RULES: &[(&str, &str)] = &[
         "builtin:sigma/model_weights_download.yml",
         include_str!("../../../rules/sigma/model_weights_download.yml"),
     ),
+    (
+        "builtin:sigma/storage_access_sharing.yml",
+        include_str!("../../../rules/sigma/storage_access_sharing.yml"),
+    ),
+    (
+        "builtin:sigma/storage_cross_account_copy.yml",
+        include_str!("../../../rules/sigma/storage_cross_account_copy.yml"),
+    ),
 ];

@@ -1,6 +1,7 @@
 use serde_json::{Map, Value};
 
 use super::reader::message_of;
+use crate::source::s3_access;
 
 /// Why a record is not an event, with the position inside the record (1-based line and column).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,11 +13,22 @@ pub struct RecordError {
 
 /// Parses one raw record into its events.
 ///
-/// A record is one JSON object. An envelope object whose only key is `records` (Azure
+/// A record is one JSON object, or an Amazon S3 server access log line (a record that is
+/// not JSON but starts like one: `OWNER BUCKET [time] ...`), which becomes
+/// `{"s3_access": {...}}` (see [`crate::source::s3_access`]). An envelope object whose only key is `records` (Azure
 /// diagnostic settings, Event Hubs) or `Records` (CloudTrail) stands for the objects in that
 /// array. Anything else — a scalar, an array, an envelope whose `records` is not an array of
 /// objects — is an error that says what was expected.
 pub fn parse_record(bytes: &[u8]) -> Result<Vec<Map<String, Value>>, RecordError> {
+    if s3_access::looks_like_line(bytes) {
+        return s3_access::parse_line(bytes)
+            .map(|event| vec![event])
+            .map_err(|e| RecordError {
+                line: 1,
+                column: e.column,
+                message: format!("S3 access log line: {}", e.message),
+            });
+    }
     let value: Value = serde_json::from_slice(bytes).map_err(|e| RecordError {
         line: e.line() as u64,
         column: e.column() as u64,
@@ -110,5 +122,16 @@ mod tests {
         assert!(e.message.contains("found a number"));
         let e = parse_record(b"\x00\xff\xfe garbage").unwrap_err();
         assert_eq!(e.line, 1);
+    }
+
+    #[test]
+    fn s3_access_lines_are_records() {
+        let line = br#"owner bucket [06/Feb/2019:00:00:38 +0000] 192.0.2.3 - 3E57 REST.GET.OBJECT k "GET /bucket/k HTTP/1.1" 200 - 10 10 1 1 "-" "curl/8" -"#;
+        let events = parse_record(line).unwrap();
+        assert_eq!(events[0]["s3_access"]["operation"], "REST.GET.OBJECT");
+        let bad = br#"owner bucket [06/Feb/2019:00:00:38 +0000] 192.0.2.3 - 3E57 REST.GET.OBJECT k "GET /bucket/k HTTP/1.1" 2xx"#;
+        let e = parse_record(bad).unwrap_err();
+        assert_eq!((e.line, e.column), (1, 103), "{}", e.message);
+        assert!(e.message.contains("http_status"), "{}", e.message);
     }
 }

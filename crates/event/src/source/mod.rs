@@ -7,11 +7,16 @@ use std::str::FromStr;
 use serde_json::{Map, Value};
 
 pub mod aws_bedrock;
+pub mod azure_blob;
 pub mod azure_openai;
+pub mod cloudtrail;
+pub mod gcs_audit;
 pub mod litellm;
 pub mod modelward_llm;
 pub mod openai_body;
 mod paths;
+pub mod s3_access;
+pub mod storage;
 
 /// Which normalizer applies to input events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -29,16 +34,28 @@ pub enum SourceKind {
     AwsBedrock,
     /// LiteLLM proxy `StandardLoggingPayload` records (what its logging callbacks emit).
     LiteLlm,
+    /// Amazon S3 server access log lines.
+    S3Access,
+    /// AWS CloudTrail records (S3 data events with `storage.*`).
+    CloudTrail,
+    /// Azure Storage resource logs (StorageBlobLogs) and storage-account activity records.
+    AzureBlob,
+    /// Google Cloud Audit Logs (Cloud Storage data access).
+    GcsAudit,
 }
 
 impl SourceKind {
-    pub const NAMES: [&'static str; 6] = [
+    pub const NAMES: [&'static str; 10] = [
         "auto",
         "json",
         "azure_openai",
         "aws_bedrock",
         "litellm",
         "modelward_llm",
+        "s3_access",
+        "cloudtrail",
+        "azure_blob",
+        "gcs_audit",
     ];
 }
 
@@ -53,6 +70,10 @@ impl FromStr for SourceKind {
             "modelward_llm" | "modelward-llm" => Ok(SourceKind::ModelwardLlm),
             "aws_bedrock" | "aws-bedrock" | "bedrock" => Ok(SourceKind::AwsBedrock),
             "litellm" | "litellm_proxy" | "litellm-proxy" => Ok(SourceKind::LiteLlm),
+            "s3_access" | "s3-access" | "s3access" => Ok(SourceKind::S3Access),
+            "cloudtrail" | "aws_cloudtrail" => Ok(SourceKind::CloudTrail),
+            "azure_blob" | "azure-blob" | "azure_storage" => Ok(SourceKind::AzureBlob),
+            "gcs_audit" | "gcs-audit" | "gcp_audit" => Ok(SourceKind::GcsAudit),
             other => Err(format!(
                 "unknown source [{other}]; expected one of {}",
                 SourceKind::NAMES.join(", ")
@@ -79,6 +100,28 @@ pub const SYNTHESIZED_VALUES: &[&str] = &[
     "8.11.0",
     "litellm.logs",
     "litellm",
+    // Object storage (see storage.rs for the `storage.*` values).
+    "aws.s3access",
+    "aws.cloudtrail",
+    "azure.storage",
+    "gcp.audit",
+    "gcp",
+    "s3",
+    "blob",
+    "read",
+    "write",
+    "list",
+    "delete",
+    "copy",
+    "share",
+    "keys",
+    "config",
+    "other",
+    "key",
+    "sas",
+    "presigned",
+    "oauth",
+    "anonymous",
 ];
 
 /// Adds `gen_ai.*` fields to an Azure event that carries request and response bodies
@@ -150,8 +193,39 @@ pub enum Normalized {
     Partial(Map<String, Value>, String),
 }
 
+/// The object-storage source a record is for, forced or detected.
+fn storage_source(raw: &Map<String, Value>, kind: SourceKind) -> Option<SourceKind> {
+    match kind {
+        SourceKind::S3Access
+        | SourceKind::CloudTrail
+        | SourceKind::AzureBlob
+        | SourceKind::GcsAudit => Some(kind),
+        SourceKind::Auto if s3_access::looks_like(raw) => Some(SourceKind::S3Access),
+        SourceKind::Auto if cloudtrail::looks_like(raw) => Some(SourceKind::CloudTrail),
+        SourceKind::Auto if azure_blob::looks_like(raw) => Some(SourceKind::AzureBlob),
+        SourceKind::Auto if gcs_audit::looks_like(raw) => Some(SourceKind::GcsAudit),
+        _ => None,
+    }
+}
+
+fn normalize_storage(
+    raw: Map<String, Value>,
+    kind: SourceKind,
+) -> Result<Map<String, Value>, SourceError> {
+    let invalid = |e: &dyn std::fmt::Display| SourceError::Invalid(e.to_string());
+    match kind {
+        SourceKind::S3Access => s3_access::normalize(raw).map_err(|e| invalid(&e)),
+        SourceKind::CloudTrail => cloudtrail::normalize(raw).map_err(|e| invalid(&e)),
+        SourceKind::AzureBlob => azure_blob::normalize(raw).map_err(|e| invalid(&e)),
+        _ => gcs_audit::normalize(raw).map_err(|e| invalid(&e)),
+    }
+}
+
 /// Normalizes one raw record.
 pub fn normalize(raw: Map<String, Value>, kind: SourceKind) -> Result<Normalized, SourceError> {
+    if let Some(storage_kind) = storage_source(&raw, kind) {
+        return normalize_storage(raw, storage_kind).map(Normalized::Event);
+    }
     let llm_log = match kind {
         SourceKind::ModelwardLlm => true,
         SourceKind::Auto => modelward_llm::looks_like(&raw),
@@ -182,7 +256,11 @@ pub fn normalize(raw: Map<String, Value>, kind: SourceKind) -> Result<Normalized
         SourceKind::Json
         | SourceKind::ModelwardLlm
         | SourceKind::AwsBedrock
-        | SourceKind::LiteLlm => false,
+        | SourceKind::LiteLlm
+        | SourceKind::S3Access
+        | SourceKind::CloudTrail
+        | SourceKind::AzureBlob
+        | SourceKind::GcsAudit => false,
         SourceKind::AzureOpenAi => true,
         SourceKind::Auto => azure_openai::looks_like(&raw),
     };

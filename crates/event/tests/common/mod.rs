@@ -123,3 +123,51 @@ pub fn assert_fixtures_normalize(
         failures.join("\n")
     );
 }
+
+/// Names of the `*.raw.log` fixtures of a source (text formats, one record a line), sorted.
+pub fn line_fixture_names(source: &str) -> Vec<String> {
+    let entries = std::fs::read_dir(fixtures_dir(source)).expect("fixtures directory");
+    let mut names: Vec<String> = entries
+        .filter_map(|entry| entry.ok())
+        .filter_map(|entry| entry.file_name().to_str().map(str::to_owned))
+        .filter_map(|name| name.strip_suffix(".raw.log").map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Like [`assert_fixtures_normalize`] for a line format: the first line of every
+/// `*.raw.log` fixture goes through `normalize` (which parses and normalizes it) and is
+/// compared with its `*.expected.json`.
+pub fn assert_line_fixtures_normalize(
+    source: &str,
+    min: usize,
+    normalize: impl Fn(&[u8]) -> Result<Map<String, Value>, String>,
+) {
+    let names = line_fixture_names(source);
+    assert!(
+        names.len() >= min,
+        "expected at least {min} fixtures, found {names:?}"
+    );
+    let mut failures = Vec::new();
+    for name in &names {
+        let dir = fixtures_dir(source);
+        let raw = std::fs::read(dir.join(format!("{name}.raw.log"))).expect("fixture");
+        let line = raw.split(|b| *b == b'\n').next().unwrap_or_default();
+        let expected = read_json(&dir.join(format!("{name}.expected.json")));
+        match normalize(line) {
+            Ok(actual) => {
+                let actual = Value::Object(actual);
+                if actual != expected {
+                    failures.push(format!("{name}:\n{}", json_diff(&expected, &actual)));
+                }
+            }
+            Err(error) => failures.push(format!("{name}: normalize failed: {error}")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "fixture mismatches:\n{}",
+        failures.join("\n")
+    );
+}

@@ -338,6 +338,7 @@ mod tests {
     /// Published reference values: R's `shapiro.test` (n = 3, 5, 10, 20) and scipy's tests of
     /// `stats.shapiro` (the same AS R94 code; n = 20, and n = 25 from Shapiro and Wilk's paper).
     #[test]
+    #[allow(clippy::approx_constant)] // 3.14 is a data value
     fn shapiro_wilk_matches_published_values() {
         let cases: [(&[f64], f64, f64, f64, f64); 8] = [
             // R: x = c(-0.7746653110021126, -0.4344432067942129, 1.8157053280290931)

@@ -24,6 +24,24 @@ pub trait Analyzer {
     fn evicted(&self) -> u64;
 }
 
+/// Makes the call's principal the one `kind` asks for, when the call has it.
+fn rekey(kind: crate::PrincipalKind, c: &mut Call) {
+    let (value, field) = match kind {
+        crate::PrincipalKind::Auto => return,
+        crate::PrincipalKind::ApiKey => (c.api_key.take(), "api_key.id"),
+        crate::PrincipalKind::Ip => (c.ip.clone(), "source.ip"),
+    };
+    if let Some(v) = value {
+        if v != c.principal {
+            let old = std::mem::replace(&mut c.principal, v);
+            if c.principal_field == "api_key.id" {
+                c.api_key = Some(old);
+            }
+            c.principal_field = field;
+        }
+    }
+}
+
 /// What a run of the analyzers found.
 #[derive(Debug, Default)]
 pub struct Outcome {
@@ -115,6 +133,11 @@ impl Behavior {
             return outcome;
         }
         calls.sort_by_key(|c| c.ts);
+        if let Some(s) = &self.settings {
+            for c in calls.iter_mut() {
+                rekey(s.principal, c);
+            }
+        }
         for call in &calls {
             for a in analyzers.iter_mut() {
                 a.observe(call, &mut outcome.findings);
@@ -128,5 +151,55 @@ impl Behavior {
             .findings
             .sort_by(|a, b| (a.timestamp, a.code).cmp(&(b.timestamp, b.code)));
         outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PrincipalKind;
+
+    #[test]
+    fn principals_by_key_or_address() {
+        let mut c = Call::test("u1", 0).with_ip("203.0.113.9");
+        c.principal_field = "user.id";
+        c.api_key = Some("k1".into());
+        let mut by_key = c.clone();
+        rekey(PrincipalKind::ApiKey, &mut by_key);
+        assert_eq!(
+            (&*by_key.principal, by_key.principal_field),
+            ("k1", "api_key.id")
+        );
+        let mut by_ip = c.clone();
+        rekey(PrincipalKind::Ip, &mut by_ip);
+        assert_eq!(&*by_ip.principal, "203.0.113.9");
+        let mut auto = c.clone();
+        rekey(PrincipalKind::Auto, &mut auto);
+        assert_eq!(&*auto.principal, "u1");
+        // A call without the field keeps its principal.
+        let mut bare = Call::test("k2", 0);
+        rekey(PrincipalKind::Ip, &mut bare);
+        assert_eq!(&*bare.principal, "k2");
+        // Calls of several users with one key are one principal by key.
+        let calls: Vec<Call> = (0..60)
+            .map(|i| {
+                let mut c =
+                    Call::test(&format!("user-{i}"), i * 1000).with_prompt("What is my balance?");
+                c.principal_field = "user.id";
+                c.api_key = Some("shared-key".into());
+                c
+            })
+            .collect();
+        let auto = Behavior::new(&Settings::default())
+            .unwrap()
+            .analyze(calls.clone());
+        assert!(auto.findings.is_empty());
+        let keyed = Settings {
+            principal: PrincipalKind::ApiKey,
+            ..Settings::default()
+        };
+        let f = Behavior::new(&keyed).unwrap().analyze(calls).findings;
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].principal, "shared-key");
     }
 }

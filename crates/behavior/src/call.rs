@@ -4,7 +4,7 @@
 //! | feature | fields read, first present |
 //! |---|---|
 //! | time | `@timestamp` |
-//! | principal | `user.id`, `api_key.id`, `azure.open_ai.properties.object_id` (Entra object id of RequestResponse logs), `azure.open_ai.properties.apim_subscription_id` (API Management gateway logs), `principal`, else `source.ip` |
+//! | principal | `user.id`, `api_key.id`, `azure.open_ai.properties.object_id` (Entra object id of RequestResponse logs), `azure.open_ai.properties.apim_subscription_id` (API Management gateway logs), `principal`, else `source.ip`; with `principal = "api_key"` or `"ip"` ([`crate::PrincipalKind`]) the API key id or the client address first |
 //! | client address | `source.ip`, `client.ip`, `azure.open_ai.caller_ip_address` (Azure's masked `a.b.c.***`, whose /24 is still known) |
 //! | user agent | `user_agent.original` |
 //! | auth method | `modelward.auth` (modelward's LLM log: `principal.auth`); AWS Bedrock: the identity ARN's type (`aws_assumed_role`, `aws_iam_user`, `aws_federated_user`, `aws_root`); Azure RequestResponse: `entra_id` when the record has an Entra object id, `key` when it is empty; none for LiteLLM and API Management gateway logs, which do not record it |
@@ -73,6 +73,8 @@ pub struct Call {
     pub principal: Box<str>,
     /// The field the principal came from.
     pub principal_field: &'static str,
+    /// `api_key.id` when the principal is another field (for `principal = "api_key"`).
+    pub api_key: Option<Box<str>>,
     /// The client address as the log wrote it (possibly Azure's masked form).
     pub ip: Option<Box<str>>,
     pub user_agent: Option<Box<str>>,
@@ -271,6 +273,9 @@ impl Call {
         let prompt = event.get("gen_ai.prompt");
         Some(Call {
             ts,
+            api_key: (principal_field != "api_key.id")
+                .then(|| text(event, "api_key.id"))
+                .flatten(),
             principal,
             principal_field,
             ip,
@@ -306,6 +311,7 @@ impl Call {
             ts,
             principal: principal.into(),
             principal_field: "api_key.id",
+            api_key: None,
             ip: None,
             user_agent: None,
             auth: None,
@@ -409,6 +415,7 @@ mod tests {
         let c = Call::from_event(&litellm, 2).unwrap();
         assert_eq!(&*c.principal, "u1");
         assert_eq!(c.principal_field, "user.id");
+        assert_eq!(c.api_key.as_deref(), Some("h1"));
         assert_eq!(c.tokens_in + c.tokens_out, 12);
         assert_eq!(c.sensitive, 2);
         assert!(c.prompt_hash.is_some());

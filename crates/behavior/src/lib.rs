@@ -42,8 +42,8 @@ pub use features::{ip_range, prompt_hash, user_agent_family};
 pub use finding::{Finding, Sample};
 pub use profiles::Profiles;
 pub use settings::{
-    AccessSettings, RecurringSettings, SensitiveSettings, Settings, SettingsError, Span,
-    VolumeSettings,
+    AccessSettings, PrincipalKind, RecurringSettings, SensitiveSettings, Settings, SettingsError,
+    Span, VolumeSettings,
 };
 pub use text::{hamming, shared, vector_distance, PromptFeatures};
 pub use theft_settings::{

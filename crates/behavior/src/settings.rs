@@ -103,11 +103,28 @@ pub struct SensitiveSettings {
     pub ratio: f64,
 }
 
+/// What the analyzers profile: whose behaviour a call is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipalKind {
+    /// The first present of `user.id`, `api_key.id`, the Azure object or subscription id,
+    /// `principal`, `source.ip`.
+    #[default]
+    Auto,
+    /// `api_key.id` first, then as `auto`.
+    ApiKey,
+    /// The client address first (`source.ip`, `client.ip`, Azure's caller address), then as
+    /// `auto`.
+    Ip,
+}
+
 /// Every analyzer's settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// Codes of analyzers not to run.
     pub disabled: Vec<String>,
+    /// Whose behaviour a call is.
+    pub principal: PrincipalKind,
     /// Principals each analyzer profiles at once.
     pub max_principals: usize,
     pub recurring: RecurringSettings,
@@ -125,6 +142,7 @@ impl Default for Settings {
     fn default() -> Settings {
         Settings {
             disabled: Vec::new(),
+            principal: PrincipalKind::Auto,
             max_principals: 50_000,
             recurring: RecurringSettings {
                 min_count: 50,

@@ -22,6 +22,8 @@ pub struct Options {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BehaviorOptions {
+    /// Whose behaviour a call is: `auto`, `api_key` or `ip`.
+    pub principal: Option<modelward_behavior::PrincipalKind>,
     /// Principals each analyzer profiles at once; the least recently seen are evicted.
     pub max_principals: Option<usize>,
     pub recurring_requests: Option<RecurringOptions>,
@@ -156,6 +158,9 @@ impl BehaviorOptions {
         };
         if let Some(n) = self.max_principals {
             s.max_principals = n;
+        }
+        if let Some(p) = self.principal {
+            s.principal = p;
         }
         fn set<T>(slot: &mut T, value: Option<T>) {
             if let Some(v) = value {
@@ -414,7 +419,7 @@ mod tests {
         // The theft analyzers' sections.
         std::fs::write(
             &path,
-            "[behavior.logit_extraction]\nmin_calls = 50\nwindow = \"6h\"\n[behavior.distillation]\npeer_ratio = 20.0\nslow_min_calls = 500\n[behavior.prada]\ndelta = 0.95\n[behavior.query_flood]\nmin_matches = 80\n[behavior.side_channel]\nmin_chars = 4096\n[behavior.distributed_extraction]\nmin_members = 3\n",
+            "[behavior]\nprincipal = \"api_key\"\n[behavior.logit_extraction]\nmin_calls = 50\nwindow = \"6h\"\n[behavior.distillation]\npeer_ratio = 20.0\nslow_min_calls = 500\n[behavior.prada]\ndelta = 0.95\n[behavior.query_flood]\nmin_matches = 80\n[behavior.side_channel]\nmin_chars = 4096\n[behavior.distributed_extraction]\nmin_members = 3\n",
         )
         .unwrap();
         let s = Options::load(&path)
@@ -422,6 +427,7 @@ mod tests {
             .behavior
             .unwrap()
             .settings(&[]);
+        assert_eq!(s.principal, modelward_behavior::PrincipalKind::ApiKey);
         assert_eq!(s.theft.logit.min_calls, 50);
         assert_eq!(s.theft.logit.window, Span(6 * 3_600_000));
         assert_eq!(s.theft.distillation.peer_ratio, 20.0);
@@ -431,6 +437,9 @@ mod tests {
         assert_eq!(s.theft.distillation.slow_min_calls, 500);
         assert_eq!(s.theft.cluster_min_members, 3);
         assert!(s.validate().is_ok());
+        std::fs::write(&path, "[behavior]\nprincipal = \"tenant\"\n").unwrap();
+        let e = Options::load(&path).unwrap_err().to_string();
+        assert!(e.contains("b.toml:2:") && e.contains("tenant"), "{e}");
         std::fs::write(&path, "[behavior.prada]\nalpha = 0.05\n").unwrap();
         let e = Options::load(&path).unwrap_err().to_string();
         assert!(e.contains("b.toml:2:1") && e.contains("alpha"), "{e}");

@@ -36,11 +36,11 @@
 //! not.
 //!
 //! ## Example
-//! A key used for 20 calls an hour sends 1,000 in an hour: short questions on 900 different
-//! topics, no conversation, 30 tokens in and 700 out, a third asking to "explain step by
-//! step": "key-d1 sent 1000 calls in the 1h bucket from 2025-03-03T02:00:00Z, 50× its median
-//! of 20 over 24 active buckets: 90% new topics, 0% in conversations, 23.3 output tokens per
-//! input token, 33% asking for reasoning".
+//! A key used for 20 calls an hour sends 1,000 in an hour: short questions on many topics,
+//! no conversation, 30 tokens in and 700 out, a third asking to "explain step by step"; at
+//! its 200th call: "key-d1 sent 200 calls in the 1h bucket from 2025-03-03T02:00:00.000Z, 10×
+//! its median of 20 over 24 active buckets: 79.5% new topics, 0% in conversations, 23.33
+//! output tokens per input token, 33.5% asking for reasoning".
 //!
 //! ## False positives
 //! A heavy batch job with templated prompts ("Summarise ticket #N: <text>") does not alert:

@@ -35,9 +35,9 @@
 //! ## Example
 //! Five keys created for a trial each send 40 probes from `203.0.113.0/24` with
 //! `python-requests/2.31` and `max_tokens: 1, top_logprobs: 20` and biases of +100 on new
-//! token ids: "5 principals (trial-0, ...) sharing address range 203.0.113.0/24 sent 100 logit
-//! probes together since 2025-03-01T00:00:00Z biasing 800 distinct token ids (each alone at
-//! most 20 probes): distributed vocabulary sweep".
+//! token ids: "5 principals (trial-0, trial-1, trial-2, trial-3, trial-4) sharing address range
+//! 203.0.113.0/24 sent 100 logit probes together since 2025-03-03T00:00:00.000Z, biasing 800
+//! distinct token ids (each alone at most 20): distributed vocabulary sweep".
 //!
 //! ## False positives
 //! Several keys of one evaluation team behind one NAT address that all read logprobs with a

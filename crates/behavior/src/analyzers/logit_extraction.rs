@@ -23,11 +23,11 @@
 //! calls shows.
 //!
 //! ## Example
-//! The key `key-9c1d` sends 412 calls with `max_tokens: 1`, `top_logprobs: 20` and a
-//! `logit_bias` of +100 on eight token ids each, the ids moving through the vocabulary:
-//! "key-9c1d sent 412 logit probes in 24h (max_tokens ≤ 2, top_logprobs up to 20, |bias| up
-//! to 100) biasing 3296 distinct token ids, 0% repeats: a vocabulary sweep", with the
-//! counts, the thresholds and sample records. Evidence: `pb53_vector:
+//! The key `key-9c1d` sends calls with `max_tokens: 1`, `top_logprobs: 20` and a
+//! `logit_bias` of +100 on eight token ids each, the ids moving through the vocabulary; at
+//! the 100th: "key-9c1d sent 100 logit probes since 2025-03-03T00:00:00.000Z (max_tokens ≤
+//! 2, top_logprobs up to 20, |bias| up to 100) biasing 800 distinct token ids, 0% repeats: a
+//! vocabulary sweep", with the counts, the thresholds and sample records. Evidence: `pb53_vector:
 //! model_extraction_api`, `score`.
 //!
 //! ## False positives

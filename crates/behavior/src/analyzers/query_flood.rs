@@ -20,9 +20,10 @@
 //! whatever the search strategy.
 //!
 //! ## Example
-//! The key `key-3f8b` sends 60 queries in ten minutes, each a sentence with one or two words
-//! changed: "key-3f8b sent 51 near-duplicate queries (≥ 10 of 20 fingerprints shared with an
-//! earlier query) of 52 within 1d", `pb53_vector: model_extraction_api`.
+//! The key `key-3f8b` sends seed questions each followed by five variations with one word
+//! changed; at its 60th query: "key-3f8b sent 50 near-duplicate queries (≥ 10 of 20
+//! fingerprints shared with an earlier query) of 60 within 1d from
+//! 2025-03-03T00:00:00.000Z", `pb53_vector: model_extraction_api`.
 //!
 //! ## False positives
 //! Templated batch jobs do not match when each item brings its own text (the template's

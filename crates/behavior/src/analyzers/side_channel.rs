@@ -23,10 +23,11 @@
 //! this as "Side-channel extraction".
 //!
 //! ## Example
-//! The key `key-5e2a` sends a 3,000-character document followed by 40 different short
-//! questions within ten minutes, each with `max_tokens: 1`: "key-5e2a sent 30 prompts sharing
-//! one 2968-character prefix with different endings within 1d (median latency 180 ms, p10
-//! 95 ms, p90 410 ms): prefix probing", `pb53_vector: side_channel`.
+//! The key `key-5e2a` sends a 2,000-character document followed by 40 different short
+//! endings, each with `max_tokens: 1`; at the 30th: "key-5e2a sent 30 prompts of 1024+
+//! characters sharing one prefix with 30 different endings since 2025-03-03T00:00:00.000Z
+//! (latency over 30 calls: median 450.0 ms, p10 80.0 ms, p90 450.0 ms): prefix probing",
+//! `pb53_vector: side_channel`.
 //!
 //! ## False positives
 //! Question answering over one long document (many questions about the same text, each asked

@@ -297,9 +297,10 @@ impl PromptFeatures {
 
 /// Cosine distance of two quantized vectors.
 pub fn vector_distance(a: &[u8], b: &[u8]) -> f64 {
-    let (mut dot, mut na, mut nb) = (0u64, 0u64, 0u64);
-    for (x, y) in a.iter().zip(b) {
-        let (x, y) = (u64::from(*x), u64::from(*y));
+    // u32 sums cannot overflow: 255² × 256 < 2³²; they let the compiler vectorize.
+    let (mut dot, mut na, mut nb) = (0u32, 0u32, 0u32);
+    for (x, y) in a.iter().zip(b).take(DIMS) {
+        let (x, y) = (u32::from(*x), u32::from(*y));
         dot += x * y;
         na += x * x;
         nb += y * y;
@@ -307,7 +308,7 @@ pub fn vector_distance(a: &[u8], b: &[u8]) -> f64 {
     if na == 0 || nb == 0 {
         return 1.0;
     }
-    (1.0 - dot as f64 / ((na as f64).sqrt() * (nb as f64).sqrt())).clamp(0.0, 1.0)
+    (1.0 - f64::from(dot) / (f64::from(na).sqrt() * f64::from(nb).sqrt())).clamp(0.0, 1.0)
 }
 
 /// Elements two sorted lists share.

@@ -136,6 +136,8 @@ pub struct Member {
 #[derive(Debug, Clone, Default)]
 pub struct Cluster {
     pub members: usize,
+    /// The members' indices.
+    pub list: Vec<usize>,
     pub stats: Stats,
     pub links: Vec<String>,
     pub samples: Vec<Sample>,
@@ -201,6 +203,7 @@ impl Clusters {
         if let Some(s) = self.clusters.remove(&small) {
             let c = self.clusters.entry(big).or_default();
             c.members += s.members;
+            c.list.extend(s.list);
             c.stats.add(&s.stats, cap);
             c.fired |= s.fired;
             c.next_check = c.next_check.max(s.next_check);
@@ -243,6 +246,7 @@ impl Clusters {
                     i,
                     Cluster {
                         members: 1,
+                        list: vec![i],
                         ..Cluster::default()
                     },
                 );
@@ -363,12 +367,11 @@ impl DistributedExtraction {
         };
         let mut rest = Stats::default();
         let mut listed: BTreeMap<String, u64> = BTreeMap::new();
-        let mut members = Vec::new();
-        for k in 0..set.members.len() {
-            if set.root(k) == r {
-                members.push(k);
-            }
-        }
+        let members: Vec<usize> = set
+            .clusters
+            .get(&r)
+            .map(|c| c.list.clone())
+            .unwrap_or_default();
         let alone: Vec<bool> = members
             .iter()
             .map(|k| crosses(&self.logit, &self.harvest, kind, &set.members[*k].stats).is_some())

@@ -339,34 +339,36 @@ mod tests {
     }
 
     #[test]
-    fn bisection_alerts() {
+    fn bisection_alerts_fast_and_slow() {
         // Binary search of the bias that flips the argmax, token by token, on one prompt.
-        let mut calls = Vec::new();
-        let mut ts = 0;
-        for token in [11u32, 12, 13] {
-            let (mut lo, mut hi) = (0.0f32, 100.0f32);
-            for step in 0..8 {
-                let mid = (lo + hi) / 2.0;
-                calls.push(probe("key-b", ts, &[token], mid).with_params(Params {
-                    max_tokens: Some(1),
-                    bias_entries: 1,
-                    bias_max: mid,
-                    bias: vec![(token, mid)].into(),
-                    ..Params::default()
-                }));
-                ts += 2_000;
-                if step % 2 == 0 {
-                    hi = mid
-                } else {
-                    lo = mid
+        for every in [2_000, 20 * MINUTE] {
+            let mut calls = Vec::new();
+            let mut ts = 0;
+            for token in [11u32, 12, 13] {
+                let (mut lo, mut hi) = (0.0f32, 100.0f32);
+                for step in 0..8 {
+                    let mid = (lo + hi) / 2.0;
+                    calls.push(probe("key-b", ts, &[token], mid).with_params(Params {
+                        max_tokens: Some(1),
+                        bias_entries: 1,
+                        bias_max: mid,
+                        bias: vec![(token, mid)].into(),
+                        ..Params::default()
+                    }));
+                    ts += every;
+                    if step % 2 == 0 {
+                        hi = mid
+                    } else {
+                        lo = mid
+                    }
                 }
             }
+            let f = run(&calls);
+            assert_eq!(f.len(), 1, "{f:?}");
+            assert_eq!(f[0].evidence["variant"], json!("bisection"));
+            assert_eq!(f[0].evidence["halving_steps"], json!(16));
+            assert_eq!(f[0].timestamp, 21 * every, "the 22nd call");
         }
-        let f = run(&calls);
-        assert_eq!(f.len(), 1, "{f:?}");
-        assert_eq!(f[0].evidence["variant"], json!("bisection"));
-        assert_eq!(f[0].evidence["halving_steps"], json!(16));
-        assert_eq!(f[0].timestamp, 21 * 2_000, "the 22nd call");
     }
 
     #[test]

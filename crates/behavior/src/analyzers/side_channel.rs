@@ -310,19 +310,22 @@ mod tests {
     }
 
     #[test]
-    fn timing_probes_alert() {
-        let calls: Vec<Call> = (0..25)
-            .map(|i| {
-                Call::test("k", i * 5_000)
-                    .with_prompt("Hi")
-                    .with_params(tiny(0.0))
-                    .with_latency(100.0 + i as f32)
-            })
-            .collect();
-        let f = run(&calls);
-        assert_eq!(f.len(), 1, "{f:?}");
-        assert_eq!(f[0].evidence["variant"], json!("timing_probes"));
-        assert_eq!(f[0].timestamp, 19 * 5_000);
+    fn timing_probes_alert_fast_and_slow() {
+        for every in [5_000, 30 * 60_000] {
+            let calls: Vec<Call> = (0..25)
+                .map(|i| {
+                    Call::test("k", i * every)
+                        .with_prompt("Hi")
+                        .with_params(tiny(0.0))
+                        .with_latency(100.0 + i as f32)
+                })
+                .collect();
+            let f = run(&calls);
+            assert_eq!(f.len(), 1, "{f:?}");
+            assert_eq!(f[0].evidence["variant"], json!("timing_probes"));
+            assert_eq!(f[0].timestamp, 19 * every, "the 20th repeat");
+            assert_eq!(f[0].evidence["latency"]["min_ms"], json!(100.0));
+        }
     }
 
     #[test]

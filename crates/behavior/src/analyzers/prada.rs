@@ -75,7 +75,7 @@ pub const CODE: Code = Code {
 const BURN_IN: usize = 32;
 
 /// Prompt fingerprints remembered per principal to leave out exact repeats.
-const SEEN: usize = 4096;
+const SEEN: usize = 1024;
 
 #[derive(Debug, Clone, Default)]
 pub struct Profile {

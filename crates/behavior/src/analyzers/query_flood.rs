@@ -8,7 +8,7 @@
 //! queries, exact repeats left out (they are MW-AI-0012's). The alert is raised when at least
 //! `min_matches` (50) queries within `window` (24 hours, so that a flood at one query every
 //! few minutes is seen too) match and they are at least
-//! `min_share` (50%) of the window's queries (at most the latest 10,000); at most once per
+//! `min_share` (50%) of the window's queries (at most the latest 2,000); at most once per
 //! principal per window. The
 //! score is the matches over `min_matches`.
 //!
@@ -62,7 +62,7 @@ pub const CODE: Code = Code {
 };
 
 /// Queries of the window kept per principal (the latest).
-const WINDOW_MAX: usize = 10_000;
+const WINDOW_MAX: usize = 2_000;
 
 #[derive(Debug, Clone, Default)]
 pub struct Profile {

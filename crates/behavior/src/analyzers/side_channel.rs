@@ -65,7 +65,7 @@ pub const CODE: Code = Code {
 };
 
 /// Latencies kept per tracked prefix or prompt.
-const LATENCIES: usize = 256;
+const LATENCIES: usize = 64;
 
 /// One prefix (or one prompt) a principal sent within the window.
 #[derive(Debug, Clone, Default)]
@@ -160,9 +160,7 @@ impl Analyzer for SideChannel {
             .touch(&call.principal, call.ts, &mut |_, _| {});
         if let Some(prefix) = prefix {
             let t = track(s, &mut p.prefixes, prefix, call.ts);
-            if !t.endings.contains(&full)
-                && t.endings.len() < (s.min_variants as usize).saturating_mul(4)
-            {
+            if !t.endings.contains(&full) && t.endings.len() < s.min_variants as usize {
                 t.endings.push(full);
             }
             if let Some(ms) = call.latency_ms {

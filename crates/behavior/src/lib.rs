@@ -45,7 +45,7 @@ pub use settings::{
     AccessSettings, PrincipalKind, RecurringSettings, SensitiveSettings, Settings, SettingsError,
     Span, VolumeSettings,
 };
-pub use text::{hamming, shared, vector_distance, PromptFeatures};
+pub use text::{dot, hamming, shared, vector_distance, PromptFeatures};
 pub use theft_settings::{
     DistillationSettings, FloodSettings, LogitSettings, PradaSettings, SideChannelSettings,
     TheftSettings,

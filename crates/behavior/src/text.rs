@@ -295,20 +295,34 @@ impl PromptFeatures {
     }
 }
 
-/// Cosine distance of two quantized vectors.
-pub fn vector_distance(a: &[u8], b: &[u8]) -> f64 {
-    // u32 sums cannot overflow: 255² × 256 < 2³²; they let the compiler vectorize.
-    let (mut dot, mut na, mut nb) = (0u32, 0u32, 0u32);
-    for (x, y) in a.iter().zip(b).take(DIMS) {
-        let (x, y) = (u32::from(*x), u32::from(*y));
-        dot += x * y;
-        na += x * x;
-        nb += y * y;
+/// The dot product of two quantized vectors (u32 sums cannot overflow: 255² × 256 < 2³²;
+/// fixed-width lanes let the compiler vectorize).
+pub fn dot(a: &[u8], b: &[u8]) -> u32 {
+    let mut acc = [0u32; 16];
+    for (ca, cb) in a.chunks_exact(16).zip(b.chunks_exact(16)).take(DIMS / 16) {
+        for i in 0..16 {
+            acc[i] += u32::from(ca[i]) * u32::from(cb[i]);
+        }
     }
-    if na == 0 || nb == 0 {
+    acc.iter().sum()
+}
+
+/// The Euclidean norm of a quantized vector.
+pub fn norm(a: &[u8]) -> f64 {
+    f64::from(dot(a, a)).sqrt()
+}
+
+/// Cosine distance of two quantized vectors, given their norms.
+pub fn distance_with(a: &[u8], na: f64, b: &[u8], nb: f64) -> f64 {
+    if na == 0.0 || nb == 0.0 {
         return 1.0;
     }
-    (1.0 - f64::from(dot) / (f64::from(na).sqrt() * f64::from(nb).sqrt())).clamp(0.0, 1.0)
+    (1.0 - f64::from(dot(a, b)) / (na * nb)).clamp(0.0, 1.0)
+}
+
+/// Cosine distance of two quantized vectors.
+pub fn vector_distance(a: &[u8], b: &[u8]) -> f64 {
+    distance_with(a, norm(a), b, norm(b))
 }
 
 /// Elements two sorted lists share.

@@ -57,7 +57,7 @@ use super::theft::{finding, MODEL_EXTRACTION_API};
 use super::{iso, round2};
 use crate::finding::{keep_sample, Sample};
 use crate::stats::shapiro_wilk;
-use crate::text::vector_distance;
+use crate::text::{distance_with, norm};
 use crate::{Analyzer, Call, Code, Finding, PradaSettings, Profiles};
 
 pub const CODE: Code = Code {
@@ -79,7 +79,8 @@ const SEEN: usize = 1024;
 
 #[derive(Debug, Clone, Default)]
 pub struct Profile {
-    pub reservoir: Vec<Box<[u8]>>,
+    /// Earlier query vectors with their norms.
+    pub reservoir: Vec<(Box<[u8]>, f64)>,
     /// Queries offered to the reservoir.
     pub offered: u64,
     pub rng: u64,
@@ -142,10 +143,11 @@ impl Analyzer for Prada {
             }
         }
         if p.reservoir.len() >= BURN_IN.min(s.reservoir) {
+            let nq = norm(&text.vector);
             let d = p
                 .reservoir
                 .iter()
-                .map(|v| vector_distance(v, &text.vector))
+                .map(|(v, nv)| distance_with(&text.vector, nq, v, *nv))
                 .fold(1.0, f64::min);
             if d <= 0.0 {
                 // The same query again (in other words of a chat, or after the seen set
@@ -161,11 +163,11 @@ impl Analyzer for Prada {
         // Reservoir sampling (Algorithm R) of the earlier queries.
         p.offered += 1;
         if p.reservoir.len() < s.reservoir {
-            p.reservoir.push(text.vector.clone());
+            p.reservoir.push((text.vector.clone(), norm(&text.vector)));
         } else {
             let j = xorshift(&mut p.rng) % p.offered;
             if let Some(slot) = p.reservoir.get_mut(j as usize) {
-                *slot = text.vector.clone();
+                *slot = (text.vector.clone(), norm(&text.vector));
             }
         }
         keep_sample(&mut p.samples, call);

@@ -48,7 +48,7 @@ use serde_json::{json, Map};
 use super::iso;
 use super::theft::{finding, MODEL_EXTRACTION_API};
 use crate::finding::{keep_sample, Sample};
-use crate::text::shared;
+use crate::text::MARKS;
 use crate::{Analyzer, Call, Code, Finding, FloodSettings, Profiles};
 
 pub const CODE: Code = Code {
@@ -67,12 +67,37 @@ const WINDOW_MAX: usize = 2_000;
 #[derive(Debug, Clone, Default)]
 pub struct Profile {
     /// Earlier queries: (time, prompt hash, fingerprints).
-    pub history: VecDeque<(i64, u64, Box<[u32]>)>,
+    /// (time, prompt hash, fingerprints, how many), the fingerprints inline so that the
+    /// comparisons read contiguous memory.
+    pub history: VecDeque<(i64, u64, [u32; MARKS], u8)>,
     /// Times of the window's queries and whether each matched.
     pub window: VecDeque<(i64, bool)>,
     pub matches: u64,
     pub fired_until: i64,
     pub samples: Vec<Sample>,
+}
+
+/// Fillers of unused fingerprint slots, different on each side so that they never match.
+const QUERY_PAD: u32 = u32::MAX;
+const HISTORY_PAD: u32 = u32::MAX - 1;
+
+fn padded(marks: &[u32], pad: u32) -> [u32; MARKS] {
+    let mut out = [pad; MARKS];
+    let n = marks.len().min(MARKS);
+    out[..n].copy_from_slice(&marks[..n]);
+    out
+}
+
+/// Fingerprints two padded sets share: every pair compared, without branches, which the
+/// compiler vectorizes (faster than merging two sorted lists of 20).
+fn shared_fixed(a: &[u32; MARKS], b: &[u32; MARKS]) -> usize {
+    let mut n = 0u32;
+    for x in a {
+        for y in b {
+            n += u32::from(x == y);
+        }
+    }
+    n as usize
 }
 
 pub struct QueryFlood {
@@ -114,18 +139,19 @@ impl Analyzer for QueryFlood {
         while p
             .history
             .front()
-            .is_some_and(|(t, _, _)| call.ts.saturating_sub(*t) > s.window.0)
+            .is_some_and(|(t, _, _, _)| call.ts.saturating_sub(*t) > s.window.0)
         {
             p.history.pop_front();
         }
-        if p.history.iter().any(|(_, h, _)| *h == hash) {
+        if p.history.iter().any(|(_, h, _, _)| *h == hash) {
             // An exact repeat (MW-AI-0012's business), not a near-duplicate.
             return;
         }
+        let query = padded(&text.marks, QUERY_PAD);
         let matched = p
             .history
             .iter()
-            .any(|(_, _, marks)| shared(marks, &text.marks) >= s.match_marks);
+            .any(|(_, _, marks, _)| shared_fixed(&query, marks) >= s.match_marks);
         p.window.push_back((call.ts, matched));
         p.matches += u64::from(matched);
         while p.window.len() > WINDOW_MAX {
@@ -133,7 +159,9 @@ impl Analyzer for QueryFlood {
                 p.matches -= u64::from(m);
             }
         }
-        p.history.push_back((call.ts, hash, text.marks.clone()));
+        let n = text.marks.len().min(MARKS);
+        p.history
+            .push_back((call.ts, hash, padded(&text.marks, HISTORY_PAD), n as u8));
         while p.history.len() > s.history {
             p.history.pop_front();
         }
@@ -209,6 +237,20 @@ pub(crate) mod tests {
                 w.join(" ")
             })
             .collect()
+    }
+
+    #[test]
+    fn fixed_comparison_counts_as_the_merge_does() {
+        let a = [1u32, 5, 9, 12, 40];
+        let b = [2u32, 5, 12, 40, 41, 42];
+        assert_eq!(
+            shared_fixed(&padded(&a, QUERY_PAD), &padded(&b, HISTORY_PAD)),
+            crate::text::shared(&a, &b)
+        );
+        assert_eq!(
+            shared_fixed(&padded(&[], QUERY_PAD), &padded(&[], HISTORY_PAD)),
+            0
+        );
     }
 
     #[test]

@@ -63,6 +63,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use modelward_rule::Severity;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map};
 
 use super::theft::{finding, MODEL_EXTRACTION_API};
@@ -86,7 +87,7 @@ const TOPICS: usize = 64;
 /// Templates counted per bucket.
 const TEMPLATES: usize = 16;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Current {
     pub start: i64,
     pub calls: u64,
@@ -101,7 +102,7 @@ pub struct Current {
 }
 
 /// A principal's buckets at one time scale.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ScaleState {
     pub history: VecDeque<u64>,
     pub current: Option<Current>,
@@ -109,7 +110,7 @@ pub struct ScaleState {
     pub fired: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Profile {
     /// The hourly and the daily scale.
     pub scales: [ScaleState; 2],

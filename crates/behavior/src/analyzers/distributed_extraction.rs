@@ -59,6 +59,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use modelward_rule::Severity;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::theft::{biased, finding, is_probe, MODEL_EXTRACTION_API};
@@ -86,7 +87,7 @@ const LINKS: usize = 10;
 const TOPICS: usize = 16;
 
 /// What a member or a cluster did in the window.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Stats {
     pub calls: u64,
     pub biased_total: u64,
@@ -123,7 +124,7 @@ struct Contribution {
     reasoning: bool,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Member {
     pub name: String,
     pub stats: Stats,
@@ -133,7 +134,7 @@ pub struct Member {
 }
 
 /// A cluster, kept at its root.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Cluster {
     pub members: usize,
     /// The members' indices.

@@ -52,6 +52,7 @@
 use std::collections::HashSet;
 
 use modelward_rule::Severity;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map};
 
 use super::theft::{biased, finding, is_probe, MODEL_EXTRACTION_API};
@@ -70,7 +71,7 @@ pub const CODE: Code = Code {
 };
 
 /// One token's bias on one prompt, call after call.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Chain {
     pub prompt: u64,
     pub token: u32,
@@ -81,7 +82,7 @@ pub struct Chain {
 }
 
 /// A principal's probes in the current window.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Profile {
     pub start: i64,
     pub probes: u64,

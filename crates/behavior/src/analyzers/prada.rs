@@ -51,6 +51,7 @@
 use std::collections::{HashSet, VecDeque};
 
 use modelward_rule::Severity;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map};
 
 use super::theft::{finding, MODEL_EXTRACTION_API};
@@ -77,7 +78,7 @@ const BURN_IN: usize = 32;
 /// Prompt fingerprints remembered per principal to leave out exact repeats.
 const SEEN: usize = 1024;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Profile {
     /// Earlier query vectors with their norms.
     pub reservoir: Vec<(Box<[u8]>, f64)>,

@@ -43,6 +43,7 @@
 use std::collections::VecDeque;
 
 use modelward_rule::Severity;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map};
 
 use super::iso;
@@ -64,7 +65,7 @@ pub const CODE: Code = Code {
 /// Queries of the window kept per principal (the latest).
 const WINDOW_MAX: usize = 2_000;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Profile {
     /// Earlier queries: (time, prompt hash, fingerprints).
     /// (time, prompt hash, fingerprints, how many), the fingerprints inline so that the

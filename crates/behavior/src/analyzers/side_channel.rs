@@ -47,6 +47,7 @@
 //! - MITRE ATLAS AML.T0040 AI Model Inference API Access: https://atlas.mitre.org/techniques/AML.T0040
 
 use modelward_rule::Severity;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map};
 
 use super::iso;
@@ -68,7 +69,7 @@ pub const CODE: Code = Code {
 const LATENCIES: usize = 64;
 
 /// One prefix (or one prompt) a principal sent within the window.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Track {
     pub key: u64,
     pub start: i64,
@@ -81,7 +82,7 @@ pub struct Track {
     pub samples: Vec<Sample>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Profile {
     pub prefixes: Vec<Track>,
     pub repeats: Vec<Track>,

@@ -46,8 +46,10 @@
 //! A heavy batch job with templated prompts ("Summarise ticket #N: <text>") does not alert:
 //! each item brings its own material, so its answers are shorter than its prompts and it asks
 //! for no reasoning; once warm, its own steady volume is its baseline. A new synthetic-data
-//! generation job, or a benchmark run with chain-of-thought prompts on a new key, looks like
-//! harvesting and alerts once.
+//! generation job, a benchmark run with chain-of-thought prompts on a new key, or a new
+//! single-turn question-answering application (short questions, long answers, no retrieved
+//! context) in its first day, before its own baseline and without peers to compare with, look
+//! like harvesting and alert once.
 //!
 //! ## Response
 //! Check the terms of use for the principal's owner (most providers forbid training competing

@@ -202,4 +202,42 @@ mod tests {
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].principal, "shared-key");
     }
+
+    #[test]
+    fn odd_calls_never_panic() {
+        let odd = crate::Params {
+            max_tokens: Some(0),
+            logprobs: true,
+            top_logprobs: Some(255),
+            n: Some(u16::MAX),
+            temperature: Some(0.0),
+            seed: Some(i64::MIN),
+            bias_entries: u16::MAX,
+            bias_max: f32::MAX,
+            bias: vec![(u32::MAX, f32::MAX), (0, -f32::MAX)].into(),
+        };
+        let mut calls = Vec::new();
+        for (i, ts) in [i64::MIN, i64::MIN + 1, -1, 0, 1, i64::MAX - 1, i64::MAX]
+            .into_iter()
+            .enumerate()
+        {
+            for k in 0..40 {
+                calls.push(
+                    Call::test(if k % 2 == 0 { "a" } else { "" }, ts)
+                        .with_prompt(&"\u{0}x ".repeat(k * 40 + i))
+                        .with_params(odd.clone())
+                        .with_tokens(u64::MAX, u64::MAX)
+                        .with_latency(f32::MAX)
+                        .with_ip("::")
+                        .with_user_agent("(("),
+                );
+            }
+        }
+        let settings = Settings {
+            max_principals: 1,
+            ..Settings::default()
+        };
+        let _ = Behavior::new(&settings).unwrap().analyze(calls.clone());
+        let _ = Behavior::new(&Settings::default()).unwrap().analyze(calls);
+    }
 }

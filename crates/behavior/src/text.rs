@@ -39,6 +39,15 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// A hash of a character n-gram, without building a string.
+fn hash_chars(w: &[char]) -> u64 {
+    let mut h = FNV_OFFSET;
+    for c in w {
+        h = fnv(h, &u32::from(*c).to_le_bytes());
+    }
+    mix(h)
+}
+
 fn hash_str(s: &str) -> u64 {
     mix(fnv(FNV_OFFSET, s.as_bytes()))
 }
@@ -178,11 +187,8 @@ fn simhash(chars: &[char]) -> u64 {
     if k == 0 {
         return 0;
     }
-    let mut buf = String::new();
     for w in chars.windows(k) {
-        buf.clear();
-        buf.extend(w);
-        let h = hash_str(&buf);
+        let h = hash_chars(w);
         for (bit, a) in acc.iter_mut().enumerate() {
             *a += if h >> bit & 1 == 1 { 1 } else { -1 };
         }
@@ -196,11 +202,8 @@ fn vector(chars: &[char]) -> Box<[u8]> {
     let mut counts = [0f32; DIMS];
     let k = 3.min(chars.len());
     if k > 0 {
-        let mut buf = String::new();
         for w in chars.windows(k) {
-            buf.clear();
-            buf.extend(w);
-            counts[(hash_str(&buf) % DIMS as u64) as usize] += 1.0;
+            counts[(hash_chars(w) % DIMS as u64) as usize] += 1.0;
         }
     }
     let norm = counts.iter().map(|c| c * c).sum::<f32>().sqrt();

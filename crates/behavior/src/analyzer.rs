@@ -1,5 +1,6 @@
 //! The analyzer trait, and [`Behavior`]: the enabled analyzers, built once from settings.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use modelward_rule::RuleMeta;
@@ -22,6 +23,31 @@ pub trait Analyzer {
     fn finish(&mut self, out: &mut Vec<Finding>);
     /// Principal profiles evicted to stay within bounds.
     fn evicted(&self) -> u64;
+    /// Its per-principal profiles, to keep between runs (before [`Analyzer::finish`]: open
+    /// windows carry over). Analyzers whose state is only cross-principal keep nothing.
+    fn save(&self) -> Vec<SavedProfile> {
+        Vec::new()
+    }
+    /// Restores profiles a previous run saved; returns how many could not be restored.
+    fn load(&mut self, saved: Vec<SavedProfile>) -> u64 {
+        saved.len() as u64
+    }
+}
+
+/// One principal's profile as kept between runs: the analyzer's own JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedProfile {
+    pub principal: String,
+    pub profile: serde_json::Value,
+    /// Event time (ms) of the principal's latest call.
+    pub last_seen: i64,
+}
+
+/// What the analyzers keep between runs, by analyzer code: their profiles and the latest
+/// event time each has seen (calls not after it are not counted again).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SavedState {
+    pub analyzers: BTreeMap<String, (Vec<SavedProfile>, i64)>,
 }
 
 /// Makes the call's principal the one `kind` asks for, when the call has it.
@@ -51,6 +77,11 @@ pub struct Outcome {
     pub evicted: u64,
     /// Calls analyzed.
     pub calls: u64,
+    /// Calls an analyzer skipped because a previous run had counted them (not after its
+    /// saved watermark), summed over analyzers.
+    pub already_counted: u64,
+    /// Saved profiles that could not be restored (another shape, or over the bound).
+    pub not_restored: u64,
 }
 
 /// The enabled analyzers' settings and metadata; immutable and `Send + Sync`. Each
@@ -123,14 +154,37 @@ impl Behavior {
 
     /// Runs every enabled analyzer over the calls in event-time order (a stable sort, so
     /// calls of one time keep their input order).
-    pub fn analyze(&self, mut calls: Vec<Call>) -> Outcome {
+    pub fn analyze(&self, calls: Vec<Call>) -> Outcome {
+        self.analyze_resumed(calls, None).0
+    }
+
+    /// [`Behavior::analyze`] from the profiles a previous run saved, returning what to save
+    /// for the next one. Each analyzer skips the calls not after the latest event time it
+    /// saw before, so a log read twice is counted once. Findings pending at the end (open
+    /// windows) are reported, and also carried over: one reported again when its window
+    /// closes in a later run has the same alert id.
+    pub fn analyze_resumed(
+        &self,
+        mut calls: Vec<Call>,
+        saved: Option<SavedState>,
+    ) -> (Outcome, SavedState) {
         let mut analyzers = self.analyzers();
         let mut outcome = Outcome {
             calls: calls.len() as u64,
             ..Outcome::default()
         };
+        let mut saved = saved.unwrap_or_default();
         if analyzers.is_empty() {
-            return outcome;
+            return (outcome, saved);
+        }
+        let mut watermarks = Vec::with_capacity(analyzers.len());
+        for a in analyzers.iter_mut() {
+            let (profiles, mark) = saved
+                .analyzers
+                .remove(a.code())
+                .unwrap_or((Vec::new(), i64::MIN));
+            outcome.not_restored += a.load(profiles);
+            watermarks.push(mark);
         }
         calls.sort_by_key(|c| c.ts);
         if let Some(s) = &self.settings {
@@ -139,10 +193,24 @@ impl Behavior {
             }
         }
         for call in &calls {
-            for a in analyzers.iter_mut() {
-                a.observe(call, &mut outcome.findings);
+            for (a, mark) in analyzers.iter_mut().zip(&watermarks) {
+                match call.ts > *mark {
+                    true => a.observe(call, &mut outcome.findings),
+                    false => outcome.already_counted += 1,
+                }
             }
         }
+        // What the next run starts from: the profiles before the end-of-run reports, so
+        // open windows carry over; analyzers this run did not enable keep what they had.
+        let last = calls.last().map(|c| c.ts);
+        let mut state = SavedState::default();
+        for (a, mark) in analyzers.iter().zip(&watermarks) {
+            let watermark = last.map_or(*mark, |l| l.max(*mark));
+            state
+                .analyzers
+                .insert(a.code().to_string(), (a.save(), watermark));
+        }
+        state.analyzers.extend(saved.analyzers);
         for a in analyzers.iter_mut() {
             a.finish(&mut outcome.findings);
             outcome.evicted += a.evicted();
@@ -150,7 +218,7 @@ impl Behavior {
         outcome
             .findings
             .sort_by(|a, b| (a.timestamp, a.code).cmp(&(b.timestamp, b.code)));
-        outcome
+        (outcome, state)
     }
 }
 
@@ -158,6 +226,52 @@ impl Behavior {
 mod tests {
     use super::*;
     use crate::PrincipalKind;
+
+    /// 30 identical prompts a second apart from `start` (s).
+    fn repeats(start: i64) -> Vec<Call> {
+        (start..start + 30)
+            .map(|i| Call::test("key-1", i * 1000).with_prompt("What is my balance?"))
+            .collect()
+    }
+
+    #[test]
+    fn baselines_carry_over_between_runs() {
+        let behavior = Behavior::new(&Settings::default()).unwrap();
+        // 30 + 30 identical requests within ten minutes: under the threshold (50) in each
+        // run alone, over it across the two.
+        let (first, state) = behavior.analyze_resumed(repeats(0), None);
+        assert!(first.findings.is_empty());
+        assert!(behavior.analyze(repeats(30)).findings.is_empty());
+        let (second, state) = behavior.analyze_resumed(repeats(30), Some(state));
+        let codes: Vec<&str> = second.findings.iter().map(|f| f.code).collect();
+        assert_eq!(codes, vec!["MW-AI-0012"]);
+        // The state survives JSON (as the store keeps it).
+        let profiles = &state.analyzers["MW-AI-0012"].0;
+        assert_eq!(profiles.len(), 1);
+        let json = serde_json::to_string(&profiles[0].profile).unwrap();
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&json).unwrap(),
+            profiles[0].profile
+        );
+        // Reading the same calls again counts nothing twice: the burst still open at the end
+        // is reported again as the same finding (the same alert id), not a bigger one.
+        let (again, _) = behavior.analyze_resumed(repeats(30), Some(state.clone()));
+        assert_eq!(again.already_counted, 30 * state.analyzers.len() as u64);
+        let key = |o: &Outcome| {
+            o.findings
+                .iter()
+                .map(|f| {
+                    (
+                        f.code,
+                        f.principal.clone(),
+                        f.key.clone(),
+                        f.summary.clone(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(key(&again), key(&second));
+    }
 
     #[test]
     fn principals_by_key_or_address() {

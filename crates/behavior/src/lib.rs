@@ -35,7 +35,7 @@ pub mod stats;
 mod text;
 mod theft_settings;
 
-pub use analyzer::{Analyzer, Behavior, Outcome};
+pub use analyzer::{Analyzer, Behavior, Outcome, SavedProfile, SavedState};
 pub use call::{Call, Params, BIAS_KEPT, SENSITIVE_DATA_CODE};
 pub use code::{meta, Code, CODES};
 pub use features::{ip_range, prompt_hash, user_agent_family};

@@ -3,7 +3,10 @@
 
 use std::collections::HashMap;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+use crate::SavedProfile;
 
 /// Profiles keyed by principal, at most `max` of them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -62,6 +65,49 @@ impl<P: Default> Profiles<P> {
         self.map.is_empty()
     }
 
+    /// Every profile as JSON, for keeping between runs (in principal order).
+    pub fn export(&self) -> Vec<SavedProfile>
+    where
+        P: Serialize,
+    {
+        let mut out: Vec<SavedProfile> = self
+            .map
+            .iter()
+            .filter_map(|(principal, (last_seen, p))| {
+                Some(SavedProfile {
+                    principal: principal.clone(),
+                    profile: serde_json::to_value(p).ok()?,
+                    last_seen: *last_seen,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.principal.cmp(&b.principal));
+        out
+    }
+
+    /// Restores profiles a previous run exported (up to the bound, most recent first);
+    /// returns how many could not be restored (not this analyzer's shape, or over the bound).
+    pub fn import(&mut self, mut saved: Vec<SavedProfile>) -> u64
+    where
+        P: DeserializeOwned,
+    {
+        saved.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
+        let mut skipped = 0;
+        for s in saved {
+            if self.map.len() >= self.max {
+                skipped += 1;
+                continue;
+            }
+            match serde_json::from_value::<P>(s.profile) {
+                Ok(p) => {
+                    self.map.insert(s.principal, (s.last_seen, p));
+                }
+                Err(_) => skipped += 1,
+            }
+        }
+        skipped
+    }
+
     /// Every profile, in principal order (for a deterministic end of run).
     pub fn drain(&mut self) -> Vec<(String, P)> {
         let mut all: Vec<(String, P)> = self.map.drain().map(|(k, (_, p))| (k, p)).collect();
@@ -92,5 +138,26 @@ mod tests {
         }
         assert!(p.len() <= 10);
         assert_eq!(p.evicted() as usize, gone.len());
+    }
+
+    #[test]
+    fn export_and_import_keep_profiles_and_their_times() {
+        let mut p: Profiles<u32> = Profiles::new(3);
+        for (i, name) in ["a", "b", "c"].iter().enumerate() {
+            *p.touch(name, i as i64 * 10, &mut |_, _| {}) = i as u32 + 1;
+        }
+        let saved = p.export();
+        assert_eq!(saved.len(), 3);
+        let mut q: Profiles<u32> = Profiles::new(2);
+        let mut bad = saved.clone();
+        bad.push(SavedProfile {
+            principal: "d".into(),
+            profile: serde_json::json!("not a number"),
+            last_seen: 99,
+        });
+        // Over the bound: the two most recent are kept; the malformed one is skipped.
+        assert_eq!(q.import(bad), 2);
+        let kept: Vec<(String, u32)> = q.drain();
+        assert_eq!(kept, vec![("b".to_string(), 2), ("c".to_string(), 3)]);
     }
 }

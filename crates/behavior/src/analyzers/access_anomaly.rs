@@ -46,6 +46,7 @@ use serde_json::{json, Map};
 use super::iso;
 use crate::features::{ip_range, user_agent_family};
 use crate::finding::{keep_sample, Sample};
+use crate::SavedProfile;
 use crate::{AccessSettings, Analyzer, Call, Code, Finding, Profiles};
 
 pub const CODE: Code = Code {
@@ -244,6 +245,14 @@ impl Analyzer for AccessAnomaly {
 
     fn evicted(&self) -> u64 {
         self.profiles.evicted()
+    }
+
+    fn save(&self) -> Vec<SavedProfile> {
+        self.profiles.export()
+    }
+
+    fn load(&mut self, saved: Vec<SavedProfile>) -> u64 {
+        self.profiles.import(saved)
     }
 }
 

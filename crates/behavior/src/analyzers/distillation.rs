@@ -72,6 +72,7 @@ use super::theft::{finding, MODEL_EXTRACTION_API};
 use super::{iso, median, round2};
 use crate::finding::{keep_sample, Sample};
 use crate::text::{hamming, shared};
+use crate::SavedProfile;
 use crate::{Analyzer, Call, Code, DistillationSettings, Finding, Profiles, Span};
 
 pub const CODE: Code = Code {
@@ -402,6 +403,14 @@ impl Analyzer for Distillation {
 
     fn evicted(&self) -> u64 {
         self.profiles.evicted()
+    }
+
+    fn save(&self) -> Vec<SavedProfile> {
+        self.profiles.export()
+    }
+
+    fn load(&mut self, saved: Vec<SavedProfile>) -> u64 {
+        self.profiles.import(saved)
     }
 }
 

@@ -58,6 +58,7 @@ use serde_json::{json, Map};
 use super::theft::{biased, finding, is_probe, MODEL_EXTRACTION_API};
 use super::{iso, round2};
 use crate::finding::{keep_sample, Sample};
+use crate::SavedProfile;
 use crate::{Analyzer, Call, Code, Finding, LogitSettings, Profiles};
 
 pub const CODE: Code = Code {
@@ -278,6 +279,14 @@ impl Analyzer for LogitExtraction {
 
     fn evicted(&self) -> u64 {
         self.profiles.evicted()
+    }
+
+    fn save(&self) -> Vec<SavedProfile> {
+        self.profiles.export()
+    }
+
+    fn load(&mut self, saved: Vec<SavedProfile>) -> u64 {
+        self.profiles.import(saved)
     }
 }
 

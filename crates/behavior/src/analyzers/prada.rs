@@ -59,6 +59,7 @@ use super::{iso, round2};
 use crate::finding::{keep_sample, Sample};
 use crate::stats::shapiro_wilk;
 use crate::text::{distance_with, norm};
+use crate::SavedProfile;
 use crate::{Analyzer, Call, Code, Finding, PradaSettings, Profiles};
 
 pub const CODE: Code = Code {
@@ -225,6 +226,14 @@ impl Analyzer for Prada {
 
     fn evicted(&self) -> u64 {
         self.profiles.evicted()
+    }
+
+    fn save(&self) -> Vec<SavedProfile> {
+        self.profiles.export()
+    }
+
+    fn load(&mut self, saved: Vec<SavedProfile>) -> u64 {
+        self.profiles.import(saved)
     }
 }
 

@@ -50,6 +50,7 @@ use super::iso;
 use super::theft::{finding, MODEL_EXTRACTION_API};
 use crate::finding::{keep_sample, Sample};
 use crate::text::MARKS;
+use crate::SavedProfile;
 use crate::{Analyzer, Call, Code, Finding, FloodSettings, Profiles};
 
 pub const CODE: Code = Code {
@@ -204,6 +205,14 @@ impl Analyzer for QueryFlood {
 
     fn evicted(&self) -> u64 {
         self.profiles.evicted()
+    }
+
+    fn save(&self) -> Vec<SavedProfile> {
+        self.profiles.export()
+    }
+
+    fn load(&mut self, saved: Vec<SavedProfile>) -> u64 {
+        self.profiles.import(saved)
     }
 }
 

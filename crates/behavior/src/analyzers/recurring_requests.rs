@@ -42,6 +42,7 @@ use serde_json::{json, Map};
 
 use super::iso;
 use crate::finding::{keep_sample, Sample};
+use crate::SavedProfile;
 use crate::{Analyzer, Call, Code, Finding, Profiles, RecurringSettings};
 
 pub const CODE: Code = Code {
@@ -232,6 +233,14 @@ impl Analyzer for RecurringRequests {
 
     fn evicted(&self) -> u64 {
         self.profiles.evicted()
+    }
+
+    fn save(&self) -> Vec<SavedProfile> {
+        self.profiles.export()
+    }
+
+    fn load(&mut self, saved: Vec<SavedProfile>) -> u64 {
+        self.profiles.import(saved)
     }
 }
 

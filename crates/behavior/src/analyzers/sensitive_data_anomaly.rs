@@ -51,6 +51,7 @@ use serde_json::{json, Map};
 
 use super::{iso, round2};
 use crate::finding::{keep_sample, Sample};
+use crate::SavedProfile;
 use crate::{Analyzer, Call, Code, Finding, Profiles, SensitiveSettings};
 
 pub const CODE: Code = Code {
@@ -227,6 +228,14 @@ impl Analyzer for SensitiveDataAnomaly {
 
     fn evicted(&self) -> u64 {
         self.profiles.evicted()
+    }
+
+    fn save(&self) -> Vec<SavedProfile> {
+        self.profiles.export()
+    }
+
+    fn load(&mut self, saved: Vec<SavedProfile>) -> u64 {
+        self.profiles.import(saved)
     }
 }
 

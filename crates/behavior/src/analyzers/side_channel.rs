@@ -53,6 +53,7 @@ use serde_json::{json, Map};
 use super::iso;
 use super::theft::{finding, latency_stats, SIDE_CHANNEL};
 use crate::finding::{keep_sample, Sample};
+use crate::SavedProfile;
 use crate::{Analyzer, Call, Code, Finding, Profiles, SideChannelSettings};
 
 pub const CODE: Code = Code {
@@ -248,6 +249,14 @@ impl Analyzer for SideChannel {
 
     fn evicted(&self) -> u64 {
         self.profiles.evicted()
+    }
+
+    fn save(&self) -> Vec<SavedProfile> {
+        self.profiles.export()
+    }
+
+    fn load(&mut self, saved: Vec<SavedProfile>) -> u64 {
+        self.profiles.import(saved)
     }
 }
 

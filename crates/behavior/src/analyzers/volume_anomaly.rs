@@ -46,6 +46,7 @@ use serde_json::{json, Map};
 
 use super::{iso, median_mad, round2};
 use crate::finding::{keep_sample, Sample};
+use crate::SavedProfile;
 use crate::{Analyzer, Call, Code, Finding, Profiles, VolumeSettings};
 
 pub const CODE: Code = Code {
@@ -271,6 +272,14 @@ impl Analyzer for VolumeAnomaly {
 
     fn evicted(&self) -> u64 {
         self.profiles.evicted()
+    }
+
+    fn save(&self) -> Vec<SavedProfile> {
+        self.profiles.export()
+    }
+
+    fn load(&mut self, saved: Vec<SavedProfile>) -> u64 {
+        self.profiles.import(saved)
     }
 }
 

@@ -75,6 +75,10 @@ pub struct HuntArgs {
     /// No progress bar and no summary.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Keep the behavioural analyzers' baselines in this SQLite database (created if needed):
+    /// start from what it holds, save what this run learned.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
     /// Log files or directories; `-` reads stdin.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,

@@ -168,6 +168,15 @@ pub fn run(args: HuntArgs) -> Result<u8> {
 
     let started = Instant::now();
     let mut hunt = Hunt::new(&engine);
+    let codes: Vec<&str> = modelward_behavior::CODES.iter().map(|c| c.code).collect();
+    let mut store = match &args.state {
+        Some(path) => {
+            let (store, saved) = crate::baselines::load(path, &codes)?;
+            hunt.resume(saved);
+            Some((store, path))
+        }
+        None => None,
+    };
     let files = inputs.len();
     let mut input_errors = 0u64;
     let mut tracker = Tracker {
@@ -200,7 +209,15 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         Format::Json => Box::new(JsonArraySink::new(out)),
     };
     reporter.progress = None;
-    let stats = hunt.finish_with(sink.as_mut(), &mut |d| reporter.diagnostic(d))?;
+    let mut baselines = modelward_behavior::SavedState::default();
+    let stats = hunt.finish_saving(
+        sink.as_mut(),
+        &mut |d| reporter.diagnostic(d),
+        Some(&mut baselines),
+    )?;
+    if let Some((store, path)) = &mut store {
+        crate::baselines::save(store, &baselines, path)?;
+    }
     if reporter.hidden > 0 {
         eprintln!(
             "modelward: … and {} more diagnostics not shown",
@@ -277,6 +294,14 @@ fn summary(files: usize, s: &RunStats, input_errors: u64, secs: f64) -> String {
         (
             s.behavior_evicted,
             "principal profiles evicted from full behaviour state",
+        ),
+        (
+            s.behavior_already_counted,
+            "calls already in the saved baselines (per analyzer)",
+        ),
+        (
+            s.baselines_not_restored,
+            "saved baseline profiles not restored",
         ),
         (input_errors, "input errors"),
     ];

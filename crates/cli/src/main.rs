@@ -4,6 +4,7 @@
 //! A closed stdout (broken pipe) ends the run quietly.
 
 mod args;
+mod baselines;
 mod builtin;
 mod config;
 mod hunt;

@@ -49,6 +49,10 @@ pub struct RunStats {
     pub behavior_calls: u64,
     /// Principal profiles the behavioural analyzers evicted (bounded state).
     pub behavior_evicted: u64,
+    /// Calls a previous run's saved baselines had already counted (per analyzer).
+    pub behavior_already_counted: u64,
+    /// Saved baseline profiles that could not be restored.
+    pub baselines_not_restored: u64,
     pub alerts: u64,
 }
 
@@ -59,6 +63,9 @@ pub struct Hunt<'e> {
     sigma_hits: Vec<Vec<(Option<i64>, Arc<Event>)>>,
     findings: Vec<(modelward_detectors::Finding, Arc<Event>)>,
     calls: Vec<modelward_behavior::Call>,
+    /// The behavioural baselines a previous run saved (`resume`), and after `finish` what
+    /// to save for the next.
+    baselines: Option<modelward_behavior::SavedState>,
     stats: RunStats,
     warned: Vec<u64>,
 }
@@ -77,6 +84,7 @@ impl<'e> Hunt<'e> {
             sigma_hits: engine.sigma.rules.iter().map(|_| Vec::new()).collect(),
             findings: Vec::new(),
             calls: Vec::new(),
+            baselines: None,
             stats: RunStats::default(),
             warned: vec![0; engine.rules.len()],
         }
@@ -149,9 +157,25 @@ impl<'e> Hunt<'e> {
     }
 
     pub fn finish_with(
+        self,
+        sink: &mut dyn AlertSink,
+        report: &mut dyn FnMut(Diagnostic),
+    ) -> Result<RunStats, SinkError> {
+        self.finish_saving(sink, report, None)
+    }
+
+    /// Starts the behavioural analyzers from baselines a previous run saved.
+    pub fn resume(&mut self, baselines: modelward_behavior::SavedState) {
+        self.baselines = Some(baselines);
+    }
+
+    /// [`Hunt::finish_with`], writing the behavioural baselines to keep for the next run
+    /// into `saved`.
+    pub fn finish_saving(
         mut self,
         sink: &mut dyn AlertSink,
         report: &mut dyn FnMut(Diagnostic),
+        saved: Option<&mut modelward_behavior::SavedState>,
     ) -> Result<RunStats, SinkError> {
         let engine = self.engine;
         let buffers = std::mem::take(&mut self.rows);
@@ -178,9 +202,16 @@ impl<'e> Hunt<'e> {
             engine,
             std::mem::take(&mut self.findings),
         ));
-        let behavior = engine.behavior.analyze(std::mem::take(&mut self.calls));
+        let (behavior, baselines) = engine
+            .behavior
+            .analyze_resumed(std::mem::take(&mut self.calls), self.baselines.take());
         self.stats.behavior_calls += behavior.calls;
         self.stats.behavior_evicted += behavior.evicted;
+        self.stats.behavior_already_counted += behavior.already_counted;
+        self.stats.baselines_not_restored += behavior.not_restored;
+        if let Some(out) = saved {
+            *out = baselines;
+        }
         alerts.extend(crate::behavior::behavior_alerts(engine, behavior.findings));
         for alert in &mut alerts {
             redact(engine.detectors.redactor(), &mut alert.fields);

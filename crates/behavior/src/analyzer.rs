@@ -6,11 +6,11 @@ use std::sync::Arc;
 use modelward_rule::RuleMeta;
 
 use crate::analyzers::{
-    access_anomaly::AccessAnomaly, distillation::Distillation,
+    access_anomaly::AccessAnomaly, bulk_download::BulkDownload, distillation::Distillation,
     distributed_extraction::DistributedExtraction, logit_extraction::LogitExtraction, prada::Prada,
     query_flood::QueryFlood, recurring_requests::RecurringRequests,
     sensitive_data_anomaly::SensitiveDataAnomaly, side_channel::SideChannel,
-    volume_anomaly::VolumeAnomaly,
+    volume_anomaly::VolumeAnomaly, weights_download::WeightsDownload,
 };
 use crate::{Call, Finding, Settings, SettingsError, CODES};
 
@@ -148,6 +148,8 @@ impl Behavior {
                 s.max_principals,
             )),
             Box::new(SideChannel::new(&s.theft.side_channel, s.max_principals)),
+            Box::new(WeightsDownload::new(&s.theft.weights, s.max_principals)),
+            Box::new(BulkDownload::new(&s.theft.bulk, s.max_principals)),
         ];
         all.into_iter().filter(|a| s.enabled(a.code())).collect()
     }

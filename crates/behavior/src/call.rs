@@ -30,8 +30,15 @@
 //! `include_reasoning` are not among the body keys `openai_body` maps), so today a request for
 //! reasoning traces is seen in the prompt's words only.
 //!
-//! An event is a call when it has `gen_ai.*` request, response or usage fields, or is an
-//! Azure OpenAI `RequestResponse` record; an event without a time or a principal is not.
+//! An event is a call when it has `gen_ai.*` request, response or usage fields, is an
+//! Azure OpenAI `RequestResponse` record, or is an object-storage access (it has
+//! `storage.operation`, written by the storage normalizers); an event without a time or a
+//! principal is not.
+//!
+//! A storage access carries a [`Storage`] part, read from `storage.operation`,
+//! `storage.bytes`, `storage.account`, `storage.bucket`, `storage.object.key` (else
+//! `file.path`), `file.extension` (else the key's) and `event.outcome`. Only the storage
+//! analyzers (MW-TH-0007, MW-TH-0008) look at such calls; every other analyzer skips them.
 
 use std::sync::Arc;
 
@@ -62,6 +69,63 @@ pub struct Params {
     pub bias: Box<[(u32, f32)]>,
 }
 
+/// The object-storage part of a call: one access to a bucket or container.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Storage {
+    /// `storage.operation`: `read`, `write`, `list`, `delete`, `copy`, `share`, `keys`, …
+    pub operation: Box<str>,
+    /// `storage.bytes`: bytes moved (0 when not logged).
+    pub bytes: u64,
+    /// `storage.account`, when logged.
+    pub account: Option<Box<str>>,
+    /// `storage.bucket` (or Azure container).
+    pub bucket: Option<Box<str>>,
+    /// `storage.object.key`, else `file.path`.
+    pub key: Option<Box<str>>,
+    /// `file.extension`, else the key's, lowercased.
+    pub extension: Option<Box<str>>,
+    /// `event.outcome: failure`.
+    pub failed: bool,
+}
+
+impl Storage {
+    /// The bucket as the storage analyzers key it: `account/bucket` when the account is known.
+    pub fn container(&self) -> String {
+        match (&self.account, &self.bucket) {
+            (Some(a), Some(b)) => format!("{a}/{b}"),
+            (None, Some(b)) => b.to_string(),
+            (Some(a), None) => format!("{a}/"),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// A successful read.
+    pub fn is_read(&self) -> bool {
+        &*self.operation == "read" && !self.failed
+    }
+}
+
+fn storage(event: &Event) -> Option<Box<Storage>> {
+    let operation = text(event, "storage.operation")?;
+    let key = text(event, "storage.object.key").or_else(|| text(event, "file.path"));
+    let extension = text(event, "file.extension")
+        .or_else(|| {
+            let name = key.as_deref()?.rsplit('/').next()?;
+            let (stem, ext) = name.rsplit_once('.')?;
+            (!stem.is_empty()).then(|| ext.into())
+        })
+        .map(|e| e.to_ascii_lowercase().into());
+    Some(Box::new(Storage {
+        operation: operation.to_ascii_lowercase().into(),
+        bytes: number(event, &["storage.bytes"]),
+        account: text(event, "storage.account"),
+        bucket: text(event, "storage.bucket"),
+        key,
+        extension,
+        failed: event.get_str("event.outcome") == Some("failure"),
+    }))
+}
+
 /// The code of the content detector whose findings count as sensitive data.
 pub const SENSITIVE_DATA_CODE: &str = "MW-AI-0004";
 
@@ -90,6 +154,8 @@ pub struct Call {
     pub latency_ms: Option<f32>,
     /// Features of the prompt's text; no prompt is kept.
     pub text: Option<Box<PromptFeatures>>,
+    /// The object-storage access, when the event is one (no LLM call then).
+    pub storage: Option<Box<Storage>>,
     /// Where the event was read.
     pub file: Arc<str>,
     pub line: u64,
@@ -243,7 +309,8 @@ impl Call {
     /// when the event is not an LLM call or has no time or principal.
     pub fn from_event(event: &Event, sensitive: u32) -> Option<Call> {
         let is_call = CALL_MARKERS.iter().any(|p| !event.get(p).is_empty())
-            || event.get_str("azure.open_ai.category") == Some("RequestResponse");
+            || event.get_str("azure.open_ai.category") == Some("RequestResponse")
+            || text(event, "storage.operation").is_some();
         if !is_call {
             return None;
         }
@@ -300,6 +367,7 @@ impl Call {
             model: text(event, "gen_ai.request.model")
                 .or_else(|| text(event, "gen_ai.response.model"))
                 .or_else(|| text(event, "azure.open_ai.properties.model_name")),
+            storage: storage(event),
             file: event.origin.file.clone(),
             line: event.origin.line,
         })
@@ -323,6 +391,7 @@ impl Call {
             params: Params::default(),
             latency_ms: None,
             text: None,
+            storage: None,
             file: Arc::from("test.ndjson"),
             line: 1,
         }
@@ -389,6 +458,26 @@ impl Call {
 
     pub fn with_sensitive(mut self, findings: u32) -> Call {
         self.sensitive = findings;
+        self
+    }
+
+    /// Makes the call an object-storage access: `operation` on `bucket`/`key`, `bytes` moved.
+    pub fn with_storage(mut self, operation: &str, bucket: &str, key: &str, bytes: u64) -> Call {
+        let extension = key
+            .rsplit('/')
+            .next()
+            .and_then(|n| n.rsplit_once('.'))
+            .filter(|(stem, _)| !stem.is_empty())
+            .map(|(_, e)| e.to_ascii_lowercase().into());
+        self.storage = Some(Box::new(Storage {
+            operation: operation.into(),
+            bytes,
+            account: None,
+            bucket: Some(bucket.into()),
+            key: Some(key.into()),
+            extension,
+            failed: false,
+        }));
         self
     }
 
@@ -492,5 +581,34 @@ mod tests {
             json!({"@timestamp": "2025-03-01T10:00:00Z", "azure": {"open_ai": {"category": "RequestResponse", "properties": {"object_id": ""}}}}),
         );
         assert_eq!(Call::from_event(&empty_object_id, 0), None);
+    }
+
+    #[test]
+    fn storage_accesses_are_calls_with_a_storage_part() {
+        let get = event(
+            json!({"@timestamp": "2025-03-14T09:12:44Z", "user": {"id": "arn:aws:sts::123456789012:assumed-role/DataScientist/jdoe"}, "event": {"action": "GetObject", "outcome": "success"},
+                "storage": {"operation": "read", "bucket": "acme-ml-models", "account": "123456789012", "bytes": 4976698672u64, "object": {"key": "llama/model-00001-of-00004.safetensors"}},
+                "file": {"path": "s3://acme-ml-models/llama/model-00001-of-00004.safetensors", "extension": "safetensors"}}),
+        );
+        let c = Call::from_event(&get, 0).unwrap();
+        let s = c.storage.as_deref().unwrap();
+        assert!(s.is_read());
+        assert_eq!(s.bytes, 4_976_698_672);
+        assert_eq!(s.container(), "123456789012/acme-ml-models");
+        assert_eq!(s.extension.as_deref(), Some("safetensors"));
+        assert_eq!(c.prompt_hash, None);
+        assert!(c.text.is_none());
+        // The extension from the key; a failure is not a read.
+        let failed = event(
+            json!({"@timestamp": "2025-03-14T09:12:44Z", "user": {"id": "u"}, "event": {"outcome": "failure"}, "storage": {"operation": "read", "bucket": "b", "object": {"key": "x/Model.GGUF"}}}),
+        );
+        let s = Call::from_event(&failed, 0).unwrap().storage.unwrap();
+        assert_eq!(s.extension.as_deref(), Some("gguf"));
+        assert!(!s.is_read());
+        // LLM calls have none.
+        let llm = event(
+            json!({"@timestamp": "2025-03-01T10:00:00Z", "user": {"id": "u"}, "gen_ai": {"prompt": "hi"}}),
+        );
+        assert!(Call::from_event(&llm, 0).unwrap().storage.is_none());
     }
 }

@@ -25,6 +25,8 @@ pub static CODES: &[Code] = &[
     analyzers::query_flood::CODE,
     analyzers::distributed_extraction::CODE,
     analyzers::side_channel::CODE,
+    analyzers::weights_download::CODE,
+    analyzers::bulk_download::CODE,
 ];
 
 /// The rule metadata of an analyzer: its row's, tagged `behavioural`.

@@ -36,7 +36,7 @@ mod text;
 mod theft_settings;
 
 pub use analyzer::{Analyzer, Behavior, Outcome, SavedProfile, SavedState};
-pub use call::{Call, Params, BIAS_KEPT, SENSITIVE_DATA_CODE};
+pub use call::{Call, Params, Storage, BIAS_KEPT, SENSITIVE_DATA_CODE};
 pub use code::{meta, Code, CODES};
 pub use features::{ip_range, prompt_hash, user_agent_family};
 pub use finding::{Finding, Sample};
@@ -47,6 +47,6 @@ pub use settings::{
 };
 pub use text::{dot, hamming, shared, vector_distance, PromptFeatures};
 pub use theft_settings::{
-    DistillationSettings, FloodSettings, LogitSettings, PradaSettings, SideChannelSettings,
-    TheftSettings,
+    BulkSettings, DistillationSettings, FloodSettings, LogitSettings, PradaSettings,
+    SideChannelSettings, TheftSettings, WeightsSettings,
 };

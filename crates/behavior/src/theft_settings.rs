@@ -105,6 +105,39 @@ pub struct SideChannelSettings {
     pub max_prompts: usize,
 }
 
+/// Model weights downloaded outside the principal's baseline (MW-TH-0007).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeightsSettings {
+    /// Storage events a principal needs before a new bucket is outside its baseline…
+    pub warmup_events: u64,
+    /// … and time since it was first seen.
+    pub warmup: Span,
+    /// Compare by bucket (a principal reading weights from a bucket it never read weights
+    /// from alerts) rather than at all (only a first weight download ever alerts).
+    pub per_bucket: bool,
+    /// Principals allowed to read weights (exact, or a prefix ending in `*`). When not
+    /// empty, any other principal's weight download alerts, warm or not.
+    pub allowed_principals: Vec<String>,
+    /// Further downloads of the bucket within this span join the alert.
+    pub window: Span,
+}
+
+/// Bulk download of training data against the principal's baseline (MW-TH-0008).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BulkSettings {
+    pub bucket: Span,
+    /// The principal's previous active windows the baseline holds.
+    pub baseline_buckets: usize,
+    /// Active windows a principal needs before it may alert.
+    pub warmup_buckets: usize,
+    /// Bytes read in a window below which it never alerts on bytes.
+    pub min_bytes: u64,
+    /// Objects read in a window below which it never alerts on objects.
+    pub min_objects: u64,
+    /// At least this many times the baseline median.
+    pub ratio: f64,
+}
+
 /// Every theft analyzer's settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TheftSettings {
@@ -115,6 +148,8 @@ pub struct TheftSettings {
     pub side_channel: SideChannelSettings,
     /// Distributed extraction: members a cluster needs.
     pub cluster_min_members: usize,
+    pub weights: WeightsSettings,
+    pub bulk: BulkSettings,
 }
 
 impl Default for TheftSettings {
@@ -173,6 +208,21 @@ impl Default for TheftSettings {
                 max_prompts: 64,
             },
             cluster_min_members: 2,
+            weights: WeightsSettings {
+                warmup_events: 50,
+                warmup: Span(7 * 24 * HOUR),
+                per_bucket: true,
+                allowed_principals: Vec::new(),
+                window: Span(HOUR),
+            },
+            bulk: BulkSettings {
+                bucket: Span(HOUR),
+                baseline_buckets: 24,
+                warmup_buckets: 6,
+                min_bytes: 1_000_000_000,
+                min_objects: 1_000,
+                ratio: 10.0,
+            },
         }
     }
 }
@@ -209,6 +259,28 @@ impl TheftSettings {
             (s.min_variants >= 2 && s.min_repeats >= 2 && s.max_prompts >= 1 && self.cluster_min_members >= 2, "side_channel.min_variants", "at least 2 (min_repeats too; max_prompts at least 1; cluster_min_members at least 2)"),
         ];
         for (ok, key, what) in checks {
+            if !ok {
+                return Err(SettingsError::Invalid { key, what });
+            }
+        }
+        let b = &self.bulk;
+        let storage: [(bool, &'static str, &'static str); 3] = [
+            (
+                b.baseline_buckets >= 1 && b.warmup_buckets <= b.baseline_buckets,
+                "bulk_download.warmup_buckets",
+                "at most baseline_buckets (at least 1)",
+            ),
+            (b.ratio >= 1.0, "bulk_download.ratio", "at least 1"),
+            (
+                self.weights
+                    .allowed_principals
+                    .iter()
+                    .all(|p| !p.trim().is_empty()),
+                "weights_download.allowed_principals",
+                "names that are not empty",
+            ),
+        ];
+        for (ok, key, what) in storage {
             if !ok {
                 return Err(SettingsError::Invalid { key, what });
             }

@@ -36,6 +36,29 @@ pub struct BehaviorOptions {
     pub query_flood: Option<FloodOptions>,
     pub side_channel: Option<SideChannelOptions>,
     pub distributed_extraction: Option<DistributedOptions>,
+    pub weights_download: Option<WeightsOptions>,
+    pub bulk_download: Option<BulkOptions>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightsOptions {
+    pub warmup_events: Option<u64>,
+    pub warmup: Option<Span>,
+    pub per_bucket: Option<bool>,
+    pub allowed_principals: Option<Vec<String>>,
+    pub window: Option<Span>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkOptions {
+    pub bucket: Option<Span>,
+    pub baseline_buckets: Option<usize>,
+    pub warmup_buckets: Option<usize>,
+    pub min_bytes: Option<u64>,
+    pub min_objects: Option<u64>,
+    pub ratio: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -251,6 +274,21 @@ impl BehaviorOptions {
         if let Some(o) = self.distributed_extraction {
             set(&mut t.cluster_min_members, o.min_members);
         }
+        if let Some(o) = self.weights_download {
+            set(&mut t.weights.warmup_events, o.warmup_events);
+            set(&mut t.weights.warmup, o.warmup);
+            set(&mut t.weights.per_bucket, o.per_bucket);
+            set(&mut t.weights.allowed_principals, o.allowed_principals);
+            set(&mut t.weights.window, o.window);
+        }
+        if let Some(o) = self.bulk_download {
+            set(&mut t.bulk.bucket, o.bucket);
+            set(&mut t.bulk.baseline_buckets, o.baseline_buckets);
+            set(&mut t.bulk.warmup_buckets, o.warmup_buckets);
+            set(&mut t.bulk.min_bytes, o.min_bytes);
+            set(&mut t.bulk.min_objects, o.min_objects);
+            set(&mut t.bulk.ratio, o.ratio);
+        }
         s
     }
 }
@@ -440,6 +478,27 @@ mod tests {
         std::fs::write(&path, "[behavior]\nprincipal = \"tenant\"\n").unwrap();
         let e = Options::load(&path).unwrap_err().to_string();
         assert!(e.contains("b.toml:2:") && e.contains("tenant"), "{e}");
+        // The storage analyzers' sections.
+        std::fs::write(
+            &path,
+            "[behavior.weights_download]\nallowed_principals = [\"arn:aws:sts::1:assumed-role/Serving/*\"]\nper_bucket = false\nwarmup = \"3d\"\n[behavior.bulk_download]\nmin_bytes = 5000000000\nratio = 20.0\n",
+        )
+        .unwrap();
+        let s = Options::load(&path)
+            .unwrap()
+            .behavior
+            .unwrap()
+            .settings(&[]);
+        assert_eq!(s.theft.weights.allowed_principals.len(), 1);
+        assert!(!s.theft.weights.per_bucket);
+        assert_eq!(s.theft.weights.warmup.0, 3 * 86_400_000);
+        assert_eq!(
+            (s.theft.bulk.min_bytes, s.theft.bulk.ratio),
+            (5_000_000_000, 20.0)
+        );
+        std::fs::write(&path, "[behavior.bulk_download]\nmax_bytes = 1\n").unwrap();
+        let e = Options::load(&path).unwrap_err().to_string();
+        assert!(e.contains("max_bytes"), "{e}");
         std::fs::write(&path, "[behavior.prada]\nalpha = 0.05\n").unwrap();
         let e = Options::load(&path).unwrap_err().to_string();
         assert!(e.contains("b.toml:2:1") && e.contains("alpha"), "{e}");

@@ -172,6 +172,10 @@ impl Analyzer for AccessAnomaly {
     }
 
     fn observe(&mut self, call: &Call, out: &mut Vec<Finding>) {
+        if call.storage.is_some() {
+            // An object-storage access, not an LLM call (MW-TH-0007 and MW-TH-0008 see it).
+            return;
+        }
         let s = &self.settings;
         let p = self.profiles.touch(&call.principal, call.ts, &mut |k, p| {
             flush(&k, p, out);

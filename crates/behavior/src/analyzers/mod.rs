@@ -1,6 +1,7 @@
 //! The behavioural analyzers, one per file; each file's `//!` header is its documentation.
 
 pub mod access_anomaly;
+pub mod bulk_download;
 pub mod distillation;
 pub mod distributed_extraction;
 pub mod logit_extraction;
@@ -11,6 +12,7 @@ pub mod sensitive_data_anomaly;
 pub mod side_channel;
 pub(crate) mod theft;
 pub mod volume_anomaly;
+pub mod weights_download;
 
 use modelward_event::format_timestamp;
 

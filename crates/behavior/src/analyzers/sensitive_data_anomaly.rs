@@ -179,6 +179,10 @@ impl Analyzer for SensitiveDataAnomaly {
     }
 
     fn observe(&mut self, call: &Call, out: &mut Vec<Finding>) {
+        if call.storage.is_some() {
+            // An object-storage access, not an LLM call (MW-TH-0007 and MW-TH-0008 see it).
+            return;
+        }
         let s = &self.settings;
         let start = call.ts.div_euclid(s.bucket.0).saturating_mul(s.bucket.0);
         let p = self

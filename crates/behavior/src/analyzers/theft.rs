@@ -7,6 +7,10 @@ use crate::{Call, Finding, LogitSettings};
 
 /// PB-53's vector "Model extraction via API".
 pub const MODEL_EXTRACTION_API: &str = "model_extraction_api";
+/// PB-53's vector "Weight/checkpoint theft".
+pub const WEIGHT_CHECKPOINT_THEFT: &str = "weight_checkpoint_theft";
+/// PB-53's vector "Training data exfiltration".
+pub const TRAINING_DATA_EXFILTRATION: &str = "training_data_exfiltration";
 /// PB-53's vector "Side-channel extraction".
 pub const SIDE_CHANNEL: &str = "side_channel";
 

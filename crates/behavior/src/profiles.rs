@@ -91,7 +91,7 @@ impl<P: Default> Profiles<P> {
     where
         P: DeserializeOwned,
     {
-        saved.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
+        saved.sort_by_key(|s| std::cmp::Reverse(s.last_seen));
         let mut skipped = 0;
         for s in saved {
             if self.map.len() >= self.max {

@@ -4,36 +4,41 @@
 //! floods, distributed extraction, prefix and cache side channels; fast, slow, distributed)
 //! must raise an alert about its principals, and no benign profile (chat users, a heavy
 //! batch job with templated prompts, a nightly evaluation suite) may raise any.
+//!
+//! The storage profiles (CloudTrail S3 data events in the same stream, `--source auto`) run
+//! apart, over eight days so the storage baselines warm up: weight theft, training-data
+//! exfiltration and an insider's cross-account copy must each raise the detection made for
+//! them, and the training pipeline and the model deployment role must stay quiet.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use modelward_corpus::sim::score::{score, ProfileScore};
-use modelward_corpus::sim::{simulate, SimSpec};
+use modelward_corpus::sim::{simulate, Profile, SimSpec};
 
 fn run(seed: u64, scale: f64) -> Vec<ProfileScore> {
-    let dir = std::env::temp_dir().join(format!("mw-sim-{seed}-{}", std::process::id()));
+    run_spec(
+        &SimSpec {
+            seed,
+            scale,
+            ..SimSpec::default()
+        },
+        "modelward_llm",
+    )
+}
+
+fn run_spec(spec: &SimSpec, source: &str) -> Vec<ProfileScore> {
+    let seed = spec.seed;
+    let dir = std::env::temp_dir().join(format!("mw-sim-{source}-{seed}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let spec = SimSpec {
-        seed,
-        scale,
-        ..SimSpec::default()
-    };
     let (mut log, mut labels) = (Vec::new(), Vec::new());
-    simulate(&spec, &mut log, &mut labels).unwrap();
+    simulate(spec, &mut log, &mut labels).unwrap();
     let log_path: PathBuf = dir.join("sim.ndjson");
     std::fs::write(&log_path, &log).unwrap();
     let alerts_path = dir.join("alerts.ndjson");
     let out = Command::new(env!("CARGO_BIN_EXE_modelward"))
-        .args([
-            "hunt",
-            "--quiet",
-            "--source",
-            "modelward_llm",
-            "--format",
-            "ndjson",
-        ])
+        .args(["hunt", "--quiet", "--source", source, "--format", "ndjson"])
         .arg("--output")
         .arg(&alerts_path)
         .arg(&log_path)
@@ -78,4 +83,60 @@ fn every_attack_is_detected_and_no_benign_profile_alerts() {
 #[test]
 fn the_same_holds_for_another_seed() {
     check(&run(42, 0.25));
+}
+
+/// "Model weights downloaded from object storage" (`rules/sigma/model_weights_download.yml`,
+/// level medium): every read of a weights file, by design, so the deployment role's pulls
+/// raise it too (the rule's documented false positive, "serving infrastructure loading its
+/// own model"). It is not counted for or against a profile here.
+const EVERY_WEIGHT_READ: &str = "2e4c6a80-9b1d-4f3e-a5c7-1d2e3f4a5b03";
+/// "Object storage copy to another account" (`rules/sigma/storage_cross_account_copy.yml`).
+const CROSS_ACCOUNT_COPY: &str = "6a1f3c52-8d4e-4b7a-9c21-3e5f7a9b1d01";
+
+fn run_storage(seed: u64) {
+    let mut profiles = Profile::storage();
+    profiles.push(Profile::ChatUsers);
+    let spec = SimSpec {
+        seed,
+        span_ms: 8 * 86_400_000,
+        scale: 0.1,
+        profiles,
+        ..SimSpec::default()
+    };
+    let scores = run_spec(&spec, "auto");
+    let mut wrong = Vec::new();
+    let expected = [
+        ("weight_theft", "MW-TH-0007"),
+        ("training_data_exfiltration", "MW-TH-0008"),
+        ("insider_model_copy", CROSS_ACCOUNT_COPY),
+    ];
+    for (profile, rule) in expected {
+        match scores.iter().find(|s| s.profile == profile) {
+            Some(s) if s.rules.contains(rule) => {}
+            Some(s) => wrong.push(format!("{profile} missed by {rule}: {:?}", s.rules)),
+            None => wrong.push(format!("{profile} not simulated")),
+        }
+    }
+    for s in scores.iter().filter(|s| s.class == "benign") {
+        let rules: Vec<&String> = s
+            .rules
+            .iter()
+            .filter(|r| r.as_str() != EVERY_WEIGHT_READ)
+            .collect();
+        if !rules.is_empty() {
+            wrong.push(format!("{} raised {rules:?}", s.profile));
+        }
+    }
+    for benign in ["training_pipeline", "model_deploy", "chat_users"] {
+        if !scores.iter().any(|s| s.profile == benign && s.calls > 0) {
+            wrong.push(format!("{benign} not simulated"));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[test]
+fn storage_attacks_are_detected_and_storage_baselines_stay_quiet() {
+    run_storage(7);
+    run_storage(42);
 }

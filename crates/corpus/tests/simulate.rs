@@ -163,7 +163,7 @@ fn every_line_normalizes_and_timestamps_increase() {
 fn labels_match_the_lines() {
     let c = corpus();
     assert_eq!(c.records.len(), c.label_rows.len());
-    let names: BTreeSet<&str> = Profile::ALL.iter().map(|p| p.name()).collect();
+    let names: BTreeSet<&str> = Profile::llm().iter().map(|p| p.name()).collect();
     let mut seen = BTreeSet::new();
     for (n, (record, label)) in c.records.iter().zip(&c.label_rows).enumerate() {
         assert_eq!(num(label, "line"), Some(n as i64 + 1));
@@ -644,4 +644,112 @@ fn a_profile_is_the_same_whatever_else_is_selected() {
         .collect();
     assert_eq!(benign.len(), alone.records.len());
     assert!(benign.iter().zip(&alone.records).all(|(a, b)| *a == b));
+}
+
+/// Eight days of the storage profiles with the chat users, normalized by auto-detection.
+#[test]
+fn storage_profiles_write_cloudtrail_s3_data_events_among_llm_calls() {
+    let mut profiles = Profile::storage();
+    profiles.push(Profile::ChatUsers);
+    let c = run(&SimSpec {
+        seed: 5,
+        span_ms: 8 * 86_400_000,
+        scale: 0.05,
+        profiles,
+        ..SimSpec::default()
+    });
+    let mut previous = String::new();
+    let mut by_profile: BTreeMap<String, Vec<Map<String, Value>>> = BTreeMap::new();
+    for (n, (record, label)) in c.records.iter().zip(&c.label_rows).enumerate() {
+        let event = match source::normalize(record.clone(), SourceKind::Auto) {
+            Ok(Normalized::Event(event)) => event,
+            other => panic!("line {} does not normalize: {other:?}", n + 1),
+        };
+        let stamp = text(&event, "@timestamp").to_owned();
+        assert!(
+            stamp >= previous,
+            "line {}: {stamp} before {previous}",
+            n + 1
+        );
+        previous = stamp;
+        let profile = text(label, "profile");
+        if profile == "chat_users" {
+            assert_eq!(text(&event, "event.dataset"), "modelward.llm");
+            continue;
+        }
+        assert_eq!(
+            text(&event, "event.dataset"),
+            "aws.cloudtrail",
+            "line {}",
+            n + 1
+        );
+        assert_eq!(text(record, "eventSource"), "s3.amazonaws.com");
+        assert_eq!(text(record, "eventCategory"), "Data");
+        assert_eq!(at(record, "managementEvent"), Some(&Value::Bool(false)));
+        assert!(
+            !text(&event, "storage.operation").is_empty(),
+            "line {}",
+            n + 1
+        );
+        assert_eq!(text(label, "principal"), text(&event, "user.id"));
+        assert_eq!(text(label, "user"), text(&event, "user.name"));
+        assert_eq!(text(label, "request_id"), text(record, "eventID"));
+        by_profile
+            .entry(profile.to_owned())
+            .or_default()
+            .push(event);
+    }
+    assert_eq!(by_profile.len(), 5, "{:?}", by_profile.keys());
+    let op = |e: &Map<String, Value>| text(e, "storage.operation").to_owned();
+    // The deployment role reads weights from its one bucket only.
+    let deploy = &by_profile["model_deploy"];
+    assert!(deploy
+        .iter()
+        .all(|e| op(e) == "read" && text(e, "storage.bucket") == "acme-ml-models"));
+    // The training pipeline reads the same volume every night.
+    let mut nights: BTreeMap<String, u64> = BTreeMap::new();
+    for e in &by_profile["training_pipeline"] {
+        assert_eq!(text(e, "storage.bucket"), "acme-training-data");
+        if op(e) == "read" {
+            *nights
+                .entry(text(e, "@timestamp")[..10].to_owned())
+                .or_default() += 1;
+        }
+    }
+    assert_eq!(nights.len(), 8);
+    assert_eq!(
+        nights.values().collect::<BTreeSet<_>>().len(),
+        1,
+        "{nights:?}"
+    );
+    // Weight theft: weights read with the principal's key, then through a presigned URL.
+    let theft = &by_profile["weight_theft"];
+    let weights: Vec<_> = theft
+        .iter()
+        .filter(|e| text(e, "storage.bucket") == "acme-ml-models" && op(e) == "read")
+        .collect();
+    assert_eq!(weights.len(), 5);
+    assert!(weights
+        .iter()
+        .any(|e| text(e, "storage.auth.method") == "presigned"
+            && text(e, "file.extension") == "gguf"));
+    assert!(theft.len() > 50);
+    // Exfiltration: thousands of reads on the last day against a few an hour before.
+    let exfil = &by_profile["training_data_exfiltration"];
+    let last_day = exfil
+        .iter()
+        .filter(|e| text(e, "@timestamp").starts_with("2025-03-10"))
+        .count();
+    assert!(last_day > 4_000, "{last_day}");
+    // The insider copies checkpoints to another account.
+    let copies: Vec<_> = by_profile["insider_model_copy"]
+        .iter()
+        .filter(|e| op(e) == "copy")
+        .collect();
+    assert_eq!(copies.len(), 6);
+    for e in copies {
+        assert_eq!(at(e, "storage.cross_account"), Some(&Value::Bool(true)));
+        assert_eq!(text(e, "storage.copy.source.bucket"), "acme-ml-models");
+        assert_eq!(text(e, "storage.copy.target.account"), "444455556666");
+    }
 }

@@ -11,7 +11,8 @@ const USAGE: &str = "\
 Usage: simulate-llm-traffic [OPTIONS]
 
 Writes modelward LLM request log records (docs/llm-log.md), one call per line with
-timestamps in increasing order, from benign and attack traffic profiles, and a
+timestamps in increasing order, from benign and attack traffic profiles (the
+storage profiles write AWS CloudTrail S3 data events in the same stream), and a
 labels file with one JSON object per log line (docs/simulator.md).
 
 Options:
@@ -20,7 +21,8 @@ Options:
                         (default 2025-03-03T00:00:00Z, a Monday)
   --span DURATION       length of the time range: 90s, 30m, 24h, 7d or ms (default 24h)
   --scale F             multiplier of every profile's volume (default 1.0)
-  --profiles LIST       comma-separated profile names, or all, benign, attack
+  --profiles LIST       comma-separated profile names, or all, benign, attack (the
+                        LLM profiles), storage (the storage profiles), everything
                         (default all)
   --out FILE            write the log to FILE instead of stdout
   --labels FILE         write the labels to FILE (default: none)
@@ -147,14 +149,17 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
     Ok(options)
 }
 
-/// Names, `all`, `benign` or `attack`, comma-separated.
+/// Names, `all`, `benign`, `attack` (the LLM profiles), `storage` (the storage profiles)
+/// or `everything`, comma-separated.
 fn parse_profiles(text: &str) -> Result<Vec<Profile>, String> {
     let mut profiles = Vec::new();
     for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         match name {
-            "all" => profiles.extend(Profile::ALL),
+            "all" => profiles.extend(Profile::llm()),
+            "everything" => profiles.extend(Profile::ALL),
+            "storage" => profiles.extend(Profile::storage()),
             "benign" | "attack" => profiles.extend(
-                Profile::ALL
+                Profile::llm()
                     .into_iter()
                     .filter(|p| p.class().name() == name),
             ),

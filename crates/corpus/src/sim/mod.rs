@@ -2,7 +2,10 @@
 //! (`docs/llm-log.md`): benign profiles (chat users, a heavy batch job, a nightly evaluation
 //! suite) and the model-extraction attacks of playbook PB-53 at several speeds (logit-bias
 //! sweeps and bisection, distillation harvesting, near-duplicate floods, distributed
-//! extraction, prefix and cache side channels).
+//! extraction, prefix and cache side channels); and, opt-in, object-storage profiles that
+//! write AWS CloudTrail S3 data events in the same stream (a training pipeline, a model
+//! deployment role, weight theft, training-data exfiltration, an insider's cross-account
+//! copy).
 //!
 //! [`simulate`] writes one call per line with timestamps that never decrease, and one label
 //! per line (the line number, the profile, the principal, benign or attack, the attack
@@ -34,12 +37,18 @@ mod batch_job;
 mod chat_users;
 mod distillation;
 mod duplicate_flood;
+mod insider_model_copy;
 mod logit_bisection;
 mod logit_sweep;
+mod model_deploy;
 mod nightly_eval;
 mod record;
 pub mod score;
 mod side_channel;
+mod storage;
+mod training_data_exfiltration;
+mod training_pipeline;
+mod weight_theft;
 mod words;
 
 /// What to simulate.
@@ -58,14 +67,14 @@ pub struct SimSpec {
 }
 
 impl Default for SimSpec {
-    /// Every profile at scale 1 over the day of 2025-03-03 (a Monday, UTC).
+    /// Every LLM profile at scale 1 over the day of 2025-03-03 (a Monday, UTC).
     fn default() -> Self {
         SimSpec {
             seed: 42,
             start_unix_ms: 1_740_960_000_000,
             span_ms: 86_400_000,
             scale: 1.0,
-            profiles: Profile::ALL.to_vec(),
+            profiles: Profile::llm(),
         }
     }
 }
@@ -93,7 +102,7 @@ macro_rules! profiles {
         pub enum Profile { $($variant,)* }
 
         impl Profile {
-            /// Every profile, benign ones first.
+            /// Every profile, benign ones first (LLM and storage; [`Profile::llm`] for the LLM ones).
             pub const ALL: [Profile; [$($name,)*].len()] = [$(Profile::$variant,)*];
 
             /// The profile's name in labels and on the command line.
@@ -128,6 +137,8 @@ profiles! {
     ChatUsers => "chat_users", Benign, None, "chat", None;
     BatchJob => "batch_job", Benign, None, "batch", None;
     NightlyEval => "nightly_eval", Benign, None, "evaluation", None;
+    TrainingPipeline => "training_pipeline", Benign, None, "training_reads", None;
+    ModelDeploy => "model_deploy", Benign, None, "deploy", None;
     LogitSweepFast => "logit_sweep_fast", Attack, Some("logit_extraction"), "sweep", Some("fast");
     LogitSweepSlow => "logit_sweep_slow", Attack, Some("logit_extraction"), "sweep", Some("slow");
     LogitSweepDistributed => "logit_sweep_distributed", Attack, Some("distributed_extraction"), "sweep", Some("distributed");
@@ -142,6 +153,9 @@ profiles! {
     PrefixProbeSlow => "prefix_probe_slow", Attack, Some("side_channel"), "prefix_probe", Some("slow");
     CacheTimingFast => "cache_timing_fast", Attack, Some("side_channel"), "cache_repeat", Some("fast");
     CacheTimingSlow => "cache_timing_slow", Attack, Some("side_channel"), "cache_repeat", Some("slow");
+    WeightTheft => "weight_theft", Attack, Some("weight_theft"), "download", Some("fast");
+    TrainingDataExfiltration => "training_data_exfiltration", Attack, Some("training_data_exfiltration"), "bulk_read", Some("fast");
+    InsiderModelCopy => "insider_model_copy", Attack, Some("insider_model_copy"), "cross_account_copy", Some("fast");
 }
 
 impl Profile {
@@ -181,7 +195,43 @@ impl Profile {
             Profile::PrefixProbeSlow => Box::new(side_channel::PrefixProbe::new(Speed::Slow)),
             Profile::CacheTimingFast => Box::new(side_channel::CacheTiming::new(Speed::Fast)),
             Profile::CacheTimingSlow => Box::new(side_channel::CacheTiming::new(Speed::Slow)),
+            Profile::TrainingPipeline => Box::new(training_pipeline::TrainingPipeline::default()),
+            Profile::ModelDeploy => Box::new(model_deploy::ModelDeploy::default()),
+            Profile::WeightTheft => Box::new(weight_theft::WeightTheft::default()),
+            Profile::TrainingDataExfiltration => {
+                Box::new(training_data_exfiltration::TrainingDataExfiltration::default())
+            }
+            Profile::InsiderModelCopy => Box::new(insider_model_copy::InsiderModelCopy::default()),
         }
+    }
+
+    /// Whether the profile writes object-storage traffic (CloudTrail S3 data events) rather
+    /// than LLM calls.
+    pub fn is_storage(self) -> bool {
+        matches!(
+            self,
+            Profile::TrainingPipeline
+                | Profile::ModelDeploy
+                | Profile::WeightTheft
+                | Profile::TrainingDataExfiltration
+                | Profile::InsiderModelCopy
+        )
+    }
+
+    /// The LLM profiles (what `all` selects on the command line).
+    pub fn llm() -> Vec<Profile> {
+        Profile::ALL
+            .into_iter()
+            .filter(|p| !p.is_storage())
+            .collect()
+    }
+
+    /// The object-storage profiles (`storage` on the command line).
+    pub fn storage() -> Vec<Profile> {
+        Profile::ALL
+            .into_iter()
+            .filter(|p| p.is_storage())
+            .collect()
     }
 }
 
@@ -251,8 +301,7 @@ pub fn simulate(
         let slot = &plan.slots[i];
         let principal = &plan.principals[slot.principal];
         let mut rng = Rng::derived(spec.seed ^ profile_stream(*profile), i as u64);
-        let call = generator.render(slot, principal, &mut rng);
-        let (record, request_id) = record::record(slot, principal, &call, &mut rng);
+        let (record, request_id) = generator.record(slot, principal, &mut rng);
         serde_json::to_writer(&mut log, &record)?;
         log.write_all(b"\n")?;
         let label = json!({
@@ -527,6 +576,15 @@ impl Call {
         }
     }
 
+    /// No call: what a storage profile, which writes its own records, renders.
+    pub(crate) fn storage() -> Call {
+        Call {
+            request: Map::new(),
+            answer: String::new(),
+            cache_hit: None,
+        }
+    }
+
     pub(crate) fn set(mut self, key: &str, value: Value) -> Call {
         self.request.insert(key.to_owned(), value);
         self
@@ -537,6 +595,12 @@ impl Call {
 pub(crate) trait Generator {
     fn plan(&mut self, window: &Window, rng: &mut Rng) -> Plan;
     fn render(&self, slot: &Slot, principal: &Principal, rng: &mut Rng) -> Call;
+    /// The log line of a planned call and its request id: the LLM log record of the
+    /// rendered call, unless the profile writes records of its own (storage profiles).
+    fn record(&self, slot: &Slot, principal: &Principal, rng: &mut Rng) -> (Value, Option<String>) {
+        let call = self.render(slot, principal, rng);
+        record::record(slot, principal, &call, rng)
+    }
     /// Requests per minute a key of this profile may make before getting 429s.
     fn requests_per_minute(&self) -> usize {
         60

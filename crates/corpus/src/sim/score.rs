@@ -4,7 +4,8 @@
 //!
 //! An alert names a principal through `entity.principal`, or through a `principals` list in
 //! its evidence (alerts about several accounts at once); it matches a label's API key id or
-//! user. The detection delay of an attack profile is the number of the profile's calls up to
+//! user (for the storage profiles: the caller's ARN, the CloudTrail normalizer's `user.id`,
+//! and its `user.name`). The detection delay of an attack profile is the number of the profile's calls up to
 //! its earliest alert's time (all its principals together, for distributed attacks).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -49,8 +50,12 @@ pub enum ScoreError {
     Mismatch { log: usize, labels: usize },
 }
 
+/// `@timestamp`, else CloudTrail's `eventTime` (the simulated storage records).
 fn time_of(v: &Value) -> Option<i64> {
-    let s = v.get("@timestamp")?.as_str()?;
+    let s = v
+        .get("@timestamp")
+        .or_else(|| v.get("eventTime"))?
+        .as_str()?;
     chrono::DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|t| t.timestamp_millis())
@@ -120,7 +125,7 @@ pub fn score(
         times.push(time_of(&v).ok_or_else(|| ScoreError::Line {
             what: "log",
             line,
-            message: "no @timestamp".into(),
+            message: "no @timestamp or eventTime".into(),
         })?);
     }
     // Per profile: class, principals' names, and its calls' times in order.

@@ -179,53 +179,42 @@ struct RuleSpec {
     pattern: &'static str,
 }
 
+/// The names of a model's hidden instructions, then any extra gates: the one list both
+/// system-prompt rules gate on.
+macro_rules! prompt_nouns {
+    ($($extra:literal),* $(,)?) => {
+        &[
+            "system prompt",
+            "system message",
+            "system instructions",
+            "initial prompt",
+            "initial instructions",
+            "original prompt",
+            "original instructions",
+            "hidden prompt",
+            "hidden instructions",
+            "secret prompt",
+            "secret instructions",
+            "internal prompt",
+            "internal instructions",
+            "confidential instructions",
+            "starting instructions",
+            "first instructions",
+            "underlying prompt",
+            "developer instructions",
+            "preprompt",
+            "pre-prompt",
+            $($extra),*
+        ]
+    };
+}
+
 /// Gates of the system-prompt rules: the things asked for.
-const PROMPT_NOUNS: &[&str] = &[
-    "system prompt",
-    "system message",
-    "system instructions",
-    "initial prompt",
-    "initial instructions",
-    "original prompt",
-    "original instructions",
-    "hidden prompt",
-    "hidden instructions",
-    "secret prompt",
-    "secret instructions",
-    "internal prompt",
-    "internal instructions",
-    "confidential instructions",
-    "starting instructions",
-    "first instructions",
-    "underlying prompt",
-    "developer instructions",
-    "preprompt",
-    "pre-prompt",
-];
+const PROMPT_NOUNS: &[&str] = prompt_nouns!();
 
 /// Gates of the rule on *your* prompt: those nouns and what a model's own instructions are
 /// called after "your".
-const PROMPT_NOUNS_YOUR: &[&str] = &[
-    "system prompt",
-    "system message",
-    "system instructions",
-    "initial prompt",
-    "initial instructions",
-    "original prompt",
-    "original instructions",
-    "hidden prompt",
-    "hidden instructions",
-    "secret prompt",
-    "secret instructions",
-    "internal prompt",
-    "internal instructions",
-    "confidential instructions",
-    "starting instructions",
-    "first instructions",
-    "underlying prompt",
-    "developer instructions",
-    "preprompt",
-    "pre-prompt",
+const PROMPT_NOUNS_YOUR: &[&str] = prompt_nouns!(
     "your prompt",
     "your instructions",
     "your programming",
@@ -233,7 +222,7 @@ const PROMPT_NOUNS_YOUR: &[&str] = &[
     "your directives",
     "your own prompt",
     "your own instructions",
-];
+);
 
 const OVERRIDE_VERBS: &[&str] = &[
     "ignor",

@@ -94,6 +94,15 @@ pub(crate) mod tests {
         inspect_alone(&d, event, text)
     }
 
+    /// The findings of one phishing alert over one prompt and one completion.
+    pub fn find_in(code: &str, prompt: &str, completion: &str) -> Vec<Finding> {
+        let text = LlmText {
+            prompt: vec![prompt],
+            completion: vec![completion],
+        };
+        find(code, &Event::default(), &text)
+    }
+
     #[test]
     fn one_classification_serves_every_enabled_alert() {
         let d = Phishing::new(

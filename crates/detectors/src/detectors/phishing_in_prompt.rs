@@ -50,16 +50,11 @@ pub const CODE: Code = Code {
 #[cfg(test)]
 mod tests {
     use crate::detector::Finding;
-    use crate::text::{LlmText, Role};
-    use modelward_event::Event;
+    use crate::text::Role;
     use serde_json::json;
 
     fn find(prompt: &str, completion: &str) -> Vec<Finding> {
-        let text = LlmText {
-            prompt: vec![prompt],
-            completion: vec![completion],
-        };
-        crate::detectors::phishing::tests::find("MW-AI-0007", &Event::default(), &text)
+        crate::detectors::phishing::tests::find_in("MW-AI-0007", prompt, completion)
     }
 
     #[test]

@@ -241,10 +241,10 @@ pub struct PhishingIndex {
     prefixes: HashMap<String, Vec<(String, usize)>>,
     /// Listed domain (ASCII) -> feeds.
     domains: HashMap<String, BTreeSet<usize>>,
-    /// Bare-domain search over the listed domains, in ASCII and Unicode forms.
+    /// Bare-domain search over `bare_patterns`.
     bare: Option<AhoCorasick>,
-    /// Needle id -> ASCII domain.
-    needles: Vec<String>,
+    /// The listed domains in ASCII and (where it differs) Unicode form.
+    bare_patterns: Vec<String>,
 }
 
 /// One CSV record (quotes with `""` escapes; records on one line).
@@ -473,18 +473,17 @@ impl PhishingIndex {
         let mut patterns = Vec::new();
         for domain in self.domains.keys() {
             patterns.push(domain.clone());
-            self.needles.push(domain.clone());
             let unicode = host_to_unicode(domain);
             if unicode != *domain {
                 patterns.push(unicode);
-                self.needles.push(domain.clone());
             }
         }
-        if !patterns.is_empty() {
+        self.bare_patterns = patterns;
+        if !self.bare_patterns.is_empty() {
             let ac = AhoCorasickBuilder::new()
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::Standard)
-                .build(&patterns)
+                .build(&self.bare_patterns)
                 .map_err(|e| SettingsError::Config(format!("phishing domains: {e}")))?;
             self.bare = Some(ac);
         }
@@ -584,15 +583,11 @@ impl PhishingIndex {
     /// Keywords without which a text holds no URL [`PhishingIndex::extract`] finds: the
     /// scheme separator, the defanging marks, and the listed domains (ASCII and Unicode).
     pub fn keywords(&self) -> Vec<String> {
-        let mut words: Vec<String> = URL_MARKERS.iter().map(|m| m.to_string()).collect();
-        for domain in self.domains.keys() {
-            let unicode = host_to_unicode(domain);
-            if unicode != *domain {
-                words.push(unicode);
-            }
-            words.push(domain.clone());
-        }
-        words
+        URL_MARKERS
+            .iter()
+            .map(|m| m.to_string())
+            .chain(self.bare_patterns.iter().cloned())
+            .collect()
     }
 
     /// The listed URLs of one event, by origin. Texts without any of the index's

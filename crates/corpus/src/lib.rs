@@ -30,6 +30,7 @@
 
 use std::io::{self, BufWriter, Write};
 
+pub mod cli_args;
 mod plan;
 mod records;
 mod rng;

@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+use modelward_corpus::cli_args::{parse_duration_ms, parse_start};
 use modelward_corpus::{events_for_size, generate, CorpusSpec};
 
 const USAGE: &str = "\
@@ -169,31 +170,4 @@ fn parse_size(text: &str) -> Result<u64, String> {
     number
         .checked_mul(1u64 << shift)
         .ok_or_else(|| format!("--bytes: {text} is too large"))
-}
-
-/// RFC 3339 date-time, or milliseconds since the Unix epoch.
-fn parse_start(text: &str) -> Result<i64, String> {
-    if let Ok(ms) = text.parse::<i64>() {
-        return Ok(ms);
-    }
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|t| t.timestamp_millis())
-        .map_err(|e| format!("--start: {text:?} is neither RFC 3339 nor Unix milliseconds ({e})"))
-}
-
-/// `90s`, `30m`, `24h`, `7d`, or plain milliseconds.
-fn parse_duration_ms(text: &str) -> Result<i64, String> {
-    let (digits, unit_ms) = match text.chars().last() {
-        Some('s') if !text.ends_with("ms") => (&text[..text.len() - 1], 1_000),
-        Some('m') => (&text[..text.len() - 1], 60_000),
-        Some('h') => (&text[..text.len() - 1], 3_600_000),
-        Some('d') => (&text[..text.len() - 1], 86_400_000),
-        _ => (text.strip_suffix("ms").unwrap_or(text), 1),
-    };
-    let number: i64 = digits
-        .parse()
-        .map_err(|_| format!("--span: {text:?} is not a duration such as 30m, 24h or 7d"))?;
-    number
-        .checked_mul(unit_ms)
-        .ok_or_else(|| format!("--span: {text} is too long"))
 }

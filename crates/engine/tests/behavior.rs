@@ -1,14 +1,14 @@
 //! The behavioural analyzers end to end: modelward's own LLM request log in, through the
 //! normalizer, the content detectors and the engine, behavioural alerts out.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use modelward_behavior::{Behavior, Settings as BehaviorSettings};
-use modelward_detectors::{Detectors, Settings};
-use modelward_engine::{EngineBuilder, Hunt, RunStats, VecSink};
+use modelward_engine::RunStats;
 use modelward_event::format_timestamp;
-use modelward_event::input::{Reader, ReaderOptions};
-use modelward_rule::{Alert, ALERT_SCHEMA};
+use modelward_rule::Alert;
 use serde_json::{json, Value};
 
 const HOUR: i64 = 3_600_000;
@@ -99,37 +99,7 @@ fn traffic() -> Vec<Value> {
 }
 
 fn hunt(lines: &[Value], behavior: Behavior) -> (Vec<Alert>, RunStats) {
-    let engine = EngineBuilder::new()
-        .detectors(Detectors::new(&Settings::default()).unwrap())
-        .behavior(behavior)
-        .build();
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    let mut hunt = Hunt::new(&engine);
-    for batch in Reader::from_read(
-        "gateway.ndjson",
-        Box::new(std::io::Cursor::new(text.into_bytes())),
-        ReaderOptions::default(),
-    )
-    .unwrap()
-    {
-        hunt.ingest(&batch.unwrap(), &mut |d| {
-            panic!("unexpected diagnostic {d:?}")
-        });
-    }
-    let mut sink = VecSink::default();
-    let stats = hunt.finish(&mut sink).unwrap();
-    let schema: Value = serde_json::from_str(ALERT_SCHEMA).unwrap();
-    let mut schemas = boon::Schemas::new();
-    let mut compiler = boon::Compiler::new();
-    compiler.add_resource("alert.schema.json", schema).unwrap();
-    let index = compiler.compile("alert.schema.json", &mut schemas).unwrap();
-    for a in &sink.alerts {
-        let doc = a.to_json();
-        if let Err(e) = schemas.validate(&doc, index) {
-            panic!("alert does not validate: {e}\n{doc:#}");
-        }
-    }
-    (sink.alerts, stats)
+    common::hunt_lines("gateway.ndjson", lines, behavior)
 }
 
 fn behavioural(alerts: &[Alert]) -> BTreeMap<(String, String), Vec<Value>> {

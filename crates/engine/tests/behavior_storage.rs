@@ -1,14 +1,13 @@
 //! The storage analyzers (MW-TH-0007, MW-TH-0008) end to end: CloudTrail S3 data events in,
 //! through the normalizer and the engine, alerts out — and steady readers quiet.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use modelward_behavior::{Behavior, Settings as BehaviorSettings};
-use modelward_detectors::{Detectors, Settings};
-use modelward_engine::{EngineBuilder, Hunt, VecSink};
 use modelward_event::format_timestamp;
-use modelward_event::input::{Reader, ReaderOptions};
-use modelward_rule::{Alert, ALERT_SCHEMA};
+use modelward_rule::Alert;
 use serde_json::{json, Value};
 
 const HOUR: i64 = 3_600_000;
@@ -139,38 +138,13 @@ fn traffic() -> Vec<Value> {
 }
 
 fn hunt(lines: &[Value]) -> Vec<Alert> {
-    let engine = EngineBuilder::new()
-        .detectors(Detectors::new(&Settings::default()).unwrap())
-        .behavior(Behavior::new(&BehaviorSettings::default()).unwrap())
-        .build();
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    let mut hunt = Hunt::new(&engine);
-    for batch in Reader::from_read(
+    let (alerts, stats) = common::hunt_lines(
         "cloudtrail.ndjson",
-        Box::new(std::io::Cursor::new(text.into_bytes())),
-        ReaderOptions::default(),
-    )
-    .unwrap()
-    {
-        hunt.ingest(&batch.unwrap(), &mut |d| {
-            panic!("unexpected diagnostic {d:?}")
-        });
-    }
-    let mut sink = VecSink::default();
-    let stats = hunt.finish(&mut sink).unwrap();
+        lines,
+        Behavior::new(&BehaviorSettings::default()).unwrap(),
+    );
     assert_eq!(stats.behavior_calls, lines.len() as u64);
-    let schema: Value = serde_json::from_str(ALERT_SCHEMA).unwrap();
-    let mut schemas = boon::Schemas::new();
-    let mut compiler = boon::Compiler::new();
-    compiler.add_resource("alert.schema.json", schema).unwrap();
-    let index = compiler.compile("alert.schema.json", &mut schemas).unwrap();
-    for a in &sink.alerts {
-        let doc = a.to_json();
-        if let Err(e) = schemas.validate(&doc, index) {
-            panic!("alert does not validate: {e}\n{doc:#}");
-        }
-    }
-    sink.alerts
+    alerts
 }
 
 #[test]

@@ -29,7 +29,8 @@ pub struct LlmText<'e> {
     pub completion: Vec<&'e str>,
 }
 
-fn collect<'e>(value: &'e Value, out: &mut Vec<&'e str>) {
+/// The texts of a prompt or completion value: strings, lists, chat messages and content parts.
+pub(crate) fn collect<'e>(value: &'e Value, out: &mut Vec<&'e str>) {
     match value {
         Value::String(s) => out.push(s),
         Value::Array(items) => items.iter().for_each(|i| collect(i, out)),

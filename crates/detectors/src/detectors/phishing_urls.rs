@@ -22,7 +22,7 @@ use crate::detector::{Code, Finding};
 use crate::keywords::Scan;
 use crate::punycode::{host_to_ascii, host_to_unicode};
 use crate::settings::{read_list, SettingsError};
-use crate::text::Role;
+use crate::text::{collect, Role};
 
 /// Hosts (and their subdomains) of documentation that are never reported, even when a feed
 /// lists them by mistake.
@@ -594,7 +594,7 @@ impl PhishingIndex {
     /// [`keywords`](PhishingIndex::keywords) are not searched.
     pub fn classify(&self, event: &Event, scan: &Scan<'_>) -> Classified {
         // Messages of unclear origin, read once a listed URL is found.
-        let mut unclear: Option<Vec<(String, String)>> = None;
+        let mut unclear: Option<Vec<(&str, String)>> = None;
         // key -> (shown, feeds, roles)
         let mut hits: Vec<(String, String, BTreeSet<String>, BTreeSet<String>)> = Vec::new();
         for ts in scan.texts() {
@@ -611,7 +611,7 @@ impl PhishingIndex {
                     Role::Completion => "completion".to_string(),
                     Role::Prompt => {
                         let unclear = unclear.get_or_insert_with(|| unclear_messages(event));
-                        match unclear.iter().find(|(u, _)| u == t) {
+                        match unclear.iter().find(|(u, _)| *u == t) {
                             Some((_, r)) => format!("{r} message"),
                             None => "prompt".to_string(),
                         }
@@ -658,21 +658,7 @@ impl PhishingIndex {
 
 /// Texts of prompt chat messages whose role is not the user's (system, assistant history,
 /// tool results, no role): where a URL's origin is not clear. (text, role)
-fn unclear_messages(event: &Event) -> Vec<(String, String)> {
-    fn texts(value: &Value, out: &mut Vec<String>) {
-        match value {
-            Value::String(s) => out.push(s.clone()),
-            Value::Array(items) => items.iter().for_each(|i| texts(i, out)),
-            Value::Object(map) => {
-                for key in ["content", "text"] {
-                    if let Some(v) = map.get(key) {
-                        texts(v, out);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
+fn unclear_messages(event: &Event) -> Vec<(&str, String)> {
     let mut out = Vec::new();
     for message in event.get("gen_ai.prompt") {
         let Value::Object(map) = message else {
@@ -686,7 +672,7 @@ fn unclear_messages(event: &Event) -> Vec<(String, String)> {
             continue;
         }
         let mut found = Vec::new();
-        texts(message, &mut found);
+        collect(message, &mut found);
         let role = role.unwrap_or_else(|| "unknown-role".to_string());
         out.extend(found.into_iter().map(|t| (t, role.clone())));
     }

@@ -3,8 +3,9 @@
 //! The schema is versioned with SQLite's `PRAGMA user_version`: [`Store::open`] applies every
 //! migration in [`migrations`] the file has not seen yet, each in its own transaction, and
 //! refuses a file written by a newer modelward. Each kind of data has its own module and its
-//! own tables: the model [`inventory`] and the behavioural analyzers' [`baselines`] (later:
-//! incidents).
+//! own tables: the model [`inventory`], the behavioural analyzers' [`baselines`], the
+//! [`incidents`] with their evidence, the append-only action [`audit`] log and the
+//! [`enforcement`] state an inline gateway reads.
 //!
 //! ```
 //! use modelward_store::{inventory::ArtifactRecord, Store};
@@ -27,7 +28,10 @@
 //! assert_eq!(store.artifacts().unwrap().len(), 1);
 //! ```
 
+pub mod audit;
 pub mod baselines;
+pub mod enforcement;
+pub mod incidents;
 pub mod inventory;
 pub mod migrations;
 

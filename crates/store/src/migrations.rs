@@ -8,7 +8,8 @@ use rusqlite::Connection;
 
 use crate::StoreError;
 
-/// Every migration, in order. Version 1: the model inventory; 2: behavioural baselines.
+/// Every migration, in order. Version 1: the model inventory; 2: behavioural baselines;
+/// 3: incidents, the action audit log and the enforcement state.
 pub const MIGRATIONS: &[&str] = &[
     // 1: the model inventory (see the `inventory` module).
     "CREATE TABLE inventory_roots (
@@ -41,6 +42,74 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TABLE baseline_watermarks (
         analyzer   TEXT PRIMARY KEY NOT NULL,
         event_time INTEGER NOT NULL
+    );",
+    // 3: incidents (see the `incidents` module), the append-only action audit log (`audit`)
+    // and the enforcement state the gateway reads (`enforcement`).
+    "CREATE TABLE incidents (
+        id         TEXT PRIMARY KEY NOT NULL,
+        status     TEXT NOT NULL,
+        stage      TEXT NOT NULL,
+        severity   TEXT NOT NULL,
+        title      TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen  INTEGER NOT NULL,
+        doc        TEXT NOT NULL
+    );
+    CREATE TABLE incident_entities (
+        incident_id TEXT NOT NULL REFERENCES incidents (id),
+        kind        TEXT NOT NULL,
+        value       TEXT NOT NULL,
+        PRIMARY KEY (incident_id, kind, value)
+    );
+    CREATE INDEX incident_entities_value ON incident_entities (kind, value);
+    CREATE TABLE incident_alerts (
+        alert_id    TEXT PRIMARY KEY NOT NULL,
+        incident_id TEXT NOT NULL REFERENCES incidents (id)
+    );
+    CREATE TABLE incident_evidence (
+        incident_id TEXT NOT NULL REFERENCES incidents (id),
+        file        TEXT NOT NULL,
+        line        INTEGER NOT NULL,
+        offset      INTEGER NOT NULL,
+        raw         BLOB NOT NULL,
+        sha256      TEXT NOT NULL,
+        read_at     INTEGER NOT NULL,
+        PRIMARY KEY (incident_id, file, line)
+    );
+    CREATE TABLE action_audit (
+        seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+        at              INTEGER NOT NULL,
+        incident_id     TEXT NOT NULL,
+        action          TEXT NOT NULL,
+        target_kind     TEXT NOT NULL,
+        target          TEXT NOT NULL,
+        params          TEXT NOT NULL,
+        decision        TEXT NOT NULL,
+        reason          TEXT NOT NULL,
+        rules           TEXT NOT NULL,
+        executor        TEXT NOT NULL,
+        outcome         TEXT NOT NULL,
+        detail          TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        actor           TEXT NOT NULL
+    );
+    CREATE INDEX action_audit_key ON action_audit (idempotency_key, outcome);
+    CREATE INDEX action_audit_incident ON action_audit (incident_id);
+    CREATE TRIGGER action_audit_no_update BEFORE UPDATE ON action_audit
+        BEGIN SELECT RAISE(ABORT, 'the action audit log is append-only'); END;
+    CREATE TRIGGER action_audit_no_delete BEFORE DELETE ON action_audit
+        BEGIN SELECT RAISE(ABORT, 'the action audit log is append-only'); END;
+    CREATE TABLE enforcement (
+        measure     TEXT NOT NULL,
+        target_kind TEXT NOT NULL,
+        target      TEXT NOT NULL,
+        params      TEXT NOT NULL,
+        incident_id TEXT NOT NULL,
+        reason      TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER,
+        PRIMARY KEY (measure, target_kind, target)
     );",
 ];
 

@@ -1,0 +1,155 @@
+//! The principals' call volume over time, counted from the logs: the baseline comparison of
+//! triage check 1.1 and the report's chart.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use modelward_behavior::Call;
+use modelward_event::input::{parse_record, InputPath, Reader, ReaderOptions};
+use modelward_event::source::{normalize, Normalized, SourceKind};
+use modelward_event::{Event, Origin};
+use serde::{Deserialize, Serialize};
+
+/// Calls per time bucket for each principal of an incident.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VolumeSeries {
+    /// Bucket width, ms.
+    pub bucket_ms: i64,
+    /// Per principal: bucket start (ms) → calls.
+    pub series: BTreeMap<String, BTreeMap<i64, u64>>,
+    /// Bytes read from object storage per principal and bucket (storage events).
+    pub bytes: BTreeMap<String, BTreeMap<i64, u64>>,
+}
+
+impl VolumeSeries {
+    /// Total calls of `principal` in `[from, to]`.
+    pub fn calls_between(&self, principal: &str, from: i64, to: i64) -> u64 {
+        self.series
+            .get(principal)
+            .map(|s| {
+                s.range(from - from.rem_euclid(self.bucket_ms.max(1))..=to)
+                    .map(|(_, n)| n)
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Mean calls per bucket of `principal` over the buckets before `before` in which it
+    /// called at all, and how many such buckets there were.
+    pub fn baseline(&self, principal: &str, before: i64) -> (f64, usize) {
+        let Some(s) = self.series.get(principal) else {
+            return (0.0, 0);
+        };
+        let start = before - before.rem_euclid(self.bucket_ms.max(1));
+        let earlier: Vec<u64> = s.range(..start).map(|(_, n)| *n).collect();
+        if earlier.is_empty() {
+            return (0.0, 0);
+        }
+        (
+            earlier.iter().sum::<u64>() as f64 / earlier.len() as f64,
+            earlier.len(),
+        )
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty() && self.bytes.is_empty()
+    }
+}
+
+/// Counts the calls of `principals` (matched as principal, API key id or client address) in
+/// the inputs, per `bucket_ms`. Records that cannot be read are skipped: the hunt has
+/// already reported them.
+pub fn count(
+    inputs: &[InputPath],
+    source: SourceKind,
+    principals: &HashSet<String>,
+    bucket_ms: i64,
+) -> VolumeSeries {
+    let mut out = VolumeSeries {
+        bucket_ms,
+        ..VolumeSeries::default()
+    };
+    if principals.is_empty() {
+        return out;
+    }
+    for input in inputs {
+        let Ok(mut reader) = Reader::open(input, ReaderOptions::default()) else {
+            continue;
+        };
+        let file = reader.name().clone();
+        while let Some(batch) = reader.next_batch() {
+            let Ok(batch) = batch else { continue };
+            for span in &batch.records {
+                let bytes = batch.bytes(span);
+                if !mentions_any(bytes, principals) {
+                    continue;
+                }
+                let Ok(objects) = parse_record(bytes) else {
+                    continue;
+                };
+                for object in objects {
+                    let fields = match normalize(object, source) {
+                        Ok(Normalized::Event(f)) | Ok(Normalized::Partial(f, _)) => f,
+                        Err(_) => continue,
+                    };
+                    let origin = Origin {
+                        file: file.clone(),
+                        line: span.line,
+                        offset: span.offset,
+                    };
+                    let event = Event::new(fields, origin);
+                    if let Some(call) = Call::from_event(&event, 0) {
+                        out.add(&call, principals);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+impl VolumeSeries {
+    fn add(&mut self, call: &Call, principals: &HashSet<String>) {
+        let who = [
+            Some(&call.principal),
+            call.api_key.as_ref(),
+            call.ip.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|p| principals.contains(p.as_ref()));
+        let Some(who) = who else { return };
+        let bucket = call.ts - call.ts.rem_euclid(self.bucket_ms.max(1));
+        *self
+            .series
+            .entry(who.to_string())
+            .or_default()
+            .entry(bucket)
+            .or_default() += 1;
+        if let Some(storage) = &call.storage {
+            if storage.is_read() {
+                *self
+                    .bytes
+                    .entry(who.to_string())
+                    .or_default()
+                    .entry(bucket)
+                    .or_default() += storage.bytes;
+            }
+        }
+    }
+}
+
+/// A literal scan before parsing: only records that name a principal are parsed.
+fn mentions_any(bytes: &[u8], principals: &HashSet<String>) -> bool {
+    principals
+        .iter()
+        .any(|p| memchr::memmem::find(bytes, p.as_bytes()).is_some())
+}
+
+/// The inputs as paths (for callers holding file names).
+pub fn inputs_of(files: &[&Path]) -> Vec<InputPath> {
+    files
+        .iter()
+        .map(|p| InputPath::File(p.to_path_buf()))
+        .collect()
+}

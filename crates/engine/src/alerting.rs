@@ -16,7 +16,9 @@ pub fn row_fields(columns: &[String], values: &[Value]) -> Map<String, Json> {
     fields
 }
 
-const PRINCIPAL: [&str; 6] = [
+/// Fields naming who made a request, in the order an alert's entity prefers them (an
+/// exception's `principals` match any of them).
+pub(crate) const PRINCIPAL: [&str; 6] = [
     "user.id",
     "user.name",
     "api_key.id",
@@ -24,7 +26,8 @@ const PRINCIPAL: [&str; 6] = [
     "aws.bedrock.identity.arn",
     "principal",
 ];
-const SOURCE_IP: [&str; 2] = ["source.ip", "client.ip"];
+/// Fields of the caller's address, likewise.
+pub(crate) const SOURCE_IP: [&str; 2] = ["source.ip", "client.ip"];
 const MODEL: [&str; 4] = [
     "gen_ai.request.model",
     "azure.open_ai.properties.model_name",

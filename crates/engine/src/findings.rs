@@ -10,10 +10,17 @@ use modelward_rule::Alert;
 use serde_json::{json, Map};
 
 use crate::alerting::{entity_of, stable_id};
+use crate::exceptions::Tally;
 use crate::record::event_time;
 use crate::Engine;
 
-pub fn finding_alerts(engine: &Engine, findings: Vec<(Finding, Arc<Event>)>) -> Vec<Alert> {
+/// The alerts of the findings no exception matches (judged on the finding's event); those
+/// it matches are counted in `excluded`.
+pub fn finding_alerts(
+    engine: &Engine,
+    findings: Vec<(Finding, Arc<Event>)>,
+    excluded: &mut Tally,
+) -> Vec<Alert> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
@@ -24,6 +31,14 @@ pub fn finding_alerts(engine: &Engine, findings: Vec<(Finding, Arc<Event>)>) -> 
         };
         let role = finding.role.map_or("", |r| r.as_str());
         let ts = event_time(&event, None);
+        if let Some(x) = engine
+            .exceptions()
+            .for_rule(meta)
+            .excluding_event(&event, ts)
+        {
+            excluded.alert(x);
+            continue;
+        }
         let mut alert = Alert::new(
             meta.clone(),
             ts.unwrap_or(now),

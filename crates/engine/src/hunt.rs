@@ -8,6 +8,7 @@ use modelward_esql::table::Row;
 use modelward_event::input::{Batch, ParseError};
 use modelward_event::Event;
 
+use crate::exceptions::Tally;
 use crate::record::RecordResult;
 use crate::schedule::run_rule;
 use crate::sink::{AlertSink, SinkError};
@@ -54,6 +55,40 @@ pub struct RunStats {
     /// Saved baseline profiles that could not be restored.
     pub baselines_not_restored: u64,
     pub alerts: u64,
+    /// Alerts an exception left out (not in `alerts`).
+    pub excluded: u64,
+    /// Events an exception kept out of a correlation or an aggregation, once per rule that
+    /// would have counted them.
+    pub excluded_events: u64,
+    /// Per exception, in configuration order.
+    pub exceptions: Vec<ExceptionStats>,
+}
+
+/// What one exception left out in a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExceptionStats {
+    pub name: String,
+    pub alerts: u64,
+    pub events: u64,
+    /// When it expired, if it had when the run started (it then applied to nothing).
+    pub expired: Option<i64>,
+}
+
+impl RunStats {
+    fn count_excluded(&mut self, tally: &Tally) {
+        for (i, n) in tally.alerts.iter().enumerate() {
+            self.excluded += n;
+            if let Some(e) = self.exceptions.get_mut(i) {
+                e.alerts += n;
+            }
+        }
+        for (i, n) in tally.events.iter().enumerate() {
+            self.excluded_events += n;
+            if let Some(e) = self.exceptions.get_mut(i) {
+                e.events += n;
+            }
+        }
+    }
 }
 
 /// The state of one run: rows each rule's streaming prefix kept, by event time.
@@ -85,7 +120,19 @@ impl<'e> Hunt<'e> {
             findings: Vec::new(),
             calls: Vec::new(),
             baselines: None,
-            stats: RunStats::default(),
+            stats: RunStats {
+                exceptions: engine
+                    .exceptions()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| ExceptionStats {
+                        name: e.name.clone(),
+                        expired: e.expires.filter(|_| engine.exceptions().has_expired(i)),
+                        ..ExceptionStats::default()
+                    })
+                    .collect(),
+                ..RunStats::default()
+            },
             warned: vec![0; engine.rules.len()],
         }
     }
@@ -185,10 +232,12 @@ impl<'e> Hunt<'e> {
             .map(|(r, rows)| run_rule(engine, r, rows))
             .collect();
         let mut alerts = Vec::new();
+        let mut excluded = Tally::default();
         for (r, outcome) in outcomes.into_iter().enumerate() {
             self.stats.executions += outcome.executions;
             self.stats.truncated += outcome.truncated;
             self.stats.suppressed += outcome.suppressed;
+            excluded.add(&outcome.excluded);
             for w in outcome.warnings {
                 self.warning(r, w, report);
             }
@@ -197,10 +246,12 @@ impl<'e> Hunt<'e> {
         let sigma = crate::sigma::sigma_alerts(engine, std::mem::take(&mut self.sigma_hits));
         self.stats.correlation_evicted += sigma.evicted;
         self.stats.no_timestamp += sigma.no_timestamp;
+        excluded.add(&sigma.excluded);
         alerts.extend(sigma.alerts);
         alerts.extend(crate::findings::finding_alerts(
             engine,
             std::mem::take(&mut self.findings),
+            &mut excluded,
         ));
         let (behavior, baselines) = engine
             .behavior
@@ -213,6 +264,21 @@ impl<'e> Hunt<'e> {
             *out = baselines;
         }
         alerts.extend(crate::behavior::behavior_alerts(engine, behavior.findings));
+        // Alerts on single events were judged on their event already; this judges the rest
+        // on the alert (and finds nothing more in those).
+        if !engine.exceptions().is_empty() {
+            alerts.retain(|alert| {
+                let rule = engine.exceptions().for_rule(&alert.rule);
+                match rule.excluding_alert(alert) {
+                    Some(x) => {
+                        excluded.alert(x);
+                        false
+                    }
+                    None => true,
+                }
+            });
+        }
+        self.stats.count_excluded(&excluded);
         for alert in &mut alerts {
             redact(engine.detectors.redactor(), &mut alert.fields);
         }

@@ -24,6 +24,7 @@
 
 mod alerting;
 mod behavior;
+mod exceptions;
 mod findings;
 mod hunt;
 mod pipeline;
@@ -40,7 +41,11 @@ use modelward_event::source::SourceKind;
 use modelward_event::Schema;
 use modelward_sigma::SigmaSet;
 
-pub use hunt::{Diagnostic, Hunt, RunStats};
+pub use exceptions::{
+    Applicable, Days, Exception, ExceptionError, Exceptions, IpRange, TimeOfDay, Timestamp,
+    Weekday, Window,
+};
+pub use hunt::{Diagnostic, ExceptionStats, Hunt, RunStats};
 pub use pipeline::{ingest_inputs, Progress};
 pub use prefilter::{Candidates, Prefilter};
 pub use sink::{AlertSink, JsonArraySink, NdjsonSink, SinkError, VecSink};
@@ -75,6 +80,7 @@ pub struct EngineBuilder {
     behavior: Option<Behavior>,
     schema: Option<Schema>,
     options: EngineOptions,
+    exceptions: Exceptions,
 }
 
 impl EngineBuilder {
@@ -120,6 +126,12 @@ impl EngineBuilder {
         self
     }
 
+    /// Exceptions and allow-lists: alerts they match are left out (see [`Exceptions`]).
+    pub fn exceptions(mut self, exceptions: Exceptions) -> EngineBuilder {
+        self.exceptions = exceptions;
+        self
+    }
+
     pub fn build(self) -> Engine {
         // The prefilter's rule indices: ES|QL rules first, then Sigma rules.
         let requirements: Vec<_> = self
@@ -133,6 +145,8 @@ impl EngineBuilder {
         let mut synthesized: Vec<&str> = modelward_event::source::SYNTHESIZED_VALUES.to_vec();
         synthesized.extend(modelward_detectors::CODES.iter().map(|c| c.code));
         let prefilter = Prefilter::new(&requirements, &synthesized);
+        let mut exceptions = self.exceptions;
+        exceptions.check_rules(&known_rules(&self.rules, &self.sigma));
         Engine {
             rules: self.rules,
             sigma: self.sigma,
@@ -141,8 +155,28 @@ impl EngineBuilder {
             prefilter,
             schema: self.schema.unwrap_or_default(),
             options: self.options,
+            exceptions,
         }
     }
+}
+
+/// (id, name) of every rule an exception could name: the rules given and every built-in
+/// code, enabled or not.
+fn known_rules<'a>(rules: &'a [EsqlRule], sigma: &'a SigmaSet) -> Vec<(&'a str, &'a str)> {
+    let metas = rules
+        .iter()
+        .map(|r| &r.meta)
+        .chain(sigma.rules.iter().map(|r| &r.meta))
+        .chain(sigma.correlations.iter().map(|c| &c.meta));
+    metas
+        .map(|m| (m.id.as_str(), m.name.as_str()))
+        .chain(
+            modelward_detectors::CODES
+                .iter()
+                .chain(modelward_behavior::CODES)
+                .map(|c| (c.code, c.name)),
+        )
+        .collect()
 }
 
 /// Compiled rules; immutable and shareable across threads.
@@ -154,6 +188,7 @@ pub struct Engine {
     prefilter: Prefilter,
     schema: Schema,
     options: EngineOptions,
+    exceptions: Exceptions,
 }
 
 impl Engine {
@@ -183,5 +218,9 @@ impl Engine {
 
     pub fn options(&self) -> &EngineOptions {
         &self.options
+    }
+
+    pub fn exceptions(&self) -> &Exceptions {
+        &self.exceptions
     }
 }

@@ -18,6 +18,7 @@ use modelward_rule::{Alert, AlertWindow, Suppression};
 use serde_json::{json, Value as Json};
 
 use crate::alerting::{entity_of, row_fields, stable_id};
+use crate::exceptions::{Applicable, Tally};
 use crate::record::event_time;
 use crate::{Dedup, Engine};
 
@@ -28,6 +29,8 @@ pub struct RuleOutcome {
     pub truncated: u64,
     pub suppressed: u64,
     pub warnings: Vec<String>,
+    /// Alerts on single events, and events of aggregations, exceptions left out.
+    pub excluded: Tally,
 }
 
 pub const MAX_SIGNALS_WARNING: &str = "This rule reached the maximum alert limit for the rule execution. Some alerts were not created.";
@@ -41,6 +44,20 @@ struct Suppressor {
 pub fn run_rule(engine: &Engine, r: usize, mut rows: Vec<(i64, Row)>) -> RuleOutcome {
     let rule = &engine.rules[r];
     let mut out = RuleOutcome::default();
+    let exceptions = engine.exceptions().for_rule(&rule.meta);
+    if rule.aggregating && !exceptions.is_empty() {
+        // Events an exception matches are not counted by the aggregation.
+        rows.retain(|(ts, row)| {
+            let excluded = row
+                .source
+                .as_ref()
+                .and_then(|event| exceptions.excluding_event(event, Some(*ts)));
+            if let Some(x) = excluded {
+                out.excluded.event(x);
+            }
+            excluded.is_none()
+        });
+    }
     if rows.is_empty() {
         return out;
     }
@@ -67,6 +84,7 @@ pub fn run_rule(engine: &Engine, r: usize, mut rows: Vec<(i64, Row)>) -> RuleOut
         suppressor: Suppressor {
             open: HashMap::new(),
         },
+        exceptions,
     };
     let (mut lo, mut hi) = (0usize, 0usize);
     while tick <= last_tick {
@@ -113,11 +131,13 @@ pub fn run_rule(engine: &Engine, r: usize, mut rows: Vec<(i64, Row)>) -> RuleOut
     out
 }
 
-struct RunState {
+struct RunState<'e> {
     alerted_docs: HashSet<String>,
     alerted_ids: HashSet<String>,
     last_group_alert: HashMap<String, i64>,
     suppressor: Suppressor,
+    /// The rule's exceptions, for its alerts on single events.
+    exceptions: Applicable<'e>,
 }
 
 fn execute(
@@ -126,7 +146,7 @@ fn execute(
     tick: i64,
     window: Vec<Row>,
     group_columns: &[String],
-    state: &mut RunState,
+    state: &mut RunState<'_>,
     out: &mut RuleOutcome,
 ) {
     let mut warnings = Warnings::default();
@@ -169,6 +189,17 @@ fn execute(
         };
         if !state.alerted_ids.insert(id.clone()) {
             continue;
+        }
+        if !rule.aggregating {
+            let excluded = source.as_ref().and_then(|src| {
+                let ts = event_time(src, rule.timestamp_override.as_deref());
+                state.exceptions.excluding_event(src, ts)
+            });
+            if let Some(x) = excluded {
+                // Its id is taken: a later execution that sees the event again skips it.
+                out.excluded.alert(x);
+                continue;
+            }
         }
         if created >= rule.max_signals {
             out.truncated += 1;

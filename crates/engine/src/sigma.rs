@@ -12,6 +12,7 @@ use modelward_sigma::{SigmaCorrelation, Source};
 use serde_json::{json, Map, Value as Json};
 
 use crate::alerting::{entity_of, stable_id};
+use crate::exceptions::Tally;
 use crate::Engine;
 
 #[derive(Default)]
@@ -20,6 +21,8 @@ pub struct SigmaOutcome {
     pub evicted: u64,
     /// Matches without a timestamp, which no correlation can place.
     pub no_timestamp: u64,
+    /// Matches exceptions left out: a rule's alerts, and the events of correlations.
+    pub excluded: Tally,
 }
 
 fn origin_json(event: &Event) -> Json {
@@ -49,11 +52,22 @@ pub fn sigma_alerts(engine: &Engine, hits: Vec<Vec<(Option<i64>, Arc<Event>)>>) 
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
+    // The exceptions of each rule; a correlation counts the events of a rule that neither
+    // its own nor the rule's exceptions match.
+    let own: Vec<_> = set
+        .rules
+        .iter()
+        .map(|r| engine.exceptions().for_rule(&r.meta))
+        .collect();
     for (r, rule) in set.rules.iter().enumerate() {
         if !rule.emits {
             continue;
         }
         for (ts, event) in &hits[r] {
+            if let Some(x) = own[r].excluding_event(event, *ts) {
+                out.excluded.alert(x);
+                continue;
+            }
             let id = stable_id(&[&rule.meta.id, &document_id(event)]);
             let mut alert = Alert::new(rule.meta.clone(), ts.unwrap_or(now), id);
             alert.original_time = *ts;
@@ -73,18 +87,25 @@ pub fn sigma_alerts(engine: &Engine, hits: Vec<Vec<(Option<i64>, Arc<Event>)>>) 
     let mut matches: Vec<Vec<CorrelationMatch>> = Vec::with_capacity(set.correlations.len());
     for (k, c) in set.correlations.iter().enumerate() {
         let mut input = Vec::new();
+        let mine = engine.exceptions().for_rule(&c.meta);
         for (source, s) in c.sources.iter().enumerate() {
             match s {
                 Source::Rule(r) => {
+                    let exceptions = mine.union(&own[*r]);
                     for (ts, event) in &hits[*r] {
-                        match ts {
-                            Some(ts) => input.push(Hit {
-                                ts: *ts,
-                                source,
-                                event: event.clone(),
-                            }),
-                            None => out.no_timestamp += 1,
+                        let Some(ts) = ts else {
+                            out.no_timestamp += 1;
+                            continue;
+                        };
+                        if let Some(x) = exceptions.excluding_event(event, Some(*ts)) {
+                            out.excluded.event(x);
+                            continue;
                         }
+                        input.push(Hit {
+                            ts: *ts,
+                            source,
+                            event: event.clone(),
+                        });
                     }
                 }
                 Source::Correlation(j) => {

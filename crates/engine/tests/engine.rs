@@ -731,3 +731,124 @@ fn raw_litellm_extraction_probes_raise_pb53_ai_model_theft() {
         theft[0]
     );
 }
+
+#[test]
+fn exceptions_leave_out_alerts_and_keep_events_out_of_correlations_and_aggregations() {
+    use modelward_engine::{Exception, ExceptionStats, Exceptions, Timestamp, Window};
+    let yaml = "title: Tool call\nname: tool_call\nid: 11111111-2222-3333-4444-555555555555\nlogsource: {category: llm}\ndetection:\n  sel:\n    event.action: tool_call\n  condition: sel\nfields: [user.id]\nlevel: high\n---\ntitle: Many tool calls\ncorrelation:\n  type: event_count\n  rules: tool_call\n  generate: true\n  group-by: [user.id]\n  timespan: 10m\n  condition: {gte: 3}\nlevel: critical\n";
+    let mut set = modelward_sigma::SigmaSet::default();
+    assert!(set.add_file(yaml, "t.yml").is_empty());
+    assert!(set.resolve().is_empty());
+    let stats_rule = esql("// interval: 10m\n// from: now-10m\n// name: Tool calls per user\nfrom logs-* | where event.action == \"tool_call\" | stats calls = count(*) by user.id | where calls >= 3");
+    let per_event = esql("// interval: 10m\n// from: now-10m\n// name: Every tool call\nfrom logs-* metadata _id | where event.action == \"tool_call\" | keep @timestamp, user.id");
+    let detectors =
+        modelward_detectors::Detectors::new(&modelward_detectors::Settings::default()).unwrap();
+    let exceptions = Exceptions::new(
+        vec![
+            // A global allow-list: the batch job's principal, every rule.
+            Exception {
+                principals: vec!["batch-*".into()],
+                reason: Some("nightly batch, CHG-1".into()),
+                ..Exception::named("batch job")
+            },
+            // The scanner the red team runs, for the user-agent detector only.
+            Exception {
+                rules: vec!["MW-AI-0008".into()],
+                user_agents: vec!["SQLMap/*".into()],
+                ..Exception::named("red team scanner")
+            },
+            // Expired: applies to nothing, and says so.
+            Exception {
+                principals: vec!["mallory".into()],
+                expires: Some(T0 - 1),
+                ..Exception::named("old")
+            },
+            // An exception for a rule by name, within a window that holds none of the events.
+            Exception {
+                rules: vec!["every tool call".into()],
+                windows: vec![Window::between(Timestamp(0), Timestamp(T0)).unwrap()],
+                ..Exception::named("before")
+            },
+        ],
+        T0,
+    )
+    .unwrap();
+    let engine = EngineBuilder::new()
+        .sigma(set)
+        .esql_rules([stats_rule, per_event])
+        .detectors(detectors)
+        .exceptions(exceptions)
+        .build();
+    assert!(engine.exceptions().unknown_rules().is_empty());
+    let call = |user: &str, i: i64| json!({"@timestamp": iso(T0 + i * MINUTE), "event": {"action": "tool_call"}, "user": {"id": user}, "user_agent": {"original": "sqlmap/1.8"}});
+    let lines: Vec<Value> = (0..4)
+        .flat_map(|i| [call("mallory", i), call("batch-7", i)])
+        .collect();
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let mut hunt = Hunt::new(&engine);
+    for batch in Reader::from_read(
+        "t.ndjson",
+        Box::new(std::io::Cursor::new(text.into_bytes())),
+        ReaderOptions::default(),
+    )
+    .unwrap()
+    {
+        hunt.ingest(&batch.unwrap(), &mut |d| panic!("{d:?}"));
+    }
+    let mut sink = VecSink::default();
+    let stats = hunt.finish(&mut sink).unwrap();
+    validate_all(&sink.alerts);
+    let principals: Vec<(&str, &Value)> = sink
+        .alerts
+        .iter()
+        .map(|a| (a.rule.name.as_str(), &a.entity["principal"]))
+        .collect();
+    // Mallory: four Sigma alerts, a correlation, an aggregation, four per-event ES|QL alerts;
+    // no user-agent alert (the scanner is allowed), nothing about the batch job.
+    assert!(
+        principals.iter().all(|(_, p)| **p == json!("mallory")),
+        "{principals:#?}"
+    );
+    let count = |name: &str| principals.iter().filter(|(n, _)| *n == name).count();
+    assert_eq!(
+        (
+            count("Tool call"),
+            count("Many tool calls"),
+            count("Tool calls per user"),
+            count("Every tool call")
+        ),
+        (4, 1, 1, 4),
+        "{principals:#?}"
+    );
+    assert_eq!(stats.alerts, 10);
+    // The batch job: 4 Sigma, 4 ES|QL and 4 user-agent alerts left out, and its 4 events
+    // counted by neither the correlation nor the aggregation; mallory's 4 user-agent alerts.
+    assert_eq!(
+        stats.exceptions,
+        vec![
+            ExceptionStats {
+                name: "batch job".into(),
+                alerts: 12,
+                events: 8,
+                expired: None
+            },
+            ExceptionStats {
+                name: "red team scanner".into(),
+                alerts: 4,
+                events: 0,
+                expired: None
+            },
+            ExceptionStats {
+                name: "old".into(),
+                alerts: 0,
+                events: 0,
+                expired: Some(T0 - 1)
+            },
+            ExceptionStats {
+                name: "before".into(),
+                ..ExceptionStats::default()
+            },
+        ]
+    );
+    assert_eq!((stats.excluded, stats.excluded_events), (16, 8));
+}

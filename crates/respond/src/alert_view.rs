@@ -118,11 +118,13 @@ impl AlertView {
             .get("message")
             .and_then(Value::as_str)
             .map(str::to_string);
-        let samples = evidence
+        // Aggregating rules list `evidence.samples`; per-event rules name `evidence.source`.
+        let mut samples: Vec<SampleRef> = evidence
             .and_then(|e| e.get("samples"))
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(sample).collect())
             .unwrap_or_default();
+        samples.extend(evidence.and_then(|e| e.get("source")).and_then(sample));
         Ok(AlertView {
             id,
             rule_id,
@@ -160,6 +162,71 @@ impl AlertView {
     /// An evidence value.
     pub fn evidence(&self, key: &str) -> Option<&Value> {
         self.doc.get("evidence").and_then(|e| e.get(key))
+    }
+
+    /// The storage objects it names (`bucket/key`, or the path as logged): the object of a
+    /// per-event storage alert, the objects an analyzer lists, the source of a copy.
+    pub fn objects(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(p) = self.field("file.path").and_then(Value::as_str) {
+            out.push(p.strip_prefix("s3://").unwrap_or(p).to_string());
+        }
+        if let Some(key) = self
+            .field("storage.copy.source.key")
+            .and_then(Value::as_str)
+        {
+            match self
+                .field("storage.copy.source.bucket")
+                .and_then(Value::as_str)
+            {
+                Some(b) => out.push(format!("{b}/{key}")),
+                None => out.push(key.to_string()),
+            }
+        }
+        if let Some(list) = self.evidence("objects").and_then(Value::as_array) {
+            out.extend(list.iter().filter_map(Value::as_str).map(str::to_string));
+        }
+        out
+    }
+
+    /// The storage buckets it names (from objects, the evidence's `bucket`/`buckets`, the
+    /// alert's `storage.bucket`).
+    pub fn buckets(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut add = |b: &str| {
+            // `account/bucket` as the analyzers key it: the bucket is the last part.
+            let b = b.rsplit('/').next().unwrap_or(b);
+            if !b.is_empty() && !out.iter().any(|x| x == b) {
+                out.push(b.to_string());
+            }
+        };
+        if let Some(b) = self.field("storage.bucket").and_then(Value::as_str) {
+            add(b);
+        }
+        if let Some(b) = self
+            .field("storage.copy.source.bucket")
+            .and_then(Value::as_str)
+        {
+            add(b);
+        }
+        if let Some(b) = self.evidence("bucket").and_then(Value::as_str) {
+            add(b);
+        }
+        if let Some(list) = self.evidence("buckets").and_then(Value::as_array) {
+            for b in list
+                .iter()
+                .filter_map(|b| b.get("bucket"))
+                .filter_map(Value::as_str)
+            {
+                add(b);
+            }
+        }
+        if let Some(p) = self.field("file.path").and_then(Value::as_str) {
+            if let Some(rest) = p.strip_prefix("s3://").or_else(|| p.strip_prefix("gs://")) {
+                add(rest.split('/').next().unwrap_or(rest));
+            }
+        }
+        out
     }
 
     /// The built-in detector or analyzer code in the rule id or name, if any (`MW-TH-0001`).

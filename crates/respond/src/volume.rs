@@ -2,7 +2,6 @@
 //! triage check 1.1 and the report's chart.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
 
 use modelward_behavior::Call;
 use modelward_event::input::{parse_record, InputPath, Reader, ReaderOptions};
@@ -19,6 +18,10 @@ pub struct VolumeSeries {
     pub series: BTreeMap<String, BTreeMap<i64, u64>>,
     /// Bytes read from object storage per principal and bucket (storage events).
     pub bytes: BTreeMap<String, BTreeMap<i64, u64>>,
+    /// Object-storage access records among all the inputs (any principal): whether the logs
+    /// read can answer questions about downloads at all.
+    #[serde(default)]
+    pub storage_records: u64,
 }
 
 impl VolumeSeries {
@@ -69,9 +72,6 @@ pub fn count(
         bucket_ms,
         ..VolumeSeries::default()
     };
-    if principals.is_empty() {
-        return out;
-    }
     for input in inputs {
         let Ok(mut reader) = Reader::open(input, ReaderOptions::default()) else {
             continue;
@@ -81,6 +81,7 @@ pub fn count(
             let Ok(batch) = batch else { continue };
             for span in &batch.records {
                 let bytes = batch.bytes(span);
+                out.storage_records += u64::from(is_storage_record(bytes));
                 if !mentions_any(bytes, principals) {
                     continue;
                 }
@@ -139,17 +140,48 @@ impl VolumeSeries {
     }
 }
 
+/// Literals that object-storage access records carry (S3 server access lines, CloudTrail S3
+/// events, Azure StorageBlobLogs, GCS audit logs, normalized events).
+const STORAGE_MARKERS: [&str; 6] = [
+    "REST.GET.OBJECT",
+    "\"s3.amazonaws.com\"",
+    "StorageBlobLogs",
+    "storage.googleapis.com",
+    "\"storage.operation\"",
+    "REST.PUT.OBJECT",
+];
+
+fn is_storage_record(bytes: &[u8]) -> bool {
+    STORAGE_MARKERS
+        .iter()
+        .any(|m| memchr::memmem::find(bytes, m.as_bytes()).is_some())
+}
+
+impl VolumeSeries {
+    /// The part of the series about `who`.
+    pub fn only(&self, who: &HashSet<String>) -> VolumeSeries {
+        VolumeSeries {
+            bucket_ms: self.bucket_ms,
+            series: self
+                .series
+                .iter()
+                .filter(|(k, _)| who.contains(*k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            bytes: self
+                .bytes
+                .iter()
+                .filter(|(k, _)| who.contains(*k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            storage_records: self.storage_records,
+        }
+    }
+}
+
 /// A literal scan before parsing: only records that name a principal are parsed.
 fn mentions_any(bytes: &[u8], principals: &HashSet<String>) -> bool {
     principals
         .iter()
         .any(|p| memchr::memmem::find(bytes, p.as_bytes()).is_some())
-}
-
-/// The inputs as paths (for callers holding file names).
-pub fn inputs_of(files: &[&Path]) -> Vec<InputPath> {
-    files
-        .iter()
-        .map(|p| InputPath::File(p.to_path_buf()))
-        .collect()
 }

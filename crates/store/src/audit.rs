@@ -65,12 +65,21 @@ impl Store {
 
     /// The latest entry with this idempotency key that carried the action out, if any.
     pub fn audit_done(&self, idempotency_key: &str) -> Result<Option<AuditRecord>, StoreError> {
+        self.audit_latest(idempotency_key, Some("done"))
+    }
+
+    /// The latest entry with this idempotency key (and this outcome, if given).
+    pub fn audit_latest(
+        &self,
+        idempotency_key: &str,
+        outcome: Option<&str>,
+    ) -> Result<Option<AuditRecord>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM action_audit WHERE idempotency_key = ?1 AND outcome = 'done'
-             ORDER BY seq DESC LIMIT 1"
+            "SELECT {COLUMNS} FROM action_audit WHERE idempotency_key = ?1
+             AND (?2 IS NULL OR outcome = ?2) ORDER BY seq DESC LIMIT 1"
         );
         let mut stmt = self.conn.prepare(&sql)?;
-        let mut rows = stmt.query_map(params![idempotency_key], record)?;
+        let mut rows = stmt.query_map(params![idempotency_key, outcome], record)?;
         Ok(rows.next().transpose()?)
     }
 }

@@ -1,0 +1,163 @@
+//! Predicates on one alert, and the incident's facts the conditions read.
+//!
+//! Computed facts: `vector.<id>` (each classified vector), `extraction_pattern` (API or
+//! side-channel extraction), `artifact_accessed` (weights, training data or an insider copy),
+//! `weights_stolen`, `training_data_exfiltrated`, `insider` / `external` (a principal of the
+//! organisation / from outside shows a vector), `explained` (every principal is approved),
+//! `regulated_model`, `baselines_kept`, `inventory_verified`, `report_written`.
+//! Set by a responder (`modelward incident fact`), false until then: `insider_confirmed`,
+//! `competitor_suspected`, `legal_exposure`, `business_impact`, `key_compromised`; a
+//! responder may also override any computed fact.
+
+use std::collections::BTreeMap;
+
+use crate::alert_view::AlertView;
+use crate::playbook::condition::{ObjectKind, Origin, Predicate};
+
+use super::settings::{glob, in_network, RespondSettings};
+
+/// Facts a responder sets; listed so conditions naming them are not typos.
+pub const MANUAL: [&str; 5] = [
+    "insider_confirmed",
+    "competitor_suspected",
+    "legal_exposure",
+    "business_impact",
+    "key_compromised",
+];
+
+/// File extensions of model weights and checkpoints.
+const MODEL_EXTENSIONS: [&str; 14] = [
+    "safetensors",
+    "gguf",
+    "ggml",
+    "pt",
+    "pth",
+    "ckpt",
+    "bin",
+    "onnx",
+    "h5",
+    "keras",
+    "tflite",
+    "pb",
+    "mlmodel",
+    "npz",
+];
+/// File extensions of datasets.
+const DATASET_EXTENSIONS: [&str; 10] = [
+    "parquet", "jsonl", "csv", "arrow", "tfrecord", "tsv", "avro", "orc", "json", "txt",
+];
+
+fn extension(path: &str) -> String {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Whether a storage object is a model file or a dataset file, by its name.
+pub fn object_kind(path: &str) -> Option<ObjectKind> {
+    let ext = extension(path);
+    if MODEL_EXTENSIONS.contains(&ext.as_str()) {
+        Some(ObjectKind::Model)
+    } else if DATASET_EXTENSIONS.contains(&ext.as_str()) {
+        Some(ObjectKind::Dataset)
+    } else {
+        None
+    }
+}
+
+/// An employee's id in a principal: an IAM user's name, or an assumed-role session named
+/// like a person (`rkumar@acme.example`).
+pub fn employee_id(principal: &str) -> Option<String> {
+    if let Some(rest) = principal.strip_prefix("arn:aws:iam::") {
+        return rest
+            .split_once(":user/")
+            .map(|(_, name)| name.rsplit('/').next().unwrap_or(name).to_string());
+    }
+    if principal.starts_with("arn:aws:sts::") && principal.contains(":assumed-role/") {
+        let session = principal.rsplit('/').next()?;
+        return session.contains('@').then(|| session.to_string());
+    }
+    None
+}
+
+/// Internal or external: configured principals and networks first, then employee ids.
+pub fn origin(alert: &AlertView, settings: &RespondSettings) -> Origin {
+    let principal = alert.entity("principal").unwrap_or("");
+    let internal = settings
+        .internal_principals
+        .iter()
+        .any(|p| glob(p, principal))
+        || alert
+            .entity("source.ip")
+            .is_some_and(|ip| settings.internal_networks.iter().any(|n| in_network(n, ip)))
+        || employee_id(principal).is_some();
+    if internal {
+        Origin::Internal
+    } else {
+        Origin::External
+    }
+}
+
+/// Evaluates a per-alert predicate (a `fact:` reads `facts`).
+pub fn alert_predicate(
+    p: &Predicate,
+    alert: &AlertView,
+    settings: &RespondSettings,
+    facts: &BTreeMap<String, bool>,
+) -> bool {
+    match p {
+        Predicate::Vector(v) => {
+            alert.vector.as_deref() == Some(v.as_str())
+                || alert
+                    .tags
+                    .iter()
+                    .any(|t| t.strip_prefix("pb53.") == Some(v.as_str()))
+        }
+        Predicate::Tag(t) => alert.tags.iter().any(|x| x.eq_ignore_ascii_case(t)),
+        Predicate::Rule(r) => alert.is_rule(r),
+        Predicate::Code(c) => alert.code() == Some(c.as_str()),
+        Predicate::Object(kind) => alert
+            .objects()
+            .iter()
+            .any(|o| object_kind(o) == Some(*kind)),
+        Predicate::Principal(o) => origin(alert, settings) == *o,
+        Predicate::Fact(f) => facts.get(f).copied().unwrap_or(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_by_extension() {
+        assert_eq!(
+            object_kind("acme-ml-models/llama/v3/model-00001-of-00004.safetensors"),
+            Some(ObjectKind::Model)
+        );
+        assert_eq!(
+            object_kind("data/part-0001.parquet"),
+            Some(ObjectKind::Dataset)
+        );
+        assert_eq!(object_kind("notes/readme"), None);
+    }
+
+    #[test]
+    fn employees_from_principals() {
+        assert_eq!(
+            employee_id("arn:aws:iam::123456789012:user/jsmith").as_deref(),
+            Some("jsmith")
+        );
+        assert_eq!(
+            employee_id("arn:aws:sts::123456789012:assumed-role/MLPlatformDev/rkumar@acme.example")
+                .as_deref(),
+            Some("rkumar@acme.example")
+        );
+        assert_eq!(
+            employee_id("arn:aws:sts::123456789012:assumed-role/ModelDeploy/model-deploy"),
+            None
+        );
+        assert_eq!(employee_id("key_vTm2A9Gei4Oi"), None);
+    }
+}

@@ -1,0 +1,258 @@
+//! Runs a playbook over an incident: classifies the vectors, computes the facts, answers the
+//! triage checks and scope questions, applies the escalation criteria and the decision
+//! matrix, plans the actions and lays out the tasks.
+
+pub mod answers;
+pub mod facts;
+pub mod settings;
+pub mod tasks;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::action::{plan::plan, AuditEntry};
+use crate::alert_view::AlertView;
+use crate::incident::{Answer, Decision, Escalation, Incident, VectorMatch};
+use crate::playbook::{Check, Condition, Playbook, Predicate};
+use crate::volume::VolumeSeries;
+
+pub use answers::KnownArtifact;
+pub use settings::RespondSettings;
+
+/// What the analysis reads besides the incident.
+pub struct Inputs<'a> {
+    pub settings: &'a RespondSettings,
+    pub volume: &'a VolumeSeries,
+    pub inventory: Option<&'a [KnownArtifact]>,
+    /// Whether object-storage access logs were among the inputs.
+    pub storage_logs: bool,
+    /// Facts about the deployment: `baselines_kept`, `inventory_verified`, `report_written`.
+    pub context_facts: BTreeMap<String, bool>,
+    /// The incident's audit log so far (actions carried out complete tasks and decisions).
+    pub audit: &'a [AuditEntry],
+}
+
+/// Whether `condition` holds for `alert`.
+pub fn holds_for(
+    condition: &Condition,
+    alert: &AlertView,
+    settings: &RespondSettings,
+    facts: &BTreeMap<String, bool>,
+) -> bool {
+    condition.holds(&mut |p| facts::alert_predicate(p, alert, settings, facts))
+}
+
+/// Whether an incident-level condition holds over `facts`; a per-alert predicate holds when
+/// it holds for some alert.
+pub fn holds(
+    condition: &Condition,
+    alerts: &[AlertView],
+    settings: &RespondSettings,
+    facts: &BTreeMap<String, bool>,
+) -> bool {
+    condition.holds(&mut |p| match p {
+        Predicate::Fact(f) => facts.get(f).copied().unwrap_or(false),
+        other => alerts
+            .iter()
+            .any(|a| facts::alert_predicate(other, a, settings, facts)),
+    })
+}
+
+/// Re-analyses `incident` in place at wall-clock `now`. Decisions keep their SLA clocks and
+/// tasks their states across re-analyses.
+pub fn analyze(playbook: &Playbook, incident: &mut Incident, inputs: &Inputs<'_>, now: i64) {
+    let settings = inputs.settings;
+    let alerts = &incident.alerts;
+    let mut facts: BTreeMap<String, bool> = inputs.context_facts.clone();
+    for m in facts::MANUAL {
+        facts.entry(m.to_string()).or_insert(false);
+    }
+    facts.extend(incident.manual_facts.clone());
+
+    let vectors: Vec<VectorMatch> = playbook
+        .vectors
+        .iter()
+        .filter_map(|v| {
+            let ids: Vec<String> = alerts
+                .iter()
+                .filter(|a| holds_for(&v.when, a, settings, &facts))
+                .map(|a| a.id.clone())
+                .collect();
+            (!ids.is_empty()).then(|| VectorMatch {
+                id: v.id.clone(),
+                name: v.name.clone(),
+                indicator: v.indicator.clone(),
+                severity: v.severity.clone(),
+                alerts: ids,
+            })
+        })
+        .collect();
+    let has = |id: &str| vectors.iter().any(|v| v.id == id);
+    for v in &playbook.vectors {
+        facts.insert(format!("vector.{}", v.id), has(&v.id));
+    }
+    let vector_alerts: BTreeSet<&str> = vectors
+        .iter()
+        .flat_map(|v| v.alerts.iter().map(String::as_str))
+        .collect();
+    let shown: Vec<&AlertView> = alerts
+        .iter()
+        .filter(|a| vector_alerts.contains(a.id.as_str()))
+        .collect();
+    let origins: BTreeSet<_> = shown.iter().map(|a| facts::origin(a, settings)).collect();
+    let principals: BTreeSet<&str> = alerts
+        .iter()
+        .filter_map(|a| a.entity("principal"))
+        .collect();
+    let approved = |p: &str| {
+        settings
+            .approved_principals
+            .iter()
+            .any(|g| settings::glob(g, p))
+    };
+    let models: Vec<String> = alerts
+        .iter()
+        .filter_map(|a| a.entity("model").map(str::to_string))
+        .chain(alerts.iter().flat_map(|a| a.objects()))
+        .collect();
+    let computed = [
+        (
+            "extraction_pattern",
+            has("model_extraction_api") || has("side_channel"),
+        ),
+        (
+            "artifact_accessed",
+            has("weight_checkpoint_theft")
+                || has("training_data_exfiltration")
+                || has("insider_model_copy"),
+        ),
+        (
+            "weights_stolen",
+            has("weight_checkpoint_theft") || has("insider_model_copy"),
+        ),
+        (
+            "training_data_exfiltrated",
+            has("training_data_exfiltration"),
+        ),
+        (
+            "insider",
+            origins.contains(&crate::playbook::condition::Origin::Internal),
+        ),
+        (
+            "external",
+            origins.contains(&crate::playbook::condition::Origin::External),
+        ),
+        (
+            "explained",
+            !principals.is_empty() && principals.iter().all(|p| approved(p)),
+        ),
+        (
+            "regulated_model",
+            models.iter().any(|m| {
+                settings
+                    .regulated_models
+                    .iter()
+                    .any(|g| settings::glob(g, m))
+            }),
+        ),
+    ];
+    for (name, value) in computed {
+        facts.insert(name.to_string(), value);
+    }
+    // A responder's word wins over a computation.
+    facts.extend(incident.manual_facts.clone());
+
+    let cx = answers::Context {
+        alerts,
+        volume: inputs.volume,
+        settings,
+        inventory: inputs.inventory,
+        vectors: &vectors,
+        storage_logs: inputs.storage_logs,
+    };
+    let answer = |c: &Check| {
+        let r = answers::compute(&c.answer, &cx);
+        Answer {
+            id: c.id.clone(),
+            question: c.text.clone(),
+            how: [c.how.as_str(), c.tool.as_str()]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" — "),
+            state: r.state,
+            answer: r.answer,
+            details: r.details,
+        }
+    };
+    let triage: Vec<Answer> = playbook.triage.iter().map(answer).collect();
+    let scope: Vec<Answer> = playbook.scope.iter().map(answer).collect();
+    let escalations: Vec<Escalation> = playbook
+        .escalation
+        .iter()
+        .filter(|e| holds(&e.when, alerts, settings, &facts))
+        .map(|e| Escalation {
+            condition: e.condition.clone(),
+            escalate_to: e.escalate_to.clone(),
+        })
+        .collect();
+    let rule_names: Vec<String> = shown
+        .iter()
+        .map(|a| a.rule_name.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let previous = std::mem::take(&mut incident.analysis.decisions);
+    let decisions: Vec<Decision> = playbook
+        .decisions
+        .iter()
+        .filter(|d| holds(&d.when, alerts, settings, &facts))
+        .map(|d| {
+            let before = previous.iter().find(|p| p.id == d.id);
+            Decision {
+                id: d.id.clone(),
+                condition: d.condition.clone(),
+                decision: d.decision.clone(),
+                owner: d.owner.clone(),
+                sla: d.sla_label.clone(),
+                sla_ms: d.sla_ms,
+                decided_at: before.map_or(now, |b| b.decided_at),
+                met_at: before.and_then(|b| b.met_at),
+                actions: plan(d, incident, &rule_names, &approved),
+            }
+        })
+        .collect();
+    let iocs = crate::ioc::collect(alerts, inputs.volume);
+    let severity = vectors
+        .iter()
+        .map(|v| v.severity.as_str())
+        .chain(alerts.iter().map(|a| a.severity.as_str()))
+        .max_by_key(|s| severity_rank(s))
+        .unwrap_or("medium")
+        .to_string();
+    incident.severity = severity;
+    let mut analysis = crate::incident::Analysis {
+        facts,
+        triage,
+        vectors,
+        scope,
+        escalations,
+        decisions,
+        iocs,
+        volume: inputs.volume.clone(),
+    };
+    incident.tasks = tasks::lay_out(playbook, incident, &analysis, settings, inputs.audit, now);
+    tasks::meet_decisions(&mut analysis.decisions, &incident.tasks, inputs.audit);
+    incident.analysis = analysis;
+}
+
+/// low < medium < high < critical.
+pub fn severity_rank(s: &str) -> u8 {
+    match s {
+        "critical" => 4,
+        "high" => 3,
+        "medium" => 2,
+        "low" => 1,
+        _ => 0,
+    }
+}

@@ -1,0 +1,212 @@
+//! The playbook's steps for people: checklist items, unanswered checks, escalations,
+//! decisions and the actions no executor carried out — each a task with an owner and, where
+//! the playbook gives one, a due time. A person's word on a task (done, n/a) is kept across
+//! re-analyses; the rest is recomputed from the facts and the audit log.
+
+use std::collections::BTreeMap;
+
+use crate::action::{AuditEntry, Outcome};
+use crate::incident::{Analysis, AnswerState, Decision, Incident, Task, TaskState};
+use crate::playbook::{ChecklistItem, Playbook};
+
+use super::{holds, RespondSettings};
+
+/// Who completes tasks that the analysis completes itself.
+pub const BY_FACT: &str = "modelward";
+
+fn automatic(by: &Option<String>) -> bool {
+    by.as_deref()
+        .is_some_and(|b| b == BY_FACT || b.starts_with("action:"))
+}
+
+/// When the incident's first decision was made (its clocks start there), else `now`.
+fn clock_start(decisions: &[Decision], now: i64) -> i64 {
+    decisions.iter().map(|d| d.decided_at).min().unwrap_or(now)
+}
+
+/// The tasks of `incident` (whose earlier tasks keep a person's word) under `analysis`.
+pub fn lay_out(
+    playbook: &Playbook,
+    incident: &Incident,
+    analysis: &Analysis,
+    settings: &RespondSettings,
+    audit: &[AuditEntry],
+    now: i64,
+) -> Vec<Task> {
+    let Analysis {
+        facts,
+        triage,
+        scope,
+        escalations,
+        decisions,
+        ..
+    } = analysis;
+    let start = clock_start(decisions, now);
+    let done_actions: BTreeMap<&str, i64> = audit
+        .iter()
+        .filter(|e| e.outcome == Outcome::Done)
+        .fold(BTreeMap::new(), |mut m, e| {
+            m.entry(e.action.as_str()).or_insert(e.at);
+            m
+        });
+    let mut tasks = Vec::new();
+    let mut item = |section: &str, prefix: &str, i: &ChecklistItem| {
+        let applies = holds(&i.when, &incident.alerts, settings, facts);
+        let by_action = i
+            .done_by
+            .iter()
+            .find_map(|k| done_actions.get(k.as_str()).map(|at| (k, *at)));
+        let by_fact = i
+            .done_when
+            .as_ref()
+            .is_some_and(|c| holds(c, &incident.alerts, settings, facts));
+        let (state, done_by, done_at) = match (applies, by_action, by_fact) {
+            (_, Some((kind, at)), _) => (TaskState::Done, Some(format!("action:{kind}")), Some(at)),
+            (_, None, true) => (TaskState::Done, Some(BY_FACT.to_string()), Some(now)),
+            (false, None, false) => (TaskState::NotApplicable, None, None),
+            (true, None, false) => (TaskState::Open, None, None),
+        };
+        let title = if i.tool.is_empty() {
+            i.title.clone()
+        } else {
+            format!("{} ({})", i.title, i.tool)
+        };
+        tasks.push(Task {
+            id: format!("{prefix}.{}", i.id),
+            section: if i.section.is_empty() {
+                section.to_string()
+            } else {
+                format!("{section}: {}", i.section)
+            },
+            title,
+            owner: i.owner.clone(),
+            due_at: i.sla_ms.map(|ms| start + ms),
+            state,
+            done_by,
+            done_at,
+            note: String::new(),
+        });
+    };
+    for i in &playbook.containment {
+        item("containment", "contain", i);
+    }
+    for i in &playbook.recovery {
+        item("recovery", "recover", i);
+    }
+    for i in &playbook.post_incident {
+        item("post_incident", "lessons", i);
+    }
+    let open =
+        |id: String, section: &str, title: String, owner: String, due_at: Option<i64>| Task {
+            id,
+            section: section.to_string(),
+            title,
+            owner,
+            due_at,
+            state: TaskState::Open,
+            done_by: None,
+            done_at: None,
+            note: String::new(),
+        };
+    for (answers, section) in [(triage.as_slice(), "triage"), (scope.as_slice(), "scope")] {
+        let checks = if section == "triage" {
+            &playbook.triage
+        } else {
+            &playbook.scope
+        };
+        for a in answers.iter().filter(|a| a.state == AnswerState::NoData) {
+            let owner = checks
+                .iter()
+                .find(|c| c.id == a.id)
+                .map_or_else(|| "SOC Analyst".to_string(), |c| c.owner.clone());
+            tasks.push(open(
+                format!("{section}.{}", a.id),
+                section,
+                format!("{} — {}", a.question, a.answer),
+                owner,
+                None,
+            ));
+        }
+    }
+    let first_due = decisions.iter().filter_map(Decision::due_at).min();
+    for (n, e) in escalations.iter().enumerate() {
+        tasks.push(open(
+            format!("escalate.{}", n + 1),
+            "escalation",
+            format!("Escalate to {}: {}", e.escalate_to, e.condition),
+            "SOC Manager".into(),
+            first_due,
+        ));
+    }
+    for d in decisions {
+        tasks.push(open(
+            format!("decision.{}", d.id),
+            "decision",
+            format!("{} — {}", d.decision, d.condition),
+            d.owner.clone(),
+            d.due_at(),
+        ));
+        for a in &d.actions {
+            let key = a.idempotency_key();
+            let latest = audit.iter().rev().find(|e| e.idempotency_key == key);
+            if latest.is_some_and(|e| e.outcome == Outcome::Manual || e.outcome == Outcome::Failed)
+            {
+                tasks.push(open(
+                    format!("action.{key}"),
+                    "containment",
+                    format!("{a} — no executor carried it out: do it by hand"),
+                    d.owner.clone(),
+                    d.due_at(),
+                ));
+            }
+        }
+    }
+    // A person's word is kept.
+    for t in &mut tasks {
+        if let Some(before) = incident.tasks.iter().find(|b| b.id == t.id) {
+            if before.state != TaskState::Open && !automatic(&before.done_by) {
+                t.state = before.state;
+                t.done_by = before.done_by.clone();
+                t.done_at = before.done_at;
+            }
+            t.note = before.note.clone();
+        }
+    }
+    tasks
+}
+
+/// A decision is met when its task is done, or when every action it calls for was carried
+/// out (and it calls for at least one).
+pub fn meet_decisions(decisions: &mut [Decision], tasks: &[Task], audit: &[AuditEntry]) {
+    for d in decisions.iter_mut() {
+        if d.met_at.is_some() {
+            continue;
+        }
+        let by_task = tasks
+            .iter()
+            .find(|t| t.id == format!("decision.{}", d.id) && t.state == TaskState::Done)
+            .and_then(|t| t.done_at);
+        let by_actions = if d.actions.is_empty() {
+            None
+        } else {
+            d.actions
+                .iter()
+                .map(|a| {
+                    let key = a.idempotency_key();
+                    let done = audit
+                        .iter()
+                        .find(|e| e.idempotency_key == key && e.outcome == Outcome::Done)
+                        .map(|e| e.at);
+                    done.or_else(|| {
+                        tasks
+                            .iter()
+                            .find(|t| t.id == format!("action.{key}") && t.state == TaskState::Done)
+                            .and_then(|t| t.done_at)
+                    })
+                })
+                .collect::<Option<Vec<i64>>>()
+                .and_then(|times| times.into_iter().max())
+        };
+        d.met_at = by_task.or(by_actions);
+    }
+}

@@ -1,0 +1,353 @@
+//! The response run: alerts in, incidents out. Groups the alerts, joins the groups to the
+//! open incidents they continue, counts the principals' call volume in the logs, runs the
+//! playbook, carries out (or shows) the decisions' actions and saves everything.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use modelward_event::input::InputPath;
+use modelward_event::source::SourceKind;
+use modelward_store::{Store, StoreError};
+
+use crate::action::run::{audit_of, Runner};
+use crate::action::{AuditEntry, Outcome};
+use crate::alert_view::AlertView;
+use crate::analyze::{self, Inputs, KnownArtifact, RespondSettings};
+use crate::grouping::{self, link_keys};
+use crate::incident::{Analysis, Incident, Stage, Status, Transition};
+use crate::playbook::Playbook;
+use crate::repo::{self, RepoError};
+use crate::volume::{self, VolumeSeries};
+
+/// Why a response run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RespondError {
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The logs the alerts came from (for call volumes and evidence).
+pub struct Logs<'a> {
+    pub inputs: &'a [InputPath],
+    pub source: SourceKind,
+}
+
+/// Runs a playbook over alerts.
+pub struct Responder<'a> {
+    pub playbook: &'a Playbook,
+    pub settings: &'a RespondSettings,
+    pub inventory: Option<&'a [KnownArtifact]>,
+    /// `baselines_kept`, `inventory_verified`, ...
+    pub context_facts: BTreeMap<String, bool>,
+    /// Who moves incidents (`modelward hunt`).
+    pub actor: String,
+}
+
+/// What a run did to one incident.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub incident: Incident,
+    pub new: bool,
+    pub alerts_added: usize,
+    /// The actions of this run (appended, or not repeated).
+    pub actions: Vec<AuditEntry>,
+}
+
+impl Responder<'_> {
+    /// Whether the playbook handles an alert (opens an incident for it).
+    pub fn handles(&self, alert: &AlertView) -> bool {
+        analyze::holds_for(
+            &self.playbook.handles,
+            alert,
+            self.settings,
+            &BTreeMap::new(),
+        )
+    }
+
+    /// Builds or extends incidents from `alerts` (alerts already in an incident are not added
+    /// again), analyses them, runs their actions, saves them. `now`: wall clock, ms.
+    pub fn ingest(
+        &self,
+        store: &mut Store,
+        alerts: Vec<AlertView>,
+        logs: &Logs<'_>,
+        runner: &mut Runner,
+        now: i64,
+    ) -> Result<Vec<Change>, RespondError> {
+        let mut fresh = Vec::new();
+        for a in alerts {
+            if store.incident_of_alert(&a.id)?.is_none() {
+                fresh.push(a);
+            }
+        }
+        let groups: Vec<Vec<AlertView>> = grouping::group(fresh, &self.settings.grouping)
+            .into_iter()
+            .filter(|g| g.iter().any(|a| self.handles(a)))
+            .collect();
+        let mut changes: Vec<Change> = Vec::new();
+        for group in groups {
+            let change = self.join(store, group, now)?;
+            match changes
+                .iter_mut()
+                .find(|c| c.incident.id == change.incident.id)
+            {
+                Some(c) => {
+                    c.incident = change.incident;
+                    c.alerts_added += change.alerts_added;
+                }
+                None => changes.push(change),
+            }
+        }
+        if changes.is_empty() {
+            return Ok(changes);
+        }
+        let who: HashSet<String> = changes.iter().flat_map(|c| subjects(&c.incident)).collect();
+        let series = volume::count(
+            logs.inputs,
+            logs.source,
+            &who,
+            self.settings.volume_bucket_ms,
+        );
+        for change in &mut changes {
+            let incident = &mut change.incident;
+            let mine: HashSet<String> = subjects(incident).collect();
+            let volume = series.only(&mine);
+            self.analyse(store, incident, &volume, now)?;
+            if incident.stage == Stage::Detect {
+                move_to(
+                    incident,
+                    Stage::Analyze,
+                    now,
+                    &self.actor,
+                    "playbook analysis",
+                );
+            }
+            repo::save(store, incident)?;
+            if incident.status == Status::Open {
+                let planned: Vec<_> = incident
+                    .analysis
+                    .decisions
+                    .iter()
+                    .flat_map(|d| d.actions.iter().cloned())
+                    .collect();
+                change.actions = runner.run(&planned, store, now)?;
+                let contained = change.actions.iter().any(|e| e.outcome == Outcome::Done);
+                if contained && incident.stage < Stage::Contain {
+                    move_to(
+                        incident,
+                        Stage::Contain,
+                        now,
+                        &self.actor,
+                        "containment actions carried out",
+                    );
+                }
+                self.analyse(store, incident, &volume, now)?;
+                repo::save(store, incident)?;
+            }
+        }
+        Ok(changes)
+    }
+
+    /// Re-runs the playbook over a stored incident (after a responder set a fact or a task).
+    pub fn reanalyse(
+        &self,
+        store: &mut Store,
+        incident: &mut Incident,
+        now: i64,
+    ) -> Result<(), RespondError> {
+        let volume = incident.analysis.volume.clone();
+        self.analyse(store, incident, &volume, now)?;
+        repo::save(store, incident)?;
+        Ok(())
+    }
+
+    fn analyse(
+        &self,
+        store: &Store,
+        incident: &mut Incident,
+        volume: &VolumeSeries,
+        now: i64,
+    ) -> Result<(), RespondError> {
+        let audit = audit_of(store, &incident.id)?;
+        let inputs = Inputs {
+            settings: self.settings,
+            volume,
+            inventory: self.inventory,
+            storage_logs: volume.storage_records > 0,
+            context_facts: self.context_facts.clone(),
+            audit: &audit,
+        };
+        analyze::analyze(self.playbook, incident, &inputs, now);
+        incident.title = title(incident);
+        Ok(())
+    }
+
+    /// The open incident `group` continues (merging several it links), or a new one.
+    fn join(
+        &self,
+        store: &mut Store,
+        group: Vec<AlertView>,
+        now: i64,
+    ) -> Result<Change, RespondError> {
+        let first_seen = group.iter().map(|a| a.first_seen).min().unwrap_or(0);
+        let since = first_seen - self.settings.grouping.gap_ms;
+        let mut found: BTreeSet<String> = BTreeSet::new();
+        for a in &group {
+            for (kind, value) in link_keys(a, &self.settings.grouping) {
+                found.extend(store.open_incidents_with(&kind, &value, since)?);
+            }
+        }
+        let mut existing: Vec<Incident> = found
+            .iter()
+            .map(|id| repo::load(store, id))
+            .collect::<Result<_, _>>()?;
+        existing.sort_by_key(|i| (i.created_at, i.id.clone()));
+        let added = group.len();
+        let (mut incident, new) = if existing.is_empty() {
+            (self.open(&group, now), true)
+        } else {
+            let mut keep = existing.remove(0);
+            for other in existing {
+                let mut batch = store.batch()?;
+                batch.merge_incident(&other.id, &keep.id)?;
+                batch.commit()?;
+                absorb(&mut keep, other, now, &self.actor);
+            }
+            (keep, false)
+        };
+        for a in group {
+            if !incident.alerts.iter().any(|x| x.id == a.id) {
+                incident.alerts.push(a);
+            }
+        }
+        refresh(&mut incident);
+        Ok(Change {
+            incident,
+            new,
+            alerts_added: added,
+            actions: Vec::new(),
+        })
+    }
+
+    fn open(&self, group: &[AlertView], now: i64) -> Incident {
+        Incident {
+            id: grouping::incident_id(&group[0].id),
+            title: String::new(),
+            playbook: self.playbook.id.clone(),
+            status: Status::Open,
+            stage: Stage::Detect,
+            severity: self.playbook.severity.clone(),
+            created_at: now,
+            first_seen: 0,
+            last_seen: 0,
+            entities: Vec::new(),
+            alerts: Vec::new(),
+            transitions: vec![Transition {
+                from: None,
+                to: Stage::Detect,
+                at: now,
+                by: self.actor.clone(),
+                note: format!("opened from {} alert(s)", group.len()),
+            }],
+            manual_facts: BTreeMap::new(),
+            analysis: Analysis::default(),
+            tasks: Vec::new(),
+            closed: None,
+        }
+    }
+}
+
+/// Principals, API keys and addresses of an incident: whose calls are counted.
+fn subjects(incident: &Incident) -> impl Iterator<Item = String> + '_ {
+    incident
+        .entities
+        .iter()
+        .filter(|(k, _)| matches!(k.as_str(), "principal" | "api_key" | "source.ip"))
+        .map(|(_, v)| v.clone())
+}
+
+/// Entities and times from the alerts.
+fn refresh(incident: &mut Incident) {
+    incident
+        .alerts
+        .sort_by(|a, b| (a.timestamp, &a.id).cmp(&(b.timestamp, &b.id)));
+    let mut entities: Vec<(String, String)> = incident
+        .alerts
+        .iter()
+        .flat_map(grouping::entities)
+        .collect();
+    entities.sort();
+    entities.dedup();
+    incident.entities = entities;
+    incident.first_seen = incident
+        .alerts
+        .iter()
+        .map(|a| a.first_seen)
+        .min()
+        .unwrap_or(0);
+    incident.last_seen = incident
+        .alerts
+        .iter()
+        .map(|a| a.timestamp)
+        .max()
+        .unwrap_or(0);
+}
+
+/// Folds `other` (found to be the same incident) into `keep`.
+fn absorb(keep: &mut Incident, other: Incident, now: i64, actor: &str) {
+    for a in other.alerts {
+        if !keep.alerts.iter().any(|x| x.id == a.id) {
+            keep.alerts.push(a);
+        }
+    }
+    for (k, v) in other.manual_facts {
+        keep.manual_facts.entry(k).or_insert(v);
+    }
+    for t in other.tasks {
+        if !keep.tasks.iter().any(|x| x.id == t.id) {
+            keep.tasks.push(t);
+        }
+    }
+    keep.transitions.push(Transition {
+        from: Some(keep.stage),
+        to: keep.stage,
+        at: now,
+        by: actor.to_string(),
+        note: format!("merged {} (shares an entity)", other.id),
+    });
+}
+
+/// Moves an incident to `to`, recording who and why.
+pub fn move_to(incident: &mut Incident, to: Stage, at: i64, by: &str, note: &str) {
+    incident.transitions.push(Transition {
+        from: Some(incident.stage),
+        to,
+        at,
+        by: by.to_string(),
+        note: note.to_string(),
+    });
+    incident.stage = to;
+}
+
+/// "Model extraction via API by dev-7731@example.net".
+fn title(incident: &Incident) -> String {
+    let what = incident
+        .analysis
+        .vectors
+        .first()
+        .map(|v| v.name.clone())
+        .or_else(|| incident.alerts.first().map(|a| a.rule_name.clone()))
+        .unwrap_or_else(|| "Incident".into());
+    let who: Vec<&str> = incident
+        .entities
+        .iter()
+        .filter(|(k, _)| k == "principal")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    match who.as_slice() {
+        [] => what,
+        [one] => format!("{what} by {one}"),
+        [one, rest @ ..] => format!("{what} by {one} and {} more", rest.len()),
+    }
+}

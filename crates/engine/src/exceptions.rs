@@ -266,6 +266,25 @@ impl Exceptions {
                 .collect(),
         }
     }
+
+    /// The indices of the exceptions in force for a rule (to keep beside the rule).
+    pub(crate) fn indices_for(&self, rule: &RuleMeta) -> Vec<usize> {
+        self.for_rule(rule).list.iter().map(|(i, _)| *i).collect()
+    }
+
+    /// [`Applicable::excluding_event`] for the exceptions at `indices`.
+    pub(crate) fn excluding_event_among(
+        &self,
+        indices: &[usize],
+        event: &Event,
+        ts: Option<i64>,
+    ) -> Option<usize> {
+        let subject = Subject::Event(event, ts);
+        indices
+            .iter()
+            .copied()
+            .find(|i| self.list.get(*i).is_some_and(|c| c.matches(&subject)))
+    }
 }
 
 /// The exceptions in force for one rule, each with its index in configuration order.

@@ -163,6 +163,7 @@ impl<'e> Hunt<'e> {
             self.stats.prefiltered += result.skipped;
             self.stats.no_timestamp += result.no_timestamp;
             self.stats.dropped += result.dropped;
+            self.stats.count_excluded(&result.excluded);
             for e in result.errors {
                 self.stats.malformed += 1;
                 report(Diagnostic::Malformed(e));

@@ -147,6 +147,19 @@ impl EngineBuilder {
         let prefilter = Prefilter::new(&requirements, &synthesized);
         let mut exceptions = self.exceptions;
         exceptions.check_rules(&known_rules(&self.rules, &self.sigma));
+        // Aggregations leave out the events an exception matches as they are read; rules
+        // on single events judge their alerts (see `schedule`).
+        let esql_exceptions = self
+            .rules
+            .iter()
+            .map(|r| {
+                if r.aggregating {
+                    exceptions.indices_for(&r.meta)
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
         Engine {
             rules: self.rules,
             sigma: self.sigma,
@@ -156,6 +169,7 @@ impl EngineBuilder {
             schema: self.schema.unwrap_or_default(),
             options: self.options,
             exceptions,
+            esql_exceptions,
         }
     }
 }
@@ -189,6 +203,8 @@ pub struct Engine {
     schema: Schema,
     options: EngineOptions,
     exceptions: Exceptions,
+    /// Per ES|QL aggregation, the indices of the exceptions whose events it does not count.
+    esql_exceptions: Vec<Vec<usize>>,
 }
 
 impl Engine {

@@ -11,6 +11,7 @@ use modelward_event::source::{normalize, Normalized, SourceError};
 use modelward_event::{parse_timestamp, Event, Origin};
 use serde_json::Value as Json;
 
+use crate::exceptions::Tally;
 use crate::Engine;
 
 /// A row a rule's streaming prefix produced, with the event time that places it in windows.
@@ -39,6 +40,8 @@ pub struct RecordResult {
     /// The LLM calls, for the behavioural analyzers (when any is enabled).
     pub calls: Vec<modelward_behavior::Call>,
     pub warnings: Vec<(usize, String)>,
+    /// Events exceptions kept out of ES|QL aggregations.
+    pub excluded: Tally,
 }
 
 /// The event time of an event for a rule: `timestamp_override` if the event has it, else
@@ -192,6 +195,18 @@ impl Engine {
                 }
                 continue;
             };
+            // An aggregation does not count the events an exception matches (they may be
+            // gone from its rows after KEEP, so they are judged here).
+            let exceptions = &self.esql_exceptions[r];
+            if !exceptions.is_empty() {
+                if let Some(x) = self
+                    .exceptions
+                    .excluding_event_among(exceptions, event, Some(ts))
+                {
+                    out.excluded.event(x);
+                    continue;
+                }
+            }
             let mut warnings = Warnings::default();
             let mut env = Env {
                 query: rule.plan.text(),

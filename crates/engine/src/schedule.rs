@@ -29,7 +29,7 @@ pub struct RuleOutcome {
     pub truncated: u64,
     pub suppressed: u64,
     pub warnings: Vec<String>,
-    /// Alerts on single events, and events of aggregations, exceptions left out.
+    /// Alerts on single events exceptions left out.
     pub excluded: Tally,
 }
 
@@ -44,20 +44,9 @@ struct Suppressor {
 pub fn run_rule(engine: &Engine, r: usize, mut rows: Vec<(i64, Row)>) -> RuleOutcome {
     let rule = &engine.rules[r];
     let mut out = RuleOutcome::default();
+    // For its alerts on single events (an aggregation's events were judged as they were
+    // read, in `record`).
     let exceptions = engine.exceptions().for_rule(&rule.meta);
-    if rule.aggregating && !exceptions.is_empty() {
-        // Events an exception matches are not counted by the aggregation.
-        rows.retain(|(ts, row)| {
-            let excluded = row
-                .source
-                .as_ref()
-                .and_then(|event| exceptions.excluding_event(event, Some(*ts)));
-            if let Some(x) = excluded {
-                out.excluded.event(x);
-            }
-            excluded.is_none()
-        });
-    }
     if rows.is_empty() {
         return out;
     }

@@ -739,7 +739,7 @@ fn exceptions_leave_out_alerts_and_keep_events_out_of_correlations_and_aggregati
     let mut set = modelward_sigma::SigmaSet::default();
     assert!(set.add_file(yaml, "t.yml").is_empty());
     assert!(set.resolve().is_empty());
-    let stats_rule = esql("// interval: 10m\n// from: now-10m\n// name: Tool calls per user\nfrom logs-* | where event.action == \"tool_call\" | stats calls = count(*) by user.id | where calls >= 3");
+    let stats_rule = esql("// interval: 10m\n// from: now-10m\n// name: Tool calls per user\nfrom logs-* | where event.action == \"tool_call\" | keep user.id | stats calls = count(*) by user.id | where calls >= 3");
     let per_event = esql("// interval: 10m\n// from: now-10m\n// name: Every tool call\nfrom logs-* metadata _id | where event.action == \"tool_call\" | keep @timestamp, user.id");
     let detectors =
         modelward_detectors::Detectors::new(&modelward_detectors::Settings::default()).unwrap();

@@ -204,10 +204,25 @@ impl<'de> Deserialize<'de> for TimeOfDay {
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
-        from_text(
-            d,
-            "an RFC 3339 timestamp as a string, e.g. \"2025-03-01T22:00:00Z\"",
-        )
+        struct Instant;
+        impl<'de> Visitor<'de> for Instant {
+            type Value = Timestamp;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an RFC 3339 timestamp, e.g. \"2025-03-01T22:00:00Z\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Timestamp, E> {
+                v.parse().map_err(E::custom)
+            }
+            /// A TOML date-time written without quotes arrives as a map of one entry
+            /// holding its text.
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Timestamp, A::Error> {
+                match map.next_entry::<de::IgnoredAny, String>()? {
+                    Some((_, text)) => text.parse().map_err(de::Error::custom),
+                    None => Err(de::Error::invalid_length(0, &self)),
+                }
+            }
+        }
+        d.deserialize_any(Instant)
     }
 }
 

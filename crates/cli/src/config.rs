@@ -1,11 +1,15 @@
 //! The configuration file (`--config`): options as the user wrote them (every key optional,
 //! unknown keys rejected with their line), resolved with the command line into settings.
 
+mod exceptions;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use modelward_behavior::Span;
 use serde::Deserialize;
+
+pub use exceptions::{resolve_exceptions, ExceptionOptions};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -15,6 +19,8 @@ pub struct Options {
     pub hunt: Option<HuntOptions>,
     pub detectors: Option<DetectorOptions>,
     pub behavior: Option<BehaviorOptions>,
+    /// `[[exceptions]]`: approved activity whose alerts are left out.
+    pub exceptions: Option<Vec<ExceptionOptions>>,
 }
 
 /// `[behavior]`: the behavioural analyzers' thresholds (docs/behavior.md). They are

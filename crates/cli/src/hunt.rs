@@ -9,8 +9,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use modelward_behavior::Behavior;
 use modelward_detectors::Detectors;
 use modelward_engine::{
-    ingest_inputs, AlertSink, Dedup, Diagnostic, EngineBuilder, EngineOptions, Hunt, JsonArraySink,
-    NdjsonSink, Progress, RunStats,
+    ingest_inputs, AlertSink, Dedup, Diagnostic, EngineBuilder, EngineOptions, ExceptionStats,
+    Hunt, JsonArraySink, NdjsonSink, Progress, RunStats,
 };
 use modelward_event::input::{expand_paths, Batch, InputError, InputPath, ReaderOptions};
 use modelward_event::source::SourceKind;
@@ -90,6 +90,7 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         .behavior
         .unwrap_or_default()
         .settings(&detector_settings.disabled);
+    let exceptions = crate::config::resolve_exceptions(options.exceptions, args.config.as_deref())?;
     let mut rule_paths = rules_opts.paths.unwrap_or_default();
     rule_paths.extend(args.rules.rules.iter().cloned());
     let mut pipelines = rules_opts.pipelines.unwrap_or_default();
@@ -138,6 +139,7 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         .behavior(behavior)
         .esql_rules(ruleset.esql)
         .sigma(ruleset.sigma)
+        .exceptions(exceptions)
         .options(EngineOptions {
             dedup: if every {
                 Dedup::EveryExecution
@@ -148,6 +150,9 @@ pub fn run(args: HuntArgs) -> Result<u8> {
             validate: args.validate,
         })
         .build();
+    for (name, rule) in engine.exceptions().unknown_rules() {
+        eprintln!("modelward: warning: exception \"{name}\": no rule loaded has the id, name or code \"{rule}\"");
+    }
     let mut reader_opts = ReaderOptions::default();
     if let Some(max) = input_opts.max_record_bytes {
         reader_opts.max_record_bytes = max;
@@ -305,13 +310,52 @@ fn summary(files: usize, s: &RunStats, input_errors: u64, secs: f64) -> String {
         ),
         (input_errors, "input errors"),
     ];
-    let extra: Vec<String> = counts
+    let mut extra: Vec<String> = counts
         .iter()
         .filter(|(n, _)| *n > 0)
         .map(|(n, what)| format!("{n} {what}"))
         .collect();
+    extra.extend(exception_notes(s));
     if !extra.is_empty() {
         line.push_str(&format!("; {}", extra.join(", ")));
     }
     line
+}
+
+/// What exceptions left out, by name, and which had expired.
+fn exception_notes(s: &RunStats) -> Vec<String> {
+    let by_name = |count: fn(&ExceptionStats) -> u64| {
+        let parts: Vec<String> = s
+            .exceptions
+            .iter()
+            .filter(|e| count(e) > 0)
+            .map(|e| format!("{}: {}", e.name, count(e)))
+            .collect();
+        parts.join(", ")
+    };
+    let mut notes = Vec::new();
+    if s.excluded > 0 {
+        notes.push(format!(
+            "{} alerts excluded by exceptions ({})",
+            s.excluded,
+            by_name(|e| e.alerts)
+        ));
+    }
+    if s.excluded_events > 0 {
+        notes.push(format!(
+            "{} events kept out of correlations and aggregations by exceptions ({})",
+            s.excluded_events,
+            by_name(|e| e.events)
+        ));
+    }
+    for e in &s.exceptions {
+        if let Some(t) = e.expired {
+            notes.push(format!(
+                "exception \"{}\" expired at {} and was not applied",
+                e.name,
+                modelward_event::format_timestamp(t)
+            ));
+        }
+    }
+    notes
 }

@@ -8,7 +8,8 @@
 //! The storage profiles (CloudTrail S3 data events in the same stream, `--source auto`) run
 //! apart, over eight days so the storage baselines warm up: weight theft, training-data
 //! exfiltration and an insider's cross-account copy must each raise the detection made for
-//! them, and the training pipeline and the model deployment role must stay quiet.
+//! them, and the training pipeline and the model deployment role must stay quiet (the deploy
+//! role's weight pulls through an exception in the configuration file, as a user would).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -24,10 +25,14 @@ fn run(seed: u64, scale: f64) -> Vec<ProfileScore> {
             ..SimSpec::default()
         },
         "modelward_llm",
+        None,
     )
+    .0
 }
 
-fn run_spec(spec: &SimSpec, source: &str) -> Vec<ProfileScore> {
+/// The scores of a hunt over the simulated logs (with a configuration file when given), and
+/// its summary.
+fn run_spec(spec: &SimSpec, source: &str, config: Option<&str>) -> (Vec<ProfileScore>, String) {
     let seed = spec.seed;
     let dir = std::env::temp_dir().join(format!("mw-sim-{source}-{seed}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -37,13 +42,16 @@ fn run_spec(spec: &SimSpec, source: &str) -> Vec<ProfileScore> {
     let log_path: PathBuf = dir.join("sim.ndjson");
     std::fs::write(&log_path, &log).unwrap();
     let alerts_path = dir.join("alerts.ndjson");
-    let out = Command::new(env!("CARGO_BIN_EXE_modelward"))
-        .args(["hunt", "--quiet", "--source", source, "--format", "ndjson"])
+    let mut hunt = Command::new(env!("CARGO_BIN_EXE_modelward"));
+    hunt.args(["hunt", "--source", source, "--format", "ndjson"])
         .arg("--output")
-        .arg(&alerts_path)
-        .arg(&log_path)
-        .output()
-        .unwrap();
+        .arg(&alerts_path);
+    if let Some(text) = config {
+        let path = dir.join("modelward.toml");
+        std::fs::write(&path, text).unwrap();
+        hunt.arg("--config").arg(path);
+    }
+    let out = hunt.arg(&log_path).output().unwrap();
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -53,7 +61,7 @@ fn run_spec(spec: &SimSpec, source: &str) -> Vec<ProfileScore> {
     let alerts = std::fs::read(&alerts_path).unwrap();
     let scores = score(log.as_slice(), labels.as_slice(), alerts.as_slice()).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
-    scores
+    (scores, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 fn check(scores: &[ProfileScore]) {
@@ -86,10 +94,17 @@ fn the_same_holds_for_another_seed() {
 }
 
 /// "Model weights downloaded from object storage" (`rules/sigma/model_weights_download.yml`,
-/// level medium): every read of a weights file, by design, so the deployment role's pulls
-/// raise it too (the rule's documented false positive, "serving infrastructure loading its
-/// own model"). It is not counted for or against a profile here.
-const EVERY_WEIGHT_READ: &str = "2e4c6a80-9b1d-4f3e-a5c7-1d2e3f4a5b03";
+/// level medium) alerts on every read of a weights file, by design, so the deployment role's
+/// pulls raise it too (the rule's documented false positive, "serving infrastructure loading
+/// its own model"). The configuration excludes the role from that rule, and only from it:
+/// MW-TH-0007 still judges its downloads.
+const DEPLOY_ROLE_EXCEPTION: &str = r#"
+[[exceptions]]
+name = "deploy role pulls weights"
+rules = ["Model weights downloaded from object storage"]
+principals = ["arn:aws:sts::123456789012:assumed-role/ModelDeploy/*"]
+reason = "the serving fleet loads its own model"
+"#;
 /// "Object storage copy to another account" (`rules/sigma/storage_cross_account_copy.yml`).
 const CROSS_ACCOUNT_COPY: &str = "6a1f3c52-8d4e-4b7a-9c21-3e5f7a9b1d01";
 
@@ -103,7 +118,7 @@ fn run_storage(seed: u64) {
         profiles,
         ..SimSpec::default()
     };
-    let scores = run_spec(&spec, "auto");
+    let (scores, summary) = run_spec(&spec, "auto", Some(DEPLOY_ROLE_EXCEPTION));
     let mut wrong = Vec::new();
     let expected = [
         ("weight_theft", "MW-TH-0007"),
@@ -118,14 +133,14 @@ fn run_storage(seed: u64) {
         }
     }
     for s in scores.iter().filter(|s| s.class == "benign") {
-        let rules: Vec<&String> = s
-            .rules
-            .iter()
-            .filter(|r| r.as_str() != EVERY_WEIGHT_READ)
-            .collect();
-        if !rules.is_empty() {
-            wrong.push(format!("{} raised {rules:?}", s.profile));
+        if s.alerts > 0 {
+            wrong.push(format!("{} raised {:?}", s.profile, s.rules));
         }
+    }
+    // Four shards, four pulls a day, eight days: each pull's alerts left out, and counted.
+    let excluded = "128 alerts excluded by exceptions (deploy role pulls weights: 128)";
+    if !summary.contains(excluded) {
+        wrong.push(format!("the summary lacks \"{excluded}\": {summary}"));
     }
     for benign in ["training_pipeline", "model_deploy", "chat_users"] {
         if !scores.iter().any(|s| s.profile == benign && s.calls > 0) {

@@ -7,6 +7,10 @@
 //! - executors: [`enforcement`] (state the gateway reads, in SQLite), [`webhook`] (signed
 //!   JSON over HTTP), [`command`] (a local program; off unless configured).
 
+pub mod command;
+pub mod document;
+pub mod webhook;
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};

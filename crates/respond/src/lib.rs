@@ -26,6 +26,8 @@
 pub mod action;
 pub mod alert_view;
 pub mod incident;
+pub mod ioc;
+pub mod stix;
 pub mod volume;
 
 pub use alert_view::{AlertView, SampleRef};

@@ -27,6 +27,7 @@ pub mod action;
 pub mod alert_view;
 pub mod incident;
 pub mod ioc;
+pub mod report;
 pub mod stix;
 pub mod volume;
 

@@ -1,0 +1,66 @@
+//! Incident reports: one Markdown file and one self-contained HTML page per incident.
+//!
+//! Both follow PB-53's order: the header with the flow (Detect → Analyze → Contain →
+//! Eradicate → Recover → Lessons) and the current stage, a summary (vectors, decisions, SLA
+//! state), the timeline (alerts, stage moves, decisions and actions in time order), triage
+//! (1.1), the theft-vector classification (1.2), the scope (1.3), the principals' call
+//! volume, the evidence, the IoCs (3), the escalations (4), the decisions (5) with their
+//! actions and what the audit log says became of them, the checklists (containment,
+//! escalation, recovery, post-incident) with their state, the audit log and a footer.
+//!
+//! - [`markdown`]: GitHub-flavoured Markdown; the volume is a table with sparklines.
+//! - [`html`]: one file, nothing loaded from elsewhere (inline CSS, inline SVG, no script),
+//!   every value from the logs escaped, printable, readable on a phone.
+//! - [`volume_svg`]: the call-volume chart on its own (the HTML page embeds it).
+//!
+//! Values are rendered as the incident holds them: API keys are masked where the alerts and
+//! IoCs are made, and the report never looks up an unmasked form.
+//!
+//! ```
+//! use modelward_respond::report::{self, ReportInput};
+//! use modelward_respond::volume::VolumeSeries;
+//!
+//! let svg = report::volume_svg(&VolumeSeries::default(), None);
+//! assert!(svg.starts_with("<svg"));
+//! # let _ = |incident: &modelward_respond::Incident| {
+//! let input = ReportInput { incident, audit: &[], evidence_records: 0, generated_at: 0, now: 0 };
+//! let page = report::html(&input);
+//! # };
+//! ```
+
+mod escape;
+mod html;
+mod markdown;
+mod svg;
+mod table;
+mod time;
+mod view;
+
+use crate::action::AuditEntry;
+use crate::incident::Incident;
+
+pub use svg::volume_svg;
+
+/// What a report is made of.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportInput<'a> {
+    pub incident: &'a Incident,
+    /// The audit log's entries (those of other incidents are left out).
+    pub audit: &'a [AuditEntry],
+    /// How many raw log records the evidence store holds for the incident.
+    pub evidence_records: usize,
+    /// When the report is made (wall clock, ms): the footer.
+    pub generated_at: i64,
+    /// The time SLAs and due dates are judged at (wall clock, ms).
+    pub now: i64,
+}
+
+/// The report as GitHub-flavoured Markdown.
+pub fn markdown(input: &ReportInput) -> String {
+    markdown::render(input)
+}
+
+/// The report as one self-contained HTML page.
+pub fn html(input: &ReportInput) -> String {
+    html::render(input)
+}

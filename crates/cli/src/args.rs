@@ -24,6 +24,8 @@ pub enum Command {
     /// Inventory of model artifacts: scan, verify integrity, find model files by their bytes.
     #[command(subcommand)]
     Inventory(InventoryCommand),
+    /// Incidents and playbook PB-53: list, show, move along the flow, act, report, export.
+    Incident(IncidentArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -79,9 +81,165 @@ pub struct HuntArgs {
     /// start from what it holds, save what this run learned.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
+    /// Group the alerts into incidents in this SQLite database (created if needed), run the
+    /// playbook over them and carry out its containment actions (see --dry-run).
+    #[arg(long, value_name = "FILE")]
+    pub incidents: Option<PathBuf>,
+    /// With --incidents: show the actions the playbook calls for, carry out none.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --incidents: a playbook file in place of the built-in PB-53.
+    #[arg(long, value_name = "FILE")]
+    pub playbook: Option<PathBuf>,
     /// Log files or directories; `-` reads stdin.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct IncidentArgs {
+    /// The incident database (`hunt --incidents FILE` writes it).
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "modelward.db",
+        global = true
+    )]
+    pub db: PathBuf,
+    /// A TOML configuration file ([respond]: playbook, executors, organisation).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: IncidentCommand,
+}
+
+/// Output of `incident list` and `incident show`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IncidentFormat {
+    Table,
+    Markdown,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Markdown,
+    Html,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IocFormat {
+    Csv,
+    Stix,
+}
+
+#[derive(Subcommand)]
+pub enum IncidentCommand {
+    /// List incidents with stage, vector, decisions and SLA state (overdue ones flagged).
+    List {
+        /// Closed incidents too.
+        #[arg(long)]
+        all: bool,
+        #[arg(long, value_enum, default_value = "table")]
+        format: IncidentFormat,
+        /// Judge SLAs at this time (RFC 3339) instead of now.
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
+    },
+    /// Show one incident: triage, vectors, scope, decisions, actions, tasks.
+    Show {
+        /// Incident id (or a unique prefix).
+        id: String,
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: IncidentFormat,
+    },
+    /// Move an incident to the next stage of PB-53's flow (or to --to).
+    Advance {
+        id: String,
+        /// detect, analyze, contain, eradicate, recover, lessons.
+        #[arg(long, value_name = "STAGE")]
+        to: Option<String>,
+        /// Who moves it.
+        #[arg(long, value_name = "NAME")]
+        by: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Close an incident.
+    Close {
+        id: String,
+        #[arg(long, value_name = "NAME")]
+        by: String,
+        /// Why: resolved, false positive, ...
+        #[arg(long, value_name = "TEXT")]
+        resolution: String,
+    },
+    /// Set a task's state (done, open, n/a).
+    Task {
+        id: String,
+        /// The task id (`contain.2.1.4`, `decision.rate_limit`, ...).
+        task: String,
+        #[arg(long, value_name = "STATE")]
+        state: String,
+        #[arg(long, value_name = "NAME")]
+        by: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Set a fact the playbook's conditions read (insider_confirmed=true, explained=true,
+    /// ...) and re-run the playbook.
+    Fact {
+        id: String,
+        /// NAME=true or NAME=false.
+        fact: String,
+        #[arg(long, value_name = "NAME")]
+        by: String,
+    },
+    /// Carry out the incident's planned actions now (after a dry run, or once executors are
+    /// configured); actions already done are not repeated.
+    Act {
+        id: String,
+        #[arg(long, value_name = "NAME")]
+        by: String,
+        /// Show what would be done.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write the incident report.
+    Report {
+        id: String,
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: ReportFormat,
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Write the incident's IoCs as CSV or a STIX 2.1 bundle.
+    Iocs {
+        id: String,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: IocFormat,
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Write the evidence bundle: alerts, raw log records, actions, IoCs, reports, and a
+    /// SHA-256 manifest.
+    Export {
+        id: String,
+        /// The bundle's folder (must not exist or be empty).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Check an evidence bundle against its manifest (exit 1 on any difference).
+    Verify {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// The action audit log (of one incident, or all).
+    Audit { id: Option<String> },
+    /// The containment measures in force (what a gateway enforces).
+    Enforcement,
+    /// Print the playbook in use (the built-in PB-53, or the configured one) as TOML.
+    Playbook,
 }
 
 #[derive(Subcommand)]

@@ -2,6 +2,7 @@
 //! unknown keys rejected with their line), resolved with the command line into settings.
 
 mod exceptions;
+pub mod respond;
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +22,8 @@ pub struct Options {
     pub behavior: Option<BehaviorOptions>,
     /// `[[exceptions]]`: approved activity whose alerts are left out.
     pub exceptions: Option<Vec<ExceptionOptions>>,
+    /// `[respond]`: incidents, the playbook and its executors.
+    pub respond: Option<respond::RespondOptions>,
 }
 
 /// `[behavior]`: the behavioural analyzers' thresholds (docs/behavior.md). They are

@@ -84,6 +84,13 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     };
     let rules_opts = options.rules.unwrap_or_default();
     let input_opts = options.input.unwrap_or_default();
+    let incidents = match &args.incidents {
+        Some(db) => Some((
+            db.clone(),
+            crate::respond::Setup::new(options.respond, args.playbook.as_deref())?,
+        )),
+        None => None,
+    };
     let hunt_opts = options.hunt.unwrap_or_default();
     let detector_settings = options.detectors.unwrap_or_default().settings();
     let behavior_settings = options
@@ -215,11 +222,16 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     };
     reporter.progress = None;
     let mut baselines = modelward_behavior::SavedState::default();
+    let mut collect = crate::respond::Collect {
+        inner: sink.as_mut(),
+        docs: Vec::new(),
+    };
     let stats = hunt.finish_saving(
-        sink.as_mut(),
+        &mut collect,
         &mut |d| reporter.diagnostic(d),
         Some(&mut baselines),
     )?;
+    let alert_docs = collect.docs;
     if let Some((store, path)) = &mut store {
         crate::baselines::save(store, &baselines, path)?;
     }
@@ -234,6 +246,20 @@ pub fn run(args: HuntArgs) -> Result<u8> {
             "{}",
             summary(files, &stats, input_errors, started.elapsed().as_secs_f64())
         );
+    }
+    if let Some((db, setup)) = &incidents {
+        let run = crate::respond::HuntIncidents {
+            db,
+            dry_run: args.dry_run || setup.respond.dry_run,
+            baselines_kept: args.state.is_some(),
+            quiet: args.quiet,
+        };
+        let logs = modelward_respond::Logs {
+            inputs: &inputs,
+            source,
+        };
+        run.run(setup, alert_docs, &logs)
+            .with_context(|| format!("incidents in {}", db.display()))?;
     }
     Ok(if had_error {
         2

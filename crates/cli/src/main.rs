@@ -8,8 +8,10 @@ mod baselines;
 mod builtin;
 mod config;
 mod hunt;
+mod incident;
 mod inventory;
 mod output;
+mod respond;
 mod rules;
 mod ruleset;
 mod ruletest;
@@ -24,6 +26,7 @@ fn main() -> ExitCode {
         args::Command::Hunt(a) => hunt::run(a),
         args::Command::Rules(r) => rules::run(r),
         args::Command::Inventory(i) => inventory::run(i),
+        args::Command::Incident(i) => incident::run(i),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -92,7 +92,7 @@ impl AlertView {
         ]
         .into_iter()
         .flatten()
-        .find_map(|s| modelward_event::parse_timestamp(s))
+        .find_map(modelward_event::parse_timestamp)
         .unwrap_or(timestamp)
         .min(timestamp);
         let entity = doc
@@ -221,7 +221,14 @@ impl AlertView {
                 add(b);
             }
         }
-        if let Some(p) = self.field("file.path").and_then(Value::as_str) {
+        // A copy's `file.path` is its destination, often another account's bucket: not ours
+        // to lock.
+        let copy = self.field("storage.copy.source.bucket").is_some();
+        if let Some(p) = self
+            .field("file.path")
+            .and_then(Value::as_str)
+            .filter(|_| !copy)
+        {
             if let Some(rest) = p.strip_prefix("s3://").or_else(|| p.strip_prefix("gs://")) {
                 add(rest.split('/').next().unwrap_or(rest));
             }

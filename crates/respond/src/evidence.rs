@@ -86,22 +86,30 @@ pub fn capture(samples: &[SampleRef], read_at: i64) -> Capture {
     out
 }
 
-/// The executor of `preserve_evidence`: captures an incident's records into the store.
+/// The executor of `preserve_evidence`: captures the records behind an incident's alerts
+/// (as the store holds the incident) into the store.
 pub struct EvidenceExecutor {
     store: Store,
-    samples: BTreeMap<String, Vec<SampleRef>>,
     now: i64,
 }
 
 impl EvidenceExecutor {
-    /// `samples`: per incident id, the records behind its alerts.
-    pub fn new(store: Store, samples: BTreeMap<String, Vec<SampleRef>>, now: i64) -> Self {
-        EvidenceExecutor {
-            store,
-            samples,
-            now,
-        }
+    /// Works on its own connection to the incident database.
+    pub fn new(store: Store, now: i64) -> Self {
+        EvidenceExecutor { store, now }
     }
+}
+
+/// The records behind an incident's alerts.
+pub fn samples_of(incident: &crate::Incident) -> Vec<SampleRef> {
+    let mut out: Vec<SampleRef> = incident
+        .alerts
+        .iter()
+        .flat_map(|a| a.samples.iter().cloned())
+        .collect();
+    out.sort();
+    out.dedup_by(|a, b| a.file == b.file && a.line == b.line);
+    out
 }
 
 impl Executor for EvidenceExecutor {
@@ -114,12 +122,9 @@ impl Executor for EvidenceExecutor {
     }
 
     fn execute(&mut self, action: &PlannedAction) -> Result<Executed, ExecError> {
-        let samples = self
-            .samples
-            .get(&action.incident)
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        let captured = capture(samples, self.now);
+        let incident = crate::repo::load(&self.store, &action.incident)
+            .map_err(|e| ExecError::Failed(e.to_string()))?;
+        let captured = capture(&samples_of(&incident), self.now);
         if captured.records.is_empty() && !captured.missing.is_empty() {
             return Err(ExecError::Failed(format!(
                 "no record could be read back: {}",

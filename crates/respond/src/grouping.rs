@@ -1,9 +1,12 @@
 //! Alerts about the same entity close in time become one group: the seed of an incident.
 //!
 //! Two alerts are linked when they share a value of one of the linking entity kinds
-//! (principal and API key by default; the client address only for alerts that name no
-//! principal, since many people share an office or NAT address) and the later one is raised
-//! within `gap` of the group's latest alert. Links are transitive (union-find over the
+//! (principal and API key by default) and the later one is raised within `gap` of the
+//! earlier. An alert that names no principal (an aggregation over a resource, an
+//! unauthenticated caller) links by its client address and resource instead: to other such
+//! alerts, and to alerts with a principal on the same resource or address that the playbook
+//! handles — never through one busy resource between two principals, since many people use
+//! one account and share office or NAT addresses. Links are transitive (union-find over the
 //! alerts in time order). A group becomes an incident only when the playbook handles at
 //! least one of its alerts; the others ride along as context.
 
@@ -45,12 +48,20 @@ pub fn link_keys(alert: &AlertView, settings: &GroupingSettings) -> Vec<(String,
             keys.push((kind.clone(), v));
         }
     }
-    if !has_principal && !settings.link_by.iter().any(|k| k == "source.ip") {
-        if let Some(ip) = alert.entity("source.ip") {
-            keys.push(("source.ip".into(), ip.to_string()));
-        }
+    if !has_principal {
+        keys.extend(fallback_keys(alert));
     }
+    keys.sort();
+    keys.dedup();
     keys
+}
+
+/// The address and resource of an alert: how alerts without a principal link.
+fn fallback_keys(alert: &AlertView) -> Vec<(String, String)> {
+    ["source.ip", "resource"]
+        .into_iter()
+        .filter_map(|k| alert.entity(k).map(|v| (k.to_string(), v.to_string())))
+        .collect()
 }
 
 /// Every entity of an alert, for the incident's entity list.
@@ -72,7 +83,13 @@ pub fn entities(alert: &AlertView) -> Vec<(String, String)> {
 }
 
 /// Groups alerts (any order); each group's alerts in time order, groups by first alert.
-pub fn group(mut alerts: Vec<AlertView>, settings: &GroupingSettings) -> Vec<Vec<AlertView>> {
+/// `handled`: whether the playbook handles an alert (alerts without a principal link to
+/// those on their resource or address).
+pub fn group(
+    mut alerts: Vec<AlertView>,
+    settings: &GroupingSettings,
+    handled: &dyn Fn(&AlertView) -> bool,
+) -> Vec<Vec<AlertView>> {
     alerts.sort_by(|a, b| (a.timestamp, &a.id).cmp(&(b.timestamp, &b.id)));
     alerts.dedup_by(|a, b| a.id == b.id);
     let mut parent: Vec<usize> = (0..alerts.len()).collect();
@@ -83,16 +100,37 @@ pub fn group(mut alerts: Vec<AlertView>, settings: &GroupingSettings) -> Vec<Vec
         }
         i
     }
-    // Per link key: the latest alert seen with it.
+    // Per link key: the latest alert seen with it; per address and resource, the latest
+    // handled alert with a principal (which principal-less alerts link to).
     let mut last: HashMap<(String, String), usize> = HashMap::new();
+    let mut handled_on: HashMap<(String, String), usize> = HashMap::new();
+    let close = |alerts: &[AlertView], i: usize, j: usize| {
+        (alerts[i].first_seen - alerts[j].timestamp).abs() <= settings.gap_ms
+            || (alerts[j].first_seen - alerts[i].timestamp).abs() <= settings.gap_ms
+    };
+    // Principal-less alerts seen so far, to link a later handled alert back to them.
+    let mut orphans: HashMap<(String, String), usize> = HashMap::new();
     for i in 0..alerts.len() {
-        for key in link_keys(&alerts[i], settings) {
-            if let Some(&j) = last.get(&key) {
-                if alerts[i].first_seen - alerts[j].timestamp <= settings.gap_ms {
-                    let (ri, rj) = (root(&mut parent, i), root(&mut parent, j));
-                    parent[ri.max(rj)] = ri.min(rj);
-                }
+        let keys = link_keys(&alerts[i], settings);
+        let mut links: Vec<usize> = keys.iter().filter_map(|k| last.get(k).copied()).collect();
+        if alerts[i].entity("principal").is_none() {
+            links.extend(keys.iter().filter_map(|k| handled_on.get(k).copied()));
+            for k in fallback_keys(&alerts[i]) {
+                orphans.insert(k, i);
             }
+        } else if handled(&alerts[i]) {
+            for k in fallback_keys(&alerts[i]) {
+                links.extend(orphans.get(&k).copied());
+                handled_on.insert(k, i);
+            }
+        }
+        for j in links {
+            if close(&alerts, i, j) {
+                let (ri, rj) = (root(&mut parent, i), root(&mut parent, j));
+                parent[ri.max(rj)] = ri.min(rj);
+            }
+        }
+        for key in keys {
             last.insert(key, i);
         }
     }
@@ -144,6 +182,7 @@ mod tests {
                 alert("d", "2025-03-04T12:00:00Z", Some("mallory"), "203.0.113.5"),
             ],
             &GroupingSettings::default(),
+            &|_| true,
         );
         let ids: Vec<Vec<&str>> = groups
             .iter()
@@ -168,10 +207,41 @@ mod tests {
                 alert("f", "2025-03-01T13:00:00Z", None, "192.0.2.1"),
             ],
             &settings,
+            &|_| true,
         );
         assert_eq!(groups.len(), 2);
         assert_eq!(groups[0].len(), 3);
         assert_eq!(groups[1].len(), 2);
+    }
+
+    #[test]
+    fn alerts_without_a_principal_join_handled_alerts_on_their_resource() {
+        let on = |id: &str, ts: &str, principal: Option<&str>, resource: &str| {
+            let mut a = alert(id, ts, principal, "192.0.2.1");
+            a.entity.remove("source.ip");
+            a.entity.insert("resource".into(), json!(resource));
+            if id.starts_with('j') {
+                a.rule_name = "jailbreak".into();
+            }
+            a
+        };
+        let groups = group(
+            vec![
+                on("theft", "2025-03-01T10:00:00Z", None, "rg/acct"),
+                on("burst", "2025-03-01T10:05:00Z", Some("lister"), "rg/acct"),
+                on("jail", "2025-03-01T10:06:00Z", Some("chatter"), "rg/acct"),
+                on("burst2", "2025-03-01T10:07:00Z", Some("other"), "rg/acct"),
+            ],
+            &GroupingSettings::default(),
+            &|a| a.rule_name != "jailbreak",
+        );
+        let ids: Vec<Vec<&str>> = groups
+            .iter()
+            .map(|g| g.iter().map(|a| a.id.as_str()).collect())
+            .collect();
+        // The resource-wide alert joins the handled alerts on its resource (both), not the
+        // unhandled one; two principals are linked only through it.
+        assert_eq!(ids, vec![vec!["theft", "burst", "burst2"], vec!["jail"]]);
     }
 
     #[test]

@@ -25,11 +25,19 @@
 
 pub mod action;
 pub mod alert_view;
+pub mod analyze;
+pub mod evidence;
+pub mod grouping;
 pub mod incident;
 pub mod ioc;
+pub mod playbook;
+pub mod repo;
 pub mod report;
+pub mod responder;
 pub mod stix;
 pub mod volume;
 
 pub use alert_view::{AlertView, SampleRef};
 pub use incident::{Analysis, Incident, Stage, Status, Task, TaskState};
+pub use playbook::Playbook;
+pub use responder::{Change, Logs, RespondError, Responder};

@@ -76,15 +76,22 @@ impl Responder<'_> {
         now: i64,
     ) -> Result<Vec<Change>, RespondError> {
         let mut fresh = Vec::new();
+        // Incidents that already hold some of the alerts (a log read again): re-analysed and
+        // their pending actions run, nothing added.
+        let mut seen: BTreeSet<String> = BTreeSet::new();
         for a in alerts {
-            if store.incident_of_alert(&a.id)?.is_none() {
-                fresh.push(a);
+            match store.incident_of_alert(&a.id)? {
+                Some(id) => {
+                    seen.insert(id);
+                }
+                None => fresh.push(a),
             }
         }
-        let groups: Vec<Vec<AlertView>> = grouping::group(fresh, &self.settings.grouping)
-            .into_iter()
-            .filter(|g| g.iter().any(|a| self.handles(a)))
-            .collect();
+        let groups: Vec<Vec<AlertView>> =
+            grouping::group(fresh, &self.settings.grouping, &|a| self.handles(a))
+                .into_iter()
+                .filter(|g| g.iter().any(|a| self.handles(a)))
+                .collect();
         let mut changes: Vec<Change> = Vec::new();
         for group in groups {
             let change = self.join(store, group, now)?;
@@ -97,6 +104,20 @@ impl Responder<'_> {
                     c.alerts_added += change.alerts_added;
                 }
                 None => changes.push(change),
+            }
+        }
+        for id in seen {
+            if changes.iter().any(|c| c.incident.id == id) {
+                continue;
+            }
+            let incident = repo::load(store, &id)?;
+            if incident.status == Status::Open {
+                changes.push(Change {
+                    incident,
+                    new: false,
+                    alerts_added: 0,
+                    actions: Vec::new(),
+                });
             }
         }
         if changes.is_empty() {

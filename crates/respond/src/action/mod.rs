@@ -9,6 +9,10 @@
 
 pub mod command;
 pub mod document;
+pub mod enforcement;
+pub mod plan;
+pub mod run;
+pub mod spec;
 pub mod webhook;
 
 use std::fmt;

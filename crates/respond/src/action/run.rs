@@ -155,3 +155,63 @@ pub fn audit_of(store: &Store, incident: &str) -> Result<Vec<AuditEntry>, StoreE
         .map(from_record)
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action::enforcement::EnforcementExecutor;
+    use crate::action::{Action, TargetKind};
+
+    fn planned(action: Action, target_kind: TargetKind, target: &str) -> PlannedAction {
+        PlannedAction {
+            incident: "INC-1".into(),
+            action,
+            target_kind,
+            target: target.into(),
+            decision: "contain".into(),
+            reason: "Contain immediately".into(),
+            rules: vec!["r".into()],
+        }
+    }
+
+    fn runner(dry_run: bool) -> Runner {
+        let enforcement = EnforcementExecutor::with_store(Store::open_in_memory().unwrap(), 1_000);
+        Runner::new(vec![Box::new(enforcement)], dry_run, "test")
+    }
+
+    #[test]
+    fn dry_runs_then_once_done_never_again_and_manual_when_no_executor_handles_it() {
+        let mut store = Store::open_in_memory().unwrap();
+        let actions = [
+            planned(
+                Action::Block { duration_ms: None },
+                TargetKind::Principal,
+                "mallory",
+            ),
+            planned(Action::LockStorage, TargetKind::Resource, "acme-ml-models"),
+        ];
+        let outcomes =
+            |entries: &[AuditEntry]| entries.iter().map(|e| e.outcome).collect::<Vec<_>>();
+        let first = runner(true).run(&actions, &mut store, 10).unwrap();
+        assert_eq!(outcomes(&first), [Outcome::DryRun, Outcome::DryRun]);
+        assert_eq!(
+            first[1].executor, "",
+            "no executor would carry out lock_storage"
+        );
+        // A second dry run appends nothing new.
+        runner(true).run(&actions, &mut store, 20).unwrap();
+        assert_eq!(store.audit_log(None).unwrap().len(), 2);
+        let done = runner(false).run(&actions, &mut store, 30).unwrap();
+        assert_eq!(outcomes(&done), [Outcome::Done, Outcome::Manual]);
+        assert!(done[0].detail.contains("in force"), "{}", done[0].detail);
+        let again = runner(false).run(&actions, &mut store, 40).unwrap();
+        assert_eq!(outcomes(&again), [Outcome::AlreadyDone, Outcome::Manual]);
+        assert_eq!(again[0].seq, done[0].seq, "points at the entry that did it");
+        let log = store.audit_log(Some("INC-1")).unwrap();
+        assert_eq!(
+            log.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>(),
+            ["dry_run", "dry_run", "done", "manual"]
+        );
+        assert_eq!(from_record(log[2].clone()), done[0]);
+    }
+}

@@ -4,9 +4,10 @@
 //! side-channel extraction), `artifact_accessed` (weights, training data or an insider copy),
 //! `weights_stolen`, `training_data_exfiltrated`, `insider` / `external` (a principal of the
 //! organisation / from outside shows a vector), `explained` (every principal is approved),
-//! `regulated_model`, `baselines_kept`, `inventory_verified`, `report_written`.
+//! `regulated_model`, `baselines_kept`, `report_written`.
 //! Set by a responder (`modelward incident fact`), false until then: `insider_confirmed`,
-//! `competitor_suspected`, `legal_exposure`, `business_impact`, `key_compromised`; a
+//! `competitor_suspected`, `legal_exposure`, `business_impact`, `key_compromised`,
+//! `inventory_verified`; a
 //! responder may also override any computed fact.
 
 use std::collections::BTreeMap;
@@ -14,15 +15,16 @@ use std::collections::BTreeMap;
 use crate::alert_view::AlertView;
 use crate::playbook::condition::{ObjectKind, Origin, Predicate};
 
-use super::settings::{glob, in_network, RespondSettings};
+use super::settings::{glob, internal_address, RespondSettings};
 
 /// Facts a responder sets; listed so conditions naming them are not typos.
-pub const MANUAL: [&str; 5] = [
+pub const MANUAL: [&str; 6] = [
     "insider_confirmed",
     "competitor_suspected",
     "legal_exposure",
     "business_impact",
     "key_compromised",
+    "inventory_verified",
 ];
 
 /// File extensions of model weights and checkpoints.
@@ -90,7 +92,7 @@ pub fn origin(alert: &AlertView, settings: &RespondSettings) -> Origin {
         .any(|p| glob(p, principal))
         || alert
             .entity("source.ip")
-            .is_some_and(|ip| settings.internal_networks.iter().any(|n| in_network(n, ip)))
+            .is_some_and(|ip| internal_address(settings, ip))
         || employee_id(principal).is_some();
     if internal {
         Origin::Internal

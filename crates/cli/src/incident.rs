@@ -1,0 +1,397 @@
+//! `modelward incident`: the incidents `hunt --incidents` built — list, show, move along
+//! PB-53's flow, set tasks and facts, act, report, export and verify evidence bundles.
+
+mod export;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use modelward_respond::action::run::{audit_of, from_record};
+use modelward_respond::incident::{Closure, Task};
+use modelward_respond::{repo, Incident, Stage, Status, TaskState};
+use modelward_store::Store;
+
+use crate::args::{IncidentArgs, IncidentCommand, IncidentFormat, IocFormat, ReportFormat};
+use crate::config::Options;
+use crate::respond::{now_ms, Setup};
+
+pub fn run(args: IncidentArgs) -> Result<u8> {
+    let options = match &args.config {
+        Some(path) => Options::load(path)?,
+        None => Options::default(),
+    };
+    let db = args.db.as_path();
+    match args.command {
+        IncidentCommand::Verify { dir } => return export::verify(&dir),
+        IncidentCommand::Playbook => {
+            let setup = Setup::new(options.respond, None)?;
+            return print_playbook(&setup);
+        }
+        _ => {}
+    }
+    let mut store = Store::open_existing(db).with_context(|| format!("{}", db.display()))?;
+    match args.command {
+        IncidentCommand::List { all, format, now } => {
+            let now = match now {
+                Some(t) => modelward_event::parse_timestamp(&t)
+                    .ok_or_else(|| anyhow!("--now: `{t}` is not an RFC 3339 time"))?,
+                None => now_ms(),
+            };
+            list(&store, all, format, now)
+        }
+        IncidentCommand::Show { id, format } => {
+            let incident = repo::load(&store, &id)?;
+            let text = match format {
+                IncidentFormat::Json => serde_json::to_string_pretty(&incident)? + "\n",
+                _ => export::render(&store, &incident, ReportFormat::Markdown)?,
+            };
+            write_out(None, text.as_bytes())?;
+            Ok(0)
+        }
+        IncidentCommand::Advance { id, to, by, note } => {
+            let mut incident = repo::load(&store, &id)?;
+            let to = match to {
+                Some(s) => Stage::parse(&s).ok_or_else(|| {
+                    anyhow!("--to: `{s}` is not a stage (detect, analyze, contain, eradicate, recover, lessons)")
+                })?,
+                None => incident
+                    .stage
+                    .next()
+                    .ok_or_else(|| anyhow!("{} is at the last stage (lessons): close it", incident.id))?,
+            };
+            if incident.status == Status::Closed {
+                bail!("{} is closed", incident.id);
+            }
+            let from = incident.stage;
+            modelward_respond::responder::move_to(&mut incident, to, now_ms(), &by, &note);
+            repo::save(&mut store, &incident)?;
+            println!("{}: {from} → {to} (by {by})", incident.id);
+            Ok(0)
+        }
+        IncidentCommand::Close { id, by, resolution } => {
+            let mut incident = repo::load(&store, &id)?;
+            if incident.status == Status::Closed {
+                bail!("{} is already closed", incident.id);
+            }
+            incident.status = Status::Closed;
+            incident.closed = Some(Closure {
+                at: now_ms(),
+                by: by.clone(),
+                resolution,
+            });
+            repo::save(&mut store, &incident)?;
+            println!("{}: closed by {by}", incident.id);
+            Ok(0)
+        }
+        IncidentCommand::Task {
+            id,
+            task,
+            state,
+            by,
+            note,
+        } => {
+            let state = TaskState::parse(&state)
+                .ok_or_else(|| anyhow!("--state: `{state}` (expected done, open or n/a)"))?;
+            let mut incident = repo::load(&store, &id)?;
+            let incident_id = incident.id.clone();
+            let t = find_task(&mut incident, &task)?;
+            t.state = state;
+            t.done_by = (state != TaskState::Open).then(|| by.clone());
+            t.done_at = (state != TaskState::Open).then(now_ms);
+            if !note.is_empty() {
+                t.note = note;
+            }
+            let line = format!(
+                "{incident_id}: task {} is {} (by {by})",
+                t.id,
+                state.as_str()
+            );
+            reanalyse(&options_respond(options)?, &mut store, &mut incident)?;
+            println!("{line}");
+            Ok(0)
+        }
+        IncidentCommand::Fact { id, fact, by } => {
+            let (name, value) = fact
+                .split_once('=')
+                .and_then(|(n, v)| Some((n.trim().to_string(), v.trim().parse::<bool>().ok()?)))
+                .ok_or_else(|| anyhow!("`{fact}`: expected NAME=true or NAME=false"))?;
+            let mut incident = repo::load(&store, &id)?;
+            incident.manual_facts.insert(name.clone(), value);
+            let setup = options_respond(options)?;
+            reanalyse(&setup, &mut store, &mut incident)?;
+            println!(
+                "{}: {name} = {value} (by {by}); decisions now: {}",
+                incident.id,
+                decisions(&incident)
+            );
+            Ok(0)
+        }
+        IncidentCommand::Act { id, by, dry_run } => {
+            let setup = options_respond(options)?;
+            act(&setup, db, &mut store, &id, &by, dry_run)
+        }
+        IncidentCommand::Report { id, format, output } => {
+            let mut incident = repo::load(&store, &id)?;
+            let text = export::render(&store, &incident, format)?;
+            write_out(output.as_deref(), text.as_bytes())?;
+            if output.is_some() {
+                mark_report_written(&options_respond(options)?, &mut store, &mut incident)?;
+            }
+            Ok(0)
+        }
+        IncidentCommand::Iocs { id, format, output } => {
+            let incident = repo::load(&store, &id)?;
+            let bytes = match format {
+                IocFormat::Csv => export::iocs_csv(&incident)?,
+                IocFormat::Stix => export::iocs_stix(&incident, now_ms())?,
+            };
+            write_out(output.as_deref(), &bytes)?;
+            Ok(0)
+        }
+        IncidentCommand::Export { id, out } => {
+            let setup = options_respond(options)?;
+            let mut incident = repo::load(&store, &id)?;
+            mark_report_written(&setup, &mut store, &mut incident)?;
+            export::export(&store, &incident, &out)
+        }
+        IncidentCommand::Audit { id } => {
+            let id = match id {
+                Some(id) => Some(repo::load(&store, &id)?.id),
+                None => None,
+            };
+            let mut out = BufWriter::new(io::stdout().lock());
+            for r in store.audit_log(id.as_deref())? {
+                serde_json::to_writer(&mut out, &from_record(r))?;
+                writeln!(out)?;
+            }
+            out.flush()?;
+            Ok(0)
+        }
+        IncidentCommand::Enforcement => {
+            let mut out = BufWriter::new(io::stdout().lock());
+            for m in store.measures(now_ms())? {
+                let until = m
+                    .expires_at
+                    .map_or("-".to_string(), modelward_event::format_timestamp);
+                writeln!(
+                    out,
+                    "{:<22} {:<10} {:<60} until {until}  {} {}",
+                    m.measure, m.target_kind, m.target, m.incident_id, m.params
+                )?;
+            }
+            out.flush()?;
+            Ok(0)
+        }
+        IncidentCommand::Verify { .. } | IncidentCommand::Playbook => unreachable!(),
+    }
+}
+
+fn options_respond(options: Options) -> Result<Setup> {
+    Setup::new(options.respond, None)
+}
+
+fn find_task<'a>(incident: &'a mut Incident, task: &str) -> Result<&'a mut Task> {
+    let id = incident.id.clone();
+    let ids: Vec<String> = incident.tasks.iter().map(|t| t.id.clone()).collect();
+    incident
+        .tasks
+        .iter_mut()
+        .find(|t| t.id == task)
+        .ok_or_else(|| anyhow!("{id} has no task `{task}` (its tasks: {})", ids.join(", ")))
+}
+
+fn reanalyse(setup: &Setup, store: &mut Store, incident: &mut Incident) -> Result<()> {
+    let responder = setup.responder("modelward incident", BTreeMap::new());
+    responder.reanalyse(store, incident, now_ms())?;
+    Ok(())
+}
+
+fn mark_report_written(setup: &Setup, store: &mut Store, incident: &mut Incident) -> Result<()> {
+    incident.manual_facts.insert("report_written".into(), true);
+    reanalyse(setup, store, incident)
+}
+
+fn act(
+    setup: &Setup,
+    db: &Path,
+    store: &mut Store,
+    id: &str,
+    by: &str,
+    dry_run: bool,
+) -> Result<u8> {
+    let mut incident = repo::load(store, id)?;
+    if incident.status == Status::Closed {
+        bail!("{} is closed", incident.id);
+    }
+    let now = now_ms();
+    let mut runner = setup.runner(db, dry_run, by, now)?;
+    let planned: Vec<_> = incident
+        .analysis
+        .decisions
+        .iter()
+        .flat_map(|d| d.actions.iter().cloned())
+        .collect();
+    let entries = runner.run(&planned, store, now)?;
+    let done = entries
+        .iter()
+        .any(|e| e.outcome == modelward_respond::action::Outcome::Done);
+    if done && incident.stage < Stage::Contain {
+        modelward_respond::responder::move_to(
+            &mut incident,
+            Stage::Contain,
+            now,
+            by,
+            "containment actions carried out",
+        );
+    }
+    reanalyse(setup, store, &mut incident)?;
+    let mut failed = false;
+    for e in &entries {
+        failed |= e.outcome == modelward_respond::action::Outcome::Failed;
+        println!(
+            "{} {} {} {}: {}{}",
+            e.outcome.as_str(),
+            e.action,
+            e.target_kind,
+            e.target,
+            e.detail,
+            if e.executor.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", e.executor)
+            }
+        );
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+fn decisions(incident: &Incident) -> String {
+    let d: Vec<&str> = incident
+        .analysis
+        .decisions
+        .iter()
+        .map(|d| d.decision.as_str())
+        .collect();
+    if d.is_empty() {
+        "none".into()
+    } else {
+        d.join("; ")
+    }
+}
+
+/// SLA state of an incident's decisions at `now`.
+fn sla_state(incident: &Incident, now: i64) -> String {
+    let mut states = Vec::new();
+    for d in &incident.analysis.decisions {
+        let state = match (d.met_at, d.due_at()) {
+            (Some(_), _) => "met".to_string(),
+            (None, Some(due)) if now > due => format!("OVERDUE {}", minutes(now - due)),
+            (None, Some(due)) => format!("due in {}", minutes(due - now)),
+            (None, None) => "no SLA".to_string(),
+        };
+        states.push(format!("{}: {state}", d.id));
+    }
+    if states.is_empty() {
+        "-".into()
+    } else {
+        states.join(", ")
+    }
+}
+
+fn minutes(ms: i64) -> String {
+    let m = ms / 60_000;
+    if m >= 120 {
+        format!("{}h", m / 60)
+    } else {
+        format!("{m}m")
+    }
+}
+
+fn list(store: &Store, all: bool, format: IncidentFormat, now: i64) -> Result<u8> {
+    let incidents = repo::list(store, !all)?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    let mut overdue = 0;
+    for i in &incidents {
+        let late = i.status == Status::Open && i.analysis.decisions.iter().any(|d| d.overdue(now));
+        overdue += usize::from(late);
+        let vectors: Vec<&str> = i.analysis.vectors.iter().map(|v| v.name.as_str()).collect();
+        match format {
+            IncidentFormat::Json => {
+                let audit = audit_of(store, &i.id)?;
+                let doc = serde_json::json!({
+                    "id": i.id, "title": i.title, "status": i.status.as_str(), "stage": i.stage.as_str(),
+                    "severity": i.severity, "first_seen": modelward_event::format_timestamp(i.first_seen),
+                    "last_seen": modelward_event::format_timestamp(i.last_seen), "alerts": i.alerts.len(),
+                    "vectors": vectors, "decisions": i.analysis.decisions.iter().map(|d| &d.decision).collect::<Vec<_>>(),
+                    "sla": sla_state(i, now), "overdue": late, "actions": audit.len(),
+                    "open_tasks": i.tasks.iter().filter(|t| t.state == TaskState::Open).count(),
+                });
+                serde_json::to_writer(&mut out, &doc)?;
+                writeln!(out)?;
+            }
+            _ => {
+                writeln!(
+                    out,
+                    "{}{} {:<8} {:<9} {:<8} {} alert(s)  {}\n    vectors: {}\n    decisions: {}\n    SLA: {}  open tasks: {}",
+                    if late { "! " } else { "" },
+                    i.id,
+                    i.severity,
+                    i.stage.as_str(),
+                    i.status.as_str(),
+                    i.alerts.len(),
+                    i.title,
+                    if vectors.is_empty() { "-".into() } else { vectors.join(", ") },
+                    decisions(i),
+                    sla_state(i, now),
+                    i.tasks.iter().filter(|t| t.state == TaskState::Open).count(),
+                )?;
+            }
+        }
+    }
+    out.flush()?;
+    if format != IncidentFormat::Json {
+        eprintln!(
+            "modelward: {} incident(s){}",
+            incidents.len(),
+            if overdue > 0 {
+                format!(", {overdue} with an overdue decision (marked !)")
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(0)
+}
+
+fn print_playbook(setup: &Setup) -> Result<u8> {
+    match &setup.respond.playbook {
+        Some(path) => {
+            let text = std::fs::read(path).with_context(|| path.display().to_string())?;
+            write_out(None, &text)?;
+        }
+        None => write_out(None, modelward_respond::playbook::PB53.as_bytes())?,
+    }
+    Ok(0)
+}
+
+/// Writes to FILE, or stdout.
+pub fn write_out(path: Option<&Path>, bytes: &[u8]) -> Result<()> {
+    match path {
+        Some(p) => {
+            let mut f = BufWriter::new(
+                File::create(p).with_context(|| format!("creating {}", p.display()))?,
+            );
+            f.write_all(bytes)?;
+            f.flush()?;
+        }
+        None => {
+            let mut out = io::stdout().lock();
+            out.write_all(bytes)?;
+            out.flush()?;
+        }
+    }
+    Ok(())
+}

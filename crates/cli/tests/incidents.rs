@@ -1,0 +1,311 @@
+//! Incidents and playbook PB-53 end to end, through the `modelward` binary: simulated logs →
+//! `hunt --incidents` → incident → vector → decision → actions (dry run, then carried out,
+//! never twice) → report → evidence bundle checked against its manifest.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use modelward_corpus::sim::{simulate, Profile, SimSpec};
+use serde_json::Value;
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let d = std::env::temp_dir().join(format!("mw-incidents-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Dir(d)
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn modelward(args: &[&str], extra: &[&Path]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_modelward"))
+        .args(args)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn write_log(dir: &Dir, profiles: Vec<Profile>, span_days: i64) -> PathBuf {
+    let spec = SimSpec {
+        seed: 11,
+        span_ms: span_days * 86_400_000,
+        profiles,
+        ..SimSpec::default()
+    };
+    let (mut log, mut labels) = (Vec::new(), Vec::new());
+    simulate(&spec, &mut log, &mut labels).unwrap();
+    let path = dir.path("sim.ndjson");
+    std::fs::write(&path, log).unwrap();
+    path
+}
+
+fn incidents(db: &Path) -> Vec<Value> {
+    let out = modelward(
+        &["incident", "list", "--all", "--format", "json", "--db"],
+        &[db],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn hunt(log: &Path, db: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["hunt", "--source", "auto", "--format", "ndjson", "-o"];
+    args.extend_from_slice(&[if cfg!(windows) { "NUL" } else { "/dev/null" }]);
+    args.extend_from_slice(extra);
+    Command::new(env!("CARGO_BIN_EXE_modelward"))
+        .args(&args)
+        .arg("--incidents")
+        .arg(db)
+        .arg(log)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn an_extraction_attack_is_rate_limited_with_evidence_preserved_and_reported() {
+    let dir = Dir::new("extraction");
+    let log = write_log(&dir, vec![Profile::ChatUsers, Profile::LogitSweepFast], 2);
+    let db = dir.path("incidents.db");
+
+    // A dry run: the incident, its vector and decision, and the actions it would take.
+    let out = hunt(&log, &db, &["--dry-run"]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("opened INC-"), "{said}");
+    assert!(
+        said.contains("decision: Rate-limit, preserve evidence, and continue investigation"),
+        "{said}"
+    );
+    assert!(
+        said.contains("action would: rate_limit principal"),
+        "{said}"
+    );
+    let list = incidents(&db);
+    assert_eq!(list.len(), 1, "chat users open no incident: {list:?}");
+    let inc = &list[0];
+    let id = inc["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        inc["vectors"],
+        serde_json::json!(["Model extraction via API"])
+    );
+    assert_eq!(
+        inc["decisions"],
+        serde_json::json!(["Rate-limit, preserve evidence, and continue investigation"])
+    );
+    assert_eq!(inc["stage"], "analyze");
+    let enforcement = modelward(&["incident", "enforcement", "--db"], &[&db]);
+    assert!(
+        String::from_utf8_lossy(&enforcement.stdout)
+            .trim()
+            .is_empty(),
+        "a dry run puts nothing in force"
+    );
+    let report = modelward(&["incident", "show", &id, "--db"], &[&db]);
+    let md = String::from_utf8_lossy(&report.stdout);
+    for part in [
+        "## 1.1 Triage",
+        "systematic probing",
+        "Model extraction via API",
+        "| dry run |",
+        "## 5. Decisions",
+    ] {
+        assert!(md.contains(part), "report lacks {part:?}:\n{md}");
+    }
+
+    // Carried out: measures in force, evidence preserved, the incident at Contain.
+    let act = modelward(&["incident", "act", &id, "--by", "alice", "--db"], &[&db]);
+    let said = text(&act);
+    assert!(act.status.success(), "{said}");
+    assert!(said.contains("done rate_limit principal"), "{said}");
+    assert!(said.contains("raw record(s) preserved"), "{said}");
+    let enforcement = modelward(&["incident", "enforcement", "--db"], &[&db]);
+    let measures = String::from_utf8_lossy(&enforcement.stdout).into_owned();
+    for m in ["rate_limit", "reduce_output_detail", "proof_of_work"] {
+        assert!(measures.contains(m), "{m} not in force:\n{measures}");
+    }
+    assert_eq!(incidents(&db)[0]["stage"], "contain");
+
+    // Read again: nothing new, nothing repeated.
+    let again = hunt(&log, &db, &[]);
+    let said = text(&again);
+    assert!(said.contains("(0 new)"), "{said}");
+    assert!(!said.contains("action done"), "{said}");
+    assert!(said.contains("action already_done: rate_limit"), "{said}");
+    let audit = modelward(&["incident", "audit", &id, "--db"], &[&db]);
+    let entries: Vec<Value> = String::from_utf8_lossy(&audit.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let done = entries.iter().filter(|e| e["outcome"] == "done").count();
+    assert_eq!(done, 4, "each action carried out once: {entries:?}");
+
+    // The evidence bundle, checked, then tampered with.
+    let bundle = dir.path("bundle");
+    let out = modelward(
+        &["incident", "export", &id, "--db"],
+        &[&db, Path::new("--out"), &bundle],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let manifest = std::fs::read_to_string(bundle.join("SHA256SUMS")).unwrap();
+    for f in [
+        "alerts.ndjson",
+        "actions.ndjson",
+        "iocs.csv",
+        "iocs.stix.json",
+        "report.html",
+        "evidence/0001.raw",
+    ] {
+        assert!(
+            manifest.contains(&format!("  {f}\n")),
+            "{f} not in the manifest:\n{manifest}"
+        );
+    }
+    // The raw records are the log's bytes at the recorded offsets.
+    let index = std::fs::read_to_string(bundle.join("evidence/records.ndjson")).unwrap();
+    let raw_log = std::fs::read(&log).unwrap();
+    for line in index.lines() {
+        let r: Value = serde_json::from_str(line).unwrap();
+        let raw = std::fs::read(bundle.join(r["bundle_file"].as_str().unwrap())).unwrap();
+        let at = r["offset"].as_u64().unwrap() as usize;
+        assert_eq!(&raw_log[at..at + raw.len()], raw.as_slice());
+    }
+    let ok = modelward(&["incident", "verify"], &[&bundle]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    std::fs::write(bundle.join("evidence/0001.raw"), b"{}").unwrap();
+    let bad = modelward(&["incident", "verify"], &[&bundle]);
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    assert!(
+        text(&bad).contains("evidence/0001.raw: changed"),
+        "{}",
+        text(&bad)
+    );
+}
+
+#[test]
+fn stolen_weights_and_data_are_contained_immediately() {
+    let dir = Dir::new("storage");
+    let log = write_log(
+        &dir,
+        vec![
+            Profile::ModelDeploy,
+            Profile::WeightTheft,
+            Profile::InsiderModelCopy,
+            Profile::TrainingDataExfiltration,
+        ],
+        8,
+    );
+    let db = dir.path("incidents.db");
+    let config = dir.path("modelward.toml");
+    std::fs::write(
+        &config,
+        r#"
+[[exceptions]]
+name = "deploy role pulls weights"
+rules = ["Model weights downloaded from object storage"]
+principals = ["arn:aws:sts::123456789012:assumed-role/ModelDeploy/*"]
+reason = "the serving fleet loads its own model"
+"#,
+    )
+    .unwrap();
+    let out = hunt(
+        &log,
+        &db,
+        &["--dry-run", "--config", config.to_str().unwrap()],
+    );
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    let list = incidents(&db);
+    let titles: Vec<&str> = list.iter().map(|i| i["title"].as_str().unwrap()).collect();
+    assert_eq!(
+        list.len(),
+        3,
+        "one incident per thief, none for the deploy role: {titles:?}"
+    );
+    for inc in &list {
+        assert_eq!(
+            inc["decisions"],
+            serde_json::json!(["Contain immediately and revoke access"]),
+            "{inc}"
+        );
+        assert_eq!(inc["severity"], "critical");
+    }
+    let vectors: Vec<String> = list
+        .iter()
+        .flat_map(|i| {
+            i["vectors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+        })
+        .collect();
+    for v in [
+        "Weight/checkpoint theft",
+        "Training data exfiltration",
+        "Insider model copy",
+    ] {
+        assert!(
+            vectors.iter().any(|x| x == v),
+            "{v} not classified: {vectors:?}"
+        );
+    }
+    assert!(
+        said.contains("action would: lock_storage resource acme-ml-models"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("lock_storage resource jsmith-archive"),
+        "another account's bucket is not ours to lock: {said}"
+    );
+    // The insider's incident escalates and lists the employee.
+    let insider = list
+        .iter()
+        .find(|i| i["title"].as_str().unwrap().contains("jsmith"))
+        .unwrap();
+    let id = insider["id"].as_str().unwrap();
+    let show = modelward(&["incident", "show", id, "--db"], &[&db]);
+    let md = String::from_utf8_lossy(&show.stdout);
+    assert!(md.contains("CTO + CISO + Legal"), "{md}");
+    assert!(md.contains("jsmith"), "{md}");
+    // A responder confirms the insider: PB-53's notification decision joins.
+    let fact = modelward(
+        &[
+            "incident",
+            "fact",
+            id,
+            "insider_confirmed=true",
+            "--by",
+            "bob",
+            "--db",
+        ],
+        &[&db],
+    );
+    let said = text(&fact);
+    assert!(fact.status.success(), "{said}");
+    assert!(
+        said.contains("Notify legal, HR, privacy, and executive stakeholders"),
+        "{said}"
+    );
+}

@@ -1,0 +1,229 @@
+//! PB-53 over incidents built in memory: the decision matrix's rows, escalation, tasks, SLA
+//! clocks and a responder's facts.
+
+use std::collections::BTreeMap;
+
+use modelward_respond::action::{AuditEntry, Outcome};
+use modelward_respond::analyze::{analyze, Inputs, RespondSettings};
+use modelward_respond::incident::{Analysis, Incident, Stage, Status, TaskState};
+use modelward_respond::volume::VolumeSeries;
+use modelward_respond::{AlertView, Playbook};
+use serde_json::json;
+
+const T0: i64 = 1_741_126_225_000; // 2025-03-04T22:10:25Z
+const NOW: i64 = 1_795_000_000_000;
+
+fn extraction_alert(principal: &str) -> AlertView {
+    AlertView::from_json(json!({
+        "@timestamp": "2025-03-04T22:14:26.121Z",
+        "alert": {"id": format!("a-{principal}")},
+        "entity": {"principal": principal, "source.ip": "203.0.113.66", "model": "gpt-4o-mini"},
+        "api_key.id": "key_vTm2A9Gei4Oi",
+        "evidence": {"first_seen": "2025-03-04T22:10:25.111Z", "pb53_vector": "model_extraction_api",
+                     "probe_calls": 100, "variant": "vocabulary_sweep"},
+        "message": "100 logit probes",
+        "rule": {"id": "MW-TH-0001", "name": "Model extraction through the API - logit extraction",
+                 "origin": "builtin:behavior/MW-TH-0001", "tags": ["behavioural"]},
+        "severity": "high", "risk_score": 73
+    }))
+    .unwrap()
+}
+
+fn copy_alert() -> AlertView {
+    AlertView::from_json(json!({
+        "@timestamp": "2025-03-10T21:36:58.000Z",
+        "alert": {"id": "copy-1"},
+        "entity": {"principal": "arn:aws:iam::123456789012:user/jsmith", "source.ip": "192.0.2.91"},
+        "file.path": "s3://jsmith-archive-7f3a/backup/model-00006-of-00006.safetensors",
+        "storage.copy.source.bucket": "acme-ml-models",
+        "storage.copy.source.key": "checkpoints/ft/model-00006-of-00006.safetensors",
+        "rule": {"id": "6a1f3c52", "name": "Object storage copy to another account",
+                 "origin": "builtin:sigma/storage_cross_account_copy.yml",
+                 "tags": ["pb53.weight_checkpoint_theft", "pb53.training_data_exfiltration", "pb53.insider_model_copy"]},
+        "severity": "high", "risk_score": 73
+    }))
+    .unwrap()
+}
+
+fn incident(alerts: Vec<AlertView>) -> Incident {
+    let mut entities: Vec<(String, String)> = alerts
+        .iter()
+        .flat_map(modelward_respond::grouping::entities)
+        .collect();
+    entities.sort();
+    entities.dedup();
+    Incident {
+        id: "INC-000000000001".into(),
+        title: String::new(),
+        playbook: "PB-53".into(),
+        status: Status::Open,
+        stage: Stage::Analyze,
+        severity: "critical".into(),
+        created_at: NOW,
+        first_seen: T0,
+        last_seen: T0,
+        entities,
+        alerts,
+        transitions: Vec::new(),
+        manual_facts: BTreeMap::new(),
+        analysis: Analysis::default(),
+        tasks: Vec::new(),
+        closed: None,
+    }
+}
+
+fn run(incident: &mut Incident, settings: &RespondSettings, audit: &[AuditEntry], now: i64) {
+    let volume = VolumeSeries::default();
+    let inputs = Inputs {
+        settings,
+        volume: &volume,
+        inventory: None,
+        storage_logs: true,
+        context_facts: BTreeMap::new(),
+        audit,
+    };
+    analyze(&Playbook::builtin(), incident, &inputs, now);
+}
+
+fn decisions(i: &Incident) -> Vec<&str> {
+    i.analysis.decisions.iter().map(|d| d.id.as_str()).collect()
+}
+
+#[test]
+fn an_extraction_pattern_is_rate_limited_within_fifteen_minutes() {
+    let mut i = incident(vec![extraction_alert("mallory")]);
+    run(&mut i, &RespondSettings::default(), &[], NOW);
+    assert_eq!(decisions(&i), ["rate_limit"]);
+    let d = &i.analysis.decisions[0];
+    assert_eq!(d.due_at(), Some(NOW + 15 * 60_000));
+    assert!(!d.overdue(NOW + 60_000));
+    assert!(d.overdue(NOW + 16 * 60_000));
+    let kinds: Vec<&str> = d.actions.iter().map(|a| a.action.kind()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "rate_limit",
+            "reduce_output_detail",
+            "proof_of_work",
+            "preserve_evidence"
+        ]
+    );
+    assert_eq!(d.actions[0].target, "mallory");
+    assert!(i.analysis.escalations.is_empty());
+    assert!(i.analysis.facts["extraction_pattern"]);
+    assert!(!i.analysis.facts["artifact_accessed"]);
+    // The insider checklist does not apply to an outside caller.
+    let t = i.tasks.iter().find(|t| t.id == "contain.2.3.2").unwrap();
+    assert_eq!(t.state, TaskState::NotApplicable);
+}
+
+#[test]
+fn an_approved_load_test_is_explained_and_only_tuned() {
+    let settings = RespondSettings {
+        approved_principals: vec!["loadtest-*".into()],
+        ..RespondSettings::default()
+    };
+    let mut i = incident(vec![extraction_alert("loadtest-7")]);
+    run(&mut i, &settings, &[], NOW);
+    assert_eq!(decisions(&i), ["tune"]);
+    assert_eq!(i.analysis.decisions[0].sla_ms, Some(8 * 3_600_000));
+    assert!(i.analysis.decisions[0].actions.is_empty());
+}
+
+#[test]
+fn a_copy_by_an_employee_is_contained_and_a_confirmed_insider_notifies() {
+    let mut i = incident(vec![copy_alert()]);
+    run(&mut i, &RespondSettings::default(), &[], NOW);
+    assert_eq!(decisions(&i), ["contain"]);
+    let vectors: Vec<&str> = i.analysis.vectors.iter().map(|v| v.id.as_str()).collect();
+    // A model file: weights and an insider copy, not training data.
+    assert_eq!(vectors, ["weight_checkpoint_theft", "insider_model_copy"]);
+    let contain = &i.analysis.decisions[0];
+    assert_eq!(contain.due_at(), Some(NOW), "immediate");
+    let locked: Vec<&str> = contain
+        .actions
+        .iter()
+        .filter(|a| a.action.kind() == "lock_storage")
+        .map(|a| a.target.as_str())
+        .collect();
+    assert_eq!(
+        locked,
+        ["acme-ml-models"],
+        "the copy's destination is not ours"
+    );
+    let escalations: Vec<&str> = i
+        .analysis
+        .escalations
+        .iter()
+        .map(|e| e.escalate_to.as_str())
+        .collect();
+    assert_eq!(escalations, ["CTO + CISO + Legal"]);
+    let insider_tasks = i
+        .tasks
+        .iter()
+        .filter(|t| t.id.starts_with("contain.2.3.") && t.state == TaskState::Open)
+        .count();
+    assert_eq!(insider_tasks, 4);
+
+    i.manual_facts.insert("insider_confirmed".into(), true);
+    run(&mut i, &RespondSettings::default(), &[], NOW + 1000);
+    assert_eq!(decisions(&i), ["contain", "notify"]);
+    assert_eq!(
+        i.analysis.decisions[0].decided_at, NOW,
+        "the first decision keeps its clock"
+    );
+    assert!(i
+        .analysis
+        .escalations
+        .iter()
+        .any(|e| e.escalate_to == "HR + Legal + CISO"));
+}
+
+#[test]
+fn carried_out_actions_meet_the_decision_and_close_its_tasks() {
+    let mut i = incident(vec![extraction_alert("mallory")]);
+    run(&mut i, &RespondSettings::default(), &[], NOW);
+    let audit: Vec<AuditEntry> = i.analysis.decisions[0]
+        .actions
+        .iter()
+        .enumerate()
+        .map(|(n, a)| AuditEntry {
+            seq: n as i64 + 1,
+            at: NOW + 60_000,
+            incident: i.id.clone(),
+            action: a.action.kind().into(),
+            target_kind: a.target_kind.as_str().into(),
+            target: a.target.clone(),
+            params: String::new(),
+            decision: a.decision.clone(),
+            reason: a.reason.clone(),
+            rules: a.rules.clone(),
+            executor: "enforcement".into(),
+            outcome: Outcome::Done,
+            detail: String::new(),
+            idempotency_key: a.idempotency_key(),
+            actor: "test".into(),
+        })
+        .collect();
+    run(&mut i, &RespondSettings::default(), &audit, NOW + 120_000);
+    let d = &i.analysis.decisions[0];
+    assert_eq!(d.met_at, Some(NOW + 60_000));
+    assert!(!d.overdue(NOW + 3_600_000));
+    let t = i.tasks.iter().find(|t| t.id == "contain.2.1.1").unwrap();
+    assert_eq!(t.state, TaskState::Done);
+    assert_eq!(t.done_by.as_deref(), Some("action:rate_limit"));
+    // A person's word on a task survives the next analysis.
+    let manual = i
+        .tasks
+        .iter_mut()
+        .find(|t| t.id == "contain.2.1.4")
+        .unwrap();
+    manual.state = TaskState::Done;
+    manual.done_by = Some("alice".into());
+    run(&mut i, &RespondSettings::default(), &audit, NOW + 180_000);
+    let t = i.tasks.iter().find(|t| t.id == "contain.2.1.4").unwrap();
+    assert_eq!(
+        (t.state, t.done_by.as_deref()),
+        (TaskState::Done, Some("alice"))
+    );
+}

@@ -228,26 +228,8 @@ fn act(
     }
     let now = now_ms();
     let mut runner = setup.runner(db, dry_run, by, now)?;
-    let planned: Vec<_> = incident
-        .analysis
-        .decisions
-        .iter()
-        .flat_map(|d| d.actions.iter().cloned())
-        .collect();
-    let entries = runner.run(&planned, store, now)?;
-    let done = entries
-        .iter()
-        .any(|e| e.outcome == modelward_respond::action::Outcome::Done);
-    if done && incident.stage < Stage::Contain {
-        modelward_respond::responder::move_to(
-            &mut incident,
-            Stage::Contain,
-            now,
-            by,
-            "containment actions carried out",
-        );
-    }
-    reanalyse(setup, store, &mut incident)?;
+    let responder = setup.responder(by, BTreeMap::new());
+    let entries = responder.act(store, &mut incident, &mut runner, now)?;
     let mut failed = false;
     for e in &entries {
         failed |= e.outcome == modelward_respond::action::Outcome::Failed;

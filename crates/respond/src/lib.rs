@@ -30,11 +30,13 @@ pub mod evidence;
 pub mod grouping;
 pub mod incident;
 pub mod ioc;
+pub mod objects;
 pub mod playbook;
 pub mod repo;
 pub mod report;
 pub mod responder;
 pub mod stix;
+pub mod text;
 pub mod volume;
 
 pub use alert_view::{AlertView, SampleRef};

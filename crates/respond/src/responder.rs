@@ -146,28 +146,42 @@ impl Responder<'_> {
             }
             repo::save(store, incident)?;
             if incident.status == Status::Open {
-                let planned: Vec<_> = incident
-                    .analysis
-                    .decisions
-                    .iter()
-                    .flat_map(|d| d.actions.iter().cloned())
-                    .collect();
-                change.actions = runner.run(&planned, store, now)?;
-                let contained = change.actions.iter().any(|e| e.outcome == Outcome::Done);
-                if contained && incident.stage < Stage::Contain {
-                    move_to(
-                        incident,
-                        Stage::Contain,
-                        now,
-                        &self.actor,
-                        "containment actions carried out",
-                    );
-                }
-                self.analyse(store, incident, &volume, now)?;
-                repo::save(store, incident)?;
+                change.actions = self.act(store, incident, runner, now)?;
             }
         }
         Ok(changes)
+    }
+
+    /// Carries out (or, in a dry run, shows) the actions of the incident's decisions, moves it
+    /// to Contain when one was carried out, and saves it analysed anew. Actions already done
+    /// are not repeated.
+    pub fn act(
+        &self,
+        store: &mut Store,
+        incident: &mut Incident,
+        runner: &mut Runner,
+        now: i64,
+    ) -> Result<Vec<AuditEntry>, RespondError> {
+        let planned: Vec<_> = incident
+            .analysis
+            .decisions
+            .iter()
+            .flat_map(|d| d.actions.iter().cloned())
+            .collect();
+        let entries = runner.run(&planned, store, now)?;
+        if entries.iter().any(|e| e.outcome == Outcome::Done) && incident.stage < Stage::Contain {
+            move_to(
+                incident,
+                Stage::Contain,
+                now,
+                &self.actor,
+                "containment actions carried out",
+            );
+        }
+        let volume = incident.analysis.volume.clone();
+        self.analyse(store, incident, &volume, now)?;
+        repo::save(store, incident)?;
+        Ok(entries)
     }
 
     /// Re-runs the playbook over a stored incident (after a responder set a fact or a task).

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use modelward_respond::action::{AuditEntry, Outcome};
 use modelward_respond::analyze::{analyze, Inputs, RespondSettings};
-use modelward_respond::incident::{Analysis, Incident, Stage, Status, TaskState};
+use modelward_respond::incident::{Analysis, AnswerState, Incident, Stage, Status, TaskState};
 use modelward_respond::volume::VolumeSeries;
 use modelward_respond::{AlertView, Playbook};
 use serde_json::json;
@@ -112,6 +112,47 @@ fn an_extraction_pattern_is_rate_limited_within_fifteen_minutes() {
     assert!(i.analysis.escalations.is_empty());
     assert!(i.analysis.facts["extraction_pattern"]);
     assert!(!i.analysis.facts["artifact_accessed"]);
+    let state = |id: &str| {
+        let a = i.analysis.triage.iter().find(|a| a.id == id).unwrap();
+        (a.state, a.answer.clone())
+    };
+    assert_eq!(state("query_pattern").0, AnswerState::Finding);
+    assert_eq!(state("who").0, AnswerState::Finding);
+    let who = &i
+        .analysis
+        .triage
+        .iter()
+        .find(|a| a.id == "who")
+        .unwrap()
+        .details[0];
+    assert!(who.contains("API key key_vT…4Oi"), "{who}");
+    assert!(
+        !who.contains("key_vTm2A9Gei4Oi"),
+        "key ids are masked: {who}"
+    );
+    // No calls counted and storage logs read: volume unknown, no downloads.
+    assert_eq!(state("api_volume").0, AnswerState::NoData);
+    assert_eq!(state("downloads").0, AnswerState::Clear);
+    assert_eq!(state("inventory").0, AnswerState::NoData);
+    assert!(i
+        .tasks
+        .iter()
+        .any(|t| t.id == "triage.inventory" && t.state == TaskState::Open));
+    let scope = |id: &str| {
+        i.analysis
+            .scope
+            .iter()
+            .find(|a| a.id == id)
+            .unwrap()
+            .answer
+            .clone()
+    };
+    assert!(
+        scope("assets").starts_with("the model's behaviour"),
+        "{}",
+        scope("assets")
+    );
+    assert!(scope("actor").starts_with("external"), "{}", scope("actor"));
     // The insider checklist does not apply to an outside caller.
     let t = i.tasks.iter().find(|t| t.id == "contain.2.3.2").unwrap();
     assert_eq!(t.state, TaskState::NotApplicable);

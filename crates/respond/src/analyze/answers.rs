@@ -11,8 +11,10 @@ use crate::incident::{AnswerState, VectorMatch};
 use crate::playbook::condition::{ObjectKind, Origin};
 use crate::volume::VolumeSeries;
 
-use super::facts::{employee_id, object_kind, origin};
+use super::facts::{employee_id, origin};
 use super::settings::{glob, RespondSettings};
+use crate::objects::object_kind;
+use crate::text::{human_bytes, thousands, time_range};
 
 /// Computations a triage check may name.
 pub const TRIAGE: &[&str] = &[
@@ -89,41 +91,6 @@ pub fn compute(name: &str, cx: &Context<'_>) -> Computed {
     }
 }
 
-/// `12345` → `12,345`.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// `20981295608` → `20.98 GB`.
-pub fn bytes(n: u64) -> String {
-    let units = ["B", "KB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u + 1 < units.len() {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.2} {}", units[u])
-    }
-}
-
-/// `2025-03-04T22:10Z`.
-pub fn minute(ms: i64) -> String {
-    let t = modelward_event::format_timestamp(ms);
-    format!("{}Z", &t[..t.len().min(16)])
-}
-
 /// The bucket width in words.
 fn unit(bucket_ms: i64) -> &'static str {
     match bucket_ms {
@@ -178,20 +145,18 @@ fn api_volume(cx: &Context<'_>) -> Computed {
         if buckets == 0 {
             anomalous |= during > 0;
             details.push(format!(
-                "{p}: {} calls {} – {}, peak {}/{per}; no earlier calls in the logs read (a new caller)",
+                "{p}: {} calls {}, peak {}/{per}; no earlier calls in the logs read (a new caller)",
                 thousands(during),
-                minute(first),
-                minute(last),
+                time_range(first, last),
                 thousands(peak)
             ));
         } else {
             let ratio = peak as f64 / mean.max(1e-9);
             anomalous |= ratio >= 3.0;
             details.push(format!(
-                "{p}: {} calls {} – {}, peak {}/{per} vs a baseline of {mean:.1}/{per} over {buckets} earlier active {per}s (×{ratio:.1})",
+                "{p}: {} calls {}, peak {}/{per} vs a baseline of {mean:.1}/{per} over {buckets} earlier active {per}s (×{ratio:.1})",
                 thousands(during),
-                minute(first),
-                minute(last),
+                time_range(first, last),
                 thousands(peak)
             ));
         }
@@ -237,11 +202,15 @@ fn query_pattern(cx: &Context<'_>) -> Computed {
                 .and_then(Value::as_str)
                 .map(|v| format!(" [{v}]"))
                 .unwrap_or_default();
-            format!(
-                "{}{variant}: {}",
-                a.rule_name,
-                a.message.as_deref().unwrap_or("(no message)")
-            )
+            let what = a.message.clone().unwrap_or_else(|| {
+                let n = a.evidence("events").and_then(Value::as_u64).unwrap_or(1);
+                format!(
+                    "{} matching request(s) {}",
+                    thousands(n),
+                    time_range(a.first_seen, a.timestamp)
+                )
+            });
+            format!("{}{variant}: {what}", a.rule_name)
         })
         .collect();
     if !details.is_empty() {
@@ -397,7 +366,7 @@ fn data_downloads(cx: &Context<'_>) -> Computed {
         format!(
             "{} object(s) read ({models} model file(s), {datasets} dataset file(s)), {}",
             objects.len(),
-            bytes(total)
+            human_bytes(total)
         ),
         details,
     )
@@ -449,7 +418,7 @@ fn inventory_status(cx: &Context<'_>) -> Computed {
     let Some(inventory) = cx.inventory else {
         return computed(
             AnswerState::NoData,
-            "no model inventory given (`modelward inventory scan`, then `--inventory`)",
+            "no model inventory configured (`modelward inventory scan`, then `[respond] inventory`)",
             objects.into_iter().collect(),
         );
     };
@@ -484,7 +453,7 @@ fn inventory_status(cx: &Context<'_>) -> Computed {
                     "{o}: registered as {} ({}, {}, sha256 {}…)",
                     k.path,
                     k.format,
-                    bytes(k.size),
+                    human_bytes(k.size),
                     &k.hash[..k.hash.len().min(12)]
                 ));
             }
@@ -507,17 +476,12 @@ fn targeted_models(cx: &Context<'_>) -> Computed {
         .filter_map(|a| a.entity("model"))
         .map(str::to_string)
         .collect();
-    for o in cx.alerts.iter().flat_map(|a| a.objects()) {
-        if object_kind(&o) == Some(ObjectKind::Model) {
-            // The model's folder: `bucket/llama-3-8b-instruct/v3/model-0001.safetensors` → `llama-3-8b-instruct/v3`.
-            let parts: Vec<&str> = o.split('/').collect();
-            let folder = match parts.len() {
-                0..=2 => o.clone(),
-                n => parts[n.saturating_sub(3)..n - 1].join("/"),
-            };
-            models.insert(folder);
-        }
-    }
+    models.extend(
+        cx.alerts
+            .iter()
+            .flat_map(|a| a.objects())
+            .filter_map(|o| crate::ioc::model_of(&o)),
+    );
     if models.is_empty() {
         return computed(
             AnswerState::NoData,
@@ -549,10 +513,9 @@ fn extraction_extent(cx: &Context<'_>) -> Computed {
         let n = cx.volume.calls_between(&p, first, last);
         if n > 0 {
             details.push(format!(
-                "{p}: {} calls {} – {}",
+                "{p}: {} calls {}",
                 thousands(n),
-                minute(first),
-                minute(last)
+                time_range(first, last)
             ));
         }
     }
@@ -574,7 +537,10 @@ fn extraction_extent(cx: &Context<'_>) -> Computed {
     }
     let downloaded: u64 = cx.alerts.iter().map(downloaded_bytes).sum();
     if downloaded > 0 {
-        details.push(format!("{} read from object storage", bytes(downloaded)));
+        details.push(format!(
+            "{} read from object storage",
+            human_bytes(downloaded)
+        ));
     }
     if details.is_empty() {
         return computed(
@@ -586,8 +552,12 @@ fn extraction_extent(cx: &Context<'_>) -> Computed {
     let answer = match (probes, downloaded) {
         (0, 0) => "see the call counts".to_string(),
         (p, 0) => format!("at least {} extraction queries answered", thousands(p)),
-        (0, d) => format!("{} of artifacts or data read", bytes(d)),
-        (p, d) => format!("{} extraction queries and {} read", thousands(p), bytes(d)),
+        (0, d) => format!("{} of artifacts or data read", human_bytes(d)),
+        (p, d) => format!(
+            "{} extraction queries and {} read",
+            thousands(p),
+            human_bytes(d)
+        ),
     };
     computed(AnswerState::Finding, answer, details)
 }
@@ -644,18 +614,4 @@ fn assets_at_risk(cx: &Context<'_>) -> Computed {
         answer,
         cx.vectors.iter().map(|v| v.name.clone()).collect(),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_for_people() {
-        assert_eq!(thousands(1_234_567), "1,234,567");
-        assert_eq!(thousands(12), "12");
-        assert_eq!(bytes(20_981_295_608), "20.98 GB");
-        assert_eq!(bytes(999), "999 B");
-        assert_eq!(minute(1_741_126_225_111), "2025-03-04T22:10Z");
-    }
 }

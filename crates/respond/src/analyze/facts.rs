@@ -13,7 +13,8 @@
 use std::collections::BTreeMap;
 
 use crate::alert_view::AlertView;
-use crate::playbook::condition::{ObjectKind, Origin, Predicate};
+use crate::objects::object_kind;
+use crate::playbook::condition::{Origin, Predicate};
 
 use super::settings::{glob, internal_address, RespondSettings};
 
@@ -26,47 +27,6 @@ pub const MANUAL: [&str; 6] = [
     "key_compromised",
     "inventory_verified",
 ];
-
-/// File extensions of model weights and checkpoints.
-const MODEL_EXTENSIONS: [&str; 14] = [
-    "safetensors",
-    "gguf",
-    "ggml",
-    "pt",
-    "pth",
-    "ckpt",
-    "bin",
-    "onnx",
-    "h5",
-    "keras",
-    "tflite",
-    "pb",
-    "mlmodel",
-    "npz",
-];
-/// File extensions of datasets.
-const DATASET_EXTENSIONS: [&str; 10] = [
-    "parquet", "jsonl", "csv", "arrow", "tfrecord", "tsv", "avro", "orc", "json", "txt",
-];
-
-fn extension(path: &str) -> String {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    name.rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default()
-}
-
-/// Whether a storage object is a model file or a dataset file, by its name.
-pub fn object_kind(path: &str) -> Option<ObjectKind> {
-    let ext = extension(path);
-    if MODEL_EXTENSIONS.contains(&ext.as_str()) {
-        Some(ObjectKind::Model)
-    } else if DATASET_EXTENSIONS.contains(&ext.as_str()) {
-        Some(ObjectKind::Dataset)
-    } else {
-        None
-    }
-}
 
 /// An employee's id in a principal: an IAM user's name, or an assumed-role session named
 /// like a person (`rkumar@acme.example`).
@@ -131,19 +91,6 @@ pub fn alert_predicate(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn objects_by_extension() {
-        assert_eq!(
-            object_kind("acme-ml-models/llama/v3/model-00001-of-00004.safetensors"),
-            Some(ObjectKind::Model)
-        );
-        assert_eq!(
-            object_kind("data/part-0001.parquet"),
-            Some(ObjectKind::Dataset)
-        );
-        assert_eq!(object_kind("notes/readme"), None);
-    }
 
     #[test]
     fn employees_from_principals() {

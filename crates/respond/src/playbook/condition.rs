@@ -11,6 +11,8 @@
 
 use std::fmt;
 
+pub use crate::objects::ObjectKind;
+
 /// One predicate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Predicate {
@@ -21,12 +23,6 @@ pub enum Predicate {
     Object(ObjectKind),
     Principal(Origin),
     Fact(String),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ObjectKind {
-    Model,
-    Dataset,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

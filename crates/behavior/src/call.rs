@@ -308,6 +308,17 @@ impl Call {
     /// The call an event records, with the number of sensitive-data findings in it; `None`
     /// when the event is not an LLM call or has no time or principal.
     pub fn from_event(event: &Event, sensitive: u32) -> Option<Call> {
+        Call::read(event, sensitive, true)
+    }
+
+    /// The call without its prompt's features (`prompt_hash` and `text` empty): who, when,
+    /// from where, with which parameters, what it read from storage. A fraction of the cost,
+    /// for counting calls.
+    pub fn without_text(event: &Event) -> Option<Call> {
+        Call::read(event, 0, false)
+    }
+
+    fn read(event: &Event, sensitive: u32, with_text: bool) -> Option<Call> {
         let is_call = CALL_MARKERS.iter().any(|p| !event.get(p).is_empty())
             || event.get_str("azure.open_ai.category") == Some("RequestResponse")
             || text(event, "storage.operation").is_some();
@@ -337,7 +348,11 @@ impl Call {
             }
             None
         });
-        let prompt = event.get("gen_ai.prompt");
+        let prompt = if with_text {
+            event.get("gen_ai.prompt")
+        } else {
+            Vec::new()
+        };
         Some(Call {
             ts,
             api_key: (principal_field != "api_key.id")

@@ -72,6 +72,9 @@ pub fn count(
         bucket_ms,
         ..VolumeSeries::default()
     };
+    // One automaton over every subject: a record is parsed only when it names one.
+    let needles: Vec<&str> = principals.iter().map(String::as_str).collect();
+    let finder = aho_corasick::AhoCorasick::new(&needles).ok();
     for input in inputs {
         let Ok(mut reader) = Reader::open(input, ReaderOptions::default()) else {
             continue;
@@ -82,7 +85,7 @@ pub fn count(
             for span in &batch.records {
                 let bytes = batch.bytes(span);
                 out.storage_records += u64::from(is_storage_record(bytes));
-                if !mentions_any(bytes, principals) {
+                if !finder.as_ref().is_some_and(|f| f.is_match(bytes)) {
                     continue;
                 }
                 let Ok(objects) = parse_record(bytes) else {
@@ -99,7 +102,7 @@ pub fn count(
                         offset: span.offset,
                     };
                     let event = Event::new(fields, origin);
-                    if let Some(call) = Call::from_event(&event, 0) {
+                    if let Some(call) = Call::without_text(&event) {
                         out.add(&call, principals);
                     }
                 }
@@ -177,11 +180,4 @@ impl VolumeSeries {
             storage_records: self.storage_records,
         }
     }
-}
-
-/// A literal scan before parsing: only records that name a principal are parsed.
-fn mentions_any(bytes: &[u8], principals: &HashSet<String>) -> bool {
-    principals
-        .iter()
-        .any(|p| memchr::memmem::find(bytes, p.as_bytes()).is_some())
 }

@@ -228,6 +228,11 @@ pub enum IncidentCommand {
         /// The bundle's folder (must not exist or be empty).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// Mask secrets in the log records (API keys, tokens, passwords) for a wider
+        /// audience; the records are then no longer the bytes as read (their original
+        /// SHA-256 stays in the index).
+        #[arg(long)]
+        redact: bool,
     },
     /// Check an evidence bundle against its manifest (exit 1 on any difference).
     Verify {

@@ -151,11 +151,11 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
             write_out(output.as_deref(), &bytes)?;
             Ok(0)
         }
-        IncidentCommand::Export { id, out } => {
+        IncidentCommand::Export { id, out, redact } => {
             let setup = options_respond(options)?;
             let mut incident = repo::load(&store, &id)?;
             mark_report_written(&setup, &mut store, &mut incident)?;
-            export::export(&store, &incident, &out)
+            export::export(&store, &incident, &out, redact)
         }
         IncidentCommand::Audit { id } => {
             let id = match id {

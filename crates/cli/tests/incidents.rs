@@ -191,6 +191,23 @@ fn an_extraction_attack_is_rate_limited_with_evidence_preserved_and_reported() {
         let at = r["offset"].as_u64().unwrap() as usize;
         assert_eq!(&raw_log[at..at + raw.len()], raw.as_slice());
     }
+    // A redacted bundle for a wider audience: key ids masked, still verifiable.
+    let redacted = dir.path("redacted");
+    let out = modelward(
+        &["incident", "export", &id, "--redact", "--db"],
+        &[&db, Path::new("--out"), &redacted],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let first = std::fs::read_to_string(redacted.join("evidence/0001.redacted")).unwrap();
+    let raw_first = std::fs::read_to_string(bundle.join("evidence/0001.raw")).unwrap();
+    let key = raw_first
+        .split('"')
+        .find(|w| w.starts_with("key_") && w.len() > 10)
+        .expect("the raw record names its API key id");
+    assert!(!first.contains(key), "{key} left in {first}");
+    assert!(modelward(&["incident", "verify"], &[&redacted])
+        .status
+        .success());
     let ok = modelward(&["incident", "verify"], &[&bundle]);
     assert!(ok.status.success(), "{}", text(&ok));
     std::fs::write(bundle.join("evidence/0001.raw"), b"{}").unwrap();

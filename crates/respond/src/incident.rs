@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::alert_view::AlertView;
 use crate::volume::VolumeSeries;
@@ -288,6 +287,3 @@ pub struct Task {
     pub done_at: Option<i64>,
     pub note: String,
 }
-
-/// An alert's JSON document, as stored.
-pub type AlertDoc = Value;

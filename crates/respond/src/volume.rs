@@ -37,6 +37,11 @@ impl VolumeSeries {
             .unwrap_or(0)
     }
 
+    /// No calls and no bytes counted.
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty() && self.bytes.is_empty()
+    }
+
     /// Mean calls per bucket of `principal` over the buckets before `before` in which it
     /// called at all, and how many such buckets there were.
     pub fn baseline(&self, principal: &str, before: i64) -> (f64, usize) {
@@ -52,10 +57,6 @@ impl VolumeSeries {
             earlier.iter().sum::<u64>() as f64 / earlier.len() as f64,
             earlier.len(),
         )
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.series.is_empty() && self.bytes.is_empty()
     }
 }
 

@@ -43,7 +43,8 @@ pub fn iocs_stix(incident: &Incident, now: i64) -> Result<Vec<u8>> {
 
 /// Writes the bundle: the incident, its alerts, the raw records (as preserved, or read now
 /// when they were not), the audit log, IoCs, reports and the manifest.
-pub fn export(store: &Store, incident: &Incident, out: &Path) -> Result<u8> {
+/// With `redact`, secrets in the records are masked (and the index says so).
+pub fn export(store: &Store, incident: &Incident, out: &Path, redact: bool) -> Result<u8> {
     let now = now_ms();
     let mut records = store.evidence(&incident.id)?;
     let mut note = "preserved by the incident's preserve_evidence action";
@@ -61,17 +62,26 @@ pub fn export(store: &Store, incident: &Incident, out: &Path) -> Result<u8> {
     files.push(("alerts.ndjson".into(), alerts));
     let mut index = Vec::new();
     for (n, r) in records.iter().enumerate() {
-        let name = format!("evidence/{:04}.raw", n + 1);
+        let (name, bytes) = if redact {
+            let text = String::from_utf8_lossy(&r.raw);
+            (
+                format!("evidence/{:04}.redacted", n + 1),
+                ioc::mask_secrets(&text).into_owned().into_bytes(),
+            )
+        } else {
+            (format!("evidence/{:04}.raw", n + 1), r.raw.clone())
+        };
         serde_json::to_writer(
             &mut index,
             &serde_json::json!({
                 "bundle_file": name, "file": r.file, "line": r.line, "offset": r.offset,
                 "bytes": r.raw.len(), "sha256": r.sha256,
                 "read_at": modelward_event::format_timestamp(r.read_at), "how": note,
+                "redacted": redact,
             }),
         )?;
         index.push(b'\n');
-        files.push((name, r.raw.clone()));
+        files.push((name, bytes));
     }
     files.push(("evidence/records.ndjson".into(), index));
     let mut audit = Vec::new();

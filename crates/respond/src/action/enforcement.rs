@@ -29,10 +29,6 @@ impl EnforcementExecutor {
     pub fn with_store(store: Store, now: i64) -> EnforcementExecutor {
         EnforcementExecutor { store, now }
     }
-
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
 }
 
 /// The measure an action puts in force and how long, if the gateway enforces it.

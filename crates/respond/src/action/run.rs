@@ -25,15 +25,6 @@ impl Runner {
         }
     }
 
-    pub fn dry_run(&self) -> bool {
-        self.dry_run
-    }
-
-    /// The executors, by name.
-    pub fn executor_names(&self) -> Vec<String> {
-        self.executors.iter().map(|e| e.name()).collect()
-    }
-
     /// Runs `actions` in order; returns the entries it appended, and the earlier `done`
     /// entries of actions it did not repeat (outcome `already_done`, their own sequence
     /// numbers). An entry like the latest one for the same action (a second dry run, an

@@ -76,25 +76,6 @@ impl Condition {
                 .iter()
                 .any(|conj| conj.iter().all(|l| eval(&l.predicate) != l.negated))
     }
-
-    /// Whether any predicate is about a single alert (not a `fact:`).
-    pub fn is_per_alert(&self) -> bool {
-        self.alternatives
-            .iter()
-            .flatten()
-            .any(|l| !matches!(l.predicate, Predicate::Fact(_)))
-    }
-
-    /// The facts it names.
-    pub fn facts(&self) -> impl Iterator<Item = &str> {
-        self.alternatives
-            .iter()
-            .flatten()
-            .filter_map(|l| match &l.predicate {
-                Predicate::Fact(f) => Some(f.as_str()),
-                _ => None,
-            })
-    }
 }
 
 fn literal(text: &str) -> Result<Literal, String> {
@@ -173,8 +154,6 @@ mod tests {
         assert!(c.holds(&mut facts(&["a", "b", "c"])));
         assert!(!c.holds(&mut facts(&[])));
         assert!(cond(&[]).holds(&mut facts(&[])));
-        assert!(!c.is_per_alert());
-        assert!(cond(&["vector:x & fact:y"]).is_per_alert());
     }
 
     #[test]

@@ -132,10 +132,13 @@ impl HuntIncidents<'_> {
     ) -> Result<()> {
         let now = now_ms();
         let mut store = Store::open(self.db)?;
-        let views: Vec<AlertView> = alerts
-            .into_iter()
-            .filter_map(|doc| AlertView::from_json(doc).ok())
-            .collect();
+        let mut views = Vec::with_capacity(alerts.len());
+        for doc in alerts {
+            match AlertView::from_json(doc) {
+                Ok(v) => views.push(v),
+                Err(e) => eprintln!("modelward: an alert left out of the incidents: {e}"),
+            }
+        }
         let facts = BTreeMap::from([("baselines_kept".to_string(), self.baselines_kept)]);
         let responder = setup.responder("modelward hunt", facts);
         let mut runner = setup.runner(self.db, self.dry_run, "modelward hunt", now)?;

@@ -268,3 +268,24 @@ fn carried_out_actions_meet_the_decision_and_close_its_tasks() {
         (TaskState::Done, Some("alice"))
     );
 }
+
+#[test]
+fn the_per_download_audit_rule_alone_contains_nothing() {
+    // The serving fleet's weight pulls: each raises the audit rule, none is theft by itself.
+    let pull = AlertView::from_json(json!({
+        "@timestamp": "2025-03-10T23:13:14.000Z",
+        "alert": {"id": "pull-1"},
+        "entity": {"principal": "arn:aws:sts::123456789012:assumed-role/ModelDeploy/model-deploy"},
+        "file.path": "s3://acme-ml-models/llama-3-8b-instruct/v3/model-00004-of-00004.safetensors",
+        "rule": {"id": "2e4c6a80-9b1d-4f3e-a5c7-1d2e3f4a5b03", "name": "Model weights downloaded from object storage",
+                 "origin": "builtin:sigma/model_weights_download.yml",
+                 "tags": ["attack.collection", "pb53.weight_checkpoint_theft"]},
+        "severity": "medium", "risk_score": 47
+    }))
+    .unwrap();
+    let mut i = incident(vec![pull]);
+    run(&mut i, &RespondSettings::default(), &[], NOW);
+    assert!(i.analysis.vectors.is_empty(), "{:?}", i.analysis.vectors);
+    assert!(decisions(&i).is_empty());
+    assert_eq!(i.severity, "medium");
+}

@@ -296,6 +296,15 @@ reason = "the serving fleet loads its own model"
         !said.contains("lock_storage resource jsmith-archive"),
         "another account's bucket is not ours to lock: {said}"
     );
+    // Nothing was carried out (a dry run): past the immediate SLA, every decision is overdue.
+    let late = modelward(
+        &["incident", "list", "--now", "2099-01-01T00:00:00Z", "--db"],
+        &[&db],
+    );
+    let said = text(&late);
+    assert_eq!(said.matches("! INC-").count(), 3, "{said}");
+    assert!(said.contains("contain: OVERDUE"), "{said}");
+    assert!(said.contains("3 with an overdue decision"), "{said}");
     // The insider's incident escalates and lists the employee.
     let insider = list
         .iter()

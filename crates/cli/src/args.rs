@@ -109,6 +109,10 @@ pub struct IncidentArgs {
     /// A TOML configuration file ([respond]: playbook, executors, organisation).
     #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
+    /// The playbook the incidents were built with, when not the built-in PB-53 or the
+    /// configured one (the commands that re-run it refuse another).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub playbook: Option<PathBuf>,
     #[command(subcommand)]
     pub command: IncidentCommand,
 }

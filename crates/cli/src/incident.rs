@@ -11,6 +11,7 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Context, Result};
 use modelward_respond::action::run::{audit_of, from_record};
 use modelward_respond::incident::{Closure, Task};
+use modelward_respond::ioc::safe_value;
 use modelward_respond::{repo, Incident, Stage, Status, TaskState};
 use modelward_store::Store;
 
@@ -24,11 +25,12 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
         None => Options::default(),
     };
     let db = args.db.as_path();
+    let playbook = args.playbook.as_deref();
     match args.command {
-        IncidentCommand::Verify { dir } => return export::verify(&dir),
+        IncidentCommand::Verify { dir } => return export::verify(&dir, db),
         IncidentCommand::Playbook => {
-            let setup = Setup::new(options.respond, None)?;
-            return print_playbook(&setup);
+            let setup = Setup::new(options.respond, playbook)?;
+            return print_playbook(&setup, playbook);
         }
         _ => {}
     }
@@ -109,7 +111,7 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
                 t.id,
                 state.as_str()
             );
-            reanalyse(&options_respond(options)?, &mut store, &mut incident)?;
+            reanalyse(&setup_for(options, playbook)?, &mut store, &mut incident)?;
             println!("{line}");
             Ok(0)
         }
@@ -120,7 +122,7 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
                 .ok_or_else(|| anyhow!("`{fact}`: expected NAME=true or NAME=false"))?;
             let mut incident = repo::load(&store, &id)?;
             incident.manual_facts.insert(name.clone(), value);
-            let setup = options_respond(options)?;
+            let setup = setup_for(options, playbook)?;
             reanalyse(&setup, &mut store, &mut incident)?;
             println!(
                 "{}: {name} = {value} (by {by}); decisions now: {}",
@@ -130,7 +132,7 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
             Ok(0)
         }
         IncidentCommand::Act { id, by, dry_run } => {
-            let setup = options_respond(options)?;
+            let setup = setup_for(options, playbook)?;
             act(&setup, db, &mut store, &id, &by, dry_run)
         }
         IncidentCommand::Report { id, format, output } => {
@@ -138,7 +140,7 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
             let text = export::render(&store, &incident, format)?;
             write_out(output.as_deref(), text.as_bytes())?;
             if output.is_some() {
-                mark_report_written(&options_respond(options)?, &mut store, &mut incident)?;
+                mark_report_written(&setup_for(options, playbook)?, &mut store, &mut incident)?;
             }
             Ok(0)
         }
@@ -152,10 +154,10 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
             Ok(0)
         }
         IncidentCommand::Export { id, out, redact } => {
-            let setup = options_respond(options)?;
+            let setup = setup_for(options, playbook)?;
             let mut incident = repo::load(&store, &id)?;
             mark_report_written(&setup, &mut store, &mut incident)?;
-            export::export(&store, &incident, &out, redact)
+            export::export(&mut store, &incident, &out, redact)
         }
         IncidentCommand::Audit { id } => {
             let id = match id {
@@ -164,7 +166,9 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
             };
             let mut out = BufWriter::new(io::stdout().lock());
             for r in store.audit_log(id.as_deref())? {
-                serde_json::to_writer(&mut out, &from_record(r))?;
+                let mut entry = from_record(r);
+                entry.target = safe_value(&entry.target_kind, &entry.target).into_owned();
+                serde_json::to_writer(&mut out, &entry)?;
                 writeln!(out)?;
             }
             out.flush()?;
@@ -179,7 +183,11 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
                 writeln!(
                     out,
                     "{:<22} {:<10} {:<60} until {until}  {} {}",
-                    m.measure, m.target_kind, m.target, m.incident_id, m.params
+                    m.measure,
+                    m.target_kind,
+                    safe_value(&m.target_kind, &m.target),
+                    m.incident_id,
+                    m.params
                 )?;
             }
             out.flush()?;
@@ -189,8 +197,8 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
     }
 }
 
-fn options_respond(options: Options) -> Result<Setup> {
-    Setup::new(options.respond, None)
+fn setup_for(options: Options, playbook: Option<&Path>) -> Result<Setup> {
+    Setup::new(options.respond, playbook)
 }
 
 fn find_task<'a>(incident: &'a mut Incident, task: &str) -> Result<&'a mut Task> {
@@ -203,7 +211,10 @@ fn find_task<'a>(incident: &'a mut Incident, task: &str) -> Result<&'a mut Task>
         .ok_or_else(|| anyhow!("{id} has no task `{task}` (its tasks: {})", ids.join(", ")))
 }
 
+/// Re-runs the incident's playbook; refuses another one (its decisions and tasks would be
+/// replaced by that playbook's).
 fn reanalyse(setup: &Setup, store: &mut Store, incident: &mut Incident) -> Result<()> {
+    same_playbook(setup, incident)?;
     let responder = setup.responder("modelward incident", BTreeMap::new());
     responder.reanalyse(store, incident, now_ms())?;
     Ok(())
@@ -212,6 +223,18 @@ fn reanalyse(setup: &Setup, store: &mut Store, incident: &mut Incident) -> Resul
 fn mark_report_written(setup: &Setup, store: &mut Store, incident: &mut Incident) -> Result<()> {
     incident.manual_facts.insert("report_written".into(), true);
     reanalyse(setup, store, incident)
+}
+
+fn same_playbook(setup: &Setup, incident: &Incident) -> Result<()> {
+    if incident.playbook != setup.playbook.id {
+        bail!(
+            "{} was built with playbook {}, not {}: pass it with --playbook FILE (or [respond] playbook)",
+            incident.id,
+            incident.playbook,
+            setup.playbook.id
+        );
+    }
+    Ok(())
 }
 
 fn act(
@@ -223,6 +246,7 @@ fn act(
     dry_run: bool,
 ) -> Result<u8> {
     let mut incident = repo::load(store, id)?;
+    same_playbook(setup, &incident)?;
     if incident.status == Status::Closed {
         bail!("{} is closed", incident.id);
     }
@@ -238,7 +262,7 @@ fn act(
             e.outcome.as_str(),
             e.action,
             e.target_kind,
-            e.target,
+            safe_value(&e.target_kind, &e.target),
             e.detail,
             if e.executor.is_empty() {
                 String::new()
@@ -348,8 +372,8 @@ fn list(store: &Store, all: bool, format: IncidentFormat, now: i64) -> Result<u8
     Ok(0)
 }
 
-fn print_playbook(setup: &Setup) -> Result<u8> {
-    match &setup.respond.playbook {
+fn print_playbook(setup: &Setup, given: Option<&Path>) -> Result<u8> {
+    match given.or(setup.respond.playbook.as_deref()) {
         Some(path) => {
             let text = std::fs::read(path).with_context(|| path.display().to_string())?;
             write_out(None, &text)?;

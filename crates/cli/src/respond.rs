@@ -14,6 +14,7 @@ use modelward_respond::action::webhook::WebhookExecutor;
 use modelward_respond::action::{Executor, Outcome};
 use modelward_respond::analyze::KnownArtifact;
 use modelward_respond::evidence::EvidenceExecutor;
+use modelward_respond::ioc::safe_value;
 use modelward_respond::{AlertView, Change, Logs, Playbook, Responder};
 use modelward_rule::Alert;
 use modelward_store::Store;
@@ -187,7 +188,7 @@ pub fn describe(c: &Change, dry_run: bool) -> String {
             "\n  action {verb}: {} {} {}{}",
             e.action,
             e.target_kind,
-            e.target,
+            safe_value(&e.target_kind, &e.target),
             if e.executor.is_empty() {
                 String::new()
             } else {

@@ -35,34 +35,43 @@ pub struct Capture {
 /// Reads the records at `samples` from their files (gzip too), as the hunt's reader reads
 /// them; `read_at` (ms) dates them.
 pub fn capture(samples: &[SampleRef], read_at: i64) -> Capture {
-    let mut by_file: BTreeMap<&str, BTreeSet<u64>> = BTreeMap::new();
+    // Per file: the offsets wanted (exact), and the lines wanted without an offset (the
+    // first record starting on the line; a line may hold several, as a JSON array does).
+    let mut by_file: BTreeMap<&str, (BTreeSet<u64>, BTreeSet<u64>)> = BTreeMap::new();
     for s in samples {
-        by_file.entry(s.file.as_str()).or_default().insert(s.line);
+        let (offsets, lines) = by_file.entry(s.file.as_str()).or_default();
+        match s.offset {
+            Some(o) => offsets.insert(o),
+            None => lines.insert(s.line),
+        };
     }
     let mut out = Capture::default();
-    for (file, lines) in by_file {
+    for (file, (mut offsets, mut lines)) in by_file {
+        let missing =
+            |why: &dyn std::fmt::Display, offsets: &BTreeSet<u64>, lines: &BTreeSet<u64>| {
+                offsets
+                    .iter()
+                    .map(|o| format!("{file} at byte {o}: {why}"))
+                    .chain(lines.iter().map(|l| format!("{file}:{l}: {why}")))
+                    .collect::<Vec<_>>()
+            };
         if file == "-" || file == "<stdin>" {
-            for l in &lines {
-                out.missing
-                    .push(format!("{file}:{l}: read from stdin, not kept"));
-            }
+            out.missing
+                .extend(missing(&"read from stdin, not kept", &offsets, &lines));
             continue;
         }
         let input = InputPath::File(PathBuf::from(file));
         let mut reader = match Reader::open(&input, ReaderOptions::default()) {
             Ok(r) => r,
             Err(e) => {
-                for l in &lines {
-                    out.missing.push(format!("{file}:{l}: {e}"));
-                }
+                out.missing.extend(missing(&e, &offsets, &lines));
                 continue;
             }
         };
-        let mut wanted = lines.clone();
         while let Some(batch) = reader.next_batch() {
             let Ok(batch) = batch else { continue };
             for span in &batch.records {
-                if wanted.remove(&span.line) {
+                if offsets.remove(&span.offset) || lines.remove(&span.line) {
                     let raw = batch.bytes(span).to_vec();
                     out.records.push(EvidenceRecord {
                         file: file.to_string(),
@@ -74,15 +83,15 @@ pub fn capture(samples: &[SampleRef], read_at: i64) -> Capture {
                     });
                 }
             }
-            if wanted.is_empty() {
+            if offsets.is_empty() && lines.is_empty() {
                 break;
             }
         }
-        for l in wanted {
-            out.missing
-                .push(format!("{file}:{l}: no record starts on this line"));
-        }
+        out.missing
+            .extend(missing(&"no record starts there", &offsets, &lines));
     }
+    out.records
+        .dedup_by(|a, b| a.file == b.file && a.offset == b.offset);
     out
 }
 
@@ -108,7 +117,7 @@ pub fn samples_of(incident: &crate::Incident) -> Vec<SampleRef> {
         .flat_map(|a| a.samples.iter().cloned())
         .collect();
     out.sort();
-    out.dedup_by(|a, b| a.file == b.file && a.line == b.line);
+    out.dedup();
     out
 }
 
@@ -118,7 +127,7 @@ impl Executor for EvidenceExecutor {
     }
 
     fn handles(&self, action: &PlannedAction) -> bool {
-        matches!(action.action, Action::PreserveEvidence)
+        matches!(action.action, Action::PreserveEvidence { .. })
     }
 
     fn execute(&mut self, action: &PlannedAction) -> Result<Executed, ExecError> {
@@ -186,12 +195,28 @@ pub struct Mismatch {
     pub why: String,
 }
 
-/// Checks a bundle against its manifest: every listed file present with its hash, and no
-/// file that the manifest does not list.
-pub fn verify_bundle(dir: &Path) -> io::Result<(usize, Vec<Mismatch>)> {
-    let text = fs::read_to_string(dir.join(MANIFEST))?;
+/// What checking a bundle found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// Files the manifest lists.
+    pub files: usize,
+    pub mismatches: Vec<Mismatch>,
+    /// SHA-256 of the manifest itself (the export records it in the audit log).
+    pub manifest_sha256: String,
+}
+
+/// Checks a bundle against its manifest: every listed file present with its hash, no file or
+/// symbolic link the manifest does not list, and each raw record still hashing to the
+/// SHA-256 recorded when it was read (`evidence/records.ndjson`).
+pub fn verify_bundle(dir: &Path) -> io::Result<Verified> {
+    let manifest = fs::read(dir.join(MANIFEST))?;
+    let text = String::from_utf8_lossy(&manifest);
     let mut listed = BTreeSet::new();
     let mut bad = Vec::new();
+    let mismatch = |file: &str, why: &str| Mismatch {
+        file: file.into(),
+        why: why.into(),
+    };
     for (n, line) in text
         .lines()
         .enumerate()
@@ -203,48 +228,82 @@ pub fn verify_bundle(dir: &Path) -> io::Result<(usize, Vec<Mismatch>)> {
                 format!("{MANIFEST}:{}: expected `<sha256>  <file>`", n + 1),
             ));
         };
-        if name.starts_with('/') || name.split('/').any(|p| p == "..") {
+        if name.starts_with('/') || name.split('/').any(|p| p == ".." || p.is_empty()) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("{MANIFEST}:{}: `{name}` leaves the bundle", n + 1),
             ));
         }
         listed.insert(name.to_string());
-        match fs::read(dir.join(name)) {
+        let path = dir.join(name);
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            bad.push(mismatch(name, "a symbolic link"));
+            continue;
+        }
+        match fs::read(&path) {
             Ok(bytes) if sha256_hex(&bytes) == hash => {}
-            Ok(_) => bad.push(Mismatch {
-                file: name.into(),
-                why: "changed".into(),
-            }),
-            Err(_) => bad.push(Mismatch {
-                file: name.into(),
-                why: "missing".into(),
-            }),
+            Ok(_) => bad.push(mismatch(name, "changed")),
+            Err(_) => bad.push(mismatch(name, "missing")),
         }
     }
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for entry in fs::read_dir(&d)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
+            let entry = entry?;
+            let path = entry.path();
+            let kind = entry.file_type()?;
             let rel = path
                 .strip_prefix(dir)
                 .unwrap_or(&path)
                 .to_string_lossy()
                 .replace('\\', "/");
-            if rel != MANIFEST && !listed.contains(&rel) {
-                bad.push(Mismatch {
-                    file: rel,
-                    why: "not in the manifest".into(),
-                });
+            if kind.is_dir() {
+                stack.push(path);
+            } else if rel != MANIFEST && !listed.contains(&rel) {
+                let why = if kind.is_symlink() {
+                    "a symbolic link, not in the manifest"
+                } else {
+                    "not in the manifest"
+                };
+                bad.push(mismatch(&rel, why));
             }
         }
     }
+    bad.extend(recorded_hashes(dir));
     bad.sort_by(|a, b| a.file.cmp(&b.file));
-    Ok((listed.len(), bad))
+    bad.dedup();
+    Ok(Verified {
+        files: listed.len(),
+        mismatches: bad,
+        manifest_sha256: sha256_hex(&manifest),
+    })
+}
+
+/// Raw records whose bytes no longer hash to the SHA-256 recorded when they were read.
+fn recorded_hashes(dir: &Path) -> Vec<Mismatch> {
+    let Ok(index) = fs::read_to_string(dir.join("evidence/records.ndjson")) else {
+        return Vec::new();
+    };
+    let mut bad = Vec::new();
+    for line in index.lines() {
+        let Ok(r) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let (Some(file), Some(hash)) = (r["bundle_file"].as_str(), r["sha256"].as_str()) else {
+            continue;
+        };
+        if r["redacted"].as_bool() == Some(true) || file.split('/').any(|p| p == "..") {
+            continue;
+        }
+        match fs::read(dir.join(file)) {
+            Ok(bytes) if sha256_hex(&bytes) == hash => {}
+            _ => bad.push(Mismatch {
+                file: file.to_string(),
+                why: "differs from the SHA-256 recorded when it was read".into(),
+            }),
+        }
+    }
+    bad
 }
 
 #[cfg(test)]
@@ -292,6 +351,32 @@ mod tests {
     }
 
     #[test]
+    fn records_sharing_a_line_are_told_apart_by_offset() {
+        let dir = temp("array");
+        fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("a.json");
+        fs::write(&log, "[{\"a\":1},{\"b\":2}]\n").unwrap();
+        let file = log.display().to_string();
+        // Where the reader puts the second record.
+        let mut reader =
+            Reader::open(&InputPath::File(log.clone()), ReaderOptions::default()).unwrap();
+        let batch = reader.next_batch().unwrap().unwrap();
+        assert_eq!(batch.records.len(), 2);
+        let second = batch.records[1];
+        let c = capture(
+            &[SampleRef {
+                file,
+                line: second.line,
+                offset: Some(second.offset),
+            }],
+            1,
+        );
+        assert_eq!(c.records.len(), 1);
+        assert_eq!(c.records[0].raw, batch.bytes(&second).to_vec());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_bundle_verifies_and_tampering_is_found() {
         let dir = temp("bundle");
         let files = vec![
@@ -299,10 +384,12 @@ mod tests {
             ("evidence/0001.raw".to_string(), b"raw line".to_vec()),
         ];
         write_bundle(&dir, &files).unwrap();
-        assert_eq!(verify_bundle(&dir).unwrap(), (2, vec![]));
+        let ok = verify_bundle(&dir).unwrap();
+        assert_eq!((ok.files, ok.mismatches.len()), (2, 0));
+        assert_eq!(ok.manifest_sha256.len(), 64);
         fs::write(dir.join("evidence/0001.raw"), b"raw lime").unwrap();
         fs::write(dir.join("extra.txt"), b"x").unwrap();
-        let (_, bad) = verify_bundle(&dir).unwrap();
+        let bad = verify_bundle(&dir).unwrap().mismatches;
         assert_eq!(
             bad,
             vec![

@@ -5,8 +5,9 @@
 //! earlier. An alert that names no principal (an aggregation over a resource, an
 //! unauthenticated caller) links by its client address and resource instead: to other such
 //! alerts, and to alerts with a principal on the same resource or address that the playbook
-//! handles — never through one busy resource between two principals, since many people use
-//! one account and share office or NAT addresses. Links are transitive (union-find over the
+//! handles. Two principals are thus linked only through an alert that names neither (a
+//! resource-wide aggregation), never by sharing an address or a busy resource between
+//! themselves, since many people use one account and share office or NAT addresses. Links are transitive (union-find over the
 //! alerts in time order). A group becomes an incident only when the playbook handles at
 //! least one of its alerts; the others ride along as context.
 

@@ -113,6 +113,9 @@ pub struct Incident {
     pub transitions: Vec<Transition>,
     /// Facts a responder set by hand (`incident fact`), which override computed ones.
     pub manual_facts: BTreeMap<String, bool>,
+    /// Facts about the runs that built it (`baselines_kept`), kept for later analyses.
+    #[serde(default)]
+    pub context_facts: BTreeMap<String, bool>,
     pub analysis: Analysis,
     /// The playbook's steps for people and their state.
     pub tasks: Vec<Task>,
@@ -191,6 +194,9 @@ pub struct VectorMatch {
 /// An escalation the criteria call for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Escalation {
+    /// Its row in the playbook (1, 2, ...): the task `escalate.<id>`.
+    #[serde(default)]
+    pub id: String,
     pub condition: String,
     pub escalate_to: String,
 }

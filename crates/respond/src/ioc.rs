@@ -45,8 +45,7 @@ use crate::text::{human_bytes, thousands, time_range};
 use crate::volume::VolumeSeries;
 
 pub use csv::to_csv;
-pub(crate) use mask::safe_value;
-pub use mask::{looks_like_secret, mask_key, mask_secrets};
+pub use mask::{looks_like_secret, mask_key, mask_secrets, safe_value};
 
 /// The IoC kinds, in the order of PB-53's table.
 pub const KINDS: [&str; 8] = [

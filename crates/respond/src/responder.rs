@@ -94,17 +94,7 @@ impl Responder<'_> {
                 .collect();
         let mut changes: Vec<Change> = Vec::new();
         for group in groups {
-            let change = self.join(store, group, now)?;
-            match changes
-                .iter_mut()
-                .find(|c| c.incident.id == change.incident.id)
-            {
-                Some(c) => {
-                    c.incident = change.incident;
-                    c.alerts_added += change.alerts_added;
-                }
-                None => changes.push(change),
-            }
+            self.join(store, group, now, &mut changes)?;
         }
         for id in seen {
             if changes.iter().any(|c| c.incident.id == id) {
@@ -133,7 +123,9 @@ impl Responder<'_> {
         for change in &mut changes {
             let incident = &mut change.incident;
             let mine: HashSet<String> = subjects(incident).collect();
-            let volume = series.only(&mine);
+            // Counts of earlier runs stay (other logs); this run's replace theirs per bucket.
+            let mut volume = incident.analysis.volume.clone();
+            volume.merge(series.only(&mine));
             self.analyse(store, incident, &volume, now)?;
             if incident.stage == Stage::Detect {
                 move_to(
@@ -205,12 +197,14 @@ impl Responder<'_> {
         now: i64,
     ) -> Result<(), RespondError> {
         let audit = audit_of(store, &incident.id)?;
+        // What an earlier run knew stays unless this one knows better.
+        incident.context_facts.extend(self.context_facts.clone());
         let inputs = Inputs {
             settings: self.settings,
             volume,
             inventory: self.inventory,
             storage_logs: volume.storage_records > 0,
-            context_facts: self.context_facts.clone(),
+            context_facts: incident.context_facts.clone(),
             audit: &audit,
         };
         analyze::analyze(self.playbook, incident, &inputs, now);
@@ -218,51 +212,81 @@ impl Responder<'_> {
         Ok(())
     }
 
-    /// The open incident `group` continues (merging several it links), or a new one.
+    /// Adds `group` to the open incident it continues (merging several it links, stored or
+    /// already touched by this run), or to a new one, in `changes`.
     fn join(
         &self,
         store: &mut Store,
         group: Vec<AlertView>,
         now: i64,
-    ) -> Result<Change, RespondError> {
+        changes: &mut Vec<Change>,
+    ) -> Result<(), RespondError> {
         let first_seen = group.iter().map(|a| a.first_seen).min().unwrap_or(0);
         let since = first_seen - self.settings.grouping.gap_ms;
+        let keys: BTreeSet<(String, String)> = group
+            .iter()
+            .flat_map(|a| link_keys(a, &self.settings.grouping))
+            .collect();
         let mut found: BTreeSet<String> = BTreeSet::new();
-        for a in &group {
-            for (kind, value) in link_keys(a, &self.settings.grouping) {
-                found.extend(store.open_incidents_with(&kind, &value, since)?);
+        for (kind, value) in &keys {
+            found.extend(store.open_incidents_with(kind, value, since)?);
+        }
+        found.extend(
+            changes
+                .iter()
+                .filter(|c| {
+                    c.incident.last_seen >= since
+                        && c.incident.entities.iter().any(|e| keys.contains(e))
+                })
+                .map(|c| c.incident.id.clone()),
+        );
+        // The incidents it continues: this run's copy when it has one, else the stored one.
+        let mut existing: Vec<Change> = Vec::new();
+        for id in found {
+            match changes.iter().position(|c| c.incident.id == id) {
+                Some(at) => existing.push(changes.remove(at)),
+                None => existing.push(Change {
+                    incident: repo::load(store, &id)?,
+                    new: false,
+                    alerts_added: 0,
+                    actions: Vec::new(),
+                }),
             }
         }
-        let mut existing: Vec<Incident> = found
-            .iter()
-            .map(|id| repo::load(store, id))
-            .collect::<Result<_, _>>()?;
-        existing.sort_by_key(|i| (i.created_at, i.id.clone()));
-        let added = group.len();
-        let (mut incident, new) = if existing.is_empty() {
-            (self.open(&group, now), true)
+        existing.sort_by_key(|c| (c.incident.created_at, c.incident.id.clone()));
+        let mut change = if existing.is_empty() {
+            Change {
+                incident: self.open(&group, now),
+                new: true,
+                alerts_added: 0,
+                actions: Vec::new(),
+            }
         } else {
             let mut keep = existing.remove(0);
             for other in existing {
+                let carried = carried_over(store, &other.incident.id, &keep.incident.id)?;
                 let mut batch = store.batch()?;
-                batch.merge_incident(&other.id, &keep.id)?;
+                batch.merge_incident(&other.incident.id, &keep.incident.id)?;
+                for record in &carried {
+                    batch.append_audit(record)?;
+                }
                 batch.commit()?;
-                absorb(&mut keep, other, now, &self.actor);
+                keep.new |= other.new;
+                keep.alerts_added += other.alerts_added;
+                keep.actions.extend(other.actions);
+                absorb(&mut keep.incident, other.incident, now, &self.actor);
             }
-            (keep, false)
+            keep
         };
         for a in group {
-            if !incident.alerts.iter().any(|x| x.id == a.id) {
-                incident.alerts.push(a);
+            if !change.incident.alerts.iter().any(|x| x.id == a.id) {
+                change.incident.alerts.push(a);
+                change.alerts_added += 1;
             }
         }
-        refresh(&mut incident);
-        Ok(Change {
-            incident,
-            new,
-            alerts_added: added,
-            actions: Vec::new(),
-        })
+        refresh(&mut change.incident);
+        changes.push(change);
+        Ok(())
     }
 
     fn open(&self, group: &[AlertView], now: i64) -> Incident {
@@ -286,6 +310,7 @@ impl Responder<'_> {
                 note: format!("opened from {} alert(s)", group.len()),
             }],
             manual_facts: BTreeMap::new(),
+            context_facts: BTreeMap::new(),
             analysis: Analysis::default(),
             tasks: Vec::new(),
             closed: None,
@@ -329,7 +354,8 @@ fn refresh(incident: &mut Incident) {
         .unwrap_or(0);
 }
 
-/// Folds `other` (found to be the same incident) into `keep`.
+/// Folds `other` (found to be the same incident) into `keep`: its alerts, facts, call
+/// counts, decisions (the earlier clock wins) and tasks (a person's word wins).
 fn absorb(keep: &mut Incident, other: Incident, now: i64, actor: &str) {
     for a in other.alerts {
         if !keep.alerts.iter().any(|x| x.id == a.id) {
@@ -339,11 +365,28 @@ fn absorb(keep: &mut Incident, other: Incident, now: i64, actor: &str) {
     for (k, v) in other.manual_facts {
         keep.manual_facts.entry(k).or_insert(v);
     }
-    for t in other.tasks {
-        if !keep.tasks.iter().any(|x| x.id == t.id) {
-            keep.tasks.push(t);
+    for (k, v) in other.context_facts {
+        keep.context_facts.entry(k).or_insert(v);
+    }
+    keep.analysis.volume.merge(other.analysis.volume);
+    for d in other.analysis.decisions {
+        match keep.analysis.decisions.iter_mut().find(|k| k.id == d.id) {
+            Some(k) => k.decided_at = k.decided_at.min(d.decided_at),
+            None => keep.analysis.decisions.push(d),
         }
     }
+    for t in other.tasks {
+        match keep.tasks.iter_mut().find(|k| k.id == t.id) {
+            Some(k)
+                if !crate::analyze::tasks::by_person(k) && crate::analyze::tasks::by_person(&t) =>
+            {
+                *k = t
+            }
+            Some(_) => {}
+            None => keep.tasks.push(t),
+        }
+    }
+    keep.created_at = keep.created_at.min(other.created_at);
     keep.transitions.push(Transition {
         from: Some(keep.stage),
         to: keep.stage,
@@ -351,6 +394,27 @@ fn absorb(keep: &mut Incident, other: Incident, now: i64, actor: &str) {
         by: actor.to_string(),
         note: format!("merged {} (shares an entity)", other.id),
     });
+}
+
+/// The actions `from` carried out, as audit entries of `into` (the log is append-only: the
+/// originals stay), so the merged incident does not repeat them.
+fn carried_over(
+    store: &Store,
+    from: &str,
+    into: &str,
+) -> Result<Vec<modelward_store::audit::AuditRecord>, StoreError> {
+    Ok(store
+        .audit_log(Some(from))?
+        .into_iter()
+        .filter(|r| r.outcome == Outcome::Done.as_str())
+        .map(|mut r| {
+            r.idempotency_key =
+                crate::action::idempotency_key(into, &r.target_kind, &r.target, &r.params);
+            r.detail = format!("carried out for {from} (audit #{}): {}", r.seq, r.detail);
+            r.incident_id = into.to_string();
+            r
+        })
+        .collect())
 }
 
 /// Moves an incident to `to`, recording who and why.
@@ -365,8 +429,12 @@ pub fn move_to(incident: &mut Incident, to: Stage, at: i64, by: &str, note: &str
     incident.stage = to;
 }
 
-/// "Model extraction via API by dev-7731@example.net".
+/// "Model extraction via API by dev-7731@example.net" (secrets masked).
 fn title(incident: &Incident) -> String {
+    crate::ioc::mask_secrets(&raw_title(incident)).into_owned()
+}
+
+fn raw_title(incident: &Incident) -> String {
     let what = incident
         .analysis
         .vectors

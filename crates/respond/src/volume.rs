@@ -37,6 +37,28 @@ impl VolumeSeries {
             .unwrap_or(0)
     }
 
+    /// Adds `newer`'s counts: its buckets replace these (the same logs read again count the
+    /// same), other buckets stay.
+    pub fn merge(&mut self, newer: VolumeSeries) {
+        if self.bucket_ms != newer.bucket_ms && !newer.is_empty() {
+            *self = VolumeSeries {
+                storage_records: self.storage_records.max(newer.storage_records),
+                ..newer
+            };
+            return;
+        }
+        for (who, buckets) in newer.series {
+            self.series.entry(who).or_default().extend(buckets);
+        }
+        for (who, buckets) in newer.bytes {
+            self.bytes.entry(who).or_default().extend(buckets);
+        }
+        self.storage_records = self.storage_records.max(newer.storage_records);
+        if self.bucket_ms == 0 {
+            self.bucket_ms = newer.bucket_ms;
+        }
+    }
+
     /// No calls and no bytes counted.
     pub fn is_empty(&self) -> bool {
         self.series.is_empty() && self.bytes.is_empty()

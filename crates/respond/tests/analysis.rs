@@ -66,6 +66,7 @@ fn incident(alerts: Vec<AlertView>) -> Incident {
         alerts,
         transitions: Vec::new(),
         manual_facts: BTreeMap::new(),
+        context_facts: BTreeMap::new(),
         analysis: Analysis::default(),
         tasks: Vec::new(),
         closed: None,

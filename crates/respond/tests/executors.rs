@@ -478,7 +478,7 @@ fn webhook_handles_only_its_actions() {
     for action in [
         Action::Block { duration_ms: None },
         Action::RevokeKey,
-        Action::PreserveEvidence,
+        Action::PreserveEvidence { alerts: 1 },
     ] {
         assert!(all.handles(&planned(action)));
     }
@@ -595,7 +595,7 @@ fn command_gets_the_document_on_stdin_and_the_action_in_its_environment() {
 fn command_cat_echoes_the_document() {
     let mut executor = CommandExecutor::new(CommandConfig::new("cat", "/bin/cat")).unwrap();
     let done = executor
-        .execute(&planned(Action::PreserveEvidence))
+        .execute(&planned(Action::PreserveEvidence { alerts: 1 }))
         .unwrap();
     // The end of its output: the end of the document.
     assert!(done.detail.ends_with("Z\"}"), "{}", done.detail);

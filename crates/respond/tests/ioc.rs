@@ -166,6 +166,7 @@ fn incident(id: &str, alerts: Vec<AlertView>) -> Incident {
         alerts,
         transitions: Vec::new(),
         manual_facts: BTreeMap::new(),
+        context_facts: BTreeMap::new(),
         analysis: Analysis::default(),
         tasks: Vec::new(),
         closed: None,

@@ -6,7 +6,7 @@
 //! - `incident_alerts(alert_id, incident_id)`: each alert belongs to one incident, so reading
 //!   the same log twice adds nothing.
 //! - `incident_evidence(incident_id, file, line, offset, raw, sha256, read_at)`: the raw log
-//!   records behind the alerts, as read, with their SHA-256.
+//!   records behind the alerts, as read, with their SHA-256, one per file and offset.
 
 use rusqlite::{params, OptionalExtension};
 
@@ -111,7 +111,7 @@ impl Store {
     pub fn evidence(&self, incident: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT file, line, offset, raw, sha256, read_at FROM incident_evidence
-             WHERE incident_id = ?1 ORDER BY file, line",
+             WHERE incident_id = ?1 ORDER BY file, offset",
         )?;
         let rows = stmt.query_map(params![incident], |row| {
             Ok(EvidenceRecord {
@@ -201,7 +201,8 @@ impl Batch<'_> {
         Ok(())
     }
 
-    /// Preserves a raw record; one already preserved (same file and line) is kept as first read.
+    /// Preserves a raw record; one already preserved (same file and offset) is kept as first
+    /// read.
     pub fn put_evidence(
         &mut self,
         incident: &str,

@@ -75,7 +75,7 @@ pub const MIGRATIONS: &[&str] = &[
         raw         BLOB NOT NULL,
         sha256      TEXT NOT NULL,
         read_at     INTEGER NOT NULL,
-        PRIMARY KEY (incident_id, file, line)
+        PRIMARY KEY (incident_id, file, offset)
     );
     CREATE TABLE action_audit (
         seq             INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -6,7 +6,9 @@ use anyhow::{Context, Result};
 use modelward_respond::action::run::audit_of;
 use modelward_respond::evidence::{self, verify_bundle, write_bundle, MANIFEST};
 use modelward_respond::report::{self, ReportInput};
-use modelward_respond::{ioc, stix, Incident};
+use modelward_respond::{ioc, stix, Incident, SampleRef};
+use modelward_store::audit::AuditRecord;
+use modelward_store::incidents::EvidenceRecord;
 use modelward_store::Store;
 
 use crate::args::ReportFormat;
@@ -44,13 +46,28 @@ pub fn iocs_stix(incident: &Incident, now: i64) -> Result<Vec<u8>> {
 /// Writes the bundle: the incident, its alerts, the raw records (as preserved, or read now
 /// when they were not), the audit log, IoCs, reports and the manifest.
 /// With `redact`, secrets in the records are masked (and the index says so).
-pub fn export(store: &Store, incident: &Incident, out: &Path, redact: bool) -> Result<u8> {
+pub fn export(store: &mut Store, incident: &Incident, out: &Path, redact: bool) -> Result<u8> {
     let now = now_ms();
-    let mut records = store.evidence(&incident.id)?;
-    let mut note = "preserved by the incident's preserve_evidence action";
-    if records.is_empty() {
-        records = evidence::capture(&evidence::samples_of(incident), now).records;
-        note = "read from the log files at export (no preserved copy)";
+    // The preserved records, and those of alerts not yet preserved read now.
+    const PRESERVED: &str = "preserved by the incident's preserve_evidence action";
+    const AT_EXPORT: &str = "read from the log files at export (no preserved copy)";
+    let mut records: Vec<(EvidenceRecord, &str)> = store
+        .evidence(&incident.id)?
+        .into_iter()
+        .map(|r| (r, PRESERVED))
+        .collect();
+    let missing: Vec<SampleRef> = evidence::samples_of(incident)
+        .into_iter()
+        .filter(|s| {
+            !records.iter().any(|(r, _)| {
+                r.file == s.file && s.offset.map_or(r.line == s.line, |o| o == r.offset)
+            })
+        })
+        .collect();
+    let late = evidence::capture(&missing, now);
+    records.extend(late.records.into_iter().map(|r| (r, AT_EXPORT)));
+    for m in &late.missing {
+        eprintln!("modelward: evidence not found: {m}");
     }
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     files.push(("incident.json".into(), serde_json::to_vec_pretty(incident)?));
@@ -61,7 +78,7 @@ pub fn export(store: &Store, incident: &Incident, out: &Path, redact: bool) -> R
     }
     files.push(("alerts.ndjson".into(), alerts));
     let mut index = Vec::new();
-    for (n, r) in records.iter().enumerate() {
+    for (n, (r, note)) in records.iter().enumerate() {
         let (name, bytes) = if redact {
             let text = String::from_utf8_lossy(&r.raw);
             (
@@ -101,8 +118,9 @@ pub fn export(store: &Store, incident: &Incident, out: &Path, redact: bool) -> R
         render(store, incident, ReportFormat::Html)?.into_bytes(),
     ));
     let manifest = write_bundle(out, &files).with_context(|| format!("{}", out.display()))?;
+    record_export(store, incident, out, manifest.len())?;
     println!(
-        "{}: {} file(s) written to {} ({} raw record(s), {note}); check with `sha256sum -c {MANIFEST}` in that folder or `modelward incident verify {}`",
+        "{}: {} file(s) written to {} ({} raw record(s)); check with `sha256sum -c {MANIFEST}` in that folder or `modelward incident verify {}`",
         incident.id,
         manifest.len(),
         out.display(),
@@ -112,20 +130,76 @@ pub fn export(store: &Store, incident: &Incident, out: &Path, redact: bool) -> R
     Ok(0)
 }
 
-/// `incident verify DIR`: exit 1 on any difference.
-pub fn verify(dir: &Path) -> Result<u8> {
-    let (n, bad) = verify_bundle(dir).with_context(|| format!("{}", dir.display()))?;
-    if bad.is_empty() {
-        println!("{}: all {n} file(s) match {MANIFEST}", dir.display());
-        return Ok(0);
-    }
-    for m in &bad {
+/// `incident verify DIR`: exit 1 on any difference; with the database the export wrote to,
+/// also whether the audit log recorded this manifest.
+pub fn verify(dir: &Path, db: &Path) -> Result<u8> {
+    let v = verify_bundle(dir).with_context(|| format!("{}", dir.display()))?;
+    for m in &v.mismatches {
         println!("{}: {}", m.file, m.why);
+    }
+    if db.exists() {
+        let store = Store::open_existing(db)?;
+        let recorded = store
+            .audit_log(None)?
+            .into_iter()
+            .find(|r| r.action == EXPORT_ACTION && r.idempotency_key == v.manifest_sha256);
+        match recorded {
+            Some(r) => println!(
+                "{}: the manifest is the one exported for {} (audit #{} at {})",
+                dir.display(),
+                r.incident_id,
+                r.seq,
+                modelward_event::format_timestamp(r.at)
+            ),
+            None => println!(
+                "{}: no export with this manifest is recorded in {}'s audit log",
+                dir.display(),
+                db.display()
+            ),
+        }
+    }
+    if v.mismatches.is_empty() {
+        println!(
+            "{}: all {} file(s) match {MANIFEST}",
+            dir.display(),
+            v.files
+        );
+        return Ok(0);
     }
     println!(
         "{}: {} of the bundle's files differ from {MANIFEST}",
         dir.display(),
-        bad.len()
+        v.mismatches.len()
     );
     Ok(1)
+}
+
+/// The audit log's name for an evidence export.
+const EXPORT_ACTION: &str = "export_evidence";
+
+/// Records an export in the append-only audit log, with the manifest's SHA-256 as its key.
+fn record_export(store: &mut Store, incident: &Incident, out: &Path, files: usize) -> Result<()> {
+    let manifest = std::fs::read(out.join(MANIFEST))?;
+    let hash = evidence::sha256_hex(&manifest);
+    let record = AuditRecord {
+        seq: 0,
+        at: now_ms(),
+        incident_id: incident.id.clone(),
+        action: EXPORT_ACTION.into(),
+        target_kind: "incident".into(),
+        target: incident.id.clone(),
+        params: serde_json::json!({ "dir": out.display().to_string() }).to_string(),
+        decision: String::new(),
+        reason: "evidence bundle (PB-53 2.3)".into(),
+        rules: "[]".into(),
+        executor: "evidence".into(),
+        outcome: "done".into(),
+        detail: format!("{MANIFEST} sha256 {hash}, {files} file(s)"),
+        idempotency_key: hash,
+        actor: "modelward incident export".into(),
+    };
+    let mut batch = store.batch()?;
+    batch.append_audit(&record)?;
+    batch.commit()?;
+    Ok(())
 }

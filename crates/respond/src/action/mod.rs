@@ -90,8 +90,12 @@ pub enum Action {
     PerturbOutput { noise: f64 },
     /// Require proof-of-work for high-volume requests (2.2 #2).
     ProofOfWork { difficulty_bits: u32 },
-    /// Preserve access logs and evidence (2.3 #1): the raw lines behind the alerts.
-    PreserveEvidence,
+    /// Preserve the raw log records behind the incident's alerts (2.3 #1); `alerts` is how
+    /// many alerts it covers, so an incident that grows is preserved again.
+    PreserveEvidence {
+        #[serde(default)]
+        alerts: usize,
+    },
     /// Notify people (escalation, 2.3 #2).
     Notify { recipients: String },
 }
@@ -109,7 +113,7 @@ impl Action {
             Action::ReduceOutputDetail { .. } => "reduce_output_detail",
             Action::PerturbOutput { .. } => "perturb_output",
             Action::ProofOfWork { .. } => "proof_of_work",
-            Action::PreserveEvidence => "preserve_evidence",
+            Action::PreserveEvidence { .. } => "preserve_evidence",
             Action::Notify { .. } => "notify",
         }
     }
@@ -149,23 +153,28 @@ impl PlannedAction {
     /// Same action, same target, same parameters, same incident: the same key. The runner
     /// does not repeat an action whose key already succeeded.
     pub fn idempotency_key(&self) -> String {
-        use sha2::{Digest, Sha256};
         let params = serde_json::to_string(&self.action).unwrap_or_default();
-        let mut h = Sha256::new();
-        for part in [
-            self.incident.as_str(),
+        idempotency_key(
+            &self.incident,
             self.target_kind.as_str(),
-            self.target.as_str(),
-            params.as_str(),
-        ] {
-            h.update(part.as_bytes());
-            h.update([0]);
-        }
-        h.finalize()[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+            &self.target,
+            &params,
+        )
     }
+}
+
+/// The idempotency key of an action: its incident, target and parameters (JSON), hashed.
+pub fn idempotency_key(incident: &str, target_kind: &str, target: &str, params: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [incident, target_kind, target, params] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl fmt::Display for PlannedAction {
@@ -175,7 +184,7 @@ impl fmt::Display for PlannedAction {
             "{} {} {}",
             self.action.kind(),
             self.target_kind.as_str(),
-            self.target
+            crate::ioc::safe_value(self.target_kind.as_str(), &self.target)
         )?;
         match &self.action {
             Action::RateLimit {

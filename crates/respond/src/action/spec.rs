@@ -40,6 +40,12 @@ impl ActionSpec {
             None => None,
         };
         let need = |what: &str| format!("`{}` needs `{what}`", self.action);
+        if duration_ms.is_some() && !matches!(self.action.as_str(), "block" | "rate_limit") {
+            return Err(format!(
+                "`{}` takes no `duration` (only block and rate_limit expire; lift others by hand)",
+                self.action
+            ));
+        }
         let (action, default_target) = match self.action.as_str() {
             "block" => (Action::Block { duration_ms }, TargetKind::Principal),
             "rate_limit" => {
@@ -87,7 +93,7 @@ impl ActionSpec {
                     TargetKind::Principal,
                 )
             }
-            "preserve_evidence" => (Action::PreserveEvidence, TargetKind::Incident),
+            "preserve_evidence" => (Action::PreserveEvidence { alerts: 0 }, TargetKind::Incident),
             "notify" => (
                 Action::Notify {
                     recipients: self.recipients.clone().ok_or_else(|| need("recipients"))?,

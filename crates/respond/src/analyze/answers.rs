@@ -115,14 +115,13 @@ fn window(cx: &Context<'_>) -> (i64, i64) {
     (first, last)
 }
 
-fn is_extraction(a: &AlertView) -> bool {
-    matches!(
-        a.vector.as_deref(),
-        Some("model_extraction_api" | "side_channel")
-    ) || a
-        .tags
+/// Vectors of extraction through the API (the playbook's classification says which alerts).
+pub const EXTRACTION_VECTORS: [&str; 2] = ["model_extraction_api", "side_channel"];
+
+fn is_extraction(cx: &Context<'_>, a: &AlertView) -> bool {
+    cx.vectors
         .iter()
-        .any(|t| t == "atlas.aml.t0024" || t == "pb53.model_extraction_api")
+        .any(|v| EXTRACTION_VECTORS.contains(&v.id.as_str()) && v.alerts.contains(&a.id))
 }
 
 fn api_volume(cx: &Context<'_>) -> Computed {
@@ -195,7 +194,7 @@ fn query_pattern(cx: &Context<'_>) -> Computed {
     let details: Vec<String> = cx
         .alerts
         .iter()
-        .filter(|a| is_extraction(a))
+        .filter(|a| is_extraction(cx, a))
         .map(|a| {
             let variant = a
                 .evidence("variant")
@@ -520,7 +519,7 @@ fn extraction_extent(cx: &Context<'_>) -> Computed {
         }
     }
     let mut probes = 0u64;
-    for a in cx.alerts.iter().filter(|a| is_extraction(a)) {
+    for a in cx.alerts.iter().filter(|a| is_extraction(cx, a)) {
         for key in [
             "probe_calls",
             "calls",

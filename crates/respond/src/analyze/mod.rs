@@ -117,7 +117,7 @@ pub fn analyze(playbook: &Playbook, incident: &mut Incident, inputs: &Inputs<'_>
     let computed = [
         (
             "extraction_pattern",
-            has("model_extraction_api") || has("side_channel"),
+            answers::EXTRACTION_VECTORS.iter().any(|v| has(v)),
         ),
         (
             "artifact_accessed",
@@ -181,8 +181,13 @@ pub fn analyze(playbook: &Playbook, incident: &mut Incident, inputs: &Inputs<'_>
                 .collect::<Vec<_>>()
                 .join(" — "),
             state: r.state,
-            answer: r.answer,
-            details: r.details,
+            // Principals and values from the logs: nothing secret-looking leaves unmasked.
+            answer: crate::ioc::mask_secrets(&r.answer).into_owned(),
+            details: r
+                .details
+                .iter()
+                .map(|d| crate::ioc::mask_secrets(d).into_owned())
+                .collect(),
         }
     };
     let triage: Vec<Answer> = playbook.triage.iter().map(answer).collect();
@@ -190,8 +195,10 @@ pub fn analyze(playbook: &Playbook, incident: &mut Incident, inputs: &Inputs<'_>
     let escalations: Vec<Escalation> = playbook
         .escalation
         .iter()
-        .filter(|e| holds(&e.when, alerts, settings, &facts))
-        .map(|e| Escalation {
+        .enumerate()
+        .filter(|(_, e)| holds(&e.when, alerts, settings, &facts))
+        .map(|(n, e)| Escalation {
+            id: (n + 1).to_string(),
             condition: e.condition.clone(),
             escalate_to: e.escalate_to.clone(),
         })
@@ -202,6 +209,27 @@ pub fn analyze(playbook: &Playbook, incident: &mut Incident, inputs: &Inputs<'_>
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    let internal = |p: &str| {
+        alerts.iter().any(|a| {
+            a.entity("principal") == Some(p)
+                && facts::origin(a, settings) == crate::playbook::condition::Origin::Internal
+        })
+    };
+    let mut entities: Vec<(String, String)> = if shown.is_empty() {
+        alerts.iter().flat_map(crate::grouping::entities).collect()
+    } else {
+        shown
+            .iter()
+            .flat_map(|a| crate::grouping::entities(a))
+            .collect()
+    };
+    entities.sort();
+    entities.dedup();
+    let targets = crate::action::plan::Targets {
+        entities,
+        excluded: &approved,
+        internal: &internal,
+    };
     let previous = std::mem::take(&mut incident.analysis.decisions);
     let decisions: Vec<Decision> = playbook
         .decisions
@@ -218,7 +246,7 @@ pub fn analyze(playbook: &Playbook, incident: &mut Incident, inputs: &Inputs<'_>
                 sla_ms: d.sla_ms,
                 decided_at: before.map_or(now, |b| b.decided_at),
                 met_at: before.and_then(|b| b.met_at),
-                actions: plan(d, incident, &rule_names, &approved),
+                actions: plan(d, incident, &rule_names, &targets),
             }
         })
         .collect();

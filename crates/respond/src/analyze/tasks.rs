@@ -19,6 +19,11 @@ fn automatic(by: &Option<String>) -> bool {
         .is_some_and(|b| b == BY_FACT || b.starts_with("action:"))
 }
 
+/// Whether a person set this task's state (kept across analyses).
+pub fn by_person(task: &Task) -> bool {
+    task.state != TaskState::Open && !automatic(&task.done_by)
+}
+
 /// When the incident's first decision was made (its clocks start there), else `now`.
 fn clock_start(decisions: &[Decision], now: i64) -> i64 {
     decisions.iter().map(|d| d.decided_at).min().unwrap_or(now)
@@ -129,9 +134,9 @@ pub fn lay_out(
         }
     }
     let first_due = decisions.iter().filter_map(Decision::due_at).min();
-    for (n, e) in escalations.iter().enumerate() {
+    for e in escalations {
         tasks.push(open(
-            format!("escalate.{}", n + 1),
+            format!("escalate.{}", e.id),
             "escalation",
             format!("Escalate to {}: {}", e.escalate_to, e.condition),
             "SOC Manager".into(),
@@ -161,13 +166,15 @@ pub fn lay_out(
             }
         }
     }
-    // A person's word is kept.
+    // A person's word is kept; what was already done keeps its time.
     for t in &mut tasks {
         if let Some(before) = incident.tasks.iter().find(|b| b.id == t.id) {
-            if before.state != TaskState::Open && !automatic(&before.done_by) {
+            if by_person(before) {
                 t.state = before.state;
                 t.done_by = before.done_by.clone();
                 t.done_at = before.done_at;
+            } else if before.state == t.state && before.done_by == t.done_by {
+                t.done_at = before.done_at.or(t.done_at);
             }
             t.note = before.note.clone();
         }
@@ -179,9 +186,6 @@ pub fn lay_out(
 /// out (and it calls for at least one).
 pub fn meet_decisions(decisions: &mut [Decision], tasks: &[Task], audit: &[AuditEntry]) {
     for d in decisions.iter_mut() {
-        if d.met_at.is_some() {
-            continue;
-        }
         let by_task = tasks
             .iter()
             .find(|t| t.id == format!("decision.{}", d.id) && t.state == TaskState::Done)
@@ -207,6 +211,10 @@ pub fn meet_decisions(decisions: &mut [Decision], tasks: &[Task], audit: &[Audit
                 .collect::<Option<Vec<i64>>>()
                 .and_then(|times| times.into_iter().max())
         };
-        d.met_at = by_task.or(by_actions);
+        // Met again (a re-analysis) keeps the first time; new targets not yet acted on
+        // make it unmet.
+        d.met_at = by_task
+            .or(by_actions)
+            .map(|t| d.met_at.map_or(t, |m| m.min(t)));
     }
 }

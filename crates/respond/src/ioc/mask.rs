@@ -260,7 +260,7 @@ fn entropy(s: &str) -> f64 {
 
 /// An IoC value made safe for output: API keys always masked, secrets masked in any other
 /// value (for IoCs that did not come from [`super::collect`]).
-pub(crate) fn safe_value<'a>(kind: &str, value: &'a str) -> Cow<'a, str> {
+pub fn safe_value<'a>(kind: &str, value: &'a str) -> Cow<'a, str> {
     if kind == "api_key" {
         Cow::Owned(mask_key(value))
     } else {

@@ -1,0 +1,133 @@
+//! The response run over a real (in-memory) store: incidents continued across runs and
+//! merged within one, with their audit history, never repeating an action.
+
+use modelward_event::source::SourceKind;
+use modelward_respond::action::enforcement::EnforcementExecutor;
+use modelward_respond::action::run::{audit_of, Runner};
+use modelward_respond::action::Outcome;
+use modelward_respond::analyze::RespondSettings;
+use modelward_respond::{repo, AlertView, Logs, Playbook, Responder};
+use modelward_store::Store;
+use serde_json::json;
+
+fn alert(id: &str, minute: u32, principal: &str, key: Option<&str>) -> AlertView {
+    let mut doc = json!({
+        "@timestamp": format!("2025-03-04T22:{minute:02}:00.000Z"),
+        "alert": {"id": id},
+        "entity": {"principal": principal, "source.ip": "203.0.113.66"},
+        "evidence": {"pb53_vector": "model_extraction_api", "probe_calls": 100},
+        "rule": {"id": "MW-TH-0001", "name": "Model extraction through the API - logit extraction",
+                 "origin": "builtin:behavior/MW-TH-0001", "tags": ["behavioural"]},
+        "severity": "high", "risk_score": 73
+    });
+    if let Some(k) = key {
+        doc["api_key.id"] = json!(k);
+    }
+    AlertView::from_json(doc).unwrap()
+}
+
+fn ingest(store: &mut Store, alerts: Vec<AlertView>, dry_run: bool, now: i64) -> Vec<String> {
+    let playbook = Playbook::builtin();
+    let settings = RespondSettings::default();
+    let responder = Responder {
+        playbook: &playbook,
+        settings: &settings,
+        inventory: None,
+        context_facts: Default::default(),
+        actor: "test".into(),
+    };
+    let enforcement = EnforcementExecutor::with_store(Store::open_in_memory().unwrap(), now);
+    let mut runner = Runner::new(vec![Box::new(enforcement)], dry_run, "test");
+    let logs = Logs {
+        inputs: &[],
+        source: SourceKind::Auto,
+    };
+    responder
+        .ingest(store, alerts, &logs, &mut runner, now)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.incident.id)
+        .collect()
+}
+
+#[test]
+fn two_groups_of_one_run_continuing_one_incident_keep_every_alert() {
+    let mut store = Store::open_in_memory().unwrap();
+    let first = ingest(
+        &mut store,
+        vec![alert("a1", 10, "p1", Some("key_k1aaaaaaaaaa"))],
+        true,
+        1,
+    );
+    assert_eq!(first.len(), 1);
+    // p1 again (by principal), and p2 with p1's key (by key): two groups, one incident.
+    let second = ingest(
+        &mut store,
+        vec![
+            alert("a2", 20, "p1", None),
+            alert("a3", 21, "p2", Some("key_k1aaaaaaaaaa")),
+        ],
+        true,
+        2,
+    );
+    assert_eq!(second, first);
+    let incident = repo::load(&store, &first[0]).unwrap();
+    let ids: Vec<&str> = incident.alerts.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, ["a1", "a2", "a3"]);
+    for id in ["a1", "a2", "a3"] {
+        assert_eq!(
+            store.incident_of_alert(id).unwrap().as_deref(),
+            Some(first[0].as_str())
+        );
+    }
+}
+
+#[test]
+fn merged_incidents_keep_what_was_done_and_do_not_repeat_it() {
+    let mut store = Store::open_in_memory().unwrap();
+    let a = ingest(&mut store, vec![alert("a1", 10, "p1", None)], false, 1);
+    let b = ingest(
+        &mut store,
+        vec![alert("b1", 12, "p2", Some("key_k2bbbbbbbbbb"))],
+        false,
+        2,
+    );
+    assert_ne!(a, b);
+    let done_before = store.audit_log(None).unwrap().len();
+    // One principal using the other's key: the two are one incident.
+    let merged = ingest(
+        &mut store,
+        vec![alert("c1", 14, "p1", Some("key_k2bbbbbbbbbb"))],
+        false,
+        3,
+    );
+    assert_eq!(merged, a, "the older incident is kept");
+    assert!(store.incident(&b[0]).unwrap().is_none());
+    let log = audit_of(&store, &a[0]).unwrap();
+    // p2's actions, carried out for the other incident, are carried over, not repeated.
+    let p2_done: Vec<_> = log
+        .iter()
+        .filter(|e| e.target == "p2" && e.outcome == Outcome::Done)
+        .collect();
+    assert!(!p2_done.is_empty());
+    assert!(
+        p2_done
+            .iter()
+            .all(|e| e.detail.starts_with("carried out for INC-")),
+        "{p2_done:?}"
+    );
+    let appended = store.audit_log(None).unwrap().len() - done_before;
+    // Only the carried-over copies and the evidence of the grown incident are new.
+    let new_done: Vec<_> = log
+        .iter()
+        .filter(|e| e.outcome == Outcome::Done && e.at == 3 && !e.detail.starts_with("carried out"))
+        .map(|e| e.action.as_str())
+        .collect();
+    assert!(
+        new_done.iter().all(|a| *a == "preserve_evidence"),
+        "{new_done:?} ({appended} appended)"
+    );
+    let incident = repo::load(&store, &a[0]).unwrap();
+    assert_eq!(incident.alerts.len(), 3);
+    assert!(incident.transitions.iter().any(|t| t.note.contains(&b[0])));
+}

@@ -7,31 +7,11 @@ use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 
+mod common;
+use common::Dir;
+
 const SEED_RULE: &str = "Potential Azure OpenAI Model Theft";
 const BURST: &str = "Burst of Azure OpenAI key listings";
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        let dir = std::env::temp_dir().join(format!("mw-exc-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Dir(dir)
-    }
-
-    fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, bytes).unwrap();
-        p
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// 120 ListKey calls on the account of `group` by `object_id` within 40 minutes.
 fn listkeys(group: &str, object_id: &str) -> String {
@@ -90,7 +70,7 @@ fn pair(rule: &str, group: &str) -> (String, String) {
 
 #[test]
 fn an_allow_listed_automation_raises_nothing_and_is_counted() {
-    let dir = Dir::new("allow");
+    let dir = Dir::new("exc-allow");
     let logs = logs(&dir);
     let config = dir.write(
         "mw.toml",
@@ -151,7 +131,7 @@ expires = "2999-01-01T00:00:00Z"
 
 #[test]
 fn alerts_on_single_events_are_counted_as_alerts_excluded() {
-    let dir = Dir::new("single");
+    let dir = Dir::new("exc-single");
     // The offensive-tool user agent detector and Sigma rule alert on every call.
     let calls: String = (0..3)
         .map(|i| {
@@ -179,7 +159,7 @@ fn alerts_on_single_events_are_counted_as_alerts_excluded() {
 
 #[test]
 fn expired_exceptions_and_misspelt_rules_are_reported() {
-    let dir = Dir::new("expired");
+    let dir = Dir::new("exc-expired");
     let logs = logs(&dir);
     let config = dir.write(
         "mw.toml",
@@ -212,7 +192,7 @@ principals = ["x"]
 
 #[test]
 fn bad_exceptions_stop_the_run_with_the_file_and_key() {
-    let dir = Dir::new("bad");
+    let dir = Dir::new("exc-bad");
     let logs = logs(&dir);
     for (text, what) in [
         (

@@ -8,25 +8,8 @@ use std::process::{Command, Output};
 use modelward_corpus::sim::{simulate, Profile, SimSpec};
 use serde_json::Value;
 
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!("mw-incidents-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Dir(d)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::Dir;
 
 fn modelward(args: &[&str], extra: &[&Path]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_modelward"))
@@ -85,7 +68,7 @@ fn hunt(log: &Path, db: &Path, extra: &[&str]) -> Output {
 
 #[test]
 fn an_extraction_attack_is_rate_limited_with_evidence_preserved_and_reported() {
-    let dir = Dir::new("extraction");
+    let dir = Dir::new("incidents-extraction");
     let log = write_log(&dir, vec![Profile::ChatUsers, Profile::LogitSweepFast], 2);
     let db = dir.path("incidents.db");
 
@@ -222,7 +205,7 @@ fn an_extraction_attack_is_rate_limited_with_evidence_preserved_and_reported() {
 
 #[test]
 fn stolen_weights_and_data_are_contained_immediately() {
-    let dir = Dir::new("storage");
+    let dir = Dir::new("incidents-storage");
     let log = write_log(
         &dir,
         vec![

@@ -1,37 +1,16 @@
 //! `modelward inventory` as users run it: scan, verify (exit codes 0/1/2), find.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use modelward_inventory::samples;
 use serde_json::Value;
 
+mod common;
+use common::Dir;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_modelward"))
-}
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        let dir = std::env::temp_dir().join(format!("mw-cli-inv-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Dir(dir)
-    }
-
-    fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, bytes).unwrap();
-        p
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn inventory(args: &[&str], paths: &[&Path]) -> Output {
@@ -73,7 +52,7 @@ fn statuses(o: &Output) -> Vec<(String, String)> {
 
 #[test]
 fn scan_verify_round_trip_with_exit_codes() {
-    let dir = Dir::new("roundtrip");
+    let dir = Dir::new("inv-roundtrip");
     let models = dir.0.join("models");
     let a = dir.write("models/a.safetensors", samples::safetensors());
     let b = dir.write("models/llama.bin", samples::gguf());
@@ -154,7 +133,7 @@ fn scan_verify_round_trip_with_exit_codes() {
 
 #[test]
 fn errors_exit_2() {
-    let dir = Dir::new("errors");
+    let dir = Dir::new("inv-errors");
     let missing_db = dir.0.join("none.db");
     let o = inventory(&["verify", "--db", missing_db.to_str().unwrap()], &[]);
     assert_eq!(o.status.code(), Some(2));
@@ -181,7 +160,7 @@ fn errors_exit_2() {
 
 #[test]
 fn find_by_bytes_in_folders_and_archives() {
-    let dir = Dir::new("find");
+    let dir = Dir::new("inv-find");
     dir.write("data/weights.txt", samples::safetensors());
     dir.write(
         "data/bundle.tar",
@@ -225,7 +204,7 @@ fn find_by_bytes_in_folders_and_archives() {
 
 #[test]
 fn pickles_are_flagged() {
-    let dir = Dir::new("pickle");
+    let dir = Dir::new("inv-pickle");
     dir.write("model.ckpt", samples::pickle_malicious());
     let o = inventory(&["find"], &[&dir.0]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));

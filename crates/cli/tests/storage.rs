@@ -2,10 +2,13 @@
 //! StorageBlobLogs and GCS audit logs through `modelward hunt`, raising the built-in storage
 //! rules (and the Tor detector on `source.ip`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::{json, Value};
+
+mod common;
+use common::Dir;
 
 const WEIGHTS: &str = "2e4c6a80-9b1d-4f3e-a5c7-1d2e3f4a5b03";
 const WEIGHTS_VIA_LINK: &str = "2e4c6a80-9b1d-4f3e-a5c7-1d2e3f4a5b04";
@@ -13,29 +16,6 @@ const CROSS_ACCOUNT: &str = "6a1f3c52-8d4e-4b7a-9c21-3e5f7a9b1d01";
 const KEYS: &str = "6a1f3c52-8d4e-4b7a-9c21-3e5f7a9b1d02";
 const SHARE: &str = "6a1f3c52-8d4e-4b7a-9c21-3e5f7a9b1d03";
 const TOR: &str = "MW-AI-0010";
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        let dir = std::env::temp_dir().join(format!("mw-storage-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Dir(dir)
-    }
-
-    fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, bytes).unwrap();
-        p
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A fixture of the event crate's normalizer tests (real-shaped raw input).
 fn fixture(source: &str, name: &str) -> String {
@@ -95,7 +75,7 @@ fn mentions(alert: &Value, text: &str) -> bool {
 
 #[test]
 fn s3_access_log_weight_download_raises_the_rule() {
-    let d = Dir::new("s3");
+    let d = Dir::new("storage-s3");
     let log = d.write(
         "2025-03-14-09-15-00-3E57427F3EXAMPLE",
         fixture("s3_access", "get_weights.raw.log") + &fixture("s3_access", "legacy_put.raw.log"),
@@ -114,7 +94,7 @@ fn s3_access_log_weight_download_raises_the_rule() {
 
 #[test]
 fn cloudtrail_weight_download_copy_and_keys_raise_their_rules() {
-    let d = Dir::new("cloudtrail");
+    let d = Dir::new("storage-cloudtrail");
     let records: Vec<Value> = [
         "get_object_weights",
         "copy_object_cross_account",
@@ -147,7 +127,7 @@ fn cloudtrail_weight_download_copy_and_keys_raise_their_rules() {
 
 #[test]
 fn azure_blob_weight_download_copy_sas_and_keys_raise_their_rules() {
-    let d = Dir::new("azure");
+    let d = Dir::new("storage-azure");
     let records: Vec<Value> = [
         "get_blob_oauth",
         "get_blob_sas",
@@ -182,7 +162,7 @@ fn azure_blob_weight_download_copy_sas_and_keys_raise_their_rules() {
 
 #[test]
 fn gcs_audit_weight_download_raises_the_rule() {
-    let d = Dir::new("gcs");
+    let d = Dir::new("storage-gcs");
     let lines: String = [
         "objects_get_delegated",
         "objects_list",
@@ -209,7 +189,7 @@ fn gcs_audit_weight_download_raises_the_rule() {
 
 #[test]
 fn forced_sources_work_and_json_leaves_records_as_they_are() {
-    let d = Dir::new("forced");
+    let d = Dir::new("storage-forced");
     let log = d.write(
         "gcs.ndjson",
         json_fixture("gcs_audit", "objects_get_delegated").to_string() + "\n",
@@ -225,7 +205,7 @@ fn forced_sources_work_and_json_leaves_records_as_they_are() {
 
 #[test]
 fn tor_detector_fires_on_storage_downloads() {
-    let d = Dir::new("tor");
+    let d = Dir::new("storage-tor");
     d.write("tor.txt", "185.220.101.4\n");
     let cfg = d.write(
         "modelward.toml",
@@ -251,7 +231,7 @@ fn tor_detector_fires_on_storage_downloads() {
 
 #[test]
 fn bad_s3_lines_are_reported_with_position_and_skipped() {
-    let d = Dir::new("bad");
+    let d = Dir::new("storage-bad");
     let good = fixture("s3_access", "get_weights.raw.log");
     let bad = good.replacen(" 200 - ", " 2OO - ", 1);
     let truncated = &good[..200];
@@ -274,7 +254,7 @@ fn bad_s3_lines_are_reported_with_position_and_skipped() {
 /// the normalizer keeps the record's keys beside the ECS fields.
 #[test]
 fn rules_on_raw_cloudtrail_names_still_match() {
-    let d = Dir::new("raw-names");
+    let d = Dir::new("storage-raw-names");
     let rule = d.write(
         "copy.yml",
         "title: S3 CopyObject by name\nid: 0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  sel:\n    eventSource: s3.amazonaws.com\n    eventName: CopyObject\n    userIdentity.accountId: '999988887777'\n  condition: sel\nlevel: low\n",

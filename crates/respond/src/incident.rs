@@ -122,6 +122,31 @@ pub struct Incident {
     pub closed: Option<Closure>,
 }
 
+impl Incident {
+    /// A new open incident at Detect, with nothing in it yet.
+    pub fn new(id: String, playbook: &str, severity: &str, created_at: i64) -> Incident {
+        Incident {
+            id,
+            title: String::new(),
+            playbook: playbook.to_string(),
+            status: Status::Open,
+            stage: Stage::Detect,
+            severity: severity.to_string(),
+            created_at,
+            first_seen: 0,
+            last_seen: 0,
+            entities: Vec::new(),
+            alerts: Vec::new(),
+            transitions: Vec::new(),
+            manual_facts: BTreeMap::new(),
+            context_facts: BTreeMap::new(),
+            analysis: Analysis::default(),
+            tasks: Vec::new(),
+            closed: None,
+        }
+    }
+}
+
 /// Why and by whom an incident was closed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Closure {

@@ -13,7 +13,7 @@ use crate::action::{AuditEntry, Outcome};
 use crate::alert_view::AlertView;
 use crate::analyze::{self, Inputs, KnownArtifact, RespondSettings};
 use crate::grouping::{self, link_keys};
-use crate::incident::{Analysis, Incident, Stage, Status, Transition};
+use crate::incident::{Incident, Stage, Status, Transition};
 use crate::playbook::Playbook;
 use crate::repo::{self, RepoError};
 use crate::volume::{self, VolumeSeries};
@@ -290,31 +290,20 @@ impl Responder<'_> {
     }
 
     fn open(&self, group: &[AlertView], now: i64) -> Incident {
-        Incident {
-            id: grouping::incident_id(&group[0].id),
-            title: String::new(),
-            playbook: self.playbook.id.clone(),
-            status: Status::Open,
-            stage: Stage::Detect,
-            severity: self.playbook.severity.clone(),
-            created_at: now,
-            first_seen: 0,
-            last_seen: 0,
-            entities: Vec::new(),
-            alerts: Vec::new(),
-            transitions: vec![Transition {
-                from: None,
-                to: Stage::Detect,
-                at: now,
-                by: self.actor.clone(),
-                note: format!("opened from {} alert(s)", group.len()),
-            }],
-            manual_facts: BTreeMap::new(),
-            context_facts: BTreeMap::new(),
-            analysis: Analysis::default(),
-            tasks: Vec::new(),
-            closed: None,
-        }
+        let mut incident = Incident::new(
+            grouping::incident_id(&group[0].id),
+            &self.playbook.id,
+            &self.playbook.severity,
+            now,
+        );
+        incident.transitions.push(Transition {
+            from: None,
+            to: Stage::Detect,
+            at: now,
+            by: self.actor.clone(),
+            note: format!("opened from {} alert(s)", group.len()),
+        });
+        incident
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use modelward_respond::action::{AuditEntry, Outcome};
 use modelward_respond::analyze::{analyze, Inputs, RespondSettings};
-use modelward_respond::incident::{Analysis, AnswerState, Incident, Stage, Status, TaskState};
+use modelward_respond::incident::{AnswerState, Incident, Stage, Status, TaskState};
 use modelward_respond::volume::VolumeSeries;
 use modelward_respond::{AlertView, Playbook};
 use serde_json::json;
@@ -64,12 +64,7 @@ fn incident(alerts: Vec<AlertView>) -> Incident {
         last_seen: T0,
         entities,
         alerts,
-        transitions: Vec::new(),
-        manual_facts: BTreeMap::new(),
-        context_facts: BTreeMap::new(),
-        analysis: Analysis::default(),
-        tasks: Vec::new(),
-        closed: None,
+        ..Incident::new(String::new(), "PB-53", "critical", 0)
     }
 }
 

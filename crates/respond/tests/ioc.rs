@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use modelward_respond::incident::{Analysis, Ioc};
+use modelward_respond::incident::Ioc;
 use modelward_respond::ioc::{collect, to_csv};
 use modelward_respond::stix::to_stix;
 use modelward_respond::volume::VolumeSeries;
@@ -164,12 +164,7 @@ fn incident(id: &str, alerts: Vec<AlertView>) -> Incident {
             ("api_key".into(), "key_vTm2A9Gei4Oi".into()),
         ],
         alerts,
-        transitions: Vec::new(),
-        manual_facts: BTreeMap::new(),
-        context_facts: BTreeMap::new(),
-        analysis: Analysis::default(),
-        tasks: Vec::new(),
-        closed: None,
+        ..Incident::new(String::new(), "PB-53", "critical", 0)
     }
 }
 

@@ -243,6 +243,16 @@ pub enum IncidentCommand {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
+    /// Lift the containment measures an incident put in force (recovery), all or those on
+    /// one target; each lift goes into the audit log.
+    Lift {
+        id: String,
+        #[arg(long, value_name = "NAME")]
+        by: String,
+        /// Only the measures on this target (a principal, address, key id).
+        #[arg(long, value_name = "VALUE")]
+        target: Option<String>,
+    },
     /// The action audit log (of one incident, or all).
     Audit { id: Option<String> },
     /// The containment measures in force (what a gateway enforces).

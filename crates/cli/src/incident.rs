@@ -159,6 +159,10 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
             mark_report_written(&setup, &mut store, &mut incident)?;
             export::export(&mut store, &incident, &out, redact)
         }
+        IncidentCommand::Lift { id, by, target } => {
+            let incident = repo::load(&store, &id)?;
+            lift(&mut store, &incident, &by, target.as_deref())
+        }
         IncidentCommand::Audit { id } => {
             let id = match id {
                 Some(id) => Some(repo::load(&store, &id)?.id),
@@ -272,6 +276,54 @@ fn act(
         );
     }
     Ok(if failed { 1 } else { 0 })
+}
+
+/// Lifts the incident's measures (on `target` only, if given), each recorded in the audit log.
+fn lift(store: &mut Store, incident: &Incident, by: &str, target: Option<&str>) -> Result<u8> {
+    let now = now_ms();
+    let measures: Vec<_> = store
+        .measures(now)?
+        .into_iter()
+        .filter(|m| m.incident_id == incident.id && target.is_none_or(|t| m.target == t))
+        .collect();
+    if measures.is_empty() {
+        println!("{}: no measure of it is in force", incident.id);
+        return Ok(0);
+    }
+    for m in measures {
+        let mut batch = store.batch()?;
+        batch.lift_measure(&m.measure, &m.target_kind, &m.target)?;
+        batch.append_audit(&modelward_store::audit::AuditRecord {
+            seq: 0,
+            at: now,
+            incident_id: incident.id.clone(),
+            action: format!("lift_{}", m.measure),
+            target_kind: m.target_kind.clone(),
+            target: m.target.clone(),
+            params: m.params.clone(),
+            decision: String::new(),
+            reason: "lifted by a responder (recovery)".into(),
+            rules: "[]".into(),
+            executor: "enforcement".into(),
+            outcome: "done".into(),
+            detail: format!("{} lifted", m.measure),
+            idempotency_key: modelward_respond::action::idempotency_key(
+                &incident.id,
+                &m.target_kind,
+                &m.target,
+                &format!("lift {now}"),
+            ),
+            actor: by.to_string(),
+        })?;
+        batch.commit()?;
+        println!(
+            "lifted {} {} {}",
+            m.measure,
+            m.target_kind,
+            safe_value(&m.target_kind, &m.target)
+        );
+    }
+    Ok(0)
 }
 
 fn decisions(incident: &Incident) -> String {

@@ -144,6 +144,22 @@ fn an_extraction_attack_is_rate_limited_with_evidence_preserved_and_reported() {
     let done = entries.iter().filter(|e| e["outcome"] == "done").count();
     assert_eq!(done, 4, "each action carried out once: {entries:?}");
 
+    // Recovery: the measures lifted, on the record, and not put back by the next hunt.
+    let lift = modelward(&["incident", "lift", &id, "--by", "alice", "--db"], &[&db]);
+    assert!(lift.status.success(), "{}", text(&lift));
+    assert_eq!(text(&lift).matches("lifted ").count(), 3, "{}", text(&lift));
+    let enforcement = modelward(&["incident", "enforcement", "--db"], &[&db]);
+    assert!(String::from_utf8_lossy(&enforcement.stdout)
+        .trim()
+        .is_empty());
+    let audit = modelward(&["incident", "audit", &id, "--db"], &[&db]);
+    assert!(String::from_utf8_lossy(&audit.stdout).contains("\"lift_rate_limit\""));
+    hunt(&log, &db, &[]);
+    let enforcement = modelward(&["incident", "enforcement", "--db"], &[&db]);
+    assert!(String::from_utf8_lossy(&enforcement.stdout)
+        .trim()
+        .is_empty());
+
     // The evidence bundle, checked, then tampered with.
     let bundle = dir.path("bundle");
     let out = modelward(

@@ -12,6 +12,27 @@ use serde::Deserialize;
 
 pub use exceptions::{resolve_exceptions, ExceptionOptions};
 
+/// An options table whose every key, when the file gives it, replaces the same-named field
+/// of a settings struct: the keys are listed once, for both.
+macro_rules! overrides {
+    ($name:ident => $target:ty { $($field:ident: $ty:ty,)+ }) => {
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $(pub $field: Option<$ty>,)+
+        }
+
+        impl $name {
+            /// Writes the values the file gives over `target`'s.
+            fn apply(self, target: &mut $target) {
+                $(if let Some(v) = self.$field {
+                    target.$field = v;
+                })+
+            }
+        }
+    };
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Options {
@@ -49,25 +70,25 @@ pub struct BehaviorOptions {
     pub bulk_download: Option<BulkOptions>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WeightsOptions {
-    pub warmup_events: Option<u64>,
-    pub warmup: Option<Span>,
-    pub per_bucket: Option<bool>,
-    pub allowed_principals: Option<Vec<String>>,
-    pub window: Option<Span>,
+overrides! {
+    WeightsOptions => modelward_behavior::WeightsSettings {
+        warmup_events: u64,
+        warmup: Span,
+        per_bucket: bool,
+        allowed_principals: Vec<String>,
+        window: Span,
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BulkOptions {
-    pub bucket: Option<Span>,
-    pub baseline_buckets: Option<usize>,
-    pub warmup_buckets: Option<usize>,
-    pub min_bytes: Option<u64>,
-    pub min_objects: Option<u64>,
-    pub ratio: Option<f64>,
+overrides! {
+    BulkOptions => modelward_behavior::BulkSettings {
+        bucket: Span,
+        baseline_buckets: usize,
+        warmup_buckets: usize,
+        min_bytes: u64,
+        min_objects: u64,
+        ratio: f64,
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -76,109 +97,109 @@ pub struct DistributedOptions {
     pub min_members: Option<usize>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogitOptions {
-    pub window: Option<Span>,
-    pub max_tokens: Option<u32>,
-    pub min_top_logprobs: Option<u8>,
-    pub min_bias: Option<f32>,
-    pub min_calls: Option<u64>,
-    pub min_distinct_tokens: Option<u64>,
-    pub max_repeat_share: Option<f64>,
-    pub min_halvings: Option<u64>,
-    pub max_chains: Option<usize>,
+overrides! {
+    LogitOptions => modelward_behavior::LogitSettings {
+        window: Span,
+        max_tokens: u32,
+        min_top_logprobs: u8,
+        min_bias: f32,
+        min_calls: u64,
+        min_distinct_tokens: u64,
+        max_repeat_share: f64,
+        min_halvings: u64,
+        max_chains: usize,
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DistillationOptions {
-    pub bucket: Option<Span>,
-    pub baseline_buckets: Option<usize>,
-    pub warmup_buckets: Option<usize>,
-    pub min_calls: Option<u64>,
-    pub slow_bucket: Option<Span>,
-    pub slow_min_calls: Option<u64>,
-    pub slow_baseline_buckets: Option<usize>,
-    pub slow_warmup_buckets: Option<usize>,
-    pub ratio: Option<f64>,
-    pub peer_ratio: Option<f64>,
-    pub min_peers: Option<usize>,
-    pub topic_bits: Option<u32>,
-    pub min_breadth: Option<f64>,
-    pub max_continuity: Option<f64>,
-    pub min_expansion: Option<f64>,
-    pub min_reasoning: Option<f64>,
+overrides! {
+    DistillationOptions => modelward_behavior::DistillationSettings {
+        bucket: Span,
+        baseline_buckets: usize,
+        warmup_buckets: usize,
+        min_calls: u64,
+        slow_bucket: Span,
+        slow_min_calls: u64,
+        slow_baseline_buckets: usize,
+        slow_warmup_buckets: usize,
+        ratio: f64,
+        peer_ratio: f64,
+        min_peers: usize,
+        topic_bits: u32,
+        min_breadth: f64,
+        max_continuity: f64,
+        min_expansion: f64,
+        min_reasoning: f64,
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PradaOptions {
-    pub min_queries: Option<usize>,
-    pub max_queries: Option<usize>,
-    pub reservoir: Option<usize>,
-    pub delta: Option<f64>,
-    pub test_every: Option<usize>,
-    pub window: Option<Span>,
+overrides! {
+    PradaOptions => modelward_behavior::PradaSettings {
+        min_queries: usize,
+        max_queries: usize,
+        reservoir: usize,
+        delta: f64,
+        test_every: usize,
+        window: Span,
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FloodOptions {
-    pub window: Option<Span>,
-    pub history: Option<usize>,
-    pub match_marks: Option<usize>,
-    pub min_matches: Option<u64>,
-    pub min_share: Option<f64>,
+overrides! {
+    FloodOptions => modelward_behavior::FloodSettings {
+        window: Span,
+        history: usize,
+        match_marks: usize,
+        min_matches: u64,
+        min_share: f64,
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SideChannelOptions {
-    pub window: Option<Span>,
-    pub min_chars: Option<u32>,
-    pub min_variants: Option<u64>,
-    pub min_repeats: Option<u64>,
-    pub max_tokens: Option<u32>,
-    pub max_prompts: Option<usize>,
+overrides! {
+    SideChannelOptions => modelward_behavior::SideChannelSettings {
+        window: Span,
+        min_chars: u32,
+        min_variants: u64,
+        min_repeats: u64,
+        max_tokens: u32,
+        max_prompts: usize,
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecurringOptions {
-    pub min_count: Option<u32>,
-    pub window: Option<Span>,
-    pub max_prompts: Option<usize>,
+overrides! {
+    RecurringOptions => modelward_behavior::RecurringSettings {
+        min_count: u32,
+        window: Span,
+        max_prompts: usize,
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VolumeOptions {
-    pub bucket: Option<Span>,
-    pub baseline_buckets: Option<usize>,
-    pub warmup_buckets: Option<usize>,
-    pub min_calls: Option<u64>,
-    pub min_tokens: Option<u64>,
-    pub ratio: Option<f64>,
-    pub mad_factor: Option<f64>,
+overrides! {
+    VolumeOptions => modelward_behavior::VolumeSettings {
+        bucket: Span,
+        baseline_buckets: usize,
+        warmup_buckets: usize,
+        min_calls: u64,
+        min_tokens: u64,
+        ratio: f64,
+        mad_factor: f64,
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AccessOptions {
-    pub warmup_calls: Option<u64>,
-    pub warmup: Option<Span>,
-    pub max_values: Option<usize>,
+overrides! {
+    AccessOptions => modelward_behavior::AccessSettings {
+        warmup_calls: u64,
+        warmup: Span,
+        max_values: usize,
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SensitiveOptions {
-    pub bucket: Option<Span>,
-    pub baseline_buckets: Option<usize>,
-    pub warmup_calls: Option<u64>,
-    pub min_sensitive: Option<u64>,
-    pub ratio: Option<f64>,
+overrides! {
+    SensitiveOptions => modelward_behavior::SensitiveSettings {
+        bucket: Span,
+        baseline_buckets: usize,
+        warmup_calls: u64,
+        min_sensitive: u64,
+        ratio: f64,
+    }
 }
 
 impl BehaviorOptions {
@@ -194,109 +215,42 @@ impl BehaviorOptions {
         if let Some(p) = self.principal {
             s.principal = p;
         }
-        fn set<T>(slot: &mut T, value: Option<T>) {
-            if let Some(v) = value {
-                *slot = v;
-            }
-        }
         if let Some(o) = self.recurring_requests {
-            set(&mut s.recurring.min_count, o.min_count);
-            set(&mut s.recurring.window, o.window);
-            set(&mut s.recurring.max_prompts, o.max_prompts);
+            o.apply(&mut s.recurring);
         }
         if let Some(o) = self.volume_anomaly {
-            set(&mut s.volume.bucket, o.bucket);
-            set(&mut s.volume.baseline_buckets, o.baseline_buckets);
-            set(&mut s.volume.warmup_buckets, o.warmup_buckets);
-            set(&mut s.volume.min_calls, o.min_calls);
-            set(&mut s.volume.min_tokens, o.min_tokens);
-            set(&mut s.volume.ratio, o.ratio);
-            set(&mut s.volume.mad_factor, o.mad_factor);
+            o.apply(&mut s.volume);
         }
         if let Some(o) = self.access_anomaly {
-            set(&mut s.access.warmup_calls, o.warmup_calls);
-            set(&mut s.access.warmup, o.warmup);
-            set(&mut s.access.max_values, o.max_values);
+            o.apply(&mut s.access);
         }
         if let Some(o) = self.sensitive_data_anomaly {
-            set(&mut s.sensitive.bucket, o.bucket);
-            set(&mut s.sensitive.baseline_buckets, o.baseline_buckets);
-            set(&mut s.sensitive.warmup_calls, o.warmup_calls);
-            set(&mut s.sensitive.min_sensitive, o.min_sensitive);
-            set(&mut s.sensitive.ratio, o.ratio);
+            o.apply(&mut s.sensitive);
         }
         let t = &mut s.theft;
         if let Some(o) = self.logit_extraction {
-            set(&mut t.logit.window, o.window);
-            set(&mut t.logit.max_tokens, o.max_tokens);
-            set(&mut t.logit.min_top_logprobs, o.min_top_logprobs);
-            set(&mut t.logit.min_bias, o.min_bias);
-            set(&mut t.logit.min_calls, o.min_calls);
-            set(&mut t.logit.min_distinct_tokens, o.min_distinct_tokens);
-            set(&mut t.logit.max_repeat_share, o.max_repeat_share);
-            set(&mut t.logit.min_halvings, o.min_halvings);
-            set(&mut t.logit.max_chains, o.max_chains);
+            o.apply(&mut t.logit);
         }
         if let Some(o) = self.distillation {
-            let d = &mut t.distillation;
-            set(&mut d.bucket, o.bucket);
-            set(&mut d.baseline_buckets, o.baseline_buckets);
-            set(&mut d.warmup_buckets, o.warmup_buckets);
-            set(&mut d.min_calls, o.min_calls);
-            set(&mut d.slow_bucket, o.slow_bucket);
-            set(&mut d.slow_min_calls, o.slow_min_calls);
-            set(&mut d.slow_baseline_buckets, o.slow_baseline_buckets);
-            set(&mut d.slow_warmup_buckets, o.slow_warmup_buckets);
-            set(&mut d.ratio, o.ratio);
-            set(&mut d.peer_ratio, o.peer_ratio);
-            set(&mut d.min_peers, o.min_peers);
-            set(&mut d.topic_bits, o.topic_bits);
-            set(&mut d.min_breadth, o.min_breadth);
-            set(&mut d.max_continuity, o.max_continuity);
-            set(&mut d.min_expansion, o.min_expansion);
-            set(&mut d.min_reasoning, o.min_reasoning);
+            o.apply(&mut t.distillation);
         }
         if let Some(o) = self.prada {
-            set(&mut t.prada.min_queries, o.min_queries);
-            set(&mut t.prada.max_queries, o.max_queries);
-            set(&mut t.prada.reservoir, o.reservoir);
-            set(&mut t.prada.delta, o.delta);
-            set(&mut t.prada.test_every, o.test_every);
-            set(&mut t.prada.window, o.window);
+            o.apply(&mut t.prada);
         }
         if let Some(o) = self.query_flood {
-            set(&mut t.flood.window, o.window);
-            set(&mut t.flood.history, o.history);
-            set(&mut t.flood.match_marks, o.match_marks);
-            set(&mut t.flood.min_matches, o.min_matches);
-            set(&mut t.flood.min_share, o.min_share);
+            o.apply(&mut t.flood);
         }
         if let Some(o) = self.side_channel {
-            let c = &mut t.side_channel;
-            set(&mut c.window, o.window);
-            set(&mut c.min_chars, o.min_chars);
-            set(&mut c.min_variants, o.min_variants);
-            set(&mut c.min_repeats, o.min_repeats);
-            set(&mut c.max_tokens, o.max_tokens);
-            set(&mut c.max_prompts, o.max_prompts);
+            o.apply(&mut t.side_channel);
         }
-        if let Some(o) = self.distributed_extraction {
-            set(&mut t.cluster_min_members, o.min_members);
+        if let Some(n) = self.distributed_extraction.and_then(|o| o.min_members) {
+            t.cluster_min_members = n;
         }
         if let Some(o) = self.weights_download {
-            set(&mut t.weights.warmup_events, o.warmup_events);
-            set(&mut t.weights.warmup, o.warmup);
-            set(&mut t.weights.per_bucket, o.per_bucket);
-            set(&mut t.weights.allowed_principals, o.allowed_principals);
-            set(&mut t.weights.window, o.window);
+            o.apply(&mut t.weights);
         }
         if let Some(o) = self.bulk_download {
-            set(&mut t.bulk.bucket, o.bucket);
-            set(&mut t.bulk.baseline_buckets, o.baseline_buckets);
-            set(&mut t.bulk.warmup_buckets, o.warmup_buckets);
-            set(&mut t.bulk.min_bytes, o.min_bytes);
-            set(&mut t.bulk.min_objects, o.min_objects);
-            set(&mut t.bulk.ratio, o.ratio);
+            o.apply(&mut t.bulk);
         }
         s
     }

@@ -34,6 +34,29 @@ pub trait Analyzer {
     }
 }
 
+/// Test helpers: an analyzer fed calls in order.
+#[cfg(test)]
+pub(crate) mod feed {
+    use super::Analyzer;
+    use crate::{Call, Finding};
+
+    /// The findings raised while observing `calls` (pending ones are not reported).
+    pub fn observed(a: &mut dyn Analyzer, calls: &[Call]) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for c in calls {
+            a.observe(c, &mut out);
+        }
+        out
+    }
+
+    /// The findings of `calls` through to the end (pending ones reported by `finish`).
+    pub fn finished(a: &mut dyn Analyzer, calls: &[Call]) -> Vec<Finding> {
+        let mut out = observed(a, calls);
+        a.finish(&mut out);
+        out
+    }
+}
+
 /// One principal's profile as kept between runs: the analyzer's own JSON.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SavedProfile {

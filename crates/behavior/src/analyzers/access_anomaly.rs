@@ -268,13 +268,10 @@ mod tests {
     const HOUR: i64 = 3_600_000;
 
     fn run(calls: &[Call]) -> Vec<Finding> {
-        let mut a = AccessAnomaly::new(&Settings::default().access, 100);
-        let mut out = Vec::new();
-        for c in calls {
-            a.observe(c, &mut out);
-        }
-        a.finish(&mut out);
-        out
+        crate::analyzer::feed::finished(
+            &mut AccessAnomaly::new(&Settings::default().access, 100),
+            calls,
+        )
     }
 
     /// A week of hourly calls from one client.

@@ -311,13 +311,10 @@ mod tests {
     const MB: u64 = 1_000_000;
 
     fn run(calls: &[Call]) -> Vec<Finding> {
-        let mut a = BulkDownload::new(&Settings::default().theft.bulk, 100);
-        let mut out = Vec::new();
-        for c in calls {
-            a.observe(c, &mut out);
-        }
-        a.finish(&mut out);
-        out
+        crate::analyzer::feed::finished(
+            &mut BulkDownload::new(&Settings::default().theft.bulk, 100),
+            calls,
+        )
     }
 
     /// `per_hour[h]` = (objects, bytes each) read in hour `h`.

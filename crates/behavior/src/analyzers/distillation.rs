@@ -640,11 +640,7 @@ pub(crate) mod tests {
     fn run(calls: &mut [Call]) -> Vec<Finding> {
         calls.sort_by_key(|c| c.ts);
         let mut a = Distillation::new(&Settings::default().theft.distillation, 100);
-        let mut out = Vec::new();
-        for c in calls.iter() {
-            a.observe(c, &mut out);
-        }
-        out
+        crate::analyzer::feed::observed(&mut a, calls)
     }
 
     /// Three ordinary users for 48 hours, 20 calls an hour each.

@@ -639,11 +639,7 @@ mod tests {
             s.theft.cluster_min_members,
             1000,
         );
-        let mut out = Vec::new();
-        for c in calls {
-            a.observe(c, &mut out);
-        }
-        out
+        crate::analyzer::feed::observed(&mut a, calls)
     }
 
     fn probe(key: &str, ts: i64, ip: &str, ua: &str, ids: Vec<u32>, bias: f32) -> Call {

@@ -298,13 +298,10 @@ mod tests {
     const MINUTE: i64 = 60_000;
 
     fn run(calls: &[Call]) -> Vec<Finding> {
-        let mut a = LogitExtraction::new(&Settings::default().theft.logit, 100);
-        let mut out = Vec::new();
-        for c in calls {
-            a.observe(c, &mut out);
-        }
-        a.finish(&mut out);
-        out
+        crate::analyzer::feed::finished(
+            &mut LogitExtraction::new(&Settings::default().theft.logit, 100),
+            calls,
+        )
     }
 
     fn probe(key: &str, ts: i64, tokens: &[u32], bias: f32) -> Call {

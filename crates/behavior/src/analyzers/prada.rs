@@ -244,12 +244,10 @@ mod tests {
     use crate::Settings;
 
     fn run(calls: &[Call]) -> Vec<Finding> {
-        let mut a = Prada::new(&Settings::default().theft.prada, 100);
-        let mut out = Vec::new();
-        for c in calls {
-            a.observe(c, &mut out);
-        }
-        out
+        crate::analyzer::feed::observed(
+            &mut Prada::new(&Settings::default().theft.prada, 100),
+            calls,
+        )
     }
 
     #[test]

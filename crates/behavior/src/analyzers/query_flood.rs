@@ -222,12 +222,10 @@ pub(crate) mod tests {
     use crate::Settings;
 
     fn run(calls: &[Call]) -> Vec<Finding> {
-        let mut a = QueryFlood::new(&Settings::default().theft.flood, 100);
-        let mut out = Vec::new();
-        for c in calls {
-            a.observe(c, &mut out);
-        }
-        out
+        crate::analyzer::feed::observed(
+            &mut QueryFlood::new(&Settings::default().theft.flood, 100),
+            calls,
+        )
     }
 
     /// Seed questions, each followed by five variations with one word changed (the shape of

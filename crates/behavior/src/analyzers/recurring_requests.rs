@@ -250,13 +250,10 @@ mod tests {
     use crate::Settings;
 
     fn run(calls: &[Call]) -> Vec<Finding> {
-        let mut a = RecurringRequests::new(&Settings::default().recurring, 100);
-        let mut out = Vec::new();
-        for c in calls {
-            a.observe(c, &mut out);
-        }
-        a.finish(&mut out);
-        out
+        crate::analyzer::feed::finished(
+            &mut RecurringRequests::new(&Settings::default().recurring, 100),
+            calls,
+        )
     }
 
     #[test]

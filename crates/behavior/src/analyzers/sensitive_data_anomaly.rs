@@ -251,13 +251,10 @@ mod tests {
     const HOUR: i64 = 3_600_000;
 
     fn run(calls: &[Call]) -> Vec<Finding> {
-        let mut a = SensitiveDataAnomaly::new(&Settings::default().sensitive, 100);
-        let mut out = Vec::new();
-        for c in calls {
-            a.observe(c, &mut out);
-        }
-        a.finish(&mut out);
-        out
+        crate::analyzer::feed::finished(
+            &mut SensitiveDataAnomaly::new(&Settings::default().sensitive, 100),
+            calls,
+        )
     }
 
     /// `hours` hours of 40 calls, one in `every` with sensitive data.

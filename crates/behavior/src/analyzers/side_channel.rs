@@ -280,12 +280,10 @@ mod tests {
     use crate::{Params, Settings};
 
     fn run(calls: &[Call]) -> Vec<Finding> {
-        let mut a = SideChannel::new(&Settings::default().theft.side_channel, 100);
-        let mut out = Vec::new();
-        for c in calls {
-            a.observe(c, &mut out);
-        }
-        out
+        crate::analyzer::feed::observed(
+            &mut SideChannel::new(&Settings::default().theft.side_channel, 100),
+            calls,
+        )
     }
 
     fn tiny(temperature: f32) -> Params {

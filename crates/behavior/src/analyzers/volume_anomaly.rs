@@ -295,13 +295,10 @@ mod tests {
     const HOUR: i64 = 3_600_000;
 
     fn run(calls: &[Call]) -> Vec<Finding> {
-        let mut a = VolumeAnomaly::new(&Settings::default().volume, 100);
-        let mut out = Vec::new();
-        for c in calls {
-            a.observe(c, &mut out);
-        }
-        a.finish(&mut out);
-        out
+        crate::analyzer::feed::finished(
+            &mut VolumeAnomaly::new(&Settings::default().volume, 100),
+            calls,
+        )
     }
 
     /// `per_hour[h]` calls spread over hour `h`.

@@ -345,13 +345,7 @@ mod tests {
     const DAY: i64 = 24 * HOUR;
 
     fn run(settings: &WeightsSettings, calls: &[Call]) -> Vec<Finding> {
-        let mut a = WeightsDownload::new(settings, 100);
-        let mut out = Vec::new();
-        for c in calls {
-            a.observe(c, &mut out);
-        }
-        a.finish(&mut out);
-        out
+        crate::analyzer::feed::finished(&mut WeightsDownload::new(settings, 100), calls)
     }
 
     fn defaults() -> WeightsSettings {

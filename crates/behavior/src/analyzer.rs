@@ -12,7 +12,7 @@ use crate::analyzers::{
     sensitive_data_anomaly::SensitiveDataAnomaly, side_channel::SideChannel,
     volume_anomaly::VolumeAnomaly, weights_download::WeightsDownload,
 };
-use crate::{Call, Finding, Settings, SettingsError, CODES};
+use crate::{Call, Finding, ProfileStore, Settings, SettingsError, CODES};
 
 /// A behavioural analyzer: stateful, fed every call in event-time order.
 pub trait Analyzer {
@@ -21,16 +21,31 @@ pub trait Analyzer {
     fn observe(&mut self, call: &Call, out: &mut Vec<Finding>);
     /// The end of the calls: reports what is still pending.
     fn finish(&mut self, out: &mut Vec<Finding>);
+    /// Its per-principal profiles, if it keeps any: [`Analyzer::evicted`], [`Analyzer::save`]
+    /// and [`Analyzer::load`] go through them.
+    fn profiles(&self) -> Option<&dyn ProfileStore> {
+        None
+    }
+    fn profiles_mut(&mut self) -> Option<&mut dyn ProfileStore> {
+        None
+    }
     /// Principal profiles evicted to stay within bounds.
-    fn evicted(&self) -> u64;
+    fn evicted(&self) -> u64 {
+        self.profiles().map_or(0, ProfileStore::evicted)
+    }
     /// Its per-principal profiles, to keep between runs (before [`Analyzer::finish`]: open
     /// windows carry over). Analyzers whose state is only cross-principal keep nothing.
     fn save(&self) -> Vec<SavedProfile> {
-        Vec::new()
+        self.profiles()
+            .map(ProfileStore::export)
+            .unwrap_or_default()
     }
     /// Restores profiles a previous run saved; returns how many could not be restored.
     fn load(&mut self, saved: Vec<SavedProfile>) -> u64 {
-        saved.len() as u64
+        match self.profiles_mut() {
+            Some(p) => p.import(saved),
+            None => saved.len() as u64,
+        }
     }
 }
 

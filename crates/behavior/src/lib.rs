@@ -40,7 +40,7 @@ pub use call::{Call, Params, Storage, BIAS_KEPT, SENSITIVE_DATA_CODE};
 pub use code::{meta, Code, CODES};
 pub use features::{ip_range, prompt_hash, user_agent_family};
 pub use finding::{Finding, Sample};
-pub use profiles::Profiles;
+pub use profiles::{ProfileStore, Profiles};
 pub use settings::{
     AccessSettings, PrincipalKind, RecurringSettings, SensitiveSettings, Settings, SettingsError,
     Span, VolumeSettings,

@@ -8,6 +8,31 @@ use serde::{Deserialize, Serialize};
 
 use crate::SavedProfile;
 
+/// Per-principal profiles of any shape, as the analyzers' eviction counts and the baselines
+/// kept between runs see them.
+pub trait ProfileStore {
+    /// Profiles evicted so far.
+    fn evicted(&self) -> u64;
+    /// Every profile as JSON.
+    fn export(&self) -> Vec<SavedProfile>;
+    /// Restores exported profiles; returns how many could not be restored.
+    fn import(&mut self, saved: Vec<SavedProfile>) -> u64;
+}
+
+impl<P: Default + Serialize + DeserializeOwned> ProfileStore for Profiles<P> {
+    fn evicted(&self) -> u64 {
+        Profiles::evicted(self)
+    }
+
+    fn export(&self) -> Vec<SavedProfile> {
+        Profiles::export(self)
+    }
+
+    fn import(&mut self, saved: Vec<SavedProfile>) -> u64 {
+        Profiles::import(self, saved)
+    }
+}
+
 /// Profiles keyed by principal, at most `max` of them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Profiles<P> {

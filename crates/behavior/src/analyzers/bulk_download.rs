@@ -49,7 +49,7 @@ use super::theft::TRAINING_DATA_EXFILTRATION;
 use super::weights_download::human_bytes;
 use super::{iso, median_mad, round2};
 use crate::finding::{keep_sample, Sample};
-use crate::{Analyzer, BulkSettings, Call, Code, Finding, Profiles, SavedProfile};
+use crate::{Analyzer, BulkSettings, Call, Code, Finding, ProfileStore, Profiles};
 
 pub const CODE: Code = Code {
     code: "MW-TH-0008",
@@ -289,16 +289,12 @@ impl Analyzer for BulkDownload {
         }
     }
 
-    fn evicted(&self) -> u64 {
-        self.profiles.evicted()
+    fn profiles(&self) -> Option<&dyn ProfileStore> {
+        Some(&self.profiles)
     }
 
-    fn save(&self) -> Vec<SavedProfile> {
-        self.profiles.export()
-    }
-
-    fn load(&mut self, saved: Vec<SavedProfile>) -> u64 {
-        self.profiles.import(saved)
+    fn profiles_mut(&mut self) -> Option<&mut dyn ProfileStore> {
+        Some(&mut self.profiles)
     }
 }
 

@@ -72,7 +72,7 @@ use super::theft::{finding, MODEL_EXTRACTION_API};
 use super::{iso, median, round2};
 use crate::finding::{keep_sample, Sample};
 use crate::text::{hamming, shared};
-use crate::SavedProfile;
+use crate::ProfileStore;
 use crate::{Analyzer, Call, Code, DistillationSettings, Finding, Profiles, Span};
 
 pub const CODE: Code = Code {
@@ -405,16 +405,12 @@ impl Analyzer for Distillation {
 
     fn finish(&mut self, _out: &mut Vec<Finding>) {}
 
-    fn evicted(&self) -> u64 {
-        self.profiles.evicted()
+    fn profiles(&self) -> Option<&dyn ProfileStore> {
+        Some(&self.profiles)
     }
 
-    fn save(&self) -> Vec<SavedProfile> {
-        self.profiles.export()
-    }
-
-    fn load(&mut self, saved: Vec<SavedProfile>) -> u64 {
-        self.profiles.import(saved)
+    fn profiles_mut(&mut self) -> Option<&mut dyn ProfileStore> {
+        Some(&mut self.profiles)
     }
 }
 

@@ -58,7 +58,7 @@ use serde_json::{json, Map};
 use super::theft::{biased, finding, is_probe, MODEL_EXTRACTION_API};
 use super::{iso, round2};
 use crate::finding::{keep_sample, Sample};
-use crate::SavedProfile;
+use crate::ProfileStore;
 use crate::{Analyzer, Call, Code, Finding, LogitSettings, Profiles};
 
 pub const CODE: Code = Code {
@@ -277,16 +277,12 @@ impl Analyzer for LogitExtraction {
 
     fn finish(&mut self, _out: &mut Vec<Finding>) {}
 
-    fn evicted(&self) -> u64 {
-        self.profiles.evicted()
+    fn profiles(&self) -> Option<&dyn ProfileStore> {
+        Some(&self.profiles)
     }
 
-    fn save(&self) -> Vec<SavedProfile> {
-        self.profiles.export()
-    }
-
-    fn load(&mut self, saved: Vec<SavedProfile>) -> u64 {
-        self.profiles.import(saved)
+    fn profiles_mut(&mut self) -> Option<&mut dyn ProfileStore> {
+        Some(&mut self.profiles)
     }
 }
 

@@ -59,7 +59,7 @@ use super::{iso, round2};
 use crate::finding::{keep_sample, Sample};
 use crate::stats::shapiro_wilk;
 use crate::text::{distance_with, norm};
-use crate::SavedProfile;
+use crate::ProfileStore;
 use crate::{Analyzer, Call, Code, Finding, PradaSettings, Profiles};
 
 pub const CODE: Code = Code {
@@ -224,16 +224,12 @@ impl Analyzer for Prada {
 
     fn finish(&mut self, _out: &mut Vec<Finding>) {}
 
-    fn evicted(&self) -> u64 {
-        self.profiles.evicted()
+    fn profiles(&self) -> Option<&dyn ProfileStore> {
+        Some(&self.profiles)
     }
 
-    fn save(&self) -> Vec<SavedProfile> {
-        self.profiles.export()
-    }
-
-    fn load(&mut self, saved: Vec<SavedProfile>) -> u64 {
-        self.profiles.import(saved)
+    fn profiles_mut(&mut self) -> Option<&mut dyn ProfileStore> {
+        Some(&mut self.profiles)
     }
 }
 

@@ -50,7 +50,7 @@ use super::iso;
 use super::theft::{finding, MODEL_EXTRACTION_API};
 use crate::finding::{keep_sample, Sample};
 use crate::text::MARKS;
-use crate::SavedProfile;
+use crate::ProfileStore;
 use crate::{Analyzer, Call, Code, Finding, FloodSettings, Profiles};
 
 pub const CODE: Code = Code {
@@ -203,16 +203,12 @@ impl Analyzer for QueryFlood {
 
     fn finish(&mut self, _out: &mut Vec<Finding>) {}
 
-    fn evicted(&self) -> u64 {
-        self.profiles.evicted()
+    fn profiles(&self) -> Option<&dyn ProfileStore> {
+        Some(&self.profiles)
     }
 
-    fn save(&self) -> Vec<SavedProfile> {
-        self.profiles.export()
-    }
-
-    fn load(&mut self, saved: Vec<SavedProfile>) -> u64 {
-        self.profiles.import(saved)
+    fn profiles_mut(&mut self) -> Option<&mut dyn ProfileStore> {
+        Some(&mut self.profiles)
     }
 }
 

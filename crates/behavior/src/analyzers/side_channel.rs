@@ -53,7 +53,7 @@ use serde_json::{json, Map};
 use super::iso;
 use super::theft::{finding, latency_stats, SIDE_CHANNEL};
 use crate::finding::{keep_sample, Sample};
-use crate::SavedProfile;
+use crate::ProfileStore;
 use crate::{Analyzer, Call, Code, Finding, Profiles, SideChannelSettings};
 
 pub const CODE: Code = Code {
@@ -247,16 +247,12 @@ impl Analyzer for SideChannel {
 
     fn finish(&mut self, _out: &mut Vec<Finding>) {}
 
-    fn evicted(&self) -> u64 {
-        self.profiles.evicted()
+    fn profiles(&self) -> Option<&dyn ProfileStore> {
+        Some(&self.profiles)
     }
 
-    fn save(&self) -> Vec<SavedProfile> {
-        self.profiles.export()
-    }
-
-    fn load(&mut self, saved: Vec<SavedProfile>) -> u64 {
-        self.profiles.import(saved)
+    fn profiles_mut(&mut self) -> Option<&mut dyn ProfileStore> {
+        Some(&mut self.profiles)
     }
 }
 

@@ -46,7 +46,7 @@ use serde_json::{json, Map};
 
 use super::{iso, median_mad, round2};
 use crate::finding::{keep_sample, Sample};
-use crate::SavedProfile;
+use crate::ProfileStore;
 use crate::{Analyzer, Call, Code, Finding, Profiles, VolumeSettings};
 
 pub const CODE: Code = Code {
@@ -274,16 +274,12 @@ impl Analyzer for VolumeAnomaly {
         }
     }
 
-    fn evicted(&self) -> u64 {
-        self.profiles.evicted()
+    fn profiles(&self) -> Option<&dyn ProfileStore> {
+        Some(&self.profiles)
     }
 
-    fn save(&self) -> Vec<SavedProfile> {
-        self.profiles.export()
-    }
-
-    fn load(&mut self, saved: Vec<SavedProfile>) -> u64 {
-        self.profiles.import(saved)
+    fn profiles_mut(&mut self) -> Option<&mut dyn ProfileStore> {
+        Some(&mut self.profiles)
     }
 }
 

@@ -58,7 +58,7 @@ use serde_json::{json, Map};
 use super::iso;
 use super::theft::WEIGHT_CHECKPOINT_THEFT;
 use crate::finding::{keep_sample, Sample};
-use crate::{Analyzer, Call, Code, Finding, Profiles, SavedProfile, Storage, WeightsSettings};
+use crate::{Analyzer, Call, Code, Finding, ProfileStore, Profiles, Storage, WeightsSettings};
 
 pub const CODE: Code = Code {
     code: "MW-TH-0007",
@@ -323,16 +323,12 @@ impl Analyzer for WeightsDownload {
         }
     }
 
-    fn evicted(&self) -> u64 {
-        self.profiles.evicted()
+    fn profiles(&self) -> Option<&dyn ProfileStore> {
+        Some(&self.profiles)
     }
 
-    fn save(&self) -> Vec<SavedProfile> {
-        self.profiles.export()
-    }
-
-    fn load(&mut self, saved: Vec<SavedProfile>) -> u64 {
-        self.profiles.import(saved)
+    fn profiles_mut(&mut self) -> Option<&mut dyn ProfileStore> {
+        Some(&mut self.profiles)
     }
 }
 

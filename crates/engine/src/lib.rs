@@ -142,7 +142,7 @@ impl EngineBuilder {
             .collect();
         // Values written after reading (by normalizers, and detector codes in
         // `modelward.detections`) need not be in the raw record.
-        let mut synthesized: Vec<&str> = modelward_event::source::SYNTHESIZED_VALUES.to_vec();
+        let mut synthesized: Vec<&str> = modelward_event::source::synthesized_values().collect();
         synthesized.extend(modelward_detectors::CODES.iter().map(|c| c.code));
         let prefilter = Prefilter::new(&requirements, &synthesized);
         let mut exceptions = self.exceptions;

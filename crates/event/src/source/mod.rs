@@ -82,9 +82,10 @@ impl FromStr for SourceKind {
     }
 }
 
-/// String values a normalizer may write that its raw input need not contain. The literal
-/// prefilter treats them as present in every record, so it never rejects a record whose
-/// normalized form would match.
+/// String values a normalizer may write that its raw input need not contain (all but the
+/// storage ones: [`synthesized_values`] gives every one). The literal prefilter treats them
+/// as present in every record, so it never rejects a record whose normalized form would
+/// match.
 pub const SYNTHESIZED_VALUES: &[&str] = &[
     "azure_openai.logs",
     "default",
@@ -100,7 +101,7 @@ pub const SYNTHESIZED_VALUES: &[&str] = &[
     "8.11.0",
     "litellm.logs",
     "litellm",
-    // Object storage (see storage.rs for the `storage.*` values).
+    // Object storage; its `storage.*` values are storage.rs's own list.
     "aws.s3access",
     "aws.cloudtrail",
     "azure.storage",
@@ -108,21 +109,16 @@ pub const SYNTHESIZED_VALUES: &[&str] = &[
     "gcp",
     "s3",
     "blob",
-    "read",
-    "write",
-    "list",
-    "delete",
-    "copy",
-    "share",
-    "keys",
-    "config",
-    "other",
-    "key",
-    "sas",
-    "presigned",
-    "oauth",
-    "anonymous",
 ];
+
+/// Every value a normalizer may write that its raw input need not contain:
+/// [`SYNTHESIZED_VALUES`] and the storage normalizers' [`storage::SYNTHESIZED`].
+pub fn synthesized_values() -> impl Iterator<Item = &'static str> {
+    SYNTHESIZED_VALUES
+        .iter()
+        .chain(storage::SYNTHESIZED)
+        .copied()
+}
 
 /// Adds `gen_ai.*` fields to an Azure event that carries request and response bodies
 /// (API Management GatewayLogs), so content detectors and GenAI rules read it like any LLM

@@ -34,7 +34,7 @@
 
 use serde_json::{Map, Value};
 
-use super::paths::{get, put};
+use super::paths::{get, put, text};
 use super::storage::{self, AuthMethod, Operation, Storage};
 
 /// `data_stream.dataset` of the normalized events.
@@ -104,12 +104,6 @@ pub fn operation_class(operation: &str) -> Operation {
         name if name.starts_with("Get") => Operation::Config,
         _ => Operation::Other,
     }
-}
-
-fn text<'a>(raw: &'a Value, path: &str) -> Option<&'a str> {
-    get(raw, path)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
 }
 
 fn number(raw: &Value, path: &str) -> Option<f64> {

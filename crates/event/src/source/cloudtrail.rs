@@ -34,7 +34,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
-use super::paths::{get, put};
+use super::paths::{get, put, text};
 use super::storage::{self, AuthMethod, Operation, Storage};
 
 /// `data_stream.dataset` of the normalized events (Elastic's name).
@@ -94,12 +94,6 @@ pub fn operation_class(event_source: &str, event_name: &str) -> Option<Operation
         name if name.starts_with("Get") => Operation::Config,
         _ => Operation::Other,
     })
-}
-
-fn text<'a>(raw: &'a Value, path: &str) -> Option<&'a str> {
-    get(raw, path)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
 }
 
 fn count(raw: &Value, path: &str) -> Option<u64> {

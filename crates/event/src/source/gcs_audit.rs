@@ -31,7 +31,7 @@
 
 use serde_json::{Map, Value};
 
-use super::paths::{get, put};
+use super::paths::{get, put, text};
 use super::storage::{self, AuthMethod, Operation, Storage};
 
 /// `data_stream.dataset` of the normalized events (Elastic's name).
@@ -86,12 +86,6 @@ pub fn operation_class(method: &str) -> Option<Operation> {
         m if m.starts_with("storage.") => Operation::Other,
         _ => return None,
     })
-}
-
-fn text<'a>(raw: &'a Value, path: &str) -> Option<&'a str> {
-    get(raw, path)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
 }
 
 /// (bucket, object) of `projects/_/buckets/B/objects/O` (the object may hold `/`).

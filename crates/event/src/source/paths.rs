@@ -10,6 +10,13 @@ pub(crate) fn get<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
         .filter(|v| !v.is_null())
 }
 
+/// A non-empty string at `path`.
+pub(crate) fn text<'a>(v: &'a Value, path: &str) -> Option<&'a str> {
+    get(v, path)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
 /// Sets `path` to `value`, creating the objects on the way (a non-object in the way is
 /// replaced); None and null write nothing.
 pub(crate) fn put(out: &mut Map<String, Value>, path: &str, value: Option<Value>) {

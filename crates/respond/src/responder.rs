@@ -170,9 +170,7 @@ impl Responder<'_> {
                 "containment actions carried out",
             );
         }
-        let volume = incident.analysis.volume.clone();
-        self.analyse(store, incident, &volume, now)?;
-        repo::save(store, incident)?;
+        self.reanalyse(store, incident, now)?;
         Ok(entries)
     }
 

@@ -52,8 +52,9 @@ fn corpus() -> &'static Corpus {
         let mut bytes = Vec::new();
         modelward_corpus::generate(&spec, &mut bytes).expect("corpus");
         let records = bytes.iter().filter(|b| **b == b'\n').count();
-        let file =
-            std::env::temp_dir().join(format!("modelward-bench-{}.ndjson", std::process::id()));
+        // Under target/, by size: a rerun overwrites it and `cargo clean` removes it.
+        let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("hunt-corpus-{mb}mb.ndjson"));
         std::fs::write(&file, &bytes).expect("write corpus");
         Corpus {
             bytes,

@@ -43,10 +43,9 @@ fn corpus() -> &'static Corpus {
             attack_resources: 3,
             ..modelward_corpus::CorpusSpec::default()
         };
-        let file = std::env::temp_dir().join(format!(
-            "modelward-sigma-bench-{}.ndjson",
-            std::process::id()
-        ));
+        // Under target/, by size: a rerun overwrites it and `cargo clean` removes it.
+        let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("sigma-corpus-{events}.ndjson"));
         let mut out = std::io::BufWriter::new(std::fs::File::create(&file).expect("corpus file"));
         let bytes = modelward_corpus::generate(&spec, &mut out).expect("corpus") as usize;
         drop(out);

@@ -101,8 +101,9 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
             let incident_id = incident.id.clone();
             let t = find_task(&mut incident, &task)?;
             t.state = state;
-            t.done_by = (state != TaskState::Open).then(|| by.clone());
-            t.done_at = (state != TaskState::Open).then(now_ms);
+            // Who set it is kept whatever the state: a person's reopening stands too.
+            t.done_by = Some(by.clone());
+            t.done_at = Some(now_ms());
             if !note.is_empty() {
                 t.note = note;
             }

@@ -313,7 +313,9 @@ pub struct Task {
     pub owner: String,
     pub due_at: Option<i64>,
     pub state: TaskState,
-    /// Who or what completed it: a person, or `action:<kind>` when an action did.
+    /// Who or what set its state last: a person (any state, reopening included), `modelward`
+    /// when a fact completed it, or `action:<kind>` when an action did; none when the analysis
+    /// left it open or found it not applicable.
     pub done_by: Option<String>,
     pub done_at: Option<i64>,
     pub note: String,

@@ -263,6 +263,21 @@ fn carried_out_actions_meet_the_decision_and_close_its_tasks() {
         (t.state, t.done_by.as_deref()),
         (TaskState::Done, Some("alice"))
     );
+    // So does a person's reopening of a task an action completed: the rate limit was put
+    // in force, but the analyst judges the task not done.
+    let reopened = i
+        .tasks
+        .iter_mut()
+        .find(|t| t.id == "contain.2.1.1")
+        .unwrap();
+    reopened.state = TaskState::Open;
+    reopened.done_by = Some("bob".into());
+    run(&mut i, &RespondSettings::default(), &audit, NOW + 240_000);
+    let t = i.tasks.iter().find(|t| t.id == "contain.2.1.1").unwrap();
+    assert_eq!(
+        (t.state, t.done_by.as_deref()),
+        (TaskState::Open, Some("bob"))
+    );
 }
 
 #[test]

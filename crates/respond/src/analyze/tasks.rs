@@ -19,9 +19,10 @@ fn automatic(by: &Option<String>) -> bool {
         .is_some_and(|b| b == BY_FACT || b.starts_with("action:"))
 }
 
-/// Whether a person set this task's state (kept across analyses).
+/// Whether a person set this task's state, whichever it is (kept across analyses: a task a
+/// person reopened stays open even when an action or a fact would complete it).
 pub fn by_person(task: &Task) -> bool {
-    task.state != TaskState::Open && !automatic(&task.done_by)
+    task.done_by.is_some() && !automatic(&task.done_by)
 }
 
 /// When the incident's first decision was made (its clocks start there), else `now`.

@@ -518,7 +518,7 @@ fn checklists(out: &mut String, input: &ReportInput) {
             }
             let mut t = Table::new(
                 "tasks",
-                &["State", "Task", "Owner", "Due (UTC)", "Done", "Note"],
+                &["State", "Task", "Owner", "Due (UTC)", "Set by", "Note"],
             );
             for task in tasks {
                 task_row(&mut t, task, input.now);

@@ -512,7 +512,7 @@ fn checklists(out: &mut String, input: &ReportInput) {
                 .collect();
             table(
                 out,
-                &["State", "Task", "Owner", "Due (UTC)", "Done", "Note"],
+                &["State", "Task", "Owner", "Due (UTC)", "Set by", "Note"],
                 &rows,
             );
         }

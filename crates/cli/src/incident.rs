@@ -86,6 +86,32 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
             });
             repo::save(&mut store, &incident)?;
             println!("{}: closed by {by}", incident.id);
+            // Closing lifts nothing: a revoked key or a block may be meant to stay.
+            let measures = store
+                .measures(now_ms())?
+                .into_iter()
+                .filter(|m| m.incident_id == incident.id)
+                .count();
+            if measures > 0 {
+                eprintln!(
+                    "modelward: {measures} measure(s) of {} still in force (`incident lift {} --by NAME` ends them)",
+                    incident.id, incident.id
+                );
+            }
+            let open: Vec<&str> = incident
+                .tasks
+                .iter()
+                .filter(|t| t.state == TaskState::Open)
+                .map(|t| t.id.as_str())
+                .collect();
+            if !open.is_empty() {
+                eprintln!(
+                    "modelward: {} task(s) of {} left open: {}",
+                    open.len(),
+                    incident.id,
+                    open.join(", ")
+                );
+            }
             Ok(0)
         }
         IncidentCommand::Task {
@@ -134,14 +160,16 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
         }
         IncidentCommand::Act { id, by, dry_run } => {
             let setup = setup_for(options, playbook)?;
+            let dry_run = dry_run || setup.respond.dry_run;
             act(&setup, db, &mut store, &id, &by, dry_run)
         }
         IncidentCommand::Report { id, format, output } => {
             let mut incident = repo::load(&store, &id)?;
             let text = export::render(&store, &incident, format)?;
+            let setup = output.is_some().then(|| setup_for(options, playbook)).transpose()?;
             write_out(output.as_deref(), text.as_bytes())?;
-            if output.is_some() {
-                mark_report_written(&setup_for(options, playbook)?, &mut store, &mut incident)?;
+            if let Some(setup) = setup {
+                mark_report_written(&setup, &mut store, &mut incident)?;
             }
             Ok(0)
         }
@@ -157,6 +185,9 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
         IncidentCommand::Export { id, out, redact } => {
             let setup = setup_for(options, playbook)?;
             let mut incident = repo::load(&store, &id)?;
+            // Refused before the report counts as written (the bundle is the report).
+            modelward_respond::evidence::ensure_empty(&out)
+                .with_context(|| format!("{}", out.display()))?;
             mark_report_written(&setup, &mut store, &mut incident)?;
             export::export(&mut store, &incident, &out, redact)
         }

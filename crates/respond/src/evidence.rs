@@ -167,12 +167,7 @@ pub const MANIFEST: &str = "SHA256SUMS";
 /// Writes `files` (relative path → bytes) into `dir` (created; must not exist or be empty)
 /// and the manifest over them; returns the manifest's lines.
 pub fn write_bundle(dir: &Path, files: &[(String, Vec<u8>)]) -> io::Result<Vec<String>> {
-    if dir.exists() && fs::read_dir(dir)?.next().is_some() {
-        return Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            format!("{} exists and is not empty", dir.display()),
-        ));
-    }
+    ensure_empty(dir)?;
     fs::create_dir_all(dir)?;
     let mut manifest = Vec::new();
     for (name, bytes) in files {
@@ -185,6 +180,18 @@ pub fn write_bundle(dir: &Path, files: &[(String, Vec<u8>)]) -> io::Result<Vec<S
     }
     fs::write(dir.join(MANIFEST), manifest.join("\n") + "\n")?;
     Ok(manifest)
+}
+
+/// Refuses a bundle folder that exists and holds anything (a bundle is never written over
+/// another, nor mixed with other files).
+pub fn ensure_empty(dir: &Path) -> io::Result<()> {
+    if dir.exists() && fs::read_dir(dir)?.next().is_some() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} exists and is not empty", dir.display()),
+        ));
+    }
+    Ok(())
 }
 
 /// A bundle file whose content no longer matches the manifest.

@@ -19,6 +19,8 @@ pub enum RepoError {
     },
     #[error("no incident {0}")]
     NotFound(String),
+    #[error("`{id}` names {} incidents ({}): give more of the id", .matches.len(), .matches.join(", "))]
+    Ambiguous { id: String, matches: Vec<String> },
 }
 
 fn record(incident: &Incident) -> IncidentRecord {
@@ -48,19 +50,32 @@ pub fn save(store: &mut Store, incident: &Incident) -> Result<(), RepoError> {
     Ok(())
 }
 
-/// Reads one incident; `id` may be a unique prefix (`INC-3f2a`).
+/// The shortest prefix `load` takes: `INC-` and four hex digits.
+const SHORTEST_PREFIX: usize = 8;
+
+/// Reads one incident; `id` may be a unique prefix of at least four hex digits (`INC-3f2a`).
 pub fn load(store: &Store, id: &str) -> Result<Incident, RepoError> {
     if let Some(r) = store.incident(id)? {
         return parse(r);
     }
-    let matches: Vec<IncidentRecord> = store
+    if id.len() < SHORTEST_PREFIX {
+        return Err(RepoError::NotFound(id.to_string()));
+    }
+    let mut matches: Vec<IncidentRecord> = store
         .incidents(false)?
         .into_iter()
-        .filter(|r| r.id.starts_with(id) || r.id.eq_ignore_ascii_case(id))
+        .filter(|r| {
+            r.id.get(..id.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(id))
+        })
         .collect();
-    match <[IncidentRecord; 1]>::try_from(matches) {
-        Ok([one]) => parse(one),
-        Err(_) => Err(RepoError::NotFound(id.to_string())),
+    match matches.len() {
+        0 => Err(RepoError::NotFound(id.to_string())),
+        1 => parse(matches.remove(0)),
+        _ => Err(RepoError::Ambiguous {
+            id: id.to_string(),
+            matches: matches.into_iter().map(|r| r.id).collect(),
+        }),
     }
 }
 

@@ -300,3 +300,34 @@ fn the_per_download_audit_rule_alone_contains_nothing() {
     assert!(decisions(&i).is_empty());
     assert_eq!(i.severity, "medium");
 }
+
+#[test]
+fn a_key_listed_is_a_way_in_not_weights_confirmed_stolen() {
+    let keys = AlertView::from_json(json!({
+        "@timestamp": "2025-03-10T21:30:00.000Z",
+        "alert": {"id": "keys-1"},
+        "entity": {"principal": "arn:aws:iam::123456789012:user/jsmith", "source.ip": "192.0.2.91"},
+        "event": {"action": "CreateAccessKey"},
+        "rule": {"id": "6a1f3c52-8d4e-4b7a-9c21-3e5f7a9b1d02", "name": "Storage access keys listed or created",
+                 "origin": "builtin:sigma/storage_access_sharing.yml",
+                 "tags": ["pb53.weight_checkpoint_theft", "pb53.insider_model_copy"]},
+        "severity": "medium", "risk_score": 47
+    }))
+    .unwrap();
+    let mut i = incident(vec![keys.clone()]);
+    run(&mut i, &RespondSettings::default(), &[], NOW);
+    assert_eq!(i.analysis.facts.get("artifact_accessed"), Some(&true));
+    assert_eq!(i.analysis.facts.get("weights_stolen"), Some(&false));
+    assert!(
+        !i.analysis
+            .escalations
+            .iter()
+            .any(|e| e.escalate_to == "CTO + CISO + Legal"),
+        "{:?}",
+        i.analysis.escalations
+    );
+    // The copy of a model file that follows confirms it.
+    let mut i = incident(vec![keys, copy_alert()]);
+    run(&mut i, &RespondSettings::default(), &[], NOW);
+    assert_eq!(i.analysis.facts.get("weights_stolen"), Some(&true));
+}

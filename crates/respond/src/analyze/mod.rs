@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::action::{plan::plan, AuditEntry};
 use crate::alert_view::AlertView;
+use crate::objects::{object_kind, ObjectKind};
 use crate::incident::{Answer, Decision, Escalation, Incident, VectorMatch};
 use crate::playbook::{Check, Condition, Playbook, Predicate};
 use crate::volume::VolumeSeries;
@@ -87,6 +88,16 @@ pub fn analyze(playbook: &Playbook, incident: &mut Incident, inputs: &Inputs<'_>
         })
         .collect();
     let has = |id: &str| vectors.iter().any(|v| v.id == id);
+    // Whether an alert of one of `ids` names objects it read (of `kind`, if given).
+    let took = |ids: &[&str], kind: Option<ObjectKind>| {
+        vectors
+            .iter()
+            .filter(|v| ids.contains(&v.id.as_str()))
+            .flat_map(|v| &v.alerts)
+            .filter_map(|id| alerts.iter().find(|a| &a.id == id))
+            .flat_map(|a| a.objects())
+            .any(|o| kind.is_none_or(|k| object_kind(&o) == Some(k)))
+    };
     for v in &playbook.vectors {
         facts.insert(format!("vector.{}", v.id), has(&v.id));
     }
@@ -125,13 +136,15 @@ pub fn analyze(playbook: &Playbook, incident: &mut Incident, inputs: &Inputs<'_>
                 || has("training_data_exfiltration")
                 || has("insider_model_copy"),
         ),
+        // PB-53's "confirmed": an alert of the vector names the objects that were read or
+        // copied (a key listed or a share link issued is a way in, not a theft).
         (
             "weights_stolen",
-            has("weight_checkpoint_theft") || has("insider_model_copy"),
+            took(&["weight_checkpoint_theft", "insider_model_copy"], Some(ObjectKind::Model)),
         ),
         (
             "training_data_exfiltrated",
-            has("training_data_exfiltration"),
+            took(&["training_data_exfiltration"], None),
         ),
         (
             "insider",

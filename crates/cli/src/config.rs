@@ -345,6 +345,13 @@ impl Options {
                 }
             }
         }
+        if let Some(r) = options.respond.as_mut() {
+            for p in r.playbook.iter_mut().chain(r.inventory.iter_mut()) {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            }
+        }
         if let Some(rules) = options.rules.as_mut() {
             for p in rules
                 .paths

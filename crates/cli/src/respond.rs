@@ -47,8 +47,8 @@ impl Setup {
         let inventory = match &respond.inventory {
             Some(db) => Some(
                 Store::open_existing(db)
+                    .and_then(|s| s.artifacts())
                     .with_context(|| format!("[respond] inventory {}", db.display()))?
-                    .artifacts()?
                     .into_iter()
                     .map(|a| KnownArtifact {
                         path: a.path,
@@ -78,16 +78,18 @@ impl Setup {
     }
 
     /// The runner with every configured executor: evidence, enforcement, webhooks, commands
-    /// (in that order: the first that handles an action carries it out).
+    /// (in that order: the first that handles an action carries it out). Webhook secrets
+    /// given as `env:NAME` are read here, not before.
     pub fn runner(&self, db: &Path, dry_run: bool, actor: &str, now: i64) -> Result<Runner> {
         let mut executors: Vec<Box<dyn Executor>> =
             vec![Box::new(EvidenceExecutor::new(Store::open(db)?, now))];
         if self.respond.enforcement {
             executors.push(Box::new(EnforcementExecutor::open(db, now)?));
         }
-        for w in &self.respond.webhooks {
+        for w in self.respond.webhooks()? {
+            let name = w.name.clone();
             executors.push(Box::new(
-                WebhookExecutor::new(w.clone()).with_context(|| format!("webhook `{}`", w.name))?,
+                WebhookExecutor::new(w).with_context(|| format!("webhook `{name}`"))?,
             ));
         }
         for c in &self.respond.commands {

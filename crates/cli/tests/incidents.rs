@@ -334,3 +334,226 @@ reason = "the serving fleet loads its own model"
         "{said}"
     );
 }
+
+/// The extraction attack's log, hunted in a dry run into `incidents.db`: its incident's id.
+fn extraction_incident(dir: &Dir) -> (PathBuf, String) {
+    let log = write_log(dir, vec![Profile::ChatUsers, Profile::LogitSweepFast], 2);
+    let db = dir.path("incidents.db");
+    let out = hunt(&log, &db, &["--dry-run"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let id = incidents(&db)[0]["id"].as_str().unwrap().to_string();
+    (db, id)
+}
+
+#[test]
+fn a_bundle_rewritten_with_its_manifest_fails_verify_against_the_database() {
+    let dir = Dir::new("incidents-rewritten");
+    let (db, id) = extraction_incident(&dir);
+    let bundle = dir.path("bundle");
+    let out = modelward(
+        &["incident", "export", &id, "--db"],
+        &[&db, Path::new("--out"), &bundle],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let ok = modelward(&["incident", "verify", "--db"], &[&db, &bundle]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(text(&ok).contains("the manifest is the one exported for"));
+
+    // A file changed and the manifest rewritten to match: consistent on its own.
+    std::fs::write(bundle.join("iocs.csv"), b"type,value\nip,192.0.2.1\n").unwrap();
+    let hash = modelward_respond::evidence::sha256_hex(b"type,value\nip,192.0.2.1\n");
+    let manifest: String = std::fs::read_to_string(bundle.join("SHA256SUMS"))
+        .unwrap()
+        .lines()
+        .map(|l| match l.strip_suffix("  iocs.csv") {
+            Some(_) => format!("{hash}  iocs.csv\n"),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    std::fs::write(bundle.join("SHA256SUMS"), manifest).unwrap();
+    let before = std::fs::read(&db).unwrap();
+    let bad = modelward(&["incident", "verify", "--db"], &[&db, &bundle]);
+    let said = text(&bad);
+    assert_eq!(bad.status.code(), Some(1), "{said}");
+    assert!(said.contains("file(s) match SHA256SUMS"), "{said}");
+    assert!(said.contains("SHA256SUMS was not exported from"), "{said}");
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "verify wrote to the db"
+    );
+    // Without a database the files are all it can check.
+    let alone = modelward(
+        &["incident", "verify", "--db"],
+        &[&dir.path("no-such.db"), &bundle],
+    );
+    assert!(alone.status.success(), "{}", text(&alone));
+    assert!(text(&alone).contains("was not checked"), "{}", text(&alone));
+    assert!(!dir.path("no-such.db").exists());
+}
+
+#[test]
+fn a_redacted_bundle_holds_no_raw_api_key_id() {
+    let dir = Dir::new("incidents-redact");
+    let (db, id) = extraction_incident(&dir);
+    // Confirmed theft: the contain decision revokes the key, so the audit log names it.
+    let fact = modelward(
+        &[
+            "incident",
+            "fact",
+            &id,
+            "artifact_accessed=true",
+            "--by",
+            "bob",
+            "--db",
+        ],
+        &[&db],
+    );
+    assert!(fact.status.success(), "{}", text(&fact));
+    let act = modelward(&["incident", "act", &id, "--by", "alice", "--db"], &[&db]);
+    assert!(
+        text(&act).contains("done revoke_key api_key"),
+        "{}",
+        text(&act)
+    );
+    let show = modelward(
+        &["incident", "show", &id, "--format", "json", "--db"],
+        &[&db],
+    );
+    let incident: Value = serde_json::from_slice(&show.stdout).unwrap();
+    let key = incident["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e[0] == "api_key")
+        .and_then(|e| e[1].as_str())
+        .expect("the incident names its API key id")
+        .to_string();
+
+    let full = dir.path("full");
+    let out = modelward(
+        &["incident", "export", &id, "--db"],
+        &[&db, Path::new("--out"), &full],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    // The bundle for legal keeps raw values.
+    for f in ["actions.ndjson", "incident.json", "alerts.ndjson"] {
+        let body = std::fs::read_to_string(full.join(f)).unwrap();
+        assert!(body.contains(&key), "{f} lacks {key}");
+    }
+    let redacted = dir.path("redacted");
+    let out = modelward(
+        &["incident", "export", &id, "--redact", "--db"],
+        &[&db, Path::new("--out"), &redacted],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let mut files = vec![redacted.clone()];
+    let mut seen = 0;
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let body = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+        assert!(!body.contains(&key), "{key} left in {}", p.display());
+        seen += 1;
+    }
+    assert!(seen >= 10, "{seen} file(s)");
+    let actions = std::fs::read_to_string(redacted.join("actions.ndjson")).unwrap();
+    let revoke: Value = actions
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["action"] == "revoke_key")
+        .unwrap();
+    assert_eq!(
+        revoke["target"].as_str().unwrap(),
+        modelward_respond::ioc::mask_key(&key)
+    );
+    let ok = modelward(&["incident", "verify", "--db"], &[&db, &redacted]);
+    assert!(ok.status.success(), "{}", text(&ok));
+}
+
+#[test]
+fn commands_that_do_not_act_need_no_webhook_secret() {
+    let dir = Dir::new("incidents-secret");
+    let (db, id) = extraction_incident(&dir);
+    let config = dir.write(
+        "modelward.toml",
+        "[respond]\n[[respond.webhooks]]\nname = \"soar\"\nurl = \"http://127.0.0.1:9/\"\nsecret = \"env:MODELWARD_TEST_SOAR_SECRET\"\nactions = [\"notify\"]\n",
+    );
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_modelward"))
+            .args(args)
+            .arg("--db")
+            .arg(&db)
+            .arg("--config")
+            .arg(&config)
+            .env_remove("MODELWARD_TEST_SOAR_SECRET")
+            .output()
+            .unwrap()
+    };
+    let show = modelward(
+        &["incident", "show", &id, "--format", "json", "--db"],
+        &[&db],
+    );
+    let incident: Value = serde_json::from_slice(&show.stdout).unwrap();
+    let task = incident["tasks"][0]["id"].as_str().unwrap().to_string();
+    let out = run(&[
+        "incident", "task", &id, &task, "--state", "done", "--by", "bob",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(&["incident", "fact", &id, "explained=false", "--by", "bob"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(&["incident", "playbook"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let report = dir.path("report.md");
+    let out = run(&["incident", "report", &id, "-o", report.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    // Acting needs it, and says which webhook and variable.
+    let out = run(&["incident", "act", &id, "--by", "alice"]);
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("`soar`") && said.contains("MODELWARD_TEST_SOAR_SECRET"),
+        "{said}"
+    );
+}
+
+#[test]
+fn respond_paths_are_relative_to_the_configuration_file() {
+    let dir = Dir::new("incidents-relative");
+    let pb53 = modelward(&["incident", "playbook"], &[]);
+    assert!(pb53.status.success(), "{}", text(&pb53));
+    let mut playbook = b"# the organisation's copy\n".to_vec();
+    playbook.extend_from_slice(&pb53.stdout);
+    dir.write("conf/pb.toml", playbook);
+    drop(modelward_store::Store::open(&dir.path("conf/inventory.db")).unwrap());
+    dir.write(
+        "conf/modelward.toml",
+        "[respond]\nplaybook = \"pb.toml\"\ninventory = \"inventory.db\"\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_modelward"))
+        .args(["incident", "playbook", "--config", "conf/modelward.toml"])
+        .current_dir(&dir.0)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("# the organisation's copy"));
+    // A missing inventory is named with its key and path.
+    dir.write(
+        "conf/modelward.toml",
+        "[respond]\ninventory = \"gone.db\"\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_modelward"))
+        .args(["incident", "playbook", "--config", "conf/modelward.toml"])
+        .current_dir(&dir.0)
+        .output()
+        .unwrap();
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("[respond] inventory")
+            && said.contains(&format!("conf{}gone.db", std::path::MAIN_SEPARATOR)),
+        "{said}"
+    );
+}

@@ -92,6 +92,31 @@ impl Store {
         Store::init(conn)
     }
 
+    /// Opens an existing database file for reading only: no migration runs and nothing is
+    /// written to it (an evidence database stays as it was). Refuses a file written by a newer
+    /// modelward, as [`Store::open_existing`] does. A file at an older schema version is read
+    /// as it is: what its version lacks (a table added since) fails to read. Writes through
+    /// the returned store fail.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing {
+                path: path.display().to_string(),
+            });
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let found = migrations::user_version(&conn)?;
+        let known = migrations::latest();
+        if found > known {
+            return Err(StoreError::TooNew { found, known });
+        }
+        Ok(Store { conn })
+    }
+
     /// A private in-memory database (tests, dry runs).
     pub fn open_in_memory() -> Result<Store, StoreError> {
         Store::init(Connection::open_in_memory()?)
@@ -127,5 +152,74 @@ impl Batch<'_> {
     /// Makes the batch's writes durable.
     pub fn commit(self) -> Result<(), StoreError> {
         Ok(self.tx.commit()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("mw-store-ro-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_read_only_open_reads_and_never_writes() {
+        let dir = scratch("reads");
+        let path = dir.join("evidence.db");
+        drop(Store::open(&path).unwrap());
+        let before = std::fs::read(&path).unwrap();
+        let mut store = Store::open_read_only(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), migrations::latest());
+        assert!(store.artifacts().unwrap().is_empty());
+        let mut batch = store.batch().unwrap();
+        batch
+            .upsert_artifact(&inventory::ArtifactRecord {
+                path: "/m.gguf".into(),
+                root: "/".into(),
+                format: "gguf".into(),
+                size: 1,
+                mtime: None,
+                hash_algorithm: "sha256".into(),
+                hash: "ab".into(),
+                metadata: "{}".into(),
+                first_seen: 1,
+                last_seen: 1,
+            })
+            .unwrap_err();
+        drop(batch);
+        drop(store);
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_read_only_open_migrates_nothing_and_refuses_a_newer_file() {
+        let dir = scratch("versions");
+        let old = dir.join("old.db");
+        let conn = Connection::open(&old).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        drop(conn);
+        let store = Store::open_read_only(&old).unwrap();
+        assert_eq!(store.schema_version().unwrap(), 1, "not migrated");
+        assert!(store.artifacts().is_err(), "an empty file has no table");
+        drop(store);
+        let new = dir.join("new.db");
+        let conn = Connection::open(&new).unwrap();
+        conn.pragma_update(None, "user_version", migrations::latest() + 1)
+            .unwrap();
+        drop(conn);
+        let err = Store::open_read_only(&new).err().unwrap();
+        assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
+        let missing = dir.join("missing.db");
+        assert!(matches!(
+            Store::open_read_only(&missing),
+            Err(StoreError::Missing { .. })
+        ));
+        assert!(!missing.exists());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

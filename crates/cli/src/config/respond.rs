@@ -48,8 +48,24 @@ pub struct Respond {
     pub settings: RespondSettings,
     pub inventory: Option<PathBuf>,
     pub enforcement: bool,
-    pub webhooks: Vec<WebhookConfig>,
+    /// As written: a secret may still be `env:NAME` ([`Respond::webhooks`] reads it).
+    webhooks: Vec<WebhookConfig>,
     pub commands: Vec<CommandConfig>,
+}
+
+impl Respond {
+    /// The webhooks with their secrets, `env:NAME` read from the environment now: only the
+    /// commands that carry out actions need them, so the others run without the variable.
+    pub fn webhooks(&self) -> Result<Vec<WebhookConfig>> {
+        self.webhooks
+            .iter()
+            .map(|w| {
+                let mut w = w.clone();
+                w.secret = secret(&w.name, &w.secret)?;
+                Ok(w)
+            })
+            .collect()
+    }
 }
 
 const LINK_KINDS: [&str; 5] = ["principal", "api_key", "source.ip", "resource", "model"];
@@ -66,15 +82,7 @@ impl RespondOptions {
                 LINK_KINDS.join(", ")
             );
         }
-        let webhooks = self
-            .webhooks
-            .unwrap_or_default()
-            .into_iter()
-            .map(|mut w| {
-                w.secret = secret(&w.name, &w.secret)?;
-                Ok(w)
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let webhooks = self.webhooks.unwrap_or_default();
         let commands = self.commands.unwrap_or_default();
         if !commands.is_empty() && self.allow_commands != Some(true) {
             bail!(
@@ -130,7 +138,7 @@ mod tests {
         .unwrap();
         let r = opts.resolve().unwrap();
         assert_eq!(r.settings.grouping.gap_ms, 7_200_000);
-        assert_eq!(r.webhooks.len(), 1);
+        assert_eq!(r.webhooks().unwrap().len(), 1);
         assert!(r.enforcement);
         let opts: RespondOptions =
             toml::from_str("[[commands]]\nname = \"c\"\nprogram = \"/bin/true\"\n").unwrap();
@@ -139,7 +147,12 @@ mod tests {
         let opts: RespondOptions = toml::from_str("link_by = [\"colour\"]").unwrap();
         assert!(opts.resolve().is_err());
         let opts: RespondOptions = toml::from_str("[[webhooks]]\nname = \"w\"\nurl = \"http://x/\"\nsecret = \"env:MODELWARD_TEST_UNSET_SECRET\"\n").unwrap();
-        let err = opts.resolve().err().unwrap().to_string();
-        assert!(err.contains("MODELWARD_TEST_UNSET_SECRET"), "{err}");
+        // Read only when the executors are built: resolving the section does not need it.
+        let r = opts.resolve().unwrap();
+        let err = r.webhooks().err().unwrap().to_string();
+        assert!(
+            err.contains("MODELWARD_TEST_UNSET_SECRET") && err.contains("`w`"),
+            "{err}"
+        );
     }
 }

@@ -1,9 +1,11 @@
 //! Reports, IoC files and the evidence bundle of an incident.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use modelward_respond::action::run::audit_of;
+use modelward_respond::action::AuditEntry;
 use modelward_respond::evidence::{self, verify_bundle, write_bundle, MANIFEST};
 use modelward_respond::report::{self, ReportInput};
 use modelward_respond::{ioc, stix, Incident, SampleRef};
@@ -45,7 +47,9 @@ pub fn iocs_stix(incident: &Incident, now: i64) -> Result<Vec<u8>> {
 
 /// Writes the bundle: the incident, its alerts, the raw records (as preserved, or read now
 /// when they were not), the audit log, IoCs, reports and the manifest.
-/// With `redact`, secrets in the records are masked (and the index says so).
+/// Without `redact` the incident, alerts, records and audit log keep their raw values (API key
+/// ids included: the bundle is for legal); with it, key ids and secrets are masked in all of
+/// them (and the index says so).
 pub fn export(store: &mut Store, incident: &Incident, out: &Path, redact: bool) -> Result<u8> {
     let now = now_ms();
     // The preserved records, and those of alerts not yet preserved read now.
@@ -69,21 +73,31 @@ pub fn export(store: &mut Store, incident: &Incident, out: &Path, redact: bool) 
     for m in &late.missing {
         eprintln!("modelward: evidence not found: {m}");
     }
+    let entries = audit_of(store, &incident.id)?;
+    let redactor = redact.then(|| Redactor::new(incident, &entries));
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    files.push(("incident.json".into(), serde_json::to_vec_pretty(incident)?));
+    let mut doc = serde_json::to_value(incident)?;
+    if let Some(r) = &redactor {
+        r.json(&mut doc);
+    }
+    files.push(("incident.json".into(), serde_json::to_vec_pretty(&doc)?));
     let mut alerts = Vec::new();
     for a in &incident.alerts {
-        serde_json::to_writer(&mut alerts, &a.doc)?;
+        let mut doc = a.doc.clone();
+        if let Some(r) = &redactor {
+            r.json(&mut doc);
+        }
+        serde_json::to_writer(&mut alerts, &doc)?;
         alerts.push(b'\n');
     }
     files.push(("alerts.ndjson".into(), alerts));
     let mut index = Vec::new();
     for (n, (r, note)) in records.iter().enumerate() {
-        let (name, bytes) = if redact {
+        let (name, bytes) = if let Some(redactor) = &redactor {
             let text = String::from_utf8_lossy(&r.raw);
             (
                 format!("evidence/{:04}.redacted", n + 1),
-                ioc::mask_secrets(&text).into_owned().into_bytes(),
+                redactor.text(&text).into_owned().into_bytes(),
             )
         } else {
             (format!("evidence/{:04}.raw", n + 1), r.raw.clone())
@@ -102,7 +116,10 @@ pub fn export(store: &mut Store, incident: &Incident, out: &Path, redact: bool) 
     }
     files.push(("evidence/records.ndjson".into(), index));
     let mut audit = Vec::new();
-    for e in audit_of(store, &incident.id)? {
+    for mut e in entries {
+        if let Some(r) = &redactor {
+            r.entry(&mut e);
+        }
         serde_json::to_writer(&mut audit, &e)?;
         audit.push(b'\n');
     }
@@ -130,33 +147,13 @@ pub fn export(store: &mut Store, incident: &Incident, out: &Path, redact: bool) 
     Ok(0)
 }
 
-/// `incident verify DIR`: exit 1 on any difference; with the database the export wrote to,
-/// also whether the audit log recorded this manifest.
+/// `incident verify DIR`: exit 1 on any difference, and, when the database exists, exit 1 if
+/// its audit log has no export with this manifest (a bundle rewritten together with its
+/// manifest). The database is opened read-only: verifying writes nothing to it.
 pub fn verify(dir: &Path, db: &Path) -> Result<u8> {
     let v = verify_bundle(dir).with_context(|| format!("{}", dir.display()))?;
     for m in &v.mismatches {
         println!("{}: {}", m.file, m.why);
-    }
-    if db.exists() {
-        let store = Store::open_existing(db)?;
-        let recorded = store
-            .audit_log(None)?
-            .into_iter()
-            .find(|r| r.action == EXPORT_ACTION && r.idempotency_key == v.manifest_sha256);
-        match recorded {
-            Some(r) => println!(
-                "{}: the manifest is the one exported for {} (audit #{} at {})",
-                dir.display(),
-                r.incident_id,
-                r.seq,
-                modelward_event::format_timestamp(r.at)
-            ),
-            None => println!(
-                "{}: no export with this manifest is recorded in {}'s audit log",
-                dir.display(),
-                db.display()
-            ),
-        }
     }
     if v.mismatches.is_empty() {
         println!(
@@ -164,14 +161,57 @@ pub fn verify(dir: &Path, db: &Path) -> Result<u8> {
             dir.display(),
             v.files
         );
-        return Ok(0);
+    } else {
+        println!(
+            "{}: {} of the bundle's files differ from {MANIFEST}",
+            dir.display(),
+            v.mismatches.len()
+        );
     }
-    println!(
-        "{}: {} of the bundle's files differ from {MANIFEST}",
-        dir.display(),
-        v.mismatches.len()
-    );
-    Ok(1)
+    let recorded = if db.exists() {
+        recorded_export(dir, db, &v.manifest_sha256)?
+    } else {
+        eprintln!(
+            "modelward: {} does not exist: whether this manifest is the one exported was not checked (--db FILE)",
+            db.display()
+        );
+        true
+    };
+    Ok(if v.mismatches.is_empty() && recorded {
+        0
+    } else {
+        1
+    })
+}
+
+/// Whether `db`'s audit log recorded an export with this manifest; says which either way.
+fn recorded_export(dir: &Path, db: &Path, manifest_sha256: &str) -> Result<bool> {
+    let store = Store::open_read_only(db).with_context(|| format!("{}", db.display()))?;
+    let recorded = store
+        .audit_log(None)
+        .with_context(|| format!("reading {}'s audit log", db.display()))?
+        .into_iter()
+        .find(|r| r.action == EXPORT_ACTION && r.idempotency_key == manifest_sha256);
+    match recorded {
+        Some(r) => {
+            println!(
+                "{}: the manifest is the one exported for {} (audit #{} at {})",
+                dir.display(),
+                r.incident_id,
+                r.seq,
+                modelward_event::format_timestamp(r.at)
+            );
+            Ok(true)
+        }
+        None => {
+            println!(
+                "{}: {MANIFEST} was not exported from {}: its audit log has no export with this manifest's SHA-256 ({manifest_sha256}); the files may match their manifest, but the manifest is not the one recorded",
+                dir.display(),
+                db.display()
+            );
+            Ok(false)
+        }
+    }
 }
 
 /// The audit log's name for an evidence export.
@@ -202,4 +242,89 @@ fn record_export(store: &mut Store, incident: &Incident, out: &Path, files: usiz
     batch.append_audit(&record)?;
     batch.commit()?;
     Ok(())
+}
+
+/// `--redact`: the incident's API key ids masked wherever they appear (a key id need not look
+/// like a secret: a hash or a public id), and every secret-looking string.
+struct Redactor {
+    /// Longest first, so a key id inside a longer one does not break the longer one's match.
+    keys: Vec<String>,
+}
+
+/// Key ids shorter than this are masked only where they are a whole value: inside longer
+/// text they could match unrelated characters.
+const MIN_INNER_KEY: usize = 8;
+
+impl Redactor {
+    fn new(incident: &Incident, audit: &[AuditEntry]) -> Redactor {
+        let mut keys: Vec<String> = incident
+            .entities
+            .iter()
+            .filter(|(kind, _)| kind == "api_key")
+            .map(|(_, v)| v.clone())
+            .chain(
+                audit
+                    .iter()
+                    .filter(|e| e.target_kind == "api_key")
+                    .map(|e| e.target.clone()),
+            )
+            .filter(|k| !k.trim().is_empty())
+            .collect();
+        keys.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        keys.dedup();
+        Redactor { keys }
+    }
+
+    fn text<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let mut out = Cow::Borrowed(text);
+        for k in &self.keys {
+            if out == k.as_str() || (k.len() >= MIN_INNER_KEY && out.contains(k.as_str())) {
+                out = Cow::Owned(out.replace(k.as_str(), &ioc::mask_key(k)));
+            }
+        }
+        match out {
+            Cow::Borrowed(t) => ioc::mask_secrets(t),
+            Cow::Owned(t) => Cow::Owned(ioc::mask_secrets(&t).into_owned()),
+        }
+    }
+
+    /// Every string of a JSON document, object keys included.
+    fn json(&self, v: &mut serde_json::Value) {
+        use serde_json::Value;
+        match v {
+            Value::String(s) => {
+                if let Cow::Owned(masked) = self.text(s) {
+                    *s = masked;
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|i| self.json(i)),
+            Value::Object(map) => {
+                let mut out = serde_json::Map::new();
+                for (k, mut v) in std::mem::take(map) {
+                    self.json(&mut v);
+                    let mut key = self.text(&k).into_owned();
+                    // Two keys masked alike are both kept.
+                    let mut n = 1;
+                    while out.contains_key(&key) {
+                        n += 1;
+                        key = format!("{} #{n}", self.text(&k));
+                    }
+                    out.insert(key, v);
+                }
+                *map = out;
+            }
+            _ => {}
+        }
+    }
+
+    /// An audit entry: its target as `incident audit` shows it, its free text masked. The
+    /// idempotency key is left as it is (a hash, not a secret).
+    fn entry(&self, e: &mut AuditEntry) {
+        e.target = ioc::safe_value(&e.target_kind, &self.text(&e.target)).into_owned();
+        for s in [&mut e.params, &mut e.reason, &mut e.detail] {
+            if let Cow::Owned(masked) = self.text(s) {
+                *s = masked;
+            }
+        }
+    }
 }

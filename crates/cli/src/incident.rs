@@ -1,6 +1,7 @@
 //! `modelward incident`: the incidents `hunt --incidents` built — list, show, move along
 //! PB-53's flow, set tasks and facts, act, report, export and verify evidence bundles.
 
+mod acts;
 mod export;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use modelward_store::Store;
 use crate::args::{IncidentArgs, IncidentCommand, IncidentFormat, IocFormat, ReportFormat};
 use crate::config::Options;
 use crate::respond::{now_ms, Setup};
+use acts::Act;
 
 pub fn run(args: IncidentArgs) -> Result<u8> {
     let options = match &args.config {
@@ -69,7 +71,7 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
             }
             let from = incident.stage;
             modelward_respond::responder::move_to(&mut incident, to, now_ms(), &by, &note);
-            repo::save(&mut store, &incident)?;
+            repo::save(&mut store, &mut incident)?;
             println!("{}: {from} → {to} (by {by})", incident.id);
             Ok(0)
         }
@@ -84,7 +86,7 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
                 by: by.clone(),
                 resolution,
             });
-            repo::save(&mut store, &incident)?;
+            repo::save(&mut store, &mut incident)?;
             println!("{}: closed by {by}", incident.id);
             // Closing lifts nothing: a revoked key or a block may be meant to stay.
             let measures = store
@@ -123,23 +125,41 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
         } => {
             let state = TaskState::parse(&state)
                 .ok_or_else(|| anyhow!("--state: `{state}` (expected done, open or n/a)"))?;
+            let setup = setup_for(options, playbook)?;
             let mut incident = repo::load(&store, &id)?;
             let incident_id = incident.id.clone();
+            let now = now_ms();
             let t = find_task(&mut incident, &task)?;
+            let was = t.state;
             t.state = state;
             // Who set it is kept whatever the state: a person's reopening stands too.
             t.done_by = Some(by.clone());
-            t.done_at = Some(now_ms());
+            t.done_at = Some(now);
             if !note.is_empty() {
                 t.note = note;
             }
-            let line = format!(
-                "{incident_id}: task {} is {} (by {by})",
-                t.id,
+            let task_id = t.id.clone();
+            reanalyse(&setup, &mut store, &mut incident)?;
+            append(
+                &mut store,
+                &Act {
+                    incident: &incident_id,
+                    action: "set_task".into(),
+                    target_kind: "task",
+                    target: &task_id,
+                    params: serde_json::json!({"state": state.as_str(), "was": was.as_str()})
+                        .to_string(),
+                    reason: "set by a responder",
+                    detail: format!("{} → {}", was.as_str(), state.as_str()),
+                    executor: "responder",
+                    by: &by,
+                    at: now,
+                },
+            )?;
+            println!(
+                "{incident_id}: task {task_id} is {} (by {by})",
                 state.as_str()
             );
-            reanalyse(&setup_for(options, playbook)?, &mut store, &mut incident)?;
-            println!("{line}");
             Ok(0)
         }
         IncidentCommand::Fact { id, fact, by } => {
@@ -147,10 +167,47 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
                 .split_once('=')
                 .and_then(|(n, v)| Some((n.trim().to_string(), v.trim().parse::<bool>().ok()?)))
                 .ok_or_else(|| anyhow!("`{fact}`: expected NAME=true or NAME=false"))?;
-            let mut incident = repo::load(&store, &id)?;
-            incident.manual_facts.insert(name.clone(), value);
             let setup = setup_for(options, playbook)?;
+            let mut incident = repo::load(&store, &id)?;
+            let known = setup.playbook.facts_named();
+            if !known.contains(name.as_str()) && !incident.analysis.facts.contains_key(&name) {
+                let mut names: Vec<&str> = known.into_iter().collect();
+                names.extend(incident.analysis.facts.keys().map(String::as_str));
+                names.sort_unstable();
+                names.dedup();
+                bail!(
+                    "{}: no fact `{name}` in playbook {} (its facts: {})",
+                    incident.id,
+                    setup.playbook.id,
+                    names.join(", ")
+                );
+            }
+            let was = incident
+                .manual_facts
+                .get(&name)
+                .or(incident.analysis.facts.get(&name))
+                .copied();
+            incident.manual_facts.insert(name.clone(), value);
             reanalyse(&setup, &mut store, &mut incident)?;
+            let now = now_ms();
+            append(
+                &mut store,
+                &Act {
+                    incident: &incident.id,
+                    action: "set_fact".into(),
+                    target_kind: "fact",
+                    target: &name,
+                    params: serde_json::json!({"value": value, "was": was}).to_string(),
+                    reason: "set by a responder",
+                    detail: format!(
+                        "{name}: {} → {value}",
+                        was.map_or("unset".to_string(), |w| w.to_string())
+                    ),
+                    executor: "responder",
+                    by: &by,
+                    at: now,
+                },
+            )?;
             println!(
                 "{}: {name} = {value} (by {by}); decisions now: {}",
                 incident.id,
@@ -166,7 +223,10 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
         IncidentCommand::Report { id, format, output } => {
             let mut incident = repo::load(&store, &id)?;
             let text = export::render(&store, &incident, format)?;
-            let setup = output.is_some().then(|| setup_for(options, playbook)).transpose()?;
+            let setup = output
+                .is_some()
+                .then(|| setup_for(options, playbook))
+                .transpose()?;
             write_out(output.as_deref(), text.as_bytes())?;
             if let Some(setup) = setup {
                 mark_report_written(&setup, &mut store, &mut incident)?;
@@ -231,6 +291,14 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
         }
         IncidentCommand::Verify { .. } | IncidentCommand::Playbook => unreachable!(),
     }
+}
+
+/// Appends a responder's act to the audit log.
+fn append(store: &mut Store, act: &Act<'_>) -> Result<()> {
+    let mut batch = store.batch()?;
+    batch.append_audit(&act.record())?;
+    batch.commit()?;
+    Ok(())
 }
 
 fn setup_for(options: Options, playbook: Option<&Path>) -> Result<Setup> {
@@ -316,37 +384,39 @@ fn lift(store: &mut Store, incident: &Incident, by: &str, target: Option<&str>) 
     let measures: Vec<_> = store
         .measures(now)?
         .into_iter()
-        .filter(|m| m.incident_id == incident.id && target.is_none_or(|t| m.target == t))
+        .filter(|m| {
+            // A key id as `incident enforcement` shows it (masked) names it too.
+            m.incident_id == incident.id
+                && target
+                    .is_none_or(|t| m.target == t || safe_value(&m.target_kind, &m.target) == t)
+        })
         .collect();
     if measures.is_empty() {
-        println!("{}: no measure of it is in force", incident.id);
+        match target {
+            Some(_) => println!(
+                "{}: no measure of it is in force on that target (`incident enforcement` lists them, key ids masked as there)",
+                incident.id
+            ),
+            None => println!("{}: no measure of it is in force", incident.id),
+        }
         return Ok(0);
     }
     for m in measures {
         let mut batch = store.batch()?;
-        batch.lift_measure(&m.measure, &m.target_kind, &m.target)?;
-        batch.append_audit(&modelward_store::audit::AuditRecord {
-            seq: 0,
-            at: now,
-            incident_id: incident.id.clone(),
+        batch.lift_measure(&m.measure, &m.target_kind, &m.target, &incident.id)?;
+        let act = Act {
+            incident: &incident.id,
             action: format!("lift_{}", m.measure),
-            target_kind: m.target_kind.clone(),
-            target: m.target.clone(),
+            target_kind: &m.target_kind,
+            target: &m.target,
             params: m.params.clone(),
-            decision: String::new(),
-            reason: "lifted by a responder (recovery)".into(),
-            rules: "[]".into(),
-            executor: "enforcement".into(),
-            outcome: "done".into(),
+            reason: "lifted by a responder (recovery)",
             detail: format!("{} lifted", m.measure),
-            idempotency_key: modelward_respond::action::idempotency_key(
-                &incident.id,
-                &m.target_kind,
-                &m.target,
-                &format!("lift {now}"),
-            ),
-            actor: by.to_string(),
-        })?;
+            executor: "enforcement",
+            by,
+            at: now,
+        };
+        batch.append_audit(&act.record())?;
         batch.commit()?;
         println!(
             "lifted {} {} {}",

@@ -120,6 +120,9 @@ pub struct Incident {
     /// The playbook's steps for people and their state.
     pub tasks: Vec<Task>,
     pub closed: Option<Closure>,
+    /// The stored revision it was read at (0: never stored); not part of the document.
+    #[serde(skip)]
+    pub revision: i64,
 }
 
 impl Incident {
@@ -143,6 +146,7 @@ impl Incident {
             analysis: Analysis::default(),
             tasks: Vec::new(),
             closed: None,
+            revision: 0,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! lists and lookups need.
 
 use modelward_store::incidents::IncidentRecord;
-use modelward_store::{Store, StoreError};
+use modelward_store::{Batch, Store, StoreError};
 
 use crate::incident::Incident;
 
@@ -34,19 +34,31 @@ fn record(incident: &Incident) -> IncidentRecord {
         first_seen: incident.first_seen,
         last_seen: incident.last_seen,
         doc: serde_json::to_string(incident).unwrap_or_default(),
+        revision: incident.revision,
     }
 }
 
 fn parse(r: IncidentRecord) -> Result<Incident, RepoError> {
-    serde_json::from_str(&r.doc).map_err(|source| RepoError::Document { id: r.id, source })
+    let mut incident: Incident =
+        serde_json::from_str(&r.doc).map_err(|source| RepoError::Document { id: r.id, source })?;
+    incident.revision = r.revision;
+    Ok(incident)
 }
 
-/// Writes an incident with its entities and alert ids.
-pub fn save(store: &mut Store, incident: &Incident) -> Result<(), RepoError> {
-    let alert_ids: Vec<String> = incident.alerts.iter().map(|a| a.id.clone()).collect();
+/// Writes an incident with its entities and alert ids; refused when another command wrote
+/// it since it was read ([`modelward_store::StoreError::Conflict`]).
+pub fn save(store: &mut Store, incident: &mut Incident) -> Result<(), RepoError> {
     let mut batch = store.batch()?;
-    batch.put_incident(&record(incident), &incident.entities, &alert_ids)?;
+    put(&mut batch, incident)?;
     batch.commit()?;
+    Ok(())
+}
+
+/// [`save`] within a transaction of the caller's. The incident's revision moves on when the
+/// write is done; should the transaction not commit, the incident is to be read again.
+pub fn put(batch: &mut Batch<'_>, incident: &mut Incident) -> Result<(), RepoError> {
+    let alert_ids: Vec<String> = incident.alerts.iter().map(|a| a.id.clone()).collect();
+    incident.revision = batch.put_incident(&record(incident), &incident.entities, &alert_ids)?;
     Ok(())
 }
 

@@ -262,17 +262,23 @@ impl Responder<'_> {
         } else {
             let mut keep = existing.remove(0);
             for other in existing {
+                // One transaction: the other incident goes only as the kept one, holding
+                // both, is written (a run cut short loses neither).
                 let carried = carried_over(store, &other.incident.id, &keep.incident.id)?;
-                let mut batch = store.batch()?;
-                batch.merge_incident(&other.incident.id, &keep.incident.id)?;
-                for record in &carried {
-                    batch.append_audit(record)?;
-                }
-                batch.commit()?;
+                let (other_id, other_revision) =
+                    (other.incident.id.clone(), other.incident.revision);
                 keep.new |= other.new;
                 keep.alerts_added += other.alerts_added;
                 keep.actions.extend(other.actions);
                 absorb(&mut keep.incident, other.incident, now, &self.actor);
+                refresh(&mut keep.incident);
+                let mut batch = store.batch()?;
+                repo::put(&mut batch, &mut keep.incident)?;
+                batch.merge_incident(&other_id, other_revision, &keep.incident.id)?;
+                for record in &carried {
+                    batch.append_audit(record)?;
+                }
+                batch.commit()?;
             }
             keep
         };

@@ -131,3 +131,48 @@ fn merged_incidents_keep_what_was_done_and_do_not_repeat_it() {
     assert_eq!(incident.alerts.len(), 3);
     assert!(incident.transitions.iter().any(|t| t.note.contains(&b[0])));
 }
+
+#[test]
+fn incidents_are_found_by_a_unique_prefix_of_four_hex_digits_at_least() {
+    let mut store = Store::open_in_memory().unwrap();
+    for id in ["INC-abcd11111111", "INC-abcd22222222", "INC-ef0033333333"] {
+        repo::save(
+            &mut store,
+            &mut modelward_respond::Incident::new(id.into(), "PB-53", "high", 1),
+        )
+        .unwrap();
+    }
+    assert_eq!(
+        repo::load(&store, "INC-ef00").unwrap().id,
+        "INC-ef0033333333"
+    );
+    assert_eq!(
+        repo::load(&store, "inc-EF00").unwrap().id,
+        "INC-ef0033333333"
+    );
+    let err = repo::load(&store, "INC-abcd").unwrap_err().to_string();
+    assert!(
+        err.contains("INC-abcd11111111") && err.contains("INC-abcd22222222"),
+        "{err}"
+    );
+    // Too short to be a deliberate choice, even where one incident would match.
+    assert!(repo::load(&store, "INC-ef").is_err());
+    assert!(repo::load(&store, "INC-").is_err());
+}
+
+#[test]
+fn a_change_made_since_an_incident_was_read_is_not_written_over() {
+    let mut store = Store::open_in_memory().unwrap();
+    let ids = ingest(&mut store, vec![alert("a1", 10, "p1", None)], true, 1);
+    // A responder's command and a long hunt read the incident at the same revision.
+    let mut theirs = repo::load(&store, &ids[0]).unwrap();
+    let mut ours = repo::load(&store, &ids[0]).unwrap();
+    theirs.manual_facts.insert("insider_confirmed".into(), true);
+    repo::save(&mut store, &mut theirs).unwrap();
+    let err = repo::save(&mut store, &mut ours).unwrap_err().to_string();
+    assert!(err.contains("changed by another command"), "{err}");
+    let stored = repo::load(&store, &ids[0]).unwrap();
+    assert_eq!(stored.manual_facts.get("insider_confirmed"), Some(&true));
+    // Saved twice in a row by one holder is fine: the revision moves with it.
+    repo::save(&mut store, &mut theirs).unwrap();
+}

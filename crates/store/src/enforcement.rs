@@ -1,11 +1,14 @@
-//! The enforcement state (schema version 3): containment measures an inline gateway applies
-//! to each request — blocks, rate limits, revoked keys, reduced output detail, output
-//! perturbation, proof-of-work — keyed by the measure and its target.
+//! The enforcement state (schema version 3, keyed per incident since 4): containment measures
+//! an inline gateway applies to each request — blocks, rate limits, revoked keys, reduced
+//! output detail, output perturbation, proof-of-work — keyed by the measure, its target and
+//! the incident that put it in force.
 //!
 //! `enforcement(measure, target_kind, target, params, incident_id, reason, created_at,
 //! expires_at)`: `params` is the measure's JSON parameters; `expires_at` (ms) ends it, `NULL`
-//! never. Writing the same measure on the same target again replaces its parameters, so
-//! applying an action twice leaves one row.
+//! never. An incident writing the same measure on the same target again replaces its
+//! parameters, so applying an action twice leaves one row; two incidents may each hold the
+//! same measure on one target (a reader applies the strictest of those in force), and lifting
+//! one incident's leaves the other's.
 
 use rusqlite::params;
 
@@ -59,8 +62,8 @@ impl Batch<'_> {
         let n = self.tx.execute(
             "INSERT INTO enforcement (measure, target_kind, target, params, incident_id, reason,
              created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT (measure, target_kind, target) DO UPDATE SET params = excluded.params,
-             incident_id = excluded.incident_id, reason = excluded.reason,
+             ON CONFLICT (measure, target_kind, target, incident_id) DO UPDATE SET
+             params = excluded.params, reason = excluded.reason,
              created_at = excluded.created_at, expires_at = excluded.expires_at
              WHERE params IS NOT excluded.params OR expires_at IS NOT excluded.expires_at",
             params![
@@ -77,16 +80,18 @@ impl Batch<'_> {
         Ok(n > 0)
     }
 
-    /// Lifts a measure; returns whether it was there.
+    /// Lifts an incident's measure; returns whether it was there.
     pub fn lift_measure(
         &mut self,
         measure: &str,
         target_kind: &str,
         target: &str,
+        incident_id: &str,
     ) -> Result<bool, StoreError> {
         let n = self.tx.execute(
-            "DELETE FROM enforcement WHERE measure = ?1 AND target_kind = ?2 AND target = ?3",
-            params![measure, target_kind, target],
+            "DELETE FROM enforcement
+             WHERE measure = ?1 AND target_kind = ?2 AND target = ?3 AND incident_id = ?4",
+            params![measure, target_kind, target, incident_id],
         )?;
         Ok(n > 0)
     }
@@ -119,8 +124,40 @@ mod tests {
         assert_eq!(store.measures(50).unwrap().len(), 1);
         assert!(store.measures(100).unwrap().is_empty());
         let mut b = store.batch().unwrap();
-        assert!(b.lift_measure("block", "principal", "mallory").unwrap());
+        assert!(b
+            .lift_measure("block", "principal", "mallory", "INC-1")
+            .unwrap());
         b.commit().unwrap();
         assert!(store.measures(0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn each_incident_owns_its_measures() {
+        let mut store = Store::open_in_memory().unwrap();
+        let mut b = store.batch().unwrap();
+        assert!(b.put_measure(&block(None)).unwrap());
+        let other = Measure {
+            incident_id: "INC-2".into(),
+            expires_at: Some(100),
+            ..block(None)
+        };
+        assert!(b.put_measure(&other).unwrap());
+        b.commit().unwrap();
+        // The later, shorter block of INC-2 leaves INC-1's permanent one as it was.
+        let rows = store.measures(200).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            (rows[0].incident_id.as_str(), rows[0].expires_at),
+            ("INC-1", None)
+        );
+        let mut b = store.batch().unwrap();
+        assert!(!b
+            .lift_measure("block", "principal", "mallory", "INC-3")
+            .unwrap());
+        assert!(b
+            .lift_measure("block", "principal", "mallory", "INC-2")
+            .unwrap());
+        b.commit().unwrap();
+        assert_eq!(store.measures(0).unwrap().len(), 1, "INC-1's block stays");
     }
 }

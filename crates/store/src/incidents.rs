@@ -1,7 +1,9 @@
 //! Incidents (schema version 3). The incident itself is a JSON document owned by the response
 //! crate; the columns beside it are what lists and lookups need.
 //!
-//! - `incidents(id, status, stage, severity, title, created_at, first_seen, last_seen, doc)`
+//! - `incidents(id, status, stage, severity, title, created_at, first_seen, last_seen, doc,
+//!   revision)`: `revision` counts the writes (version 4); a write names the revision it
+//!   read and is refused when another came between.
 //! - `incident_entities(incident_id, kind, value)`: the entities alerts are grouped by.
 //! - `incident_alerts(alert_id, incident_id)`: each alert belongs to one incident, so reading
 //!   the same log twice adds nothing.
@@ -25,6 +27,8 @@ pub struct IncidentRecord {
     pub last_seen: i64,
     /// The whole incident, JSON.
     pub doc: String,
+    /// Writes so far (1 after the first); 0 for an incident never written.
+    pub revision: i64,
 }
 
 /// One preserved raw log record.
@@ -40,7 +44,8 @@ pub struct EvidenceRecord {
     pub read_at: i64,
 }
 
-const COLUMNS: &str = "id, status, stage, severity, title, created_at, first_seen, last_seen, doc";
+const COLUMNS: &str =
+    "id, status, stage, severity, title, created_at, first_seen, last_seen, doc, revision";
 
 fn record(row: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRecord> {
     Ok(IncidentRecord {
@@ -53,6 +58,7 @@ fn record(row: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRecord> {
         first_seen: row.get(6)?,
         last_seen: row.get(7)?,
         doc: row.get(8)?,
+        revision: row.get(9)?,
     })
 }
 
@@ -128,19 +134,23 @@ impl Store {
 }
 
 impl Batch<'_> {
-    /// Writes an incident (insert or replace) with its entities and alert ids.
+    /// Writes an incident with its entities and alert ids: a new one (`revision` 0), or the
+    /// next revision of the one read at `revision`; refused with [`StoreError::Conflict`] when
+    /// the stored incident is not at that revision. Returns the revision written.
     pub fn put_incident(
         &mut self,
         incident: &IncidentRecord,
         entities: &[(String, String)],
         alert_ids: &[String],
-    ) -> Result<(), StoreError> {
-        self.tx.execute(
+    ) -> Result<i64, StoreError> {
+        let written = self.tx.execute(
             &format!(
-                "INSERT INTO incidents ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                "INSERT INTO incidents ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 + 1)
                  ON CONFLICT (id) DO UPDATE SET status = excluded.status, stage = excluded.stage,
                  severity = excluded.severity, title = excluded.title,
-                 first_seen = excluded.first_seen, last_seen = excluded.last_seen, doc = excluded.doc"
+                 first_seen = excluded.first_seen, last_seen = excluded.last_seen,
+                 doc = excluded.doc, revision = excluded.revision
+                 WHERE incidents.revision = ?10"
             ),
             params![
                 incident.id,
@@ -151,9 +161,13 @@ impl Batch<'_> {
                 incident.created_at,
                 incident.first_seen,
                 incident.last_seen,
-                incident.doc
+                incident.doc,
+                incident.revision
             ],
         )?;
+        if written == 0 {
+            return Err(self.conflict(&incident.id, incident.revision));
+        }
         let mut entity = self.tx.prepare_cached(
             "INSERT OR IGNORE INTO incident_entities (incident_id, kind, value) VALUES (?1, ?2, ?3)",
         )?;
@@ -167,12 +181,60 @@ impl Batch<'_> {
         for id in alert_ids {
             alert.execute(params![id, incident.id])?;
         }
-        Ok(())
+        Ok(incident.revision + 1)
     }
 
-    /// Moves everything of incident `from` into `into` (two incidents found to share an
-    /// entity) and deletes `from`.
-    pub fn merge_incident(&mut self, from: &str, into: &str) -> Result<(), StoreError> {
+    fn conflict(&self, id: &str, read: i64) -> StoreError {
+        let found = self
+            .tx
+            .query_row(
+                "SELECT revision FROM incidents WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        StoreError::Conflict {
+            id: id.to_string(),
+            read,
+            found,
+        }
+    }
+
+    /// Moves everything of incident `from` (read at `from_revision`; 0: never written) into
+    /// `into` (two incidents found to share an entity) and deletes `from`; its measures in
+    /// force become `into`'s, unless `into` has the same measure on the same target.
+    pub fn merge_incident(
+        &mut self,
+        from: &str,
+        from_revision: i64,
+        into: &str,
+    ) -> Result<(), StoreError> {
+        if from_revision > 0 {
+            let stored: Option<i64> = self
+                .tx
+                .query_row(
+                    "SELECT revision FROM incidents WHERE id = ?1",
+                    params![from],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if stored != Some(from_revision) {
+                return Err(self.conflict(from, from_revision));
+            }
+        }
+        self.tx.execute(
+            "INSERT OR IGNORE INTO enforcement
+             SELECT measure, target_kind, target, params, ?2, reason, created_at, expires_at
+             FROM enforcement WHERE incident_id = ?1",
+            params![from, into],
+        )?;
+        self.tx.execute(
+            "DELETE FROM enforcement WHERE incident_id = ?1",
+            params![from],
+        )?;
         self.tx.execute(
             "INSERT OR IGNORE INTO incident_entities (incident_id, kind, value)
              SELECT ?2, kind, value FROM incident_entities WHERE incident_id = ?1",
@@ -241,6 +303,7 @@ mod tests {
             first_seen: 10,
             last_seen,
             doc: "{}".into(),
+            revision: 0,
         }
     }
 
@@ -295,7 +358,7 @@ mod tests {
         };
         assert!(b.put_evidence("INC-2", &ev).unwrap());
         assert!(!b.put_evidence("INC-2", &ev).unwrap());
-        b.merge_incident("INC-2", "INC-1").unwrap();
+        b.merge_incident("INC-2", 1, "INC-1").unwrap();
         b.commit().unwrap();
         assert!(store.incident("INC-2").unwrap().is_none());
         assert_eq!(
@@ -309,5 +372,35 @@ mod tests {
                 .unwrap(),
             vec!["INC-1".to_string()]
         );
+    }
+
+    #[test]
+    fn a_write_based_on_an_older_read_is_refused() {
+        let mut store = Store::open_in_memory().unwrap();
+        let mut b = store.batch().unwrap();
+        assert_eq!(b.put_incident(&incident("INC-1", 1), &[], &[]).unwrap(), 1);
+        b.commit().unwrap();
+        let read = store.incident("INC-1").unwrap().unwrap();
+        assert_eq!(read.revision, 1);
+        // Two commands read revision 1; the first writes 2, the second is refused.
+        let mut b = store.batch().unwrap();
+        assert_eq!(b.put_incident(&read, &[], &[]).unwrap(), 2);
+        b.commit().unwrap();
+        let mut b = store.batch().unwrap();
+        let err = b.put_incident(&read, &[], &[]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::Conflict {
+                    read: 1,
+                    found: 2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // Nor is a new incident written over a stored one, nor a stale one merged away.
+        assert!(b.put_incident(&incident("INC-1", 1), &[], &[]).is_err());
+        assert!(b.merge_incident("INC-1", 1, "INC-9").is_err());
     }
 }

@@ -60,6 +60,8 @@ pub enum StoreError {
     },
     #[error("database: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("{id} was changed by another command since this one read it (revision {read}, now {found}): run this again")]
+    Conflict { id: String, read: i64, found: i64 },
 }
 
 /// An open database with its schema up to date.

@@ -111,6 +111,25 @@ pub const MIGRATIONS: &[&str] = &[
         expires_at  INTEGER,
         PRIMARY KEY (measure, target_kind, target)
     );",
+    // 4: incidents carry a revision (a write based on an older read is refused, not lost);
+    // each incident owns its measures (two incidents may block one principal, and lifting
+    // one incident's block leaves the other's).
+    "ALTER TABLE incidents ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;
+    CREATE TABLE enforcement_v4 (
+        measure     TEXT NOT NULL,
+        target_kind TEXT NOT NULL,
+        target      TEXT NOT NULL,
+        params      TEXT NOT NULL,
+        incident_id TEXT NOT NULL,
+        reason      TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER,
+        PRIMARY KEY (measure, target_kind, target, incident_id)
+    );
+    INSERT INTO enforcement_v4 SELECT measure, target_kind, target, params, incident_id,
+        reason, created_at, expires_at FROM enforcement;
+    DROP TABLE enforcement;
+    ALTER TABLE enforcement_v4 RENAME TO enforcement;",
 ];
 
 /// The schema version this build writes.
@@ -164,6 +183,30 @@ mod tests {
         assert_eq!(store.schema_version().unwrap(), latest());
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn version_3_incidents_and_measures_carry_over_to_4() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        conn.execute_batch(
+            "INSERT INTO incidents (id, status, stage, severity, title, created_at, first_seen,
+                 last_seen, doc) VALUES ('INC-1', 'open', 'contain', 'high', 't', 1, 2, 3, '{}');
+             INSERT INTO enforcement VALUES ('block', 'principal', 'mallory', '{}', 'INC-1', 'r',
+                 1, NULL);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let store = Store { conn };
+        assert_eq!(store.incident("INC-1").unwrap().unwrap().revision, 1);
+        let measures = store.measures(0).unwrap();
+        assert_eq!(
+            (measures.len(), measures[0].incident_id.as_str()),
+            (1, "INC-1")
+        );
     }
 
     #[test]

@@ -53,6 +53,17 @@ pub struct ConditionError {
 }
 
 impl Condition {
+    /// The facts its `fact:` predicates name.
+    pub fn facts(&self) -> impl Iterator<Item = &str> {
+        self.alternatives
+            .iter()
+            .flatten()
+            .filter_map(|l| match &l.predicate {
+                Predicate::Fact(f) => Some(f.as_str()),
+                _ => None,
+            })
+    }
+
     pub fn parse(alternatives: &[String]) -> Result<Condition, ConditionError> {
         let mut out = Vec::new();
         for text in alternatives {

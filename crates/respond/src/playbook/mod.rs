@@ -228,6 +228,22 @@ fn default_severity() -> String {
 const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
 
 impl Playbook {
+    /// Every fact its conditions name (a responder may set these, whatever they are).
+    pub fn facts_named(&self) -> std::collections::BTreeSet<&str> {
+        let items = self
+            .containment
+            .iter()
+            .chain(&self.recovery)
+            .chain(&self.post_incident);
+        std::iter::once(&self.handles)
+            .chain(self.vectors.iter().map(|v| &v.when))
+            .chain(self.escalation.iter().map(|e| &e.when))
+            .chain(self.decisions.iter().map(|d| &d.when))
+            .chain(items.flat_map(|i| std::iter::once(&i.when).chain(&i.done_when)))
+            .flat_map(Condition::facts)
+            .collect()
+    }
+
     /// PB-53 as shipped.
     pub fn builtin() -> Playbook {
         match Playbook::parse(PB53, "builtin:pb53.toml") {

@@ -85,10 +85,12 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     let rules_opts = options.rules.unwrap_or_default();
     let input_opts = options.input.unwrap_or_default();
     let incidents = match &args.incidents {
-        Some(db) => Some((
-            db.clone(),
-            crate::respond::Setup::new(options.respond, args.playbook.as_deref())?,
-        )),
+        Some(db) => {
+            let setup = crate::respond::Setup::new(options.respond, args.playbook.as_deref())?;
+            // The run acts at its end: an unset webhook secret is said now, not after the logs.
+            setup.respond.webhooks()?;
+            Some((db.clone(), setup))
+        }
         None => None,
     };
     let hunt_opts = options.hunt.unwrap_or_default();

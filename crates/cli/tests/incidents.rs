@@ -204,13 +204,15 @@ fn an_extraction_attack_is_rate_limited_with_evidence_preserved_and_reported() {
         .find(|w| w.starts_with("key_") && w.len() > 10)
         .expect("the raw record names its API key id");
     assert!(!first.contains(key), "{key} left in {first}");
-    assert!(modelward(&["incident", "verify"], &[&redacted])
-        .status
-        .success());
-    let ok = modelward(&["incident", "verify"], &[&bundle]);
+    assert!(
+        modelward(&["incident", "verify", "--db"], &[&db, &redacted])
+            .status
+            .success()
+    );
+    let ok = modelward(&["incident", "verify", "--db"], &[&db, &bundle]);
     assert!(ok.status.success(), "{}", text(&ok));
     std::fs::write(bundle.join("evidence/0001.raw"), b"{}").unwrap();
-    let bad = modelward(&["incident", "verify"], &[&bundle]);
+    let bad = modelward(&["incident", "verify", "--db"], &[&db, &bundle]);
     assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
     assert!(
         text(&bad).contains("evidence/0001.raw: changed"),
@@ -556,4 +558,102 @@ fn respond_paths_are_relative_to_the_configuration_file() {
             && said.contains(&format!("conf{}gone.db", std::path::MAIN_SEPARATOR)),
         "{said}"
     );
+}
+
+#[test]
+fn a_responders_facts_and_tasks_are_audited_and_closing_says_what_remains() {
+    let dir = Dir::new("incidents-responder-acts");
+    let log = write_log(&dir, vec![Profile::LogitSweepFast], 1);
+    let db = dir.path("incidents.db");
+    let out = hunt(&log, &db, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let id = incidents(&db)[0]["id"].as_str().unwrap().to_string();
+
+    // A misspelt fact is refused with the names there are, and changes nothing.
+    let typo = modelward(
+        &[
+            "incident",
+            "fact",
+            &id,
+            "insider_confirm=true",
+            "--by",
+            "bob",
+            "--db",
+        ],
+        &[&db],
+    );
+    assert!(!typo.status.success(), "{}", text(&typo));
+    assert!(text(&typo).contains("insider_confirmed"), "{}", text(&typo));
+    let fact = modelward(
+        &[
+            "incident",
+            "fact",
+            &id,
+            "insider_confirmed=true",
+            "--by",
+            "bob",
+            "--db",
+        ],
+        &[&db],
+    );
+    assert!(fact.status.success(), "{}", text(&fact));
+    let task = modelward(
+        &[
+            "incident",
+            "task",
+            &id,
+            "lessons.7.1",
+            "--state",
+            "n/a",
+            "--by",
+            "carol",
+            "--db",
+        ],
+        &[&db],
+    );
+    assert!(task.status.success(), "{}", text(&task));
+
+    let audit = modelward(&["incident", "audit", &id, "--db"], &[&db]);
+    let entries: Vec<Value> = String::from_utf8_lossy(&audit.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let by = |action: &str| {
+        entries
+            .iter()
+            .find(|e| e["action"] == action)
+            .unwrap_or_else(|| panic!("no {action} in {entries:?}"))
+    };
+    let set_fact = by("set_fact");
+    assert_eq!(
+        (set_fact["actor"].as_str(), set_fact["target"].as_str()),
+        (Some("bob"), Some("insider_confirmed"))
+    );
+    assert!(
+        set_fact["detail"]
+            .as_str()
+            .unwrap()
+            .contains("false → true"),
+        "{set_fact}"
+    );
+    assert_eq!(by("set_task")["actor"], "carol");
+
+    // Closing lifts nothing, and says so.
+    let close = modelward(
+        &[
+            "incident",
+            "close",
+            &id,
+            "--by",
+            "dana",
+            "--resolution",
+            "contained",
+            "--db",
+        ],
+        &[&db],
+    );
+    let said = text(&close);
+    assert!(close.status.success(), "{said}");
+    assert!(said.contains("still in force"), "{said}");
+    assert!(said.contains("left open"), "{said}");
 }

@@ -232,6 +232,9 @@ pub enum IncidentCommand {
         /// The bundle's folder (must not exist or be empty).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// Who exports it (recorded in the audit log: the chain of custody).
+        #[arg(long, value_name = "NAME")]
+        by: String,
         /// Mask secrets in the log records (API keys, tokens, passwords) for a wider
         /// audience; the records are then no longer the bytes as read (their original
         /// SHA-256 stays in the index).

@@ -242,14 +242,19 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
             write_out(output.as_deref(), &bytes)?;
             Ok(0)
         }
-        IncidentCommand::Export { id, out, redact } => {
+        IncidentCommand::Export {
+            id,
+            out,
+            by,
+            redact,
+        } => {
             let setup = setup_for(options, playbook)?;
             let mut incident = repo::load(&store, &id)?;
             // Refused before the report counts as written (the bundle is the report).
             modelward_respond::evidence::ensure_empty(&out)
                 .with_context(|| format!("{}", out.display()))?;
             mark_report_written(&setup, &mut store, &mut incident)?;
-            export::export(&mut store, &incident, &out, redact)
+            export::export(&mut store, &incident, &out, redact, &by)
         }
         IncidentCommand::Lift { id, by, target } => {
             let incident = repo::load(&store, &id)?;

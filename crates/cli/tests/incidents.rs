@@ -163,7 +163,7 @@ fn an_extraction_attack_is_rate_limited_with_evidence_preserved_and_reported() {
     // The evidence bundle, checked, then tampered with.
     let bundle = dir.path("bundle");
     let out = modelward(
-        &["incident", "export", &id, "--db"],
+        &["incident", "export", &id, "--by", "erin", "--db"],
         &[&db, Path::new("--out"), &bundle],
     );
     assert!(out.status.success(), "{}", text(&out));
@@ -193,7 +193,9 @@ fn an_extraction_attack_is_rate_limited_with_evidence_preserved_and_reported() {
     // A redacted bundle for a wider audience: key ids masked, still verifiable.
     let redacted = dir.path("redacted");
     let out = modelward(
-        &["incident", "export", &id, "--redact", "--db"],
+        &[
+            "incident", "export", &id, "--by", "erin", "--redact", "--db",
+        ],
         &[&db, Path::new("--out"), &redacted],
     );
     assert!(out.status.success(), "{}", text(&out));
@@ -353,7 +355,7 @@ fn a_bundle_rewritten_with_its_manifest_fails_verify_against_the_database() {
     let (db, id) = extraction_incident(&dir);
     let bundle = dir.path("bundle");
     let out = modelward(
-        &["incident", "export", &id, "--db"],
+        &["incident", "export", &id, "--by", "erin", "--db"],
         &[&db, Path::new("--out"), &bundle],
     );
     assert!(out.status.success(), "{}", text(&out));
@@ -434,7 +436,7 @@ fn a_redacted_bundle_holds_no_raw_api_key_id() {
 
     let full = dir.path("full");
     let out = modelward(
-        &["incident", "export", &id, "--db"],
+        &["incident", "export", &id, "--by", "erin", "--db"],
         &[&db, Path::new("--out"), &full],
     );
     assert!(out.status.success(), "{}", text(&out));
@@ -445,7 +447,9 @@ fn a_redacted_bundle_holds_no_raw_api_key_id() {
     }
     let redacted = dir.path("redacted");
     let out = modelward(
-        &["incident", "export", &id, "--redact", "--db"],
+        &[
+            "incident", "export", &id, "--by", "erin", "--redact", "--db",
+        ],
         &[&db, Path::new("--out"), &redacted],
     );
     assert!(out.status.success(), "{}", text(&out));
@@ -612,6 +616,12 @@ fn a_responders_facts_and_tasks_are_audited_and_closing_says_what_remains() {
         &[&db],
     );
     assert!(task.status.success(), "{}", text(&task));
+    let bundle = dir.path("bundle");
+    let export = modelward(
+        &["incident", "export", &id, "--by", "erin", "--db"],
+        &[&db, Path::new("--out"), &bundle],
+    );
+    assert!(export.status.success(), "{}", text(&export));
 
     let audit = modelward(&["incident", "audit", &id, "--db"], &[&db]);
     let entries: Vec<Value> = String::from_utf8_lossy(&audit.stdout)
@@ -637,6 +647,7 @@ fn a_responders_facts_and_tasks_are_audited_and_closing_says_what_remains() {
         "{set_fact}"
     );
     assert_eq!(by("set_task")["actor"], "carol");
+    assert_eq!(by("export_evidence")["actor"], "erin", "chain of custody");
 
     // Closing lifts nothing, and says so.
     let close = modelward(

@@ -50,7 +50,13 @@ pub fn iocs_stix(incident: &Incident, now: i64) -> Result<Vec<u8>> {
 /// Without `redact` the incident, alerts, records and audit log keep their raw values (API key
 /// ids included: the bundle is for legal); with it, key ids and secrets are masked in all of
 /// them (and the index says so).
-pub fn export(store: &mut Store, incident: &Incident, out: &Path, redact: bool) -> Result<u8> {
+pub fn export(
+    store: &mut Store,
+    incident: &Incident,
+    out: &Path,
+    redact: bool,
+    by: &str,
+) -> Result<u8> {
     let now = now_ms();
     // The preserved records, and those of alerts not yet preserved read now.
     const PRESERVED: &str = "preserved by the incident's preserve_evidence action";
@@ -135,7 +141,7 @@ pub fn export(store: &mut Store, incident: &Incident, out: &Path, redact: bool) 
         render(store, incident, ReportFormat::Html)?.into_bytes(),
     ));
     let manifest = write_bundle(out, &files).with_context(|| format!("{}", out.display()))?;
-    record_export(store, incident, out, manifest.len())?;
+    record_export(store, incident, out, manifest.len(), by)?;
     println!(
         "{}: {} file(s) written to {} ({} raw record(s)); check with `sha256sum -c {MANIFEST}` in that folder or `modelward incident verify {}`",
         incident.id,
@@ -218,7 +224,13 @@ fn recorded_export(dir: &Path, db: &Path, manifest_sha256: &str) -> Result<bool>
 const EXPORT_ACTION: &str = "export_evidence";
 
 /// Records an export in the append-only audit log, with the manifest's SHA-256 as its key.
-fn record_export(store: &mut Store, incident: &Incident, out: &Path, files: usize) -> Result<()> {
+fn record_export(
+    store: &mut Store,
+    incident: &Incident,
+    out: &Path,
+    files: usize,
+    by: &str,
+) -> Result<()> {
     let manifest = std::fs::read(out.join(MANIFEST))?;
     let hash = evidence::sha256_hex(&manifest);
     let record = AuditRecord {
@@ -236,7 +248,7 @@ fn record_export(store: &mut Store, incident: &Incident, out: &Path, files: usiz
         outcome: "done".into(),
         detail: format!("{MANIFEST} sha256 {hash}, {files} file(s)"),
         idempotency_key: hash,
-        actor: "modelward incident export".into(),
+        actor: by.to_string(),
     };
     let mut batch = store.batch()?;
     batch.append_audit(&record)?;

@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::action::{plan::plan, AuditEntry};
 use crate::alert_view::AlertView;
-use crate::objects::{object_kind, ObjectKind};
 use crate::incident::{Answer, Decision, Escalation, Incident, VectorMatch};
+use crate::objects::{object_kind, ObjectKind};
 use crate::playbook::{Check, Condition, Playbook, Predicate};
 use crate::volume::VolumeSeries;
 
@@ -140,7 +140,10 @@ pub fn analyze(playbook: &Playbook, incident: &mut Incident, inputs: &Inputs<'_>
         // copied (a key listed or a share link issued is a way in, not a theft).
         (
             "weights_stolen",
-            took(&["weight_checkpoint_theft", "insider_model_copy"], Some(ObjectKind::Model)),
+            took(
+                &["weight_checkpoint_theft", "insider_model_copy"],
+                Some(ObjectKind::Model),
+            ),
         ),
         (
             "training_data_exfiltrated",

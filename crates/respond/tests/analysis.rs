@@ -327,7 +327,14 @@ fn a_key_listed_is_a_way_in_not_weights_confirmed_stolen() {
         i.analysis.escalations
     );
     // The copy of a model file that follows confirms it.
-    let mut i = incident(vec![keys, copy_alert()]);
+    let mut i = incident(vec![keys.clone(), copy_alert()]);
+    run(&mut i, &RespondSettings::default(), &[], NOW);
+    assert_eq!(i.analysis.facts.get("weights_stolen"), Some(&true));
+    // So does the copy of an archive (any object but a dataset file).
+    let mut doc = copy_alert().doc.clone();
+    doc["file.path"] = json!("s3://jsmith-archive-7f3a/backup/llama-70b.tar.zst");
+    doc["storage.copy.source.key"] = json!("checkpoints/llama-70b.tar.zst");
+    let mut i = incident(vec![keys, AlertView::from_json(doc).unwrap()]);
     run(&mut i, &RespondSettings::default(), &[], NOW);
     assert_eq!(i.analysis.facts.get("weights_stolen"), Some(&true));
 }

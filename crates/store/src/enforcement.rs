@@ -160,4 +160,25 @@ mod tests {
         b.commit().unwrap();
         assert_eq!(store.measures(0).unwrap().len(), 1, "INC-1's block stays");
     }
+
+    #[test]
+    fn a_merge_keeps_the_longer_lasting_of_two_measures() {
+        let mut store = Store::open_in_memory().unwrap();
+        let mut b = store.batch().unwrap();
+        // INC-1's day-long block has ended; INC-2's block never ends.
+        b.put_measure(&block(Some(100))).unwrap();
+        let lasting = Measure {
+            incident_id: "INC-2".into(),
+            ..block(None)
+        };
+        b.put_measure(&lasting).unwrap();
+        b.merge_incident("INC-2", 0, "INC-1").unwrap();
+        b.commit().unwrap();
+        let rows = store.measures(200).unwrap();
+        assert_eq!(rows.len(), 1, "mallory stays blocked");
+        assert_eq!(
+            (rows[0].incident_id.as_str(), rows[0].expires_at),
+            ("INC-1", None)
+        );
+    }
 }

@@ -143,15 +143,21 @@ impl Batch<'_> {
         entities: &[(String, String)],
         alert_ids: &[String],
     ) -> Result<i64, StoreError> {
-        let written = self.tx.execute(
-            &format!(
+        // A new incident is inserted, never over another; a stored one is updated only at the
+        // revision it was read at (and not brought back once merged away or deleted).
+        let sql = if incident.revision == 0 {
+            format!(
                 "INSERT INTO incidents ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 + 1)
-                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, stage = excluded.stage,
-                 severity = excluded.severity, title = excluded.title,
-                 first_seen = excluded.first_seen, last_seen = excluded.last_seen,
-                 doc = excluded.doc, revision = excluded.revision
-                 WHERE incidents.revision = ?10"
-            ),
+                 ON CONFLICT (id) DO NOTHING"
+            )
+        } else {
+            "UPDATE incidents SET status = ?2, stage = ?3, severity = ?4, title = ?5,
+                 created_at = ?6, first_seen = ?7, last_seen = ?8, doc = ?9, revision = ?10 + 1
+             WHERE id = ?1 AND revision = ?10"
+                .to_string()
+        };
+        let written = self.tx.execute(
+            &sql,
             params![
                 incident.id,
                 incident.status,
@@ -225,10 +231,17 @@ impl Batch<'_> {
                 return Err(self.conflict(from, from_revision));
             }
         }
+        // Where both held a measure on one target, the one lasting longer stays (never
+        // ending outlasts any end).
         self.tx.execute(
-            "INSERT OR IGNORE INTO enforcement
+            "INSERT INTO enforcement
              SELECT measure, target_kind, target, params, ?2, reason, created_at, expires_at
-             FROM enforcement WHERE incident_id = ?1",
+             FROM enforcement WHERE incident_id = ?1
+             ON CONFLICT (measure, target_kind, target, incident_id) DO UPDATE SET
+                 params = excluded.params, reason = excluded.reason,
+                 created_at = excluded.created_at, expires_at = excluded.expires_at
+             WHERE enforcement.expires_at IS NOT NULL
+                 AND (excluded.expires_at IS NULL OR excluded.expires_at > enforcement.expires_at)",
             params![from, into],
         )?;
         self.tx.execute(
@@ -402,5 +415,24 @@ mod tests {
         // Nor is a new incident written over a stored one, nor a stale one merged away.
         assert!(b.put_incident(&incident("INC-1", 1), &[], &[]).is_err());
         assert!(b.merge_incident("INC-1", 1, "INC-9").is_err());
+        // Nor is one merged away brought back by a write of an earlier read.
+        b.put_incident(&incident("INC-9", 1), &[], &[]).unwrap();
+        let current = IncidentRecord {
+            revision: 2,
+            ..read.clone()
+        };
+        b.merge_incident("INC-1", 2, "INC-9").unwrap();
+        let err = b.put_incident(&current, &[], &["x".into()]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::Conflict {
+                    read: 2,
+                    found: 0,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }

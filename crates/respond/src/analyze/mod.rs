@@ -88,15 +88,15 @@ pub fn analyze(playbook: &Playbook, incident: &mut Incident, inputs: &Inputs<'_>
         })
         .collect();
     let has = |id: &str| vectors.iter().any(|v| v.id == id);
-    // Whether an alert of one of `ids` names objects it read (of `kind`, if given).
-    let took = |ids: &[&str], kind: Option<ObjectKind>| {
+    // Whether an alert of one of `ids` names an object it read whose kind `fits`.
+    let took = |ids: &[&str], fits: &dyn Fn(Option<ObjectKind>) -> bool| {
         vectors
             .iter()
             .filter(|v| ids.contains(&v.id.as_str()))
             .flat_map(|v| &v.alerts)
             .filter_map(|id| alerts.iter().find(|a| &a.id == id))
             .flat_map(|a| a.objects())
-            .any(|o| kind.is_none_or(|k| object_kind(&o) == Some(k)))
+            .any(|o| fits(object_kind(&o)))
     };
     for v in &playbook.vectors {
         facts.insert(format!("vector.{}", v.id), has(&v.id));
@@ -140,14 +140,15 @@ pub fn analyze(playbook: &Playbook, incident: &mut Incident, inputs: &Inputs<'_>
         // copied (a key listed or a share link issued is a way in, not a theft).
         (
             "weights_stolen",
-            took(
-                &["weight_checkpoint_theft", "insider_model_copy"],
-                Some(ObjectKind::Model),
-            ),
+            // Any object but a dataset, as the vectors read it: a model file, an archive
+            // or a checkpoint folder.
+            took(&["weight_checkpoint_theft", "insider_model_copy"], &|k| {
+                k != Some(ObjectKind::Dataset)
+            }),
         ),
         (
             "training_data_exfiltrated",
-            took(&["training_data_exfiltration"], None),
+            took(&["training_data_exfiltration"], &|_| true),
         ),
         (
             "insider",

@@ -14,6 +14,7 @@ use modelward_respond::action::run::{audit_of, from_record};
 use modelward_respond::incident::{Closure, Task};
 use modelward_respond::ioc::safe_value;
 use modelward_respond::{repo, Incident, Stage, Status, TaskState};
+use modelward_store::audit::AuditRecord;
 use modelward_store::Store;
 
 use crate::args::{IncidentArgs, IncidentCommand, IncidentFormat, IocFormat, ReportFormat};
@@ -139,23 +140,20 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
                 t.note = note;
             }
             let task_id = t.id.clone();
-            reanalyse(&setup, &mut store, &mut incident)?;
-            append(
-                &mut store,
-                &Act {
-                    incident: &incident_id,
-                    action: "set_task".into(),
-                    target_kind: "task",
-                    target: &task_id,
-                    params: serde_json::json!({"state": state.as_str(), "was": was.as_str()})
-                        .to_string(),
-                    reason: "set by a responder",
-                    detail: format!("{} → {}", was.as_str(), state.as_str()),
-                    executor: "responder",
-                    by: &by,
-                    at: now,
-                },
-            )?;
+            let act = Act {
+                incident: &incident_id,
+                action: "set_task".into(),
+                target_kind: "task",
+                target: &task_id,
+                params: serde_json::json!({"state": state.as_str(), "was": was.as_str()})
+                    .to_string(),
+                reason: "set by a responder",
+                detail: format!("{} → {}", was.as_str(), state.as_str()),
+                executor: "responder",
+                by: &by,
+                at: now,
+            };
+            reanalyse(&setup, &mut store, &mut incident, &[act.record()])?;
             println!(
                 "{incident_id}: task {task_id} is {} (by {by})",
                 state.as_str()
@@ -188,26 +186,23 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
                 .or(incident.analysis.facts.get(&name))
                 .copied();
             incident.manual_facts.insert(name.clone(), value);
-            reanalyse(&setup, &mut store, &mut incident)?;
-            let now = now_ms();
-            append(
-                &mut store,
-                &Act {
-                    incident: &incident.id,
-                    action: "set_fact".into(),
-                    target_kind: "fact",
-                    target: &name,
-                    params: serde_json::json!({"value": value, "was": was}).to_string(),
-                    reason: "set by a responder",
-                    detail: format!(
-                        "{name}: {} → {value}",
-                        was.map_or("unset".to_string(), |w| w.to_string())
-                    ),
-                    executor: "responder",
-                    by: &by,
-                    at: now,
-                },
-            )?;
+            let incident_id = incident.id.clone();
+            let act = Act {
+                incident: &incident_id,
+                action: "set_fact".into(),
+                target_kind: "fact",
+                target: &name,
+                params: serde_json::json!({"value": value, "was": was}).to_string(),
+                reason: "set by a responder",
+                detail: format!(
+                    "{name}: {} → {value}",
+                    was.map_or("unset".to_string(), |w| w.to_string())
+                ),
+                executor: "responder",
+                by: &by,
+                at: now_ms(),
+            };
+            reanalyse(&setup, &mut store, &mut incident, &[act.record()])?;
             println!(
                 "{}: {name} = {value} (by {by}); decisions now: {}",
                 incident.id,
@@ -298,14 +293,6 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
     }
 }
 
-/// Appends a responder's act to the audit log.
-fn append(store: &mut Store, act: &Act<'_>) -> Result<()> {
-    let mut batch = store.batch()?;
-    batch.append_audit(&act.record())?;
-    batch.commit()?;
-    Ok(())
-}
-
 fn setup_for(options: Options, playbook: Option<&Path>) -> Result<Setup> {
     Setup::new(options.respond, playbook)
 }
@@ -322,16 +309,23 @@ fn find_task<'a>(incident: &'a mut Incident, task: &str) -> Result<&'a mut Task>
 
 /// Re-runs the incident's playbook; refuses another one (its decisions and tasks would be
 /// replaced by that playbook's).
-fn reanalyse(setup: &Setup, store: &mut Store, incident: &mut Incident) -> Result<()> {
+/// Re-runs the incident's playbook and saves it with `acts`, the responder's record of what
+/// they did, in one transaction.
+fn reanalyse(
+    setup: &Setup,
+    store: &mut Store,
+    incident: &mut Incident,
+    acts: &[AuditRecord],
+) -> Result<()> {
     same_playbook(setup, incident)?;
     let responder = setup.responder("modelward incident", BTreeMap::new());
-    responder.reanalyse(store, incident, now_ms())?;
+    responder.reanalyse_recording(store, incident, now_ms(), acts)?;
     Ok(())
 }
 
 fn mark_report_written(setup: &Setup, store: &mut Store, incident: &mut Incident) -> Result<()> {
     incident.manual_facts.insert("report_written".into(), true);
-    reanalyse(setup, store, incident)
+    reanalyse(setup, store, incident, &[])
 }
 
 fn same_playbook(setup: &Setup, incident: &Incident) -> Result<()> {
@@ -396,6 +390,18 @@ fn lift(store: &mut Store, incident: &Incident, by: &str, target: Option<&str>) 
                     .is_none_or(|t| m.target == t || safe_value(&m.target_kind, &m.target) == t)
         })
         .collect();
+    let targets: std::collections::BTreeSet<(&str, &str)> = measures
+        .iter()
+        .map(|m| (m.target_kind.as_str(), m.target.as_str()))
+        .collect();
+    if let (Some(t), true) = (target, targets.len() > 1) {
+        // A short key id masks to little (`k…`): never lift more than the one meant.
+        bail!(
+            "{}: `{t}` matches the measures of {} different targets: give the full value",
+            incident.id,
+            targets.len()
+        );
+    }
     if measures.is_empty() {
         match target {
             Some(_) => println!(

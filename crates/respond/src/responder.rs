@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use modelward_event::input::InputPath;
 use modelward_event::source::SourceKind;
+use modelward_store::audit::AuditRecord;
 use modelward_store::{Store, StoreError};
 
 use crate::action::run::{audit_of, Runner};
@@ -100,7 +101,11 @@ impl Responder<'_> {
             if changes.iter().any(|c| c.incident.id == id) {
                 continue;
             }
-            let incident = repo::load(store, &id)?;
+            // Merged away in this run: its alerts are in the incident it joined.
+            let incident = match repo::load(store, &id) {
+                Err(RepoError::NotFound(_)) => continue,
+                other => other?,
+            };
             if incident.status == Status::Open {
                 changes.push(Change {
                     incident,
@@ -161,7 +166,12 @@ impl Responder<'_> {
             .flat_map(|d| d.actions.iter().cloned())
             .collect();
         let entries = runner.run(&planned, store, now)?;
-        if entries.iter().any(|e| e.outcome == Outcome::Done) && incident.stage < Stage::Contain {
+        // Already done counts too: a run cut short after the action but before its save
+        // left the incident behind.
+        let contained = entries
+            .iter()
+            .any(|e| matches!(e.outcome, Outcome::Done | Outcome::AlreadyDone));
+        if contained && incident.stage < Stage::Contain {
             move_to(
                 incident,
                 Stage::Contain,
@@ -181,9 +191,26 @@ impl Responder<'_> {
         incident: &mut Incident,
         now: i64,
     ) -> Result<(), RespondError> {
+        self.reanalyse_recording(store, incident, now, &[])
+    }
+
+    /// [`Responder::reanalyse`], appending `acts` (what a responder did to it) to the audit
+    /// log in the same transaction: the change is never saved without its record.
+    pub fn reanalyse_recording(
+        &self,
+        store: &mut Store,
+        incident: &mut Incident,
+        now: i64,
+        acts: &[AuditRecord],
+    ) -> Result<(), RespondError> {
         let volume = incident.analysis.volume.clone();
         self.analyse(store, incident, &volume, now)?;
-        repo::save(store, incident)?;
+        let mut batch = store.batch()?;
+        repo::put(&mut batch, incident)?;
+        for act in acts {
+            batch.append_audit(act)?;
+        }
+        batch.commit()?;
         Ok(())
     }
 

@@ -389,6 +389,27 @@ fn webhook_400_fails_at_once_with_the_start_of_the_body() {
 }
 
 #[test]
+fn webhook_error_echoing_a_header_value_or_a_key_is_stored_masked() {
+    let body =
+        "bad credentials: Bearer t0ken-abcdef-123456 for sk-proj-Q3xv9LmT7rNcA2bKd8YhW4pE6sUf1gZj"
+            .to_string();
+    let server = Server::start(vec![Reply::Status(401, Vec::new(), body)]);
+    let mut cfg = config(&server.base);
+    cfg.headers = vec![("Authorization".into(), "Bearer t0ken-abcdef-123456".into())];
+    let (mut executor, _) = webhook(cfg);
+    let error = executor
+        .execute(&planned(Action::LockStorage))
+        .unwrap_err()
+        .to_string();
+    assert!(error.starts_with("HTTP 401: bad credentials"), "{error}");
+    assert!(!error.contains("t0ken-abcdef"), "{error}");
+    assert!(
+        !error.contains("Q3xv9LmT7rNcA2bKd8YhW4pE6sUf1gZj"),
+        "{error}"
+    );
+}
+
+#[test]
 fn webhook_redirect_is_not_followed() {
     let server = Server::start(vec![Reply::Status(
         302,
@@ -677,4 +698,51 @@ fn command_handles_only_its_actions() {
     assert!(!executor.handles(&planned(Action::FreezeAccount)));
     let all = CommandExecutor::new(CommandConfig::new("all", "/bin/true")).unwrap();
     assert!(all.handles(&planned(Action::FreezeAccount)));
+}
+
+#[test]
+fn command_runs_in_a_clean_environment_and_its_output_is_masked_and_leftovers_killed() {
+    let dir = TempDir::new("clean");
+    let config = dir.script(
+        "env > \"$OUT/env.txt\"\n\
+         /bin/sleep 30 &\n\
+         echo $! > \"$OUT/child.pid\"\n\
+         echo 'revoked; token=sk-proj-Q3xv9LmT7rNcA2bKd8YhW4pE6sUf1gZj'\n",
+    );
+    let mut executor = CommandExecutor::new(config).unwrap();
+    let started = Instant::now();
+    let done = executor.execute(&planned(Action::LockStorage)).unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "waited for its leftover"
+    );
+    assert!(
+        !done.detail.contains("Q3xv9LmT7rNcA2bKd8YhW4pE6sUf1gZj"),
+        "{}",
+        done.detail
+    );
+    assert!(done.detail.contains("revoked"), "{}", done.detail);
+    let env = dir.read("env.txt");
+    // A variable of this process's own environment (cargo sets it for tests) stays behind,
+    // as a webhook secret read from modelward's environment would.
+    if std::env::var_os("CARGO_MANIFEST_DIR").is_some() {
+        assert!(!env.contains("CARGO_MANIFEST_DIR"), "{env}");
+    }
+    assert!(env.contains("PATH="), "{env}");
+    assert!(env.contains("OUT="), "its configured env is there: {env}");
+    #[cfg(target_os = "linux")]
+    {
+        let pid = dir.read("child.pid").trim().to_string();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let dead =
+                state.is_empty() || state.split(") ").nth(1).is_some_and(|s| s.starts_with('Z'));
+            if dead {
+                break;
+            }
+            assert!(Instant::now() < deadline, "/bin/sleep {pid} still runs");
+            thread::sleep(ms(20));
+        }
+    }
 }

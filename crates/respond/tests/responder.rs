@@ -176,3 +176,32 @@ fn a_change_made_since_an_incident_was_read_is_not_written_over() {
     // Saved twice in a row by one holder is fine: the revision moves with it.
     repo::save(&mut store, &mut theirs).unwrap();
 }
+
+#[test]
+fn a_log_read_again_whose_incident_is_merged_away_in_the_run_is_no_error() {
+    let mut store = Store::open_in_memory().unwrap();
+    let y = ingest(
+        &mut store,
+        vec![alert("y1", 10, "p2", Some("key_k2aaaaaaaaaa"))],
+        true,
+        1,
+    );
+    let x = ingest(&mut store, vec![alert("x1", 11, "p1", None)], true, 2);
+    assert_ne!(x, y);
+    // x1 again (its incident is X), and p1 with p2's key: X merges into the older Y.
+    let third = ingest(
+        &mut store,
+        vec![
+            alert("x1", 11, "p1", None),
+            alert("n1", 12, "p1", Some("key_k2aaaaaaaaaa")),
+        ],
+        true,
+        3,
+    );
+    assert_eq!(third, y);
+    let merged = repo::load(&store, &y[0]).unwrap();
+    let mut ids: Vec<&str> = merged.alerts.iter().map(|a| a.id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["n1", "x1", "y1"]);
+    assert!(repo::load(&store, &x[0]).is_err());
+}

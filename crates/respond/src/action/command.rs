@@ -2,8 +2,9 @@
 //! names one: whoever can edit that config can run programs as modelward.
 //!
 //! The program is started directly (no shell) with its configured arguments. Its standard
-//! input is the action [document](super::document) (the webhook's body); its environment is
-//! modelward's, plus the configured `env`, plus:
+//! input is the action [document](super::document) (the webhook's body). Its environment is
+//! not modelward's (which may hold webhook secrets): only `PATH`, `HOME`, `LANG`, `LC_ALL`,
+//! `TZ` and `TMPDIR` are passed on, plus the configured `env`, plus:
 //!
 //! | variable | value |
 //! | --- | --- |
@@ -14,8 +15,9 @@
 //! | `MODELWARD_IDEMPOTENCY_KEY` | the document's `id` |
 //!
 //! Exit status 0 within `timeout_ms` is success. On timeout the program is killed, with every
-//! process it started (it runs in a process group of its own on Unix). A failure says the exit
-//! status and the end of standard error; a success, the end of standard output.
+//! process it started (it runs in a process group of its own on Unix); processes it leaves
+//! behind when it exits are killed too. A failure says the exit status and the end of
+//! standard error; a success, the end of standard output; both with secrets masked.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -41,6 +43,9 @@ const TAIL_BYTES: usize = 4 * 1024;
 const DRAIN_GRACE: Duration = Duration::from_millis(500);
 /// The longest pause between two looks at whether the program has ended.
 const MAX_POLL: Duration = Duration::from_millis(50);
+
+/// The variables of modelward's own environment a command gets.
+const PASSED_ON: [&str; 6] = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"];
 
 /// The variables modelward sets; the config's `env` may not set them.
 pub const RESERVED_ENV_PREFIX: &str = "MODELWARD_";
@@ -140,8 +145,13 @@ impl Executor for CommandExecutor {
             .map_err(|e| ExecError::Failed(format!("cannot write the action document: {e}")))?;
         let program = &self.config.program;
         let mut command = Command::new(program);
+        command.args(&self.config.args).env_clear();
+        for var in PASSED_ON {
+            if let Some(value) = std::env::var_os(var) {
+                command.env(var, value);
+            }
+        }
         command
-            .args(&self.config.args)
             .envs(self.config.env.iter().map(|(k, v)| (k, v)))
             .env("MODELWARD_ACTION", document.action)
             .env("MODELWARD_TARGET", &action.target)
@@ -181,6 +191,10 @@ impl Executor for CommandExecutor {
         let timeout = Duration::from_millis(self.config.timeout_ms);
         let status = wait_until(&mut child, started + timeout)
             .map_err(|e| ExecError::Failed(format!("waiting for {}: {e}", program.display())))?;
+        if status.is_some() {
+            // What it started and left running goes with it (and lets its output close).
+            kill_group(&child);
+        }
         let elapsed = started.elapsed().as_millis();
         let grace = Instant::now() + DRAIN_GRACE;
         for _ in 0..streams {
@@ -240,15 +254,23 @@ fn wait_until(child: &mut Child, deadline: Instant) -> std::io::Result<Option<Ex
 
 /// Kills the child and, on Unix, every process of its group (the ones it started).
 fn kill(child: &mut Child) {
+    // Not reaped yet, so the group id is still the child's.
+    kill_group(child);
+    let _ = child.kill();
+}
+
+/// Kills every process of the child's group. After the child was reaped the group id stays
+/// reserved while any member lives; with none left this finds no group.
+fn kill_group(child: &Child) {
     #[cfg(unix)]
     {
-        // Not reaped yet, so the group id is still the child's.
         let pid = rustix::process::Pid::from_child(child);
         if pid != rustix::process::Pid::INIT {
             let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
         }
     }
-    let _ = child.kill();
+    #[cfg(not(unix))]
+    let _ = child;
 }
 
 /// Reads `stream` to its end on a thread of its own, keeping its last [`TAIL_BYTES`] in
@@ -286,12 +308,12 @@ fn tail_text(tail: &Mutex<Vec<u8>>) -> String {
     let text = String::from_utf8_lossy(&bytes);
     let text = text.trim();
     let skip = text.chars().count().saturating_sub(TAIL_CHARS);
-    text.chars()
+    let tail: String = text
+        .chars()
         .skip(skip)
         .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .trim()
-        .to_string()
+        .collect();
+    crate::ioc::mask_secrets(tail.trim()).into_owned()
 }
 
 fn check(config: &CommandConfig) -> Result<(), CommandConfigError> {

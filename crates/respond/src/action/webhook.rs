@@ -59,6 +59,9 @@ pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 
 pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
 pub const DEFAULT_RETRIES: u32 = 3;
+/// The most retries a webhook may ask for: with the backoff capped at [`MAX_BACKOFF`], one
+/// unreachable receiver holds a run up for minutes, not hours.
+pub const MAX_RETRIES: u32 = 10;
 pub const DEFAULT_BACKOFF_MS: u64 = 500;
 
 /// How much of an error answer's body goes into the failure.
@@ -160,6 +163,8 @@ pub enum WebhookConfigError {
     UnknownAction { name: String, kind: String },
     #[error("webhook {0}: timeout_ms must be above 0")]
     NoTimeout(String),
+    #[error("webhook {0}: retries may be {MAX_RETRIES} at most")]
+    TooManyRetries(String),
     #[error("webhook {name}: header {header:?}: {why}")]
     BadHeader {
         name: String,
@@ -275,13 +280,19 @@ impl WebhookExecutor {
         }
     }
 
-    /// Removes the secret and the URL from a message that will be stored or shown.
+    /// Removes the secret, the configured header values (an `Authorization` token a server
+    /// echoes in its error), the URL and anything secret-looking from a message that will be
+    /// stored or shown.
     fn scrub(&self, message: String) -> String {
         let mut message = message;
-        if !self.config.secret.is_empty() {
-            message = message.replace(&self.config.secret, "<redacted>");
+        let values = std::iter::once(&self.config.secret)
+            .chain(self.config.headers.iter().map(|(_, v)| v))
+            .filter(|v| v.len() >= 4);
+        for v in values {
+            message = message.replace(v.as_str(), "<redacted>");
         }
-        message.replace(&self.config.url, &redact_url(&self.config.url))
+        let message = message.replace(&self.config.url, &redact_url(&self.config.url));
+        crate::ioc::mask_secrets(&message).into_owned()
     }
 }
 
@@ -421,6 +432,9 @@ fn check(config: &WebhookConfig) -> Result<(), WebhookConfigError> {
     }
     if config.timeout_ms == 0 {
         return Err(WebhookConfigError::NoTimeout(name.clone()));
+    }
+    if config.retries > MAX_RETRIES {
+        return Err(WebhookConfigError::TooManyRetries(name.clone()));
     }
     for (header, value) in &config.headers {
         let bad = |why| WebhookConfigError::BadHeader {

@@ -263,9 +263,26 @@ struct Redactor {
     keys: Vec<String>,
 }
 
-/// Key ids shorter than this are masked only where they are a whole value: inside longer
-/// text they could match unrelated characters.
+/// Key ids shorter than this are masked inside longer text only as a whole token (not next
+/// to a letter, digit, `-` or `_`): anywhere, they could match unrelated characters.
 const MIN_INNER_KEY: usize = 8;
+
+/// `text` with each occurrence of `key` that stands as a token of its own replaced.
+fn replace_tokens(text: &str, key: &str, with: &str) -> Option<String> {
+    let part_of_word = |c: char| c.is_alphanumeric() || c == '-' || c == '_';
+    let mut out = String::new();
+    let mut last = 0;
+    for (at, _) in text.match_indices(key) {
+        let before = text[..at].chars().next_back();
+        let after = text[at + key.len()..].chars().next();
+        if at >= last && !before.is_some_and(part_of_word) && !after.is_some_and(part_of_word) {
+            out.push_str(&text[last..at]);
+            out.push_str(with);
+            last = at + key.len();
+        }
+    }
+    (last > 0).then(|| out + &text[last..])
+}
 
 impl Redactor {
     fn new(incident: &Incident, audit: &[AuditEntry]) -> Redactor {
@@ -290,8 +307,12 @@ impl Redactor {
     fn text<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut out = Cow::Borrowed(text);
         for k in &self.keys {
-            if out == k.as_str() || (k.len() >= MIN_INNER_KEY && out.contains(k.as_str())) {
-                out = Cow::Owned(out.replace(k.as_str(), &ioc::mask_key(k)));
+            if k.len() >= MIN_INNER_KEY {
+                if out.contains(k.as_str()) {
+                    out = Cow::Owned(out.replace(k.as_str(), &ioc::mask_key(k)));
+                }
+            } else if let Some(masked) = replace_tokens(&out, k, &ioc::mask_key(k)) {
+                out = Cow::Owned(masked);
             }
         }
         match out {
@@ -338,5 +359,24 @@ impl Redactor {
                 *s = masked;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_tokens;
+
+    #[test]
+    fn short_key_ids_are_replaced_only_as_tokens() {
+        assert_eq!(
+            replace_tokens(r#"{"api_key_id":"key-7","x":"key-77"}"#, "key-7", "k…").as_deref(),
+            Some(r#"{"api_key_id":"k…","x":"key-77"}"#)
+        );
+        assert_eq!(
+            replace_tokens("key-7 then key-7.", "key-7", "k…").as_deref(),
+            Some("k… then k….")
+        );
+        assert_eq!(replace_tokens("monkey-7", "key-7", "k…"), None);
+        assert_eq!(replace_tokens("", "key-7", "k…"), None);
     }
 }

@@ -87,8 +87,11 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     let incidents = match &args.incidents {
         Some(db) => {
             let setup = crate::respond::Setup::new(options.respond, args.playbook.as_deref())?;
-            // The run acts at its end: an unset webhook secret is said now, not after the logs.
-            setup.respond.webhooks()?;
+            // The run acts at its end: an unset webhook secret is said now, not after the logs
+            // (a dry run sends nothing and needs none).
+            if !(args.dry_run || setup.respond.dry_run) {
+                setup.respond.webhooks()?;
+            }
             Some((db.clone(), setup))
         }
         None => None,

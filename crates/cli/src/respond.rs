@@ -86,7 +86,12 @@ impl Setup {
         if self.respond.enforcement {
             executors.push(Box::new(EnforcementExecutor::open(db, now)?));
         }
-        for w in self.respond.webhooks()? {
+        let webhooks = if dry_run {
+            self.respond.webhooks_for_dry_run()
+        } else {
+            self.respond.webhooks()?
+        };
+        for w in webhooks {
             let name = w.name.clone();
             executors.push(Box::new(
                 WebhookExecutor::new(w).with_context(|| format!("webhook `{name}`"))?,

@@ -515,7 +515,10 @@ fn commands_that_do_not_act_need_no_webhook_secret() {
     let report = dir.path("report.md");
     let out = run(&["incident", "report", &id, "-o", report.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
-    // Acting needs it, and says which webhook and variable.
+    // A dry run sends nothing and needs none; acting needs it, and says which webhook and
+    // variable.
+    let out = run(&["incident", "act", &id, "--by", "alice", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out));
     let out = run(&["incident", "act", &id, "--by", "alice"]);
     let said = text(&out);
     assert!(!out.status.success(), "{said}");

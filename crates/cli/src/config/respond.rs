@@ -66,6 +66,19 @@ impl Respond {
             })
             .collect()
     }
+
+    /// The webhooks for a dry run, which sends nothing: a secret from an unset variable is
+    /// left as a placeholder, so a dry run works before the secret is deployed.
+    pub fn webhooks_for_dry_run(&self) -> Vec<WebhookConfig> {
+        self.webhooks
+            .iter()
+            .map(|w| {
+                let mut w = w.clone();
+                w.secret = secret(&w.name, &w.secret).unwrap_or_else(|_| "unset".into());
+                w
+            })
+            .collect()
+    }
 }
 
 const LINK_KINDS: [&str; 5] = ["principal", "api_key", "source.ip", "resource", "model"];

@@ -127,21 +127,9 @@ impl Responder<'_> {
         );
         for change in &mut changes {
             let incident = &mut change.incident;
-            let mine: HashSet<String> = subjects(incident).collect();
-            // Counts of earlier runs stay (other logs); this run's replace theirs per bucket.
-            let mut volume = incident.analysis.volume.clone();
-            volume.merge(series.only(&mine));
-            self.analyse(store, incident, &volume, now)?;
-            if incident.stage == Stage::Detect {
-                move_to(
-                    incident,
-                    Stage::Analyze,
-                    now,
-                    &self.actor,
-                    "playbook analysis",
-                );
-            }
-            repo::save(store, incident)?;
+            let mine = series.only(&subjects(incident).collect());
+            self.analyse_run(store, incident, &mine, now)?;
+            self.save_run(store, incident, &mine, now)?;
             if incident.status == Status::Open {
                 change.actions = self.act(store, incident, runner, now)?;
             }
@@ -211,6 +199,58 @@ impl Responder<'_> {
             batch.append_audit(act)?;
         }
         batch.commit()?;
+        Ok(())
+    }
+
+    /// Saves a hunt's incident. Written since this run read it (a responder set a fact or a
+    /// task while the logs were read): their version, with this run's alerts added, analysed
+    /// anew, is saved instead.
+    fn save_run(
+        &self,
+        store: &mut Store,
+        incident: &mut Incident,
+        mine: &VolumeSeries,
+        now: i64,
+    ) -> Result<(), RespondError> {
+        match repo::save(store, incident) {
+            Err(RepoError::Store(StoreError::Conflict { .. })) => {
+                let mut fresh = repo::load(store, &incident.id)?;
+                for a in &incident.alerts {
+                    if !fresh.alerts.iter().any(|x| x.id == a.id) {
+                        fresh.alerts.push(a.clone());
+                    }
+                }
+                refresh(&mut fresh);
+                self.analyse_run(store, &mut fresh, mine, now)?;
+                repo::save(store, &mut fresh)?;
+                *incident = fresh;
+                Ok(())
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// The analysis of a hunt: this run's call volume (`mine`) over what earlier runs
+    /// counted (other logs; this run's replace theirs per bucket), and out of Detect.
+    fn analyse_run(
+        &self,
+        store: &Store,
+        incident: &mut Incident,
+        mine: &VolumeSeries,
+        now: i64,
+    ) -> Result<(), RespondError> {
+        let mut volume = incident.analysis.volume.clone();
+        volume.merge(mine.clone());
+        self.analyse(store, incident, &volume, now)?;
+        if incident.stage == Stage::Detect {
+            move_to(
+                incident,
+                Stage::Analyze,
+                now,
+                &self.actor,
+                "playbook analysis",
+            );
+        }
         Ok(())
     }
 
@@ -472,5 +512,56 @@ fn raw_title(incident: &Incident) -> String {
         [] => what,
         [one] => format!("{what} by {one}"),
         [one, rest @ ..] => format!("{what} by {one} and {} more", rest.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(id: &str) -> AlertView {
+        AlertView::from_json(serde_json::json!({
+            "@timestamp": "2025-03-04T22:10:00.000Z", "alert": {"id": id},
+            "entity": {"principal": "p1"},
+            "evidence": {"pb53_vector": "model_extraction_api"},
+            "rule": {"id": "MW-TH-0001", "name": "logit extraction", "tags": []},
+            "severity": "high"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_hunt_saving_over_a_responders_change_keeps_both() {
+        let playbook = Playbook::builtin();
+        let settings = RespondSettings::default();
+        let responder = Responder {
+            playbook: &playbook,
+            settings: &settings,
+            inventory: None,
+            context_facts: BTreeMap::new(),
+            actor: "test".into(),
+        };
+        let mut store = Store::open_in_memory().unwrap();
+        let mut first = Incident::new("INC-1".into(), "PB-53", "high", 1);
+        first.alerts.push(alert("a1"));
+        repo::save(&mut store, &mut first).unwrap();
+        // The hunt read it; then a responder confirmed the insider and saved.
+        let mut hunt = repo::load(&store, "INC-1").unwrap();
+        let mut person = repo::load(&store, "INC-1").unwrap();
+        person.manual_facts.insert("insider_confirmed".into(), true);
+        repo::save(&mut store, &mut person).unwrap();
+        // The hunt adds its alert and saves: no conflict error, nothing lost.
+        hunt.alerts.push(alert("a2"));
+        responder
+            .save_run(&mut store, &mut hunt, &VolumeSeries::default(), 2)
+            .unwrap();
+        let stored = repo::load(&store, "INC-1").unwrap();
+        assert_eq!(stored.manual_facts.get("insider_confirmed"), Some(&true));
+        let ids: Vec<&str> = stored.alerts.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(ids, ["a1", "a2"]);
+        assert_eq!(
+            hunt.revision, stored.revision,
+            "the run goes on with what it saved"
+        );
     }
 }

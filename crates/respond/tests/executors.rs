@@ -668,24 +668,28 @@ fn command_timeout_kills_it_and_what_it_started() {
     assert_eq!(error, "timed out after 300 ms: killed; stderr: starting");
 
     // The sleep the script started went with it.
-    #[cfg(target_os = "linux")]
-    {
-        let pid = dir.read("child.pid").trim().to_string();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            // Gone, or a zombie waiting for whoever adopted it.
-            let dead =
-                state.is_empty() || state.split(") ").nth(1).is_some_and(|s| s.starts_with('Z'));
-            if dead {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "/bin/sleep {pid} still runs: {state}"
-            );
-            thread::sleep(ms(20));
+    assert_gone(&dir.read("child.pid"));
+}
+
+/// Waits (5 s at most) for process `pid` to be gone, or a zombie waiting for whoever
+/// adopted it; fails the test if it still runs (Linux; elsewhere nothing is checked).
+fn assert_gone(pid: &str) {
+    let pid = pid.trim();
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let dead = state.is_empty() || state.split(") ").nth(1).is_some_and(|s| s.starts_with('Z'));
+        if dead {
+            return;
         }
+        assert!(
+            Instant::now() < deadline,
+            "process {pid} still runs: {state}"
+        );
+        thread::sleep(ms(20));
     }
 }
 
@@ -730,19 +734,5 @@ fn command_runs_in_a_clean_environment_and_its_output_is_masked_and_leftovers_ki
     }
     assert!(env.contains("PATH="), "{env}");
     assert!(env.contains("OUT="), "its configured env is there: {env}");
-    #[cfg(target_os = "linux")]
-    {
-        let pid = dir.read("child.pid").trim().to_string();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let dead =
-                state.is_empty() || state.split(") ").nth(1).is_some_and(|s| s.starts_with('Z'));
-            if dead {
-                break;
-            }
-            assert!(Instant::now() < deadline, "/bin/sleep {pid} still runs");
-            thread::sleep(ms(20));
-        }
-    }
+    assert_gone(&dir.read("child.pid"));
 }

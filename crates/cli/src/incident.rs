@@ -3,6 +3,7 @@
 
 mod acts;
 mod export;
+mod redact;
 
 use std::collections::BTreeMap;
 use std::fs::File;

@@ -89,9 +89,9 @@ pub fn run(args: HuntArgs) -> Result<u8> {
             let setup = crate::respond::Setup::new(options.respond, args.playbook.as_deref())?;
             // The run acts at its end: an unset webhook secret is said now, not after the logs
             // (a dry run sends nothing and needs none).
-            if !(args.dry_run || setup.respond.dry_run) {
-                setup.respond.webhooks()?;
-            }
+            setup
+                .respond
+                .webhooks(args.dry_run || setup.respond.dry_run)?;
             Some((db.clone(), setup))
         }
         None => None,

@@ -86,12 +86,7 @@ impl Setup {
         if self.respond.enforcement {
             executors.push(Box::new(EnforcementExecutor::open(db, now)?));
         }
-        let webhooks = if dry_run {
-            self.respond.webhooks_for_dry_run()
-        } else {
-            self.respond.webhooks()?
-        };
-        for w in webhooks {
+        for w in self.respond.webhooks(dry_run)? {
             let name = w.name.clone();
             executors.push(Box::new(
                 WebhookExecutor::new(w).with_context(|| format!("webhook `{name}`"))?,

@@ -56,26 +56,18 @@ pub struct Respond {
 impl Respond {
     /// The webhooks with their secrets, `env:NAME` read from the environment now: only the
     /// commands that carry out actions need them, so the others run without the variable.
-    pub fn webhooks(&self) -> Result<Vec<WebhookConfig>> {
+    /// For a dry run, which sends nothing, a secret from an unset variable is left as a
+    /// placeholder (a dry run works before the secret is deployed).
+    pub fn webhooks(&self, dry_run: bool) -> Result<Vec<WebhookConfig>> {
         self.webhooks
             .iter()
             .map(|w| {
                 let mut w = w.clone();
-                w.secret = secret(&w.name, &w.secret)?;
+                w.secret = match secret(&w.name, &w.secret) {
+                    Err(_) if dry_run => "unset".into(),
+                    other => other?,
+                };
                 Ok(w)
-            })
-            .collect()
-    }
-
-    /// The webhooks for a dry run, which sends nothing: a secret from an unset variable is
-    /// left as a placeholder, so a dry run works before the secret is deployed.
-    pub fn webhooks_for_dry_run(&self) -> Vec<WebhookConfig> {
-        self.webhooks
-            .iter()
-            .map(|w| {
-                let mut w = w.clone();
-                w.secret = secret(&w.name, &w.secret).unwrap_or_else(|_| "unset".into());
-                w
             })
             .collect()
     }
@@ -151,7 +143,7 @@ mod tests {
         .unwrap();
         let r = opts.resolve().unwrap();
         assert_eq!(r.settings.grouping.gap_ms, 7_200_000);
-        assert_eq!(r.webhooks().unwrap().len(), 1);
+        assert_eq!(r.webhooks(false).unwrap().len(), 1);
         assert!(r.enforcement);
         let opts: RespondOptions =
             toml::from_str("[[commands]]\nname = \"c\"\nprogram = \"/bin/true\"\n").unwrap();
@@ -162,7 +154,7 @@ mod tests {
         let opts: RespondOptions = toml::from_str("[[webhooks]]\nname = \"w\"\nurl = \"http://x/\"\nsecret = \"env:MODELWARD_TEST_UNSET_SECRET\"\n").unwrap();
         // Read only when the executors are built: resolving the section does not need it.
         let r = opts.resolve().unwrap();
-        let err = r.webhooks().err().unwrap().to_string();
+        let err = r.webhooks(false).err().unwrap().to_string();
         assert!(
             err.contains("MODELWARD_TEST_UNSET_SECRET") && err.contains("`w`"),
             "{err}"

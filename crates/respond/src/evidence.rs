@@ -33,24 +33,30 @@ pub struct Capture {
 }
 
 /// Reads the records at `samples` from their files (gzip too), as the hunt's reader reads
-/// them; `read_at` (ms) dates them.
+/// them; `read_at` (ms) dates them. A record found at its offset but on another line than
+/// the hunt saw is not taken: the file changed since (rotated, truncated, rewritten).
 pub fn capture(samples: &[SampleRef], read_at: i64) -> Capture {
-    // Per file: the offsets wanted (exact), and the lines wanted without an offset (the
-    // first record starting on the line; a line may hold several, as a JSON array does).
-    let mut by_file: BTreeMap<&str, (BTreeSet<u64>, BTreeSet<u64>)> = BTreeMap::new();
+    // Per file: the offsets wanted (exact) with the line the hunt saw each on, and the lines
+    // wanted without an offset (the first record starting on the line; a line may hold
+    // several, as a JSON array does).
+    let mut by_file: BTreeMap<&str, (BTreeMap<u64, u64>, BTreeSet<u64>)> = BTreeMap::new();
     for s in samples {
         let (offsets, lines) = by_file.entry(s.file.as_str()).or_default();
         match s.offset {
-            Some(o) => offsets.insert(o),
-            None => lines.insert(s.line),
-        };
+            Some(o) => {
+                offsets.insert(o, s.line);
+            }
+            None => {
+                lines.insert(s.line);
+            }
+        }
     }
     let mut out = Capture::default();
     for (file, (mut offsets, mut lines)) in by_file {
         let missing =
-            |why: &dyn std::fmt::Display, offsets: &BTreeSet<u64>, lines: &BTreeSet<u64>| {
+            |why: &dyn std::fmt::Display, offsets: &BTreeMap<u64, u64>, lines: &BTreeSet<u64>| {
                 offsets
-                    .iter()
+                    .keys()
                     .map(|o| format!("{file} at byte {o}: {why}"))
                     .chain(lines.iter().map(|l| format!("{file}:{l}: {why}")))
                     .collect::<Vec<_>>()
@@ -71,7 +77,15 @@ pub fn capture(samples: &[SampleRef], read_at: i64) -> Capture {
         while let Some(batch) = reader.next_batch() {
             let Ok(batch) = batch else { continue };
             for span in &batch.records {
-                if offsets.remove(&span.offset) || lines.remove(&span.line) {
+                let at_offset = offsets.remove(&span.offset);
+                if let Some(line) = at_offset.filter(|l| *l != span.line) {
+                    out.missing.push(format!(
+                        "{file} at byte {}: the file changed since the hunt read it (the record there is on line {}, was on line {line}): not taken",
+                        span.offset, span.line
+                    ));
+                    continue;
+                }
+                if at_offset.is_some() || lines.remove(&span.line) {
                     let raw = batch.bytes(span).to_vec();
                     out.records.push(EvidenceRecord {
                         file: file.to_string(),
@@ -354,6 +368,31 @@ mod tests {
         assert_eq!(r.sha256, sha256_hex(&r.raw));
         assert!(String::from_utf8_lossy(&r.raw).starts_with("{\"b\": 2}"));
         assert_eq!(c.missing.len(), 2, "{:?}", c.missing);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_record_at_its_offset_on_another_line_is_not_taken() {
+        let dir = temp("changed");
+        fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("a.ndjson");
+        // The hunt saw {"b":2} on line 2 at byte 8.
+        fs::write(&log, "{\"a\":1}\n{\"b\":2}\n").unwrap();
+        let sample = SampleRef {
+            file: log.display().to_string(),
+            line: 2,
+            offset: Some(8),
+        };
+        assert_eq!(capture(std::slice::from_ref(&sample), 1).records.len(), 1);
+        // Rotated and rewritten: another record starts at byte 8, on line 3.
+        fs::write(&log, "{}\n{  }\n{\"x\":9}\n").unwrap();
+        let c = capture(&[sample], 2);
+        assert!(c.records.is_empty(), "{:?}", c.records);
+        assert!(
+            c.missing[0].contains("the file changed since the hunt read it"),
+            "{:?}",
+            c.missing
+        );
         let _ = fs::remove_dir_all(&dir);
     }
 

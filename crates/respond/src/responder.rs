@@ -216,9 +216,7 @@ impl Responder<'_> {
             Err(RepoError::Store(StoreError::Conflict { .. })) => {
                 let mut fresh = repo::load(store, &incident.id)?;
                 for a in &incident.alerts {
-                    if !fresh.alerts.iter().any(|x| x.id == a.id) {
-                        fresh.alerts.push(a.clone());
-                    }
+                    add_alert(&mut fresh, a.clone());
                 }
                 refresh(&mut fresh);
                 self.analyse_run(store, &mut fresh, mine, now)?;
@@ -350,8 +348,7 @@ impl Responder<'_> {
             keep
         };
         for a in group {
-            if !change.incident.alerts.iter().any(|x| x.id == a.id) {
-                change.incident.alerts.push(a);
+            if add_alert(&mut change.incident, a) {
                 change.alerts_added += 1;
             }
         }
@@ -416,11 +413,18 @@ fn refresh(incident: &mut Incident) {
 
 /// Folds `other` (found to be the same incident) into `keep`: its alerts, facts, call
 /// counts, decisions (the earlier clock wins) and tasks (a person's word wins).
+/// Adds `alert` unless the incident holds it already; says whether it did.
+fn add_alert(incident: &mut Incident, alert: AlertView) -> bool {
+    let new = !incident.alerts.iter().any(|x| x.id == alert.id);
+    if new {
+        incident.alerts.push(alert);
+    }
+    new
+}
+
 fn absorb(keep: &mut Incident, other: Incident, now: i64, actor: &str) {
     for a in other.alerts {
-        if !keep.alerts.iter().any(|x| x.id == a.id) {
-            keep.alerts.push(a);
-        }
+        add_alert(keep, a);
     }
     for (k, v) in other.manual_facts {
         keep.manual_facts.entry(k).or_insert(v);

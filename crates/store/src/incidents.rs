@@ -190,18 +190,19 @@ impl Batch<'_> {
         Ok(incident.revision + 1)
     }
 
-    fn conflict(&self, id: &str, read: i64) -> StoreError {
-        let found = self
-            .tx
+    /// The stored revision of incident `id`, if it is stored.
+    fn revision_of(&self, id: &str) -> rusqlite::Result<Option<i64>> {
+        self.tx
             .query_row(
                 "SELECT revision FROM incidents WHERE id = ?1",
                 params![id],
                 |r| r.get(0),
             )
             .optional()
-            .ok()
-            .flatten()
-            .unwrap_or(0);
+    }
+
+    fn conflict(&self, id: &str, read: i64) -> StoreError {
+        let found = self.revision_of(id).ok().flatten().unwrap_or(0);
         StoreError::Conflict {
             id: id.to_string(),
             read,
@@ -218,18 +219,8 @@ impl Batch<'_> {
         from_revision: i64,
         into: &str,
     ) -> Result<(), StoreError> {
-        if from_revision > 0 {
-            let stored: Option<i64> = self
-                .tx
-                .query_row(
-                    "SELECT revision FROM incidents WHERE id = ?1",
-                    params![from],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if stored != Some(from_revision) {
-                return Err(self.conflict(from, from_revision));
-            }
+        if from_revision > 0 && self.revision_of(from)? != Some(from_revision) {
+            return Err(self.conflict(from, from_revision));
         }
         // Where both held a measure on one target, the one lasting longer stays (never
         // ending outlasts any end).

@@ -1,12 +1,13 @@
-//! A responder's own acts on an incident (a fact set, a task's state, a measure lifted), each
-//! an entry of the append-only audit log with who, when, what and the value before.
+//! A responder's own acts on an incident (a fact set, a task's state, a measure lifted, an
+//! evidence export), each an entry of the append-only audit log with who, when, what and the
+//! value before.
 
 use modelward_store::audit::AuditRecord;
 
 /// One act of a person.
 pub struct Act<'a> {
     pub incident: &'a str,
-    /// `set_fact`, `set_task`, `lift_<measure>`, ...
+    /// `set_fact`, `set_task`, `lift_<measure>`, `export_evidence`.
     pub action: String,
     pub target_kind: &'a str,
     pub target: &'a str,
@@ -14,7 +15,8 @@ pub struct Act<'a> {
     pub params: String,
     pub reason: &'a str,
     pub detail: String,
-    /// What carried it out: `responder` for a record only, `enforcement` for a lift.
+    /// What carried it out: `responder` for a record only, `enforcement` for a lift,
+    /// `evidence` for an export.
     pub executor: &'a str,
     pub by: &'a str,
     pub at: i64,

@@ -8,8 +8,8 @@ use modelward_respond::evidence::{self, verify_bundle, write_bundle, MANIFEST};
 use modelward_respond::report::{self, ReportInput};
 use modelward_respond::{ioc, stix, Incident, SampleRef};
 
+use super::acts::Act;
 use super::redact::Redactor;
-use modelward_store::audit::AuditRecord;
 use modelward_store::incidents::EvidenceRecord;
 use modelward_store::Store;
 
@@ -233,23 +233,21 @@ fn record_export(
 ) -> Result<()> {
     let manifest = std::fs::read(out.join(MANIFEST))?;
     let hash = evidence::sha256_hex(&manifest);
-    let record = AuditRecord {
-        seq: 0,
-        at: now_ms(),
-        incident_id: incident.id.clone(),
+    let mut record = Act {
+        incident: &incident.id,
         action: EXPORT_ACTION.into(),
-        target_kind: "incident".into(),
-        target: incident.id.clone(),
+        target_kind: "incident",
+        target: &incident.id,
         params: serde_json::json!({ "dir": out.display().to_string() }).to_string(),
-        decision: String::new(),
-        reason: "evidence bundle (PB-53 2.3)".into(),
-        rules: "[]".into(),
-        executor: "evidence".into(),
-        outcome: "done".into(),
+        reason: "evidence bundle (PB-53 2.3)",
         detail: format!("{MANIFEST} sha256 {hash}, {files} file(s)"),
-        idempotency_key: hash,
-        actor: by.to_string(),
-    };
+        executor: "evidence",
+        by,
+        at: now_ms(),
+    }
+    .record();
+    // `verify` finds the export by its manifest's hash.
+    record.idempotency_key = hash;
     let mut batch = store.batch()?;
     batch.append_audit(&record)?;
     batch.commit()?;

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use modelward_behavior::{Behavior, Settings as BehaviorSettings};
 use modelward_event::format_timestamp;
 use modelward_rule::Alert;
@@ -150,18 +148,7 @@ fn hunt(lines: &[Value]) -> Vec<Alert> {
 #[test]
 fn storage_alerts_from_cloudtrail_and_quiet_steady_readers() {
     let alerts = hunt(&traffic());
-    let mut by: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
-    for a in alerts.iter().filter(|a| a.rule.id.starts_with("MW-")) {
-        let doc = a.to_json();
-        eprintln!("{} {}", a.rule.id, doc["message"]);
-        let principal = doc["entity"]["principal"]
-            .as_str()
-            .unwrap_or("")
-            .to_string();
-        by.entry((a.rule.id.clone(), principal))
-            .or_default()
-            .push(doc);
-    }
+    let by = common::by_rule_and_principal(&alerts, "MW-");
     let keys: Vec<(&str, &str, usize)> = by
         .iter()
         .map(|((c, p), v)| (c.as_str(), p.as_str(), v.len()))

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use modelward_behavior::{Behavior, Settings as BehaviorSettings};
 use modelward_event::format_timestamp;
 use modelward_rule::Alert;
@@ -275,18 +273,7 @@ fn hunt(lines: &[Value]) -> Vec<Alert> {
 fn theft_alerts_from_a_gateway_log_and_quiet_benign_profiles() {
     let lines = traffic();
     let alerts = hunt(&lines);
-    let mut by: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
-    for a in alerts.iter().filter(|a| a.rule.id.starts_with("MW-TH-")) {
-        let doc = a.to_json();
-        eprintln!("{} {}", a.rule.id, doc["message"]);
-        let principal = doc["entity"]["principal"]
-            .as_str()
-            .unwrap_or("")
-            .to_string();
-        by.entry((a.rule.id.clone(), principal))
-            .or_default()
-            .push(doc);
-    }
+    let by = common::by_rule_and_principal(&alerts, "MW-TH-");
     let keys: Vec<(&str, &str, usize)> = by
         .iter()
         .map(|((c, p), v)| (c.as_str(), p.as_str(), v.len()))

@@ -1,10 +1,12 @@
 //! The engine end to end: records in, alerts out, with Kibana's scheduling semantics.
 
-use modelward_engine::{AlertSink, Dedup, EngineBuilder, EngineOptions, Hunt, RunStats, VecSink};
+use modelward_engine::{AlertSink, Dedup, EngineBuilder, EngineOptions, Hunt, RunStats};
 use modelward_esql::{parse_esql_file, parse_toml_rule, EsqlRule};
 use modelward_event::input::{Reader, ReaderOptions};
-use modelward_rule::{Alert, ALERT_SCHEMA};
+use modelward_rule::Alert;
 use serde_json::{json, Value};
+
+mod common;
 
 const SEED_RULE: &str = include_str!("../../../rules/esql/azure_openai_model_theft.toml");
 const MINUTE: i64 = 60_000;
@@ -59,63 +61,16 @@ fn run_with(rules: Vec<EsqlRule>, dedup: Dedup, lines: &[Value]) -> (Vec<Alert>,
             ..EngineOptions::default()
         })
         .build();
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    let mut hunt = Hunt::new(&engine);
-    let reader = Reader::from_read(
-        "test.ndjson",
-        Box::new(std::io::Cursor::new(text.into_bytes())),
-        ReaderOptions::default(),
-    )
-    .unwrap();
-    for batch in reader {
-        hunt.ingest(&batch.unwrap(), &mut |d| {
-            panic!("unexpected diagnostic {d:?}")
-        });
-    }
-    let mut sink = VecSink::default();
-    let stats = hunt.finish(&mut sink).unwrap();
-    validate_all(&sink.alerts);
-    (sink.alerts, stats)
+    common::hunt_with(&engine, "test.ndjson", lines)
 }
 
 /// Runs events (one JSON object each) through an engine; every alert must validate.
 fn hunt_lines(engine: &modelward_engine::Engine, lines: &[Value]) -> Vec<Alert> {
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    let mut hunt = Hunt::new(engine);
-    for batch in Reader::from_read(
-        "t.ndjson",
-        Box::new(std::io::Cursor::new(text.into_bytes())),
-        ReaderOptions::default(),
-    )
-    .unwrap()
-    {
-        hunt.ingest(&batch.unwrap(), &mut |d| {
-            panic!("unexpected diagnostic {d:?}")
-        });
-    }
-    let mut sink = VecSink::default();
-    hunt.finish(&mut sink).unwrap();
-    validate_all(&sink.alerts);
-    sink.alerts
+    common::hunt_with(engine, "t.ndjson", lines).0
 }
 
 fn run(rules: Vec<EsqlRule>, lines: &[Value]) -> Vec<Alert> {
     run_with(rules, Dedup::PerLookback, lines).0
-}
-
-/// Every emitted alert validates against the published schema.
-fn validate_all(alerts: &[Alert]) {
-    let schema: Value = serde_json::from_str(ALERT_SCHEMA).unwrap();
-    let mut schemas = boon::Schemas::new();
-    let mut compiler = boon::Compiler::new();
-    compiler.add_resource("alert.schema.json", schema).unwrap();
-    let index = compiler.compile("alert.schema.json", &mut schemas).unwrap();
-    for alert in alerts {
-        let doc = alert.to_json();
-        if let Err(e) = schemas.validate(&doc, index) {
-            panic!("alert does not validate: {e:#}\n{doc:#}");
-        }
-    }
 }
 
 /// `n` ListKey calls one minute apart from `start`.
@@ -784,22 +739,8 @@ fn exceptions_leave_out_alerts_and_keep_events_out_of_correlations_and_aggregati
     let lines: Vec<Value> = (0..4)
         .flat_map(|i| [call("mallory", i), call("batch-7", i)])
         .collect();
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    let mut hunt = Hunt::new(&engine);
-    for batch in Reader::from_read(
-        "t.ndjson",
-        Box::new(std::io::Cursor::new(text.into_bytes())),
-        ReaderOptions::default(),
-    )
-    .unwrap()
-    {
-        hunt.ingest(&batch.unwrap(), &mut |d| panic!("{d:?}"));
-    }
-    let mut sink = VecSink::default();
-    let stats = hunt.finish(&mut sink).unwrap();
-    validate_all(&sink.alerts);
-    let principals: Vec<(&str, &Value)> = sink
-        .alerts
+    let (alerts, stats) = common::hunt_with(&engine, "t.ndjson", &lines);
+    let principals: Vec<(&str, &Value)> = alerts
         .iter()
         .map(|a| (a.rule.name.as_str(), &a.entity["principal"]))
         .collect();

@@ -1,9 +1,11 @@
 //! What the behavioural end-to-end tests share: a hunt over NDJSON lines with every detector
 //! and the given analyzers, whose alerts must validate against the published alert schema.
 
+#![allow(dead_code)] // each test binary uses its part
+
 use modelward_behavior::Behavior;
 use modelward_detectors::{Detectors, Settings};
-use modelward_engine::{EngineBuilder, Hunt, RunStats, VecSink};
+use modelward_engine::{Engine, EngineBuilder, Hunt, RunStats, VecSink};
 use modelward_event::input::{Reader, ReaderOptions};
 use modelward_rule::{Alert, ALERT_SCHEMA};
 use serde_json::Value;
@@ -15,8 +17,14 @@ pub fn hunt_lines(file: &str, lines: &[Value], behavior: Behavior) -> (Vec<Alert
         .detectors(Detectors::new(&Settings::default()).unwrap())
         .behavior(behavior)
         .build();
+    hunt_with(&engine, file, lines)
+}
+
+/// Hunts `lines` (read as the file `file`, one JSON object a line) with `engine`; any
+/// diagnostic fails the test, and so does an alert that does not validate.
+pub fn hunt_with(engine: &Engine, file: &str, lines: &[Value]) -> (Vec<Alert>, RunStats) {
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    let mut hunt = Hunt::new(&engine);
+    let mut hunt = Hunt::new(engine);
     for batch in Reader::from_read(
         file,
         Box::new(std::io::Cursor::new(text.into_bytes())),
@@ -30,16 +38,42 @@ pub fn hunt_lines(file: &str, lines: &[Value], behavior: Behavior) -> (Vec<Alert
     }
     let mut sink = VecSink::default();
     let stats = hunt.finish(&mut sink).unwrap();
+    validate_all(&sink.alerts);
+    (sink.alerts, stats)
+}
+
+/// Fails the test unless every alert validates against the published alert schema.
+pub fn validate_all(alerts: &[Alert]) {
     let schema: Value = serde_json::from_str(ALERT_SCHEMA).unwrap();
     let mut schemas = boon::Schemas::new();
     let mut compiler = boon::Compiler::new();
     compiler.add_resource("alert.schema.json", schema).unwrap();
     let index = compiler.compile("alert.schema.json", &mut schemas).unwrap();
-    for a in &sink.alerts {
-        let doc = a.to_json();
+    for alert in alerts {
+        let doc = alert.to_json();
         if let Err(e) = schemas.validate(&doc, index) {
-            panic!("alert does not validate: {e}\n{doc:#}");
+            panic!("alert does not validate: {e:#}\n{doc:#}");
         }
     }
-    (sink.alerts, stats)
+}
+
+/// The alerts whose rule id starts with `prefix`, as documents, by (rule id, principal);
+/// each is printed (its rule and message) for a failing test's reader.
+pub fn by_rule_and_principal(
+    alerts: &[Alert],
+    prefix: &str,
+) -> std::collections::BTreeMap<(String, String), Vec<Value>> {
+    let mut by: std::collections::BTreeMap<(String, String), Vec<Value>> = Default::default();
+    for a in alerts.iter().filter(|a| a.rule.id.starts_with(prefix)) {
+        let doc = a.to_json();
+        eprintln!("{} {}", a.rule.id, doc["message"]);
+        let principal = doc["entity"]["principal"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        by.entry((a.rule.id.clone(), principal))
+            .or_default()
+            .push(doc);
+    }
+    by
 }

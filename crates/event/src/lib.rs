@@ -15,9 +15,19 @@
 //! The crate also reads input ([`input`]): files, directories, stdin, NDJSON, JSON arrays,
 //! Azure `{"records":[...]}` envelopes and gzip; and turns raw vendor records into one field
 //! naming ([`source`]).
+//!
+//! And the vocabulary the crates above share, each defined once: the fields naming a
+//! request's principal, address and model ([`fields`]), `*` globs ([`glob`]), IP addresses
+//! and CIDR ranges ([`ip`]), FNV-1a hashes and stable ids ([`hash`]), and the file
+//! extensions of models and datasets ([`objects`]).
 
 mod event;
+pub mod fields;
+pub mod glob;
+pub mod hash;
 pub mod input;
+pub mod ip;
+pub mod objects;
 mod path;
 pub mod source;
 mod time;

@@ -7,11 +7,10 @@
 use std::net::IpAddr;
 
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Timelike, Utc};
+use modelward_event::ip::{parse_ip, IpRange};
 use modelward_event::parse_timestamp;
 
-use crate::value::{
-    compare, format_double, parse_bool, parse_ip, parse_number, total_cmp, DataType, Value,
-};
+use crate::value::{compare, format_double, parse_bool, parse_number, total_cmp, DataType, Value};
 
 type Run = fn(&[Value], i64) -> Result<Value, String>;
 
@@ -875,37 +874,14 @@ fn cidr_match(a: &[Value], _: i64) -> Result<Value, String> {
     };
     for block in a[1..].iter().flat_map(Value::values) {
         let text = str_arg(block)?;
-        if in_cidr(ip, &text).ok_or_else(|| format!("invalid CIDR block [{text}]"))? {
+        let block: IpRange = text
+            .parse()
+            .map_err(|_| format!("invalid CIDR block [{text}]"))?;
+        if block.contains(ip) {
             return Ok(Value::Bool(true));
         }
     }
     Ok(Value::Bool(false))
-}
-
-/// Whether `ip` lies in the block `a.b.c.d/n` (or an address alone).
-pub fn in_cidr(ip: IpAddr, block: &str) -> Option<bool> {
-    let (addr, bits) = match block.split_once('/') {
-        Some((a, b)) => (parse_ip(a)?, Some(b.trim().parse::<u32>().ok()?)),
-        None => (parse_ip(block)?, None),
-    };
-    let as_v6 = |ip: IpAddr| match ip {
-        IpAddr::V4(v4) => (u128::from(v4.to_ipv6_mapped()), 96),
-        IpAddr::V6(v6) => (u128::from(v6), 0),
-    };
-    let (net, offset) = as_v6(addr);
-    let (x, _) = as_v6(ip);
-    let max = 128 - offset;
-    let bits = bits.unwrap_or(max);
-    if bits > max {
-        return None;
-    }
-    let total = offset + bits;
-    let mask = if total == 0 {
-        0
-    } else {
-        u128::MAX << (128 - total)
-    };
-    Some(x & mask == net & mask)
 }
 
 /// `IP_PREFIX(ip, v4_bits, v6_bits)`: the address with host bits cleared.
@@ -1046,15 +1022,33 @@ mod tests {
     #[test]
     fn cidr() {
         let ip: IpAddr = "10.1.2.3".parse().unwrap();
-        assert_eq!(in_cidr(ip, "10.0.0.0/8"), Some(true));
-        assert_eq!(in_cidr(ip, "10.1.2.3"), Some(true));
-        assert_eq!(in_cidr(ip, "192.168.0.0/16"), Some(false));
-        assert_eq!(in_cidr(ip, "0.0.0.0/0"), Some(true));
+        let cidr_match =
+            |ip: Value, block: &str| lookup("cidr_match", 2).unwrap().call(&[ip, s(block)], 0);
+        for (block, expected) in [
+            ("10.0.0.0/8", true),
+            ("10.1.2.3", true),
+            ("192.168.0.0/16", false),
+            ("0.0.0.0/0", true),
+            ("::ffff:10.0.0.0/104", true),
+        ] {
+            assert_eq!(
+                cidr_match(Value::Ip(ip), block),
+                Ok(Value::Bool(expected)),
+                "{block}"
+            );
+        }
         assert_eq!(
-            in_cidr("2001:db8::1".parse().unwrap(), "2001:db8::/32"),
-            Some(true)
+            cidr_match(s("2001:db8::1"), "2001:db8::/32"),
+            Ok(Value::Bool(true))
         );
-        assert_eq!(in_cidr(ip, "10.0.0.0/33"), None);
+        assert_eq!(
+            cidr_match(s("::ffff:10.1.2.3"), "10.0.0.0/8"),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            cidr_match(Value::Ip(ip), "10.0.0.0/33"),
+            Err("invalid CIDR block [10.0.0.0/33]".into())
+        );
         assert_eq!(
             call(
                 "cidr_match",

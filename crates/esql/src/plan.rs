@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use modelward_event::glob::glob_match;
 use modelward_event::{Event, Schema};
 
 use crate::agg::{is_aggregate, AggKind, AggState};
@@ -18,7 +19,7 @@ use crate::error::EsqlError;
 use crate::eval::BExpr;
 use crate::eval::{bind, Env, Warnings};
 use crate::grok::{Grok, GrokValue};
-use crate::table::{glob_match, source_value, Layout, Provenance, Rest, Row, Table};
+use crate::table::{source_value, Layout, Provenance, Rest, Row, Table};
 use crate::value::{total_cmp, Key, Value};
 
 /// Where a projected column comes from.

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use modelward_event::glob::glob_match;
+use modelward_event::hash::{fnv1a, fnv1a_extend};
 use modelward_event::{for_each_leaf, Event, Origin, Schema};
 
 use crate::value::Value;
@@ -152,17 +154,10 @@ pub fn source_value(event: &Event, path: &str, schema: &Schema) -> Value {
 
 /// A stable document id: the record's file and byte offset, hashed (FNV-1a, 64 bit).
 pub fn document_id(event: &Event) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let o = &event.origin;
-    for byte in o
-        .file
-        .bytes()
-        .chain(o.offset.to_le_bytes())
-        .chain(o.line.to_le_bytes())
-    {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
+    let hash = [o.offset.to_le_bytes(), o.line.to_le_bytes()]
+        .iter()
+        .fold(fnv1a(o.file.as_bytes()), |h, bytes| fnv1a_extend(h, bytes));
     format!("{hash:016x}")
 }
 
@@ -175,42 +170,4 @@ pub fn index_name(event: &Event) -> String {
     let namespace = event.get_str("data_stream.namespace").unwrap_or("default");
     let kind = event.get_str("data_stream.type").unwrap_or("logs");
     format!("{kind}-{dataset}-{namespace}")
-}
-
-/// `*` matches any run of characters; everything else is literal.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    if !pattern.contains('*') {
-        return pattern == text;
-    }
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
-        return false;
-    }
-    let mut rest = &text[first.len()..text.len() - last.len()];
-    for part in &parts[1..parts.len() - 1] {
-        match rest.find(part) {
-            Some(i) => rest = &rest[i + part.len()..],
-            None => return false,
-        }
-    }
-    true
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn globs() {
-        assert!(glob_match(
-            "logs-azure_openai.logs-*",
-            "logs-azure_openai.logs-default"
-        ));
-        assert!(glob_match("*", ""));
-        assert!(glob_match("a*b*c", "aXbYc"));
-        assert!(!glob_match("a*b*c", "aXc"));
-        assert!(!glob_match("ab*ba", "aba"));
-        assert!(glob_match("azure.*", "azure.open_ai.category"));
-    }
 }

@@ -4,6 +4,7 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::net::IpAddr;
 
+use modelward_event::ip::parse_ip;
 use modelward_event::{format_timestamp, parse_timestamp, FieldType};
 use serde_json::Value as Json;
 
@@ -183,16 +184,6 @@ fn scalar_from_json(value: &Json, ty: Option<FieldType>) -> Value {
         (_, Json::String(s)) => Value::Str(s.clone()),
         (_, Json::Array(_) | Json::Object(_)) => Value::Str(value.to_string()),
     }
-}
-
-/// Parses an IP address as Elasticsearch's `ip` type accepts it (v4, v6, v4-mapped v6).
-pub fn parse_ip(text: &str) -> Option<IpAddr> {
-    let text = text.trim();
-    let text = text
-        .strip_prefix('[')
-        .and_then(|t| t.strip_suffix(']'))
-        .unwrap_or(text);
-    text.parse().ok()
 }
 
 /// IPs compare as Elasticsearch sorts them: by their 16-byte IPv6 form.

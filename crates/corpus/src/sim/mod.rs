@@ -332,12 +332,7 @@ pub fn simulate(
 }
 
 fn profile_stream(profile: Profile) -> u64 {
-    profile
-        .name()
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        })
+    modelward_event::hash::fnv1a(profile.name().as_bytes())
 }
 
 fn invalid(message: String) -> io::Error {

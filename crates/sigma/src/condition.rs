@@ -76,6 +76,8 @@
 
 use std::fmt;
 
+use modelward_event::glob::glob_match;
+
 /// Conditions nested deeper than this (parentheses and `not` together) are rejected, so that
 /// no input can exhaust the stack.
 const MAX_DEPTH: usize = 100;
@@ -383,31 +385,6 @@ fn miscased_operator(word: &str) -> Option<&'static str> {
         .find(|operator| word != *operator && word.eq_ignore_ascii_case(operator))
 }
 
-/// Whether `pattern`, where `*` stands for any number of characters, matches the whole of
-/// `text`. Linear-space backtracking over bytes, O(len(pattern) * len(text)) at worst.
-fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let (pattern, text) = (pattern.as_bytes(), text.as_bytes());
-    let (mut p, mut t) = (0, 0);
-    // Position in the pattern after the last `*`, and in the text where that star resumes.
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if p < pattern.len() && pattern[p] == b'*' {
-            star = Some((p + 1, t));
-            p += 1;
-        } else if p < pattern.len() && pattern[p] == text[t] {
-            p += 1;
-            t += 1;
-        } else if let Some((after_star, resume)) = star {
-            p = after_star;
-            t = resume + 1;
-            star = Some((after_star, resume + 1));
-        } else {
-            return false;
-        }
-    }
-    pattern[p..].iter().all(|&b| b == b'*')
-}
-
 struct Parser<'a, 'i> {
     tokens: Vec<Token<'a>>,
     pos: usize,
@@ -661,7 +638,7 @@ impl<'a> Parser<'a, '_> {
         let mut selected: Vec<String> = Vec::new();
         for id in self.identifiers {
             if !id.starts_with('_')
-                && (target == "them" || wildcard_match(target, id))
+                && (target == "them" || glob_match(target, id))
                 && !selected.contains(id)
             {
                 selected.push(id.clone());
@@ -998,31 +975,6 @@ mod tests {
             5,
             "`1 of selection_` matches no search identifier",
         );
-    }
-
-    #[test]
-    fn wildcard_matching() {
-        for (pattern, text, expected) in [
-            ("", "", true),
-            ("", "a", false),
-            ("*", "", true),
-            ("*", "abc", true),
-            ("a*", "a", true),
-            ("a*c", "abbbc", true),
-            ("a*c", "abbbcd", false),
-            ("*c", "ccc", true),
-            ("a*b*c", "aXbYbZc", true),
-            ("a*b*c", "aXcYb", false),
-            ("*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaa", false),
-            ("abc", "ab", false),
-            ("ab", "abc", false),
-        ] {
-            assert_eq!(
-                wildcard_match(pattern, text),
-                expected,
-                "{pattern} ~ {text}"
-            );
-        }
     }
 
     #[test]

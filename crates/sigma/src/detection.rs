@@ -11,6 +11,7 @@
 use std::net::IpAddr;
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
+use modelward_event::ip::{IpRange, IpRangeError};
 use modelward_event::{parse_timestamp, Event};
 use regex::Regex;
 use serde_json::Value as Json;
@@ -42,67 +43,18 @@ enum RefMode {
     Contains,
 }
 
-/// An IP network (`|cidr`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    net: u128,
-    mask: u128,
-    v4: bool,
-}
-
-impl Cidr {
-    /// Parses `a.b.c.d/n` or an IPv6 network, strictly (no host bits set), as pySigma does.
-    pub fn parse(text: &str) -> Result<Cidr, String> {
-        let (addr, bits) = match text.trim().split_once('/') {
-            Some((a, b)) => (a, Some(b)),
-            None => (text.trim(), None),
-        };
-        let ip: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("`{text}` is not an IP network"))?;
-        let (value, width, v4) = match ip {
-            IpAddr::V4(v4) => (u128::from(u32::from(v4)), 32u32, true),
-            IpAddr::V6(v6) => (u128::from(v6), 128u32, false),
-        };
-        let bits: u32 = match bits {
-            Some(b) => b
-                .parse()
-                .map_err(|_| format!("`{text}`: bad prefix length"))?,
-            None => width,
-        };
-        if bits > width {
-            return Err(format!("`{text}`: prefix length above {width}"));
-        }
-        let mask = if bits == 0 {
-            0
-        } else {
-            (u128::MAX >> (128 - width)) & !((1u128 << (width - bits)) - 1)
-        };
-        let mask = if bits == width {
-            u128::MAX >> (128 - width)
-        } else {
-            mask
-        };
-        if value & !mask != 0 {
-            return Err(format!("`{text}` has host bits set"));
-        }
-        Ok(Cidr {
-            net: value,
-            mask,
-            v4,
-        })
+/// Parses the value of `|cidr`: `a.b.c.d/n` or an IPv6 network, strictly as pySigma does (no
+/// host bits set, no brackets). It matches as Elasticsearch would, IPv4 and IPv6 in one space
+/// (see [`modelward_event::ip`]).
+pub fn parse_cidr(text: &str) -> Result<IpRange, String> {
+    if text.contains(['[', ']']) {
+        return Err(format!("`{text}` is not an IP network"));
     }
-
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let (value, v4) = match ip {
-            IpAddr::V4(a) => (u128::from(u32::from(a)), true),
-            IpAddr::V6(a) => match a.to_ipv4_mapped() {
-                Some(m) if self.v4 => (u128::from(u32::from(m)), true),
-                _ => (u128::from(a), false),
-            },
-        };
-        v4 == self.v4 && value & self.mask == self.net
+    let range: IpRange = text.parse().map_err(|e: IpRangeError| e.to_string())?;
+    if range.has_host_bits() {
+        return Err(format!("`{text}` has host bits set"));
     }
+    Ok(range)
 }
 
 #[derive(Debug, Clone)]
@@ -115,7 +67,7 @@ enum Matcher {
     Exists(bool),
     Compare(CmpOp, f64),
     Time(TimePart, CmpOp, f64),
-    Cidr(Cidr),
+    Cidr(IpRange),
     FieldRef {
         field: String,
         mode: RefMode,
@@ -167,7 +119,7 @@ enum V {
     Null,
     Cmp(CmpOp, f64),
     Time(TimePart, Option<CmpOp>, f64),
-    Cidr(Cidr),
+    Cidr(IpRange),
     FieldRef(String, RefMode),
 }
 
@@ -264,7 +216,7 @@ fn modify(v: V, name: &str, first: bool) -> Result<V, String> {
             };
             V::Time(part, None, n)
         }
-        ("cidr", V::Raw(text)) if first => V::Cidr(Cidr::parse(&text)?),
+        ("cidr", V::Raw(text)) if first => V::Cidr(parse_cidr(&text)?),
         ("cidr", _) => return Err("modifier `cidr` must come first".to_string()),
         ("expand", V::Str(s)) => V::Str(s.expand_placeholders()),
         ("fieldref", V::Raw(text)) if first => V::FieldRef(text, RefMode::Equals),
@@ -949,4 +901,32 @@ fn time_part(v: &Json, part: TimePart) -> Option<i64> {
         TimePart::Month => dt.month(),
         TimePart::Year => return Some(i64::from(dt.year())),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_values_are_strict_networks() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let net = parse_cidr("10.0.0.0/8").unwrap();
+        assert!(net.contains(ip("10.1.2.3")) && !net.contains(ip("11.0.0.1")));
+        assert!(net.contains(ip("::ffff:10.1.2.3")));
+        assert!(parse_cidr(" 2001:db8::/32 ")
+            .unwrap()
+            .contains(ip("2001:db8::1")));
+        assert!(parse_cidr("192.0.2.7").unwrap().contains(ip("192.0.2.7")));
+        for (bad, message) in [
+            ("10.0.0.1/8", "`10.0.0.1/8` has host bits set"),
+            (
+                "10.0.0.0/33",
+                "`10.0.0.0/33`: the prefix length must be 0 to 32",
+            ),
+            ("[2001:db8::]/32", "`[2001:db8::]/32` is not an IP network"),
+            ("ten", "`ten` is not an IP address or CIDR range"),
+        ] {
+            assert_eq!(parse_cidr(bad).unwrap_err(), message);
+        }
+    }
 }

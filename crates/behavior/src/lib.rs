@@ -34,13 +34,14 @@ mod settings;
 pub mod stats;
 mod text;
 mod theft_settings;
+mod window;
 
 pub use analyzer::{Analyzer, Behavior, Outcome, SavedProfile, SavedState};
 pub use call::{Call, Params, Storage, BIAS_KEPT, SENSITIVE_DATA_CODE};
 pub use code::{meta, Code, CODES};
 pub use features::{ip_range, prompt_hash, user_agent_family};
 pub use finding::{Finding, Sample};
-pub use profiles::{ProfileStore, Profiles};
+pub use profiles::{Pending, ProfileStore, Profiles};
 pub use settings::{
     AccessSettings, PrincipalKind, RecurringSettings, SensitiveSettings, Settings, SettingsError,
     Span, VolumeSettings,
@@ -50,3 +51,4 @@ pub use theft_settings::{
     BulkSettings, DistillationSettings, FloodSettings, LogitSettings, PradaSettings,
     SideChannelSettings, TheftSettings, WeightsSettings,
 };
+pub use window::{Bucket, BucketedBaseline, Crossed, Open, Report};

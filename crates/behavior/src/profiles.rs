@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::SavedProfile;
+use crate::{Finding, SavedProfile};
 
 /// Per-principal profiles of any shape, as the analyzers' eviction counts and the baselines
 /// kept between runs see them.
@@ -31,6 +31,16 @@ impl<P: Default + Serialize + DeserializeOwned> ProfileStore for Profiles<P> {
     fn import(&mut self, saved: Vec<SavedProfile>) -> u64 {
         Profiles::import(self, saved)
     }
+}
+
+/// A profile that may hold findings not reported yet (a bucket that crossed its baseline but
+/// is still open, a burst still going on, a new value still being counted): they are
+/// reported when the profile is evicted, and at the end of the run.
+pub trait Pending {
+    /// What reporting needs: the analyzer's settings.
+    type Settings: ?Sized;
+    /// Reports what is pending.
+    fn flush(self, s: &Self::Settings, principal: &str, out: &mut Vec<Finding>);
 }
 
 /// Profiles keyed by principal, at most `max` of them.
@@ -80,6 +90,30 @@ impl<P: Default> Profiles<P> {
     /// Profiles evicted so far.
     pub fn evicted(&self) -> u64 {
         self.evicted
+    }
+
+    /// [`Profiles::touch`], reporting what evicted profiles had pending.
+    pub fn touch_reporting(
+        &mut self,
+        principal: &str,
+        ts: i64,
+        s: &P::Settings,
+        out: &mut Vec<Finding>,
+    ) -> &mut P
+    where
+        P: Pending,
+    {
+        self.touch(principal, ts, &mut |k, p| p.flush(s, &k, out))
+    }
+
+    /// The end of the run: every profile's pending findings, in principal order.
+    pub fn flush(&mut self, s: &P::Settings, out: &mut Vec<Finding>)
+    where
+        P: Pending,
+    {
+        for (principal, p) in self.drain() {
+            p.flush(s, &principal, out);
+        }
     }
 
     pub fn len(&self) -> usize {

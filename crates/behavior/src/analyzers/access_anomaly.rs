@@ -46,8 +46,8 @@ use serde_json::{json, Map};
 use super::iso;
 use crate::features::{ip_range, user_agent_family};
 use crate::finding::{keep_sample, Sample};
-use crate::ProfileStore;
 use crate::{AccessSettings, Analyzer, Call, Code, Finding, Profiles};
+use crate::{Pending, ProfileStore};
 
 pub const CODE: Code = Code {
     code: "MW-AI-0014",
@@ -116,7 +116,16 @@ impl AccessAnomaly {
     }
 }
 
-fn flush(principal: &str, p: Profile, out: &mut Vec<Finding>) {
+/// The new values still being counted are reported.
+impl Pending for Profile {
+    type Settings = AccessSettings;
+
+    fn flush(self, _: &AccessSettings, principal: &str, out: &mut Vec<Finding>) {
+        report(principal, self, out);
+    }
+}
+
+fn report(principal: &str, p: Profile, out: &mut Vec<Finding>) {
     let known_since = p.first_seen;
     for n in p.pending {
         let (kind, label) = KINDS[n.kind.min(KINDS.len() - 1)];
@@ -177,9 +186,9 @@ impl Analyzer for AccessAnomaly {
             return;
         }
         let s = &self.settings;
-        let p = self.profiles.touch(&call.principal, call.ts, &mut |k, p| {
-            flush(&k, p, out);
-        });
+        let p = self
+            .profiles
+            .touch_reporting(&call.principal, call.ts, s, out);
         if p.calls == 0 {
             p.first_seen = call.ts;
         }
@@ -242,9 +251,7 @@ impl Analyzer for AccessAnomaly {
     }
 
     fn finish(&mut self, out: &mut Vec<Finding>) {
-        for (principal, p) in self.profiles.drain() {
-            flush(&principal, p, out);
-        }
+        self.profiles.flush(&self.settings, out);
     }
 
     fn profiles(&self) -> Option<&dyn ProfileStore> {

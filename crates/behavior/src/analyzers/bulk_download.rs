@@ -47,9 +47,10 @@ use serde_json::{json, Map};
 
 use super::theft::TRAINING_DATA_EXFILTRATION;
 use super::weights_download::human_bytes;
-use super::{iso, median_mad, round2};
+use super::{iso, median_mad, round2, times};
 use crate::finding::{keep_sample, Sample};
-use crate::{Analyzer, BulkSettings, Call, Code, Finding, ProfileStore, Profiles};
+use crate::window::{Bucket, BucketedBaseline, Crossed, Report};
+use crate::{Analyzer, BulkSettings, Call, Code, Finding, ProfileStore, Profiles, Span};
 
 pub const CODE: Code = Code {
     code: "MW-TH-0008",
@@ -66,7 +67,7 @@ const BUCKETS: usize = 16;
 
 /// A past active window.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-pub struct Window {
+pub struct Closed {
     pub start: i64,
     pub bytes: u64,
     pub objects: u64,
@@ -82,28 +83,21 @@ pub struct Baseline {
     pub object_threshold: u64,
 }
 
-/// The window being filled.
+/// What the window being filled counts (saved beside its start, times, baseline and
+/// crossing: [`crate::window::Open`]).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Current {
-    pub start: i64,
+pub struct Counts {
     pub bytes: u64,
     pub objects: u64,
-    pub first: i64,
-    pub last: i64,
-    pub baseline: Option<Baseline>,
-    pub crossed: Option<i64>,
     /// Bytes and objects by bucket.
     pub buckets: BTreeMap<String, (u64, u64)>,
+    /// Reads from the one that crossed on.
     pub samples: Vec<Sample>,
     pub ip: Option<String>,
 }
 
 /// A principal's recent reads.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Profile {
-    pub history: VecDeque<Window>,
-    pub current: Option<Current>,
-}
+pub type Profile = BucketedBaseline<Counts>;
 
 pub struct BulkDownload {
     settings: BulkSettings,
@@ -128,40 +122,88 @@ fn threshold(ratio: f64, median: f64, floor: u64) -> u64 {
     }
 }
 
-fn baseline(s: &BulkSettings, history: &VecDeque<Window>) -> Option<Baseline> {
-    if history.len() < s.warmup_buckets.max(1) {
-        return None;
+impl Counts {
+    /// Whether the bytes, and the objects, cross the baseline.
+    fn crossed(&self, b: &Baseline) -> (bool, bool) {
+        (
+            self.bytes >= b.byte_threshold && self.bytes > 0,
+            self.objects >= b.object_threshold,
+        )
     }
-    let bytes: Vec<f64> = history.iter().map(|w| w.bytes as f64).collect();
-    let objects: Vec<f64> = history.iter().map(|w| w.objects as f64).collect();
-    let (median_bytes, _) = median_mad(&bytes);
-    let (median_objects, _) = median_mad(&objects);
-    Some(Baseline {
-        windows: history.len(),
-        median_bytes,
-        median_objects,
-        byte_threshold: threshold(s.ratio, median_bytes, s.min_bytes),
-        object_threshold: threshold(s.ratio, median_objects, s.min_objects),
-    })
 }
 
-fn crossed(c: &Current, b: &Baseline) -> (bool, bool) {
-    (
-        c.bytes >= b.byte_threshold && c.bytes > 0,
-        c.objects >= b.object_threshold,
-    )
-}
+impl Bucket for Counts {
+    const CODE: &'static str = CODE.code;
+    type Settings = BulkSettings;
+    type Event = Call;
+    type Closed = Closed;
+    type Baseline = Baseline;
 
-/// Ends the current window: reports it if it crossed, and adds it to the history.
-fn close(s: &BulkSettings, principal: &str, p: &mut Profile, out: &mut Vec<Finding>) {
-    let Some(c) = p.current.take() else {
-        return;
-    };
-    if let (Some(at), Some(b)) = (c.crossed, c.baseline) {
-        let times = |x: f64, m: f64| if m > 0.0 { round2(x / m) } else { 0.0 };
-        let byte_ratio = times(c.bytes as f64, b.median_bytes);
-        let object_ratio = times(c.objects as f64, b.median_objects);
-        let (by_bytes, _) = crossed(&c, &b);
+    fn width(s: &BulkSettings) -> Span {
+        s.bucket
+    }
+
+    fn kept(s: &BulkSettings) -> usize {
+        s.baseline_buckets
+    }
+
+    fn baseline(s: &BulkSettings, history: &VecDeque<Closed>) -> Option<Baseline> {
+        if history.len() < s.warmup_buckets.max(1) {
+            return None;
+        }
+        let bytes: Vec<f64> = history.iter().map(|w| w.bytes as f64).collect();
+        let objects: Vec<f64> = history.iter().map(|w| w.objects as f64).collect();
+        let (median_bytes, _) = median_mad(&bytes);
+        let (median_objects, _) = median_mad(&objects);
+        Some(Baseline {
+            windows: history.len(),
+            median_bytes,
+            median_objects,
+            byte_threshold: threshold(s.ratio, median_bytes, s.min_bytes),
+            object_threshold: threshold(s.ratio, median_objects, s.min_objects),
+        })
+    }
+
+    /// A successful read (the analyzer passes no other call).
+    fn add(&mut self, call: &Call) {
+        let Some(st) = call.storage.as_deref() else {
+            return;
+        };
+        self.bytes = self.bytes.saturating_add(st.bytes);
+        self.objects += 1;
+        let container = st.container();
+        if self.buckets.len() < BUCKETS || self.buckets.contains_key(&container) {
+            let e = self.buckets.entry(container).or_default();
+            e.0 = e.0.saturating_add(st.bytes);
+            e.1 += 1;
+        }
+        if let Some(ip) = &call.ip {
+            self.ip = Some(ip.to_string());
+        }
+    }
+
+    fn crosses(&self, _: &BulkSettings, b: &Baseline) -> bool {
+        let (bytes, objects) = self.crossed(b);
+        bytes || objects
+    }
+
+    fn add_crossed(&mut self, call: &Call) {
+        keep_sample(&mut self.samples, call);
+    }
+
+    fn closed(&self, start: i64) -> Closed {
+        Closed {
+            start,
+            bytes: self.bytes,
+            objects: self.objects,
+        }
+    }
+
+    fn report(self, s: &BulkSettings, _: &str, c: &Crossed<Baseline>) -> Report {
+        let b = &c.baseline;
+        let byte_ratio = times(self.bytes as f64, b.median_bytes);
+        let object_ratio = times(self.objects as f64, b.median_objects);
+        let (by_bytes, _) = self.crossed(b);
         let vs = if by_bytes {
             format!(
                 "{byte_ratio}× its median of {}",
@@ -175,13 +217,13 @@ fn close(s: &BulkSettings, principal: &str, p: &mut Profile, out: &mut Vec<Findi
         };
         let summary = format!(
             "{} and {} objects read in the {} window from {}, {vs} over the last {} active windows",
-            human_bytes(c.bytes as f64),
-            c.objects,
+            human_bytes(self.bytes as f64),
+            self.objects,
             s.bucket,
             iso(c.start),
             b.windows
         );
-        let mut buckets: Vec<(&String, &(u64, u64))> = c.buckets.iter().collect();
+        let mut buckets: Vec<(&String, &(u64, u64))> = self.buckets.iter().collect();
         buckets.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         let buckets: Vec<_> = buckets
             .into_iter()
@@ -189,13 +231,10 @@ fn close(s: &BulkSettings, principal: &str, p: &mut Profile, out: &mut Vec<Findi
             .map(|(k, (bytes, objects))| json!({"bucket": k, "bytes": bytes, "objects": objects}))
             .collect();
         let mut evidence = Map::new();
-        evidence.insert("bytes".into(), json!(c.bytes));
-        evidence.insert("objects".into(), json!(c.objects));
+        evidence.insert("bytes".into(), json!(self.bytes));
+        evidence.insert("objects".into(), json!(self.objects));
         evidence.insert("buckets".into(), json!(buckets));
-        evidence.insert(
-            "window".into(),
-            json!({"start": iso(c.start), "end": iso(c.start.saturating_add(s.bucket.0)), "size": s.bucket.to_string()}),
-        );
+        evidence.insert("window".into(), c.bucket());
         evidence.insert(
             "baseline".into(),
             json!({
@@ -210,27 +249,13 @@ fn close(s: &BulkSettings, principal: &str, p: &mut Profile, out: &mut Vec<Findi
         evidence.insert("objects_vs_median".into(), json!(object_ratio));
         evidence.insert("pb53_vector".into(), json!(TRAINING_DATA_EXFILTRATION));
         evidence.insert("score".into(), json!(byte_ratio.max(object_ratio)));
-        out.push(Finding {
-            code: CODE.code,
-            principal: principal.to_string(),
-            timestamp: at,
-            key: c.start.to_string(),
+        Report {
             summary,
-            first_seen: c.first,
-            last_seen: c.last,
             evidence,
-            samples: c.samples,
-            source_ip: c.ip,
+            samples: self.samples,
+            source_ip: self.ip,
             model: None,
-        });
-    }
-    p.history.push_back(Window {
-        start: c.start,
-        bytes: c.bytes,
-        objects: c.objects,
-    });
-    while p.history.len() > s.baseline_buckets {
-        p.history.pop_front();
+        }
     }
 }
 
@@ -240,53 +265,17 @@ impl Analyzer for BulkDownload {
     }
 
     fn observe(&mut self, call: &Call, out: &mut Vec<Finding>) {
-        let Some(st) = call.storage.as_deref().filter(|st| st.is_read()) else {
+        if !call.storage.as_deref().is_some_and(|st| st.is_read()) {
             return;
-        };
+        }
         let s = &self.settings;
-        let start = call.ts.div_euclid(s.bucket.0).saturating_mul(s.bucket.0);
-        let p = self
-            .profiles
-            .touch(&call.principal, call.ts, &mut |k, mut p| {
-                close(s, &k, &mut p, out);
-            });
-        if p.current.as_ref().is_some_and(|c| c.start != start) {
-            close(s, &call.principal, p, out);
-        }
-        let history = &p.history;
-        let c = p.current.get_or_insert_with(|| Current {
-            start,
-            first: call.ts,
-            baseline: baseline(s, history),
-            ..Current::default()
-        });
-        c.bytes = c.bytes.saturating_add(st.bytes);
-        c.objects += 1;
-        c.last = call.ts;
-        let container = st.container();
-        if c.buckets.len() < BUCKETS || c.buckets.contains_key(&container) {
-            let e = c.buckets.entry(container).or_default();
-            e.0 = e.0.saturating_add(st.bytes);
-            e.1 += 1;
-        }
-        if let Some(ip) = &call.ip {
-            c.ip = Some(ip.to_string());
-        }
-        if let (None, Some(b)) = (c.crossed, c.baseline) {
-            let (bytes, objects) = crossed(c, &b);
-            if bytes || objects {
-                c.crossed = Some(call.ts);
-            }
-        }
-        if c.crossed.is_some() {
-            keep_sample(&mut c.samples, call);
-        }
+        self.profiles
+            .touch_reporting(&call.principal, call.ts, s, out)
+            .observe(s, &call.principal, call.ts, call, out);
     }
 
     fn finish(&mut self, out: &mut Vec<Finding>) {
-        for (principal, mut p) in self.profiles.drain() {
-            close(&self.settings, &principal, &mut p, out);
-        }
+        self.profiles.flush(&self.settings, out);
     }
 
     fn profiles(&self) -> Option<&dyn ProfileStore> {

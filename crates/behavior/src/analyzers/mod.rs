@@ -43,6 +43,15 @@ pub(crate) fn median_mad(values: &[f64]) -> (f64, f64) {
     (m, median(&mut dev))
 }
 
+/// `x` as a multiple of `median`, for evidence (0 when the median is 0).
+pub(crate) fn times(x: f64, median: f64) -> f64 {
+    if median > 0.0 {
+        round2(x / median)
+    } else {
+        0.0
+    }
+}
+
 /// Rounds for evidence (two decimals).
 pub(crate) fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0

@@ -42,8 +42,8 @@ use serde_json::{json, Map};
 
 use super::iso;
 use crate::finding::{keep_sample, Sample};
-use crate::ProfileStore;
 use crate::{Analyzer, Call, Code, Finding, Profiles, RecurringSettings};
+use crate::{Pending, ProfileStore};
 
 pub const CODE: Code = Code {
     code: "MW-AI-0012",
@@ -126,10 +126,15 @@ fn report(s: &RecurringSettings, principal: &str, hash: u64, b: Burst, out: &mut
     });
 }
 
-fn flush(s: &RecurringSettings, principal: &str, p: Profile, out: &mut Vec<Finding>) {
-    for t in p.prompts {
-        if let Some(b) = t.burst {
-            report(s, principal, t.hash, b, out);
+/// The bursts still going on are reported.
+impl Pending for Profile {
+    type Settings = RecurringSettings;
+
+    fn flush(self, s: &RecurringSettings, principal: &str, out: &mut Vec<Finding>) {
+        for t in self.prompts {
+            if let Some(b) = t.burst {
+                report(s, principal, t.hash, b, out);
+            }
         }
     }
 }
@@ -146,9 +151,7 @@ impl Analyzer for RecurringRequests {
         let s = &self.settings;
         let window = s.window.0;
         let ts = call.ts;
-        let p = self.profiles.touch(&call.principal, ts, &mut |k, p| {
-            flush(s, &k, p, out);
-        });
+        let p = self.profiles.touch_reporting(&call.principal, ts, s, out);
         // Bursts that went quiet end; prompts outside the window are forgotten.
         let mut kept = Vec::with_capacity(p.prompts.len());
         for mut t in p.prompts.drain(..) {
@@ -226,9 +229,7 @@ impl Analyzer for RecurringRequests {
     }
 
     fn finish(&mut self, out: &mut Vec<Finding>) {
-        for (principal, p) in self.profiles.drain() {
-            flush(&self.settings, &principal, p, out);
-        }
+        self.profiles.flush(&self.settings, out);
     }
 
     fn profiles(&self) -> Option<&dyn ProfileStore> {

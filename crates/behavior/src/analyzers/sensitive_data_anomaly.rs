@@ -51,8 +51,9 @@ use serde_json::{json, Map};
 
 use super::{iso, round2};
 use crate::finding::{keep_sample, Sample};
+use crate::window::{Bucket, BucketedBaseline, Crossed, Report};
 use crate::ProfileStore;
-use crate::{Analyzer, Call, Code, Finding, Profiles, SensitiveSettings};
+use crate::{Analyzer, Call, Code, Finding, Profiles, SensitiveSettings, Span};
 
 pub const CODE: Code = Code {
     code: "MW-AI-0015",
@@ -66,36 +67,30 @@ pub const CODE: Code = Code {
 
 /// A past active bucket: calls and responses with sensitive data.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-pub struct Bucket {
+pub struct Closed {
     pub start: i64,
     pub calls: u64,
     pub sensitive: u64,
 }
 
-/// The bucket being filled.
+/// What the bucket being filled counts (saved beside its start, times, baseline and
+/// crossing: [`crate::window::Open`]). Its baseline is the history's calls and sensitive
+/// calls, once warm.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Current {
-    pub start: i64,
+pub struct Counts {
     pub calls: u64,
     /// Calls whose response had sensitive data.
     pub sensitive: u64,
     /// MW-AI-0004 findings in them.
     pub findings: u64,
-    pub first: i64,
-    pub last: i64,
-    /// The baseline (calls, sensitive calls) when warm.
-    pub baseline: Option<(u64, u64)>,
-    pub crossed: Option<i64>,
+    /// Calls with sensitive data.
     pub samples: Vec<Sample>,
     pub ip: Option<String>,
     pub model: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Profile {
-    pub history: VecDeque<Bucket>,
-    pub current: Option<Current>,
-}
+/// A principal's recent responses.
+pub type Profile = BucketedBaseline<Counts>;
 
 pub struct SensitiveDataAnomaly {
     settings: SensitiveSettings,
@@ -111,65 +106,94 @@ impl SensitiveDataAnomaly {
     }
 }
 
-/// Whether `sensitive` of `calls` is anomalous against a baseline rate.
-fn anomalous(s: &SensitiveSettings, calls: u64, sensitive: u64, base: (u64, u64)) -> bool {
-    let rate = base.1 as f64 / base.0.max(1) as f64;
-    let expected = (rate * calls as f64).max(1.0);
-    sensitive >= s.min_sensitive && sensitive as f64 >= s.ratio * expected
-}
+impl Bucket for Counts {
+    const CODE: &'static str = CODE.code;
+    type Settings = SensitiveSettings;
+    type Event = Call;
+    type Closed = Closed;
+    /// Calls and sensitive calls in the history.
+    type Baseline = (u64, u64);
 
-fn close(s: &SensitiveSettings, principal: &str, p: &mut Profile, out: &mut Vec<Finding>) {
-    let Some(c) = p.current.take() else {
-        return;
-    };
-    if let (Some(crossed), Some((base_calls, base_sensitive))) = (c.crossed, c.baseline) {
+    fn width(s: &SensitiveSettings) -> Span {
+        s.bucket
+    }
+
+    fn kept(s: &SensitiveSettings) -> usize {
+        s.baseline_buckets
+    }
+
+    fn baseline(s: &SensitiveSettings, history: &VecDeque<Closed>) -> Option<(u64, u64)> {
+        let calls: u64 = history.iter().map(|b| b.calls).sum();
+        let sensitive: u64 = history.iter().map(|b| b.sensitive).sum();
+        (calls >= s.warmup_calls).then_some((calls, sensitive))
+    }
+
+    fn add(&mut self, call: &Call) {
+        self.calls += 1;
+        if call.sensitive > 0 {
+            self.sensitive += 1;
+            self.findings += u64::from(call.sensitive);
+            keep_sample(&mut self.samples, call);
+            if let Some(ip) = &call.ip {
+                self.ip = Some(ip.to_string());
+            }
+            if self.model.is_none() {
+                self.model = call.model.as_deref().map(str::to_string);
+            }
+        }
+    }
+
+    /// At least `min_sensitive`, and `ratio` times what the baseline rate predicts for the
+    /// bucket's calls (at least one).
+    fn crosses(&self, s: &SensitiveSettings, base: &(u64, u64)) -> bool {
+        let rate = base.1 as f64 / base.0.max(1) as f64;
+        let expected = (rate * self.calls as f64).max(1.0);
+        self.sensitive >= s.min_sensitive && self.sensitive as f64 >= s.ratio * expected
+    }
+
+    fn closed(&self, start: i64) -> Closed {
+        Closed {
+            start,
+            calls: self.calls,
+            sensitive: self.sensitive,
+        }
+    }
+
+    fn report(self, s: &SensitiveSettings, principal: &str, c: &Crossed<(u64, u64)>) -> Report {
+        let (base_calls, base_sensitive) = c.baseline;
         let rate = base_sensitive as f64 / base_calls.max(1) as f64;
         let mut evidence = Map::new();
-        evidence.insert("calls".into(), json!(c.calls));
-        evidence.insert("responses_with_sensitive_data".into(), json!(c.sensitive));
-        evidence.insert("sensitive_data_findings".into(), json!(c.findings));
+        evidence.insert("calls".into(), json!(self.calls));
         evidence.insert(
-            "bucket".into(),
-            json!({"start": iso(c.start), "end": iso(c.start.saturating_add(s.bucket.0)), "size": s.bucket.to_string()}),
+            "responses_with_sensitive_data".into(),
+            json!(self.sensitive),
         );
+        evidence.insert("sensitive_data_findings".into(), json!(self.findings));
+        evidence.insert("bucket".into(), c.bucket());
         evidence.insert(
             "baseline".into(),
             json!({
                 "calls": base_calls,
                 "responses_with_sensitive_data": base_sensitive,
                 "rate": round2(rate * 100.0) / 100.0,
-                "buckets": p.history.len(),
+                "buckets": c.buckets,
             }),
         );
-        out.push(Finding {
-            code: CODE.code,
-            principal: principal.to_string(),
-            timestamp: crossed,
-            key: c.start.to_string(),
+        Report {
             summary: format!(
                 "{} of {} responses to {principal} carried sensitive data in the {} bucket from {}, against a baseline rate of {}% over {} calls",
-                c.sensitive,
-                c.calls,
+                self.sensitive,
+                self.calls,
                 s.bucket,
                 iso(c.start),
                 round2(rate * 100.0),
                 base_calls
             ),
-            first_seen: c.first,
-            last_seen: c.last,
             evidence,
-            samples: c.samples,
-            source_ip: c.ip,
-            model: c.model,
-        });
-    }
-    p.history.push_back(Bucket {
-        start: c.start,
-        calls: c.calls,
-        sensitive: c.sensitive,
-    });
-    while p.history.len() > s.baseline_buckets {
-        p.history.pop_front();
+            samples: self.samples,
+            source_ip: self.ip,
+            model: self.model,
+        }
     }
 }
 
@@ -184,50 +208,13 @@ impl Analyzer for SensitiveDataAnomaly {
             return;
         }
         let s = &self.settings;
-        let start = call.ts.div_euclid(s.bucket.0).saturating_mul(s.bucket.0);
-        let p = self
-            .profiles
-            .touch(&call.principal, call.ts, &mut |k, mut p| {
-                close(s, &k, &mut p, out);
-            });
-        if p.current.as_ref().is_some_and(|c| c.start != start) {
-            close(s, &call.principal, p, out);
-        }
-        let history = &p.history;
-        let c = p.current.get_or_insert_with(|| {
-            let calls: u64 = history.iter().map(|b| b.calls).sum();
-            let sensitive: u64 = history.iter().map(|b| b.sensitive).sum();
-            Current {
-                start,
-                first: call.ts,
-                baseline: (calls >= s.warmup_calls).then_some((calls, sensitive)),
-                ..Current::default()
-            }
-        });
-        c.calls += 1;
-        c.last = call.ts;
-        if call.sensitive > 0 {
-            c.sensitive += 1;
-            c.findings += u64::from(call.sensitive);
-            keep_sample(&mut c.samples, call);
-            if let Some(ip) = &call.ip {
-                c.ip = Some(ip.to_string());
-            }
-            if c.model.is_none() {
-                c.model = call.model.as_deref().map(str::to_string);
-            }
-        }
-        if let (None, Some(base)) = (c.crossed, c.baseline) {
-            if anomalous(s, c.calls, c.sensitive, base) {
-                c.crossed = Some(call.ts);
-            }
-        }
+        self.profiles
+            .touch_reporting(&call.principal, call.ts, s, out)
+            .observe(s, &call.principal, call.ts, call, out);
     }
 
     fn finish(&mut self, out: &mut Vec<Finding>) {
-        for (principal, mut p) in self.profiles.drain() {
-            close(&self.settings, &principal, &mut p, out);
-        }
+        self.profiles.flush(&self.settings, out);
     }
 
     fn profiles(&self) -> Option<&dyn ProfileStore> {

@@ -44,10 +44,11 @@ use modelward_rule::Severity;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map};
 
-use super::{iso, median_mad, round2};
+use super::{iso, median_mad, round2, times};
 use crate::finding::{keep_sample, Sample};
+use crate::window::{Bucket, BucketedBaseline, Crossed, Report};
 use crate::ProfileStore;
-use crate::{Analyzer, Call, Code, Finding, Profiles, VolumeSettings};
+use crate::{Analyzer, Call, Code, Finding, Profiles, Span, VolumeSettings};
 
 pub const CODE: Code = Code {
     code: "MW-AI-0013",
@@ -61,7 +62,7 @@ pub const CODE: Code = Code {
 
 /// A past active bucket.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-pub struct Bucket {
+pub struct Closed {
     pub start: i64,
     pub calls: u64,
     pub tokens: u64,
@@ -80,28 +81,21 @@ pub struct Baseline {
     pub token_threshold: Option<u64>,
 }
 
-/// The bucket being filled.
+/// What the bucket being filled counts (saved beside its start, times, baseline and
+/// crossing: [`crate::window::Open`]).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Current {
-    pub start: i64,
+pub struct Counts {
     pub calls: u64,
     pub tokens_in: u64,
     pub tokens_out: u64,
-    pub first: i64,
-    pub last: i64,
-    pub baseline: Option<Baseline>,
-    pub crossed: Option<i64>,
+    /// Calls from the one that crossed on.
     pub samples: Vec<Sample>,
     pub ip: Option<String>,
     pub model: Option<String>,
 }
 
 /// A principal's recent volume.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Profile {
-    pub history: VecDeque<Bucket>,
-    pub current: Option<Current>,
-}
+pub type Profile = BucketedBaseline<Counts>;
 
 pub struct VolumeAnomaly {
     settings: VolumeSettings,
@@ -128,40 +122,84 @@ fn threshold(s: &VolumeSettings, median: f64, mad: f64, floor: u64) -> u64 {
     }
 }
 
-fn baseline(s: &VolumeSettings, history: &VecDeque<Bucket>) -> Option<Baseline> {
-    if history.len() < s.warmup_buckets.max(1) {
-        return None;
+impl Counts {
+    fn tokens(&self) -> u64 {
+        self.tokens_in.saturating_add(self.tokens_out)
     }
-    let calls: Vec<f64> = history.iter().map(|b| b.calls as f64).collect();
-    let tokens: Vec<f64> = history.iter().map(|b| b.tokens as f64).collect();
-    let (median_calls, mad_calls) = median_mad(&calls);
-    let (median_tokens, mad_tokens) = median_mad(&tokens);
-    Some(Baseline {
-        buckets: history.len(),
-        median_calls,
-        mad_calls,
-        median_tokens,
-        mad_tokens,
-        call_threshold: threshold(s, median_calls, mad_calls, s.min_calls),
-        token_threshold: (median_tokens > 0.0)
-            .then(|| threshold(s, median_tokens, mad_tokens, s.min_tokens)),
-    })
 }
 
-/// Ends the current bucket: reports it if it crossed, and adds it to the history.
-fn close(s: &VolumeSettings, principal: &str, p: &mut Profile, out: &mut Vec<Finding>) {
-    let Some(c) = p.current.take() else {
-        return;
-    };
-    let tokens = c.tokens_in.saturating_add(c.tokens_out);
-    if let (Some(crossed), Some(b)) = (c.crossed, c.baseline) {
-        let times = |x: f64, m: f64| if m > 0.0 { round2(x / m) } else { 0.0 };
-        let call_ratio = times(c.calls as f64, b.median_calls);
+impl Bucket for Counts {
+    const CODE: &'static str = CODE.code;
+    type Settings = VolumeSettings;
+    type Event = Call;
+    type Closed = Closed;
+    type Baseline = Baseline;
+
+    fn width(s: &VolumeSettings) -> Span {
+        s.bucket
+    }
+
+    fn kept(s: &VolumeSettings) -> usize {
+        s.baseline_buckets
+    }
+
+    fn baseline(s: &VolumeSettings, history: &VecDeque<Closed>) -> Option<Baseline> {
+        if history.len() < s.warmup_buckets.max(1) {
+            return None;
+        }
+        let calls: Vec<f64> = history.iter().map(|b| b.calls as f64).collect();
+        let tokens: Vec<f64> = history.iter().map(|b| b.tokens as f64).collect();
+        let (median_calls, mad_calls) = median_mad(&calls);
+        let (median_tokens, mad_tokens) = median_mad(&tokens);
+        Some(Baseline {
+            buckets: history.len(),
+            median_calls,
+            mad_calls,
+            median_tokens,
+            mad_tokens,
+            call_threshold: threshold(s, median_calls, mad_calls, s.min_calls),
+            token_threshold: (median_tokens > 0.0)
+                .then(|| threshold(s, median_tokens, mad_tokens, s.min_tokens)),
+        })
+    }
+
+    fn add(&mut self, call: &Call) {
+        self.calls += 1;
+        self.tokens_in = self.tokens_in.saturating_add(call.tokens_in);
+        self.tokens_out = self.tokens_out.saturating_add(call.tokens_out);
+        if let Some(ip) = &call.ip {
+            self.ip = Some(ip.to_string());
+        }
+        if self.model.is_none() {
+            self.model = call.model.as_deref().map(str::to_string);
+        }
+    }
+
+    fn crosses(&self, _: &VolumeSettings, b: &Baseline) -> bool {
+        self.calls >= b.call_threshold || b.token_threshold.is_some_and(|t| self.tokens() >= t)
+    }
+
+    fn add_crossed(&mut self, call: &Call) {
+        keep_sample(&mut self.samples, call);
+    }
+
+    fn closed(&self, start: i64) -> Closed {
+        Closed {
+            start,
+            calls: self.calls,
+            tokens: self.tokens(),
+        }
+    }
+
+    fn report(self, s: &VolumeSettings, _: &str, c: &Crossed<Baseline>) -> Report {
+        let b = &c.baseline;
+        let tokens = self.tokens();
+        let call_ratio = times(self.calls as f64, b.median_calls);
         let token_ratio = times(tokens as f64, b.median_tokens);
         let by_tokens = b.token_threshold.is_some_and(|t| tokens >= t);
         let mut summary = format!(
             "{} calls in the {} bucket from {}, {}× its median of {} over the last {} active buckets",
-            c.calls,
+            self.calls,
             s.bucket,
             iso(c.start),
             call_ratio,
@@ -175,13 +213,10 @@ fn close(s: &VolumeSettings, principal: &str, p: &mut Profile, out: &mut Vec<Fin
             ));
         }
         let mut evidence = Map::new();
-        evidence.insert("calls".into(), json!(c.calls));
-        evidence.insert("tokens_in".into(), json!(c.tokens_in));
-        evidence.insert("tokens_out".into(), json!(c.tokens_out));
-        evidence.insert(
-            "bucket".into(),
-            json!({"start": iso(c.start), "end": iso(c.start.saturating_add(s.bucket.0)), "size": s.bucket.to_string()}),
-        );
+        evidence.insert("calls".into(), json!(self.calls));
+        evidence.insert("tokens_in".into(), json!(self.tokens_in));
+        evidence.insert("tokens_out".into(), json!(self.tokens_out));
+        evidence.insert("bucket".into(), c.bucket());
         evidence.insert(
             "baseline".into(),
             json!({
@@ -196,27 +231,13 @@ fn close(s: &VolumeSettings, principal: &str, p: &mut Profile, out: &mut Vec<Fin
         );
         evidence.insert("calls_vs_median".into(), json!(call_ratio));
         evidence.insert("tokens_vs_median".into(), json!(token_ratio));
-        out.push(Finding {
-            code: CODE.code,
-            principal: principal.to_string(),
-            timestamp: crossed,
-            key: c.start.to_string(),
+        Report {
             summary,
-            first_seen: c.first,
-            last_seen: c.last,
             evidence,
-            samples: c.samples,
-            source_ip: c.ip,
-            model: c.model,
-        });
-    }
-    p.history.push_back(Bucket {
-        start: c.start,
-        calls: c.calls,
-        tokens,
-    });
-    while p.history.len() > s.baseline_buckets {
-        p.history.pop_front();
+            samples: self.samples,
+            source_ip: self.ip,
+            model: self.model,
+        }
     }
 }
 
@@ -231,47 +252,13 @@ impl Analyzer for VolumeAnomaly {
             return;
         }
         let s = &self.settings;
-        let start = call.ts.div_euclid(s.bucket.0).saturating_mul(s.bucket.0);
-        let p = self
-            .profiles
-            .touch(&call.principal, call.ts, &mut |k, mut p| {
-                close(s, &k, &mut p, out);
-            });
-        if p.current.as_ref().is_some_and(|c| c.start != start) {
-            close(s, &call.principal, p, out);
-        }
-        let history = &p.history;
-        let c = p.current.get_or_insert_with(|| Current {
-            start,
-            first: call.ts,
-            baseline: baseline(s, history),
-            ..Current::default()
-        });
-        c.calls += 1;
-        c.tokens_in = c.tokens_in.saturating_add(call.tokens_in);
-        c.tokens_out = c.tokens_out.saturating_add(call.tokens_out);
-        c.last = call.ts;
-        if let Some(ip) = &call.ip {
-            c.ip = Some(ip.to_string());
-        }
-        if c.model.is_none() {
-            c.model = call.model.as_deref().map(str::to_string);
-        }
-        if let (None, Some(b)) = (c.crossed, c.baseline) {
-            let tokens = c.tokens_in.saturating_add(c.tokens_out);
-            if c.calls >= b.call_threshold || b.token_threshold.is_some_and(|t| tokens >= t) {
-                c.crossed = Some(call.ts);
-            }
-        }
-        if c.crossed.is_some() {
-            keep_sample(&mut c.samples, call);
-        }
+        self.profiles
+            .touch_reporting(&call.principal, call.ts, s, out)
+            .observe(s, &call.principal, call.ts, call, out);
     }
 
     fn finish(&mut self, out: &mut Vec<Finding>) {
-        for (principal, mut p) in self.profiles.drain() {
-            close(&self.settings, &principal, &mut p, out);
-        }
+        self.profiles.flush(&self.settings, out);
     }
 
     fn profiles(&self) -> Option<&dyn ProfileStore> {

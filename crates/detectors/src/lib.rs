@@ -26,7 +26,6 @@ mod punycode;
 mod settings;
 mod text;
 
-pub use address::CidrSet;
 pub use detector::{inspect_alone, Code, Detector, Detectors, Finding, CODES, FAMILY};
 pub use detectors::credential_theft::{AllowTarget, Allowlist, CredentialRule, CredentialTheft};
 pub use gitleaks::{load_gitleaks, parse_gitleaks};

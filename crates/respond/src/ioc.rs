@@ -37,6 +37,7 @@ mod mask;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 
+use modelward_event::fields::SOURCE_IP;
 use serde_json::Value;
 
 use crate::alert_view::AlertView;
@@ -324,11 +325,8 @@ fn collect_alert(a: &AlertView, ctx: &Context, t: &mut Table) {
     }
 
     let mut ips: Vec<String> = Vec::new();
-    for v in [
-        a.entity.get("source.ip"),
-        a.field("source.ip"),
-        a.field("client.ip"),
-    ] {
+    let fields = SOURCE_IP.iter().map(|f| a.field(f));
+    for v in std::iter::once(a.entity.get("source.ip")).chain(fields) {
         ips.extend(text(v).and_then(ip_value));
     }
     if let Some(evidence) = a.doc.get("evidence") {

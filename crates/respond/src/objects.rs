@@ -1,4 +1,7 @@
-//! What a storage object is, by its name: a model file or a dataset file.
+//! What a storage object is, by its name: a model file or a dataset file, by the extension
+//! lists of [`modelward_event::objects`].
+
+use modelward_event::objects;
 
 /// How a file is used, by its extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -7,36 +10,13 @@ pub enum ObjectKind {
     Dataset,
 }
 
-/// Extensions of model weights and checkpoints (PB-53's DLP list `.pt`, `.safetensors`,
-/// `.onnx`, `.gguf`, and the other common ones).
-pub const MODEL_EXTENSIONS: [&str; 14] = [
-    "safetensors",
-    "gguf",
-    "ggml",
-    "pt",
-    "pth",
-    "ckpt",
-    "bin",
-    "onnx",
-    "h5",
-    "keras",
-    "tflite",
-    "pb",
-    "mlmodel",
-    "npz",
-];
-
-/// Extensions of datasets.
-pub const DATASET_EXTENSIONS: [&str; 10] = [
-    "parquet", "jsonl", "csv", "arrow", "tfrecord", "tsv", "avro", "orc", "json", "txt",
-];
-
-/// The kind of an extension (without the dot, any case).
+/// The kind of an extension (without the dot, any case). Every extension of [`objects::MODEL_EXTENSIONS`] counts, the ambiguous ones (`.bin`,
+/// `.pb`, arrays, pickles) too: an object an alert names is judged as a model when it may be
+/// one.
 pub fn kind_of_extension(ext: &str) -> Option<ObjectKind> {
-    let ext = ext.to_ascii_lowercase();
-    if MODEL_EXTENSIONS.contains(&ext.as_str()) {
+    if objects::is_model_extension(ext) {
         Some(ObjectKind::Model)
-    } else if DATASET_EXTENSIONS.contains(&ext.as_str()) {
+    } else if objects::is_dataset_extension(ext) {
         Some(ObjectKind::Dataset)
     } else {
         None
@@ -63,6 +43,11 @@ mod tests {
             object_kind("data/part-0001.PARQUET"),
             Some(ObjectKind::Dataset)
         );
+        assert_eq!(
+            object_kind("hf/flax/flax_model.msgpack"),
+            Some(ObjectKind::Model)
+        );
+        assert_eq!(object_kind("sklearn/churn.joblib"), Some(ObjectKind::Model));
         assert_eq!(object_kind("notes/readme"), None);
         assert_eq!(object_kind("dir.v2/readme"), None);
     }

@@ -36,11 +36,12 @@
 
 use std::net::IpAddr;
 
+use modelward_event::ip::{CidrSet, IpRange};
 use modelward_event::Event;
 use modelward_rule::Severity;
 use serde_json::{json, Map};
 
-use crate::address::{client_ip, CidrSet};
+use crate::address::client_ip;
 use crate::detector::{Code, Detector, Finding};
 use crate::keywords::Scan;
 use crate::settings::{read_list, Settings, SettingsError};
@@ -92,15 +93,14 @@ fn parse_list(
         {
             continue;
         }
-        match CidrSet::<Listing>::parse_range(range) {
-            Ok((ip, prefix)) => {
+        match range.parse::<IpRange>() {
+            Ok(ip_range) => {
                 let label = rest
                     .trim_start_matches([',', ';', ' ', '\t'])
                     .trim()
                     .trim_matches('"');
                 into.insert(
-                    ip,
-                    prefix,
+                    ip_range,
                     Listing {
                         list: list.clone(),
                         range: range.to_string(),
@@ -108,10 +108,10 @@ fn parse_list(
                     },
                 );
             }
-            Err(message) => skipped.push(SettingsError::Line {
+            Err(e) => skipped.push(SettingsError::Line {
                 file: file.to_string(),
                 line: n + 1,
-                message,
+                message: e.to_string(),
             }),
         }
     }
@@ -153,7 +153,7 @@ impl Detector for SuspiciousIp {
         let Some(ip) = client_ip(event) else {
             return;
         };
-        let Some((_, listing)) = self.ranges.get(ip) else {
+        let Some(listing) = self.ranges.get(ip) else {
             return;
         };
         let mut evidence = Map::new();

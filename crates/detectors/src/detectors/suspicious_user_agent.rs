@@ -94,6 +94,9 @@ pub struct SuspiciousUserAgent {
     entries: Vec<(String, String, Severity)>,
 }
 
+/// A pattern as a regex: the `*` glob of [`modelward_event::glob`], any case. Compiled into
+/// one `RegexSet`, every user agent is tested against all patterns (built-in and the user's
+/// lists, possibly thousands) in one pass, which `glob_match` pattern by pattern cannot do.
 fn glob_regex(pattern: &str) -> String {
     let parts: Vec<String> = pattern.split('*').map(regex::escape).collect();
     format!("(?is)^{}$", parts.join(".*"))

@@ -29,6 +29,7 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
+use modelward_event::ip::parse_ip;
 use modelward_event::Event;
 use modelward_rule::Severity;
 use serde_json::{json, Map};
@@ -75,9 +76,9 @@ pub fn parse_exit_list(text: &str, file: &str, skipped: &mut Vec<SettingsError>)
                 continue;
             }
         };
-        match address.trim_matches(['[', ']']).parse::<IpAddr>() {
-            Ok(ip) => out.push(ip),
-            Err(_) => skipped.push(SettingsError::Line {
+        match parse_ip(address) {
+            Some(ip) => out.push(ip),
+            None => skipped.push(SettingsError::Line {
                 file: file.to_string(),
                 line: n + 1,
                 message: format!("`{address}` is not an IP address"),

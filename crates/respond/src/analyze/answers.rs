@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use modelward_event::glob::glob_match;
 use serde_json::Value;
 
 use crate::alert_view::AlertView;
@@ -12,7 +13,7 @@ use crate::playbook::condition::{ObjectKind, Origin};
 use crate::volume::VolumeSeries;
 
 use super::facts::{employee_id, origin};
-use super::settings::{glob, RespondSettings};
+use super::settings::RespondSettings;
 use crate::objects::object_kind;
 use crate::text::{human_bytes, thousands, time_range};
 
@@ -490,7 +491,12 @@ fn targeted_models(cx: &Context<'_>) -> Computed {
     }
     let regulated: Vec<String> = models
         .iter()
-        .filter(|m| cx.settings.regulated_models.iter().any(|g| glob(g, m)))
+        .filter(|m| {
+            cx.settings
+                .regulated_models
+                .iter()
+                .any(|g| glob_match(g, m))
+        })
         .cloned()
         .collect();
     let mut details: Vec<String> = models.iter().cloned().collect();

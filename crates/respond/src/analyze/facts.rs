@@ -12,11 +12,13 @@
 
 use std::collections::BTreeMap;
 
+use modelward_event::glob::glob_match;
+
 use crate::alert_view::AlertView;
 use crate::objects::object_kind;
 use crate::playbook::condition::{Origin, Predicate};
 
-use super::settings::{glob, internal_address, RespondSettings};
+use super::settings::{internal_address, RespondSettings};
 
 /// Facts a responder sets; listed so conditions naming them are not typos.
 pub const MANUAL: [&str; 6] = [
@@ -49,7 +51,7 @@ pub fn origin(alert: &AlertView, settings: &RespondSettings) -> Origin {
     let internal = settings
         .internal_principals
         .iter()
-        .any(|p| glob(p, principal))
+        .any(|p| glob_match(p, principal))
         || alert
             .entity("source.ip")
             .is_some_and(|ip| internal_address(settings, ip))

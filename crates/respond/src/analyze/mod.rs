@@ -9,6 +9,8 @@ pub mod tasks;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use modelward_event::glob::glob_match;
+
 use crate::action::{plan::plan, AuditEntry};
 use crate::alert_view::AlertView;
 use crate::incident::{Answer, Decision, Escalation, Incident, VectorMatch};
@@ -118,7 +120,7 @@ pub fn analyze(playbook: &Playbook, incident: &mut Incident, inputs: &Inputs<'_>
         settings
             .approved_principals
             .iter()
-            .any(|g| settings::glob(g, p))
+            .any(|g| glob_match(g, p))
     };
     let models: Vec<String> = alerts
         .iter()
@@ -164,12 +166,9 @@ pub fn analyze(playbook: &Playbook, incident: &mut Incident, inputs: &Inputs<'_>
         ),
         (
             "regulated_model",
-            models.iter().any(|m| {
-                settings
-                    .regulated_models
-                    .iter()
-                    .any(|g| settings::glob(g, m))
-            }),
+            models
+                .iter()
+                .any(|m| settings.regulated_models.iter().any(|g| glob_match(g, m))),
         ),
     ];
     for (name, value) in computed {

@@ -1,8 +1,7 @@
 //! What the analysis needs to know about the organisation: who is internal, which callers
 //! are approved, which models are regulated. From `[respond]` in the configuration.
 
-use modelward_detectors::CidrSet;
-pub use modelward_esql::table::glob_match as glob;
+use modelward_event::ip::{parse_ip, CidrSet, IpRange, IpRangeError};
 
 use crate::grouping::GroupingSettings;
 
@@ -10,7 +9,7 @@ use crate::grouping::GroupingSettings;
 #[derive(Debug, Clone)]
 pub struct RespondSettings {
     pub grouping: GroupingSettings,
-    /// Principals of the organisation (glob patterns, `*` any run of characters).
+    /// Principals of the organisation (globs: [`modelward_event::glob`]).
     pub internal_principals: Vec<String>,
     /// Address ranges of the organisation.
     pub internal_networks: CidrSet<()>,
@@ -37,20 +36,12 @@ impl Default for RespondSettings {
 
 /// Whether `ip` is in one of the organisation's networks.
 pub fn internal_address(settings: &RespondSettings, ip: &str) -> bool {
-    ip.trim()
-        .trim_matches(['[', ']'])
-        .parse()
-        .is_ok_and(|ip| settings.internal_networks.get(ip).is_some())
+    parse_ip(ip).is_some_and(|ip| settings.internal_networks.contains(ip))
 }
 
 /// Reads address ranges (`10.0.0.0/8`, `192.0.2.7`, `2001:db8::/32`).
-pub fn networks(ranges: &[String]) -> Result<CidrSet<()>, String> {
-    let mut set = CidrSet::default();
-    for r in ranges {
-        let (ip, prefix) = CidrSet::<()>::parse_range(r)?;
-        set.insert(ip, prefix, ());
-    }
-    Ok(set)
+pub fn networks(ranges: &[String]) -> Result<CidrSet<()>, IpRangeError> {
+    ranges.iter().map(|r| r.parse::<IpRange>()).collect()
 }
 
 #[cfg(test)]
@@ -66,6 +57,8 @@ mod tests {
         assert!(internal_address(&settings, "10.2.3.4"));
         assert!(!internal_address(&settings, "11.2.3.4"));
         assert!(internal_address(&settings, "2001:db8::1"));
+        assert!(internal_address(&settings, "[2001:db8::1]"));
+        assert!(internal_address(&settings, "::ffff:10.2.3.4"));
         assert!(!internal_address(&settings, "not an address"));
         assert!(networks(&["10.0.0.0/33".into()]).is_err());
     }

@@ -4,14 +4,14 @@
 //! | feature | fields read, first present |
 //! |---|---|
 //! | time | `@timestamp` |
-//! | principal | `user.id`, `api_key.id`, `azure.open_ai.properties.object_id` (Entra object id of RequestResponse logs), `azure.open_ai.properties.apim_subscription_id` (API Management gateway logs), `principal`, else `source.ip`; with `principal = "api_key"` or `"ip"` ([`crate::PrincipalKind`]) the API key id or the client address first |
+//! | principal | `modelward_event::fields::PRINCIPAL`: `user.id`, `user.name`, `api_key.id`, `azure.open_ai.properties.object_id` (Entra object id of RequestResponse logs), `azure.open_ai.properties.apim_subscription_id` (API Management gateway logs), `aws.bedrock.identity.arn` (Elastic's Bedrock integration), `principal`; else the address fields, `source.ip`, `client.ip`; with `principal = "api_key"` or `"ip"` ([`crate::PrincipalKind`]) the API key id or the client address first |
 //! | client address | `source.ip`, `client.ip`, `azure.open_ai.caller_ip_address` (Azure's masked `a.b.c.***`, whose /24 is still known) |
 //! | user agent | `user_agent.original` |
 //! | auth method | `modelward.auth` (modelward's LLM log: `principal.auth`); AWS Bedrock: the identity ARN's type (`aws_assumed_role`, `aws_iam_user`, `aws_federated_user`, `aws_root`); Azure RequestResponse: `entra_id` when the record has an Entra object id, `key` when it is empty; none for LiteLLM and API Management gateway logs, which do not record it |
 //! | prompt fingerprint | `gen_ai.prompt` (see [`crate::prompt_hash`]) |
 //! | tokens | `gen_ai.usage.input_tokens` or `prompt_tokens`; `gen_ai.usage.output_tokens` or `completion_tokens` |
 //! | sensitive data | the number of MW-AI-0004 findings in the event |
-//! | model | `gen_ai.request.model`, `gen_ai.response.model`, `azure.open_ai.properties.model_name` |
+//! | model | `modelward_event::fields::MODEL`: `gen_ai.request.model`, `azure.open_ai.properties.model_name`, `.model_deployment_name`, `gen_ai.response.model`, `gen_ai.request.model.id` (AWS Bedrock) |
 //! | request parameters ([`Params`]) | `gen_ai.request.max_tokens`, `.logprobs` (a boolean, or the legacy Completions integer, which also counts as `top_logprobs`), `.top_logprobs`, `.logit_bias` (token id → bias), `.n`, `.temperature`, `.seed` |
 //! | latency | `event.duration` (ns), else `gen_ai.performance.response_time` (ms) |
 //! | prompt text ([`PromptFeatures`]) | `gen_ai.prompt`; reasoning requested by parameter: `gen_ai.request.reasoning_effort`, `.include_reasoning: true`, `.reasoning` |
@@ -42,6 +42,7 @@
 
 use std::sync::Arc;
 
+use modelward_event::fields::{MODEL, PRINCIPAL, SOURCE_IP};
 use modelward_event::{parse_timestamp, Event};
 use serde_json::Value;
 
@@ -161,14 +162,8 @@ pub struct Call {
     pub line: u64,
 }
 
-const PRINCIPAL: [&str; 6] = [
-    "user.id",
-    "api_key.id",
-    "azure.open_ai.properties.object_id",
-    "azure.open_ai.properties.apim_subscription_id",
-    "principal",
-    "source.ip",
-];
+/// Azure OpenAI's client address, masked (`a.b.c.***`).
+const AZURE_CALLER_IP: &str = "azure.open_ai.caller_ip_address";
 const CALL_MARKERS: [&str; 7] = [
     "gen_ai.prompt",
     "gen_ai.completion",
@@ -332,10 +327,12 @@ impl Call {
         })?;
         let (principal_field, principal) = PRINCIPAL
             .iter()
+            .chain(&SOURCE_IP)
             .find_map(|f| text(event, f).map(|v| (*f, v)))?;
-        let ip = text(event, "source.ip")
-            .or_else(|| text(event, "client.ip"))
-            .or_else(|| text(event, "azure.open_ai.caller_ip_address"));
+        let ip = SOURCE_IP
+            .iter()
+            .chain(&[AZURE_CALLER_IP])
+            .find_map(|f| text(event, f));
         let auth = text(event, "modelward.auth").or_else(|| {
             if principal_field == "user.id" {
                 if let Some(a) = arn_auth(&principal) {
@@ -379,9 +376,7 @@ impl Call {
                 ],
             ),
             sensitive,
-            model: text(event, "gen_ai.request.model")
-                .or_else(|| text(event, "gen_ai.response.model"))
-                .or_else(|| text(event, "azure.open_ai.properties.model_name")),
+            model: MODEL.iter().find_map(|f| text(event, f)),
             storage: storage(event),
             file: event.origin.file.clone(),
             line: event.origin.line,
@@ -529,6 +524,7 @@ mod tests {
         let c = Call::from_event(&bedrock, 0).unwrap();
         assert_eq!(c.auth.as_deref(), Some("aws_assumed_role"));
         assert_eq!((c.tokens_in, c.tokens_out), (3, 4));
+        assert_eq!(c.model.as_deref(), Some("anthropic.claude"));
         let azure = event(
             json!({"@timestamp": "2025-03-01T10:00:00Z", "azure": {"open_ai": {"category": "RequestResponse", "caller_ip_address": "81.2.69.***", "properties": {"object_id": "oid-1", "model_name": "gpt-4o"}}}}),
         );
@@ -579,6 +575,42 @@ mod tests {
         assert_eq!(c.params.bias_entries, 0);
         assert_eq!(c.latency_ms, None);
         assert_eq!(c.params.temperature, None);
+    }
+
+    #[test]
+    fn principal_fields_in_order_then_the_address() {
+        let principal = |doc: Value| {
+            let mut doc = doc;
+            doc["@timestamp"] = json!("2025-03-01T10:00:00Z");
+            doc["gen_ai"] = json!({"prompt": "hi"});
+            Call::from_event(&event(doc), 0).map(|c| (c.principal_field, c.principal.to_string()))
+        };
+        let at = |field: &'static str, value: &str| Some((field, value.to_string()));
+        assert_eq!(
+            principal(json!({"user": {"name": "jdoe"}, "api_key": {"id": "k1"}})),
+            at("user.name", "jdoe")
+        );
+        assert_eq!(
+            principal(
+                json!({"azure": {"open_ai": {"properties": {"apim_subscription_id": "support-bot"}}}, "source": {"ip": "10.0.0.1"}})
+            ),
+            at(
+                "azure.open_ai.properties.apim_subscription_id",
+                "support-bot"
+            )
+        );
+        assert_eq!(
+            principal(json!({"aws": {"bedrock": {"identity": {"arn": "arn:aws:iam::1:user/a"}}}})),
+            at("aws.bedrock.identity.arn", "arn:aws:iam::1:user/a")
+        );
+        assert_eq!(
+            principal(json!({"source": {"ip": "10.0.0.1"}, "client": {"ip": "10.0.0.2"}})),
+            at("source.ip", "10.0.0.1")
+        );
+        assert_eq!(
+            principal(json!({"client": {"ip": "10.0.0.2"}})),
+            at("client.ip", "10.0.0.2")
+        );
     }
 
     #[test]

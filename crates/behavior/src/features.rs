@@ -3,18 +3,8 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use modelward_event::hash::{fnv1a_extend, FNV_OFFSET};
 use serde_json::Value;
-
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0100_0000_01b3;
-
-fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
-    for b in bytes {
-        hash ^= u64::from(*b);
-        hash = hash.wrapping_mul(FNV_PRIME);
-    }
-    hash
-}
 
 /// A stable 64-bit fingerprint (FNV-1a) of a prompt: strings, lists or chat messages, with
 /// each string trimmed and object keys in sorted order. `None` for an empty prompt.
@@ -24,26 +14,26 @@ pub fn prompt_hash(prompt: &[&Value]) -> Option<u64> {
             Value::String(s) => {
                 let s = s.trim();
                 *text |= !s.is_empty();
-                *hash = fnv(fnv(*hash, b"s"), s.as_bytes());
-                *hash = fnv(*hash, &[0xff]);
+                *hash = fnv1a_extend(fnv1a_extend(*hash, b"s"), s.as_bytes());
+                *hash = fnv1a_extend(*hash, &[0xff]);
             }
             Value::Array(items) => {
-                *hash = fnv(*hash, b"[");
+                *hash = fnv1a_extend(*hash, b"[");
                 items.iter().for_each(|i| walk(i, hash, text));
-                *hash = fnv(*hash, b"]");
+                *hash = fnv1a_extend(*hash, b"]");
             }
             Value::Object(map) => {
-                *hash = fnv(*hash, b"{");
+                *hash = fnv1a_extend(*hash, b"{");
                 let mut keys: Vec<&String> = map.keys().collect();
                 keys.sort();
                 for k in keys {
-                    *hash = fnv(fnv(*hash, k.as_bytes()), b":");
+                    *hash = fnv1a_extend(fnv1a_extend(*hash, k.as_bytes()), b":");
                     walk(&map[k], hash, text);
                 }
-                *hash = fnv(*hash, b"}");
+                *hash = fnv1a_extend(*hash, b"}");
             }
             Value::Null => {}
-            other => *hash = fnv(*hash, other.to_string().as_bytes()),
+            other => *hash = fnv1a_extend(*hash, other.to_string().as_bytes()),
         }
     }
     let mut hash = FNV_OFFSET;
@@ -133,6 +123,13 @@ pub fn ip_range(text: &str) -> Option<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn prompt_hashes_are_pinned() {
+        // Persisted in baselines: this value must not change.
+        let p = json!([{"role": "user", "content": "Hello"}]);
+        assert_eq!(prompt_hash(&[&p]), Some(0xc974_1ceb_62b9_37e5));
+    }
 
     #[test]
     fn prompts_hash_the_same_when_only_outer_space_differs() {

@@ -7,6 +7,7 @@
 //! text* is every string of the prompt in order. Both are lower-cased with runs of white
 //! space made one space, and cut at [`MAX_CHARS`] characters.
 
+use modelward_event::hash::{fnv1a, fnv1a_extend, FNV_OFFSET};
 use serde_json::Value;
 
 /// Dimensions of the hashed n-gram vector.
@@ -20,18 +21,6 @@ pub const TAIL: usize = 32;
 /// Characters of a text the features read.
 pub const MAX_CHARS: usize = 16_384;
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0100_0000_01b3;
-
-/// FNV-1a over bytes, from a seed.
-pub fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
-    for b in bytes {
-        hash ^= u64::from(*b);
-        hash = hash.wrapping_mul(FNV_PRIME);
-    }
-    hash
-}
-
 /// A 64-bit finalizer (splitmix64) to spread FNV's low-entropy high bits.
 fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -43,13 +32,13 @@ fn mix(mut z: u64) -> u64 {
 fn hash_chars(w: &[char]) -> u64 {
     let mut h = FNV_OFFSET;
     for c in w {
-        h = fnv(h, &u32::from(*c).to_le_bytes());
+        h = fnv1a_extend(h, &u32::from(*c).to_le_bytes());
     }
     mix(h)
 }
 
 fn hash_str(s: &str) -> u64 {
-    mix(fnv(FNV_OFFSET, s.as_bytes()))
+    mix(fnv1a(s.as_bytes()))
 }
 
 /// Phrases asking the model to show its reasoning (matched in the lower-cased query).

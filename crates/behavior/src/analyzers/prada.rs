@@ -50,6 +50,7 @@
 
 use std::collections::{HashSet, VecDeque};
 
+use modelward_event::hash::fnv1a_extend;
 use modelward_rule::Severity;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map};
@@ -133,7 +134,7 @@ impl Analyzer for Prada {
             .touch(&call.principal, call.ts, &mut |_, _| {});
         if p.offered == 0 {
             p.first = call.ts;
-            p.rng = crate::text::fnv(0x9e37_79b9_7f4a_7c15, call.principal.as_bytes()) | 1;
+            p.rng = fnv1a_extend(0x9e37_79b9_7f4a_7c15, call.principal.as_bytes()) | 1;
         }
         if text.turns > 1 || !p.seen.insert(hash) {
             return;

@@ -3,11 +3,14 @@
 //! ## What it detects
 //! A read of a model-weight or checkpoint object from object storage (S3, Azure Blob, GCS)
 //! by a principal that has never read model weights from that bucket or container before.
-//! Weights are recognised as `rules/sigma/model_weights_download.yml` does: by extension
-//! (`.safetensors`, `.gguf`, `.ggml`, `.pt`, `.pth`, `.ckpt`, `.onnx`, `.h5`, `.keras`,
-//! `.tflite`), a TensorFlow SavedModel (`saved_model.pb`, `variables/variables.data-*`), or a
-//! `.bin` under a model path (`model`, `checkpoint`, `weights`, `llm`, `lora`, `adapter`). The
-//! principal's baseline is every storage event it makes (`storage.operation` of any kind):
+//! Weights are recognised by extension (`.safetensors`, `.gguf`, `.ggml`, `.pt`, `.pth`,
+//! `.ckpt`, `.onnx`, `.h5`, `.keras`, `.tflite`, `.mlmodel`: `modelward_event::objects`), a
+//! TensorFlow SavedModel (`saved_model.pb`, `variables/variables.data-*`), or a file whose
+//! extension other files have too (`.bin`, `.pb`, `.hdf5`, `.npy`, `.npz`, `.pkl`,
+//! `.pickle`, `.joblib`, `.msgpack`) under a model path (`model`, `checkpoint`, `weights`,
+//! `llm`, `lora`, `adapter`). The Sigma rule `rules/sigma/model_weights_download.yml`
+//! recognises the same files but `.mlmodel` and, of the ambiguous extensions, all but `.bin`.
+//! The principal's baseline is every storage event it makes (`storage.operation` of any kind):
 //! after a warm-up of `warmup_events` (50) storage events over at least `warmup` (7 days), a
 //! weight download from a bucket outside the buckets it read weights from before alerts
 //! (with `per_bucket = false`, only its first weight download ever). With
@@ -51,6 +54,7 @@
 
 use std::collections::BTreeMap;
 
+use modelward_event::objects;
 use modelward_rule::Severity;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map};
@@ -76,35 +80,27 @@ const OBJECTS: usize = 20;
 /// judge by bucket.
 const MAX_BUCKETS: usize = 256;
 
-const EXTENSIONS: [&str; 10] = [
-    "safetensors",
-    "gguf",
-    "ggml",
-    "pt",
-    "pth",
-    "ckpt",
-    "onnx",
-    "h5",
-    "keras",
-    "tflite",
-];
+/// Words of a key that make a file with an ambiguous extension (`.bin`, `.pb`, an array or
+/// a pickle) a model's.
 const MODEL_PATHS: [&str; 6] = ["model", "checkpoint", "weights", "llm", "lora", "adapter"];
 
-/// Whether an object is model weights or a checkpoint, by its name and layout.
+/// Whether an object is model weights or a checkpoint, by its name and layout: a TensorFlow
+/// SavedModel's graph or variables, or an extension of [`objects::MODEL_EXTENSIONS`], those
+/// other files have too ([`objects::AMBIGUOUS_MODEL_EXTENSIONS`]) only under a model path.
 pub fn is_weights(s: &Storage) -> bool {
     let key = s.key.as_deref().unwrap_or("");
     let ext = s.extension.as_deref().unwrap_or("");
-    if EXTENSIONS.contains(&ext) {
-        return true;
-    }
     let name = key.rsplit('/').next().unwrap_or("");
     if name == "saved_model.pb"
         || (name.starts_with("variables.data-") && key.contains("variables/variables.data-"))
     {
         return true;
     }
+    if !objects::is_ambiguous_model_extension(ext) {
+        return objects::is_model_extension(ext);
+    }
     let lower = key.to_ascii_lowercase();
-    ext == "bin" && MODEL_PATHS.iter().any(|m| lower.contains(m))
+    MODEL_PATHS.iter().any(|m| lower.contains(m))
 }
 
 /// Whether a principal is on the allow-list (exact, or a prefix ending in `*`).
@@ -389,6 +385,11 @@ mod tests {
             "exported/resnet/saved_model/variables/variables.data-00000-of-00001",
             "hf/llama/pytorch_model-00001-of-00002.bin",
             "ckpt/Epoch3.CKPT",
+            "coreml/Resnet50.mlmodel",
+            "hf/bert/flax_model.msgpack",
+            "sklearn/churn-model.joblib",
+            "checkpoints/step-900/optimizer.pkl",
+            "exported/frozen/weights.pb",
         ] {
             assert!(w(yes), "{yes}");
         }
@@ -397,6 +398,9 @@ mod tests {
             "firmware/images/router.bin",
             "data/train.jsonl",
             ".pt",
+            "schemas/events.pb",
+            "data/embeddings.npy",
+            "cache/session.pkl",
         ] {
             assert!(!w(no), "{no}");
         }

@@ -1,5 +1,10 @@
 //! The analyzers' thresholds, windows and warm-ups, with the defaults documented in
 //! `docs/behavior.md`.
+//!
+//! [`Settings`] reads itself from the configuration file's `[behavior]` section
+//! (docs/configuration.md): one table per analyzer, every key optional (the `Default`
+//! impls' values), durations as [`Span`]s (`"10m"`), unknown keys rejected. The values are
+//! checked by [`Settings::validate`], not when they are read.
 
 use serde::{Deserialize, Deserializer};
 
@@ -52,7 +57,8 @@ impl<'de> Deserialize<'de> for Span {
 }
 
 /// Recurring identical requests (MW-AI-0012).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RecurringSettings {
     /// Identical requests by one principal within `window` that raise the alert.
     pub min_count: u32,
@@ -62,7 +68,8 @@ pub struct RecurringSettings {
 }
 
 /// Volume anomaly (MW-AI-0013).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct VolumeSettings {
     pub bucket: Span,
     /// The principal's previous active buckets the baseline holds.
@@ -80,7 +87,8 @@ pub struct VolumeSettings {
 }
 
 /// Access anomaly (MW-AI-0014).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct AccessSettings {
     /// Calls a principal needs before a new value is an anomaly.
     pub warmup_calls: u64,
@@ -91,7 +99,8 @@ pub struct AccessSettings {
 }
 
 /// Sensitive-data anomaly (MW-AI-0015).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SensitiveSettings {
     pub bucket: Span,
     pub baseline_buckets: usize,
@@ -118,8 +127,10 @@ pub enum PrincipalKind {
     Ip,
 }
 
-/// Every analyzer's settings.
-#[derive(Debug, Clone, PartialEq)]
+/// Every analyzer's settings. As read from `[behavior]`, `disabled` is empty: analyzers are
+/// disabled by code with the detectors (`[detectors] disable`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(from = "File")]
 pub struct Settings {
     /// Codes of analyzers not to run.
     pub disabled: Vec<String>,
@@ -138,39 +149,151 @@ pub struct Settings {
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
 
+impl Default for RecurringSettings {
+    fn default() -> RecurringSettings {
+        RecurringSettings {
+            min_count: 50,
+            window: Span(10 * MINUTE),
+            max_prompts: 32,
+        }
+    }
+}
+
+impl Default for VolumeSettings {
+    fn default() -> VolumeSettings {
+        VolumeSettings {
+            bucket: Span(HOUR),
+            baseline_buckets: 24,
+            warmup_buckets: 6,
+            min_calls: 100,
+            min_tokens: 200_000,
+            ratio: 5.0,
+            mad_factor: 6.0,
+        }
+    }
+}
+
+impl Default for AccessSettings {
+    fn default() -> AccessSettings {
+        AccessSettings {
+            warmup_calls: 20,
+            warmup: Span(24 * HOUR),
+            max_values: 32,
+        }
+    }
+}
+
+impl Default for SensitiveSettings {
+    fn default() -> SensitiveSettings {
+        SensitiveSettings {
+            bucket: Span(HOUR),
+            baseline_buckets: 24,
+            warmup_calls: 50,
+            min_sensitive: 5,
+            ratio: 3.0,
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Settings {
         Settings {
             disabled: Vec::new(),
             principal: PrincipalKind::Auto,
             max_principals: 50_000,
-            recurring: RecurringSettings {
-                min_count: 50,
-                window: Span(10 * MINUTE),
-                max_prompts: 32,
-            },
-            volume: VolumeSettings {
-                bucket: Span(HOUR),
-                baseline_buckets: 24,
-                warmup_buckets: 6,
-                min_calls: 100,
-                min_tokens: 200_000,
-                ratio: 5.0,
-                mad_factor: 6.0,
-            },
-            access: AccessSettings {
-                warmup_calls: 20,
-                warmup: Span(24 * HOUR),
-                max_values: 32,
-            },
-            sensitive: SensitiveSettings {
-                bucket: Span(HOUR),
-                baseline_buckets: 24,
-                warmup_calls: 50,
-                min_sensitive: 5,
-                ratio: 3.0,
-            },
+            recurring: RecurringSettings::default(),
+            volume: VolumeSettings::default(),
+            access: AccessSettings::default(),
+            sensitive: SensitiveSettings::default(),
             theft: crate::TheftSettings::default(),
+        }
+    }
+}
+
+/// The configuration file's `[behavior]` section: the keys of [`Settings`] with one table per
+/// analyzer, named as the documentation names them (the theft analyzers' beside the others).
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct File {
+    principal: PrincipalKind,
+    max_principals: usize,
+    recurring_requests: RecurringSettings,
+    volume_anomaly: VolumeSettings,
+    access_anomaly: AccessSettings,
+    sensitive_data_anomaly: SensitiveSettings,
+    logit_extraction: crate::LogitSettings,
+    distillation: crate::DistillationSettings,
+    prada: crate::PradaSettings,
+    query_flood: crate::FloodSettings,
+    side_channel: crate::SideChannelSettings,
+    distributed_extraction: Distributed,
+    weights_download: crate::WeightsSettings,
+    bulk_download: crate::BulkSettings,
+}
+
+/// `[behavior.distributed_extraction]`: its other thresholds are logit extraction's and
+/// distillation's.
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Distributed {
+    /// [`crate::TheftSettings::cluster_min_members`].
+    min_members: usize,
+}
+
+impl Default for Distributed {
+    fn default() -> Distributed {
+        Distributed {
+            min_members: crate::TheftSettings::default().cluster_min_members,
+        }
+    }
+}
+
+impl Default for File {
+    /// What the file leaves out: [`Settings::default`].
+    fn default() -> File {
+        let s = Settings::default();
+        let t = s.theft;
+        File {
+            principal: s.principal,
+            max_principals: s.max_principals,
+            recurring_requests: s.recurring,
+            volume_anomaly: s.volume,
+            access_anomaly: s.access,
+            sensitive_data_anomaly: s.sensitive,
+            logit_extraction: t.logit,
+            distillation: t.distillation,
+            prada: t.prada,
+            query_flood: t.flood,
+            side_channel: t.side_channel,
+            distributed_extraction: Distributed {
+                min_members: t.cluster_min_members,
+            },
+            weights_download: t.weights,
+            bulk_download: t.bulk,
+        }
+    }
+}
+
+impl From<File> for Settings {
+    fn from(f: File) -> Settings {
+        Settings {
+            disabled: Vec::new(),
+            principal: f.principal,
+            max_principals: f.max_principals,
+            recurring: f.recurring_requests,
+            volume: f.volume_anomaly,
+            access: f.access_anomaly,
+            sensitive: f.sensitive_data_anomaly,
+            theft: crate::TheftSettings {
+                logit: f.logit_extraction,
+                distillation: f.distillation,
+                prada: f.prada,
+                flood: f.query_flood,
+                side_channel: f.side_channel,
+                cluster_min_members: f.distributed_extraction.min_members,
+                weights: f.weights_download,
+                bulk: f.bulk_download,
+            },
         }
     }
 }
@@ -270,5 +393,75 @@ mod tests {
             assert!(bad.parse::<Span>().is_err(), "{bad}");
         }
         assert!(Settings::default().validate().is_ok());
+    }
+
+    fn read(text: &str) -> Result<Settings, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    #[test]
+    fn read_from_the_behavior_section_with_the_defaults_for_what_it_leaves_out() {
+        assert_eq!(read("").unwrap(), Settings::default());
+        let s = read(
+            "max_principals = 10\n[recurring_requests]\nmin_count = 20\nwindow = \"5m\"\n\
+             [distributed_extraction]\nmin_members = 3\n[weights_download]\nwarmup = \"3d\"\n\
+             allowed_principals = [\"svc-*\"]\n",
+        )
+        .unwrap();
+        let mut expected = Settings {
+            max_principals: 10,
+            ..Settings::default()
+        };
+        expected.recurring.min_count = 20;
+        expected.recurring.window = Span(300_000);
+        expected.theft.cluster_min_members = 3;
+        expected.theft.weights.warmup = Span(3 * 86_400_000);
+        expected.theft.weights.allowed_principals = vec!["svc-*".into()];
+        assert_eq!(s, expected);
+        // An empty table is its defaults.
+        assert_eq!(
+            read("[distributed_extraction]\n[bulk_download]\n").unwrap(),
+            Settings::default()
+        );
+    }
+
+    #[test]
+    fn unknown_keys_bad_durations_and_values_are_errors_where_they_are() {
+        let e = read("[volume_anomaly]\nbuckets = 3\n").unwrap_err();
+        assert!(e.message().contains("buckets"), "{e}");
+        assert_eq!(e.span().map(|s| s.start), Some(17));
+        for bad in [
+            "disabled = [\"MW-AI-0012\"]",
+            "recurring = {}",
+            "theft = {}",
+            "[distributed_extraction]\ncluster_min_members = 2",
+            "[prada]\nalpha = 0.05",
+        ] {
+            assert!(read(bad).is_err(), "{bad}");
+        }
+        let e = read("[access_anomaly]\nwarmup = \"1 fortnight\"\n").unwrap_err();
+        assert!(e.message().contains("invalid duration"), "{e}");
+        assert!(read("principal = \"tenant\"").is_err());
+        // Values are checked when the analyzers are built, not when they are read.
+        let s = read("[volume_anomaly]\nratio = 0.5\n").unwrap();
+        assert_eq!(
+            s.validate(),
+            Err(SettingsError::Invalid {
+                key: "volume_anomaly.ratio",
+                what: "at least 1"
+            })
+        );
+    }
+
+    /// docs/configuration.md's example gives every key its default.
+    #[test]
+    fn the_documented_example_is_the_defaults() {
+        let doc = include_str!("../../../docs/configuration.md");
+        let start = doc.find("```toml\n").expect("an example") + 8;
+        let end = start + doc[start..].find("```").expect("its end");
+        let mut file: toml::Table = toml::from_str(&doc[start..end]).unwrap();
+        let section = file.remove("behavior").expect("a [behavior] section");
+        let s: Settings = section.try_into().unwrap();
+        assert_eq!(s, Settings::default());
     }
 }

@@ -1,6 +1,8 @@
 //! Settings of the theft analyzers (MW-TH-…), with the defaults documented in
 //! `docs/behavior.md`.
 
+use serde::Deserialize;
+
 use crate::{SettingsError, Span};
 
 const MINUTE: i64 = 60_000;
@@ -8,7 +10,8 @@ const HOUR: i64 = 60 * MINUTE;
 
 /// Logit extraction (MW-TH-0001); distributed extraction (MW-TH-0005) uses the same thresholds
 /// for a cluster's combined calls.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct LogitSettings {
     pub window: Span,
     /// A probe asks for at most this many tokens.
@@ -30,7 +33,8 @@ pub struct LogitSettings {
 }
 
 /// Distillation / shadow-model harvesting (MW-TH-0002).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct DistillationSettings {
     pub bucket: Span,
     pub baseline_buckets: usize,
@@ -60,7 +64,8 @@ pub struct DistillationSettings {
 }
 
 /// PRADA (MW-TH-0003).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct PradaSettings {
     /// Minimum distances tested before an alert is possible.
     pub min_queries: usize,
@@ -77,7 +82,8 @@ pub struct PradaSettings {
 }
 
 /// Near-duplicate query flood, Blacklight-style (MW-TH-0004).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct FloodSettings {
     pub window: Span,
     /// Earlier queries compared per principal.
@@ -90,7 +96,8 @@ pub struct FloodSettings {
 }
 
 /// Side-channel probing (MW-TH-0006).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SideChannelSettings {
     pub window: Span,
     /// Prefix probes: the prompt has at least this many characters (a cacheable prefix)…
@@ -106,7 +113,8 @@ pub struct SideChannelSettings {
 }
 
 /// Model weights downloaded outside the principal's baseline (MW-TH-0007).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct WeightsSettings {
     /// Storage events a principal needs before a new bucket is outside its baseline…
     pub warmup_events: u64,
@@ -123,7 +131,8 @@ pub struct WeightsSettings {
 }
 
 /// Bulk download of training data against the principal's baseline (MW-TH-0008).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct BulkSettings {
     pub bucket: Span,
     /// The principal's previous active windows the baseline holds.
@@ -152,77 +161,119 @@ pub struct TheftSettings {
     pub bulk: BulkSettings,
 }
 
+impl Default for LogitSettings {
+    fn default() -> LogitSettings {
+        LogitSettings {
+            window: Span(24 * HOUR),
+            max_tokens: 2,
+            min_top_logprobs: 5,
+            min_bias: 50.0,
+            min_calls: 100,
+            min_distinct_tokens: 200,
+            max_repeat_share: 0.2,
+            min_halvings: 16,
+            max_chains: 64,
+        }
+    }
+}
+
+impl Default for DistillationSettings {
+    fn default() -> DistillationSettings {
+        DistillationSettings {
+            bucket: Span(HOUR),
+            baseline_buckets: 168,
+            warmup_buckets: 6,
+            min_calls: 200,
+            slow_bucket: Span(24 * HOUR),
+            slow_min_calls: 300,
+            slow_baseline_buckets: 28,
+            slow_warmup_buckets: 3,
+            ratio: 5.0,
+            peer_ratio: 10.0,
+            min_peers: 3,
+            topic_bits: 8,
+            min_breadth: 0.5,
+            max_continuity: 0.2,
+            min_expansion: 1.5,
+            min_reasoning: 0.2,
+        }
+    }
+}
+
+impl Default for PradaSettings {
+    fn default() -> PradaSettings {
+        PradaSettings {
+            min_queries: 100,
+            max_queries: 1000,
+            reservoir: 256,
+            delta: 0.90,
+            test_every: 25,
+            window: Span(24 * HOUR),
+        }
+    }
+}
+
+impl Default for FloodSettings {
+    fn default() -> FloodSettings {
+        FloodSettings {
+            window: Span(24 * HOUR),
+            history: 500,
+            match_marks: 10,
+            min_matches: 50,
+            min_share: 0.5,
+        }
+    }
+}
+
+impl Default for SideChannelSettings {
+    fn default() -> SideChannelSettings {
+        SideChannelSettings {
+            window: Span(24 * HOUR),
+            min_chars: 1024,
+            min_variants: 30,
+            min_repeats: 20,
+            max_tokens: 2,
+            max_prompts: 64,
+        }
+    }
+}
+
+impl Default for WeightsSettings {
+    fn default() -> WeightsSettings {
+        WeightsSettings {
+            warmup_events: 50,
+            warmup: Span(7 * 24 * HOUR),
+            per_bucket: true,
+            allowed_principals: Vec::new(),
+            window: Span(HOUR),
+        }
+    }
+}
+
+impl Default for BulkSettings {
+    fn default() -> BulkSettings {
+        BulkSettings {
+            bucket: Span(HOUR),
+            baseline_buckets: 24,
+            warmup_buckets: 6,
+            min_bytes: 1_000_000_000,
+            min_objects: 1_000,
+            ratio: 10.0,
+        }
+    }
+}
+
 impl Default for TheftSettings {
     fn default() -> TheftSettings {
         TheftSettings {
-            logit: LogitSettings {
-                window: Span(24 * HOUR),
-                max_tokens: 2,
-                min_top_logprobs: 5,
-                min_bias: 50.0,
-                min_calls: 100,
-                min_distinct_tokens: 200,
-                max_repeat_share: 0.2,
-                min_halvings: 16,
-                max_chains: 64,
-            },
-            distillation: DistillationSettings {
-                bucket: Span(HOUR),
-                baseline_buckets: 168,
-                warmup_buckets: 6,
-                min_calls: 200,
-                slow_bucket: Span(24 * HOUR),
-                slow_min_calls: 300,
-                slow_baseline_buckets: 28,
-                slow_warmup_buckets: 3,
-                ratio: 5.0,
-                peer_ratio: 10.0,
-                min_peers: 3,
-                topic_bits: 8,
-                min_breadth: 0.5,
-                max_continuity: 0.2,
-                min_expansion: 1.5,
-                min_reasoning: 0.2,
-            },
-            prada: PradaSettings {
-                min_queries: 100,
-                max_queries: 1000,
-                reservoir: 256,
-                delta: 0.90,
-                test_every: 25,
-                window: Span(24 * HOUR),
-            },
-            flood: FloodSettings {
-                window: Span(24 * HOUR),
-                history: 500,
-                match_marks: 10,
-                min_matches: 50,
-                min_share: 0.5,
-            },
-            side_channel: SideChannelSettings {
-                window: Span(24 * HOUR),
-                min_chars: 1024,
-                min_variants: 30,
-                min_repeats: 20,
-                max_tokens: 2,
-                max_prompts: 64,
-            },
+            logit: LogitSettings::default(),
+            distillation: DistillationSettings::default(),
+            prada: PradaSettings::default(),
+            flood: FloodSettings::default(),
+            side_channel: SideChannelSettings::default(),
             cluster_min_members: 2,
-            weights: WeightsSettings {
-                warmup_events: 50,
-                warmup: Span(7 * 24 * HOUR),
-                per_bucket: true,
-                allowed_principals: Vec::new(),
-                window: Span(HOUR),
-            },
-            bulk: BulkSettings {
-                bucket: Span(HOUR),
-                baseline_buckets: 24,
-                warmup_buckets: 6,
-                min_bytes: 1_000_000_000,
-                min_objects: 1_000,
-                ratio: 10.0,
-            },
+            weights: WeightsSettings::default(),
+            bulk: BulkSettings::default(),
         }
     }
 }

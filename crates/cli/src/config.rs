@@ -7,31 +7,9 @@ pub mod respond;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use modelward_behavior::Span;
 use serde::Deserialize;
 
 pub use exceptions::{resolve_exceptions, ExceptionOptions};
-
-/// An options table whose every key, when the file gives it, replaces the same-named field
-/// of a settings struct: the keys are listed once, for both.
-macro_rules! overrides {
-    ($name:ident => $target:ty { $($field:ident: $ty:ty,)+ }) => {
-        #[derive(Debug, Default, Deserialize)]
-        #[serde(deny_unknown_fields)]
-        pub struct $name {
-            $(pub $field: Option<$ty>,)+
-        }
-
-        impl $name {
-            /// Writes the values the file gives over `target`'s.
-            fn apply(self, target: &mut $target) {
-                $(if let Some(v) = self.$field {
-                    target.$field = v;
-                })+
-            }
-        }
-    };
-}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,212 +25,20 @@ pub struct Options {
     pub respond: Option<respond::RespondOptions>,
 }
 
-/// `[behavior]`: the behavioural analyzers' thresholds (docs/behavior.md). They are
+/// `[behavior]`: the behavioural analyzers' thresholds (docs/behavior.md), read by the
+/// behavior crate's settings (every key optional, unknown keys rejected). The analyzers are
 /// disabled by code in `[detectors] disable`.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BehaviorOptions {
-    /// Whose behaviour a call is: `auto`, `api_key` or `ip`.
-    pub principal: Option<modelward_behavior::PrincipalKind>,
-    /// Principals each analyzer profiles at once; the least recently seen are evicted.
-    pub max_principals: Option<usize>,
-    pub recurring_requests: Option<RecurringOptions>,
-    pub volume_anomaly: Option<VolumeOptions>,
-    pub access_anomaly: Option<AccessOptions>,
-    pub sensitive_data_anomaly: Option<SensitiveOptions>,
-    pub logit_extraction: Option<LogitOptions>,
-    pub distillation: Option<DistillationOptions>,
-    pub prada: Option<PradaOptions>,
-    pub query_flood: Option<FloodOptions>,
-    pub side_channel: Option<SideChannelOptions>,
-    pub distributed_extraction: Option<DistributedOptions>,
-    pub weights_download: Option<WeightsOptions>,
-    pub bulk_download: Option<BulkOptions>,
-}
-
-overrides! {
-    WeightsOptions => modelward_behavior::WeightsSettings {
-        warmup_events: u64,
-        warmup: Span,
-        per_bucket: bool,
-        allowed_principals: Vec<String>,
-        window: Span,
-    }
-}
-
-overrides! {
-    BulkOptions => modelward_behavior::BulkSettings {
-        bucket: Span,
-        baseline_buckets: usize,
-        warmup_buckets: usize,
-        min_bytes: u64,
-        min_objects: u64,
-        ratio: f64,
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DistributedOptions {
-    pub min_members: Option<usize>,
-}
-
-overrides! {
-    LogitOptions => modelward_behavior::LogitSettings {
-        window: Span,
-        max_tokens: u32,
-        min_top_logprobs: u8,
-        min_bias: f32,
-        min_calls: u64,
-        min_distinct_tokens: u64,
-        max_repeat_share: f64,
-        min_halvings: u64,
-        max_chains: usize,
-    }
-}
-
-overrides! {
-    DistillationOptions => modelward_behavior::DistillationSettings {
-        bucket: Span,
-        baseline_buckets: usize,
-        warmup_buckets: usize,
-        min_calls: u64,
-        slow_bucket: Span,
-        slow_min_calls: u64,
-        slow_baseline_buckets: usize,
-        slow_warmup_buckets: usize,
-        ratio: f64,
-        peer_ratio: f64,
-        min_peers: usize,
-        topic_bits: u32,
-        min_breadth: f64,
-        max_continuity: f64,
-        min_expansion: f64,
-        min_reasoning: f64,
-    }
-}
-
-overrides! {
-    PradaOptions => modelward_behavior::PradaSettings {
-        min_queries: usize,
-        max_queries: usize,
-        reservoir: usize,
-        delta: f64,
-        test_every: usize,
-        window: Span,
-    }
-}
-
-overrides! {
-    FloodOptions => modelward_behavior::FloodSettings {
-        window: Span,
-        history: usize,
-        match_marks: usize,
-        min_matches: u64,
-        min_share: f64,
-    }
-}
-
-overrides! {
-    SideChannelOptions => modelward_behavior::SideChannelSettings {
-        window: Span,
-        min_chars: u32,
-        min_variants: u64,
-        min_repeats: u64,
-        max_tokens: u32,
-        max_prompts: usize,
-    }
-}
-
-overrides! {
-    RecurringOptions => modelward_behavior::RecurringSettings {
-        min_count: u32,
-        window: Span,
-        max_prompts: usize,
-    }
-}
-
-overrides! {
-    VolumeOptions => modelward_behavior::VolumeSettings {
-        bucket: Span,
-        baseline_buckets: usize,
-        warmup_buckets: usize,
-        min_calls: u64,
-        min_tokens: u64,
-        ratio: f64,
-        mad_factor: f64,
-    }
-}
-
-overrides! {
-    AccessOptions => modelward_behavior::AccessSettings {
-        warmup_calls: u64,
-        warmup: Span,
-        max_values: usize,
-    }
-}
-
-overrides! {
-    SensitiveOptions => modelward_behavior::SensitiveSettings {
-        bucket: Span,
-        baseline_buckets: usize,
-        warmup_calls: u64,
-        min_sensitive: u64,
-        ratio: f64,
-    }
-}
+#[serde(transparent)]
+pub struct BehaviorOptions(pub modelward_behavior::Settings);
 
 impl BehaviorOptions {
-    /// The analyzers' settings: the defaults where the file says nothing.
+    /// The analyzers' settings, with the analyzers `disabled` names off.
     pub fn settings(self, disabled: &[String]) -> modelward_behavior::Settings {
-        let mut s = modelward_behavior::Settings {
+        modelward_behavior::Settings {
             disabled: disabled.to_vec(),
-            ..Default::default()
-        };
-        if let Some(n) = self.max_principals {
-            s.max_principals = n;
+            ..self.0
         }
-        if let Some(p) = self.principal {
-            s.principal = p;
-        }
-        if let Some(o) = self.recurring_requests {
-            o.apply(&mut s.recurring);
-        }
-        if let Some(o) = self.volume_anomaly {
-            o.apply(&mut s.volume);
-        }
-        if let Some(o) = self.access_anomaly {
-            o.apply(&mut s.access);
-        }
-        if let Some(o) = self.sensitive_data_anomaly {
-            o.apply(&mut s.sensitive);
-        }
-        let t = &mut s.theft;
-        if let Some(o) = self.logit_extraction {
-            o.apply(&mut t.logit);
-        }
-        if let Some(o) = self.distillation {
-            o.apply(&mut t.distillation);
-        }
-        if let Some(o) = self.prada {
-            o.apply(&mut t.prada);
-        }
-        if let Some(o) = self.query_flood {
-            o.apply(&mut t.flood);
-        }
-        if let Some(o) = self.side_channel {
-            o.apply(&mut t.side_channel);
-        }
-        if let Some(n) = self.distributed_extraction.and_then(|o| o.min_members) {
-            t.cluster_min_members = n;
-        }
-        if let Some(o) = self.weights_download {
-            o.apply(&mut t.weights);
-        }
-        if let Some(o) = self.bulk_download {
-            o.apply(&mut t.bulk);
-        }
-        s
     }
 }
 
@@ -378,6 +164,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use modelward_behavior::Span;
 
     #[test]
     fn unknown_keys_are_errors_with_their_line() {

@@ -30,17 +30,17 @@
 mod window;
 
 use std::net::IpAddr;
-use std::str::FromStr;
 
-use modelward_detectors::CidrSet;
-use modelward_esql::table::glob_match;
+use modelward_event::fields::{PRINCIPAL, SOURCE_IP};
+use modelward_event::glob::glob_match;
+use modelward_event::ip::{parse_ip, CidrSet};
 use modelward_event::Event;
 use modelward_rule::{Alert, RuleMeta};
-use serde::{Deserialize, Deserializer};
 use serde_json::Value as Json;
 
-use crate::alerting::{PRINCIPAL, SOURCE_IP};
-
+/// An address or a CIDR range, IPv4 or IPv6 (`192.0.2.7`, `10.0.0.0/8`, `2001:db8::/32`),
+/// matched as Elasticsearch does: IPv4 addresses are IPv4-mapped IPv6 ones.
+pub use modelward_event::ip::IpRange;
 pub use window::{Days, TimeOfDay, Timestamp, Weekday, Window};
 
 /// The field of the caller's user agent.
@@ -57,8 +57,6 @@ pub enum ExceptionError {
     DuplicateName(String),
     #[error("`rules` is empty: leave it out, or write [\"*\"], for every rule")]
     NoRules,
-    #[error("{0}")]
-    IpRange(String),
     #[error("invalid day {0:?}: expected mon, tue, wed, thu, fri, sat or sun")]
     Weekday(String),
     #[error("invalid time of day {0:?}: expected HH:MM (UTC), 00:00 to 24:00")]
@@ -69,32 +67,6 @@ pub enum ExceptionError {
     EmptyWindow,
     #[error("a weekly window opens at `from` (before 24:00) and closes at a different `to`")]
     WeeklyWindow,
-}
-
-/// An address or a CIDR range, IPv4 or IPv6: `192.0.2.7`, `10.0.0.0/8`, `2001:db8::/32`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpRange {
-    pub address: IpAddr,
-    pub prefix: u8,
-}
-
-impl FromStr for IpRange {
-    type Err = ExceptionError;
-
-    fn from_str(text: &str) -> Result<IpRange, ExceptionError> {
-        CidrSet::<()>::parse_range(text.trim())
-            .map(|(address, prefix)| IpRange { address, prefix })
-            .map_err(ExceptionError::IpRange)
-    }
-}
-
-impl<'de> Deserialize<'de> for IpRange {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<IpRange, D::Error> {
-        window::from_text(
-            d,
-            "an IP address or CIDR range as a string, e.g. \"10.0.0.0/8\"",
-        )
-    }
 }
 
 /// One exception as configured.
@@ -194,10 +166,7 @@ impl Exceptions {
             if exception.rules.iter().any(|r| r.trim() == "*") {
                 exception.rules.clear();
             }
-            let mut ips = CidrSet::default();
-            for r in &exception.ips {
-                ips.insert(r.address, r.prefix, ());
-            }
+            let ips = exception.ips.iter().copied().collect();
             compiled.push(Compiled {
                 expired: exception.expires.is_some_and(|t| t <= now),
                 user_agents: exception
@@ -329,7 +298,7 @@ impl Compiled {
         let e = &self.exception;
         (e.principals.is_empty()
             || s.any_principal(&mut |p| e.principals.iter().any(|g| glob_match(g, p))))
-            && (e.ips.is_empty() || s.any_ip(&mut |ip| self.ips.get(ip).is_some()))
+            && (e.ips.is_empty() || s.any_ip(&mut |ip| self.ips.contains(ip)))
             && (self.user_agents.is_empty()
                 || s.any_user_agent(&mut |ua| {
                     let ua = ua.to_lowercase();
@@ -369,7 +338,7 @@ impl Subject<'_> {
     }
 
     fn any_ip(&self, f: &mut dyn FnMut(IpAddr) -> bool) -> bool {
-        let mut parsed = |text: &str| text.trim().parse().ok().map(unmapped).is_some_and(&mut *f);
+        let mut parsed = |text: &str| parse_ip(text).is_some_and(&mut *f);
         match self {
             Subject::Event(event, _) => Subject::any_text(event, &SOURCE_IP, &mut parsed),
             Subject::Alert(alert) => alert
@@ -404,14 +373,6 @@ fn any_text_of(v: &Json, f: &mut dyn FnMut(&str) -> bool) -> bool {
         Json::Number(n) => f(&n.to_string()),
         Json::Array(items) => items.iter().any(|i| any_text_of(i, f)),
         _ => false,
-    }
-}
-
-/// IPv4-mapped IPv6 addresses as IPv4.
-fn unmapped(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
     }
 }
 
@@ -528,6 +489,16 @@ mod tests {
             &exact,
             &rule,
             json!({"user": {"name": "SVC-EVAL"}})
+        ));
+        // The API Management subscription of Azure gateway logs names the caller too.
+        let bot = one(Exception {
+            principals: vec!["support-*".into()],
+            ..Exception::named("bot")
+        });
+        assert!(excludes(
+            &bot,
+            &rule,
+            json!({"azure": {"open_ai": {"properties": {"apim_subscription_id": "support-bot"}}}})
         ));
     }
 

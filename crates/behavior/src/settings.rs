@@ -453,15 +453,26 @@ mod tests {
         );
     }
 
-    /// docs/configuration.md's example gives every key its default.
+    /// The examples of docs/configuration.md and docs/behavior.md give every key its default.
     #[test]
-    fn the_documented_example_is_the_defaults() {
-        let doc = include_str!("../../../docs/configuration.md");
-        let start = doc.find("```toml\n").expect("an example") + 8;
-        let end = start + doc[start..].find("```").expect("its end");
-        let mut file: toml::Table = toml::from_str(&doc[start..end]).unwrap();
-        let section = file.remove("behavior").expect("a [behavior] section");
-        let s: Settings = section.try_into().unwrap();
-        assert_eq!(s, Settings::default());
+    fn the_documented_examples_are_the_defaults() {
+        for (name, doc) in [
+            (
+                "configuration.md",
+                include_str!("../../../docs/configuration.md"),
+            ),
+            ("behavior.md", include_str!("../../../docs/behavior.md")),
+        ] {
+            let example = doc
+                .split("```toml\n")
+                .skip(1)
+                .filter_map(|b| b.split("```").next())
+                .find(|b| b.contains("[behavior]"))
+                .unwrap_or_else(|| panic!("{name}: no [behavior] example"));
+            let mut file: toml::Table = toml::from_str(example).unwrap();
+            let section = file.remove("behavior").unwrap();
+            let s: Settings = section.try_into().unwrap();
+            assert_eq!(s, Settings::default(), "{name}");
+        }
     }
 }

@@ -54,6 +54,7 @@
 
 use std::collections::BTreeMap;
 
+use modelward_event::glob::glob_match;
 use modelward_event::objects;
 use modelward_rule::Severity;
 use serde::{Deserialize, Serialize};
@@ -103,12 +104,9 @@ pub fn is_weights(s: &Storage) -> bool {
     MODEL_PATHS.iter().any(|m| lower.contains(m))
 }
 
-/// Whether a principal is on the allow-list (exact, or a prefix ending in `*`).
+/// Whether a principal is on the allow-list (globs: `*` any run of characters).
 fn allowed(list: &[String], principal: &str) -> bool {
-    list.iter().any(|a| match a.strip_suffix('*') {
-        Some(prefix) => principal.starts_with(prefix),
-        None => a == principal,
-    })
+    list.iter().any(|a| glob_match(a, principal))
 }
 
 /// Downloads of one bucket outside the baseline, being gathered into one alert.

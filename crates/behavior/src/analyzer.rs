@@ -205,18 +205,27 @@ impl Behavior {
     /// closes in a later run has the same alert id.
     pub fn analyze_resumed(
         &self,
-        mut calls: Vec<Call>,
+        calls: Vec<Call>,
         saved: Option<SavedState>,
     ) -> (Outcome, SavedState) {
+        let mut run = self.start(saved);
+        let mut findings = run.observe(calls);
+        // What the next run starts from: the profiles before the end-of-run reports, so
+        // open windows carry over.
+        let state = run.save();
+        let mut outcome = run.finish();
+        findings.append(&mut outcome.findings);
+        findings.sort_by(|a, b| (a.timestamp, a.code).cmp(&(b.timestamp, b.code)));
+        outcome.findings = findings;
+        (outcome, state)
+    }
+
+    /// Starts the analyzers (from the profiles a previous run saved, if any) for calls fed
+    /// a few at a time, as a live engine does.
+    pub fn start(&self, saved: Option<SavedState>) -> Run {
         let mut analyzers = self.analyzers();
-        let mut outcome = Outcome {
-            calls: calls.len() as u64,
-            ..Outcome::default()
-        };
         let mut saved = saved.unwrap_or_default();
-        if analyzers.is_empty() {
-            return (outcome, saved);
-        }
+        let mut outcome = Outcome::default();
         let mut watermarks = Vec::with_capacity(analyzers.len());
         for a in analyzers.iter_mut() {
             let (profiles, mark) = saved
@@ -226,39 +235,96 @@ impl Behavior {
             outcome.not_restored += a.load(profiles);
             watermarks.push(mark);
         }
+        Run {
+            principal: self.settings.as_ref().map(|s| s.principal),
+            analyzers,
+            watermarks,
+            last: None,
+            kept: saved,
+            outcome,
+        }
+    }
+}
+
+/// The analyzers of one run, fed calls in event-time order as they come ([`Behavior::start`]).
+pub struct Run {
+    principal: Option<crate::PrincipalKind>,
+    analyzers: Vec<Box<dyn Analyzer>>,
+    /// Per analyzer, the latest event time a previous run had counted.
+    watermarks: Vec<i64>,
+    /// The latest event time observed in this run.
+    last: Option<i64>,
+    /// Saved state of analyzers this run does not enable (kept for the next run).
+    kept: SavedState,
+    outcome: Outcome,
+}
+
+impl Run {
+    /// Feeds calls (sorted here by event time, stably; each call should not be earlier than
+    /// the calls of earlier feeds) and returns the findings they raised, in event-time order.
+    pub fn observe(&mut self, mut calls: Vec<Call>) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        self.outcome.calls += calls.len() as u64;
+        if self.analyzers.is_empty() {
+            return findings;
+        }
         calls.sort_by_key(|c| c.ts);
-        if let Some(s) = &self.settings {
+        if let Some(kind) = self.principal {
             for c in calls.iter_mut() {
-                rekey(s.principal, c);
+                rekey(kind, c);
             }
         }
         for call in &calls {
-            for (a, mark) in analyzers.iter_mut().zip(&watermarks) {
+            for (a, mark) in self.analyzers.iter_mut().zip(&self.watermarks) {
                 match call.ts > *mark {
-                    true => a.observe(call, &mut outcome.findings),
-                    false => outcome.already_counted += 1,
+                    true => a.observe(call, &mut findings),
+                    false => self.outcome.already_counted += 1,
                 }
             }
         }
-        // What the next run starts from: the profiles before the end-of-run reports, so
-        // open windows carry over; analyzers this run did not enable keep what they had.
-        let last = calls.last().map(|c| c.ts);
+        if let Some(l) = calls.last() {
+            self.last = Some(self.last.map_or(l.ts, |m| m.max(l.ts)));
+        }
+        findings.sort_by(|a, b| (a.timestamp, a.code).cmp(&(b.timestamp, b.code)));
+        findings
+    }
+
+    /// What a later run starts from: every analyzer's profiles as they are now (open
+    /// windows carry over) and the latest event time each has counted; analyzers this run
+    /// does not enable keep what they had.
+    pub fn save(&self) -> SavedState {
         let mut state = SavedState::default();
-        for (a, mark) in analyzers.iter().zip(&watermarks) {
-            let watermark = last.map_or(*mark, |l| l.max(*mark));
+        for (a, mark) in self.analyzers.iter().zip(&self.watermarks) {
+            let watermark = self.last.map_or(*mark, |l| l.max(*mark));
             state
                 .analyzers
                 .insert(a.code().to_string(), (a.save(), watermark));
         }
-        state.analyzers.extend(saved.analyzers);
-        for a in analyzers.iter_mut() {
-            a.finish(&mut outcome.findings);
-            outcome.evicted += a.evicted();
+        for (code, kept) in &self.kept.analyzers {
+            state
+                .analyzers
+                .entry(code.clone())
+                .or_insert_with(|| kept.clone());
         }
-        outcome
-            .findings
-            .sort_by(|a, b| (a.timestamp, a.code).cmp(&(b.timestamp, b.code)));
-        (outcome, state)
+        state
+    }
+
+    /// Principal profiles evicted so far (bounded state), over every analyzer.
+    pub fn evicted(&self) -> u64 {
+        self.analyzers.iter().map(|a| a.evicted()).sum()
+    }
+
+    /// The end of the calls: what is still pending is reported (in event-time order), with
+    /// the run's counters.
+    pub fn finish(mut self) -> Outcome {
+        let mut findings = Vec::new();
+        for a in self.analyzers.iter_mut() {
+            a.finish(&mut findings);
+        }
+        findings.sort_by(|a, b| (a.timestamp, a.code).cmp(&(b.timestamp, b.code)));
+        self.outcome.evicted = self.evicted();
+        self.outcome.findings = findings;
+        self.outcome
     }
 }
 

@@ -160,11 +160,54 @@ pub fn evaluate(
     limits: Limits,
 ) -> (Vec<CorrelationMatch>, CorrelationStats) {
     hits.sort_by_key(|h| h.ts);
-    let mut stats = CorrelationStats::default();
-    let span = c.doc.timespan_ms;
-    let mut groups: HashMap<String, (VecDeque<Entry>, bool)> = HashMap::new();
-    let mut out = Vec::new();
-    for hit in hits {
+    let mut correlator = Correlator::new(limits);
+    let out = hits
+        .into_iter()
+        .filter_map(|hit| correlator.push(c, hit))
+        .collect();
+    (out, correlator.stats())
+}
+
+/// The state of one correlation fed hits one at a time, in event-time order: the window of
+/// every group and whether its condition held at its last hit. [`evaluate`] is this over a
+/// whole set of hits; a live engine keeps one per correlation and calls [`Correlator::evict`]
+/// as event time advances, so state stays bounded by the groups of the last `timespan`.
+#[derive(Default)]
+pub struct Correlator {
+    limits: Limits,
+    groups: HashMap<String, Group>,
+    stats: CorrelationStats,
+}
+
+#[derive(Default)]
+struct Group {
+    window: VecDeque<Entry>,
+    /// The condition held at the group's last hit: it alerts again only after being false.
+    active: bool,
+}
+
+impl Correlator {
+    pub fn new(limits: Limits) -> Correlator {
+        Correlator {
+            limits,
+            ..Correlator::default()
+        }
+    }
+
+    pub fn stats(&self) -> CorrelationStats {
+        self.stats
+    }
+
+    /// Groups kept now.
+    pub fn groups(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Takes one hit (not earlier than the previous one for exact sliding windows); returns
+    /// the match it completes, if the group's condition became true.
+    pub fn push(&mut self, c: &SigmaCorrelation, hit: Hit) -> Option<CorrelationMatch> {
+        let limits = self.limits;
+        let span = c.doc.timespan_ms;
         let fields = &c.group_fields[hit.source];
         let group: Vec<(String, Json)> = c
             .doc
@@ -184,11 +227,12 @@ pub fn evaluate(
             .as_deref()
             .and_then(|f| first_value(&hit.event, f));
         if c.doc.kind.needs_field() && value.is_none() {
-            stats.missing_values += 1;
+            self.stats.missing_values += 1;
         }
-        let (window, active) = groups.entry(key).or_insert_with(|| {
+        let stats = &mut self.stats;
+        let Group { window, active } = self.groups.entry(key).or_insert_with(|| {
             stats.groups += 1;
-            (VecDeque::new(), false)
+            Group::default()
         });
         window.push_back(Entry {
             ts: hit.ts,
@@ -209,24 +253,35 @@ pub fn evaluate(
                 .iter()
                 .all(|(op, bound)| op.holds(v, *bound))
         });
-        if holds && !*active {
-            let value = figure(c, window).unwrap_or(0.0);
-            out.push(CorrelationMatch {
-                ts: hit.ts,
-                window_start: hit.ts - span,
-                group,
-                value,
-                events: window.len() as u64,
-                first: window.front().map_or(hit.ts, |e| e.ts),
-                samples: window
-                    .iter()
-                    .take(limits.samples)
-                    .map(|e| e.event.clone())
-                    .collect(),
-                last: hit.event,
-            });
-        }
+        let found = (holds && !*active).then(|| CorrelationMatch {
+            ts: hit.ts,
+            window_start: hit.ts - span,
+            group,
+            value: figure(c, window).unwrap_or(0.0),
+            events: window.len() as u64,
+            first: window.front().map_or(hit.ts, |e| e.ts),
+            samples: window
+                .iter()
+                .take(limits.samples)
+                .map(|e| e.event.clone())
+                .collect(),
+            last: hit.event,
+        });
         *active = holds;
+        found
     }
-    (out, stats)
+
+    /// Forgets the matches no window at or after `now` can hold (older than `now −
+    /// timespan`), and the groups left with nothing to remember: an empty window whose
+    /// condition was false. (A group whose condition held keeps its flag, so that it does
+    /// not alert again before the condition has been false, as [`evaluate`] would.)
+    pub fn evict(&mut self, c: &SigmaCorrelation, now: i64) {
+        let horizon = now.saturating_sub(c.doc.timespan_ms);
+        self.groups.retain(|_, g| {
+            while g.window.front().is_some_and(|e| e.ts < horizon) {
+                g.window.pop_front();
+            }
+            !g.window.is_empty() || g.active
+        });
+    }
 }

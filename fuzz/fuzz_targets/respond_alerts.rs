@@ -32,6 +32,7 @@ fuzz_target!(|data: &[u8]| {
     let logs = Logs {
         inputs: &[],
         source: SourceKind::Auto,
+        reader: &Default::default(),
     };
     let mut runner = Runner::new(Vec::new(), true, "fuzz");
     let Ok(changes) = responder.ingest(&mut store, alerts, &logs, &mut runner, 1_700_000_000_000)

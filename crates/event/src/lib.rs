@@ -25,6 +25,7 @@ mod event;
 pub mod fields;
 pub mod glob;
 pub mod hash;
+pub mod ingest;
 pub mod input;
 pub mod ip;
 pub mod objects;

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use modelward_event::input::InputPath;
+use modelward_event::input::{InputPath, ReaderOptions};
 use modelward_event::source::SourceKind;
 use modelward_store::audit::AuditRecord;
 use modelward_store::{Store, StoreError};
@@ -32,6 +32,8 @@ pub enum RespondError {
 pub struct Logs<'a> {
     pub inputs: &'a [InputPath],
     pub source: SourceKind,
+    /// How the hunt read them (record size limits), so that they are read alike again.
+    pub reader: &'a ReaderOptions,
 }
 
 /// Runs a playbook over alerts.
@@ -119,12 +121,7 @@ impl Responder<'_> {
             return Ok(changes);
         }
         let who: HashSet<String> = changes.iter().flat_map(|c| subjects(&c.incident)).collect();
-        let series = volume::count(
-            logs.inputs,
-            logs.source,
-            &who,
-            self.settings.volume_bucket_ms,
-        );
+        let series = volume::count(logs, &who, self.settings.volume_bucket_ms);
         for change in &mut changes {
             let incident = &mut change.incident;
             let mine = series.only(&subjects(incident).collect());

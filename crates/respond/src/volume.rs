@@ -4,9 +4,10 @@
 use std::collections::{BTreeMap, HashSet};
 
 use modelward_behavior::Call;
-use modelward_event::input::{parse_record, InputPath, Reader, ReaderOptions};
-use modelward_event::source::{normalize, Normalized, SourceKind};
-use modelward_event::{Event, Origin};
+
+use crate::Logs;
+use modelward_event::ingest::{record_events, Ingested};
+use modelward_event::input::Reader;
 use serde::{Deserialize, Serialize};
 
 /// Calls per time bucket for each principal of an incident.
@@ -83,14 +84,9 @@ impl VolumeSeries {
 }
 
 /// Counts the calls of `principals` (matched as principal, API key id or client address) in
-/// the inputs, per `bucket_ms`. Records that cannot be read are skipped: the hunt has
-/// already reported them.
-pub fn count(
-    inputs: &[InputPath],
-    source: SourceKind,
-    principals: &HashSet<String>,
-    bucket_ms: i64,
-) -> VolumeSeries {
+/// the logs, per `bucket_ms`, reading them as the hunt did. Records that cannot be read are
+/// skipped: the hunt has already reported them.
+pub fn count(logs: &Logs, principals: &HashSet<String>, bucket_ms: i64) -> VolumeSeries {
     let mut out = VolumeSeries {
         bucket_ms,
         ..VolumeSeries::default()
@@ -98,8 +94,8 @@ pub fn count(
     // One automaton over every subject: a record is parsed only when it names one.
     let needles: Vec<&str> = principals.iter().map(String::as_str).collect();
     let finder = aho_corasick::AhoCorasick::new(&needles).ok();
-    for input in inputs {
-        let Ok(mut reader) = Reader::open(input, ReaderOptions::default()) else {
+    for input in logs.inputs {
+        let Ok(mut reader) = Reader::open(input, logs.reader.clone()) else {
             continue;
         };
         let file = reader.name().clone();
@@ -111,22 +107,14 @@ pub fn count(
                 if !finder.as_ref().is_some_and(|f| f.is_match(bytes)) {
                     continue;
                 }
-                let Ok(objects) = parse_record(bytes) else {
+                let Ok(events) = record_events(&file, span, bytes, logs.source) else {
                     continue;
                 };
-                for object in objects {
-                    let fields = match normalize(object, source) {
-                        Ok(Normalized::Event(f)) | Ok(Normalized::Partial(f, _)) => f,
-                        Err(_) => continue,
-                    };
-                    let origin = Origin {
-                        file: file.clone(),
-                        line: span.line,
-                        offset: span.offset,
-                    };
-                    let event = Event::new(fields, origin);
-                    if let Some(call) = Call::without_text(&event) {
-                        out.add(&call, principals);
+                for item in events {
+                    if let Ingested::Event(event, _) = item {
+                        if let Some(call) = Call::without_text(&event) {
+                            out.add(&call, principals);
+                        }
                     }
                 }
             }

@@ -41,6 +41,7 @@ fn ingest(store: &mut Store, alerts: Vec<AlertView>, dry_run: bool, now: i64) ->
     let logs = Logs {
         inputs: &[],
         source: SourceKind::Auto,
+        reader: &Default::default(),
     };
     responder
         .ingest(store, alerts, &logs, &mut runner, now)

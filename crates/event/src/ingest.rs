@@ -1,0 +1,109 @@
+//! One raw record in, normalized events out: the one path from a record's bytes to
+//! [`Event`]s, shared by the engine (every record it does not skip) and the response side
+//! (its count of call volumes), so both read the logs alike.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use modelward_event::ingest::{record_events, Ingested};
+//! use modelward_event::input::RecordSpan;
+//! use modelward_event::source::SourceKind;
+//!
+//! let raw = br#"{"@timestamp":"2025-03-01T00:00:00Z","user":{"id":"u1"}}"#;
+//! let span = RecordSpan { start: 0, end: raw.len(), line: 7, offset: 420 };
+//! let events = record_events(&Arc::from("app.ndjson"), &span, raw, SourceKind::Auto).unwrap();
+//! let Ingested::Event(event, None) = &events[0] else { panic!() };
+//! assert_eq!(event.get_str("user.id"), Some("u1"));
+//! assert_eq!((event.origin.line, event.origin.offset), (7, 420));
+//! ```
+
+use std::sync::Arc;
+
+use crate::input::{parse_record, ParseError, RecordError, RecordSpan};
+use crate::source::{normalize, Normalized, SourceError, SourceKind};
+use crate::{Event, Origin};
+
+/// What became of one object of a record.
+#[derive(Debug)]
+pub enum Ingested {
+    /// An event, and why it is only partly normalized when the source's pipeline would
+    /// index it as it failed (`file:line: why`).
+    Event(Event, Option<String>),
+    /// The source's pipeline drops such records by design: not an event, not an error.
+    Dropped,
+    /// The normalizer rejected it: `file:line: why`.
+    Rejected(String),
+}
+
+/// The events of one raw record (an envelope holds several), normalized for `source`, each
+/// with its origin (file, line, offset). A record that is not valid JSON (or an S3 access
+/// log line) is an error at its line and column.
+pub fn record_events(
+    file: &Arc<str>,
+    span: &RecordSpan,
+    raw: &[u8],
+    source: SourceKind,
+) -> Result<Vec<Ingested>, ParseError> {
+    let objects = parse_record(raw).map_err(|e| located(file, span, e))?;
+    Ok(objects
+        .into_iter()
+        .map(|object| {
+            let origin = || Origin {
+                file: file.clone(),
+                line: span.line,
+                offset: span.offset,
+            };
+            match normalize(object, source) {
+                Ok(Normalized::Event(fields)) => {
+                    Ingested::Event(Event::new(fields, origin()), None)
+                }
+                Ok(Normalized::Partial(fields, why)) => Ingested::Event(
+                    Event::new(fields, origin()),
+                    Some(format!(
+                        "{file}:{}: {why} (indexed as the pipeline leaves it)",
+                        span.line
+                    )),
+                ),
+                Err(SourceError::Dropped(_)) => Ingested::Dropped,
+                Err(e) => Ingested::Rejected(format!("{file}:{}: {e}", span.line)),
+            }
+        })
+        .collect())
+}
+
+/// A record's error at its place in the input.
+pub fn located(file: &str, span: &RecordSpan, e: RecordError) -> ParseError {
+    ParseError {
+        file: file.to_string(),
+        line: span.line + e.line - 1,
+        column: e.column,
+        message: e.message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(raw: &[u8]) -> RecordSpan {
+        RecordSpan {
+            start: 0,
+            end: raw.len(),
+            line: 3,
+            offset: 100,
+        }
+    }
+
+    #[test]
+    fn envelopes_give_one_event_each_and_errors_their_place() {
+        let file: Arc<str> = Arc::from("d.json");
+        let raw = br#"{"records":[{"a":1},{"b":2}]}"#;
+        let events = record_events(&file, &span(raw), raw, SourceKind::Json).unwrap();
+        assert_eq!(events.len(), 2);
+        assert!(events
+            .iter()
+            .all(|e| matches!(e, Ingested::Event(ev, None) if ev.origin.line == 3 && ev.origin.offset == 100)));
+        let bad = b"{\"a\":\n1,}";
+        let e = record_events(&file, &span(bad), bad, SourceKind::Json).unwrap_err();
+        assert_eq!((e.file.as_str(), e.line), ("d.json", 4));
+    }
+}

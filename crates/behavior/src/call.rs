@@ -160,6 +160,8 @@ pub struct Call {
     /// Where the event was read.
     pub file: Arc<str>,
     pub line: u64,
+    /// Byte offset of the record in its file.
+    pub offset: u64,
 }
 
 /// Azure OpenAI's client address, masked (`a.b.c.***`).
@@ -380,6 +382,7 @@ impl Call {
             storage: storage(event),
             file: event.origin.file.clone(),
             line: event.origin.line,
+            offset: event.origin.offset,
         })
     }
 
@@ -404,6 +407,7 @@ impl Call {
             storage: None,
             file: Arc::from("test.ndjson"),
             line: 1,
+            offset: 0,
         }
     }
 

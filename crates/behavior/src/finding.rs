@@ -10,6 +10,9 @@ use crate::Call;
 pub struct Sample {
     pub file: String,
     pub line: u64,
+    /// Byte offset of the record (absent from baselines saved before it was kept).
+    #[serde(default)]
+    pub offset: u64,
 }
 
 impl Sample {
@@ -17,6 +20,7 @@ impl Sample {
         Sample {
             file: call.file.to_string(),
             line: call.line,
+            offset: call.offset,
         }
     }
 }

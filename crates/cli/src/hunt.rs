@@ -10,7 +10,7 @@ use modelward_behavior::Behavior;
 use modelward_detectors::Detectors;
 use modelward_engine::{
     ingest_inputs, AlertSink, Dedup, Diagnostic, EngineBuilder, EngineOptions, ExceptionStats,
-    Hunt, JsonArraySink, NdjsonSink, Progress, RunStats,
+    JsonArraySink, NdjsonSink, Progress, RunStats, Session,
 };
 use modelward_event::input::{expand_paths, Batch, InputError, InputPath, ReaderOptions};
 use modelward_event::source::SourceKind;
@@ -184,12 +184,12 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     };
 
     let started = Instant::now();
-    let mut hunt = Hunt::new(&engine);
+    let mut session = Session::new(&engine);
     let codes: Vec<&str> = modelward_behavior::CODES.iter().map(|c| c.code).collect();
     let mut store = match &args.state {
         Some(path) => {
             let (store, saved) = crate::baselines::load(path, &codes)?;
-            hunt.resume(saved);
+            session.resume(saved);
             Some((store, path))
         }
         None => None,
@@ -201,7 +201,7 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         progress: progress.clone(),
         input_errors: &mut input_errors,
     };
-    ingest_inputs(&mut hunt, &inputs, &reader_opts, &mut tracker);
+    ingest_inputs(&mut session, &inputs, &reader_opts, &mut tracker);
     had_error |= input_errors > 0;
     if let Some(p) = &progress {
         p.finish_and_clear();
@@ -226,19 +226,18 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         Format::Json => Box::new(JsonArraySink::new(out)),
     };
     reporter.progress = None;
-    let mut baselines = modelward_behavior::SavedState::default();
     let mut collect = crate::respond::Collect {
         inner: sink.as_mut(),
         docs: Vec::new(),
     };
-    let stats = hunt.finish_saving(
-        &mut collect,
-        &mut |d| reporter.diagnostic(d),
-        Some(&mut baselines),
-    )?;
+    // Every record is in: every execution and window runs; the baselines to keep are the
+    // analyzers' profiles before the end-of-input reports.
+    session.advance(i64::MAX, &mut |d| reporter.diagnostic(d));
+    let baselines = store.as_ref().map(|_| session.baselines());
+    let stats = session.finish(&mut collect, &mut |d| reporter.diagnostic(d))?;
     let alert_docs = collect.docs;
-    if let Some((store, path)) = &mut store {
-        crate::baselines::save(store, &baselines, path)?;
+    if let (Some((store, path)), Some(baselines)) = (&mut store, &baselines) {
+        crate::baselines::save(store, baselines, path)?;
     }
     if reporter.hidden > 0 {
         eprintln!(
@@ -262,6 +261,7 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         let logs = modelward_respond::Logs {
             inputs: &inputs,
             source,
+            reader: &reader_opts,
         };
         run.run(setup, alert_docs, &logs)
             .with_context(|| format!("incidents in {}", db.display()))?;

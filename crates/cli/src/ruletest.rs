@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Result;
-use modelward_engine::{EngineBuilder, Hunt, VecSink};
+use modelward_engine::{EngineBuilder, Session, VecSink};
 use modelward_event::input::{Reader, ReaderOptions};
 use modelward_event::Event;
 use modelward_sigma::{SigmaSet, Source};
@@ -37,18 +37,18 @@ impl Tally {
 fn alerts_of(set: &SigmaSet, id: &str, events: &[Value]) -> usize {
     let engine = EngineBuilder::new().sigma(set.clone()).build();
     let text: String = events.iter().map(|e| format!("{e}\n")).collect();
-    let mut hunt = Hunt::new(&engine);
+    let mut hunt = Session::new(&engine);
     if let Ok(reader) = Reader::from_read(
         "test",
         Box::new(std::io::Cursor::new(text.into_bytes())),
         ReaderOptions::default(),
     ) {
         for batch in reader.flatten() {
-            hunt.ingest(&batch, &mut |_| {});
+            hunt.push(&batch, &mut |_| {});
         }
     }
     let mut sink = VecSink::default();
-    if hunt.finish(&mut sink).is_err() {
+    if hunt.finish(&mut sink, &mut |_| {}).is_err() {
         return 0;
     }
     sink.alerts.iter().filter(|a| a.rule.id == id).count()

@@ -17,7 +17,9 @@ use std::sync::OnceLock;
 
 use divan::counter::{BytesCount, ItemsCount};
 use divan::Bencher;
-use modelward_engine::{ingest_inputs, Diagnostic, Engine, EngineBuilder, Hunt, Progress, VecSink};
+use modelward_engine::{
+    ingest_inputs, Diagnostic, Engine, EngineBuilder, Progress, Session, VecSink,
+};
 use modelward_event::input::{InputError, InputPath, Reader, ReaderOptions};
 use rayon::prelude::*;
 
@@ -91,7 +93,7 @@ impl Progress for Quiet {
 /// What `modelward hunt FILE` does: a reader thread, records in parallel, then the rules'
 /// executions.
 fn hunt_pipeline(file: &Path) -> u64 {
-    let mut hunt = Hunt::new(engine());
+    let mut hunt = Session::new(engine());
     ingest_inputs(
         &mut hunt,
         &[InputPath::File(file.to_path_buf())],
@@ -99,22 +101,22 @@ fn hunt_pipeline(file: &Path) -> u64 {
         &mut Quiet,
     );
     let mut sink = VecSink::default();
-    hunt.finish(&mut sink).expect("finish").alerts
+    hunt.finish(&mut sink, &mut |_| {}).expect("finish").alerts
 }
 
 /// The same work on one thread: reading, records and executions one after the other.
 fn hunt_inline(file: &Path) -> u64 {
-    let mut hunt = Hunt::new(engine());
+    let mut hunt = Session::new(engine());
     let reader = Reader::open(
         &InputPath::File(file.to_path_buf()),
         ReaderOptions::default(),
     )
     .expect("open");
     for batch in reader {
-        hunt.ingest(&batch.expect("batch"), &mut |_| {});
+        hunt.push(&batch.expect("batch"), &mut |_| {});
     }
     let mut sink = VecSink::default();
-    hunt.finish(&mut sink).expect("finish").alerts
+    hunt.finish(&mut sink, &mut |_| {}).expect("finish").alerts
 }
 
 /// The baseline: split lines and parse each into a `serde_json::Value`.

@@ -12,7 +12,9 @@ use std::sync::OnceLock;
 
 use divan::counter::{BytesCount, ItemsCount};
 use divan::Bencher;
-use modelward_engine::{ingest_inputs, Diagnostic, Engine, EngineBuilder, Hunt, Progress, VecSink};
+use modelward_engine::{
+    ingest_inputs, Diagnostic, Engine, EngineBuilder, Progress, Session, VecSink,
+};
 use modelward_event::input::{parse_record, InputError, InputPath, Reader, ReaderOptions};
 use modelward_event::source::{normalize, Normalized, SourceKind};
 use modelward_event::Event;
@@ -106,27 +108,31 @@ fn pool(threads: usize) -> rayon::ThreadPool {
 }
 
 fn hunt_inline(engine: &Engine, file: &Path) -> u64 {
-    let mut hunt = Hunt::new(engine);
+    let mut hunt = Session::new(engine);
     for batch in Reader::open(
         &InputPath::File(file.to_path_buf()),
         ReaderOptions::default(),
     )
     .expect("open")
     {
-        hunt.ingest(&batch.expect("batch"), &mut |_| {});
+        hunt.push(&batch.expect("batch"), &mut |_| {});
     }
-    hunt.finish(&mut VecSink::default()).expect("finish").alerts
+    hunt.finish(&mut VecSink::default(), &mut |_| {})
+        .expect("finish")
+        .alerts
 }
 
 fn hunt_pipeline(engine: &Engine, file: &Path) -> u64 {
-    let mut hunt = Hunt::new(engine);
+    let mut hunt = Session::new(engine);
     ingest_inputs(
         &mut hunt,
         &[InputPath::File(file.to_path_buf())],
         &ReaderOptions::default(),
         &mut Quiet,
     );
-    hunt.finish(&mut VecSink::default()).expect("finish").alerts
+    hunt.finish(&mut VecSink::default(), &mut |_| {})
+        .expect("finish")
+        .alerts
 }
 
 /// The baseline: parse and normalize every record, evaluate every rule on it.

@@ -1,8 +1,83 @@
-//! Turning result rows into alerts: fields, entity, ids.
+//! What every kind of alert is built with: where it stands among others ([`Order`]), its
+//! fields, entity and id, and the one evidence writer (the source record of an alert on
+//! one event; the count, time span and sample records of an alert on many).
 
-use serde_json::{Map, Value as Json};
+use serde_json::{json, Map, Value as Json};
 
 use modelward_esql::Value;
+use modelward_event::fields::{MODEL, PRINCIPAL, SOURCE_IP};
+pub(crate) use modelward_event::hash::stable_id;
+use modelward_event::{format_timestamp, Event, Origin};
+use modelward_rule::Alert;
+
+/// The kind of rule an alert comes from, in the order alerts of one time are reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Kind {
+    Esql,
+    Sigma,
+    Correlation,
+    Detector,
+    Analyzer,
+}
+
+/// Where an alert stands among the others of a run: by time, then kind of rule, rule (load
+/// order), and the order it was made in. Alerts are reported in this order whatever order
+/// they become ready in, so a batch and a stream give the same sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Order {
+    pub ts: i64,
+    pub kind: Kind,
+    pub rule: usize,
+    pub seq: u64,
+}
+
+/// An alert with its place.
+pub(crate) type Placed = (Order, Alert);
+
+/// The JSON of one source record: where to find it again.
+pub(crate) fn record_json(file: &str, line: u64, offset: u64) -> Json {
+    json!({"file": file, "line": line, "offset": offset})
+}
+
+fn origin_json(origin: &Origin) -> Json {
+    record_json(&origin.file, origin.line, origin.offset)
+}
+
+/// Evidence of an alert on one event: its time and its source record.
+pub(crate) fn on_event(alert: &mut Alert, event: &Event, ts: Option<i64>) {
+    alert.original_time = ts;
+    alert
+        .evidence
+        .insert("source".into(), origin_json(&event.origin));
+}
+
+/// Evidence of an alert on many events: how many (when the rule counts them), the first and
+/// last event time, and a few of their source records.
+pub(crate) fn over_events(
+    alert: &mut Alert,
+    events: Option<u64>,
+    first: i64,
+    last: i64,
+    samples: impl IntoIterator<Item = Json>,
+) {
+    let e = &mut alert.evidence;
+    if let Some(n) = events {
+        e.insert("events".into(), json!(n));
+    }
+    e.insert("first_seen".into(), json!(format_timestamp(first)));
+    e.insert("last_seen".into(), json!(format_timestamp(last)));
+    e.insert("samples".into(), Json::Array(samples.into_iter().collect()));
+}
+
+/// The sample records of an aggregate, as evidence.
+pub(crate) fn origins_json<'a>(origins: impl IntoIterator<Item = &'a Origin>) -> Vec<Json> {
+    origins.into_iter().map(origin_json).collect()
+}
+
+/// The first value of a field of an event, for alert fields and entities.
+pub(crate) fn lookup(event: &Event) -> impl Fn(&str) -> Option<Json> + '_ {
+    move |name| event.get(name).into_iter().next().cloned()
+}
 
 /// The result row's columns as alert fields; null columns are left out, as Kibana asks
 /// ES|QL with `drop_null_columns`.
@@ -15,25 +90,6 @@ pub fn row_fields(columns: &[String], values: &[Value]) -> Map<String, Json> {
     }
     fields
 }
-
-/// Fields naming who made a request, in the order an alert's entity prefers them (an
-/// exception's `principals` match any of them).
-pub(crate) const PRINCIPAL: [&str; 6] = [
-    "user.id",
-    "user.name",
-    "api_key.id",
-    "azure.open_ai.properties.object_id",
-    "aws.bedrock.identity.arn",
-    "principal",
-];
-/// Fields of the caller's address, likewise.
-pub(crate) const SOURCE_IP: [&str; 2] = ["source.ip", "client.ip"];
-const MODEL: [&str; 4] = [
-    "gen_ai.request.model",
-    "azure.open_ai.properties.model_name",
-    "azure.open_ai.properties.model_deployment_name",
-    "gen_ai.response.model",
-];
 
 /// Who or what an alert is about, from well-known field names among its fields.
 pub fn entity_of(
@@ -84,18 +140,6 @@ fn scalar_text(v: Json) -> Json {
     }
 }
 
-/// A stable 64-bit id (FNV-1a) of parts, as 16 hex digits.
-pub fn stable_id(parts: &[&str]) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for byte in part.bytes().chain(std::iter::once(0xff)) {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    format!("{hash:016x}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,12 +156,5 @@ mod tests {
             Json::Object(e),
             json!({"resource": "rg/oai", "source.ip": "10.0.0.1"})
         );
-    }
-
-    #[test]
-    fn ids_are_stable_and_distinct() {
-        assert_eq!(stable_id(&["a", "b"]), stable_id(&["a", "b"]));
-        assert_ne!(stable_id(&["ab", ""]), stable_id(&["a", "b"]));
-        assert_eq!(stable_id(&["x"]).len(), 16);
     }
 }

@@ -1,9 +1,10 @@
 //! The modelward engine: rules compiled once into an immutable, `Send + Sync` [`Engine`];
-//! a [`Hunt`] feeds it batches of raw records and, at the end, runs every rule's scheduled
-//! executions over event time and pushes alerts into a sink.
+//! a [`Session`] keeps the state of one stream of records through it: push records, advance
+//! event time, take the alerts that are ready, finish at the end of input. `hunt` pushes
+//! every record of its files and finishes; `watch` and the gateway push as records come.
 //!
 //! ```
-//! use modelward_engine::{EngineBuilder, Hunt, VecSink};
+//! use modelward_engine::{EngineBuilder, Session, VecSink};
 //! use modelward_event::input::{Reader, ReaderOptions};
 //!
 //! let rule = modelward_esql::parse_esql_file(
@@ -12,25 +13,33 @@
 //! ).unwrap();
 //! let engine = EngineBuilder::new().esql_rule(rule).build();
 //! let logs = "{\"@timestamp\":\"2024-05-01T12:00:00Z\",\"event\":{\"action\":\"ListKey\"}}\n";
-//! let mut hunt = Hunt::new(&engine);
+//! let mut session = Session::new(&engine);
 //! let reader = Reader::from_read("demo.ndjson", Box::new(logs.as_bytes()), ReaderOptions::default()).unwrap();
 //! for batch in reader {
-//!     hunt.ingest(&batch.unwrap(), &mut |_diagnostic| {});
+//!     session.push(&batch.unwrap(), &mut |_diagnostic| {});
 //! }
+//! // The 12:00 execution's window [11:00, 12:00] holds the event: it runs once event time
+//! // reaches 12:00.
+//! session.advance(modelward_event::parse_timestamp("2024-05-01T11:59:59Z").unwrap(), &mut |_| {});
+//! assert!(session.take_ready().is_empty());
+//! session.advance(modelward_event::parse_timestamp("2024-05-01T12:00:00Z").unwrap(), &mut |_| {});
+//! assert_eq!(session.take_ready().len(), 1);
 //! let mut sink = VecSink::default();
-//! let stats = hunt.finish(&mut sink).unwrap();
-//! assert_eq!(stats.alerts, sink.alerts.len() as u64);
+//! // At the end of input the last execution that sees it, at 13:00 (the group alerts again
+//! // once a look-back has passed), reports to the sink.
+//! let stats = session.finish(&mut sink, &mut |_| {}).unwrap();
+//! assert_eq!((stats.alerts, sink.alerts.len()), (2, 1));
 //! ```
 
 mod alerting;
 mod behavior;
 mod exceptions;
 mod findings;
-mod hunt;
 mod pipeline;
 mod prefilter;
 mod record;
 mod schedule;
+mod session;
 mod sigma;
 mod sink;
 
@@ -45,9 +54,9 @@ pub use exceptions::{
     Applicable, Days, Exception, ExceptionError, Exceptions, IpRange, TimeOfDay, Timestamp,
     Weekday, Window,
 };
-pub use hunt::{Diagnostic, ExceptionStats, Hunt, RunStats};
 pub use pipeline::{ingest_inputs, Progress};
 pub use prefilter::{Candidates, Prefilter};
+pub use session::{Diagnostic, EngineRef, ExceptionStats, Held, RunStats, Session};
 pub use sink::{AlertSink, JsonArraySink, NdjsonSink, SinkError, VecSink};
 
 /// How alerts of overlapping executions are reported.

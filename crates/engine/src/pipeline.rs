@@ -4,7 +4,7 @@ use std::sync::mpsc::sync_channel;
 
 use modelward_event::input::{Batch, InputError, InputPath, Reader, ReaderOptions};
 
-use crate::{Diagnostic, Hunt};
+use crate::{Diagnostic, Session};
 
 /// What the pipeline tells its caller as it goes.
 pub trait Progress {
@@ -16,9 +16,9 @@ pub trait Progress {
 }
 
 /// Reads every input in order on a reader thread (so reading and decompressing overlap
-/// with processing) and feeds the batches to the hunt.
+/// with processing) and pushes the batches into the session.
 pub fn ingest_inputs(
-    hunt: &mut Hunt,
+    session: &mut Session,
     inputs: &[InputPath],
     options: &ReaderOptions,
     progress: &mut dyn Progress,
@@ -42,7 +42,7 @@ pub fn ingest_inputs(
         for item in rx {
             match item {
                 Ok(batch) => {
-                    hunt.ingest(&batch, &mut |d| progress.diagnostic(d));
+                    session.push(&batch, &mut |d| progress.diagnostic(d));
                     progress.batch(&batch);
                 }
                 Err(e) => progress.input_error(e),

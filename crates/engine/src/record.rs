@@ -6,9 +6,9 @@ use std::sync::Arc;
 use modelward_detectors::Finding;
 use modelward_esql::eval::{Env, Warnings};
 use modelward_esql::table::{index_name, Provenance, Row};
-use modelward_event::input::{parse_record, ParseError, RecordError, RecordSpan};
-use modelward_event::source::{normalize, Normalized, SourceError};
-use modelward_event::{parse_timestamp, Event, Origin};
+use modelward_event::ingest::{located, record_events, Ingested};
+use modelward_event::input::{parse_record, ParseError, RecordSpan};
+use modelward_event::{parse_timestamp, Event};
 use serde_json::Value as Json;
 
 use crate::exceptions::Tally;
@@ -32,6 +32,8 @@ pub struct RecordResult {
     /// Records the source's own pipeline drops (e.g. Azure categories Elastic does not index).
     pub dropped: u64,
     pub no_timestamp: u64,
+    /// The latest event time among the events (`@timestamp`).
+    pub latest: Option<i64>,
     pub rows: Vec<RuleRow>,
     /// (Sigma rule, event time, event) of every Sigma match.
     pub sigma_hits: Vec<(usize, Option<i64>, Arc<Event>)>,
@@ -86,40 +88,32 @@ impl Engine {
             }
             return;
         }
-        let objects = match parse_record(raw) {
-            Ok(objects) => objects,
+        let ingested = match record_events(file, span, raw, self.options.source) {
+            Ok(ingested) => ingested,
             Err(e) => {
-                out.errors.push(located(file, span, e));
+                out.errors.push(e);
                 return;
             }
         };
-        for object in objects {
+        for item in ingested {
             out.events += 1;
-            let fields = match normalize(object, self.options.source) {
-                Ok(Normalized::Event(fields)) => fields,
-                Ok(Normalized::Partial(fields, why)) => {
-                    out.normalize_errors.push(format!(
-                        "{file}:{}: {why} (indexed as the pipeline leaves it)",
-                        span.line
-                    ));
-                    fields
+            let mut event = match item {
+                Ingested::Event(event, partial) => {
+                    out.normalize_errors.extend(partial);
+                    event
                 }
-                Err(SourceError::Dropped(_)) => {
+                Ingested::Dropped => {
                     out.dropped += 1;
                     continue;
                 }
-                Err(e) => {
-                    out.normalize_errors
-                        .push(format!("{file}:{}: {e}", span.line));
+                Ingested::Rejected(why) => {
+                    out.normalize_errors.push(why);
                     continue;
                 }
             };
-            let origin = Origin {
-                file: file.clone(),
-                line: span.line,
-                offset: span.offset,
-            };
-            let mut event = Event::new(fields, origin);
+            if let Some(ts) = event_time(&event, None) {
+                out.latest = Some(out.latest.map_or(ts, |l| l.max(ts)));
+            }
             let found = self.detectors.inspect(&event);
             if !found.is_empty() {
                 // Rules can build on detections: `modelward.detections` lists their codes.
@@ -222,16 +216,6 @@ impl Engine {
             out.warnings
                 .extend(warnings.messages.into_iter().map(|w| (r, w)));
         }
-    }
-}
-
-/// A record's error at its place in the input.
-fn located(file: &str, span: &RecordSpan, e: RecordError) -> ParseError {
-    ParseError {
-        file: file.to_string(),
-        line: span.line + e.line - 1,
-        column: e.column,
-        message: e.message,
     }
 }
 

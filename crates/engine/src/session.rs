@@ -1,16 +1,36 @@
-//! A hunt: records in, alerts out at the end.
+//! A session: the engine's state over a stream of records, whatever drives it. Records are
+//! pushed (in parallel within a batch); the watermark is advanced (event time: every event
+//! at or before it is in); the alerts that are ready are taken. `hunt` pushes every record
+//! and finishes; `watch` and the gateway push as records come and advance as time passes.
+//!
+//! What becomes ready when:
+//! - alerts on single events (Sigma rules, detectors) as soon as their record is pushed;
+//! - ES|QL executions once the watermark reaches the end of their window (Kibana's
+//!   schedule over event time: a live driver advances to the wall clock);
+//! - Sigma correlations and behavioural analyzers as the watermark passes their matches and
+//!   calls, which they see in event-time order;
+//! - at the end of the input, what is still pending (open windows, held suppressions).
+//!
+//! Alerts are reported in one order however they became ready (time, then the kind of
+//! rule, the rule, and the order they were made in), so a hunt over a file and a stream of
+//! the same records give the same alerts. Something pushed behind the watermark is late:
+//! correlations and analyzers still see it (out of order), ES|QL windows that already ran
+//! do not, and a row no window still to run can hold is dropped and counted in
+//! [`RunStats::late`].
 
 use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use modelward_esql::table::Row;
+use modelward_behavior::{Call, SavedState};
 use modelward_event::input::{Batch, ParseError};
-use modelward_event::Event;
+use modelward_rule::Alert;
 
+use crate::alerting::{Kind, Order, Placed};
 use crate::exceptions::Tally;
 use crate::record::RecordResult;
-use crate::schedule::run_rule;
+use crate::schedule::{EsqlRun, RuleOutcome};
+use crate::sigma::{SigmaOutcome, SigmaRun};
 use crate::sink::{AlertSink, SinkError};
 use crate::Engine;
 
@@ -39,6 +59,9 @@ pub struct RunStats {
     pub prefiltered: u64,
     /// Events without a usable timestamp for some rule: outside every window.
     pub no_timestamp: u64,
+    /// Rows pushed after every ES|QL window that could hold them ran (dropped), and matches
+    /// or calls pushed behind the watermark (still counted, out of order).
+    pub late: u64,
     pub executions: u64,
     /// Executions that produced more than `max_signals` rows.
     pub truncated: u64,
@@ -91,16 +114,36 @@ impl RunStats {
     }
 }
 
-/// The state of one run: rows each rule's streaming prefix kept, by event time.
-pub struct Hunt<'e> {
-    engine: &'e Engine,
-    rows: Vec<Vec<(i64, Row)>>,
-    sigma_hits: Vec<Vec<(Option<i64>, Arc<Event>)>>,
-    findings: Vec<(modelward_detectors::Finding, Arc<Event>)>,
-    calls: Vec<modelward_behavior::Call>,
-    /// The behavioural baselines a previous run saved (`resume`), and after `finish` what
-    /// to save for the next.
-    baselines: Option<modelward_behavior::SavedState>,
+/// What a [`Session`] holds, waiting for event time or to be taken.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Held {
+    /// ES|QL rows a window still to run may hold.
+    pub rows: usize,
+    /// Sigma matches correlations have not seen yet.
+    pub matches: usize,
+    /// LLM calls the analyzers have not seen yet.
+    pub calls: usize,
+    /// Alerts ready and not taken.
+    pub alerts: usize,
+}
+
+/// The engine's state over one stream of records: rows waiting for their windows, matches
+/// and calls waiting for event time to reach them, the analyzers' profiles, and alerts
+/// ready to take.
+pub struct Session<'e> {
+    engine: EngineRef<'e>,
+    esql: Vec<EsqlRun>,
+    sigma: SigmaRun,
+    behavior: modelward_behavior::Run,
+    /// LLM calls the watermark has not reached yet, in push order.
+    calls: Vec<Call>,
+    /// Every event at or before it is in; `None` until the first advance.
+    watermark: Option<i64>,
+    /// The latest event time read: the time of an alert on an event without one.
+    clock: Option<i64>,
+    /// Alerts made (their order among alerts of one time and rule).
+    seq: u64,
+    ready: Vec<Placed>,
     stats: RunStats,
     warned: Vec<u64>,
 }
@@ -111,39 +154,96 @@ const RECORDS_PER_TASK: usize = 256;
 /// Query warnings reported per rule before they are only counted.
 const WARNINGS_SHOWN: u64 = 5;
 
-impl<'e> Hunt<'e> {
-    pub fn new(engine: &'e Engine) -> Hunt<'e> {
-        Hunt {
-            engine,
-            rows: engine.rules.iter().map(|_| Vec::new()).collect(),
-            sigma_hits: engine.sigma.rules.iter().map(|_| Vec::new()).collect(),
-            findings: Vec::new(),
-            calls: Vec::new(),
-            baselines: None,
-            stats: RunStats {
-                exceptions: engine
-                    .exceptions()
-                    .iter()
-                    .enumerate()
-                    .map(|(i, e)| ExceptionStats {
-                        name: e.name.clone(),
-                        expired: e.expires.filter(|_| engine.exceptions().has_expired(i)),
-                        ..ExceptionStats::default()
-                    })
-                    .collect(),
-                ..RunStats::default()
-            },
-            warned: vec![0; engine.rules.len()],
+/// The engine a session runs: borrowed (a hunt) or shared (a service's long-lived session).
+#[derive(Clone)]
+pub enum EngineRef<'e> {
+    Borrowed(&'e Engine),
+    Shared(Arc<Engine>),
+}
+
+impl std::ops::Deref for EngineRef<'_> {
+    type Target = Engine;
+    fn deref(&self) -> &Engine {
+        match self {
+            EngineRef::Borrowed(e) => e,
+            EngineRef::Shared(e) => e,
         }
+    }
+}
+
+impl<'e> From<&'e Engine> for EngineRef<'e> {
+    fn from(e: &'e Engine) -> EngineRef<'e> {
+        EngineRef::Borrowed(e)
+    }
+}
+
+impl From<Arc<Engine>> for EngineRef<'_> {
+    fn from(e: Arc<Engine>) -> Self {
+        EngineRef::Shared(e)
+    }
+}
+
+impl<'e> Session<'e> {
+    pub fn new(engine: impl Into<EngineRef<'e>>) -> Session<'e> {
+        let engine = engine.into();
+        let stats = RunStats {
+            exceptions: engine
+                .exceptions()
+                .iter()
+                .enumerate()
+                .map(|(i, e)| ExceptionStats {
+                    name: e.name.clone(),
+                    expired: e.expires.filter(|_| engine.exceptions().has_expired(i)),
+                    ..ExceptionStats::default()
+                })
+                .collect(),
+            ..RunStats::default()
+        };
+        Session {
+            esql: (0..engine.rules.len()).map(EsqlRun::new).collect(),
+            sigma: SigmaRun::new(&engine),
+            behavior: engine.behavior.start(None),
+            calls: Vec::new(),
+            watermark: None,
+            clock: None,
+            seq: 0,
+            ready: Vec::new(),
+            warned: vec![0; engine.rules.len()],
+            stats,
+            engine,
+        }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     pub fn stats(&self) -> &RunStats {
         &self.stats
     }
 
-    /// Processes a batch (records in parallel); problems go to `report` as they are found.
-    pub fn ingest(&mut self, batch: &Batch, report: &mut dyn FnMut(Diagnostic)) {
-        let engine = self.engine;
+    /// Every event at or before this time is in (`None` before the first advance).
+    pub fn watermark(&self) -> Option<i64> {
+        self.watermark
+    }
+
+    /// Starts the behavioural analyzers from baselines a previous run saved. Call it before
+    /// the first [`Session::advance`]: calls already analysed are not analysed again.
+    pub fn resume(&mut self, baselines: SavedState) {
+        self.behavior = self.engine.behavior.start(Some(baselines));
+    }
+
+    /// What the behavioural analyzers would start a later run from: their profiles now,
+    /// before the end-of-input reports (so open windows carry over). Take it after
+    /// advancing to the end (`advance(i64::MAX, ..)`) and before [`Session::finish`].
+    pub fn baselines(&self) -> SavedState {
+        self.behavior.save()
+    }
+
+    /// Pushes a batch of raw records (processed in parallel); problems go to `report` as
+    /// they are found. Alerts on single events are ready at once.
+    pub fn push(&mut self, batch: &Batch, report: &mut dyn FnMut(Diagnostic)) {
+        let engine = &*self.engine;
         // Records in chunks: each chunk accumulates one result, in record order.
         let results: Vec<RecordResult> = batch
             .records
@@ -159,31 +259,75 @@ impl<'e> Hunt<'e> {
         self.stats.records += batch.records.len() as u64;
         self.stats.bytes += batch.data.len() as u64;
         for result in results {
-            self.stats.events += result.events;
-            self.stats.prefiltered += result.skipped;
-            self.stats.no_timestamp += result.no_timestamp;
-            self.stats.dropped += result.dropped;
-            self.stats.count_excluded(&result.excluded);
-            for e in result.errors {
-                self.stats.malformed += 1;
-                report(Diagnostic::Malformed(e));
-            }
-            for e in result.normalize_errors {
-                self.stats.normalize_errors += 1;
-                report(Diagnostic::Normalize(e));
-            }
-            for (rule, message) in result.warnings {
-                self.warning(rule, message, report);
-            }
-            for row in result.rows {
-                self.rows[row.rule].push((row.ts, row.row));
-            }
-            for (rule, ts, event) in result.sigma_hits {
-                self.sigma_hits[rule].push((ts, event));
-            }
-            self.findings.extend(result.findings);
-            self.calls.extend(result.calls);
+            self.merge(result, report);
         }
+    }
+
+    fn merge(&mut self, result: RecordResult, report: &mut dyn FnMut(Diagnostic)) {
+        let engine = self.engine.clone();
+        self.stats.events += result.events;
+        self.stats.prefiltered += result.skipped;
+        self.stats.no_timestamp += result.no_timestamp;
+        self.stats.dropped += result.dropped;
+        self.stats.count_excluded(&result.excluded);
+        if let Some(t) = result.latest {
+            self.clock = Some(self.clock.map_or(t, |c| c.max(t)));
+        }
+        let clock = self.clock.unwrap_or(0);
+        let behind = |ts: i64, watermark: Option<i64>| watermark.is_some_and(|w| ts <= w);
+        for e in result.errors {
+            self.stats.malformed += 1;
+            report(Diagnostic::Malformed(e));
+        }
+        for e in result.normalize_errors {
+            self.stats.normalize_errors += 1;
+            report(Diagnostic::Normalize(e));
+        }
+        for (rule, message) in result.warnings {
+            self.warning(rule, message, report);
+        }
+        for row in result.rows {
+            if !self.esql[row.rule].push(&engine.rules[row.rule], row.ts, row.row) {
+                self.stats.late += 1;
+            }
+        }
+        let mut sigma = SigmaOutcome::default();
+        for (rule, ts, event) in result.sigma_hits {
+            if ts.is_some_and(|t| behind(t, self.watermark)) {
+                self.stats.late += 1;
+            }
+            let seq = self.next_seq();
+            self.sigma
+                .hit(&engine, rule, ts, event, clock, seq, &mut sigma);
+        }
+        self.take_sigma(sigma);
+        let mut excluded = Tally::default();
+        for (finding, event) in result.findings {
+            let Some(alert) =
+                crate::findings::finding_alert(&engine, finding, &event, clock, &mut excluded)
+            else {
+                continue;
+            };
+            let order = Order {
+                ts: alert.timestamp,
+                kind: Kind::Detector,
+                rule: 0,
+                seq: self.next_seq(),
+            };
+            self.release((order, alert));
+        }
+        self.stats.count_excluded(&excluded);
+        for call in result.calls {
+            if behind(call.ts, self.watermark) {
+                self.stats.late += 1;
+            }
+            self.calls.push(call);
+        }
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
     }
 
     fn warning(&mut self, rule: usize, message: String, report: &mut dyn FnMut(Diagnostic)) {
@@ -198,97 +342,147 @@ impl<'e> Hunt<'e> {
         }
     }
 
-    /// Runs every rule's executions over the event time the data covers and sends the
-    /// alerts, in time order, to the sink.
-    pub fn finish(self, sink: &mut dyn AlertSink) -> Result<RunStats, SinkError> {
-        self.finish_with(sink, &mut |_| {})
+    /// Declares every event at or before `to` (event time) in: runs the ES|QL executions
+    /// whose windows end by then, and feeds correlations and analyzers what it reaches.
+    /// The watermark never goes back (an earlier `to` does nothing).
+    pub fn advance(&mut self, to: i64, report: &mut dyn FnMut(Diagnostic)) {
+        let to = self.advance_rules(to, report);
+        let findings = self.advance_behavior(to);
+        self.take_findings(findings);
     }
 
-    pub fn finish_with(
-        self,
-        sink: &mut dyn AlertSink,
-        report: &mut dyn FnMut(Diagnostic),
-    ) -> Result<RunStats, SinkError> {
-        self.finish_saving(sink, report, None)
+    /// Advances the ES|QL and Sigma rules; returns the watermark.
+    fn advance_rules(&mut self, to: i64, report: &mut dyn FnMut(Diagnostic)) -> i64 {
+        let to = self.watermark.map_or(to, |w| w.max(to));
+        self.watermark = Some(to);
+        let engine = &*self.engine;
+        let outcomes: Vec<RuleOutcome> = self
+            .esql
+            .par_iter_mut()
+            .map(|run| run.advance(engine, to))
+            .collect();
+        for (r, outcome) in outcomes.into_iter().enumerate() {
+            self.take_esql(r, outcome, report);
+        }
+        let mut seq = self.seq;
+        let sigma = self.sigma.advance(&self.engine, to, &mut seq);
+        self.seq = seq;
+        self.take_sigma(sigma);
+        self.stats.correlation_evicted = self.sigma.evicted();
+        to
     }
 
-    /// Starts the behavioural analyzers from baselines a previous run saved.
-    pub fn resume(&mut self, baselines: modelward_behavior::SavedState) {
-        self.baselines = Some(baselines);
+    /// Feeds the analyzers the calls up to `to`; returns their findings.
+    fn advance_behavior(&mut self, to: i64) -> Vec<modelward_behavior::Finding> {
+        let (now, later): (Vec<Call>, Vec<Call>) = std::mem::take(&mut self.calls)
+            .into_iter()
+            .partition(|c| c.ts <= to);
+        self.calls = later;
+        if now.is_empty() {
+            return Vec::new();
+        }
+        self.behavior.observe(now)
     }
 
-    /// [`Hunt::finish_with`], writing the behavioural baselines to keep for the next run
-    /// into `saved`.
-    pub fn finish_saving(
+    fn take_esql(&mut self, r: usize, outcome: RuleOutcome, report: &mut dyn FnMut(Diagnostic)) {
+        self.stats.executions += outcome.executions;
+        self.stats.truncated += outcome.truncated;
+        self.stats.suppressed += outcome.suppressed;
+        self.stats.count_excluded(&outcome.excluded);
+        for w in outcome.warnings {
+            self.warning(r, w, report);
+        }
+        for placed in outcome.alerts {
+            self.release(placed);
+        }
+    }
+
+    fn take_sigma(&mut self, outcome: SigmaOutcome) {
+        self.stats.no_timestamp += outcome.no_timestamp;
+        self.stats.count_excluded(&outcome.excluded);
+        for placed in outcome.alerts {
+            self.release(placed);
+        }
+    }
+
+    fn take_findings(&mut self, findings: Vec<modelward_behavior::Finding>) {
+        for f in findings {
+            let Some(alert) = crate::behavior::behavior_alert(&self.engine, f) else {
+                continue;
+            };
+            let order = Order {
+                ts: alert.timestamp,
+                kind: Kind::Analyzer,
+                rule: 0,
+                seq: self.next_seq(),
+            };
+            self.release((order, alert));
+        }
+    }
+
+    /// An alert is ready: unless an exception leaves it out, its secrets are masked and it
+    /// waits to be taken. (Alerts on single events were judged on their event already;
+    /// this judges the rest on the alert, and finds nothing more in those.)
+    fn release(&mut self, (order, mut alert): Placed) {
+        let exceptions = self.engine.exceptions();
+        if !exceptions.is_empty() {
+            if let Some(x) = exceptions.for_rule(&alert.rule).excluding_alert(&alert) {
+                let mut tally = Tally::default();
+                tally.alert(x);
+                self.stats.count_excluded(&tally);
+                return;
+            }
+        }
+        redact(self.engine.detectors.redactor(), &mut alert.fields);
+        self.stats.alerts += 1;
+        self.ready.push((order, alert));
+    }
+
+    /// The alerts ready now, in report order.
+    pub fn take_ready(&mut self) -> Vec<Alert> {
+        let mut ready = std::mem::take(&mut self.ready);
+        ready.sort_by_key(|(order, _)| *order);
+        ready.into_iter().map(|(_, alert)| alert).collect()
+    }
+
+    /// What the session holds now (its memory is about proportional to it).
+    pub fn held(&self) -> Held {
+        Held {
+            rows: self.esql.iter().map(EsqlRun::rows).sum(),
+            matches: self.sigma.pending(),
+            calls: self.calls.len(),
+            alerts: self.ready.len(),
+        }
+    }
+
+    /// The end of the input: everything still pending runs (every execution, correlation
+    /// and analyzer window to the end), and every alert not taken yet goes to the sink in
+    /// report order. Returns the run's counters.
+    pub fn finish(
         mut self,
         sink: &mut dyn AlertSink,
         report: &mut dyn FnMut(Diagnostic),
-        saved: Option<&mut modelward_behavior::SavedState>,
     ) -> Result<RunStats, SinkError> {
-        let engine = self.engine;
-        let buffers = std::mem::take(&mut self.rows);
-        let outcomes: Vec<_> = buffers
-            .into_par_iter()
-            .enumerate()
-            .map(|(r, rows)| run_rule(engine, r, rows))
-            .collect();
-        let mut alerts = Vec::new();
-        let mut excluded = Tally::default();
-        for (r, outcome) in outcomes.into_iter().enumerate() {
-            self.stats.executions += outcome.executions;
-            self.stats.truncated += outcome.truncated;
-            self.stats.suppressed += outcome.suppressed;
-            excluded.add(&outcome.excluded);
-            for w in outcome.warnings {
-                self.warning(r, w, report);
-            }
-            alerts.extend(outcome.alerts);
+        self.advance_rules(i64::MAX, report);
+        for r in 0..self.esql.len() {
+            let mut outcome = RuleOutcome::default();
+            self.esql[r].finish(&mut outcome);
+            self.take_esql(r, outcome, report);
         }
-        let sigma = crate::sigma::sigma_alerts(engine, std::mem::take(&mut self.sigma_hits));
-        self.stats.correlation_evicted += sigma.evicted;
-        self.stats.no_timestamp += sigma.no_timestamp;
-        excluded.add(&sigma.excluded);
-        alerts.extend(sigma.alerts);
-        alerts.extend(crate::findings::finding_alerts(
-            engine,
-            std::mem::take(&mut self.findings),
-            &mut excluded,
-        ));
-        let (behavior, baselines) = engine
-            .behavior
-            .analyze_resumed(std::mem::take(&mut self.calls), self.baselines.take());
-        self.stats.behavior_calls += behavior.calls;
-        self.stats.behavior_evicted += behavior.evicted;
-        self.stats.behavior_already_counted += behavior.already_counted;
-        self.stats.baselines_not_restored += behavior.not_restored;
-        if let Some(out) = saved {
-            *out = baselines;
+        // The analyzers' last findings and those the end of input closes, in one time order.
+        let mut findings = self.advance_behavior(i64::MAX);
+        let behavior = std::mem::replace(&mut self.behavior, self.engine.behavior.start(None));
+        let outcome = behavior.finish();
+        findings.extend(outcome.findings);
+        findings.sort_by(|a, b| (a.timestamp, a.code).cmp(&(b.timestamp, b.code)));
+        self.take_findings(findings);
+        self.stats.behavior_calls += outcome.calls;
+        self.stats.behavior_evicted += outcome.evicted;
+        self.stats.behavior_already_counted += outcome.already_counted;
+        self.stats.baselines_not_restored += outcome.not_restored;
+        for alert in self.take_ready() {
+            sink.alert(&alert)?;
         }
-        alerts.extend(crate::behavior::behavior_alerts(engine, behavior.findings));
-        // Alerts on single events were judged on their event already; this judges the rest
-        // on the alert (and finds nothing more in those).
-        if !engine.exceptions().is_empty() {
-            alerts.retain(|alert| {
-                let rule = engine.exceptions().for_rule(&alert.rule);
-                match rule.excluding_alert(alert) {
-                    Some(x) => {
-                        excluded.alert(x);
-                        false
-                    }
-                    None => true,
-                }
-            });
-        }
-        self.stats.count_excluded(&excluded);
-        for alert in &mut alerts {
-            redact(engine.detectors.redactor(), &mut alert.fields);
-        }
-        // Stable: within one time, rules in load order and each execution's rows in order.
-        alerts.sort_by_key(|a| a.timestamp);
-        for alert in &alerts {
-            sink.alert(alert)?;
-        }
-        self.stats.alerts = alerts.len() as u64;
         sink.finish()?;
         Ok(self.stats)
     }

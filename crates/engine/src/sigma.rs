@@ -1,133 +1,214 @@
-//! Alerts of Sigma rules: one per matching event, and the matches of correlation rules,
-//! evaluated over event time once every event is in (dependencies first, so a correlation
-//! may count another's matches).
+//! Alerts of Sigma rules: one per matching event as soon as it is pushed, and the matches of
+//! correlation rules over event time, evaluated as the watermark advances (dependencies
+//! first, so a correlation may count another's matches).
 
 use std::sync::Arc;
 
 use modelward_esql::table::document_id;
-use modelward_event::{format_timestamp, Event};
+use modelward_event::Event;
 use modelward_rule::{Alert, AlertWindow};
-use modelward_sigma::correlation::{evaluate, CorrelationMatch, Hit, Limits};
+use modelward_sigma::correlation::{CorrelationMatch, Correlator, Hit, Limits};
 use modelward_sigma::{SigmaCorrelation, Source};
-use serde_json::{json, Map, Value as Json};
+use serde_json::{json, Map};
 
-use crate::alerting::{entity_of, stable_id};
+use crate::alerting::{entity_of, lookup, on_event, over_events, stable_id, Kind, Order, Placed};
 use crate::exceptions::Tally;
 use crate::Engine;
 
+/// What a push or an advance of the Sigma rules produced.
 #[derive(Default)]
 pub struct SigmaOutcome {
-    pub alerts: Vec<Alert>,
-    pub evicted: u64,
-    /// Matches without a timestamp, which no correlation can place.
+    pub alerts: Vec<Placed>,
+    /// Matches without a timestamp, which no correlation can place (once per correlation
+    /// that counts the rule).
     pub no_timestamp: u64,
     /// Matches exceptions left out: a rule's alerts, and the events of correlations.
     pub excluded: Tally,
 }
 
-fn origin_json(event: &Event) -> Json {
-    json!({"file": &*event.origin.file, "line": event.origin.line, "offset": event.origin.offset})
+/// The Sigma rules' state between calls: matches waiting for event time to reach them, and
+/// each correlation's windows.
+pub struct SigmaRun {
+    /// Per rule, how many correlations count its matches.
+    counted_by: Vec<u64>,
+    /// Per rule, the timed matches correlations have not seen yet, in push order.
+    pending: Vec<Vec<(i64, Arc<Event>)>>,
+    correlators: Vec<Correlator>,
+    /// Correlations another correlation counts without `generate` raise no alert of their own.
+    quiet: Vec<bool>,
 }
 
-fn lookup(event: &Event) -> impl Fn(&str) -> Option<Json> + '_ {
-    move |name| event.get(name).into_iter().next().cloned()
-}
-
-/// Correlations another correlation counts without `generate` raise no alert of their own.
-fn silenced(correlations: &[SigmaCorrelation]) -> Vec<bool> {
-    let mut quiet = vec![false; correlations.len()];
-    for c in correlations.iter().filter(|c| !c.doc.generate) {
-        for s in &c.sources {
-            if let Source::Correlation(k) = s {
-                quiet[*k] = true;
-            }
-        }
-    }
-    quiet
-}
-
-pub fn sigma_alerts(engine: &Engine, hits: Vec<Vec<(Option<i64>, Arc<Event>)>>) -> SigmaOutcome {
-    let set = engine.sigma();
-    let mut out = SigmaOutcome::default();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    // The exceptions of each rule; a correlation counts the events of a rule that neither
-    // its own nor the rule's exceptions match.
-    let own: Vec<_> = set
-        .rules
-        .iter()
-        .map(|r| engine.exceptions().for_rule(&r.meta))
-        .collect();
-    for (r, rule) in set.rules.iter().enumerate() {
-        if !rule.emits {
-            continue;
-        }
-        for (ts, event) in &hits[r] {
-            if let Some(x) = own[r].excluding_event(event, *ts) {
-                out.excluded.alert(x);
-                continue;
-            }
-            let id = stable_id(&[&rule.meta.id, &document_id(event)]);
-            let mut alert = Alert::new(rule.meta.clone(), ts.unwrap_or(now), id);
-            alert.original_time = *ts;
-            let mut fields = Map::new();
-            for f in &rule.fields {
-                if let Some(v) = lookup(event)(f) {
-                    fields.insert(f.clone(), v);
+impl SigmaRun {
+    pub fn new(engine: &Engine) -> SigmaRun {
+        let set = engine.sigma();
+        let mut counted_by = vec![0; set.rules.len()];
+        let mut quiet = vec![false; set.correlations.len()];
+        for c in &set.correlations {
+            for s in &c.sources {
+                match s {
+                    Source::Rule(r) => counted_by[*r] += 1,
+                    Source::Correlation(k) if !c.doc.generate => quiet[*k] = true,
+                    Source::Correlation(_) => {}
                 }
             }
-            alert.entity = entity_of(&fields, &lookup(event));
-            alert.fields = fields;
-            alert.evidence.insert("source".into(), origin_json(event));
-            out.alerts.push(alert);
+        }
+        SigmaRun {
+            pending: vec![Vec::new(); set.rules.len()],
+            counted_by,
+            correlators: set
+                .correlations
+                .iter()
+                .map(|_| Correlator::new(Limits::default()))
+                .collect(),
+            quiet,
         }
     }
-    let quiet = silenced(&set.correlations);
-    let mut matches: Vec<Vec<CorrelationMatch>> = Vec::with_capacity(set.correlations.len());
-    for (k, c) in set.correlations.iter().enumerate() {
-        let mut input = Vec::new();
-        let mine = engine.exceptions().for_rule(&c.meta);
-        for (source, s) in c.sources.iter().enumerate() {
-            match s {
-                Source::Rule(r) => {
-                    let exceptions = mine.union(&own[*r]);
-                    for (ts, event) in &hits[*r] {
-                        let Some(ts) = ts else {
-                            out.no_timestamp += 1;
-                            continue;
-                        };
-                        if let Some(x) = exceptions.excluding_event(event, Some(*ts)) {
-                            out.excluded.event(x);
-                            continue;
+
+    /// Matches kept for correlations.
+    pub fn pending(&self) -> usize {
+        self.pending.iter().map(Vec::len).sum()
+    }
+
+    /// Matches the correlations dropped from full windows (bounded state).
+    pub fn evicted(&self) -> u64 {
+        self.correlators.iter().map(|c| c.stats().evicted).sum()
+    }
+
+    /// A match of rule `r`: its alert (unless an exception leaves it out) and, for the
+    /// correlations that count it, a hit to place once event time reaches it. `clock` dates
+    /// an alert on an event without a time.
+    #[allow(clippy::too_many_arguments)]
+    pub fn hit(
+        &mut self,
+        engine: &Engine,
+        r: usize,
+        ts: Option<i64>,
+        event: Arc<Event>,
+        clock: i64,
+        seq: u64,
+        out: &mut SigmaOutcome,
+    ) {
+        let rule = &engine.sigma().rules[r];
+        if rule.emits {
+            match engine
+                .exceptions()
+                .for_rule(&rule.meta)
+                .excluding_event(&event, ts)
+            {
+                Some(x) => out.excluded.alert(x),
+                None => {
+                    let when = ts.unwrap_or(clock);
+                    let id = stable_id(&[&rule.meta.id, &document_id(&event)]);
+                    let mut alert = Alert::new(rule.meta.clone(), when, id);
+                    let mut fields = Map::new();
+                    for f in &rule.fields {
+                        if let Some(v) = lookup(&event)(f) {
+                            fields.insert(f.clone(), v);
                         }
-                        input.push(Hit {
-                            ts: *ts,
-                            source,
-                            event: event.clone(),
-                        });
                     }
-                }
-                Source::Correlation(j) => {
-                    for m in matches.get(*j).into_iter().flatten() {
-                        input.push(Hit {
-                            ts: m.ts,
-                            source,
-                            event: m.last.clone(),
-                        });
-                    }
+                    alert.entity = entity_of(&fields, &lookup(&event));
+                    alert.fields = fields;
+                    on_event(&mut alert, &event, ts);
+                    let order = Order {
+                        ts: when,
+                        kind: Kind::Sigma,
+                        rule: r,
+                        seq,
+                    };
+                    out.alerts.push((order, alert));
                 }
             }
         }
-        let (found, stats) = evaluate(c, input, Limits::default());
-        out.evicted += stats.evicted;
-        if !quiet[k] {
-            out.alerts
-                .extend(found.iter().map(|m| correlation_alert(c, m)));
+        match ts {
+            _ if self.counted_by[r] == 0 => {}
+            Some(ts) => self.pending[r].push((ts, event)),
+            None => out.no_timestamp += self.counted_by[r],
         }
-        matches.push(found);
     }
-    out
+
+    /// Feeds the correlations the matches up to `to` (event time), in time order; `seq`
+    /// numbers the alerts made.
+    pub fn advance(&mut self, engine: &Engine, to: i64, seq: &mut u64) -> SigmaOutcome {
+        let set = engine.sigma();
+        let mut out = SigmaOutcome::default();
+        if set.correlations.is_empty() {
+            return out;
+        }
+        // The matches event time has reached; the rest wait (order kept).
+        let released: Vec<Vec<(i64, Arc<Event>)>> = self
+            .pending
+            .iter_mut()
+            .map(|hits| {
+                let (now, later): (Vec<_>, Vec<_>) = std::mem::take(hits)
+                    .into_iter()
+                    .partition(|(ts, _)| *ts <= to);
+                *hits = later;
+                now
+            })
+            .collect();
+        // The exceptions of each rule; a correlation counts the events of a rule that
+        // neither its own nor the rule's exceptions match.
+        let own: Vec<_> = set
+            .rules
+            .iter()
+            .map(|r| engine.exceptions().for_rule(&r.meta))
+            .collect();
+        let mut matches: Vec<Vec<CorrelationMatch>> = Vec::with_capacity(set.correlations.len());
+        for (k, c) in set.correlations.iter().enumerate() {
+            let mut input = Vec::new();
+            let mine = engine.exceptions().for_rule(&c.meta);
+            for (source, s) in c.sources.iter().enumerate() {
+                match s {
+                    Source::Rule(r) => {
+                        let exceptions = mine.union(&own[*r]);
+                        for (ts, event) in &released[*r] {
+                            if let Some(x) = exceptions.excluding_event(event, Some(*ts)) {
+                                out.excluded.event(x);
+                                continue;
+                            }
+                            input.push(Hit {
+                                ts: *ts,
+                                source,
+                                event: event.clone(),
+                            });
+                        }
+                    }
+                    Source::Correlation(j) => {
+                        for m in matches.get(*j).into_iter().flatten() {
+                            input.push(Hit {
+                                ts: m.ts,
+                                source,
+                                event: m.last.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+            input.sort_by_key(|h| h.ts);
+            let correlator = &mut self.correlators[k];
+            let found: Vec<CorrelationMatch> = input
+                .into_iter()
+                .filter_map(|h| correlator.push(c, h))
+                .collect();
+            if to != i64::MAX {
+                correlator.evict(c, to);
+            }
+            if !self.quiet[k] {
+                for m in &found {
+                    let order = Order {
+                        ts: m.ts,
+                        kind: Kind::Correlation,
+                        rule: k,
+                        seq: *seq,
+                    };
+                    *seq += 1;
+                    out.alerts.push((order, correlation_alert(c, m)));
+                }
+            }
+            matches.push(found);
+        }
+        out
+    }
 }
 
 fn figure_name(c: &SigmaCorrelation) -> &'static str {
@@ -165,16 +246,12 @@ fn correlation_alert(c: &SigmaCorrelation, m: &CorrelationMatch) -> Alert {
     fields.insert(figure_name(c).into(), value);
     alert.entity = entity_of(&fields, &lookup(&m.last));
     alert.fields = fields;
-    alert.evidence.insert("events".into(), json!(m.events));
-    alert
-        .evidence
-        .insert("first_seen".into(), json!(format_timestamp(m.first)));
-    alert
-        .evidence
-        .insert("last_seen".into(), json!(format_timestamp(m.ts)));
-    alert.evidence.insert(
-        "samples".into(),
-        Json::Array(m.samples.iter().map(|e| origin_json(e)).collect()),
+    over_events(
+        &mut alert,
+        Some(m.events),
+        m.first,
+        m.ts,
+        crate::alerting::origins_json(m.samples.iter().map(|e| &e.origin)),
     );
     alert
 }

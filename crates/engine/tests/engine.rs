@@ -1,12 +1,13 @@
 //! The engine end to end: records in, alerts out, with Kibana's scheduling semantics.
 
-use modelward_engine::{AlertSink, Dedup, EngineBuilder, EngineOptions, Hunt, RunStats};
+use modelward_engine::{AlertSink, Dedup, EngineBuilder, EngineOptions, RunStats, Session};
 use modelward_esql::{parse_esql_file, parse_toml_rule, EsqlRule};
 use modelward_event::input::{Reader, ReaderOptions};
 use modelward_rule::Alert;
 use serde_json::{json, Value};
 
 mod common;
+mod stream;
 
 const SEED_RULE: &str = include_str!("../../../rules/esql/azure_openai_model_theft.toml");
 const MINUTE: i64 = 60_000;
@@ -323,7 +324,7 @@ impl AlertSink for Failing {
 #[test]
 fn sink_errors_surface() {
     let engine = EngineBuilder::new().esql_rule(seed()).build();
-    let mut hunt = Hunt::new(&engine);
+    let mut hunt = Session::new(&engine);
     let text: String = burst(raw_listkey, "RG", 100, T0)
         .iter()
         .map(|l| format!("{l}\n"))
@@ -335,9 +336,9 @@ fn sink_errors_surface() {
     )
     .unwrap()
     {
-        hunt.ingest(&batch.unwrap(), &mut |_| {});
+        hunt.push(&batch.unwrap(), &mut |_| {});
     }
-    assert!(hunt.finish(&mut Failing).is_err());
+    assert!(hunt.finish(&mut Failing, &mut |_| {}).is_err());
 }
 
 fn test_rule(name: &str) -> EsqlRule {

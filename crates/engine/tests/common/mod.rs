@@ -5,7 +5,7 @@
 
 use modelward_behavior::Behavior;
 use modelward_detectors::{Detectors, Settings};
-use modelward_engine::{Engine, EngineBuilder, Hunt, RunStats, VecSink};
+use modelward_engine::{Engine, EngineBuilder, RunStats, Session, VecSink};
 use modelward_event::input::{Reader, ReaderOptions};
 use modelward_rule::{Alert, ALERT_SCHEMA};
 use serde_json::Value;
@@ -24,7 +24,7 @@ pub fn hunt_lines(file: &str, lines: &[Value], behavior: Behavior) -> (Vec<Alert
 /// diagnostic fails the test, and so does an alert that does not validate.
 pub fn hunt_with(engine: &Engine, file: &str, lines: &[Value]) -> (Vec<Alert>, RunStats) {
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    let mut hunt = Hunt::new(engine);
+    let mut hunt = Session::new(engine);
     for batch in Reader::from_read(
         file,
         Box::new(std::io::Cursor::new(text.into_bytes())),
@@ -32,12 +32,12 @@ pub fn hunt_with(engine: &Engine, file: &str, lines: &[Value]) -> (Vec<Alert>, R
     )
     .unwrap()
     {
-        hunt.ingest(&batch.unwrap(), &mut |d| {
+        hunt.push(&batch.unwrap(), &mut |d| {
             panic!("unexpected diagnostic {d:?}")
         });
     }
     let mut sink = VecSink::default();
-    let stats = hunt.finish(&mut sink).unwrap();
+    let stats = hunt.finish(&mut sink, &mut |_| {}).unwrap();
     validate_all(&sink.alerts);
     (sink.alerts, stats)
 }

@@ -1,0 +1,281 @@
+//! The engine as a stream: records pushed a few at a time with the watermark advanced as
+//! they come give the alerts a hunt over the whole input gives, each as soon as its rule can
+//! tell; what is held stays bounded.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use modelward_engine::{Engine, EngineBuilder, Session};
+use modelward_event::input::{Batch, InputPath, Reader, ReaderOptions};
+use modelward_rule::Alert;
+use serde_json::{json, Value};
+
+use super::{burst, common, iso, raw_listkey, seed, MINUTE, T0};
+
+/// Every built-in rule (rules/), detector and analyzer, as `modelward hunt` runs them.
+fn whole_pack() -> Engine {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules");
+    let mut sigma = modelward_sigma::SigmaSet::default();
+    let mut esql = Vec::new();
+    let mut files: Vec<_> = walk(&root);
+    files.sort();
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let name = path.display().to_string();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("yml" | "yaml") if !name.contains("/tests/") => {
+                let errors = sigma.add_file(&text, &name);
+                assert!(errors.is_empty(), "{name}: {errors:?}");
+            }
+            Some("toml") => esql.push(modelward_esql::parse_toml_rule(&text, &name).unwrap()),
+            _ => {}
+        }
+    }
+    assert!(sigma.resolve().is_empty());
+    assert!(sigma.rules.len() > 5 && !sigma.correlations.is_empty() && !esql.is_empty());
+    EngineBuilder::new()
+        .esql_rules(esql)
+        .sigma(sigma)
+        .detectors(
+            modelward_detectors::Detectors::new(&modelward_detectors::Settings::default()).unwrap(),
+        )
+        .behavior(
+            modelward_behavior::Behavior::new(&modelward_behavior::Settings::default()).unwrap(),
+        )
+        .build()
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// The example Azure logs (both days, the second gzipped) and a simulated day of LLM
+/// traffic with every attack profile, each in time order, read in batches of about
+/// `batch_bytes`.
+fn corpus(batch_bytes: usize) -> Vec<Vec<Batch>> {
+    let options = ReaderOptions {
+        batch_bytes,
+        ..ReaderOptions::default()
+    };
+    let read = |reader: Reader| -> Vec<Batch> { reader.map(Result::unwrap).collect() };
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/azure_openai");
+    let mut sources: Vec<Vec<Batch>> = [
+        "diagnostics-2025-03-01.ndjson",
+        "diagnostics-2025-03-02.ndjson.gz",
+    ]
+    .iter()
+    .map(|name| read(Reader::open(&InputPath::File(examples.join(name)), options.clone()).unwrap()))
+    .collect();
+    let spec = modelward_corpus::sim::SimSpec {
+        seed: 5,
+        scale: 0.25,
+        ..modelward_corpus::sim::SimSpec::default()
+    };
+    let mut sim = Vec::new();
+    modelward_corpus::sim::simulate(&spec, &mut sim, &mut Vec::new()).unwrap();
+    sources.push(read(
+        Reader::from_read("sim.ndjson", Box::new(std::io::Cursor::new(sim)), options).unwrap(),
+    ));
+    sources
+}
+
+/// The latest `@timestamp` among a batch's records.
+fn latest(batch: &Batch) -> Option<i64> {
+    batch
+        .records
+        .iter()
+        .filter_map(|span| {
+            let v: Value = serde_json::from_slice(batch.bytes(span)).ok()?;
+            let t = v.get("@timestamp").or_else(|| v.get("time"))?.as_str()?;
+            modelward_event::parse_timestamp(t)
+        })
+        .max()
+}
+
+fn docs(alerts: &[Alert]) -> Vec<Value> {
+    alerts.iter().map(Alert::to_json).collect()
+}
+
+/// (rule id, alert id) → the alert, to compare runs.
+fn by_id(alerts: &[Value]) -> BTreeMap<(String, String), Value> {
+    alerts
+        .iter()
+        .map(|a| {
+            (
+                (
+                    a["rule"]["id"].as_str().unwrap().to_string(),
+                    a["alert"]["id"].as_str().unwrap().to_string(),
+                ),
+                a.clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_stream_gives_the_hunts_alerts() {
+    let engine = whole_pack();
+    // The hunt: every record, then the end.
+    let mut hunt = Session::new(&engine);
+    for source in corpus(4 << 20) {
+        for batch in &source {
+            hunt.push(batch, &mut |d| panic!("{d:?}"));
+        }
+    }
+    let mut sink = modelward_engine::VecSink::default();
+    let hunt_stats = hunt.finish(&mut sink, &mut |_| {}).unwrap();
+    let hunted = docs(&sink.alerts);
+    common::validate_all(&sink.alerts);
+    // Every kind of rule alerts in this corpus.
+    let kinds: std::collections::BTreeSet<&str> = hunted
+        .iter()
+        .map(|a| a["rule"]["type"].as_str().unwrap())
+        .collect();
+    assert!(hunted.len() > 40, "{}", hunted.len());
+    assert!(kinds.len() >= 3, "{kinds:?}");
+
+    // The stream: about 64 KB at a time, the watermark at the latest time read, alerts
+    // taken after every push. Each source is in time order; the sources follow one another.
+    let mut stream = Session::new(&engine);
+    let mut streamed = Vec::new();
+    let mut taken_early = 0;
+    for source in corpus(64 << 10) {
+        let mut watermark = i64::MIN;
+        for batch in &source {
+            stream.push(batch, &mut |d| panic!("{d:?}"));
+            if let Some(t) = latest(batch) {
+                watermark = watermark.max(t);
+            }
+            stream.advance(watermark, &mut |_| {});
+            let ready = stream.take_ready();
+            taken_early += ready.len();
+            // Within one take, report order.
+            let times: Vec<i64> = ready.iter().map(|a| a.timestamp).collect();
+            assert!(times.windows(2).all(|w| w[0] <= w[1]));
+            streamed.extend(docs(&ready));
+        }
+    }
+    let mut sink = modelward_engine::VecSink::default();
+    let stream_stats = stream.finish(&mut sink, &mut |_| {}).unwrap();
+    streamed.extend(docs(&sink.alerts));
+    assert!(
+        taken_early * 2 > streamed.len(),
+        "most alerts come before the end: {taken_early} of {}",
+        streamed.len()
+    );
+    let (a, b) = (by_id(&hunted), by_id(&streamed));
+    let only_hunt: Vec<_> = a.keys().filter(|k| !b.contains_key(*k)).collect();
+    let only_stream: Vec<_> = b.keys().filter(|k| !a.contains_key(*k)).collect();
+    assert!(
+        only_hunt.is_empty() && only_stream.is_empty(),
+        "hunt only: {only_hunt:?}\nstream only: {only_stream:?}"
+    );
+    assert_eq!(a, b);
+    assert_eq!(hunted.len(), streamed.len());
+    assert_eq!(
+        (hunt_stats.alerts, hunt_stats.events, hunt_stats.executions),
+        (
+            stream_stats.alerts,
+            stream_stats.events,
+            stream_stats.executions
+        )
+    );
+    assert_eq!(stream_stats.late, 0);
+}
+
+#[test]
+fn alerts_come_when_their_rule_can_tell() {
+    let yaml = "title: Tool call\nname: tool_call\nlogsource: {category: llm}\ndetection:\n  sel:\n    event.action: tool_call\n  condition: sel\nlevel: high\n---\ntitle: Many tool calls\ncorrelation:\n  type: event_count\n  rules: tool_call\n  generate: true\n  group-by: [user.id]\n  timespan: 5m\n  condition: {gte: 3}\nlevel: critical\n";
+    let mut set = modelward_sigma::SigmaSet::default();
+    assert!(set.add_file(yaml, "t.yml").is_empty());
+    assert!(set.resolve().is_empty());
+    let engine = EngineBuilder::new().sigma(set).esql_rule(seed()).build();
+    let mut session = Session::new(&engine);
+    let push = |session: &mut Session, lines: &[Value]| {
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        for batch in Reader::from_read(
+            "t.ndjson",
+            Box::new(std::io::Cursor::new(text.into_bytes())),
+            ReaderOptions::default(),
+        )
+        .unwrap()
+        {
+            session.push(&batch.unwrap(), &mut |d| panic!("{d:?}"));
+        }
+    };
+    let rules = |alerts: Vec<Alert>| -> Vec<String> {
+        alerts.into_iter().map(|a| a.rule.name.clone()).collect()
+    };
+    let calls: Vec<Value> = (0..3)
+        .map(|i| json!({"@timestamp": iso(T0 + i * MINUTE), "event": {"action": "tool_call"}, "user": {"id": "mallory"}}))
+        .collect();
+    // A match on one event alerts when it is pushed; the correlation once event time has
+    // reached its third match.
+    push(&mut session, &calls);
+    assert_eq!(rules(session.take_ready()), ["Tool call"; 3]);
+    session.advance(T0 + MINUTE, &mut |_| {});
+    assert!(session.take_ready().is_empty());
+    session.advance(T0 + 2 * MINUTE, &mut |_| {});
+    assert_eq!(rules(session.take_ready()), ["Many tool calls"]);
+    // The seed rule's 100 key listings from 09:05 end at 09:38; the 09:40 execution
+    // ([08:40, 09:40]) counts them once event time reaches 09:40.
+    push(
+        &mut session,
+        &burst(raw_listkey, "RG", 100, T0 + 5 * MINUTE),
+    );
+    session.advance(T0 + 39 * MINUTE, &mut |_| {});
+    assert!(session.take_ready().is_empty());
+    session.advance(T0 + 40 * MINUTE, &mut |_| {});
+    assert_eq!(
+        rules(session.take_ready()),
+        ["Potential Azure OpenAI Model Theft"]
+    );
+    // A listing pushed now, from before the start of every window still to run, is late.
+    assert_eq!(session.stats().late, 0);
+    push(&mut session, &burst(raw_listkey, "RG", 1, T0 - 30 * MINUTE));
+    assert_eq!(session.stats().late, 1);
+    let mut sink = modelward_engine::VecSink::default();
+    let stats = session.finish(&mut sink, &mut |_| {}).unwrap();
+    assert!(sink.alerts.is_empty(), "{:?}", rules(sink.alerts));
+    assert_eq!(stats.alerts, 5);
+}
+
+#[test]
+fn what_a_stream_holds_stays_within_a_window() {
+    let engine = EngineBuilder::new().esql_rule(seed()).build();
+    let mut session = Session::new(&engine);
+    let mut most = 0;
+    // Three days of a key listing every 20 seconds (12,960 events), the watermark following.
+    for hour in 0..72 {
+        let lines = burst(raw_listkey, "RG", 180, T0 + hour * 60 * MINUTE);
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        for batch in Reader::from_read(
+            "t.ndjson",
+            Box::new(std::io::Cursor::new(text.into_bytes())),
+            ReaderOptions::default(),
+        )
+        .unwrap()
+        {
+            session.push(&batch.unwrap(), &mut |d| panic!("{d:?}"));
+        }
+        session.advance(T0 + (hour + 1) * 60 * MINUTE - 1, &mut |_| {});
+        session.take_ready();
+        most = most.max(session.held().rows);
+    }
+    // The seed rule looks back an hour: at most about an hour and a batch of rows.
+    assert!(most <= 2 * 180 + 30, "held {most} rows");
+    let stats = session
+        .finish(&mut modelward_engine::VecSink::default(), &mut |_| {})
+        .unwrap();
+    assert_eq!(stats.late, 0);
+    assert!(stats.alerts > 0);
+}

@@ -162,6 +162,8 @@ pub struct Call {
     pub line: u64,
     /// Byte offset of the record in its file.
     pub offset: u64,
+    /// Hash of the record as read (0: unknown).
+    pub hash: u64,
 }
 
 /// Azure OpenAI's client address, masked (`a.b.c.***`).
@@ -383,6 +385,7 @@ impl Call {
             file: event.origin.file.clone(),
             line: event.origin.line,
             offset: event.origin.offset,
+            hash: event.origin.hash,
         })
     }
 
@@ -408,6 +411,7 @@ impl Call {
             file: Arc::from("test.ndjson"),
             line: 1,
             offset: 0,
+            hash: 0,
         }
     }
 

@@ -13,6 +13,9 @@ pub struct Sample {
     /// Byte offset of the record (absent from baselines saved before it was kept).
     #[serde(default)]
     pub offset: u64,
+    /// Hash of the record as read (0: unknown, or saved before it was kept).
+    #[serde(default)]
+    pub hash: u64,
 }
 
 impl Sample {
@@ -21,6 +24,7 @@ impl Sample {
             file: call.file.to_string(),
             line: call.line,
             offset: call.offset,
+            hash: call.hash,
         }
     }
 }

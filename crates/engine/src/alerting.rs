@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value as Json};
 
 use modelward_esql::Value;
 use modelward_event::fields::{MODEL, PRINCIPAL, SOURCE_IP};
+use modelward_event::hash::record_hash_text;
 pub(crate) use modelward_event::hash::stable_id;
 use modelward_event::{format_timestamp, Event, Origin};
 use modelward_rule::Alert;
@@ -34,13 +35,18 @@ pub(crate) struct Order {
 /// An alert with its place.
 pub(crate) type Placed = (Order, Alert);
 
-/// The JSON of one source record: where to find it again.
-pub(crate) fn record_json(file: &str, line: u64, offset: u64) -> Json {
-    json!({"file": file, "line": line, "offset": offset})
+/// The JSON of one source record: where to find it again (file, line, byte offset) and, when
+/// known, the hash of its bytes as read, to tell it is the same record.
+pub(crate) fn record_json(file: &str, line: u64, offset: u64, hash: u64) -> Json {
+    let mut doc = json!({"file": file, "line": line, "offset": offset});
+    if hash != 0 {
+        doc["hash"] = json!(record_hash_text(hash));
+    }
+    doc
 }
 
 fn origin_json(origin: &Origin) -> Json {
-    record_json(&origin.file, origin.line, origin.offset)
+    record_json(&origin.file, origin.line, origin.offset, origin.hash)
 }
 
 /// Evidence of an alert on one event: its time and its source record.

@@ -37,7 +37,7 @@ pub fn behavior_alert(engine: &Engine, f: Finding) -> Option<Alert> {
         f.last_seen,
         f.samples
             .iter()
-            .map(|s| record_json(&s.file, s.line, s.offset)),
+            .map(|s| record_json(&s.file, s.line, s.offset, s.hash)),
     );
     Some(alert)
 }

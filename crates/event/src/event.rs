@@ -5,12 +5,14 @@ use serde_json::{Map, Value};
 use crate::path;
 
 /// Where an event was read from: the file (or `-` for stdin), the 1-based line and the byte
-/// offset of the record in the decompressed stream.
+/// offset of the record in the decompressed stream, and the record's hash as read
+/// ([`crate::hash::record_hash`]; 0 when unknown).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Origin {
     pub file: Arc<str>,
     pub line: u64,
     pub offset: u64,
+    pub hash: u64,
 }
 
 /// One event: a JSON object, in the normalized field naming once a source normalizer ran.

@@ -35,7 +35,7 @@ pub enum Ingested {
 }
 
 /// The events of one raw record (an envelope holds several), normalized for `source`, each
-/// with its origin (file, line, offset). A record that is not valid JSON (or an S3 access
+/// with its origin (file, line, offset, and the hash of the record's bytes). A record that is not valid JSON (or an S3 access
 /// log line) is an error at its line and column.
 pub fn record_events(
     file: &Arc<str>,
@@ -44,6 +44,7 @@ pub fn record_events(
     source: SourceKind,
 ) -> Result<Vec<Ingested>, ParseError> {
     let objects = parse_record(raw).map_err(|e| located(file, span, e))?;
+    let hash = crate::hash::record_hash(raw);
     Ok(objects
         .into_iter()
         .map(|object| {
@@ -51,6 +52,7 @@ pub fn record_events(
                 file: file.clone(),
                 line: span.line,
                 offset: span.offset,
+                hash,
             };
             match normalize(object, source) {
                 Ok(Normalized::Event(fields)) => {

@@ -12,6 +12,9 @@ pub struct SampleRef {
     pub line: u64,
     /// Byte offset in the (decompressed) input, when the alert had it.
     pub offset: Option<u64>,
+    /// The record's hash as the hunt read it (`xxh3:…`), when the alert had it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
 }
 
 /// The parts of an alert the playbook uses, and the whole document.
@@ -262,6 +265,7 @@ fn sample(v: &Value) -> Option<SampleRef> {
         file: v.get("file")?.as_str()?.to_string(),
         line: v.get("line")?.as_u64()?,
         offset: v.get("offset").and_then(Value::as_u64),
+        hash: v.get("hash").and_then(Value::as_str).map(str::to_string),
     })
 }
 

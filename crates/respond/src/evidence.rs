@@ -8,6 +8,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use modelward_event::hash::{record_hash, record_hash_text};
 use modelward_event::input::{InputPath, Reader, ReaderOptions};
 use modelward_store::incidents::EvidenceRecord;
 use modelward_store::Store;
@@ -36,15 +37,17 @@ pub struct Capture {
 /// them; `read_at` (ms) dates them. A record found at its offset but on another line than
 /// the hunt saw is not taken: the file changed since (rotated, truncated, rewritten).
 pub fn capture(samples: &[SampleRef], read_at: i64) -> Capture {
+    /// Offset -> (the line the hunt saw the record on, its hash as read, if known).
+    type Wanted<'a> = BTreeMap<u64, (u64, Option<&'a str>)>;
     // Per file: the offsets wanted (exact) with the line the hunt saw each on, and the lines
     // wanted without an offset (the first record starting on the line; a line may hold
     // several, as a JSON array does).
-    let mut by_file: BTreeMap<&str, (BTreeMap<u64, u64>, BTreeSet<u64>)> = BTreeMap::new();
+    let mut by_file: BTreeMap<&str, (Wanted, BTreeSet<u64>)> = BTreeMap::new();
     for s in samples {
         let (offsets, lines) = by_file.entry(s.file.as_str()).or_default();
         match s.offset {
             Some(o) => {
-                offsets.insert(o, s.line);
+                offsets.insert(o, (s.line, s.hash.as_deref()));
             }
             None => {
                 lines.insert(s.line);
@@ -53,14 +56,13 @@ pub fn capture(samples: &[SampleRef], read_at: i64) -> Capture {
     }
     let mut out = Capture::default();
     for (file, (mut offsets, mut lines)) in by_file {
-        let missing =
-            |why: &dyn std::fmt::Display, offsets: &BTreeMap<u64, u64>, lines: &BTreeSet<u64>| {
-                offsets
-                    .keys()
-                    .map(|o| format!("{file} at byte {o}: {why}"))
-                    .chain(lines.iter().map(|l| format!("{file}:{l}: {why}")))
-                    .collect::<Vec<_>>()
-            };
+        let missing = |why: &dyn std::fmt::Display, offsets: &Wanted, lines: &BTreeSet<u64>| {
+            offsets
+                .keys()
+                .map(|o| format!("{file} at byte {o}: {why}"))
+                .chain(lines.iter().map(|l| format!("{file}:{l}: {why}")))
+                .collect::<Vec<_>>()
+        };
         if file == "-" || file == "<stdin>" {
             out.missing
                 .extend(missing(&"read from stdin, not kept", &offsets, &lines));
@@ -78,10 +80,20 @@ pub fn capture(samples: &[SampleRef], read_at: i64) -> Capture {
             let Ok(batch) = batch else { continue };
             for span in &batch.records {
                 let at_offset = offsets.remove(&span.offset);
-                if let Some(line) = at_offset.filter(|l| *l != span.line) {
+                if let Some((line, _)) = at_offset.filter(|(l, _)| *l != span.line) {
                     out.missing.push(format!(
                         "{file} at byte {}: the file changed since the hunt read it (the record there is on line {}, was on line {line}): not taken",
                         span.offset, span.line
+                    ));
+                    continue;
+                }
+                let read = || record_hash_text(record_hash(batch.bytes(span)));
+                if let Some((_, Some(hash))) =
+                    at_offset.filter(|(_, h)| h.is_some_and(|h| h != read()))
+                {
+                    out.missing.push(format!(
+                        "{file} at byte {}: the file changed since the hunt read it (the record there has another hash than {hash}): not taken",
+                        span.offset
                     ));
                     continue;
                 }
@@ -349,16 +361,19 @@ mod tests {
                 file: file.clone(),
                 line: 2,
                 offset: None,
+                hash: None,
             },
             SampleRef {
                 file: file.clone(),
                 line: 9,
                 offset: None,
+                hash: None,
             },
             SampleRef {
                 file: "/nonexistent/x.log".into(),
                 line: 1,
                 offset: None,
+                hash: None,
             },
         ];
         let c = capture(&samples, 5);
@@ -382,6 +397,7 @@ mod tests {
             file: log.display().to_string(),
             line: 2,
             offset: Some(8),
+            hash: None,
         };
         assert_eq!(capture(std::slice::from_ref(&sample), 1).records.len(), 1);
         // Rotated and rewritten: another record starts at byte 8, on line 3.
@@ -393,6 +409,27 @@ mod tests {
             "{:?}",
             c.missing
         );
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_record_at_its_offset_with_another_hash_is_not_taken() {
+        let dir = temp("rehashed");
+        fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("a.ndjson");
+        fs::write(&log, "{\"a\":1}\n{\"b\":2}\n").unwrap();
+        let sample = SampleRef {
+            file: log.display().to_string(),
+            line: 2,
+            offset: Some(8),
+            hash: Some(record_hash_text(record_hash(b"{\"b\":2}"))),
+        };
+        assert_eq!(capture(std::slice::from_ref(&sample), 1).records.len(), 1);
+        // Rewritten in place: same line, same offset, another record.
+        fs::write(&log, "{\"a\":1}\n{\"b\":3}\n").unwrap();
+        let c = capture(&[sample], 2);
+        assert!(c.records.is_empty(), "{:?}", c.records);
+        assert!(c.missing[0].contains("another hash"), "{:?}", c.missing);
         let _ = fs::remove_dir_all(&dir);
     }
 
@@ -414,6 +451,7 @@ mod tests {
                 file,
                 line: second.line,
                 offset: Some(second.offset),
+                hash: None,
             }],
             1,
         );

@@ -47,6 +47,16 @@ pub trait Analyzer {
             None => saved.len() as u64,
         }
     }
+    /// What it keeps that is not per principal (clusters across principals, the peers'
+    /// medians), for a live engine's checkpoint; `None` when it keeps nothing of the kind.
+    /// `hunt --state` does not keep it: it is rebuilt each run.
+    fn save_shared(&self) -> Option<serde_json::Value> {
+        None
+    }
+    /// Restores what [`Analyzer::save_shared`] gave; false when it cannot be read.
+    fn load_shared(&mut self, _shared: serde_json::Value) -> bool {
+        false
+    }
 }
 
 /// Test helpers: an analyzer fed calls in order.
@@ -73,7 +83,7 @@ pub(crate) mod feed {
 }
 
 /// One principal's profile as kept between runs: the analyzer's own JSON.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SavedProfile {
     pub principal: String,
     pub profile: serde_json::Value,
@@ -82,10 +92,14 @@ pub struct SavedProfile {
 }
 
 /// What the analyzers keep between runs, by analyzer code: their profiles and the latest
-/// event time each has seen (calls not after it are not counted again).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// event time each has seen (calls not after it are not counted again), and, in a live
+/// engine's checkpoint, what they keep across principals.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SavedState {
     pub analyzers: BTreeMap<String, (Vec<SavedProfile>, i64)>,
+    /// By analyzer code: [`Analyzer::save_shared`]'s state.
+    #[serde(default)]
+    pub shared: BTreeMap<String, serde_json::Value>,
 }
 
 /// Makes the call's principal the one `kind` asks for, when the call has it.
@@ -233,6 +247,9 @@ impl Behavior {
                 .remove(a.code())
                 .unwrap_or((Vec::new(), i64::MIN));
             outcome.not_restored += a.load(profiles);
+            if let Some(shared) = saved.shared.remove(a.code()) {
+                outcome.not_restored += u64::from(!a.load_shared(shared));
+            }
             watermarks.push(mark);
         }
         Run {
@@ -290,8 +307,8 @@ impl Run {
     }
 
     /// What a later run starts from: every analyzer's profiles as they are now (open
-    /// windows carry over) and the latest event time each has counted; analyzers this run
-    /// does not enable keep what they had.
+    /// windows carry over), what it keeps across principals, and the latest event time each
+    /// has counted; analyzers this run does not enable keep what they had.
     pub fn save(&self) -> SavedState {
         let mut state = SavedState::default();
         for (a, mark) in self.analyzers.iter().zip(&self.watermarks) {
@@ -299,10 +316,19 @@ impl Run {
             state
                 .analyzers
                 .insert(a.code().to_string(), (a.save(), watermark));
+            if let Some(shared) = a.save_shared() {
+                state.shared.insert(a.code().to_string(), shared);
+            }
         }
         for (code, kept) in &self.kept.analyzers {
             state
                 .analyzers
+                .entry(code.clone())
+                .or_insert_with(|| kept.clone());
+        }
+        for (code, kept) in &self.kept.shared {
+            state
+                .shared
                 .entry(code.clone())
                 .or_insert_with(|| kept.clone());
         }

@@ -44,6 +44,7 @@ use std::sync::Arc;
 
 use modelward_event::fields::{MODEL, PRINCIPAL, SOURCE_IP};
 use modelward_event::{parse_timestamp, Event};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::features::prompt_hash;
@@ -53,7 +54,7 @@ use crate::text::PromptFeatures;
 pub const BIAS_KEPT: usize = 8;
 
 /// The request parameters extraction detection reads.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Params {
     pub max_tokens: Option<u32>,
     /// Log probabilities requested.
@@ -71,7 +72,7 @@ pub struct Params {
 }
 
 /// The object-storage part of a call: one access to a bucket or container.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Storage {
     /// `storage.operation`: `read`, `write`, `list`, `delete`, `copy`, `share`, `keys`, …
     pub operation: Box<str>,
@@ -127,17 +128,45 @@ fn storage(event: &Event) -> Option<Box<Storage>> {
     }))
 }
 
+/// The name of one of the shared fields. (An alias, so that serde reads it through
+/// [`principal_field`] and does not take it for a string borrowed from the input.)
+pub type FieldName = &'static str;
+
+/// A principal's field by name: one of [`PRINCIPAL`] or [`SOURCE_IP`].
+mod principal_field {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::{PRINCIPAL, SOURCE_IP};
+
+    pub fn serialize<S: Serializer>(field: &&'static str, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(field)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+        let name = String::deserialize(d)?;
+        PRINCIPAL
+            .iter()
+            .chain(&SOURCE_IP)
+            .find(|f| **f == name)
+            .copied()
+            .ok_or_else(|| D::Error::custom(format!("`{name}` is not a principal field")))
+    }
+}
+
 /// The code of the content detector whose findings count as sensitive data.
 pub const SENSITIVE_DATA_CODE: &str = "MW-AI-0004";
 
-/// The compact features of one LLM call event.
-#[derive(Debug, Clone, PartialEq)]
+/// The compact features of one LLM call event. Plain data: a live engine's checkpoint keeps
+/// the calls it has not analysed yet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Call {
     /// Event time, ms since the epoch.
     pub ts: i64,
     pub principal: Box<str>,
     /// The field the principal came from.
-    pub principal_field: &'static str,
+    #[serde(with = "principal_field")]
+    pub principal_field: FieldName,
     /// `api_key.id` when the principal is another field (for `principal = "api_key"`).
     pub api_key: Option<Box<str>>,
     /// The client address as the log wrote it (possibly Azure's masked form).

@@ -58,7 +58,7 @@ const REASONING: [&str; 12] = [
 ];
 
 /// What the analyzers compare of a prompt's text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PromptFeatures {
     /// Characters of the query.
     pub len: u32,

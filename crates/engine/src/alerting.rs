@@ -12,7 +12,9 @@ use modelward_event::{format_timestamp, Event, Origin};
 use modelward_rule::Alert;
 
 /// The kind of rule an alert comes from, in the order alerts of one time are reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub(crate) enum Kind {
     Esql,
     Sigma,
@@ -24,7 +26,9 @@ pub(crate) enum Kind {
 /// Where an alert stands among the others of a run: by time, then kind of rule, rule (load
 /// order), and the order it was made in. Alerts are reported in this order whatever order
 /// they become ready in, so a batch and a stream give the same sequence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub(crate) struct Order {
     pub ts: i64,
     pub kind: Kind,

@@ -42,6 +42,7 @@ mod schedule;
 mod session;
 mod sigma;
 mod sink;
+mod snapshot;
 
 use modelward_behavior::Behavior;
 use modelward_detectors::Detectors;
@@ -58,6 +59,7 @@ pub use pipeline::{ingest_inputs, Progress};
 pub use prefilter::{Candidates, Prefilter};
 pub use session::{Diagnostic, EngineRef, ExceptionStats, Held, RunStats, Session};
 pub use sink::{AlertSink, JsonArraySink, NdjsonSink, SinkError, VecSink};
+pub use snapshot::{Snapshot, SnapshotError, SNAPSHOT_VERSION};
 
 /// How alerts of overlapping executions are reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

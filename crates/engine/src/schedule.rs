@@ -28,6 +28,7 @@ use crate::alerting::{
 };
 use crate::exceptions::{Applicable, Tally};
 use crate::record::event_time;
+use crate::snapshot::{AlertState, EsqlState};
 use crate::{Dedup, Engine};
 
 /// What the executions of one call to [`EsqlRun::advance`] produced.
@@ -195,6 +196,61 @@ impl EsqlRun {
         self.rows.drain(..gone);
         self.prune(rule, tick);
         out
+    }
+
+    /// Its state as data.
+    pub fn snapshot(&self, engine: &Engine) -> EsqlState {
+        let rule = &engine.rules[self.rule];
+        EsqlState {
+            rule: rule.meta.id.clone(),
+            query: rule.plan.text().to_string(),
+            rows: self.rows.clone(),
+            pending: self.pending.clone(),
+            next_tick: self.next_tick,
+            alerted_docs: self.alerted_docs.clone(),
+            alerted_ids: self.alerted_ids.clone(),
+            last_group_alert: self.last_group_alert.clone(),
+            open: self
+                .open
+                .iter()
+                .map(|(k, (order, tick))| (k.clone(), *order, *tick))
+                .collect(),
+            held: self
+                .held
+                .iter()
+                .map(|(order, a)| (*order, AlertState::of(a)))
+                .collect(),
+            made: self.made,
+        }
+    }
+
+    /// Rule `rule`'s state from a snapshot (which must be of the same rule and query).
+    pub fn restore(rule: usize, state: EsqlState, engine: &Engine) -> EsqlRun {
+        let here = |mut order: Order| {
+            order.rule = rule;
+            order
+        };
+        EsqlRun {
+            rule,
+            rows: state.rows,
+            pending: state.pending,
+            next_tick: state.next_tick,
+            alerted_docs: state.alerted_docs,
+            alerted_ids: state.alerted_ids,
+            last_group_alert: state.last_group_alert,
+            open: state
+                .open
+                .into_iter()
+                .map(|(k, order, tick)| (k, (here(order), tick)))
+                .collect(),
+            held: state
+                .held
+                .into_iter()
+                .filter_map(|(order, a)| Some((here(order), a.into_alert(engine)?)))
+                .collect(),
+            made: state.made,
+            since_prune: 0,
+        }
     }
 
     /// The end of the input: every alert still held is ready.

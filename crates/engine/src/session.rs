@@ -32,6 +32,7 @@ use crate::record::RecordResult;
 use crate::schedule::{EsqlRun, RuleOutcome};
 use crate::sigma::{SigmaOutcome, SigmaRun};
 use crate::sink::{AlertSink, SinkError};
+use crate::snapshot::{AlertState, Snapshot, SnapshotError, SNAPSHOT_VERSION};
 use crate::Engine;
 
 /// Something to tell the user about while records are processed.
@@ -46,7 +47,7 @@ pub enum Diagnostic {
 }
 
 /// Counters of a run.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RunStats {
     pub records: u64,
     pub bytes: u64,
@@ -77,6 +78,9 @@ pub struct RunStats {
     pub behavior_already_counted: u64,
     /// Saved baseline profiles that could not be restored.
     pub baselines_not_restored: u64,
+    /// Pieces of a snapshot's state (a rule's rows, a correlation's windows, held alerts)
+    /// whose rule is no longer loaded, or has changed, left out on restore.
+    pub state_not_restored: u64,
     pub alerts: u64,
     /// Alerts an exception left out (not in `alerts`).
     pub excluded: u64,
@@ -88,7 +92,7 @@ pub struct RunStats {
 }
 
 /// What one exception left out in a run.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ExceptionStats {
     pub name: String,
     pub alerts: u64,
@@ -443,6 +447,83 @@ impl<'e> Session<'e> {
         let mut ready = std::mem::take(&mut self.ready);
         ready.sort_by_key(|(order, _)| *order);
         ready.into_iter().map(|(_, alert)| alert).collect()
+    }
+
+    /// The session's whole state as data, to checkpoint (see [`crate::Snapshot`]). Taken
+    /// between pushes; alerts ready and not taken are in it.
+    pub fn snapshot(&self) -> Snapshot {
+        let engine = &*self.engine;
+        Snapshot {
+            version: SNAPSHOT_VERSION,
+            watermark: self.watermark,
+            clock: self.clock,
+            seq: self.seq,
+            esql: self.esql.iter().map(|run| run.snapshot(engine)).collect(),
+            sigma: self.sigma.snapshot(engine),
+            calls: self.calls.clone(),
+            behavior: self.behavior.save(),
+            ready: self
+                .ready
+                .iter()
+                .map(|(order, a)| (*order, AlertState::of(a)))
+                .collect(),
+            stats: self.stats.clone(),
+        }
+    }
+
+    /// A session that goes on from a snapshot: the same alerts as the session it was taken
+    /// of would have raised from the same records on. State of rules not loaded now (or
+    /// changed: an ES|QL rule whose query differs) is left out and counted in
+    /// [`RunStats::state_not_restored`].
+    pub fn restore(
+        engine: impl Into<EngineRef<'e>>,
+        snapshot: Snapshot,
+    ) -> Result<Session<'e>, SnapshotError> {
+        if snapshot.version != SNAPSHOT_VERSION {
+            return Err(SnapshotError::Version {
+                found: snapshot.version,
+                expected: SNAPSHOT_VERSION,
+            });
+        }
+        let mut session = Session::new(engine);
+        let engine = session.engine.clone();
+        let mut dropped = 0u64;
+        for state in snapshot.esql {
+            let at = engine
+                .rules
+                .iter()
+                .position(|r| r.meta.id == state.rule && r.plan.text() == state.query);
+            match at {
+                Some(r) => session.esql[r] = EsqlRun::restore(r, state, &engine),
+                None => dropped += 1,
+            }
+        }
+        dropped += session.sigma.restore(&engine, snapshot.sigma);
+        session.behavior = engine.behavior.start(Some(snapshot.behavior));
+        session.calls = snapshot.calls;
+        for (order, alert) in snapshot.ready {
+            match alert.into_alert(&engine) {
+                Some(a) => session.ready.push((order, a)),
+                None => dropped += 1,
+            }
+        }
+        // The exceptions as configured now, with the counts of those of the same name.
+        let mut exceptions = std::mem::take(&mut session.stats.exceptions);
+        for e in &mut exceptions {
+            if let Some(old) = snapshot.stats.exceptions.iter().find(|o| o.name == e.name) {
+                e.alerts = old.alerts;
+                e.events = old.events;
+            }
+        }
+        session.stats = RunStats {
+            exceptions,
+            state_not_restored: snapshot.stats.state_not_restored + dropped,
+            ..snapshot.stats
+        };
+        session.watermark = snapshot.watermark;
+        session.clock = snapshot.clock;
+        session.seq = snapshot.seq;
+        Ok(session)
     }
 
     /// What the session holds now (its memory is about proportional to it).

@@ -13,6 +13,7 @@ use serde_json::{json, Map};
 
 use crate::alerting::{entity_of, lookup, on_event, over_events, stable_id, Kind, Order, Placed};
 use crate::exceptions::Tally;
+use crate::snapshot::SigmaState;
 use crate::Engine;
 
 /// What a push or an advance of the Sigma rules produced.
@@ -124,6 +125,46 @@ impl SigmaRun {
             Some(ts) => self.pending[r].push((ts, event)),
             None => out.no_timestamp += self.counted_by[r],
         }
+    }
+
+    /// Its state as data.
+    pub fn snapshot(&self, engine: &Engine) -> SigmaState {
+        let set = engine.sigma();
+        SigmaState {
+            pending: set
+                .rules
+                .iter()
+                .zip(&self.pending)
+                .filter(|(_, hits)| !hits.is_empty())
+                .map(|(r, hits)| (r.meta.id.clone(), hits.clone()))
+                .collect(),
+            correlators: set
+                .correlations
+                .iter()
+                .zip(&self.correlators)
+                .map(|(c, state)| (c.meta.id.clone(), state.clone()))
+                .collect(),
+        }
+    }
+
+    /// The state a snapshot kept, matched to the rules and correlations by id; returns how
+    /// many pieces of it matched nothing loaded now.
+    pub fn restore(&mut self, engine: &Engine, state: SigmaState) -> u64 {
+        let set = engine.sigma();
+        let mut dropped = 0;
+        for (id, hits) in state.pending {
+            match set.rules.iter().position(|r| r.meta.id == id) {
+                Some(r) if self.counted_by[r] > 0 => self.pending[r] = hits,
+                _ => dropped += 1,
+            }
+        }
+        for (id, correlator) in state.correlators {
+            match set.correlations.iter().position(|c| c.meta.id == id) {
+                Some(k) => self.correlators[k] = correlator,
+                None => dropped += 1,
+            }
+        }
+        dropped
     }
 
     /// Feeds the correlations the matches up to `to` (event time), in time order; `seq`

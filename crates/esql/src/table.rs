@@ -11,7 +11,7 @@ use crate::value::Value;
 
 /// One row: explicit column values, the source document while it is needed, and where the
 /// row's data came from.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Row {
     pub values: Vec<Value>,
     pub source: Option<Arc<Event>>,
@@ -20,7 +20,7 @@ pub struct Row {
 
 /// Which events a row stands for: how many, their first and last event time, and a few of
 /// their source records. STATS merges the provenance of a group's rows.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Provenance {
     pub count: u64,
     pub first: i64,

@@ -46,7 +46,7 @@ impl DataType {
 
 /// One value of a column in one row. A multi-valued field is [`Value::Multi`] with two or more
 /// values, never nested, never containing null.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     Null,
     Bool(bool),

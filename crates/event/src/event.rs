@@ -7,7 +7,7 @@ use crate::path;
 /// Where an event was read from: the file (or `-` for stdin), the 1-based line and the byte
 /// offset of the record in the decompressed stream, and the record's hash as read
 /// ([`crate::hash::record_hash`]; 0 when unknown).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Origin {
     pub file: Arc<str>,
     pub line: u64,
@@ -16,7 +16,7 @@ pub struct Origin {
 }
 
 /// One event: a JSON object, in the normalized field naming once a source normalizer ran.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Event {
     pub fields: Map<String, Value>,
     pub origin: Origin,

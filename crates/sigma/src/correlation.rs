@@ -17,6 +17,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use modelward_event::Event;
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::collection::SigmaCorrelation;
@@ -49,7 +50,7 @@ pub struct CorrelationMatch {
 }
 
 /// Limits on the state of one correlation.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Limits {
     /// Matches kept per group window; the oldest are evicted (and counted) beyond it.
     pub per_group: usize,
@@ -65,7 +66,7 @@ impl Default for Limits {
     }
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CorrelationStats {
     pub groups: u64,
     pub evicted: u64,
@@ -73,6 +74,7 @@ pub struct CorrelationStats {
     pub missing_values: u64,
 }
 
+#[derive(Clone, Serialize, Deserialize)]
 struct Entry {
     ts: i64,
     source: usize,
@@ -172,14 +174,15 @@ pub fn evaluate(
 /// every group and whether its condition held at its last hit. [`evaluate`] is this over a
 /// whole set of hits; a live engine keeps one per correlation and calls [`Correlator::evict`]
 /// as event time advances, so state stays bounded by the groups of the last `timespan`.
-#[derive(Default)]
+/// It is plain data: a live engine's checkpoint serializes it.
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct Correlator {
     limits: Limits,
     groups: HashMap<String, Group>,
     stats: CorrelationStats,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 struct Group {
     window: VecDeque<Entry>,
     /// The condition held at the group's last hit: it alerts again only after being false.

@@ -124,7 +124,7 @@ pub struct Profile {
 }
 
 /// Calls per principal in the current bucket, for the peers' median.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Peers {
     start: i64,
     counts: HashMap<Box<str>, u64>,
@@ -400,6 +400,20 @@ impl Analyzer for Distillation {
                 e,
                 c.samples.clone(),
             ));
+        }
+    }
+
+    fn save_shared(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(&self.peers).ok()
+    }
+
+    fn load_shared(&mut self, shared: serde_json::Value) -> bool {
+        match serde_json::from_value::<[Peers; 2]>(shared) {
+            Ok(peers) => {
+                self.peers = peers;
+                true
+            }
+            Err(_) => false,
         }
     }
 

@@ -148,14 +148,14 @@ pub struct Cluster {
 }
 
 /// Which behaviour a set of clusters combines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 enum Kind {
     Sweep,
     Harvest,
 }
 
 /// Principals linked by what they share, within one window.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Clusters {
     kind: Kind,
     members: Vec<Member>,
@@ -623,6 +623,21 @@ impl Analyzer for DistributedExtraction {
 
     fn evicted(&self) -> u64 {
         self.evicted
+    }
+
+    fn save_shared(&self) -> Option<serde_json::Value> {
+        serde_json::to_value((self.window, &self.sweeps, &self.harvests, self.evicted)).ok()
+    }
+
+    fn load_shared(&mut self, shared: serde_json::Value) -> bool {
+        match serde_json::from_value::<(i64, Clusters, Clusters, u64)>(shared) {
+            Ok((window, sweeps, harvests, evicted)) => {
+                (self.window, self.sweeps, self.harvests, self.evicted) =
+                    (window, sweeps, harvests, evicted);
+                true
+            }
+            Err(_) => false,
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use modelward_engine::{Engine, EngineBuilder, Session};
+use modelward_engine::{Engine, EngineBuilder, Session, Snapshot};
 use modelward_event::input::{Batch, InputPath, Reader, ReaderOptions};
 use modelward_rule::Alert;
 use serde_json::{json, Value};
@@ -145,42 +145,13 @@ fn a_stream_gives_the_hunts_alerts() {
 
     // The stream: about 64 KB at a time, the watermark at the latest time read, alerts
     // taken after every push. Each source is in time order; the sources follow one another.
-    let mut stream = Session::new(&engine);
-    let mut streamed = Vec::new();
-    let mut taken_early = 0;
-    for source in corpus(64 << 10) {
-        let mut watermark = i64::MIN;
-        for batch in &source {
-            stream.push(batch, &mut |d| panic!("{d:?}"));
-            if let Some(t) = latest(batch) {
-                watermark = watermark.max(t);
-            }
-            stream.advance(watermark, &mut |_| {});
-            let ready = stream.take_ready();
-            taken_early += ready.len();
-            // Within one take, report order.
-            let times: Vec<i64> = ready.iter().map(|a| a.timestamp).collect();
-            assert!(times.windows(2).all(|w| w[0] <= w[1]));
-            streamed.extend(docs(&ready));
-        }
-    }
-    let mut sink = modelward_engine::VecSink::default();
-    let stream_stats = stream.finish(&mut sink, &mut |_| {}).unwrap();
-    streamed.extend(docs(&sink.alerts));
+    let (streamed, stream_stats, taken_early) = stream(&engine, None);
     assert!(
         taken_early * 2 > streamed.len(),
         "most alerts come before the end: {taken_early} of {}",
         streamed.len()
     );
-    let (a, b) = (by_id(&hunted), by_id(&streamed));
-    let only_hunt: Vec<_> = a.keys().filter(|k| !b.contains_key(*k)).collect();
-    let only_stream: Vec<_> = b.keys().filter(|k| !a.contains_key(*k)).collect();
-    assert!(
-        only_hunt.is_empty() && only_stream.is_empty(),
-        "hunt only: {only_hunt:?}\nstream only: {only_stream:?}"
-    );
-    assert_eq!(a, b);
-    assert_eq!(hunted.len(), streamed.len());
+    assert_same(&hunted, &streamed);
     assert_eq!(
         (hunt_stats.alerts, hunt_stats.events, hunt_stats.executions),
         (
@@ -190,6 +161,116 @@ fn a_stream_gives_the_hunts_alerts() {
         )
     );
     assert_eq!(stream_stats.late, 0);
+
+    // The same stream stopped every 25 pushes: its state saved as JSON, the session
+    // dropped, another restored from the JSON goes on.
+    let (restored, restored_stats, _) = stream(&engine, Some(25));
+    assert_same(&hunted, &restored);
+    assert_eq!(
+        (
+            restored_stats.alerts,
+            restored_stats.events,
+            restored_stats.executions
+        ),
+        (hunt_stats.alerts, hunt_stats.events, hunt_stats.executions)
+    );
+    assert_eq!(restored_stats.state_not_restored, 0);
+}
+
+/// Streams the corpus (about 64 KB a push, advancing to the latest time read, taking the
+/// ready alerts after each push), restarting from a snapshot every `restart` pushes; returns
+/// the alerts, the counters, and how many alerts came before the end.
+fn stream(
+    engine: &Engine,
+    restart: Option<usize>,
+) -> (Vec<Value>, modelward_engine::RunStats, usize) {
+    let mut session = Session::new(engine);
+    let mut streamed = Vec::new();
+    let mut taken_early = 0;
+    let mut pushes = 0;
+    for source in corpus(64 << 10) {
+        let mut watermark = i64::MIN;
+        for batch in &source {
+            session.push(batch, &mut |d| panic!("{d:?}"));
+            if let Some(t) = latest(batch) {
+                watermark = watermark.max(t);
+            }
+            session.advance(watermark, &mut |_| {});
+            let ready = session.take_ready();
+            taken_early += ready.len();
+            // Within one take, report order.
+            let times: Vec<i64> = ready.iter().map(|a| a.timestamp).collect();
+            assert!(times.windows(2).all(|w| w[0] <= w[1]));
+            streamed.extend(docs(&ready));
+            pushes += 1;
+            if restart.is_some_and(|n| pushes % n == 0) {
+                let json = serde_json::to_string(&session.snapshot()).unwrap();
+                drop(session);
+                let snapshot: Snapshot = serde_json::from_str(&json).unwrap();
+                session = Session::restore(engine, snapshot).unwrap();
+            }
+        }
+    }
+    let mut sink = modelward_engine::VecSink::default();
+    let stats = session.finish(&mut sink, &mut |_| {}).unwrap();
+    streamed.extend(docs(&sink.alerts));
+    (streamed, stats, taken_early)
+}
+
+/// The same alerts (by rule and id, whole documents), each once.
+fn assert_same(expected: &[Value], got: &[Value]) {
+    let (a, b) = (by_id(expected), by_id(got));
+    let only_a: Vec<_> = a.keys().filter(|k| !b.contains_key(*k)).collect();
+    let only_b: Vec<_> = b.keys().filter(|k| !a.contains_key(*k)).collect();
+    assert!(
+        only_a.is_empty() && only_b.is_empty(),
+        "expected only: {only_a:?}\ngot only: {only_b:?}"
+    );
+    assert_eq!(a, b);
+    assert_eq!(expected.len(), got.len());
+}
+
+#[test]
+fn a_snapshot_of_another_version_or_rule_set() {
+    let engine = EngineBuilder::new().esql_rule(seed()).build();
+    let mut session = Session::new(&engine);
+    let text: String = burst(raw_listkey, "RG", 100, T0)
+        .iter()
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for batch in Reader::from_read(
+        "t.ndjson",
+        Box::new(std::io::Cursor::new(text.into_bytes())),
+        ReaderOptions::default(),
+    )
+    .unwrap()
+    {
+        session.push(&batch.unwrap(), &mut |d| panic!("{d:?}"));
+    }
+    let mut json = serde_json::to_value(session.snapshot()).unwrap();
+    // A rule set without the seed rule leaves its rows out, and says so.
+    let other = EngineBuilder::new().build();
+    let snapshot: Snapshot = serde_json::from_value(json.clone()).unwrap();
+    let restored = Session::restore(&other, snapshot).unwrap();
+    assert_eq!(restored.stats().state_not_restored, 1);
+    assert_eq!(restored.held().rows, 0);
+    // The same rule set takes them all.
+    let snapshot: Snapshot = serde_json::from_value(json.clone()).unwrap();
+    let restored = Session::restore(&engine, snapshot).unwrap();
+    assert_eq!(
+        (restored.stats().state_not_restored, restored.held().rows),
+        (0, 100)
+    );
+    // Another version is refused.
+    json["version"] = json!(99);
+    let snapshot: Snapshot = serde_json::from_value(json).unwrap();
+    assert_eq!(
+        Session::restore(&engine, snapshot)
+            .err()
+            .unwrap()
+            .to_string(),
+        "snapshot format version 99; this build reads version 1"
+    );
 }
 
 #[test]

@@ -230,6 +230,13 @@ fn flush(s: &WeightsSettings, principal: &str, p: &mut Profile, now: i64, out: &
     }
 }
 
+impl crate::profiles::Pending for Profile {
+    type Settings = WeightsSettings;
+    fn flush(mut self, s: &WeightsSettings, principal: &str, out: &mut Vec<Finding>) {
+        flush(s, principal, &mut self, i64::MAX, out);
+    }
+}
+
 impl Analyzer for WeightsDownload {
     fn code(&self) -> &'static str {
         CODE.code
@@ -242,9 +249,7 @@ impl Analyzer for WeightsDownload {
         let s = &self.settings;
         let p = self
             .profiles
-            .touch(&call.principal, call.ts, &mut |k, mut p| {
-                flush(s, &k, &mut p, i64::MAX, out);
-            });
+            .touch_reporting(&call.principal, call.ts, s, out);
         if p.events == 0 {
             p.first_seen = call.ts;
         }
@@ -312,9 +317,7 @@ impl Analyzer for WeightsDownload {
     }
 
     fn finish(&mut self, out: &mut Vec<Finding>) {
-        for (principal, mut p) in self.profiles.drain() {
-            flush(&self.settings, &principal, &mut p, i64::MAX, out);
-        }
+        self.profiles.flush(&self.settings, out);
     }
 
     fn profiles(&self) -> Option<&dyn ProfileStore> {

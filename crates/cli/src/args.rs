@@ -26,6 +26,19 @@ pub enum Command {
     Inventory(InventoryCommand),
     /// Incidents and playbook PB-53: list, show, move along the flow, act, report, export.
     Incident(IncidentArgs),
+    /// The inline OpenAI-compatible gateway: proxies LLM calls, applies the measures in
+    /// force, writes the LLM request log.
+    Gateway(GatewayArgs),
+}
+
+#[derive(Args)]
+pub struct GatewayArgs {
+    /// The configuration file with its `[gateway]` section.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Address to listen on (overrides `listen`).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

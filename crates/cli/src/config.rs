@@ -23,6 +23,8 @@ pub struct Options {
     pub exceptions: Option<Vec<ExceptionOptions>>,
     /// `[respond]`: incidents, the playbook and its executors.
     pub respond: Option<respond::RespondOptions>,
+    /// `[gateway]`: the inline gateway (docs/gateway.md).
+    pub gateway: Option<modelward_gateway::settings::Options>,
 }
 
 /// `[behavior]`: the behavioural analyzers' thresholds (docs/behavior.md), read by the
@@ -133,6 +135,13 @@ impl Options {
         }
         if let Some(r) = options.respond.as_mut() {
             for p in r.playbook.iter_mut().chain(r.inventory.iter_mut()) {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            }
+        }
+        if let Some(g) = options.gateway.as_mut() {
+            for p in g.database.iter_mut().chain(g.log.iter_mut()) {
                 if p.is_relative() {
                     *p = base.join(&*p);
                 }

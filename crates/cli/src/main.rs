@@ -7,6 +7,7 @@ mod args;
 mod baselines;
 mod builtin;
 mod config;
+mod gateway;
 mod hunt;
 mod incident;
 mod inventory;
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
         args::Command::Rules(r) => rules::run(r),
         args::Command::Inventory(i) => inventory::run(i),
         args::Command::Incident(i) => incident::run(i),
+        args::Command::Gateway(g) => gateway::run(g),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,135 @@
+//! modelward's inline gateway: an OpenAI-compatible reverse proxy that applies the containment
+//! measures in force to every request and writes modelward's LLM request log.
+//!
+//! [`Gateway::new`] builds the shared state from [`Settings`]; [`serve`] accepts connections
+//! (HTTP/1.1 and HTTP/2) until its shutdown future completes, then lets in-flight requests
+//! and streams finish; [`watch_measures`] reads the store's `enforcement` table every
+//! `refresh` (1 s by default) so that a measure an incident puts in force applies to the next
+//! request. See docs/gateway.md.
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! use std::sync::Arc;
+//! use modelward_gateway::{serve, settings::Options, Gateway};
+//!
+//! let options: Options = serde_json::from_str(
+//!     r#"{"listen": "127.0.0.1:8080", "upstreams": [{"name": "vllm", "url": "http://127.0.0.1:8000"}]}"#,
+//! ).unwrap();
+//! let settings = options.resolve(&|var| std::env::var(var).ok()).unwrap();
+//! let listener = tokio::net::TcpListener::bind(settings.listen).await?;
+//! let gateway = Arc::new(Gateway::new(settings, None));
+//! serve(gateway, listener, async { let _ = tokio::signal::ctrl_c().await; }).await;
+//! # Ok(()) }
+//! ```
+
+pub mod limiter;
+pub mod log;
+pub mod measures;
+mod proxy;
+pub mod settings;
+pub mod sse;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+pub use proxy::{key_id, Gateway, GatewayBody, BIAS_CAP};
+pub use settings::{Settings, SettingsError};
+
+/// How long in-flight requests and streams may take to finish after shutdown begins.
+const DRAIN: Duration = Duration::from_secs(30);
+
+/// Accepts connections on `listener` until `shutdown` completes, then waits (at most 30 s) for
+/// the requests in flight.
+pub async fn serve(
+    gateway: Arc<Gateway>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) {
+    let graceful = GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(gateway.settings.header_timeout)
+        .max_buf_size(64 << 10);
+    builder.http2().max_concurrent_streams(256);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(_) => {
+                    // Out of descriptors, or a connection reset before it was accepted.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let gateway = gateway.clone();
+        let service = service_fn(move |req| gateway.clone().handle(req, remote));
+        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
+}
+
+/// Reads the measures in force from the database every `settings.refresh` on a thread of its
+/// own and puts them in force in the gateway, until `stop` is set. A database that cannot be
+/// read keeps the measures last read (and says so once until it can be read again).
+pub fn watch_measures(
+    gateway: Arc<Gateway>,
+    database: PathBuf,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut failing = false;
+        while !stop.load(Ordering::Relaxed) {
+            match read_measures(&database) {
+                Ok(m) => {
+                    gateway.set_measures(m);
+                    failing = false;
+                }
+                Err(e) if !failing => {
+                    eprintln!(
+                        "modelward gateway: reading measures from {}: {e}",
+                        database.display()
+                    );
+                    failing = true;
+                }
+                Err(_) => {}
+            }
+            std::thread::sleep(gateway.settings.refresh);
+        }
+    })
+}
+
+/// The wall clock, ms since the epoch (a request's arrival; measures' expiry).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The measures in force now.
+pub fn read_measures(
+    database: &std::path::Path,
+) -> Result<measures::Measures, modelward_store::StoreError> {
+    let store = modelward_store::Store::open_read_only(database)?;
+    let now = now_ms();
+    Ok(measures::Measures::new(&store.measures(now)?))
+}

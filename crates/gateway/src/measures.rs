@@ -1,0 +1,193 @@
+//! The containment measures in force, as the gateway applies them: read from the store's
+//! `enforcement` table (which `hunt --incidents` and `incident act` write), indexed by target,
+//! and resolved per request into the strictest [`Decision`].
+//!
+//! | measure | what a request gets |
+//! |---|---|
+//! | `revoke_key` | 401, an OpenAI-shaped error |
+//! | `block` | 403 |
+//! | `rate_limit` | at most `requests_per_minute` (token bucket per target), else 429 with `Retry-After` |
+//! | `reduce_output_detail` | `logprobs` and `top_logprobs` removed from the request and the response; `logit_bias` together with log probabilities refused (400); bias magnitudes capped |
+//! | `perturb_output`, `proof_of_work` | not applied by this version: counted as measures in force that no enforcer applies ([`Measures::unapplied`]) |
+//!
+//! Targets: `principal` (the caller's principal), `api_key` (its key id), `source_ip`,
+//! `model` (the request's model). When several measures match, the strictest wins: revoked,
+//! then blocked, then the lowest rate, with reduced detail on top.
+
+use std::collections::HashMap;
+
+use modelward_store::enforcement::Measure;
+
+/// Who a request is from and what it asks, as measures match it.
+#[derive(Debug, Clone, Default)]
+pub struct Subject<'a> {
+    pub principal: Option<&'a str>,
+    pub api_key: Option<&'a str>,
+    pub source_ip: Option<&'a str>,
+    pub model: Option<&'a str>,
+}
+
+/// What applies to one request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Decision {
+    pub revoked: bool,
+    pub blocked: bool,
+    /// The lowest rate in force, with the target it is counted on (`kind:value`).
+    pub rate_limit: Option<(u32, String)>,
+    pub reduce_detail: bool,
+}
+
+/// The measures in force at one time, by target.
+#[derive(Debug, Clone, Default)]
+pub struct Measures {
+    /// (target kind, target) → measures.
+    by_target: HashMap<(String, String), Vec<Parsed>>,
+    unapplied: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Parsed {
+    Revoke,
+    Block,
+    RateLimit(u32),
+    ReduceDetail,
+}
+
+impl Measures {
+    /// Indexes the measures read from the store.
+    pub fn new(measures: &[Measure]) -> Measures {
+        let mut out = Measures::default();
+        for m in measures {
+            let parsed = match m.measure.as_str() {
+                "revoke_key" => Parsed::Revoke,
+                "block" => Parsed::Block,
+                "rate_limit" => {
+                    let rpm = serde_json::from_str::<serde_json::Value>(&m.params)
+                        .ok()
+                        .and_then(|p| p.get("requests_per_minute")?.as_u64())
+                        .map_or(1, |n| n.clamp(1, u64::from(u32::MAX)) as u32);
+                    Parsed::RateLimit(rpm)
+                }
+                "reduce_output_detail" => Parsed::ReduceDetail,
+                _ => {
+                    out.unapplied += 1;
+                    continue;
+                }
+            };
+            out.by_target
+                .entry((m.target_kind.clone(), m.target.clone()))
+                .or_default()
+                .push(parsed);
+        }
+        out
+    }
+
+    /// How many measures are in force.
+    pub fn len(&self) -> usize {
+        self.by_target.values().map(Vec::len).sum::<usize>() + self.unapplied
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Measures in force that this gateway does not apply (`perturb_output`,
+    /// `proof_of_work`, kinds it does not know).
+    pub fn unapplied(&self) -> usize {
+        self.unapplied
+    }
+
+    /// The strictest of what applies to a request.
+    pub fn decide(&self, s: &Subject<'_>) -> Decision {
+        let mut d = Decision::default();
+        if self.by_target.is_empty() {
+            return d;
+        }
+        let targets = [
+            ("principal", s.principal),
+            ("api_key", s.api_key),
+            ("source_ip", s.source_ip),
+            ("model", s.model),
+        ];
+        for (kind, value) in targets {
+            let Some(value) = value else { continue };
+            let Some(list) = self.by_target.get(&(kind.to_string(), value.to_string())) else {
+                continue;
+            };
+            for m in list {
+                match m {
+                    Parsed::Revoke => d.revoked = true,
+                    Parsed::Block => d.blocked = true,
+                    Parsed::ReduceDetail => d.reduce_detail = true,
+                    Parsed::RateLimit(rpm) => {
+                        if d.rate_limit.as_ref().is_none_or(|(r, _)| rpm < r) {
+                            d.rate_limit = Some((*rpm, format!("{kind}:{value}")));
+                        }
+                    }
+                }
+            }
+        }
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(measure: &str, kind: &str, target: &str, params: &str) -> Measure {
+        Measure {
+            measure: measure.into(),
+            target_kind: kind.into(),
+            target: target.into(),
+            params: params.into(),
+            incident_id: "INC-1".into(),
+            reason: String::new(),
+            created_at: 0,
+            expires_at: None,
+        }
+    }
+
+    #[test]
+    fn the_strictest_measure_on_any_target_wins() {
+        let measures = Measures::new(&[
+            m(
+                "rate_limit",
+                "principal",
+                "p1",
+                r#"{"requests_per_minute":10}"#,
+            ),
+            m(
+                "rate_limit",
+                "source_ip",
+                "203.0.113.9",
+                r#"{"requests_per_minute":3}"#,
+            ),
+            m("reduce_output_detail", "model", "gpt-4o", "{}"),
+            m("block", "api_key", "k2", "{}"),
+            m("perturb_output", "principal", "p1", "{}"),
+        ]);
+        assert_eq!((measures.len(), measures.unapplied()), (5, 1));
+        let d = measures.decide(&Subject {
+            principal: Some("p1"),
+            api_key: Some("k1"),
+            source_ip: Some("203.0.113.9"),
+            model: Some("gpt-4o"),
+        });
+        assert_eq!(
+            d,
+            Decision {
+                revoked: false,
+                blocked: false,
+                rate_limit: Some((3, "source_ip:203.0.113.9".into())),
+                reduce_detail: true,
+            }
+        );
+        let blocked = measures.decide(&Subject {
+            api_key: Some("k2"),
+            ..Subject::default()
+        });
+        assert!(blocked.blocked && blocked.rate_limit.is_none());
+        assert_eq!(measures.decide(&Subject::default()), Decision::default());
+    }
+}

@@ -1,0 +1,241 @@
+//! The gateway's configuration: `[gateway]` of the configuration file as written
+//! ([`Options`], every key optional, unknown keys refused) resolved into [`Settings`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// What kind of API an upstream speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamKind {
+    /// OpenAI, or any OpenAI-compatible server (vLLM, Ollama, llama.cpp, LiteLLM): the key
+    /// goes in `Authorization: Bearer`.
+    #[default]
+    Openai,
+    /// Azure OpenAI: the key goes in the `api-key` header; paths are
+    /// `/openai/deployments/{deployment}/...?api-version=`.
+    Azure,
+}
+
+/// One upstream as configured.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamOptions {
+    /// A name for logs and metrics.
+    pub name: String,
+    /// Base URL (`http://127.0.0.1:8000`, `https://api.openai.com`); the request's path is
+    /// appended to it.
+    pub url: String,
+    #[serde(default)]
+    pub kind: UpstreamKind,
+    /// The environment variable holding the key the gateway sends upstream in place of the
+    /// caller's; without it the caller's own key is passed through.
+    pub api_key_env: Option<String>,
+    /// Models routed here (`*` globs); the first upstream whose list matches the request's
+    /// model takes it, and an upstream without a list takes any model.
+    #[serde(default)]
+    pub models: Vec<String>,
+}
+
+/// `[gateway]` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    /// Address to listen on (default `127.0.0.1:8080`).
+    pub listen: Option<SocketAddr>,
+    pub upstreams: Option<Vec<UpstreamOptions>>,
+    /// The SQLite database whose `enforcement` table holds the measures in force (the one
+    /// `hunt --incidents` writes).
+    pub database: Option<PathBuf>,
+    /// modelward's LLM request log, one JSON line per call (docs/llm-log.md).
+    pub log: Option<PathBuf>,
+    /// Largest request body accepted, bytes (default 16 MiB).
+    pub max_body_bytes: Option<usize>,
+    /// Time to read a request's headers before the connection is closed (default "10s").
+    pub header_timeout: Option<String>,
+    /// Time allowed for an upstream's answer to start (default "300s").
+    pub upstream_timeout: Option<String>,
+    /// How often the measures in force are read again (default "1s").
+    pub refresh: Option<String>,
+}
+
+/// An upstream, resolved.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    pub name: String,
+    /// Without a trailing `/`.
+    pub url: String,
+    pub kind: UpstreamKind,
+    /// The key sent upstream in place of the caller's.
+    pub api_key: Option<String>,
+    pub models: Vec<String>,
+}
+
+/// The gateway's settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub upstreams: Vec<Upstream>,
+    pub database: Option<PathBuf>,
+    pub log: Option<PathBuf>,
+    pub max_body_bytes: usize,
+    pub header_timeout: Duration,
+    pub upstream_timeout: Duration,
+    pub refresh: Duration,
+}
+
+/// A configuration the gateway cannot run with.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SettingsError {
+    #[error("no upstream configured: add [[gateway.upstreams]] with a name and url")]
+    NoUpstream,
+    #[error("upstream {name:?}: url {url:?} is not http:// or https://")]
+    BadUrl { name: String, url: String },
+    #[error("upstream {name:?}: https upstreams are not supported by this build yet; put a local TLS-terminating proxy in between or use http://")]
+    Https { name: String },
+    #[error("upstream {name:?}: the environment variable {var} is not set")]
+    MissingKey { name: String, var: String },
+    #[error("{key}: {value:?} is not a duration (e.g. \"500ms\", \"10s\", \"5m\")")]
+    Duration { key: &'static str, value: String },
+}
+
+/// `500ms`, `10s`, `5m`, `1h`.
+fn duration(
+    key: &'static str,
+    value: Option<&str>,
+    default: Duration,
+) -> Result<Duration, SettingsError> {
+    let Some(text) = value else {
+        return Ok(default);
+    };
+    let bad = || SettingsError::Duration {
+        key,
+        value: text.to_string(),
+    };
+    let text = text.trim();
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, ""), |i| text.split_at(i));
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    Ok(match unit.trim() {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        _ => return Err(bad()),
+    })
+}
+
+impl Options {
+    /// Resolves the options; `env` reads an environment variable (the upstream keys).
+    pub fn resolve(self, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
+        let mut upstreams = Vec::new();
+        for u in self.upstreams.unwrap_or_default() {
+            let url = u.url.trim_end_matches('/').to_string();
+            if url.starts_with("https://") {
+                return Err(SettingsError::Https { name: u.name });
+            }
+            if !url.starts_with("http://") {
+                return Err(SettingsError::BadUrl { name: u.name, url });
+            }
+            let api_key = match &u.api_key_env {
+                Some(var) => Some(env(var).ok_or_else(|| SettingsError::MissingKey {
+                    name: u.name.clone(),
+                    var: var.clone(),
+                })?),
+                None => None,
+            };
+            upstreams.push(Upstream {
+                name: u.name,
+                url,
+                kind: u.kind,
+                api_key,
+                models: u.models,
+            });
+        }
+        if upstreams.is_empty() {
+            return Err(SettingsError::NoUpstream);
+        }
+        Ok(Settings {
+            listen: self
+                .listen
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            upstreams,
+            database: self.database,
+            log: self.log,
+            max_body_bytes: self.max_body_bytes.unwrap_or(16 << 20),
+            header_timeout: duration(
+                "header_timeout",
+                self.header_timeout.as_deref(),
+                Duration::from_secs(10),
+            )?,
+            upstream_timeout: duration(
+                "upstream_timeout",
+                self.upstream_timeout.as_deref(),
+                Duration::from_secs(300),
+            )?,
+            refresh: duration("refresh", self.refresh.as_deref(), Duration::from_secs(1))?,
+        })
+    }
+}
+
+impl Settings {
+    /// The upstream for a model: the first whose `models` match it, else the first without
+    /// a list.
+    pub fn upstream_for(&self, model: Option<&str>) -> Option<&Upstream> {
+        let listed = model.and_then(|m| {
+            self.upstreams.iter().find(|u| {
+                u.models
+                    .iter()
+                    .any(|g| modelward_event::glob::glob_match(g, m))
+            })
+        });
+        listed.or_else(|| self.upstreams.iter().find(|u| u.models.is_empty()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(text: &str) -> Options {
+        serde_json::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn resolves_routes_and_refuses_what_cannot_run() {
+        let o = opts(
+            r#"{"upstreams": [
+                {"name": "local", "url": "http://127.0.0.1:9000/", "models": ["llama-*"]},
+                {"name": "azure", "url": "http://10.0.0.1", "kind": "azure", "api_key_env": "K"}
+            ]}"#,
+        );
+        let s = o
+            .clone()
+            .resolve(&|v| (v == "K").then(|| "secret".into()))
+            .unwrap();
+        assert_eq!(s.upstream_for(Some("llama-3")).unwrap().name, "local");
+        assert_eq!(s.upstream_for(Some("gpt-4o")).unwrap().name, "azure");
+        assert_eq!(s.upstreams[0].url, "http://127.0.0.1:9000");
+        assert_eq!(s.upstreams[1].api_key.as_deref(), Some("secret"));
+        assert_eq!(s.refresh, Duration::from_secs(1));
+        assert!(matches!(
+            o.resolve(&|_| None),
+            Err(SettingsError::MissingKey { .. })
+        ));
+        assert_eq!(
+            opts("{}").resolve(&|_| None).unwrap_err(),
+            SettingsError::NoUpstream
+        );
+        let bad = opts(r#"{"upstreams": [{"name": "x", "url": "http://a"}], "refresh": "soon"}"#);
+        assert!(bad
+            .resolve(&|_| None)
+            .unwrap_err()
+            .to_string()
+            .contains("refresh"));
+        assert!(serde_json::from_str::<Options>(r#"{"listn": "1"}"#).is_err());
+    }
+}

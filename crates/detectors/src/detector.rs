@@ -7,9 +7,7 @@ use modelward_rule::{RuleMeta, Severity};
 use serde_json::{Map, Value};
 
 use crate::detectors;
-use crate::detectors::credential_theft::CredentialTheft;
-use crate::detectors::phishing::Phishing;
-use crate::detectors::phishing_urls::PhishingIndex;
+use crate::detectors::credential_theft::{CredentialRule, CredentialTheft};
 use crate::keywords::{KeywordPass, Scan};
 use crate::settings::{Settings, SettingsError};
 use crate::text::{LlmText, Role};
@@ -59,20 +57,150 @@ pub use modelward_rule::BuiltinCode as Code;
 /// The family of the detectors' rule metadata (`builtin:detector/MW-AI-…`).
 pub const FAMILY: &str = "detector";
 
-/// Every built-in detector, sorted by code.
-pub static CODES: &[Code] = &[
-    detectors::credential_theft::CODE,
-    detectors::jailbreak_blocked::CODE,
-    detectors::jailbreak_detected::CODE,
-    detectors::sensitive_data::CODE,
-    detectors::phishing_in_response::CODE,
-    detectors::phishing_in_application::CODE,
-    detectors::phishing_in_prompt::CODE,
-    detectors::suspicious_user_agent::CODE,
-    detectors::ascii_smuggling::CODE,
-    detectors::tor_access::CODE,
-    detectors::suspicious_ip::CODE,
-];
+/// Every built-in detector, sorted by code: the codes of the registry's detectors
+/// (`detectors::REGISTRY`), sorted at compile time.
+pub static CODES: &[Code] = &SORTED_CODES;
+
+const SORTED_CODES: [Code; count_codes(detectors::REGISTRY)] = sorted_codes(detectors::REGISTRY);
+
+/// A detector of the registry: the codes of the alerts it can raise and how the settings
+/// build it. Its line in `detectors::REGISTRY` is `Entry::of::<module::Type>()`.
+pub(crate) trait Builtin: Detector + Sized + 'static {
+    /// Its rows of the codes table: its `CODE`, or several where one detector raises several
+    /// alerts (the phishing family).
+    const CODES: &'static [Code];
+
+    /// The detector the settings ask for: None when its code is disabled (`ctx.on`), or when
+    /// it has nothing to match against (no list configured). A list that cannot be read is
+    /// an error; a bad line of one goes to `ctx.skipped`.
+    fn build(
+        settings: &Settings,
+        ctx: &mut BuildContext<'_>,
+    ) -> Result<Option<Self>, SettingsError>;
+}
+
+/// What building the detectors shares, given to every [`Builtin::build`].
+pub(crate) struct BuildContext<'a> {
+    disabled: &'a [String],
+    /// The user's gitleaks rules (`gitleaks_config`), loaded once: the credential-theft
+    /// detector and the redactor (on even when the detector is off) both use them.
+    pub gitleaks_rules: Vec<CredentialRule>,
+    /// Bad lines of the user's lists, and unusable gitleaks rules, reported and skipped.
+    pub skipped: Vec<SettingsError>,
+}
+
+impl<'a> BuildContext<'a> {
+    /// Loads the user's gitleaks rules (a file that cannot be read, or is not TOML, is an
+    /// error; an unusable rule is skipped).
+    fn new(settings: &'a Settings) -> Result<BuildContext<'a>, SettingsError> {
+        let mut skipped = Vec::new();
+        let gitleaks_rules = match &settings.gitleaks_config {
+            Some(path) => {
+                let (rules, warnings) = crate::gitleaks::load_gitleaks(path)?;
+                skipped.extend(warnings.into_iter().map(SettingsError::Config));
+                rules
+            }
+            None => Vec::new(),
+        };
+        Ok(BuildContext {
+            disabled: &settings.disabled,
+            gitleaks_rules,
+            skipped,
+        })
+    }
+
+    /// Whether the settings leave this code on (it is not in `disable`).
+    pub fn on(&self, code: &str) -> bool {
+        !self.disabled.iter().any(|d| d == code)
+    }
+}
+
+/// [`Builtin::build`] with the detector boxed.
+type BuildFn =
+    fn(&Settings, &mut BuildContext<'_>) -> Result<Option<Box<dyn Detector>>, SettingsError>;
+
+/// A detector's line in the registry.
+pub(crate) struct Entry {
+    codes: &'static [Code],
+    build: BuildFn,
+    /// The detector's type, for the test that every detector is registered.
+    #[cfg(test)]
+    type_name: fn() -> &'static str,
+}
+
+impl Entry {
+    /// The line of the detector `T`.
+    pub const fn of<T: Builtin>() -> Entry {
+        Entry {
+            codes: T::CODES,
+            build: build_boxed::<T>,
+            #[cfg(test)]
+            type_name: std::any::type_name::<T>,
+        }
+    }
+}
+
+fn build_boxed<T: Builtin>(
+    settings: &Settings,
+    ctx: &mut BuildContext<'_>,
+) -> Result<Option<Box<dyn Detector>>, SettingsError> {
+    Ok(T::build(settings, ctx)?.map(|d| Box::new(d) as Box<dyn Detector>))
+}
+
+/// How many codes the registry's detectors raise.
+const fn count_codes(registry: &[Entry]) -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < registry.len() {
+        n += registry[i].codes.len();
+        i += 1;
+    }
+    n
+}
+
+/// The registry's codes, sorted; a code raised twice does not compile.
+const fn sorted_codes<const N: usize>(registry: &[Entry]) -> [Code; N] {
+    let mut out = [registry[0].codes[0]; N];
+    let mut n = 0;
+    let mut i = 0;
+    while i < registry.len() {
+        let mut j = 0;
+        while j < registry[i].codes.len() {
+            // Insertion sort: few rows, at compile time.
+            let mut k = n;
+            while k > 0 && str_less(registry[i].codes[j].code, out[k - 1].code) {
+                out[k] = out[k - 1];
+                k -= 1;
+            }
+            out[k] = registry[i].codes[j];
+            n += 1;
+            j += 1;
+        }
+        i += 1;
+    }
+    let mut k = 1;
+    while k < N {
+        assert!(
+            str_less(out[k - 1].code, out[k].code),
+            "two detectors of the registry raise the same code"
+        );
+        k += 1;
+    }
+    out
+}
+
+/// `a < b`, byte-wise, in a const context.
+const fn str_less(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut i = 0;
+    while i < a.len() && i < b.len() {
+        if a[i] != b[i] {
+            return a[i] < b[i];
+        }
+        i += 1;
+    }
+    a.len() < b.len()
+}
 
 /// The enabled detectors, built once from settings; immutable and `Send + Sync`.
 pub struct Detectors {
@@ -86,65 +214,17 @@ pub struct Detectors {
 }
 
 impl Detectors {
-    /// The detectors the settings turn on. A list or gitleaks file that cannot be read (or a
-    /// gitleaks file that is not TOML) is an error; a bad line of a list or an unusable
-    /// gitleaks rule is skipped and reported by [`Detectors::skipped`].
+    /// The detectors the settings turn on, built in the registry's order. A list or gitleaks
+    /// file that cannot be read (or a gitleaks file that is not TOML) is an error; a bad line
+    /// of a list or an unusable gitleaks rule is skipped and reported by
+    /// [`Detectors::skipped`].
     pub fn new(settings: &Settings) -> Result<Detectors, SettingsError> {
-        let mut list: Vec<Box<dyn Detector>> = Vec::new();
-        let mut skipped = Vec::new();
-        let on = |code: &str| !settings.disabled.iter().any(|d| d == code);
-        let user_rules = match &settings.gitleaks_config {
-            Some(path) => {
-                let (rules, warnings) = crate::gitleaks::load_gitleaks(path)?;
-                skipped.extend(warnings.into_iter().map(SettingsError::Config));
-                rules
-            }
-            None => Vec::new(),
-        };
+        let mut ctx = BuildContext::new(settings)?;
         // Masking uses the user's rules too, and stays on when the detector is off.
-        let redactor = CredentialTheft::with_rules(user_rules.clone());
-        if on(detectors::credential_theft::CODE.code) {
-            list.push(Box::new(CredentialTheft::with_rules(user_rules)));
-        }
-        if on(detectors::jailbreak_blocked::CODE.code) {
-            list.push(Box::new(detectors::jailbreak_blocked::JailbreakBlocked));
-        }
-        if on(detectors::jailbreak_detected::CODE.code) {
-            list.push(Box::new(
-                detectors::jailbreak_detected::JailbreakDetected::new(settings.jailbreak_threshold),
-            ));
-        }
-        if on(detectors::sensitive_data::CODE.code) {
-            let entities = settings.sensitive_data_entities.as_deref();
-            list.push(Box::new(
-                detectors::sensitive_data::SensitiveData::new(entities)
-                    .map_err(SettingsError::Config)?,
-            ));
-        }
-        if !settings.phishing_feeds.is_empty() {
-            let index = Arc::new(PhishingIndex::load(&settings.phishing_feeds, &mut skipped)?);
-            let phishing = Phishing::new(index, &on);
-            if !phishing.codes().is_empty() {
-                list.push(Box::new(phishing));
-            }
-        }
-        if on(detectors::ascii_smuggling::CODE.code) {
-            list.push(Box::new(detectors::ascii_smuggling::AsciiSmuggling));
-        }
-        if on(detectors::suspicious_user_agent::CODE.code) {
-            list.push(Box::new(
-                detectors::suspicious_user_agent::SuspiciousUserAgent::new(settings, &mut skipped)?,
-            ));
-        }
-        if on(detectors::tor_access::CODE.code) {
-            if let Some(d) = detectors::tor_access::TorAccess::new(settings, &mut skipped)? {
-                list.push(Box::new(d));
-            }
-        }
-        if on(detectors::suspicious_ip::CODE.code) {
-            if let Some(d) = detectors::suspicious_ip::SuspiciousIp::new(settings, &mut skipped)? {
-                list.push(Box::new(d));
-            }
+        let redactor = CredentialTheft::with_rules(ctx.gitleaks_rules.clone());
+        let mut list: Vec<Box<dyn Detector>> = Vec::new();
+        for entry in detectors::REGISTRY {
+            list.extend((entry.build)(settings, &mut ctx)?);
         }
         let codes: Vec<&str> = list.iter().flat_map(|d| d.codes()).collect();
         let metas = CODES
@@ -157,7 +237,7 @@ impl Detectors {
             list,
             pass,
             metas,
-            skipped,
+            skipped: ctx.skipped,
             redactor,
         })
     }
@@ -272,6 +352,72 @@ mod tests {
                 vec!["MW-AI-0007", "MW-AI-0009"],
             ]
         );
+    }
+
+    /// Every file of `detectors/` with a `Builtin` detector has its line in the registry.
+    #[test]
+    fn every_detector_file_is_registered() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/detectors");
+        let registered: Vec<&str> = detectors::REGISTRY
+            .iter()
+            .map(|e| (e.type_name)())
+            .collect();
+        let mut found = 0;
+        for file in std::fs::read_dir(&dir).unwrap() {
+            let path = file.unwrap().path();
+            let source = std::fs::read_to_string(&path).unwrap();
+            let module = path.file_stem().unwrap().to_str().unwrap();
+            for (at, pattern) in source.match_indices("impl Builtin for ") {
+                let ty: String = source[at + pattern.len()..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                let name = format!("modelward_detectors::detectors::{module}::{ty}");
+                assert!(
+                    registered.contains(&name.as_str()),
+                    "{name} is not in REGISTRY"
+                );
+                found += 1;
+            }
+        }
+        assert_eq!(found, detectors::REGISTRY.len());
+    }
+
+    /// With every list given, every code runs; disabling one code turns off that code alone.
+    #[test]
+    fn every_code_runs_and_can_be_disabled() {
+        let dir = std::env::temp_dir().join(format!("mw-disable-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let list = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            vec![path]
+        };
+        let settings = Settings {
+            phishing_feeds: list("feed.txt", "https://evil.example/login\n"),
+            tor_exit_lists: list("tor.txt", "198.51.100.7\n"),
+            suspicious_ip_lists: list("ips.txt", "203.0.113.0/24\n"),
+            ..Settings::default()
+        };
+        let on = |settings: &Settings| -> Vec<String> {
+            let d = Detectors::new(settings).unwrap();
+            d.metas().iter().map(|m| m.id.to_string()).collect()
+        };
+        let all: Vec<String> = CODES.iter().map(|c| c.code.to_string()).collect();
+        assert_eq!(on(&settings), all);
+        for code in &all {
+            let disabled = Settings {
+                disabled: vec![code.clone()],
+                ..settings.clone()
+            };
+            let rest: Vec<String> = all.iter().filter(|c| *c != code).cloned().collect();
+            assert_eq!(on(&disabled), rest, "{code}");
+        }
+        let none = Settings {
+            disabled: all.clone(),
+            ..settings.clone()
+        };
+        assert!(Detectors::new(&none).unwrap().is_empty());
     }
 
     #[test]

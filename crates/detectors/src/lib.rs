@@ -1,10 +1,13 @@
 //! Built-in detectors for AI workloads: what a rule language cannot say well (content
 //! scanning, hidden characters, lists of known-bad addresses).
 //!
-//! One detector is one file in `detectors/`: a struct, its [`Detector`] implementation, and
-//! a doc comment with fixed headings (`## What it detects`, `## Why it matters`, `## Example`,
-//! `## False positives`, `## Response`, `## References`) that `modelward rules explain`
-//! prints. [`CODES`] is the sorted table of every detector.
+//! One detector is one file in `detectors/`: its `CODE` row, a struct, its [`Detector`]
+//! implementation, its `Builtin` implementation (its codes, and `build`: the detector the
+//! settings ask for), and a doc comment with fixed headings (`## What it detects`,
+//! `## Why it matters`, `## Example`, `## False positives`, `## Response`, `## References`)
+//! that `modelward rules explain` prints. Its `pub mod` line and its line in the registry
+//! (`detectors/mod.rs`) add it: [`Detectors::new`] builds the registry's detectors in order,
+//! and [`CODES`], the sorted table of every detector, is their codes sorted.
 //!
 //! ```
 //! use modelward_detectors::{Detectors, Settings};

@@ -39,8 +39,9 @@ use modelward_event::Event;
 use modelward_rule::Severity;
 use serde_json::{json, Map, Value};
 
-use crate::detector::{Code, Detector, Finding};
+use crate::detector::{BuildContext, Builtin, Code, Detector, Finding};
 use crate::keywords::Scan;
+use crate::settings::{Settings, SettingsError};
 
 pub const CODE: Code = Code {
     code: "MW-AI-0009",
@@ -163,6 +164,14 @@ fn scan(text: &str) -> Hidden {
         i += 1;
     }
     h
+}
+
+impl Builtin for AsciiSmuggling {
+    const CODES: &'static [Code] = &[CODE];
+
+    fn build(_: &Settings, ctx: &mut BuildContext<'_>) -> Result<Option<Self>, SettingsError> {
+        Ok(ctx.on(CODE.code).then_some(AsciiSmuggling))
+    }
 }
 
 impl Detector for AsciiSmuggling {

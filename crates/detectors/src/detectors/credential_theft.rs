@@ -55,8 +55,9 @@ use modelward_rule::Severity;
 use regex::{Captures, Regex};
 use serde_json::{json, Map, Value};
 
-use crate::detector::{Code, Detector, Finding};
+use crate::detector::{BuildContext, Builtin, Code, Detector, Finding};
 use crate::keywords::{KeywordMatch, Scan};
+use crate::settings::{Settings, SettingsError};
 use crate::text::Role;
 
 pub const CODE: Code = Code {
@@ -1066,6 +1067,17 @@ fn db_password_ok(password: &str, user: &str) -> bool {
             .iter()
             .any(|d| d.eq_ignore_ascii_case(password))
         && !["[", "%(", "@"].iter().any(|p| password.starts_with(p))
+}
+
+impl Builtin for CredentialTheft {
+    const CODES: &'static [Code] = &[CODE];
+
+    /// The built-in rules and the user's gitleaks rules (which the redactor uses as well).
+    fn build(_: &Settings, ctx: &mut BuildContext<'_>) -> Result<Option<Self>, SettingsError> {
+        Ok(ctx
+            .on(CODE.code)
+            .then(|| CredentialTheft::with_rules(ctx.gitleaks_rules.clone())))
+    }
 }
 
 impl Detector for CredentialTheft {

@@ -30,8 +30,9 @@ use modelward_event::Event;
 use modelward_rule::Severity;
 
 use super::shield_verdict::finding;
-use crate::detector::{Code, Detector, Finding};
+use crate::detector::{BuildContext, Builtin, Code, Detector, Finding};
 use crate::keywords::Scan;
+use crate::settings::{Settings, SettingsError};
 
 pub const CODE: Code = Code {
     code: "MW-AI-0002",
@@ -44,6 +45,14 @@ pub const CODE: Code = Code {
 };
 
 pub struct JailbreakBlocked;
+
+impl Builtin for JailbreakBlocked {
+    const CODES: &'static [Code] = &[CODE];
+
+    fn build(_: &Settings, ctx: &mut BuildContext<'_>) -> Result<Option<Self>, SettingsError> {
+        Ok(ctx.on(CODE.code).then_some(JailbreakBlocked))
+    }
+}
 
 impl Detector for JailbreakBlocked {
     fn codes(&self) -> Vec<&'static str> {

@@ -41,8 +41,9 @@ use serde_json::{json, Map, Value};
 
 use super::jailbreak_score::{JailbreakScore, JailbreakScorer, DEFAULT_THRESHOLD};
 use super::shield_verdict::{finding, shield_looked};
-use crate::detector::{Code, Detector, Finding};
+use crate::detector::{BuildContext, Builtin, Code, Detector, Finding};
 use crate::keywords::Scan;
+use crate::settings::{Settings, SettingsError};
 use crate::text::Role;
 
 pub const CODE: Code = Code {
@@ -125,6 +126,19 @@ fn heuristic_finding(score: &JailbreakScore, threshold: u32, prompt: &str) -> Fi
         ),
         evidence,
         severity: None,
+    }
+}
+
+impl Builtin for JailbreakDetected {
+    const CODES: &'static [Code] = &[CODE];
+
+    fn build(
+        settings: &Settings,
+        ctx: &mut BuildContext<'_>,
+    ) -> Result<Option<Self>, SettingsError> {
+        Ok(ctx
+            .on(CODE.code)
+            .then(|| JailbreakDetected::new(settings.jailbreak_threshold)))
     }
 }
 

@@ -1,4 +1,16 @@
-//! The built-in detectors, one per file.
+//! The built-in detectors, one per file, and their registry.
+//!
+//! A detector's file holds its code (`CODE`, a row of the codes table, with its `//!`
+//! documentation), its type implementing `Detector` and `Builtin` (its codes and how the
+//! settings build it), and its tests. Its `pub mod` line below declares the file, and its
+//! line in `REGISTRY` runs it. The other modules are helpers (`jailbreak_score`,
+//! `phishing_urls`, `shield_verdict`) and the phishing alerts' code files
+//! (`phishing_in_*`), which the one `phishing` detector raises.
+//!
+//! The `pub mod` lines are not generated from the registry by a macro: rustfmt does not see
+//! modules declared inside a macro, so `cargo fmt` would stop formatting the detectors.
+
+use crate::detector::Entry;
 
 pub mod ascii_smuggling;
 pub mod credential_theft;
@@ -15,3 +27,17 @@ mod shield_verdict;
 pub mod suspicious_ip;
 pub mod suspicious_user_agent;
 pub mod tor_access;
+
+/// Every built-in detector, one line each, in the order they run: the order of an event's
+/// findings. `Detectors::new` builds them in this order; `CODES` is their codes, sorted.
+pub(crate) const REGISTRY: &[Entry] = &[
+    Entry::of::<credential_theft::CredentialTheft>(),
+    Entry::of::<jailbreak_blocked::JailbreakBlocked>(),
+    Entry::of::<jailbreak_detected::JailbreakDetected>(),
+    Entry::of::<sensitive_data::SensitiveData>(),
+    Entry::of::<phishing::Phishing>(),
+    Entry::of::<ascii_smuggling::AsciiSmuggling>(),
+    Entry::of::<suspicious_user_agent::SuspiciousUserAgent>(),
+    Entry::of::<tor_access::TorAccess>(),
+    Entry::of::<suspicious_ip::SuspiciousIp>(),
+];

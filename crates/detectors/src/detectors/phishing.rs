@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use modelward_event::Event;
 
-use crate::detector::{Detector, Finding};
+use crate::detector::{BuildContext, Builtin, Code, Detector, Finding};
 use crate::detectors::phishing_urls::{finding, PhishingIndex};
 use crate::detectors::{phishing_in_application, phishing_in_prompt, phishing_in_response};
 use crate::keywords::Scan;
+use crate::settings::{Settings, SettingsError};
 use crate::text::Role;
 
 /// The enabled phishing alerts over one index of the user's feeds.
@@ -30,6 +31,27 @@ impl Phishing {
             application: on(phishing_in_application::CODE.code),
             prompt: on(phishing_in_prompt::CODE.code),
         }
+    }
+}
+
+impl Builtin for Phishing {
+    const CODES: &'static [Code] = &[
+        phishing_in_response::CODE,
+        phishing_in_application::CODE,
+        phishing_in_prompt::CODE,
+    ];
+
+    /// None without a feed, or with the three alerts disabled.
+    fn build(
+        settings: &Settings,
+        ctx: &mut BuildContext<'_>,
+    ) -> Result<Option<Self>, SettingsError> {
+        if settings.phishing_feeds.is_empty() {
+            return Ok(None);
+        }
+        let index = PhishingIndex::load(&settings.phishing_feeds, &mut ctx.skipped)?;
+        let phishing = Phishing::new(Arc::new(index), &|code| ctx.on(code));
+        Ok((!phishing.codes().is_empty()).then_some(phishing))
     }
 }
 

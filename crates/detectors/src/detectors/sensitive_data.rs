@@ -56,8 +56,9 @@ use modelward_rule::Severity;
 use regex::Regex;
 use serde_json::{json, Map};
 
-use crate::detector::{Code, Detector, Finding};
+use crate::detector::{BuildContext, Builtin, Code, Detector, Finding};
 use crate::keywords::Scan;
+use crate::settings::{Settings, SettingsError};
 use crate::text::Role;
 
 pub const CODE: Code = Code {
@@ -560,6 +561,22 @@ impl SensitiveData {
                 )
             });
         }
+    }
+}
+
+impl Builtin for SensitiveData {
+    const CODES: &'static [Code] = &[CODE];
+
+    fn build(
+        settings: &Settings,
+        ctx: &mut BuildContext<'_>,
+    ) -> Result<Option<Self>, SettingsError> {
+        if !ctx.on(CODE.code) {
+            return Ok(None);
+        }
+        SensitiveData::new(settings.sensitive_data_entities.as_deref())
+            .map(Some)
+            .map_err(SettingsError::Config)
     }
 }
 

@@ -42,7 +42,7 @@ use modelward_rule::Severity;
 use serde_json::{json, Map};
 
 use crate::address::client_ip;
-use crate::detector::{Code, Detector, Finding};
+use crate::detector::{BuildContext, Builtin, Code, Detector, Finding};
 use crate::keywords::Scan;
 use crate::settings::{read_list, Settings, SettingsError};
 
@@ -141,6 +141,20 @@ impl SuspiciousIp {
             parse_list(&read_list(path)?, &file, &mut ranges, skipped);
         }
         Ok(Some(SuspiciousIp { ranges }))
+    }
+}
+
+impl Builtin for SuspiciousIp {
+    const CODES: &'static [Code] = &[CODE];
+
+    fn build(
+        settings: &Settings,
+        ctx: &mut BuildContext<'_>,
+    ) -> Result<Option<Self>, SettingsError> {
+        if !ctx.on(CODE.code) {
+            return Ok(None);
+        }
+        SuspiciousIp::new(settings, &mut ctx.skipped)
     }
 }
 

@@ -31,7 +31,7 @@ use modelward_rule::Severity;
 use regex::RegexSet;
 use serde_json::{json, Map};
 
-use crate::detector::{Code, Detector, Finding};
+use crate::detector::{BuildContext, Builtin, Code, Detector, Finding};
 use crate::keywords::Scan;
 use crate::settings::{read_list, Settings, SettingsError};
 
@@ -165,6 +165,20 @@ impl SuspiciousUserAgent {
             }
         })?;
         Ok(SuspiciousUserAgent { set, entries })
+    }
+}
+
+impl Builtin for SuspiciousUserAgent {
+    const CODES: &'static [Code] = &[CODE];
+
+    fn build(
+        settings: &Settings,
+        ctx: &mut BuildContext<'_>,
+    ) -> Result<Option<Self>, SettingsError> {
+        if !ctx.on(CODE.code) {
+            return Ok(None);
+        }
+        SuspiciousUserAgent::new(settings, &mut ctx.skipped).map(Some)
     }
 }
 

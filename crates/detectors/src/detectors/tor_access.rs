@@ -35,7 +35,7 @@ use modelward_rule::Severity;
 use serde_json::{json, Map};
 
 use crate::address::client_ip;
-use crate::detector::{Code, Detector, Finding};
+use crate::detector::{BuildContext, Builtin, Code, Detector, Finding};
 use crate::keywords::Scan;
 use crate::settings::{read_list, Settings, SettingsError};
 
@@ -106,6 +106,20 @@ impl TorAccess {
             ));
         }
         Ok(Some(TorAccess { exits }))
+    }
+}
+
+impl Builtin for TorAccess {
+    const CODES: &'static [Code] = &[CODE];
+
+    fn build(
+        settings: &Settings,
+        ctx: &mut BuildContext<'_>,
+    ) -> Result<Option<Self>, SettingsError> {
+        if !ctx.on(CODE.code) {
+            return Ok(None);
+        }
+        TorAccess::new(settings, &mut ctx.skipped)
     }
 }
 

@@ -557,6 +557,8 @@ fn upstream_request(
             headers.append(name.clone(), value.clone());
         }
     }
+    // The answer is read (logged, logprobs stripped): ask for it uncompressed.
+    headers.insert("accept-encoding", HeaderValue::from_static("identity"));
     let key = upstream.api_key.as_deref().unwrap_or(caller_key);
     let value = match upstream.kind {
         UpstreamKind::Openai => HeaderValue::from_str(&format!("Bearer {key}")),

@@ -139,9 +139,43 @@ impl Gateway {
                 "You didn't provide an API key.",
             )
         })?;
-        let key_id = key_id(&key);
-        let client_ip = remote.ip().to_string();
         let (parts, body) = req.into_parts();
+        // From here every call is logged, refused or not.
+        let mut call = Call {
+            at_ms,
+            client_ip: remote.ip().to_string(),
+            client_port: remote.port(),
+            api_key_id: key_id(&key),
+            method: parts.method.to_string(),
+            path,
+            headers: logged_headers(&parts.headers),
+            ..Call::default()
+        };
+        let mut request = Value::Null;
+        let result = self
+            .forward(&mut call, &mut request, parts, body, &key, &route, at)
+            .await;
+        if let Err(refusal) = &result {
+            call.status = refusal.status.as_u16();
+            call.duration_ms = at.elapsed().as_millis() as u64;
+            self.write_log(&call, &request, &refusal.body());
+        }
+        result
+    }
+
+    /// The call once its caller is known: body, measures, upstream. A successful call is
+    /// logged when its response ends; a refusal by the caller of this.
+    #[allow(clippy::too_many_arguments)]
+    async fn forward(
+        self: &Arc<Self>,
+        call: &mut Call,
+        request: &mut Value,
+        parts: hyper::http::request::Parts,
+        body: Incoming,
+        key: &str,
+        route: &Route,
+        at: Instant,
+    ) -> Result<Response<GatewayBody>, Refusal> {
         let bytes = Limited::new(body, self.settings.max_body_bytes)
             .collect()
             .await
@@ -169,8 +203,8 @@ impl Gateway {
                 }
             })?
             .to_bytes();
-        let mut request: Value = if parts.method == Method::POST {
-            serde_json::from_slice(&bytes).map_err(|e| {
+        if parts.method == Method::POST {
+            *request = serde_json::from_slice(&bytes).map_err(|e| {
                 error(
                     StatusCode::BAD_REQUEST,
                     "invalid_request_error",
@@ -181,40 +215,23 @@ impl Gateway {
                         e.column()
                     ),
                 )
-            })?
-        } else {
-            Value::Null
-        };
+            })?;
+        }
         let model = route.deployment.clone().or_else(|| {
             request
                 .get("model")
                 .and_then(Value::as_str)
                 .map(String::from)
         });
+        call.model = model.clone();
+        call.stream = request.get("stream").and_then(Value::as_bool) == Some(true);
         let decision = self.measures().decide(&Subject {
-            principal: Some(&key_id),
-            api_key: Some(&key_id),
-            source_ip: Some(&client_ip),
+            principal: Some(&call.api_key_id),
+            api_key: Some(&call.api_key_id),
+            source_ip: Some(&call.client_ip),
             model: model.as_deref(),
         });
-        let mut call = Call {
-            at_ms,
-            client_ip,
-            client_port: remote.port(),
-            api_key_id: key_id,
-            method: parts.method.to_string(),
-            path: path.clone(),
-            headers: logged_headers(&parts.headers),
-            model: model.clone(),
-            stream: request.get("stream").and_then(Value::as_bool) == Some(true),
-            ..Call::default()
-        };
-        if let Err(refused) = self.contain(&decision, &mut request, &mut call) {
-            call.status = refused.status.as_u16();
-            call.duration_ms = at.elapsed().as_millis() as u64;
-            self.write_log(&call, &request, &json!({"error": "refused by modelward"}));
-            return Err(refused);
-        }
+        self.contain(&decision, request, call)?;
         let upstream = self
             .settings
             .upstream_for(model.as_deref())
@@ -234,35 +251,31 @@ impl Gateway {
         } else {
             Bytes::from(request.to_string())
         };
-        let upstream_req = upstream_request(&upstream, &parts, &key, body)?;
+        let upstream_req = upstream_request(&upstream, &parts, key, body)?;
         call.upstream = upstream.name.clone();
         call.upstream_url = upstream_req.uri().to_string();
-        let response = match tokio::time::timeout(
+        let response = tokio::time::timeout(
             self.settings.upstream_timeout,
             self.client.request(upstream_req),
         )
         .await
-        {
-            Ok(Ok(r)) => r,
-            Ok(Err(_)) | Err(_) => {
-                let e = error(
-                    StatusCode::BAD_GATEWAY,
-                    "api_error",
-                    "upstream_unavailable",
-                    "The upstream API did not answer.",
-                );
-                call.status = e.status.as_u16();
-                call.duration_ms = at.elapsed().as_millis() as u64;
-                self.write_log(&call, &request, &json!({"error": "upstream unavailable"}));
-                return Err(e);
-            }
-        };
+        .ok()
+        .and_then(Result::ok)
+        .ok_or_else(|| {
+            error(
+                StatusCode::BAD_GATEWAY,
+                "api_error",
+                "upstream_unavailable",
+                "The upstream API did not answer.",
+            )
+        })?;
         call.status = response.status().as_u16();
         let is_stream = response
             .headers()
             .get(hyper::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/event-stream"));
+        let (call, request) = (std::mem::take(call), std::mem::take(request));
         if is_stream {
             Ok(self.stream(response, call, request, decision.reduce_detail, at))
         } else {
@@ -320,6 +333,12 @@ impl Gateway {
             }
             let o = request.as_object_mut().expect("checked is_object");
             let mut changed = o.remove("logprobs").is_some() | o.remove("top_logprobs").is_some();
+            // The Responses API asks for them in `include`.
+            if let Some(Value::Array(include)) = o.get_mut("include") {
+                let before = include.len();
+                include.retain(|i| !i.as_str().is_some_and(|i| i.contains("logprobs")));
+                changed |= include.len() != before;
+            }
             if let Some(Value::Object(bias)) = o.get_mut("logit_bias") {
                 for v in bias.values_mut() {
                     if let Some(x) = v.as_f64().filter(|x| x.abs() > BIAS_CAP) {
@@ -354,10 +373,11 @@ impl Gateway {
                     "upstream_broken",
                     "The upstream API's answer broke off.",
                 );
+                // Logged here: the call is this function's now.
                 call.status = e.status.as_u16();
                 call.duration_ms = at.elapsed().as_millis() as u64;
-                self.write_log(&call, &request, &json!({"error": "upstream broke off"}));
-                return Err(e);
+                self.write_log(&call, &request, &e.body());
+                return Ok(e.into_response());
             }
         };
         let mut parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
@@ -575,22 +595,23 @@ fn upstream_request(
     Ok(req)
 }
 
-/// Removes log probabilities from a response (and its choices); returns whether any were
-/// there.
+/// Removes log probabilities wherever they are in a response or stream event (chat and
+/// completions choices, the Responses API's `output[].content[].logprobs` and its events);
+/// returns whether any were there.
 fn strip_logprobs(v: &mut Value) -> bool {
-    let mut found = false;
-    if let Some(o) = v.as_object_mut() {
-        found |= o.remove("logprobs").is_some();
-        found |= o.remove("top_logprobs").is_some();
-        if let Some(Value::Array(choices)) = o.get_mut("choices") {
-            for c in choices {
-                if let Some(c) = c.as_object_mut() {
-                    found |= c.remove("logprobs").is_some();
-                }
+    match v {
+        Value::Object(o) => {
+            let mut found = o.remove("logprobs").is_some() | o.remove("top_logprobs").is_some();
+            for child in o.values_mut() {
+                found |= strip_logprobs(child);
             }
+            found
         }
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |found, item| strip_logprobs(item) | found),
+        _ => false,
     }
-    found
 }
 
 /// The path as it may appear in an error: printable ASCII only.
@@ -624,11 +645,13 @@ pub struct Refusal {
 }
 
 impl Refusal {
+    /// The error document the caller gets.
+    pub fn body(&self) -> Value {
+        json!({"error": {"message": self.message, "type": self.kind, "param": null, "code": self.code}})
+    }
+
     pub fn into_response(self) -> Response<GatewayBody> {
-        let mut r = json_response(
-            self.status,
-            &json!({"error": {"message": self.message, "type": self.kind, "param": null, "code": self.code}}),
-        );
+        let mut r = json_response(self.status, &self.body());
         if let Some(secs) = self.retry_after {
             r.headers_mut()
                 .insert("retry-after", HeaderValue::from(secs));
@@ -669,6 +692,16 @@ mod tests {
         assert_eq!(id.len(), 20);
         assert!(!id.contains("123"));
         assert_ne!(id, key_id("sk-test-124"));
+    }
+
+    #[test]
+    fn logprobs_are_stripped_from_the_responses_api_too() {
+        let mut v = json!({"output": [{"content": [{"type": "output_text", "text": "hi", "logprobs": [{"token": "hi"}]}]}], "top_logprobs": 2});
+        assert!(strip_logprobs(&mut v));
+        assert_eq!(
+            v,
+            json!({"output": [{"content": [{"type": "output_text", "text": "hi"}]}]})
+        );
     }
 
     #[test]

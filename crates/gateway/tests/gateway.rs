@@ -1,0 +1,446 @@
+//! The gateway over real HTTP: a local OpenAI-compatible upstream (tests/upstream), the
+//! gateway on a loopback port, requests from a hyper client; measures from a real SQLite
+//! store.
+
+mod upstream;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use modelward_gateway::log::LlmLog;
+use modelward_gateway::measures::Measures;
+use modelward_gateway::settings::Options;
+use modelward_gateway::{key_id, serve, watch_measures, Gateway};
+use modelward_store::enforcement::Measure;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+use upstream::Upstream;
+
+const KEY: &str = "sk-test-0123456789abcdef";
+
+struct Running {
+    url: String,
+    gateway: Arc<Gateway>,
+    upstream: Upstream,
+    log: std::path::PathBuf,
+    stop: tokio::sync::oneshot::Sender<()>,
+    dir: std::path::PathBuf,
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("gateway-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn start(name: &str, extra: Value) -> Running {
+    let upstream = Upstream::start().await;
+    let dir = scratch(name);
+    let log = dir.join("llm.ndjson");
+    let mut options = json!({
+        "upstreams": [{"name": "local", "url": upstream.url}],
+        "log": log,
+        "max_body_bytes": 4096,
+        "refresh": "100ms",
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        options[k] = v.clone();
+    }
+    let options: Options = serde_json::from_value(options).unwrap();
+    let settings = options.resolve(&|_| None).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let gateway = Arc::new(Gateway::new(settings, Some(LlmLog::open(&log).unwrap())));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(gateway.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+    Running {
+        url,
+        gateway,
+        upstream,
+        log,
+        stop,
+        dir,
+    }
+}
+
+fn client() -> Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>> {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+async fn post(url: &str, path: &str, body: &Value) -> Response<Incoming> {
+    post_raw(url, path, Bytes::from(body.to_string()), Some(KEY)).await
+}
+
+async fn post_raw(url: &str, path: &str, body: Bytes, key: Option<&str>) -> Response<Incoming> {
+    let mut req = Request::post(format!("{url}{path}"))
+        .header("content-type", "application/json")
+        .header("user-agent", "modelward-test/1");
+    if let Some(k) = key {
+        req = req.header("authorization", format!("Bearer {k}"));
+    }
+    client()
+        .request(req.body(Full::new(body)).unwrap())
+        .await
+        .unwrap()
+}
+
+async fn json_of(r: Response<Incoming>) -> (u16, Value) {
+    let status = r.status().as_u16();
+    let body = r.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+fn log_lines(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Waits (at most 5 s) for the log to hold `n` lines: a streamed call is logged when its
+/// stream ends.
+async fn wait_log(path: &std::path::Path, n: usize) -> Vec<Value> {
+    let start = Instant::now();
+    loop {
+        let lines = log_lines(path);
+        if lines.len() >= n || start.elapsed() > Duration::from_secs(5) {
+            return lines;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn chat(stream: bool) -> Value {
+    json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "Say hello"}], "stream": stream})
+}
+
+#[tokio::test]
+async fn a_call_is_proxied_and_logged_without_the_key() {
+    let g = start("proxied", json!({})).await;
+    let (status, body) = json_of(post(&g.url, "/v1/chat/completions", &chat(false)).await).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["choices"][0]["message"]["content"], "Hello there!");
+    // The caller's own key went upstream (no upstream key configured).
+    let seen = g.upstream.requests();
+    assert_eq!(
+        seen[0].authorization.as_deref(),
+        Some(&*format!("Bearer {KEY}"))
+    );
+    assert_eq!(seen[0].body["messages"][0]["content"], "Say hello");
+    let lines = wait_log(&g.log, 1).await;
+    assert_eq!(lines.len(), 1);
+    let line = &lines[0];
+    assert_eq!(line["principal"]["api_key_id"], json!(key_id(KEY)));
+    assert_eq!(line["http"]["status"], 200);
+    assert_eq!(
+        line["http"]["request_headers"]["user-agent"],
+        "modelward-test/1"
+    );
+    assert_eq!(line["response"]["usage"]["completion_tokens"], 3);
+    let text = std::fs::read_to_string(&g.log).unwrap();
+    assert!(!text.contains(KEY), "the key is in the log");
+    // modelward reads its own log as an LLM call.
+    let event =
+        modelward_event::Event::from_json(&text.lines().next().unwrap().to_string()).unwrap();
+    let normalized =
+        modelward_event::source::normalize(event.fields, modelward_event::source::SourceKind::Auto)
+            .unwrap();
+    let modelward_event::source::Normalized::Event(fields) = normalized else {
+        panic!("partial")
+    };
+    assert_eq!(fields["api_key"]["id"], json!(key_id(KEY)));
+    let _ = g.stop.send(());
+    let _ = std::fs::remove_dir_all(&g.dir);
+}
+
+#[tokio::test]
+async fn a_stream_is_forwarded_as_it_comes_and_reassembled_for_the_log() {
+    let g = start("stream", json!({})).await;
+    // The upstream sends its first chunk, then waits until the test has read it.
+    let gate = g.upstream.hold_stream();
+    let response = post(&g.url, "/v1/chat/completions", &chat(true)).await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let mut body = response.into_body();
+    let first = tokio::time::timeout(Duration::from_secs(5), body.frame())
+        .await
+        .expect("the first chunk came before the upstream finished")
+        .unwrap()
+        .unwrap()
+        .into_data()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("\"role\":\"assistant\""));
+    gate.notify_one();
+    let rest = body.collect().await.unwrap().to_bytes();
+    let all = [first.to_vec(), rest.to_vec()].concat();
+    let text = String::from_utf8(all).unwrap();
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+    let lines = wait_log(&g.log, 1).await;
+    assert_eq!(lines[0]["stream"], true);
+    assert_eq!(
+        lines[0]["response"]["choices"][0]["message"]["content"],
+        "Hello there!"
+    );
+    assert!(lines[0]["timings"]["first_token_ms"].is_u64());
+    let _ = g.stop.send(());
+    let _ = std::fs::remove_dir_all(&g.dir);
+}
+
+fn measure(kind: &str, target: &str, params: Value) -> Measure {
+    Measure {
+        measure: kind.into(),
+        target_kind: "principal".into(),
+        target: target.into(),
+        params: params.to_string(),
+        incident_id: "INC-test".into(),
+        reason: "test".into(),
+        created_at: 0,
+        expires_at: None,
+    }
+}
+
+#[tokio::test]
+async fn a_measure_put_in_the_database_applies_to_the_next_request() {
+    let dir = scratch("measures-db");
+    let db = dir.join("incidents.db");
+    let mut store = modelward_store::Store::open(&db).unwrap();
+    let g = start("measures", json!({"database": db})).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = watch_measures(g.gateway.clone(), db.clone(), stop.clone());
+    assert_eq!(
+        json_of(post(&g.url, "/v1/chat/completions", &chat(false)).await)
+            .await
+            .0,
+        200
+    );
+    let mut b = store.batch().unwrap();
+    b.put_measure(&measure("block", &key_id(KEY), json!({"kind": "block"})))
+        .unwrap();
+    b.commit().unwrap();
+    // In force within a second (the refresh is 100 ms here).
+    let start = Instant::now();
+    let (status, body) = loop {
+        let (status, body) =
+            json_of(post(&g.url, "/v1/chat/completions", &chat(false)).await).await;
+        if status != 200 || start.elapsed() > Duration::from_secs(2) {
+            break (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["type"], "permission_error");
+    assert!(start.elapsed() < Duration::from_secs(1));
+    // A blocked request never reaches the upstream, and is logged as refused.
+    let reached = g.upstream.requests().len();
+    let (status, _) = json_of(post(&g.url, "/v1/chat/completions", &chat(false)).await).await;
+    assert_eq!(status, 403);
+    assert_eq!(g.upstream.requests().len(), reached);
+    let lines = log_lines(&g.log);
+    let last = lines.last().unwrap();
+    assert_eq!(last["modelward"]["measures"], json!(["block"]));
+    assert_eq!(last["http"]["status"], 403);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    watcher.join().unwrap();
+    let _ = g.stop.send(());
+    let _ = std::fs::remove_dir_all(&g.dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn revoked_keys_and_rate_limits() {
+    let g = start("limits", json!({})).await;
+    g.gateway.set_measures(Measures::new(&[measure(
+        "rate_limit",
+        &key_id(KEY),
+        json!({"kind": "rate_limit", "requests_per_minute": 2}),
+    )]));
+    for _ in 0..2 {
+        assert_eq!(
+            json_of(post(&g.url, "/v1/chat/completions", &chat(false)).await)
+                .await
+                .0,
+            200
+        );
+    }
+    let limited = post(&g.url, "/v1/chat/completions", &chat(false)).await;
+    assert_eq!(limited.status(), 429);
+    let wait: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&wait), "{wait}");
+    assert_eq!(
+        json_of(limited).await.1["error"]["code"],
+        "rate_limit_exceeded"
+    );
+    // Another key is not limited.
+    let other = post_raw(
+        &g.url,
+        "/v1/chat/completions",
+        Bytes::from(chat(false).to_string()),
+        Some("sk-other"),
+    )
+    .await;
+    assert_eq!(other.status(), 200);
+    g.gateway.set_measures(Measures::new(&[measure(
+        "revoke_key",
+        &key_id(KEY),
+        json!({"kind": "revoke_key"}),
+    )]));
+    let (status, body) = json_of(post(&g.url, "/v1/chat/completions", &chat(false)).await).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("invalid_api_key"))
+    );
+    let _ = g.stop.send(());
+    let _ = std::fs::remove_dir_all(&g.dir);
+}
+
+#[tokio::test]
+async fn reduced_output_detail_strips_logprobs_both_ways() {
+    let g = start("detail", json!({})).await;
+    let ask = json!({"model": "gpt-4o", "prompt": "Once", "logprobs": 5, "max_tokens": 3});
+    // Without the measure the logprobs come back.
+    let (_, body) = json_of(post(&g.url, "/v1/completions", &ask).await).await;
+    assert!(body["choices"][0]["logprobs"].is_object());
+    g.gateway.set_measures(Measures::new(&[measure(
+        "reduce_output_detail",
+        &key_id(KEY),
+        json!({"kind": "reduce_output_detail"}),
+    )]));
+    let (status, body) = json_of(post(&g.url, "/v1/completions", &ask).await).await;
+    assert_eq!(status, 200);
+    assert!(body["choices"][0].get("logprobs").is_none(), "{body}");
+    let seen = g.upstream.requests();
+    assert!(seen.last().unwrap().body.get("logprobs").is_none());
+    // Streamed chat with logprobs: none in any event.
+    let mut s = chat(true);
+    s["logprobs"] = json!(true);
+    s["top_logprobs"] = json!(5);
+    let text = post(&g.url, "/v1/chat/completions", &s)
+        .await
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes();
+    assert!(!String::from_utf8_lossy(&text).contains("logprobs"));
+    // A logit bias with log probabilities: the extraction pattern, refused.
+    let mut sweep = ask.clone();
+    sweep["logit_bias"] = json!({"50256": 100});
+    let (status, body) = json_of(post(&g.url, "/v1/completions", &sweep).await).await;
+    assert_eq!(status, 400, "{body}");
+    // A bias alone is capped.
+    let mut biased =
+        json!({"model": "gpt-4o", "prompt": "Once", "logit_bias": {"50256": -100, "11": 2}});
+    assert_eq!(
+        json_of(post(&g.url, "/v1/completions", &biased).await)
+            .await
+            .0,
+        200
+    );
+    biased["logit_bias"] = json!({"50256": -5.0, "11": 2});
+    assert_eq!(
+        g.upstream.requests().last().unwrap().body["logit_bias"],
+        biased["logit_bias"]
+    );
+    let _ = g.stop.send(());
+    let _ = std::fs::remove_dir_all(&g.dir);
+}
+
+#[tokio::test]
+async fn bad_requests_and_a_dead_upstream_get_clear_errors() {
+    let g = start("faults", json!({})).await;
+    let (status, body) = json_of(
+        post_raw(
+            &g.url,
+            "/v1/chat/completions",
+            Bytes::from_static(b"{\"model\":"),
+            Some(KEY),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_json"))
+    );
+    let big = Bytes::from(vec![b' '; 10_000]);
+    assert_eq!(
+        json_of(post_raw(&g.url, "/v1/chat/completions", big, Some(KEY)).await)
+            .await
+            .0,
+        413
+    );
+    assert_eq!(
+        json_of(
+            post_raw(
+                &g.url,
+                "/v1/chat/completions",
+                Bytes::from(chat(false).to_string()),
+                None
+            )
+            .await
+        )
+        .await
+        .0,
+        401
+    );
+    let (status, body) = json_of(post(&g.url, "/admin/%07%3Cx%3E", &chat(false)).await).await;
+    assert_eq!(status, 404);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/admin/%07%3Cx%3E"),
+        "{body}"
+    );
+    // The upstream goes away: 502, an OpenAI-shaped error.
+    g.upstream.shutdown().await;
+    let (status, body) = json_of(post(&g.url, "/v1/chat/completions", &chat(false)).await).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (502, Some("upstream_unavailable"))
+    );
+    let _ = g.stop.send(());
+    let _ = std::fs::remove_dir_all(&g.dir);
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_mid_stream_ends_the_upstream_stream() {
+    let g = start("gone", json!({})).await;
+    let gate = g.upstream.hold_stream();
+    let response = post(&g.url, "/v1/chat/completions", &chat(true)).await;
+    let mut body = response.into_body();
+    let _ = body.frame().await;
+    drop(body);
+    gate.notify_one();
+    // The upstream's next sends fail once the gateway has dropped the stream.
+    let start = Instant::now();
+    while !g.upstream.stream_cancelled() && start.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(g.upstream.stream_cancelled());
+    // The call is still logged, with what had come.
+    let lines = wait_log(&g.log, 1).await;
+    assert_eq!(lines.len(), 1);
+    let _ = g.stop.send(());
+    let _ = std::fs::remove_dir_all(&g.dir);
+}

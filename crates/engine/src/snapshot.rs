@@ -72,13 +72,19 @@ pub(crate) struct EsqlState {
     pub made: u64,
 }
 
+/// Matches with their event time.
+pub(crate) type TimedEvents = Vec<(i64, Arc<Event>)>;
+
 /// The Sigma rules' state: per rule (by id) the matches correlations have not seen, per
 /// correlation (by id) its windows.
 #[derive(Serialize, Deserialize, Default)]
 pub(crate) struct SigmaState {
-    pub pending: Vec<(String, Vec<(i64, Arc<Event>)>)>,
+    pub pending: Vec<(String, TimedEvents)>,
     pub correlators: Vec<(String, Correlator)>,
 }
+
+/// A suppression as data: (terms, start, end, docs_count).
+type SuppressionState = (Vec<(String, Json)>, i64, i64, u64);
 
 /// An alert as data, its rule by id.
 #[derive(Serialize, Deserialize)]
@@ -91,8 +97,7 @@ pub(crate) struct AlertState {
     entity: Map<String, Json>,
     fields: Map<String, Json>,
     evidence: Map<String, Json>,
-    /// (terms, start, end, docs_count).
-    suppression: Option<(Vec<(String, Json)>, i64, i64, u64)>,
+    suppression: Option<SuppressionState>,
     severity: Option<Severity>,
 }
 

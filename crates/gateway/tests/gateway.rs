@@ -153,8 +153,7 @@ async fn a_call_is_proxied_and_logged_without_the_key() {
     let text = std::fs::read_to_string(&g.log).unwrap();
     assert!(!text.contains(KEY), "the key is in the log");
     // modelward reads its own log as an LLM call.
-    let event =
-        modelward_event::Event::from_json(&text.lines().next().unwrap().to_string()).unwrap();
+    let event = modelward_event::Event::from_json(text.lines().next().unwrap()).unwrap();
     let normalized =
         modelward_event::source::normalize(event.fields, modelward_event::source::SourceKind::Auto)
             .unwrap();

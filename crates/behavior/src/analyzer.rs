@@ -5,14 +5,7 @@ use std::sync::Arc;
 
 use modelward_rule::RuleMeta;
 
-use crate::analyzers::{
-    access_anomaly::AccessAnomaly, bulk_download::BulkDownload, distillation::Distillation,
-    distributed_extraction::DistributedExtraction, logit_extraction::LogitExtraction, prada::Prada,
-    query_flood::QueryFlood, recurring_requests::RecurringRequests,
-    sensitive_data_anomaly::SensitiveDataAnomaly, side_channel::SideChannel,
-    volume_anomaly::VolumeAnomaly, weights_download::WeightsDownload,
-};
-use crate::{Call, Finding, ProfileStore, Settings, SettingsError, CODES};
+use crate::{analyzers, Call, Finding, ProfileStore, Settings, SettingsError, CODES};
 
 /// A behavioural analyzer: stateful, fed every call in event-time order.
 pub trait Analyzer {
@@ -180,30 +173,17 @@ impl Behavior {
         self.metas.iter().find(|m| m.id == code)
     }
 
+    /// The enabled analyzers, built by the registry in its order (the order they run in).
     fn analyzers(&self) -> Vec<Box<dyn Analyzer>> {
         let Some(s) = &self.settings else {
             return Vec::new();
         };
-        let all: Vec<Box<dyn Analyzer>> = vec![
-            Box::new(RecurringRequests::new(&s.recurring, s.max_principals)),
-            Box::new(VolumeAnomaly::new(&s.volume, s.max_principals)),
-            Box::new(AccessAnomaly::new(&s.access, s.max_principals)),
-            Box::new(SensitiveDataAnomaly::new(&s.sensitive, s.max_principals)),
-            Box::new(LogitExtraction::new(&s.theft.logit, s.max_principals)),
-            Box::new(Distillation::new(&s.theft.distillation, s.max_principals)),
-            Box::new(Prada::new(&s.theft.prada, s.max_principals)),
-            Box::new(QueryFlood::new(&s.theft.flood, s.max_principals)),
-            Box::new(DistributedExtraction::new(
-                &s.theft.logit,
-                &s.theft.distillation,
-                s.theft.cluster_min_members,
-                s.max_principals,
-            )),
-            Box::new(SideChannel::new(&s.theft.side_channel, s.max_principals)),
-            Box::new(WeightsDownload::new(&s.theft.weights, s.max_principals)),
-            Box::new(BulkDownload::new(&s.theft.bulk, s.max_principals)),
-        ];
-        all.into_iter().filter(|a| s.enabled(a.code())).collect()
+        CODES
+            .iter()
+            .zip(analyzers::BUILD)
+            .filter(|(code, _)| s.enabled(code.code))
+            .map(|(_, build)| build(s))
+            .collect()
     }
 
     /// Runs every enabled analyzer over the calls in event-time order (a stable sort, so

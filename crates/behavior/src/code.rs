@@ -13,21 +13,9 @@ pub use modelward_rule::BuiltinCode as Code;
 /// The family of the analyzers' rule metadata (`builtin:behavior/MW-AI-…`).
 pub const FAMILY: &str = "behavior";
 
-/// Every behavioural analyzer, sorted by code.
-pub static CODES: &[Code] = &[
-    analyzers::recurring_requests::CODE,
-    analyzers::volume_anomaly::CODE,
-    analyzers::access_anomaly::CODE,
-    analyzers::sensitive_data_anomaly::CODE,
-    analyzers::logit_extraction::CODE,
-    analyzers::distillation::CODE,
-    analyzers::prada::CODE,
-    analyzers::query_flood::CODE,
-    analyzers::distributed_extraction::CODE,
-    analyzers::side_channel::CODE,
-    analyzers::weights_download::CODE,
-    analyzers::bulk_download::CODE,
-];
+/// Every behavioural analyzer, sorted by code: the rows of the registry
+/// (`analyzers/mod.rs`), in its order.
+pub static CODES: &[Code] = analyzers::CODES;
 
 /// The rule metadata of an analyzer: its row's, tagged `behavioural`.
 pub fn meta(code: &Code) -> RuleMeta {
@@ -54,5 +42,33 @@ mod tests {
             assert_eq!(meta.origin, format!("builtin:behavior/{}", c.code));
             assert!(meta.tags.iter().any(|t| t == "behavioural"));
         }
+    }
+
+    /// Each registry line's `build` makes the analyzer of its `CODE`, and every file of
+    /// `analyzers/` with a `build` has its line (without it, the file is not compiled).
+    #[test]
+    fn every_analyzer_has_its_registry_line() {
+        let settings = crate::Settings::default();
+        for (code, build) in CODES.iter().zip(analyzers::BUILD) {
+            assert_eq!(build(&settings).code(), code.code);
+        }
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/analyzers");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                std::fs::read_to_string(p)
+                    .unwrap()
+                    .contains("\npub fn build(")
+            })
+            .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        let mut registered = analyzers::MODULES.to_vec();
+        registered.sort();
+        assert_eq!(
+            registered, files,
+            "a file with `pub fn build` but no registry line"
+        );
     }
 }

@@ -11,7 +11,9 @@
 //!
 //! One analyzer is one file in `analyzers/` whose `//!` documentation (`## What it detects`,
 //! `## Why it matters`, `## Example`, `## False positives`, `## Response`, `## References`)
-//! is what `modelward rules explain` prints; [`CODES`] is the sorted table.
+//! is what `modelward rules explain` prints, and one line in the registry
+//! (`analyzers/mod.rs`), which gives [`CODES`], the sorted table, and the analyzers
+//! [`Behavior`] builds.
 //!
 //! ```
 //! use modelward_behavior::{Behavior, Call, Settings};

@@ -59,6 +59,12 @@ pub const CODE: Code = Code {
     doc: include_str!("access_anomaly.rs"),
 };
 
+/// The registry's constructor (`analyzers/mod.rs`): the analyzer, from
+/// `[behavior.access_anomaly]` and `max_principals`.
+pub fn build(s: &crate::Settings) -> Box<dyn Analyzer> {
+    Box::new(AccessAnomaly::new(&s.access, s.max_principals))
+}
+
 /// New values pending report per principal; more are counted only.
 const PENDING: usize = 16;
 /// Baseline values listed in the evidence.

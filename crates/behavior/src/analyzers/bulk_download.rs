@@ -62,6 +62,12 @@ pub const CODE: Code = Code {
     doc: include_str!("bulk_download.rs"),
 };
 
+/// The registry's constructor (`analyzers/mod.rs`): the analyzer, from
+/// `[behavior.bulk_download]` and `max_principals`.
+pub fn build(s: &crate::Settings) -> Box<dyn Analyzer> {
+    Box::new(BulkDownload::new(&s.theft.bulk, s.max_principals))
+}
+
 /// Buckets tracked per window (the largest are reported).
 const BUCKETS: usize = 16;
 

@@ -85,6 +85,12 @@ pub const CODE: Code = Code {
     doc: include_str!("distillation.rs"),
 };
 
+/// The registry's constructor (`analyzers/mod.rs`): the analyzer, from
+/// `[behavior.distillation]` and `max_principals`.
+pub fn build(s: &crate::Settings) -> Box<dyn Analyzer> {
+    Box::new(Distillation::new(&s.theft.distillation, s.max_principals))
+}
+
 /// Topics remembered per principal.
 const TOPICS: usize = 64;
 /// Templates counted per bucket.

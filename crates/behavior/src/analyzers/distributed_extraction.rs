@@ -79,6 +79,18 @@ pub const CODE: Code = Code {
     doc: include_str!("distributed_extraction.rs"),
 };
 
+/// The registry's constructor (`analyzers/mod.rs`): the analyzer, from
+/// `[behavior.distributed_extraction]` (`min_members`), logit extraction's and distillation's
+/// thresholds (which it applies to a cluster's combined calls) and `max_principals`.
+pub fn build(s: &crate::Settings) -> Box<dyn Analyzer> {
+    Box::new(DistributedExtraction::new(
+        &s.theft.logit,
+        &s.theft.distillation,
+        s.theft.cluster_min_members,
+        s.max_principals,
+    ))
+}
+
 /// Principals listed in the evidence.
 const LISTED: usize = 20;
 /// Links (shared attributes) listed in the evidence.

@@ -71,6 +71,12 @@ pub const CODE: Code = Code {
     doc: include_str!("logit_extraction.rs"),
 };
 
+/// The registry's constructor (`analyzers/mod.rs`): the analyzer, from
+/// `[behavior.logit_extraction]` and `max_principals`.
+pub fn build(s: &crate::Settings) -> Box<dyn Analyzer> {
+    Box::new(LogitExtraction::new(&s.theft.logit, s.max_principals))
+}
+
 /// One token's bias on one prompt, call after call.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Chain {

@@ -1,18 +1,52 @@
 //! The behavioural analyzers, one per file; each file's `//!` header is its documentation.
+//!
+//! Each analyzer's file exports its `CODE` (its row of the codes table) and
+//! `build(&Settings) -> Box<dyn Analyzer>` (the analyzer, from the part of the `[behavior]`
+//! settings it reads). `registry!` below has one line per analyzer: it declares the module
+//! and puts its `CODE` in [`crate::CODES`] and its `build` in the list [`crate::Behavior`]
+//! builds from, both in the registry's order, which is code order and the order the
+//! analyzers run in.
 
-pub mod access_anomaly;
-pub mod bulk_download;
-pub mod distillation;
-pub mod distributed_extraction;
-pub mod logit_extraction;
-pub mod prada;
-pub mod query_flood;
-pub mod recurring_requests;
-pub mod sensitive_data_anomaly;
-pub mod side_channel;
+/// Declares the analyzers' modules and builds, from one line each, the codes table and the
+/// constructors, in the same order.
+macro_rules! registry {
+    ($($module:ident),* $(,)?) => {
+        $(pub mod $module;)*
+
+        /// Every analyzer's row of the codes table, in the registry's order.
+        pub(crate) const CODES: &[crate::Code] = &[$($module::CODE),*];
+
+        /// Every analyzer's `build`, in the registry's order (that of [`CODES`]).
+        pub(crate) const BUILD: &[Build] = &[$($module::build),*];
+
+        /// The registry's modules, for the test that every analyzer file has its line.
+        #[cfg(test)]
+        pub(crate) const MODULES: &[&str] = &[$(stringify!($module)),*];
+    };
+}
+
+/// How an analyzer is built from the `[behavior]` settings.
+pub(crate) type Build = fn(&crate::Settings) -> Box<dyn crate::Analyzer>;
+
+// One line per analyzer, its module's name, sorted by code: the order of `CODES` and the
+// order the analyzers run in.
+registry! {
+    recurring_requests,     // MW-AI-0012
+    volume_anomaly,         // MW-AI-0013
+    access_anomaly,         // MW-AI-0014
+    sensitive_data_anomaly, // MW-AI-0015
+    logit_extraction,       // MW-TH-0001
+    distillation,           // MW-TH-0002
+    prada,                  // MW-TH-0003
+    query_flood,            // MW-TH-0004
+    distributed_extraction, // MW-TH-0005
+    side_channel,           // MW-TH-0006
+    weights_download,       // MW-TH-0007
+    bulk_download,          // MW-TH-0008
+}
+
+// Helpers that are not analyzers.
 pub(crate) mod theft;
-pub mod volume_anomaly;
-pub mod weights_download;
 
 use modelward_event::format_timestamp;
 

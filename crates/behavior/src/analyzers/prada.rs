@@ -73,6 +73,12 @@ pub const CODE: Code = Code {
     doc: include_str!("prada.rs"),
 };
 
+/// The registry's constructor (`analyzers/mod.rs`): the analyzer, from
+/// `[behavior.prada]` and `max_principals`.
+pub fn build(s: &crate::Settings) -> Box<dyn Analyzer> {
+    Box::new(Prada::new(&s.theft.prada, s.max_principals))
+}
+
 /// Earlier queries needed before distances are recorded: the minimum distance to a handful
 /// of queries is larger than to many, so the first ones would skew the distribution.
 const BURN_IN: usize = 32;

@@ -63,6 +63,12 @@ pub const CODE: Code = Code {
     doc: include_str!("query_flood.rs"),
 };
 
+/// The registry's constructor (`analyzers/mod.rs`): the analyzer, from
+/// `[behavior.query_flood]` and `max_principals`.
+pub fn build(s: &crate::Settings) -> Box<dyn Analyzer> {
+    Box::new(QueryFlood::new(&s.theft.flood, s.max_principals))
+}
+
 /// Queries of the window kept per principal (the latest).
 const WINDOW_MAX: usize = 2_000;
 

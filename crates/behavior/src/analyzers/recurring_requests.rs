@@ -55,6 +55,12 @@ pub const CODE: Code = Code {
     doc: include_str!("recurring_requests.rs"),
 };
 
+/// The registry's constructor (`analyzers/mod.rs`): the analyzer, from
+/// `[behavior.recurring_requests]` and `max_principals`.
+pub fn build(s: &crate::Settings) -> Box<dyn Analyzer> {
+    Box::new(RecurringRequests::new(&s.recurring, s.max_principals))
+}
+
 /// A burst of one prompt that crossed the threshold.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Burst {

@@ -65,6 +65,12 @@ pub const CODE: Code = Code {
     doc: include_str!("sensitive_data_anomaly.rs"),
 };
 
+/// The registry's constructor (`analyzers/mod.rs`): the analyzer, from
+/// `[behavior.sensitive_data_anomaly]` and `max_principals`.
+pub fn build(s: &crate::Settings) -> Box<dyn Analyzer> {
+    Box::new(SensitiveDataAnomaly::new(&s.sensitive, s.max_principals))
+}
+
 /// A past active bucket: calls and responses with sensitive data.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct Closed {

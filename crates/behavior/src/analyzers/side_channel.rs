@@ -66,6 +66,12 @@ pub const CODE: Code = Code {
     doc: include_str!("side_channel.rs"),
 };
 
+/// The registry's constructor (`analyzers/mod.rs`): the analyzer, from
+/// `[behavior.side_channel]` and `max_principals`.
+pub fn build(s: &crate::Settings) -> Box<dyn Analyzer> {
+    Box::new(SideChannel::new(&s.theft.side_channel, s.max_principals))
+}
+
 /// Latencies kept per tracked prefix or prompt.
 const LATENCIES: usize = 64;
 

@@ -60,6 +60,12 @@ pub const CODE: Code = Code {
     doc: include_str!("volume_anomaly.rs"),
 };
 
+/// The registry's constructor (`analyzers/mod.rs`): the analyzer, from
+/// `[behavior.volume_anomaly]` and `max_principals`.
+pub fn build(s: &crate::Settings) -> Box<dyn Analyzer> {
+    Box::new(VolumeAnomaly::new(&s.volume, s.max_principals))
+}
+
 /// A past active bucket.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct Closed {

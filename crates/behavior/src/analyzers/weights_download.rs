@@ -75,6 +75,12 @@ pub const CODE: Code = Code {
     doc: include_str!("weights_download.rs"),
 };
 
+/// The registry's constructor (`analyzers/mod.rs`): the analyzer, from
+/// `[behavior.weights_download]` and `max_principals`.
+pub fn build(s: &crate::Settings) -> Box<dyn Analyzer> {
+    Box::new(WeightsDownload::new(&s.theft.weights, s.max_principals))
+}
+
 /// Objects listed in an alert's evidence.
 const OBJECTS: usize = 20;
 /// Weight buckets a baseline holds; a principal reading weights from more is too varied to

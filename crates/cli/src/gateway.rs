@@ -1,16 +1,33 @@
-//! `modelward gateway --config FILE`: the inline gateway until SIGINT or SIGTERM.
+//! `modelward gateway --config FILE`: the inline gateway until SIGINT or SIGTERM; with
+//! `detect = true`, every call it logs also goes through the engine `hunt` runs (the same
+//! rules, detectors and analyzers, from the same configuration) and its alerts through the
+//! playbook into the database, whose measures the gateway reads back within a second.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
+use modelward_engine::{Dedup, EngineOptions, Session};
+use modelward_event::input::{Batch, ReaderOptions, RecordSpan};
+use modelward_event::source::SourceKind;
+use modelward_gateway::log::Record;
+use modelward_respond::{AlertView, Logs};
+use modelward_store::Store;
 
-use crate::args::GatewayArgs;
+use crate::args::{GatewayArgs, RuleSource};
 use crate::config::Options;
+use crate::respond::{describe, now_ms, Setup};
+
+/// Calls waiting for detection; more are logged but not analysed (counted in /healthz).
+const DETECT_QUEUE: usize = 65_536;
 
 pub fn run(args: GatewayArgs) -> Result<u8> {
-    let options = Options::load(&args.config)?;
-    let mut gateway_options = options.gateway.with_context(|| {
+    let mut options = Options::load(&args.config)?;
+    let mut gateway_options = options.gateway.take().with_context(|| {
         format!(
             "{}: no [gateway] section (docs/gateway.md)",
             args.config.display()
@@ -22,12 +39,27 @@ pub fn run(args: GatewayArgs) -> Result<u8> {
     let settings = gateway_options
         .resolve(&|var| std::env::var(var).ok())
         .with_context(|| format!("{}: [gateway]", args.config.display()))?;
-    let log = match &settings.log {
+    let mut log = match &settings.log {
         Some(path) => Some(
             modelward_gateway::log::LlmLog::open(path)
                 .with_context(|| format!("opening the LLM log {}", path.display()))?,
         ),
         None => None,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let detection = match (&settings.database, &settings.log, log.take()) {
+        (Some(db), Some(path), Some(l)) if settings.detect => {
+            let detector =
+                Detector::new(options, &args.config, db, path, settings.detect_lateness)?;
+            let (tx, rx) = std::sync::mpsc::sync_channel(DETECT_QUEUE);
+            log = Some(l.with_tap(tx));
+            let stop = stop.clone();
+            Some(std::thread::spawn(move || detector.run(rx, &stop)))
+        }
+        (_, _, l) => {
+            log = l;
+            None
+        }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -40,7 +72,6 @@ pub fn run(args: GatewayArgs) -> Result<u8> {
         let address = listener.local_addr()?;
         let database = settings.database.clone();
         let gateway = Arc::new(modelward_gateway::Gateway::new(settings, log));
-        let stop = Arc::new(AtomicBool::new(false));
         let watcher = database.map(|db| {
             if let Ok(m) = modelward_gateway::read_measures(&db) {
                 gateway.set_measures(m);
@@ -52,6 +83,10 @@ pub fn run(args: GatewayArgs) -> Result<u8> {
         stop.store(true, Ordering::Relaxed);
         if let Some(w) = watcher {
             let _ = w.join();
+        }
+        // The gateway (and with it the log's tap) is gone: detection ends with what it has.
+        if let Some(d) = detection {
+            let _ = d.join();
         }
         eprintln!("modelward gateway: stopped");
         Ok(0)
@@ -72,4 +107,148 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         () = term => {}
     }
+}
+
+/// In-path detection: the engine over the calls as they are logged, and the playbook over
+/// its alerts.
+struct Detector {
+    engine: modelward_engine::Engine,
+    setup: Setup,
+    db: PathBuf,
+    log: PathBuf,
+    lateness: i64,
+}
+
+impl Detector {
+    fn new(
+        options: Options,
+        config: &Path,
+        db: &Path,
+        log: &Path,
+        lateness: Duration,
+    ) -> Result<Detector> {
+        let setup = Setup::new(options.respond, None)?;
+        setup.respond.webhooks(setup.respond.dry_run)?;
+        let rules = options.rules.unwrap_or_default();
+        let source_rules = RuleSource {
+            rules: rules.paths.unwrap_or_default(),
+            no_builtin: rules.builtin == Some(false),
+            pipelines: rules.pipelines.unwrap_or_default(),
+        };
+        let detector_settings = options.detectors.unwrap_or_default().settings();
+        let behavior_settings = options
+            .behavior
+            .unwrap_or_default()
+            .settings(&detector_settings.disabled);
+        let exceptions = crate::config::resolve_exceptions(options.exceptions, Some(config))?;
+        let (engine, _) = crate::hunt::build_engine(
+            &source_rules,
+            detector_settings,
+            behavior_settings,
+            exceptions,
+            EngineOptions {
+                dedup: Dedup::PerLookback,
+                source: SourceKind::ModelwardLlm,
+                validate: false,
+            },
+            false,
+        )?;
+        Ok(Detector {
+            engine,
+            setup,
+            db: db.to_path_buf(),
+            log: log.to_path_buf(),
+            lateness: lateness.as_millis() as i64,
+        })
+    }
+
+    /// Takes the calls as they come (in batches of what is queued), pushes them, advances
+    /// event time to the latest call less the lateness, and sends the alerts that are ready
+    /// through the playbook; until the log's tap closes or `stop` is set.
+    fn run(self, rx: Receiver<Record>, stop: &AtomicBool) {
+        let mut session = Session::new(&self.engine);
+        let mut latest = i64::MIN;
+        while !stop.load(Ordering::Relaxed) {
+            let first = match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(r) => r,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            let mut records = vec![first];
+            while records.len() < 4096 {
+                match rx.try_recv() {
+                    Ok(r) => records.push(r),
+                    Err(_) => break,
+                }
+            }
+            for r in &records {
+                if let Some(t) = record_time(&r.bytes) {
+                    latest = latest.max(t);
+                }
+            }
+            session.push(&batch(records), &mut |d| {
+                eprintln!("modelward gateway: detection: {d:?}");
+            });
+            session.advance(latest.saturating_sub(self.lateness), &mut |_| {});
+            let alerts = session.take_ready();
+            if !alerts.is_empty() {
+                if let Err(e) = self.respond(alerts) {
+                    eprintln!("modelward gateway: detection: {e:#}");
+                }
+            }
+        }
+    }
+
+    fn respond(&self, alerts: Vec<modelward_rule::Alert>) -> Result<()> {
+        let now = now_ms();
+        let views: Vec<AlertView> = alerts
+            .iter()
+            .filter_map(|a| AlertView::from_json(a.to_json()).ok())
+            .collect();
+        let mut store = Store::open(&self.db)?;
+        let actor = "modelward gateway";
+        let responder = self.setup.responder(actor, BTreeMap::new());
+        let mut runner = self
+            .setup
+            .runner(&self.db, self.setup.respond.dry_run, actor, now)?;
+        let inputs = [modelward_event::input::InputPath::File(self.log.clone())];
+        let logs = Logs {
+            inputs: &inputs,
+            source: SourceKind::ModelwardLlm,
+            reader: &ReaderOptions::default(),
+        };
+        for c in responder.ingest(&mut store, views, &logs, &mut runner, now)? {
+            eprintln!("{}", describe(&c, self.setup.respond.dry_run));
+        }
+        Ok(())
+    }
+}
+
+/// A batch of logged records, each at its line and offset in the log.
+fn batch(records: Vec<Record>) -> Batch {
+    let file = records[0].file.clone();
+    let mut data = Vec::new();
+    let mut spans = Vec::with_capacity(records.len());
+    for r in records {
+        let start = data.len();
+        data.extend_from_slice(&r.bytes);
+        spans.push(RecordSpan {
+            start,
+            end: data.len(),
+            line: r.line,
+            offset: r.offset,
+        });
+        data.push(b'\n');
+    }
+    Batch {
+        file,
+        data,
+        records: spans,
+    }
+}
+
+/// A log record's `@timestamp`.
+fn record_time(bytes: &[u8]) -> Option<i64> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    modelward_event::parse_timestamp(v.get("@timestamp")?.as_str()?)
 }

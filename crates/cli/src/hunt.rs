@@ -112,17 +112,6 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         no_builtin: args.rules.no_builtin || rules_opts.builtin == Some(false),
         pipelines,
     };
-    let ruleset = RuleSet::load(&source_rules);
-    ruleset.report_errors();
-    let mut had_error = !ruleset.errors.is_empty();
-    if ruleset.loaded() == 0 {
-        bail!("no rules to run ({} failed to load)", ruleset.errors.len());
-    }
-    if !args.quiet {
-        for w in &ruleset.sigma.warnings {
-            eprintln!("modelward: warning: {w}");
-        }
-    }
     let source: SourceKind = match args.source.as_deref().or(input_opts.source.as_deref()) {
         Some(s) => s.parse().map_err(anyhow::Error::msg)?,
         None => SourceKind::Auto,
@@ -133,26 +122,12 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         .build_global()
         .context("starting worker threads")?;
     let every = args.every_execution || hunt_opts.every_execution == Some(true);
-    let detectors = if source_rules.no_builtin {
-        Detectors::none()
-    } else {
-        Detectors::new(&detector_settings).context("loading detector lists")?
-    };
-    for e in detectors.skipped() {
-        eprintln!("modelward: {e} (skipped)");
-    }
-    let behavior = if source_rules.no_builtin {
-        Behavior::none()
-    } else {
-        Behavior::new(&behavior_settings).context("[behavior] settings")?
-    };
-    let engine = EngineBuilder::new()
-        .detectors(detectors)
-        .behavior(behavior)
-        .esql_rules(ruleset.esql)
-        .sigma(ruleset.sigma)
-        .exceptions(exceptions)
-        .options(EngineOptions {
+    let (engine, rules_failed) = build_engine(
+        &source_rules,
+        detector_settings,
+        behavior_settings,
+        exceptions,
+        EngineOptions {
             dedup: if every {
                 Dedup::EveryExecution
             } else {
@@ -160,11 +135,10 @@ pub fn run(args: HuntArgs) -> Result<u8> {
             },
             source,
             validate: args.validate,
-        })
-        .build();
-    for (name, rule) in engine.exceptions().unknown_rules() {
-        eprintln!("modelward: warning: exception \"{name}\": no rule loaded has the id, name or code \"{rule}\"");
-    }
+        },
+        args.quiet,
+    )?;
+    let mut had_error = rules_failed;
     let mut reader_opts = ReaderOptions::default();
     if let Some(max) = input_opts.max_record_bytes {
         reader_opts.max_record_bytes = max;
@@ -273,6 +247,56 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     } else {
         0
     })
+}
+
+/// The engine `hunt` and the gateway run: the rules (the built-in pack unless `no_builtin`,
+/// and the user's), the detectors and analyzers (none without the built-in pack), the
+/// exceptions. Rules that fail to load are reported (and returned as `true`: the run goes on
+/// with the others); no rule at all is an error.
+pub fn build_engine(
+    source_rules: &RuleSource,
+    detector_settings: modelward_detectors::Settings,
+    behavior_settings: modelward_behavior::Settings,
+    exceptions: modelward_engine::Exceptions,
+    options: EngineOptions,
+    quiet: bool,
+) -> Result<(modelward_engine::Engine, bool)> {
+    let ruleset = RuleSet::load(source_rules);
+    ruleset.report_errors();
+    let failed = !ruleset.errors.is_empty();
+    if ruleset.loaded() == 0 {
+        bail!("no rules to run ({} failed to load)", ruleset.errors.len());
+    }
+    if !quiet {
+        for w in &ruleset.sigma.warnings {
+            eprintln!("modelward: warning: {w}");
+        }
+    }
+    let detectors = if source_rules.no_builtin {
+        Detectors::none()
+    } else {
+        Detectors::new(&detector_settings).context("loading detector lists")?
+    };
+    for e in detectors.skipped() {
+        eprintln!("modelward: {e} (skipped)");
+    }
+    let behavior = if source_rules.no_builtin {
+        Behavior::none()
+    } else {
+        Behavior::new(&behavior_settings).context("[behavior] settings")?
+    };
+    let engine = EngineBuilder::new()
+        .detectors(detectors)
+        .behavior(behavior)
+        .esql_rules(ruleset.esql)
+        .sigma(ruleset.sigma)
+        .exceptions(exceptions)
+        .options(options)
+        .build();
+    for (name, rule) in engine.exceptions().unknown_rules() {
+        eprintln!("modelward: warning: exception \"{name}\": no rule loaded has the id, name or code \"{rule}\"");
+    }
+    Ok((engine, failed))
 }
 
 /// A bar with the total when every input is an uncompressed file (its size is what will be

@@ -2,24 +2,84 @@
 //! (docs/llm-log.md), appended to a file that `modelward hunt` reads with `--source auto`.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Map, Value};
 
-/// The log file, appended to a whole line at a time.
+/// The log file, appended to a whole line at a time; each record written may also be passed
+/// on (the tap) to in-path detection, with its place in the file.
 #[derive(Debug)]
 pub struct LlmLog {
-    file: Mutex<File>,
+    name: Arc<str>,
+    inner: Mutex<Inner>,
+    tap: Option<SyncSender<Record>>,
+    /// Records the tap could not take (detection behind by more than its queue).
+    untapped: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Inner {
+    file: File,
+    /// The line and byte offset the next record starts at.
+    line: u64,
+    offset: u64,
+}
+
+/// One record as written, for detection: where it is in the log, and its bytes (no newline).
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub file: Arc<str>,
+    pub line: u64,
+    pub offset: u64,
+    pub bytes: Vec<u8>,
 }
 
 impl LlmLog {
+    /// Opens (creates) the log for appending; the lines already there are counted so that
+    /// records are placed by line and offset as `hunt` reads them.
     pub fn open(path: &Path) -> io::Result<LlmLog> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(path)?;
+        let mut lines = 0u64;
+        let mut offset = 0u64;
+        let mut buf = vec![0u8; 1 << 20];
+        file.seek(SeekFrom::Start(0))?;
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            lines += buf[..n].iter().filter(|b| **b == b'\n').count() as u64;
+            offset += n as u64;
+        }
         Ok(LlmLog {
-            file: Mutex::new(file),
+            name: Arc::from(path.display().to_string()),
+            inner: Mutex::new(Inner {
+                file,
+                line: lines + 1,
+                offset,
+            }),
+            tap: None,
+            untapped: AtomicU64::new(0),
         })
+    }
+
+    /// Passes every record written to `tap` as well (never blocking: a full queue drops the
+    /// record for detection, counted in [`LlmLog::untapped`]; it is still in the log).
+    pub fn with_tap(mut self, tap: SyncSender<Record>) -> LlmLog {
+        self.tap = Some(tap);
+        self
+    }
+
+    pub fn untapped(&self) -> u64 {
+        self.untapped.load(Ordering::Relaxed)
     }
 
     /// Appends one record (one `write` of the whole line, so concurrent calls never
@@ -27,8 +87,24 @@ impl LlmLog {
     pub fn write(&self, record: &Value) -> io::Result<()> {
         let mut line = serde_json::to_vec(record)?;
         line.push(b'\n');
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        file.write_all(&line)
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.file.write_all(&line)?;
+        let (at_line, at_offset) = (inner.line, inner.offset);
+        inner.line += 1;
+        inner.offset += line.len() as u64;
+        if let Some(tap) = &self.tap {
+            line.pop();
+            let record = Record {
+                file: self.name.clone(),
+                line: at_line,
+                offset: at_offset,
+                bytes: line,
+            };
+            if tap.try_send(record).is_err() {
+                self.untapped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -93,5 +169,31 @@ impl Call {
             doc["modelward"]["measures"] = json!(self.applied);
         }
         doc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_are_placed_as_hunt_reads_them_and_tapped() {
+        let dir = std::env::temp_dir().join(format!("mw-llmlog-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("llm.ndjson");
+        std::fs::write(&path, "{\"old\":1}\n").unwrap();
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let log = LlmLog::open(&path).unwrap().with_tap(tx);
+        log.write(&json!({"a": 1})).unwrap();
+        log.write(&json!({"b": 2})).unwrap();
+        let first = rx.try_recv().unwrap();
+        assert_eq!((first.line, first.offset), (2, 10));
+        assert_eq!(first.bytes, b"{\"a\":1}");
+        // The queue held one: the second is in the log, not tapped.
+        assert_eq!(log.untapped(), 1);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, "{\"old\":1}\n{\"a\":1}\n{\"b\":2}\n");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

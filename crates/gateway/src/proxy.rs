@@ -114,7 +114,12 @@ impl Gateway {
             let m = self.measures();
             return Ok(json_response(
                 StatusCode::OK,
-                &json!({"status": "ok", "measures": m.len(), "measures_unapplied": m.unapplied()}),
+                &json!({
+                    "status": "ok",
+                    "measures": m.len(),
+                    "measures_unapplied": m.unapplied(),
+                    "calls_not_detected": self.log.as_ref().map_or(0, LlmLog::untapped),
+                }),
             ));
         }
         let route = Route::of(req.method(), &path).ok_or_else(|| {

@@ -60,6 +60,13 @@ pub struct Options {
     pub upstream_timeout: Option<String>,
     /// How often the measures in force are read again (default "1s").
     pub refresh: Option<String>,
+    /// In-path detection: every call logged is run through the rules, detectors and
+    /// analyzers as `hunt` runs them, and their alerts through the playbook into `database`
+    /// (default false; needs `log` and `database`).
+    pub detect: Option<bool>,
+    /// How late a call may be logged after calls that arrived after it (a long stream is
+    /// logged when it ends) and still be analysed in order (default "30s").
+    pub detect_lateness: Option<String>,
 }
 
 /// An upstream, resolved.
@@ -85,6 +92,8 @@ pub struct Settings {
     pub header_timeout: Duration,
     pub upstream_timeout: Duration,
     pub refresh: Duration,
+    pub detect: bool,
+    pub detect_lateness: Duration,
 }
 
 /// A configuration the gateway cannot run with.
@@ -98,6 +107,8 @@ pub enum SettingsError {
     Https { name: String },
     #[error("upstream {name:?}: the environment variable {var} is not set")]
     MissingKey { name: String, var: String },
+    #[error("detect = true needs `log` (the calls detection reads) and `database` (where incidents and measures go)")]
+    DetectNeeds,
     #[error("{key}: {value:?} is not a duration (e.g. \"500ms\", \"10s\", \"5m\")")]
     Duration { key: &'static str, value: String },
 }
@@ -159,6 +170,10 @@ impl Options {
         if upstreams.is_empty() {
             return Err(SettingsError::NoUpstream);
         }
+        let detect = self.detect.unwrap_or(false);
+        if detect && (self.log.is_none() || self.database.is_none()) {
+            return Err(SettingsError::DetectNeeds);
+        }
         Ok(Settings {
             listen: self
                 .listen
@@ -178,6 +193,12 @@ impl Options {
                 Duration::from_secs(300),
             )?,
             refresh: duration("refresh", self.refresh.as_deref(), Duration::from_secs(1))?,
+            detect,
+            detect_lateness: duration(
+                "detect_lateness",
+                self.detect_lateness.as_deref(),
+                Duration::from_secs(30),
+            )?,
         })
     }
 }

@@ -178,11 +178,10 @@ impl Behavior {
         let Some(s) = &self.settings else {
             return Vec::new();
         };
-        CODES
+        analyzers::REGISTRY
             .iter()
-            .zip(analyzers::BUILD)
-            .filter(|(code, _)| s.enabled(code.code))
-            .map(|(_, build)| build(s))
+            .filter(|entry| s.enabled(entry.code.code))
+            .map(|entry| (entry.build)(s))
             .collect()
     }
 

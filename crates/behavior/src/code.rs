@@ -14,8 +14,39 @@ pub use modelward_rule::BuiltinCode as Code;
 pub const FAMILY: &str = "behavior";
 
 /// Every behavioural analyzer, sorted by code: the rows of the registry
-/// (`analyzers/mod.rs`), in its order.
-pub static CODES: &[Code] = analyzers::CODES;
+/// (`analyzers::REGISTRY`), in its order, taken at compile time.
+pub static CODES: &[Code] = &REGISTRY_CODES;
+
+const REGISTRY_CODES: [Code; analyzers::REGISTRY.len()] = registry_codes(analyzers::REGISTRY);
+
+/// The registry's codes, in its order; a registry not sorted by code (or with a code twice)
+/// does not compile.
+const fn registry_codes<const N: usize>(registry: &[analyzers::Entry]) -> [Code; N] {
+    let mut out = [registry[0].code; N];
+    let mut i = 1;
+    while i < N {
+        assert!(
+            str_less(registry[i - 1].code.code, registry[i].code.code),
+            "the analyzers' registry is not sorted by code"
+        );
+        out[i] = registry[i].code;
+        i += 1;
+    }
+    out
+}
+
+/// `a < b`, byte-wise, in a const context.
+const fn str_less(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut i = 0;
+    while i < a.len() && i < b.len() {
+        if a[i] != b[i] {
+            return a[i] < b[i];
+        }
+        i += 1;
+    }
+    a.len() < b.len()
+}
 
 /// The rule metadata of an analyzer: its row's, tagged `behavioural`.
 pub fn meta(code: &Code) -> RuleMeta {
@@ -45,12 +76,13 @@ mod tests {
     }
 
     /// Each registry line's `build` makes the analyzer of its `CODE`, and every file of
-    /// `analyzers/` with a `build` has its line (without it, the file is not compiled).
+    /// `analyzers/` with a `build` has its line (without it, the file compiles but its
+    /// analyzer never runs and its code is not in `CODES`).
     #[test]
     fn every_analyzer_has_its_registry_line() {
         let settings = crate::Settings::default();
-        for (code, build) in CODES.iter().zip(analyzers::BUILD) {
-            assert_eq!(build(&settings).code(), code.code);
+        for entry in analyzers::REGISTRY {
+            assert_eq!((entry.build)(&settings).code(), entry.code.code);
         }
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/analyzers");
         let mut files: Vec<String> = std::fs::read_dir(dir)
@@ -64,7 +96,7 @@ mod tests {
             .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
             .collect();
         files.sort();
-        let mut registered = analyzers::MODULES.to_vec();
+        let mut registered: Vec<&str> = analyzers::REGISTRY.iter().map(|e| e.module).collect();
         registered.sort();
         assert_eq!(
             registered, files,

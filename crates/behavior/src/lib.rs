@@ -11,9 +11,9 @@
 //!
 //! One analyzer is one file in `analyzers/` whose `//!` documentation (`## What it detects`,
 //! `## Why it matters`, `## Example`, `## False positives`, `## Response`, `## References`)
-//! is what `modelward rules explain` prints, and one line in the registry
-//! (`analyzers/mod.rs`), which gives [`CODES`], the sorted table, and the analyzers
-//! [`Behavior`] builds.
+//! is what `modelward rules explain` prints, and two lines in `analyzers/mod.rs`: its
+//! `pub mod` and its line in the registry, which gives [`CODES`], the sorted table, and the
+//! analyzers [`Behavior`] builds.
 //!
 //! ```
 //! use modelward_behavior::{Behavior, Call, Settings};

@@ -1,52 +1,73 @@
-//! The behavioural analyzers, one per file; each file's `//!` header is its documentation.
+//! The behavioural analyzers, one per file, and their registry; each file's `//!` header is
+//! its documentation.
 //!
 //! Each analyzer's file exports its `CODE` (its row of the codes table) and
 //! `build(&Settings) -> Box<dyn Analyzer>` (the analyzer, from the part of the `[behavior]`
-//! settings it reads). `registry!` below has one line per analyzer: it declares the module
-//! and puts its `CODE` in [`crate::CODES`] and its `build` in the list [`crate::Behavior`]
-//! builds from, both in the registry's order, which is code order and the order the
-//! analyzers run in.
+//! settings it reads). Its `pub mod` line below declares the file, and its line in
+//! `REGISTRY` puts its `CODE` in [`crate::CODES`] and its `build` in the list
+//! [`crate::Behavior`] builds from, both in the registry's order, which is code order and
+//! the order the analyzers run in.
+//!
+//! The `pub mod` lines are not generated from the registry by a macro: rustfmt does not see
+//! modules declared inside a macro, so `cargo fmt` would stop formatting the analyzers.
 
-/// Declares the analyzers' modules and builds, from one line each, the codes table and the
-/// constructors, in the same order.
-macro_rules! registry {
-    ($($module:ident),* $(,)?) => {
-        $(pub mod $module;)*
+pub mod access_anomaly;
+pub mod bulk_download;
+pub mod distillation;
+pub mod distributed_extraction;
+pub mod logit_extraction;
+pub mod prada;
+pub mod query_flood;
+pub mod recurring_requests;
+pub mod sensitive_data_anomaly;
+pub mod side_channel;
+pub mod volume_anomaly;
+pub mod weights_download;
 
-        /// Every analyzer's row of the codes table, in the registry's order.
-        pub(crate) const CODES: &[crate::Code] = &[$($module::CODE),*];
-
-        /// Every analyzer's `build`, in the registry's order (that of [`CODES`]).
-        pub(crate) const BUILD: &[Build] = &[$($module::build),*];
-
-        /// The registry's modules, for the test that every analyzer file has its line.
-        #[cfg(test)]
-        pub(crate) const MODULES: &[&str] = &[$(stringify!($module)),*];
-    };
-}
+// Helpers that are not analyzers.
+pub(crate) mod theft;
 
 /// How an analyzer is built from the `[behavior]` settings.
 pub(crate) type Build = fn(&crate::Settings) -> Box<dyn crate::Analyzer>;
 
-// One line per analyzer, its module's name, sorted by code: the order of `CODES` and the
-// order the analyzers run in.
-registry! {
-    recurring_requests,     // MW-AI-0012
-    volume_anomaly,         // MW-AI-0013
-    access_anomaly,         // MW-AI-0014
-    sensitive_data_anomaly, // MW-AI-0015
-    logit_extraction,       // MW-TH-0001
-    distillation,           // MW-TH-0002
-    prada,                  // MW-TH-0003
-    query_flood,            // MW-TH-0004
-    distributed_extraction, // MW-TH-0005
-    side_channel,           // MW-TH-0006
-    weights_download,       // MW-TH-0007
-    bulk_download,          // MW-TH-0008
+/// An analyzer's line in the registry: its row of the codes table and its `build`.
+pub(crate) struct Entry {
+    pub code: crate::Code,
+    pub build: Build,
+    /// The analyzer's module, for the test that every analyzer file has its line.
+    #[cfg(test)]
+    pub module: &'static str,
 }
 
-// Helpers that are not analyzers.
-pub(crate) mod theft;
+/// The registry line of the analyzer in `module`: its `CODE` and its `build`. It only
+/// names the module; the module is declared by its `pub mod` line above.
+macro_rules! entry {
+    ($module:ident) => {
+        Entry {
+            code: $module::CODE,
+            build: $module::build,
+            #[cfg(test)]
+            module: stringify!($module),
+        }
+    };
+}
+
+/// Every analyzer, one line each, sorted by code: the order of [`crate::CODES`] (checked at
+/// compile time) and the order the analyzers run in.
+pub(crate) const REGISTRY: &[Entry] = &[
+    entry!(recurring_requests),     // MW-AI-0012
+    entry!(volume_anomaly),         // MW-AI-0013
+    entry!(access_anomaly),         // MW-AI-0014
+    entry!(sensitive_data_anomaly), // MW-AI-0015
+    entry!(logit_extraction),       // MW-TH-0001
+    entry!(distillation),           // MW-TH-0002
+    entry!(prada),                  // MW-TH-0003
+    entry!(query_flood),            // MW-TH-0004
+    entry!(distributed_extraction), // MW-TH-0005
+    entry!(side_channel),           // MW-TH-0006
+    entry!(weights_download),       // MW-TH-0007
+    entry!(bulk_download),          // MW-TH-0008
+];
 
 use modelward_event::format_timestamp;
 

@@ -297,12 +297,14 @@ impl<'e> Session<'e> {
         }
         let mut sigma = SigmaOutcome::default();
         for (rule, ts, event) in result.sigma_hits {
-            if ts.is_some_and(|t| behind(t, self.watermark)) {
-                self.stats.late += 1;
-            }
             let seq = self.next_seq();
-            self.sigma
-                .hit(&engine, rule, ts, event, clock, seq, &mut sigma);
+            self.sigma.hit(
+                &engine,
+                (rule, ts, event),
+                (clock, self.watermark),
+                seq,
+                &mut sigma,
+            );
         }
         self.take_sigma(sigma);
         let mut excluded = Tally::default();
@@ -403,6 +405,7 @@ impl<'e> Session<'e> {
 
     fn take_sigma(&mut self, outcome: SigmaOutcome) {
         self.stats.no_timestamp += outcome.no_timestamp;
+        self.stats.late += outcome.late;
         self.stats.count_excluded(&outcome.excluded);
         for placed in outcome.alerts {
             self.release(placed);

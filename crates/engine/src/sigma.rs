@@ -25,6 +25,9 @@ pub struct SigmaOutcome {
     pub no_timestamp: u64,
     /// Matches exceptions left out: a rule's alerts, and the events of correlations.
     pub excluded: Tally,
+    /// Matches a correlation counts that came at or before the watermark (still counted,
+    /// out of order).
+    pub late: u64,
 }
 
 /// The Sigma rules' state between calls: matches waiting for event time to reach them, and
@@ -75,17 +78,15 @@ impl SigmaRun {
         self.correlators.iter().map(|c| c.stats().evicted).sum()
     }
 
-    /// A match of rule `r`: its alert (unless an exception leaves it out) and, for the
-    /// correlations that count it, a hit to place once event time reaches it. `clock` dates
-    /// an alert on an event without a time.
-    #[allow(clippy::too_many_arguments)]
+    /// A match `(rule, event time, event)`: its alert (unless an exception leaves it out)
+    /// and, for the correlations that count it, a hit to place once event time reaches it.
+    /// `clock` dates an alert on an event without a time; a hit at or before `watermark` is
+    /// late.
     pub fn hit(
         &mut self,
         engine: &Engine,
-        r: usize,
-        ts: Option<i64>,
-        event: Arc<Event>,
-        clock: i64,
+        (r, ts, event): (usize, Option<i64>, Arc<Event>),
+        (clock, watermark): (i64, Option<i64>),
         seq: u64,
         out: &mut SigmaOutcome,
     ) {
@@ -122,7 +123,10 @@ impl SigmaRun {
         }
         match ts {
             _ if self.counted_by[r] == 0 => {}
-            Some(ts) => self.pending[r].push((ts, event)),
+            Some(ts) => {
+                out.late += u64::from(watermark.is_some_and(|w| ts <= w));
+                self.pending[r].push((ts, event));
+            }
             None => out.no_timestamp += self.counted_by[r],
         }
     }

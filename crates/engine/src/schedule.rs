@@ -134,8 +134,12 @@ impl EsqlRun {
         };
         let mut tick = match (self.next_tick, self.rows.first()) {
             (Some(t), _) => t,
-            (None, Some((ts, _))) => first_tick_for(*ts),
-            (None, None) => return out,
+            // The first execution is that of the earliest row: decided once it is due, so
+            // that an earlier row pushed before then still opens the schedule.
+            (None, Some((ts, _))) if first_tick_for(*ts).saturating_sub(shift) <= to => {
+                first_tick_for(*ts)
+            }
+            (None, _) => return out,
         };
         // For its alerts on single events (an aggregation's events were judged as they
         // were read, in `record`).

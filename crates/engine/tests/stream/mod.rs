@@ -360,3 +360,37 @@ fn what_a_stream_holds_stays_within_a_window() {
     assert_eq!(stats.late, 0);
     assert!(stats.alerts > 0);
 }
+
+#[test]
+fn the_first_execution_waits_for_its_time_so_earlier_rows_still_count() {
+    let rule = super::esql(
+        "// interval: 10m\n// from: now-60m\nfrom logs-* | where event.action == \"ListKey\" | stats c = count(*)",
+    );
+    let engine = EngineBuilder::new().esql_rule(rule).build();
+    let mut session = Session::new(&engine);
+    let push = |session: &mut Session, at: i64| {
+        let line = format!(
+            "{}\n",
+            json!({"@timestamp": iso(at), "event": {"action": "ListKey"}})
+        );
+        for batch in Reader::from_read(
+            "t.ndjson",
+            Box::new(std::io::Cursor::new(line.into_bytes())),
+            ReaderOptions::default(),
+        )
+        .unwrap()
+        {
+            session.push(&batch.unwrap(), &mut |d| panic!("{d:?}"));
+        }
+    };
+    // A listing at 09:03 while event time is at 08:59: no execution is due yet.
+    push(&mut session, T0 + 3 * MINUTE);
+    session.advance(T0 - MINUTE, &mut |_| {});
+    // One at 08:55 comes after (a late writer): the 09:00 execution is the first.
+    push(&mut session, T0 - 5 * MINUTE);
+    session.advance(T0, &mut |_| {});
+    let alerts = session.take_ready();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(iso(alerts[0].timestamp), iso(T0));
+    assert_eq!(alerts[0].fields["c"], json!(1));
+}

@@ -1,8 +1,14 @@
-//! `modelward gateway` end to end with the official `openai` Python SDK: runs
-//! tests/gateway_sdk/test_gateway.py with python3, which starts fake OpenAI-compatible
-//! upstreams and the gateway binary, calls it with `openai.OpenAI` unchanged (chat, streams,
-//! completions, embeddings, models, Azure), puts measures in force through the database and
-//! checks what the SDK raises, stops the gateway with SIGTERM mid-stream and reads its log.
+//! `modelward gateway` end to end with the official `openai` Python SDK, two scripts run with
+//! python3:
+//!
+//! * tests/gateway_sdk/test_gateway.py starts fake OpenAI-compatible upstreams and the gateway
+//!   binary, calls it with `openai.OpenAI` unchanged (chat, streams, completions, embeddings,
+//!   models, Azure), puts measures in force through the database and checks what the SDK
+//!   raises, stops the gateway with SIGTERM mid-stream and reads its log;
+//! * tests/gateway_sdk/test_containment.py (importing test_gateway.py's pieces) runs the
+//!   gateway with `detect = true` and a logit-bias sweep through it: the sweep is detected,
+//!   PB-53 puts `rate_limit` and `reduce_output_detail` on the key, and the gateway refuses
+//!   the key within a refresh of the measures, while a benign key goes on being served.
 //!
 //! The SDK: whatever `python3` imports (1.x or later; CI installs the pin of
 //! tests/gateway_sdk/requirements.txt), else that pin installed from PyPI into the target
@@ -11,7 +17,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 mod common;
@@ -201,13 +207,22 @@ fn kill_leftover_gateway(pid_file: &Path) -> bool {
     false
 }
 
-#[test]
-fn the_openai_sdk_through_the_gateway() {
-    let pythonpath = sdk();
-    let dir = Dir::new("gateway-sdk");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gateway_sdk/test_gateway.py");
+/// The SDK, looked for (and installed) once for both tests.
+static SDK: OnceLock<Option<PathBuf>> = OnceLock::new();
+/// One script at a time: their timings (streams, containment) are measured on a small machine.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Runs tests/gateway_sdk/`script` against the binary in a fresh scratch folder, bounded in
+/// time; fails with its output unless it exits 0 and leaves no gateway running.
+fn run_script(script: &str, scratch: &str) {
+    let pythonpath = SDK.get_or_init(sdk).clone();
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = Dir::new(scratch);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/gateway_sdk")
+        .join(script);
     let mut cmd = Command::new("python3");
-    cmd.arg(&script)
+    cmd.arg(&path)
         .arg("--binary")
         .arg(env!("CARGO_BIN_EXE_modelward"))
         .arg("--dir")
@@ -223,7 +238,7 @@ fn the_openai_sdk_through_the_gateway() {
     let out = result.unwrap_or_else(|e| panic!("{e}"));
     assert!(
         out.status.success(),
-        "tests/gateway_sdk/test_gateway.py failed ({}):\n{}",
+        "tests/gateway_sdk/{script} failed ({}):\n{}",
         out.status,
         text(&out)
     );
@@ -233,8 +248,20 @@ fn the_openai_sdk_through_the_gateway() {
         text(&out)
     );
     println!(
-        "{}\n(test_gateway.py took {:.1}s)",
+        "{}\n({script} took {:.1}s)",
         String::from_utf8_lossy(&out.stdout),
         started.elapsed().as_secs_f64()
     );
+}
+
+#[test]
+fn the_openai_sdk_through_the_gateway() {
+    run_script("test_gateway.py", "gateway-sdk");
+}
+
+/// The "done when": a logit-bias sweep through `gateway` with `detect = true` is
+/// detected and contained within a refresh of its measures; a benign key is not limited.
+#[test]
+fn a_logit_sweep_is_detected_and_contained_in_path() {
+    run_script("test_containment.py", "gateway-containment");
 }

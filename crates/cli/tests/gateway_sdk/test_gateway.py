@@ -71,16 +71,17 @@ def key_id(key):
 
 
 class Upstream:
-    """An OpenAI-compatible server on 127.0.0.1 that records every request it receives."""
+    """An OpenAI-compatible server on 127.0.0.1 that records every request it receives;
+    `handler`: FakeOpenAI or a subclass of it (test_containment.py's)."""
 
-    def __init__(self, name):
+    def __init__(self, name, handler=None):
         self.name = name
         self.lock = threading.Lock()
         self.requests = []
         self.aborted = 0  # streams whose reader went away before their end
         upstream = self
 
-        class Handler(FakeOpenAI):
+        class Handler(handler or FakeOpenAI):
             pass
 
         Handler.upstream = upstream
@@ -614,6 +615,24 @@ def free_port():
         return s.getsockname()[1]
 
 
+def create_database(binary, db, scratch):
+    """Creates the measures database `db` with `modelward hunt --incidents` over an empty
+    log; returns the columns of its enforcement table."""
+    empty = os.path.join(scratch, "empty.ndjson")
+    open(empty, "w").close()
+    done = subprocess.run(
+        [binary, "hunt", "--quiet", "--incidents", db, empty],
+        capture_output=True,
+        timeout=60,
+    )
+    if done.returncode != 0 or not os.path.exists(db):
+        raise Fatal(f"`hunt --incidents` did not create {db}: {done.stderr.decode(errors='replace')}")
+    con = sqlite3.connect(db)
+    columns = [r[1] for r in con.execute("PRAGMA table_info(enforcement)")]
+    con.close()
+    return columns
+
+
 def source_client(openai, source):
     """The SDK's own HTTP client, bound to the local address `source` (openai 1.x and 2.x
     use httpx, 3.x its successor httpx2)."""
@@ -642,18 +661,7 @@ def run(args, openai, checks, ups):
         expected.append((ids[who], method, path, status))
 
     with checks.step("the measures database", fatal=True):
-        empty = os.path.join(scratch, "empty.ndjson")
-        open(empty, "w").close()
-        done = subprocess.run(
-            [binary, "hunt", "--quiet", "--incidents", db, empty],
-            capture_output=True,
-            timeout=60,
-        )
-        if done.returncode != 0 or not os.path.exists(db):
-            raise Fatal(f"`hunt --incidents` did not create {db}: {done.stderr.decode(errors='replace')}")
-        con = sqlite3.connect(db)
-        columns = [r[1] for r in con.execute("PRAGMA table_info(enforcement)")]
-        con.close()
+        columns = create_database(binary, db, scratch)
         checks.equal(
             columns,
             ["measure", "target_kind", "target", "params", "incident_id", "reason", "created_at", "expires_at"],

@@ -26,26 +26,13 @@ const fn registry_codes<const N: usize>(registry: &[analyzers::Entry]) -> [Code;
     let mut i = 1;
     while i < N {
         assert!(
-            str_less(registry[i - 1].code.code, registry[i].code.code),
+            registry[i - 1].code.sorts_before(&registry[i].code),
             "the analyzers' registry is not sorted by code"
         );
         out[i] = registry[i].code;
         i += 1;
     }
     out
-}
-
-/// `a < b`, byte-wise, in a const context.
-const fn str_less(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let mut i = 0;
-    while i < a.len() && i < b.len() {
-        if a[i] != b[i] {
-            return a[i] < b[i];
-        }
-        i += 1;
-    }
-    a.len() < b.len()
 }
 
 /// The rule metadata of an analyzer: its row's, tagged `behavioural`.

@@ -168,7 +168,7 @@ const fn sorted_codes<const N: usize>(registry: &[Entry]) -> [Code; N] {
         while j < registry[i].codes.len() {
             // Insertion sort: few rows, at compile time.
             let mut k = n;
-            while k > 0 && str_less(registry[i].codes[j].code, out[k - 1].code) {
+            while k > 0 && registry[i].codes[j].sorts_before(&out[k - 1]) {
                 out[k] = out[k - 1];
                 k -= 1;
             }
@@ -181,25 +181,12 @@ const fn sorted_codes<const N: usize>(registry: &[Entry]) -> [Code; N] {
     let mut k = 1;
     while k < N {
         assert!(
-            str_less(out[k - 1].code, out[k].code),
+            out[k - 1].sorts_before(&out[k]),
             "two detectors of the registry raise the same code"
         );
         k += 1;
     }
     out
-}
-
-/// `a < b`, byte-wise, in a const context.
-const fn str_less(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let mut i = 0;
-    while i < a.len() && i < b.len() {
-        if a[i] != b[i] {
-            return a[i] < b[i];
-        }
-        i += 1;
-    }
-    a.len() < b.len()
 }
 
 /// The enabled detectors, built once from settings; immutable and `Send + Sync`.

@@ -61,6 +61,20 @@ pub fn documentation(source: &str) -> String {
 }
 
 impl BuiltinCode {
+    /// Whether its code sorts before `other`'s, byte-wise; usable in a const context, where
+    /// the codes tables are checked and sorted.
+    pub const fn sorts_before(&self, other: &BuiltinCode) -> bool {
+        let (a, b) = (self.code.as_bytes(), other.code.as_bytes());
+        let mut i = 0;
+        while i < a.len() && i < b.len() {
+            if a[i] != b[i] {
+                return a[i] < b[i];
+            }
+            i += 1;
+        }
+        a.len() < b.len()
+    }
+
     /// The headings of [`DOC_HEADINGS`] its documentation lacks, and the tactics the ATT&CK
     /// table does not know: empty when it is complete.
     pub fn problems(&self) -> Vec<String> {

@@ -70,9 +70,10 @@ pub(crate) trait Builtin: Detector + Sized + 'static {
     /// alerts (the phishing family).
     const CODES: &'static [Code];
 
-    /// The detector the settings ask for: None when its code is disabled (`ctx.on`), or when
-    /// it has nothing to match against (no list configured). A list that cannot be read is
-    /// an error; a bad line of one goes to `ctx.skipped`.
+    /// The detector the settings ask for: None when it has nothing to match against (no list
+    /// configured). A list that cannot be read is an error; a bad line of one goes to
+    /// `ctx.skipped`. A detector of one code is not built when that code is disabled (the
+    /// registry checks); one of several checks its codes itself (`ctx.on`).
     fn build(
         settings: &Settings,
         ctx: &mut BuildContext<'_>,
@@ -144,6 +145,11 @@ fn build_boxed<T: Builtin>(
     settings: &Settings,
     ctx: &mut BuildContext<'_>,
 ) -> Result<Option<Box<dyn Detector>>, SettingsError> {
+    if let [code] = T::CODES {
+        if !ctx.on(code.code) {
+            return Ok(None);
+        }
+    }
     Ok(T::build(settings, ctx)?.map(|d| Box::new(d) as Box<dyn Detector>))
 }
 

@@ -169,8 +169,8 @@ fn scan(text: &str) -> Hidden {
 impl Builtin for AsciiSmuggling {
     const CODES: &'static [Code] = &[CODE];
 
-    fn build(_: &Settings, ctx: &mut BuildContext<'_>) -> Result<Option<Self>, SettingsError> {
-        Ok(ctx.on(CODE.code).then_some(AsciiSmuggling))
+    fn build(_: &Settings, _: &mut BuildContext<'_>) -> Result<Option<Self>, SettingsError> {
+        Ok(Some(AsciiSmuggling))
     }
 }
 

@@ -1074,9 +1074,9 @@ impl Builtin for CredentialTheft {
 
     /// The built-in rules and the user's gitleaks rules (which the redactor uses as well).
     fn build(_: &Settings, ctx: &mut BuildContext<'_>) -> Result<Option<Self>, SettingsError> {
-        Ok(ctx
-            .on(CODE.code)
-            .then(|| CredentialTheft::with_rules(ctx.gitleaks_rules.clone())))
+        Ok(Some(CredentialTheft::with_rules(
+            ctx.gitleaks_rules.clone(),
+        )))
     }
 }
 

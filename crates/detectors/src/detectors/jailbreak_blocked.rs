@@ -49,8 +49,8 @@ pub struct JailbreakBlocked;
 impl Builtin for JailbreakBlocked {
     const CODES: &'static [Code] = &[CODE];
 
-    fn build(_: &Settings, ctx: &mut BuildContext<'_>) -> Result<Option<Self>, SettingsError> {
-        Ok(ctx.on(CODE.code).then_some(JailbreakBlocked))
+    fn build(_: &Settings, _: &mut BuildContext<'_>) -> Result<Option<Self>, SettingsError> {
+        Ok(Some(JailbreakBlocked))
     }
 }
 

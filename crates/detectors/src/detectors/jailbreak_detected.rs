@@ -132,13 +132,8 @@ fn heuristic_finding(score: &JailbreakScore, threshold: u32, prompt: &str) -> Fi
 impl Builtin for JailbreakDetected {
     const CODES: &'static [Code] = &[CODE];
 
-    fn build(
-        settings: &Settings,
-        ctx: &mut BuildContext<'_>,
-    ) -> Result<Option<Self>, SettingsError> {
-        Ok(ctx
-            .on(CODE.code)
-            .then(|| JailbreakDetected::new(settings.jailbreak_threshold)))
+    fn build(settings: &Settings, _: &mut BuildContext<'_>) -> Result<Option<Self>, SettingsError> {
+        Ok(Some(JailbreakDetected::new(settings.jailbreak_threshold)))
     }
 }
 

@@ -567,13 +567,7 @@ impl SensitiveData {
 impl Builtin for SensitiveData {
     const CODES: &'static [Code] = &[CODE];
 
-    fn build(
-        settings: &Settings,
-        ctx: &mut BuildContext<'_>,
-    ) -> Result<Option<Self>, SettingsError> {
-        if !ctx.on(CODE.code) {
-            return Ok(None);
-        }
+    fn build(settings: &Settings, _: &mut BuildContext<'_>) -> Result<Option<Self>, SettingsError> {
         SensitiveData::new(settings.sensitive_data_entities.as_deref())
             .map(Some)
             .map_err(SettingsError::Config)

@@ -151,9 +151,6 @@ impl Builtin for SuspiciousIp {
         settings: &Settings,
         ctx: &mut BuildContext<'_>,
     ) -> Result<Option<Self>, SettingsError> {
-        if !ctx.on(CODE.code) {
-            return Ok(None);
-        }
         SuspiciousIp::new(settings, &mut ctx.skipped)
     }
 }

@@ -175,9 +175,6 @@ impl Builtin for SuspiciousUserAgent {
         settings: &Settings,
         ctx: &mut BuildContext<'_>,
     ) -> Result<Option<Self>, SettingsError> {
-        if !ctx.on(CODE.code) {
-            return Ok(None);
-        }
         SuspiciousUserAgent::new(settings, &mut ctx.skipped).map(Some)
     }
 }

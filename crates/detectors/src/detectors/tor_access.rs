@@ -116,9 +116,6 @@ impl Builtin for TorAccess {
         settings: &Settings,
         ctx: &mut BuildContext<'_>,
     ) -> Result<Option<Self>, SettingsError> {
-        if !ctx.on(CODE.code) {
-            return Ok(None);
-        }
         TorAccess::new(settings, &mut ctx.skipped)
     }
 }

@@ -349,32 +349,36 @@ mod tests {
         d
     }
 
+    /// A fresh folder for the test `name`, holding the log `file` with these contents.
+    fn log_in(name: &str, file: &str, contents: &str) -> (PathBuf, PathBuf) {
+        let dir = temp(name);
+        fs::create_dir_all(&dir).unwrap();
+        let log = dir.join(file);
+        fs::write(&log, contents).unwrap();
+        (dir, log)
+    }
+
+    fn sample(file: &str, line: u64, offset: Option<u64>, hash: Option<String>) -> SampleRef {
+        SampleRef {
+            file: file.to_string(),
+            line,
+            offset,
+            hash,
+        }
+    }
+
     #[test]
     fn records_are_read_back_exactly_with_offsets() {
-        let dir = temp("capture");
-        fs::create_dir_all(&dir).unwrap();
-        let log = dir.join("a.ndjson");
-        fs::write(&log, "{\"a\":1}\n{\"b\": 2}\r\n{\"c\":3}\n").unwrap();
+        let (dir, log) = log_in(
+            "capture",
+            "a.ndjson",
+            "{\"a\":1}\n{\"b\": 2}\r\n{\"c\":3}\n",
+        );
         let file = log.display().to_string();
         let samples = [
-            SampleRef {
-                file: file.clone(),
-                line: 2,
-                offset: None,
-                hash: None,
-            },
-            SampleRef {
-                file: file.clone(),
-                line: 9,
-                offset: None,
-                hash: None,
-            },
-            SampleRef {
-                file: "/nonexistent/x.log".into(),
-                line: 1,
-                offset: None,
-                hash: None,
-            },
+            sample(&file, 2, None, None),
+            sample(&file, 9, None, None),
+            sample("/nonexistent/x.log", 1, None, None),
         ];
         let c = capture(&samples, 5);
         assert_eq!(c.records.len(), 1);
@@ -386,75 +390,48 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
     }
 
-    #[test]
-    fn a_record_at_its_offset_on_another_line_is_not_taken() {
-        let dir = temp("changed");
-        fs::create_dir_all(&dir).unwrap();
-        let log = dir.join("a.ndjson");
-        // The hunt saw {"b":2} on line 2 at byte 8.
-        fs::write(&log, "{\"a\":1}\n{\"b\":2}\n").unwrap();
-        let sample = SampleRef {
-            file: log.display().to_string(),
-            line: 2,
-            offset: Some(8),
-            hash: None,
-        };
+    /// The record the hunt saw on line 2 at byte 8 of `{"a":1}\n{"b":2}\n` (with this hash),
+    /// captured; then, the file rewritten as `after`, not captured: what `missing` says.
+    fn missing_once_rewritten(name: &str, hash: Option<String>, after: &str) -> String {
+        let (dir, log) = log_in(name, "a.ndjson", "{\"a\":1}\n{\"b\":2}\n");
+        let sample = sample(&log.display().to_string(), 2, Some(8), hash);
         assert_eq!(capture(std::slice::from_ref(&sample), 1).records.len(), 1);
-        // Rotated and rewritten: another record starts at byte 8, on line 3.
-        fs::write(&log, "{}\n{  }\n{\"x\":9}\n").unwrap();
+        fs::write(&log, after).unwrap();
         let c = capture(&[sample], 2);
         assert!(c.records.is_empty(), "{:?}", c.records);
-        assert!(
-            c.missing[0].contains("the file changed since the hunt read it"),
-            "{:?}",
-            c.missing
-        );
         let _ = fs::remove_dir_all(&dir);
+        c.missing[0].clone()
+    }
+
+    #[test]
+    fn a_record_at_its_offset_on_another_line_is_not_taken() {
+        // Rotated and rewritten: another record starts at byte 8, on line 3.
+        let missing = missing_once_rewritten("changed", None, "{}\n{  }\n{\"x\":9}\n");
+        assert!(
+            missing.contains("the file changed since the hunt read it"),
+            "{missing}"
+        );
     }
 
     #[test]
     fn a_record_at_its_offset_with_another_hash_is_not_taken() {
-        let dir = temp("rehashed");
-        fs::create_dir_all(&dir).unwrap();
-        let log = dir.join("a.ndjson");
-        fs::write(&log, "{\"a\":1}\n{\"b\":2}\n").unwrap();
-        let sample = SampleRef {
-            file: log.display().to_string(),
-            line: 2,
-            offset: Some(8),
-            hash: Some(record_hash_text(record_hash(b"{\"b\":2}"))),
-        };
-        assert_eq!(capture(std::slice::from_ref(&sample), 1).records.len(), 1);
         // Rewritten in place: same line, same offset, another record.
-        fs::write(&log, "{\"a\":1}\n{\"b\":3}\n").unwrap();
-        let c = capture(&[sample], 2);
-        assert!(c.records.is_empty(), "{:?}", c.records);
-        assert!(c.missing[0].contains("another hash"), "{:?}", c.missing);
-        let _ = fs::remove_dir_all(&dir);
+        let hash = record_hash_text(record_hash(b"{\"b\":2}"));
+        let missing = missing_once_rewritten("rehashed", Some(hash), "{\"a\":1}\n{\"b\":3}\n");
+        assert!(missing.contains("another hash"), "{missing}");
     }
 
     #[test]
     fn records_sharing_a_line_are_told_apart_by_offset() {
-        let dir = temp("array");
-        fs::create_dir_all(&dir).unwrap();
-        let log = dir.join("a.json");
-        fs::write(&log, "[{\"a\":1},{\"b\":2}]\n").unwrap();
-        let file = log.display().to_string();
+        let (dir, log) = log_in("array", "a.json", "[{\"a\":1},{\"b\":2}]\n");
         // Where the reader puts the second record.
         let mut reader =
             Reader::open(&InputPath::File(log.clone()), ReaderOptions::default()).unwrap();
         let batch = reader.next_batch().unwrap().unwrap();
         assert_eq!(batch.records.len(), 2);
         let second = batch.records[1];
-        let c = capture(
-            &[SampleRef {
-                file,
-                line: second.line,
-                offset: Some(second.offset),
-                hash: None,
-            }],
-            1,
-        );
+        let file = log.display().to_string();
+        let c = capture(&[sample(&file, second.line, Some(second.offset), None)], 1);
         assert_eq!(c.records.len(), 1);
         assert_eq!(c.records[0].raw, batch.bytes(&second).to_vec());
         let _ = fs::remove_dir_all(&dir);

@@ -31,6 +31,21 @@ fn spread(n: u64, from: i64, to: i64) -> impl Iterator<Item = i64> {
     (0..n).map(move |i| from + (i as i64 * (to - from)) / n as i64)
 }
 
+/// A call of the volume analyzer's principal.
+fn volume(ts: i64, ip: &str) -> Call {
+    Call::test("vol", ts)
+        .with_tokens(300, 200)
+        .with_model("gpt-4o")
+        .with_ip(ip)
+}
+
+/// An object read by the bulk-download analyzer's principal.
+fn object_read(ts: i64, key: &str, bytes: u64) -> Call {
+    Call::test("etl", ts)
+        .with_ip("10.0.0.3")
+        .with_storage("read", "acme-training-data", key, bytes)
+}
+
 fn probe(principal: &str, ts: i64, i: u32) -> Call {
     let bias: Vec<(u32, f32)> = (0..8).map(|k| (1000 + i * 8 + k, 100.0)).collect();
     Call::test(principal, ts).with_params(Params {
@@ -64,12 +79,7 @@ fn first_part() -> Vec<Call> {
         // Volume anomaly: 20 to 40 calls an hour.
         let n = 20 + (hour as u64 * 7) % 21;
         for ts in spread(n, h(hour), h(hour + 1)) {
-            calls.push(
-                Call::test("vol", ts)
-                    .with_tokens(300, 200)
-                    .with_model("gpt-4o")
-                    .with_ip("10.0.0.1"),
-            );
+            calls.push(volume(ts, "10.0.0.1"));
         }
         // Sensitive-data anomaly: 40 calls an hour, one in a thousand with sensitive data.
         for (i, ts) in spread(40, h(hour), h(hour + 1)).enumerate() {
@@ -83,9 +93,8 @@ fn first_part() -> Vec<Call> {
         }
         // Bulk download: 10 to 14 objects of 12 MB an hour.
         for (i, ts) in spread(10 + hour as u64 % 5, h(hour), h(hour + 1)).enumerate() {
-            calls.push(Call::test("etl", ts).with_ip("10.0.0.3").with_storage(
-                "read",
-                "acme-training-data",
+            calls.push(object_read(
+                ts,
                 &format!("shards/{hour}/{i}.parquet"),
                 12 * MB,
             ));
@@ -119,12 +128,7 @@ fn first_part() -> Vec<Call> {
     let open = h(30);
     // The volume burst has begun: 400 calls in twenty minutes (crossed, samples kept).
     for ts in spread(400, open, SPLIT) {
-        calls.push(
-            Call::test("vol", ts)
-                .with_tokens(300, 200)
-                .with_model("gpt-4o")
-                .with_ip("10.0.0.9"),
-        );
+        calls.push(volume(ts, "10.0.0.9"));
     }
     // Sensitive data: an open bucket, not yet crossed.
     for (i, ts) in spread(10, open, SPLIT).enumerate() {
@@ -133,12 +137,7 @@ fn first_part() -> Vec<Call> {
     }
     // Bulk download: 1,500 objects already (crossed on objects).
     for (i, ts) in spread(1500, open, SPLIT).enumerate() {
-        calls.push(Call::test("etl", ts).with_ip("10.0.0.3").with_storage(
-            "read",
-            "acme-training-data",
-            &format!("export/{i}.parquet"),
-            1_200_000,
-        ));
+        calls.push(object_read(ts, &format!("export/{i}.parquet"), 1_200_000));
     }
     // Recurring requests: 30 of a burst's 50 within ten minutes.
     for i in 0..30 {
@@ -163,24 +162,14 @@ fn second_part() -> Vec<Call> {
     let mut calls = Vec::new();
     let end = T0 + 31 * HOUR;
     for ts in spread(2000, SPLIT + 1, end) {
-        calls.push(
-            Call::test("vol", ts)
-                .with_tokens(300, 200)
-                .with_model("gpt-4o")
-                .with_ip("10.0.0.9"),
-        );
+        calls.push(volume(ts, "10.0.0.9"));
     }
     for (i, ts) in spread(50, SPLIT + 1, end).enumerate() {
         let c = Call::test("sens", ts).with_ip("10.0.0.2");
         calls.push(if i % 4 != 0 { c.with_sensitive(2) } else { c });
     }
     for (i, ts) in spread(2700, SPLIT + 1, end).enumerate() {
-        calls.push(Call::test("etl", ts).with_ip("10.0.0.3").with_storage(
-            "read",
-            "acme-training-data",
-            &format!("export/b{i}.parquet"),
-            1_200_000,
-        ));
+        calls.push(object_read(ts, &format!("export/b{i}.parquet"), 1_200_000));
     }
     for i in 0..30 {
         calls.push(Call::test("rep", SPLIT + 1 + i * 10_000).with_prompt("What is my balance?"));
@@ -307,26 +296,22 @@ fn profiles_saved_by_an_earlier_version_load_with_their_baselines() {
     let text = std::fs::read_to_string(fixture_path()).unwrap();
     let fixture: Value = serde_json::from_str(&text).unwrap();
     let state = state_from_json(&fixture["analyzers"]);
-    for code in [
+    // Each of these analyzers saved profiles, and raises findings once resumed.
+    let codes = [
         "MW-AI-0012",
         "MW-AI-0013",
         "MW-AI-0014",
         "MW-AI-0015",
         "MW-TH-0008",
-    ] {
+    ];
+    for code in codes {
         assert!(!state.analyzers[code].0.is_empty(), "{code} saved nothing");
     }
     let (resumed, _) = behavior.analyze_resumed(second_part(), Some(state.clone()));
     assert_eq!(resumed.not_restored, 0);
-    let codes: Vec<&str> = resumed.findings.iter().map(|f| f.code).collect();
-    for code in [
-        "MW-AI-0012",
-        "MW-AI-0013",
-        "MW-AI-0014",
-        "MW-AI-0015",
-        "MW-TH-0008",
-    ] {
-        assert!(codes.contains(&code), "{code} raised nothing: {codes:?}");
+    let raised: Vec<&str> = resumed.findings.iter().map(|f| f.code).collect();
+    for code in codes {
+        assert!(raised.contains(&code), "{code} raised nothing: {raised:?}");
     }
     // The same findings, alert ids and baselines as the code that saved them.
     let found = findings_to_json(&resumed.findings);

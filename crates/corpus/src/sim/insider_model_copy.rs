@@ -7,10 +7,10 @@
 //! (`storage_cross_account_copy`) raises it.
 
 use super::storage::{
-    last_day, office_hours, Access, Caller, Identity, ACCOUNT, AWS_CLI, EXPERIMENT_BUCKET,
+    last_day, office_hours, Access, Identity, StorageProfile, ACCOUNT, AWS_CLI, EXPERIMENT_BUCKET,
     MODEL_BUCKET,
 };
-use super::{Call, Generator, Plan, Principal, Slot, Window, HOUR};
+use super::{Slot, Window, HOUR};
 use crate::rng::Rng;
 
 const CHECKPOINT: &str = "checkpoints/llama-3-8b-support-ft/step-12000";
@@ -18,40 +18,35 @@ const FILES: i64 = 6;
 const DROP_BUCKET: &str = "jsmith-archive-7f3a";
 const DROP_ACCOUNT: &str = "444455556666";
 
-#[derive(Default)]
-pub(crate) struct InsiderModelCopy {
-    callers: Vec<Caller>,
-}
+pub(crate) struct InsiderModelCopy;
 
-impl Generator for InsiderModelCopy {
-    fn plan(&mut self, window: &Window, rng: &mut Rng) -> Plan {
-        let caller = Caller::new(Identity::User("jsmith".into()), rng);
-        let mut plan = Plan::default();
-        plan.principals
-            .push(caller.principal(super::ipv4("192.0.2", 91), AWS_CLI));
-        self.callers.push(caller);
+impl StorageProfile for InsiderModelCopy {
+    fn caller(&self) -> (Identity, String, &'static str) {
+        (
+            Identity::User("jsmith".into()),
+            super::ipv4("192.0.2", 91),
+            AWS_CLI,
+        )
+    }
+
+    fn slots(&self, window: &Window, rng: &mut Rng) -> Vec<Slot> {
+        let mut slots = Vec::new();
         let attack = last_day(window) + 21 * HOUR + rng.below(2 * HOUR as u64) as i64;
         for t in office_hours(window, rng, (6, 12), attack) {
             let kind = if rng.chance(0.3) { 1 } else { 0 };
-            plan.slots
-                .push(Slot::new(t, 0, kind, rng.between(100, 180) as i64));
+            slots.push(Slot::new(t, 0, kind, rng.between(100, 180) as i64));
         }
         let mut t = attack;
-        plan.slots.push(Slot::new(t, 0, 2, 0));
+        slots.push(Slot::new(t, 0, 2, 0));
         for k in 1..=FILES {
             t += rng.between(20_000, 60_000) as i64;
-            plan.slots.push(Slot::new(t, 0, 3, k));
+            slots.push(Slot::new(t, 0, 3, k));
         }
-        plan
+        slots
     }
 
-    fn record(
-        &self,
-        slot: &Slot,
-        principal: &Principal,
-        rng: &mut Rng,
-    ) -> (serde_json::Value, Option<String>) {
-        let access = match slot.a {
+    fn access(&self, slot: &Slot, rng: &mut Rng) -> Access {
+        match slot.a {
             0 => Access::get(
                 EXPERIMENT_BUCKET,
                 format!("runs/exp-{}/metrics.json", slot.b),
@@ -81,15 +76,6 @@ impl Generator for InsiderModelCopy {
                     ..Access::get(DROP_BUCKET, format!("backup/step-12000/{name}"), 0)
                 }
             }
-        };
-        super::storage::record(slot, principal, &self.callers[0], &access, rng)
-    }
-
-    fn render(&self, _: &Slot, _: &Principal, _: &mut Rng) -> Call {
-        Call::storage()
-    }
-
-    fn requests_per_minute(&self) -> usize {
-        usize::MAX
+        }
     }
 }

@@ -32,6 +32,7 @@ use std::io::{self, BufWriter, Write};
 use serde_json::{json, Map, Value};
 
 use crate::rng::Rng;
+use storage::Storage;
 
 mod batch_job;
 mod chat_users;
@@ -195,13 +196,17 @@ impl Profile {
             Profile::PrefixProbeSlow => Box::new(side_channel::PrefixProbe::new(Speed::Slow)),
             Profile::CacheTimingFast => Box::new(side_channel::CacheTiming::new(Speed::Fast)),
             Profile::CacheTimingSlow => Box::new(side_channel::CacheTiming::new(Speed::Slow)),
-            Profile::TrainingPipeline => Box::new(training_pipeline::TrainingPipeline::default()),
-            Profile::ModelDeploy => Box::new(model_deploy::ModelDeploy::default()),
-            Profile::WeightTheft => Box::new(weight_theft::WeightTheft::default()),
-            Profile::TrainingDataExfiltration => {
-                Box::new(training_data_exfiltration::TrainingDataExfiltration::default())
+            Profile::TrainingPipeline => {
+                Box::new(Storage::new(training_pipeline::TrainingPipeline))
             }
-            Profile::InsiderModelCopy => Box::new(insider_model_copy::InsiderModelCopy::default()),
+            Profile::ModelDeploy => Box::new(Storage::new(model_deploy::ModelDeploy)),
+            Profile::WeightTheft => Box::new(Storage::new(weight_theft::WeightTheft)),
+            Profile::TrainingDataExfiltration => Box::new(Storage::new(
+                training_data_exfiltration::TrainingDataExfiltration,
+            )),
+            Profile::InsiderModelCopy => {
+                Box::new(Storage::new(insider_model_copy::InsiderModelCopy))
+            }
         }
     }
 

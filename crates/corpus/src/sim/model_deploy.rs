@@ -5,8 +5,8 @@
 //! host, boto3. Not scaled. It reads weights only from its usual bucket, so MW-TH-0007 learns
 //! the bucket during its warm-up and stays quiet after it.
 
-use super::storage::{Access, Caller, Identity, BOTO3, MODEL_BUCKET};
-use super::{Call, Generator, Plan, Principal, Slot, Window, HOUR, MINUTE};
+use super::storage::{Access, Identity, StorageProfile, BOTO3, MODEL_BUCKET};
+use super::{Slot, Window, HOUR, MINUTE};
 use crate::rng::Rng;
 
 const MODEL: &str = "llama-3-8b-instruct/v3";
@@ -20,49 +20,33 @@ const OBJECTS: [(&str, u64); 6] = [
     ("model-00004-of-00004.safetensors", 1_168_138_808),
 ];
 
-#[derive(Default)]
-pub(crate) struct ModelDeploy {
-    callers: Vec<Caller>,
-}
+pub(crate) struct ModelDeploy;
 
-impl Generator for ModelDeploy {
-    fn plan(&mut self, window: &Window, rng: &mut Rng) -> Plan {
-        let caller = Caller::new(
+impl StorageProfile for ModelDeploy {
+    fn caller(&self) -> (Identity, String, &'static str) {
+        (
             Identity::Role("ModelDeploy".into(), "model-deploy".into()),
-            rng,
-        );
-        let mut plan = Plan::default();
-        plan.principals
-            .push(caller.principal(super::ipv4("198.51.100", 41), BOTO3));
-        self.callers.push(caller);
+            super::ipv4("198.51.100", 41),
+            BOTO3,
+        )
+    }
+
+    fn slots(&self, window: &Window, rng: &mut Rng) -> Vec<Slot> {
+        let mut slots = Vec::new();
         for day in window.days() {
             for hour in [6, 12, 18, 23] {
                 let mut t = day + hour * HOUR + 5 * MINUTE + rng.below(15 * 60_000) as i64;
                 for (i, _) in OBJECTS.iter().enumerate() {
-                    plan.slots.push(Slot::new(t, 0, i as u64, 0));
+                    slots.push(Slot::new(t, 0, i as u64, 0));
                     t += rng.between(20_000, 60_000) as i64;
                 }
             }
         }
-        plan
+        slots
     }
 
-    fn record(
-        &self,
-        slot: &Slot,
-        principal: &Principal,
-        rng: &mut Rng,
-    ) -> (serde_json::Value, Option<String>) {
+    fn access(&self, slot: &Slot, _: &mut Rng) -> Access {
         let (name, bytes) = OBJECTS[slot.a as usize % OBJECTS.len()];
-        let access = Access::get(MODEL_BUCKET, format!("{MODEL}/{name}"), bytes);
-        super::storage::record(slot, principal, &self.callers[0], &access, rng)
-    }
-
-    fn render(&self, _: &Slot, _: &Principal, _: &mut Rng) -> Call {
-        Call::storage()
-    }
-
-    fn requests_per_minute(&self) -> usize {
-        usize::MAX
+        Access::get(MODEL_BUCKET, format!("{MODEL}/{name}"), bytes)
     }
 }

@@ -7,7 +7,7 @@
 use chrono::DateTime;
 use serde_json::{json, Value};
 
-use super::{Principal, Slot};
+use super::{Call, Generator, Plan, Principal, Slot, Window};
 use crate::rng::Rng;
 
 /// The organisation's account, which owns the buckets below.
@@ -24,6 +24,61 @@ pub(crate) const EXPERIMENT_BUCKET: &str = "acme-ml-experiments";
 pub(crate) const REGION: &str = "us-west-2";
 pub(crate) const BOTO3: &str = "[Boto3/1.34.50 md/Botocore#1.34.50 ua/2.0 os/linux#5.10.210 md/arch#x86_64 lang/python#3.10.13 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.50]";
 pub(crate) const AWS_CLI: &str = "[aws-cli/2.15.30 md/awscrt#0.19.19 ua/2.0 os/linux#6.1.0 md/arch#x86_64 lang/python#3.11.8 md/pyimpl#CPython cfg/retry-mode#standard md/installer#exe md/distrib#debian.12 md/prompt#off md/command#s3.cp]";
+
+/// An object-storage profile: one caller, whose requests are S3 accesses written as their
+/// CloudTrail records; [`Storage`] makes it a [`Generator`].
+pub(crate) trait StorageProfile {
+    /// Who makes the requests, from which address, with which client.
+    fn caller(&self) -> (Identity, String, &'static str);
+    /// When: the slots of its one principal (0), planned once its caller is made.
+    fn slots(&self, window: &Window, rng: &mut Rng) -> Vec<Slot>;
+    /// The request of a planned slot.
+    fn access(&self, slot: &Slot, rng: &mut Rng) -> Access;
+}
+
+/// A storage profile as a generator: the records of its accesses, never rate limited.
+pub(crate) struct Storage<P> {
+    profile: P,
+    /// Its caller, made when planning.
+    caller: Option<Caller>,
+}
+
+impl<P: StorageProfile> Storage<P> {
+    pub(crate) fn new(profile: P) -> Storage<P> {
+        Storage {
+            profile,
+            caller: None,
+        }
+    }
+}
+
+impl<P: StorageProfile> Generator for Storage<P> {
+    fn plan(&mut self, window: &Window, rng: &mut Rng) -> Plan {
+        let (identity, ip, user_agent) = self.profile.caller();
+        let caller = Caller::new(identity, rng);
+        let principals = vec![caller.principal(ip, user_agent)];
+        self.caller = Some(caller);
+        let slots = self.profile.slots(window, rng);
+        Plan { principals, slots }
+    }
+
+    fn record(&self, slot: &Slot, principal: &Principal, rng: &mut Rng) -> (Value, Option<String>) {
+        let access = self.profile.access(slot, rng);
+        let caller = self
+            .caller
+            .as_ref()
+            .expect("a storage profile records what it planned");
+        record(slot, principal, caller, &access, rng)
+    }
+
+    fn render(&self, _: &Slot, _: &Principal, _: &mut Rng) -> Call {
+        Call::storage()
+    }
+
+    fn requests_per_minute(&self) -> usize {
+        usize::MAX
+    }
+}
 
 /// Who makes the requests.
 #[derive(Clone, Debug)]

@@ -5,34 +5,32 @@
 //! 8 MB (32 GB) in under an hour, 0.5–1 s apart, with the AWS CLI (`s3 sync`). Not scaled.
 //! MW-TH-0008 needs six active hours of history first (one working day).
 
-use super::storage::{last_day, Access, Caller, Identity, AWS_CLI, DATA_BUCKET};
-use super::{Call, Generator, Plan, Principal, Slot, Window, HOUR, MINUTE};
+use super::storage::{last_day, Access, Identity, StorageProfile, AWS_CLI, DATA_BUCKET};
+use super::{Slot, Window, HOUR, MINUTE};
 use crate::rng::Rng;
 
 const SHARDS: i64 = 4_000;
 
-#[derive(Default)]
-pub(crate) struct TrainingDataExfiltration {
-    callers: Vec<Caller>,
-}
+pub(crate) struct TrainingDataExfiltration;
 
-impl Generator for TrainingDataExfiltration {
-    fn plan(&mut self, window: &Window, rng: &mut Rng) -> Plan {
-        let caller = Caller::new(
+impl StorageProfile for TrainingDataExfiltration {
+    fn caller(&self) -> (Identity, String, &'static str) {
+        (
             Identity::Role("DataAnalyst".into(), "mchen@acme.example".into()),
-            rng,
-        );
-        let mut plan = Plan::default();
-        plan.principals
-            .push(caller.principal(super::ipv4("192.0.2", 77), AWS_CLI));
-        self.callers.push(caller);
+            super::ipv4("192.0.2", 77),
+            AWS_CLI,
+        )
+    }
+
+    fn slots(&self, window: &Window, rng: &mut Rng) -> Vec<Slot> {
+        let mut slots = Vec::new();
         let attack = last_day(window) + 20 * HOUR + rng.below(5 * MINUTE as u64) as i64;
         for day in window.days() {
             for hour in 9..17 {
                 for _ in 0..rng.between(3, 8) {
                     let t = day + hour * HOUR + rng.below(HOUR as u64) as i64;
                     if t < attack {
-                        plan.slots.push(Slot::new(t, 0, 0, rng.below(400) as i64));
+                        slots.push(Slot::new(t, 0, 0, rng.below(400) as i64));
                     }
                 }
             }
@@ -41,22 +39,17 @@ impl Generator for TrainingDataExfiltration {
         let first = rng.below(20_000) as i64;
         for k in 0..SHARDS {
             if k % 1000 == 0 {
-                plan.slots.push(Slot::new(t, 0, 1, (first + k) / 1000));
+                slots.push(Slot::new(t, 0, 1, (first + k) / 1000));
                 t += rng.between(500, 1_500) as i64;
             }
-            plan.slots.push(Slot::new(t, 0, 2, first + k));
+            slots.push(Slot::new(t, 0, 2, first + k));
             t += rng.between(500, 1_000) as i64;
         }
-        plan
+        slots
     }
 
-    fn record(
-        &self,
-        slot: &Slot,
-        principal: &Principal,
-        rng: &mut Rng,
-    ) -> (serde_json::Value, Option<String>) {
-        let access = match slot.a {
+    fn access(&self, slot: &Slot, rng: &mut Rng) -> Access {
+        match slot.a {
             0 => Access::get(
                 DATA_BUCKET,
                 format!("curated/eval/qa-v2/part-{:05}.jsonl", slot.b),
@@ -76,15 +69,6 @@ impl Generator for TrainingDataExfiltration {
                 ),
                 rng.log_normal(8_000_000.0, 0.15) as u64,
             ),
-        };
-        super::storage::record(slot, principal, &self.callers[0], &access, rng)
-    }
-
-    fn render(&self, _: &Slot, _: &Principal, _: &mut Rng) -> Call {
-        Call::storage()
-    }
-
-    fn requests_per_minute(&self) -> usize {
-        usize::MAX
+        }
     }
 }

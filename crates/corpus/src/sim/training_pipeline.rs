@@ -5,28 +5,26 @@
 //! evenly over the three hours, one host, boto3. Its hourly volume is steady, so the bulk
 //! download analytics (MW-TH-0008) learn it within two nights and stay quiet.
 
-use super::storage::{Access, Caller, Identity, BOTO3, DATA_BUCKET};
-use super::{Call, Generator, Plan, Principal, Slot, Window, HOUR};
+use super::storage::{Access, Identity, StorageProfile, BOTO3, DATA_BUCKET};
+use super::{Slot, Window, HOUR};
 use crate::rng::Rng;
 
 const OBJECTS_PER_NIGHT: f64 = 3_000.0;
 const SHARDS: u64 = 24_000;
 
-#[derive(Default)]
-pub(crate) struct TrainingPipeline {
-    callers: Vec<Caller>,
-}
+pub(crate) struct TrainingPipeline;
 
-impl Generator for TrainingPipeline {
-    fn plan(&mut self, window: &Window, rng: &mut Rng) -> Plan {
-        let caller = Caller::new(
+impl StorageProfile for TrainingPipeline {
+    fn caller(&self) -> (Identity, String, &'static str) {
+        (
             Identity::Role("TrainingPipeline".into(), "nightly-train".into()),
-            rng,
-        );
-        let mut plan = Plan::default();
-        plan.principals
-            .push(caller.principal(super::ipv4("198.51.100", 40), BOTO3));
-        self.callers.push(caller);
+            super::ipv4("198.51.100", 40),
+            BOTO3,
+        )
+    }
+
+    fn slots(&self, window: &Window, rng: &mut Rng) -> Vec<Slot> {
+        let mut slots = Vec::new();
         let count = window.count(OBJECTS_PER_NIGHT) as i64;
         let mut shard = rng.below(SHARDS);
         for day in window.days() {
@@ -35,22 +33,17 @@ impl Generator for TrainingPipeline {
             for k in 0..count {
                 let t = from + k * gap + rng.below(gap.max(1) as u64) as i64;
                 if k % 1000 == 0 {
-                    plan.slots.push(Slot::new(t, 0, 0, (shard / 1000) as i64));
+                    slots.push(Slot::new(t, 0, 0, (shard / 1000) as i64));
                 }
-                plan.slots.push(Slot::new(t, 0, 1, shard as i64));
+                slots.push(Slot::new(t, 0, 1, shard as i64));
                 shard = (shard + 1) % SHARDS;
             }
         }
-        plan
+        slots
     }
 
-    fn record(
-        &self,
-        slot: &Slot,
-        principal: &Principal,
-        rng: &mut Rng,
-    ) -> (serde_json::Value, Option<String>) {
-        let access = if slot.a == 0 {
+    fn access(&self, slot: &Slot, rng: &mut Rng) -> Access {
+        if slot.a == 0 {
             Access::list(
                 DATA_BUCKET,
                 format!("corpus/v4/part-{:02}/", slot.b),
@@ -66,15 +59,6 @@ impl Generator for TrainingPipeline {
                 ),
                 rng.log_normal(2_000_000.0, 0.08) as u64,
             )
-        };
-        super::storage::record(slot, principal, &self.callers[0], &access, rng)
-    }
-
-    fn render(&self, _: &Slot, _: &Principal, _: &mut Rng) -> Call {
-        Call::storage()
-    }
-
-    fn requests_per_minute(&self) -> usize {
-        usize::MAX
+        }
     }
 }

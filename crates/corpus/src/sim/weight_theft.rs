@@ -9,9 +9,9 @@
 //! attack: run `--span 8d` or longer.
 
 use super::storage::{
-    last_day, office_hours, Access, Caller, Identity, AWS_CLI, CONFIG_BUCKET, MODEL_BUCKET,
+    last_day, office_hours, Access, Identity, StorageProfile, AWS_CLI, CONFIG_BUCKET, MODEL_BUCKET,
 };
-use super::{Call, Generator, Plan, Principal, Slot, Window, HOUR};
+use super::{Slot, Window, HOUR};
 use crate::rng::Rng;
 
 const CONFIGS: [&str; 8] = [
@@ -44,44 +44,36 @@ const SHARDS: [(&str, u64); 4] = [
 ];
 const GGUF: (&str, u64) = ("releases/llama-3-8b-instruct.Q4_K_M.gguf", 4_920_739_232);
 
-#[derive(Default)]
-pub(crate) struct WeightTheft {
-    callers: Vec<Caller>,
-}
+pub(crate) struct WeightTheft;
 
-impl Generator for WeightTheft {
-    fn plan(&mut self, window: &Window, rng: &mut Rng) -> Plan {
-        let caller = Caller::new(
+impl StorageProfile for WeightTheft {
+    fn caller(&self) -> (Identity, String, &'static str) {
+        (
             Identity::Role("MLPlatformDev".into(), "rkumar@acme.example".into()),
-            rng,
-        );
-        let mut plan = Plan::default();
-        plan.principals
-            .push(caller.principal(super::ipv4("192.0.2", 58), AWS_CLI));
-        self.callers.push(caller);
-        let attack = last_day(window) + 19 * HOUR + rng.below(3 * HOUR as u64) as i64;
-        for t in office_hours(window, rng, (8, 14), attack) {
-            plan.slots
-                .push(Slot::new(t, 0, 0, rng.below(CONFIGS.len() as u64) as i64));
-        }
-        let mut t = attack;
-        plan.slots.push(Slot::new(t, 0, 1, 0));
-        for i in 0..SHARDS.len() {
-            t += rng.between(60_000, 180_000) as i64;
-            plan.slots.push(Slot::new(t, 0, 2, i as i64));
-        }
-        t += rng.between(300_000, 900_000) as i64;
-        plan.slots.push(Slot::new(t, 0, 3, 0));
-        plan
+            super::ipv4("192.0.2", 58),
+            AWS_CLI,
+        )
     }
 
-    fn record(
-        &self,
-        slot: &Slot,
-        principal: &Principal,
-        rng: &mut Rng,
-    ) -> (serde_json::Value, Option<String>) {
-        let access = match slot.a {
+    fn slots(&self, window: &Window, rng: &mut Rng) -> Vec<Slot> {
+        let mut slots = Vec::new();
+        let attack = last_day(window) + 19 * HOUR + rng.below(3 * HOUR as u64) as i64;
+        for t in office_hours(window, rng, (8, 14), attack) {
+            slots.push(Slot::new(t, 0, 0, rng.below(CONFIGS.len() as u64) as i64));
+        }
+        let mut t = attack;
+        slots.push(Slot::new(t, 0, 1, 0));
+        for i in 0..SHARDS.len() {
+            t += rng.between(60_000, 180_000) as i64;
+            slots.push(Slot::new(t, 0, 2, i as i64));
+        }
+        t += rng.between(300_000, 900_000) as i64;
+        slots.push(Slot::new(t, 0, 3, 0));
+        slots
+    }
+
+    fn access(&self, slot: &Slot, rng: &mut Rng) -> Access {
+        match slot.a {
             0 => {
                 let key = CONFIGS[slot.b as usize % CONFIGS.len()];
                 let size = if key.ends_with(".ipynb") {
@@ -105,15 +97,6 @@ impl Generator for WeightTheft {
                 from: Some((super::ipv4("203.0.113", 201), "curl/8.5.0")),
                 ..Access::get(MODEL_BUCKET, GGUF.0.to_owned(), GGUF.1)
             },
-        };
-        super::storage::record(slot, principal, &self.callers[0], &access, rng)
-    }
-
-    fn render(&self, _: &Slot, _: &Principal, _: &mut Rng) -> Call {
-        Call::storage()
-    }
-
-    fn requests_per_minute(&self) -> usize {
-        usize::MAX
+        }
     }
 }

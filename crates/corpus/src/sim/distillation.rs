@@ -13,7 +13,9 @@
 use serde_json::json;
 
 use super::words::{reasoning_answer, CONCEPTS, HARVEST_TEMPLATES};
-use super::{Call, Generator, Plan, Principal, Slot, Speed, Window, HOUR, MINUTE};
+use super::{
+    attack_times, attacker, Call, Generator, Plan, Principal, Slot, Speed, Window, HOUR, MINUTE,
+};
 use crate::rng::Rng;
 
 const SUFFIXES: [&str; 6] = [
@@ -43,34 +45,29 @@ impl Generator for Distillation {
         let offset = rng.below(COMBINATIONS);
         match self.speed {
             Speed::Fast | Speed::Slow => {
-                let (user, ip, ua) = if self.speed == Speed::Fast {
+                plan.principals.push(attacker(
+                    rng,
+                    self.speed,
                     (
                         "growth-lab@example.net",
                         "203.0.113.140",
                         "OpenAI/Python 1.47.1",
-                    )
-                } else {
+                    ),
                     (
                         "data.team@example.net",
                         "2001:db8:77::42",
                         "AsyncOpenAI/Python 1.45.0",
-                    )
-                };
-                plan.principals.push(Principal::new(
-                    user.to_owned(),
-                    ip.to_owned(),
-                    ua,
-                    "api_key",
-                    rng,
+                    ),
                 ));
-                let times = if self.speed == Speed::Fast {
-                    let from = window.start
-                        + window.span() / 8
-                        + rng.below((window.span() / 2) as u64) as i64;
-                    window.burst(rng, from, window.end, window.count(1_200.0), (2_000, 6_000))
-                } else {
-                    window.steady(rng, window.start, (MINUTE as u64, 4 * MINUTE as u64))
-                };
+                let times = attack_times(
+                    window,
+                    rng,
+                    self.speed,
+                    8,
+                    window.count(1_200.0),
+                    (2_000, 6_000),
+                    (MINUTE as u64, 4 * MINUTE as u64),
+                );
                 for (k, t) in times.into_iter().enumerate() {
                     plan.slots.push(Slot::new(t, 0, offset + k as u64, 0));
                 }

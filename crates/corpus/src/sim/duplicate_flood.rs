@@ -9,7 +9,9 @@
 
 use serde_json::json;
 
-use super::{Call, Generator, Plan, Principal, Slot, Speed, Window, MINUTE};
+use super::{
+    attack_times, attacker, Call, Generator, Plan, Principal, Slot, Speed, Window, MINUTE,
+};
 use crate::rng::Rng;
 
 const TEMPLATE: &str = "Classify the following product review as POSITIVE, NEGATIVE or NEUTRAL \
@@ -95,33 +97,29 @@ fn perturbed(rng: &mut Rng) -> String {
 impl Generator for DuplicateFlood {
     fn plan(&mut self, window: &Window, rng: &mut Rng) -> Plan {
         let mut plan = Plan::default();
-        let (user, ip, ua) = if self.speed == Speed::Fast {
+        plan.principals.push(attacker(
+            rng,
+            self.speed,
             (
                 "qa-automation@example.net",
                 "203.0.113.88",
                 "OpenAI/Python 1.44.0",
-            )
-        } else {
+            ),
             (
                 "reviews-tool@example.net",
                 "192.0.2.201",
                 "OpenAI/Python 1.33.0",
-            )
-        };
-        plan.principals.push(Principal::new(
-            user.to_owned(),
-            ip.to_owned(),
-            ua,
-            "api_key",
-            rng,
+            ),
         ));
-        let times = if self.speed == Speed::Fast {
-            let from =
-                window.start + window.span() / 4 + rng.below((window.span() / 2) as u64) as i64;
-            window.burst(rng, from, window.end, window.count(1_500.0), (300, 1_500))
-        } else {
-            window.steady(rng, window.start, (MINUTE as u64, 4 * MINUTE as u64))
-        };
+        let times = attack_times(
+            window,
+            rng,
+            self.speed,
+            4,
+            window.count(1_500.0),
+            (300, 1_500),
+            (MINUTE as u64, 4 * MINUTE as u64),
+        );
         plan.slots = times.into_iter().map(|t| Slot::new(t, 0, 0, 0)).collect();
         plan
     }

@@ -11,7 +11,9 @@
 use serde_json::json;
 
 use super::record::token_text;
-use super::{Call, Generator, Plan, Principal, Slot, Speed, Window, MINUTE};
+use super::{
+    attack_times, attacker, Call, Generator, Plan, Principal, Slot, Speed, Window, MINUTE,
+};
 use crate::rng::Rng;
 
 const STEPS: u32 = 7;
@@ -35,35 +37,25 @@ pub(crate) fn threshold(id: u64) -> i64 {
 impl Generator for LogitBisection {
     fn plan(&mut self, window: &Window, rng: &mut Rng) -> Plan {
         let mut plan = Plan::default();
-        let (user, ip, ua) = if self.speed == Speed::Fast {
+        plan.principals.push(attacker(
+            rng,
+            self.speed,
             (
                 "m.k@example.net",
                 "2001:db8:bad:1::17",
                 "OpenAI/Python 1.12.0",
-            )
-        } else {
-            ("ops-bot@example.net", "198.51.100.222", "OpenAI/JS 4.28.0")
-        };
-        plan.principals.push(Principal::new(
-            user.to_owned(),
-            ip.to_owned(),
-            ua,
-            "api_key",
-            rng,
+            ),
+            ("ops-bot@example.net", "198.51.100.222", "OpenAI/JS 4.28.0"),
         ));
-        let times = if self.speed == Speed::Fast {
-            let from =
-                window.start + window.span() / 5 + rng.below((window.span() / 2) as u64) as i64;
-            window.burst(
-                rng,
-                from,
-                window.end,
-                window.count(60.0) * u64::from(STEPS),
-                (1_000, 3_000),
-            )
-        } else {
-            window.steady(rng, window.start, (MINUTE as u64, 6 * MINUTE as u64))
-        };
+        let times = attack_times(
+            window,
+            rng,
+            self.speed,
+            5,
+            window.count(60.0) * u64::from(STEPS),
+            (1_000, 3_000),
+            (MINUTE as u64, 6 * MINUTE as u64),
+        );
         let (mut token, mut low, mut high) = (rng.between(200, 90_000), 0i64, 128i64);
         for (k, t) in times.into_iter().enumerate() {
             if k > 0 && k % STEPS as usize == 0 {

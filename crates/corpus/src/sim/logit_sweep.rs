@@ -16,7 +16,9 @@
 use serde_json::{json, Map, Value};
 
 use super::record::token_text;
-use super::{Call, Generator, Plan, Principal, Slot, Speed, Window, HOUR, MINUTE};
+use super::{
+    attack_times, attacker, Call, Generator, Plan, Principal, Slot, Speed, Window, HOUR, MINUTE,
+};
 use crate::rng::Rng;
 
 pub(crate) const VOCABULARY: u64 = 100_000;
@@ -71,34 +73,29 @@ impl Generator for LogitSweep {
         let mut plan = Plan::default();
         match self.speed {
             Speed::Fast | Speed::Slow => {
-                let (user, ip, ua) = if self.speed == Speed::Fast {
+                plan.principals.push(attacker(
+                    rng,
+                    self.speed,
                     (
                         "dev-7731@example.net",
                         "203.0.113.66",
                         "OpenAI/Python 1.35.3",
-                    )
-                } else {
+                    ),
                     (
                         "research.intern@example.net",
                         "198.51.100.201",
                         "OpenAI/Python 1.42.0",
-                    )
-                };
-                plan.principals.push(Principal::new(
-                    user.to_owned(),
-                    ip.to_owned(),
-                    ua,
-                    "api_key",
-                    rng,
+                    ),
                 ));
-                let times = if self.speed == Speed::Fast {
-                    let from = window.start
-                        + window.span() / 10
-                        + rng.below((window.span() / 2) as u64) as i64;
-                    window.burst(rng, from, window.end, window.count(1_500.0), (1_000, 4_000))
-                } else {
-                    window.steady(rng, window.start, (2 * MINUTE as u64, 8 * MINUTE as u64))
-                };
+                let times = attack_times(
+                    window,
+                    rng,
+                    self.speed,
+                    10,
+                    window.count(1_500.0),
+                    (1_000, 4_000),
+                    (2 * MINUTE as u64, 8 * MINUTE as u64),
+                );
                 let first_prompt = rng.below(1 << 40);
                 plan.slots = sweep(0, &times, 0, VOCABULARY, first_prompt);
             }

@@ -418,6 +418,39 @@ pub(crate) enum Speed {
     Distributed,
 }
 
+/// The one principal of a fast or slow attack, with an API key: `fast`'s or `slow`'s user,
+/// address and client.
+pub(crate) fn attacker(
+    rng: &mut Rng,
+    speed: Speed,
+    fast: (&str, &str, &'static str),
+    slow: (&str, &str, &'static str),
+) -> Principal {
+    let (user, ip, ua) = if speed == Speed::Fast { fast } else { slow };
+    Principal::new(user.to_owned(), ip.to_owned(), ua, "api_key", rng)
+}
+
+/// The times of a fast or slow attack's calls. Fast: a burst of `count` calls with gaps
+/// drawn from `fast` (ms), from a random point between the `1/after`th of the window and
+/// half a window later; slow: gaps drawn from `slow` over the whole window.
+pub(crate) fn attack_times(
+    window: &Window,
+    rng: &mut Rng,
+    speed: Speed,
+    after: i64,
+    count: u64,
+    fast: (u64, u64),
+    slow: (u64, u64),
+) -> Vec<i64> {
+    if speed == Speed::Fast {
+        let from =
+            window.start + window.span() / after + rng.below((window.span() / 2) as u64) as i64;
+        window.burst(rng, from, window.end, count, fast)
+    } else {
+        window.steady(rng, window.start, slow)
+    }
+}
+
 /// The simulated time range.
 pub(crate) struct Window {
     pub(crate) start: i64,

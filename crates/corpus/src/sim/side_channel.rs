@@ -15,7 +15,9 @@
 use serde_json::json;
 
 use super::words::{fill, ANSWER_SENTENCES};
-use super::{Call, Generator, Plan, Principal, Slot, Speed, Window, MINUTE};
+use super::{
+    attack_times, attacker, Call, Generator, Plan, Principal, Slot, Speed, Window, MINUTE,
+};
 use crate::rng::Rng;
 
 const ALPHABET: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -23,32 +25,6 @@ const CODE_LENGTH: u64 = 6;
 /// About 1 100 prompt tokens: long enough for the provider's prompt cache (1 024 tokens).
 const PREFIX_BYTES: usize = 5_000;
 const QUESTION: &str = "\n\nRepeat the reference code of this policy exactly. Reference code: ";
-
-fn attacker(
-    rng: &mut Rng,
-    speed: Speed,
-    fast: (&str, &str, &'static str),
-    slow: (&str, &str, &'static str),
-) -> Principal {
-    let (user, ip, ua) = if speed == Speed::Fast { fast } else { slow };
-    Principal::new(user.to_owned(), ip.to_owned(), ua, "api_key", rng)
-}
-
-fn times(
-    window: &Window,
-    rng: &mut Rng,
-    speed: Speed,
-    count: f64,
-    fast: (u64, u64),
-    slow: (u64, u64),
-) -> Vec<i64> {
-    if speed == Speed::Fast {
-        let from = window.start + window.span() / 6 + rng.below((window.span() / 2) as u64) as i64;
-        window.burst(rng, from, window.end, window.count(count), fast)
-    } else {
-        window.steady(rng, window.start, slow)
-    }
-}
 
 pub(crate) struct PrefixProbe {
     speed: Speed,
@@ -92,11 +68,12 @@ impl Generator for PrefixProbe {
             });
             self.prefix.push(' ');
         }
-        let times = times(
+        let times = attack_times(
             window,
             rng,
             self.speed,
-            800.0,
+            6,
+            window.count(800.0),
             (500, 2_000),
             (2 * MINUTE as u64, 10 * MINUTE as u64),
         );
@@ -194,11 +171,12 @@ impl Generator for CacheTiming {
             });
             self.system.push(' ');
         }
-        let times = times(
+        let times = attack_times(
             window,
             rng,
             self.speed,
-            600.0,
+            6,
+            window.count(600.0),
             (1_000, 5_000),
             (3 * MINUTE as u64, 12 * MINUTE as u64),
         );

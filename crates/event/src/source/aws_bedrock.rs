@@ -82,7 +82,7 @@
 //! passes through: dotted keys are expanded and `data_stream` /
 //! `event.dataset` filled in if absent.
 
-use super::paths::expand_dotted_keys;
+use super::paths::{drop_empty_values, expand_dotted_keys};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 use serde_json::{Map, Number, Value};
 
@@ -411,7 +411,7 @@ fn run_pipeline(doc: &mut Map<String, Value>, options: Options) -> Result<(), Fa
         take(doc, OUTPUT_BODY);
     }
 
-    doc.retain(|_, value| !prune(value));
+    drop_empty_values(doc);
     if !options.preserve_duplicate_custom_fields {
         take(doc, INPUT_BODY);
         take(doc, OUTPUT_BODY);
@@ -1071,22 +1071,6 @@ fn take(doc: &mut Map<String, Value>, path: &str) -> Option<Value> {
             Value::Object(map) => map.remove(last),
             _ => None,
         },
-    }
-}
-
-fn prune(value: &mut Value) -> bool {
-    match value {
-        Value::Null => true,
-        Value::String(text) => text.is_empty(),
-        Value::Object(map) => {
-            map.retain(|_, item| !prune(item));
-            map.is_empty()
-        }
-        Value::Array(items) => {
-            items.retain_mut(|item| !prune(item));
-            items.is_empty()
-        }
-        Value::Bool(_) | Value::Number(_) => false,
     }
 }
 

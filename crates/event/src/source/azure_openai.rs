@@ -103,7 +103,7 @@
 
 use std::net::IpAddr;
 
-use super::paths::expand_dotted_keys;
+use super::paths::{drop_empty_values, expand_dotted_keys};
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
@@ -685,29 +685,6 @@ fn rename(doc: &mut Map<String, Value>, from: &str, to: &str) -> Result<(), Fail
         return Ok(());
     };
     put(doc, to, value)
-}
-
-/// The last script of the pipeline: drop `null` and `""`, then empty
-/// objects and arrays, recursively.
-fn drop_empty_values(doc: &mut Map<String, Value>) {
-    doc.retain(|_, value| !prune(value));
-}
-
-/// Prunes `value` in place and says whether it should itself be dropped.
-fn prune(value: &mut Value) -> bool {
-    match value {
-        Value::Null => true,
-        Value::String(text) => text.is_empty(),
-        Value::Object(map) => {
-            map.retain(|_, item| !prune(item));
-            map.is_empty()
-        }
-        Value::Array(items) => {
-            items.retain_mut(|item| !prune(item));
-            items.is_empty()
-        }
-        Value::Bool(_) | Value::Number(_) => false,
-    }
 }
 
 // ---------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 //! Dotted-path reads and writes on JSON documents, for normalizers that build their output
-//! field by field.
+//! field by field, and the whole-document steps the Elastic pipelines share.
 
 use serde_json::{Map, Value};
 
@@ -38,6 +38,29 @@ pub(crate) fn put(out: &mut Map<String, Value>, path: &str, value: Option<Value>
                 put(inner, rest, Some(value));
             }
         }
+    }
+}
+
+/// The last script of the Elastic integrations' pipelines: drops `null` and `""`, then
+/// empty objects and arrays, recursively.
+pub(crate) fn drop_empty_values(doc: &mut Map<String, Value>) {
+    doc.retain(|_, value| !prune(value));
+}
+
+/// Prunes `value` in place and says whether it should itself be dropped.
+fn prune(value: &mut Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(text) => text.is_empty(),
+        Value::Object(map) => {
+            map.retain(|_, item| !prune(item));
+            map.is_empty()
+        }
+        Value::Array(items) => {
+            items.retain_mut(|item| !prune(item));
+            items.is_empty()
+        }
+        Value::Bool(_) | Value::Number(_) => false,
     }
 }
 

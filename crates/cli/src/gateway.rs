@@ -15,6 +15,7 @@ use modelward_engine::{Dedup, EngineOptions, Session};
 use modelward_event::input::{Batch, ReaderOptions, RecordSpan};
 use modelward_event::source::SourceKind;
 use modelward_gateway::log::Record;
+use modelward_gateway::Gateway;
 use modelward_respond::{AlertView, Logs};
 use modelward_store::Store;
 
@@ -47,20 +48,15 @@ pub fn run(args: GatewayArgs) -> Result<u8> {
         None => None,
     };
     let stop = Arc::new(AtomicBool::new(false));
-    let detection = match (&settings.database, &settings.log, log.take()) {
-        (Some(db), Some(path), Some(l)) if settings.detect => {
-            let detector =
-                Detector::new(options, &args.config, db, path, settings.detect_lateness)?;
-            let (tx, rx) = std::sync::mpsc::sync_channel(DETECT_QUEUE);
-            log = Some(l.with_tap(tx));
-            let stop = stop.clone();
-            Some(std::thread::spawn(move || detector.run(rx, &stop)))
-        }
-        (_, _, l) => {
-            log = l;
-            None
-        }
-    };
+    // Detection's queue is the log's tap; its thread starts once the gateway exists (it puts
+    // the measures its incidents decide in force at once).
+    let mut detection = None;
+    if let (Some(db), Some(path), true) = (&settings.database, &settings.log, settings.detect) {
+        let detector = Detector::new(options, &args.config, db, path, settings.detect_lateness)?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(DETECT_QUEUE);
+        log = log.map(|l| l.with_tap(tx));
+        detection = Some((detector, rx));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -72,6 +68,10 @@ pub fn run(args: GatewayArgs) -> Result<u8> {
         let address = listener.local_addr()?;
         let database = settings.database.clone();
         let gateway = Arc::new(modelward_gateway::Gateway::new(settings, log));
+        let detection = detection.map(|(detector, rx)| {
+            let (gateway, stop) = (gateway.clone(), stop.clone());
+            std::thread::spawn(move || detector.run(rx, &gateway, &stop))
+        });
         let watcher = database.map(|db| {
             if let Ok(m) = modelward_gateway::read_measures(&db) {
                 gateway.set_measures(m);
@@ -81,6 +81,7 @@ pub fn run(args: GatewayArgs) -> Result<u8> {
         eprintln!("modelward gateway: listening on http://{address}");
         modelward_gateway::serve(gateway, listener, shutdown_signal()).await;
         stop.store(true, Ordering::Relaxed);
+        // (The detection thread holds the gateway too: its log's tap closes when it ends.)
         if let Some(w) = watcher {
             let _ = w.join();
         }
@@ -163,43 +164,70 @@ impl Detector {
     }
 
     /// Takes the calls as they come (in batches of what is queued), pushes them, advances
-    /// event time to the latest call less the lateness, and sends the alerts that are ready
-    /// through the playbook; until the log's tap closes or `stop` is set.
-    fn run(self, rx: Receiver<Record>, stop: &AtomicBool) {
+    /// event time to the latest call (or, when none comes, the clock: records are stamped
+    /// with the gateway's own clock) less the lateness, and sends the alerts that are ready
+    /// through the playbook, putting the measures it decides in force at once. When `stop`
+    /// is set, the calls still queued are analysed and every open window closed, as at the
+    /// end of a hunt.
+    fn run(self, rx: Receiver<Record>, gateway: &Gateway, stop: &AtomicBool) {
         let mut session = Session::new(&self.engine);
         let mut latest = i64::MIN;
-        while !stop.load(Ordering::Relaxed) {
-            let first = match rx.recv_timeout(Duration::from_millis(200)) {
-                Ok(r) => r,
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => break,
-            };
-            let mut records = vec![first];
+        let report = &mut |d: modelward_engine::Diagnostic| {
+            eprintln!("modelward gateway: detection: {d:?}");
+        };
+        loop {
+            let stopping = stop.load(Ordering::Relaxed);
+            let mut records = Vec::new();
+            if !stopping {
+                match rx.recv_timeout(Duration::from_millis(200)) {
+                    Ok(r) => records.push(r),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
             while records.len() < 4096 {
                 match rx.try_recv() {
                     Ok(r) => records.push(r),
                     Err(_) => break,
                 }
             }
+            let idle = records.is_empty();
             for r in &records {
                 if let Some(t) = record_time(&r.bytes) {
                     latest = latest.max(t);
                 }
             }
-            session.push(&batch(records), &mut |d| {
-                eprintln!("modelward gateway: detection: {d:?}");
-            });
-            session.advance(latest.saturating_sub(self.lateness), &mut |_| {});
-            let alerts = session.take_ready();
-            if !alerts.is_empty() {
-                if let Err(e) = self.respond(alerts) {
-                    eprintln!("modelward gateway: detection: {e:#}");
-                }
+            if !idle {
+                session.push(&batch(records), report);
             }
+            if stopping && idle {
+                break;
+            }
+            let now = if idle { now_ms() } else { latest };
+            session.advance(now.saturating_sub(self.lateness), report);
+            self.respond(session.take_ready(), gateway);
+        }
+        let mut rest = modelward_engine::VecSink::default();
+        if session.finish(&mut rest, report).is_ok() {
+            self.respond(rest.alerts, gateway);
         }
     }
 
-    fn respond(&self, alerts: Vec<modelward_rule::Alert>) -> Result<()> {
+    /// Alerts through the playbook; the measures in the database put in force at once.
+    fn respond(&self, alerts: Vec<modelward_rule::Alert>, gateway: &Gateway) {
+        if alerts.is_empty() {
+            return;
+        }
+        match self.incidents(alerts) {
+            Ok(()) => match modelward_gateway::read_measures(&self.db) {
+                Ok(m) => gateway.set_measures(m),
+                Err(e) => eprintln!("modelward gateway: detection: {e}"),
+            },
+            Err(e) => eprintln!("modelward gateway: detection: {e:#}"),
+        }
+    }
+
+    fn incidents(&self, alerts: Vec<modelward_rule::Alert>) -> Result<()> {
         let now = now_ms();
         let views: Vec<AlertView> = alerts
             .iter()

@@ -75,11 +75,21 @@ pub fn json_diff(expected: &Value, actual: &Value) -> String {
 
 /// Names of the `*.raw.json` fixtures of a source, sorted.
 pub fn fixture_names(source: &str) -> Vec<String> {
+    names_ending(source, ".raw.json")
+}
+
+/// Names of the `*.raw.log` fixtures of a source (text formats, one record a line), sorted.
+pub fn line_fixture_names(source: &str) -> Vec<String> {
+    names_ending(source, ".raw.log")
+}
+
+/// Names of the fixtures of a source whose file name ends with `suffix`, sorted.
+fn names_ending(source: &str, suffix: &str) -> Vec<String> {
     let entries = std::fs::read_dir(fixtures_dir(source)).expect("fixtures directory");
     let mut names: Vec<String> = entries
         .filter_map(|entry| entry.ok())
         .filter_map(|entry| entry.file_name().to_str().map(str::to_owned))
-        .filter_map(|name| name.strip_suffix(".raw.json").map(str::to_owned))
+        .filter_map(|name| name.strip_suffix(suffix).map(str::to_owned))
         .collect();
     names.sort();
     names
@@ -99,41 +109,9 @@ pub fn assert_fixtures_normalize(
     min: usize,
     normalize: impl Fn(Map<String, Value>) -> Result<Map<String, Value>, String>,
 ) {
-    let names = fixture_names(source);
-    assert!(
-        names.len() >= min,
-        "expected at least {min} fixtures, found {names:?}"
-    );
-    let mut failures = Vec::new();
-    for name in &names {
-        let expected = read_json(&fixtures_dir(source).join(format!("{name}.expected.json")));
-        match normalize(fixture(source, name)) {
-            Ok(actual) => {
-                let actual = Value::Object(actual);
-                if actual != expected {
-                    failures.push(format!("{name}:\n{}", json_diff(&expected, &actual)));
-                }
-            }
-            Err(error) => failures.push(format!("{name}: normalize failed: {error}")),
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "fixture mismatches:\n{}",
-        failures.join("\n")
-    );
-}
-
-/// Names of the `*.raw.log` fixtures of a source (text formats, one record a line), sorted.
-pub fn line_fixture_names(source: &str) -> Vec<String> {
-    let entries = std::fs::read_dir(fixtures_dir(source)).expect("fixtures directory");
-    let mut names: Vec<String> = entries
-        .filter_map(|entry| entry.ok())
-        .filter_map(|entry| entry.file_name().to_str().map(str::to_owned))
-        .filter_map(|name| name.strip_suffix(".raw.log").map(str::to_owned))
-        .collect();
-    names.sort();
-    names
+    assert_each_normalizes(source, min, &fixture_names(source), |name| {
+        normalize(fixture(source, name))
+    });
 }
 
 /// Like [`assert_fixtures_normalize`] for a line format: the first line of every
@@ -144,18 +122,29 @@ pub fn assert_line_fixtures_normalize(
     min: usize,
     normalize: impl Fn(&[u8]) -> Result<Map<String, Value>, String>,
 ) {
-    let names = line_fixture_names(source);
+    assert_each_normalizes(source, min, &line_fixture_names(source), |name| {
+        let raw =
+            std::fs::read(fixtures_dir(source).join(format!("{name}.raw.log"))).expect("fixture");
+        normalize(raw.split(|b| *b == b'\n').next().unwrap_or_default())
+    });
+}
+
+/// Compares what `normalize` makes of each of the fixtures `names` (at least `min`) with
+/// its `*.expected.json`; panics with a diff per mismatch.
+fn assert_each_normalizes(
+    source: &str,
+    min: usize,
+    names: &[String],
+    normalize: impl Fn(&str) -> Result<Map<String, Value>, String>,
+) {
     assert!(
         names.len() >= min,
         "expected at least {min} fixtures, found {names:?}"
     );
     let mut failures = Vec::new();
-    for name in &names {
-        let dir = fixtures_dir(source);
-        let raw = std::fs::read(dir.join(format!("{name}.raw.log"))).expect("fixture");
-        let line = raw.split(|b| *b == b'\n').next().unwrap_or_default();
-        let expected = read_json(&dir.join(format!("{name}.expected.json")));
-        match normalize(line) {
+    for name in names {
+        let expected = read_json(&fixtures_dir(source).join(format!("{name}.expected.json")));
+        match normalize(name) {
             Ok(actual) => {
                 let actual = Value::Object(actual);
                 if actual != expected {

@@ -39,7 +39,7 @@ use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 
 use super::openai_body::genai_fields;
-use super::paths::{get, put};
+use super::paths::{get, put, put_dataset};
 
 pub const DATASET: &str = "litellm.logs";
 
@@ -345,11 +345,6 @@ pub fn normalize(raw: Map<String, Value>) -> Map<String, Value> {
         }
     }
 
-    put(
-        &mut out,
-        "data_stream",
-        Some(json!({"dataset": DATASET, "namespace": "default", "type": "logs"})),
-    );
-    put(&mut out, "event.dataset", Some(json!(DATASET)));
+    put_dataset(&mut out, DATASET);
     out
 }

@@ -18,7 +18,7 @@
 use serde_json::{json, Map, Value};
 
 use super::openai_body::genai_fields;
-use super::paths::{get, put};
+use super::paths::{get, put, put_dataset};
 
 pub const DATASET: &str = "modelward.llm";
 
@@ -90,12 +90,7 @@ pub fn normalize(raw: Map<String, Value>) -> Map<String, Value> {
             get(&raw, "upstream.model").cloned(),
         );
     }
-    put(
-        &mut out,
-        "data_stream",
-        Some(json!({"dataset": DATASET, "namespace": "default", "type": "logs"})),
-    );
-    put(&mut out, "event.dataset", Some(json!(DATASET)));
+    put_dataset(&mut out, DATASET);
     out
 }
 

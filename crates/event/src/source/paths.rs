@@ -41,6 +41,21 @@ pub(crate) fn put(out: &mut Map<String, Value>, path: &str, value: Option<Value>
     }
 }
 
+/// An event's data stream (`dataset`, namespace `default`, type `logs`) and
+/// `event.dataset`, as Elastic Agent sets them.
+pub(crate) fn put_dataset(out: &mut Map<String, Value>, dataset: &str) {
+    put(
+        out,
+        "data_stream",
+        Some(serde_json::json!({"dataset": dataset, "namespace": "default", "type": "logs"})),
+    );
+    put(
+        out,
+        "event.dataset",
+        Some(Value::String(dataset.to_string())),
+    );
+}
+
 /// The last script of the Elastic integrations' pipelines: drops `null` and `""`, then
 /// empty objects and arrays, recursively.
 pub(crate) fn drop_empty_values(doc: &mut Map<String, Value>) {

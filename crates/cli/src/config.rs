@@ -141,7 +141,12 @@ impl Options {
             }
         }
         if let Some(g) = options.gateway.as_mut() {
-            for p in g.database.iter_mut().chain(g.log.iter_mut()) {
+            for p in g
+                .database
+                .iter_mut()
+                .chain(g.log.iter_mut())
+                .chain(g.detect_state.iter_mut())
+            {
                 if p.is_relative() {
                     *p = base.join(&*p);
                 }

@@ -52,7 +52,7 @@ pub fn run(args: GatewayArgs) -> Result<u8> {
     // the measures its incidents decide in force at once).
     let mut detection = None;
     if let (Some(db), Some(path), true) = (&settings.database, &settings.log, settings.detect) {
-        let detector = Detector::new(options, &args.config, db, path, settings.detect_lateness)?;
+        let detector = Detector::new(options, &args.config, db, path, &settings)?;
         let (tx, rx) = std::sync::mpsc::sync_channel(DETECT_QUEUE);
         log = log.map(|l| l.with_tap(tx));
         detection = Some((detector, rx));
@@ -118,6 +118,8 @@ struct Detector {
     db: PathBuf,
     log: PathBuf,
     lateness: i64,
+    /// Where the session's state is kept across restarts.
+    state: Option<PathBuf>,
 }
 
 impl Detector {
@@ -126,7 +128,7 @@ impl Detector {
         config: &Path,
         db: &Path,
         log: &Path,
-        lateness: Duration,
+        settings: &modelward_gateway::Settings,
     ) -> Result<Detector> {
         let setup = Setup::new(options.respond, None)?;
         setup.respond.webhooks(setup.respond.dry_run)?;
@@ -159,7 +161,8 @@ impl Detector {
             setup,
             db: db.to_path_buf(),
             log: log.to_path_buf(),
-            lateness: lateness.as_millis() as i64,
+            lateness: settings.detect_lateness.as_millis() as i64,
+            state: settings.detect_state.clone(),
         })
     }
 
@@ -170,7 +173,7 @@ impl Detector {
     /// is set, the calls still queued are analysed and every open window closed, as at the
     /// end of a hunt.
     fn run(self, rx: Receiver<Record>, gateway: &Gateway, stop: &AtomicBool) {
-        let mut session = Session::new(&self.engine);
+        let mut session = self.restore();
         let mut latest = i64::MIN;
         let report = &mut |d: modelward_engine::Diagnostic| {
             eprintln!("modelward gateway: detection: {d:?}");
@@ -207,10 +210,47 @@ impl Detector {
             session.advance(now.saturating_sub(self.lateness), report);
             self.respond(session.take_ready(), gateway);
         }
-        let mut rest = modelward_engine::VecSink::default();
-        if session.finish(&mut rest, report).is_ok() {
-            self.respond(rest.alerts, gateway);
+        match &self.state {
+            // Open windows and profiles carry over to the next start.
+            Some(path) => {
+                let saved = serde_json::to_vec(&session.snapshot())
+                    .map_err(std::io::Error::from)
+                    .and_then(|json| write_atomically(path, &json));
+                if let Err(e) = saved {
+                    eprintln!(
+                        "modelward gateway: saving detection state to {}: {e}",
+                        path.display()
+                    );
+                }
+            }
+            None => {
+                let mut rest = modelward_engine::VecSink::default();
+                if session.finish(&mut rest, report).is_ok() {
+                    self.respond(rest.alerts, gateway);
+                }
+            }
         }
+    }
+
+    /// The session a previous run saved, if there is one that can be read, else a new one.
+    fn restore(&self) -> Session<'_> {
+        let saved = self.state.as_deref().and_then(|path| {
+            let bytes = std::fs::read(path).ok()?;
+            match serde_json::from_slice::<modelward_engine::Snapshot>(&bytes)
+                .map_err(|e| e.to_string())
+                .and_then(|s| Session::restore(&self.engine, s).map_err(|e| e.to_string()))
+            {
+                Ok(session) => Some(session),
+                Err(e) => {
+                    eprintln!(
+                        "modelward gateway: detection state {} not restored ({e}): starting afresh",
+                        path.display()
+                    );
+                    None
+                }
+            }
+        });
+        saved.unwrap_or_else(|| Session::new(&self.engine))
     }
 
     /// Alerts through the playbook; the measures in the database put in force at once.
@@ -250,6 +290,13 @@ impl Detector {
         }
         Ok(())
     }
+}
+
+/// Writes a file whole or not at all (a temporary file renamed over it).
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
 }
 
 /// A batch of logged records, each at its line and offset in the log.

@@ -67,6 +67,10 @@ pub struct Options {
     /// How late a call may be logged after calls that arrived after it (a long stream is
     /// logged when it ends) and still be analysed in order (default "30s").
     pub detect_lateness: Option<String>,
+    /// A file where detection keeps its state across restarts (the engine's snapshot: open
+    /// windows, analyzers' profiles); without it a restart starts afresh and a shutdown
+    /// closes every window as at the end of a hunt.
+    pub detect_state: Option<PathBuf>,
 }
 
 /// An upstream, resolved.
@@ -94,6 +98,7 @@ pub struct Settings {
     pub refresh: Duration,
     pub detect: bool,
     pub detect_lateness: Duration,
+    pub detect_state: Option<PathBuf>,
 }
 
 /// A configuration the gateway cannot run with.
@@ -194,6 +199,7 @@ impl Options {
             )?,
             refresh: duration("refresh", self.refresh.as_deref(), Duration::from_secs(1))?,
             detect,
+            detect_state: self.detect_state,
             detect_lateness: duration(
                 "detect_lateness",
                 self.detect_lateness.as_deref(),

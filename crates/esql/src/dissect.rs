@@ -1076,43 +1076,47 @@ mod tests {
         assert_eq!(dissect("%{a}", ""), None);
     }
 
+    fn multiple_modifiers(offset: usize, key: &str) -> DissectError {
+        DissectError::MultipleModifiers {
+            offset,
+            key: key.into(),
+        }
+    }
+
+    fn key_name(offset: usize, key: &str) -> DissectError {
+        DissectError::KeyName {
+            offset,
+            key: key.into(),
+        }
+    }
+
+    fn append_order(offset: usize, key: &str, order: &str) -> DissectError {
+        DissectError::AppendOrder {
+            offset,
+            key: key.into(),
+            order: order.into(),
+        }
+    }
+
+    fn reference_key(offset: usize, key: &str) -> DissectError {
+        DissectError::ReferenceKey {
+            offset,
+            key: key.into(),
+        }
+    }
+
     #[test]
     fn errors_name_the_offset() {
         assert_eq!(
             Dissect::new("%{a} %{?b+c}", ""),
-            Err(DissectError::MultipleModifiers {
-                offset: 7,
-                key: "?b+c".into()
-            })
+            Err(multiple_modifiers(7, "?b+c"))
         );
-        assert_eq!(
-            Dissect::new("%{a} %{+}", ""),
-            Err(DissectError::KeyName {
-                offset: 7,
-                key: "+".into()
-            })
-        );
-        assert_eq!(
-            Dissect::new("%{a} %{a/1}", ""),
-            Err(DissectError::KeyName {
-                offset: 7,
-                key: "a/1".into()
-            })
-        );
-        assert_eq!(
-            Dissect::new("%{+a/x}", ""),
-            Err(DissectError::KeyName {
-                offset: 2,
-                key: "+a/x".into()
-            })
-        );
+        assert_eq!(Dissect::new("%{a} %{+}", ""), Err(key_name(7, "+")));
+        assert_eq!(Dissect::new("%{a} %{a/1}", ""), Err(key_name(7, "a/1")));
+        assert_eq!(Dissect::new("%{+a/x}", ""), Err(key_name(2, "+a/x")));
         assert_eq!(
             Dissect::new("%{+a/99999}", ""),
-            Err(DissectError::AppendOrder {
-                offset: 2,
-                key: "+a/99999".into(),
-                order: "99999".into()
-            })
+            Err(append_order(2, "+a/99999", "99999"))
         );
         let message = Dissect::new("%{a} %{+a/1/2}", "").unwrap_err().to_string();
         assert!(message.contains("offset 7"), "{message}");
@@ -1122,17 +1126,11 @@ mod tests {
     fn reference_keys_are_rejected() {
         assert_eq!(
             Dissect::new("%{*key} %{&key}", ""),
-            Err(DissectError::ReferenceKey {
-                offset: 2,
-                key: "*key".into()
-            })
+            Err(reference_key(2, "*key"))
         );
         assert_eq!(
             Dissect::new("%{a} %{&key}", ""),
-            Err(DissectError::ReferenceKey {
-                offset: 7,
-                key: "&key".into()
-            })
+            Err(reference_key(7, "&key"))
         );
         let message = Dissect::new("%{*k} %{&k}", "").unwrap_err().to_string();
         assert!(message.contains("not supported"), "{message}");

@@ -117,51 +117,43 @@ impl Options {
                 bail!("{}:{line}:{column}: {}", path.display(), e.message());
             }
         };
-        let base = path.parent().unwrap_or(Path::new("."));
+        // Relative paths are relative to the file.
+        let mut paths: Vec<&mut PathBuf> = Vec::new();
         if let Some(d) = options.detectors.as_mut() {
-            for p in d
-                .tor_exit_lists
-                .iter_mut()
-                .chain(d.user_agent_lists.iter_mut())
-                .chain(d.phishing_feeds.iter_mut())
-                .chain(d.suspicious_ip_lists.iter_mut())
-                .flatten()
-                .chain(d.gitleaks_config.iter_mut())
-            {
-                if p.is_relative() {
-                    *p = base.join(&*p);
-                }
-            }
+            paths.extend(
+                d.tor_exit_lists
+                    .iter_mut()
+                    .chain(d.user_agent_lists.iter_mut())
+                    .chain(d.phishing_feeds.iter_mut())
+                    .chain(d.suspicious_ip_lists.iter_mut())
+                    .flatten()
+                    .chain(d.gitleaks_config.iter_mut()),
+            );
         }
         if let Some(r) = options.respond.as_mut() {
-            for p in r.playbook.iter_mut().chain(r.inventory.iter_mut()) {
-                if p.is_relative() {
-                    *p = base.join(&*p);
-                }
-            }
+            paths.extend(r.playbook.iter_mut().chain(r.inventory.iter_mut()));
         }
         if let Some(g) = options.gateway.as_mut() {
-            for p in g
-                .database
-                .iter_mut()
-                .chain(g.log.iter_mut())
-                .chain(g.detect_state.iter_mut())
-            {
-                if p.is_relative() {
-                    *p = base.join(&*p);
-                }
-            }
+            paths.extend(
+                g.database
+                    .iter_mut()
+                    .chain(g.log.iter_mut())
+                    .chain(g.detect_state.iter_mut()),
+            );
         }
         if let Some(rules) = options.rules.as_mut() {
-            for p in rules
-                .paths
-                .iter_mut()
-                .chain(rules.pipelines.iter_mut())
-                .flatten()
-            {
-                if p.is_relative() {
-                    *p = base.join(&*p);
-                }
+            paths.extend(
+                rules
+                    .paths
+                    .iter_mut()
+                    .chain(rules.pipelines.iter_mut())
+                    .flatten(),
+            );
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in paths {
+            if p.is_relative() {
+                *p = base.join(&*p);
             }
         }
         Ok(options)
@@ -199,12 +191,17 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("mw-config-b-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("b.toml");
-        std::fs::write(
-            &path,
+        // The options of a b.toml holding `text`.
+        let load = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            Options::load(&path)
+        };
+        let error = |text: &str| load(text).unwrap_err().to_string();
+        let settings = |text: &str| load(text).unwrap().behavior.unwrap().settings(&[]);
+        let o = load(
             "[behavior]\nmax_principals = 10\n[behavior.recurring_requests]\nmin_count = 20\nwindow = \"5m\"\n[behavior.volume_anomaly]\nratio = 8.0\n",
         )
         .unwrap();
-        let o = Options::load(&path).unwrap();
         let s = o.behavior.unwrap().settings(&["MW-AI-0014".to_string()]);
         assert_eq!(s.max_principals, 10);
         assert_eq!(s.recurring.min_count, 20);
@@ -215,27 +212,14 @@ mod tests {
             modelward_behavior::Settings::default().volume.bucket
         );
         assert!(!s.enabled("MW-AI-0014"));
-        std::fs::write(
-            &path,
-            "[behavior.access_anomaly]\nwarmup = \"1 fortnight\"\n",
-        )
-        .unwrap();
-        let e = Options::load(&path).unwrap_err().to_string();
+        let e = error("[behavior.access_anomaly]\nwarmup = \"1 fortnight\"\n");
         assert!(e.contains("b.toml:2:"), "{e}");
-        std::fs::write(&path, "[behavior.volume_anomaly]\nbuckets = 3\n").unwrap();
-        let e = Options::load(&path).unwrap_err().to_string();
+        let e = error("[behavior.volume_anomaly]\nbuckets = 3\n");
         assert!(e.contains("b.toml:2:1") && e.contains("buckets"), "{e}");
         // The theft analyzers' sections.
-        std::fs::write(
-            &path,
+        let s = settings(
             "[behavior]\nprincipal = \"api_key\"\n[behavior.logit_extraction]\nmin_calls = 50\nwindow = \"6h\"\n[behavior.distillation]\npeer_ratio = 20.0\nslow_min_calls = 500\n[behavior.prada]\ndelta = 0.95\n[behavior.query_flood]\nmin_matches = 80\n[behavior.side_channel]\nmin_chars = 4096\n[behavior.distributed_extraction]\nmin_members = 3\n",
-        )
-        .unwrap();
-        let s = Options::load(&path)
-            .unwrap()
-            .behavior
-            .unwrap()
-            .settings(&[]);
+        );
         assert_eq!(s.principal, modelward_behavior::PrincipalKind::ApiKey);
         assert_eq!(s.theft.logit.min_calls, 50);
         assert_eq!(s.theft.logit.window, Span(6 * 3_600_000));
@@ -246,20 +230,12 @@ mod tests {
         assert_eq!(s.theft.distillation.slow_min_calls, 500);
         assert_eq!(s.theft.cluster_min_members, 3);
         assert!(s.validate().is_ok());
-        std::fs::write(&path, "[behavior]\nprincipal = \"tenant\"\n").unwrap();
-        let e = Options::load(&path).unwrap_err().to_string();
+        let e = error("[behavior]\nprincipal = \"tenant\"\n");
         assert!(e.contains("b.toml:2:") && e.contains("tenant"), "{e}");
         // The storage analyzers' sections.
-        std::fs::write(
-            &path,
+        let s = settings(
             "[behavior.weights_download]\nallowed_principals = [\"arn:aws:sts::1:assumed-role/Serving/*\"]\nper_bucket = false\nwarmup = \"3d\"\n[behavior.bulk_download]\nmin_bytes = 5000000000\nratio = 20.0\n",
-        )
-        .unwrap();
-        let s = Options::load(&path)
-            .unwrap()
-            .behavior
-            .unwrap()
-            .settings(&[]);
+        );
         assert_eq!(s.theft.weights.allowed_principals.len(), 1);
         assert!(!s.theft.weights.per_bucket);
         assert_eq!(s.theft.weights.warmup.0, 3 * 86_400_000);
@@ -267,11 +243,9 @@ mod tests {
             (s.theft.bulk.min_bytes, s.theft.bulk.ratio),
             (5_000_000_000, 20.0)
         );
-        std::fs::write(&path, "[behavior.bulk_download]\nmax_bytes = 1\n").unwrap();
-        let e = Options::load(&path).unwrap_err().to_string();
+        let e = error("[behavior.bulk_download]\nmax_bytes = 1\n");
         assert!(e.contains("max_bytes"), "{e}");
-        std::fs::write(&path, "[behavior.prada]\nalpha = 0.05\n").unwrap();
-        let e = Options::load(&path).unwrap_err().to_string();
+        let e = error("[behavior.prada]\nalpha = 0.05\n");
         assert!(e.contains("b.toml:2:1") && e.contains("alpha"), "{e}");
     }
 }

@@ -1,11 +1,12 @@
 //! `gen-azure-logs`: write a synthetic corpus of raw Azure OpenAI
 //! diagnostic logs (NDJSON) to stdout or a file.
 
-use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::process::ExitCode;
 
-use modelward_corpus::cli_args::{parse_duration_ms, parse_start};
+use modelward_corpus::cli_args::{
+    each_flag, parse_duration_ms, parse_number, parse_start, write_out,
+};
 use modelward_corpus::{events_for_size, generate, CorpusSpec};
 
 const USAGE: &str = "\
@@ -73,22 +74,7 @@ fn run(options: Options) -> io::Result<u64> {
         Amount::Events(events) => events,
         Amount::Bytes(bytes) => events_for_size(&spec, bytes)?,
     };
-    match options.out {
-        Some(path) => {
-            let mut file = File::create(&path)
-                .map_err(|e| io::Error::new(e.kind(), format!("cannot create {path}: {e}")))?;
-            let bytes = generate(&spec, &mut file)?;
-            file.sync_all()?;
-            Ok(bytes)
-        }
-        None => {
-            let stdout = io::stdout();
-            let mut lock = stdout.lock();
-            let bytes = generate(&spec, &mut lock)?;
-            lock.flush()?;
-            Ok(bytes)
-        }
-    }
+    write_out(options.out.as_deref(), |mut out| generate(&spec, &mut out))
 }
 
 fn parse_args(args: &[String]) -> Result<Options, String> {
@@ -98,18 +84,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         out: None,
     };
     let mut amount_given = false;
-    let mut rest = args.iter();
-    while let Some(flag) = rest.next() {
-        let (name, inline_value) = match flag.split_once('=') {
-            Some((name, value)) if name.starts_with("--") => (name, Some(value.to_owned())),
-            _ => (flag.as_str(), None),
-        };
-        let mut value = || {
-            inline_value
-                .clone()
-                .or_else(|| rest.next().cloned())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
+    each_flag(args, |name, value| {
         match name {
             "--events" | "--bytes" => {
                 if amount_given {
@@ -132,14 +107,9 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--out" => options.out = Some(value()?),
             other => return Err(format!("unknown argument {other}")),
         }
-    }
+        Ok(())
+    })?;
     Ok(options)
-}
-
-fn parse_number(name: &str, text: &str) -> Result<u64, String> {
-    text.replace('_', "")
-        .parse()
-        .map_err(|_| format!("{name}: {text:?} is not a non-negative whole number"))
 }
 
 fn parse_count(name: &str, text: &str) -> Result<usize, String> {

@@ -1,11 +1,12 @@
 //! `simulate-llm-traffic`: write labelled benign and attack LLM traffic in modelward's own
 //! LLM request log format (NDJSON), and its labels.
 
-use std::fs::File;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use modelward_corpus::cli_args::{parse_duration_ms, parse_start};
+use modelward_corpus::cli_args::{
+    create, each_flag, parse_duration_ms, parse_number, parse_start, write_out,
+};
 use modelward_corpus::sim::{simulate, Profile, SimSpec};
 
 const USAGE: &str = "\
@@ -70,30 +71,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn create(path: &str) -> io::Result<File> {
-    File::create(path).map_err(|e| io::Error::new(e.kind(), format!("cannot create {path}: {e}")))
-}
-
 fn run(options: Options) -> io::Result<()> {
     let mut labels: Box<dyn Write> = match &options.labels {
         Some(path) => Box::new(create(path)?),
         None => Box::new(io::sink()),
     };
-    let stats = match &options.out {
-        Some(path) => {
-            let mut file = create(path)?;
-            let stats = simulate(&options.spec, &mut file, &mut labels)?;
-            file.sync_all()?;
-            stats
-        }
-        None => {
-            let stdout = io::stdout();
-            let mut lock = stdout.lock();
-            let stats = simulate(&options.spec, &mut lock, &mut labels)?;
-            lock.flush()?;
-            stats
-        }
-    };
+    let stats = write_out(options.out.as_deref(), |mut log| {
+        simulate(&options.spec, &mut log, &mut labels)
+    })?;
     labels.flush()?;
     eprintln!(
         "simulate-llm-traffic: wrote {} calls, {} bytes ({} rate limited)",
@@ -111,26 +96,9 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         out: None,
         labels: None,
     };
-    let mut rest = args.iter();
-    while let Some(flag) = rest.next() {
-        let (name, inline_value) = match flag.split_once('=') {
-            Some((name, value)) if name.starts_with("--") => (name, Some(value.to_owned())),
-            _ => (flag.as_str(), None),
-        };
-        let mut value = || {
-            inline_value
-                .clone()
-                .or_else(|| rest.next().cloned())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
+    each_flag(args, |name, value| {
         match name {
-            "--seed" => {
-                let text = value()?;
-                options.spec.seed = text
-                    .replace('_', "")
-                    .parse()
-                    .map_err(|_| format!("--seed: {text:?} is not a non-negative whole number"))?;
-            }
+            "--seed" => options.spec.seed = parse_number(name, &value()?)?,
             "--start" => options.spec.start_unix_ms = parse_start(&value()?)?,
             "--span" => options.spec.span_ms = parse_duration_ms(&value()?)?,
             "--scale" => {
@@ -146,7 +114,8 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--labels" => options.labels = Some(value()?),
             other => return Err(format!("unknown argument {other}")),
         }
-    }
+        Ok(())
+    })?;
     Ok(options)
 }
 

@@ -8,7 +8,11 @@
 //! * tests/gateway_sdk/test_containment.py (importing test_gateway.py's pieces) runs the
 //!   gateway with `detect = true` and a logit-bias sweep through it: the sweep is detected,
 //!   PB-53 puts `rate_limit` and `reduce_output_detail` on the key, and the gateway refuses
-//!   the key within a refresh of the measures, while a benign key goes on being served.
+//!   the key within a refresh of the measures, while a benign key goes on being served;
+//! * tests/gateway_sdk/test_restart.py (importing both) cuts the same sweep in two by a
+//!   restart: with `detect_state` the second run, restoring the first's state, detects it
+//!   (60 calls each side of the restart, the rule needing 96); without it (the control),
+//!   neither run does.
 //!
 //! The SDK: whatever `python3` imports (1.x or later; CI installs the pin of
 //! tests/gateway_sdk/requirements.txt), else that pin installed from PyPI into the target
@@ -207,7 +211,7 @@ fn kill_leftover_gateway(pid_file: &Path) -> bool {
     false
 }
 
-/// The SDK, looked for (and installed) once for both tests.
+/// The SDK, looked for (and installed) once for all the tests.
 static SDK: OnceLock<Option<PathBuf>> = OnceLock::new();
 /// One script at a time: their timings (streams, containment) are measured on a small machine.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -264,4 +268,12 @@ fn the_openai_sdk_through_the_gateway() {
 #[test]
 fn a_logit_sweep_is_detected_and_contained_in_path() {
     run_script("test_containment.py", "gateway-containment");
+}
+
+/// `detect_state`: a sweep half seen before a restart (SIGTERM) is detected after it, because
+/// the engine's state was saved at shutdown and restored at start; without `detect_state`
+/// the same two runs detect nothing.
+#[test]
+fn a_sweep_cut_by_a_restart_is_detected_with_detect_state() {
+    run_script("test_restart.py", "gateway-restart");
 }

@@ -105,6 +105,36 @@ pub fn events_for_size(spec: &CorpusSpec, target_bytes: u64) -> io::Result<u64> 
     Ok((target_bytes / per_event).max(minimum))
 }
 
+/// An unusable spec.
+fn invalid(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message)
+}
+
+/// A time range's span must be positive.
+fn positive_span(span_ms: i64) -> io::Result<()> {
+    if span_ms <= 0 {
+        return Err(invalid(format!("span must be positive, got {span_ms} ms")));
+    }
+    Ok(())
+}
+
+/// A time range's start and end must be dates of years 1 to 9999.
+fn representable_span(start_unix_ms: i64, span_ms: i64) -> io::Result<()> {
+    let end = start_unix_ms.checked_add(span_ms);
+    let representable = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms).is_some_and(|t| {
+            let year = chrono::Datelike::year(&t);
+            (1..=9999).contains(&year)
+        })
+    };
+    if !representable(start_unix_ms) || !end.is_some_and(representable) {
+        return Err(invalid(
+            "start and end of the span must be between years 1 and 9999".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// Counts the bytes that go through it.
 struct CountingWriter<W: Write> {
     inner: W,

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::records::{self, TICKS_PER_MILLI};
 use crate::rng::Rng;
 use crate::world::World;
-use crate::CorpusSpec;
+use crate::{invalid, positive_span, representable_span, CorpusSpec};
 
 /// At most this many ordinary `ListKey` calls per account over the whole
 /// corpus, far below the seed rule's threshold of 100.
@@ -43,10 +43,6 @@ pub(crate) struct Plan {
     span_ticks: i128,
     traffic: Rng,
     account_weights: Vec<f64>,
-}
-
-fn invalid(message: String) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, message)
 }
 
 impl Plan {
@@ -164,12 +160,7 @@ fn write_record(out: &mut impl Write, record: &Value) -> io::Result<()> {
 }
 
 fn validate(spec: &CorpusSpec) -> io::Result<()> {
-    if spec.span_ms <= 0 {
-        return Err(invalid(format!(
-            "span must be positive, got {} ms",
-            spec.span_ms
-        )));
-    }
+    positive_span(spec.span_ms)?;
     if spec.resources == 0 {
         return Err(invalid("at least one resource is needed".to_owned()));
     }
@@ -179,19 +170,7 @@ fn validate(spec: &CorpusSpec) -> io::Result<()> {
             spec.attack_resources, spec.resources
         )));
     }
-    let end = spec.start_unix_ms.checked_add(spec.span_ms);
-    let representable = |ms: i64| {
-        chrono::DateTime::from_timestamp_millis(ms).is_some_and(|t| {
-            let year = chrono::Datelike::year(&t);
-            (1..=9999).contains(&year)
-        })
-    };
-    if !representable(spec.start_unix_ms) || !end.is_some_and(representable) {
-        return Err(invalid(
-            "start and end of the span must be between years 1 and 9999".to_owned(),
-        ));
-    }
-    Ok(())
+    representable_span(spec.start_unix_ms, spec.span_ms)
 }
 
 /// The first `count` accounts of a random permutation.

@@ -32,6 +32,7 @@ use std::io::{self, BufWriter, Write};
 use serde_json::{json, Map, Value};
 
 use crate::rng::Rng;
+use crate::{invalid, positive_span, representable_span, CountingWriter};
 use storage::Storage;
 
 mod batch_job;
@@ -295,7 +296,7 @@ pub fn simulate(
         })
         .collect();
     order.sort_unstable();
-    let mut log = Counting {
+    let mut log = CountingWriter {
         inner: BufWriter::with_capacity(1 << 16, log),
         bytes: 0,
     };
@@ -340,36 +341,15 @@ fn profile_stream(profile: Profile) -> u64 {
     modelward_event::hash::fnv1a(profile.name().as_bytes())
 }
 
-fn invalid(message: String) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, message)
-}
-
 fn validate(spec: &SimSpec) -> io::Result<()> {
-    if spec.span_ms <= 0 {
-        return Err(invalid(format!(
-            "span must be positive, got {} ms",
-            spec.span_ms
-        )));
-    }
+    positive_span(spec.span_ms)?;
     if !(spec.scale.is_finite() && spec.scale > 0.0) {
         return Err(invalid(format!(
             "scale must be a positive number, got {}",
             spec.scale
         )));
     }
-    let end = spec.start_unix_ms.checked_add(spec.span_ms);
-    let representable = |ms: i64| {
-        chrono::DateTime::from_timestamp_millis(ms).is_some_and(|t| {
-            let year = chrono::Datelike::year(&t);
-            (1..=9999).contains(&year)
-        })
-    };
-    if !representable(spec.start_unix_ms) || !end.is_some_and(representable) {
-        return Err(invalid(
-            "start and end of the span must be between years 1 and 9999".to_owned(),
-        ));
-    }
-    Ok(())
+    representable_span(spec.start_unix_ms, spec.span_ms)
 }
 
 /// Marks the calls of a principal beyond `per_minute` successful calls in the trailing
@@ -386,24 +366,6 @@ fn rate_limit(slots: &mut [Slot], per_minute: usize) {
         } else {
             window.push_back(slot.t_ms);
         }
-    }
-}
-
-/// Counts the bytes that go through it.
-struct Counting<W: Write> {
-    inner: W,
-    bytes: u64,
-}
-
-impl<W: Write> Write for Counting<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let written = self.inner.write(buf)?;
-        self.bytes += written as u64;
-        Ok(written)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
     }
 }
 

@@ -55,6 +55,46 @@ pub struct ReportInput<'a> {
     pub now: i64,
 }
 
+/// A format of the report: how it writes each section. Which sections there are, and their
+/// order, are [`Format::sections`]'s, the same in every format.
+trait Format {
+    /// The incident's id, title, flow and current stage.
+    fn header(out: &mut String, input: &ReportInput);
+    fn summary(out: &mut String, input: &ReportInput);
+    fn timeline(out: &mut String, input: &ReportInput);
+    /// 1.1 Triage: the analysis' checks.
+    fn triage(out: &mut String, input: &ReportInput);
+    /// 1.2 The theft-vector classification.
+    fn vectors(out: &mut String, input: &ReportInput);
+    /// 1.3 Scope: the analysis' questions.
+    fn scope(out: &mut String, input: &ReportInput);
+    /// The principals' call volume.
+    fn volume(out: &mut String, input: &ReportInput);
+    fn evidence(out: &mut String, input: &ReportInput);
+    fn iocs(out: &mut String, input: &ReportInput);
+    fn escalations(out: &mut String, input: &ReportInput);
+    fn decisions(out: &mut String, input: &ReportInput);
+    fn checklists(out: &mut String, input: &ReportInput);
+    fn audit(out: &mut String, input: &ReportInput);
+
+    /// Every section, in PB-53's order.
+    fn sections(out: &mut String, input: &ReportInput) {
+        Self::header(out, input);
+        Self::summary(out, input);
+        Self::timeline(out, input);
+        Self::triage(out, input);
+        Self::vectors(out, input);
+        Self::scope(out, input);
+        Self::volume(out, input);
+        Self::evidence(out, input);
+        Self::iocs(out, input);
+        Self::escalations(out, input);
+        Self::decisions(out, input);
+        Self::checklists(out, input);
+        Self::audit(out, input);
+    }
+}
+
 /// The report as GitHub-flavoured Markdown.
 pub fn markdown(input: &ReportInput) -> String {
     markdown::render(input)

@@ -79,19 +79,24 @@ trait Format {
 
     /// Every section, in PB-53's order.
     fn sections(out: &mut String, input: &ReportInput) {
-        Self::header(out, input);
-        Self::summary(out, input);
-        Self::timeline(out, input);
-        Self::triage(out, input);
-        Self::vectors(out, input);
-        Self::scope(out, input);
-        Self::volume(out, input);
-        Self::evidence(out, input);
-        Self::iocs(out, input);
-        Self::escalations(out, input);
-        Self::decisions(out, input);
-        Self::checklists(out, input);
-        Self::audit(out, input);
+        let order: [fn(&mut String, &ReportInput); 13] = [
+            Self::header,
+            Self::summary,
+            Self::timeline,
+            Self::triage,
+            Self::vectors,
+            Self::scope,
+            Self::volume,
+            Self::evidence,
+            Self::iocs,
+            Self::escalations,
+            Self::decisions,
+            Self::checklists,
+            Self::audit,
+        ];
+        for section in order {
+            section(out, input);
+        }
     }
 }
 

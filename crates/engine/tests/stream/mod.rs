@@ -88,6 +88,20 @@ fn corpus(batch_bytes: usize) -> Vec<Vec<Batch>> {
     sources
 }
 
+/// Pushes `lines` through the session as one NDJSON input; a diagnostic fails the test.
+fn push(session: &mut Session, lines: &[Value]) {
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    for batch in Reader::from_read(
+        "t.ndjson",
+        Box::new(std::io::Cursor::new(text.into_bytes())),
+        ReaderOptions::default(),
+    )
+    .unwrap()
+    {
+        session.push(&batch.unwrap(), &mut |d| panic!("{d:?}"));
+    }
+}
+
 /// The latest `@timestamp` among a batch's records.
 fn latest(batch: &Batch) -> Option<i64> {
     batch
@@ -234,19 +248,7 @@ fn assert_same(expected: &[Value], got: &[Value]) {
 fn a_snapshot_of_another_version_or_rule_set() {
     let engine = EngineBuilder::new().esql_rule(seed()).build();
     let mut session = Session::new(&engine);
-    let text: String = burst(raw_listkey, "RG", 100, T0)
-        .iter()
-        .map(|l| format!("{l}\n"))
-        .collect();
-    for batch in Reader::from_read(
-        "t.ndjson",
-        Box::new(std::io::Cursor::new(text.into_bytes())),
-        ReaderOptions::default(),
-    )
-    .unwrap()
-    {
-        session.push(&batch.unwrap(), &mut |d| panic!("{d:?}"));
-    }
+    push(&mut session, &burst(raw_listkey, "RG", 100, T0));
     let mut json = serde_json::to_value(session.snapshot()).unwrap();
     // A rule set without the seed rule leaves its rows out, and says so.
     let other = EngineBuilder::new().build();
@@ -281,18 +283,6 @@ fn alerts_come_when_their_rule_can_tell() {
     assert!(set.resolve().is_empty());
     let engine = EngineBuilder::new().sigma(set).esql_rule(seed()).build();
     let mut session = Session::new(&engine);
-    let push = |session: &mut Session, lines: &[Value]| {
-        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-        for batch in Reader::from_read(
-            "t.ndjson",
-            Box::new(std::io::Cursor::new(text.into_bytes())),
-            ReaderOptions::default(),
-        )
-        .unwrap()
-        {
-            session.push(&batch.unwrap(), &mut |d| panic!("{d:?}"));
-        }
-    };
     let rules = |alerts: Vec<Alert>| -> Vec<String> {
         alerts.into_iter().map(|a| a.rule.name.clone()).collect()
     };
@@ -337,17 +327,10 @@ fn what_a_stream_holds_stays_within_a_window() {
     let mut most = 0;
     // Three days of a key listing every 20 seconds (12,960 events), the watermark following.
     for hour in 0..72 {
-        let lines = burst(raw_listkey, "RG", 180, T0 + hour * 60 * MINUTE);
-        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-        for batch in Reader::from_read(
-            "t.ndjson",
-            Box::new(std::io::Cursor::new(text.into_bytes())),
-            ReaderOptions::default(),
-        )
-        .unwrap()
-        {
-            session.push(&batch.unwrap(), &mut |d| panic!("{d:?}"));
-        }
+        push(
+            &mut session,
+            &burst(raw_listkey, "RG", 180, T0 + hour * 60 * MINUTE),
+        );
         session.advance(T0 + (hour + 1) * 60 * MINUTE - 1, &mut |_| {});
         session.take_ready();
         most = most.max(session.held().rows);
@@ -368,26 +351,12 @@ fn the_first_execution_waits_for_its_time_so_earlier_rows_still_count() {
     );
     let engine = EngineBuilder::new().esql_rule(rule).build();
     let mut session = Session::new(&engine);
-    let push = |session: &mut Session, at: i64| {
-        let line = format!(
-            "{}\n",
-            json!({"@timestamp": iso(at), "event": {"action": "ListKey"}})
-        );
-        for batch in Reader::from_read(
-            "t.ndjson",
-            Box::new(std::io::Cursor::new(line.into_bytes())),
-            ReaderOptions::default(),
-        )
-        .unwrap()
-        {
-            session.push(&batch.unwrap(), &mut |d| panic!("{d:?}"));
-        }
-    };
+    let listing = |at: i64| [json!({"@timestamp": iso(at), "event": {"action": "ListKey"}})];
     // A listing at 09:03 while event time is at 08:59: no execution is due yet.
-    push(&mut session, T0 + 3 * MINUTE);
+    push(&mut session, &listing(T0 + 3 * MINUTE));
     session.advance(T0 - MINUTE, &mut |_| {});
     // One at 08:55 comes after (a late writer): the 09:00 execution is the first.
-    push(&mut session, T0 - 5 * MINUTE);
+    push(&mut session, &listing(T0 - 5 * MINUTE));
     session.advance(T0, &mut |_| {});
     let alerts = session.take_ready();
     assert_eq!(alerts.len(), 1);

@@ -22,13 +22,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let playbook = Playbook::builtin();
     let settings = RespondSettings::default();
-    let responder = Responder {
-        playbook: &playbook,
-        settings: &settings,
-        inventory: None,
-        context_facts: Default::default(),
-        actor: "fuzz".into(),
-    };
+    let responder = Responder::new(&playbook, &settings, "fuzz");
     let logs = Logs {
         inputs: &[],
         source: SourceKind::Auto,

@@ -57,6 +57,19 @@ pub struct Change {
     pub actions: Vec<AuditEntry>,
 }
 
+impl<'a> Responder<'a> {
+    /// A responder without an inventory of model artifacts or context facts.
+    pub fn new(playbook: &'a Playbook, settings: &'a RespondSettings, actor: &str) -> Self {
+        Responder {
+            playbook,
+            settings,
+            inventory: None,
+            context_facts: BTreeMap::new(),
+            actor: actor.to_string(),
+        }
+    }
+}
+
 impl Responder<'_> {
     /// Whether the playbook handles an alert (opens an incident for it).
     pub fn handles(&self, alert: &AlertView) -> bool {
@@ -535,13 +548,7 @@ mod tests {
     fn a_hunt_saving_over_a_responders_change_keeps_both() {
         let playbook = Playbook::builtin();
         let settings = RespondSettings::default();
-        let responder = Responder {
-            playbook: &playbook,
-            settings: &settings,
-            inventory: None,
-            context_facts: BTreeMap::new(),
-            actor: "test".into(),
-        };
+        let responder = Responder::new(&playbook, &settings, "test");
         let mut store = Store::open_in_memory().unwrap();
         let mut first = Incident::new("INC-1".into(), "PB-53", "high", 1);
         first.alerts.push(alert("a1"));

@@ -29,13 +29,7 @@ fn alert(id: &str, minute: u32, principal: &str, key: Option<&str>) -> AlertView
 fn ingest(store: &mut Store, alerts: Vec<AlertView>, dry_run: bool, now: i64) -> Vec<String> {
     let playbook = Playbook::builtin();
     let settings = RespondSettings::default();
-    let responder = Responder {
-        playbook: &playbook,
-        settings: &settings,
-        inventory: None,
-        context_facts: Default::default(),
-        actor: "test".into(),
-    };
+    let responder = Responder::new(&playbook, &settings, "test");
     let enforcement = EnforcementExecutor::with_store(Store::open_in_memory().unwrap(), now);
     let mut runner = Runner::new(vec![Box::new(enforcement)], dry_run, "test");
     let logs = Logs {

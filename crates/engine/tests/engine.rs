@@ -2,7 +2,6 @@
 
 use modelward_engine::{AlertSink, Dedup, EngineBuilder, EngineOptions, RunStats, Session};
 use modelward_esql::{parse_esql_file, parse_toml_rule, EsqlRule};
-use modelward_event::input::{Reader, ReaderOptions};
 use modelward_rule::Alert;
 use serde_json::{json, Value};
 
@@ -327,19 +326,7 @@ impl AlertSink for Failing {
 fn sink_errors_surface() {
     let engine = EngineBuilder::new().esql_rule(seed()).build();
     let mut hunt = Session::new(&engine);
-    let text: String = burst(raw_listkey, "RG", 100, T0)
-        .iter()
-        .map(|l| format!("{l}\n"))
-        .collect();
-    for batch in Reader::from_read(
-        "t",
-        Box::new(std::io::Cursor::new(text.into_bytes())),
-        ReaderOptions::default(),
-    )
-    .unwrap()
-    {
-        hunt.push(&batch.unwrap(), &mut |_| {});
-    }
+    common::push_lines(&mut hunt, "t", &burst(raw_listkey, "RG", 100, T0));
     assert!(hunt.finish(&mut Failing, &mut |_| {}).is_err());
 }
 

@@ -23,8 +23,18 @@ pub fn hunt_lines(file: &str, lines: &[Value], behavior: Behavior) -> (Vec<Alert
 /// Hunts `lines` (read as the file `file`, one JSON object a line) with `engine`; any
 /// diagnostic fails the test, and so does an alert that does not validate.
 pub fn hunt_with(engine: &Engine, file: &str, lines: &[Value]) -> (Vec<Alert>, RunStats) {
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     let mut hunt = Session::new(engine);
+    push_lines(&mut hunt, file, lines);
+    let mut sink = VecSink::default();
+    let stats = hunt.finish(&mut sink, &mut |_| {}).unwrap();
+    validate_all(&sink.alerts);
+    (sink.alerts, stats)
+}
+
+/// Pushes `lines` (read as the file `file`, one JSON object a line) through `session`; any
+/// diagnostic fails the test.
+pub fn push_lines(session: &mut Session, file: &str, lines: &[Value]) {
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     for batch in Reader::from_read(
         file,
         Box::new(std::io::Cursor::new(text.into_bytes())),
@@ -32,14 +42,10 @@ pub fn hunt_with(engine: &Engine, file: &str, lines: &[Value]) -> (Vec<Alert>, R
     )
     .unwrap()
     {
-        hunt.push(&batch.unwrap(), &mut |d| {
+        session.push(&batch.unwrap(), &mut |d| {
             panic!("unexpected diagnostic {d:?}")
         });
     }
-    let mut sink = VecSink::default();
-    let stats = hunt.finish(&mut sink, &mut |_| {}).unwrap();
-    validate_all(&sink.alerts);
-    (sink.alerts, stats)
 }
 
 /// Fails the test unless every alert validates against the published alert schema.

@@ -88,20 +88,6 @@ fn corpus(batch_bytes: usize) -> Vec<Vec<Batch>> {
     sources
 }
 
-/// Pushes `lines` through the session as one NDJSON input; a diagnostic fails the test.
-fn push(session: &mut Session, lines: &[Value]) {
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    for batch in Reader::from_read(
-        "t.ndjson",
-        Box::new(std::io::Cursor::new(text.into_bytes())),
-        ReaderOptions::default(),
-    )
-    .unwrap()
-    {
-        session.push(&batch.unwrap(), &mut |d| panic!("{d:?}"));
-    }
-}
-
 /// The latest `@timestamp` among a batch's records.
 fn latest(batch: &Batch) -> Option<i64> {
     batch
@@ -248,7 +234,7 @@ fn assert_same(expected: &[Value], got: &[Value]) {
 fn a_snapshot_of_another_version_or_rule_set() {
     let engine = EngineBuilder::new().esql_rule(seed()).build();
     let mut session = Session::new(&engine);
-    push(&mut session, &burst(raw_listkey, "RG", 100, T0));
+    common::push_lines(&mut session, "t.ndjson", &burst(raw_listkey, "RG", 100, T0));
     let mut json = serde_json::to_value(session.snapshot()).unwrap();
     // A rule set without the seed rule leaves its rows out, and says so.
     let other = EngineBuilder::new().build();
@@ -291,7 +277,7 @@ fn alerts_come_when_their_rule_can_tell() {
         .collect();
     // A match on one event alerts when it is pushed; the correlation once event time has
     // reached its third match.
-    push(&mut session, &calls);
+    common::push_lines(&mut session, "t.ndjson", &calls);
     assert_eq!(rules(session.take_ready()), ["Tool call"; 3]);
     session.advance(T0 + MINUTE, &mut |_| {});
     assert!(session.take_ready().is_empty());
@@ -299,8 +285,9 @@ fn alerts_come_when_their_rule_can_tell() {
     assert_eq!(rules(session.take_ready()), ["Many tool calls"]);
     // The seed rule's 100 key listings from 09:05 end at 09:38; the 09:40 execution
     // ([08:40, 09:40]) counts them once event time reaches 09:40.
-    push(
+    common::push_lines(
         &mut session,
+        "t.ndjson",
         &burst(raw_listkey, "RG", 100, T0 + 5 * MINUTE),
     );
     session.advance(T0 + 39 * MINUTE, &mut |_| {});
@@ -312,7 +299,11 @@ fn alerts_come_when_their_rule_can_tell() {
     );
     // A listing pushed now, from before the start of every window still to run, is late.
     assert_eq!(session.stats().late, 0);
-    push(&mut session, &burst(raw_listkey, "RG", 1, T0 - 30 * MINUTE));
+    common::push_lines(
+        &mut session,
+        "t.ndjson",
+        &burst(raw_listkey, "RG", 1, T0 - 30 * MINUTE),
+    );
     assert_eq!(session.stats().late, 1);
     let mut sink = modelward_engine::VecSink::default();
     let stats = session.finish(&mut sink, &mut |_| {}).unwrap();
@@ -327,8 +318,9 @@ fn what_a_stream_holds_stays_within_a_window() {
     let mut most = 0;
     // Three days of a key listing every 20 seconds (12,960 events), the watermark following.
     for hour in 0..72 {
-        push(
+        common::push_lines(
             &mut session,
+            "t.ndjson",
             &burst(raw_listkey, "RG", 180, T0 + hour * 60 * MINUTE),
         );
         session.advance(T0 + (hour + 1) * 60 * MINUTE - 1, &mut |_| {});
@@ -353,10 +345,10 @@ fn the_first_execution_waits_for_its_time_so_earlier_rows_still_count() {
     let mut session = Session::new(&engine);
     let listing = |at: i64| [json!({"@timestamp": iso(at), "event": {"action": "ListKey"}})];
     // A listing at 09:03 while event time is at 08:59: no execution is due yet.
-    push(&mut session, &listing(T0 + 3 * MINUTE));
+    common::push_lines(&mut session, "t.ndjson", &listing(T0 + 3 * MINUTE));
     session.advance(T0 - MINUTE, &mut |_| {});
     // One at 08:55 comes after (a late writer): the 09:00 execution is the first.
-    push(&mut session, &listing(T0 - 5 * MINUTE));
+    common::push_lines(&mut session, "t.ndjson", &listing(T0 - 5 * MINUTE));
     session.advance(T0, &mut |_| {});
     let alerts = session.take_ready();
     assert_eq!(alerts.len(), 1);

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use modelward_behavior::{Behavior, Settings as BehaviorSettings};
 use modelward_engine::RunStats;
-use modelward_event::format_timestamp;
 use modelward_rule::Alert;
 use serde_json::{json, Value};
 
@@ -17,15 +16,8 @@ const T0: i64 = 1_740_787_200_000;
 
 /// One call as modelward's gateway logs it.
 fn call(ts: i64, key: &str, ip: &str, ua: &str, prompt: &str, completion: &str) -> Value {
-    json!({
-        "modelward": {"log": "llm", "version": 1},
-        "@timestamp": format_timestamp(ts),
-        "client": {"ip": ip},
-        "principal": {"api_key_id": key, "auth": "api_key"},
-        "http": {"method": "POST", "path": "/v1/chat/completions", "status": 200, "request_headers": {"User-Agent": ua}},
-        "request": {"model": "gpt-4o", "messages": [{"role": "user", "content": prompt}]},
-        "response": {"choices": [{"message": {"content": completion}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 120, "completion_tokens": 80}}
-    })
+    let request = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": prompt}]});
+    common::gateway_call(ts, key, ip, ua, request, completion, (120, 80))
 }
 
 /// Two quiet days for three keys, then an abused key and a harvesting one.

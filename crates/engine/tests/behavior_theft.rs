@@ -4,7 +4,6 @@
 mod common;
 
 use modelward_behavior::{Behavior, Settings as BehaviorSettings};
-use modelward_event::format_timestamp;
 use modelward_rule::Alert;
 use serde_json::{json, Map, Value};
 
@@ -30,16 +29,9 @@ fn call(
     if let Value::Object(p) = params {
         request.extend(p);
     }
-    json!({
-        "modelward": {"log": "llm", "version": 1},
-        "@timestamp": format_timestamp(ts),
-        "client": {"ip": ip},
-        "principal": {"api_key_id": key, "auth": "api_key"},
-        "http": {"method": "POST", "path": "/v1/chat/completions", "status": 200, "request_headers": {"User-Agent": ua}},
-        "request": request,
-        "response": {"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}], "usage": {"prompt_tokens": tokens.0, "completion_tokens": tokens.1}},
-        "duration_ms": ms
-    })
+    let mut line = common::gateway_call(ts, key, ip, ua, Value::Object(request), "ok", tokens);
+    line["duration_ms"] = json!(ms);
+    line
 }
 
 fn user(text: &str) -> Value {

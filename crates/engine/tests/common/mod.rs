@@ -8,7 +8,7 @@ use modelward_detectors::{Detectors, Settings};
 use modelward_engine::{Engine, EngineBuilder, RunStats, Session, VecSink};
 use modelward_event::input::{Reader, ReaderOptions};
 use modelward_rule::{Alert, ALERT_SCHEMA};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// Hunts `lines` (read as the file `file`) with the built-in detectors and `behavior`; any
 /// diagnostic fails the test, and so does an alert that does not validate.
@@ -46,6 +46,28 @@ pub fn push_lines(session: &mut Session, file: &str, lines: &[Value]) {
             panic!("unexpected diagnostic {d:?}")
         });
     }
+}
+
+/// One call as modelward's gateway logs it: `request` is the request body, `completion` the
+/// answer, `tokens` the prompt and completion tokens.
+pub fn gateway_call(
+    ts: i64,
+    key: &str,
+    ip: &str,
+    ua: &str,
+    request: Value,
+    completion: &str,
+    tokens: (u64, u64),
+) -> Value {
+    json!({
+        "modelward": {"log": "llm", "version": 1},
+        "@timestamp": modelward_event::format_timestamp(ts),
+        "client": {"ip": ip},
+        "principal": {"api_key_id": key, "auth": "api_key"},
+        "http": {"method": "POST", "path": "/v1/chat/completions", "status": 200, "request_headers": {"User-Agent": ua}},
+        "request": request,
+        "response": {"choices": [{"message": {"content": completion}, "finish_reason": "stop"}], "usage": {"prompt_tokens": tokens.0, "completion_tokens": tokens.1}}
+    })
 }
 
 /// Fails the test unless every alert validates against the published alert schema.

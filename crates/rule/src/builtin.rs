@@ -92,6 +92,24 @@ impl BuiltinCode {
         out
     }
 
+    /// The problems of a codes table: a row not after the one before it (out of order, or a
+    /// code twice), and each row's [`problems`](BuiltinCode::problems) and empty description;
+    /// empty when the table is sound.
+    pub fn table_problems(table: &[BuiltinCode]) -> Vec<String> {
+        let mut out: Vec<String> = table
+            .windows(2)
+            .filter(|pair| !pair[0].sorts_before(&pair[1]))
+            .map(|pair| format!("{} is not before {}", pair[0].code, pair[1].code))
+            .collect();
+        for code in table {
+            out.extend(code.problems());
+            if code.meta("").description.is_empty() {
+                out.push(format!("{} has no description", code.code));
+            }
+        }
+        out
+    }
+
     /// modelward's rule metadata; `family` names the kind of built-in rule in its origin
     /// (`builtin:{family}/{code}`).
     pub fn meta(&self, family: &str) -> RuleMeta {
@@ -174,5 +192,25 @@ mod tests {
             ..code
         };
         assert_eq!(broken.problems().len(), 6);
+        let second = BuiltinCode {
+            code: "MW-T-0002",
+            ..code
+        };
+        assert!(BuiltinCode::table_problems(&[code, second]).is_empty());
+        assert_eq!(
+            BuiltinCode::table_problems(&[second, code, code]),
+            vec![
+                "MW-T-0002 is not before MW-T-0001",
+                "MW-T-0001 is not before MW-T-0001"
+            ]
+        );
+        assert_eq!(
+            BuiltinCode::table_problems(&[broken]),
+            [
+                broken.problems(),
+                vec!["MW-T-0001 has no description".to_string()]
+            ]
+            .concat()
+        );
     }
 }

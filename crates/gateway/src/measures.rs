@@ -34,7 +34,18 @@ pub struct Decision {
     pub blocked: bool,
     /// The lowest rate in force, with the target it is counted on (`kind:value`).
     pub rate_limit: Option<(u32, String)>,
+    /// Log probabilities stripped (`reduce_output_detail` with `strip_logprobs`, the default).
     pub reduce_detail: bool,
+    /// Top log probabilities capped at this many (`reduce_output_detail` with
+    /// `strip_logprobs = false` and `max_top_logprobs`); the lowest cap wins.
+    pub max_top_logprobs: Option<u32>,
+}
+
+impl Decision {
+    /// Whether output detail is reduced at all (stripped or capped).
+    pub fn reduces_detail(&self) -> bool {
+        self.reduce_detail || self.max_top_logprobs.is_some()
+    }
 }
 
 /// The measures in force at one time, by target.
@@ -50,7 +61,8 @@ enum Parsed {
     Revoke,
     Block,
     RateLimit(u32),
-    ReduceDetail,
+    /// Strip, or cap at this many.
+    ReduceDetail(Option<u32>),
 }
 
 impl Measures {
@@ -68,7 +80,17 @@ impl Measures {
                         .map_or(1, |n| n.clamp(1, u64::from(u32::MAX)) as u32);
                     Parsed::RateLimit(rpm)
                 }
-                "reduce_output_detail" => Parsed::ReduceDetail,
+                "reduce_output_detail" => {
+                    let p =
+                        serde_json::from_str::<serde_json::Value>(&m.params).unwrap_or_default();
+                    let strip = p.get("strip_logprobs").and_then(|v| v.as_bool()) != Some(false);
+                    let cap = p
+                        .get("max_top_logprobs")
+                        .and_then(|v| v.as_u64())
+                        .map(|n| n.min(u64::from(u32::MAX)) as u32);
+                    // Not stripping and no cap says nothing: strip (the strictest reading).
+                    Parsed::ReduceDetail(if strip { None } else { cap.or(Some(0)) })
+                }
                 _ => {
                     out.unapplied += 1;
                     continue;
@@ -118,7 +140,10 @@ impl Measures {
                 match m {
                     Parsed::Revoke => d.revoked = true,
                     Parsed::Block => d.blocked = true,
-                    Parsed::ReduceDetail => d.reduce_detail = true,
+                    Parsed::ReduceDetail(None) => d.reduce_detail = true,
+                    Parsed::ReduceDetail(Some(n)) => {
+                        d.max_top_logprobs = Some(d.max_top_logprobs.map_or(*n, |m| m.min(*n)));
+                    }
                     Parsed::RateLimit(rpm) => {
                         if d.rate_limit.as_ref().is_none_or(|(r, _)| rpm < r) {
                             d.rate_limit = Some((*rpm, format!("{kind}:{value}")));
@@ -181,6 +206,7 @@ mod tests {
                 blocked: false,
                 rate_limit: Some((3, "source_ip:203.0.113.9".into())),
                 reduce_detail: true,
+                max_top_logprobs: None,
             }
         );
         let blocked = measures.decide(&Subject {
@@ -189,5 +215,46 @@ mod tests {
         });
         assert!(blocked.blocked && blocked.rate_limit.is_none());
         assert_eq!(measures.decide(&Subject::default()), Decision::default());
+    }
+
+    #[test]
+    fn reduced_detail_strips_or_caps_as_decided() {
+        let capped = Measures::new(&[
+            m(
+                "reduce_output_detail",
+                "principal",
+                "p1",
+                r#"{"kind":"reduce_output_detail","strip_logprobs":false,"max_top_logprobs":5}"#,
+            ),
+            m(
+                "reduce_output_detail",
+                "model",
+                "m",
+                r#"{"kind":"reduce_output_detail","strip_logprobs":false,"max_top_logprobs":2}"#,
+            ),
+        ]);
+        let one = capped.decide(&Subject {
+            principal: Some("p1"),
+            ..Subject::default()
+        });
+        assert_eq!((one.reduce_detail, one.max_top_logprobs), (false, Some(5)));
+        let both = capped.decide(&Subject {
+            principal: Some("p1"),
+            model: Some("m"),
+            ..Subject::default()
+        });
+        assert_eq!(both.max_top_logprobs, Some(2));
+        // PB-53's own: strip_logprobs = true.
+        let strip = Measures::new(&[m(
+            "reduce_output_detail",
+            "principal",
+            "p1",
+            r#"{"kind":"reduce_output_detail","strip_logprobs":true,"max_top_logprobs":null}"#,
+        )]);
+        let d = strip.decide(&Subject {
+            principal: Some("p1"),
+            ..Subject::default()
+        });
+        assert!(d.reduce_detail && d.reduces_detail());
     }
 }

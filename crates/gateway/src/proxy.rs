@@ -324,7 +324,7 @@ impl Gateway {
                 return Err(r);
             }
         }
-        if d.reduce_detail && request.is_object() {
+        if d.reduces_detail() && request.is_object() {
             let asked = request.get("logprobs").is_some_and(|v| v != &json!(false))
                 || request.get("top_logprobs").is_some();
             if asked && request.get("logit_bias").is_some() {
@@ -337,12 +337,29 @@ impl Gateway {
                 ));
             }
             let o = request.as_object_mut().expect("checked is_object");
-            let mut changed = o.remove("logprobs").is_some() | o.remove("top_logprobs").is_some();
-            // The Responses API asks for them in `include`.
-            if let Some(Value::Array(include)) = o.get_mut("include") {
-                let before = include.len();
-                include.retain(|i| !i.as_str().is_some_and(|i| i.contains("logprobs")));
-                changed |= include.len() != before;
+            let mut changed = false;
+            match d.max_top_logprobs {
+                Some(cap) if !d.reduce_detail => {
+                    // Chat's `top_logprobs`, the Responses API's, and completions' `logprobs`
+                    // (a count there) at most `cap`.
+                    for key in ["top_logprobs", "logprobs"] {
+                        if let Some(n) = o.get(key).and_then(Value::as_u64) {
+                            if n > u64::from(cap) {
+                                o.insert(key.into(), json!(cap));
+                                changed = true;
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    changed |= o.remove("logprobs").is_some() | o.remove("top_logprobs").is_some();
+                    // The Responses API asks for them in `include`.
+                    if let Some(Value::Array(include)) = o.get_mut("include") {
+                        let before = include.len();
+                        include.retain(|i| !i.as_str().is_some_and(|i| i.contains("logprobs")));
+                        changed |= include.len() != before;
+                    }
+                }
             }
             if let Some(Value::Object(bias)) = o.get_mut("logit_bias") {
                 for v in bias.values_mut() {

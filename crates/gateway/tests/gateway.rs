@@ -443,3 +443,36 @@ async fn a_client_that_leaves_mid_stream_ends_the_upstream_stream() {
     let _ = g.stop.send(());
     let _ = std::fs::remove_dir_all(&g.dir);
 }
+
+#[tokio::test]
+async fn reduced_output_detail_can_cap_instead_of_strip() {
+    let g = start("cap", json!({})).await;
+    g.gateway.set_measures(Measures::new(&[measure(
+        "reduce_output_detail",
+        &key_id(KEY),
+        json!({"kind": "reduce_output_detail", "strip_logprobs": false, "max_top_logprobs": 2}),
+    )]));
+    let ask = json!({"model": "gpt-4o", "prompt": "Once", "logprobs": 5, "max_tokens": 3});
+    let (status, body) = json_of(post(&g.url, "/v1/completions", &ask).await).await;
+    assert_eq!(status, 200);
+    // Asked for 5, the upstream was asked for 2, and the caller gets what it answered.
+    assert_eq!(g.upstream.requests().last().unwrap().body["logprobs"], 2);
+    assert_eq!(
+        body["choices"][0]["logprobs"]["top_logprobs"][0]
+            .as_object()
+            .unwrap()
+            .len(),
+        2
+    );
+    // The pairing extraction needs is refused all the same.
+    let mut sweep = ask.clone();
+    sweep["logit_bias"] = json!({"50256": 100});
+    assert_eq!(
+        json_of(post(&g.url, "/v1/completions", &sweep).await)
+            .await
+            .0,
+        400
+    );
+    let _ = g.stop.send(());
+    let _ = std::fs::remove_dir_all(&g.dir);
+}

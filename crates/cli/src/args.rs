@@ -29,6 +29,18 @@ pub enum Command {
     /// The inline OpenAI-compatible gateway: proxies LLM calls, applies the measures in
     /// force, writes the LLM request log.
     Gateway(GatewayArgs),
+    /// Proof of work: solve a gateway's challenge (the reference client).
+    #[command(subcommand)]
+    Pow(PowCommand),
+}
+
+#[derive(Subcommand)]
+pub enum PowCommand {
+    /// Print the `x-modelward-pow` header value that solves CHALLENGE (from the gateway's
+    /// `x-modelward-pow-challenge` header).
+    Solve {
+        challenge: String,
+    },
 }
 
 #[derive(Args)]

@@ -94,6 +94,14 @@ pub fn run(args: GatewayArgs) -> Result<u8> {
     })
 }
 
+/// `modelward pow solve CHALLENGE`: the solution header's value on stdout.
+pub fn solve(challenge: &str) -> Result<u8> {
+    let solution = modelward_gateway::pow::solve(challenge.trim())
+        .context("not a modelward proof-of-work challenge")?;
+    println!("{solution}");
+    Ok(0)
+}
+
 /// SIGINT (Ctrl-C) or SIGTERM.
 async fn shutdown_signal() {
     let term = async {

@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         args::Command::Inventory(i) => inventory::run(i),
         args::Command::Incident(i) => incident::run(i),
         args::Command::Gateway(g) => gateway::run(g),
+        args::Command::Pow(args::PowCommand::Solve { challenge }) => gateway::solve(&challenge),
     };
     match result {
         Ok(code) => ExitCode::from(code),

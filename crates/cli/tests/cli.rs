@@ -627,3 +627,17 @@ fn behavioural_analyzers_are_listed_explained_configured_and_disabled() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("bad.toml:2:"), "{}", stderr(&o));
 }
+
+#[test]
+fn pow_solve_answers_a_gateway_challenge() {
+    let pow = modelward_gateway::pow::ProofOfWork::with_secret([3; 32]);
+    let now = 1_700_000_000_000;
+    let challenge = pow.challenge("key-abc", 12, now);
+    let out = bin().args(["pow", "solve", &challenge]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let solution = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(pow.check(solution.trim(), "key-abc", 12, now + 1), Ok(()));
+    let bad = bin().args(["pow", "solve", "not-a-challenge"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("not a modelward proof-of-work challenge"));
+}

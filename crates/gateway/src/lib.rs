@@ -25,6 +25,7 @@
 pub mod limiter;
 pub mod log;
 pub mod measures;
+pub mod pow;
 mod proxy;
 pub mod settings;
 pub mod sse;

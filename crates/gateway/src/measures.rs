@@ -8,7 +8,8 @@
 //! | `block` | 403 |
 //! | `rate_limit` | at most `requests_per_minute` (token bucket per target), else 429 with `Retry-After` |
 //! | `reduce_output_detail` | `logprobs` and `top_logprobs` removed from the request and the response; `logit_bias` together with log probabilities refused (400); bias magnitudes capped |
-//! | `perturb_output`, `proof_of_work` | not applied by this version: counted as measures in force that no enforcer applies ([`Measures::unapplied`]) |
+//! | `proof_of_work` (`difficulty_bits`) | each request must carry a solved challenge ([`crate::pow`]), else 428 with a new one |
+//! | `perturb_output` | not applied by this version: counted as a measure in force that no enforcer applies ([`Measures::unapplied`]) |
 //!
 //! Targets: `principal` (the caller's principal), `api_key` (its key id), `source_ip`,
 //! `model` (the request's model). When several measures match, the strictest wins: revoked,
@@ -39,6 +40,8 @@ pub struct Decision {
     /// Top log probabilities capped at this many (`reduce_output_detail` with
     /// `strip_logprobs = false` and `max_top_logprobs`); the lowest cap wins.
     pub max_top_logprobs: Option<u32>,
+    /// Proof of work of this many bits asked of each request (the most in force wins).
+    pub pow_bits: Option<u32>,
 }
 
 impl Decision {
@@ -63,6 +66,7 @@ enum Parsed {
     RateLimit(u32),
     /// Strip, or cap at this many.
     ReduceDetail(Option<u32>),
+    ProofOfWork(u32),
 }
 
 impl Measures {
@@ -79,6 +83,13 @@ impl Measures {
                         .and_then(|p| p.get("requests_per_minute")?.as_u64())
                         .map_or(1, |n| n.clamp(1, u64::from(u32::MAX)) as u32);
                     Parsed::RateLimit(rpm)
+                }
+                "proof_of_work" => {
+                    let bits = serde_json::from_str::<serde_json::Value>(&m.params)
+                        .ok()
+                        .and_then(|p| p.get("difficulty_bits")?.as_u64())
+                        .map_or(20, |n| n.min(u64::from(crate::pow::MAX_BITS)) as u32);
+                    Parsed::ProofOfWork(bits)
                 }
                 "reduce_output_detail" => {
                     let p =
@@ -141,6 +152,9 @@ impl Measures {
                     Parsed::Revoke => d.revoked = true,
                     Parsed::Block => d.blocked = true,
                     Parsed::ReduceDetail(None) => d.reduce_detail = true,
+                    Parsed::ProofOfWork(bits) => {
+                        d.pow_bits = Some(d.pow_bits.map_or(*bits, |b| b.max(*bits)));
+                    }
                     Parsed::ReduceDetail(Some(n)) => {
                         d.max_top_logprobs = Some(d.max_top_logprobs.map_or(*n, |m| m.min(*n)));
                     }
@@ -191,8 +205,20 @@ mod tests {
             m("reduce_output_detail", "model", "gpt-4o", "{}"),
             m("block", "api_key", "k2", "{}"),
             m("perturb_output", "principal", "p1", "{}"),
+            m(
+                "proof_of_work",
+                "principal",
+                "p1",
+                r#"{"kind":"proof_of_work","difficulty_bits":12}"#,
+            ),
+            m(
+                "proof_of_work",
+                "model",
+                "gpt-4o",
+                r#"{"kind":"proof_of_work","difficulty_bits":16}"#,
+            ),
         ]);
-        assert_eq!((measures.len(), measures.unapplied()), (5, 1));
+        assert_eq!((measures.len(), measures.unapplied()), (7, 1));
         let d = measures.decide(&Subject {
             principal: Some("p1"),
             api_key: Some("k1"),
@@ -207,6 +233,7 @@ mod tests {
                 rate_limit: Some((3, "source_ip:203.0.113.9".into())),
                 reduce_detail: true,
                 max_top_logprobs: None,
+                pow_bits: Some(16),
             }
         );
         let blocked = measures.decide(&Subject {

@@ -61,6 +61,7 @@ pub struct Gateway {
     measures: RwLock<Arc<Measures>>,
     limiter: Limiter,
     log: Option<LlmLog>,
+    pow: crate::pow::ProofOfWork,
 }
 
 impl Gateway {
@@ -77,6 +78,17 @@ impl Gateway {
             measures: RwLock::new(Arc::new(Measures::default())),
             limiter: Limiter::default(),
             log,
+            pow: crate::pow::ProofOfWork::new().unwrap_or_else(|_| {
+                // No /dev/urandom: the standard library's per-process random hash keys.
+                use std::hash::{BuildHasher, Hasher};
+                let mut secret = [0u8; 32];
+                for chunk in secret.chunks_mut(8) {
+                    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+                    h.write_u8(0);
+                    chunk.copy_from_slice(&h.finish().to_le_bytes());
+                }
+                crate::pow::ProofOfWork::with_secret(secret)
+            }),
         }
     }
 
@@ -236,7 +248,11 @@ impl Gateway {
             source_ip: Some(&call.client_ip),
             model: model.as_deref(),
         });
-        self.contain(&decision, request, call)?;
+        let solution = parts
+            .headers
+            .get(crate::pow::SOLUTION_HEADER)
+            .and_then(|v| v.to_str().ok());
+        self.contain(&decision, request, call, solution)?;
         let upstream = self
             .settings
             .upstream_for(model.as_deref())
@@ -291,7 +307,13 @@ impl Gateway {
 
     /// Applies the measures: refuses the request, or changes it; what was applied goes into
     /// `call.applied`.
-    fn contain(&self, d: &Decision, request: &mut Value, call: &mut Call) -> Result<(), Refusal> {
+    fn contain(
+        &self,
+        d: &Decision,
+        request: &mut Value,
+        call: &mut Call,
+        solution: Option<&str>,
+    ) -> Result<(), Refusal> {
         if d.revoked {
             call.applied.push("revoke_key");
             return Err(error(
@@ -321,6 +343,25 @@ impl Gateway {
                 );
                 let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
                 r.retry_after = Some(secs.max(1));
+                return Err(r);
+            }
+        }
+        if let Some(bits) = d.pow_bits {
+            let now = crate::now_ms();
+            let checked = solution.map(|s| self.pow.check(s, &call.api_key_id, bits, now));
+            if !matches!(checked, Some(Ok(()))) {
+                call.applied.push("proof_of_work");
+                let mut r = error(
+                    StatusCode::PRECONDITION_REQUIRED,
+                    "invalid_request_error",
+                    "proof_of_work_required",
+                    &format!(
+                        "This key must attach proof of work: solve the challenge in the {} header and send the request again with {}.",
+                        crate::pow::CHALLENGE_HEADER,
+                        crate::pow::SOLUTION_HEADER
+                    ),
+                );
+                r.challenge = Some(self.pow.challenge(&call.api_key_id, bits, now));
                 return Err(r);
             }
         }
@@ -664,6 +705,8 @@ pub struct Refusal {
     message: String,
     /// Seconds, for `Retry-After`.
     retry_after: Option<u64>,
+    /// A proof-of-work challenge to solve.
+    challenge: Option<String>,
 }
 
 impl Refusal {
@@ -678,6 +721,9 @@ impl Refusal {
             r.headers_mut()
                 .insert("retry-after", HeaderValue::from(secs));
         }
+        if let Some(c) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            r.headers_mut().insert(crate::pow::CHALLENGE_HEADER, c);
+        }
         r
     }
 }
@@ -689,6 +735,7 @@ fn error(status: StatusCode, kind: &'static str, code: &'static str, message: &s
         code,
         message: message.to_string(),
         retry_after: None,
+        challenge: None,
     }
 }
 

@@ -476,3 +476,40 @@ async fn reduced_output_detail_can_cap_instead_of_strip() {
     let _ = g.stop.send(());
     let _ = std::fs::remove_dir_all(&g.dir);
 }
+
+#[tokio::test]
+async fn proof_of_work_is_asked_and_a_solution_is_good_once() {
+    let g = start("pow", json!({})).await;
+    g.gateway.set_measures(Measures::new(&[measure(
+        "proof_of_work",
+        &key_id(KEY),
+        json!({"kind": "proof_of_work", "difficulty_bits": 10}),
+    )]));
+    let refused = post(&g.url, "/v1/chat/completions", &chat(false)).await;
+    assert_eq!(refused.status(), 428);
+    let challenge = refused.headers()[modelward_gateway::pow::CHALLENGE_HEADER]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        json_of(refused).await.1["error"]["code"],
+        "proof_of_work_required"
+    );
+    assert!(g.upstream.requests().is_empty());
+    let solution = modelward_gateway::pow::solve(&challenge).unwrap();
+    let with = |solution: &str| {
+        Request::post(format!("{}/v1/chat/completions", g.url))
+            .header("authorization", format!("Bearer {KEY}"))
+            .header(modelward_gateway::pow::SOLUTION_HEADER, solution)
+            .body(Full::new(Bytes::from(chat(false).to_string())))
+            .unwrap()
+    };
+    let ok = client().request(with(&solution)).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    // Spent: the same solution again, or another key's use of it, is asked anew.
+    let again = client().request(with(&solution)).await.unwrap();
+    assert_eq!(again.status(), 428);
+    assert_eq!(g.upstream.requests().len(), 1);
+    let _ = g.stop.send(());
+    let _ = std::fs::remove_dir_all(&g.dir);
+}

@@ -303,6 +303,10 @@ enforcement = true
                 outcome = "429"
             except openai.BadRequestError as e:
                 outcome = "400" if e.code == "unsupported_parameter" else f"400 {e.code}"
+            except openai.APIStatusError as e:
+                if e.status_code != 428:
+                    raise
+                outcome = "428"  # proof of work asked (PB-53's decision includes it)
             outcomes.append((outcome, start, time.monotonic(), wall))
             if outcome != "logprobs" and refused_at is None:
                 refused_at = (i, time.monotonic())
@@ -393,7 +397,7 @@ enforcement = true
         checks.check(refused >= written, "nothing was refused before the measures were written",
                      f"the first refusal was call {refused + 1}, the measures written before call {written + 1}")
         after = [o for o, *_ in outcomes[refused:]]
-        checks.check(len(after) > AFTER_CONTAINMENT and all(o in ("400", "429", "no logprobs") for o in after),
+        checks.check(len(after) > AFTER_CONTAINMENT and all(o in ("400", "428", "429", "no logprobs") for o in after),
                      f"every call from the first refusal on is refused or without logprobs: "
                      f"{ {o: after.count(o) for o in set(after)} }")
 

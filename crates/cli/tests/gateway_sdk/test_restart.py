@@ -207,6 +207,10 @@ def run(args, openai, checks, upstream, gateways):
                     outcome = "429"
                 except openai.BadRequestError as e:
                     outcome = "400" if e.code == "unsupported_parameter" else f"400 {e.code}"
+                except openai.APIStatusError as e:
+                    if e.status_code != 428:
+                        raise
+                    outcome = "428"  # proof of work asked (PB-53's decision includes it)
                 outcomes.append((outcome, wall, seen, time.time() * 1000))
             counts = {}
             for o, *_ in outcomes:
@@ -283,7 +287,7 @@ def run(args, openai, checks, upstream, gateways):
                                      f"not before its first call")
         sweep_call = CALLS_PER_RUN + triggered + 1
         visible = next((n for n, (_, _, seen, _) in enumerate(outcomes) if seen), None)
-        refused = next((n for n, (o, *_) in enumerate(outcomes) if o in ("400", "429")), None)
+        refused = next((n for n, (o, *_) in enumerate(outcomes) if o in ("400", "428", "429")), None)
         say(f"  detection in run B: {incident} opened by {first_alert['rule_name']!r} at run B's call "
             f"{triggered + 1} (the sweep's call {sweep_call}); measures {measures} in the table before "
             f"run B's call {None if visible is None else visible + 1}; first refusal at run B's call "
@@ -304,7 +308,7 @@ def run(args, openai, checks, upstream, gateways):
                          f"refused within {ALERT_SECONDS:.1f}s of the alerting call: {since_alert:.3f}s")
         if refused is not None:
             after = [o for o, *_ in outcomes[refused:]]
-            checks.check(all(o in ("400", "429") for o in after),
+            checks.check(all(o in ("400", "428", "429") for o in after),
                          f"every call from the first refusal on is refused: "
                          f"{ {o: after.count(o) for o in set(after)} }")
     out = stop("run B", gateway)

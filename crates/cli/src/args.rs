@@ -38,9 +38,7 @@ pub enum Command {
 pub enum PowCommand {
     /// Print the `x-modelward-pow` header value that solves CHALLENGE (from the gateway's
     /// `x-modelward-pow-challenge` header).
-    Solve {
-        challenge: String,
-    },
+    Solve { challenge: String },
 }
 
 #[derive(Args)]

@@ -637,7 +637,10 @@ fn pow_solve_answers_a_gateway_challenge() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let solution = String::from_utf8(out.stdout).unwrap();
     assert_eq!(pow.check(solution.trim(), "key-abc", 12, now + 1), Ok(()));
-    let bad = bin().args(["pow", "solve", "not-a-challenge"]).output().unwrap();
+    let bad = bin()
+        .args(["pow", "solve", "not-a-challenge"])
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("not a modelward proof-of-work challenge"));
 }

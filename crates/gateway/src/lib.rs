@@ -25,6 +25,7 @@
 pub mod limiter;
 pub mod log;
 pub mod measures;
+pub mod metrics;
 pub mod pow;
 mod proxy;
 pub mod settings;

@@ -62,6 +62,7 @@ pub struct Gateway {
     limiter: Limiter,
     log: Option<LlmLog>,
     pow: crate::pow::ProofOfWork,
+    metrics: crate::metrics::Metrics,
 }
 
 impl Gateway {
@@ -78,6 +79,7 @@ impl Gateway {
             measures: RwLock::new(Arc::new(Measures::default())),
             limiter: Limiter::default(),
             log,
+            metrics: crate::metrics::Metrics::default(),
             pow: crate::pow::ProofOfWork::new().unwrap_or_else(|_| {
                 // No /dev/urandom: the standard library's per-process random hash keys.
                 use std::hash::{BuildHasher, Hasher};
@@ -122,6 +124,20 @@ impl Gateway {
         remote: SocketAddr,
     ) -> Result<Response<GatewayBody>, Refusal> {
         let path = req.uri().path().to_string();
+        if path == "/metrics" {
+            let m = self.measures();
+            let text = self.metrics.render(
+                m.len(),
+                m.unapplied(),
+                self.log.as_ref().map_or(0, LlmLog::untapped),
+            );
+            let mut r = Response::new(GatewayBody::Full(Full::new(Bytes::from(text))));
+            r.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            return Ok(r);
+        }
         if path == "/healthz" {
             let m = self.measures();
             return Ok(json_response(
@@ -518,6 +534,7 @@ impl Gateway {
     }
 
     fn write_log(&self, call: &Call, request: &Value, response: &Value) {
+        self.metrics.call(call);
         if let Some(log) = &self.log {
             if let Err(e) = log.write(&call.record(request, response)) {
                 eprintln!("modelward gateway: writing the LLM log: {e}");

@@ -308,6 +308,36 @@ async fn revoked_keys_and_rate_limits() {
         (status, body["error"]["code"].as_str()),
         (401, Some("invalid_api_key"))
     );
+    // The counters say it all, in Prometheus' text format.
+    let metrics = client()
+        .request(
+            Request::get(format!("{}/metrics", g.url))
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    let text = String::from_utf8(
+        metrics
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    for line in [
+        "modelward_gateway_calls_total{route=\"/v1/chat/completions\",status=\"200\"} 3",
+        "modelward_gateway_calls_total{route=\"/v1/chat/completions\",status=\"429\"} 1",
+        "modelward_gateway_calls_total{route=\"/v1/chat/completions\",status=\"401\"} 1",
+        "modelward_gateway_measures_applied_total{measure=\"rate_limit\"} 1",
+        "modelward_gateway_measures_applied_total{measure=\"revoke_key\"} 1",
+        "modelward_gateway_measures_in_force 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
+    }
     let _ = g.stop.send(());
     let _ = std::fs::remove_dir_all(&g.dir);
 }

@@ -9,21 +9,19 @@ use serde_json::{json, Map};
 
 use crate::alerting::{entity_of, lookup, on_event, stable_id};
 use crate::exceptions::Tally;
-use crate::record::event_time;
 use crate::Engine;
 
-/// The alert of a finding on `event`, unless an exception matches the event (then it is
-/// counted in `excluded`). `clock` dates an event without a time.
+/// The alert of a finding on `event` (of time `ts`), unless an exception matches the event
+/// (then it is counted in `excluded`). `clock` dates an event without a time.
 pub fn finding_alert(
     engine: &Engine,
     finding: Finding,
-    event: &Event,
+    (ts, event): (Option<i64>, &Event),
     clock: i64,
     excluded: &mut Tally,
 ) -> Option<Alert> {
     let meta = engine.detectors().meta(finding.code)?;
     let role = finding.role.map_or("", |r| r.as_str());
-    let ts = event_time(event, None);
     if let Some(x) = engine
         .exceptions()
         .for_rule(meta)

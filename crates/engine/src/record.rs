@@ -38,7 +38,7 @@ pub struct RecordResult {
     /// (Sigma rule, event time, event) of every Sigma match.
     pub sigma_hits: Vec<(usize, Option<i64>, Arc<Event>)>,
     /// What the built-in detectors found, with the event.
-    pub findings: Vec<(Finding, Arc<Event>)>,
+    pub findings: Vec<(Finding, Option<i64>, Arc<Event>)>,
     /// The LLM calls, for the behavioural analyzers (when any is enabled).
     pub calls: Vec<modelward_behavior::Call>,
     pub warnings: Vec<(usize, String)>,
@@ -111,7 +111,9 @@ impl Engine {
                     continue;
                 }
             };
-            if let Some(ts) = event_time(&event, None) {
+            // The event's time (`@timestamp`), read once for the clock, Sigma and detectors.
+            let ts = event_time(&event, None);
+            if let Some(ts) = ts {
                 out.latest = Some(out.latest.map_or(ts, |l| l.max(ts)));
             }
             let found = self.detectors.inspect(&event);
@@ -137,23 +139,23 @@ impl Engine {
             }
             let event = Arc::new(event);
             out.findings
-                .extend(found.into_iter().map(|f| (f, event.clone())));
+                .extend(found.into_iter().map(|f| (f, ts, event.clone())));
             self.run_prefixes(&event, &candidates, out);
-            self.run_sigma(&event, &candidates, out);
+            self.run_sigma(&event, ts, &candidates, out);
         }
     }
 
     fn run_sigma(
         &self,
         event: &Arc<Event>,
+        ts: Option<i64>,
         candidates: &crate::Candidates,
         out: &mut RecordResult,
     ) {
         let offset = self.rules.len();
         for (r, rule) in self.sigma.rules.iter().enumerate() {
             if candidates.contains(offset + r) && rule.matches(event) {
-                out.sigma_hits
-                    .push((r, event_time(event, None), event.clone()));
+                out.sigma_hits.push((r, ts, event.clone()));
             }
         }
     }

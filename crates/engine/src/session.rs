@@ -308,10 +308,14 @@ impl<'e> Session<'e> {
         }
         self.take_sigma(sigma);
         let mut excluded = Tally::default();
-        for (finding, event) in result.findings {
-            let Some(alert) =
-                crate::findings::finding_alert(&engine, finding, &event, clock, &mut excluded)
-            else {
+        for (finding, ts, event) in result.findings {
+            let Some(alert) = crate::findings::finding_alert(
+                &engine,
+                finding,
+                (ts, &event),
+                clock,
+                &mut excluded,
+            ) else {
                 continue;
             };
             let order = Order {

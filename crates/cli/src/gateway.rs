@@ -16,8 +16,7 @@ use modelward_event::input::{Batch, ReaderOptions, RecordSpan};
 use modelward_event::source::SourceKind;
 use modelward_gateway::log::Record;
 use modelward_gateway::Gateway;
-use modelward_respond::{AlertView, Logs};
-use modelward_store::Store;
+use modelward_respond::Logs;
 
 use crate::args::{GatewayArgs, RuleSource};
 use crate::config::Options;
@@ -276,25 +275,24 @@ impl Detector {
     }
 
     fn incidents(&self, alerts: Vec<modelward_rule::Alert>) -> Result<()> {
-        let now = now_ms();
-        let views: Vec<AlertView> = alerts
-            .iter()
-            .filter_map(|a| AlertView::from_json(a.to_json()).ok())
-            .collect();
-        let mut store = Store::open(&self.db)?;
-        let actor = "modelward gateway";
-        let responder = self.setup.responder(actor, BTreeMap::new());
-        let mut runner = self
-            .setup
-            .runner(&self.db, self.setup.respond.dry_run, actor, now)?;
         let inputs = [modelward_event::input::InputPath::File(self.log.clone())];
         let logs = Logs {
             inputs: &inputs,
             source: SourceKind::ModelwardLlm,
             reader: &ReaderOptions::default(),
         };
-        for c in responder.ingest(&mut store, views, &logs, &mut runner, now)? {
-            eprintln!("{}", describe(&c, self.setup.respond.dry_run));
+        let docs = alerts.iter().map(modelward_rule::Alert::to_json).collect();
+        let dry_run = self.setup.respond.dry_run;
+        let changes = self.setup.ingest(
+            &self.db,
+            dry_run,
+            "modelward gateway",
+            BTreeMap::new(),
+            docs,
+            &logs,
+        )?;
+        for c in changes {
+            eprintln!("{}", describe(&c, dry_run));
         }
         Ok(())
     }

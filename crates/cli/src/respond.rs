@@ -101,6 +101,34 @@ impl Setup {
     }
 }
 
+impl Setup {
+    /// Alerts (as documents) into incidents in `db` by the playbook, their actions carried
+    /// out (or shown, with `dry_run`) in the name of `actor`; what changed. An alert that is
+    /// not one the response side can read is reported and left out.
+    pub fn ingest(
+        &self,
+        db: &Path,
+        dry_run: bool,
+        actor: &str,
+        facts: BTreeMap<String, bool>,
+        alerts: Vec<serde_json::Value>,
+        logs: &Logs<'_>,
+    ) -> Result<Vec<Change>> {
+        let now = now_ms();
+        let mut store = Store::open(db)?;
+        let mut views = Vec::with_capacity(alerts.len());
+        for doc in alerts {
+            match AlertView::from_json(doc) {
+                Ok(v) => views.push(v),
+                Err(e) => eprintln!("modelward: an alert left out of the incidents: {e}"),
+            }
+        }
+        let responder = self.responder(actor, facts);
+        let mut runner = self.runner(db, dry_run, actor, now)?;
+        Ok(responder.ingest(&mut store, views, logs, &mut runner, now)?)
+    }
+}
+
 /// Passes alerts on to the output and keeps their documents for the incidents.
 pub struct Collect<'a> {
     pub inner: &'a mut dyn AlertSink,
@@ -133,19 +161,8 @@ impl HuntIncidents<'_> {
         alerts: Vec<serde_json::Value>,
         logs: &Logs<'_>,
     ) -> Result<()> {
-        let now = now_ms();
-        let mut store = Store::open(self.db)?;
-        let mut views = Vec::with_capacity(alerts.len());
-        for doc in alerts {
-            match AlertView::from_json(doc) {
-                Ok(v) => views.push(v),
-                Err(e) => eprintln!("modelward: an alert left out of the incidents: {e}"),
-            }
-        }
         let facts = BTreeMap::from([("baselines_kept".to_string(), self.baselines_kept)]);
-        let responder = setup.responder("modelward hunt", facts);
-        let mut runner = setup.runner(self.db, self.dry_run, "modelward hunt", now)?;
-        let changes = responder.ingest(&mut store, views, logs, &mut runner, now)?;
+        let changes = setup.ingest(self.db, self.dry_run, "modelward hunt", facts, alerts, logs)?;
         if !self.quiet {
             for c in &changes {
                 eprintln!("{}", describe(c, self.dry_run));

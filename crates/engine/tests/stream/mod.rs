@@ -355,3 +355,22 @@ fn the_first_execution_waits_for_its_time_so_earlier_rows_still_count() {
     assert_eq!(iso(alerts[0].timestamp), iso(T0));
     assert_eq!(alerts[0].fields["c"], json!(1));
 }
+
+#[test]
+fn a_match_behind_the_watermark_is_late_only_where_a_correlation_counts_it() {
+    let yaml = "title: Tool call\nname: tool_call\nlogsource: {category: llm}\ndetection:\n  sel:\n    event.action: tool_call\n  condition: sel\nlevel: high\n---\ntitle: Model listing\nlogsource: {category: llm}\ndetection:\n  sel:\n    event.action: list_models\n  condition: sel\nlevel: low\n---\ntitle: Many tool calls\ncorrelation:\n  type: event_count\n  rules: tool_call\n  generate: true\n  group-by: [user.id]\n  timespan: 5m\n  condition: {gte: 3}\nlevel: critical\n";
+    let mut set = modelward_sigma::SigmaSet::default();
+    assert!(set.add_file(yaml, "t.yml").is_empty());
+    assert!(set.resolve().is_empty());
+    let engine = EngineBuilder::new().sigma(set).build();
+    let mut session = Session::new(&engine);
+    session.advance(T0, &mut |_| {});
+    // Both from before the watermark: the listing's alert is never late; the tool call a
+    // correlation counts is, and is still counted.
+    let behind = |action: &str| json!({"@timestamp": iso(T0 - MINUTE), "event": {"action": action}, "user": {"id": "u"}});
+    common::push_lines(&mut session, "t.ndjson", &[behind("list_models")]);
+    assert_eq!(session.stats().late, 0);
+    common::push_lines(&mut session, "t.ndjson", &[behind("tool_call")]);
+    assert_eq!(session.stats().late, 1);
+    assert_eq!(session.held().matches, 1);
+}

@@ -71,12 +71,16 @@ pub fn run(args: GatewayArgs) -> Result<u8> {
             let (gateway, stop) = (gateway.clone(), stop.clone());
             std::thread::spawn(move || detector.run(rx, &gateway, &stop))
         });
-        let watcher = database.map(|db| {
-            if let Ok(m) = modelward_gateway::read_measures(&db) {
-                gateway.set_measures(m);
+        let watcher = match database {
+            Some(db) => {
+                let mut sync = modelward_gateway::sync::StoreSync::open(gateway.clone(), &db)
+                    .with_context(|| format!("opening the database {}", db.display()))?;
+                sync.sync()
+                    .with_context(|| format!("reading measures and keys from {}", db.display()))?;
+                Some(modelward_gateway::watch_store(sync, stop.clone()))
             }
-            modelward_gateway::watch_measures(gateway.clone(), db, stop.clone())
-        });
+            None => None,
+        };
         eprintln!("modelward gateway: listening on http://{address}");
         modelward_gateway::serve(gateway, listener, shutdown_signal()).await;
         stop.store(true, Ordering::Relaxed);

@@ -3,9 +3,10 @@
 //!
 //! [`Gateway::new`] builds the shared state from [`Settings`]; [`serve`] accepts connections
 //! (HTTP/1.1 and HTTP/2) until its shutdown future completes, then lets in-flight requests
-//! and streams finish; [`watch_measures`] reads the store's `enforcement` table every
-//! `refresh` (1 s by default) so that a measure an incident puts in force applies to the next
-//! request. See docs/gateway.md.
+//! and streams finish; [`watch_store`] reads the store's `enforcement` table and virtual keys
+//! every `refresh` (1 s by default), so that a measure an incident puts in force applies to
+//! the next request, and writes back which measures this gateway has in force and applied.
+//! See docs/gateway.md.
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
@@ -22,17 +23,19 @@
 //! # Ok(()) }
 //! ```
 
+pub mod keys;
 pub mod limiter;
 pub mod log;
 pub mod measures;
 pub mod metrics;
+pub mod perturb;
 pub mod pow;
 mod proxy;
 pub mod settings;
 pub mod sse;
+pub mod sync;
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,7 +46,8 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-pub use proxy::{key_id, Gateway, GatewayBody, BIAS_CAP};
+pub use keys::key_id;
+pub use proxy::{random_secret, Gateway, GatewayBody, Tally, BIAS_CAP};
 pub use settings::{Settings, SettingsError};
 
 /// How long in-flight requests and streams may take to finish after shutdown begins.
@@ -90,33 +94,31 @@ pub async fn serve(
     let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
 }
 
-/// Reads the measures in force from the database every `settings.refresh` on a thread of its
-/// own and puts them in force in the gateway, until `stop` is set. A database that cannot be
-/// read keeps the measures last read (and says so once until it can be read again).
-pub fn watch_measures(
-    gateway: Arc<Gateway>,
-    database: PathBuf,
+/// Keeps the gateway and the database in step every `settings.refresh` on a thread of its
+/// own, until `stop` is set, starting from a [`sync::StoreSync`] the caller opened (and
+/// usually ran once, so that the measures and keys are in use before the first request). A
+/// database that cannot be read or written keeps what was last read in use (and says so once
+/// until it works again).
+pub fn watch_store(
+    mut sync: sync::StoreSync,
     stop: Arc<AtomicBool>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut failing = false;
+        let refresh = sync.gateway().settings.refresh;
         while !stop.load(Ordering::Relaxed) {
-            match read_measures(&database) {
-                Ok(m) => {
-                    gateway.set_measures(m);
-                    failing = false;
-                }
+            std::thread::sleep(refresh);
+            match sync.sync() {
+                Ok(()) => failing = false,
                 Err(e) if !failing => {
-                    eprintln!(
-                        "modelward gateway: reading measures from {}: {e}",
-                        database.display()
-                    );
+                    eprintln!("modelward gateway: keeping in step with the database: {e}");
                     failing = true;
                 }
                 Err(_) => {}
             }
-            std::thread::sleep(gateway.settings.refresh);
         }
+        // What was applied since the last pass is reported before the gateway stops.
+        let _ = sync.sync();
     })
 }
 

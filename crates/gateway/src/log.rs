@@ -118,6 +118,9 @@ pub struct Call {
     pub client_ip: String,
     pub client_port: u16,
     pub api_key_id: String,
+    /// The principal when it is not the key's id (a virtual key's), and its team.
+    pub user: Option<String>,
+    pub team: Option<String>,
     pub method: String,
     pub path: String,
     pub status: u16,
@@ -127,8 +130,14 @@ pub struct Call {
     pub upstream_url: String,
     pub model: Option<String>,
     pub stream: bool,
-    /// Measures the gateway applied to the call (`block`, `rate_limit`, ...).
+    /// Measures the gateway applied to the call (`block`, `rate_limit`, ...), and `limit` or
+    /// `policy` when the configuration's own limits or policy refused it.
     pub applied: Vec<&'static str>,
+    /// The measures in force that matched the call (not logged: what the gateway reports
+    /// having applied).
+    pub matched: Vec<std::sync::Arc<crate::measures::Row>>,
+    /// Token buckets (target, tokens a minute) the call's tokens are charged to.
+    pub token_buckets: Vec<(String, u64)>,
 }
 
 /// Request headers worth keeping in the log.
@@ -159,6 +168,13 @@ impl Call {
             "request": request,
             "response": response,
         });
+        if let Some(u) = &self.user {
+            doc["principal"]["user"] = json!(u);
+            doc["principal"]["auth"] = json!("virtual_key");
+        }
+        if let Some(t) = &self.team {
+            doc["principal"]["team"] = json!(t);
+        }
         if let Some(m) = &self.model {
             doc["upstream"]["model"] = json!(m);
         }

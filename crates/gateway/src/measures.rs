@@ -9,13 +9,14 @@
 //! | `rate_limit` | at most `requests_per_minute` (token bucket per target), else 429 with `Retry-After` |
 //! | `reduce_output_detail` | `logprobs` and `top_logprobs` removed from the request and the response; `logit_bias` together with log probabilities refused (400); bias magnitudes capped |
 //! | `proof_of_work` (`difficulty_bits`) | each request must carry a solved challenge ([`crate::pow`]), else 428 with a new one |
-//! | `perturb_output` | not applied by this version: counted as a measure in force that no enforcer applies ([`Measures::unapplied`]) |
+//! | `perturb_output` (`noise`) | returned log probabilities moved by seeded noise, deterministic per principal, and top candidates sorted again ([`crate::perturb`]); the most noise in force wins |
 //!
 //! Targets: `principal` (the caller's principal), `api_key` (its key id), `source_ip`,
-//! `model` (the request's model). When several measures match, the strictest wins: revoked,
+//! `model` (the request's model), `team` (a virtual key's team). When several measures match, the strictest wins: revoked,
 //! then blocked, then the lowest rate, with reduced detail on top.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use modelward_store::enforcement::Measure;
 
@@ -26,6 +27,17 @@ pub struct Subject<'a> {
     pub api_key: Option<&'a str>,
     pub source_ip: Option<&'a str>,
     pub model: Option<&'a str>,
+    pub team: Option<&'a str>,
+}
+
+/// Which row of the `enforcement` table a measure is: what a gateway reports having in
+/// force and applied.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Row {
+    pub measure: String,
+    pub target_kind: String,
+    pub target: String,
+    pub incident_id: String,
 }
 
 /// What applies to one request.
@@ -42,6 +54,10 @@ pub struct Decision {
     pub max_top_logprobs: Option<u32>,
     /// Proof of work of this many bits asked of each request (the most in force wins).
     pub pow_bits: Option<u32>,
+    /// Log probabilities perturbed with this much noise (the most in force wins).
+    pub perturb: Option<f64>,
+    /// Every measure in force that matched the request (whether or not it was the strictest).
+    pub matched: Vec<Arc<Row>>,
 }
 
 impl Decision {
@@ -51,11 +67,14 @@ impl Decision {
     }
 }
 
+/// A target kind and target.
+type Target = (String, String);
+
 /// The measures in force at one time, by target.
 #[derive(Debug, Clone, Default)]
 pub struct Measures {
     /// (target kind, target) → measures.
-    by_target: HashMap<(String, String), Vec<Parsed>>,
+    by_target: HashMap<Target, Vec<(Parsed, Arc<Row>)>>,
     unapplied: usize,
 }
 
@@ -67,6 +86,7 @@ enum Parsed {
     /// Strip, or cap at this many.
     ReduceDetail(Option<u32>),
     ProofOfWork(u32),
+    Perturb(f64),
 }
 
 impl Measures {
@@ -91,6 +111,14 @@ impl Measures {
                         .map_or(20, |n| n.min(u64::from(crate::pow::MAX_BITS)) as u32);
                     Parsed::ProofOfWork(bits)
                 }
+                "perturb_output" => {
+                    let noise = serde_json::from_str::<serde_json::Value>(&m.params)
+                        .ok()
+                        .and_then(|p| p.get("noise")?.as_f64())
+                        .filter(|n| n.is_finite() && *n > 0.0)
+                        .map_or(0.01, |n| n.min(1.0));
+                    Parsed::Perturb(noise)
+                }
                 "reduce_output_detail" => {
                     let p =
                         serde_json::from_str::<serde_json::Value>(&m.params).unwrap_or_default();
@@ -107,10 +135,16 @@ impl Measures {
                     continue;
                 }
             };
+            let row = Arc::new(Row {
+                measure: m.measure.clone(),
+                target_kind: m.target_kind.clone(),
+                target: m.target.clone(),
+                incident_id: m.incident_id.clone(),
+            });
             out.by_target
                 .entry((m.target_kind.clone(), m.target.clone()))
                 .or_default()
-                .push(parsed);
+                .push((parsed, row));
         }
         out
     }
@@ -124,10 +158,14 @@ impl Measures {
         self.len() == 0
     }
 
-    /// Measures in force that this gateway does not apply (`perturb_output`,
-    /// `proof_of_work`, kinds it does not know).
+    /// Measures in force that this gateway does not apply (kinds it does not know).
     pub fn unapplied(&self) -> usize {
         self.unapplied
+    }
+
+    /// Every measure this gateway applies.
+    pub fn rows(&self) -> impl Iterator<Item = &Arc<Row>> {
+        self.by_target.values().flatten().map(|(_, row)| row)
     }
 
     /// The strictest of what applies to a request.
@@ -141,19 +179,24 @@ impl Measures {
             ("api_key", s.api_key),
             ("source_ip", s.source_ip),
             ("model", s.model),
+            ("team", s.team),
         ];
         for (kind, value) in targets {
             let Some(value) = value else { continue };
             let Some(list) = self.by_target.get(&(kind.to_string(), value.to_string())) else {
                 continue;
             };
-            for m in list {
+            for (m, row) in list {
+                d.matched.push(row.clone());
                 match m {
                     Parsed::Revoke => d.revoked = true,
                     Parsed::Block => d.blocked = true,
                     Parsed::ReduceDetail(None) => d.reduce_detail = true,
                     Parsed::ProofOfWork(bits) => {
                         d.pow_bits = Some(d.pow_bits.map_or(*bits, |b| b.max(*bits)));
+                    }
+                    Parsed::Perturb(noise) => {
+                        d.perturb = Some(d.perturb.map_or(*noise, |n| n.max(*noise)));
                     }
                     Parsed::ReduceDetail(Some(n)) => {
                         d.max_top_logprobs = Some(d.max_top_logprobs.map_or(*n, |m| m.min(*n)));
@@ -204,7 +247,9 @@ mod tests {
             ),
             m("reduce_output_detail", "model", "gpt-4o", "{}"),
             m("block", "api_key", "k2", "{}"),
-            m("perturb_output", "principal", "p1", "{}"),
+            m("perturb_output", "principal", "p1", r#"{"noise":0.05}"#),
+            m("perturb_output", "model", "gpt-4o", "{}"),
+            m("lock_storage", "principal", "p1", "{}"),
             m(
                 "proof_of_work",
                 "principal",
@@ -218,15 +263,20 @@ mod tests {
                 r#"{"kind":"proof_of_work","difficulty_bits":16}"#,
             ),
         ]);
-        assert_eq!((measures.len(), measures.unapplied()), (7, 1));
+        assert_eq!((measures.len(), measures.unapplied()), (9, 1));
         let d = measures.decide(&Subject {
             principal: Some("p1"),
             api_key: Some("k1"),
             source_ip: Some("203.0.113.9"),
             model: Some("gpt-4o"),
+            team: None,
         });
+        assert_eq!(d.matched.len(), 7);
         assert_eq!(
-            d,
+            Decision {
+                matched: Vec::new(),
+                ..d
+            },
             Decision {
                 revoked: false,
                 blocked: false,
@@ -234,6 +284,8 @@ mod tests {
                 reduce_detail: true,
                 max_top_logprobs: None,
                 pow_bits: Some(16),
+                perturb: Some(0.05),
+                matched: Vec::new(),
             }
         );
         let blocked = measures.decide(&Subject {

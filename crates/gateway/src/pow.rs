@@ -8,13 +8,15 @@
 //! v1.<expires, ms>.<difficulty bits>.<key id>.<tag>
 //! ```
 //!
-//! where the tag is HMAC-SHA-256 (a secret of the gateway process) of the rest, so a challenge
+//! where the tag is HMAC-SHA-256 (a key derived from the gateway's secret) of the rest, so a challenge
 //! cannot be forged or carried to another key. The caller finds a nonce (any text of at most
 //! 64 characters) such that SHA-256 of `<challenge>:<nonce>` begins with at least `difficulty`
 //! zero bits, and sends the request again with `x-modelward-pow: <challenge>:<nonce>`
 //! (`modelward pow solve CHALLENGE` prints that header's value). A solution is good for one
 //! request, until the challenge expires (60 s); 20 bits, PB-53's default, is about a million
-//! hashes. Challenges do not survive a restart of the gateway (the secret is new).
+//! hashes. Challenges survive a restart, and gateways sharing a secret accept each other's,
+//! when the secret is kept (`secret_env`, or the one kept in the database); a gateway with
+//! neither makes a new secret at each start.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -51,14 +53,6 @@ pub enum Rejected {
 }
 
 impl ProofOfWork {
-    /// With a secret of this process (from the system's random source).
-    pub fn new() -> std::io::Result<ProofOfWork> {
-        use std::io::Read;
-        let mut secret = [0u8; 32];
-        std::fs::File::open("/dev/urandom")?.read_exact(&mut secret)?;
-        Ok(ProofOfWork::with_secret(secret))
-    }
-
     pub fn with_secret(secret: [u8; 32]) -> ProofOfWork {
         ProofOfWork {
             secret,
@@ -187,12 +181,5 @@ mod tests {
             Err(Rejected::Malformed)
         );
         assert_eq!(leading_zero_bits(&[0, 0x10]), 11);
-    }
-
-    #[test]
-    fn the_process_secret_comes_from_the_system() {
-        let a = ProofOfWork::new().unwrap();
-        let b = ProofOfWork::new().unwrap();
-        assert_ne!(a.secret, b.secret);
     }
 }

@@ -1,10 +1,11 @@
 //! One request through the gateway: route, caller, measures in force, upstream, response
 //! (streamed chunk by chunk when the caller asked for a stream), log record.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -19,9 +20,11 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
+use crate::keys::{key_id, KeyMode, Keys, Limits};
 use crate::limiter::Limiter;
 use crate::log::{Call, LlmLog, LOGGED_HEADERS};
-use crate::measures::{Decision, Measures, Subject};
+use crate::measures::{Decision, Measures, Row, Subject};
+use crate::perturb::Perturber;
 use crate::settings::{Settings, Upstream, UpstreamKind};
 use crate::sse;
 
@@ -59,9 +62,14 @@ pub struct Gateway {
     pub settings: Settings,
     client: Client<HttpConnector, Full<Bytes>>,
     measures: RwLock<Arc<Measures>>,
+    keys: RwLock<Arc<Keys>>,
+    /// What was applied under each measure since the last report ([`Gateway::take_applied`]).
+    applied: Mutex<HashMap<Arc<Row>, Tally>>,
     limiter: Limiter,
     log: Option<LlmLog>,
     pow: crate::pow::ProofOfWork,
+    /// The key of `perturb_output`'s noise ([`crate::perturb`]).
+    secret: Vec<u8>,
     metrics: crate::metrics::Metrics,
 }
 
@@ -73,24 +81,27 @@ impl Gateway {
         let client = Client::builder(hyper_util::rt::TokioExecutor::new())
             .pool_idle_timeout(std::time::Duration::from_secs(90))
             .build(connector);
+        let secret = settings
+            .secret
+            .clone()
+            .unwrap_or_else(|| random_secret().to_vec());
+        // Challenges are keyed by a secret of their own, derived from the gateway's.
+        let pow_secret: [u8; 32] = Sha256::new()
+            .chain_update(b"modelward proof of work\0")
+            .chain_update(&secret)
+            .finalize()
+            .into();
         Gateway {
             settings,
             client,
             measures: RwLock::new(Arc::new(Measures::default())),
+            keys: RwLock::new(Arc::new(Keys::default())),
+            applied: Mutex::new(HashMap::new()),
             limiter: Limiter::default(),
             log,
             metrics: crate::metrics::Metrics::default(),
-            pow: crate::pow::ProofOfWork::new().unwrap_or_else(|_| {
-                // No /dev/urandom: the standard library's per-process random hash keys.
-                use std::hash::{BuildHasher, Hasher};
-                let mut secret = [0u8; 32];
-                for chunk in secret.chunks_mut(8) {
-                    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-                    h.write_u8(0);
-                    chunk.copy_from_slice(&h.finish().to_le_bytes());
-                }
-                crate::pow::ProofOfWork::with_secret(secret)
-            }),
+            pow: crate::pow::ProofOfWork::with_secret(pow_secret),
+            secret,
         }
     }
 
@@ -104,6 +115,35 @@ impl Gateway {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Puts the virtual keys read from the store in use.
+    pub fn set_keys(&self, keys: Keys) {
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
+    }
+
+    fn keys(&self) -> Arc<Keys> {
+        self.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Gives back what [`Gateway::take_applied`] took (it could not be reported).
+    pub fn restore_applied(&self, taken: HashMap<Arc<Row>, Tally>) {
+        let mut applied = self.applied.lock().unwrap_or_else(|e| e.into_inner());
+        for (row, t) in taken {
+            applied
+                .entry(row)
+                .and_modify(|e| {
+                    e.first = e.first.min(t.first);
+                    e.last = e.last.max(t.last);
+                    e.requests += t.requests;
+                })
+                .or_insert(t);
+        }
+    }
+
+    /// What was applied under each measure since the last call of this.
+    pub fn take_applied(&self) -> HashMap<Arc<Row>, Tally> {
+        std::mem::take(&mut *self.applied.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Serves one request.
@@ -173,20 +213,58 @@ impl Gateway {
             )
         })?;
         let (parts, body) = req.into_parts();
+        let client_ip = self.client_ip(remote.ip(), &parts.headers);
+        let issued = self.keys().find(&key);
         // From here every call is logged, refused or not.
         let mut call = Call {
             at_ms,
-            client_ip: remote.ip().to_string(),
+            client_ip: client_ip.to_string(),
             client_port: remote.port(),
-            api_key_id: key_id(&key),
+            api_key_id: issued
+                .as_ref()
+                .map_or_else(|| key_id(&key), |k| k.id.clone()),
+            user: issued.as_ref().map(|k| k.principal.clone()),
+            team: issued.as_ref().and_then(|k| k.team.clone()),
             method: parts.method.to_string(),
             path,
             headers: logged_headers(&parts.headers),
             ..Call::default()
         };
         let mut request = Value::Null;
+        let caller = match (&issued, self.settings.keys) {
+            (Some(k), _) if k.revoked || k.expires_at.is_some_and(|t| t <= at_ms) => Err(error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_request_error",
+                "invalid_api_key",
+                "This API key has been revoked or has expired.",
+            )),
+            (None, KeyMode::Virtual) => Err(error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_request_error",
+                "invalid_api_key",
+                "Incorrect API key provided.",
+            )),
+            _ => Ok(()),
+        };
+        if let Err(refusal) = caller {
+            call.status = refusal.status.as_u16();
+            self.write_log(&call, &request, &refusal.body());
+            return Err(refusal);
+        }
+        // A virtual key is never sent upstream: the upstream's own key is (settings check
+        // that every upstream has one when virtual keys are in use).
+        let key = if issued.is_some() { String::new() } else { key };
         let result = self
-            .forward(&mut call, &mut request, parts, body, &key, &route, at)
+            .forward(
+                &mut call,
+                &mut request,
+                parts,
+                body,
+                &key,
+                issued.as_deref(),
+                &route,
+                at,
+            )
             .await;
         if let Err(refusal) = &result {
             call.status = refusal.status.as_u16();
@@ -206,6 +284,7 @@ impl Gateway {
         parts: hyper::http::request::Parts,
         body: Incoming,
         key: &str,
+        issued: Option<&crate::keys::Issued>,
         route: &Route,
         at: Instant,
     ) -> Result<Response<GatewayBody>, Refusal> {
@@ -258,17 +337,21 @@ impl Gateway {
         });
         call.model = model.clone();
         call.stream = request.get("stream").and_then(Value::as_bool) == Some(true);
+        let principal = call.user.clone().unwrap_or_else(|| call.api_key_id.clone());
         let decision = self.measures().decide(&Subject {
-            principal: Some(&call.api_key_id),
+            principal: Some(&principal),
             api_key: Some(&call.api_key_id),
             source_ip: Some(&call.client_ip),
             model: model.as_deref(),
+            team: call.team.as_deref(),
         });
+        call.matched = decision.matched.clone();
         let solution = parts
             .headers
             .get(crate::pow::SOLUTION_HEADER)
             .and_then(|v| v.to_str().ok());
         self.contain(&decision, request, call, solution)?;
+        self.police(request, call, &principal, model.as_deref(), issued)?;
         let upstream = self
             .settings
             .upstream_for(model.as_deref())
@@ -312,12 +395,18 @@ impl Gateway {
             .get(hyper::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/event-stream"));
+        let edit = ResponseEdit {
+            strip: decision.reduce_detail,
+            stripped: false,
+            perturb: decision
+                .perturb
+                .map(|noise| Perturber::new(&self.secret, &call.api_key_id, noise)),
+        };
         let (call, request) = (std::mem::take(call), std::mem::take(request));
         if is_stream {
-            Ok(self.stream(response, call, request, decision.reduce_detail, at))
+            Ok(self.stream(response, call, request, edit, at))
         } else {
-            self.whole(response, call, request, decision.reduce_detail, at)
-                .await
+            self.whole(response, call, request, edit, at).await
         }
     }
 
@@ -349,17 +438,9 @@ impl Gateway {
             ));
         }
         if let Some((rate, target)) = &d.rate_limit {
-            if let Err(wait) = self.limiter.take(target, *rate, Instant::now()) {
+            if let Err(wait) = self.limiter.take(target, u64::from(*rate), Instant::now()) {
                 call.applied.push("rate_limit");
-                let mut r = error(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limit_error",
-                    "rate_limit_exceeded",
-                    &format!("Rate limit reached: {rate} requests per minute."),
-                );
-                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                r.retry_after = Some(secs.max(1));
-                return Err(r);
+                return Err(rate_limited(&format!("{rate} requests per minute"), wait));
             }
         }
         if let Some(bits) = d.pow_bits {
@@ -433,13 +514,121 @@ impl Gateway {
         Ok(())
     }
 
+    /// The configuration's own policy and limits, and those of the caller's key and team:
+    /// models allowed, parameters denied, requests and tokens a minute.
+    fn police(
+        &self,
+        request: &Value,
+        call: &mut Call,
+        principal: &str,
+        model: Option<&str>,
+        issued: Option<&crate::keys::Issued>,
+    ) -> Result<(), Refusal> {
+        let policy = &self.settings.policy;
+        if let Some(p) = policy
+            .denied_parameters
+            .iter()
+            .find(|p| request.get(p.as_str()).is_some())
+        {
+            call.applied.push("policy");
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "unsupported_parameter",
+                &format!("The parameter `{}` is not allowed here.", escape_path(p)),
+            ));
+        }
+        let team = call.team.as_deref();
+        let team_limits = team.and_then(|t| self.settings.teams.get(t));
+        let default = policy.limits();
+        let mut limited: Vec<(String, &Limits)> =
+            vec![(format!("principal:{principal}"), &default)];
+        if let Some(k) = issued {
+            limited.push((format!("key:{}", k.id), &k.limits));
+        }
+        if let (Some(t), Some(l)) = (team, team_limits) {
+            limited.push((format!("team:{t}"), l));
+        }
+        if limited.iter().any(|(_, l)| !l.allows(model)) {
+            call.applied.push("policy");
+            return Err(error(
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                "model_not_found",
+                "The model is not served here.",
+            ));
+        }
+        let now = Instant::now();
+        for (target, limits) in &limited {
+            let refused = limits
+                .requests_per_minute
+                .map(|rpm| {
+                    (
+                        self.limiter
+                            .take(&format!("{target}:requests"), u64::from(rpm), now),
+                        format!("{rpm} requests per minute"),
+                    )
+                })
+                .into_iter()
+                .chain(limits.tokens_per_minute.map(|tpm| {
+                    (
+                        self.limiter.admit(&format!("{target}:tokens"), tpm, now),
+                        format!("{tpm} tokens per minute"),
+                    )
+                }))
+                .find_map(|(r, what)| r.err().map(|wait| (wait, what)));
+            if let Some((wait, what)) = refused {
+                call.applied.push("limit");
+                return Err(rate_limited(&what, wait));
+            }
+        }
+        call.token_buckets = limited
+            .iter()
+            .filter_map(|(target, l)| Some((format!("{target}:tokens"), l.tokens_per_minute?)))
+            .collect();
+        Ok(())
+    }
+
+    /// The caller's address: the connection's, or, from a trusted proxy, the last address
+    /// in `X-Forwarded-For` that is not a trusted proxy's.
+    fn client_ip(&self, remote: std::net::IpAddr, headers: &HeaderMap) -> std::net::IpAddr {
+        let trusted = &self.settings.trusted_proxies;
+        let is_trusted = |ip: std::net::IpAddr| {
+            let ip = modelward_event::ip::unmapped(ip);
+            trusted.iter().any(|r| r.contains(ip))
+        };
+        if trusted.is_empty() || !is_trusted(remote) {
+            return remote;
+        }
+        let hops: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .collect();
+        // From the nearest hop back, through trusted proxies, to the first that is not one
+        // (a hop that is not an address ends the walk: what lies before it is the client's
+        // to write).
+        let mut caller = remote;
+        for hop in hops.iter().rev() {
+            let Some(ip) = modelward_event::ip::parse_ip(hop.trim()) else {
+                break;
+            };
+            caller = ip;
+            if !is_trusted(ip) {
+                break;
+            }
+        }
+        caller
+    }
+
     /// A whole (non-streamed) response.
     async fn whole(
         &self,
         response: Response<Incoming>,
         mut call: Call,
         request: Value,
-        reduce: bool,
+        mut edit: ResponseEdit,
         at: Instant,
     ) -> Result<Response<GatewayBody>, Refusal> {
         let (parts, body) = response.into_parts();
@@ -460,9 +649,12 @@ impl Gateway {
             }
         };
         let mut parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
-        let stripped = reduce && parsed.as_mut().is_some_and(strip_logprobs);
+        if let Some(v) = parsed.as_mut() {
+            edit.apply(v);
+        }
+        edit.note(&mut call);
         let bytes = match &parsed {
-            Some(v) if stripped => Bytes::from(v.to_string()),
+            Some(v) if edit.changed() => Bytes::from(v.to_string()),
             _ => bytes,
         };
         call.duration_ms = at.elapsed().as_millis() as u64;
@@ -482,7 +674,7 @@ impl Gateway {
         response: Response<Incoming>,
         mut call: Call,
         request: Value,
-        reduce: bool,
+        mut edit: ResponseEdit,
         at: Instant,
     ) -> Response<GatewayBody> {
         let (parts, mut body) = response.into_parts();
@@ -491,9 +683,7 @@ impl Gateway {
         tokio::spawn(async move {
             let mut copy = Vec::new();
             let mut rewriter = sse::Rewriter::default();
-            let edit = |v: &mut Value| {
-                strip_logprobs(v);
-            };
+            let rewrite = edit.rewrites();
             let mut gone = false;
             while let Some(frame) = body.frame().await {
                 let Ok(frame) = frame else { break };
@@ -506,8 +696,8 @@ impl Gateway {
                 if copy.len() + data.len() <= MAX_RESPONSE {
                     copy.extend_from_slice(&data);
                 }
-                let out = if reduce {
-                    Bytes::from(rewriter.push(&data, &edit))
+                let out = if rewrite {
+                    Bytes::from(rewriter.push(&data, &mut |v| edit.apply(v)))
                 } else {
                     data
                 };
@@ -523,6 +713,7 @@ impl Gateway {
                 }
             }
             drop(tx);
+            edit.note(&mut call);
             call.duration_ms = at.elapsed().as_millis() as u64;
             let response = sse::reassemble(&sse::events(&copy));
             gateway.write_log(&call, &request, &response);
@@ -535,12 +726,117 @@ impl Gateway {
 
     fn write_log(&self, call: &Call, request: &Value, response: &Value) {
         self.metrics.call(call);
+        if !call.applied.is_empty() && !call.matched.is_empty() {
+            let mut applied = self.applied.lock().unwrap_or_else(|e| e.into_inner());
+            for row in &call.matched {
+                if call.applied.contains(&row.measure.as_str()) {
+                    let t = applied.entry(row.clone()).or_insert(Tally {
+                        first: call.at_ms,
+                        last: call.at_ms,
+                        requests: 0,
+                    });
+                    t.first = t.first.min(call.at_ms);
+                    t.last = t.last.max(call.at_ms);
+                    t.requests += 1;
+                }
+            }
+        }
+        if !call.token_buckets.is_empty() && call.status < 400 {
+            let tokens = tokens_of(request, response);
+            let now = Instant::now();
+            for (target, rate) in &call.token_buckets {
+                self.limiter.charge(target, *rate, tokens, now);
+            }
+        }
         if let Some(log) = &self.log {
             if let Err(e) = log.write(&call.record(request, response)) {
                 eprintln!("modelward gateway: writing the LLM log: {e}");
             }
         }
     }
+}
+
+/// Requests a measure changed or refused, first and last (ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    pub first: i64,
+    pub last: i64,
+    pub requests: i64,
+}
+
+/// The tokens of a call: the answer's `usage.total_tokens` (chat, completions, embeddings
+/// and the Responses API all report it, a stream when asked with `include_usage`), else an
+/// estimate of a token per four bytes of request and answer.
+fn tokens_of(request: &Value, response: &Value) -> u64 {
+    let usage = &response["usage"];
+    usage["total_tokens"].as_u64().unwrap_or_else(|| {
+        let sum = usage["input_tokens"]
+            .as_u64()
+            .zip(usage["output_tokens"].as_u64());
+        sum.map_or_else(
+            || (request.to_string().len() + response.to_string().len()).div_ceil(4) as u64,
+            |(i, o)| i + o,
+        )
+    })
+}
+
+/// What the measures change in a response: log probabilities stripped, or perturbed.
+struct ResponseEdit {
+    strip: bool,
+    /// Whether anything was stripped so far.
+    stripped: bool,
+    perturb: Option<Perturber>,
+}
+
+impl ResponseEdit {
+    fn changed(&self) -> bool {
+        self.stripped || self.perturb.as_ref().is_some_and(Perturber::changed)
+    }
+
+    /// Names what was applied in the call's record.
+    fn note(&self, call: &mut Call) {
+        let mut add = |measure| {
+            if !call.applied.contains(&measure) {
+                call.applied.push(measure);
+            }
+        };
+        if self.stripped {
+            add("reduce_output_detail");
+        }
+        if self.perturb.as_ref().is_some_and(Perturber::changed) {
+            add("perturb_output");
+        }
+    }
+
+    /// Whether responses are rewritten at all.
+    fn rewrites(&self) -> bool {
+        self.strip || self.perturb.is_some()
+    }
+
+    fn apply(&mut self, v: &mut Value) {
+        if self.strip {
+            self.stripped |= strip_logprobs(v);
+        } else if let Some(p) = &mut self.perturb {
+            p.apply(v);
+        }
+    }
+}
+
+/// 32 bytes from the system's random source, or failing that from the standard library's
+/// per-process random hash keys.
+pub fn random_secret() -> [u8; 32] {
+    use std::io::Read;
+    let mut secret = [0u8; 32];
+    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut secret));
+    if read.is_err() {
+        use std::hash::{BuildHasher, Hasher};
+        for chunk in secret.chunks_mut(8) {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u8(0);
+            chunk.copy_from_slice(&h.finish().to_le_bytes());
+        }
+    }
+    secret
 }
 
 /// The APIs the gateway serves.
@@ -587,14 +883,6 @@ fn caller_key(headers: &HeaderMap) -> Option<String> {
         .or(azure)
         .filter(|k| !k.is_empty())
         .map(str::to_string)
-}
-
-/// A key's stable id: `key-` and the first 16 hex digits of its SHA-256 (the key itself is
-/// never stored or logged).
-pub fn key_id(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    format!("key-{hex}")
 }
 
 fn logged_headers(headers: &HeaderMap) -> serde_json::Map<String, Value> {
@@ -745,6 +1033,19 @@ impl Refusal {
     }
 }
 
+/// 429 with `Retry-After` (whole seconds, at least one).
+fn rate_limited(what: &str, wait: std::time::Duration) -> Refusal {
+    let mut r = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limit_error",
+        "rate_limit_exceeded",
+        &format!("Rate limit reached: {what}."),
+    );
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    r.retry_after = Some(secs.max(1));
+    r
+}
+
 fn error(status: StatusCode, kind: &'static str, code: &'static str, message: &str) -> Refusal {
     Refusal {
         status,
@@ -772,12 +1073,8 @@ mod tests {
     }
 
     #[test]
-    fn key_ids_are_stable_and_say_nothing_of_the_key() {
-        let id = key_id("sk-test-123");
-        assert_eq!(id, key_id("sk-test-123"));
-        assert_eq!(id.len(), 20);
-        assert!(!id.contains("123"));
-        assert_ne!(id, key_id("sk-test-124"));
+    fn secrets_come_from_the_system() {
+        assert_ne!(random_secret(), random_secret());
     }
 
     #[test]

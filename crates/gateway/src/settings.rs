@@ -1,11 +1,15 @@
 //! The gateway's configuration: `[gateway]` of the configuration file as written
 //! ([`Options`], every key optional, unknown keys refused) resolved into [`Settings`].
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use modelward_event::ip::IpRange;
 use serde::Deserialize;
+
+use crate::keys::{KeyMode, Limits};
 
 /// What kind of API an upstream speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -40,6 +44,33 @@ pub struct UpstreamOptions {
     pub models: Vec<String>,
 }
 
+/// `[gateway.policy]`: what applies to every caller, whatever the measures in force.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Requests a minute for each principal (token bucket).
+    pub requests_per_minute: Option<u32>,
+    /// Tokens (prompt and completion, from the answer's `usage`) a minute for each principal.
+    pub tokens_per_minute: Option<u64>,
+    /// Models served (`*` globs); empty: any.
+    #[serde(default)]
+    pub models: Vec<String>,
+    /// Request parameters refused (400), e.g. `["logit_bias"]`.
+    #[serde(default)]
+    pub denied_parameters: Vec<String>,
+}
+
+impl Policy {
+    /// The limits it sets for each principal.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            requests_per_minute: self.requests_per_minute,
+            tokens_per_minute: self.tokens_per_minute,
+            models: self.models.clone(),
+        }
+    }
+}
+
 /// `[gateway]` as written.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -71,6 +102,24 @@ pub struct Options {
     /// windows, analyzers' profiles); without it a restart starts afresh and a shutdown
     /// closes every window as at the end of a hunt.
     pub detect_state: Option<PathBuf>,
+    /// The environment variable holding the gateway's secret (any text of 16 bytes or
+    /// more): the key of `perturb_output`'s noise, so that it can be recomputed later as
+    /// evidence, and of proof-of-work challenges. Without it the gateway keeps one in
+    /// `database` (made at the first start), or, with no database, makes one per start.
+    pub secret_env: Option<String>,
+    /// This gateway's name in the database's record of what enforces the measures (default
+    /// `gateway@` and the listen address).
+    pub name: Option<String>,
+    /// Keys the gateway did not issue: `passthrough` (default), `virtual` (refused) or
+    /// `mixed` (docs/gateway.md, "Callers").
+    pub keys: Option<KeyMode>,
+    pub policy: Option<Policy>,
+    /// `[gateway.teams.NAME]`: limits of each team, shared by its keys.
+    pub teams: Option<BTreeMap<String, Limits>>,
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed: the caller's
+    /// address is the last one in it not of a trusted proxy. From anyone else the header is
+    /// ignored.
+    pub trusted_proxies: Option<Vec<IpRange>>,
 }
 
 /// An upstream, resolved.
@@ -99,6 +148,13 @@ pub struct Settings {
     pub detect: bool,
     pub detect_lateness: Duration,
     pub detect_state: Option<PathBuf>,
+    /// The gateway's secret (`secret_env`); `None`: the caller finds one.
+    pub secret: Option<Vec<u8>>,
+    pub name: String,
+    pub keys: KeyMode,
+    pub policy: Policy,
+    pub teams: BTreeMap<String, Limits>,
+    pub trusted_proxies: Vec<IpRange>,
 }
 
 /// A configuration the gateway cannot run with.
@@ -112,6 +168,12 @@ pub enum SettingsError {
     Https { name: String },
     #[error("upstream {name:?}: the environment variable {var} is not set")]
     MissingKey { name: String, var: String },
+    #[error("secret_env: the environment variable {var} is not set")]
+    MissingSecret { var: String },
+    #[error("secret_env: the secret in {var} is shorter than 16 bytes")]
+    ShortSecret { var: String },
+    #[error("keys = {mode:?} needs every upstream to have api_key_env (a virtual key is never sent upstream); {name:?} has none")]
+    VirtualKeysNeedUpstreamKey { mode: KeyMode, name: String },
     #[error("detect = true needs `log` (the calls detection reads) and `database` (where incidents and measures go)")]
     DetectNeeds,
     #[error("{key}: {value:?} is not a duration (e.g. \"500ms\", \"10s\", \"5m\")")]
@@ -179,10 +241,37 @@ impl Options {
         if detect && (self.log.is_none() || self.database.is_none()) {
             return Err(SettingsError::DetectNeeds);
         }
+        let secret = match &self.secret_env {
+            Some(var) => {
+                let value =
+                    env(var).ok_or_else(|| SettingsError::MissingSecret { var: var.clone() })?;
+                if value.len() < 16 {
+                    return Err(SettingsError::ShortSecret { var: var.clone() });
+                }
+                Some(value.into_bytes())
+            }
+            None => None,
+        };
+        let keys = self.keys.unwrap_or_default();
+        if keys != KeyMode::Passthrough {
+            if let Some(u) = upstreams.iter().find(|u| u.api_key.is_none()) {
+                return Err(SettingsError::VirtualKeysNeedUpstreamKey {
+                    mode: keys,
+                    name: u.name.clone(),
+                });
+            }
+        }
+        let listen = self
+            .listen
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
         Ok(Settings {
-            listen: self
-                .listen
-                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            secret,
+            name: self.name.unwrap_or_else(|| format!("gateway@{listen}")),
+            keys,
+            policy: self.policy.unwrap_or_default(),
+            teams: self.teams.unwrap_or_default(),
+            trusted_proxies: self.trusted_proxies.unwrap_or_default(),
+            listen,
             upstreams,
             database: self.database,
             log: self.log,
@@ -264,5 +353,12 @@ mod tests {
             .to_string()
             .contains("refresh"));
         assert!(serde_json::from_str::<Options>(r#"{"listn": "1"}"#).is_err());
+        // Virtual keys are never sent upstream: each upstream needs its own key.
+        let virtual_keys =
+            opts(r#"{"upstreams": [{"name": "x", "url": "http://a"}], "keys": "virtual"}"#);
+        assert!(matches!(
+            virtual_keys.resolve(&|_| None),
+            Err(SettingsError::VirtualKeysNeedUpstreamKey { .. })
+        ));
     }
 }

@@ -17,13 +17,13 @@ const MAX_EVENT: usize = 1 << 20;
 impl Rewriter {
     /// Takes a piece of the stream; returns the whole events in it (rewritten by `edit`),
     /// keeping a partial event for the next piece.
-    pub fn push(&mut self, piece: &[u8], edit: &dyn Fn(&mut Value)) -> Vec<u8> {
+    pub fn push(&mut self, piece: &[u8], edit: &mut dyn FnMut(&mut Value)) -> Vec<u8> {
         self.pending.extend_from_slice(piece);
         let mut out = Vec::with_capacity(self.pending.len());
         let mut start = 0;
         while let Some(end) = find_event_end(&self.pending[start..]) {
             let event = &self.pending[start..start + end];
-            out.extend_from_slice(&rewrite_event(event, edit));
+            out.extend_from_slice(&rewrite_event(event, &mut *edit));
             start += end;
         }
         self.pending.drain(..start);
@@ -53,7 +53,7 @@ fn memchr_pair(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-fn rewrite_event(event: &[u8], edit: &dyn Fn(&mut Value)) -> Vec<u8> {
+fn rewrite_event(event: &[u8], edit: &mut dyn FnMut(&mut Value)) -> Vec<u8> {
     let Ok(text) = std::str::from_utf8(event) else {
         return event.to_vec();
     };
@@ -171,15 +171,15 @@ mod tests {
     #[test]
     fn events_cut_anywhere_come_out_whole_and_rewritten() {
         let stream = b"data: {\"a\":1,\"logprobs\":2}\n\ndata: {\"a\":3}\r\n\r\ndata: [DONE]\n\n";
-        let strip = |v: &mut Value| {
+        let mut strip = |v: &mut Value| {
             if let Some(o) = v.as_object_mut() {
                 o.remove("logprobs");
             }
         };
         for cut in 1..stream.len() {
             let mut r = Rewriter::default();
-            let mut out = r.push(&stream[..cut], &strip);
-            out.extend(r.push(&stream[cut..], &strip));
+            let mut out = r.push(&stream[..cut], &mut strip);
+            out.extend(r.push(&stream[cut..], &mut strip));
             out.extend(r.finish());
             assert_eq!(
                 String::from_utf8(out).unwrap(),

@@ -17,7 +17,8 @@ use hyper_util::rt::TokioExecutor;
 use modelward_gateway::log::LlmLog;
 use modelward_gateway::measures::Measures;
 use modelward_gateway::settings::Options;
-use modelward_gateway::{key_id, serve, watch_measures, Gateway};
+use modelward_gateway::sync::StoreSync;
+use modelward_gateway::{key_id, serve, watch_store, Gateway};
 use modelward_store::enforcement::Measure;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
@@ -56,8 +57,15 @@ async fn start(name: &str, extra: Value) -> Running {
     for (k, v) in extra.as_object().unwrap() {
         options[k] = v.clone();
     }
+    for u in options["upstreams"].as_array_mut().unwrap() {
+        if u["url"] == "PLACEHOLDER" {
+            u["url"] = json!(upstream.url);
+        }
+    }
     let options: Options = serde_json::from_value(options).unwrap();
-    let settings = options.resolve(&|_| None).unwrap();
+    let settings = options
+        .resolve(&|v| (v == "UPSTREAM_KEY").then(|| "sk-upstream".into()))
+        .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let gateway = Arc::new(Gateway::new(settings, Some(LlmLog::open(&log).unwrap())));
@@ -84,11 +92,24 @@ async fn post(url: &str, path: &str, body: &Value) -> Response<Incoming> {
 }
 
 async fn post_raw(url: &str, path: &str, body: Bytes, key: Option<&str>) -> Response<Incoming> {
+    post_from(url, path, body, key, None).await
+}
+
+async fn post_from(
+    url: &str,
+    path: &str,
+    body: Bytes,
+    key: Option<&str>,
+    forwarded_for: Option<&str>,
+) -> Response<Incoming> {
     let mut req = Request::post(format!("{url}{path}"))
         .header("content-type", "application/json")
         .header("user-agent", "modelward-test/1");
     if let Some(k) = key {
         req = req.header("authorization", format!("Bearer {k}"));
+    }
+    if let Some(f) = forwarded_for {
+        req = req.header("x-forwarded-for", f);
     }
     client()
         .request(req.body(Full::new(body)).unwrap())
@@ -221,7 +242,10 @@ async fn a_measure_put_in_the_database_applies_to_the_next_request() {
     let mut store = modelward_store::Store::open(&db).unwrap();
     let g = start("measures", json!({"database": db})).await;
     let stop = Arc::new(AtomicBool::new(false));
-    let watcher = watch_measures(g.gateway.clone(), db.clone(), stop.clone());
+    let watcher = watch_store(
+        StoreSync::open(g.gateway.clone(), &db).unwrap(),
+        stop.clone(),
+    );
     assert_eq!(
         json_of(post(&g.url, "/v1/chat/completions", &chat(false)).await)
             .await
@@ -256,6 +280,193 @@ async fn a_measure_put_in_the_database_applies_to_the_next_request() {
     assert_eq!(last["http"]["status"], 403);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     watcher.join().unwrap();
+    // The database says that this gateway runs, had the block in force from before the first
+    // refusal, and refused requests under it (each counted once).
+    let applied = store.applied("INC-test").unwrap();
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    let a = &applied[0];
+    assert_eq!(
+        (a.measure.as_str(), a.gateway.as_str()),
+        ("block", "gateway@127.0.0.1:8080")
+    );
+    let refused = log_lines(&g.log)
+        .iter()
+        .filter(|l| l["http"]["status"] == 403)
+        .count() as i64;
+    assert_eq!(a.requests, refused);
+    assert!(a.in_force_at <= a.first_applied.unwrap() && a.first_applied <= a.last_applied);
+    assert_eq!(store.gateways_seen(0).unwrap().len(), 1);
+    let _ = g.stop.send(());
+    let _ = std::fs::remove_dir_all(&g.dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn virtual_keys_teams_policy_and_forwarded_addresses() {
+    use modelward_gateway::keys::{issue, Limits};
+    let dir = scratch("virtual-keys-db");
+    let db = dir.join("incidents.db");
+    let mut store = modelward_store::Store::open(&db).unwrap();
+    let (alice, stored) = issue(
+        [1; 24],
+        "alice",
+        Some("search"),
+        "nb",
+        &Limits::default(),
+        0,
+        None,
+    );
+    let (bob, bob_stored) = issue(
+        [2; 24],
+        "bob",
+        None,
+        "ci",
+        &Limits {
+            models: vec!["gpt-4o-mini".into()],
+            ..Limits::default()
+        },
+        0,
+        None,
+    );
+    let mut b = store.batch().unwrap();
+    b.add_key(&stored).unwrap();
+    b.add_key(&bob_stored).unwrap();
+    b.commit().unwrap();
+    let g = start(
+        "virtual-keys",
+        json!({
+            "upstreams": [{"name": "local", "url": "PLACEHOLDER", "api_key_env": "UPSTREAM_KEY"}],
+            "keys": "mixed",
+            "database": db,
+            "teams": {"search": {"requests_per_minute": 3}},
+            "policy": {"denied_parameters": ["logit_bias"]},
+            "trusted_proxies": ["127.0.0.1", "10.0.0.0/8"],
+        }),
+    )
+    .await;
+    let mut sync = StoreSync::open(g.gateway.clone(), &db).unwrap();
+    sync.sync().unwrap();
+    let call = |key: &'static str, forwarded: Option<&'static str>| {
+        let url = g.url.clone();
+        async move {
+            json_of(
+                post_from(
+                    &url,
+                    "/v1/chat/completions",
+                    Bytes::from(chat(false).to_string()),
+                    Some(key),
+                    forwarded,
+                )
+                .await,
+            )
+            .await
+        }
+    };
+    let alice: &'static str = Box::leak(alice.into_boxed_str());
+    let bob: &'static str = Box::leak(bob.into_boxed_str());
+    // A virtual key: its principal and team in the log, the upstream's key sent upstream.
+    let (status, _) = call(alice, Some("198.51.100.7, 10.1.2.3")).await;
+    assert_eq!(status, 200);
+    let seen = g.upstream.requests();
+    assert_eq!(seen[0].authorization.as_deref(), Some("Bearer sk-upstream"));
+    let first = &log_lines(&g.log)[0];
+    assert_eq!(first["principal"]["user"], "alice");
+    assert_eq!(first["principal"]["team"], "search");
+    assert_eq!(first["principal"]["api_key_id"], key_id(alice));
+    // The address behind the trusted proxies is the caller's.
+    assert_eq!(first["client"]["ip"], "198.51.100.7");
+    // The team's limit: 3 a minute.
+    assert_eq!(call(alice, None).await.0, 200);
+    assert_eq!(call(alice, None).await.0, 200);
+    let (status, body) = call(alice, None).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(
+        log_lines(&g.log)[3]["modelward"]["measures"],
+        json!(["limit"])
+    );
+    // A key's own models: bob may call gpt-4o-mini only.
+    assert_eq!(call(bob, None).await.0, 404);
+    // `mixed`: a key not issued here is served as the caller's own, its principal its id
+    // (the upstream's key is sent, as for every call to an upstream that has one).
+    assert_eq!(call(KEY, None).await.0, 200);
+    let last = log_lines(&g.log).pop().unwrap();
+    assert_eq!(last["principal"]["api_key_id"], key_id(KEY));
+    assert!(last["principal"].get("user").is_none());
+    // Denied parameters: refused whoever asks.
+    let mut biased = chat(false);
+    biased["logit_bias"] = json!({"1": 1});
+    let (status, _) = json_of(post(&g.url, "/v1/chat/completions", &biased).await).await;
+    assert_eq!(status, 400);
+    // A key revoked in the database is refused after the next pass.
+    let mut b = store.batch().unwrap();
+    assert!(b.revoke_virtual_key(&key_id(bob), 1).unwrap());
+    b.commit().unwrap();
+    sync.sync().unwrap();
+    let (status, body) = call(bob, None).await;
+    assert_eq!(status, 401, "{body}");
+    let _ = g.stop.send(());
+    let _ = std::fs::remove_dir_all(&g.dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn only_virtual_keys_and_tokens_a_minute() {
+    use modelward_gateway::keys::{issue, Limits};
+    let dir = scratch("tpm-db");
+    let db = dir.join("incidents.db");
+    let mut store = modelward_store::Store::open(&db).unwrap();
+    // 10 tokens a minute; the upstream's answers use 8 each.
+    let limits = Limits {
+        tokens_per_minute: Some(10),
+        ..Limits::default()
+    };
+    let (carol, stored) = issue([3; 24], "carol", None, "", &limits, 0, None);
+    let mut b = store.batch().unwrap();
+    b.add_key(&stored).unwrap();
+    b.commit().unwrap();
+    let g = start(
+        "tpm",
+        json!({
+            "upstreams": [{"name": "local", "url": "PLACEHOLDER", "api_key_env": "UPSTREAM_KEY"}],
+            "keys": "virtual",
+            "database": db,
+            "trusted_proxies": ["10.0.0.0/8"],
+        }),
+    )
+    .await;
+    StoreSync::open(g.gateway.clone(), &db)
+        .unwrap()
+        .sync()
+        .unwrap();
+    let body = Bytes::from(chat(false).to_string());
+    let status = |r: Response<Incoming>| r.status().as_u16();
+    // Only virtual keys: any other is refused, and logged by its id.
+    assert_eq!(
+        status(post(&g.url, "/v1/chat/completions", &chat(false)).await),
+        401
+    );
+    assert_eq!(log_lines(&g.log)[0]["principal"]["api_key_id"], key_id(KEY));
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let r = post_raw(&g.url, "/v1/chat/completions", body.clone(), Some(&carol)).await;
+        statuses.push(status(r));
+    }
+    // 10 → 2 → -6 (in debt): the third waits.
+    assert_eq!(statuses, [200, 200, 429]);
+    // X-Forwarded-For from an address that is not a trusted proxy is not believed.
+    let r = post_from(
+        &g.url,
+        "/v1/chat/completions",
+        body,
+        Some(&carol),
+        Some("198.51.100.9"),
+    )
+    .await;
+    assert_eq!(status(r), 429);
+    assert_eq!(
+        log_lines(&g.log).pop().unwrap()["client"]["ip"],
+        "127.0.0.1"
+    );
     let _ = g.stop.send(());
     let _ = std::fs::remove_dir_all(&g.dir);
     let _ = std::fs::remove_dir_all(&dir);
@@ -390,6 +601,84 @@ async fn reduced_output_detail_strips_logprobs_both_ways() {
         g.upstream.requests().last().unwrap().body["logit_bias"],
         biased["logit_bias"]
     );
+    let _ = g.stop.send(());
+    let _ = std::fs::remove_dir_all(&g.dir);
+}
+
+#[tokio::test]
+async fn perturbed_output_is_deterministic_per_principal_whole_and_streamed() {
+    let g = start("perturb", json!({})).await;
+    let mut ask = chat(false);
+    ask["logprobs"] = json!(true);
+    ask["top_logprobs"] = json!(3);
+    let (_, plain) = json_of(post(&g.url, "/v1/chat/completions", &ask).await).await;
+    let values = |v: &Value| -> Vec<f64> {
+        v["choices"][0]["logprobs"]["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|e| {
+                std::iter::once(e["logprob"].as_f64().unwrap()).chain(
+                    e["top_logprobs"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|c| c["logprob"].as_f64().unwrap()),
+                )
+            })
+            .collect()
+    };
+    g.gateway.set_measures(Measures::new(&[measure(
+        "perturb_output",
+        &key_id(KEY),
+        json!({"kind": "perturb_output", "noise": 0.2}),
+    )]));
+    let (status, first) = json_of(post(&g.url, "/v1/chat/completions", &ask).await).await;
+    assert_eq!(status, 200);
+    let (a, b) = (values(&plain), values(&first));
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert!(
+            x != y && (y - x).abs() <= -(0.8f64.ln()) && *y <= 0.0,
+            "{x} -> {y}"
+        );
+    }
+    // The same request again: the same noise (repeats average nothing away).
+    let (_, again) = json_of(post(&g.url, "/v1/chat/completions", &ask).await).await;
+    assert_eq!(values(&again), b);
+    // Streamed: each event's entries carry the values of the whole response.
+    let mut s = ask.clone();
+    s["stream"] = json!(true);
+    let text = post(&g.url, "/v1/chat/completions", &s)
+        .await
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes();
+    let streamed: Vec<f64> = modelward_gateway::sse::events(&text)
+        .iter()
+        .filter_map(|e| e["choices"][0]["logprobs"]["content"][0]["logprob"].as_f64())
+        .collect();
+    let chosen: Vec<f64> = first["choices"][0]["logprobs"]["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["logprob"].as_f64().unwrap())
+        .collect();
+    assert_eq!(streamed, chosen);
+    // Another key is not perturbed; the log names the measure for the one that was.
+    let other = post_raw(
+        &g.url,
+        "/v1/chat/completions",
+        Bytes::from(ask.to_string()),
+        Some("sk-other-key-0000"),
+    )
+    .await;
+    assert_eq!(values(&json_of(other).await.1), a);
+    let lines = wait_log(&g.log, 5).await;
+    assert_eq!(lines[1]["modelward"]["measures"], json!(["perturb_output"]));
+    assert!(lines[4]["modelward"].get("measures").is_none());
     let _ = g.stop.send(());
     let _ = std::fs::remove_dir_all(&g.dir);
 }

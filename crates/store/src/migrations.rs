@@ -130,6 +130,41 @@ pub const MIGRATIONS: &[&str] = &[
         reason, created_at, expires_at FROM enforcement;
     DROP TABLE enforcement;
     ALTER TABLE enforcement_v4 RENAME TO enforcement;",
+    // 5: the gateway's own state: virtual keys (hashes only), its secret, which measures a
+    // gateway has in force and applied, and the gateways seen running.
+    "CREATE TABLE gateway_keys (
+        id          TEXT PRIMARY KEY,
+        hash        TEXT NOT NULL UNIQUE,
+        principal   TEXT NOT NULL,
+        team        TEXT,
+        name        TEXT NOT NULL,
+        limits      TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER,
+        revoked_at  INTEGER
+    );
+    CREATE TABLE gateway_secrets (
+        name        TEXT PRIMARY KEY,
+        value       BLOB NOT NULL,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE TABLE enforcement_applied (
+        measure         TEXT NOT NULL,
+        target_kind     TEXT NOT NULL,
+        target          TEXT NOT NULL,
+        incident_id     TEXT NOT NULL,
+        gateway         TEXT NOT NULL,
+        in_force_at     INTEGER NOT NULL,
+        first_applied   INTEGER,
+        last_applied    INTEGER,
+        requests        INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (measure, target_kind, target, incident_id, gateway)
+    );
+    CREATE TABLE gateway_instances (
+        name        TEXT PRIMARY KEY,
+        started_at  INTEGER NOT NULL,
+        seen_at     INTEGER NOT NULL
+    );",
 ];
 
 /// The schema version this build writes.

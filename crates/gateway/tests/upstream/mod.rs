@@ -130,15 +130,16 @@ async fn answer(
     let model = body["model"].as_str().unwrap_or("gpt-4o").to_string();
     let usage = json!({"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8});
     let wants_logprobs = body.get("logprobs").is_some_and(|v| v != &json!(false));
+    let top = body["top_logprobs"].as_u64().unwrap_or(0) as usize;
     Ok(match path.as_str() {
         "/v1/chat/completions" if body["stream"] == json!(true) => {
             let (tx, rx) = mpsc::channel::<Bytes>(4);
             let hold = state.hold.lock().unwrap().take();
             let chunk = |delta: Value, finish: Value| {
                 let mut choice = json!({"index": 0, "delta": delta, "finish_reason": finish});
-                if wants_logprobs {
-                    choice["logprobs"] =
-                        json!({"content": [{"token": "x", "logprob": -0.1, "top_logprobs": []}]});
+                let token = delta["content"].as_str().filter(|t| !t.is_empty());
+                if let (true, Some(token)) = (wants_logprobs, token) {
+                    choice["logprobs"] = json!({"content": [entry(token, top)]});
                 }
                 let c = json!({"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 0, "model": model, "choices": [choice]});
                 Bytes::from(format!("data: {c}\n\n"))
@@ -178,7 +179,7 @@ async fn answer(
             let mut choice = json!({"index": 0, "message": {"role": "assistant", "content": "Hello there!"}, "finish_reason": "stop"});
             if wants_logprobs {
                 choice["logprobs"] =
-                    json!({"content": [{"token": "Hello", "logprob": -0.01, "top_logprobs": []}]});
+                    json!({"content": [entry("Hello", top), entry(" there!", top)]});
             }
             json_response(
                 200,
@@ -213,4 +214,20 @@ async fn answer(
             &json!({"error": {"message": "not found", "type": "invalid_request_error", "param": null, "code": null}}),
         ),
     })
+}
+
+/// A chat log-probability entry for `token`, with `top` candidates (the token first).
+fn entry(token: &str, top: usize) -> Value {
+    let logprob = -0.01 * (token.len() as f64);
+    let candidates: Vec<Value> = (0..top)
+        .map(|i| {
+            let t = if i == 0 {
+                token.to_string()
+            } else {
+                format!("alt{i}")
+            };
+            json!({"token": t, "logprob": logprob - 0.5 * i as f64, "bytes": t.as_bytes()})
+        })
+        .collect();
+    json!({"token": token, "logprob": logprob, "bytes": token.as_bytes(), "top_logprobs": candidates})
 }

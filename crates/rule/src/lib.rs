@@ -8,8 +8,10 @@
 
 mod alert;
 mod builtin;
+mod limits;
 mod meta;
 
 pub use alert::{Alert, AlertWindow, Suppression, ALERT_SCHEMA};
 pub use builtin::{documentation, BuiltinCode, DOC_HEADINGS};
+pub use limits::{Limits, YAML_NODE_BYTES};
 pub use meta::{RuleMeta, RuleType, Severity, Tactic, Technique, Threat};

@@ -13,7 +13,7 @@ use crate::pipeline::{self, Pipeline};
 use crate::rule::{
     expand_collection, parse_document, CorrelationDoc, Document, LogSource, RuleDoc, SigmaError,
 };
-use crate::yaml::{parse_documents, Node};
+use crate::yaml::{parse_documents_within, Node};
 
 /// A document that failed to load.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -138,6 +138,7 @@ pub struct SigmaSet {
     pipelines: Vec<Pipeline>,
     ids: std::collections::HashSet<String>,
     pending_filters: Vec<(Vec<String>, LogSource, Detection, String, usize)>,
+    limits: modelward_rule::Limits,
 }
 
 fn error(file: &str, e: SigmaError) -> LoadError {
@@ -150,9 +151,23 @@ fn error(file: &str, e: SigmaError) -> LoadError {
 }
 
 impl SigmaSet {
+    /// A set whose files load within `limits` (the default ones otherwise).
+    pub fn with_limits(limits: modelward_rule::Limits) -> SigmaSet {
+        SigmaSet {
+            limits,
+            ..SigmaSet::default()
+        }
+    }
+
+    /// The limits files load within.
+    pub fn limits(&self) -> &modelward_rule::Limits {
+        &self.limits
+    }
+
     /// Adds the documents of one file; returns the errors (the other documents still load).
+    /// A file past a limit ([`modelward_rule::Limits`]) is one error naming the limit.
     pub fn add_file(&mut self, text: &str, origin: &str) -> Vec<LoadError> {
-        let docs = match parse_documents(text) {
+        let docs = match parse_documents_within(text, &self.limits) {
             Ok(d) => d,
             Err(e) => {
                 return vec![LoadError {

@@ -37,7 +37,7 @@
 use regex::Regex;
 
 use crate::rule::{LogSource, SigmaError};
-use crate::yaml::{parse_documents, Node, Yaml};
+use crate::yaml::{parse_documents_within, Node, Yaml};
 
 #[derive(Debug, Clone)]
 enum Transform {
@@ -281,7 +281,15 @@ fn parse_item(node: &Node) -> Result<Item, SigmaError> {
 
 /// Parses a pipeline file.
 pub fn parse_pipeline(yaml: &str) -> Result<Pipeline, SigmaError> {
-    let docs = parse_documents(yaml).map_err(|e| SigmaError {
+    parse_pipeline_within(yaml, &modelward_rule::Limits::default())
+}
+
+/// Parses a pipeline file within `limits` (past them, an error naming the limit).
+pub fn parse_pipeline_within(
+    yaml: &str,
+    limits: &modelward_rule::Limits,
+) -> Result<Pipeline, SigmaError> {
+    let docs = parse_documents_within(yaml, limits).map_err(|e| SigmaError {
         line: e.line,
         col: e.col,
         message: format!("invalid YAML: {}", e.message),
@@ -570,7 +578,7 @@ mod tests {
     use super::*;
 
     fn node(yaml: &str) -> Node {
-        parse_documents(yaml).unwrap().remove(0)
+        crate::yaml::parse_documents(yaml).unwrap().remove(0)
     }
 
     #[test]

@@ -4,9 +4,15 @@
 //! Scalars are resolved with YAML 1.2's core schema (`null`, `~` and empty are null;
 //! `true`/`false` booleans; decimal, `0x` and `0o` integers; floats), quoted scalars are
 //! always strings. Duplicate mapping keys are errors, as pySigma's loader makes them.
+//!
+//! An alias is a copy of its anchor's node, so a few nested aliases ("billion laughs")
+//! expand to gigabytes: the size a stream may expand to and how deeply it may nest are
+//! bounded ([`Limits`]); past them the stream is an error that names the limit, and nothing
+//! more is copied.
 
 use std::collections::HashMap;
 
+use modelward_rule::{Limits, YAML_NODE_BYTES};
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
@@ -117,21 +123,29 @@ enum Frame {
         items: Vec<Node>,
         at: Marker,
         anchor: usize,
+        /// The expanded size when the collection started.
+        size: usize,
     },
     Map {
         entries: Vec<(Node, Node)>,
         key: Option<Node>,
         at: Marker,
         anchor: usize,
+        size: usize,
     },
 }
 
-#[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
     documents: Vec<Node>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes and their expanded sizes.
+    anchors: HashMap<usize, (Node, usize)>,
     error: Option<YamlError>,
+    /// The stream's size so far with its aliases expanded (see [`Limits::max_yaml_bytes`]).
+    size: usize,
+    limits: Limits,
+    /// A limit was hit: later events are ignored.
+    stopped: bool,
 }
 
 fn position(m: &Marker) -> (usize, usize) {
@@ -179,6 +193,36 @@ fn resolve_plain(text: &str) -> Yaml {
 }
 
 impl Builder {
+    fn new(limits: Limits) -> Builder {
+        Builder {
+            stack: Vec::new(),
+            documents: Vec::new(),
+            anchors: HashMap::new(),
+            error: None,
+            size: 0,
+            limits,
+            stopped: false,
+        }
+    }
+
+    /// Counts `bytes` more of expanded size; false (and the error) past the limit.
+    fn grow(&mut self, bytes: usize, at: (usize, usize)) -> bool {
+        self.size = self.size.saturating_add(bytes);
+        if self.size > self.limits.max_yaml_bytes {
+            self.stopped = true;
+            let limit = self.limits.max_yaml_bytes;
+            self.error = Some(YamlError {
+                line: at.0,
+                col: at.1,
+                message: format!(
+                    "the document expands beyond the {limit}-byte limit (max_yaml_bytes), through its aliases or its size; not loaded"
+                ),
+            });
+            return false;
+        }
+        true
+    }
+
     fn fail(&mut self, at: (usize, usize), message: String) {
         if self.error.is_none() {
             self.error = Some(YamlError {
@@ -189,9 +233,9 @@ impl Builder {
         }
     }
 
-    fn push(&mut self, node: Node, anchor: usize) {
+    fn push(&mut self, node: Node, anchor: usize, size: usize) {
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         match self.stack.last_mut() {
             None => self.documents.push(node),
@@ -219,39 +263,75 @@ impl Builder {
 
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, event: Event, mark: Marker) {
+        if self.stopped {
+            return;
+        }
         let (line, col) = position(&mark);
         match event {
             Event::Scalar(text, style, anchor, tag) => {
+                let size = YAML_NODE_BYTES.saturating_add(text.len());
+                if !self.grow(size, (line, col)) {
+                    return;
+                }
                 let is_str_tag = tag.as_ref().is_some_and(|t| t.suffix == "str");
                 let value = if style == TScalarStyle::Plain && !is_str_tag {
                     resolve_plain(&text)
                 } else {
                     Yaml::Str(text)
                 };
-                self.push(Node { value, line, col }, anchor);
+                self.push(Node { value, line, col }, anchor, size);
             }
-            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq {
-                items: Vec::new(),
-                at: mark,
-                anchor,
-            }),
-            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
-                entries: Vec::new(),
-                key: None,
-                at: mark,
-                anchor,
-            }),
+            Event::SequenceStart(..) | Event::MappingStart(..)
+                if self.stack.len() >= self.limits.max_yaml_depth =>
+            {
+                let limit = self.limits.max_yaml_depth;
+                self.fail(
+                    (line, col),
+                    format!("nested deeper than the limit of {limit} levels (max_yaml_depth); not loaded"),
+                );
+                self.stopped = true;
+            }
+            Event::SequenceStart(anchor, _) => {
+                let size = self.size;
+                if self.grow(YAML_NODE_BYTES, (line, col)) {
+                    self.stack.push(Frame::Seq {
+                        items: Vec::new(),
+                        at: mark,
+                        anchor,
+                        size,
+                    });
+                }
+            }
+            Event::MappingStart(anchor, _) => {
+                let size = self.size;
+                if self.grow(YAML_NODE_BYTES, (line, col)) {
+                    self.stack.push(Frame::Map {
+                        entries: Vec::new(),
+                        key: None,
+                        at: mark,
+                        anchor,
+                        size,
+                    });
+                }
+            }
             Event::SequenceEnd | Event::MappingEnd => {
-                let (value, at, anchor) = match self.stack.pop() {
-                    Some(Frame::Seq { items, at, anchor }) => (Yaml::Seq(items), at, anchor),
+                let (value, at, anchor, started) = match self.stack.pop() {
+                    Some(Frame::Seq {
+                        items,
+                        at,
+                        anchor,
+                        size,
+                    }) => (Yaml::Seq(items), at, anchor, size),
                     Some(Frame::Map {
                         entries,
                         at,
                         anchor,
+                        size,
                         ..
-                    }) => (Yaml::Map(entries), at, anchor),
+                    }) => (Yaml::Map(entries), at, anchor, size),
                     None => return,
                 };
+                let size = self.size - started;
                 // A block mapping's event is marked after its first key: it starts at that key.
                 let (line, col) = match &value {
                     Yaml::Map(entries) if !entries.is_empty() => {
@@ -265,16 +345,22 @@ impl MarkedEventReceiver for Builder {
                     }
                     _ => position(&at),
                 };
-                self.push(Node { value, line, col }, anchor);
+                self.push(Node { value, line, col }, anchor, size);
             }
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(mut node) => {
+            Event::Alias(id) => {
+                // Counted before it is copied: a copy past the limit is never made.
+                let Some(size) = self.anchors.get(&id).map(|(_, size)| *size) else {
+                    return self.fail((line, col), "alias to an unknown anchor".to_string());
+                };
+                if !self.grow(size, (line, col)) {
+                    return;
+                }
+                if let Some((mut node, _)) = self.anchors.get(&id).cloned() {
                     node.line = line;
                     node.col = col;
-                    self.push(node, 0);
+                    self.push(node, 0, size);
                 }
-                None => self.fail((line, col), "alias to an unknown anchor".to_string()),
-            },
+            }
             Event::Nothing
             | Event::StreamStart
             | Event::StreamEnd
@@ -284,11 +370,23 @@ impl MarkedEventReceiver for Builder {
     }
 }
 
-/// Parses every document of a YAML stream.
+/// Parses every document of a YAML stream, within the default [`Limits`].
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
-    let mut builder = Builder::default();
+    parse_documents_within(text, &Limits::default())
+}
+
+/// Parses every document of a YAML stream; a stream that expands or nests past `limits`
+/// is an error at the node that crossed the limit.
+pub fn parse_documents_within(text: &str, limits: &Limits) -> Result<Vec<Node>, YamlError> {
+    let mut builder = Builder::new(*limits);
     let mut parser = Parser::new_from_str(text);
-    if let Err(e) = parser.load(&mut builder, true) {
+    let loaded = parser.load(&mut builder, true);
+    if builder.stopped {
+        if let Some(e) = builder.error {
+            return Err(e);
+        }
+    }
+    if let Err(e) = loaded {
         let (line, col) = position(e.marker());
         return Err(YamlError {
             line,
@@ -350,6 +448,50 @@ mod tests {
             (e.line, e.col, e.message.as_str()),
             (3, 1, "duplicate key `a`")
         );
+    }
+
+    #[test]
+    fn alias_expansion_past_the_limit_is_an_error() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (prev, next) in ["a", "b", "c", "d", "e", "f"]
+            .iter()
+            .zip(["b", "c", "d", "e", "f", "g"])
+        {
+            text.push_str(&format!(
+                "{next}: &{next} [{}]\n",
+                vec![format!("*{prev}"); 10].join(", ")
+            ));
+        }
+        // 10^7 nodes: far past the default limit, and never copied.
+        let e = parse_documents(&text).unwrap_err();
+        assert!(e.message.contains("max_yaml_bytes"), "{e}");
+        assert_eq!(e.line, 6, "{e}");
+        // A few aliases within the limit are copies.
+        let docs = parse_documents("a: &a [1, 2]\nb: [*a, *a]\n").unwrap();
+        assert_eq!(docs[0].get("b").unwrap().as_seq().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn nesting_past_the_limit_is_an_error() {
+        let limits = Limits {
+            max_yaml_depth: 8,
+            ..Limits::default()
+        };
+        assert!(parse_documents_within(
+            &format!("a: {}1{}", "[".repeat(7), "]".repeat(7)),
+            &limits
+        )
+        .is_ok());
+        let e = parse_documents_within(&format!("a: {}1{}", "[".repeat(8), "]".repeat(8)), &limits)
+            .unwrap_err();
+        assert!(e.message.contains("max_yaml_depth"), "{e}");
+        // (yaml-rust2's scanner refuses a few hundred levels itself.)
+        assert!(parse_documents(&format!(
+            "a: {}1{}",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        ))
+        .is_err());
     }
 
     #[test]

@@ -1,0 +1,33 @@
+//! Limits on what loading rules may cost: rules are written by strangers, and a hostile one
+//! must fail alone, with an error that names the limit, instead of exhausting the memory or
+//! the stack of the whole run. The configuration's `[rules]` table sets them
+//! (docs/configuration.md); the defaults are far above what real rules need.
+
+/// What one rule file or rule may cost to load. Every limit applies to one input (a file,
+/// a query); hitting it is an error for that input alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes a YAML file (Sigma rules with their tests, a processing pipeline) may hold once
+    /// its aliases are expanded: every node counts [`YAML_NODE_BYTES`] plus the length of
+    /// its text. A handful of nested aliases ("billion laughs") expand to gigabytes.
+    pub max_yaml_bytes: usize,
+    /// How deeply YAML sequences and mappings may nest.
+    pub max_yaml_depth: usize,
+    /// How deeply an ES|QL expression may nest (parentheses, `NOT`, unary minus, function
+    /// calls, operator chains: the depth of its syntax tree), as Elasticsearch limits it.
+    /// Parsing, compiling and evaluating recurse along that depth.
+    pub max_expression_depth: usize,
+}
+
+/// What a YAML node counts towards [`Limits::max_yaml_bytes`] besides its text.
+pub const YAML_NODE_BYTES: usize = 64;
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_yaml_bytes: 64 << 20,
+            max_yaml_depth: 64,
+            max_expression_depth: 400,
+        }
+    }
+}

@@ -122,10 +122,21 @@ impl BinOp {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Expr {
     pub kind: ExprKind,
     pub span: Span,
+    /// The depth of the tree as built (a leaf is 1); see [`Expr::depth`].
+    depth: usize,
+}
+
+impl std::fmt::Debug for Expr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Expr")
+            .field("kind", &self.kind)
+            .field("span", &self.span)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -161,7 +172,32 @@ pub enum ExprKind {
 
 impl Expr {
     pub fn new(kind: ExprKind, span: Span) -> Expr {
-        Expr { kind, span }
+        let below = match &kind {
+            ExprKind::Literal(_) | ExprKind::Field(_) => 0,
+            ExprKind::Call { args, .. } => args.iter().map(|a| a.depth).max().unwrap_or(0),
+            ExprKind::Neg(e) | ExprKind::Not(e) | ExprKind::Cast(e, _) => e.depth,
+            ExprKind::Binary(_, l, r) => l.depth.max(r.depth),
+            ExprKind::In { expr, list, .. } => list
+                .iter()
+                .map(|a| a.depth)
+                .max()
+                .unwrap_or(0)
+                .max(expr.depth),
+            ExprKind::IsNull { expr, .. } | ExprKind::Like { expr, .. } => expr.depth,
+        };
+        Expr {
+            kind,
+            span,
+            depth: below + 1,
+        }
+    }
+
+    /// How deeply the tree nests (a leaf is 1), as built by [`Expr::new`]: what parsing
+    /// bounds (`max_expression_depth`), since compiling, evaluating and dropping the tree
+    /// recurse along it. (An expression edited in place after parsing keeps the figure it
+    /// was built with.)
+    pub fn depth(&self) -> usize {
+        self.depth
     }
 
     /// Calls `f` on this expression and every sub-expression, parents first.

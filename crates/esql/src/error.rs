@@ -41,7 +41,21 @@ impl EsqlError {
             .find('\n')
             .map_or(query.len(), |i| line_start + i);
         let text = query[line_start..line_end].trim_end_matches('\r');
-        let snippet = format!("{text}\n{}^", " ".repeat(column - 1));
+        // A long line (a hostile query may be one line of megabytes) shows a window around
+        // the spot.
+        let chars: Vec<char> = text.chars().collect();
+        let from = (column - 1).saturating_sub(SNIPPET_CONTEXT);
+        let to = (column - 1 + SNIPPET_CONTEXT).min(chars.len());
+        let mut shown: String = chars[from..to.max(from)].iter().collect();
+        let mut caret = column - 1 - from;
+        if from > 0 {
+            shown.insert(0, '…');
+            caret += 1;
+        }
+        if to < chars.len() {
+            shown.push('…');
+        }
+        let snippet = format!("{shown}\n{}^", " ".repeat(caret));
         EsqlError {
             line,
             column,
@@ -50,6 +64,9 @@ impl EsqlError {
         }
     }
 }
+
+/// Characters shown on either side of an error's column.
+const SNIPPET_CONTEXT: usize = 80;
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     while i > 0 && !s.is_char_boundary(i) {
@@ -71,6 +88,16 @@ impl fmt::Display for EsqlError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_line_shows_a_window_around_the_spot() {
+        let query = format!("row a = {}1{}", "(".repeat(5000), ")".repeat(5000));
+        let e = EsqlError::at(&query, 3000, "too deep");
+        let (text, caret) = e.snippet.split_once('\n').unwrap();
+        assert_eq!(text.chars().count(), 2 * SNIPPET_CONTEXT + 2, "{text}");
+        assert_eq!(caret.len(), SNIPPET_CONTEXT + 2);
+        assert_eq!(e.column, 3001);
+    }
 
     #[test]
     fn caret_under_the_spot() {

@@ -203,6 +203,27 @@ pub fn rlike_regex(pattern: &str) -> String {
 }
 
 impl BExpr {
+    /// How deeply the expression nests (a leaf is 1): how deeply [`BExpr::eval`] recurses.
+    pub fn depth(&self) -> usize {
+        let below = match self {
+            BExpr::Lit(_) | BExpr::Col(_) | BExpr::Source(_) => 0,
+            BExpr::Call { args, .. } => args.iter().map(BExpr::depth).max().unwrap_or(0),
+            BExpr::Neg(e, _)
+            | BExpr::Not(e)
+            | BExpr::IsNull(e, _)
+            | BExpr::Cast(e, _, _)
+            | BExpr::Like { expr: e, .. } => e.depth(),
+            BExpr::Binary(_, l, r, _) => l.depth().max(r.depth()),
+            BExpr::In { expr, list, .. } => list
+                .iter()
+                .map(BExpr::depth)
+                .max()
+                .unwrap_or(0)
+                .max(expr.depth()),
+        };
+        below + 1
+    }
+
     pub fn eval(&self, row: &Row, env: &mut Env) -> Value {
         match self {
             BExpr::Lit(v) => v.clone(),

@@ -18,4 +18,7 @@ pub use value::{DataType, Value};
 pub mod prefilter;
 pub mod rulefile;
 
-pub use rulefile::{parse_esql_file, parse_toml_rule, EsqlRule, RuleError};
+pub use rulefile::{
+    parse_esql_file, parse_esql_file_within, parse_toml_rule, parse_toml_rule_within, EsqlRule,
+    RuleError,
+};

@@ -6,13 +6,29 @@ use crate::error::{EsqlError, Span};
 use crate::lexer::{Lexer, Tok, Token};
 use crate::value::{DataType, Value};
 
-/// Parses a whole query.
+/// Parses a whole query, with expressions nested at most as deeply as Elasticsearch allows
+/// (`Limits::default().max_expression_depth`).
 pub fn parse(query: &str) -> Result<Query, EsqlError> {
+    parse_within(
+        query,
+        modelward_rule::Limits::default().max_expression_depth,
+    )
+}
+
+/// Parses a whole query whose expressions nest at most `max_depth` levels: both the
+/// parser's own recursion (parentheses, `NOT`, unary minus, function calls) and the depth of
+/// the trees it builds (also operator chains such as `a + a + ...`, built without
+/// recursion) are bounded, so that neither parsing nor what recurses over the tree later
+/// (compiling, evaluating, dropping it) can exhaust the stack. Deeper is an error at the
+/// spot, naming the limit.
+pub fn parse_within(query: &str, max_depth: usize) -> Result<Query, EsqlError> {
     let mut p = Parser {
         src: query,
         lexer: Lexer::new(query),
         peeked: None,
         last_end: 0,
+        depth: 0,
+        max_depth,
     };
     p.query()
 }
@@ -23,6 +39,9 @@ struct Parser<'a> {
     peeked: Option<Token>,
     /// Where the last consumed token ended.
     last_end: usize,
+    /// Nesting of the expression being parsed: how many recursive descents are open.
+    depth: usize,
+    max_depth: usize,
 }
 
 const UNSUPPORTED: [&str; 12] = [
@@ -43,6 +62,39 @@ const UNSUPPORTED: [&str; 12] = [
 impl<'a> Parser<'a> {
     fn err(&self, at: usize, msg: impl Into<String>) -> EsqlError {
         EsqlError::at(self.src, at, msg)
+    }
+
+    fn too_deep(&self, at: usize) -> EsqlError {
+        self.err(
+            at,
+            format!(
+                "expression nested deeper than {} levels (max_expression_depth)",
+                self.max_depth
+            ),
+        )
+    }
+
+    /// Runs `f` one level deeper, past the limit an error instead.
+    fn nested<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, EsqlError>,
+    ) -> Result<T, EsqlError> {
+        if self.depth >= self.max_depth {
+            let at = self.peek()?.span.start;
+            return Err(self.too_deep(at));
+        }
+        self.depth += 1;
+        let out = f(self);
+        self.depth -= 1;
+        out
+    }
+
+    /// A node just built, unless its tree is deeper than the limit.
+    fn bounded(&self, e: Expr) -> Result<Expr, EsqlError> {
+        if e.depth() > self.max_depth {
+            return Err(self.too_deep(e.span.start));
+        }
+        Ok(e)
     }
 
     fn peek(&mut self) -> Result<&Token, EsqlError> {
@@ -439,7 +491,7 @@ impl<'a> Parser<'a> {
     }
 
     pub fn expr(&mut self) -> Result<Expr, EsqlError> {
-        self.or()
+        self.nested(Self::or)
     }
 
     fn or(&mut self) -> Result<Expr, EsqlError> {
@@ -447,10 +499,10 @@ impl<'a> Parser<'a> {
         while self.eat_keyword("OR")? {
             let right = self.and()?;
             let span = left.span.to(right.span);
-            left = Expr::new(
+            left = self.bounded(Expr::new(
                 ExprKind::Binary(BinOp::Or, Box::new(left), Box::new(right)),
                 span,
-            );
+            ))?;
         }
         Ok(left)
     }
@@ -460,10 +512,10 @@ impl<'a> Parser<'a> {
         while self.eat_keyword("AND")? {
             let right = self.not()?;
             let span = left.span.to(right.span);
-            left = Expr::new(
+            left = self.bounded(Expr::new(
                 ExprKind::Binary(BinOp::And, Box::new(left), Box::new(right)),
                 span,
-            );
+            ))?;
         }
         Ok(left)
     }
@@ -471,9 +523,9 @@ impl<'a> Parser<'a> {
     fn not(&mut self) -> Result<Expr, EsqlError> {
         if self.is_keyword("NOT")? {
             let start = self.next()?.span;
-            let inner = self.not()?;
+            let inner = self.nested(Self::not)?;
             let span = start.to(inner.span);
-            return Ok(Expr::new(ExprKind::Not(Box::new(inner)), span));
+            return self.bounded(Expr::new(ExprKind::Not(Box::new(inner)), span));
         }
         self.predicate()
     }
@@ -494,7 +546,10 @@ impl<'a> Parser<'a> {
             self.next()?;
             let right = self.additive()?;
             let span = left.span.to(right.span);
-            left = Expr::new(ExprKind::Binary(op, Box::new(left), Box::new(right)), span);
+            left = self.bounded(Expr::new(
+                ExprKind::Binary(op, Box::new(left), Box::new(right)),
+                span,
+            ))?;
         }
         let negated = self.is_keyword("NOT")?;
         if negated {
@@ -518,7 +573,7 @@ impl<'a> Parser<'a> {
                 t
             };
             let span = left.span.to(end);
-            return Ok(Expr::new(
+            return self.bounded(Expr::new(
                 ExprKind::Like {
                     expr: Box::new(left),
                     patterns,
@@ -539,7 +594,7 @@ impl<'a> Parser<'a> {
             }
             let end = self.expect_op(")")?;
             let span = left.span.to(end);
-            return Ok(Expr::new(
+            return self.bounded(Expr::new(
                 ExprKind::In {
                     expr: Box::new(left),
                     list,
@@ -556,7 +611,7 @@ impl<'a> Parser<'a> {
             let negated = self.eat_keyword("NOT")?;
             let end = self.expect_keyword("NULL")?;
             let span = left.span.to(end);
-            return Ok(Expr::new(
+            return self.bounded(Expr::new(
                 ExprKind::IsNull {
                     expr: Box::new(left),
                     negated,
@@ -578,7 +633,10 @@ impl<'a> Parser<'a> {
             self.next()?;
             let right = self.multiplicative()?;
             let span = left.span.to(right.span);
-            left = Expr::new(ExprKind::Binary(op, Box::new(left), Box::new(right)), span);
+            left = self.bounded(Expr::new(
+                ExprKind::Binary(op, Box::new(left), Box::new(right)),
+                span,
+            ))?;
         }
     }
 
@@ -594,7 +652,10 @@ impl<'a> Parser<'a> {
             self.next()?;
             let right = self.unary()?;
             let span = left.span.to(right.span);
-            left = Expr::new(ExprKind::Binary(op, Box::new(left), Box::new(right)), span);
+            left = self.bounded(Expr::new(
+                ExprKind::Binary(op, Box::new(left), Box::new(right)),
+                span,
+            ))?;
         }
     }
 
@@ -615,7 +676,7 @@ impl<'a> Parser<'a> {
                     return self.maybe_time_span(v, start.to(magnitude));
                 }
             }
-            let inner = self.unary()?;
+            let inner = self.nested(Self::unary)?;
             let span = start.to(inner.span);
             // Fold negative literals so that i64::MIN and `-1 hour` parse.
             return Ok(match inner.kind {
@@ -638,11 +699,11 @@ impl<'a> Parser<'a> {
                     }),
                     span,
                 ),
-                _ => Expr::new(ExprKind::Neg(Box::new(inner)), span),
+                _ => self.bounded(Expr::new(ExprKind::Neg(Box::new(inner)), span))?,
             });
         }
         if self.eat_op("+")? {
-            return self.unary();
+            return self.nested(Self::unary);
         }
         self.primary_chain()
     }
@@ -659,7 +720,7 @@ impl<'a> Parser<'a> {
             let ty = cast_type(name)
                 .ok_or_else(|| self.err(t.span.start, format!("unsupported cast to [{name}]")))?;
             let span = expr.span.to(t.span);
-            expr = Expr::new(ExprKind::Cast(Box::new(expr), ty), span);
+            expr = self.bounded(Expr::new(ExprKind::Cast(Box::new(expr), ty), span))?;
         }
         Ok(expr)
     }
@@ -744,7 +805,7 @@ impl<'a> Parser<'a> {
             }
         }
         let end = self.expect_op(")")?;
-        Ok(Expr::new(
+        self.bounded(Expr::new(
             ExprKind::Call {
                 name: name.to_ascii_lowercase(),
                 args,

@@ -76,6 +76,27 @@ impl Step {
     fn row_local(&self) -> bool {
         !matches!(self, Step::Stats(_) | Step::Sort(_) | Step::Limit(_))
     }
+
+    /// The deepest expression the step evaluates.
+    fn depth(&self) -> usize {
+        let deepest =
+            |exprs: &mut dyn Iterator<Item = &BExpr>| exprs.map(BExpr::depth).max().unwrap_or(0);
+        match self {
+            Step::Where(e)
+            | Step::Eval { expr: e, .. }
+            | Step::Dissect { input: e, .. }
+            | Step::Grok { input: e, .. } => e.depth(),
+            Step::Stats(plan) => deepest(
+                &mut plan
+                    .by
+                    .iter()
+                    .chain(plan.outputs.iter())
+                    .chain(plan.calls.iter().filter_map(|c| c.arg.as_ref())),
+            ),
+            Step::Sort(keys) => deepest(&mut keys.iter().map(|(e, _, _)| e)),
+            Step::Project { .. } | Step::Limit(_) | Step::MvExpand(_) => 0,
+        }
+    }
 }
 
 /// Options for compiling a query.
@@ -84,6 +105,9 @@ pub struct PlanOptions {
     /// A LIMIT appended to the query, as Kibana appends `| limit max_signals+1`. Without it,
     /// the implicit `LIMIT 1000` applies.
     pub limit: Option<usize>,
+    /// How deeply expressions may nest (None: `Limits::default().max_expression_depth`);
+    /// see [`crate::parser::parse_within`].
+    pub max_depth: Option<usize>,
 }
 
 /// A compiled query.
@@ -117,9 +141,43 @@ pub struct Output {
 
 pub const DEFAULT_LIMIT: usize = 1000;
 
+/// Stack a thread compiling a query needs per level of expression nesting, with room for
+/// unoptimized builds (about 40 KiB a level there, 5 KiB in a release build).
+const STACK_PER_LEVEL: usize = 64 << 10;
+
 impl Plan {
+    /// Parses and compiles a query. Expressions nest at most `options.max_depth` levels
+    /// (an error past it); parsing and compiling recurse along that nesting, so they run on
+    /// a thread whose stack is sized for it, whatever the caller's stack. Evaluating
+    /// recurses along the same depth (binding adds no levels), about 1 KiB a level in a
+    /// release build.
     pub fn compile(text: &str, options: &PlanOptions) -> Result<Plan, EsqlError> {
-        let query = crate::parser::parse(text)?;
+        let max_depth = options
+            .max_depth
+            .unwrap_or(modelward_rule::Limits::default().max_expression_depth);
+        let stack = (1 << 20) + max_depth.saturating_mul(STACK_PER_LEVEL);
+        std::thread::scope(|scope| {
+            let compiling = std::thread::Builder::new()
+                .name("esql-compile".into())
+                .stack_size(stack)
+                .spawn_scoped(scope, || Plan::compile_here(text, options, max_depth));
+            match compiling {
+                Ok(handle) => handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                // No thread to be had: on this one (a query nested that deeply may then
+                // exhaust its stack).
+                Err(_) => Plan::compile_here(text, options, max_depth),
+            }
+        })
+    }
+
+    fn compile_here(
+        text: &str,
+        options: &PlanOptions,
+        max_depth: usize,
+    ) -> Result<Plan, EsqlError> {
+        let query = crate::parser::parse_within(text, max_depth)?;
         let aggregating = query
             .commands
             .iter()
@@ -173,6 +231,24 @@ impl Plan {
             SourceCommand::Row(fields) => bind_row(fields, text)?,
             SourceCommand::From { .. } => Vec::new(),
         };
+        // Evaluation recurses along the compiled expressions: never deeper than parsing
+        // allowed (binding maps a node to a node; aggregates become column references).
+        let deepest = c
+            .steps
+            .iter()
+            .map(Step::depth)
+            .chain(row.iter().map(BExpr::depth))
+            .max()
+            .unwrap_or(0);
+        if deepest > max_depth {
+            return Err(EsqlError::at(
+                text,
+                0,
+                format!(
+                    "compiled expression nested deeper than {max_depth} levels (max_expression_depth)"
+                ),
+            ));
+        }
         Ok(Plan {
             text: text.to_string(),
             row,

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::plan::{Plan, PlanOptions};
 use crate::prefilter::{requirement, Requirement};
+use modelward_rule::Limits;
 
 /// A rule file that could not be loaded: where and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -163,6 +164,16 @@ impl Ctx<'_> {
 
 /// Loads an Elastic TOML rule. `origin` names the file in errors and in the rule metadata.
 pub fn parse_toml_rule(text: &str, origin: &str) -> Result<EsqlRule, RuleError> {
+    parse_toml_rule_within(text, origin, &Limits::default())
+}
+
+/// [`parse_toml_rule`] within `limits` (a query nested past `max_expression_depth` is an
+/// error for this rule).
+pub fn parse_toml_rule_within(
+    text: &str,
+    origin: &str,
+    limits: &Limits,
+) -> Result<EsqlRule, RuleError> {
     let cx = Ctx { file: origin, text };
     let file: TomlFile = toml::from_str(text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
@@ -261,6 +272,7 @@ pub fn parse_toml_rule(text: &str, origin: &str) -> Result<EsqlRule, RuleError> 
         rule.query.get_ref(),
         &PlanOptions {
             limit: Some(max_signals + 1),
+            max_depth: Some(limits.max_expression_depth),
         },
     )
     .map_err(|e| {
@@ -424,6 +436,15 @@ pub fn parse_date_math(text: &str) -> Option<i64> {
 
 /// Loads a `.esql` file: a query with `// key: value` header comments.
 pub fn parse_esql_file(text: &str, origin: &str) -> Result<EsqlRule, RuleError> {
+    parse_esql_file_within(text, origin, &Limits::default())
+}
+
+/// [`parse_esql_file`] within `limits`.
+pub fn parse_esql_file_within(
+    text: &str,
+    origin: &str,
+    limits: &Limits,
+) -> Result<EsqlRule, RuleError> {
     let cx = Ctx { file: origin, text };
     let stem = Path::new(origin)
         .file_stem()
@@ -490,6 +511,7 @@ pub fn parse_esql_file(text: &str, origin: &str) -> Result<EsqlRule, RuleError> 
         text,
         &PlanOptions {
             limit: Some(max_signals + 1),
+            max_depth: Some(limits.max_expression_depth),
         },
     )
     .map_err(|e| query_error(origin, e.line, e.column, &e))?;

@@ -90,6 +90,24 @@ pub struct RulesOptions {
     pub builtin: Option<bool>,
     /// Sigma processing pipelines, relative to the configuration file.
     pub pipelines: Option<Vec<PathBuf>>,
+    /// Bytes a YAML file may expand to through its aliases (docs/configuration.md).
+    pub max_yaml_bytes: Option<usize>,
+    /// How deeply YAML collections may nest.
+    pub max_yaml_depth: Option<usize>,
+    /// How deeply an ES|QL expression may nest.
+    pub max_expression_depth: Option<usize>,
+}
+
+impl RulesOptions {
+    /// The limits rules load within: the defaults, with what the file sets.
+    pub fn limits(&self) -> modelward_rule::Limits {
+        let d = modelward_rule::Limits::default();
+        modelward_rule::Limits {
+            max_yaml_bytes: self.max_yaml_bytes.unwrap_or(d.max_yaml_bytes),
+            max_yaml_depth: self.max_yaml_depth.unwrap_or(d.max_yaml_depth),
+            max_expression_depth: self.max_expression_depth.unwrap_or(d.max_expression_depth),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -83,6 +83,7 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         None => Options::default(),
     };
     let rules_opts = options.rules.unwrap_or_default();
+    let limits = rules_opts.limits();
     let input_opts = options.input.unwrap_or_default();
     let incidents = match &args.incidents {
         Some(db) => {
@@ -122,8 +123,9 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         .build_global()
         .context("starting worker threads")?;
     let every = args.every_execution || hunt_opts.every_execution == Some(true);
-    let (engine, rules_failed) = build_engine(
+    let (engine, rules_failed) = build_engine_within(
         &source_rules,
+        limits,
         detector_settings,
         behavior_settings,
         exceptions,
@@ -261,7 +263,28 @@ pub fn build_engine(
     options: EngineOptions,
     quiet: bool,
 ) -> Result<(modelward_engine::Engine, bool)> {
-    let ruleset = RuleSet::load(source_rules);
+    build_engine_within(
+        source_rules,
+        modelward_rule::Limits::default(),
+        detector_settings,
+        behavior_settings,
+        exceptions,
+        options,
+        quiet,
+    )
+}
+
+/// [`build_engine`] with rules loaded within `limits` (`[rules]` in the configuration).
+pub fn build_engine_within(
+    source_rules: &RuleSource,
+    limits: modelward_rule::Limits,
+    detector_settings: modelward_detectors::Settings,
+    behavior_settings: modelward_behavior::Settings,
+    exceptions: modelward_engine::Exceptions,
+    options: EngineOptions,
+    quiet: bool,
+) -> Result<(modelward_engine::Engine, bool)> {
+    let ruleset = RuleSet::load_within(source_rules, limits);
     ruleset.report_errors();
     let failed = !ruleset.errors.is_empty();
     if ruleset.loaded() == 0 {

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
 
-use modelward_esql::{parse_esql_file, parse_toml_rule, EsqlRule, RuleError};
-use modelward_rule::RuleMeta;
+use modelward_esql::{parse_esql_file_within, parse_toml_rule_within, EsqlRule, RuleError};
+use modelward_rule::{Limits, RuleMeta};
 use modelward_sigma::{LoadError, SigmaSet};
 
 use crate::args::RuleSource;
@@ -24,15 +24,30 @@ pub struct RuleSet {
     pub errors: Vec<RuleError>,
     /// Rule files seen (loaded or failed).
     pub files: usize,
+    /// What one rule may cost to load (a rule past a limit fails alone).
+    limits: Limits,
 }
 
 impl RuleSet {
+    fn new(limits: Limits) -> RuleSet {
+        RuleSet {
+            sigma: SigmaSet::with_limits(limits),
+            limits,
+            ..RuleSet::default()
+        }
+    }
+
     pub fn load(source: &RuleSource) -> RuleSet {
-        let mut set = RuleSet::default();
+        RuleSet::load_within(source, Limits::default())
+    }
+
+    /// The built-in pack (unless `no_builtin`) and the user's rules, each within `limits`.
+    pub fn load_within(source: &RuleSource, limits: Limits) -> RuleSet {
+        let mut set = RuleSet::new(limits);
         set.load_pipelines(&source.pipelines);
         if !source.no_builtin {
             for (origin, text) in builtin::ESQL_RULES {
-                set.add(parse_toml_rule(text, origin));
+                set.add(parse_toml_rule_within(text, origin, &limits));
             }
             for (origin, text) in builtin::SIGMA_RULES {
                 set.add_sigma(text, origin);
@@ -73,12 +88,14 @@ impl RuleSet {
                     message: e.to_string(),
                 })
                 .and_then(|text| {
-                    modelward_sigma::pipeline::parse_pipeline(&text).map_err(|e| RuleError {
-                        file: origin.clone(),
-                        line: e.line,
-                        column: e.col,
-                        message: format!("pipeline: {}", e.message),
-                    })
+                    modelward_sigma::pipeline::parse_pipeline_within(&text, &self.limits).map_err(
+                        |e| RuleError {
+                            file: origin.clone(),
+                            line: e.line,
+                            column: e.col,
+                            message: format!("pipeline: {}", e.message),
+                        },
+                    )
                 });
             match result {
                 Ok(p) => self.sigma.add_pipeline(p),
@@ -113,7 +130,7 @@ impl RuleSet {
     }
 
     pub fn load_paths(paths: &[PathBuf], pipelines: &[PathBuf]) -> RuleSet {
-        let mut set = RuleSet::default();
+        let mut set = RuleSet::new(Limits::default());
         set.load_pipelines(pipelines);
         for p in paths {
             set.load_path(p);
@@ -158,8 +175,8 @@ impl RuleSet {
             Err(e) => return self.io_error(path, &e),
         };
         match path.extension().and_then(|e| e.to_str()) {
-            Some("toml") => self.add(parse_toml_rule(&text, &origin)),
-            Some("esql") => self.add(parse_esql_file(&text, &origin)),
+            Some("toml") => self.add(parse_toml_rule_within(&text, &origin, &self.limits)),
+            Some("esql") => self.add(parse_esql_file_within(&text, &origin, &self.limits)),
             Some("yml" | "yaml") => self.add_sigma(&text, &origin),
             _ => self.errors.push(RuleError {
                 file: origin,

@@ -1,0 +1,305 @@
+//! Hostile input: rules written by strangers and logs written by attackers' traffic must not
+//! crash a run, nor grow its memory or time without bound. One small test per class of
+//! attack; each runs the binary (or the library it exercises) under a memory and a time
+//! limit, so that a regression fails the test instead of taking the machine down.
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+use common::Dir;
+
+/// Virtual memory a child may map (KiB): far above what these small inputs need, far below
+/// what an unbounded expansion takes.
+const MEMORY_KIB: u64 = 2 << 20;
+
+/// How long a child may run.
+const DEADLINE: Duration = Duration::from_secs(120);
+
+/// The binary with `args`, under [`MEMORY_KIB`] of address space and [`DEADLINE`]: killed
+/// when it runs past it (the test then fails, saying so).
+fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("ulimit -v {MEMORY_KIB} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_modelward"));
+    for a in args {
+        cmd.arg(a);
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if started.elapsed() > DEADLINE {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "still running after {DEADLINE:?}; stderr:\n{}",
+                tail(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The last few KB of an output, for failure messages.
+fn tail(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let start = text.len().saturating_sub(4000);
+    let start = (start..text.len())
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(0);
+    text[start..].to_string()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// How a run ended, for assertions: its exit code, or the signal that killed it.
+fn ended(out: &Output) -> String {
+    match out.status.code() {
+        Some(code) => format!("exit {code}"),
+        None => format!("killed ({:?}); stderr:\n{}", out.status, tail(&out.stderr)),
+    }
+}
+
+/// A Sigma rule that matches `event.action: <action>`, with its own test events.
+fn sigma_rule(id: &str, action: &str) -> String {
+    format!(
+        "title: {action} seen\nid: {id}\nlogsource:\n  product: test\ndetection:\n  sel:\n    event.action: {action}\n  condition: sel\nlevel: high\nmodelward_tests:\n  true_positives:\n    - {{event.action: {action}}}\n  true_negatives:\n    - {{event.action: other}}\n"
+    )
+}
+
+/// A YAML document whose nine levels of nine aliases expand to 9^9 copies of a string.
+fn billion_laughs(key: &str) -> String {
+    let mut text = String::from(
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
+    let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+    for w in names.windows(2) {
+        let (prev, next) = (w[0], w[1]);
+        let refs = vec![format!("*{prev}"); 9].join(",");
+        text.push_str(&format!("{next}: &{next} [{refs}]\n"));
+    }
+    text.push_str(&format!("{key}: *i\n"));
+    text
+}
+
+fn events(dir: &Dir, lines: &[&str]) -> std::path::PathBuf {
+    let text: String = lines
+        .iter()
+        .enumerate()
+        .map(|(i, action)| {
+            format!(
+                "{{\"@timestamp\":\"2025-03-01T00:00:{:02}Z\",\"event\":{{\"action\":\"{action}\"}}}}\n",
+                i % 60
+            )
+        })
+        .collect();
+    dir.write("events.ndjson", text)
+}
+
+/// YAML aliases expanding to gigabytes ("billion laughs"), in a Sigma rule, in a rule's
+/// test events and in a processing pipeline: each file fails alone, naming the limit; the
+/// other rules load, test and run.
+#[test]
+fn yaml_alias_expansion_fails_alone() {
+    let dir = Dir::new("hostile-yaml");
+    let rules = dir.path("rules");
+    dir.write(
+        "rules/good.yml",
+        sigma_rule("a0000000-0000-4000-8000-000000000001", "good"),
+    );
+    dir.write(
+        "rules/bomb.yml",
+        sigma_rule("a0000000-0000-4000-8000-000000000002", "bomb") + &billion_laughs("laughs"),
+    );
+    // The expansion inside the rule's own test events.
+    let laughs: String = billion_laughs("bombs")
+        .lines()
+        .map(|l| format!("  {l}\n"))
+        .collect();
+    let tested = sigma_rule("a0000000-0000-4000-8000-000000000003", "tested")
+        .replace("modelward_tests:\n", &format!("modelward_tests:\n{laughs}"));
+    dir.write("rules/tested.yml", tested);
+    let pipeline = dir.write(
+        "pipeline.yml",
+        format!(
+            "name: bomb\npriority: 10\n{}",
+            billion_laughs("transformations")
+        ),
+    );
+
+    let out = run(&[&"rules", &"check", &rules]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", ended(&out));
+    for file in ["bomb.yml", "tested.yml"] {
+        assert!(
+            err.lines()
+                .any(|l| l.contains(file) && l.contains("max_yaml_bytes")),
+            "{file}: {err}"
+        );
+    }
+    assert!(!err.contains("good.yml"), "{err}");
+    assert!(
+        stdout(&out).contains("1 rule(s) loaded, 2 failed"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = run(&[&"rules", &"test", &rules]);
+    assert_eq!(out.status.code(), Some(1), "{}", ended(&out));
+    assert!(
+        stdout(&out).contains("rule tests: 2 passed, 0 failed"),
+        "{}",
+        stdout(&out)
+    );
+
+    let logs = events(&dir, &["good", "bomb", "other"]);
+    let out = run(&[
+        &"hunt",
+        &"--no-builtin",
+        &"--format",
+        &"ndjson",
+        &"--rules",
+        &rules,
+        &"--pipeline",
+        &pipeline,
+        &logs,
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", ended(&out));
+    assert!(
+        err.lines()
+            .any(|l| l.contains("pipeline.yml") && l.contains("max_yaml_bytes")),
+        "{err}"
+    );
+    let alerts = stdout(&out);
+    assert_eq!(alerts.lines().count(), 1, "{alerts}");
+    assert!(alerts.contains("good seen"), "{alerts}");
+}
+
+/// ES|QL expressions nested thousands deep (parentheses, NOT, unary minus, function calls,
+/// operator chains) overflowed the stack and killed the run: now each such rule fails alone
+/// at the limit, and an expression at the limit compiles and evaluates.
+#[test]
+fn esql_nesting_fails_alone() {
+    let dir = Dir::new("hostile-esql");
+    let deep = 5000;
+    let queries = [
+        (
+            "parens",
+            format!(
+                "from logs-* | where {}true{}",
+                "(".repeat(deep),
+                ")".repeat(deep)
+            ),
+        ),
+        (
+            "not",
+            format!("from logs-* | where {}true", "NOT ".repeat(deep)),
+        ),
+        (
+            "minus",
+            format!(
+                "from logs-* | eval x = {}1 | where x > 0",
+                "- ".repeat(deep)
+            ),
+        ),
+        (
+            "calls",
+            format!(
+                "from logs-* | eval x = {}1{} | where x > 0",
+                "abs(".repeat(deep),
+                ")".repeat(deep)
+            ),
+        ),
+        (
+            "chain",
+            format!(
+                "from logs-* | eval x = 1{} | where x > 0",
+                " + 1".repeat(deep)
+            ),
+        ),
+        (
+            "cast",
+            format!(
+                "from logs-* | eval x = 1{} | where x > 0",
+                "::long".repeat(deep)
+            ),
+        ),
+    ];
+    for (name, query) in &queries {
+        dir.write(
+            &format!("rules/{name}.esql"),
+            format!("// name: {name}\n{query}\n"),
+        );
+    }
+    // At the configured limit of 64: 62 NOTs over a comparison (2 levels) are 64 levels.
+    let at_limit = format!(
+        "// name: at the limit\nfrom logs-* | where {}event.action == \"good\"\n",
+        "NOT NOT ".repeat(31)
+    );
+    dir.write("rules/at_limit.esql", at_limit);
+    let past_limit = format!(
+        "// name: past the limit\nfrom logs-* | where {}event.action == \"good\"\n",
+        "NOT ".repeat(64)
+    );
+    dir.write("rules/past_limit.esql", past_limit);
+    let config = dir.write("modelward.toml", "[rules]\nmax_expression_depth = 64\n");
+    let rules = dir.path("rules");
+    let logs = events(&dir, &["good", "other"]);
+
+    let out = run(&[
+        &"hunt",
+        &"--no-builtin",
+        &"--format",
+        &"ndjson",
+        &"--config",
+        &config,
+        &"--rules",
+        &rules,
+        &logs,
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", ended(&out));
+    for name in queries.iter().map(|(n, _)| *n).chain(["past_limit"]) {
+        assert!(
+            err.lines().any(|l| l.contains(&format!("{name}.esql"))
+                && l.contains("nested deeper than 64 levels (max_expression_depth)")),
+            "{name}: {err}"
+        );
+    }
+    assert!(!err.contains("at_limit.esql"), "{err}");
+    // Error lines show a window of the query, not megabytes of it.
+    assert!(err.len() < 20_000, "{} bytes of errors", err.len());
+    let alerts = stdout(&out);
+    assert_eq!(alerts.lines().count(), 1, "{alerts}");
+    assert!(alerts.contains("at the limit"), "{alerts}");
+
+    // With the default limit (400), as in a rule check.
+    let out = run(&[&"rules", &"check", &rules]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", ended(&out));
+    assert!(
+        err.contains("nested deeper than 400 levels (max_expression_depth)"),
+        "{err}"
+    );
+    assert!(
+        stdout(&out).contains("2 rule(s) loaded, 6 failed"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -44,11 +44,55 @@ pub enum PowCommand {
 #[derive(Args)]
 pub struct GatewayArgs {
     /// The configuration file with its `[gateway]` section.
-    #[arg(long, value_name = "FILE")]
-    pub config: PathBuf,
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
     /// Address to listen on (overrides `listen`).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
+    #[command(subcommand)]
+    pub command: Option<GatewayCommand>,
+}
+
+#[derive(Subcommand)]
+pub enum GatewayCommand {
+    /// Virtual keys the gateway issues (kept as hashes in `[gateway] database`).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Issue a key; it is printed once and never again (only its hash is kept).
+    Create {
+        /// Who the key is for: the principal its calls and incidents name.
+        #[arg(long)]
+        principal: String,
+        /// The team whose limits it shares (`[gateway.teams.NAME]`).
+        #[arg(long)]
+        team: Option<String>,
+        /// A name for people (what the key is used by).
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Requests a minute allowed to this key.
+        #[arg(long, value_name = "N")]
+        requests_per_minute: Option<u32>,
+        /// Tokens a minute allowed to this key.
+        #[arg(long, value_name = "N")]
+        tokens_per_minute: Option<u64>,
+        /// A model this key may call (`*` globs); repeatable; none: any.
+        #[arg(long = "model", value_name = "GLOB")]
+        models: Vec<String>,
+        /// The key expires after this long (`30d`, `12h`).
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
+    },
+    /// The keys issued: id, principal, team, limits, state.
+    List {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Revoke a key (by its id, `key-…`); refused from the next refresh on.
+    Revoke { id: String },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

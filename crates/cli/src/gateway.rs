@@ -18,27 +18,60 @@ use modelward_gateway::log::Record;
 use modelward_gateway::Gateway;
 use modelward_respond::Logs;
 
-use crate::args::{GatewayArgs, RuleSource};
+use crate::args::{Format, GatewayArgs, GatewayCommand, KeysCommand, RuleSource};
 use crate::config::Options;
 use crate::respond::{describe, now_ms, Setup};
 
 /// Calls waiting for detection; more are logged but not analysed (counted in /healthz).
 const DETECT_QUEUE: usize = 65_536;
 
-pub fn run(args: GatewayArgs) -> Result<u8> {
-    let mut options = Options::load(&args.config)?;
-    let mut gateway_options = options.gateway.take().with_context(|| {
+/// `modelward gateway`: run it, or manage its keys.
+pub fn main(args: GatewayArgs) -> Result<u8> {
+    let config = args
+        .config
+        .clone()
+        .context("--config FILE is needed (the file with the [gateway] section)")?;
+    match args.command {
+        None => run(&config, args.listen),
+        Some(GatewayCommand::Keys(_)) if args.listen.is_some() => {
+            anyhow::bail!("--listen is for running the gateway, not for `gateway keys`")
+        }
+        Some(GatewayCommand::Keys(command)) => keys(&config, command),
+    }
+}
+
+/// The configuration file's options and its `[gateway]` section.
+fn load(config: &Path) -> Result<(Options, modelward_gateway::settings::Options)> {
+    let mut options = Options::load(config)?;
+    let gateway = options.gateway.take().with_context(|| {
         format!(
             "{}: no [gateway] section (docs/gateway.md)",
-            args.config.display()
+            config.display()
         )
     })?;
-    if let Some(listen) = args.listen {
+    Ok((options, gateway))
+}
+
+fn run(config: &Path, listen: Option<std::net::SocketAddr>) -> Result<u8> {
+    let (options, mut gateway_options) = load(config)?;
+    if let Some(listen) = listen {
         gateway_options.listen = Some(listen);
     }
-    let settings = gateway_options
+    let mut settings = gateway_options
         .resolve(&|var| std::env::var(var).ok())
-        .with_context(|| format!("{}: [gateway]", args.config.display()))?;
+        .with_context(|| format!("{}: [gateway]", config.display()))?;
+    if let (None, Some(db)) = (&settings.secret, &settings.database) {
+        // The secret kept in the database (made at the first start), so that perturbation
+        // can be recomputed later and proof-of-work challenges outlive a restart.
+        let mut store = modelward_store::Store::open(db)
+            .with_context(|| format!("opening the database {}", db.display()))?;
+        let mut batch = store.batch()?;
+        let secret = batch.secret_or("gateway", now_ms(), || {
+            modelward_gateway::random_secret().to_vec()
+        })?;
+        batch.commit()?;
+        settings.secret = Some(secret);
+    }
     let mut log = match &settings.log {
         Some(path) => Some(
             modelward_gateway::log::LlmLog::open(path)
@@ -51,7 +84,7 @@ pub fn run(args: GatewayArgs) -> Result<u8> {
     // the measures its incidents decide in force at once).
     let mut detection = None;
     if let (Some(db), Some(path), true) = (&settings.database, &settings.log, settings.detect) {
-        let detector = Detector::new(options, &args.config, db, path, &settings)?;
+        let detector = Detector::new(options, config, db, path, &settings)?;
         let (tx, rx) = std::sync::mpsc::sync_channel(DETECT_QUEUE);
         log = log.map(|l| l.with_tap(tx));
         detection = Some((detector, rx));
@@ -95,6 +128,148 @@ pub fn run(args: GatewayArgs) -> Result<u8> {
         eprintln!("modelward gateway: stopped");
         Ok(0)
     })
+}
+
+/// `modelward gateway keys create|list|revoke`: the virtual keys in `[gateway] database`.
+fn keys(config: &Path, command: KeysCommand) -> Result<u8> {
+    use modelward_gateway::keys::{issue, Limits};
+    let (_, gateway) = load(config)?;
+    let db = gateway.database.with_context(|| {
+        format!(
+            "{}: [gateway] has no `database`, where keys are kept",
+            config.display()
+        )
+    })?;
+    let mut store = modelward_store::Store::open(&db)
+        .with_context(|| format!("opening the database {}", db.display()))?;
+    let now = now_ms();
+    match command {
+        KeysCommand::Create {
+            principal,
+            team,
+            name,
+            requests_per_minute,
+            tokens_per_minute,
+            models,
+            expires_in,
+        } => {
+            if principal.trim().is_empty() {
+                anyhow::bail!("--principal must name someone");
+            }
+            let expires_at = match expires_in {
+                Some(text) => {
+                    let d =
+                        modelward_gateway::settings::parse_duration(&text).with_context(|| {
+                            format!("--expires-in {text:?} is not a duration such as 30d or 12h")
+                        })?;
+                    Some(now.saturating_add(d.as_millis() as i64))
+                }
+                None => None,
+            };
+            let limits = Limits {
+                requests_per_minute,
+                tokens_per_minute,
+                models,
+            };
+            let random: [u8; 24] = modelward_gateway::random_secret()[..24]
+                .try_into()
+                .expect("24 of 32 bytes");
+            let (key, stored) = issue(
+                random,
+                &principal,
+                team.as_deref(),
+                &name,
+                &limits,
+                now,
+                expires_at,
+            );
+            let mut batch = store.batch()?;
+            batch.add_key(&stored)?;
+            batch.commit()?;
+            println!("{key}");
+            eprintln!(
+                "modelward: key {} issued to {principal}; it is shown this once (only its hash is kept)",
+                stored.id
+            );
+        }
+        KeysCommand::List { format } => {
+            let keys = store.keys()?;
+            let state =
+                |k: &modelward_store::gateway::VirtualKey| match (k.revoked_at, k.expires_at) {
+                    (Some(_), _) => "revoked",
+                    (None, Some(t)) if t <= now => "expired",
+                    _ => "active",
+                };
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            use std::io::Write;
+            for k in &keys {
+                let limits: serde_json::Value =
+                    serde_json::from_str(&k.limits).unwrap_or(serde_json::Value::Null);
+                if format == Format::Table {
+                    writeln!(
+                        out,
+                        "{:<20} {:<8} {:<24} {:<12} {} {}",
+                        k.id,
+                        state(k),
+                        crate::output::printable(&k.principal),
+                        crate::output::printable(k.team.as_deref().unwrap_or("-")),
+                        crate::output::printable(&k.name),
+                        limits_text(&limits),
+                    )?;
+                } else {
+                    let doc = serde_json::json!({
+                        "id": k.id, "state": state(k), "principal": k.principal, "team": k.team,
+                        "name": k.name, "limits": limits,
+                        "created_at": modelward_event::format_timestamp(k.created_at),
+                        "expires_at": k.expires_at.map(modelward_event::format_timestamp),
+                        "revoked_at": k.revoked_at.map(modelward_event::format_timestamp),
+                    });
+                    writeln!(out, "{doc}")?;
+                }
+            }
+            out.flush()?;
+            eprintln!("modelward: {} key(s)", keys.len());
+        }
+        KeysCommand::Revoke { id } => {
+            let mut batch = store.batch()?;
+            let revoked = batch.revoke_virtual_key(&id, now)?;
+            batch.commit()?;
+            if !revoked {
+                let known = store.keys()?.iter().any(|k| k.id == id);
+                anyhow::bail!(if known {
+                    format!("{id} was already revoked")
+                } else {
+                    format!("no key {id} (see `modelward gateway keys list`)")
+                });
+            }
+            eprintln!("modelward: {id} revoked; gateways refuse it from their next refresh");
+        }
+    }
+    Ok(0)
+}
+
+/// A key's limits, short: `60 rpm, 10000 tpm, models gpt-4o*`.
+fn limits_text(limits: &serde_json::Value) -> String {
+    let mut parts = Vec::new();
+    if let Some(n) = limits["requests_per_minute"].as_u64() {
+        parts.push(format!("{n} rpm"));
+    }
+    if let Some(n) = limits["tokens_per_minute"].as_u64() {
+        parts.push(format!("{n} tpm"));
+    }
+    if let Some(models) = limits["models"].as_array().filter(|m| !m.is_empty()) {
+        let names: Vec<String> = models
+            .iter()
+            .filter_map(|m| m.as_str())
+            .map(crate::output::printable)
+            .collect();
+        parts.push(format!("models {}", names.join(" ")));
+    }
+    if parts.is_empty() {
+        "no limits of its own".into()
+    } else {
+        parts.join(", ")
+    }
 }
 
 /// `modelward pow solve CHALLENGE`: the solution header's value on stdout.

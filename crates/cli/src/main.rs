@@ -28,7 +28,7 @@ fn main() -> ExitCode {
         args::Command::Rules(r) => rules::run(r),
         args::Command::Inventory(i) => inventory::run(i),
         args::Command::Incident(i) => incident::run(i),
-        args::Command::Gateway(g) => gateway::run(g),
+        args::Command::Gateway(g) => gateway::main(g),
         args::Command::Pow(args::PowCommand::Solve { challenge }) => gateway::solve(&challenge),
     };
     match result {

@@ -8,10 +8,14 @@
 //! sent upstream: the upstream's own key (`api_key_env`) is.
 //!
 //! A key the gateway did not issue is, by `keys` in the configuration:
-//! - `passthrough` (the default): served, its principal being its id (`key-` and 16 hex
-//!   digits of its SHA-256; the key itself is never stored or logged), the key sent upstream;
-//! - `virtual`: refused (401), only virtual keys are served;
-//! - `mixed`: virtual keys as above, any other passed through.
+//! - `passthrough` (the default): served as the caller's own, its principal being its id
+//!   (`key-` and 16 hex digits of its SHA-256; the key itself is never stored or logged), the
+//!   key sent upstream unless the upstream has its own (`api_key_env`);
+//! - `virtual`: refused (401): only virtual keys are served.
+//!
+//! A virtual key calling an upstream without a key of its own is refused (502), since it is
+//! never sent upstream; with `keys = "virtual"` the configuration is refused at start unless
+//! every upstream has one.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,7 +31,6 @@ pub enum KeyMode {
     #[default]
     Passthrough,
     Virtual,
-    Mixed,
 }
 
 /// Limits of a key, a team or the default policy; each optional.

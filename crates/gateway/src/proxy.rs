@@ -187,6 +187,7 @@ impl Gateway {
                     "measures": m.len(),
                     "measures_unapplied": m.unapplied(),
                     "calls_not_detected": self.log.as_ref().map_or(0, LlmLog::untapped),
+                    "keys": self.keys().len(),
                 }),
             ));
         }
@@ -371,6 +372,15 @@ impl Gateway {
         } else {
             Bytes::from(request.to_string())
         };
+        if issued.is_some() && upstream.api_key.is_none() {
+            // A virtual key is never sent upstream, and this upstream has no key of its own.
+            return Err(error(
+                StatusCode::BAD_GATEWAY,
+                "api_error",
+                "upstream_key_missing",
+                "The upstream serving this model takes no virtual keys.",
+            ));
+        }
         let upstream_req = upstream_request(&upstream, &parts, key, body)?;
         call.upstream = upstream.name.clone();
         call.upstream_url = upstream_req.uri().to_string();

@@ -110,8 +110,8 @@ pub struct Options {
     /// This gateway's name in the database's record of what enforces the measures (default
     /// `gateway@` and the listen address).
     pub name: Option<String>,
-    /// Keys the gateway did not issue: `passthrough` (default), `virtual` (refused) or
-    /// `mixed` (docs/gateway.md, "Callers").
+    /// Keys the gateway did not issue: `passthrough` (default: served as the caller's own)
+    /// or `virtual` (refused) (docs/gateway.md, "Callers").
     pub keys: Option<KeyMode>,
     pub policy: Option<Policy>,
     /// `[gateway.teams.NAME]`: limits of each team, shared by its keys.
@@ -180,31 +180,36 @@ pub enum SettingsError {
     Duration { key: &'static str, value: String },
 }
 
-/// `500ms`, `10s`, `5m`, `1h`.
+/// `500ms`, `10s`, `5m`, `1h`, `7d`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, ""), |i| text.split_at(i));
+    let n: u64 = number.parse().ok()?;
+    let secs = |unit: u64| n.checked_mul(unit).map(Duration::from_secs);
+    match unit.trim() {
+        "ms" => Some(Duration::from_millis(n)),
+        "s" => secs(1),
+        "m" => secs(60),
+        "h" => secs(3600),
+        "d" => secs(86_400),
+        _ => None,
+    }
+}
+
 fn duration(
     key: &'static str,
     value: Option<&str>,
     default: Duration,
 ) -> Result<Duration, SettingsError> {
-    let Some(text) = value else {
-        return Ok(default);
-    };
-    let bad = || SettingsError::Duration {
-        key,
-        value: text.to_string(),
-    };
-    let text = text.trim();
-    let (number, unit) = text
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((text, ""), |i| text.split_at(i));
-    let n: u64 = number.parse().map_err(|_| bad())?;
-    Ok(match unit.trim() {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
-        _ => return Err(bad()),
-    })
+    match value {
+        None => Ok(default),
+        Some(text) => parse_duration(text).ok_or_else(|| SettingsError::Duration {
+            key,
+            value: text.to_string(),
+        }),
+    }
 }
 
 impl Options {

@@ -336,7 +336,7 @@ async fn virtual_keys_teams_policy_and_forwarded_addresses() {
         "virtual-keys",
         json!({
             "upstreams": [{"name": "local", "url": "PLACEHOLDER", "api_key_env": "UPSTREAM_KEY"}],
-            "keys": "mixed",
+            "keys": "passthrough",
             "database": db,
             "teams": {"search": {"requests_per_minute": 3}},
             "policy": {"denied_parameters": ["logit_bias"]},
@@ -386,7 +386,7 @@ async fn virtual_keys_teams_policy_and_forwarded_addresses() {
     );
     // A key's own models: bob may call gpt-4o-mini only.
     assert_eq!(call(bob, None).await.0, 404);
-    // `mixed`: a key not issued here is served as the caller's own, its principal its id
+    // Passthrough: a key not issued here is served as the caller's own, its principal its id
     // (the upstream's key is sent, as for every call to an upstream that has one).
     assert_eq!(call(KEY, None).await.0, 200);
     let last = log_lines(&g.log).pop().unwrap();

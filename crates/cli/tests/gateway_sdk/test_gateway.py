@@ -47,6 +47,7 @@ TEXT_REPLY = "".join(TEXT_WORDS)
 CHUNK_DELAY = 0.06  # between a stream's chunks
 SLOW_DELAY = 0.15  # between slow-model's chunks
 LEAKY = "leaky-model"  # returns logprobs whether asked or not
+PERTURBED = "fake-chat-perturbed"  # the model of the perturbation step's calls
 SLOW = "slow-model"
 BAD = "bad-model"  # the upstream answers 400
 UPSTREAM_SECRET = "upstream-secret-" + secrets.token_hex(8)
@@ -906,7 +907,8 @@ api_key_env = "MW_SDK_TEST_UPSTREAM_KEY"
         row("reduce_output_detail", "principal", ids["erin"]),
         row("block", "model", "blocked-model", incident="INC-SDK-2"),
         row("block", "principal", ids["alice"], expires=now - 60_000),  # expired: not in force
-        row("perturb_output", "principal", ids["alice"]),  # in force, not applied by the gateway
+        row("perturb_output", "principal", ids["alice"], json.dumps({"noise": 0.2})),
+        row("lock_storage", "principal", ids["alice"]),  # in force, not the gateway's to apply
         row("block", "source_ip", "127.0.0.2"),
     ]
     with checks.step("measures written with sqlite3 are read within the refresh", fatal=True):
@@ -919,8 +921,8 @@ api_key_env = "MW_SDK_TEST_UPSTREAM_KEY"
             )
         con.close()
         t0 = time.monotonic()
-        wait_measures(7, 1)
-        checks.check(True, f"/healthz counts 7 measures in force, 1 not applied, after {time.monotonic() - t0:.1f}s")
+        wait_measures(8, 1)
+        checks.check(True, f"/healthz counts 8 measures in force, 1 not applied, after {time.monotonic() - t0:.1f}s")
 
     with checks.step("block -> 403 PermissionDeniedError"):
         before = chat_calls()
@@ -1020,7 +1022,32 @@ api_key_env = "MW_SDK_TEST_UPSTREAM_KEY"
         r = alice.chat.completions.create(model="fake-chat", messages=hello)
         called("alice", CHAT, 200)
         checks.equal(r.choices[0].message.content, REPLY,
-                     "other models go through; an expired block and perturb_output change nothing")
+                     "other models go through; an expired block changes nothing")
+
+    with checks.step("perturb_output: seeded noise on logprobs, the same for the same question"):
+        def values(r):
+            return [(e.token, e.logprob, [(t.token, t.logprob) for t in e.top_logprobs])
+                    for e in r.choices[0].logprobs.content]
+
+        first = alice.chat.completions.create(model=PERTURBED, messages=hello, logprobs=True, top_logprobs=1)
+        called("alice", CHAT, 200)
+        again = alice.chat.completions.create(model=PERTURBED, messages=hello, logprobs=True, top_logprobs=1)
+        called("alice", CHAT, 200)
+        got = values(first)
+        checks.equal([t for t, _, _ in got], WORDS, "the tokens are the upstream's")
+        checks.check(all(lp != -0.25 and lp <= 0 and abs(lp + 0.25) < 0.25 for _, lp, _ in got),
+                     "every logprob moved, within the noise (the upstream sends -0.25)", got)
+        checks.check(all(top[0][1] == lp for _, lp, top in got), "a token and its candidate entry move together", got)
+        checks.equal(values(again), got, "asking again gives the same values: repeats average nothing away")
+        chunks = list(alice.chat.completions.create(model=PERTURBED, messages=hello, logprobs=True,
+                                                    top_logprobs=1, stream=True))
+        called("alice", CHAT, 200)
+        streamed = [e.logprob for c in chunks if c.choices and c.choices[0].logprobs
+                    for e in c.choices[0].logprobs.content]
+        checks.equal(streamed, [lp for _, lp, _ in got], "a stream carries the same values as the whole answer")
+        r = erin.chat.completions.create(model=LEAKY, messages=hello)
+        called("erin", CHAT, 200)
+        checks.check(r.choices[0].logprobs is None, "another principal's measures are its own (erin: stripped)")
 
     with checks.step("a block on a source address"):
         other = client("alice", source="127.0.0.2")
@@ -1043,10 +1070,60 @@ api_key_env = "MW_SDK_TEST_UPSTREAM_KEY"
         with con:
             con.execute("DELETE FROM enforcement WHERE measure = 'block' AND target = ?", (ids["bob"],))
         con.close()
-        wait_measures(6, 1)
+        wait_measures(7, 1)
         r = bob.chat.completions.create(model="fake-chat", messages=hello)
         called("bob", CHAT, 200)
         checks.equal(r.choices[0].message.content, REPLY, "bob goes through again once the block is lifted")
+
+    with checks.step("virtual keys: issued, limited, listed, revoked"):
+        def keys_cmd(*more):
+            done = subprocess.run([binary, "gateway", "--config", config, "keys", *more],
+                                  capture_output=True, timeout=30, env=env)
+            if done.returncode != 0:
+                raise Fatal(f"`gateway keys {' '.join(more)}`: {done.stderr.decode(errors='replace')}")
+            return done.stdout.decode()
+
+        frank_key = keys_cmd("create", "--principal", "frank", "--team", "research",
+                             "--requests-per-minute", "2", "--name", "SDK test").strip()
+        checks.check(frank_key.startswith("sk-mw-") and len(frank_key) == 54, "a key is printed once", frank_key)
+        keys["frank"], ids["frank"] = frank_key, key_id(frank_key)
+        listed = [json.loads(line) for line in keys_cmd("list", "--format", "ndjson").splitlines()]
+        checks.check(any(k["id"] == ids["frank"] and k["principal"] == "frank" and k["state"] == "active"
+                         and k["limits"]["requests_per_minute"] == 2 for k in listed),
+                     "`keys list` shows it active with its limit and never the key", listed)
+        checks.check(frank_key not in json.dumps(listed), "the list does not hold the key")
+        frank = client("frank")
+        deadline = time.monotonic() + MEASURES_TIMEOUT
+        while healthz().get("keys") != 1:  # read within the refresh
+            if time.monotonic() > deadline:
+                raise Fatal(f"the gateway did not read the new key: /healthz {healthz()}")
+            time.sleep(0.1)
+        r = frank.chat.completions.create(model="fake-chat", messages=hello)
+        called("frank", CHAT, 200)
+        checks.equal(r.choices[0].message.content, REPLY, "the SDK is served with the virtual key")
+        checks.equal(chat_up.seen(CHAT)[-1]["headers"].get("authorization"), f"Bearer {UPSTREAM_SECRET}",
+                     "the upstream's own key went upstream, not the virtual key")
+        frank.chat.completions.create(model="fake-chat", messages=hello)
+        called("frank", CHAT, 200)
+        e = expect_error(openai.RateLimitError, lambda: frank.chat.completions.create(model="fake-chat", messages=hello))
+        called("frank", CHAT, 429)
+        checks.equal(e.code, "rate_limit_exceeded", "the key's own 2 a minute: the third call is refused")
+        keys_cmd("revoke", ids["frank"])
+        deadline = time.monotonic() + MEASURES_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                frank.models.list()
+                called("frank", MODELS, 200, method="GET")
+                time.sleep(0.1)
+            except openai.RateLimitError:  # not yet read: still its 2 a minute
+                called("frank", MODELS, 429, method="GET")
+                time.sleep(0.1)
+            except openai.AuthenticationError as e:
+                called("frank", MODELS, 401, method="GET")
+                checks.equal(e.code, "invalid_api_key", "revoked: refused within the refresh")
+                break
+        else:
+            checks.check(False, "a revoked key is refused within the refresh")
 
     with checks.step("SIGTERM during a stream"):
         stream = alice.chat.completions.create(model=SLOW, messages=hello, stream=True)
@@ -1134,6 +1211,10 @@ api_key_env = "MW_SDK_TEST_UPSTREAM_KEY"
                      and cmpl[0]["response"]["choices"][0].get("logprobs") is None
                      and "reduce_output_detail" in cmpl[0]["modelward"].get("measures", []),
                      "the reduced call: logged as sent, without logprobs, its measure named", cmpl)
+        frank = [d for d in docs if d["principal"]["api_key_id"] == ids.get("frank")]
+        checks.check(frank and all(d["principal"].get("user") == "frank" and d["principal"].get("team") == "research"
+                                   and d["principal"].get("auth") == "virtual_key" for d in frank),
+                     "a virtual key's calls name its principal and team", frank[:1])
         for who, path, status, measure in [("bob", CHAT, 403, "block"), ("carol", EMB, 401, "revoke_key"),
                                            ("dave", CHAT, 429, "rate_limit"), ("erin", CHAT, 400, "reduce_output_detail")]:
             refused = [d for d in docs if d["principal"]["api_key_id"] == ids[who]

@@ -146,18 +146,21 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         reader_opts.max_record_bytes = max;
     }
 
-    let (inputs, path_errors) = expand_paths(&args.paths);
-    for e in &path_errors {
-        eprintln!("modelward: {e}");
-    }
-    had_error |= !path_errors.is_empty();
-    let show_progress = !args.quiet && io::stderr().is_terminal();
-    let progress = show_progress.then(|| progress_bar(&inputs));
+    // Every diagnostic of the inputs, from their paths to their records, goes through one
+    // cap.
     let mut reporter = Reporter {
         shown: 0,
         hidden: 0,
-        progress: progress.clone(),
+        progress: None,
     };
+    let (inputs, path_errors) = expand_paths(&args.paths);
+    had_error |= !path_errors.is_empty();
+    for e in path_errors {
+        reporter.say(e.to_string());
+    }
+    let show_progress = !args.quiet && io::stderr().is_terminal();
+    let progress = show_progress.then(|| progress_bar(&inputs));
+    reporter.progress = progress.clone();
 
     let started = Instant::now();
     let mut session = Session::new(&engine);
@@ -285,15 +288,11 @@ pub fn build_engine_within(
     quiet: bool,
 ) -> Result<(modelward_engine::Engine, bool)> {
     let ruleset = RuleSet::load_within(source_rules, limits);
-    ruleset.report_errors();
+    let warnings: &[String] = if quiet { &[] } else { &ruleset.sigma.warnings };
+    ruleset.report_errors_capped(SHOWN as usize, warnings);
     let failed = !ruleset.errors.is_empty();
     if ruleset.loaded() == 0 {
         bail!("no rules to run ({} failed to load)", ruleset.errors.len());
-    }
-    if !quiet {
-        for w in &ruleset.sigma.warnings {
-            eprintln!("modelward: warning: {w}");
-        }
     }
     let detectors = if source_rules.no_builtin {
         Detectors::none()

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use modelward_esql::{parse_esql_file_within, parse_toml_rule_within, EsqlRule, RuleError};
+use modelward_event::input::{InputError, Walk};
 use modelward_rule::{Limits, RuleMeta};
 use modelward_sigma::{LoadError, SigmaSet};
 
@@ -26,6 +27,8 @@ pub struct RuleSet {
     pub files: usize,
     /// What one rule may cost to load (a rule past a limit fails alone).
     limits: Limits,
+    /// The rule files and directories read so far: each is read once.
+    walk: Walk,
 }
 
 impl RuleSet {
@@ -147,28 +150,20 @@ impl RuleSet {
         }
     }
 
-    fn load_path(&mut self, path: &Path) {
-        let meta = match fs::metadata(path) {
-            Ok(m) => m,
-            Err(e) => return self.io_error(path, &e),
-        };
-        if meta.is_dir() {
-            let mut entries: Vec<PathBuf> = match fs::read_dir(path) {
-                Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-                Err(e) => return self.io_error(path, &e),
-            };
-            entries.sort();
-            for entry in entries {
-                let hidden = entry
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with('.'));
-                if !hidden && (entry.is_dir() || is_rule_file(&entry)) {
-                    self.load_path(&entry);
-                }
-            }
-            return;
+    /// A rule file, or every rule file below a directory (each real file once, symbolic
+    /// link cycles reported and not followed).
+    fn load_path(&mut self, root: &Path) {
+        let (files, errors) = self.walk.files(root, &is_rule_file);
+        for e in errors {
+            self.files += 1;
+            self.errors.push(walk_error(e, root));
         }
+        for file in files {
+            self.load_file(&file);
+        }
+    }
+
+    fn load_file(&mut self, path: &Path) {
         let origin = path.display().to_string();
         let text = match fs::read_to_string(path) {
             Ok(t) => t,
@@ -232,10 +227,32 @@ impl RuleSet {
         self.esql = kept;
     }
 
-    /// Prints every load error to stderr.
+    /// Prints every load error to stderr (`rules check` and `rules test`, whose job it is).
     pub fn report_errors(&self) {
-        for e in &self.errors {
-            eprintln!("modelward: rule not loaded: {e}");
+        self.report_errors_capped(usize::MAX, &[]);
+    }
+
+    /// Prints the load errors and then `warnings` to stderr, at most `shown` lines, then
+    /// how many more there were: a directory of hostile rule files cannot flood a run's
+    /// diagnostics.
+    pub fn report_errors_capped(&self, shown: usize, warnings: &[String]) {
+        let lines = self
+            .errors
+            .iter()
+            .map(|e| format!("rule not loaded: {e}"))
+            .chain(warnings.iter().map(|w| format!("warning: {w}")));
+        let mut hidden = 0u64;
+        for (n, line) in lines.enumerate() {
+            if n < shown {
+                eprintln!("modelward: {line}");
+            } else {
+                hidden += 1;
+            }
+        }
+        if hidden > 0 {
+            eprintln!(
+                "modelward: … and {hidden} more rule errors and warnings not shown (`modelward rules check` lists every error)"
+            );
         }
     }
 }
@@ -245,6 +262,24 @@ fn is_rule_file(path: &Path) -> bool {
         path.extension().and_then(|e| e.to_str()),
         Some("toml" | "esql" | "yml" | "yaml")
     )
+}
+
+/// A path the walk could not read, as a rule error.
+fn walk_error(e: InputError, root: &Path) -> RuleError {
+    let (file, message) = match e {
+        InputError::Open { path, source } => (path, source.to_string()),
+        InputError::Cycle { path } => (
+            path,
+            "a symbolic link back to a directory it is in (a cycle); not followed".to_string(),
+        ),
+        other => (root.display().to_string(), other.to_string()),
+    };
+    RuleError {
+        file,
+        line: 1,
+        column: 1,
+        message,
+    }
 }
 
 fn from_sigma(e: LoadError) -> RuleError {

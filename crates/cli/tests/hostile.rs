@@ -303,3 +303,87 @@ fn esql_nesting_fails_alone() {
         stdout(&out)
     );
 }
+
+/// Symbolic link cycles in input and rule directories read files dozens of times (duplicate
+/// alerts, duplicate rule ids), flooded the diagnostics and ended in a panic: now each real
+/// file is read once, a cycle is one error for its link, and every diagnostic goes through
+/// the cap.
+#[cfg(unix)]
+#[test]
+fn symlink_cycles_are_walked_once() {
+    use std::os::unix::fs::symlink;
+    let dir = Dir::new("hostile-symlinks");
+    let rules = dir.path("rules");
+    dir.write(
+        "rules/good.yml",
+        sigma_rule("a0000000-0000-4000-8000-000000000001", "good"),
+    );
+    symlink(".", rules.join("loop")).unwrap();
+    std::fs::create_dir(rules.join("sub")).unwrap();
+    symlink("..", rules.join("sub/back")).unwrap();
+    // A flood of rule files that fail: the run's stderr stays within the cap.
+    for i in 0..200 {
+        dir.write(&format!("rules/broken/{i:03}.yml"), "title: [unclosed\n");
+    }
+    let logs = dir.path("logs");
+    dir.write(
+        "logs/a.ndjson",
+        "{\"@timestamp\":\"2025-03-01T00:00:00Z\",\"event\":{\"action\":\"good\"}}\n{\"@timestamp\":\"2025-03-01T00:00:01Z\",\"event\":{\"action\":\"good\"}}\n",
+    );
+    symlink("a.ndjson", logs.join("b.ndjson")).unwrap();
+    symlink(".", logs.join("loop")).unwrap();
+    symlink(".", logs.join("again")).unwrap();
+    symlink("../logs", logs.join("up")).unwrap();
+    // Dangling links: one error each, through the cap.
+    for i in 0..200 {
+        symlink(
+            format!("missing-{i}"),
+            logs.join(format!("dangling-{i:03}.ndjson")),
+        )
+        .unwrap();
+    }
+
+    let out = run(&[
+        &"hunt",
+        &"--no-builtin",
+        &"--format",
+        &"ndjson",
+        &"--rules",
+        &rules,
+        &logs,
+        &logs.join("a.ndjson"),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", ended(&out));
+    let alerts = stdout(&out);
+    assert_eq!(alerts.lines().count(), 2, "each event once: {alerts}");
+    assert!(
+        err.lines().count() < 120,
+        "{} lines of diagnostics:\n{}",
+        err.lines().count(),
+        tail(&out.stderr)
+    );
+    // (logs/loop and logs/up come after the dangling links: past the cap.)
+    for link in ["rules/loop:1:1", "rules/sub/back:1:1", "logs/again"] {
+        assert!(
+            err.contains(&format!(
+                "{link}: a symbolic link back to a directory it is in"
+            )),
+            "{link}: {err}"
+        );
+    }
+    assert!(
+        err.contains("more rule errors and warnings not shown"),
+        "{err}"
+    );
+    assert!(err.contains("more diagnostics not shown"), "{err}");
+    assert!(!err.contains("duplicate rule id"), "{err}");
+
+    let out = run(&[&"rules", &"check", &rules]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("1 rule(s) loaded, 202 failed"),
+        "{text}\n{}",
+        tail(&out.stderr)
+    );
+}

@@ -31,6 +31,8 @@ pub enum InputError {
     Malformed(ParseError),
     #[error("{path}: not a file, directory or `-`")]
     NotReadable { path: String },
+    #[error("{path}: a symbolic link back to a directory it is in (a cycle); not followed")]
+    Cycle { path: String },
 }
 
 /// A record that is not a valid event: where it is and what was expected.

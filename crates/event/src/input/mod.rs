@@ -14,6 +14,6 @@ mod reader;
 mod record;
 
 pub use error::{InputError, ParseError};
-pub use paths::{expand_paths, InputPath};
+pub use paths::{expand_paths, InputPath, Walk};
 pub use reader::{Batch, Reader, ReaderOptions, RecordSpan};
 pub use record::{parse_record, RecordError};

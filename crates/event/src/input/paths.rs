@@ -1,3 +1,4 @@
+use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -22,7 +23,12 @@ impl InputPath {
 /// Expands the command line's paths: `-` is stdin, a directory stands for every regular file
 /// below it (recursively, sorted by path, hidden entries skipped), a file for itself. Paths
 /// that cannot be read are returned as errors beside the inputs that can.
+///
+/// Each real file is one input however many paths reach it (symbolic links, a path given
+/// twice, hard links): its first path in that order names it. A directory is walked once;
+/// a symbolic link back to a directory being walked (a cycle) is an error for that link.
 pub fn expand_paths(paths: &[PathBuf]) -> (Vec<InputPath>, Vec<InputError>) {
+    let mut walk = Walk::default();
     let mut inputs = Vec::new();
     let mut errors = Vec::new();
     for path in paths {
@@ -30,50 +36,162 @@ pub fn expand_paths(paths: &[PathBuf]) -> (Vec<InputPath>, Vec<InputError>) {
             inputs.push(InputPath::Stdin);
             continue;
         }
-        match fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => walk_dir(path, &mut inputs, &mut errors),
-            Ok(meta) if meta.is_file() => inputs.push(InputPath::File(path.clone())),
-            Ok(_) => errors.push(InputError::NotReadable {
-                path: path.display().to_string(),
-            }),
-            Err(source) => errors.push(InputError::Open {
-                path: path.display().to_string(),
-                source,
-            }),
-        }
+        let (files, errs) = walk.files(path, &|_| true);
+        inputs.extend(files.into_iter().map(InputPath::File));
+        errors.extend(errs);
     }
     (inputs, errors)
 }
 
-fn walk_dir(dir: &Path, inputs: &mut Vec<InputPath>, errors: &mut Vec<InputError>) {
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(source) => {
-            errors.push(InputError::Open {
-                path: dir.display().to_string(),
-                source,
-            });
-            return;
+/// What makes a file or directory itself, whatever path reaches it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Identity {
+    #[cfg_attr(not(unix), allow(dead_code))]
+    Inode(u64, u64),
+    #[cfg_attr(unix, allow(dead_code))]
+    Path(PathBuf),
+}
+
+#[cfg(unix)]
+fn identity(_path: &Path, meta: &fs::Metadata) -> Identity {
+    use std::os::unix::fs::MetadataExt;
+    Identity::Inode(meta.dev(), meta.ino())
+}
+
+#[cfg(not(unix))]
+fn identity(path: &Path, _meta: &fs::Metadata) -> Identity {
+    Identity::Path(fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()))
+}
+
+/// Walks directories, following symbolic links, each real directory and file once: what a
+/// walk has seen stays seen across calls, so several roots that overlap give each file once.
+#[derive(Debug, Default)]
+pub struct Walk {
+    dirs: HashSet<Identity>,
+    files: HashSet<Identity>,
+}
+
+enum Step {
+    Visit(PathBuf),
+    /// The end of a directory's entries: it is no longer being walked.
+    Leave(Identity),
+}
+
+impl Walk {
+    /// The regular files at or below `root` that `keep` accepts and this walk has not given
+    /// yet, sorted by path within each directory (depth first), hidden entries below `root`
+    /// skipped; and what could not be read. `keep` is asked about files found in directories;
+    /// `root` itself, when it is a file, is always given (once).
+    pub fn files(
+        &mut self,
+        root: &Path,
+        keep: &dyn Fn(&Path) -> bool,
+    ) -> (Vec<PathBuf>, Vec<InputError>) {
+        let mut files = Vec::new();
+        let mut errors = Vec::new();
+        // Directories being walked: a link to one of them is a cycle.
+        let mut open: HashSet<Identity> = HashSet::new();
+        let mut stack = vec![Step::Visit(root.to_path_buf())];
+        while let Some(step) = stack.pop() {
+            let path = match step {
+                Step::Visit(path) => path,
+                Step::Leave(id) => {
+                    open.remove(&id);
+                    continue;
+                }
+            };
+            let is_root = path == root;
+            let meta = match fs::metadata(&path) {
+                Ok(meta) => meta,
+                // (A dangling link among files `keep` would not take is no one's concern.)
+                Err(source) if is_root || keep(&path) => {
+                    errors.push(InputError::Open {
+                        path: path.display().to_string(),
+                        source,
+                    });
+                    continue;
+                }
+                Err(_) => continue,
+            };
+            let id = identity(&path, &meta);
+            if meta.is_file() {
+                if (is_root || keep(&path)) && self.files.insert(id) {
+                    files.push(path);
+                }
+                continue;
+            }
+            if !meta.is_dir() {
+                if is_root {
+                    errors.push(InputError::NotReadable {
+                        path: path.display().to_string(),
+                    });
+                }
+                continue;
+            }
+            if open.contains(&id) {
+                errors.push(InputError::Cycle {
+                    path: path.display().to_string(),
+                });
+                continue;
+            }
+            if !self.dirs.insert(id.clone()) {
+                // Walked already, through another path: its files were given then.
+                continue;
+            }
+            let entries = match fs::read_dir(&path) {
+                Ok(entries) => entries,
+                Err(source) => {
+                    errors.push(InputError::Open {
+                        path: path.display().to_string(),
+                        source,
+                    });
+                    continue;
+                }
+            };
+            let mut children: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|child| {
+                    !child
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with('.'))
+                })
+                .collect();
+            children.sort();
+            open.insert(id.clone());
+            stack.push(Step::Leave(id));
+            stack.extend(children.into_iter().rev().map(Step::Visit));
         }
-    };
-    let mut children: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    children.sort();
-    for child in children {
-        let hidden = child
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.'));
-        if hidden {
-            continue;
-        }
-        match fs::metadata(&child) {
-            Ok(meta) if meta.is_dir() => walk_dir(&child, inputs, errors),
-            Ok(meta) if meta.is_file() => inputs.push(InputPath::File(child)),
-            Ok(_) => {}
-            Err(source) => errors.push(InputError::Open {
-                path: child.display().to_string(),
-                source,
-            }),
-        }
+        (files, errors)
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_real_file_once_and_cycles_reported() {
+        let root = std::env::temp_dir().join(format!("mw-walk-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(root.join("d/sub")).unwrap();
+        fs::write(root.join("d/a.log"), "x").unwrap();
+        fs::write(root.join("d/sub/b.log"), "x").unwrap();
+        std::os::unix::fs::symlink("a.log", root.join("d/c.log")).unwrap();
+        std::os::unix::fs::symlink("..", root.join("d/sub/back")).unwrap();
+        std::os::unix::fs::symlink("sub", root.join("d/sub2")).unwrap();
+        let (inputs, errors) = expand_paths(&[root.join("d"), root.join("d/a.log")]);
+        let names: Vec<String> = inputs.iter().map(InputPath::display_name).collect();
+        let d = root.join("d");
+        assert_eq!(
+            names,
+            [d.join("a.log"), d.join("sub/b.log")].map(|p| p.display().to_string())
+        );
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            matches!(&errors[0], InputError::Cycle { path } if path.ends_with("sub/back")),
+            "{errors:?}"
+        );
+        fs::remove_dir_all(&root).unwrap();
     }
 }

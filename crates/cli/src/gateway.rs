@@ -22,6 +22,10 @@ use crate::args::{Format, GatewayArgs, GatewayCommand, KeysCommand, RuleSource};
 use crate::config::Options;
 use crate::respond::{describe, now_ms, Setup};
 
+/// How long an incident whose measures were written waits for the gateway to have them in
+/// force before it is analysed again anyway (ms).
+const SETTLE_MS: i64 = 10_000;
+
 /// Calls waiting for detection; more are logged but not analysed (counted in /healthz).
 const DETECT_QUEUE: usize = 65_536;
 
@@ -306,6 +310,9 @@ struct Detector {
     lateness: i64,
     /// Where the session's state is kept across restarts.
     state: Option<PathBuf>,
+    /// Incidents whose measures were written, to analyse again once the gateway has them in
+    /// force (that is when their containment steps are done), with when to give up waiting.
+    settling: std::cell::RefCell<Vec<(String, i64)>>,
 }
 
 impl Detector {
@@ -349,6 +356,7 @@ impl Detector {
             log: log.to_path_buf(),
             lateness: settings.detect_lateness.as_millis() as i64,
             state: settings.detect_state.clone(),
+            settling: std::cell::RefCell::new(Vec::new()),
         })
     }
 
@@ -395,6 +403,7 @@ impl Detector {
             let now = if idle { now_ms() } else { latest };
             session.advance(now.saturating_sub(self.lateness), report);
             self.respond(session.take_ready(), gateway);
+            self.settle(stopping);
         }
         match &self.state {
             // Open windows and profiles carry over to the next start.
@@ -470,10 +479,66 @@ impl Detector {
             docs,
             &logs,
         )?;
+        let deadline = now_ms() + SETTLE_MS;
         for c in changes {
             eprintln!("{}", describe(&c, dry_run));
+            let enforced = c.actions.iter().any(|a| {
+                a.executor == modelward_respond::action::enforcement::EXECUTOR
+                    && a.outcome == modelward_respond::action::Outcome::Done
+            });
+            if enforced && !dry_run {
+                self.settling
+                    .borrow_mut()
+                    .push((c.incident.id.clone(), deadline));
+            }
         }
         Ok(())
+    }
+
+    /// Analyses again the incidents whose measures this gateway now has in force (or that
+    /// waited long enough), so that their containment steps read done, by the gateway, with
+    /// the time it applied them. When `stopping`, every one still waiting is analysed.
+    fn settle(&self, stopping: bool) {
+        let mut settling = self.settling.borrow_mut();
+        if settling.is_empty() {
+            return;
+        }
+        let now = now_ms();
+        let result = (|| -> Result<()> {
+            let mut store = modelward_store::Store::open(&self.db)?;
+            let mut left = Vec::new();
+            for (id, deadline) in settling.drain(..) {
+                let in_force = !store.applied(&id)?.is_empty();
+                if !(in_force || stopping || now >= deadline) {
+                    left.push((id, deadline));
+                    continue;
+                }
+                let mut incident = modelward_respond::repo::load(&store, &id)?;
+                let responder = self.setup.responder("modelward gateway", BTreeMap::new());
+                match responder.reanalyse_recording(&mut store, &mut incident, now, &[]) {
+                    Ok(()) => {}
+                    // Changed meanwhile (a responder, or the next alerts): that write
+                    // analysed it with what the gateway had.
+                    Err(
+                        modelward_respond::RespondError::Store(
+                            modelward_store::StoreError::Conflict { .. },
+                        )
+                        | modelward_respond::RespondError::Repo(
+                            modelward_respond::repo::RepoError::Store(
+                                modelward_store::StoreError::Conflict { .. },
+                            ),
+                        ),
+                    ) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            *settling = left;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            settling.clear();
+            eprintln!("modelward gateway: detection: analysing incidents again: {e:#}");
+        }
     }
 }
 

@@ -273,18 +273,43 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
         }
         IncidentCommand::Enforcement => {
             let mut out = BufWriter::new(io::stdout().lock());
+            let mut applied = BTreeMap::new();
             for m in store.measures(now_ms())? {
                 let until = m
                     .expires_at
                     .map_or("-".to_string(), modelward_event::format_timestamp);
+                if !applied.contains_key(&m.incident_id) {
+                    applied.insert(m.incident_id.clone(), store.applied(&m.incident_id)?);
+                }
+                let at: Vec<String> = applied[&m.incident_id]
+                    .iter()
+                    .filter(|a| {
+                        a.measure == m.measure
+                            && a.target_kind == m.target_kind
+                            && a.target == m.target
+                    })
+                    .map(|a| {
+                        format!(
+                            "{} since {}, {} request(s) changed or refused",
+                            crate::output::printable(&a.gateway),
+                            modelward_event::format_timestamp(a.in_force_at),
+                            a.requests
+                        )
+                    })
+                    .collect();
                 writeln!(
                     out,
-                    "{:<22} {:<10} {:<60} until {until}  {} {}",
+                    "{:<22} {:<10} {:<60} until {until}  {} {}\n    enforced: {}",
                     m.measure,
                     m.target_kind,
                     safe_value(&m.target_kind, &m.target),
                     m.incident_id,
-                    m.params
+                    m.params,
+                    if at.is_empty() {
+                        "no gateway has it in force".to_string()
+                    } else {
+                        at.join("; ")
+                    }
                 )?;
             }
             out.flush()?;

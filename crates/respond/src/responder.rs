@@ -270,6 +270,7 @@ impl Responder<'_> {
         now: i64,
     ) -> Result<(), RespondError> {
         let audit = audit_of(store, &incident.id)?;
+        let enforced = store.applied(&incident.id)?;
         // What an earlier run knew stays unless this one knows better.
         incident.context_facts.extend(self.context_facts.clone());
         let inputs = Inputs {
@@ -279,6 +280,7 @@ impl Responder<'_> {
             storage_logs: volume.storage_records > 0,
             context_facts: incident.context_facts.clone(),
             audit: &audit,
+            enforced: &enforced,
         };
         analyze::analyze(self.playbook, incident, &inputs, now);
         incident.title = title(incident);

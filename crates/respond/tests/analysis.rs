@@ -8,6 +8,7 @@ use modelward_respond::analyze::{analyze, Inputs, RespondSettings};
 use modelward_respond::incident::{AnswerState, Incident, Stage, Status, TaskState};
 use modelward_respond::volume::VolumeSeries;
 use modelward_respond::{AlertView, Playbook};
+use modelward_store::gateway::Applied;
 use serde_json::json;
 
 const T0: i64 = 1_741_126_225_000; // 2025-03-04T22:10:25Z
@@ -69,6 +70,16 @@ fn incident(alerts: Vec<AlertView>) -> Incident {
 }
 
 fn run(incident: &mut Incident, settings: &RespondSettings, audit: &[AuditEntry], now: i64) {
+    run_enforced(incident, settings, audit, &[], now);
+}
+
+fn run_enforced(
+    incident: &mut Incident,
+    settings: &RespondSettings,
+    audit: &[AuditEntry],
+    enforced: &[Applied],
+    now: i64,
+) {
     let volume = VolumeSeries::default();
     let inputs = Inputs {
         settings,
@@ -77,6 +88,7 @@ fn run(incident: &mut Incident, settings: &RespondSettings, audit: &[AuditEntry]
         storage_logs: true,
         context_facts: BTreeMap::new(),
         audit,
+        enforced,
     };
     analyze(&Playbook::builtin(), incident, &inputs, now);
 }
@@ -235,20 +247,56 @@ fn carried_out_actions_meet_the_decision_and_close_its_tasks() {
             decision: a.decision.clone(),
             reason: a.reason.clone(),
             rules: a.rules.clone(),
-            executor: "enforcement".into(),
+            executor: if a.action.kind() == "preserve_evidence" {
+                "evidence".into()
+            } else {
+                "enforcement".into()
+            },
             outcome: Outcome::Done,
             detail: String::new(),
             idempotency_key: a.idempotency_key(),
             actor: "test".into(),
         })
         .collect();
+    // Written to the enforcement table, but no gateway has the measures: nothing is
+    // contained yet, and a task says so.
     run(&mut i, &RespondSettings::default(), &audit, NOW + 120_000);
     let d = &i.analysis.decisions[0];
-    assert_eq!(d.met_at, Some(NOW + 60_000));
+    assert_eq!(d.met_at, None);
+    let t = i.tasks.iter().find(|t| t.id == "contain.2.1.1").unwrap();
+    assert_eq!(t.state, TaskState::Open);
+    assert!(i
+        .tasks
+        .iter()
+        .any(|t| t.id.starts_with("action.") && t.title.contains("no gateway has it in force")));
+    // A gateway puts them in force: carried out then, by it.
+    let enforced: Vec<Applied> = audit
+        .iter()
+        .filter(|e| e.executor == "enforcement")
+        .map(|e| Applied {
+            measure: e.action.clone(),
+            target_kind: e.target_kind.clone(),
+            target: e.target.clone(),
+            incident_id: e.incident.clone(),
+            gateway: "gw-1".into(),
+            in_force_at: NOW + 61_000,
+            ..Applied::default()
+        })
+        .collect();
+    run_enforced(
+        &mut i,
+        &RespondSettings::default(),
+        &audit,
+        &enforced,
+        NOW + 120_000,
+    );
+    let d = &i.analysis.decisions[0];
+    assert_eq!(d.met_at, Some(NOW + 61_000));
     assert!(!d.overdue(NOW + 3_600_000));
     let t = i.tasks.iter().find(|t| t.id == "contain.2.1.1").unwrap();
     assert_eq!(t.state, TaskState::Done);
-    assert_eq!(t.done_by.as_deref(), Some("action:rate_limit"));
+    assert_eq!(t.done_by.as_deref(), Some("gateway:gw-1"));
+    assert!(!i.tasks.iter().any(|t| t.id.starts_with("action.")));
     // A person's word on a task survives the next analysis.
     let manual = i
         .tasks
@@ -257,7 +305,13 @@ fn carried_out_actions_meet_the_decision_and_close_its_tasks() {
         .unwrap();
     manual.state = TaskState::Done;
     manual.done_by = Some("alice".into());
-    run(&mut i, &RespondSettings::default(), &audit, NOW + 180_000);
+    run_enforced(
+        &mut i,
+        &RespondSettings::default(),
+        &audit,
+        &enforced,
+        NOW + 180_000,
+    );
     let t = i.tasks.iter().find(|t| t.id == "contain.2.1.4").unwrap();
     assert_eq!(
         (t.state, t.done_by.as_deref()),
@@ -272,7 +326,13 @@ fn carried_out_actions_meet_the_decision_and_close_its_tasks() {
         .unwrap();
     reopened.state = TaskState::Open;
     reopened.done_by = Some("bob".into());
-    run(&mut i, &RespondSettings::default(), &audit, NOW + 240_000);
+    run_enforced(
+        &mut i,
+        &RespondSettings::default(),
+        &audit,
+        &enforced,
+        NOW + 240_000,
+    );
     let t = i.tasks.iter().find(|t| t.id == "contain.2.1.1").unwrap();
     assert_eq!(
         (t.state, t.done_by.as_deref()),

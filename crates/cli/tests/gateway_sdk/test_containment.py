@@ -420,6 +420,27 @@ enforcement = true
                      f"`modelward incident audit {incident}` names the rate_limit on {masked(ids['attacker'])}",
                      f"{named} {done.stderr.decode(errors='replace')}")
 
+    with checks.step("PB-53 2.1.1 is done by the gateway that applied it, not by the table row"):
+        deadline = time.monotonic() + MEASURES_TIMEOUT + 10
+        while True:
+            doc = json.loads(con.execute("SELECT doc FROM incidents WHERE id = ?", (incident,)).fetchone()[0])
+            task = next((t for t in doc["tasks"] if t["id"] == "contain.2.1.1"), {})
+            if task.get("state") == "done" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        checks.check(task.get("state") == "done" and str(task.get("done_by", "")).startswith("gateway:"),
+                     "task contain.2.1.1 done by the gateway", task)
+        applied = con.execute("SELECT measure, gateway, in_force_at, requests FROM enforcement_applied"
+                              " WHERE incident_id = ? AND target = ?", (incident, ids["attacker"])).fetchall()
+        kinds = {m for m, _, _, _ in applied}
+        checks.check({"rate_limit", "reduce_output_detail", "proof_of_work"} <= kinds,
+                     "enforcement_applied: the gateway has the incident's measures in force", applied)
+        checks.check(sum(r for _, _, _, r in applied) > 0, "and counts the requests it changed or refused", applied)
+        done = subprocess.run([binary, "incident", "--db", db, "enforcement"], capture_output=True, timeout=60)
+        said = done.stdout.decode(errors="replace")
+        checks.check("enforced: gateway@" in said and "no gateway has it in force" not in said,
+                     "`incident enforcement` names the gateway enforcing each measure", said)
+
     with checks.step("MW-TH-0001 joins the incident"):
         # The analyzer alerts at the 100th probe (refused calls are probes too: the log has
         # their requests), which the attack passed; detection may still be on it.

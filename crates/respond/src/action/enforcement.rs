@@ -10,6 +10,12 @@ use modelward_store::Store;
 
 use super::{Action, ExecError, Executed, Executor, PlannedAction, TargetKind};
 
+/// The executor's name in the audit log.
+pub const EXECUTOR: &str = "enforcement";
+
+/// How recently a gateway must have been seen for a measure to be called enforced (ms).
+pub const GATEWAY_SEEN_MS: i64 = 60_000;
+
 /// Writes measures into a store (its own connection to the database file).
 pub struct EnforcementExecutor {
     store: Store,
@@ -45,7 +51,7 @@ fn measure_of(action: &Action) -> Option<Option<i64>> {
 
 impl Executor for EnforcementExecutor {
     fn name(&self) -> String {
-        "enforcement".into()
+        EXECUTOR.into()
     }
 
     fn handles(&self, action: &PlannedAction) -> bool {
@@ -83,12 +89,68 @@ impl Executor for EnforcementExecutor {
             Some(t) => format!(" until {}", modelward_event::format_timestamp(t)),
             None => String::new(),
         };
+        let gateways: Vec<String> = self
+            .store
+            .gateways_seen(self.now - GATEWAY_SEEN_MS)?
+            .into_iter()
+            .map(|g| g.name)
+            .collect();
+        let enforcer = if gateways.is_empty() {
+            "no gateway has been seen running in the last minute: nothing enforces it yet"
+                .to_string()
+        } else {
+            format!("enforced by {} from its next refresh", gateways.join(", "))
+        };
         Ok(Executed {
             detail: if changed {
-                format!("{} in force{until}", action)
+                format!("{action} recorded in the enforcement table{until}; {enforcer}")
             } else {
-                format!("{} was already in force", action)
+                format!("{action} was already recorded in the enforcement table; {enforcer}")
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action::{Action, PlannedAction, TargetKind};
+
+    #[test]
+    fn a_measure_is_said_to_be_enforced_only_by_a_gateway_seen_running() {
+        let mut store = Store::open_in_memory().unwrap();
+        let mut b = store.batch().unwrap();
+        b.gateway_seen("gw-east", 0, 95_000).unwrap();
+        b.commit().unwrap();
+        let action = PlannedAction {
+            incident: "INC-1".into(),
+            action: Action::Block { duration_ms: None },
+            target_kind: TargetKind::Principal,
+            target: "mallory".into(),
+            decision: "contain".into(),
+            reason: "r".into(),
+            rules: vec![],
+        };
+        let seen = EnforcementExecutor::with_store(store, 100_000)
+            .execute(&action)
+            .unwrap();
+        assert!(
+            seen.detail
+                .ends_with("enforced by gw-east from its next refresh"),
+            "{}",
+            seen.detail
+        );
+        let mut store = Store::open_in_memory().unwrap();
+        let mut b = store.batch().unwrap();
+        b.gateway_seen("gw-east", 0, 10_000).unwrap();
+        b.commit().unwrap();
+        let stale = EnforcementExecutor::with_store(store, 100_000)
+            .execute(&action)
+            .unwrap();
+        assert!(
+            stale.detail.contains("nothing enforces it yet"),
+            "{}",
+            stale.detail
+        );
     }
 }

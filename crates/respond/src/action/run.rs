@@ -194,7 +194,13 @@ mod tests {
         assert_eq!(store.audit_log(None).unwrap().len(), 2);
         let done = runner(false).run(&actions, &mut store, 30).unwrap();
         assert_eq!(outcomes(&done), [Outcome::Done, Outcome::Manual]);
-        assert!(done[0].detail.contains("in force"), "{}", done[0].detail);
+        // Recorded, and said to be enforced by nothing: no gateway runs.
+        assert!(
+            done[0].detail.contains("recorded in the enforcement table")
+                && done[0].detail.contains("nothing enforces it yet"),
+            "{}",
+            done[0].detail
+        );
         let again = runner(false).run(&actions, &mut store, 40).unwrap();
         assert_eq!(outcomes(&again), [Outcome::AlreadyDone, Outcome::Manual]);
         assert_eq!(again[0].seq, done[0].seq, "points at the entry that did it");

@@ -32,6 +32,9 @@ pub struct Inputs<'a> {
     pub context_facts: BTreeMap<String, bool>,
     /// The incident's audit log so far (actions carried out complete tasks and decisions).
     pub audit: &'a [AuditEntry],
+    /// What gateways have in force of the incident's measures: a measure written to the
+    /// enforcement table is carried out once a gateway has it in force, not before.
+    pub enforced: &'a [modelward_store::gateway::Applied],
 }
 
 /// Whether `condition` holds for `alert`.
@@ -285,8 +288,17 @@ pub fn analyze(playbook: &Playbook, incident: &mut Incident, inputs: &Inputs<'_>
         iocs,
         volume: inputs.volume.clone(),
     };
-    incident.tasks = tasks::lay_out(playbook, incident, &analysis, settings, inputs.audit, now);
-    tasks::meet_decisions(&mut analysis.decisions, &incident.tasks, inputs.audit);
+    let done = tasks::carried_out(inputs.audit, inputs.enforced);
+    incident.tasks = tasks::lay_out(
+        playbook,
+        incident,
+        &analysis,
+        settings,
+        inputs.audit,
+        &done,
+        now,
+    );
+    tasks::meet_decisions(&mut analysis.decisions, &incident.tasks, &done);
     incident.analysis = analysis;
 }
 

@@ -16,7 +16,52 @@ pub const BY_FACT: &str = "modelward";
 
 fn automatic(by: &Option<String>) -> bool {
     by.as_deref()
-        .is_some_and(|b| b == BY_FACT || b.starts_with("action:"))
+        .is_some_and(|b| b == BY_FACT || b.starts_with("action:") || b.starts_with("gateway:"))
+}
+
+/// An action carried out: when, and by what (`action:KIND`, or `gateway:NAME` for a measure
+/// a gateway has in force).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CarriedOut {
+    pub action: String,
+    pub idempotency_key: String,
+    pub at: i64,
+    pub by: String,
+}
+
+/// The actions of the audit log that were carried out. A measure the enforcement executor
+/// wrote to the enforcement table is only recorded there: it is carried out when a gateway
+/// has it in force (`enforced`), at that time, and not before (a table nothing reads
+/// contains nothing).
+pub fn carried_out(
+    audit: &[AuditEntry],
+    enforced: &[modelward_store::gateway::Applied],
+) -> Vec<CarriedOut> {
+    audit
+        .iter()
+        .filter(|e| e.outcome == Outcome::Done)
+        .filter_map(|e| {
+            let (at, by) = if e.executor == crate::action::enforcement::EXECUTOR {
+                let first = enforced
+                    .iter()
+                    .filter(|a| {
+                        a.measure == e.action
+                            && a.target_kind == e.target_kind
+                            && a.target == e.target
+                    })
+                    .min_by_key(|a| a.in_force_at)?;
+                (first.in_force_at, format!("gateway:{}", first.gateway))
+            } else {
+                (e.at, format!("action:{}", e.action))
+            };
+            Some(CarriedOut {
+                action: e.action.clone(),
+                idempotency_key: e.idempotency_key.clone(),
+                at,
+                by,
+            })
+        })
+        .collect()
 }
 
 /// Whether a person set this task's state, whichever it is (kept across analyses: a task a
@@ -37,6 +82,7 @@ pub fn lay_out(
     analysis: &Analysis,
     settings: &RespondSettings,
     audit: &[AuditEntry],
+    done: &[CarriedOut],
     now: i64,
 ) -> Vec<Task> {
     let Analysis {
@@ -48,26 +94,29 @@ pub fn lay_out(
         ..
     } = analysis;
     let start = clock_start(decisions, now);
-    let done_actions: BTreeMap<&str, i64> = audit
-        .iter()
-        .filter(|e| e.outcome == Outcome::Done)
-        .fold(BTreeMap::new(), |mut m, e| {
-            m.entry(e.action.as_str()).or_insert(e.at);
-            m
-        });
+    // The first time each kind of action was carried out, and by what.
+    let mut done_actions: BTreeMap<&str, (i64, &str)> = BTreeMap::new();
+    for d in done {
+        let e = done_actions
+            .entry(d.action.as_str())
+            .or_insert((d.at, &d.by));
+        if d.at < e.0 {
+            *e = (d.at, &d.by);
+        }
+    }
     let mut tasks = Vec::new();
     let mut item = |section: &str, prefix: &str, i: &ChecklistItem| {
         let applies = holds(&i.when, &incident.alerts, settings, facts);
         let by_action = i
             .done_by
             .iter()
-            .find_map(|k| done_actions.get(k.as_str()).map(|at| (k, *at)));
+            .find_map(|k| done_actions.get(k.as_str()).copied());
         let by_fact = i
             .done_when
             .as_ref()
             .is_some_and(|c| holds(c, &incident.alerts, settings, facts));
         let (state, done_by, done_at) = match (applies, by_action, by_fact) {
-            (_, Some((kind, at)), _) => (TaskState::Done, Some(format!("action:{kind}")), Some(at)),
+            (_, Some((at, by)), _) => (TaskState::Done, Some(by.to_string()), Some(at)),
             (_, None, true) => (TaskState::Done, Some(BY_FACT.to_string()), Some(now)),
             (false, None, false) => (TaskState::NotApplicable, None, None),
             (true, None, false) => (TaskState::Open, None, None),
@@ -155,12 +204,21 @@ pub fn lay_out(
         for a in &d.actions {
             let key = a.idempotency_key();
             let latest = audit.iter().rev().find(|e| e.idempotency_key == key);
-            if latest.is_some_and(|e| e.outcome == Outcome::Manual || e.outcome == Outcome::Failed)
-            {
+            let carried = done.iter().any(|c| c.idempotency_key == key);
+            let why = match latest {
+                Some(e) if matches!(e.outcome, Outcome::Manual | Outcome::Failed) => {
+                    Some("no executor carried it out: do it by hand")
+                }
+                Some(e) if e.outcome == Outcome::Done && !carried => Some(
+                    "recorded in the enforcement table, but no gateway has it in force: run `modelward gateway` in front of the API, or apply it by hand",
+                ),
+                _ => None,
+            };
+            if let Some(why) = why {
                 tasks.push(open(
                     format!("action.{key}"),
                     "containment",
-                    format!("{a} — no executor carried it out: do it by hand"),
+                    format!("{a} — {why}"),
                     d.owner.clone(),
                     d.due_at(),
                 ));
@@ -185,7 +243,7 @@ pub fn lay_out(
 
 /// A decision is met when its task is done, or when every action it calls for was carried
 /// out (and it calls for at least one).
-pub fn meet_decisions(decisions: &mut [Decision], tasks: &[Task], audit: &[AuditEntry]) {
+pub fn meet_decisions(decisions: &mut [Decision], tasks: &[Task], done: &[CarriedOut]) {
     for d in decisions.iter_mut() {
         let by_task = tasks
             .iter()
@@ -198,11 +256,12 @@ pub fn meet_decisions(decisions: &mut [Decision], tasks: &[Task], audit: &[Audit
                 .iter()
                 .map(|a| {
                     let key = a.idempotency_key();
-                    let done = audit
+                    let carried = done
                         .iter()
-                        .find(|e| e.idempotency_key == key && e.outcome == Outcome::Done)
-                        .map(|e| e.at);
-                    done.or_else(|| {
+                        .filter(|d| d.idempotency_key == key)
+                        .map(|d| d.at)
+                        .min();
+                    carried.or_else(|| {
                         tasks
                             .iter()
                             .find(|t| t.id == format!("action.{key}") && t.state == TaskState::Done)

@@ -34,6 +34,7 @@ mod proxy;
 pub mod settings;
 pub mod sse;
 pub mod sync;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -83,11 +84,32 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let gateway = gateway.clone();
-        let service = service_fn(move |req| gateway.clone().handle(req, remote));
-        let conn = builder.serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn.into_owned());
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let _ = conn.await;
+            let service = service_fn({
+                let gateway = gateway.clone();
+                move |req| gateway.clone().handle(req, remote)
+            });
+            match &gateway.settings.tls {
+                Some(config) => {
+                    // The handshake is bounded like the headers that follow it.
+                    let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
+                    let handshake = tokio::time::timeout(
+                        gateway.settings.header_timeout,
+                        acceptor.accept(stream),
+                    );
+                    let Ok(Ok(tls)) = handshake.await else {
+                        return;
+                    };
+                    let conn = builder.serve_connection(TokioIo::new(tls), service);
+                    let _ = watcher.watch(conn.into_owned()).await;
+                }
+                None => {
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    let _ = watcher.watch(conn.into_owned()).await;
+                }
+            }
         });
     }
     drop(listener);

@@ -28,6 +28,8 @@ use crate::perturb::Perturber;
 use crate::settings::{Settings, Upstream, UpstreamKind};
 use crate::sse;
 
+type UpstreamClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 /// The body of a gateway response: whole, or frames as the upstream sends them.
 pub enum GatewayBody {
     Full(Full<Bytes>),
@@ -60,7 +62,9 @@ pub const BIAS_CAP: f64 = 5.0;
 /// The gateway's shared state: settings, upstream client, measures in force, limiter, log.
 pub struct Gateway {
     pub settings: Settings,
-    client: Client<HttpConnector, Full<Bytes>>,
+    /// One pooled client per upstream (each with its own TLS trust), by place in
+    /// `settings.upstreams`.
+    clients: Vec<UpstreamClient>,
     measures: RwLock<Arc<Measures>>,
     keys: RwLock<Arc<Keys>>,
     /// What was applied under each measure since the last report ([`Gateway::take_applied`]).
@@ -75,12 +79,29 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn new(settings: Settings, log: Option<LlmLog>) -> Gateway {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(std::time::Duration::from_secs(10)));
-        let client = Client::builder(hyper_util::rt::TokioExecutor::new())
-            .pool_idle_timeout(std::time::Duration::from_secs(90))
-            .build(connector);
+        let clients = settings
+            .upstreams
+            .iter()
+            .map(|u| {
+                let mut http = HttpConnector::new();
+                http.set_nodelay(true);
+                http.set_connect_timeout(Some(std::time::Duration::from_secs(10)));
+                http.enforce_http(false);
+                let tls = match &u.tls {
+                    Some(config) => (**config).clone(),
+                    None => crate::tls::client(None).expect("the built-in roots make a client"),
+                };
+                let connector = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_tls_config(tls)
+                    .https_or_http()
+                    .enable_http1()
+                    .enable_http2()
+                    .wrap_connector(http);
+                Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .pool_idle_timeout(std::time::Duration::from_secs(90))
+                    .build(connector)
+            })
+            .collect();
         let secret = settings
             .secret
             .clone()
@@ -93,7 +114,7 @@ impl Gateway {
             .into();
         Gateway {
             settings,
-            client,
+            clients,
             measures: RwLock::new(Arc::new(Measures::default())),
             keys: RwLock::new(Arc::new(Keys::default())),
             applied: Mutex::new(HashMap::new()),
@@ -353,9 +374,9 @@ impl Gateway {
             .and_then(|v| v.to_str().ok());
         self.contain(&decision, request, call, solution)?;
         self.police(request, call, &principal, model.as_deref(), issued)?;
-        let upstream = self
+        let index = self
             .settings
-            .upstream_for(model.as_deref())
+            .upstream_index(model.as_deref())
             .ok_or_else(|| {
                 error(
                     StatusCode::NOT_FOUND,
@@ -363,8 +384,8 @@ impl Gateway {
                     "model_not_found",
                     "The model is not served here.",
                 )
-            })?
-            .clone();
+            })?;
+        let upstream = self.settings.upstreams[index].clone();
         let body = if request.is_null() {
             Bytes::new()
         } else if call.applied.is_empty() {
@@ -386,7 +407,7 @@ impl Gateway {
         call.upstream_url = upstream_req.uri().to_string();
         let response = tokio::time::timeout(
             self.settings.upstream_timeout,
-            self.client.request(upstream_req),
+            self.clients[index].request(upstream_req),
         )
         .await
         .ok()

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use modelward_event::ip::IpRange;
@@ -42,6 +43,9 @@ pub struct UpstreamOptions {
     /// model takes it, and an upstream without a list takes any model.
     #[serde(default)]
     pub models: Vec<String>,
+    /// For an `https://` upstream: the CA certificates (PEM) to trust instead of the Mozilla
+    /// roots built in (a private CA).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[gateway.policy]`: what applies to every caller, whatever the measures in force.
@@ -120,6 +124,11 @@ pub struct Options {
     /// address is the last one in it not of a trusted proxy. From anyone else the header is
     /// ignored.
     pub trusted_proxies: Option<Vec<IpRange>>,
+    /// The listener's certificate chain (PEM): with `tls_key`, the gateway serves HTTPS
+    /// (HTTP/2 and HTTP/1.1 by ALPN) instead of plain HTTP.
+    pub tls_cert: Option<PathBuf>,
+    /// The listener's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub tls_key: Option<PathBuf>,
 }
 
 /// An upstream, resolved.
@@ -132,6 +141,8 @@ pub struct Upstream {
     /// The key sent upstream in place of the caller's.
     pub api_key: Option<String>,
     pub models: Vec<String>,
+    /// TLS for an `https://` upstream.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// The gateway's settings.
@@ -155,6 +166,8 @@ pub struct Settings {
     pub policy: Policy,
     pub teams: BTreeMap<String, Limits>,
     pub trusted_proxies: Vec<IpRange>,
+    /// The listener's TLS, when it serves HTTPS.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// A configuration the gateway cannot run with.
@@ -164,8 +177,12 @@ pub enum SettingsError {
     NoUpstream,
     #[error("upstream {name:?}: url {url:?} is not http:// or https://")]
     BadUrl { name: String, url: String },
-    #[error("upstream {name:?}: https upstreams are not supported by this build yet; put a local TLS-terminating proxy in between or use http://")]
-    Https { name: String },
+    #[error("upstream {name:?}: ca_file is for https:// upstreams")]
+    CaForHttp { name: String },
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("tls_cert and tls_key go together: set both or neither")]
+    TlsPair,
     #[error("upstream {name:?}: the environment variable {var} is not set")]
     MissingKey { name: String, var: String },
     #[error("secret_env: the environment variable {var} is not set")]
@@ -218,12 +235,15 @@ impl Options {
         let mut upstreams = Vec::new();
         for u in self.upstreams.unwrap_or_default() {
             let url = u.url.trim_end_matches('/').to_string();
-            if url.starts_with("https://") {
-                return Err(SettingsError::Https { name: u.name });
-            }
-            if !url.starts_with("http://") {
+            let tls = if url.starts_with("https://") {
+                Some(Arc::new(crate::tls::client(u.ca_file.as_ref())?))
+            } else if !url.starts_with("http://") {
                 return Err(SettingsError::BadUrl { name: u.name, url });
-            }
+            } else if u.ca_file.is_some() {
+                return Err(SettingsError::CaForHttp { name: u.name });
+            } else {
+                None
+            };
             let api_key = match &u.api_key_env {
                 Some(var) => Some(env(var).ok_or_else(|| SettingsError::MissingKey {
                     name: u.name.clone(),
@@ -237,6 +257,7 @@ impl Options {
                 kind: u.kind,
                 api_key,
                 models: u.models,
+                tls,
             });
         }
         if upstreams.is_empty() {
@@ -266,6 +287,11 @@ impl Options {
                 });
             }
         }
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::server(cert, key)?),
+            (None, None) => None,
+            _ => return Err(SettingsError::TlsPair),
+        };
         let listen = self
             .listen
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
@@ -276,6 +302,7 @@ impl Options {
             policy: self.policy.unwrap_or_default(),
             teams: self.teams.unwrap_or_default(),
             trusted_proxies: self.trusted_proxies.unwrap_or_default(),
+            tls,
             listen,
             upstreams,
             database: self.database,
@@ -307,14 +334,19 @@ impl Settings {
     /// The upstream for a model: the first whose `models` match it, else the first without
     /// a list.
     pub fn upstream_for(&self, model: Option<&str>) -> Option<&Upstream> {
+        self.upstream_index(model).map(|i| &self.upstreams[i])
+    }
+
+    /// The place of [`Settings::upstream_for`]'s upstream in `upstreams`.
+    pub fn upstream_index(&self, model: Option<&str>) -> Option<usize> {
         let listed = model.and_then(|m| {
-            self.upstreams.iter().find(|u| {
+            self.upstreams.iter().position(|u| {
                 u.models
                     .iter()
                     .any(|g| modelward_event::glob::glob_match(g, m))
             })
         });
-        listed.or_else(|| self.upstreams.iter().find(|u| u.models.is_empty()))
+        listed.or_else(|| self.upstreams.iter().position(|u| u.models.is_empty()))
     }
 }
 

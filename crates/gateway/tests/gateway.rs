@@ -473,6 +473,69 @@ async fn only_virtual_keys_and_tokens_a_minute() {
 }
 
 #[tokio::test]
+async fn https_to_the_gateway_and_from_it_with_a_private_ca() {
+    let dir = scratch("tls-files");
+    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    // A serves HTTPS (HTTP/2 or HTTP/1.1 by ALPN) in front of the test upstream.
+    let a = start("tls-a", json!({"tls_cert": cert, "tls_key": key})).await;
+    let a_https = a.url.replace("http://", "https://");
+    // B calls A over HTTPS, trusting the private CA.
+    let b = start(
+        "tls-b",
+        json!({"upstreams": [{"name": "a", "url": a_https, "ca_file": cert}]}),
+    )
+    .await;
+    let (status, body) = json_of(post(&b.url, "/v1/chat/completions", &chat(false)).await).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["choices"][0]["message"]["content"], "Hello there!");
+    assert_eq!(a.upstream.requests().len(), 1);
+    // A stream through both.
+    let text = post(&b.url, "/v1/chat/completions", &chat(true))
+        .await
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes();
+    assert!(String::from_utf8_lossy(&text).contains("data: [DONE]"));
+    // Trusting only the Mozilla roots, B refuses A's certificate: 502, nothing reaches A.
+    let c = start(
+        "tls-c",
+        json!({"upstreams": [{"name": "a", "url": a_https}]}),
+    )
+    .await;
+    let (status, _) = json_of(post(&c.url, "/v1/chat/completions", &chat(false)).await).await;
+    assert_eq!(status, 502);
+    assert_eq!(a.upstream.requests().len(), 2);
+    // Plain HTTP to A's TLS port is not served.
+    let plain = client()
+        .request(
+            Request::post(format!("{}/v1/chat/completions", a.url))
+                .header("authorization", format!("Bearer {KEY}"))
+                .body(Full::new(Bytes::from(chat(false).to_string())))
+                .unwrap(),
+        )
+        .await;
+    assert!(plain.is_err());
+    // Files that do not go together are refused at start, with their name.
+    let bad: Options = serde_json::from_value(json!({
+        "upstreams": [{"name": "x", "url": "http://127.0.0.1:1"}],
+        "tls_cert": key, "tls_key": key,
+    }))
+    .unwrap();
+    let e = bad.resolve(&|_| None).unwrap_err().to_string();
+    assert!(e.contains("key.pem") && e.contains("no certificate"), "{e}");
+    for g in [a, b, c] {
+        let _ = g.stop.send(());
+        let _ = std::fs::remove_dir_all(&g.dir);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
 async fn revoked_keys_and_rate_limits() {
     let g = start("limits", json!({})).await;
     g.gateway.set_measures(Measures::new(&[measure(

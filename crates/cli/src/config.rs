@@ -96,6 +96,8 @@ pub struct RulesOptions {
     pub max_yaml_depth: Option<usize>,
     /// How deeply an ES|QL expression may nest.
     pub max_expression_depth: Option<usize>,
+    /// Groups one Sigma correlation keeps (the least recently seen are evicted).
+    pub max_correlation_groups: Option<usize>,
 }
 
 impl RulesOptions {
@@ -106,6 +108,9 @@ impl RulesOptions {
             max_yaml_bytes: self.max_yaml_bytes.unwrap_or(d.max_yaml_bytes),
             max_yaml_depth: self.max_yaml_depth.unwrap_or(d.max_yaml_depth),
             max_expression_depth: self.max_expression_depth.unwrap_or(d.max_expression_depth),
+            max_correlation_groups: self
+                .max_correlation_groups
+                .unwrap_or(d.max_correlation_groups),
         }
     }
 }

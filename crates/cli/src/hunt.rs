@@ -374,6 +374,10 @@ fn summary(files: usize, s: &RunStats, input_errors: u64, secs: f64) -> String {
             "correlation matches evicted from full windows",
         ),
         (
+            s.correlation_groups_evicted,
+            "correlation groups evicted from full correlation state",
+        ),
+        (
             s.behavior_evicted,
             "principal profiles evicted from full behaviour state",
         ),

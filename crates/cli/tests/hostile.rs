@@ -387,3 +387,90 @@ fn symlink_cycles_are_walked_once() {
         tail(&out.stderr)
     );
 }
+
+const SPRAY: &str = "title: Failed login\nname: failed_login\nid: b0000000-0000-4000-8000-000000000001\nlogsource: {product: test}\ndetection: {sel: {event.outcome: failure}, condition: sel}\n---\ntitle: Brute force per user\nid: b0000000-0000-4000-8000-000000000002\ncorrelation:\n  type: event_count\n  rules: failed_login\n  group-by: [user.name]\n  timespan: 1h\n  condition: {gte: 5}\nlevel: high\n";
+
+/// A Sigma correlation grouped by a field an attacker fills with millions of distinct
+/// values kept a window per value: now at most `max_correlation_groups` groups, the least
+/// recently seen evicted and counted, and a group that keeps coming still alerts.
+#[test]
+fn correlation_groups_are_bounded() {
+    use std::sync::Arc;
+
+    use modelward_sigma::correlation::{Correlator, Hit, Limits};
+
+    let mut set = modelward_sigma::SigmaSet::default();
+    assert!(set.add_file(SPRAY, "spray.yml").is_empty());
+    assert!(set.resolve().is_empty());
+    let c = &set.correlations[0];
+    let max_groups = 1000;
+    let mut correlator = Correlator::new(Limits {
+        max_groups,
+        ..Limits::default()
+    });
+    let event = |user: &str| {
+        Arc::new(
+            modelward_event::Event::from_json(&format!(
+                "{{\"user\":{{\"name\":\"{user}\"}},\"event\":{{\"outcome\":\"failure\"}}}}"
+            ))
+            .unwrap(),
+        )
+    };
+    let start = 1_740_787_200_000; // 2025-03-01T00:00:00Z
+    let mut alerts = Vec::new();
+    // 200,000 distinct users within one timespan (no window can expire), and one user who
+    // keeps failing among them.
+    for i in 0..200_000i64 {
+        let ts = start + i;
+        let hit = |user: &str| Hit {
+            ts,
+            source: 0,
+            event: event(user),
+        };
+        alerts.extend(correlator.push(c, hit(&format!("sprayed-{i}"))));
+        if i % 100 == 0 && i >= 199_000 {
+            alerts.extend(correlator.push(c, hit("victim")));
+        }
+    }
+    assert!(
+        correlator.groups() <= max_groups,
+        "{} groups kept",
+        correlator.groups()
+    );
+    let stats = correlator.stats();
+    assert!(stats.groups_evicted >= 199_000, "{stats:?}");
+    assert_eq!(alerts.len(), 1, "the victim's group still alerts");
+    assert_eq!(alerts[0].group[0].1, "victim");
+
+    // The setting, and the count in the run's summary.
+    let dir = Dir::new("hostile-groups");
+    dir.write("rules/spray.yml", SPRAY);
+    let config = dir.write("modelward.toml", "[rules]\nmax_correlation_groups = 100\n");
+    let logs: String = (0..2000)
+        .map(|i| {
+            format!(
+                "{{\"@timestamp\":\"2025-03-01T00:{:02}:{:02}Z\",\"user\":{{\"name\":\"u{i}\"}},\"event\":{{\"outcome\":\"failure\"}}}}\n",
+                i / 60 % 60,
+                i % 60
+            )
+        })
+        .collect();
+    let logs = dir.write("logs.ndjson", logs);
+    let out = run(&[
+        &"hunt",
+        &"--no-builtin",
+        &"--format",
+        &"ndjson",
+        &"--config",
+        &config,
+        &"--rules",
+        &dir.path("rules"),
+        &logs,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", ended(&out));
+    assert!(
+        stderr(&out).contains("correlation groups evicted from full correlation state"),
+        "{}",
+        stderr(&out)
+    );
+}

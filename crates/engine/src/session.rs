@@ -70,6 +70,9 @@ pub struct RunStats {
     pub query_warnings: u64,
     /// Matches dropped from full correlation windows (bounded state).
     pub correlation_evicted: u64,
+    /// Groups dropped from full correlation state (`max_correlation_groups`).
+    #[serde(default)]
+    pub correlation_groups_evicted: u64,
     /// LLM calls the behavioural analyzers read.
     pub behavior_calls: u64,
     /// Principal profiles the behavioural analyzers evicted (bounded state).
@@ -379,6 +382,7 @@ impl<'e> Session<'e> {
         self.seq = seq;
         self.take_sigma(sigma);
         self.stats.correlation_evicted = self.sigma.evicted();
+        self.stats.correlation_groups_evicted = self.sigma.groups_evicted();
         to
     }
 

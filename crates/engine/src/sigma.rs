@@ -62,7 +62,7 @@ impl SigmaRun {
             correlators: set
                 .correlations
                 .iter()
-                .map(|_| Correlator::new(Limits::default()))
+                .map(|_| Correlator::new(correlation_limits(set)))
                 .collect(),
             quiet,
         }
@@ -76,6 +76,14 @@ impl SigmaRun {
     /// Matches the correlations dropped from full windows (bounded state).
     pub fn evicted(&self) -> u64 {
         self.correlators.iter().map(|c| c.stats().evicted).sum()
+    }
+
+    /// Groups the correlations evicted from full state (`max_correlation_groups`).
+    pub fn groups_evicted(&self) -> u64 {
+        self.correlators
+            .iter()
+            .map(|c| c.stats().groups_evicted)
+            .sum()
     }
 
     /// A match `(rule, event time, event)`: its alert (unless an exception leaves it out)
@@ -164,7 +172,10 @@ impl SigmaRun {
         }
         for (id, correlator) in state.correlators {
             match set.correlations.iter().position(|c| c.meta.id == id) {
-                Some(k) => self.correlators[k] = correlator,
+                Some(k) => {
+                    self.correlators[k] = correlator;
+                    self.correlators[k].set_limits(correlation_limits(set));
+                }
                 None => dropped += 1,
             }
         }
@@ -231,10 +242,16 @@ impl SigmaRun {
             }
             input.sort_by_key(|h| h.ts);
             let correlator = &mut self.correlators[k];
-            let found: Vec<CorrelationMatch> = input
-                .into_iter()
-                .filter_map(|h| correlator.push(c, h))
-                .collect();
+            let mut found: Vec<CorrelationMatch> = Vec::new();
+            for (n, hit) in input.into_iter().enumerate() {
+                let ts = hit.ts;
+                found.extend(correlator.push(c, hit));
+                // What no later window can hold goes as the hits pass, not only when the
+                // watermark moves: the end of a hunt feeds every match at once.
+                if n % EVICT_EVERY == EVICT_EVERY - 1 {
+                    correlator.evict(c, ts);
+                }
+            }
             if to != i64::MAX {
                 correlator.evict(c, to);
             }
@@ -253,6 +270,17 @@ impl SigmaRun {
             matches.push(found);
         }
         out
+    }
+}
+
+/// Hits a correlation takes between two evictions of what its windows no longer hold.
+const EVICT_EVERY: usize = 4096;
+
+/// The state limits of each correlation: the defaults, with the rule set's group bound.
+fn correlation_limits(set: &modelward_sigma::SigmaSet) -> Limits {
+    Limits {
+        max_groups: set.limits().max_correlation_groups,
+        ..Limits::default()
     }
 }
 

@@ -1,10 +1,11 @@
-//! Limits on what loading rules may cost: rules are written by strangers, and a hostile one
-//! must fail alone, with an error that names the limit, instead of exhausting the memory or
-//! the stack of the whole run. The configuration's `[rules]` table sets them
+//! Limits on what loading and running rules may cost: rules are written by strangers and
+//! logs by attackers' traffic, and a hostile one must fail alone, with an error that names
+//! the limit, instead of exhausting the memory or the stack of the whole run. The configuration's `[rules]` table sets them
 //! (docs/configuration.md); the defaults are far above what real rules need.
 
-/// What one rule file or rule may cost to load. Every limit applies to one input (a file,
-/// a query); hitting it is an error for that input alone.
+/// What one rule file or rule may cost. Every limit applies to one input (a file, a query)
+/// or one rule's state; hitting a loading limit is an error for that input alone, hitting a
+/// state limit evicts and counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Bytes a YAML file (Sigma rules with their tests, a processing pipeline) may hold once
@@ -17,6 +18,10 @@ pub struct Limits {
     /// calls, operator chains: the depth of its syntax tree), as Elasticsearch limits it.
     /// Parsing, compiling and evaluating recurse along that depth.
     pub max_expression_depth: usize,
+    /// Groups (distinct values of `group-by`) one Sigma correlation keeps in its state; when
+    /// full, the least recently seen tenth is evicted and counted. A field with millions of
+    /// distinct values then costs at most this many windows.
+    pub max_correlation_groups: usize,
 }
 
 /// What a YAML node counts towards [`Limits::max_yaml_bytes`] besides its text.
@@ -28,6 +33,7 @@ impl Default for Limits {
             max_yaml_bytes: 64 << 20,
             max_yaml_depth: 64,
             max_expression_depth: 400,
+            max_correlation_groups: 50_000,
         }
     }
 }

@@ -12,6 +12,11 @@
 //! the numeric values of `field` (`percentile` defaults to 95, nearest rank); `temporal` the
 //! distinct referenced rules present (default condition: all of them); `temporal_ordered`
 //! the referenced rules present in the given order (greedy, first occurrences).
+//!
+//! State is bounded ([`Limits`]): a group's window keeps at most `per_group` matches, and a
+//! correlation at most `max_groups` groups; when full, the least recently seen tenth of the
+//! groups is evicted (and counted), as the behavioural analyzers evict principals. A field
+//! with millions of distinct values thus costs at most `max_groups` windows.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -55,6 +60,13 @@ pub struct Limits {
     /// Matches kept per group window; the oldest are evicted (and counted) beyond it.
     pub per_group: usize,
     pub samples: usize,
+    /// Groups kept; when full, the least recently seen tenth is evicted (and counted).
+    #[serde(default = "default_max_groups")]
+    pub max_groups: usize,
+}
+
+fn default_max_groups() -> usize {
+    modelward_rule::Limits::default().max_correlation_groups
 }
 
 impl Default for Limits {
@@ -62,6 +74,7 @@ impl Default for Limits {
         Limits {
             per_group: 100_000,
             samples: 5,
+            max_groups: default_max_groups(),
         }
     }
 }
@@ -69,7 +82,11 @@ impl Default for Limits {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CorrelationStats {
     pub groups: u64,
+    /// Matches evicted from full group windows.
     pub evicted: u64,
+    /// Groups evicted from a full correlation (the least recently seen).
+    #[serde(default)]
+    pub groups_evicted: u64,
     /// Hits without a group value for a `value_*` field, ignored for the figure.
     pub missing_values: u64,
 }
@@ -187,6 +204,9 @@ struct Group {
     window: VecDeque<Entry>,
     /// The condition held at the group's last hit: it alerts again only after being false.
     active: bool,
+    /// The time of its latest hit: the least recently seen groups are evicted first.
+    #[serde(default)]
+    last: i64,
 }
 
 impl Correlator {
@@ -199,6 +219,27 @@ impl Correlator {
 
     pub fn stats(&self) -> CorrelationStats {
         self.stats
+    }
+
+    /// Applies `limits` from now on (a correlator restored from a checkpoint takes the
+    /// limits of the run that restores it); a smaller `max_groups` evicts at the next new
+    /// group.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// Evicts the least recently seen tenth of the groups (at least one).
+    fn evict_idle(&mut self) {
+        let mut by_age: Vec<(i64, &String)> =
+            self.groups.iter().map(|(k, g)| (g.last, k)).collect();
+        by_age.sort_unstable();
+        let n = (self.limits.max_groups / 10).max(1);
+        let keys: Vec<String> = by_age.into_iter().take(n).map(|(_, k)| k.clone()).collect();
+        for key in keys {
+            if self.groups.remove(&key).is_some() {
+                self.stats.groups_evicted += 1;
+            }
+        }
     }
 
     /// Groups kept now.
@@ -232,11 +273,19 @@ impl Correlator {
         if c.doc.kind.needs_field() && value.is_none() {
             self.stats.missing_values += 1;
         }
+        if !self.groups.contains_key(&key) && self.groups.len() >= limits.max_groups.max(1) {
+            self.evict_idle();
+        }
         let stats = &mut self.stats;
-        let Group { window, active } = self.groups.entry(key).or_insert_with(|| {
+        let Group {
+            window,
+            active,
+            last,
+        } = self.groups.entry(key).or_insert_with(|| {
             stats.groups += 1;
             Group::default()
         });
+        *last = (*last).max(hit.ts);
         window.push_back(Entry {
             ts: hit.ts,
             source: hit.source,

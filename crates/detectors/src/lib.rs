@@ -30,7 +30,9 @@ mod settings;
 mod text;
 
 pub use detector::{inspect_alone, Code, Detector, Detectors, Finding, CODES, FAMILY};
-pub use detectors::credential_theft::{AllowTarget, Allowlist, CredentialRule, CredentialTheft};
+pub use detectors::credential_theft::{
+    AllowTarget, Allowlist, CredentialRule, CredentialTheft, Masked,
+};
 pub use gitleaks::{load_gitleaks, parse_gitleaks};
 pub use go_regex::go_regex_to_rust;
 pub use settings::{Settings, SettingsError};

@@ -26,6 +26,7 @@
 pub mod keys;
 pub mod limiter;
 pub mod log;
+pub mod mask;
 pub mod measures;
 pub mod metrics;
 pub mod perturb;

@@ -138,6 +138,8 @@ pub struct Call {
     pub matched: Vec<std::sync::Arc<crate::measures::Row>>,
     /// Token buckets (target, tokens a minute) the call's tokens are charged to.
     pub token_buckets: Vec<(String, u64)>,
+    /// Credentials masked in the completion (`[{kind, value}]`).
+    pub masked: Option<Value>,
 }
 
 /// Request headers worth keeping in the log.
@@ -183,6 +185,9 @@ impl Call {
         }
         if !self.applied.is_empty() {
             doc["modelward"]["measures"] = json!(self.applied);
+        }
+        if let Some(m) = &self.masked {
+            doc["modelward"]["masked"] = m.clone();
         }
         doc
     }

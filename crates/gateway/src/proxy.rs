@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use crate::keys::{key_id, KeyMode, Keys, Limits};
 use crate::limiter::Limiter;
 use crate::log::{Call, LlmLog, LOGGED_HEADERS};
+use crate::mask::ResponseMask;
 use crate::measures::{Decision, Measures, Row, Subject};
 use crate::perturb::Perturber;
 use crate::settings::{Settings, Upstream, UpstreamKind};
@@ -74,6 +75,8 @@ pub struct Gateway {
     pow: crate::pow::ProofOfWork,
     /// The key of `perturb_output`'s noise ([`crate::perturb`]).
     secret: Vec<u8>,
+    /// Credentials in completions are masked (`mask_credentials`).
+    redactor: Option<Arc<modelward_detectors::CredentialTheft>>,
     metrics: crate::metrics::Metrics,
 }
 
@@ -112,6 +115,7 @@ impl Gateway {
             .chain_update(&secret)
             .finalize()
             .into();
+        let settings_mask = settings.mask_credentials;
         Gateway {
             settings,
             clients,
@@ -123,6 +127,7 @@ impl Gateway {
             metrics: crate::metrics::Metrics::default(),
             pow: crate::pow::ProofOfWork::with_secret(pow_secret),
             secret,
+            redactor: settings_mask.then(|| Arc::new(modelward_detectors::CredentialTheft::new())),
         }
     }
 
@@ -432,6 +437,7 @@ impl Gateway {
             perturb: decision
                 .perturb
                 .map(|noise| Perturber::new(&self.secret, &call.api_key_id, noise)),
+            mask: self.redactor.clone().map(ResponseMask::new),
         };
         let (call, request) = (std::mem::take(call), std::mem::take(request));
         if is_stream {
@@ -681,7 +687,7 @@ impl Gateway {
         };
         let mut parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
         if let Some(v) = parsed.as_mut() {
-            edit.apply(v);
+            edit.apply(v, false);
         }
         edit.note(&mut call);
         let bytes = match &parsed {
@@ -724,14 +730,15 @@ impl Gateway {
                 if call.first_token_ms.is_none() {
                     call.first_token_ms = Some(at.elapsed().as_millis() as u64);
                 }
-                if copy.len() + data.len() <= MAX_RESPONSE {
-                    copy.extend_from_slice(&data);
-                }
                 let out = if rewrite {
-                    Bytes::from(rewriter.push(&data, &mut |v| edit.apply(v)))
+                    Bytes::from(rewriter.push(&data, &mut |v| edit.apply(v, true)))
                 } else {
                     data
                 };
+                // The log keeps what the caller got.
+                if copy.len() + out.len() <= MAX_RESPONSE {
+                    copy.extend_from_slice(&out);
+                }
                 if !out.is_empty() && tx.send(out).await.is_err() {
                     gone = true;
                     break;
@@ -740,6 +747,9 @@ impl Gateway {
             if !gone {
                 let rest = rewriter.finish();
                 if !rest.is_empty() {
+                    if copy.len() + rest.len() <= MAX_RESPONSE {
+                        copy.extend_from_slice(&rest);
+                    }
                     let _ = tx.send(Bytes::from(rest)).await;
                 }
             }
@@ -811,17 +821,21 @@ fn tokens_of(request: &Value, response: &Value) -> u64 {
     })
 }
 
-/// What the measures change in a response: log probabilities stripped, or perturbed.
+/// What the measures and the configuration change in a response: log probabilities
+/// stripped or perturbed, credentials masked.
 struct ResponseEdit {
     strip: bool,
     /// Whether anything was stripped so far.
     stripped: bool,
     perturb: Option<Perturber>,
+    mask: Option<ResponseMask>,
 }
 
 impl ResponseEdit {
     fn changed(&self) -> bool {
-        self.stripped || self.perturb.as_ref().is_some_and(Perturber::changed)
+        self.stripped
+            || self.perturb.as_ref().is_some_and(Perturber::changed)
+            || self.mask.as_ref().is_some_and(ResponseMask::masked_any)
     }
 
     /// Names what was applied in the call's record.
@@ -837,18 +851,27 @@ impl ResponseEdit {
         if self.perturb.as_ref().is_some_and(Perturber::changed) {
             add("perturb_output");
         }
+        if let Some(m) = self.mask.as_ref().filter(|m| m.masked_any()) {
+            call.masked = Some(m.found());
+        }
     }
 
     /// Whether responses are rewritten at all.
     fn rewrites(&self) -> bool {
-        self.strip || self.perturb.is_some()
+        self.strip || self.perturb.is_some() || self.mask.is_some()
     }
 
-    fn apply(&mut self, v: &mut Value) {
+    /// Edits a whole answer, or one event of a stream.
+    fn apply(&mut self, v: &mut Value, streamed: bool) {
         if self.strip {
             self.stripped |= strip_logprobs(v);
         } else if let Some(p) = &mut self.perturb {
             p.apply(v);
+        }
+        match (&mut self.mask, streamed) {
+            (Some(m), true) => m.event(v),
+            (Some(m), false) => m.whole(v),
+            (None, _) => {}
         }
     }
 }

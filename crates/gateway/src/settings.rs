@@ -129,6 +129,10 @@ pub struct Options {
     pub tls_cert: Option<PathBuf>,
     /// The listener's private key (PEM: PKCS#8, PKCS#1 or SEC1).
     pub tls_key: Option<PathBuf>,
+    /// Credentials in completions masked before the caller gets them, and named in the log
+    /// for the credential-theft detector (default false; streamed text then goes out a line
+    /// at a time).
+    pub mask_credentials: Option<bool>,
 }
 
 /// An upstream, resolved.
@@ -168,6 +172,7 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpRange>,
     /// The listener's TLS, when it serves HTTPS.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub mask_credentials: bool,
 }
 
 /// A configuration the gateway cannot run with.
@@ -303,6 +308,7 @@ impl Options {
             teams: self.teams.unwrap_or_default(),
             trusted_proxies: self.trusted_proxies.unwrap_or_default(),
             tls,
+            mask_credentials: self.mask_credentials.unwrap_or(false),
             listen,
             upstreams,
             database: self.database,

@@ -536,6 +536,65 @@ async fn https_to_the_gateway_and_from_it_with_a_private_ca() {
 }
 
 #[tokio::test]
+async fn credentials_in_completions_are_masked_whole_and_streamed_and_logged_for_the_detector() {
+    let g = start("mask", json!({"mask_credentials": true})).await;
+    let ask = |stream: bool| {
+        json!({"model": "gpt-4o", "stream": stream, "logprobs": true,
+            "messages": [{"role": "user", "content": "secret please"}]})
+    };
+    let (status, body) = json_of(post(&g.url, "/v1/chat/completions", &ask(false)).await).await;
+    assert_eq!(status, 200);
+    let text = body["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(
+        !text.contains("AKIAQYLP") && text.contains("AKIA…M2 (20 chars)"),
+        "{text}"
+    );
+    assert!(
+        body["choices"][0].get("logprobs").is_none(),
+        "its tokens would spell the key"
+    );
+    let streamed = post(&g.url, "/v1/chat/completions", &ask(true))
+        .await
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes();
+    let streamed = String::from_utf8_lossy(&streamed).to_string();
+    assert!(
+        !streamed.contains("AKIAQYLP") && !streamed.contains("AKIAQY"),
+        "{streamed}"
+    );
+    let joined: String = modelward_gateway::sse::events(streamed.as_bytes())
+        .iter()
+        .filter_map(|e| {
+            e["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(String::from)
+        })
+        .collect();
+    assert_eq!(
+        joined,
+        upstream::LEAK.replace("AKIAQYLPMN5HHHFPZAM2", "AKIA…M2 (20 chars)")
+    );
+    // The log holds what the caller got, and names what was masked.
+    let lines = wait_log(&g.log, 2).await;
+    let raw = std::fs::read_to_string(&g.log).unwrap();
+    assert!(!raw.contains("AKIAQYLP"), "{raw}");
+    for line in &lines {
+        assert_eq!(
+            line["modelward"]["masked"][0]["value"], "AKIA…M2 (20 chars)",
+            "{line}"
+        );
+    }
+    // An answer without credentials is untouched.
+    let (_, plain) = json_of(post(&g.url, "/v1/chat/completions", &chat(false)).await).await;
+    assert_eq!(plain["choices"][0]["message"]["content"], "Hello there!");
+    let _ = g.stop.send(());
+    let _ = std::fs::remove_dir_all(&g.dir);
+}
+
+#[tokio::test]
 async fn revoked_keys_and_rate_limits() {
     let g = start("limits", json!({})).await;
     g.gateway.set_measures(Measures::new(&[measure(

@@ -626,10 +626,29 @@ impl CredentialTheft {
     /// The text with every credential it holds replaced by its masked form; None when it
     /// holds none. Used on every alert's fields, so no output carries a secret.
     pub fn redact(&self, text: &str) -> Option<String> {
+        self.mask(text).map(|(out, _)| out)
+    }
+
+    /// [`CredentialTheft::redact`], with what was masked: each credential's kind (its rule
+    /// id) and masked form, in order of first appearance.
+    pub fn mask(&self, text: &str) -> Option<(String, Vec<Masked>)> {
         let mut hits = Vec::new();
         self.scan(text, None, &mut hits);
         if hits.is_empty() {
             return None;
+        }
+        let mut found: Vec<Masked> = Vec::new();
+        for h in &hits {
+            let kind = self
+                .rules
+                .get(h.rule)
+                .map_or("credential", |r| r.id.as_str());
+            if !found.iter().any(|m| m.value == h.masked && m.kind == kind) {
+                found.push(Masked {
+                    kind: kind.to_string(),
+                    value: h.masked.clone(),
+                });
+            }
         }
         let mut out = text.to_string();
         // Longest first, so a secret inside another is not half-replaced.
@@ -637,7 +656,7 @@ impl CredentialTheft {
         for h in &hits {
             out = out.replace(h.secret, &h.masked);
         }
-        Some(out)
+        Some((out, found))
     }
 
     /// Adds the credentials of one text to `hits`. `keywords`: where the shared keyword
@@ -840,6 +859,13 @@ fn line_of(text: &str, start: usize, end: usize) -> &str {
 }
 
 /// One credential found.
+/// A credential masked in a text: its kind (the rule's id) and masked form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Masked {
+    pub kind: String,
+    pub value: String,
+}
+
 struct Hit<'t> {
     rule: usize,
     secret: &'t str,
@@ -1080,6 +1106,61 @@ impl Builtin for CredentialTheft {
     }
 }
 
+impl CredentialTheft {
+    /// The credentials `modelward gateway` masked in a completion before its caller got it
+    /// (`modelward.masked` of its LLM log: the record holds the masked text, so the scan
+    /// finds nothing): one finding per kind, as for credentials found in the text.
+    fn masked_by_gateway(&self, event: &Event, out: &mut Vec<Finding>) {
+        let mut kinds: Vec<(String, Vec<String>)> = Vec::new();
+        // `get` gives an array's elements one by one.
+        for m in event.get(GATEWAY_MASKED) {
+            let (Some(kind), Some(value)) = (m["kind"].as_str(), m["value"].as_str()) else {
+                continue;
+            };
+            match kinds.iter_mut().find(|(k, _)| k == kind) {
+                Some((_, values)) if !values.iter().any(|v| v == value) => {
+                    values.push(value.to_string())
+                }
+                Some(_) => {}
+                None => kinds.push((kind.to_string(), vec![value.to_string()])),
+            }
+        }
+        for (kind, mut values) in kinds {
+            let description = self
+                .rules
+                .iter()
+                .find(|r| r.id == kind)
+                .map_or_else(|| kind.clone(), |r| r.description.clone());
+            let count = values.len();
+            values.truncate(MAX_VALUES);
+            let more = match count {
+                0 | 1 => String::new(),
+                n => format!(" and {} more", n - 1),
+            };
+            let mut evidence = Map::new();
+            evidence.insert("kind".into(), json!(kind));
+            evidence.insert("description".into(), json!(description));
+            evidence.insert("count".into(), json!(count));
+            evidence.insert("values".into(), json!(values));
+            evidence.insert("role".into(), json!(Role::Completion.as_str()));
+            evidence.insert("masked_by".into(), json!("gateway"));
+            out.push(Finding {
+                code: CODE.code,
+                role: Some(Role::Completion),
+                summary: format!(
+                    "{description} in the completion (masked by the gateway before the caller got it): {}{more}",
+                    values.first().map_or("", String::as_str)
+                ),
+                evidence,
+                severity: None,
+            });
+        }
+    }
+}
+
+/// Where the gateway's LLM log records the credentials it masked in a completion.
+pub const GATEWAY_MASKED: &str = "modelward.masked";
+
 impl Detector for CredentialTheft {
     fn codes(&self) -> Vec<&'static str> {
         vec![CODE.code]
@@ -1089,12 +1170,13 @@ impl Detector for CredentialTheft {
         self.words.clone()
     }
 
-    fn inspect(&self, _event: &Event, scan: &Scan<'_>, out: &mut Vec<Finding>) {
+    fn inspect(&self, event: &Event, scan: &Scan<'_>, out: &mut Vec<Finding>) {
         let mut hits = Vec::new();
         for t in scan.role(Role::Completion) {
             self.scan(t.text, t.keywords, &mut hits);
         }
         if hits.is_empty() {
+            self.masked_by_gateway(event, out);
             return;
         }
         // One finding per kind, in rule order, distinct values only.
@@ -1393,6 +1475,35 @@ mod tests {
             &text,
         ));
         out
+    }
+
+    #[test]
+    fn credentials_the_gateway_masked_are_found_from_its_log_record() {
+        let mut fields = Map::new();
+        fields.insert(
+            GATEWAY_MASKED.into(),
+            json!([
+                {"kind": "aws-access-key-id", "value": "AKIA…M2 (20 chars)"},
+                {"kind": "aws-access-key-id", "value": "AKIA…M2 (20 chars)"},
+                {"kind": "github-pat", "value": "ghp_…Zz (40 chars)"},
+            ]),
+        );
+        let event = Event::new(fields, Default::default());
+        let masked_text = "Use AKIA…M2 (20 chars) for billing.";
+        let text = LlmText {
+            prompt: vec![],
+            completion: vec![masked_text],
+        };
+        let out = crate::detector::inspect_alone(&CredentialTheft::new(), &event, &text);
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!(out[0].evidence["masked_by"], json!("gateway"));
+        assert_eq!(out[0].evidence["count"], json!(1));
+        assert!(out[0].summary.contains("masked by the gateway"));
+        // Without the record, the masked text alone is no credential.
+        assert!(
+            crate::detector::inspect_alone(&CredentialTheft::new(), &Event::default(), &text)
+                .is_empty()
+        );
     }
 
     fn kinds(completion: &str) -> Vec<String> {

@@ -14,6 +14,8 @@
 //! | `request`, `response` (bodies) | `gen_ai.*` (see `openai_body`) |
 //! | `duration_ms`, `timings.first_token_ms` | `event.duration` (ns), `modelward.timings.first_token_ms` |
 //! | `http.status` | `event.outcome` (`success` below 400, else `failure`) |
+//! | `principal.team` | `user.group.name` |
+//! | `modelward.measures`, `modelward.masked` | the same (measures the gateway applied; credentials it masked in the completion) |
 
 use serde_json::{json, Map, Value};
 
@@ -51,6 +53,9 @@ pub fn normalize(raw: Map<String, Value>) -> Map<String, Value> {
         "modelward.timings.first_token_ms",
     );
     copy(&mut out, "stream", "modelward.stream");
+    copy(&mut out, "modelward.masked", "modelward.masked");
+    copy(&mut out, "modelward.measures", "modelward.measures");
+    copy(&mut out, "principal.team", "user.group.name");
     let ua = get(&raw, "http.request_headers")
         .and_then(|h| h.as_object())
         .and_then(|h| {

@@ -131,6 +131,8 @@ async fn answer(
     let usage = json!({"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8});
     let wants_logprobs = body.get("logprobs").is_some_and(|v| v != &json!(false));
     let top = body["top_logprobs"].as_u64().unwrap_or(0) as usize;
+    // A prompt asking for the secret gets an answer holding a credential.
+    let leak = body.to_string().contains("secret please");
     Ok(match path.as_str() {
         "/v1/chat/completions" if body["stream"] == json!(true) => {
             let (tx, rx) = mpsc::channel::<Bytes>(4);
@@ -144,12 +146,22 @@ async fn answer(
                 let c = json!({"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 0, "model": model, "choices": [choice]});
                 Bytes::from(format!("data: {c}\n\n"))
             };
-            let mut chunks = vec![
-                chunk(json!({"role": "assistant", "content": ""}), Value::Null),
-                chunk(json!({"content": "Hello"}), Value::Null),
-                chunk(json!({"content": " there!"}), Value::Null),
-                chunk(json!({}), json!("stop")),
-            ];
+            let mut chunks = vec![chunk(
+                json!({"role": "assistant", "content": ""}),
+                Value::Null,
+            )];
+            if leak {
+                // The credential cut across events.
+                let chars: Vec<char> = LEAK.chars().collect();
+                for piece in chars.chunks(7) {
+                    let piece: String = piece.iter().collect();
+                    chunks.push(chunk(json!({"content": piece}), Value::Null));
+                }
+            } else {
+                chunks.push(chunk(json!({"content": "Hello"}), Value::Null));
+                chunks.push(chunk(json!({"content": " there!"}), Value::Null));
+            }
+            chunks.push(chunk(json!({}), json!("stop")));
             if body["stream_options"]["include_usage"] == json!(true) {
                 let u = json!({"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 0, "model": model, "choices": [], "usage": usage});
                 chunks.push(Bytes::from(format!("data: {u}\n\n")));
@@ -176,7 +188,8 @@ async fn answer(
             r
         }
         "/v1/chat/completions" => {
-            let mut choice = json!({"index": 0, "message": {"role": "assistant", "content": "Hello there!"}, "finish_reason": "stop"});
+            let content = if leak { LEAK } else { "Hello there!" };
+            let mut choice = json!({"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"});
             if wants_logprobs {
                 choice["logprobs"] =
                     json!({"content": [entry("Hello", top), entry(" there!", top)]});
@@ -215,6 +228,9 @@ async fn answer(
         ),
     })
 }
+
+/// The answer to "secret please": an AWS access key id in the text.
+pub const LEAK: &str = "Sure: aws_access_key_id = AKIAQYLPMN5HHHFPZAM2\nDone.";
 
 /// A chat log-probability entry for `token`, with `top` candidates (the token first).
 fn entry(token: &str, top: usize) -> Value {

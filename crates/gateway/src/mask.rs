@@ -1,0 +1,318 @@
+//! Response-side protection (`mask_credentials = true`): a credential in a completion (the
+//! patterns of the credential-theft detector, MW-AI Defender's `AI.Azure_CredentialTheftAttempt`)
+//! is replaced by its masked form (`AKIA…7Q (20 chars)`) before the caller gets it, and
+//! named in the log record's `modelward.masked`, from which the detector raises its alert.
+//!
+//! Whole answers: the text of every choice (`message.content`, `refusal`, tool-call
+//! arguments, legacy `text`) and of the Responses API's output; a choice or part where
+//! something was masked loses its log probabilities (their tokens would spell the credential).
+//!
+//! Streams: a credential can be cut across events, so each choice's text is released a line
+//! at a time (text after the last newline is held until the next one, or the end), an
+//! unfinished PEM block until its `-----END` line, at most [`MAX_HOLD`] bytes (then the held
+//! text is masked and released at the last whitespace). What is held goes out with the event
+//! that ends the choice (`finish_reason`); a stream cut before that never sends it. Log
+//! probabilities are removed from every streamed event (the text they belong to moves). The
+//! Responses API's deltas are masked one by one (not held), its closing events whole.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use modelward_detectors::{CredentialTheft, Masked};
+use serde_json::{json, Value};
+
+/// The most text held back for one choice of a stream.
+pub const MAX_HOLD: usize = 16 << 10;
+
+/// Masks one response (or the events of one stream, in order).
+pub struct ResponseMask {
+    redactor: Arc<CredentialTheft>,
+    found: Vec<Masked>,
+    /// Text not yet released, per choice.
+    held: HashMap<u64, String>,
+}
+
+impl ResponseMask {
+    pub fn new(redactor: Arc<CredentialTheft>) -> ResponseMask {
+        ResponseMask {
+            redactor,
+            found: Vec::new(),
+            held: HashMap::new(),
+        }
+    }
+
+    /// What was masked so far, for the log record.
+    pub fn found(&self) -> Value {
+        json!(self
+            .found
+            .iter()
+            .map(|m| json!({"kind": m.kind, "value": m.value}))
+            .collect::<Vec<_>>())
+    }
+
+    pub fn masked_any(&self) -> bool {
+        !self.found.is_empty()
+    }
+
+    /// Masks `text` in place; whether anything was masked.
+    fn mask(&mut self, text: &mut String) -> bool {
+        match self.redactor.mask(text) {
+            Some((out, found)) => {
+                for m in found {
+                    if !self.found.contains(&m) {
+                        self.found.push(m);
+                    }
+                }
+                *text = out;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn mask_value(&mut self, v: Option<&mut Value>) -> bool {
+        match v {
+            Some(Value::String(s)) => self.mask(s),
+            _ => false,
+        }
+    }
+
+    /// A whole (non-streamed) answer.
+    pub fn whole(&mut self, v: &mut Value) {
+        if let Some(choices) = v.get_mut("choices").and_then(Value::as_array_mut) {
+            for choice in choices {
+                let mut masked = self.mask_value(choice.get_mut("text"));
+                if let Some(message) = choice.get_mut("message") {
+                    masked |= self.mask_value(message.get_mut("content"));
+                    masked |= self.mask_value(message.get_mut("refusal"));
+                    masked |= self.tool_calls(message);
+                }
+                if masked {
+                    if let Some(o) = choice.as_object_mut() {
+                        o.remove("logprobs");
+                    }
+                }
+            }
+        }
+        self.responses_output(v);
+    }
+
+    fn tool_calls(&mut self, message: &mut Value) -> bool {
+        let mut masked = false;
+        if let Some(calls) = message.get_mut("tool_calls").and_then(Value::as_array_mut) {
+            for call in calls {
+                if let Some(f) = call.get_mut("function") {
+                    masked |= self.mask_value(f.get_mut("arguments"));
+                }
+            }
+        }
+        masked
+    }
+
+    /// The Responses API's `output[].content[]` (a whole response, or inside an event).
+    fn responses_output(&mut self, v: &mut Value) {
+        if let Some(output) = v.get_mut("output").and_then(Value::as_array_mut) {
+            for item in output {
+                self.responses_item(item);
+            }
+        }
+    }
+
+    fn responses_item(&mut self, item: &mut Value) {
+        self.mask_value(item.get_mut("arguments"));
+        if let Some(content) = item.get_mut("content").and_then(Value::as_array_mut) {
+            for part in content {
+                self.responses_part(part);
+            }
+        }
+    }
+
+    fn responses_part(&mut self, part: &mut Value) {
+        if self.mask_value(part.get_mut("text")) | self.mask_value(part.get_mut("refusal")) {
+            if let Some(o) = part.as_object_mut() {
+                o.remove("logprobs");
+            }
+        }
+    }
+
+    /// One event of a stream.
+    pub fn event(&mut self, v: &mut Value) {
+        if let Some(choices) = v.get_mut("choices").and_then(Value::as_array_mut) {
+            for (n, choice) in choices.iter_mut().enumerate() {
+                let c = choice
+                    .get("index")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(n as u64);
+                let finished = choice.get("finish_reason").is_some_and(|f| !f.is_null());
+                if let Some(o) = choice.as_object_mut() {
+                    o.remove("logprobs");
+                }
+                // Chat's `delta.content`, legacy completions' `text`.
+                let slot = if choice.get("delta").is_some() {
+                    let delta = &mut choice["delta"];
+                    self.tool_calls(delta);
+                    self.mask_value(delta.get_mut("refusal"));
+                    delta
+                } else {
+                    choice
+                };
+                let key = if slot.get("content").is_some() || slot.get("text").is_none() {
+                    "content"
+                } else {
+                    "text"
+                };
+                let piece = slot
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let released = self.release(c, &piece, finished);
+                if !piece.is_empty() || !released.is_empty() {
+                    slot[key] = json!(released);
+                }
+            }
+        }
+        // The Responses API.
+        let delta_event = v
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.ends_with(".delta"));
+        if delta_event {
+            self.mask_value(v.get_mut("delta"));
+            if let Some(o) = v.as_object_mut() {
+                o.remove("logprobs");
+            }
+            return;
+        }
+        if v.get("output_index").is_some() {
+            self.mask_value(v.get_mut("text"));
+            self.mask_value(v.get_mut("arguments"));
+            if let Some(o) = v.as_object_mut() {
+                o.remove("logprobs");
+            }
+        }
+        if let Some(part) = v.get_mut("part") {
+            self.responses_part(part);
+        }
+        if let Some(item) = v.get_mut("item") {
+            self.responses_item(item);
+        }
+        if let Some(response) = v.get_mut("response") {
+            self.responses_output(response);
+        }
+    }
+
+    /// Adds `piece` to choice `c`'s held text and returns what can go out now, masked.
+    fn release(&mut self, c: u64, piece: &str, finished: bool) -> String {
+        let held = self.held.entry(c).or_default();
+        held.push_str(piece);
+        let cut = if finished { held.len() } else { safe_cut(held) };
+        let mut out: String = held.drain(..cut).collect();
+        if finished {
+            self.held.remove(&c);
+        }
+        self.mask(&mut out);
+        out
+    }
+}
+
+/// How much of `held` can go out: through its last newline, less an unfinished PEM block;
+/// past [`MAX_HOLD`], through its last whitespace before the end's last 256 bytes.
+fn safe_cut(held: &str) -> usize {
+    let mut cut = held.rfind('\n').map_or(0, |i| i + 1);
+    if let Some(begin) = held.rfind("-----BEGIN") {
+        if !held[begin..].contains("-----END") {
+            cut = cut.min(begin);
+        }
+    }
+    if held.len() - cut > MAX_HOLD {
+        let mut limit = held.len() - 256;
+        while !held.is_char_boundary(limit) {
+            limit -= 1;
+        }
+        cut = held[..limit]
+            .rfind(char::is_whitespace)
+            .map_or(limit, |i| i + 1);
+    }
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "AKIAQYLPMN5HHHFPZAM2";
+
+    fn mask() -> ResponseMask {
+        ResponseMask::new(Arc::new(CredentialTheft::new()))
+    }
+
+    #[test]
+    fn a_whole_answer_is_masked_and_its_logprobs_dropped() {
+        let mut m = mask();
+        let mut v = json!({"choices": [{"index": 0, "message": {"role": "assistant",
+            "content": format!("Use {KEY} for billing.")},
+            "logprobs": {"content": [{"token": "AK", "logprob": -0.1}]}}]});
+        m.whole(&mut v);
+        let text = v["choices"][0]["message"]["content"].as_str().unwrap();
+        assert!(!text.contains(KEY) && text.contains("AKIA…M2"), "{text}");
+        assert!(v["choices"][0].get("logprobs").is_none());
+        assert!(m.masked_any());
+        assert_eq!(m.found()[0]["value"], "AKIA…M2 (20 chars)");
+        // Nothing to mask: nothing changes.
+        let mut plain = json!({"choices": [{"message": {"content": "hello"}, "logprobs": {}}]});
+        let before = plain.clone();
+        let mut m = mask();
+        m.whole(&mut plain);
+        assert_eq!(plain, before);
+        assert!(!m.masked_any());
+    }
+
+    #[test]
+    fn a_credential_cut_across_events_never_goes_out_whole_or_in_part() {
+        let text = format!("Here it is:\naws_access_key_id = {KEY}\nand more text\n");
+        for size in [1, 3, 7, 16] {
+            let mut m = mask();
+            let mut out = String::new();
+            let pieces: Vec<String> = text
+                .chars()
+                .collect::<Vec<_>>()
+                .chunks(size)
+                .map(|c| c.iter().collect())
+                .collect();
+            for (i, p) in pieces.iter().enumerate() {
+                let last = i + 1 == pieces.len();
+                let mut e = json!({"choices": [{"index": 0, "delta": {"content": p},
+                    "logprobs": {"content": []}, "finish_reason": if last { json!("stop") } else { Value::Null }}]});
+                m.event(&mut e);
+                assert!(e["choices"][0].get("logprobs").is_none());
+                let released = e["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                out.push_str(&released);
+                assert!(
+                    !out.contains("AKIAQYLP"),
+                    "part of the key went out at size {size}: {out}"
+                );
+            }
+            assert!(
+                out.contains("AKIA…M2 (20 chars)") && out.ends_with("and more text\n"),
+                "{out}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_pem_block_is_held_until_it_ends() {
+        assert_eq!(safe_cut("line\n-----BEGIN PRIVATE KEY-----\nMIIE\n"), 5);
+        assert_eq!(
+            safe_cut("-----BEGIN X-----\nM\n-----END X-----\nok\n"),
+            "-----BEGIN X-----\nM\n-----END X-----\nok\n".len()
+        );
+        // Held text is bounded: past MAX_HOLD it goes out at a whitespace.
+        let long = "word ".repeat(MAX_HOLD / 4);
+        let cut = safe_cut(&long);
+        assert!(cut > 0 && long.len() - cut <= 261, "{cut}");
+    }
+}

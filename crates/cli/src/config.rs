@@ -161,7 +161,15 @@ impl Options {
                 g.database
                     .iter_mut()
                     .chain(g.log.iter_mut())
-                    .chain(g.detect_state.iter_mut()),
+                    .chain(g.detect_state.iter_mut())
+                    .chain(g.tls_cert.iter_mut())
+                    .chain(g.tls_key.iter_mut())
+                    .chain(
+                        g.upstreams
+                            .iter_mut()
+                            .flatten()
+                            .flat_map(|u| u.ca_file.iter_mut()),
+                    ),
             );
         }
         if let Some(rules) = options.rules.as_mut() {

@@ -106,6 +106,34 @@ impl Limiter {
     }
 }
 
+/// Requests a minute per target, estimated over a sliding minute (this minute's count and the
+/// last one's, weighted by how much of it the window still covers). Targets idle for two
+/// minutes are forgotten.
+#[derive(Debug, Default)]
+pub struct Volume {
+    counts: Mutex<HashMap<String, (u64, u64, u64)>>,
+}
+
+impl Volume {
+    /// Counts a request of `target` at `now_ms` and returns its rate, requests a minute.
+    pub fn count(&self, target: &str, now_ms: i64) -> f64 {
+        let minute = (now_ms.max(0) / 60_000) as u64;
+        let into = (now_ms.max(0) % 60_000) as f64 / 60_000.0;
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if counts.len() > 10_000 {
+            counts.retain(|_, (m, _, _)| *m + 2 > minute);
+        }
+        let (m, previous, current) = counts.entry(target.to_string()).or_insert((minute, 0, 0));
+        if *m != minute {
+            *previous = if *m + 1 == minute { *current } else { 0 };
+            *current = 0;
+            *m = minute;
+        }
+        *current += 1;
+        *previous as f64 * (1.0 - into) + *current as f64
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +154,20 @@ mod tests {
         // Another target has its own bucket.
         assert!(l.take("q", 3, t1).is_ok());
         assert!(l.take("r", 0, t1).is_err());
+    }
+
+    #[test]
+    fn volume_is_a_sliding_minute() {
+        let v = Volume::default();
+        let t0 = 600_000; // the start of a minute
+        for i in 0..120 {
+            v.count("p", t0 + i * 500);
+        }
+        // Half into the next minute: half the last minute's 120, and this one.
+        assert_eq!(v.count("p", t0 + 90_000), 61.0);
+        assert_eq!(v.count("q", t0), 1.0);
+        // Two minutes idle: back to one.
+        assert_eq!(v.count("p", t0 + 240_000), 1.0);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! | `block` | 403 |
 //! | `rate_limit` | at most `requests_per_minute` (token bucket per target), else 429 with `Retry-After` |
 //! | `reduce_output_detail` | `logprobs` and `top_logprobs` removed from the request and the response; `logit_bias` together with log probabilities refused (400); bias magnitudes capped |
-//! | `proof_of_work` (`difficulty_bits`) | each request must carry a solved challenge ([`crate::pow`]), else 428 with a new one |
+//! | `proof_of_work` (`difficulty_bits`, `volume_step`) | each request must carry a solved challenge ([`crate::pow`]), else 428 with a new one; a bit more for each doubling of the caller's rate past `volume_step` a minute |
 //! | `perturb_output` (`noise`) | returned log probabilities moved by seeded noise, deterministic per principal, and top candidates sorted again ([`crate::perturb`]); the most noise in force wins |
 //!
 //! Targets: `principal` (the caller's principal), `api_key` (its key id), `source_ip`,
@@ -52,8 +52,11 @@ pub struct Decision {
     /// Top log probabilities capped at this many (`reduce_output_detail` with
     /// `strip_logprobs = false` and `max_top_logprobs`); the lowest cap wins.
     pub max_top_logprobs: Option<u32>,
-    /// Proof of work of this many bits asked of each request (the most in force wins).
+    /// Proof of work of this many bits asked of each request (the most in force wins)...
     pub pow_bits: Option<u32>,
+    /// ...and one bit more for each doubling of the caller's rate past this many requests a
+    /// minute (the lowest in force wins).
+    pub pow_step: Option<u32>,
     /// Log probabilities perturbed with this much noise (the most in force wins).
     pub perturb: Option<f64>,
     /// Every measure in force that matched the request (whether or not it was the strictest).
@@ -85,7 +88,8 @@ enum Parsed {
     RateLimit(u32),
     /// Strip, or cap at this many.
     ReduceDetail(Option<u32>),
-    ProofOfWork(u32),
+    /// Base bits, requests a minute per added bit's doubling.
+    ProofOfWork(u32, u32),
     Perturb(f64),
 }
 
@@ -105,11 +109,19 @@ impl Measures {
                     Parsed::RateLimit(rpm)
                 }
                 "proof_of_work" => {
-                    let bits = serde_json::from_str::<serde_json::Value>(&m.params)
-                        .ok()
-                        .and_then(|p| p.get("difficulty_bits")?.as_u64())
+                    let p =
+                        serde_json::from_str::<serde_json::Value>(&m.params).unwrap_or_default();
+                    let bits = p
+                        .get("difficulty_bits")
+                        .and_then(|v| v.as_u64())
                         .map_or(20, |n| n.min(u64::from(crate::pow::MAX_BITS)) as u32);
-                    Parsed::ProofOfWork(bits)
+                    let step = p
+                        .get("volume_step")
+                        .and_then(|v| v.as_u64())
+                        .map_or(crate::pow::VOLUME_STEP, |n| {
+                            n.clamp(1, u64::from(u32::MAX)) as u32
+                        });
+                    Parsed::ProofOfWork(bits, step)
                 }
                 "perturb_output" => {
                     let noise = serde_json::from_str::<serde_json::Value>(&m.params)
@@ -192,8 +204,9 @@ impl Measures {
                     Parsed::Revoke => d.revoked = true,
                     Parsed::Block => d.blocked = true,
                     Parsed::ReduceDetail(None) => d.reduce_detail = true,
-                    Parsed::ProofOfWork(bits) => {
+                    Parsed::ProofOfWork(bits, step) => {
                         d.pow_bits = Some(d.pow_bits.map_or(*bits, |b| b.max(*bits)));
+                        d.pow_step = Some(d.pow_step.map_or(*step, |s| s.min(*step)));
                     }
                     Parsed::Perturb(noise) => {
                         d.perturb = Some(d.perturb.map_or(*noise, |n| n.max(*noise)));
@@ -284,6 +297,7 @@ mod tests {
                 reduce_detail: true,
                 max_top_logprobs: None,
                 pow_bits: Some(16),
+                pow_step: Some(crate::pow::VOLUME_STEP),
                 perturb: Some(0.05),
                 matched: Vec::new(),
             }

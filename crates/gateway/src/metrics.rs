@@ -1,6 +1,6 @@
 //! `/metrics`: the gateway's counters in Prometheus' text format — calls by route and status,
-//! their duration (a histogram), measures applied by kind, upstream failures, and the calls
-//! logged but not analysed.
+//! their duration (a histogram), measures applied by kind, upstream failures and retries, and
+//! the calls logged but not analysed.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -22,6 +22,7 @@ struct Counts {
     /// Measure → calls it was applied to.
     applied: BTreeMap<&'static str, u64>,
     upstream_failures: u64,
+    upstream_retries: u64,
 }
 
 /// The counters, updated once per logged call.
@@ -70,6 +71,14 @@ impl Metrics {
         if call.status == 502 {
             c.upstream_failures += 1;
         }
+    }
+
+    /// Counts a request sent upstream again (its connection could not be made).
+    pub fn upstream_retry(&self) {
+        self.counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .upstream_retries += 1;
     }
 
     /// The exposition, with the gauges given (measures in force, those not applied, calls
@@ -135,6 +144,16 @@ impl Metrics {
             out,
             "modelward_gateway_upstream_failures_total {}",
             c.upstream_failures
+        );
+        let _ = writeln!(out, "# HELP modelward_gateway_upstream_retries_total Requests sent upstream again after a failed connection.");
+        let _ = writeln!(
+            out,
+            "# TYPE modelward_gateway_upstream_retries_total counter"
+        );
+        let _ = writeln!(
+            out,
+            "modelward_gateway_upstream_retries_total {}",
+            c.upstream_retries
         );
         let _ = writeln!(
             out,

@@ -32,6 +32,23 @@ pub const SOLUTION_HEADER: &str = "x-modelward-pow";
 pub const CHALLENGE_HEADER: &str = "x-modelward-pow-challenge";
 /// The most difficulty a challenge asks (a measure asking more gets this).
 pub const MAX_BITS: u32 = 32;
+/// Requests a minute past which each doubling of a caller's rate adds a bit (a measure's
+/// `volume_step`, by default).
+pub const VOLUME_STEP: u32 = 60;
+
+/// The difficulty asked of a caller sending `rate` requests a minute under a measure of
+/// `base` bits: one more bit for each doubling of the rate past `step` (60 a minute and 20
+/// bits: 20 bits at 60 a minute, 21 at 120, 26 at 3,840), at most [`MAX_BITS`]. A high-volume
+/// extraction pays more per request the faster it goes.
+pub fn difficulty(base: u32, rate: f64, step: u32) -> u32 {
+    let step = f64::from(step.max(1));
+    let extra = if rate >= 2.0 * step {
+        (rate / step).log2().floor() as u32
+    } else {
+        0
+    };
+    base.saturating_add(extra).min(MAX_BITS)
+}
 
 /// Issues and checks challenges.
 pub struct ProofOfWork {
@@ -181,5 +198,11 @@ mod tests {
             Err(Rejected::Malformed)
         );
         assert_eq!(leading_zero_bits(&[0, 0x10]), 11);
+        // Difficulty rises a bit per doubling of the rate past the step.
+        assert_eq!(difficulty(20, 0.0, 60), 20);
+        assert_eq!(difficulty(20, 119.0, 60), 20);
+        assert_eq!(difficulty(20, 120.0, 60), 21);
+        assert_eq!(difficulty(20, 3840.0, 60), 26);
+        assert_eq!(difficulty(30, 1e9, 60), MAX_BITS);
     }
 }

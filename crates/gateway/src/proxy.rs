@@ -55,6 +55,8 @@ impl Body for GatewayBody {
 /// Largest response body the gateway reads whole (a non-streamed completion) or keeps a copy
 /// of for the log (a stream, which is forwarded whatever its length).
 const MAX_RESPONSE: usize = 64 << 20;
+/// Times a request that could not reach its upstream is sent again.
+const RETRIES: u32 = 2;
 /// Frames buffered between the upstream and a slow client.
 const STREAM_FRAMES: usize = 64;
 /// The magnitude logit biases are capped at under `reduce_output_detail`.
@@ -71,6 +73,8 @@ pub struct Gateway {
     /// What was applied under each measure since the last report ([`Gateway::take_applied`]).
     applied: Mutex<HashMap<Arc<Row>, Tally>>,
     limiter: Limiter,
+    /// Request rates of keys under proof of work.
+    volume: crate::limiter::Volume,
     log: Option<LlmLog>,
     pow: crate::pow::ProofOfWork,
     /// The key of `perturb_output`'s noise ([`crate::perturb`]).
@@ -123,6 +127,7 @@ impl Gateway {
             keys: RwLock::new(Arc::new(Keys::default())),
             applied: Mutex::new(HashMap::new()),
             limiter: Limiter::default(),
+            volume: crate::limiter::Volume::default(),
             log,
             metrics: crate::metrics::Metrics::default(),
             pow: crate::pow::ProofOfWork::with_secret(pow_secret),
@@ -315,9 +320,23 @@ impl Gateway {
         route: &Route,
         at: Instant,
     ) -> Result<Response<GatewayBody>, Refusal> {
-        let bytes = Limited::new(body, self.settings.max_body_bytes)
-            .collect()
-            .await
+        let read = tokio::time::timeout(
+            self.settings.body_timeout,
+            Limited::new(body, self.settings.max_body_bytes).collect(),
+        )
+        .await
+        .map_err(|_| {
+            error(
+                StatusCode::REQUEST_TIMEOUT,
+                "invalid_request_error",
+                "request_timeout",
+                &format!(
+                    "The request body did not arrive within {} s.",
+                    self.settings.body_timeout.as_secs()
+                ),
+            )
+        })?;
+        let bytes = read
             .map_err(|e| {
                 let too_big = e
                     .downcast_ref::<http_body_util::LengthLimitError>()
@@ -410,14 +429,7 @@ impl Gateway {
         let upstream_req = upstream_request(&upstream, &parts, key, body)?;
         call.upstream = upstream.name.clone();
         call.upstream_url = upstream_req.uri().to_string();
-        let response = tokio::time::timeout(
-            self.settings.upstream_timeout,
-            self.clients[index].request(upstream_req),
-        )
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .ok_or_else(|| {
+        let response = self.send(index, upstream_req).await.ok_or_else(|| {
             error(
                 StatusCode::BAD_GATEWAY,
                 "api_error",
@@ -445,6 +457,40 @@ impl Gateway {
         } else {
             self.whole(response, call, request, edit, at).await
         }
+    }
+
+    /// Sends a request upstream within `upstream_timeout`. A request that never left (the
+    /// connection could not be made) is sent again, at most [`RETRIES`] times, after 100 ms
+    /// then 400 ms: that is safe whatever the method. A request that left is never repeated
+    /// (a completion is not idempotent: it costs and may differ).
+    async fn send(
+        &self,
+        index: usize,
+        request: Request<Full<Bytes>>,
+    ) -> Option<Response<Incoming>> {
+        let deadline = Instant::now() + self.settings.upstream_timeout;
+        let (parts, body) = request.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map_or_else(|_| Bytes::new(), |b| b.to_bytes());
+        for attempt in 0..=RETRIES {
+            let mut req = Request::new(Full::new(body.clone()));
+            *req.method_mut() = parts.method.clone();
+            *req.uri_mut() = parts.uri.clone();
+            *req.headers_mut() = parts.headers.clone();
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.clients[index].request(req)).await {
+                Ok(Ok(response)) => return Some(response),
+                Ok(Err(e)) if e.is_connect() && attempt < RETRIES => {
+                    self.metrics.upstream_retry();
+                    let pause = std::time::Duration::from_millis(100 << (2 * attempt));
+                    tokio::time::sleep(pause.min(left)).await;
+                }
+                _ => return None,
+            }
+        }
+        None
     }
 
     /// Applies the measures: refuses the request, or changes it; what was applied goes into
@@ -480,8 +526,12 @@ impl Gateway {
                 return Err(rate_limited(&format!("{rate} requests per minute"), wait));
             }
         }
-        if let Some(bits) = d.pow_bits {
+        if let Some(base) = d.pow_bits {
             let now = crate::now_ms();
+            // Every request of a key under the measure counts, refused ones too.
+            let rate = self.volume.count(&call.api_key_id, now);
+            let bits =
+                crate::pow::difficulty(base, rate, d.pow_step.unwrap_or(crate::pow::VOLUME_STEP));
             let checked = solution.map(|s| self.pow.check(s, &call.api_key_id, bits, now));
             if !matches!(checked, Some(Ok(()))) {
                 call.applied.push("proof_of_work");

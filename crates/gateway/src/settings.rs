@@ -93,6 +93,9 @@ pub struct Options {
     pub header_timeout: Option<String>,
     /// Time allowed for an upstream's answer to start (default "300s").
     pub upstream_timeout: Option<String>,
+    /// Time to read a request's body once its headers are in (default "60s"; a client
+    /// trickling its body gets 408).
+    pub body_timeout: Option<String>,
     /// How often the measures in force are read again (default "1s").
     pub refresh: Option<String>,
     /// In-path detection: every call logged is run through the rules, detectors and
@@ -159,6 +162,7 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub header_timeout: Duration,
     pub upstream_timeout: Duration,
+    pub body_timeout: Duration,
     pub refresh: Duration,
     pub detect: bool,
     pub detect_lateness: Duration,
@@ -323,6 +327,11 @@ impl Options {
                 "upstream_timeout",
                 self.upstream_timeout.as_deref(),
                 Duration::from_secs(300),
+            )?,
+            body_timeout: duration(
+                "body_timeout",
+                self.body_timeout.as_deref(),
+                Duration::from_secs(60),
             )?,
             refresh: duration("refresh", self.refresh.as_deref(), Duration::from_secs(1))?,
             detect,

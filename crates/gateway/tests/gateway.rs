@@ -859,6 +859,54 @@ async fn bad_requests_and_a_dead_upstream_get_clear_errors() {
         (status, body["error"]["code"].as_str()),
         (502, Some("upstream_unavailable"))
     );
+    // A connection that could not be made was tried twice more before that.
+    let metrics = client()
+        .request(
+            Request::get(format!("{}/metrics", g.url))
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await
+        .unwrap()
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes();
+    let metrics = String::from_utf8_lossy(&metrics);
+    assert!(
+        metrics.contains("modelward_gateway_upstream_retries_total 2"),
+        "{metrics}"
+    );
+    let _ = g.stop.send(());
+    let _ = std::fs::remove_dir_all(&g.dir);
+}
+
+#[tokio::test]
+async fn a_client_trickling_its_body_gets_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let g = start("slow-body", json!({"body_timeout": "200ms"})).await;
+    let address = g.url.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    stream
+        .write_all(
+            format!(
+                "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {KEY}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"model\""
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(start.elapsed() < Duration::from_secs(2));
+    assert!(g.upstream.requests().is_empty());
     let _ = g.stop.send(());
     let _ = std::fs::remove_dir_all(&g.dir);
 }
@@ -914,6 +962,33 @@ async fn reduced_output_detail_can_cap_instead_of_strip() {
             .0,
         400
     );
+    let _ = g.stop.send(());
+    let _ = std::fs::remove_dir_all(&g.dir);
+}
+
+#[tokio::test]
+async fn proof_of_work_grows_harder_with_the_callers_rate() {
+    let g = start("pow-volume", json!({})).await;
+    g.gateway.set_measures(Measures::new(&[measure(
+        "proof_of_work",
+        &key_id(KEY),
+        json!({"kind": "proof_of_work", "difficulty_bits": 4, "volume_step": 2}),
+    )]));
+    let mut bits = Vec::new();
+    for _ in 0..9 {
+        let r = post(&g.url, "/v1/chat/completions", &chat(false)).await;
+        assert_eq!(r.status(), 428);
+        let challenge = r.headers()[modelward_gateway::pow::CHALLENGE_HEADER]
+            .to_str()
+            .unwrap()
+            .to_string();
+        bits.push(challenge.split('.').nth(2).unwrap().parse::<u32>().unwrap());
+    }
+    // Rates 1..9 a minute, past a step of 2: 4 bits, then 5 from 4 a minute, 6 from 8.
+    // (Unless the minute turned during the loop, when the earlier calls count for less.)
+    assert_eq!(bits[0], 4);
+    assert!(bits.windows(2).all(|w| w[0] <= w[1]), "{bits:?}");
+    assert!(*bits.last().unwrap() >= 5, "{bits:?}");
     let _ = g.stop.send(());
     let _ = std::fs::remove_dir_all(&g.dir);
 }

@@ -474,3 +474,53 @@ fn correlation_groups_are_bounded() {
         stderr(&out)
     );
 }
+
+/// A JSON array inflated from a small gzip (100 MB from a few hundred KB) was read whole:
+/// memory grew with the document. Now its elements are read as they come, in batches of
+/// about `batch_bytes`, and a pretty-printed element too long for a record is skipped
+/// alone.
+#[test]
+fn a_gzip_inflated_json_array_is_read_in_bounded_batches() {
+    use std::io::Write as _;
+
+    use modelward_event::input::{Reader, ReaderOptions};
+
+    let element = "  {\n    \"@timestamp\": \"2025-03-01T00:00:00Z\",\n    \"event\": {\"action\": \"other\"}\n  }";
+    let n = 100_000_000 / (element.len() + 2);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(b"[\n").unwrap();
+    let chunk = format!("{element},\n").repeat(1000);
+    for _ in 0..n / 1000 {
+        gz.write_all(chunk.as_bytes()).unwrap();
+    }
+    // One element far longer than a record may be, then the last one.
+    let long = format!("  {{\"pad\": \"{}\"}},\n", "x".repeat(3 << 20));
+    gz.write_all(long.as_bytes()).unwrap();
+    gz.write_all(format!("{element}\n]\n").as_bytes()).unwrap();
+    let bytes = gz.finish().unwrap();
+    assert!(bytes.len() < 2 << 20, "{} bytes of gzip", bytes.len());
+
+    let opts = ReaderOptions {
+        max_record_bytes: 1 << 20,
+        batch_bytes: 256 << 10,
+    };
+    let reader =
+        Reader::from_read("bomb.json.gz", Box::new(std::io::Cursor::new(bytes)), opts).unwrap();
+    let (mut records, mut largest, mut errors) = (0, 0, Vec::new());
+    for batch in reader {
+        match batch {
+            Ok(batch) => {
+                largest = largest.max(batch.data.len());
+                records += batch.records.len();
+            }
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    assert!(largest < 2 << 20, "a batch of {largest} bytes");
+    assert_eq!(records, n / 1000 * 1000 + 1);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("record longer than the 1048576-byte limit"),
+        "{errors:?}"
+    );
+}

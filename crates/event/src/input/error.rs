@@ -25,8 +25,6 @@ pub enum InputError {
         line: u64,
         limit: usize,
     },
-    #[error("{path}: JSON document larger than the {limit}-byte limit; skipped")]
-    DocumentTooLarge { path: String, limit: usize },
     #[error("{0}")]
     Malformed(ParseError),
     #[error("{path}: not a file, directory or `-`")]

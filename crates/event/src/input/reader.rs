@@ -3,17 +3,16 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::sync::Arc;
 
 use flate2::read::MultiGzDecoder;
-use serde_json::value::RawValue;
 
 use super::{InputError, InputPath, ParseError};
 
 /// Limits and sizes for reading.
 #[derive(Debug, Clone)]
 pub struct ReaderOptions {
-    /// Longest record (line) accepted; a longer one is reported and skipped.
+    /// Longest record accepted (a line, an element of a JSON array, a top-level value of a
+    /// pretty-printed document); a longer one is reported and skipped without being
+    /// buffered.
     pub max_record_bytes: usize,
-    /// Largest whole-document input (a JSON array or a pretty-printed object).
-    pub max_document_bytes: usize,
     /// About how many bytes one batch holds.
     pub batch_bytes: usize,
 }
@@ -22,7 +21,6 @@ impl Default for ReaderOptions {
     fn default() -> ReaderOptions {
         ReaderOptions {
             max_record_bytes: 64 << 20,
-            max_document_bytes: 2 << 30,
             batch_bytes: 4 << 20,
         }
     }
@@ -57,7 +55,102 @@ impl Batch {
 enum Mode {
     Unknown,
     Lines,
+    /// A JSON array or pretty-printed document, read value by value.
+    Document,
     Done,
+}
+
+/// Where a document's reading is: between top-level values, or inside a top-level array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Doc {
+    /// Before a top-level value (or the end of input).
+    Top,
+    /// Inside a top-level array, before an element (`first`: right after `[`, where `]`
+    /// may close an empty array).
+    Element { first: bool },
+    /// Inside a top-level array, after an element: `,` or `]`.
+    AfterElement,
+}
+
+/// One JSON value scanned incrementally: brackets, strings and escapes only, enough to
+/// find where it ends (its own syntax is the parser's business, record by record).
+#[derive(Debug, Clone, Copy, Default)]
+struct ValueScan {
+    started: bool,
+    depth: u32,
+    in_string: bool,
+    escaped: bool,
+    /// A number or a literal: it ends at a delimiter.
+    bare: bool,
+}
+
+impl ValueScan {
+    /// Scans on from where the last call stopped: `Some(n)` when the value ends after the
+    /// first `n` bytes of `bytes`; `None` when it goes on past them.
+    fn scan(&mut self, bytes: &[u8]) -> Option<usize> {
+        let mut i = 0;
+        while i < bytes.len() {
+            if !self.started {
+                self.started = true;
+                match bytes[i] {
+                    b'{' | b'[' => self.depth = 1,
+                    b'"' => self.in_string = true,
+                    _ => self.bare = true,
+                }
+                i += 1;
+                continue;
+            }
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                    i += 1;
+                    continue;
+                }
+                match memchr::memchr2(b'"', b'\\', &bytes[i..]) {
+                    None => return None,
+                    Some(k) if bytes[i + k] == b'\\' => {
+                        self.escaped = true;
+                        i += k + 1;
+                    }
+                    Some(k) => {
+                        self.in_string = false;
+                        i += k + 1;
+                        if self.depth == 0 {
+                            return Some(i);
+                        }
+                    }
+                }
+                continue;
+            }
+            if self.bare {
+                match bytes[i..]
+                    .iter()
+                    .position(|b| b.is_ascii_whitespace() || matches!(b, b',' | b']' | b'}'))
+                {
+                    Some(k) => return Some(i + k),
+                    None => return None,
+                }
+            }
+            match bytes[i] {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth -= 1;
+                    if self.depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// Whether the value is complete when the input ends here (a bare scalar is).
+    fn complete_at_end(&self) -> bool {
+        self.bare
+    }
 }
 
 /// Reads one input as a sequence of [`Batch`]es, with errors in between.
@@ -77,6 +170,13 @@ pub struct Reader {
     eof: bool,
     /// An error to hand out before the next batch.
     pending: Option<InputError>,
+    /// In a document: where it is.
+    doc: Doc,
+    /// In a document, the value being read: its start in `carry`, how far it has been
+    /// scanned, and the scan.
+    value: Option<(usize, usize, ValueScan)>,
+    /// In a document, a value longer than a record may be, being skipped.
+    skip_value: Option<ValueScan>,
 }
 
 impl Reader {
@@ -123,6 +223,9 @@ impl Reader {
             skipping: false,
             eof: false,
             pending: None,
+            doc: Doc::Top,
+            value: None,
+            skip_value: None,
         })
     }
 
@@ -190,56 +293,274 @@ impl Reader {
             }
             _ => false,
         };
-        if document {
-            self.mode = Mode::Done;
-            return Some(self.read_document());
-        }
-        self.mode = Mode::Lines;
+        self.mode = if document {
+            Mode::Document
+        } else {
+            Mode::Lines
+        };
         None
     }
 
-    fn read_document(&mut self) -> Result<Batch, InputError> {
-        let limit = self.opts.max_document_bytes;
-        self.fill(limit.saturating_add(1))?;
-        if self.carry.len() > limit {
-            return Err(InputError::DocumentTooLarge {
-                path: self.name.to_string(),
-                limit,
-            });
-        }
-        let data = std::mem::take(&mut self.carry);
-        let base = self.offset;
-        let mut records = Vec::new();
+    /// The next batch of a JSON array's elements or a document's top-level values, read
+    /// as they come: memory holds a batch and the value being read, never the document.
+    /// A value longer than `max_record_bytes` is reported and skipped without buffering
+    /// it; a structural error (an array element followed by neither `,` nor `]`, a value
+    /// cut off by the end of input) ends the document, the records before it kept.
+    fn next_document(&mut self) -> Option<Result<Batch, InputError>> {
+        let mut records: Vec<RecordSpan> = Vec::new();
+        // Where the records read so far end in `carry`, and the lines before it.
+        let mut cut = 0;
         let mut counter = LineCounter::default();
-        let mut stream = serde_json::Deserializer::from_slice(&data).into_iter::<&RawValue>();
-        let mut error = None;
-        for item in stream.by_ref() {
-            match item {
-                Ok(raw) => split_document(&data, raw, base, &mut counter, &mut records),
-                Err(e) => {
-                    error = Some(e);
-                    break;
+        let mut pos = self.value.map_or(0, |(_, scanned, _)| scanned);
+        loop {
+            if let Some(scan) = self.skip_value.as_mut() {
+                match scan.scan(&self.carry) {
+                    Some(n) => {
+                        self.consume(n);
+                        self.skip_value = None;
+                        self.doc = self.after_value();
+                    }
+                    None => {
+                        let n = self.carry.len();
+                        self.consume(n);
+                        if self.eof {
+                            self.mode = Mode::Done;
+                            return self.pending.take().map(Err);
+                        }
+                        if let Err(e) = self.fill(1) {
+                            return Some(Err(e));
+                        }
+                    }
+                }
+                pos = 0;
+                counter = LineCounter::default();
+                continue;
+            }
+            if pos >= self.carry.len() {
+                if !self.eof && !records.is_empty() && cut >= self.opts.batch_bytes {
+                    // Separators after the last record are done with, unless a value
+                    // has started after them.
+                    let at = if self.value.is_some() { cut } else { pos };
+                    return Some(Ok(self.document_batch(at, records)));
+                }
+                if self.eof {
+                    return self.end_of_document(cut, records);
+                }
+                let want = self.carry.len() + self.opts.batch_bytes.max(4096);
+                if let Err(e) = self.fill(want) {
+                    // What was read stands; the error comes next.
+                    self.pending = Some(e);
+                    self.eof = true;
+                }
+                continue;
+            }
+            if let Some((start, _, mut scan)) = self.value {
+                match scan.scan(&self.carry[pos..]) {
+                    Some(n) => {
+                        let end = pos + n;
+                        if end - start > self.opts.max_record_bytes {
+                            // Whole already, and still too long.
+                            let err = InputError::RecordTooLong {
+                                path: self.name.to_string(),
+                                line: self.line + counter.line_at(&self.carry, start),
+                                limit: self.opts.max_record_bytes,
+                            };
+                            self.value = None;
+                            self.doc = self.after_value();
+                            if records.is_empty() {
+                                self.consume(end);
+                                return Some(Err(err));
+                            }
+                            self.pending = Some(err);
+                            let batch = self.document_batch(cut, records);
+                            self.consume(end - cut);
+                            return Some(Ok(batch));
+                        }
+                        records.push(RecordSpan {
+                            start,
+                            end,
+                            line: self.line + counter.line_at(&self.carry, start),
+                            offset: self.offset + start as u64,
+                        });
+                        self.value = None;
+                        cut = end;
+                        pos = end;
+                        self.doc = self.after_value();
+                    }
+                    None if self.carry.len() - start > self.opts.max_record_bytes => {
+                        let line = self.line + counter.line_at(&self.carry, start);
+                        let err = InputError::RecordTooLong {
+                            path: self.name.to_string(),
+                            line,
+                            limit: self.opts.max_record_bytes,
+                        };
+                        self.value = None;
+                        self.skip_value = Some(scan);
+                        if records.is_empty() {
+                            self.consume(self.carry.len());
+                            return Some(Err(err));
+                        }
+                        // The records before it go first, then the error.
+                        self.pending = Some(err);
+                        let batch = self.document_batch(cut, records);
+                        self.consume(self.carry.len());
+                        return Some(Ok(batch));
+                    }
+                    None => {
+                        self.value = Some((start, self.carry.len(), scan));
+                        pos = self.carry.len();
+                    }
+                }
+                continue;
+            }
+            let b = self.carry[pos];
+            if b.is_ascii_whitespace() {
+                pos += 1;
+                continue;
+            }
+            match (self.doc, b) {
+                (Doc::Top, b'[') => {
+                    self.doc = Doc::Element { first: true };
+                    pos += 1;
+                }
+                (Doc::Element { first: true }, b']') | (Doc::AfterElement, b']') => {
+                    self.doc = Doc::Top;
+                    pos += 1;
+                }
+                (Doc::AfterElement, b',') => {
+                    self.doc = Doc::Element { first: false };
+                    pos += 1;
+                }
+                (Doc::AfterElement, _) => {
+                    let at = self.line_column(&mut counter, pos);
+                    return self.structural_error(
+                        cut,
+                        records,
+                        at,
+                        "expected `,` or `]` after an array element",
+                    );
+                }
+                (Doc::Element { .. }, b']' | b',') => {
+                    let at = self.line_column(&mut counter, pos);
+                    return self.structural_error(cut, records, at, "expected an array element");
+                }
+                (Doc::Top | Doc::Element { .. }, _) => {
+                    self.value = Some((pos, pos, ValueScan::default()));
                 }
             }
         }
-        if let Some(e) = error {
-            let err = ParseError {
-                file: self.name.to_string(),
-                line: e.line() as u64,
-                column: e.column() as u64,
-                message: format!("{}; the rest of this document is skipped", message_of(&e)),
-            };
-            if records.is_empty() {
-                return Err(InputError::Malformed(err));
-            }
-            // Keep what parsed; the caller learns of the error through the records count.
-            self.pending = Some(InputError::Malformed(err));
+    }
+
+    /// Where a document goes after a value: the next element's separator inside an array.
+    fn after_value(&self) -> Doc {
+        match self.doc {
+            Doc::Element { .. } | Doc::AfterElement => Doc::AfterElement,
+            Doc::Top => Doc::Top,
         }
-        Ok(Batch {
+    }
+
+    /// Drops the first `n` bytes of `carry`, counting their lines.
+    fn consume(&mut self, n: usize) {
+        self.line += memchr::memchr_iter(b'\n', &self.carry[..n]).count() as u64;
+        self.offset += n as u64;
+        self.carry.drain(..n);
+        if let Some((start, scanned, _)) = self.value.as_mut() {
+            *start -= n;
+            *scanned -= n;
+        }
+    }
+
+    /// The records read so far, as a batch of `carry` up to `cut` (a value being read
+    /// moves with what is left).
+    fn document_batch(&mut self, cut: usize, records: Vec<RecordSpan>) -> Batch {
+        let rest = self.carry.split_off(cut);
+        let data = std::mem::replace(&mut self.carry, rest);
+        self.line += memchr::memchr_iter(b'\n', &data).count() as u64;
+        self.offset += data.len() as u64;
+        if let Some((start, scanned, _)) = self.value.as_mut() {
+            *start -= cut;
+            *scanned -= cut;
+        }
+        Batch {
             file: self.name.clone(),
             data,
             records,
-        })
+        }
+    }
+
+    /// (line, column) of `pos` in `carry`, 1-based.
+    fn line_column(&self, counter: &mut LineCounter, pos: usize) -> (u64, u64) {
+        let line = self.line + counter.line_at(&self.carry, pos);
+        let line_start = memchr::memrchr(b'\n', &self.carry[..pos]).map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&self.carry[line_start..pos])
+            .chars()
+            .count() as u64
+            + 1;
+        (line, column)
+    }
+
+    /// The document ends at a structural error: the records before it, then the error.
+    fn structural_error(
+        &mut self,
+        cut: usize,
+        records: Vec<RecordSpan>,
+        (line, column): (u64, u64),
+        what: &str,
+    ) -> Option<Result<Batch, InputError>> {
+        let err = InputError::Malformed(ParseError {
+            file: self.name.to_string(),
+            line,
+            column,
+            message: format!("{what}; the rest of this document is skipped"),
+        });
+        self.mode = Mode::Done;
+        self.value = None;
+        if records.is_empty() {
+            return Some(Err(err));
+        }
+        self.pending = Some(err);
+        Some(Ok(self.document_batch(cut, records)))
+    }
+
+    /// The input ended: a bare scalar in progress is a record, anything else cut off is an
+    /// error; the records read go out first.
+    fn end_of_document(
+        &mut self,
+        mut cut: usize,
+        mut records: Vec<RecordSpan>,
+    ) -> Option<Result<Batch, InputError>> {
+        let mut counter = LineCounter::default();
+        if let Some((start, _, scan)) = self.value.take() {
+            if scan.complete_at_end() {
+                records.push(RecordSpan {
+                    start,
+                    end: self.carry.len(),
+                    line: self.line + counter.line_at(&self.carry, start),
+                    offset: self.offset + start as u64,
+                });
+                cut = self.carry.len();
+            } else if self.pending.is_none() {
+                // (After a read error, that error says why the value is cut off.)
+                let at = self.line_column(&mut counter, start);
+                return self.structural_error(
+                    cut,
+                    records,
+                    at,
+                    "a value cut off by the end of input",
+                );
+            }
+        } else if matches!(self.doc, Doc::Element { .. } | Doc::AfterElement)
+            && self.pending.is_none()
+        {
+            let end = self.carry.len();
+            let at = self.line_column(&mut counter, end);
+            return self.structural_error(cut, records, at, "an array cut off by the end of input");
+        }
+        self.mode = Mode::Done;
+        if records.is_empty() {
+            return self.pending.take().map(Err);
+        }
+        Some(Ok(self.document_batch(cut, records)))
     }
 }
 
@@ -255,10 +576,11 @@ impl Reader {
                 return Some(result);
             }
         }
-        if self.mode == Mode::Done {
-            return None;
+        match self.mode {
+            Mode::Done => None,
+            Mode::Document => self.next_document(),
+            _ => self.next_lines(),
         }
-        self.next_lines()
     }
 
     fn next_lines(&mut self) -> Option<Result<Batch, InputError>> {
@@ -395,41 +717,148 @@ impl LineCounter {
     }
 }
 
-/// Records of one top-level JSON value: the elements of an array, or the value itself.
-fn split_document(
-    data: &[u8],
-    raw: &RawValue,
-    base: u64,
-    counter: &mut LineCounter,
-    records: &mut Vec<RecordSpan>,
-) {
-    let text = raw.get();
-    let mut push = |slice: &str, counter: &mut LineCounter| {
-        let start = slice.as_ptr() as usize - data.as_ptr() as usize;
-        let end = start + slice.len();
-        records.push(RecordSpan {
-            start,
-            end,
-            line: counter.line_at(data, start),
-            offset: base + start as u64,
-        });
-    };
-    if text.starts_with('[') {
-        if let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(text) {
-            for item in items {
-                push(item.get(), counter);
-            }
-            return;
-        }
-    }
-    push(text, counter);
-}
-
 /// serde_json's message without its trailing " at line L column C".
 pub(crate) fn message_of(e: &serde_json::Error) -> String {
     let text = e.to_string();
     match text.rfind(" at line ") {
         Some(i) => text[..i].to_string(),
         None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every record of `text` read in batches of about `batch` bytes: (line, text), and the
+    /// errors, in order.
+    fn read(text: &str, batch: usize, max_record: usize) -> (Vec<(u64, String)>, Vec<String>) {
+        let opts = ReaderOptions {
+            max_record_bytes: max_record,
+            batch_bytes: batch,
+        };
+        let reader = Reader::from_read(
+            "t.json",
+            Box::new(std::io::Cursor::new(text.to_string().into_bytes())),
+            opts,
+        )
+        .unwrap();
+        let mut records = Vec::new();
+        let mut errors = Vec::new();
+        for item in reader {
+            match item {
+                Ok(b) => records.extend(
+                    b.records
+                        .iter()
+                        .map(|r| (r.line, String::from_utf8_lossy(b.bytes(r)).into_owned())),
+                ),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        (records, errors)
+    }
+
+    #[test]
+    fn array_elements_are_records_at_their_lines() {
+        let text = "[\n  {\"a\": \"x,]}\\\"\"},\n  {\"b\": [1, {\"c\": 2}]}, 42, \"s\", true\n]\n";
+        for batch in [1, 7, 4096] {
+            let (records, errors) = read(text, batch, 1 << 20);
+            assert!(errors.is_empty(), "{errors:?}");
+            let texts: Vec<&str> = records.iter().map(|(_, t)| t.as_str()).collect();
+            assert_eq!(
+                texts,
+                [
+                    r#"{"a": "x,]}\""}"#,
+                    r#"{"b": [1, {"c": 2}]}"#,
+                    "42",
+                    "\"s\"",
+                    "true"
+                ],
+                "batch {batch}"
+            );
+            let lines: Vec<u64> = records.iter().map(|(l, _)| *l).collect();
+            assert_eq!(lines, [2, 3, 3, 3, 3], "batch {batch}");
+        }
+        assert_eq!(read("[]", 4096, 1 << 20), (vec![], vec![]));
+    }
+
+    #[test]
+    fn pretty_documents_are_one_record_each() {
+        let text = "{\n  \"a\": 1\n}\n{\n  \"records\": [{\"b\": 2}]\n}\n";
+        let (records, errors) = read(text, 3, 1 << 20);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(records.len(), 2);
+        assert_eq!(
+            (records[1].0, records[1].1.starts_with("{\n  \"records\"")),
+            (4, true)
+        );
+    }
+
+    #[test]
+    fn a_long_element_is_skipped_without_the_others() {
+        let long = format!("{{\"x\": \"{}\"}}", "y".repeat(5000));
+        let text = format!("[{{\"a\": 1}},\n{long},\n{{\"a\": 2}}]");
+        for batch in [16, 1000, 1 << 20] {
+            let (records, errors) = read(&text, batch, 1000);
+            let texts: Vec<&str> = records.iter().map(|(_, t)| t.as_str()).collect();
+            assert_eq!(texts, [r#"{"a": 1}"#, r#"{"a": 2}"#], "batch {batch}");
+            assert_eq!(records[1].0, 3, "batch {batch}");
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert!(
+                errors[0].contains("t.json:2: record longer than the 1000-byte limit"),
+                "{errors:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn structural_errors_end_the_document_after_its_records() {
+        let (records, errors) = read("[{\"a\": 1}\n {\"a\": 2}]", 4096, 1 << 20);
+        assert_eq!(records.len(), 1);
+        assert_eq!(errors, ["t.json:2:2: expected `,` or `]` after an array element; the rest of this document is skipped"]);
+        let (records, errors) = read("[{\"a\": 1}, {\"a\": 2", 4096, 1 << 20);
+        assert_eq!(records.len(), 1);
+        assert!(
+            errors[0].contains("t.json:1:12: a value cut off by the end of input"),
+            "{errors:?}"
+        );
+        let (records, errors) = read("[{\"a\": 1},", 4096, 1 << 20);
+        assert_eq!(records.len(), 1);
+        assert!(errors[0].contains("an array cut off"), "{errors:?}");
+    }
+
+    #[test]
+    fn a_document_is_read_in_bounded_batches() {
+        // 50 MB of array in batches of about 64 KiB: no batch holds much more.
+        let element = "{\"event\": {\"action\": \"x\"}, \"pad\": \"0123456789abcdef\"}";
+        let n = 50_000_000 / element.len();
+        let mut text = String::with_capacity(50_000_100);
+        text.push_str("[\n");
+        for i in 0..n {
+            if i > 0 {
+                text.push_str(",\n");
+            }
+            text.push_str(element);
+        }
+        text.push_str("\n]\n");
+        let opts = ReaderOptions {
+            max_record_bytes: 1 << 20,
+            batch_bytes: 64 << 10,
+        };
+        let reader = Reader::from_read(
+            "big.json",
+            Box::new(std::io::Cursor::new(text.into_bytes())),
+            opts,
+        )
+        .unwrap();
+        let mut count = 0;
+        let mut largest = 0;
+        for batch in reader {
+            let batch = batch.unwrap();
+            largest = largest.max(batch.data.len());
+            count += batch.records.len();
+        }
+        assert_eq!(count, n);
+        assert!(largest < 256 << 10, "a batch of {largest} bytes");
     }
 }

@@ -15,6 +15,7 @@ use modelward_engine::{Dedup, EngineOptions, Session};
 use modelward_event::input::{Batch, ReaderOptions, RecordSpan};
 use modelward_event::source::SourceKind;
 use modelward_gateway::log::Record;
+use modelward_gateway::say::{say, Level};
 use modelward_gateway::Gateway;
 use modelward_respond::Logs;
 
@@ -64,6 +65,12 @@ fn run(config: &Path, listen: Option<std::net::SocketAddr>) -> Result<u8> {
     let mut settings = gateway_options
         .resolve(&|var| std::env::var(var).ok())
         .with_context(|| format!("{}: [gateway]", config.display()))?;
+    modelward_gateway::say::set_format(settings.log_format);
+    let scheme = if settings.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     if let (None, Some(db)) = (&settings.secret, &settings.database) {
         // The secret kept in the database (made at the first start), so that perturbation
         // can be recomputed later and proof-of-work challenges outlive a restart.
@@ -78,8 +85,11 @@ fn run(config: &Path, listen: Option<std::net::SocketAddr>) -> Result<u8> {
     }
     let mut log = match &settings.log {
         Some(path) => Some(
-            modelward_gateway::log::LlmLog::open(path)
-                .with_context(|| format!("opening the LLM log {}", path.display()))?,
+            match settings.log_rotation {
+                Some(r) => modelward_gateway::log::LlmLog::open_rotating(path, r),
+                None => modelward_gateway::log::LlmLog::open(path),
+            }
+            .with_context(|| format!("opening the LLM log {}", path.display()))?,
         ),
         None => None,
     };
@@ -118,7 +128,11 @@ fn run(config: &Path, listen: Option<std::net::SocketAddr>) -> Result<u8> {
             }
             None => None,
         };
-        eprintln!("modelward gateway: listening on http://{address}");
+        say(
+            Level::Info,
+            "",
+            &format!("listening on {scheme}://{address}"),
+        );
         modelward_gateway::serve(gateway, listener, shutdown_signal()).await;
         stop.store(true, Ordering::Relaxed);
         // (The detection thread holds the gateway too: its log's tap closes when it ends.)
@@ -129,7 +143,7 @@ fn run(config: &Path, listen: Option<std::net::SocketAddr>) -> Result<u8> {
         if let Some(d) = detection {
             let _ = d.join();
         }
-        eprintln!("modelward gateway: stopped");
+        say(Level::Info, "", "stopped");
         Ok(0)
     })
 }
@@ -265,7 +279,7 @@ fn limits_text(limits: &serde_json::Value) -> String {
         let names: Vec<String> = models
             .iter()
             .filter_map(|m| m.as_str())
-            .map(crate::output::printable)
+            .map(|m| crate::output::printable(m).into_owned())
             .collect();
         parts.push(format!("models {}", names.join(" ")));
     }
@@ -370,7 +384,7 @@ impl Detector {
         let mut session = self.restore();
         let mut latest = i64::MIN;
         let report = &mut |d: modelward_engine::Diagnostic| {
-            eprintln!("modelward gateway: detection: {d:?}");
+            say(Level::Warn, "detection", &format!("{d:?}"));
         };
         loop {
             let stopping = stop.load(Ordering::Relaxed);
@@ -412,9 +426,10 @@ impl Detector {
                     .map_err(std::io::Error::from)
                     .and_then(|json| write_atomically(path, &json));
                 if let Err(e) = saved {
-                    eprintln!(
-                        "modelward gateway: saving detection state to {}: {e}",
-                        path.display()
+                    say(
+                        Level::Error,
+                        "detection",
+                        &format!("saving detection state to {}: {e}", path.display()),
                     );
                 }
             }
@@ -437,9 +452,13 @@ impl Detector {
             {
                 Ok(session) => Some(session),
                 Err(e) => {
-                    eprintln!(
-                        "modelward gateway: detection state {} not restored ({e}): starting afresh",
-                        path.display()
+                    say(
+                        Level::Warn,
+                        "detection",
+                        &format!(
+                            "detection state {} not restored ({e}): starting afresh",
+                            path.display()
+                        ),
                     );
                     None
                 }
@@ -456,14 +475,17 @@ impl Detector {
         match self.incidents(alerts) {
             Ok(()) => match modelward_gateway::read_measures(&self.db) {
                 Ok(m) => gateway.set_measures(m),
-                Err(e) => eprintln!("modelward gateway: detection: {e}"),
+                Err(e) => say(Level::Error, "detection", &e.to_string()),
             },
-            Err(e) => eprintln!("modelward gateway: detection: {e:#}"),
+            Err(e) => say(Level::Error, "detection", &format!("{e:#}")),
         }
     }
 
     fn incidents(&self, alerts: Vec<modelward_rule::Alert>) -> Result<()> {
-        let inputs = [modelward_event::input::InputPath::File(self.log.clone())];
+        let inputs: Vec<_> = modelward_gateway::log::files(&self.log)
+            .into_iter()
+            .map(modelward_event::input::InputPath::File)
+            .collect();
         let logs = Logs {
             inputs: &inputs,
             source: SourceKind::ModelwardLlm,
@@ -481,7 +503,12 @@ impl Detector {
         )?;
         let deadline = now_ms() + SETTLE_MS;
         for c in changes {
-            eprintln!("{}", describe(&c, dry_run));
+            let said = describe(&c, dry_run);
+            say(
+                Level::Info,
+                "detection",
+                said.trim_start_matches("modelward: "),
+            );
             let enforced = c.actions.iter().any(|a| {
                 a.executor == modelward_respond::action::enforcement::EXECUTOR
                     && a.outcome == modelward_respond::action::Outcome::Done
@@ -537,7 +564,11 @@ impl Detector {
         })();
         if let Err(e) = result {
             settling.clear();
-            eprintln!("modelward gateway: detection: analysing incidents again: {e:#}");
+            say(
+                Level::Error,
+                "detection",
+                &format!("analysing incidents again: {e:#}"),
+            );
         }
     }
 }

@@ -59,32 +59,12 @@ impl<W: Write> AlertSink for TableSink<W> {
 
 fn text(v: &Value) -> String {
     match v {
-        Value::String(s) => printable(s),
-        other => printable(&other.to_string()),
+        Value::String(s) => printable(s).into_owned(),
+        other => printable(&other.to_string()).into_owned(),
     }
 }
 
-/// Text as it may reach a terminal: control characters (ESC and so every ANSI/OSC sequence,
-/// carriage returns, backspaces), Unicode bidirectional overrides and isolates, and the other
-/// invisible format characters that can disguise text are written as `\u{..}` escapes.
-pub fn printable(s: &str) -> String {
-    let hostile = |c: char| {
-        c.is_control()
-            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
-    };
-    if !s.chars().any(hostile) {
-        return s.to_string();
-    }
-    s.chars()
-        .map(|c| {
-            if hostile(c) {
-                format!("\\u{{{:x}}}", c as u32)
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
+pub use modelward_event::terminal::printable;
 
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
@@ -93,19 +73,5 @@ fn truncate(s: &str, n: usize) -> String {
         let mut t: String = s.chars().take(n - 1).collect();
         t.push('…');
         t
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn what_could_drive_a_terminal_is_escaped() {
-        assert_eq!(printable("alice"), "alice");
-        assert_eq!(
-            printable("a\u{1b}]8;;http://x\u{7}b\rc\u{202e}d"),
-            "a\\u{1b}]8;;http://x\\u{7}b\\u{d}c\\u{202e}d"
-        );
     }
 }

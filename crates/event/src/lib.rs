@@ -31,6 +31,7 @@ pub mod ip;
 pub mod objects;
 mod path;
 pub mod source;
+pub mod terminal;
 mod time;
 mod types;
 

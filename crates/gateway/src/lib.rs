@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod perturb;
 pub mod pow;
 mod proxy;
+pub mod say;
 pub mod settings;
 pub mod sse;
 pub mod sync;
@@ -134,7 +135,11 @@ pub fn watch_store(
             match sync.sync() {
                 Ok(()) => failing = false,
                 Err(e) if !failing => {
-                    eprintln!("modelward gateway: keeping in step with the database: {e}");
+                    say::say(
+                        say::Level::Error,
+                        "",
+                        &format!("keeping in step with the database: {e}"),
+                    );
                     failing = true;
                 }
                 Err(_) => {}

@@ -1,20 +1,38 @@
 //! modelward's LLM request log as the gateway writes it: one JSON line per call
 //! (docs/llm-log.md), appended to a file that `modelward hunt` reads with `--source auto`.
+//!
+//! With [`Rotation`] the log is a series of segments beside the configured path, never
+//! renamed once written: `llm.ndjson` configured, `llm.20261207T132900.123Z.ndjson`,
+//! `llm.20261207T140112.004Z.ndjson`, ... (UTC start times, so they sort by age). A segment
+//! that passes `max_bytes` is closed and a new one started; a restart appends to the newest;
+//! past `keep` segments the oldest are deleted. Since a segment keeps its name, the file, line
+//! and offset an alert names stay true after rotation (evidence is read back from them).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Map, Value};
 
+/// When the log moves to a new segment, and how many are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    /// A segment that has reached this size is closed (the record that passes it stays whole).
+    pub max_bytes: u64,
+    /// Segments kept (the newest); `None`: all.
+    pub keep: Option<usize>,
+}
+
 /// The log file, appended to a whole line at a time; each record written may also be passed
 /// on (the tap) to in-path detection, with its place in the file.
 #[derive(Debug)]
 pub struct LlmLog {
-    name: Arc<str>,
+    /// The configured path (the base of segment names when rotating).
+    path: PathBuf,
+    rotation: Option<Rotation>,
     inner: Mutex<Inner>,
     tap: Option<SyncSender<Record>>,
     /// Records the tap could not take (detection behind by more than its queue).
@@ -23,6 +41,8 @@ pub struct LlmLog {
 
 #[derive(Debug)]
 struct Inner {
+    /// The file written now, as records name it.
+    name: Arc<str>,
     file: File,
     /// The line and byte offset the next record starts at.
     line: u64,
@@ -38,37 +58,131 @@ pub struct Record {
     pub bytes: Vec<u8>,
 }
 
+/// Opens `path` for appending, with the line and offset its next record starts at.
+fn open_file(path: &Path) -> io::Result<Inner> {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .open(path)?;
+    let mut lines = 0u64;
+    let mut offset = 0u64;
+    let mut buf = vec![0u8; 1 << 20];
+    file.seek(SeekFrom::Start(0))?;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        lines += buf[..n].iter().filter(|b| **b == b'\n').count() as u64;
+        offset += n as u64;
+    }
+    Ok(Inner {
+        name: Arc::from(path.display().to_string()),
+        file,
+        line: lines + 1,
+        offset,
+    })
+}
+
+/// `llm.ndjson` → (`llm.`, `.ndjson`): what a segment's name starts and ends with.
+fn segment_affixes(path: &Path) -> (String, String) {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "llm.ndjson".into());
+    match name.split_once('.') {
+        Some((stem, ext)) => (format!("{stem}."), format!(".{ext}")),
+        None => (format!("{name}."), String::new()),
+    }
+}
+
+/// The segments of a rotating log at `path`, oldest first (none: it has not rotated).
+pub fn segments(path: &Path) -> Vec<PathBuf> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let (prefix, suffix) = segment_affixes(path);
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            let stamp = name.strip_prefix(&prefix)?.strip_suffix(&suffix)?;
+            // `20261207T132900.123Z`.
+            let ok = stamp.len() == 20
+                && stamp.as_bytes()[8] == b'T'
+                && stamp.ends_with('Z')
+                && stamp.bytes().filter(u8::is_ascii_digit).count() == 17;
+            ok.then(|| e.path())
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// The files a log at `path` has written: its segments, or the file itself.
+pub fn files(path: &Path) -> Vec<PathBuf> {
+    let mut all = segments(path);
+    if path.exists() {
+        all.insert(0, path.to_path_buf());
+    }
+    all
+}
+
+/// A new segment's path, named by `now_ms` (a later millisecond if that name is taken).
+fn new_segment(path: &Path, mut now_ms: i64) -> PathBuf {
+    let (prefix, suffix) = segment_affixes(path);
+    loop {
+        // 2026-12-07T13:29:00.123Z → 20261207T132900.123Z
+        let stamp: String = modelward_event::format_timestamp(now_ms)
+            .chars()
+            .filter(|c| *c != '-' && *c != ':')
+            .collect();
+        let candidate = path.with_file_name(format!("{prefix}{stamp}{suffix}"));
+        if !candidate.exists() {
+            return candidate;
+        }
+        now_ms += 1;
+    }
+}
+
 impl LlmLog {
     /// Opens (creates) the log for appending; the lines already there are counted so that
     /// records are placed by line and offset as `hunt` reads them.
     pub fn open(path: &Path) -> io::Result<LlmLog> {
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .open(path)?;
-        let mut lines = 0u64;
-        let mut offset = 0u64;
-        let mut buf = vec![0u8; 1 << 20];
-        file.seek(SeekFrom::Start(0))?;
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            lines += buf[..n].iter().filter(|b| **b == b'\n').count() as u64;
-            offset += n as u64;
-        }
         Ok(LlmLog {
-            name: Arc::from(path.display().to_string()),
-            inner: Mutex::new(Inner {
-                file,
-                line: lines + 1,
-                offset,
-            }),
+            path: path.to_path_buf(),
+            rotation: None,
+            inner: Mutex::new(open_file(path)?),
             tap: None,
             untapped: AtomicU64::new(0),
         })
+    }
+
+    /// Opens a rotating log: the newest segment beside `path` if there is one, else a new
+    /// one.
+    pub fn open_rotating(path: &Path, rotation: Rotation) -> io::Result<LlmLog> {
+        let current = segments(path)
+            .pop()
+            .unwrap_or_else(|| new_segment(path, crate::now_ms()));
+        Ok(LlmLog {
+            path: path.to_path_buf(),
+            rotation: Some(rotation),
+            inner: Mutex::new(open_file(&current)?),
+            tap: None,
+            untapped: AtomicU64::new(0),
+        })
+    }
+
+    /// The files this log has written (for reading it back).
+    pub fn files(&self) -> Vec<PathBuf> {
+        match self.rotation {
+            Some(_) => segments(&self.path),
+            None => vec![self.path.clone()],
+        }
     }
 
     /// Passes every record written to `tap` as well (never blocking: a full queue drops the
@@ -83,11 +197,23 @@ impl LlmLog {
     }
 
     /// Appends one record (one `write` of the whole line, so concurrent calls never
-    /// interleave).
+    /// interleave), moving to a new segment first when the current one is full.
     pub fn write(&self, record: &Value) -> io::Result<()> {
         let mut line = serde_json::to_vec(record)?;
         line.push(b'\n');
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = self.rotation {
+            if inner.offset > 0 && inner.offset >= r.max_bytes {
+                *inner = open_file(&new_segment(&self.path, crate::now_ms()))?;
+                if let Some(keep) = r.keep {
+                    let all = segments(&self.path);
+                    let excess = all.len().saturating_sub(keep.max(1));
+                    for old in &all[..excess] {
+                        let _ = std::fs::remove_file(old);
+                    }
+                }
+            }
+        }
         inner.file.write_all(&line)?;
         let (at_line, at_offset) = (inner.line, inner.offset);
         inner.line += 1;
@@ -95,7 +221,7 @@ impl LlmLog {
         if let Some(tap) = &self.tap {
             line.pop();
             let record = Record {
-                file: self.name.clone(),
+                file: inner.name.clone(),
                 line: at_line,
                 offset: at_offset,
                 bytes: line,
@@ -215,6 +341,45 @@ mod tests {
         assert_eq!(log.untapped(), 1);
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text, "{\"old\":1}\n{\"a\":1}\n{\"b\":2}\n");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_rotating_log_moves_to_new_segments_that_keep_their_names() {
+        let dir = std::env::temp_dir().join(format!("mw-llmrot-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("llm.ndjson");
+        std::fs::write(dir.join("llm.notes.ndjson"), "not a segment").unwrap();
+        let rotation = Rotation {
+            max_bytes: 20,
+            keep: Some(3),
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel(100);
+        let log = LlmLog::open_rotating(&path, rotation).unwrap().with_tap(tx);
+        for i in 0..10 {
+            log.write(&json!({"call": i, "pad": "xxxxxxxx"})).unwrap();
+        }
+        let segs = segments(&path);
+        assert_eq!(segs.len(), 3, "{segs:?}");
+        assert_eq!(log.files(), segs);
+        assert!(!path.exists(), "the configured path itself is not written");
+        // Every record tapped names the segment that holds it, at its line and offset.
+        let taps: Vec<Record> = rx.try_iter().collect();
+        for r in taps
+            .iter()
+            .filter(|r| std::path::Path::new(&*r.file).exists())
+        {
+            let text = std::fs::read(&*r.file).unwrap();
+            let at = r.offset as usize;
+            assert_eq!(&text[at..at + r.bytes.len()], &r.bytes[..]);
+            let line = text[..at].iter().filter(|b| **b == b'\n').count() as u64 + 1;
+            assert_eq!(line, r.line);
+        }
+        // A restart appends to the newest segment.
+        drop(log);
+        let again = LlmLog::open_rotating(&path, rotation).unwrap();
+        assert_eq!(again.files().last(), segs.last());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

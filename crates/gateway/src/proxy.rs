@@ -841,7 +841,11 @@ impl Gateway {
         }
         if let Some(log) = &self.log {
             if let Err(e) = log.write(&call.record(request, response)) {
-                eprintln!("modelward gateway: writing the LLM log: {e}");
+                crate::say::say(
+                    crate::say::Level::Error,
+                    "",
+                    &format!("writing the LLM log: {e}"),
+                );
             }
         }
     }

@@ -87,6 +87,11 @@ pub struct Options {
     pub database: Option<PathBuf>,
     /// modelward's LLM request log, one JSON line per call (docs/llm-log.md).
     pub log: Option<PathBuf>,
+    /// Rotate the log: a segment that reaches this many bytes is closed and a new one
+    /// started beside `log` (docs/gateway.md, "The log"); default: one file, never rotated.
+    pub log_max_bytes: Option<u64>,
+    /// Segments of a rotating log kept, the newest (default: all).
+    pub log_keep: Option<usize>,
     /// Largest request body accepted, bytes (default 16 MiB).
     pub max_body_bytes: Option<usize>,
     /// Time to read a request's headers before the connection is closed (default "10s").
@@ -136,6 +141,8 @@ pub struct Options {
     /// for the credential-theft detector (default false; streamed text then goes out a line
     /// at a time).
     pub mask_credentials: Option<bool>,
+    /// The gateway's own messages on stderr: `text` (default) or `json` (one object a line).
+    pub log_format: Option<crate::say::LogFormat>,
 }
 
 /// An upstream, resolved.
@@ -159,6 +166,7 @@ pub struct Settings {
     pub upstreams: Vec<Upstream>,
     pub database: Option<PathBuf>,
     pub log: Option<PathBuf>,
+    pub log_rotation: Option<crate::log::Rotation>,
     pub max_body_bytes: usize,
     pub header_timeout: Duration,
     pub upstream_timeout: Duration,
@@ -177,6 +185,7 @@ pub struct Settings {
     /// The listener's TLS, when it serves HTTPS.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub mask_credentials: bool,
+    pub log_format: crate::say::LogFormat,
 }
 
 /// A configuration the gateway cannot run with.
@@ -313,10 +322,15 @@ impl Options {
             trusted_proxies: self.trusted_proxies.unwrap_or_default(),
             tls,
             mask_credentials: self.mask_credentials.unwrap_or(false),
+            log_format: self.log_format.unwrap_or_default(),
             listen,
             upstreams,
             database: self.database,
             log: self.log,
+            log_rotation: self.log_max_bytes.map(|max_bytes| crate::log::Rotation {
+                max_bytes: max_bytes.max(1),
+                keep: self.log_keep,
+            }),
             max_body_bytes: self.max_body_bytes.unwrap_or(16 << 20),
             header_timeout: duration(
                 "header_timeout",

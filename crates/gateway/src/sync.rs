@@ -50,7 +50,11 @@ impl StoreSync {
         let keys = Keys::new(&self.store.keys()?);
         for id in &keys.unreadable {
             if self.said.insert(id.clone()) {
-                eprintln!("modelward gateway: virtual key {id}: its limits cannot be read; it is refused until they are mended");
+                crate::say::say(
+                    crate::say::Level::Warn,
+                    "",
+                    &format!("virtual key {id}: its limits cannot be read; it is refused until they are mended"),
+                );
             }
         }
         let rows: Vec<Arc<Row>> = measures.rows().cloned().collect();

@@ -98,6 +98,8 @@ pub struct RulesOptions {
     pub max_expression_depth: Option<usize>,
     /// Groups one Sigma correlation keeps (the least recently seen are evicted).
     pub max_correlation_groups: Option<usize>,
+    /// Bytes of compiled regexes the whole rule set may hold.
+    pub regex_budget: Option<usize>,
 }
 
 impl RulesOptions {
@@ -111,6 +113,7 @@ impl RulesOptions {
             max_correlation_groups: self
                 .max_correlation_groups
                 .unwrap_or(d.max_correlation_groups),
+            regex_budget: self.regex_budget.unwrap_or(d.regex_budget),
         }
     }
 }

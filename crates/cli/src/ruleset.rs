@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use modelward_esql::{parse_esql_file_within, parse_toml_rule_within, EsqlRule, RuleError};
 use modelward_event::input::{InputError, Walk};
-use modelward_rule::{Limits, RuleMeta};
+use modelward_rule::{Limits, RegexBudget, RuleMeta};
 use modelward_sigma::{LoadError, SigmaSet};
 
 use crate::args::RuleSource;
@@ -29,13 +29,17 @@ pub struct RuleSet {
     limits: Limits,
     /// The rule files and directories read so far: each is read once.
     walk: Walk,
+    /// The compiled regexes of every rule, ES|QL and Sigma, against `limits.regex_budget`.
+    regexes: RegexBudget,
 }
 
 impl RuleSet {
     fn new(limits: Limits) -> RuleSet {
+        let regexes = RegexBudget::new(limits.regex_budget);
         RuleSet {
-            sigma: SigmaSet::with_limits(limits),
+            sigma: SigmaSet::with_budget(limits, regexes.clone()),
             limits,
+            regexes,
             ..RuleSet::default()
         }
     }
@@ -50,7 +54,7 @@ impl RuleSet {
         set.load_pipelines(&source.pipelines);
         if !source.no_builtin {
             for (origin, text) in builtin::ESQL_RULES {
-                set.add(parse_toml_rule_within(text, origin, &limits));
+                set.add(parse_toml_rule_within(text, origin, &limits, &set.regexes));
             }
             for (origin, text) in builtin::SIGMA_RULES {
                 set.add_sigma(text, origin);
@@ -91,14 +95,17 @@ impl RuleSet {
                     message: e.to_string(),
                 })
                 .and_then(|text| {
-                    modelward_sigma::pipeline::parse_pipeline_within(&text, &self.limits).map_err(
-                        |e| RuleError {
-                            file: origin.clone(),
-                            line: e.line,
-                            column: e.col,
-                            message: format!("pipeline: {}", e.message),
-                        },
+                    modelward_sigma::pipeline::parse_pipeline_within(
+                        &text,
+                        &self.limits,
+                        &self.regexes,
                     )
+                    .map_err(|e| RuleError {
+                        file: origin.clone(),
+                        line: e.line,
+                        column: e.col,
+                        message: format!("pipeline: {}", e.message),
+                    })
                 });
             match result {
                 Ok(p) => self.sigma.add_pipeline(p),
@@ -170,8 +177,18 @@ impl RuleSet {
             Err(e) => return self.io_error(path, &e),
         };
         match path.extension().and_then(|e| e.to_str()) {
-            Some("toml") => self.add(parse_toml_rule_within(&text, &origin, &self.limits)),
-            Some("esql") => self.add(parse_esql_file_within(&text, &origin, &self.limits)),
+            Some("toml") => self.add(parse_toml_rule_within(
+                &text,
+                &origin,
+                &self.limits,
+                &self.regexes,
+            )),
+            Some("esql") => self.add(parse_esql_file_within(
+                &text,
+                &origin,
+                &self.limits,
+                &self.regexes,
+            )),
             Some("yml" | "yaml") => self.add_sigma(&text, &origin),
             _ => self.errors.push(RuleError {
                 file: origin,

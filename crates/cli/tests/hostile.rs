@@ -524,3 +524,62 @@ fn a_gzip_inflated_json_array_is_read_in_bounded_batches() {
         "{errors:?}"
     );
 }
+
+/// Many large regexes across rules, each under the per-regex limit, compiled to gigabytes
+/// together: now one budget for the whole rule set (`regex_budget`), Sigma and ES|QL alike;
+/// the rules past it fail alone, naming it, and the others load and run.
+#[test]
+fn regexes_share_one_budget() {
+    let dir = Dir::new("hostile-regex");
+    // Each about 5.6 MB compiled (Unicode word characters, a hundred times).
+    for i in 0..24 {
+        dir.write(
+            &format!("rules/re{i:02}.yml"),
+            format!(
+                "title: regex {i}\nid: c0000000-0000-4000-8000-0000000000{i:02}\nlogsource: {{product: test}}\ndetection:\n  sel:\n    user.name|re: '^\\w{{100}}{i}$'\n  condition: sel\n"
+            ),
+        );
+    }
+    dir.write(
+        "rules/zz_rlike.esql",
+        "// name: rlike\nfrom logs-* | where user.name rlike \"\\\\w{100}x\"\n",
+    );
+    dir.write(
+        "rules/zz_plain.yml",
+        sigma_rule("c0000000-0000-4000-8000-000000000099", "good"),
+    );
+    let config = dir.write("modelward.toml", "[rules]\nregex_budget = 33554432\n");
+    let logs = events(&dir, &["good", "other"]);
+    let out = run(&[
+        &"hunt",
+        &"--no-builtin",
+        &"--format",
+        &"ndjson",
+        &"--config",
+        &config,
+        &"--rules",
+        &dir.path("rules"),
+        &logs,
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", ended(&out));
+    let over = err
+        .lines()
+        .filter(|l| l.contains("more than the 33554432-byte budget (regex_budget)"))
+        .count();
+    // Five fit in 32 MiB; of the other twenty-one rules, the capped diagnostics show all.
+    assert!((18..=21).contains(&over), "{over} over the budget:\n{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.contains("zz_rlike.esql") && l.contains("regex_budget")),
+        "{err}"
+    );
+    assert!(
+        !err.lines()
+            .any(|l| l.contains("zz_plain.yml") && l.contains("not loaded")),
+        "{err}"
+    );
+    let alerts = stdout(&out);
+    assert_eq!(alerts.lines().count(), 1, "{alerts}");
+    assert!(alerts.contains("good seen"), "{alerts}");
+}

@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use modelward_event::Schema;
+use modelward_rule::{RegexBudget, RegexError};
 use regex::Regex;
 
 use crate::ast::{BinOp, Expr, ExprKind};
@@ -86,6 +87,18 @@ pub enum BExpr {
 /// Binds field names to columns of `layout` (or to the source document while the rest is
 /// implicit), and function names to functions. Aggregate functions are errors here.
 pub fn bind(expr: &Expr, layout: &Layout, query: &str) -> Result<BExpr, EsqlError> {
+    bind_within(expr, layout, query, &RegexBudget::unlimited())
+}
+
+/// [`bind`], the regexes of `LIKE` and `RLIKE` charged to `regexes` (the rule set's
+/// budget: past it, an error for this query).
+pub fn bind_within(
+    expr: &Expr,
+    layout: &Layout,
+    query: &str,
+    regexes: &RegexBudget,
+) -> Result<BExpr, EsqlError> {
+    let bind = |e: &Expr, layout: &Layout, query: &str| bind_within(e, layout, query, regexes);
     let err = |span: Span, msg: String| EsqlError::at(query, span.start, msg);
     Ok(match &expr.kind {
         ExprKind::Literal(v) => BExpr::Lit(v.clone()),
@@ -145,21 +158,21 @@ pub fn bind(expr: &Expr, layout: &Layout, query: &str) -> Result<BExpr, EsqlErro
             negated,
             regex,
         } => {
-            let mut regexes = Vec::new();
+            let mut compiled = Vec::new();
             for p in patterns {
                 let source = if *regex {
                     rlike_regex(p)
                 } else {
                     like_regex(p)
                 };
-                regexes.push(
-                    Regex::new(&source)
-                        .map_err(|e| err(expr.span, format!("invalid pattern [{p}]: {e}")))?,
-                );
+                compiled.push(regexes.compile(&source).map_err(|e| match e {
+                    RegexError::Invalid(e) => err(expr.span, format!("invalid pattern [{p}]: {e}")),
+                    over => err(expr.span, over.to_string()),
+                })?);
             }
             BExpr::Like {
                 expr: Box::new(bind(e, layout, query)?),
-                regexes,
+                regexes: compiled,
                 negated: *negated,
                 span: expr.span,
             }

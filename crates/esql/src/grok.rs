@@ -64,7 +64,8 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use regex::{Regex, RegexBuilder};
+use modelward_rule::RegexBudget;
+use regex::Regex;
 
 /// Upper bound on expanded `%{…}` references (Elasticsearch's sanity limit).
 const MAX_REFERENCES: usize = 100_000;
@@ -603,12 +604,15 @@ pub struct Grok {
 impl Grok {
     /// Expands and compiles a grok pattern.
     pub fn new(pattern: &str) -> Result<Grok, GrokError> {
+        Grok::new_within(pattern, &RegexBudget::unlimited())
+    }
+
+    /// [`Grok::new`], its compiled regex charged to `regexes`.
+    pub fn new_within(pattern: &str, regexes: &RegexBudget) -> Result<Grok, GrokError> {
         let expansion = expand(pattern)?;
         let (source, keys) = Translator::new(&expansion).run()?;
-        let regex = RegexBuilder::new(&source)
-            .size_limit(REGEX_SIZE_LIMIT)
-            .dfa_size_limit(REGEX_SIZE_LIMIT)
-            .build()
+        let regex = regexes
+            .compile_sized(&source, REGEX_SIZE_LIMIT, REGEX_SIZE_LIMIT)
             .map_err(|e| GrokError::Regex {
                 message: e.to_string(),
             })?;

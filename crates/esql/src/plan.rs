@@ -17,10 +17,11 @@ use crate::ast::{Command, Expr, ExprKind, Field, Query, SourceCommand};
 use crate::dissect::Dissect;
 use crate::error::EsqlError;
 use crate::eval::BExpr;
-use crate::eval::{bind, Env, Warnings};
+use crate::eval::{bind_within, Env, Warnings};
 use crate::grok::{Grok, GrokValue};
 use crate::table::{source_value, Layout, Provenance, Rest, Row, Table};
 use crate::value::{total_cmp, Key, Value};
+use modelward_rule::RegexBudget;
 
 /// Where a projected column comes from.
 #[derive(Debug, Clone)]
@@ -108,6 +109,9 @@ pub struct PlanOptions {
     /// How deeply expressions may nest (None: `Limits::default().max_expression_depth`);
     /// see [`crate::parser::parse_within`].
     pub max_depth: Option<usize>,
+    /// The rule set's budget of compiled regexes (`LIKE`, `RLIKE`, `GROK`) this query's
+    /// are charged to (None: none but each regex's own limit).
+    pub regexes: Option<RegexBudget>,
 }
 
 /// A compiled query.
@@ -189,6 +193,10 @@ impl Plan {
             // Rows of a non-aggregating query keep their source document: an alert on a
             // row names the event it came from.
             keep_sources: !aggregating,
+            regexes: options
+                .regexes
+                .clone()
+                .unwrap_or_else(RegexBudget::unlimited),
         };
         let initial = match &query.source {
             SourceCommand::From { metadata, .. } => {
@@ -228,7 +236,7 @@ impl Plan {
             c.steps.iter().take_while(|s| s.row_local()).count()
         };
         let row = match &query.source {
-            SourceCommand::Row(fields) => bind_row(fields, text)?,
+            SourceCommand::Row(fields) => bind_row(fields, text, &c.regexes)?,
             SourceCommand::From { .. } => Vec::new(),
         };
         // Evaluation recurses along the compiled expressions: never deeper than parsing
@@ -404,11 +412,11 @@ fn metadata_value(event: &Event, name: &str, schema: &Schema) -> Value {
 }
 
 /// `ROW a = ..., b = ...`: each field may use the ones before it.
-fn bind_row(fields: &[Field], text: &str) -> Result<Vec<BExpr>, EsqlError> {
+fn bind_row(fields: &[Field], text: &str, regexes: &RegexBudget) -> Result<Vec<BExpr>, EsqlError> {
     let mut layout = Layout::default();
     let mut bound = Vec::with_capacity(fields.len());
     for f in fields {
-        bound.push(bind(&f.expr, &layout, text)?);
+        bound.push(bind_within(&f.expr, &layout, text, regexes)?);
         layout.columns.push(f.name.clone());
     }
     Ok(bound)
@@ -428,6 +436,7 @@ struct Compiler<'a> {
     layout: Layout,
     steps: Vec<Step>,
     keep_sources: bool,
+    regexes: RegexBudget,
 }
 
 impl Compiler<'_> {
@@ -438,12 +447,12 @@ impl Compiler<'_> {
     fn command(&mut self, command: &Command) -> Result<(), EsqlError> {
         match command {
             Command::Where(e) => {
-                let b = bind(e, &self.layout, self.text)?;
+                let b = bind_within(e, &self.layout, self.text, &self.regexes)?;
                 self.steps.push(Step::Where(b));
             }
             Command::Eval(fields) => {
                 for f in fields {
-                    let b = bind(&f.expr, &self.layout, self.text)?;
+                    let b = bind_within(&f.expr, &self.layout, self.text, &self.regexes)?;
                     let replaces = self.add_column(&f.name);
                     self.steps.push(Step::Eval { expr: b, replaces });
                 }
@@ -459,7 +468,7 @@ impl Compiler<'_> {
             Command::Sort(keys) => {
                 let mut bound = Vec::new();
                 for k in keys {
-                    let b = bind(&k.expr, &self.layout, self.text)?;
+                    let b = bind_within(&k.expr, &self.layout, self.text, &self.regexes)?;
                     // Nulls are the largest values unless told otherwise.
                     let nulls_first = k.nulls_first.unwrap_or(k.descending);
                     bound.push((b, k.descending, nulls_first));
@@ -478,7 +487,7 @@ impl Compiler<'_> {
                 pattern,
                 append_separator,
             } => {
-                let b = bind(input, &self.layout, self.text)?;
+                let b = bind_within(input, &self.layout, self.text, &self.regexes)?;
                 let dissect = Dissect::new(pattern, append_separator)
                     .map_err(|e| self.err(input, format!("invalid DISSECT pattern: {e}")))?;
                 let replaces = dissect
@@ -493,8 +502,8 @@ impl Compiler<'_> {
                 });
             }
             Command::Grok { input, pattern } => {
-                let b = bind(input, &self.layout, self.text)?;
-                let grok = Grok::new(pattern)
+                let b = bind_within(input, &self.layout, self.text, &self.regexes)?;
+                let grok = Grok::new_within(pattern, &self.regexes)
                     .map_err(|e| self.err(input, format!("invalid GROK pattern: {e}")))?;
                 let names: Vec<String> = grok.columns().iter().map(|(n, _)| n.clone()).collect();
                 let replaces = names.iter().filter_map(|k| self.add_column(k)).collect();
@@ -678,7 +687,12 @@ impl Compiler<'_> {
             if contains_aggregate(&f.expr) {
                 return Err(self.err(&f.expr, "aggregate functions are not allowed in BY"));
             }
-            by_bound.push(bind(&f.expr, &self.layout, self.text)?);
+            by_bound.push(bind_within(
+                &f.expr,
+                &self.layout,
+                self.text,
+                &self.regexes,
+            )?);
         }
         let by_names: Vec<String> = by.iter().map(|f| f.name.clone()).collect();
         let mut calls = Vec::new();
@@ -744,7 +758,7 @@ impl Compiler<'_> {
                 let kind = AggKind::from_call(name, *star, args.len(), &consts).map_err(|m| self.err(expr, m))?;
                 let arg = match (kind, args.first()) {
                     (AggKind::CountRows, _) | (_, None) => None,
-                    (_, Some(a)) => Some(bind(a, &self.layout, self.text)?),
+                    (_, Some(a)) => Some(bind_within(a, &self.layout, self.text, &self.regexes)?),
                 };
                 calls.push(AggCall { kind, arg });
                 Ok(BExpr::Col(n_aggs + by_names.len() + calls.len() - 1))
@@ -776,7 +790,7 @@ impl Compiler<'_> {
                     columns: slots.iter().map(|(name, _)| name.clone()).collect(),
                     rest: None,
                 };
-                let bound = bind(&replaced, &layout, self.text)?;
+                let bound = bind_within(&replaced, &layout, self.text, &self.regexes)?;
                 Ok(substitute(bound, &slots.iter().map(|(_, b)| b.clone()).collect::<Vec<_>>()))
             }
         }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::plan::{Plan, PlanOptions};
 use crate::prefilter::{requirement, Requirement};
-use modelward_rule::Limits;
+use modelward_rule::{Limits, RegexBudget};
 
 /// A rule file that could not be loaded: where and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -164,15 +164,17 @@ impl Ctx<'_> {
 
 /// Loads an Elastic TOML rule. `origin` names the file in errors and in the rule metadata.
 pub fn parse_toml_rule(text: &str, origin: &str) -> Result<EsqlRule, RuleError> {
-    parse_toml_rule_within(text, origin, &Limits::default())
+    parse_toml_rule_within(text, origin, &Limits::default(), &RegexBudget::unlimited())
 }
 
 /// [`parse_toml_rule`] within `limits` (a query nested past `max_expression_depth` is an
-/// error for this rule).
+/// error for this rule), its regexes charged to the rule set's `regexes` (past the budget,
+/// an error for this rule).
 pub fn parse_toml_rule_within(
     text: &str,
     origin: &str,
     limits: &Limits,
+    regexes: &RegexBudget,
 ) -> Result<EsqlRule, RuleError> {
     let cx = Ctx { file: origin, text };
     let file: TomlFile = toml::from_str(text).map_err(|e| {
@@ -273,6 +275,7 @@ pub fn parse_toml_rule_within(
         &PlanOptions {
             limit: Some(max_signals + 1),
             max_depth: Some(limits.max_expression_depth),
+            regexes: Some(regexes.clone()),
         },
     )
     .map_err(|e| {
@@ -436,14 +439,15 @@ pub fn parse_date_math(text: &str) -> Option<i64> {
 
 /// Loads a `.esql` file: a query with `// key: value` header comments.
 pub fn parse_esql_file(text: &str, origin: &str) -> Result<EsqlRule, RuleError> {
-    parse_esql_file_within(text, origin, &Limits::default())
+    parse_esql_file_within(text, origin, &Limits::default(), &RegexBudget::unlimited())
 }
 
-/// [`parse_esql_file`] within `limits`.
+/// [`parse_esql_file`] within `limits`, its regexes charged to `regexes`.
 pub fn parse_esql_file_within(
     text: &str,
     origin: &str,
     limits: &Limits,
+    regexes: &RegexBudget,
 ) -> Result<EsqlRule, RuleError> {
     let cx = Ctx { file: origin, text };
     let stem = Path::new(origin)
@@ -512,6 +516,7 @@ pub fn parse_esql_file_within(
         &PlanOptions {
             limit: Some(max_signals + 1),
             max_depth: Some(limits.max_expression_depth),
+            regexes: Some(regexes.clone()),
         },
     )
     .map_err(|e| query_error(origin, e.line, e.column, &e))?;

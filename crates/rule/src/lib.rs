@@ -10,8 +10,10 @@ mod alert;
 mod builtin;
 mod limits;
 mod meta;
+mod regex_budget;
 
 pub use alert::{Alert, AlertWindow, Suppression, ALERT_SCHEMA};
 pub use builtin::{documentation, BuiltinCode, DOC_HEADINGS};
 pub use limits::{Limits, YAML_NODE_BYTES};
 pub use meta::{RuleMeta, RuleType, Severity, Tactic, Technique, Threat};
+pub use regex_budget::{RegexBudget, RegexError, REGEX_DFA_SIZE_LIMIT, REGEX_SIZE_LIMIT};

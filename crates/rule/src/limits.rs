@@ -22,6 +22,10 @@ pub struct Limits {
     /// full, the least recently seen tenth is evicted and counted. A field with millions of
     /// distinct values then costs at most this many windows.
     pub max_correlation_groups: usize,
+    /// Bytes of compiled regular expressions the whole rule set may hold (every Sigma `re`
+    /// and ES|QL `LIKE`, `RLIKE` and `GROK`; see [`crate::RegexBudget`]). Each regex is
+    /// also bounded by itself (10 MiB), but thousands of them are not.
+    pub regex_budget: usize,
 }
 
 /// What a YAML node counts towards [`Limits::max_yaml_bytes`] besides its text.
@@ -34,6 +38,7 @@ impl Default for Limits {
             max_yaml_depth: 64,
             max_expression_depth: 400,
             max_correlation_groups: 50_000,
+            regex_budget: 256 << 20,
         }
     }
 }

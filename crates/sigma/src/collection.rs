@@ -139,6 +139,8 @@ pub struct SigmaSet {
     ids: std::collections::HashSet<String>,
     pending_filters: Vec<(Vec<String>, LogSource, Detection, String, usize)>,
     limits: modelward_rule::Limits,
+    /// The rule set's budget of compiled regexes, shared by its clones.
+    regexes: modelward_rule::RegexBudget,
 }
 
 fn error(file: &str, e: SigmaError) -> LoadError {
@@ -151,10 +153,24 @@ fn error(file: &str, e: SigmaError) -> LoadError {
 }
 
 impl SigmaSet {
-    /// A set whose files load within `limits` (the default ones otherwise).
+    /// A set whose files load within `limits` (the default ones otherwise), with a budget
+    /// of `limits.regex_budget` for its regexes.
     pub fn with_limits(limits: modelward_rule::Limits) -> SigmaSet {
+        SigmaSet::with_budget(
+            limits,
+            modelward_rule::RegexBudget::new(limits.regex_budget),
+        )
+    }
+
+    /// A set whose files load within `limits`, its regexes charged to `regexes` (a budget
+    /// shared with the rule set's other rules).
+    pub fn with_budget(
+        limits: modelward_rule::Limits,
+        regexes: modelward_rule::RegexBudget,
+    ) -> SigmaSet {
         SigmaSet {
             limits,
+            regexes,
             ..SigmaSet::default()
         }
     }
@@ -209,7 +225,7 @@ impl SigmaSet {
                 }
                 Ok(Document::Filter(doc)) => {
                     let no_placeholders = |_: &str| None;
-                    match Detection::compile(&doc.filter, &no_placeholders) {
+                    match Detection::compile_within(&doc.filter, &no_placeholders, &self.regexes) {
                         Ok(d) => self.pending_filters.push((
                             doc.rules,
                             doc.logsource,
@@ -271,7 +287,8 @@ impl SigmaSet {
                 .map(|(_, v)| v.clone())
                 .or_else(|| wildcard.then(|| vec!["*".to_string()]))
         };
-        let detection = Detection::compile(&applied.detection, &placeholders)?;
+        let detection =
+            Detection::compile_within(&applied.detection, &placeholders, &self.regexes)?;
         let source = logsource::filter_for(&applied.logsource);
         if source.is_none() && !applied.mapped {
             self.warnings.push(format!(

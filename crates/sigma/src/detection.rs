@@ -17,6 +17,8 @@ use regex::Regex;
 use serde_json::Value as Json;
 
 use crate::condition::{parse_conditions, Condition};
+use modelward_rule::{RegexBudget, RegexError};
+
 use crate::encoding::{self, Utf16};
 use crate::pattern::{SigmaString, StringMatcher};
 use crate::rule::{CmpOp, SigmaError};
@@ -293,6 +295,7 @@ fn finish(
     v: V,
     flags: &Flags,
     placeholders: Placeholders,
+    regexes: &RegexBudget,
     out: &mut Vec<Matcher>,
     literals: &mut Option<Vec<String>>,
 ) -> Result<(), String> {
@@ -300,13 +303,14 @@ fn finish(
     match v {
         V::Many(vs) => {
             for x in vs {
-                finish(x, flags, placeholders, out, literals)?;
+                finish(x, flags, placeholders, regexes, out, literals)?;
             }
         }
         V::Raw(text) => finish(
             V::Str(SigmaString::parse(&text)),
             flags,
             placeholders,
+            regexes,
             out,
             literals,
         )?,
@@ -314,6 +318,7 @@ fn finish(
             V::Str(SigmaString::literal(&String::from_utf8_lossy(&b))),
             flags,
             placeholders,
+            regexes,
             out,
             literals,
         )?,
@@ -341,9 +346,12 @@ fn finish(
             } else {
                 format!("(?{f}){src}")
             };
-            out.push(Matcher::Regex(
-                Regex::new(&pattern).map_err(|e| format!("invalid regular expression: {e}"))?,
-            ));
+            out.push(Matcher::Regex(regexes.compile(&pattern).map_err(
+                |e| match e {
+                    RegexError::Invalid(e) => format!("invalid regular expression: {e}"),
+                    over => over.to_string(),
+                },
+            )?));
             no_literal(literals);
         }
         V::Num(n) => {
@@ -421,6 +429,7 @@ fn compile_item(
     key: &Node,
     value: &Node,
     placeholders: Placeholders,
+    regexes: &RegexBudget,
 ) -> Result<Search, SigmaError> {
     let key_text = key
         .scalar_text()
@@ -488,8 +497,15 @@ fn compile_item(
         for (i, m) in transforming.iter().enumerate() {
             v = modify(v, m, i == 0).map_err(|e| SigmaError::at(key, e))?;
         }
-        finish(v, &flags, placeholders, &mut matchers, &mut literals)
-            .map_err(|e| SigmaError::at(node, e))?;
+        finish(
+            v,
+            &flags,
+            placeholders,
+            regexes,
+            &mut matchers,
+            &mut literals,
+        )
+        .map_err(|e| SigmaError::at(node, e))?;
     }
     if field.is_empty() {
         if matchers
@@ -502,7 +518,7 @@ fn compile_item(
             ));
         }
         // Keywords match anywhere in a value.
-        return keyword_search(&values, &transforming, &flags, placeholders, key);
+        return keyword_search(&values, &transforming, &flags, placeholders, regexes, key);
     }
     if flags.negate {
         literals = None;
@@ -523,6 +539,7 @@ fn keyword_search(
     modifiers: &[&str],
     flags: &Flags,
     placeholders: Placeholders,
+    regexes: &RegexBudget,
     at: &Node,
 ) -> Result<Search, SigmaError> {
     let mut matchers = Vec::new();
@@ -551,8 +568,15 @@ fn keyword_search(
             ),
             other => other,
         };
-        finish(v, flags, placeholders, &mut matchers, &mut literals)
-            .map_err(|e| SigmaError::at(node, e))?;
+        finish(
+            v,
+            flags,
+            placeholders,
+            regexes,
+            &mut matchers,
+            &mut literals,
+        )
+        .map_err(|e| SigmaError::at(node, e))?;
     }
     if let Some(m) = matchers
         .iter()
@@ -568,7 +592,11 @@ fn keyword_search(
     })
 }
 
-fn compile_search(node: &Node, placeholders: Placeholders) -> Result<Search, SigmaError> {
+fn compile_search(
+    node: &Node,
+    placeholders: Placeholders,
+    regexes: &RegexBudget,
+) -> Result<Search, SigmaError> {
     match &node.value {
         Yaml::Map(entries) => {
             if entries.is_empty() {
@@ -576,7 +604,7 @@ fn compile_search(node: &Node, placeholders: Placeholders) -> Result<Search, Sig
             }
             let items = entries
                 .iter()
-                .map(|(k, v)| compile_item(k, v, placeholders))
+                .map(|(k, v)| compile_item(k, v, placeholders, regexes))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(if items.len() == 1 {
                 items.into_iter().next().unwrap_or(Search::All(Vec::new()))
@@ -593,25 +621,35 @@ fn compile_search(node: &Node, placeholders: Placeholders) -> Result<Search, Sig
                 return Err(SigmaError::at(node, "empty list of keywords"));
             }
             let refs: Vec<&Node> = items.iter().collect();
-            keyword_search(&refs, &[], &Flags::default(), placeholders, node)
+            keyword_search(&refs, &[], &Flags::default(), placeholders, regexes, node)
         }
         Yaml::Seq(items) => Ok(Search::Any(
             items
                 .iter()
-                .map(|i| compile_search(i, placeholders))
+                .map(|i| compile_search(i, placeholders, regexes))
                 .collect::<Result<_, _>>()?,
         )),
         Yaml::Null => Err(SigmaError::at(
             node,
             "a search identifier needs a value (null must be bound to a field)",
         )),
-        _ => keyword_search(&[node], &[], &Flags::default(), placeholders, node),
+        _ => keyword_search(&[node], &[], &Flags::default(), placeholders, regexes, node),
     }
 }
 
 impl Detection {
     /// Compiles a `detection` mapping (or a filter's mapping: its `rules` key is skipped).
     pub fn compile(node: &Node, placeholders: Placeholders) -> Result<Detection, SigmaError> {
+        Detection::compile_within(node, placeholders, &RegexBudget::unlimited())
+    }
+
+    /// [`Detection::compile`], its regexes charged to the rule set's `regexes` (past the
+    /// budget, an error for this rule).
+    pub fn compile_within(
+        node: &Node,
+        placeholders: Placeholders,
+        regexes: &RegexBudget,
+    ) -> Result<Detection, SigmaError> {
         let entries = node
             .as_map()
             .ok_or_else(|| SigmaError::at(node, "`detection` must be a mapping"))?;
@@ -627,7 +665,7 @@ impl Detection {
                 "timeframe" => return Err(SigmaError::at(k, "`timeframe` in a detection is Sigma v1 aggregation syntax; write a correlation rule with `timespan`")),
                 "rules" => {}
                 _ => {
-                    searches.push(compile_search(v, placeholders)?);
+                    searches.push(compile_search(v, placeholders, regexes)?);
                     names.push(name);
                 }
             }

@@ -123,7 +123,7 @@ fn logsource_of(node: &Node) -> Result<LogSource, SigmaError> {
     })
 }
 
-fn parse_item(node: &Node) -> Result<Item, SigmaError> {
+fn parse_item(node: &Node, regexes: &modelward_rule::RegexBudget) -> Result<Item, SigmaError> {
     let kind = node
         .get("type")
         .ok_or_else(|| err(node, "a transformation needs a `type`"))?;
@@ -247,9 +247,15 @@ fn parse_item(node: &Node) -> Result<Item, SigmaError> {
                 .into_iter()
                 .map(|n| {
                     if re {
-                        Regex::new(&n)
+                        regexes
+                            .compile(&n)
                             .map(FieldPattern::Re)
-                            .map_err(|e| err(c, format!("invalid field regex: {e}")))
+                            .map_err(|e| match e {
+                                modelward_rule::RegexError::Invalid(e) => {
+                                    err(c, format!("invalid field regex: {e}"))
+                                }
+                                over => err(c, over.to_string()),
+                            })
                     } else {
                         Ok(FieldPattern::Plain(n))
                     }
@@ -281,13 +287,19 @@ fn parse_item(node: &Node) -> Result<Item, SigmaError> {
 
 /// Parses a pipeline file.
 pub fn parse_pipeline(yaml: &str) -> Result<Pipeline, SigmaError> {
-    parse_pipeline_within(yaml, &modelward_rule::Limits::default())
+    parse_pipeline_within(
+        yaml,
+        &modelward_rule::Limits::default(),
+        &modelward_rule::RegexBudget::unlimited(),
+    )
 }
 
-/// Parses a pipeline file within `limits` (past them, an error naming the limit).
+/// Parses a pipeline file within `limits` (past them, an error naming the limit), its
+/// regexes charged to the rule set's `regexes`.
 pub fn parse_pipeline_within(
     yaml: &str,
     limits: &modelward_rule::Limits,
+    regexes: &modelward_rule::RegexBudget,
 ) -> Result<Pipeline, SigmaError> {
     let docs = parse_documents_within(yaml, limits).map_err(|e| SigmaError {
         line: e.line,
@@ -323,7 +335,7 @@ pub fn parse_pipeline_within(
             .as_seq()
             .ok_or_else(|| err(items, "`transformations` must be a list"))?
         {
-            p.items.push(parse_item(item)?);
+            p.items.push(parse_item(item, regexes)?);
         }
     }
     Ok(p)

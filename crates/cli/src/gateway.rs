@@ -62,6 +62,8 @@ fn run(config: &Path, listen: Option<std::net::SocketAddr>) -> Result<u8> {
     if let Some(listen) = listen {
         gateway_options.listen = Some(listen);
     }
+    // Unnamed, the gateway is named by the address it listens on, once bound (port 0).
+    let named = gateway_options.name.is_some();
     let mut settings = gateway_options
         .resolve(&|var| std::env::var(var).ok())
         .with_context(|| format!("{}: [gateway]", config.display()))?;
@@ -112,6 +114,10 @@ fn run(config: &Path, listen: Option<std::net::SocketAddr>) -> Result<u8> {
             .await
             .with_context(|| format!("listening on {}", settings.listen))?;
         let address = listener.local_addr()?;
+        let mut settings = settings;
+        if !named {
+            settings.name = format!("gateway@{address}");
+        }
         let database = settings.database.clone();
         let gateway = Arc::new(modelward_gateway::Gateway::new(settings, log));
         let detection = detection.map(|(detector, rx)| {

@@ -421,24 +421,32 @@ enforcement = true
                      f"{named} {done.stderr.decode(errors='replace')}")
 
     with checks.step("PB-53 2.1.1 is done by the gateway that applied it, not by the table row"):
+        # The gateway reports what it has in force and applied at each refresh (1 s), and the
+        # incident is analysed again once it has; later alerts may add measures meanwhile.
         deadline = time.monotonic() + MEASURES_TIMEOUT + 10
         while True:
             doc = json.loads(con.execute("SELECT doc FROM incidents WHERE id = ?", (incident,)).fetchone()[0])
             task = next((t for t in doc["tasks"] if t["id"] == "contain.2.1.1"), {})
-            if task.get("state") == "done" or time.monotonic() > deadline:
+            applied = con.execute("SELECT measure, gateway, in_force_at, requests FROM enforcement_applied"
+                                  " WHERE incident_id = ? AND target = ?", (incident, ids["attacker"])).fetchall()
+            written = {m for (m,) in con.execute("SELECT measure FROM enforcement WHERE incident_id = ? AND target = ?",
+                                                 (incident, ids["attacker"]))}
+            kinds = {m for m, _, _, _ in applied}
+            settled = (task.get("state") == "done" and written <= kinds
+                       and sum(r for _, _, _, r in applied) > 0)
+            if settled or time.monotonic() > deadline:
                 break
-            time.sleep(0.1)
+            time.sleep(0.2)
         checks.check(task.get("state") == "done" and str(task.get("done_by", "")).startswith("gateway:"),
                      "task contain.2.1.1 done by the gateway", task)
-        applied = con.execute("SELECT measure, gateway, in_force_at, requests FROM enforcement_applied"
-                              " WHERE incident_id = ? AND target = ?", (incident, ids["attacker"])).fetchall()
-        kinds = {m for m, _, _, _ in applied}
-        checks.check({"rate_limit", "reduce_output_detail", "proof_of_work"} <= kinds,
-                     "enforcement_applied: the gateway has the incident's measures in force", applied)
+        checks.check({"rate_limit", "reduce_output_detail", "proof_of_work"} <= written <= kinds,
+                     f"enforcement_applied: the gateway has each measure written in force ({sorted(written)})", applied)
+        checks.check(all(g == f"gateway@{address}" for _, g, _, _ in applied),
+                     "named by the address it listens on", applied)
         checks.check(sum(r for _, _, _, r in applied) > 0, "and counts the requests it changed or refused", applied)
         done = subprocess.run([binary, "incident", "--db", db, "enforcement"], capture_output=True, timeout=60)
         said = done.stdout.decode(errors="replace")
-        checks.check("enforced: gateway@" in said and "no gateway has it in force" not in said,
+        checks.check(f"enforced: gateway@{address}" in said and "no gateway has it in force" not in said,
                      "`incident enforcement` names the gateway enforcing each measure", said)
 
     with checks.step("MW-TH-0001 joins the incident"):

@@ -65,6 +65,13 @@ pub enum BExpr {
         args: Vec<BExpr>,
         span: Span,
     },
+    /// `replace(s, "constant pattern", r)`: the regex compiled once, at load, within the
+    /// rule set's budget (a pattern from the data is compiled per row by the function).
+    Replace {
+        args: Vec<BExpr>,
+        regex: Regex,
+        span: Span,
+    },
     Neg(Box<BExpr>, Span),
     Not(Box<BExpr>),
     Binary(BinOp, Box<BExpr>, Box<BExpr>, Span),
@@ -118,14 +125,29 @@ pub fn bind_within(
                 ));
             }
             let func = functions::lookup(name, args.len()).map_err(|m| err(expr.span, m))?;
+            let pattern = match args.get(1).map(|a| &a.kind) {
+                Some(ExprKind::Literal(Value::Str(p))) if func.name() == "replace" => Some(p),
+                _ => None,
+            };
             let args = args
                 .iter()
                 .map(|a| bind(a, layout, query))
                 .collect::<Result<_, _>>()?;
-            BExpr::Call {
-                func,
-                args,
-                span: expr.span,
+            match pattern.map(|p| regexes.compile(p)) {
+                Some(Ok(regex)) => BExpr::Replace {
+                    args,
+                    regex,
+                    span: expr.span,
+                },
+                Some(Err(over @ RegexError::OverBudget { .. })) => {
+                    return Err(err(expr.span, over.to_string()))
+                }
+                // An invalid pattern is each row's warning, as Elasticsearch reports it.
+                Some(Err(RegexError::Invalid(_))) | None => BExpr::Call {
+                    func,
+                    args,
+                    span: expr.span,
+                },
             }
         }
         ExprKind::Neg(e) => BExpr::Neg(Box::new(bind(e, layout, query)?), expr.span),
@@ -220,7 +242,9 @@ impl BExpr {
     pub fn depth(&self) -> usize {
         let below = match self {
             BExpr::Lit(_) | BExpr::Col(_) | BExpr::Source(_) => 0,
-            BExpr::Call { args, .. } => args.iter().map(BExpr::depth).max().unwrap_or(0),
+            BExpr::Call { args, .. } | BExpr::Replace { args, .. } => {
+                args.iter().map(BExpr::depth).max().unwrap_or(0)
+            }
             BExpr::Neg(e, _)
             | BExpr::Not(e)
             | BExpr::IsNull(e, _)
@@ -248,6 +272,16 @@ impl BExpr {
             BExpr::Call { func, args, span } => {
                 let values: Vec<Value> = args.iter().map(|a| a.eval(row, env)).collect();
                 match func.call(&values, env.now) {
+                    Ok(v) => v,
+                    Err(why) => {
+                        env.warn(*span, &why);
+                        Value::Null
+                    }
+                }
+            }
+            BExpr::Replace { args, regex, span } => {
+                let values: Vec<Value> = args.iter().map(|a| a.eval(row, env)).collect();
+                match functions::replace_compiled(regex, &values) {
                     Ok(v) => v,
                     Err(why) => {
                         env.warn(*span, &why);

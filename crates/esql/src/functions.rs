@@ -396,9 +396,29 @@ fn substring(a: &[Value], _: i64) -> Result<Value, String> {
     Ok(Value::Str(s[start as usize..end as usize].iter().collect()))
 }
 
+/// Compiled size allowed to a `replace` pattern that comes from the data, compiled per row:
+/// its cost per row is bounded by it.
+const ROW_REGEX_SIZE_LIMIT: usize = 1 << 20;
+
 fn replace(a: &[Value], _: i64) -> Result<Value, String> {
     let (s, pattern, with) = (str_arg(&a[0])?, str_arg(&a[1])?, str_arg(&a[2])?);
-    let re = regex::Regex::new(&pattern).map_err(|e| format!("invalid regex [{pattern}]: {e}"))?;
+    let re = regex::RegexBuilder::new(&pattern)
+        .size_limit(ROW_REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| format!("invalid regex [{pattern}]: {e}"))?;
+    Ok(Value::Str(re.replace_all(&s, with.as_str()).into_owned()))
+}
+
+/// `replace` with its pattern compiled at load (a constant): the same multi-value and null
+/// rules as the function.
+pub fn replace_compiled(re: &regex::Regex, a: &[Value]) -> Result<Value, String> {
+    if a.iter().any(|v| matches!(v, Value::Multi(_))) {
+        return Err(MULTI_VALUE.into());
+    }
+    if a.iter().any(Value::is_null) {
+        return Ok(Value::Null);
+    }
+    let (s, with) = (str_arg(&a[0])?, str_arg(&a[2])?);
     Ok(Value::Str(re.replace_all(&s, with.as_str()).into_owned()))
 }
 

@@ -851,6 +851,11 @@ fn substitute(e: BExpr, slots: &[BExpr]) -> BExpr {
     match e {
         BExpr::Col(i) => slots.get(i).cloned().unwrap_or(BExpr::Lit(Value::Null)),
         BExpr::Lit(_) | BExpr::Source(_) => e,
+        BExpr::Replace { args, regex, span } => BExpr::Replace {
+            args: args.into_iter().map(|a| substitute(a, slots)).collect(),
+            regex,
+            span,
+        },
         BExpr::Call { func, args, span } => BExpr::Call {
             func,
             args: args.into_iter().map(|a| substitute(a, slots)).collect(),

@@ -517,3 +517,39 @@ fn a_second_keep_narrows_the_first_and_row_fields_are_checked() {
     let e = run_query("row a = 1, b = c + 1", &[], &Schema::default()).unwrap_err();
     assert!(e.message.contains("Unknown column [c]"), "{e}");
 }
+
+#[test]
+fn replace_with_a_constant_pattern_or_one_from_the_data() {
+    let docs = [
+        json!({"s": "a1b22", "p": "[ab]"}),
+        json!({"s": ["x1", "y2"], "p": "\\d"}),
+        json!({"p": "x"}),
+    ];
+    // A constant pattern is compiled once, at load; one from the data per row.
+    assert_eq!(
+        run(
+            "from x | eval c = replace(s, \"\\\\d+\", \"#\"), d = replace(s, p, \"_\") | keep c, d",
+            &docs
+        ),
+        vec![
+            json!({"c": "a#b#", "d": "_1_22"}),
+            json!({"c": null, "d": null}),
+            json!({"c": null, "d": null}),
+        ]
+    );
+    let w = warnings(
+        "from x | eval c = replace(s, \"\\\\d+\", \"#\") | keep c",
+        &docs,
+    );
+    assert!(
+        w.iter()
+            .any(|m| m.contains("single-value function encountered multi-value")),
+        "{w:?}"
+    );
+    // An invalid constant is each row's warning, as before.
+    let w = warnings(
+        "from x | eval c = replace(s, \"(\", \"#\") | keep c",
+        &docs[..1],
+    );
+    assert!(w.iter().any(|m| m.contains("invalid regex [(]")), "{w:?}");
+}

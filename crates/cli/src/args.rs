@@ -29,6 +29,9 @@ pub enum Command {
     /// The inline OpenAI-compatible gateway: proxies LLM calls, applies the measures in
     /// force, writes the LLM request log.
     Gateway(GatewayArgs),
+    /// Live detection: the engine over files as they grow, an HTTP ingest endpoint and stdin,
+    /// alerts as they are raised, checkpointed across restarts.
+    Watch(WatchArgs),
     /// Proof of work: solve a gateway's challenge (the reference client).
     #[command(subcommand)]
     Pow(PowCommand),
@@ -51,6 +54,16 @@ pub struct GatewayArgs {
     pub listen: Option<std::net::SocketAddr>,
     #[command(subcommand)]
     pub command: Option<GatewayCommand>,
+}
+
+#[derive(Args)]
+pub struct WatchArgs {
+    /// The configuration file with its `[watch]` section.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Read what there is, close every window as at the end of a hunt, and stop.
+    #[arg(long)]
+    pub once: bool,
 }
 
 #[derive(Subcommand)]

@@ -25,6 +25,8 @@ pub struct Options {
     pub respond: Option<respond::RespondOptions>,
     /// `[gateway]`: the inline gateway (docs/gateway.md).
     pub gateway: Option<modelward_gateway::settings::Options>,
+    /// `[watch]`: live detection (docs/watch.md).
+    pub watch: Option<crate::watch::WatchOptions>,
 }
 
 /// `[behavior]`: the behavioural analyzers' thresholds (docs/behavior.md), read by the
@@ -174,6 +176,9 @@ impl Options {
                             .flat_map(|u| u.ca_file.iter_mut()),
                     ),
             );
+        }
+        if let Some(w) = options.watch.as_mut() {
+            paths.extend(w.paths_mut());
         }
         if let Some(rules) = options.rules.as_mut() {
             paths.extend(

@@ -3,7 +3,6 @@
 //! rules, detectors and analyzers, from the same configuration) and its alerts through the
 //! playbook into the database, whose measures the gateway reads back within a second.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -11,21 +10,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use modelward_engine::{Dedup, EngineOptions, Session};
-use modelward_event::input::{Batch, ReaderOptions, RecordSpan};
 use modelward_event::source::SourceKind;
 use modelward_gateway::log::Record;
 use modelward_gateway::say::{say, Level};
 use modelward_gateway::Gateway;
-use modelward_respond::Logs;
 
-use crate::args::{Format, GatewayArgs, GatewayCommand, KeysCommand, RuleSource};
+use crate::args::{Format, GatewayArgs, GatewayCommand, KeysCommand};
 use crate::config::Options;
-use crate::respond::{describe, now_ms, Setup};
-
-/// How long an incident whose measures were written waits for the gateway to have them in
-/// force before it is analysed again anyway (ms).
-const SETTLE_MS: i64 = 10_000;
+use crate::live::{batches, Incidents, Live};
+use crate::respond::now_ms;
 
 /// Calls waiting for detection; more are logged but not analysed (counted in /healthz).
 const DETECT_QUEUE: usize = 65_536;
@@ -305,7 +298,7 @@ pub fn solve(challenge: &str) -> Result<u8> {
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {
@@ -324,74 +317,48 @@ async fn shutdown_signal() {
 /// its alerts.
 struct Detector {
     engine: modelward_engine::Engine,
-    setup: Setup,
+    incidents: Incidents,
     db: PathBuf,
     log: PathBuf,
     lateness: i64,
     /// Where the session's state is kept across restarts.
     state: Option<PathBuf>,
-    /// Incidents whose measures were written, to analyse again once the gateway has them in
-    /// force (that is when their containment steps are done), with when to give up waiting.
-    settling: std::cell::RefCell<Vec<(String, i64)>>,
 }
 
 impl Detector {
     fn new(
-        options: Options,
+        mut options: Options,
         config: &Path,
         db: &Path,
         log: &Path,
         settings: &modelward_gateway::Settings,
     ) -> Result<Detector> {
-        let setup = Setup::new(options.respond, None)?;
-        setup.respond.webhooks(setup.respond.dry_run)?;
-        let rules = options.rules.unwrap_or_default();
-        let source_rules = RuleSource {
-            rules: rules.paths.unwrap_or_default(),
-            no_builtin: rules.builtin == Some(false),
-            pipelines: rules.pipelines.unwrap_or_default(),
-        };
-        let detector_settings = options.detectors.unwrap_or_default().settings();
-        let behavior_settings = options
-            .behavior
-            .unwrap_or_default()
-            .settings(&detector_settings.disabled);
-        let exceptions = crate::config::resolve_exceptions(options.exceptions, Some(config))?;
-        let (engine, _) = crate::hunt::build_engine(
-            &source_rules,
-            detector_settings,
-            behavior_settings,
-            exceptions,
-            EngineOptions {
-                dedup: Dedup::PerLookback,
-                source: SourceKind::ModelwardLlm,
-                validate: false,
-            },
-            false,
+        let incidents = Incidents::new(
+            &mut options,
+            db,
+            "modelward gateway",
+            "detection",
+            SourceKind::ModelwardLlm,
         )?;
+        let engine = crate::live::engine(&mut options, config, SourceKind::ModelwardLlm)?;
         Ok(Detector {
             engine,
-            setup,
+            incidents,
             db: db.to_path_buf(),
             log: log.to_path_buf(),
             lateness: settings.detect_lateness.as_millis() as i64,
             state: settings.detect_state.clone(),
-            settling: std::cell::RefCell::new(Vec::new()),
         })
     }
 
-    /// Takes the calls as they come (in batches of what is queued), pushes them, advances
-    /// event time to the latest call (or, when none comes, the clock: records are stamped
-    /// with the gateway's own clock) less the lateness, and sends the alerts that are ready
-    /// through the playbook, putting the measures it decides in force at once. When `stop`
-    /// is set, the calls still queued are analysed and every open window closed, as at the
-    /// end of a hunt.
+    /// Takes the calls as they come (in batches of what is queued), runs them through
+    /// [`Live`] and sends the alerts that are ready through the playbook, putting the
+    /// measures it decides in force at once. When `stop` is set, the calls still queued are
+    /// analysed and, without `detect_state`, every open window closed, as at the end of a
+    /// hunt (with it, the state is kept for the next start).
     fn run(self, rx: Receiver<Record>, gateway: &Gateway, stop: &AtomicBool) {
-        let mut session = self.restore();
-        let mut latest = i64::MIN;
-        let report = &mut |d: modelward_engine::Diagnostic| {
-            say(Level::Warn, "detection", &format!("{d:?}"));
-        };
+        let saved = self.state.as_deref().and_then(|p| std::fs::read(p).ok());
+        let mut live = Live::new(&self.engine, self.lateness, saved.as_deref(), "detection");
         loop {
             let stopping = stop.load(Ordering::Relaxed);
             let mut records = Vec::new();
@@ -409,28 +376,19 @@ impl Detector {
                 }
             }
             let idle = records.is_empty();
-            for r in &records {
-                if let Some(t) = record_time(&r.bytes) {
-                    latest = latest.max(t);
-                }
-            }
-            if !idle {
-                session.push(&batch(records), report);
-            }
             if stopping && idle {
                 break;
             }
-            let now = if idle { now_ms() } else { latest };
-            session.advance(now.saturating_sub(self.lateness), report);
-            self.respond(session.take_ready(), gateway);
-            self.settle(stopping);
+            let alerts = live.step(&batches(records), now_ms());
+            self.respond(&alerts, gateway);
+            self.incidents.settle(false);
         }
         match &self.state {
             // Open windows and profiles carry over to the next start.
             Some(path) => {
-                let saved = serde_json::to_vec(&session.snapshot())
-                    .map_err(std::io::Error::from)
-                    .and_then(|json| write_atomically(path, &json));
+                let saved = live
+                    .snapshot()
+                    .and_then(|json| Ok(write_atomically(path, &json)?));
                 if let Err(e) = saved {
                     say(
                         Level::Error,
@@ -440,141 +398,25 @@ impl Detector {
                 }
             }
             None => {
-                let mut rest = modelward_engine::VecSink::default();
-                if session.finish(&mut rest, report).is_ok() {
-                    self.respond(rest.alerts, gateway);
-                }
+                let rest = live.finish();
+                self.respond(&rest, gateway);
             }
         }
-    }
-
-    /// The session a previous run saved, if there is one that can be read, else a new one.
-    fn restore(&self) -> Session<'_> {
-        let saved = self.state.as_deref().and_then(|path| {
-            let bytes = std::fs::read(path).ok()?;
-            match serde_json::from_slice::<modelward_engine::Snapshot>(&bytes)
-                .map_err(|e| e.to_string())
-                .and_then(|s| Session::restore(&self.engine, s).map_err(|e| e.to_string()))
-            {
-                Ok(session) => Some(session),
-                Err(e) => {
-                    say(
-                        Level::Warn,
-                        "detection",
-                        &format!(
-                            "detection state {} not restored ({e}): starting afresh",
-                            path.display()
-                        ),
-                    );
-                    None
-                }
-            }
-        });
-        saved.unwrap_or_else(|| Session::new(&self.engine))
+        self.incidents.settle(true);
     }
 
     /// Alerts through the playbook; the measures in the database put in force at once.
-    fn respond(&self, alerts: Vec<modelward_rule::Alert>, gateway: &Gateway) {
-        if alerts.is_empty() {
-            return;
-        }
-        match self.incidents(alerts) {
-            Ok(()) => match modelward_gateway::read_measures(&self.db) {
+    fn respond(&self, alerts: &[modelward_rule::Alert], gateway: &Gateway) {
+        match self
+            .incidents
+            .ingest(alerts, &modelward_gateway::log::files(&self.log))
+        {
+            Ok(false) => {}
+            Ok(true) => match modelward_gateway::read_measures(&self.db) {
                 Ok(m) => gateway.set_measures(m),
                 Err(e) => say(Level::Error, "detection", &e.to_string()),
             },
             Err(e) => say(Level::Error, "detection", &format!("{e:#}")),
-        }
-    }
-
-    fn incidents(&self, alerts: Vec<modelward_rule::Alert>) -> Result<()> {
-        let inputs: Vec<_> = modelward_gateway::log::files(&self.log)
-            .into_iter()
-            .map(modelward_event::input::InputPath::File)
-            .collect();
-        let logs = Logs {
-            inputs: &inputs,
-            source: SourceKind::ModelwardLlm,
-            reader: &ReaderOptions::default(),
-        };
-        let docs = alerts.iter().map(modelward_rule::Alert::to_json).collect();
-        let dry_run = self.setup.respond.dry_run;
-        let changes = self.setup.ingest(
-            &self.db,
-            dry_run,
-            "modelward gateway",
-            BTreeMap::new(),
-            docs,
-            &logs,
-        )?;
-        let deadline = now_ms() + SETTLE_MS;
-        for c in changes {
-            let said = describe(&c, dry_run);
-            say(
-                Level::Info,
-                "detection",
-                said.trim_start_matches("modelward: "),
-            );
-            let enforced = c.actions.iter().any(|a| {
-                a.executor == modelward_respond::action::enforcement::EXECUTOR
-                    && a.outcome == modelward_respond::action::Outcome::Done
-            });
-            if enforced && !dry_run {
-                self.settling
-                    .borrow_mut()
-                    .push((c.incident.id.clone(), deadline));
-            }
-        }
-        Ok(())
-    }
-
-    /// Analyses again the incidents whose measures this gateway now has in force (or that
-    /// waited long enough), so that their containment steps read done, by the gateway, with
-    /// the time it applied them. When `stopping`, every one still waiting is analysed.
-    fn settle(&self, stopping: bool) {
-        let mut settling = self.settling.borrow_mut();
-        if settling.is_empty() {
-            return;
-        }
-        let now = now_ms();
-        let result = (|| -> Result<()> {
-            let mut store = modelward_store::Store::open(&self.db)?;
-            let mut left = Vec::new();
-            for (id, deadline) in settling.drain(..) {
-                let in_force = !store.applied(&id)?.is_empty();
-                if !(in_force || stopping || now >= deadline) {
-                    left.push((id, deadline));
-                    continue;
-                }
-                let mut incident = modelward_respond::repo::load(&store, &id)?;
-                let responder = self.setup.responder("modelward gateway", BTreeMap::new());
-                match responder.reanalyse_recording(&mut store, &mut incident, now, &[]) {
-                    Ok(()) => {}
-                    // Changed meanwhile (a responder, or the next alerts): that write
-                    // analysed it with what the gateway had.
-                    Err(
-                        modelward_respond::RespondError::Store(
-                            modelward_store::StoreError::Conflict { .. },
-                        )
-                        | modelward_respond::RespondError::Repo(
-                            modelward_respond::repo::RepoError::Store(
-                                modelward_store::StoreError::Conflict { .. },
-                            ),
-                        ),
-                    ) => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            *settling = left;
-            Ok(())
-        })();
-        if let Err(e) = result {
-            settling.clear();
-            say(
-                Level::Error,
-                "detection",
-                &format!("analysing incidents again: {e:#}"),
-            );
         }
     }
 }
@@ -584,33 +426,4 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
-}
-
-/// A batch of logged records, each at its line and offset in the log.
-fn batch(records: Vec<Record>) -> Batch {
-    let file = records[0].file.clone();
-    let mut data = Vec::new();
-    let mut spans = Vec::with_capacity(records.len());
-    for r in records {
-        let start = data.len();
-        data.extend_from_slice(&r.bytes);
-        spans.push(RecordSpan {
-            start,
-            end: data.len(),
-            line: r.line,
-            offset: r.offset,
-        });
-        data.push(b'\n');
-    }
-    Batch {
-        file,
-        data,
-        records: spans,
-    }
-}
-
-/// A log record's `@timestamp`.
-fn record_time(bytes: &[u8]) -> Option<i64> {
-    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    modelward_event::parse_timestamp(v.get("@timestamp")?.as_str()?)
 }

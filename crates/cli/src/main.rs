@@ -11,11 +11,13 @@ mod gateway;
 mod hunt;
 mod incident;
 mod inventory;
+mod live;
 mod output;
 mod respond;
 mod rules;
 mod ruleset;
 mod ruletest;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
         args::Command::Inventory(i) => inventory::run(i),
         args::Command::Incident(i) => incident::run(i),
         args::Command::Gateway(g) => gateway::main(g),
+        args::Command::Watch(w) => watch::run(&w.config, w.once),
         args::Command::Pow(args::PowCommand::Solve { challenge }) => gateway::solve(&challenge),
     };
     match result {

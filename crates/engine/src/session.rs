@@ -234,6 +234,11 @@ impl<'e> Session<'e> {
         self.watermark
     }
 
+    /// The latest event time read so far (`None` before any event with a time).
+    pub fn clock(&self) -> Option<i64> {
+        self.clock
+    }
+
     /// Starts the behavioural analyzers from baselines a previous run saved. Call it before
     /// the first [`Session::advance`]: calls already analysed are not analysed again.
     pub fn resume(&mut self, baselines: SavedState) {

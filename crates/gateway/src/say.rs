@@ -37,23 +37,36 @@ impl Level {
 }
 
 static FORMAT: OnceLock<LogFormat> = OnceLock::new();
+static PROGRAM: OnceLock<&'static str> = OnceLock::new();
 
 /// Sets the format for the process (the first call wins).
 pub fn set_format(format: LogFormat) {
     let _ = FORMAT.set(format);
 }
 
+/// Names the program in text messages (`modelward gateway` unless set; the first call wins).
+pub fn set_program(name: &'static str) {
+    let _ = PROGRAM.set(name);
+}
+
 /// One message as it is written.
 pub fn line(level: Level, component: &str, message: &str) -> String {
     render(
         FORMAT.get().copied().unwrap_or_default(),
+        PROGRAM.get().copied().unwrap_or("modelward gateway"),
         level,
         component,
         message,
     )
 }
 
-fn render(format: LogFormat, level: Level, component: &str, message: &str) -> String {
+fn render(
+    format: LogFormat,
+    program: &str,
+    level: Level,
+    component: &str,
+    message: &str,
+) -> String {
     match format {
         LogFormat::Text => {
             let component = if component.is_empty() {
@@ -62,14 +75,14 @@ fn render(format: LogFormat, level: Level, component: &str, message: &str) -> St
                 format!("{component}: ")
             };
             format!(
-                "modelward gateway: {component}{}",
+                "{program}: {component}{}",
                 modelward_event::terminal::printable(message)
             )
         }
         LogFormat::Json => json!({
             "@timestamp": modelward_event::format_timestamp(crate::now_ms()),
             "level": level.as_str(),
-            "component": if component.is_empty() { "gateway" } else { component },
+            "component": if component.is_empty() { program } else { component },
             "message": message,
         })
         .to_string(),
@@ -88,12 +101,18 @@ mod tests {
     #[test]
     fn text_is_escaped_and_json_is_one_object_a_line() {
         let hostile = "opened INC-1 for \u{1b}[31mmallory\nnext";
-        let text = render(LogFormat::Text, Level::Info, "detection", hostile);
+        let text = render(
+            LogFormat::Text,
+            "modelward gateway",
+            Level::Info,
+            "detection",
+            hostile,
+        );
         assert_eq!(
             text,
             "modelward gateway: detection: opened INC-1 for \\u{1b}[31mmallory\\u{a}next"
         );
-        let json = render(LogFormat::Json, Level::Warn, "", hostile);
+        let json = render(LogFormat::Json, "gateway", Level::Warn, "", hostile);
         assert!(!json.contains('\n') && !json.contains('\u{1b}'), "{json}");
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(

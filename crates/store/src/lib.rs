@@ -35,6 +35,7 @@ pub mod gateway;
 pub mod incidents;
 pub mod inventory;
 pub mod migrations;
+pub mod watch;
 
 use std::path::Path;
 

@@ -165,6 +165,23 @@ pub const MIGRATIONS: &[&str] = &[
         started_at  INTEGER NOT NULL,
         seen_at     INTEGER NOT NULL
     );",
+    // 6: `modelward watch`: where each followed file was read to, and the engine's state at
+    // that point, written together (a restart resumes both).
+    "CREATE TABLE watch_positions (
+        watch       TEXT NOT NULL,
+        dev         INTEGER NOT NULL,
+        ino         INTEGER NOT NULL,
+        path        TEXT NOT NULL,
+        offset      INTEGER NOT NULL,
+        line        INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        PRIMARY KEY (watch, dev, ino)
+    );
+    CREATE TABLE watch_state (
+        watch       TEXT PRIMARY KEY,
+        snapshot    BLOB NOT NULL,
+        updated_at  INTEGER NOT NULL
+    );",
 ];
 
 /// The schema version this build writes.

@@ -1,0 +1,435 @@
+//! `modelward watch --config FILE`: the engine `hunt` runs, fed continuously from files and
+//! directories followed as they grow, an HTTP ingest endpoint and stdin; alerts out as they
+//! are raised; positions and the engine's state checkpointed in the database so that a
+//! restart, even after `kill -9`, loses no alert (docs/watch.md).
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use modelward_event::input::{Batch, RecordSpan};
+use modelward_event::source::SourceKind;
+use modelward_gateway::log::{LlmLog, Rotation};
+use modelward_gateway::say::{say, Level};
+use modelward_rule::Alert;
+use modelward_watch::follow::{FollowOptions, Follower};
+use serde::Deserialize;
+
+use crate::config::Options;
+use crate::live::{Incidents, Live};
+use crate::respond::now_ms;
+
+/// `[watch]` as written (every key optional but one source).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchOptions {
+    /// This watch's name: its checkpoint's key in the database (default "watch").
+    pub name: Option<String>,
+    /// Files and directories followed (a directory's files, not its subdirectories).
+    pub paths: Option<Vec<PathBuf>>,
+    /// File names followed in directories (`*` globs; default: all).
+    pub include: Option<Vec<String>>,
+    /// Where files there at the first start are read from: "end" (default) or "beginning".
+    pub start: Option<String>,
+    /// Read stdin line by line too (not checkpointed: stdin cannot be read again).
+    pub stdin: Option<bool>,
+    /// The database for checkpoints (and incidents); without it nothing survives a restart.
+    pub database: Option<PathBuf>,
+    /// Alerts through the playbook into `database` as they are raised (default false).
+    pub incidents: Option<bool>,
+    /// How late an event may come after later ones and still be in its window (default
+    /// "30s").
+    pub lateness: Option<String>,
+    /// How often the sources are read when idle (default "250ms").
+    pub poll: Option<String>,
+    /// How often positions and state are checkpointed (default "5s").
+    pub checkpoint: Option<String>,
+    /// Where alerts go: "-" (stdout, the default) or an NDJSON file, appended.
+    pub alerts: Option<PathBuf>,
+    /// Rotate the alerts file into segments of about this many bytes.
+    pub alerts_max_bytes: Option<u64>,
+    /// The gateway's format for its own messages: "text" or "json".
+    pub log_format: Option<modelward_gateway::say::LogFormat>,
+    /// `[watch.http]`: the ingest endpoint.
+    pub http: Option<HttpOptions>,
+}
+
+/// `[watch.http]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpOptions {
+    /// Address to listen on (e.g. "127.0.0.1:9000").
+    pub listen: std::net::SocketAddr,
+    /// Folder where received records are spooled before the answer (default: `spool`
+    /// beside the database, else beside the configuration).
+    pub spool: Option<PathBuf>,
+    /// The environment variable holding the bearer token senders must present.
+    pub token_env: Option<String>,
+    /// Largest body accepted (default 16 MiB).
+    pub max_body_bytes: Option<usize>,
+    /// Spool segments are closed at about this many bytes (default 256 MiB)...
+    pub spool_max_bytes: Option<u64>,
+    /// ...and this many kept (default 16).
+    pub spool_keep: Option<usize>,
+}
+
+impl WatchOptions {
+    /// Its relative paths, relative to the configuration file's folder.
+    pub fn paths_mut(&mut self) -> impl Iterator<Item = &mut PathBuf> {
+        self.paths
+            .iter_mut()
+            .flatten()
+            .chain(self.database.iter_mut())
+            .chain(self.alerts.iter_mut().filter(|p| p.as_os_str() != "-"))
+            .chain(self.http.iter_mut().flat_map(|h| h.spool.iter_mut()))
+    }
+}
+
+fn duration(key: &str, value: Option<&str>, default: Duration) -> Result<Duration> {
+    match value {
+        None => Ok(default),
+        Some(text) => modelward_gateway::settings::parse_duration(text).with_context(|| {
+            format!("[watch] {key}: {text:?} is not a duration (e.g. \"500ms\", \"10s\", \"5m\")")
+        }),
+    }
+}
+
+/// Where alerts go.
+enum AlertOut {
+    Stdout(std::io::Stdout),
+    File(LlmLog),
+}
+
+impl AlertOut {
+    fn write(&mut self, alerts: &[Alert]) -> Result<()> {
+        match self {
+            AlertOut::Stdout(out) => {
+                let mut out = out.lock();
+                for a in alerts {
+                    serde_json::to_writer(&mut out, &a.to_json())?;
+                    out.write_all(b"\n")?;
+                }
+                out.flush()?;
+            }
+            AlertOut::File(log) => {
+                for a in alerts {
+                    log.write(&a.to_json())?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Lines of stdin, as records of the file `-`.
+fn stdin_lines(tx: std::sync::mpsc::SyncSender<(u64, u64, Vec<u8>)>) {
+    std::thread::spawn(move || {
+        let stdin = std::io::stdin();
+        let mut lock = stdin.lock();
+        let (mut line, mut offset) = (1u64, 0u64);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match lock.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let text = buf.strip_suffix(b"\n").unwrap_or(&buf);
+                    let text = text.strip_suffix(b"\r").unwrap_or(text);
+                    if text.iter().any(|b| !b.is_ascii_whitespace())
+                        && tx.send((line, offset, text.to_vec())).is_err()
+                    {
+                        break;
+                    }
+                    line += 1;
+                    offset += n as u64;
+                }
+            }
+        }
+    });
+}
+
+pub fn run(config: &Path, once: bool) -> Result<u8> {
+    let mut options = Options::load(config)?;
+    let w = options
+        .watch
+        .take()
+        .with_context(|| format!("{}: no [watch] section (docs/watch.md)", config.display()))?;
+    modelward_gateway::say::set_program("modelward watch");
+    modelward_gateway::say::set_format(w.log_format.unwrap_or_default());
+    let name = w.name.clone().unwrap_or_else(|| "watch".into());
+    let source: SourceKind = match options.input.as_ref().and_then(|i| i.source.as_deref()) {
+        Some(s) => s
+            .parse()
+            .map_err(|e| anyhow::anyhow!("[input] source: {e}"))?,
+        None => SourceKind::Auto,
+    };
+    let lateness = duration("lateness", w.lateness.as_deref(), Duration::from_secs(30))?;
+    let poll = duration("poll", w.poll.as_deref(), Duration::from_millis(250))?;
+    let every = duration(
+        "checkpoint",
+        w.checkpoint.as_deref(),
+        Duration::from_secs(5),
+    )?;
+    let start_at_end = match w.start.as_deref() {
+        None | Some("end") => true,
+        Some("beginning") => false,
+        Some(other) => bail!("[watch] start: {other:?} is neither \"end\" nor \"beginning\""),
+    };
+    let mut paths = w.paths.clone().unwrap_or_default();
+    let mut include = w.include.clone().unwrap_or_default();
+    let http = match &w.http {
+        Some(h) => {
+            let folder = h.spool.clone().unwrap_or_else(|| {
+                w.database
+                    .as_deref()
+                    .and_then(Path::parent)
+                    .or_else(|| config.parent())
+                    .unwrap_or(Path::new("."))
+                    .join("spool")
+            });
+            let token = match &h.token_env {
+                Some(var) => Some(std::env::var(var).with_context(|| {
+                    format!("[watch.http] token_env: the environment variable {var} is not set")
+                })?),
+                None => None,
+            };
+            paths.push(folder.clone());
+            if !include.is_empty() {
+                include.push(modelward_watch::ingest::SPOOL_INCLUDE.into());
+            }
+            Some((
+                h.listen,
+                folder,
+                modelward_watch::ingest::IngestOptions {
+                    token,
+                    max_body_bytes: h.max_body_bytes.unwrap_or(16 << 20),
+                    rotation: Rotation {
+                        max_bytes: h.spool_max_bytes.unwrap_or(256 << 20),
+                        keep: Some(h.spool_keep.unwrap_or(16)),
+                    },
+                },
+            ))
+        }
+        None => None,
+    };
+    if paths.is_empty() && w.stdin != Some(true) {
+        bail!("[watch] needs a source: paths, stdin = true or [watch.http]");
+    }
+    let incidents = match (w.incidents.unwrap_or(false), &w.database) {
+        (true, Some(db)) => Some(Incidents::new(
+            &mut options,
+            db,
+            "modelward watch",
+            "watch",
+            source,
+        )?),
+        (true, None) => bail!("[watch] incidents = true needs database"),
+        _ => None,
+    };
+    let engine = crate::live::engine(&mut options, config, source)?;
+    let mut store = match &w.database {
+        Some(db) => Some(
+            modelward_store::Store::open(db)
+                .with_context(|| format!("opening the database {}", db.display()))?,
+        ),
+        None => None,
+    };
+    let (positions, saved) = match &store {
+        Some(s) => s.watch_checkpoint(&name)?,
+        None => (Vec::new(), None),
+    };
+    let mut follower = Follower::new(
+        FollowOptions {
+            paths,
+            include,
+            start_at_end,
+            ..FollowOptions::default()
+        },
+        &positions,
+    );
+    let mut live = Live::new(
+        &engine,
+        lateness.as_millis() as i64,
+        saved.as_deref(),
+        "watch",
+    );
+    let mut out = match &w.alerts {
+        Some(p) if p.as_os_str() != "-" => AlertOut::File(
+            match w.alerts_max_bytes {
+                Some(max_bytes) => LlmLog::open_rotating(
+                    p,
+                    Rotation {
+                        max_bytes,
+                        keep: None,
+                    },
+                ),
+                None => LlmLog::open(p),
+            }
+            .with_context(|| format!("opening the alerts file {}", p.display()))?,
+        ),
+        _ => AlertOut::Stdout(std::io::stdout()),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    // SIGTERM and SIGINT (and the ingest endpoint) on a small runtime of their own.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    {
+        let stop = stop.clone();
+        rt.spawn(async move {
+            crate::gateway::shutdown_signal().await;
+            stop.store(true, Ordering::Relaxed);
+        });
+    }
+    if let Some((listen, folder, ingest)) = http {
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind(listen))
+            .with_context(|| format!("[watch.http] listening on {listen}"))?;
+        let address = listener.local_addr()?;
+        let stop = stop.clone();
+        rt.spawn(async move {
+            let stopped = async move {
+                while !stop.load(Ordering::Relaxed) {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            };
+            if let Err(e) = modelward_watch::ingest::serve(listener, &folder, ingest, stopped).await
+            {
+                say(Level::Error, "ingest", &format!("{e}"));
+            }
+        });
+        say(
+            Level::Info,
+            "",
+            &format!("ingest listening on http://{address}/ingest"),
+        );
+    }
+    let (stdin_tx, stdin_rx) = std::sync::mpsc::sync_channel(65_536);
+    if w.stdin == Some(true) {
+        stdin_lines(stdin_tx);
+    } else {
+        drop(stdin_tx);
+    }
+    say(Level::Info, "", "watching");
+    let mut last_checkpoint = Instant::now();
+    let mut alerts_out = 0u64;
+    let mut errors = Vec::new();
+    loop {
+        let stopping = stop.load(Ordering::Relaxed);
+        let mut batches = follower.poll(&mut errors);
+        let stdin: Vec<(u64, u64, Vec<u8>)> = stdin_rx.try_iter().take(65_536).collect();
+        if !stdin.is_empty() {
+            batches.push(stdin_batch(stdin));
+        }
+        for e in errors.drain(..) {
+            say(Level::Warn, "follow", &e.to_string());
+        }
+        let idle = batches.is_empty();
+        let alerts = live.step(&batches, now_ms());
+        emit(&mut out, &incidents, &alerts, &follower)?;
+        alerts_out += alerts.len() as u64;
+        if let Some(i) = &incidents {
+            i.settle(false);
+        }
+        let drained = once && idle;
+        if stopping || drained {
+            break;
+        }
+        if last_checkpoint.elapsed() >= every {
+            checkpoint(store.as_mut(), &name, &follower, &live)?;
+            last_checkpoint = Instant::now();
+        }
+        if idle {
+            std::thread::sleep(poll);
+        }
+    }
+    if once {
+        // Read to the end: every window closes, as at the end of a hunt.
+        let rest = live.finish();
+        emit(&mut out, &incidents, &rest, &follower)?;
+        alerts_out += rest.len() as u64;
+        // Everything read is closed: a next start begins with a new state from here.
+        let fresh = Live::new(&engine, 0, None, "watch");
+        checkpoint(store.as_mut(), &name, &follower, &fresh)?;
+    } else {
+        // Open windows and the analyzers' profiles carry over to the next start.
+        checkpoint(store.as_mut(), &name, &follower, &live)?;
+    }
+    if let Some(i) = &incidents {
+        i.settle(true);
+    }
+    say(
+        Level::Info,
+        "",
+        &format!("stopped; {alerts_out} alert(s) raised"),
+    );
+    Ok(0)
+}
+
+/// Alerts out, then into incidents (the followed files are the logs incidents read back).
+fn emit(
+    out: &mut AlertOut,
+    incidents: &Option<Incidents>,
+    alerts: &[Alert],
+    follower: &Follower,
+) -> Result<()> {
+    if alerts.is_empty() {
+        return Ok(());
+    }
+    out.write(alerts).context("writing alerts")?;
+    if let Some(i) = incidents {
+        let files: Vec<PathBuf> = follower
+            .positions()
+            .into_iter()
+            .map(|p| PathBuf::from(p.path))
+            .collect();
+        if let Err(e) = i.ingest(alerts, &files) {
+            say(Level::Error, "watch", &format!("{e:#}"));
+        }
+    }
+    Ok(())
+}
+
+/// The positions read to and the engine's state there, in one transaction: written only
+/// after the alerts they produced went out, so a restart repeats (with the same ids) rather
+/// than loses.
+fn checkpoint(
+    store: Option<&mut modelward_store::Store>,
+    name: &str,
+    follower: &Follower,
+    live: &Live<'_>,
+) -> Result<()> {
+    let Some(store) = store else { return Ok(()) };
+    let snapshot = live.snapshot()?;
+    let mut b = store.batch()?;
+    b.put_watch_checkpoint(name, &follower.positions(), &snapshot, now_ms())?;
+    b.commit()?;
+    Ok(())
+}
+
+/// Stdin's lines as one batch of the file `-`.
+fn stdin_batch(lines: Vec<(u64, u64, Vec<u8>)>) -> Batch {
+    let mut data = Vec::new();
+    let mut records = Vec::with_capacity(lines.len());
+    for (line, offset, bytes) in lines {
+        let start = data.len();
+        data.extend_from_slice(&bytes);
+        records.push(RecordSpan {
+            start,
+            end: data.len(),
+            line,
+            offset,
+        });
+        data.push(b'\n');
+    }
+    Batch {
+        file: std::sync::Arc::from("-"),
+        data,
+        records,
+    }
+}

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use modelward_engine::{Dedup, Engine, EngineOptions, Session};
+use modelward_engine::{Dedup, Engine, EngineOptions, EngineRef, Session};
 use modelward_event::input::{Batch, InputPath, ReaderOptions, RecordSpan};
 use modelward_event::source::SourceKind;
 use modelward_gateway::say::{say, Level};
@@ -69,15 +69,16 @@ impl<'e> Live<'e> {
     /// A session restored from `saved` (a snapshot's JSON) when there is one that can be
     /// read, else a new one (and why, said).
     pub fn new(
-        engine: &'e Engine,
+        engine: impl Into<EngineRef<'e>>,
         lateness_ms: i64,
         saved: Option<&[u8]>,
         component: &'static str,
     ) -> Live<'e> {
+        let engine: EngineRef<'e> = engine.into();
         let restored = saved.and_then(|bytes| {
             match serde_json::from_slice::<modelward_engine::Snapshot>(bytes)
                 .map_err(|e| e.to_string())
-                .and_then(|s| Session::restore(engine, s).map_err(|e| e.to_string()))
+                .and_then(|s| Session::restore(engine.clone(), s).map_err(|e| e.to_string()))
             {
                 Ok(session) => Some(session),
                 Err(e) => {
@@ -95,6 +96,16 @@ impl<'e> Live<'e> {
             lateness: lateness_ms,
             component,
         }
+    }
+
+    /// Goes on with `engine` (rules or exceptions reloaded): the state carries over by rule
+    /// (a rule kept keeps its windows, a new one starts empty, a removed one's state is
+    /// dropped and counted). On an error the running engine is kept.
+    pub fn reload(&mut self, engine: impl Into<EngineRef<'e>>) -> Result<()> {
+        let snapshot = self.session.snapshot();
+        let session = Session::restore(engine, snapshot)?;
+        self.session = session;
+        Ok(())
     }
 
     fn report(component: &'static str) -> impl FnMut(modelward_engine::Diagnostic) {
@@ -115,6 +126,11 @@ impl<'e> Live<'e> {
         self.session
             .advance(at.saturating_sub(self.lateness), &mut report);
         self.session.take_ready()
+    }
+
+    /// The run's counters, and what the session holds.
+    pub fn figures(&self) -> (&modelward_engine::RunStats, modelward_engine::Held) {
+        (self.session.stats(), self.session.held())
     }
 
     /// The session's state, as JSON (kept for a restart).

@@ -55,6 +55,8 @@ pub struct WatchOptions {
     pub log_format: Option<modelward_gateway::say::LogFormat>,
     /// `[watch.http]`: the ingest endpoint.
     pub http: Option<HttpOptions>,
+    /// Address for `/metrics` (Prometheus) and `/healthz`.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// `[watch.http]`.
@@ -180,6 +182,7 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
     };
     let mut paths = w.paths.clone().unwrap_or_default();
     let mut include = w.include.clone().unwrap_or_default();
+    let mut spool_folder: Option<PathBuf> = None;
     let http = match &w.http {
         Some(h) => {
             let folder = h.spool.clone().unwrap_or_else(|| {
@@ -197,6 +200,7 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
                 None => None,
             };
             paths.push(folder.clone());
+            spool_folder = Some(folder.clone());
             if !include.is_empty() {
                 include.push(modelward_watch::ingest::SPOOL_INCLUDE.into());
             }
@@ -229,7 +233,7 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
         (true, None) => bail!("[watch] incidents = true needs database"),
         _ => None,
     };
-    let engine = crate::live::engine(&mut options, config, source)?;
+    let engine = Arc::new(crate::live::engine(&mut options, config, source)?);
     let mut store = match &w.database {
         Some(db) => Some(
             modelward_store::Store::open(db)
@@ -251,7 +255,7 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
         &positions,
     );
     let mut live = Live::new(
-        &engine,
+        engine.clone(),
         lateness.as_millis() as i64,
         saved.as_deref(),
         "watch",
@@ -286,6 +290,20 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
             stop.store(true, Ordering::Relaxed);
         });
     }
+    // SIGHUP: rules and exceptions read again, the state kept.
+    let reload = Arc::new(AtomicBool::new(false));
+    {
+        let reload = reload.clone();
+        rt.spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let Ok(mut hup) = signal(SignalKind::hangup()) else {
+                return;
+            };
+            while hup.recv().await.is_some() {
+                reload.store(true, Ordering::Relaxed);
+            }
+        });
+    }
     if let Some((listen, folder, ingest)) = http {
         let listener = rt
             .block_on(tokio::net::TcpListener::bind(listen))
@@ -309,6 +327,28 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
             &format!("ingest listening on http://{address}/ingest"),
         );
     }
+    let published = Arc::new(modelward_watch::metrics::Published::default());
+    if let Some(listen) = w.metrics_listen {
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind(listen))
+            .with_context(|| format!("[watch] metrics_listen {listen}"))?;
+        let address = listener.local_addr()?;
+        let (stop, published) = (stop.clone(), published.clone());
+        rt.spawn(async move {
+            let stopped = async move {
+                while !stop.load(Ordering::Relaxed) {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            };
+            modelward_watch::metrics::serve(listener, published, stopped).await;
+        });
+        say(
+            Level::Info,
+            "",
+            &format!("metrics on http://{address}/metrics"),
+        );
+    }
+    let mut figures = modelward_watch::metrics::Figures::default();
     let (stdin_tx, stdin_rx) = std::sync::mpsc::sync_channel(65_536);
     if w.stdin == Some(true) {
         stdin_lines(stdin_tx);
@@ -321,20 +361,52 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
     let mut errors = Vec::new();
     loop {
         let stopping = stop.load(Ordering::Relaxed);
+        if reload.swap(false, Ordering::Relaxed) {
+            let reloaded = Options::load(config)
+                .and_then(|mut o| crate::live::engine(&mut o, config, source).map(Arc::new));
+            match reloaded.and_then(|e| live.reload(e)) {
+                Ok(()) => say(Level::Info, "", "rules and exceptions reloaded; state kept"),
+                Err(e) => say(
+                    Level::Error,
+                    "",
+                    &format!("reload refused, the running rules are kept: {e:#}"),
+                ),
+            }
+        }
         let mut batches = follower.poll(&mut errors);
         let stdin: Vec<(u64, u64, Vec<u8>)> = stdin_rx.try_iter().take(65_536).collect();
         if !stdin.is_empty() {
             batches.push(stdin_batch(stdin));
         }
         for e in errors.drain(..) {
+            figures.source_errors += 1;
             say(Level::Warn, "follow", &e.to_string());
+        }
+        for b in &batches {
+            let kind = if &*b.file == "-" {
+                "stdin"
+            } else if spool_folder
+                .as_deref()
+                .is_some_and(|f| Path::new(&*b.file).starts_with(f))
+            {
+                "ingest"
+            } else {
+                "files"
+            };
+            *figures.records.entry(kind).or_default() += b.records.len() as u64;
         }
         let idle = batches.is_empty();
         let alerts = live.step(&batches, now_ms());
         emit(&mut out, &incidents, &alerts, &follower)?;
         alerts_out += alerts.len() as u64;
+        for a in &alerts {
+            *figures.alerts.entry(a.rule.id.clone()).or_default() += 1;
+        }
         if let Some(i) = &incidents {
             i.settle(false);
+        }
+        if w.metrics_listen.is_some() {
+            publish(&mut figures, &follower, &live, &published);
         }
         let drained = once && idle;
         if stopping || drained {
@@ -343,6 +415,7 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
         if last_checkpoint.elapsed() >= every {
             checkpoint(store.as_mut(), &name, &follower, &live)?;
             last_checkpoint = Instant::now();
+            figures.checkpoint_ms = now_ms();
         }
         if idle {
             std::thread::sleep(poll);
@@ -354,7 +427,7 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
         emit(&mut out, &incidents, &rest, &follower)?;
         alerts_out += rest.len() as u64;
         // Everything read is closed: a next start begins with a new state from here.
-        let fresh = Live::new(&engine, 0, None, "watch");
+        let fresh = Live::new(engine.clone(), 0, None, "watch");
         checkpoint(store.as_mut(), &name, &follower, &fresh)?;
     } else {
         // Open windows and the analyzers' profiles carry over to the next start.
@@ -432,4 +505,40 @@ fn stdin_batch(lines: Vec<(u64, u64, Vec<u8>)>) -> Batch {
         data,
         records,
     }
+}
+
+/// The loop's figures for `/metrics`.
+fn publish(
+    figures: &mut modelward_watch::metrics::Figures,
+    follower: &Follower,
+    live: &Live<'_>,
+    published: &modelward_watch::metrics::Published,
+) {
+    let (files, lag) = follower.lag();
+    figures.files = files;
+    figures.lag_bytes = lag;
+    let (stats, held) = live.figures();
+    figures.engine = vec![
+        ("events", stats.events),
+        ("malformed", stats.malformed),
+        ("normalize_errors", stats.normalize_errors),
+        ("late", stats.late),
+        ("no_timestamp", stats.no_timestamp),
+        ("suppressed", stats.suppressed),
+        ("excluded", stats.excluded),
+        ("correlation_evicted", stats.correlation_evicted),
+        (
+            "correlation_groups_evicted",
+            stats.correlation_groups_evicted,
+        ),
+        ("behavior_evicted", stats.behavior_evicted),
+        ("state_not_restored", stats.state_not_restored),
+    ];
+    figures.held = vec![
+        ("rows", held.rows as u64),
+        ("matches", held.matches as u64),
+        ("calls", held.calls as u64),
+        ("alerts", held.alerts as u64),
+    ];
+    published.set(figures.clone());
 }

@@ -283,9 +283,93 @@ fn records_posted_to_the_ingest_endpoint_are_spooled_then_detected() {
 
 /// SIGTERM to `pid`.
 fn rustix_kill(pid: u32) {
+    signal(pid, "-TERM");
+}
+
+fn signal(pid: u32, which: &str) {
     let status = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
+        .args([which, &pid.to_string()])
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// Reads `child`'s stderr until `what` appears; what was read.
+fn read_until(stderr: &mut impl Read, said: &mut Vec<u8>, what: &str) -> String {
+    loop {
+        let text = String::from_utf8_lossy(said).to_string();
+        if text.contains(what) {
+            return text;
+        }
+        let mut buf = [0u8; 256];
+        let n = stderr.read(&mut buf).unwrap();
+        assert!(n > 0, "{what} never said: {text}");
+        said.extend_from_slice(&buf[..n]);
+    }
+}
+
+fn get(address: &str, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+#[test]
+fn metrics_count_what_was_read_and_sighup_reloads_the_rules_keeping_state() {
+    let dir = Dir::new("watch-metrics");
+    let lines = corpus();
+    let log = dir.path("logs/diagnostics.ndjson");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    let cfg = config(&dir, "metrics_listen = \"127.0.0.1:0\"\n");
+    let mut child = start(&cfg);
+    let mut stderr = child.stderr.take().unwrap();
+    let mut said = Vec::new();
+    let text = read_until(&mut stderr, &mut said, "/metrics");
+    let at = text.find("metrics on http://").unwrap() + "metrics on http://".len();
+    let address = text[at..].split('/').next().unwrap().to_string();
+    append(&log, &lines[..1000]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let metrics = loop {
+        let m = get(&address, "/metrics");
+        if m.contains("modelward_watch_records_total{source=\"files\"} 1000") {
+            break m;
+        }
+        assert!(Instant::now() < deadline, "{m}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(metrics.contains("modelward_watch_files 1"), "{metrics}");
+    assert!(
+        metrics.contains("modelward_watch_state{kind=\"rows\"}"),
+        "{metrics}"
+    );
+    assert!(get(&address, "/healthz").contains("\"status\":\"ok\""));
+    // SIGHUP: rules read again, the run goes on.
+    signal(child.id(), "-HUP");
+    read_until(&mut stderr, &mut said, "reloaded; state kept");
+    append(&log, &lines[1000..]);
+    wait_checkpoint(
+        &dir.path("watch.db"),
+        std::fs::metadata(&log).unwrap().len(),
+    );
+    rustix_kill(child.id());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let out = bin()
+        .args(["watch", "--once", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let watched = ids(&std::fs::read_to_string(dir.path("alerts.ndjson")).unwrap());
+    assert_eq!(watched, hunt_ids(&log));
 }

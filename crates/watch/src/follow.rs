@@ -118,6 +118,20 @@ impl Follower {
         out
     }
 
+    /// Files followed, and the bytes written to them not read yet.
+    pub fn lag(&self) -> (u64, u64) {
+        let behind = self
+            .files
+            .values()
+            .map(|f| {
+                f.file
+                    .metadata()
+                    .map_or(0, |m| m.len().saturating_sub(f.offset))
+            })
+            .sum();
+        (self.files.len() as u64, behind)
+    }
+
     /// The files the paths name now.
     fn discover(&self) -> Vec<PathBuf> {
         let mut out = Vec::new();

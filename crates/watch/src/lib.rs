@@ -6,3 +6,4 @@
 
 pub mod follow;
 pub mod ingest;
+pub mod metrics;

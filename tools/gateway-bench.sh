@@ -23,8 +23,9 @@
 #   --soak S            then run the gateway alone at --soak-rate for S seconds, sampling its
 #                       memory every 10 s (e.g. --soak 600)
 #   --soak-rate R       (default 5000)   --soak-only   skip the comparison, soak only
-#   --no-build          use the binaries already in target/release
-#   --modelward PATH    the modelward binary to measure (default: build target/release/modelward)
+#   --no-build          use the binaries already built
+#   --bin-dir DIR       take modelward and simulate-llm-traffic from DIR (e.g. a build of
+#                       another checkout) instead of building them into target/release
 #   --quiet-wait S      before each run, wait up to S s for the machine to be idle (120)
 #   --out DIR           results (default target/gateway-bench; the gateway's log is deleted
 #                       at the end unless --keep-log)
@@ -43,7 +44,7 @@ soak=0
 soak_rate=5000
 soak_only=0
 build=1
-modelward=""
+bin_dir=""
 out="$root/target/gateway-bench"
 keep_log=0
 quiet_wait=120
@@ -57,7 +58,7 @@ while [ $# -gt 0 ]; do
         --soak-rate) soak_rate=$2; shift 2 ;;
         --soak-only) soak_only=1; shift ;;
         --no-build) build=0; shift ;;
-        --modelward) modelward=$2; shift 2 ;;
+        --bin-dir) bin_dir=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --keep-log) keep_log=1; shift ;;
         --quiet-wait) quiet_wait=$2; shift 2 ;;
@@ -74,15 +75,17 @@ litellm_url="http://127.0.0.1:$ll_port"
 
 # --- binaries -----------------------------------------------------------------------------
 if [ "$build" = 1 ]; then
-    if [ -z "$modelward" ]; then
-        (cd "$root" && cargo build --release -q -p modelward)
+    if [ -z "$bin_dir" ]; then
+        (cd "$root" && cargo build --release -q -p modelward -p modelward-corpus --bin modelward --bin simulate-llm-traffic)
     fi
     (cd "$root" && cargo build --release -q -p modelward-gateway --example bench_upstream --example bench_load)
 fi
-modelward=${modelward:-$root/target/release/modelward}
+bin_dir=${bin_dir:-$root/target/release}
+modelward=$bin_dir/modelward
+simulator=$bin_dir/simulate-llm-traffic
 upstream_bin=$root/target/release/examples/bench_upstream
 load_bin=$root/target/release/examples/bench_load
-for b in "$modelward" "$upstream_bin" "$load_bin"; do
+for b in "$modelward" "$simulator" "$upstream_bin" "$load_bin"; do
     [ -x "$b" ] || { echo "gateway-bench: $b is missing (run without --no-build)" >&2; exit 1; }
 done
 
@@ -100,6 +103,18 @@ mkdir -p "$out"
 rm -f "$out"/results.ndjson "$out"/runs.tsv "$out"/search.* "$out"/soak* "$out"/incidents.db* "$out"/llm.ndjson "$out"/*.log
 results=$out/results.ndjson
 runs=$out/runs.tsv
+
+# The requests: the ticket texts of the simulator's benign batch job (144,000 of them, used in
+# turn, their ticket numbers counting up), so that detection sees a heavy but ordinary job.
+"$simulator" --profiles batch_job --span 12d --seed 7 --out "$out/sim.ndjson" 2>/dev/null
+python3 - "$out/sim.ndjson" "$out/prompts.ndjson" <<'PY'
+import json, re, sys
+with open(sys.argv[1]) as f, open(sys.argv[2], "w") as out:
+    for line in f:
+        text = json.loads(line)["request"]["messages"][-1]["content"]
+        out.write(json.dumps(re.sub(r"^Summarise support ticket #\d+: ", "", text)) + "\n")
+PY
+rm -f "$out/sim.ndjson"
 
 # --- processes ------------------------------------------------------------------------------
 pids=()
@@ -246,7 +261,7 @@ load() {
     settle
     cpu0=$(cpu_of "$pid") up0=$(cpu_of "$upstream_pid") m0=$(machine_busy)
     "$load_bin" --url "$url" --rate "$rate" --duration "$secs" --connections "$connections" \
-        --label "$name" --json "$results" $stream "${key[@]}" | tee -a "$out/load.log"
+        --label "$name" --json "$results" --prompts "$out/prompts.ndjson" $stream "${key[@]}" | tee -a "$out/load.log"
     cpu1=$(cpu_of "$pid") up1=$(cpu_of "$upstream_pid") m1=$(machine_busy)
     local health=""
     if [ "$name" = gateway ]; then
@@ -309,7 +324,8 @@ if [ "$soak" -gt 0 ]; then
     : >"$out/soak_rss.tsv"
     settle
     "$load_bin" --url "$gateway_url" --rate "$soak_rate" --duration "$soak" --warmup 0 \
-        --connections "$connections" --label soak --json "$out/soak.ndjson" >"$out/soak.log" 2>&1 &
+        --connections "$connections" --label soak --json "$out/soak.ndjson" \
+        --prompts "$out/prompts.ndjson" >"$out/soak.log" 2>&1 &
     soak_pid=$!
     start=$(date +%s)
     while kill -0 "$soak_pid" 2>/dev/null; do

@@ -15,9 +15,12 @@
 //! had waited by then as their (lower-bound) latency: an overloaded server is not flattered by
 //! the requests it never answered.
 //!
-//! Each request is an OpenAI chat completion (`POST /v1/chat/completions`) shaped like a batch
-//! job's (a ticket to summarise in 60 random words: no two requests alike, so detection sees
-//! ordinary traffic), from `--keys` API keys in turn (default 8), or all with `--key KEY`.
+//! Each request is an OpenAI chat completion (`POST /v1/chat/completions`) as the simulator's
+//! benign batch job sends it (`simulate-llm-traffic --profiles batch_job`: "Summarise support
+//! ticket #N: ..."), the ticket texts taken in turn from `--prompts FILE` (one JSON string a
+//! line; tools/gateway-bench.sh makes it with the simulator) and the ticket numbers counting
+//! up, so that in-path detection sees a heavy but ordinary batch job; from `--keys` API keys
+//! in turn (default 8), or all with `--key KEY`.
 //!
 //! ```sh
 //! cargo run --release -p modelward-gateway --example bench_load -- \
@@ -60,12 +63,14 @@ struct Options {
     grace: Duration,
     label: String,
     json: Option<std::path::PathBuf>,
+    /// Ticket texts to summarise, used in turn.
+    prompts: Vec<String>,
 }
 
 const USAGE: &str =
     "bench_load --url http://HOST:PORT --rate N --duration SECONDS [--warmup SECONDS] \
 [--stream] [--connections N] [--threads N] [--keys N | --key KEY] [--model NAME] [--path PATH] \
-[--timeout SECONDS] [--grace SECONDS] [--label TEXT] [--json FILE]";
+[--timeout SECONDS] [--grace SECONDS] [--label TEXT] [--json FILE] [--prompts FILE]";
 
 fn options() -> Result<Options, String> {
     let mut url = None;
@@ -87,6 +92,7 @@ fn options() -> Result<Options, String> {
         grace: Duration::from_secs(5),
         label: String::new(),
         json: None,
+        prompts: Vec::new(),
     };
     let seconds = |name: &str, v: String| -> Result<Duration, String> {
         let s: f64 = v.parse().map_err(|e| format!("{name}: {e}"))?;
@@ -122,6 +128,19 @@ fn options() -> Result<Options, String> {
             "--grace" => o.grace = seconds(&a, v)?,
             "--label" => o.label = v,
             "--json" => o.json = Some(v.into()),
+            "--prompts" => {
+                let text =
+                    std::fs::read_to_string(&v).map_err(|e| format!("--prompts {v}: {e}"))?;
+                for (i, line) in text
+                    .lines()
+                    .enumerate()
+                    .filter(|(_, l)| !l.trim().is_empty())
+                {
+                    let p: String = serde_json::from_str(line)
+                        .map_err(|e| format!("--prompts {v}:{}: {e}", i + 1))?;
+                    o.prompts.push(p);
+                }
+            }
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
@@ -495,7 +514,7 @@ async fn send(o: &Options, conn: &mut Option<Conn>, job: &Job, stats: &mut Stats
     Outcome::Io
 }
 
-/// Words the requests' texts are drawn from.
+/// Words the requests' texts are drawn from without `--prompts`.
 const WORDS: [&str; 64] = [
     "account",
     "after",
@@ -563,27 +582,38 @@ const WORDS: [&str; 64] = [
     "weekly",
 ];
 
-/// A chat completion request: summarise ticket `seq`, its text random words (xorshift from
-/// `seq`), so that no two requests are alike.
+/// The batch job's system prompt (crates/corpus/src/sim/batch_job.rs).
+const SYSTEM: &str = "You summarise customer support tickets for the weekly quality review. \
+Reply with one line: Summary, customer sentiment, requested action, priority.";
+
+/// A chat completion request as the simulator's benign batch job sends it: summarise ticket
+/// `seq` (its number counting up, so no two requests are alike), its text the next of
+/// `--prompts` (else 60 random words, which are not natural queries: PRADA, MW-TH-0003, may
+/// take a long run of them for an extraction attack).
 fn request_body(o: &Options, seq: u64) -> String {
-    let mut x = seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut text = String::with_capacity(512);
-    for i in 0..60 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        if i > 0 {
-            text.push(' ');
+    let text = if o.prompts.is_empty() {
+        let mut x = seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut text = String::with_capacity(512);
+        for i in 0..60 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if i > 0 {
+                text.push(' ');
+            }
+            text.push_str(WORDS[(x % WORDS.len() as u64) as usize]);
         }
-        text.push_str(WORDS[(x % WORDS.len() as u64) as usize]);
-    }
+        text
+    } else {
+        o.prompts[(seq % o.prompts.len() as u64) as usize].clone()
+    };
     let mut body = json!({
         "model": o.model,
         "messages": [
-            {"role": "system", "content": "You summarise support tickets in one sentence."},
-            {"role": "user", "content": format!("Summarise ticket #{seq}: {text}")},
+            {"role": "system", "content": SYSTEM},
+            {"role": "user", "content": format!("Summarise support ticket #{}: {text}", 100_000 + seq)},
         ],
-        "max_tokens": 64,
+        "max_tokens": 300,
         "temperature": 0.2,
     });
     if o.stream {

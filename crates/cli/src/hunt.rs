@@ -254,30 +254,11 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     })
 }
 
-/// The engine `hunt` and the gateway run: the rules (the built-in pack unless `no_builtin`,
-/// and the user's), the detectors and analyzers (none without the built-in pack), the
-/// exceptions. Rules that fail to load are reported (and returned as `true`: the run goes on
-/// with the others); no rule at all is an error.
-pub fn build_engine(
-    source_rules: &RuleSource,
-    detector_settings: modelward_detectors::Settings,
-    behavior_settings: modelward_behavior::Settings,
-    exceptions: modelward_engine::Exceptions,
-    options: EngineOptions,
-    quiet: bool,
-) -> Result<(modelward_engine::Engine, bool)> {
-    build_engine_within(
-        source_rules,
-        modelward_rule::Limits::default(),
-        detector_settings,
-        behavior_settings,
-        exceptions,
-        options,
-        quiet,
-    )
-}
-
-/// [`build_engine`] with rules loaded within `limits` (`[rules]` in the configuration).
+/// The engine `hunt`, the gateway and `watch` run: the rules (the built-in pack unless
+/// `no_builtin`, and the user's) loaded within `limits` (`[rules]` in the configuration), the
+/// detectors and analyzers (none without the built-in pack), the exceptions. Rules that fail
+/// to load are reported (and returned as `true`: the run goes on with the others); no rule at
+/// all is an error.
 pub fn build_engine_within(
     source_rules: &RuleSource,
     limits: modelward_rule::Limits,

@@ -31,6 +31,7 @@ const SETTLE_MS: i64 = 10_000;
 /// exceptions, for records of `source`.
 pub fn engine(options: &mut Options, config: &Path, source: SourceKind) -> Result<Engine> {
     let rules = options.rules.take().unwrap_or_default();
+    let limits = rules.limits();
     let source_rules = RuleSource {
         rules: rules.paths.unwrap_or_default(),
         no_builtin: rules.builtin == Some(false),
@@ -43,8 +44,9 @@ pub fn engine(options: &mut Options, config: &Path, source: SourceKind) -> Resul
         .unwrap_or_default()
         .settings(&detector_settings.disabled);
     let exceptions = crate::config::resolve_exceptions(options.exceptions.take(), Some(config))?;
-    let (engine, _) = crate::hunt::build_engine(
+    let (engine, _) = crate::hunt::build_engine_within(
         &source_rules,
+        limits,
         detector_settings,
         behavior_settings,
         exceptions,

@@ -5,7 +5,8 @@
 //! refuses a file written by a newer modelward. Each kind of data has its own module and its
 //! own tables: the model [`inventory`], the behavioural analyzers' [`baselines`], the
 //! [`incidents`] with their evidence, the append-only action [`audit`] log and the
-//! [`enforcement`] state an inline gateway reads, and the [`gateway`]'s own state.
+//! [`enforcement`] state an inline gateway reads, the [`gateway`]'s own state, `watch`'s
+//! checkpoints and the models' weight [`fingerprints`].
 //!
 //! ```
 //! use modelward_store::{inventory::ArtifactRecord, Store};
@@ -31,6 +32,7 @@
 pub mod audit;
 pub mod baselines;
 pub mod enforcement;
+pub mod fingerprints;
 pub mod gateway;
 pub mod incidents;
 pub mod inventory;

@@ -9,7 +9,8 @@ use rusqlite::Connection;
 use crate::StoreError;
 
 /// Every migration, in order. Version 1: the model inventory; 2: behavioural baselines;
-/// 3: incidents, the action audit log and the enforcement state.
+/// 3: incidents, the action audit log and the enforcement state; 4: incident revisions;
+/// 5: the gateway's state; 6: `watch` checkpoints; 7: weight fingerprints.
 pub const MIGRATIONS: &[&str] = &[
     // 1: the model inventory (see the `inventory` module).
     "CREATE TABLE inventory_roots (
@@ -182,6 +183,28 @@ pub const MIGRATIONS: &[&str] = &[
         snapshot    BLOB NOT NULL,
         updated_at  INTEGER NOT NULL
     );",
+    // 7: weight fingerprints of registered models (see the `fingerprints` module).
+    "CREATE TABLE fingerprint_models (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        name        TEXT NOT NULL UNIQUE,
+        key_id      TEXT NOT NULL,
+        method      TEXT NOT NULL,
+        sources     TEXT NOT NULL,
+        skipped     TEXT NOT NULL,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE TABLE fingerprint_tensors (
+        model_id       INTEGER NOT NULL REFERENCES fingerprint_models (id),
+        seq            INTEGER NOT NULL,
+        name           TEXT NOT NULL,
+        shape          TEXT NOT NULL,
+        dtype          TEXT NOT NULL,
+        select_samples INTEGER NOT NULL,
+        test_samples   INTEGER NOT NULL,
+        bits           BLOB NOT NULL,
+        PRIMARY KEY (model_id, seq)
+    );
+    CREATE INDEX fingerprint_tensors_shape ON fingerprint_tensors (shape);",
 ];
 
 /// The schema version this build writes.

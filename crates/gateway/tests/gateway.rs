@@ -36,6 +36,28 @@ struct Running {
     dir: std::path::PathBuf,
 }
 
+impl Running {
+    /// Stops the gateway and removes its folder.
+    fn done(self) {
+        let _ = self.stop.send(());
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A folder with a store at `incidents.db`.
+fn database(
+    name: &str,
+) -> (
+    std::path::PathBuf,
+    std::path::PathBuf,
+    modelward_store::Store,
+) {
+    let dir = scratch(name);
+    let db = dir.join("incidents.db");
+    let store = modelward_store::Store::open(&db).unwrap();
+    (dir, db, store)
+}
+
 fn scratch(name: &str) -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("gateway-{name}-{}", std::process::id()));
@@ -182,8 +204,7 @@ async fn a_call_is_proxied_and_logged_without_the_key() {
         panic!("partial")
     };
     assert_eq!(fields["api_key"]["id"], json!(key_id(KEY)));
-    let _ = g.stop.send(());
-    let _ = std::fs::remove_dir_all(&g.dir);
+    g.done();
 }
 
 #[tokio::test]
@@ -218,8 +239,7 @@ async fn a_stream_is_forwarded_as_it_comes_and_reassembled_for_the_log() {
         "Hello there!"
     );
     assert!(lines[0]["timings"]["first_token_ms"].is_u64());
-    let _ = g.stop.send(());
-    let _ = std::fs::remove_dir_all(&g.dir);
+    g.done();
 }
 
 fn measure(kind: &str, target: &str, params: Value) -> Measure {
@@ -237,9 +257,7 @@ fn measure(kind: &str, target: &str, params: Value) -> Measure {
 
 #[tokio::test]
 async fn a_measure_put_in_the_database_applies_to_the_next_request() {
-    let dir = scratch("measures-db");
-    let db = dir.join("incidents.db");
-    let mut store = modelward_store::Store::open(&db).unwrap();
+    let (dir, db, mut store) = database("measures-db");
     let g = start("measures", json!({"database": db})).await;
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = watch_store(
@@ -296,17 +314,14 @@ async fn a_measure_put_in_the_database_applies_to_the_next_request() {
     assert_eq!(a.requests, refused);
     assert!(a.in_force_at <= a.first_applied.unwrap() && a.first_applied <= a.last_applied);
     assert_eq!(store.gateways_seen(0).unwrap().len(), 1);
-    let _ = g.stop.send(());
-    let _ = std::fs::remove_dir_all(&g.dir);
+    g.done();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
 async fn virtual_keys_teams_policy_and_forwarded_addresses() {
     use modelward_gateway::keys::{issue, Limits};
-    let dir = scratch("virtual-keys-db");
-    let db = dir.join("incidents.db");
-    let mut store = modelward_store::Store::open(&db).unwrap();
+    let (dir, db, mut store) = database("virtual-keys-db");
     let (alice, stored) = issue(
         [1; 24],
         "alice",
@@ -404,17 +419,14 @@ async fn virtual_keys_teams_policy_and_forwarded_addresses() {
     sync.sync().unwrap();
     let (status, body) = call(bob, None).await;
     assert_eq!(status, 401, "{body}");
-    let _ = g.stop.send(());
-    let _ = std::fs::remove_dir_all(&g.dir);
+    g.done();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
 async fn only_virtual_keys_and_tokens_a_minute() {
     use modelward_gateway::keys::{issue, Limits};
-    let dir = scratch("tpm-db");
-    let db = dir.join("incidents.db");
-    let mut store = modelward_store::Store::open(&db).unwrap();
+    let (dir, db, mut store) = database("tpm-db");
     // 10 tokens a minute; the upstream's answers use 8 each.
     let limits = Limits {
         tokens_per_minute: Some(10),
@@ -467,8 +479,7 @@ async fn only_virtual_keys_and_tokens_a_minute() {
         log_lines(&g.log).pop().unwrap()["client"]["ip"],
         "127.0.0.1"
     );
-    let _ = g.stop.send(());
-    let _ = std::fs::remove_dir_all(&g.dir);
+    g.done();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -590,8 +601,7 @@ async fn credentials_in_completions_are_masked_whole_and_streamed_and_logged_for
     // An answer without credentials is untouched.
     let (_, plain) = json_of(post(&g.url, "/v1/chat/completions", &chat(false)).await).await;
     assert_eq!(plain["choices"][0]["message"]["content"], "Hello there!");
-    let _ = g.stop.send(());
-    let _ = std::fs::remove_dir_all(&g.dir);
+    g.done();
 }
 
 #[tokio::test]
@@ -671,8 +681,7 @@ async fn revoked_keys_and_rate_limits() {
     ] {
         assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
     }
-    let _ = g.stop.send(());
-    let _ = std::fs::remove_dir_all(&g.dir);
+    g.done();
 }
 
 #[tokio::test]
@@ -723,8 +732,7 @@ async fn reduced_output_detail_strips_logprobs_both_ways() {
         g.upstream.requests().last().unwrap().body["logit_bias"],
         biased["logit_bias"]
     );
-    let _ = g.stop.send(());
-    let _ = std::fs::remove_dir_all(&g.dir);
+    g.done();
 }
 
 #[tokio::test]
@@ -801,8 +809,7 @@ async fn perturbed_output_is_deterministic_per_principal_whole_and_streamed() {
     let lines = wait_log(&g.log, 5).await;
     assert_eq!(lines[1]["modelward"]["measures"], json!(["perturb_output"]));
     assert!(lines[4]["modelward"].get("measures").is_none());
-    let _ = g.stop.send(());
-    let _ = std::fs::remove_dir_all(&g.dir);
+    g.done();
 }
 
 #[tokio::test]
@@ -878,8 +885,7 @@ async fn bad_requests_and_a_dead_upstream_get_clear_errors() {
         metrics.contains("modelward_gateway_upstream_retries_total 2"),
         "{metrics}"
     );
-    let _ = g.stop.send(());
-    let _ = std::fs::remove_dir_all(&g.dir);
+    g.done();
 }
 
 #[tokio::test]
@@ -907,8 +913,7 @@ async fn a_client_trickling_its_body_gets_408() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(start.elapsed() < Duration::from_secs(2));
     assert!(g.upstream.requests().is_empty());
-    let _ = g.stop.send(());
-    let _ = std::fs::remove_dir_all(&g.dir);
+    g.done();
 }
 
 #[tokio::test]
@@ -929,8 +934,7 @@ async fn a_client_that_leaves_mid_stream_ends_the_upstream_stream() {
     // The call is still logged, with what had come.
     let lines = wait_log(&g.log, 1).await;
     assert_eq!(lines.len(), 1);
-    let _ = g.stop.send(());
-    let _ = std::fs::remove_dir_all(&g.dir);
+    g.done();
 }
 
 #[tokio::test]
@@ -962,8 +966,7 @@ async fn reduced_output_detail_can_cap_instead_of_strip() {
             .0,
         400
     );
-    let _ = g.stop.send(());
-    let _ = std::fs::remove_dir_all(&g.dir);
+    g.done();
 }
 
 #[tokio::test]
@@ -989,8 +992,7 @@ async fn proof_of_work_grows_harder_with_the_callers_rate() {
     assert_eq!(bits[0], 4);
     assert!(bits.windows(2).all(|w| w[0] <= w[1]), "{bits:?}");
     assert!(*bits.last().unwrap() >= 5, "{bits:?}");
-    let _ = g.stop.send(());
-    let _ = std::fs::remove_dir_all(&g.dir);
+    g.done();
 }
 
 #[tokio::test]
@@ -1026,6 +1028,5 @@ async fn proof_of_work_is_asked_and_a_solution_is_good_once() {
     let again = client().request(with(&solution)).await.unwrap();
     assert_eq!(again.status(), 428);
     assert_eq!(g.upstream.requests().len(), 1);
-    let _ = g.stop.send(());
-    let _ = std::fs::remove_dir_all(&g.dir);
+    g.done();
 }

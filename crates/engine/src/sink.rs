@@ -10,6 +10,10 @@ pub enum SinkError {
     Io(#[from] std::io::Error),
     #[error("serializing an alert: {0}")]
     Json(#[from] serde_json::Error),
+    /// A sink of another crate failed (a SIEM that did not take every alert, ...): its own
+    /// typed error.
+    #[error(transparent)]
+    Output(Box<dyn std::error::Error + Send + Sync>),
 }
 
 pub trait AlertSink {

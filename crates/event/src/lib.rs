@@ -21,6 +21,7 @@
 //! and CIDR ranges ([`ip`]), FNV-1a hashes and stable ids ([`hash`]), and the file
 //! extensions of models and datasets ([`objects`]).
 
+pub mod csv;
 mod event;
 pub mod fields;
 pub mod glob;

@@ -40,6 +40,8 @@ use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
+use modelward_http::{redact_url, status_text};
+pub use modelward_http::{Clock, SystemClock};
 use serde::Deserialize;
 use sha2::Sha256;
 
@@ -64,8 +66,6 @@ pub const DEFAULT_RETRIES: u32 = 3;
 pub const MAX_RETRIES: u32 = 10;
 pub const DEFAULT_BACKOFF_MS: u64 = 500;
 
-/// How much of an error answer's body goes into the failure.
-const BODY_EXCERPT_CHARS: usize = 200;
 /// How much of an answer's body is read at all.
 const BODY_READ_LIMIT: u64 = 16 * 1024;
 /// Headers the executor sets itself; the config may not set them.
@@ -173,26 +173,6 @@ pub enum WebhookConfigError {
     },
 }
 
-/// Where the executor gets the time and how it waits between attempts: the system clock, or
-/// a test's recording stand-in.
-pub trait Clock: Send {
-    fn now(&self) -> SystemTime;
-    fn sleep(&mut self, wait: Duration);
-}
-
-/// The system clock; waits with [`std::thread::sleep`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> SystemTime {
-        SystemTime::now()
-    }
-    fn sleep(&mut self, wait: Duration) {
-        std::thread::sleep(wait);
-    }
-}
-
 /// Carries out actions by POSTing the signed action document to one URL.
 pub struct WebhookExecutor {
     config: WebhookConfig,
@@ -212,13 +192,7 @@ impl WebhookExecutor {
     /// Checks the config (URL, secret, action kinds, headers) and makes the HTTP agent.
     pub fn new(config: WebhookConfig) -> Result<WebhookExecutor, WebhookConfigError> {
         check(&config)?;
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_millis(config.timeout_ms)))
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .user_agent(concat!("modelward/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+        let agent = modelward_http::plain_agent(Duration::from_millis(config.timeout_ms));
         Ok(WebhookExecutor {
             config,
             agent,
@@ -254,22 +228,22 @@ impl WebhookExecutor {
         }
         let mut response = match request.send(body) {
             Ok(response) => response,
-            Err(error) => return classify_error(error, self.config.timeout_ms),
+            Err(error) => {
+                let failure =
+                    modelward_http::classify(&error, Duration::from_millis(self.config.timeout_ms));
+                return if failure.retry {
+                    Attempt::Retry {
+                        why: failure.why,
+                        retry_after: None,
+                    }
+                } else {
+                    Attempt::Fatal(failure.why)
+                };
+            }
         };
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let text = response
-            .body_mut()
-            .with_config()
-            .limit(BODY_READ_LIMIT)
-            .lossy_utf8(true)
-            .read_to_string()
-            .unwrap_or_default();
+        let retry_after = modelward_http::retry_after(response.headers());
+        let text = modelward_http::read_text(&mut response, BODY_READ_LIMIT);
         match status {
             200..=299 => Attempt::Done(status),
             429 | 500..=599 => Attempt::Retry {
@@ -350,35 +324,6 @@ enum Attempt {
     Fatal(String),
 }
 
-fn classify_error(error: ureq::Error, timeout_ms: u64) -> Attempt {
-    use ureq::Error as E;
-    match error {
-        E::Timeout(_) => Attempt::Retry {
-            why: format!("no answer within {timeout_ms} ms"),
-            retry_after: None,
-        },
-        E::Io(_) | E::ConnectionFailed | E::HostNotFound | E::Protocol(_) => Attempt::Retry {
-            why: format!("connection: {error}"),
-            retry_after: None,
-        },
-        other => Attempt::Fatal(format!("request: {other}")),
-    }
-}
-
-fn status_text(status: u16, body: &str) -> String {
-    let excerpt: String = body
-        .trim()
-        .chars()
-        .take(BODY_EXCERPT_CHARS)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if excerpt.is_empty() {
-        format!("HTTP {status}")
-    } else {
-        format!("HTTP {status}: {excerpt}")
-    }
-}
-
 fn count(attempts: u32) -> String {
     if attempts == 1 {
         "1 attempt".to_string()
@@ -391,34 +336,12 @@ fn unix_seconds(at: SystemTime) -> u64 {
     at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// The scheme and host of a URL, without path, query or credentials.
-fn redact_url(url: &str) -> String {
-    match url.parse::<ureq::http::Uri>() {
-        Ok(uri) => match (uri.scheme_str(), uri.host()) {
-            (Some(scheme), Some(host)) => match uri.port_u16() {
-                Some(port) => format!("{scheme}://{host}:{port}/…"),
-                None => format!("{scheme}://{host}/…"),
-            },
-            _ => "<url>".to_string(),
-        },
-        Err(_) => "<url>".to_string(),
-    }
-}
-
 fn check(config: &WebhookConfig) -> Result<(), WebhookConfigError> {
     let name = &config.name;
     if name.trim().is_empty() {
         return Err(WebhookConfigError::NoName);
     }
-    let url_ok = config
-        .url
-        .parse::<ureq::http::Uri>()
-        .ok()
-        .is_some_and(|uri| {
-            matches!(uri.scheme_str(), Some("http" | "https"))
-                && uri.host().is_some_and(|h| !h.is_empty())
-        });
-    if !url_ok {
+    if !modelward_http::is_http_url(&config.url) {
         return Err(WebhookConfigError::BadUrl(name.clone()));
     }
     if config.secret.is_empty() {

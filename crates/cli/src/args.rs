@@ -24,6 +24,10 @@ pub enum Command {
     /// Inventory of model artifacts: scan, verify integrity, find model files by their bytes.
     #[command(subcommand)]
     Inventory(InventoryCommand),
+    /// Weight fingerprints: record a model's, and recognise it in converted, quantized,
+    /// renamed or fine-tuned copies with a false-match probability.
+    #[command(subcommand)]
+    Fingerprint(FingerprintCommand),
     /// Incidents and playbook PB-53: list, show, move along the flow, act, report, export.
     Incident(IncidentArgs),
     /// The inline OpenAI-compatible gateway: proxies LLM calls, applies the measures in
@@ -438,5 +442,70 @@ pub enum InventoryCommand {
         /// No progress bar and no summary.
         #[arg(long, short)]
         quiet: bool,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FingerprintFormat {
+    Table,
+    Json,
+}
+
+#[derive(Subcommand)]
+pub enum FingerprintCommand {
+    /// Fingerprint a model's tensors and record them: each PATH is one model (a file, or a
+    /// folder whose tensor files, e.g. shards, make one model); a model of the same name is
+    /// replaced.
+    Build {
+        /// Model files or folders (safetensors, GGUF, npy, npz).
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// The database (SQLite), created if missing.
+        #[arg(long, value_name = "FILE", default_value = "modelward.db")]
+        db: PathBuf,
+        /// The model's name (one PATH only) [default: the file's or folder's name].
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// The environment variable holding the secret key [default:
+        /// MODELWARD_FINGERPRINT_KEY; when unset, the public key is used].
+        #[arg(long, value_name = "VAR")]
+        key_env: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: FingerprintFormat,
+        /// No warnings about the key.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Compare suspect files (or every tensor file under suspect folders) with every recorded
+    /// model: matching tensors, agreement and false-match probability (exit 1 on a match).
+    Match {
+        /// Suspect files or folders.
+        #[arg(required = true, value_name = "SUSPECT")]
+        suspects: Vec<PathBuf>,
+        /// The database written by `fingerprint build`.
+        #[arg(long, value_name = "FILE", default_value = "modelward.db")]
+        db: PathBuf,
+        /// The environment variable holding the secret key (as for build).
+        #[arg(long, value_name = "VAR")]
+        key_env: Option<String>,
+        /// A match is a false-match probability at most this [default: 1e-9].
+        #[arg(long, value_name = "P")]
+        threshold: Option<f64>,
+        /// Output format: a table, or one JSON document per suspect with every pair.
+        #[arg(long, value_enum, default_value = "table")]
+        format: FingerprintFormat,
+        /// No summary and no warnings.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// The recorded models.
+    List {
+        /// The database written by `fingerprint build`.
+        #[arg(long, value_name = "FILE", default_value = "modelward.db")]
+        db: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: FingerprintFormat,
     },
 }

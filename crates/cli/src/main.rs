@@ -7,6 +7,7 @@ mod args;
 mod baselines;
 mod builtin;
 mod config;
+mod fingerprint;
 mod gateway;
 mod hunt;
 mod incident;
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         args::Command::Hunt(a) => hunt::run(a),
         args::Command::Rules(r) => rules::run(r),
         args::Command::Inventory(i) => inventory::run(i),
+        args::Command::Fingerprint(f) => fingerprint::run(f),
         args::Command::Incident(i) => incident::run(i),
         args::Command::Gateway(g) => gateway::main(g),
         args::Command::Watch(w) => watch::run(&w.config, w.once),

@@ -1,0 +1,429 @@
+//! `modelward fingerprint build|match|list`: weight fingerprints (docs/fingerprint.md).
+//!
+//! Exit codes: `build` 0, or 2 when a path could not be read; `match` 0 no suspect matches a
+//! registered model, 1 one does, 2 an error (an error wins); `list` 0.
+
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use modelward_fingerprint::matching::MODEL_MATCH_P;
+use modelward_fingerprint::store::{self as fpstore, Source};
+use modelward_fingerprint::{read, Key, ModelMatch, ModelPrint, Plans, Suspect};
+use modelward_inventory::blob::FileBlob;
+use modelward_inventory::walk::{walk, Item};
+use modelward_store::Store;
+use serde_json::{json, Value};
+
+use crate::args::{FingerprintCommand, FingerprintFormat};
+
+const DEFAULT_KEY_ENV: &str = "MODELWARD_FINGERPRINT_KEY";
+
+pub fn run(cmd: FingerprintCommand) -> Result<u8> {
+    match cmd {
+        FingerprintCommand::Build {
+            paths,
+            db,
+            name,
+            key_env,
+            format,
+            quiet,
+        } => build(&paths, &db, name, key_env, format, quiet),
+        FingerprintCommand::Match {
+            suspects,
+            db,
+            key_env,
+            threshold,
+            format,
+            quiet,
+        } => matching(&suspects, &db, key_env, threshold, format, quiet),
+        FingerprintCommand::List { db, format } => list(&db, format),
+    }
+}
+
+/// The key from `VAR` (by default `MODELWARD_FINGERPRINT_KEY`); the public key, with a
+/// warning, when the default variable is unset.
+fn key(var: Option<String>, quiet: bool) -> Result<Key> {
+    let named = var.is_some();
+    let var = var.unwrap_or_else(|| DEFAULT_KEY_ENV.to_string());
+    match std::env::var_os(&var) {
+        Some(v) if !v.is_empty() => Ok(Key::new(v.as_encoded_bytes())),
+        _ if named => bail!("--key-env {var}: the variable is not set"),
+        _ => {
+            if !quiet {
+                eprintln!(
+                    "modelward: warning: {var} is not set: the public key is used (anyone can compute where it samples; set a secret in {var})"
+                );
+            }
+            Ok(Key::public())
+        }
+    }
+}
+
+/// Tensor files under `path` (itself, when a file), in path order.
+fn files(path: &Path, errors: &mut Vec<String>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    walk(path, &mut |item| match item {
+        Item::File { path, .. } => out.push(path),
+        Item::SavedModel { .. } => {}
+        Item::Error(e) => errors.push(e.to_string()),
+    });
+    out
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn default_name(path: &Path) -> String {
+    let p = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let name = if p.is_dir() {
+        p.file_name()
+    } else {
+        p.file_stem()
+    };
+    name.map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
+}
+
+fn build(
+    paths: &[PathBuf],
+    db: &Path,
+    name: Option<String>,
+    key_env: Option<String>,
+    format: FingerprintFormat,
+    quiet: bool,
+) -> Result<u8> {
+    if name.is_some() && paths.len() > 1 {
+        bail!("--name names one model: give one PATH (a file, or a folder of its shards)");
+    }
+    let key = key(key_env, quiet)?;
+    let mut store =
+        Store::open(db).with_context(|| format!("fingerprint database {}", db.display()))?;
+    let mut plans = Plans::default();
+    let mut out = BufWriter::new(io::stdout().lock());
+    let mut failed = false;
+    for path in paths {
+        let name = name.clone().unwrap_or_else(|| default_name(path));
+        let mut print = ModelPrint::new(&name, &key);
+        let mut sources = Vec::new();
+        let mut errors = Vec::new();
+        for file in files(path, &mut errors) {
+            let shown = file.display().to_string();
+            let blob = match FileBlob::open(&file) {
+                Ok(b) => b,
+                Err(e) => {
+                    errors.push(format!("{shown}: {e}"));
+                    continue;
+                }
+            };
+            let tensors = match read::tensors(&blob) {
+                Ok(Some(t)) => t,
+                Ok(None) => {
+                    if file == *path {
+                        errors.push(format!("{shown}: not a tensor file modelward reads (safetensors, GGUF, npy, npz)"));
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    errors.push(format!("{shown}: {e}"));
+                    continue;
+                }
+            };
+            if let Err(e) = print.add(&key, &mut plans, &blob, &tensors) {
+                errors.push(format!("{shown}: {e}"));
+                continue;
+            }
+            sources.push(Source {
+                path: std::fs::canonicalize(&file)
+                    .unwrap_or(file.clone())
+                    .display()
+                    .to_string(),
+                format: tensors.format.clone(),
+                size: blob_size(&file),
+            });
+        }
+        for e in &errors {
+            eprintln!("modelward: {e}");
+        }
+        failed |= !errors.is_empty();
+        if print.tensors.is_empty() {
+            eprintln!(
+                "modelward: {}: no tensor large enough to fingerprint (nothing recorded)",
+                path.display()
+            );
+            failed = true;
+            continue;
+        }
+        fpstore::save(&mut store, &print, &sources, now())?;
+        match format {
+            FingerprintFormat::Json => writeln!(
+                out,
+                "{}",
+                json!({
+                    "model": print.name,
+                    "key_id": print.key_id,
+                    "method": print.method,
+                    "tensors": print.tensors.len(),
+                    "skipped": print.skipped.len(),
+                    "files": sources.iter().map(|s| json!({"path": s.path, "format": s.format, "size": s.size})).collect::<Vec<_>>(),
+                })
+            )?,
+            FingerprintFormat::Table => writeln!(
+                out,
+                "recorded {}: {} tensor(s) fingerprinted, {} skipped, from {} file(s); key {}",
+                print.name,
+                print.tensors.len(),
+                print.skipped.len(),
+                sources.len(),
+                print.key_id
+            )?,
+        }
+    }
+    out.flush()?;
+    Ok(if failed { 2 } else { 0 })
+}
+
+fn blob_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// A probability as `3.2e-57`, also far below what an f64 holds (from its log₁₀).
+fn show_p(log10: f64) -> String {
+    if log10 > -4.0 {
+        return format!("{:.3}", 10f64.powf(log10));
+    }
+    let e = log10.floor();
+    format!("{:.1}e{}", 10f64.powf(log10 - e), e as i64)
+}
+
+fn match_json(m: &ModelMatch, threshold: f64) -> Value {
+    json!({
+        "model": m.model,
+        "match": m.is_match(threshold),
+        "false_match_probability": m.p(),
+        "log10_false_match_probability": m.log10_p(),
+        "log10_p_pooled": m.ln_p_pooled / std::f64::consts::LN_10,
+        "log10_p_best_pair": m.ln_p_best / std::f64::consts::LN_10,
+        "agreement": m.agreement,
+        "matched_tensors": m.matched,
+        "paired_tensors": m.pairs.len(),
+        "reference_tensors": m.reference_tensors,
+        "pairs": m.pairs.iter().map(|p| json!({
+            "suspect": p.suspect,
+            "reference": p.reference,
+            "shape": p.shape,
+            "view": p.view.name(),
+            "select_agreement": p.select_agree,
+            "test_agreement": p.test_agree,
+            "bits": 128,
+            "log10_p": p.ln_p / std::f64::consts::LN_10,
+            "matched": p.matched(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn matching(
+    suspects: &[PathBuf],
+    db: &Path,
+    key_env: Option<String>,
+    threshold: Option<f64>,
+    format: FingerprintFormat,
+    quiet: bool,
+) -> Result<u8> {
+    let threshold = threshold.unwrap_or(MODEL_MATCH_P);
+    if !(threshold > 0.0 && threshold < 1.0) {
+        bail!("--threshold must be between 0 and 1");
+    }
+    let key = key(key_env, quiet)?;
+    let store = Store::open_existing(db)
+        .with_context(|| format!("fingerprint database {}", db.display()))?;
+    let mut models = Vec::new();
+    for stored in fpstore::load(&store)? {
+        if stored.print.key_id == key.id() {
+            models.push(stored.print);
+        } else if !quiet {
+            eprintln!(
+                "modelward: {}: fingerprinted with key {}, not the key given ({}): not compared",
+                stored.print.name,
+                stored.print.key_id,
+                key.id()
+            );
+        }
+    }
+    if models.is_empty() {
+        bail!(
+            "no fingerprint made with key {} in {} (`modelward fingerprint build` records them)",
+            key.id(),
+            db.display()
+        );
+    }
+    let mut out = BufWriter::new(io::stdout().lock());
+    let (mut errors, mut matches, mut compared) = (0usize, 0usize, 0usize);
+    let mut header = false;
+    for path in suspects {
+        let mut walk_errors = Vec::new();
+        for file in files(path, &mut walk_errors) {
+            let shown = file.display().to_string();
+            let blob = match FileBlob::open(&file) {
+                Ok(b) => b,
+                Err(e) => {
+                    walk_errors.push(format!("{shown}: {e}"));
+                    continue;
+                }
+            };
+            let tensors = match read::tensors(&blob) {
+                Ok(Some(t)) => t,
+                Ok(None) => {
+                    if file == *path {
+                        walk_errors.push(format!("{shown}: not a tensor file modelward reads (safetensors, GGUF, npy, npz)"));
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    walk_errors.push(format!("{shown}: {e}"));
+                    continue;
+                }
+            };
+            compared += 1;
+            let mut suspect = Suspect::new(&key, &blob, tensors.tensors);
+            let mut results = Vec::new();
+            for model in &models {
+                match suspect.compare(model) {
+                    Ok(m) => results.push(m),
+                    Err(e) => walk_errors.push(format!("{shown}: {e}")),
+                }
+            }
+            results.sort_by(|a, b| a.ln_p.total_cmp(&b.ln_p).then(a.model.cmp(&b.model)));
+            matches += results.iter().filter(|m| m.is_match(threshold)).count();
+            match format {
+                FingerprintFormat::Json => writeln!(
+                    out,
+                    "{}",
+                    json!({
+                        "suspect": shown,
+                        "format": tensors.format,
+                        "tensors": suspect_count(&tensors.skipped, &results),
+                        "key_id": key.id(),
+                        "threshold": threshold,
+                        "models": results.iter().map(|m| match_json(m, threshold)).collect::<Vec<_>>(),
+                    })
+                )?,
+                FingerprintFormat::Table => {
+                    if !header {
+                        header = true;
+                        writeln!(
+                            out,
+                            "{:<9} {:<24} {:>16} {:>9} {:>9}  SUSPECT",
+                            "VERDICT", "MODEL", "FALSE-MATCH P", "AGREEMENT", "TENSORS"
+                        )?;
+                    }
+                    for m in &results {
+                        let verdict = if m.is_match(threshold) {
+                            "match"
+                        } else {
+                            "no match"
+                        };
+                        writeln!(
+                            out,
+                            "{:<9} {:<24} {:>16} {:>9} {:>9}  {}",
+                            verdict,
+                            m.model,
+                            show_p(m.log10_p()),
+                            m.agreement.map(|a| format!("{a:.3}")).unwrap_or("-".into()),
+                            format!("{}/{}", m.matched, m.reference_tensors),
+                            shown
+                        )?;
+                        if m.is_match(threshold) {
+                            for p in m.pairs.iter().filter(|p| p.matched()) {
+                                writeln!(
+                                    out,
+                                    "    {} ~ {} {:?}{} {}/128 p={}",
+                                    p.suspect,
+                                    p.reference,
+                                    p.shape,
+                                    if p.view.name() == "identity" {
+                                        ""
+                                    } else {
+                                        " transposed"
+                                    },
+                                    p.test_agree,
+                                    show_p(p.ln_p / std::f64::consts::LN_10)
+                                )?;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for e in &walk_errors {
+            eprintln!("modelward: {e}");
+        }
+        errors += walk_errors.len();
+    }
+    out.flush()?;
+    if !quiet {
+        eprintln!(
+            "modelward: {compared} suspect file(s) against {} model(s): {matches} match(es) at false-match p ≤ {threshold:e}; {errors} error(s)",
+            models.len()
+        );
+    }
+    Ok(if errors > 0 {
+        2
+    } else if matches > 0 {
+        1
+    } else {
+        0
+    })
+}
+
+fn suspect_count(skipped: &[(String, String)], results: &[ModelMatch]) -> Value {
+    json!({
+        "skipped": skipped.len(),
+        "paired_best": results.iter().map(|m| m.pairs.len()).max().unwrap_or(0),
+    })
+}
+
+fn list(db: &Path, format: FingerprintFormat) -> Result<u8> {
+    let store = Store::open_existing(db)
+        .with_context(|| format!("fingerprint database {}", db.display()))?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    for s in fpstore::load(&store)? {
+        match format {
+            FingerprintFormat::Json => writeln!(
+                out,
+                "{}",
+                json!({
+                    "model": s.print.name,
+                    "key_id": s.print.key_id,
+                    "method": s.print.method,
+                    "tensors": s.print.tensors.len(),
+                    "skipped": s.print.skipped.len(),
+                    "created_at": s.created_at,
+                    "files": s.sources,
+                })
+            )?,
+            FingerprintFormat::Table => writeln!(
+                out,
+                "{:<24} {:>4} tensor(s)  key {}  {}",
+                s.print.name,
+                s.print.tensors.len(),
+                s.print.key_id,
+                s.sources
+                    .as_array()
+                    .map(|a| a
+                        .iter()
+                        .filter_map(|f| f["path"].as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "))
+                    .unwrap_or_default()
+            )?,
+        }
+    }
+    out.flush()?;
+    Ok(0)
+}

@@ -45,6 +45,13 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// Whether it limits nothing.
+    pub fn is_empty(&self) -> bool {
+        self.requests_per_minute.is_none()
+            && self.tokens_per_minute.is_none()
+            && self.models.is_empty()
+    }
+
     /// Whether `model` is allowed (a request naming no model is).
     pub fn allows(&self, model: Option<&str>) -> bool {
         self.models.is_empty()

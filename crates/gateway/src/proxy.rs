@@ -627,10 +627,14 @@ impl Gateway {
         }
         let team = call.team.as_deref();
         let team_limits = team.and_then(|t| self.settings.teams.get(t));
-        let default = policy.limits();
-        let mut limited: Vec<(String, &Limits)> =
-            vec![(format!("principal:{principal}"), &default)];
-        if let Some(k) = issued {
+        let mut limited: Vec<(String, &Limits)> = Vec::new();
+        if !self.settings.default_limits.is_empty() {
+            limited.push((
+                format!("principal:{principal}"),
+                &self.settings.default_limits,
+            ));
+        }
+        if let Some(k) = issued.filter(|k| !k.limits.is_empty()) {
             limited.push((format!("key:{}", k.id), &k.limits));
         }
         if let (Some(t), Some(l)) = (team, team_limits) {

@@ -180,6 +180,8 @@ pub struct Settings {
     pub name: String,
     pub keys: KeyMode,
     pub policy: Policy,
+    /// The policy's limits for each principal.
+    pub default_limits: Limits,
     pub teams: BTreeMap<String, Limits>,
     pub trusted_proxies: Vec<IpRange>,
     /// The listener's TLS, when it serves HTTPS.
@@ -317,6 +319,7 @@ impl Options {
             secret,
             name: self.name.unwrap_or_else(|| format!("gateway@{listen}")),
             keys,
+            default_limits: self.policy.as_ref().map(Policy::limits).unwrap_or_default(),
             policy: self.policy.unwrap_or_default(),
             teams: self.teams.unwrap_or_default(),
             trusted_proxies: self.trusted_proxies.unwrap_or_default(),

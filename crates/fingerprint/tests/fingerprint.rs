@@ -417,3 +417,92 @@ mod hostile {
         assert!(read::tensors(&npy).is_err());
     }
 }
+
+/// Files written by the `gguf` and `safetensors` Python packages (`tools/fingerprint-python.py`),
+/// when a Python with them is at `target/fp-venv` (or `MODELWARD_FP_PYTHON`); skipped otherwise.
+mod python {
+    use super::*;
+    use modelward_fingerprint::tensor::gather;
+    use std::path::{Path, PathBuf};
+
+    fn python() -> Option<PathBuf> {
+        if let Some(p) = std::env::var_os("MODELWARD_FP_PYTHON") {
+            return Some(PathBuf::from(p));
+        }
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let p = root.join("target/fp-venv/bin/python");
+        p.exists().then_some(p)
+    }
+
+    fn written() -> Option<PathBuf> {
+        let py = python()?;
+        let dir = std::env::temp_dir().join(format!("mw-fp-python-{}", std::process::id()));
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/fingerprint-python.py");
+        let out = std::process::Command::new(py)
+            .arg(script)
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(dir)
+    }
+
+    fn read_file(p: &Path) -> Vec<u8> {
+        std::fs::read(p).unwrap()
+    }
+
+    #[test]
+    fn python_written_files_decode_and_match() {
+        let Some(dir) = written() else {
+            eprintln!("skipped: no target/fp-venv (see tools/fingerprint-python.py)");
+            return;
+        };
+        // every block type, element for element against gguf.quants.dequantize
+        for t in [
+            "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K",
+        ] {
+            let file = read_file(&dir.join(format!("blocks-{t}.gguf")));
+            let tensors = read::tensors(&file).unwrap().unwrap().tensors;
+            assert_eq!(tensors[0].shape, vec![8, 512], "{t}");
+            assert_eq!(tensors[0].dtype.name(), t);
+            let ours = gather(&file, &tensors[0], &(0..4096).collect::<Vec<_>>()).unwrap();
+            let expected = read::tensors(&read_file(&dir.join(format!("blocks-{t}.npy"))))
+                .unwrap()
+                .unwrap();
+            let npy = read_file(&dir.join(format!("blocks-{t}.npy")));
+            let want = gather(&npy, &expected.tensors[0], &(0..4096).collect::<Vec<_>>()).unwrap();
+            for (i, (a, b)) in ours.iter().zip(&want).enumerate() {
+                assert!(
+                    (a - b).abs() <= 1e-6 * b.abs().max(1e-3),
+                    "{t} element {i}: {a} vs {b}"
+                );
+            }
+        }
+        // the model written by safetensors, its copies by gguf's writer and quantizers
+        let reference = print_of("python-ref", &read_file(&dir.join("ref.safetensors")));
+        assert_eq!(reference.tensors.len(), 9);
+        for copy in [
+            "copy-f16.safetensors",
+            "copy-F16.gguf",
+            "copy-BF16.gguf",
+            "copy-Q8_0.gguf",
+            "copy-Q5_1.gguf",
+            "copy-Q5_0.gguf",
+            "copy-Q4_1.gguf",
+            "copy-Q4_0.gguf",
+        ] {
+            let m = compare(read_file(&dir.join(copy)), &reference);
+            assert!(m.log10_p() < -9.0, "{copy}: {}", m.log10_p());
+            assert_eq!(m.matched, 9, "{copy}");
+            assert!(m.pairs.iter().all(|p| p.view == View::Identity), "{copy}");
+        }
+        let m = compare(read_file(&dir.join("unrelated-q4_0.gguf")), &reference);
+        assert!(m.log10_p() > -3.0, "unrelated: {}", m.log10_p());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 use modelward_fingerprint::matching::MODEL_MATCH_P;
 use modelward_fingerprint::store::{self as fpstore, Source};
-use modelward_fingerprint::{read, Key, ModelMatch, ModelPrint, Plans, Suspect};
+use modelward_fingerprint::{read, Key, ModelMatch, ModelPrint, Plans, Suspect, View};
 use modelward_inventory::blob::FileBlob;
 use modelward_inventory::walk::{walk, Item};
 use modelward_store::Store;
@@ -290,7 +290,8 @@ fn matching(
                 }
             };
             compared += 1;
-            let mut suspect = Suspect::new(&key, &blob, tensors.tensors);
+            let mut suspect =
+                Suspect::new(&key, &blob, tensors.tensors.clone()).with_head_dim(tensors.head_dim);
             let mut results = Vec::new();
             for model in &models {
                 match suspect.compare(model) {
@@ -346,10 +347,9 @@ fn matching(
                                     p.suspect,
                                     p.reference,
                                     p.shape,
-                                    if p.view.name() == "identity" {
-                                        ""
-                                    } else {
-                                        " transposed"
+                                    match p.view {
+                                        View::Identity => String::new(),
+                                        v => format!(" ({})", v.name()),
                                     },
                                     p.test_agree,
                                     show_p(p.ln_p / std::f64::consts::LN_10)

@@ -3,7 +3,8 @@
 //! 1. **Candidates** — every suspect tensor against every reference tensor of the same
 //!    canonical shape (dimensions of length 1 dropped), and of the transposed shape for
 //!    matrices (a converter that transposed a weight), through a *view* that maps the
-//!    reference's positions onto the suspect's elements. Names are never compared: renamed
+//!    reference's positions onto the suspect's elements, and for GGUF suspects that give
+//!    their head size, with query and key rows as llama.cpp's converters reorder them. Names are never compared: renamed
 //!    and reordered tensors match the same.
 //! 2. **Pairing** — greedily, by agreement of the *selection* bits, each suspect tensor with at
 //!    most one reference tensor and each reference tensor with at most one suspect tensor.
@@ -42,6 +43,11 @@ pub enum View {
     Identity,
     /// The suspect is the transpose of the reference (a matrix).
     Transpose,
+    /// The suspect's rows are the reference's reordered as llama.cpp's converters reorder
+    /// query and key weights for its rotary embedding: within each head of `n` rows, row
+    /// `t·n/2 + u` becomes row `2u + t` (the two halves interleaved). Tried for GGUF
+    /// suspects that say their head size.
+    Interleave(u64),
 }
 
 impl View {
@@ -49,15 +55,21 @@ impl View {
         match self {
             View::Identity => "identity",
             View::Transpose => "transpose",
+            View::Interleave(_) => "interleave",
         }
     }
 
     /// The views under which a suspect of shape `s` can be compared with a reference of
-    /// shape `r` (both squeezed).
-    pub fn between(s: &[u64], r: &[u64]) -> Vec<View> {
+    /// shape `r` (both squeezed), the suspect's head size `head_dim` where it says one.
+    pub fn between(s: &[u64], r: &[u64], head_dim: Option<u64>) -> Vec<View> {
         let mut v = Vec::new();
         if s == r {
             v.push(View::Identity);
+            if let Some(n) = head_dim {
+                if s.len() == 2 && n >= 2 && n.is_multiple_of(2) && s[0].is_multiple_of(n) {
+                    v.push(View::Interleave(n));
+                }
+            }
         }
         if s.len() == 2 && r.len() == 2 && s[0] == r[1] && s[1] == r[0] {
             v.push(View::Transpose);
@@ -73,6 +85,13 @@ impl View {
                 let (rows, cols) = (r[0], r[1]);
                 let (i, j) = (p / cols, p % cols);
                 j * rows + i
+            }
+            View::Interleave(n) => {
+                let cols = r[1];
+                let (row, c) = (p / cols, p % cols);
+                let (head, w) = (row / n, row % n);
+                let (t, u) = (w / (n / 2), w % (n / 2));
+                (head * n + 2 * u + t) * cols + c
             }
         }
     }
@@ -149,6 +168,7 @@ pub struct Suspect<'a> {
     blob: &'a dyn Blob,
     tensors: Vec<(TensorInfo, Vec<u64>)>,
     key: Key,
+    head_dim: Option<u64>,
     plans: Plans,
     cache: HashMap<(usize, Vec<u64>, View), SuspectBits>,
 }
@@ -165,6 +185,7 @@ impl<'a> Suspect<'a> {
                 })
                 .collect(),
             key: key.clone(),
+            head_dim: None,
             plans: Plans::default(),
             cache: HashMap::new(),
         }
@@ -172,6 +193,13 @@ impl<'a> Suspect<'a> {
 
     pub fn key(&self) -> &Key {
         &self.key
+    }
+
+    /// Also compares query and key weights as llama.cpp's converters reorder them, for a
+    /// suspect whose heads have `head_dim` rows ([`crate::read::TensorFile::head_dim`]).
+    pub fn with_head_dim(mut self, head_dim: Option<u64>) -> Suspect<'a> {
+        self.head_dim = head_dim;
+        self
     }
 
     fn bits(&mut self, i: usize, r: &[u64], view: View) -> Result<SuspectBits, FingerprintError> {
@@ -200,7 +228,7 @@ impl<'a> Suspect<'a> {
         let mut cands = Vec::new();
         for s in 0..self.tensors.len() {
             for (r, rt) in model.tensors.iter().enumerate() {
-                for view in View::between(&self.tensors[s].1, &rt.shape) {
+                for view in View::between(&self.tensors[s].1, &rt.shape, self.head_dim) {
                     let Some((samples, bits)) = self.bits(s, &rt.shape, view)? else {
                         continue;
                     };

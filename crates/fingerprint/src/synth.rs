@@ -120,6 +120,42 @@ impl Arch {
     }
 }
 
+impl Arch {
+    /// The key/values llama.cpp writes for the attention's shape.
+    pub fn gguf_kv(&self) -> Vec<(String, u32)> {
+        vec![
+            ("llama.embedding_length".into(), self.hidden as u32),
+            ("llama.attention.head_count".into(), self.heads as u32),
+            ("llama.attention.head_count_kv".into(), self.kv_heads as u32),
+        ]
+    }
+}
+
+/// The rows of every query and key weight (Hugging Face names) reordered as llama.cpp's
+/// `convert_hf_to_gguf.py` reorders them for its rotary embedding: within each head of
+/// `head_dim` rows, the two halves interleaved (row `t·head_dim/2 + u` → `2u + t`).
+pub fn llama_cpp_permute(model: &[Tensor], head_dim: u64) -> Vec<Tensor> {
+    model
+        .iter()
+        .map(|t| {
+            if !(t.name.ends_with("q_proj.weight") || t.name.ends_with("k_proj.weight")) {
+                return t.clone();
+            }
+            let (rows, cols) = (t.shape[0], t.shape[1] as usize);
+            let mut v = vec![0f32; t.values.len()];
+            for r in 0..rows {
+                let (head, w) = (r / head_dim, r % head_dim);
+                let (half, u) = (w / (head_dim / 2), w % (head_dim / 2));
+                let to = (head * head_dim + 2 * u + half) as usize;
+                let from = r as usize;
+                v[to * cols..(to + 1) * cols]
+                    .copy_from_slice(&t.values[from * cols..(from + 1) * cols]);
+            }
+            Tensor::new(&t.name, &t.shape, v)
+        })
+        .collect()
+}
+
 /// llama.cpp's GGUF tensor name for a Hugging Face LLaMA name.
 pub fn gguf_name(hf: &str) -> String {
     let map = [

@@ -321,6 +321,16 @@ pub fn safetensors(tensors: &[Tensor], dtype: DType) -> Option<Vec<u8>> {
 /// F32 otherwise (as llama.cpp keeps norms in F32), with `general.architecture` and
 /// `general.name`; dimensions written innermost first. None for a type not written here.
 pub fn gguf(tensors: &[Tensor], dtype: DType, architecture: &str) -> Option<Vec<u8>> {
+    gguf_kv(tensors, dtype, architecture, &[])
+}
+
+/// [`gguf`] with more key/values, each a u32 (e.g. `llama.attention.head_count`).
+pub fn gguf_kv(
+    tensors: &[Tensor],
+    dtype: DType,
+    architecture: &str,
+    ints: &[(String, u32)],
+) -> Option<Vec<u8>> {
     const ALIGN: u64 = 32;
     fn string(out: &mut Vec<u8>, s: &str) {
         out.extend((s.len() as u64).to_le_bytes());
@@ -329,7 +339,7 @@ pub fn gguf(tensors: &[Tensor], dtype: DType, architecture: &str) -> Option<Vec<
     let mut out = b"GGUF".to_vec();
     out.extend(3u32.to_le_bytes());
     out.extend((tensors.len() as u64).to_le_bytes());
-    out.extend(3u64.to_le_bytes());
+    out.extend((3 + ints.len() as u64).to_le_bytes());
     string(&mut out, "general.architecture");
     out.extend(8u32.to_le_bytes());
     string(&mut out, architecture);
@@ -339,6 +349,11 @@ pub fn gguf(tensors: &[Tensor], dtype: DType, architecture: &str) -> Option<Vec<
     string(&mut out, "general.alignment");
     out.extend(4u32.to_le_bytes());
     out.extend((ALIGN as u32).to_le_bytes());
+    for (k, v) in ints {
+        string(&mut out, k);
+        out.extend(4u32.to_le_bytes());
+        out.extend(v.to_le_bytes());
+    }
     let mut data = Vec::new();
     for t in tensors {
         let row = *t.shape.last().unwrap_or(&1);

@@ -506,3 +506,43 @@ mod python {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+#[test]
+fn llama_cpp_reordered_query_and_key_rows_match_through_the_interleave_view() {
+    let arch = Arch::tiny_llama(2);
+    let head_dim = arch.hidden / arch.heads;
+    let permuted = modelward_fingerprint::synth::llama_cpp_permute(ours(), head_dim);
+    let file = write::gguf_kv(
+        &gguf_named(&permuted),
+        DType::Q4_0,
+        "llama",
+        &arch.gguf_kv(),
+    )
+    .unwrap();
+    let tf = read::tensors(&file).unwrap().unwrap();
+    assert_eq!(tf.head_dim, Some(head_dim));
+    // without the head size, query and key weights pair with nothing of ours
+    let m = Suspect::new(&key(), &file, tf.tensors.clone())
+        .compare(print())
+        .unwrap();
+    assert_eq!(
+        m.matched,
+        print().tensors.len() - 4,
+        "2 layers × (q, k) lost"
+    );
+    let m = Suspect::new(&key(), &file, tf.tensors)
+        .with_head_dim(tf.head_dim)
+        .compare(print())
+        .unwrap();
+    assert_matched(&m, "llama.cpp q/k order");
+    let interleaved: Vec<&str> = m
+        .pairs
+        .iter()
+        .filter(|p| p.view == View::Interleave(head_dim))
+        .map(|p| p.suspect.as_str())
+        .collect();
+    assert_eq!(interleaved.len(), 4, "{interleaved:?}");
+    assert!(interleaved
+        .iter()
+        .all(|n| n.ends_with("attn_q.weight") || n.ends_with("attn_k.weight")));
+}

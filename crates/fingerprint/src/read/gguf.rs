@@ -183,6 +183,7 @@ pub fn read(blob: &dyn Blob) -> Result<TensorFile, FingerprintError> {
         )));
     }
     let mut alignment = 32u64;
+    let (mut key_length, mut embedding, mut heads) = (None, None, None);
     let mut file = TensorFile {
         format: NAME.into(),
         ..TensorFile::default()
@@ -199,9 +200,19 @@ pub fn read(blob: &dyn Blob) -> Result<TensorFile, FingerprintError> {
                 alignment = a;
             }
             ("general.architecture", Value::Str(s)) => file.architecture = Some(s),
+            (k, Value::Int(n)) if k.ends_with(".attention.key_length") => key_length = Some(n),
+            (k, Value::Int(n)) if k.ends_with(".embedding_length") => embedding = Some(n),
+            (k, Value::Int(n)) if k.ends_with(".attention.head_count") => heads = Some(n),
             _ => {}
         }
     }
+    file.head_dim = key_length.or(match (embedding, heads) {
+        (Some(e), Some(h)) if h > 0 && e.is_multiple_of(h) => Some(e / h),
+        _ => None,
+    });
+    file.head_dim = file
+        .head_dim
+        .filter(|&d| d >= 2 && d.is_multiple_of(2) && d <= 1 << 16);
     let mut infos = Vec::with_capacity(count.min(4096) as usize);
     for _ in 0..count {
         let name = r.string(true)?;

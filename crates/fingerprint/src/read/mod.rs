@@ -33,6 +33,10 @@ pub struct TensorFile {
     pub skipped: Vec<(String, String)>,
     /// Architecture metadata where the format has it (GGUF `general.architecture`).
     pub architecture: Option<String>,
+    /// The attention head size where the format says it (GGUF `*.attention.key_length`, or
+    /// `*.embedding_length` / `*.attention.head_count`): llama.cpp's converters reorder the
+    /// rows of query and key weights within each head (see [`crate::matching::View`]).
+    pub head_dim: Option<u64>,
 }
 
 /// The tensors of `blob`: `Ok(None)` when it is not a format with readable tensors.

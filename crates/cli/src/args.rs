@@ -139,12 +139,16 @@ pub struct HuntArgs {
     /// A TOML configuration file (see docs/configuration.md).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Alert output format [default: table on a terminal, else ndjson].
+    /// Format of stdout and plain files [default: table on a terminal, else ndjson].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
-    /// Write alerts to FILE instead of stdout.
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    /// Where alerts go instead of stdout; repeatable: a FILE (in --format), `-` (stdout),
+    /// ndjson:FILE, json:FILE, csv:FILE, ocsf:FILE (OCSF Detection Findings),
+    /// elasticsearch+https://HOST:9200/DATA_STREAM, splunk+https://HOST:8088[?index=NAME],
+    /// sentinel+https://DCE/dataCollectionRules/DCR_ID/streams/STREAM, or the name of an
+    /// [[outputs]] section of --config. Secrets come from the environment (docs/outputs.md).
+    #[arg(long, short, value_name = "TARGET")]
+    pub output: Vec<String>,
     /// Log format of the inputs: auto (per event), json, azure_openai, aws_bedrock, litellm,
     /// modelward_llm, s3_access, cloudtrail, azure_blob, gcs_audit.
     #[arg(long, value_name = "SOURCE")]

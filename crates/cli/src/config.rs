@@ -25,6 +25,8 @@ pub struct Options {
     pub respond: Option<respond::RespondOptions>,
     /// `[gateway]`: the inline gateway (docs/gateway.md).
     pub gateway: Option<modelward_gateway::settings::Options>,
+    /// `[[outputs]]`: where `hunt` sends alerts (docs/outputs.md).
+    pub outputs: Option<Vec<modelward_sinks::OutputOptions>>,
     /// `[watch]`: live detection (docs/watch.md).
     pub watch: Option<crate::watch::WatchOptions>,
 }
@@ -179,6 +181,9 @@ impl Options {
         }
         if let Some(w) = options.watch.as_mut() {
             paths.extend(w.paths_mut());
+        }
+        for o in options.outputs.iter_mut().flatten() {
+            paths.extend(o.spool.iter_mut().chain(o.ca_file.iter_mut()));
         }
         if let Some(rules) = options.rules.as_mut() {
             paths.extend(

@@ -1,7 +1,6 @@
 //! `modelward hunt`: run the rules over log files.
 
-use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -9,15 +8,14 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use modelward_behavior::Behavior;
 use modelward_detectors::Detectors;
 use modelward_engine::{
-    ingest_inputs, AlertSink, Dedup, Diagnostic, EngineBuilder, EngineOptions, ExceptionStats,
-    JsonArraySink, NdjsonSink, Progress, RunStats, Session,
+    ingest_inputs, Dedup, Diagnostic, EngineBuilder, EngineOptions, ExceptionStats, Progress,
+    RunStats, Session,
 };
 use modelward_event::input::{expand_paths, Batch, InputError, InputPath, ReaderOptions};
 use modelward_event::source::SourceKind;
 
-use crate::args::{Format, HuntArgs, RuleSource};
+use crate::args::{HuntArgs, RuleSource};
 use crate::config::Options;
-use crate::output::TableSink;
 use crate::ruleset::RuleSet;
 
 /// Diagnostics printed before the rest are only counted.
@@ -141,6 +139,12 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         args.quiet,
     )?;
     let mut had_error = rules_failed;
+    // Opened now, before the logs are read: a bad target or an unset secret is said at once.
+    let mut outputs = crate::outputs::open(
+        &args.output,
+        options.outputs.as_deref().unwrap_or_default(),
+        args.format,
+    )?;
     let mut reader_opts = ReaderOptions::default();
     if let Some(max) = input_opts.max_record_bytes {
         reader_opts.max_record_bytes = max;
@@ -186,27 +190,9 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         p.finish_and_clear();
     }
 
-    let format = args
-        .format
-        .unwrap_or(if args.output.is_none() && io::stdout().is_terminal() {
-            Format::Table
-        } else {
-            Format::Ndjson
-        });
-    let out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(BufWriter::new(
-            File::create(path).with_context(|| format!("creating {}", path.display()))?,
-        )),
-        None => Box::new(BufWriter::new(io::stdout().lock())),
-    };
-    let mut sink: Box<dyn AlertSink> = match format {
-        Format::Table => Box::new(TableSink::new(out)),
-        Format::Ndjson => Box::new(NdjsonSink::new(out)),
-        Format::Json => Box::new(JsonArraySink::new(out)),
-    };
     reporter.progress = None;
     let mut collect = crate::respond::Collect {
-        inner: sink.as_mut(),
+        inner: &mut outputs,
         docs: Vec::new(),
     };
     // Every record is in: every execution and window runs; the baselines to keep are the
@@ -215,6 +201,7 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     let baselines = store.as_ref().map(|_| session.baselines());
     let stats = session.finish(&mut collect, &mut |d| reporter.diagnostic(d))?;
     let alert_docs = collect.docs;
+    // Every output had every alert it took; one that failed is said after the summary.
     if let (Some((store, path)), Some(baselines)) = (&mut store, &baselines) {
         crate::baselines::save(store, baselines, path)?;
     }
@@ -230,6 +217,8 @@ pub fn run(args: HuntArgs) -> Result<u8> {
             summary(files, &stats, input_errors, started.elapsed().as_secs_f64())
         );
     }
+    let (output_failed, broken_pipe) = crate::outputs::report(&outputs, args.quiet);
+    had_error |= output_failed;
     if let Some((db, setup)) = &incidents {
         let run = crate::respond::HuntIncidents {
             db,
@@ -244,6 +233,10 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         };
         run.run(setup, alert_docs, &logs)
             .with_context(|| format!("incidents in {}", db.display()))?;
+    }
+    if let Some(e) = broken_pipe {
+        // A closed stdout ends the run quietly, once the other outputs are done.
+        return Err(e);
     }
     Ok(if had_error {
         2

@@ -14,6 +14,7 @@ mod incident;
 mod inventory;
 mod live;
 mod output;
+mod outputs;
 mod respond;
 mod rules;
 mod ruleset;

@@ -17,7 +17,9 @@
 use std::time::Instant;
 
 use modelward_fingerprint::dtype::DType;
-use modelward_fingerprint::synth::{gguf_name, perturb, relative_change, train_mlps, Arch, Rng};
+use modelward_fingerprint::synth::{
+    gguf_name, llama_cpp_permute, perturb, relative_change, train_mlps, Arch, Rng,
+};
 use modelward_fingerprint::write::{self, Tensor};
 use modelward_fingerprint::{read, Key, ModelMatch, ModelPrint, Plans, Suspect};
 
@@ -60,8 +62,11 @@ fn shuffled(model: &[Tensor], seed: u64) -> Vec<Tensor> {
 
 fn compare(key: &Key, file: &[u8], print: &ModelPrint) -> ModelMatch {
     let file = file.to_vec();
-    let tensors = read::tensors(&file).unwrap().unwrap().tensors;
-    Suspect::new(key, &file, tensors).compare(print).unwrap()
+    let tf = read::tensors(&file).unwrap().unwrap();
+    Suspect::new(key, &file, tf.tensors)
+        .with_head_dim(tf.head_dim)
+        .compare(print)
+        .unwrap()
 }
 
 fn quantile(v: &[f64], q: f64) -> f64 {
@@ -144,6 +149,18 @@ fn main() {
                 0.0,
             );
         }
+        run(
+            "llama.cpp's q/k row order, GGUF Q4_0",
+            true,
+            write::gguf_kv(
+                &gguf_named(&llama_cpp_permute(&a, arch.hidden / arch.heads)),
+                DType::Q4_0,
+                "llama",
+                &arch.gguf_kv(),
+            )
+            .unwrap(),
+            0.0,
+        );
         run(
             "renamed + reordered, GGUF Q4_0",
             true,

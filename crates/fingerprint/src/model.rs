@@ -9,14 +9,20 @@ use crate::error::FingerprintError;
 use crate::print::{print_tensor, Key, Plan, TensorPrint, METHOD};
 use crate::read::{tensors, TensorFile};
 
-/// Plans by canonical shape, made once per key.
+/// Plans by canonical shape, made once per key. A plan holds about 1.5 MB; at most
+/// [`Plans::MAX`] are kept (a model has a dozen shapes; a file with more starts over).
 #[derive(Default)]
 pub struct Plans {
     plans: HashMap<Vec<u64>, Option<Arc<Plan>>>,
 }
 
 impl Plans {
+    pub const MAX: usize = 64;
+
     pub fn get(&mut self, key: &Key, shape: &[u64]) -> Option<Arc<Plan>> {
+        if self.plans.len() >= Plans::MAX && !self.plans.contains_key(shape) {
+            self.plans.clear();
+        }
         self.plans
             .entry(shape.to_vec())
             .or_insert_with(|| Plan::new(key, shape).map(Arc::new))

@@ -12,6 +12,11 @@ numpy, from weights generated here (a one-layer LLaMA-like model, hidden 256):
   llama.cpp's tensor names, in reverse order, quantized by gguf.quants.quantize and written
   by gguf.GGUFWriter (which lists dimensions innermost first);
 - unrelated-q4_0.gguf: another model of the same shapes (another seed);
+- copy-torch.pt: the same weights as a PyTorch zip checkpoint laid out as torch.save writes
+  one (protocol-2 pickle of an OrderedDict of torch._utils._rebuild_tensor_v2 calls on
+  persistent-id storages, stored zip members), pickled by Python's own pickle module with
+  stand-ins for torch's names (torch itself is not installed); the down projection saved as
+  a transposed view (strides (1, rows));
 - blocks-<TYPE>.gguf and blocks-<TYPE>.npy for every block type modelward decodes: one
   8 x 512 tensor of random blocks (scales set to sane values) and its values as
   gguf.quants.dequantize gives them, to check the block layouts element for element.
@@ -103,6 +108,80 @@ def write_blocks(outdir, qtype):
     np.save(os.path.join(outdir, f"blocks-{qtype.name}.npy"), values)
 
 
+def write_torch_like(path, tensors):
+    """A torch.save-shaped checkpoint without torch: the names pickle refers to are stand-ins
+    registered under torch's module names, so the pickle says what torch's would."""
+    import collections
+    import pickle
+    import types
+    import zipfile
+
+    torch = types.ModuleType("torch")
+    utils = types.ModuleType("torch._utils")
+
+    class FloatStorage:
+        pass
+
+    FloatStorage.__module__ = "torch"
+    FloatStorage.__qualname__ = FloatStorage.__name__ = "FloatStorage"
+
+    def _rebuild_tensor_v2(*args):
+        raise RuntimeError("never called")
+
+    _rebuild_tensor_v2.__module__ = "torch._utils"
+    _rebuild_tensor_v2.__qualname__ = _rebuild_tensor_v2.__name__ = "_rebuild_tensor_v2"
+    torch.FloatStorage = FloatStorage
+    utils._rebuild_tensor_v2 = _rebuild_tensor_v2
+    torch._utils = utils
+    saved = {k: sys.modules.get(k) for k in ("torch", "torch._utils")}
+    sys.modules["torch"], sys.modules["torch._utils"] = torch, utils
+
+    class Storage:
+        def __init__(self, key, data):
+            self.key, self.data = key, data
+
+    class Tensor:
+        def __init__(self, storage, size, stride):
+            self.storage, self.size, self.stride = storage, size, stride
+
+        def __reduce_ex__(self, protocol):
+            return (_rebuild_tensor_v2,
+                    (self.storage, 0, self.size, self.stride, False, collections.OrderedDict()))
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            if isinstance(obj, Storage):
+                return ("storage", FloatStorage, obj.key, "cpu", obj.data.size)
+            return None
+
+    state = collections.OrderedDict()
+    storages = []
+    for i, (hf, _, v) in enumerate(tensors):
+        if hf.endswith("down_proj.weight"):
+            data = np.ascontiguousarray(v.T)
+            stride = (1, v.shape[0])
+        else:
+            data = np.ascontiguousarray(v)
+            stride = tuple(int(np.prod(v.shape[k + 1:])) for k in range(v.ndim))
+        storage = Storage(str(i), data)
+        storages.append(storage)
+        state[hf] = Tensor(storage, tuple(v.shape), stride)
+    import io
+    buf = io.BytesIO()
+    Pickler(buf, protocol=2).dump(state)
+    for k, m in saved.items():
+        if m is None:
+            sys.modules.pop(k, None)
+        else:
+            sys.modules[k] = m
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as z:
+        z.writestr("archive/data.pkl", buf.getvalue())
+        z.writestr("archive/byteorder", "little")
+        for s in storages:
+            z.writestr(f"archive/data/{s.key}", s.data.astype("<f4").tobytes())
+        z.writestr("archive/version", "3\n")
+
+
 def main():
     outdir = sys.argv[1]
     os.makedirs(outdir, exist_ok=True)
@@ -113,6 +192,7 @@ def main():
     for qtype in [T.F16, T.BF16, T.Q8_0, T.Q5_1, T.Q5_0, T.Q4_1, T.Q4_0]:
         write_gguf(os.path.join(outdir, f"copy-{qtype.name}.gguf"), ours, qtype)
     write_gguf(os.path.join(outdir, "unrelated-q4_0.gguf"), model(6), T.Q4_0)
+    write_torch_like(os.path.join(outdir, "copy-torch.pt"), ours)
     for qtype in SCALES:
         write_blocks(outdir, qtype)
     print("written", outdir)

@@ -10,7 +10,8 @@
 //! with a model's by shape and selection bits, never by name, and the test bits give a
 //! false-match probability from a binomial test ([`matching`] states it).
 //!
-//! - [`read`]: tensor readers (safetensors, GGUF with its quantized types, NumPy npy/npz),
+//! - [`read`]: tensor readers (safetensors, GGUF with its quantized types, PyTorch zip
+//!   checkpoints with their pickle read as data, NumPy npy/npz),
 //!   every size and offset checked; [`dtype`] decodes the element types; [`tensor::gather`]
 //!   reads values at positions in bounded windows.
 //! - [`print`]: keys, sampling plans and the per-tensor SimHash; [`model`]: a model's

@@ -19,12 +19,14 @@ const WINDOW: u64 = 1 << 20;
 const GAP: u64 = 64 << 10;
 
 /// How the bytes order the elements of the canonical shape.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Order {
     /// Last dimension fastest (C order).
     RowMajor,
     /// First dimension fastest (Fortran order).
     ColumnMajor,
+    /// Element `(i₀, i₁, …)` at storage element `Σ iₖ·strideₖ` (a PyTorch view).
+    Strided(Vec<u64>),
 }
 
 /// One tensor of a file: its name, canonical shape, element type and where its data starts.
@@ -50,13 +52,33 @@ impl TensorInfo {
 
     /// Bytes of data, None when the shape does not fit the type's blocks or overflows.
     pub fn byte_len(&self) -> Option<u64> {
+        self.dtype.bytes_for(self.span()?)
+    }
+
+    /// Storage elements the data spans: the element count, or for a strided view one past
+    /// its farthest element. None on overflow.
+    pub fn span(&self) -> Option<u64> {
         let n = self.shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d))?;
-        self.dtype.bytes_for(n)
+        match &self.order {
+            Order::Strided(strides) => {
+                if strides.len() != self.shape.len() {
+                    return None;
+                }
+                if n == 0 {
+                    return Some(0);
+                }
+                self.shape
+                    .iter()
+                    .zip(strides)
+                    .try_fold(1u64, |a, (&d, &s)| a.checked_add((d - 1).checked_mul(s)?))
+            }
+            _ => Some(n),
+        }
     }
 
     /// The storage position of canonical element `i`.
     fn storage_index(&self, i: u64) -> u64 {
-        match self.order {
+        match &self.order {
             Order::RowMajor => i,
             Order::ColumnMajor => {
                 let mut rest = i;
@@ -71,6 +93,16 @@ impl TensorInfo {
                 for (d, &len) in self.shape.iter().enumerate() {
                     idx += coords[d] * stride;
                     stride = stride.saturating_mul(len);
+                }
+                idx
+            }
+            Order::Strided(strides) => {
+                let mut rest = i;
+                let mut idx = 0u64;
+                for (&len, &s) in self.shape.iter().zip(strides).rev() {
+                    let len = len.max(1);
+                    idx += (rest % len) * s;
+                    rest /= len;
                 }
                 idx
             }
@@ -190,5 +222,15 @@ mod tests {
         assert!(gather(&data, &t, &[12]).is_err());
         assert!(check(&t, 47, "x").is_err());
         assert!(check(&t, 48, "x").is_ok());
+        // a transposed view of the row-major 3×4: shape [4, 3], strides [1, 4]
+        t.shape = vec![4, 3];
+        t.order = Order::Strided(vec![1, 4]);
+        assert_eq!(t.span(), Some(12));
+        assert_eq!(
+            gather(&data, &t, &[1, 3, 11]).unwrap(),
+            vec![4.0, 1.0, 11.0]
+        );
+        t.order = Order::Strided(vec![u64::MAX, 1]);
+        assert!(check(&t, 48, "x").is_err());
     }
 }

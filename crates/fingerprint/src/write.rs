@@ -382,6 +382,142 @@ pub fn gguf_kv(
     Some(out)
 }
 
+/// CRC-32 (IEEE), for zip entries.
+fn crc32(data: &[u8]) -> u32 {
+    let mut table = [0u32; 256];
+    for (i, t) in table.iter_mut().enumerate() {
+        let mut c = i as u32;
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                0xedb8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+        }
+        *t = c;
+    }
+    !data.iter().fold(!0u32, |c, &b| {
+        table[((c ^ b as u32) & 0xff) as usize] ^ (c >> 8)
+    })
+}
+
+/// A zip of stored (uncompressed) members.
+pub fn zip_stored(members: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for (name, data) in members {
+        let offset = out.len() as u32;
+        let crc = crc32(data);
+        let header = |sig: u32, central: bool| {
+            let mut h = sig.to_le_bytes().to_vec();
+            if central {
+                h.extend(20u16.to_le_bytes());
+            }
+            h.extend(20u16.to_le_bytes()); // version needed
+            h.extend(0u16.to_le_bytes()); // flags
+            h.extend(0u16.to_le_bytes()); // stored
+            h.extend(0u16.to_le_bytes()); // time
+            h.extend(0x21u16.to_le_bytes()); // 1980-01-01
+            h.extend(crc.to_le_bytes());
+            h.extend((data.len() as u32).to_le_bytes());
+            h.extend((data.len() as u32).to_le_bytes());
+            h.extend((name.len() as u16).to_le_bytes());
+            h.extend(0u16.to_le_bytes()); // extra
+            if central {
+                h.extend([0u8; 6]); // comment length, disk, internal attributes
+                h.extend(0u32.to_le_bytes()); // external attributes
+                h.extend(offset.to_le_bytes());
+            }
+            h.extend(name.as_bytes());
+            h
+        };
+        out.extend(header(0x0403_4b50, false));
+        out.extend(data);
+        central.extend(header(0x0201_4b50, true));
+    }
+    let cd_offset = out.len() as u32;
+    out.extend(&central);
+    out.extend(0x0605_4b50u32.to_le_bytes());
+    out.extend([0u8; 4]);
+    out.extend((members.len() as u16).to_le_bytes());
+    out.extend((members.len() as u16).to_le_bytes());
+    out.extend((central.len() as u32).to_le_bytes());
+    out.extend(cd_offset.to_le_bytes());
+    out.extend(0u16.to_le_bytes());
+    out
+}
+
+/// A PyTorch zip checkpoint as `torch.save(state_dict)` writes it: `archive/data.pkl` (a
+/// protocol-2 pickle of an `OrderedDict` of `torch._utils._rebuild_tensor_v2` calls on
+/// persistent-id storages), `archive/data/N`, `archive/byteorder`, `archive/version`; each
+/// tensor in `dtype` (F32, F16, BF16). With `transposed`, matrices are stored as views of
+/// their transpose's storage (strides `[1, rows]`), as a saved `w.t()` is.
+pub fn pytorch_zip(tensors: &[Tensor], dtype: DType, transposed: bool) -> Option<Vec<u8>> {
+    let class = match dtype {
+        DType::F32 => "FloatStorage",
+        DType::F16 => "HalfStorage",
+        DType::BF16 => "BFloat16Storage",
+        _ => return None,
+    };
+    fn text(p: &mut Vec<u8>, s: &str) {
+        p.push(b'X');
+        p.extend((s.len() as u32).to_le_bytes());
+        p.extend(s.as_bytes());
+    }
+    fn int(p: &mut Vec<u8>, v: u64) {
+        p.push(b'J');
+        p.extend((v as i32).to_le_bytes());
+    }
+    let mut p = vec![0x80, 2];
+    p.extend(b"ccollections\nOrderedDict\n)R(");
+    let mut members = Vec::new();
+    for (i, t) in tensors.iter().enumerate() {
+        let mut values = t.values.clone();
+        let mut stride: Vec<u64> = Vec::new();
+        let mut acc = 1u64;
+        for &d in t.shape.iter().rev() {
+            stride.insert(0, acc);
+            acc *= d;
+        }
+        if transposed && t.shape.len() == 2 {
+            let (r, c) = (t.shape[0] as usize, t.shape[1] as usize);
+            for a in 0..r {
+                for b in 0..c {
+                    values[b * r + a] = t.values[a * c + b];
+                }
+            }
+            stride = vec![1, r as u64];
+        }
+        members.push((format!("archive/data/{i}"), encode(&values, dtype)?));
+        text(&mut p, &t.name);
+        p.extend(b"ctorch._utils\n_rebuild_tensor_v2\n(");
+        p.push(b'(');
+        text(&mut p, "storage");
+        p.extend(format!("ctorch\n{class}\n").as_bytes());
+        text(&mut p, &i.to_string());
+        text(&mut p, "cpu");
+        int(&mut p, values.len() as u64);
+        p.extend(b"tQ");
+        int(&mut p, 0);
+        p.push(b'(');
+        t.shape.iter().for_each(|&d| int(&mut p, d));
+        p.extend(b"t(");
+        stride.iter().for_each(|&s| int(&mut p, s));
+        p.push(b't');
+        p.push(0x89);
+        p.extend(b"ccollections\nOrderedDict\n)R");
+        p.extend(b"tR");
+    }
+    p.extend(b"u.");
+    let mut all = vec![
+        ("archive/data.pkl".to_string(), p),
+        ("archive/byteorder".to_string(), b"little".to_vec()),
+    ];
+    all.extend(members);
+    all.push(("archive/version".to_string(), b"3\n".to_vec()));
+    Some(zip_stored(&all))
+}
+
 /// A NumPy `.npy` file (version 1.0, little-endian f32, C order).
 pub fn npy(shape: &[u64], values: &[f32]) -> Vec<u8> {
     let dims: Vec<String> = shape.iter().map(u64::to_string).collect();

@@ -265,6 +265,29 @@ fn a_partial_copy_is_caught_by_its_best_tensor() {
 }
 
 #[test]
+fn pytorch_zip_checkpoints_match_contiguous_and_as_views() {
+    for (dt, transposed) in [(DType::F32, false), (DType::BF16, true)] {
+        let file = write::pytorch_zip(ours(), dt, transposed).unwrap();
+        let tf = read::tensors(&file).unwrap().unwrap();
+        assert_eq!(tf.format, "pytorch_zip");
+        assert_eq!(tf.tensors.len(), ours().len());
+        let m = compare(file, print());
+        assert_matched(&m, &format!("pytorch {dt} transposed={transposed}"));
+        assert!(m
+            .pairs
+            .iter()
+            .all(|p| p.view == View::Identity && p.suspect == p.reference));
+    }
+    // registered from a checkpoint, found in a GGUF
+    let reference = print_of("pt", &write::pytorch_zip(ours(), DType::F16, true).unwrap());
+    let m = compare(
+        write::gguf(&gguf_named(ours()), DType::Q4_K, "llama").unwrap(),
+        &reference,
+    );
+    assert!(m.log10_p() < -9.0 && m.matched == reference.tensors.len());
+}
+
+#[test]
 fn a_numpy_array_of_one_tensor_matches() {
     let embed = &ours()[0];
     let m = compare(write::npy(&embed.shape, &embed.values), print());
@@ -339,10 +362,12 @@ mod hostile {
             write::gguf(&small(), DType::Q4_0, "llama").unwrap(),
             write::gguf(&small(), DType::Q6_K, "llama").unwrap(),
             write::npy(&[32, 64], &small()[0].values),
+            write::pytorch_zip(&small(), DType::F16, true).unwrap(),
         ];
         for file in &files {
             for _ in 0..3000 {
                 let mut f = file.clone();
+                // the headers; for a zip, its pickle and central directory too
                 let header = f.len().min(400);
                 for _ in 0..1 + rng.u64() % 4 {
                     let at = (rng.u64() % header as u64) as usize;
@@ -495,6 +520,7 @@ mod python {
             "copy-Q5_0.gguf",
             "copy-Q4_1.gguf",
             "copy-Q4_0.gguf",
+            "copy-torch.pt",
         ] {
             let m = compare(read_file(&dir.join(copy)), &reference);
             assert!(m.log10_p() < -9.0, "{copy}: {}", m.log10_p());

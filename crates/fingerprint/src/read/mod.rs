@@ -2,12 +2,15 @@
 //! types and data offsets, every size and offset checked against the file and the limits
 //! below. The format is recognised by the inventory's [`identify`], from the bytes.
 //!
-//! Read: safetensors, GGUF (v1–v3, the quantized types [`DType`] decodes), NumPy `.npy`, and
-//! `.npz` archives whose members are stored uncompressed. Not yet: PyTorch zip, ONNX
-//! initializers, compressed `.npz` members (reported as skipped).
+//! Read: safetensors, GGUF (v1–v3, the quantized types [`crate::dtype::DType`] decodes),
+//! PyTorch zip checkpoints (the pickle read as data, never run), NumPy `.npy`, and `.npz`
+//! archives whose members are stored uncompressed. Not yet: ONNX initializers, legacy
+//! (pre-1.6) PyTorch pickles, compressed `.npz` members (reported as skipped).
 
 pub mod gguf;
 pub mod npy;
+pub mod pickle;
+pub mod pytorch;
 pub mod safetensors;
 
 use modelward_inventory::blob::Blob;
@@ -49,6 +52,11 @@ pub fn tensors(blob: &dyn Blob) -> Result<Option<TensorFile>, FingerprintError> 
         Format::Gguf => gguf::read(blob)?,
         Format::Npy => npy::read(blob, 0, blob.size(), "array")?,
         Format::Npz => npz(blob)?,
+        Format::PytorchZip => {
+            let entries = zip::entries(blob)
+                .map_err(|e| FingerprintError::bad("pytorch_zip", e.to_string()))?;
+            pytorch::read(blob, &entries)?
+        }
         _ => return Ok(None),
     };
     Ok(Some(file))

@@ -17,12 +17,14 @@ numpy, from weights generated here (a one-layer LLaMA-like model, hidden 256):
   persistent-id storages, stored zip members), pickled by Python's own pickle module with
   stand-ins for torch's names (torch itself is not installed); the down projection saved as
   a transposed view (strides (1, rows));
+- copy.onnx: the same weights as F16 initializers of an ONNX graph (onnx.numpy_helper),
+  when the `onnx` package is installed;
 - blocks-<TYPE>.gguf and blocks-<TYPE>.npy for every block type modelward decodes: one
   8 x 512 tensor of random blocks (scales set to sane values) and its values as
   gguf.quants.dequantize gives them, to check the block layouts element for element.
 
 Run by `cargo test -p modelward-fingerprint` (module `python`) when target/fp-venv exists:
-    python3 -m venv target/fp-venv && target/fp-venv/bin/pip install gguf safetensors numpy
+    python3 -m venv target/fp-venv && target/fp-venv/bin/pip install gguf safetensors numpy onnx
 """
 
 import os
@@ -193,6 +195,15 @@ def main():
         write_gguf(os.path.join(outdir, f"copy-{qtype.name}.gguf"), ours, qtype)
     write_gguf(os.path.join(outdir, "unrelated-q4_0.gguf"), model(6), T.Q4_0)
     write_torch_like(os.path.join(outdir, "copy-torch.pt"), ours)
+    try:
+        import onnx
+        from onnx import helper, numpy_helper
+    except ImportError:
+        onnx = None
+    if onnx is not None:
+        inits = [numpy_helper.from_array(v.astype(np.float16), name=hf) for hf, _, v in ours]
+        graph = helper.make_graph([], "weights", [], [], initializer=inits)
+        onnx.save(helper.make_model(graph), os.path.join(outdir, "copy.onnx"))
     for qtype in SCALES:
         write_blocks(outdir, qtype)
     print("written", outdir)

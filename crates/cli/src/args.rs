@@ -461,7 +461,7 @@ pub enum FingerprintCommand {
     /// folder whose tensor files, e.g. shards, make one model); a model of the same name is
     /// replaced.
     Build {
-        /// Model files or folders (safetensors, GGUF, PyTorch zip, npy, npz).
+        /// Model files or folders (safetensors, GGUF, PyTorch zip, ONNX, npy, npz).
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
         /// The database (SQLite), created if missing.

@@ -125,7 +125,7 @@ fn build(
                 Ok(Some(t)) => t,
                 Ok(None) => {
                     if file == *path {
-                        errors.push(format!("{shown}: not a tensor file modelward reads (safetensors, GGUF, PyTorch zip, npy, npz)"));
+                        errors.push(format!("{shown}: not a tensor file modelward reads (safetensors, GGUF, PyTorch zip, ONNX, npy, npz)"));
                     }
                     continue;
                 }
@@ -280,7 +280,7 @@ fn matching(
                 Ok(Some(t)) => t,
                 Ok(None) => {
                     if file == *path {
-                        walk_errors.push(format!("{shown}: not a tensor file modelward reads (safetensors, GGUF, PyTorch zip, npy, npz)"));
+                        walk_errors.push(format!("{shown}: not a tensor file modelward reads (safetensors, GGUF, PyTorch zip, ONNX, npy, npz)"));
                     }
                     continue;
                 }

@@ -11,7 +11,7 @@
 //! false-match probability from a binomial test ([`matching`] states it).
 //!
 //! - [`read`]: tensor readers (safetensors, GGUF with its quantized types, PyTorch zip
-//!   checkpoints with their pickle read as data, NumPy npy/npz),
+//!   checkpoints with their pickle read as data, ONNX initializers, NumPy npy/npz),
 //!   every size and offset checked; [`dtype`] decodes the element types; [`tensor::gather`]
 //!   reads values at positions in bounded windows.
 //! - [`print`]: keys, sampling plans and the per-tensor SimHash; [`model`]: a model's

@@ -518,6 +518,49 @@ pub fn pytorch_zip(tensors: &[Tensor], dtype: DType, transposed: bool) -> Option
     Some(zip_stored(&all))
 }
 
+/// An ONNX `ModelProto` (IR version 8, opset 17) whose graph holds `tensors` as F32
+/// initializers in `raw_data` (and no nodes).
+pub fn onnx(tensors: &[Tensor]) -> Vec<u8> {
+    fn varint(out: &mut Vec<u8>, mut v: u64) {
+        while v >= 0x80 {
+            out.push((v as u8 & 0x7f) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+    fn field(out: &mut Vec<u8>, number: u64, payload: &[u8]) {
+        varint(out, number << 3 | 2);
+        varint(out, payload.len() as u64);
+        out.extend(payload);
+    }
+    let mut graph = Vec::new();
+    for t in tensors {
+        let mut init = Vec::new();
+        for &d in &t.shape {
+            varint(&mut init, 1 << 3);
+            varint(&mut init, d);
+        }
+        varint(&mut init, 2 << 3);
+        varint(&mut init, 1);
+        field(&mut init, 8, t.name.as_bytes());
+        let raw: Vec<u8> = t.values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        field(&mut init, 9, &raw);
+        field(&mut graph, 5, &init);
+    }
+    field(&mut graph, 2, b"modelward-test");
+    let mut out = Vec::new();
+    varint(&mut out, 1 << 3);
+    varint(&mut out, 8);
+    field(&mut out, 2, b"modelward-fingerprint");
+    field(&mut out, 7, &graph);
+    let mut opset = Vec::new();
+    field(&mut opset, 1, b"");
+    varint(&mut opset, 2 << 3);
+    varint(&mut opset, 17);
+    field(&mut out, 8, &opset);
+    out
+}
+
 /// A NumPy `.npy` file (version 1.0, little-endian f32, C order).
 pub fn npy(shape: &[u64], values: &[f32]) -> Vec<u8> {
     let dims: Vec<String> = shape.iter().map(u64::to_string).collect();

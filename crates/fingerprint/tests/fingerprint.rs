@@ -288,6 +288,19 @@ fn pytorch_zip_checkpoints_match_contiguous_and_as_views() {
 }
 
 #[test]
+fn onnx_initializers_match() {
+    let file = write::onnx(ours());
+    let tf = read::tensors(&file).unwrap().unwrap();
+    assert_eq!(
+        (tf.format.as_str(), tf.tensors.len()),
+        ("onnx", ours().len())
+    );
+    let m = compare(file, print());
+    assert_matched(&m, "onnx");
+    assert_eq!(m.agreement, Some(1.0));
+}
+
+#[test]
 fn a_numpy_array_of_one_tensor_matches() {
     let embed = &ours()[0];
     let m = compare(write::npy(&embed.shape, &embed.values), print());
@@ -363,6 +376,7 @@ mod hostile {
             write::gguf(&small(), DType::Q6_K, "llama").unwrap(),
             write::npy(&[32, 64], &small()[0].values),
             write::pytorch_zip(&small(), DType::F16, true).unwrap(),
+            write::onnx(&small()),
         ];
         for file in &files {
             for _ in 0..3000 {
@@ -526,6 +540,14 @@ mod python {
             assert!(m.log10_p() < -9.0, "{copy}: {}", m.log10_p());
             assert_eq!(m.matched, 9, "{copy}");
             assert!(m.pairs.iter().all(|p| p.view == View::Identity), "{copy}");
+        }
+        if dir.join("copy.onnx").exists() {
+            let m = compare(read_file(&dir.join("copy.onnx")), &reference);
+            assert!(
+                m.log10_p() < -9.0 && m.matched == 9,
+                "onnx: {}",
+                m.log10_p()
+            );
         }
         let m = compare(read_file(&dir.join("unrelated-q4_0.gguf")), &reference);
         assert!(m.log10_p() > -3.0, "unrelated: {}", m.log10_p());

@@ -3,12 +3,14 @@
 //! below. The format is recognised by the inventory's [`identify`], from the bytes.
 //!
 //! Read: safetensors, GGUF (v1–v3, the quantized types [`crate::dtype::DType`] decodes),
-//! PyTorch zip checkpoints (the pickle read as data, never run), NumPy `.npy`, and `.npz`
-//! archives whose members are stored uncompressed. Not yet: ONNX initializers, legacy
-//! (pre-1.6) PyTorch pickles, compressed `.npz` members (reported as skipped).
+//! PyTorch zip checkpoints (the pickle read as data, never run), ONNX initializers, NumPy
+//! `.npy`, and `.npz` archives whose members are stored uncompressed. Not yet: legacy
+//! (pre-1.6) PyTorch pickles, ONNX external data, compressed `.npz` members (reported as
+//! skipped).
 
 pub mod gguf;
 pub mod npy;
+pub mod onnx;
 pub mod pickle;
 pub mod pytorch;
 pub mod safetensors;
@@ -52,6 +54,7 @@ pub fn tensors(blob: &dyn Blob) -> Result<Option<TensorFile>, FingerprintError> 
         Format::Gguf => gguf::read(blob)?,
         Format::Npy => npy::read(blob, 0, blob.size(), "array")?,
         Format::Npz => npz(blob)?,
+        Format::Onnx => onnx::read(blob)?,
         Format::PytorchZip => {
             let entries = zip::entries(blob)
                 .map_err(|e| FingerprintError::bad("pytorch_zip", e.to_string()))?;

@@ -381,10 +381,13 @@ mod hostile {
         for file in &files {
             for _ in 0..3000 {
                 let mut f = file.clone();
-                // the headers; for a zip, its pickle and central directory too
                 let header = f.len().min(400);
                 for _ in 0..1 + rng.u64() % 4 {
-                    let at = (rng.u64() % header as u64) as usize;
+                    // the first bytes (headers) or the last (a zip's central directory)
+                    let mut at = (rng.u64() % header as u64) as usize;
+                    if rng.u64().is_multiple_of(3) {
+                        at = f.len() - 1 - at;
+                    }
                     f[at] = match rng.u64() % 4 {
                         0 => 0xff,
                         1 => 0,

@@ -18,6 +18,12 @@ pub enum SinkError {
 
 pub trait AlertSink {
     fn alert(&mut self, alert: &Alert) -> Result<(), SinkError>;
+    /// Everything given so far is written or delivered (or given up on and reported) when
+    /// this returns: a live driver calls it before a checkpoint, so that a restart repeats
+    /// rather than loses. The sink stays open.
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
     fn finish(&mut self) -> Result<(), SinkError> {
         Ok(())
     }
@@ -51,6 +57,11 @@ impl<W: Write> AlertSink for NdjsonSink<W> {
     fn alert(&mut self, alert: &Alert) -> Result<(), SinkError> {
         serde_json::to_writer(&mut self.out, &alert.to_json())?;
         self.out.write_all(b"\n")?;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.out.flush()?;
         Ok(())
     }
 

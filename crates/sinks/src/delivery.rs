@@ -222,10 +222,17 @@ impl Report {
     }
 }
 
+/// What the worker is handed: an alert, or a barrier to answer once everything before it
+/// is delivered or given up on.
+enum Message {
+    Alert(Value),
+    Barrier(SyncSender<()>),
+}
+
 /// A sink that delivers alerts through a [`Transport`] (see the module's overview).
 pub struct Delivery {
     name: String,
-    tx: Option<SyncSender<Value>>,
+    tx: Option<SyncSender<Message>>,
     worker: Option<JoinHandle<Report>>,
     report: Option<Box<Report>>,
 }
@@ -303,9 +310,21 @@ impl Delivery {
         let tx = self.tx.as_ref().ok_or_else(|| Error::Worker {
             output: self.name.clone(),
         })?;
-        tx.send(alert).map_err(|_| Error::Worker {
+        tx.send(Message::Alert(alert)).map_err(|_| Error::Worker {
             output: self.name.clone(),
         })
+    }
+
+    /// Waits until every alert queued so far is delivered, or given up on (reported and
+    /// spooled): the batch in progress is sent without waiting for more.
+    pub fn barrier(&mut self) -> Result<(), Error> {
+        let worker = || Error::Worker {
+            output: self.name.clone(),
+        };
+        let tx = self.tx.as_ref().ok_or_else(worker)?;
+        let (done, wait) = sync_channel(1);
+        tx.send(Message::Barrier(done)).map_err(|_| worker())?;
+        wait.recv().map_err(|_| worker())
     }
 
     /// Sends what is queued and waits for the worker: the report, or
@@ -346,6 +365,10 @@ impl Delivery {
 impl AlertSink for Delivery {
     fn alert(&mut self, alert: &Alert) -> Result<(), SinkError> {
         self.send(alert.to_json()).map_err(SinkError::from)
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.barrier().map_err(SinkError::from)
     }
 
     fn finish(&mut self) -> Result<(), SinkError> {
@@ -425,7 +448,7 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(mut self, rx: Receiver<Value>) -> Report {
+    fn run(mut self, rx: Receiver<Message>) -> Report {
         let mut batch: Vec<Record> = Vec::new();
         let mut bytes = 0usize;
         let mut since = Instant::now();
@@ -445,7 +468,18 @@ impl Worker {
                     Err(RecvTimeoutError::Disconnected) => None,
                 }
             };
-            let Some(doc) = next else { break };
+            let doc = match next {
+                None => break,
+                Some(Message::Alert(doc)) => doc,
+                Some(Message::Barrier(done)) => {
+                    if !batch.is_empty() {
+                        self.flush(std::mem::take(&mut batch));
+                        bytes = 0;
+                    }
+                    let _ = done.send(());
+                    continue;
+                }
+            };
             let id = View(&doc).id().to_string();
             let original = serde_json::to_vec(&doc).unwrap_or_default();
             if let Some(why) = self.given_up.clone() {
@@ -750,6 +784,36 @@ mod tests {
             flush_interval: Duration::from_secs(3600),
             ..Settings::with_max_bytes(1000)
         }
+    }
+
+    #[test]
+    fn a_barrier_sends_the_batch_in_progress_and_waits_for_it() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let clock = FakeClock {
+            now: Arc::new(Mutex::new(SystemTime::UNIX_EPOCH)),
+            waits: Arc::new(Mutex::new(Vec::new())),
+        };
+        let mut d = Delivery::start(
+            "t",
+            Box::new(Scripted {
+                answers: Vec::new(),
+                seen: seen.clone(),
+            }),
+            settings(),
+            Box::new(clock),
+        )
+        .unwrap();
+        d.send(alert("a")).unwrap();
+        d.send(alert("b")).unwrap();
+        // Two of a batch of three, an hour's flush interval: only the barrier sends them.
+        d.barrier().unwrap();
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![vec!["a".to_string(), "b".to_string()]]
+        );
+        d.send(alert("c")).unwrap();
+        d.close().unwrap();
+        assert_eq!(seen.lock().unwrap().len(), 2);
     }
 
     #[test]

@@ -96,6 +96,13 @@ impl AlertSink for Output {
         }
     }
 
+    fn flush(&mut self) -> Result<(), SinkError> {
+        match &mut self.sink {
+            Kind::Writer(w) => w.flush(),
+            Kind::Delivery(d) => d.flush(),
+        }
+    }
+
     fn finish(&mut self) -> Result<(), SinkError> {
         match &mut self.sink {
             Kind::Writer(w) => w.finish(),
@@ -141,6 +148,17 @@ impl AlertSink for Outputs {
         for (output, error) in &mut self.outputs {
             if error.is_none() {
                 if let Err(e) = output.alert(alert) {
+                    *error = Some(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        for (output, error) in &mut self.outputs {
+            if error.is_none() {
+                if let Err(e) = output.flush() {
                     *error = Some(e);
                 }
             }

@@ -7,7 +7,8 @@
 //!    their head size, with query and key rows as llama.cpp's converters reorder them. Names are never compared: renamed
 //!    and reordered tensors match the same.
 //! 2. **Pairing** — greedily, by agreement of the *selection* bits, each suspect tensor with at
-//!    most one reference tensor and each reference tensor with at most one suspect tensor.
+//!    most one reference tensor and each reference tensor with at most one suspect tensor
+//!    (among each suspect tensor's [`MAX_CANDIDATES`] best candidates).
 //! 3. **Test** — on the *test* bits, which come from other positions than the selection bits,
 //!    so the pairing does not bias them: under the null hypothesis "the suspect is not
 //!    derived from this model", each test bit of a pair agrees with probability ½. Two
@@ -35,6 +36,8 @@ use crate::tensor::TensorInfo;
 pub const PAIR_MATCH_P: f64 = 1e-6;
 /// The default threshold of a model match.
 pub const MODEL_MATCH_P: f64 = 1e-9;
+/// Candidates kept per suspect tensor for the pairing (by selection agreement).
+pub const MAX_CANDIDATES: usize = 8;
 
 /// How a reference tensor's positions map onto a suspect tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -225,15 +228,25 @@ impl<'a> Suspect<'a> {
             test: u32,
             samples: u64,
         }
+        let order = |a: &Cand, b: &Cand| {
+            b.select
+                .cmp(&a.select)
+                .then(a.r.cmp(&b.r))
+                .then(a.s.cmp(&b.s))
+                .then(a.view.cmp(&b.view))
+        };
         let mut cands = Vec::new();
         for s in 0..self.tensors.len() {
+            // each suspect tensor keeps its best few candidates: thousands of same-shape
+            // tensors (the experts of a mixture) would otherwise make millions of candidates
+            let mut mine = Vec::new();
             for (r, rt) in model.tensors.iter().enumerate() {
                 for view in View::between(&self.tensors[s].1, &rt.shape, self.head_dim) {
                     let Some((samples, bits)) = self.bits(s, &rt.shape, view)? else {
                         continue;
                     };
                     let agree = |h: usize| BITS as u32 - (bits[h] ^ rt.bits[h]).count_ones();
-                    cands.push(Cand {
+                    mine.push(Cand {
                         s,
                         r,
                         view,
@@ -243,14 +256,11 @@ impl<'a> Suspect<'a> {
                     });
                 }
             }
+            mine.sort_by(order);
+            mine.truncate(MAX_CANDIDATES);
+            cands.extend(mine);
         }
-        cands.sort_by(|a, b| {
-            b.select
-                .cmp(&a.select)
-                .then(a.r.cmp(&b.r))
-                .then(a.s.cmp(&b.s))
-                .then(a.view.cmp(&b.view))
-        });
+        cands.sort_by(order);
         let mut s_used = vec![false; self.tensors.len()];
         let mut r_used = vec![false; model.tensors.len()];
         let mut pairs = Vec::new();

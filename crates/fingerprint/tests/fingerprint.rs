@@ -597,3 +597,53 @@ fn llama_cpp_reordered_query_and_key_rows_match_through_the_interleave_view() {
         .iter()
         .all(|n| n.ends_with("attn_q.weight") || n.ends_with("attn_k.weight")));
 }
+
+#[test]
+fn many_tensors_of_one_shape_pair_up_one_to_one() {
+    // the experts of a mixture: 48 tensors of one shape, shuffled and renamed in the copy
+    let mut rng = Rng::new(17);
+    let experts: Vec<Tensor> = (0..48)
+        .map(|i| {
+            Tensor::new(
+                &format!("experts.{i}.w"),
+                &[128, 256],
+                rng.normal(32768, 0.02),
+            )
+        })
+        .collect();
+    let reference = print_of("moe", &write::safetensors(&experts, DType::F32).unwrap());
+    assert_eq!(reference.tensors.len(), 48);
+    let copy = renamed_shuffled(&experts, 3);
+    let m = compare(write::gguf(&copy, DType::Q4_0, "moe").unwrap(), &reference);
+    assert_eq!((m.pairs.len(), m.matched), (48, 48));
+    assert!(m.log10_p() < -9.0);
+    let others: Vec<Tensor> = (0..48)
+        .map(|i| {
+            Tensor::new(
+                &format!("experts.{i}.w"),
+                &[128, 256],
+                rng.normal(32768, 0.02),
+            )
+        })
+        .collect();
+    let m = compare(
+        write::gguf(&others, DType::Q4_0, "moe").unwrap(),
+        &reference,
+    );
+    assert_eq!(m.matched, 0);
+    assert!(m.log10_p() > -3.0, "{}", m.log10_p());
+}
+
+fn renamed_shuffled(model: &[Tensor], seed: u64) -> Vec<Tensor> {
+    let mut v: Vec<Tensor> = model
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Tensor::new(&format!("t{i}_{seed}"), &t.shape, t.values.clone()))
+        .collect();
+    let mut rng = Rng::new(seed);
+    for i in (1..v.len()).rev() {
+        let j = (rng.u64() % (i as u64 + 1)) as usize;
+        v.swap(i, j);
+    }
+    v
+}

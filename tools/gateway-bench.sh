@@ -160,9 +160,10 @@ rss_of() {
     done
     echo "$t" | awk '{printf "%.1f", $1 / 1024}'
 }
-# Busy CPU seconds of the whole machine (every process, ours and others').
+# Busy CPU seconds of the whole machine, every process but those running at a lower priority
+# (niced builds, which give way to the benchmark's processes).
 machine_busy() {
-    awk '/^cpu / {printf "%.2f", ($2 + $3 + $4 + $7 + $8) / 100}' /proc/stat
+    awk '/^cpu / {printf "%.2f", ($2 + $4 + $7 + $8) / 100}' /proc/stat
 }
 wait_http() {
     local url=$1 what=$2 tries=${3:-300}
@@ -237,12 +238,25 @@ fi
 
 sub() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a - b}'; }
 
-# Waits until the machine is idle (less than 10% of a core busy over a second, at most
-# --quiet-wait seconds): LiteLLM finishing what an overload left it, the gateway's detection
-# catching up, and anything else on the machine (a build) done. Whatever else runs during a
-# run is reported as its "other CPU".
+# Waits until the servers are idle (less than 5% of a core over a second, at most 60 s:
+# LiteLLM finishing what an overload left it, the gateway's detection catching up), then until
+# the rest of the machine is (less than 10% of a core busy, niced work aside, at most
+# --quiet-wait seconds). Whatever else runs during a run is reported as its "other CPU".
+servers_cpu() {
+    local t=0 p
+    for p in $upstream_pid $gateway_pid $litellm_pid; do
+        t=$(awk -v a="$t" -v b="$(cpu_of "$p")" 'BEGIN {print a + b}')
+    done
+    echo "$t"
+}
 settle() {
     local a b
+    for _ in $(seq 60); do
+        a=$(servers_cpu)
+        sleep 1
+        b=$(servers_cpu)
+        if awk -v a="$a" -v b="$b" 'BEGIN {exit !(b - a < 0.05)}'; then break; fi
+    done
     for _ in $(seq "$quiet_wait"); do
         a=$(machine_busy)
         sleep 1
@@ -406,7 +420,7 @@ if runs:
         print(f"  {rate:.0f}/s {mode}: gateway +{g / 1000:.3f} ms, LiteLLM +{l / 1000:.2f} ms: {ratio}")
     print()
     print("Server CPU: the proxy's own (for direct, the upstream's), % of one core over the run; other CPU: "
-          "the rest of the machine's busy time (not the servers, not the load generator) during the run.")
+          "the rest of the machine's busy time (not the servers, not the load generator, not niced work) during the run.")
     healths = [v[3] for k, v in side.items() if k[0] == "gateway"]
     if healths:
         print(f"Gateway /healthz after its last run: {healths[-1]}")

@@ -51,12 +51,35 @@ pub struct WatchOptions {
     pub alerts: Option<PathBuf>,
     /// Rotate the alerts file into segments of about this many bytes.
     pub alerts_max_bytes: Option<u64>,
+    /// More outputs: `[[outputs]]` section names or targets (`elasticsearch+https://…`,
+    /// `splunk+https://…`, `sentinel+https://…`, `csv:FILE`, ...; docs/outputs.md), each
+    /// flushed (delivered or given up on) before every checkpoint.
+    pub outputs: Option<Vec<String>>,
     /// The gateway's format for its own messages: "text" or "json".
     pub log_format: Option<modelward_gateway::say::LogFormat>,
     /// `[watch.http]`: the ingest endpoint.
     pub http: Option<HttpOptions>,
     /// Address for `/metrics` (Prometheus) and `/healthz`.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// `[watch.kafka]`: Kafka topics (or Azure Event Hubs) as a consumer group.
+    pub kafka: Option<KafkaSettings>,
+}
+
+/// `[watch.kafka]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSettings {
+    /// `bootstrap.servers` ("host:9092", or "NAMESPACE.servicebus.windows.net:9093").
+    pub brokers: String,
+    pub topics: Vec<String>,
+    /// The consumer group (default "modelward-watch").
+    pub group: Option<String>,
+    /// Other librdkafka properties, as strings (`security.protocol`, `sasl.mechanism`,
+    /// `sasl.username`, ...).
+    #[serde(default)]
+    pub properties: std::collections::BTreeMap<String, String>,
+    /// The environment variable holding `sasl.password` (an Event Hubs connection string).
+    pub password_env: Option<String>,
 }
 
 /// `[watch.http]`.
@@ -219,8 +242,8 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
         }
         None => None,
     };
-    if paths.is_empty() && w.stdin != Some(true) {
-        bail!("[watch] needs a source: paths, stdin = true or [watch.http]");
+    if paths.is_empty() && w.stdin != Some(true) && w.kafka.is_none() {
+        bail!("[watch] needs a source: paths, stdin = true, [watch.http] or [watch.kafka]");
     }
     let incidents = match (w.incidents.unwrap_or(false), &w.database) {
         (true, Some(db)) => Some(Incidents::new(
@@ -244,6 +267,32 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
     let (positions, saved) = match &store {
         Some(s) => s.watch_checkpoint(&name)?,
         None => (Vec::new(), None),
+    };
+    let mut kafka = match &w.kafka {
+        Some(k) => {
+            let mut properties: Vec<(String, String)> = k
+                .properties
+                .iter()
+                .map(|(a, b)| (a.clone(), b.clone()))
+                .collect();
+            if let Some(var) = &k.password_env {
+                let password = std::env::var(var).with_context(|| {
+                    format!("[watch.kafka] password_env: the environment variable {var} is not set")
+                })?;
+                properties.push(("sasl.password".into(), password));
+            }
+            Some(modelward_watch::kafka::KafkaSource::new(
+                &modelward_watch::kafka::KafkaOptions {
+                    brokers: k.brokers.clone(),
+                    topics: k.topics.clone(),
+                    group: k.group.clone().unwrap_or_else(|| "modelward-watch".into()),
+                    properties,
+                    budget: 8 << 20,
+                },
+                &positions,
+            )?)
+        }
+        None => None,
     };
     let mut follower = Follower::new(
         FollowOptions {
@@ -275,6 +324,19 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
             .with_context(|| format!("opening the alerts file {}", p.display()))?,
         ),
         _ => AlertOut::Stdout(std::io::stdout()),
+    };
+    // Opened before anything is read: a bad target or an unset secret is said at once.
+    let base = config.parent().unwrap_or(Path::new("."));
+    let mut outputs = match &w.outputs {
+        Some(list) if !list.is_empty() => crate::outputs::open(
+            &list
+                .iter()
+                .map(|t| relative_to(base, t))
+                .collect::<Vec<_>>(),
+            options.outputs.as_deref().unwrap_or_default(),
+            Some(crate::args::Format::Ndjson),
+        )?,
+        _ => modelward_sinks::Outputs::new(Vec::new()),
     };
     let stop = Arc::new(AtomicBool::new(false));
     // SIGTERM and SIGINT (and the ingest endpoint) on a small runtime of their own.
@@ -374,6 +436,14 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
             }
         }
         let mut batches = follower.poll(&mut errors);
+        if let Some(k) = kafka.as_mut() {
+            let mut kafka_errors = Vec::new();
+            batches.extend(k.poll(Duration::ZERO, &mut kafka_errors));
+            for e in kafka_errors {
+                figures.source_errors += 1;
+                say(Level::Warn, "kafka", &e);
+            }
+        }
         let stdin: Vec<(u64, u64, Vec<u8>)> = stdin_rx.try_iter().take(65_536).collect();
         if !stdin.is_empty() {
             batches.push(stdin_batch(stdin));
@@ -385,6 +455,8 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
         for b in &batches {
             let kind = if &*b.file == "-" {
                 "stdin"
+            } else if b.file.starts_with("kafka:") {
+                "kafka"
             } else if spool_folder
                 .as_deref()
                 .is_some_and(|f| Path::new(&*b.file).starts_with(f))
@@ -397,7 +469,7 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
         }
         let idle = batches.is_empty();
         let alerts = live.step(&batches, now_ms());
-        emit(&mut out, &incidents, &alerts, &follower)?;
+        emit(&mut out, &mut outputs, &incidents, &alerts, &follower)?;
         alerts_out += alerts.len() as u64;
         for a in &alerts {
             *figures.alerts.entry(a.rule.id.clone()).or_default() += 1;
@@ -408,14 +480,24 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
         if w.metrics_listen.is_some() {
             publish(&mut figures, &follower, &live, &published);
         }
-        let drained = once && idle;
+        let drained = once && idle && kafka.as_ref().is_none_or(|k| k.caught_up());
         if stopping || drained {
             break;
         }
         if last_checkpoint.elapsed() >= every {
-            checkpoint(store.as_mut(), &name, &follower, &live)?;
+            checkpoint(
+                store.as_mut(),
+                &mut outputs,
+                &name,
+                &follower,
+                kafka.as_ref(),
+                &live,
+            )?;
             last_checkpoint = Instant::now();
             figures.checkpoint_ms = now_ms();
+            if let (Some(k), Some(_)) = (&kafka, w.metrics_listen) {
+                figures.kafka_lag = k.lag();
+            }
         }
         if idle {
             std::thread::sleep(poll);
@@ -424,29 +506,46 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
     if once {
         // Read to the end: every window closes, as at the end of a hunt.
         let rest = live.finish();
-        emit(&mut out, &incidents, &rest, &follower)?;
+        emit(&mut out, &mut outputs, &incidents, &rest, &follower)?;
         alerts_out += rest.len() as u64;
         // Everything read is closed: a next start begins with a new state from here.
         let fresh = Live::new(engine.clone(), 0, None, "watch");
-        checkpoint(store.as_mut(), &name, &follower, &fresh)?;
+        checkpoint(
+            store.as_mut(),
+            &mut outputs,
+            &name,
+            &follower,
+            kafka.as_ref(),
+            &fresh,
+        )?;
     } else {
         // Open windows and the analyzers' profiles carry over to the next start.
-        checkpoint(store.as_mut(), &name, &follower, &live)?;
+        checkpoint(
+            store.as_mut(),
+            &mut outputs,
+            &name,
+            &follower,
+            kafka.as_ref(),
+            &live,
+        )?;
     }
     if let Some(i) = &incidents {
         i.settle(true);
     }
+    let _ = modelward_engine::AlertSink::finish(&mut outputs);
+    let (failed, _) = crate::outputs::report(&outputs, false);
     say(
         Level::Info,
         "",
         &format!("stopped; {alerts_out} alert(s) raised"),
     );
-    Ok(0)
+    Ok(if failed { 2 } else { 0 })
 }
 
 /// Alerts out, then into incidents (the followed files are the logs incidents read back).
 fn emit(
     out: &mut AlertOut,
+    outputs: &mut modelward_sinks::Outputs,
     incidents: &Option<Incidents>,
     alerts: &[Alert],
     follower: &Follower,
@@ -455,6 +554,10 @@ fn emit(
         return Ok(());
     }
     out.write(alerts).context("writing alerts")?;
+    for a in alerts {
+        // One output failing is kept aside and said at the end; the others go on.
+        let _ = modelward_engine::AlertSink::alert(outputs, a);
+    }
     if let Some(i) = incidents {
         let files: Vec<PathBuf> = follower
             .positions()
@@ -473,15 +576,29 @@ fn emit(
 /// than loses.
 fn checkpoint(
     store: Option<&mut modelward_store::Store>,
+    outputs: &mut modelward_sinks::Outputs,
     name: &str,
     follower: &Follower,
+    kafka: Option<&modelward_watch::kafka::KafkaSource>,
     live: &Live<'_>,
 ) -> Result<()> {
+    // Every alert raised so far delivered (or given up on, reported and spooled) first.
+    let _ = modelward_engine::AlertSink::flush(outputs);
     let Some(store) = store else { return Ok(()) };
     let snapshot = live.snapshot()?;
+    let mut positions = follower.positions();
+    if let Some(k) = kafka {
+        positions.extend(k.positions());
+    }
     let mut b = store.batch()?;
-    b.put_watch_checkpoint(name, &follower.positions(), &snapshot, now_ms())?;
+    b.put_watch_checkpoint(name, &positions, &snapshot, now_ms())?;
     b.commit()?;
+    // The group's offsets follow the checkpoint (never before it).
+    if let Some(k) = kafka {
+        if let Err(e) = k.commit() {
+            say(Level::Warn, "kafka", &e.to_string());
+        }
+    }
     Ok(())
 }
 
@@ -541,4 +658,17 @@ fn publish(
         ("alerts", held.alerts as u64),
     ];
     published.set(figures.clone());
+}
+
+/// A file target (`csv:alerts.csv`) relative to the configuration's folder, as the file's
+/// other paths are; other targets and section names as written.
+fn relative_to(base: &Path, target: &str) -> String {
+    match target.split_once(':') {
+        Some((kind @ ("csv" | "ocsf" | "ndjson" | "json"), file))
+            if file != "-" && Path::new(file).is_relative() =>
+        {
+            format!("{kind}:{}", base.join(file).display())
+        }
+        _ => target.to_string(),
+    }
 }

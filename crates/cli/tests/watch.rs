@@ -78,6 +78,27 @@ fn append(path: &Path, lines: &[String]) {
     }
 }
 
+/// `watch --once` over `config`: it must exit 0.
+fn watch_once(config: &Path, env: &[(&str, &str)]) {
+    let out = bin()
+        .args(["watch", "--once", "--config"])
+        .arg(config)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The ids of the alerts written to `dir`'s alerts.ndjson.
+fn alert_ids(dir: &Dir) -> BTreeSet<String> {
+    ids(&std::fs::read_to_string(dir.path("alerts.ndjson")).unwrap())
+}
+
 fn start(config: &Path) -> Child {
     bin()
         .args(["watch", "--config"])
@@ -113,33 +134,22 @@ fn watch_once_gives_the_alerts_hunt_gives() {
     let log = dir.path("logs/diagnostics.ndjson");
     std::fs::create_dir_all(log.parent().unwrap()).unwrap();
     append(&log, &lines);
-    let cfg = config(&dir, "");
-    let out = bin()
-        .args(["watch", "--once", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let watched = ids(&std::fs::read_to_string(dir.path("alerts.ndjson")).unwrap());
+    // One more output beside the alerts file: the outputs `hunt --output` takes.
+    let cfg = config(&dir, "outputs = [\"csv:alerts.csv\"]\n");
+    watch_once(&cfg, &[]);
+    let watched = alert_ids(&dir);
     let hunted = hunt_ids(&log);
     assert!(hunted.len() >= 20, "{}", hunted.len());
     assert_eq!(watched, hunted);
-    // A second run reads nothing new and raises nothing.
-    let again = bin()
-        .args(["watch", "--once", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    assert_eq!(again.status.code(), Some(0));
+    let csv = std::fs::read_to_string(dir.path("alerts.csv")).unwrap();
     assert_eq!(
-        ids(&std::fs::read_to_string(dir.path("alerts.ndjson")).unwrap()),
-        hunted
+        csv.lines().count(),
+        hunted.len() + 1,
+        "a header and a row per alert"
     );
+    // A second run reads nothing new and raises nothing.
+    watch_once(&cfg, &[]);
+    assert_eq!(alert_ids(&dir), hunted);
 }
 
 #[test]
@@ -162,18 +172,8 @@ fn killed_mid_run_and_restarted_it_loses_no_alert() {
     let _ = child.wait();
     // The rest arrives while it is down; the restart reads to the end and closes windows.
     append(&log, &lines[half + 100..]);
-    let out = bin()
-        .args(["watch", "--once", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let watched = ids(&std::fs::read_to_string(dir.path("alerts.ndjson")).unwrap());
+    watch_once(&cfg, &[]);
+    let watched = alert_ids(&dir);
     assert_eq!(watched, hunt_ids(&log));
 }
 
@@ -196,19 +196,9 @@ fn records_posted_to_the_ingest_endpoint_are_spooled_then_detected() {
         .unwrap();
     // Its address, from what it says on stderr.
     let mut stderr = child.stderr.take().unwrap();
-    let mut said = Vec::new();
-    let address = loop {
-        let mut buf = [0u8; 256];
-        let n = stderr.read(&mut buf).unwrap();
-        assert!(n > 0, "{}", String::from_utf8_lossy(&said));
-        said.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&said).to_string();
-        if let Some(at) = text.find("http://") {
-            if let Some(end) = text[at..].find("/ingest") {
-                break text[at + 7..at + end].to_string();
-            }
-        }
-    };
+    let text = read_until(&mut stderr, &mut Vec::new(), "/ingest");
+    let at = text.find("http://").unwrap() + "http://".len();
+    let address = text[at..].split('/').next().unwrap().to_string();
     let post = |body: &str, token: Option<&str>| -> (u16, String) {
         let mut s = std::net::TcpStream::connect(&address).unwrap();
         let auth = token.map_or(String::new(), |t| format!("authorization: Bearer {t}\r\n"));
@@ -258,19 +248,8 @@ fn records_posted_to_the_ingest_endpoint_are_spooled_then_detected() {
     assert_eq!(status.code(), Some(0));
     // What SIGTERM left open closes in a --once run: together, hunt's alerts over the same
     // records.
-    let out = bin()
-        .args(["watch", "--once", "--config"])
-        .arg(&cfg)
-        .env("MW_WATCH_TEST_TOKEN", "s3cret-token")
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let watched = ids(&std::fs::read_to_string(dir.path("alerts.ndjson")).unwrap());
+    watch_once(&cfg, &[("MW_WATCH_TEST_TOKEN", "s3cret-token")]);
+    let watched = alert_ids(&dir);
     // (Alert ids name the file their records were read from: the spool's.)
     assert!(watched.len() >= 20, "{}", watched.len());
     assert_eq!(watched, hunt_ids(&spool[0]));
@@ -359,17 +338,232 @@ fn metrics_count_what_was_read_and_sighup_reloads_the_rules_keeping_state() {
     );
     rustix_kill(child.id());
     assert_eq!(child.wait().unwrap().code(), Some(0));
-    let out = bin()
-        .args(["watch", "--once", "--config"])
-        .arg(&cfg)
+    watch_once(&cfg, &[]);
+    let watched = alert_ids(&dir);
+    assert_eq!(watched, hunt_ids(&log));
+}
+
+// --- Kafka -----------------------------------------------------------------------------
+
+/// The tansu version the Kafka tests run (as .ci/run installs it).
+const TANSU: &str = "0.6.0";
+
+/// The Kafka-compatible broker the tests start: tansu (crates.io), found through
+/// `MODELWARD_TANSU`, on the PATH, or installed once into the target dir (`cargo install`,
+/// some ten minutes) when none is. It never skips: an install that fails fails the test.
+fn tansu() -> PathBuf {
+    if let Some(p) = std::env::var_os("MODELWARD_TANSU") {
+        return PathBuf::from(p);
+    }
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("tansu"))
+            .find(|p| p.is_file())
+    });
+    if let Some(p) = on_path {
+        return p;
+    }
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tansu-{TANSU}"));
+    let bin = root.join("bin/tansu");
+    if !bin.is_file() {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args([
+                "install",
+                "tansu",
+                "--version",
+                TANSU,
+                "--locked",
+                "--quiet",
+                // dynostore: the memory storage engine the tests run it with.
+                "--features",
+                "dynostore",
+                "--root",
+            ])
+            .arg(&root)
+            .arg("--target-dir")
+            .arg(root.join("build"))
+            .status()
+            .expect("running cargo install tansu");
+        assert!(status.success(), "cargo install tansu {TANSU} failed");
+        let _ = std::fs::remove_dir_all(root.join("build"));
+    }
+    bin
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A broker on a free port with memory storage, stopped when dropped.
+struct Broker {
+    child: Child,
+    address: String,
+}
+
+impl Broker {
+    fn start(dir: &Dir) -> Broker {
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(tansu())
+            .current_dir(&dir.0)
+            .args([
+                "broker",
+                "--kafka-listener-url",
+                &url,
+                "--kafka-advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "memory://tansu/",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting tansu");
+        let address = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(&address).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "tansu did not listen on {address}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Broker { child, address }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Creates `topic` with `partitions` (unless it is there) and sends `lines` to it, spread
+/// over the partitions.
+fn produce(brokers: &str, topic: &str, partitions: i32, lines: &[String]) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    use rdkafka::config::ClientConfig;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", brokers);
+    let admin: AdminClient<DefaultClientContext> = config.create().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let created = runtime
+        .block_on(admin.create_topics(
+            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new(),
+        ))
+        .unwrap();
+    for r in created {
+        match r {
+            Ok(_) => {}
+            // The second batch of a test goes to the topic the first made.
+            Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err(e) => panic!("creating {topic}: {e:?}"),
+        }
+    }
+    let producer: BaseProducer = config.create().unwrap();
+    for (i, line) in lines.iter().enumerate() {
+        let partition = (i % partitions as usize) as i32;
+        loop {
+            match producer.send(
+                BaseRecord::<(), str>::to(topic)
+                    .payload(line.as_str())
+                    .partition(partition),
+            ) {
+                Ok(()) => break,
+                Err((e, _)) => {
+                    assert!(
+                        matches!(
+                            e,
+                            rdkafka::error::KafkaError::MessageProduction(
+                                rdkafka::types::RDKafkaErrorCode::QueueFull
+                            )
+                        ),
+                        "{e}"
+                    );
+                    producer.poll(Duration::from_millis(50));
+                }
+            }
+        }
+        producer.poll(Duration::ZERO);
+    }
+    producer.flush(Duration::from_secs(60)).unwrap();
+}
+
+/// (rule, time, entity) of each alert: what an alert says, whatever file its records were
+/// read from (ids name the file).
+fn findings(ndjson: &str) -> Vec<String> {
+    let mut out: Vec<String> = ndjson
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            format!("{} {} {}", v["rule"]["id"], v["@timestamp"], v["entity"])
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_kafka_topic_is_read_through_a_consumer_group_and_checkpointed() {
+    let dir = Dir::new("watch-kafka");
+    let broker = Broker::start(&dir);
+    let lines = corpus();
+    produce(&broker.address, "ai-logs", 4, &lines);
+    // Replaying two days through four partitions: the lateness covers the skew between them.
+    let cfg = dir.write(
+        "watch.toml",
+        format!(
+            "[watch]\ndatabase = \"watch.db\"\nalerts = \"alerts.ndjson\"\npoll = \"50ms\"\ncheckpoint = \"100ms\"\nlateness = \"7d\"\nmetrics_listen = \"127.0.0.1:0\"\n[watch.kafka]\nbrokers = \"{}\"\ntopics = [\"ai-logs\"]\ngroup = \"mw-test\"\nproperties = {{ \"session.timeout.ms\" = \"6000\" }}\n",
+            broker.address
+        ),
+    );
+    watch_once(&cfg, &[]);
+    // Every message read, and committed to the group after the checkpoint.
+    let (positions, _) = modelward_store::Store::open_read_only(&dir.path("watch.db"))
+        .unwrap()
+        .watch_checkpoint("watch")
+        .unwrap();
+    let partitions: Vec<&str> = positions.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        partitions,
+        [
+            "kafka:ai-logs/0",
+            "kafka:ai-logs/1",
+            "kafka:ai-logs/2",
+            "kafka:ai-logs/3"
+        ]
+    );
+    let all = dir.path("all.ndjson");
+    append(&all, &lines);
+    let hunt = bin()
+        .args(["hunt", "--format", "ndjson"])
+        .arg(&all)
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let watched = ids(&std::fs::read_to_string(dir.path("alerts.ndjson")).unwrap());
-    assert_eq!(watched, hunt_ids(&log));
+    // The detectors' per-event alerts are hunt's. (Windowed alerts — the ES|QL schedule,
+    // Sigma correlations, analyzers — do not match yet against this broker: docs/watch.md,
+    // "Not yet".)
+    let per_event = |text: &str| -> Vec<String> {
+        findings(text)
+            .into_iter()
+            .filter(|f| f.starts_with("\"MW-AI-0002\""))
+            .collect()
+    };
+    let watched = per_event(&std::fs::read_to_string(dir.path("alerts.ndjson")).unwrap());
+    assert!(watched.len() >= 10, "{watched:?}");
+    assert_eq!(watched, per_event(&String::from_utf8_lossy(&hunt.stdout)));
 }

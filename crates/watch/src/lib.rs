@@ -6,4 +6,5 @@
 
 pub mod follow;
 pub mod ingest;
+pub mod kafka;
 pub mod metrics;

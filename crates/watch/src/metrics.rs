@@ -26,6 +26,8 @@ pub struct Figures {
     pub lag_bytes: u64,
     /// Files followed.
     pub files: u64,
+    /// Messages in the assigned Kafka partitions not read yet.
+    pub kafka_lag: u64,
     /// Errors reading sources.
     pub source_errors: u64,
     /// The engine's counters (`late`, `malformed`, evictions, ...), as counters.
@@ -97,6 +99,12 @@ pub fn render(f: &Figures) -> String {
             f.lag_bytes,
         ),
         ("files", "gauge", "Files followed.", f.files),
+        (
+            "kafka_lag_messages",
+            "gauge",
+            "Messages in the assigned Kafka partitions not read yet.",
+            f.kafka_lag,
+        ),
         (
             "source_errors_total",
             "counter",

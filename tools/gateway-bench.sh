@@ -326,13 +326,6 @@ if [ "$soak_only" = 0 ]; then
     done
 fi
 
-# Peak memory of each server over the whole run.
-{
-    echo "upstream $(hwm_of "$upstream_pid")"
-    echo "gateway $(hwm_of "$gateway_pid")"
-    [ -n "$litellm_pid" ] && echo "litellm $(hwm_of "$litellm_pid")"
-} >"$out/peak_rss.txt"
-
 if [ "$soak" -gt 0 ]; then
     echo "gateway-bench: soak, the gateway at $soak_rate/s for $soak s (whole responses)"
     : >"$out/soak_rss.tsv"
@@ -350,6 +343,13 @@ if [ "$soak" -gt 0 ]; then
     cat "$out/soak.log"
     echo "gateway healthz after the soak: $(curl -sf --max-time 5 "$gateway_url/healthz" || echo '?')"
 fi
+
+# Peak memory of each server over the whole run.
+{
+    echo "upstream $(hwm_of "$upstream_pid")"
+    echo "gateway $(hwm_of "$gateway_pid")"
+    [ -n "$litellm_pid" ] && echo "litellm $(hwm_of "$litellm_pid")"
+} >"$out/peak_rss.txt"
 
 python3 - "$out" "$soak" <<'PY'
 import json, os, sys

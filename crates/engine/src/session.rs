@@ -142,8 +142,9 @@ pub struct Session<'e> {
     esql: Vec<EsqlRun>,
     sigma: SigmaRun,
     behavior: modelward_behavior::Run,
-    /// LLM calls the watermark has not reached yet, in push order.
-    calls: Vec<Call>,
+    /// LLM calls the watermark has not reached yet, by time (calls of one time in push
+    /// order): an advance takes the due ones from the front, never moving the rest.
+    calls: std::collections::VecDeque<Call>,
     /// Every event at or before it is in; `None` until the first advance.
     watermark: Option<i64>,
     /// The latest event time read: the time of an alert on an event without one.
@@ -210,7 +211,7 @@ impl<'e> Session<'e> {
             esql: (0..engine.rules.len()).map(EsqlRun::new).collect(),
             sigma: SigmaRun::new(&engine),
             behavior: engine.behavior.start(None),
-            calls: Vec::new(),
+            calls: std::collections::VecDeque::new(),
             watermark: None,
             clock: None,
             seq: 0,
@@ -339,7 +340,10 @@ impl<'e> Session<'e> {
             if behind(call.ts, self.watermark) {
                 self.stats.late += 1;
             }
-            self.calls.push(call);
+            // After every call of its time or earlier: arrival order is nearly time order,
+            // so this is nearly always the end.
+            let at = self.calls.partition_point(|c| c.ts <= call.ts);
+            self.calls.insert(at, call);
         }
     }
 
@@ -393,13 +397,11 @@ impl<'e> Session<'e> {
 
     /// Feeds the analyzers the calls up to `to`; returns their findings.
     fn advance_behavior(&mut self, to: i64) -> Vec<modelward_behavior::Finding> {
-        let (now, later): (Vec<Call>, Vec<Call>) = std::mem::take(&mut self.calls)
-            .into_iter()
-            .partition(|c| c.ts <= to);
-        self.calls = later;
-        if now.is_empty() {
+        let due = self.calls.partition_point(|c| c.ts <= to);
+        if due == 0 {
             return Vec::new();
         }
+        let now: Vec<Call> = self.calls.drain(..due).collect();
         self.behavior.observe(now)
     }
 
@@ -476,7 +478,7 @@ impl<'e> Session<'e> {
             seq: self.seq,
             esql: self.esql.iter().map(|run| run.snapshot(engine)).collect(),
             sigma: self.sigma.snapshot(engine),
-            calls: self.calls.clone(),
+            calls: self.calls.iter().cloned().collect(),
             behavior: self.behavior.save(),
             ready: self
                 .ready
@@ -516,7 +518,9 @@ impl<'e> Session<'e> {
         }
         dropped += session.sigma.restore(&engine, snapshot.sigma);
         session.behavior = engine.behavior.start(Some(snapshot.behavior));
-        session.calls = snapshot.calls;
+        let mut calls = snapshot.calls;
+        calls.sort_by_key(|c| c.ts);
+        session.calls = calls.into();
         for (order, alert) in snapshot.ready {
             match alert.into_alert(&engine) {
                 Some(a) => session.ready.push((order, a)),

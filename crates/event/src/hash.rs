@@ -4,11 +4,12 @@
 //! Changing anything here changes those ids: the known values in the tests pin it.
 //!
 //! ```
-//! use modelward_event::hash::{fnv1a, fnv1a_extend, stable_id, FNV_OFFSET};
+//! use modelward_event::hash::{fnv1a, fnv1a_extend, hex, stable_id, FNV_OFFSET};
 //! assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
 //! assert_eq!(fnv1a_extend(fnv1a(b"foo"), b"bar"), fnv1a(b"foobar"));
 //! assert_eq!(fnv1a_extend(FNV_OFFSET, b""), fnv1a(b""));
 //! assert_eq!(stable_id(&["a", "b"]), "d2b371819297f98a");
+//! assert_eq!(hex(&[0x0f, 0xa0, 0x00]), "0fa000");
 //! ```
 
 /// FNV-1a's 64-bit offset basis: the hash of no bytes.
@@ -24,6 +25,17 @@ pub fn fnv1a_extend(mut hash: u64, bytes: &[u8]) -> u64 {
         hash = hash.wrapping_mul(FNV_PRIME);
     }
     hash
+}
+
+/// `bytes` as lower-case hex digits (digests, keys and tags as text).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
 }
 
 /// FNV-1a of `bytes`.

@@ -74,10 +74,7 @@ impl Key {
 
     /// A public identifier of the key (16 hex digits of an HMAC), stored with fingerprints.
     pub fn id(&self) -> String {
-        self.mac(b"modelward fingerprint key id")[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        modelward_event::hash::hex(&self.mac(b"modelward fingerprint key id")[..8])
     }
 
     fn stream(&self, purpose: &[u8], shape: &[u64], half: u8) -> Stream {

@@ -128,10 +128,7 @@ impl Keys {
 
 /// A key's SHA-256, hex.
 pub fn hash(key: &str) -> String {
-    Sha256::digest(key.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    modelward_event::hash::hex(&Sha256::digest(key.as_bytes()))
 }
 
 /// A key's stable id: `key-` and the first 16 hex digits of its SHA-256 (the key itself is
@@ -150,9 +147,7 @@ pub fn issue(
     now: i64,
     expires_at: Option<i64>,
 ) -> (String, VirtualKey) {
-    let key: String = std::iter::once("sk-mw-".to_string())
-        .chain(random.iter().map(|b| format!("{b:02x}")))
-        .collect();
+    let key = format!("sk-mw-{}", modelward_event::hash::hex(&random));
     let limits_json = serde_json::json!({
         "requests_per_minute": limits.requests_per_minute,
         "tokens_per_minute": limits.tokens_per_minute,

@@ -80,10 +80,7 @@ impl ProofOfWork {
     fn tag(&self, body: &str) -> String {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("any key length");
         mac.update(body.as_bytes());
-        mac.finalize().into_bytes()[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        modelward_event::hash::hex(&mac.finalize().into_bytes()[..16])
     }
 
     /// A challenge for `key_id` of `bits` difficulty, valid from `now` (ms).

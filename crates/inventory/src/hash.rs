@@ -72,15 +72,7 @@ impl Hasher {
     }
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
-    s
-}
+pub(crate) use modelward_event::hash::hex;
 
 /// Hashes everything `reader` yields with a fixed 1 MiB buffer, calling `progress` with the
 /// bytes of each read. Returns the hex digest and the number of bytes hashed.

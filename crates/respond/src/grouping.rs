@@ -152,8 +152,7 @@ pub fn group(
 pub fn incident_id(first_alert: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(first_alert.as_bytes());
-    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-    format!("INC-{hex}")
+    format!("INC-{}", modelward_event::hash::hex(&digest[..6]))
 }
 
 #[cfg(test)]

@@ -171,10 +171,7 @@ pub fn idempotency_key(incident: &str, target_kind: &str, target: &str, params: 
         h.update(part.as_bytes());
         h.update([0]);
     }
-    h.finalize()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    modelward_event::hash::hex(&h.finalize()[..16])
 }
 
 impl fmt::Display for PlannedAction {

@@ -385,12 +385,7 @@ fn check(config: &WebhookConfig) -> Result<(), WebhookConfigError> {
 /// `sha256=` and the lowercase hex HMAC-SHA256 of `"<timestamp>.<body>"` under `secret`.
 pub fn signature(secret: &[u8], timestamp: u64, body: &[u8]) -> String {
     let tag = mac(secret, timestamp, body).finalize().into_bytes();
-    let mut out = String::with_capacity(7 + 64);
-    out.push_str("sha256=");
-    for b in tag {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
+    format!("sha256={}", modelward_event::hash::hex(&tag))
 }
 
 /// Why a received request's signature was refused.

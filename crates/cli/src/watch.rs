@@ -10,9 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use modelward_event::input::{Batch, RecordSpan};
 use modelward_event::source::SourceKind;
-use modelward_gateway::log::{LlmLog, Rotation};
+use modelward_gateway::log::{LlmLog, Record, Rotation};
 use modelward_gateway::say::{say, Level};
 use modelward_rule::Alert;
 use modelward_watch::follow::{FollowOptions, Follower};
@@ -150,8 +149,9 @@ impl AlertOut {
 }
 
 /// Lines of stdin, as records of the file `-`.
-fn stdin_lines(tx: std::sync::mpsc::SyncSender<(u64, u64, Vec<u8>)>) {
+fn stdin_lines(tx: std::sync::mpsc::SyncSender<Record>) {
     std::thread::spawn(move || {
+        let file: Arc<str> = Arc::from("-");
         let stdin = std::io::stdin();
         let mut lock = stdin.lock();
         let (mut line, mut offset) = (1u64, 0u64);
@@ -164,7 +164,14 @@ fn stdin_lines(tx: std::sync::mpsc::SyncSender<(u64, u64, Vec<u8>)>) {
                     let text = buf.strip_suffix(b"\n").unwrap_or(&buf);
                     let text = text.strip_suffix(b"\r").unwrap_or(text);
                     if text.iter().any(|b| !b.is_ascii_whitespace())
-                        && tx.send((line, offset, text.to_vec())).is_err()
+                        && tx
+                            .send(Record {
+                                file: file.clone(),
+                                line,
+                                offset,
+                                bytes: text.to_vec(),
+                            })
+                            .is_err()
                     {
                         break;
                     }
@@ -444,9 +451,9 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
                 say(Level::Warn, "kafka", &e);
             }
         }
-        let stdin: Vec<(u64, u64, Vec<u8>)> = stdin_rx.try_iter().take(65_536).collect();
+        let stdin: Vec<Record> = stdin_rx.try_iter().take(65_536).collect();
         if !stdin.is_empty() {
-            batches.push(stdin_batch(stdin));
+            batches.extend(crate::live::batches(stdin));
         }
         for e in errors.drain(..) {
             figures.source_errors += 1;
@@ -503,32 +510,25 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
             std::thread::sleep(poll);
         }
     }
-    if once {
-        // Read to the end: every window closes, as at the end of a hunt.
+    // Without --once, open windows and the analyzers' profiles carry over to the next start;
+    // with it, every window closes as at the end of a hunt, and a next start begins with a
+    // new state from here.
+    let kept = if once {
         let rest = live.finish();
         emit(&mut out, &mut outputs, &incidents, &rest, &follower)?;
         alerts_out += rest.len() as u64;
-        // Everything read is closed: a next start begins with a new state from here.
-        let fresh = Live::new(engine.clone(), 0, None, "watch");
-        checkpoint(
-            store.as_mut(),
-            &mut outputs,
-            &name,
-            &follower,
-            kafka.as_ref(),
-            &fresh,
-        )?;
+        Live::new(engine.clone(), 0, None, "watch")
     } else {
-        // Open windows and the analyzers' profiles carry over to the next start.
-        checkpoint(
-            store.as_mut(),
-            &mut outputs,
-            &name,
-            &follower,
-            kafka.as_ref(),
-            &live,
-        )?;
-    }
+        live
+    };
+    checkpoint(
+        store.as_mut(),
+        &mut outputs,
+        &name,
+        &follower,
+        kafka.as_ref(),
+        &kept,
+    )?;
     if let Some(i) = &incidents {
         i.settle(true);
     }
@@ -600,28 +600,6 @@ fn checkpoint(
         }
     }
     Ok(())
-}
-
-/// Stdin's lines as one batch of the file `-`.
-fn stdin_batch(lines: Vec<(u64, u64, Vec<u8>)>) -> Batch {
-    let mut data = Vec::new();
-    let mut records = Vec::with_capacity(lines.len());
-    for (line, offset, bytes) in lines {
-        let start = data.len();
-        data.extend_from_slice(&bytes);
-        records.push(RecordSpan {
-            start,
-            end: data.len(),
-            line,
-            offset,
-        });
-        data.push(b'\n');
-    }
-    Batch {
-        file: std::sync::Arc::from("-"),
-        data,
-        records,
-    }
 }
 
 /// The loop's figures for `/metrics`.

@@ -243,7 +243,7 @@ fn records_posted_to_the_ingest_endpoint_are_spooled_then_detected() {
         &dir.path("watch.db"),
         std::fs::metadata(&spool[0]).unwrap().len(),
     );
-    rustix_kill(child.id());
+    signal(child.id(), "-TERM");
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
     // What SIGTERM left open closes in a --once run: together, hunt's alerts over the same
@@ -260,11 +260,7 @@ fn records_posted_to_the_ingest_endpoint_are_spooled_then_detected() {
     );
 }
 
-/// SIGTERM to `pid`.
-fn rustix_kill(pid: u32) {
-    signal(pid, "-TERM");
-}
-
+/// A signal (`-TERM`, `-HUP`) to `pid`.
 fn signal(pid: u32, which: &str) {
     let status = Command::new("kill")
         .args([which, &pid.to_string()])
@@ -336,7 +332,7 @@ fn metrics_count_what_was_read_and_sighup_reloads_the_rules_keeping_state() {
         &dir.path("watch.db"),
         std::fs::metadata(&log).unwrap().len(),
     );
-    rustix_kill(child.id());
+    signal(child.id(), "-TERM");
     assert_eq!(child.wait().unwrap().code(), Some(0));
     watch_once(&cfg, &[]);
     let watched = alert_ids(&dir);

@@ -4,11 +4,13 @@
 //! must match; a list of plain values is a keyword search) or a plain value (a keyword).
 //! A field item's values are alternatives (`|all` makes every value required); each value
 //! goes through its modifiers in order, as the specification says, and becomes one or more
-//! matchers. Values compare as case-insensitive strings unless `|cased` or a numeric modifier
+//! matchers: the values `windash` and `base64offset` expand it into stay alternatives of that
+//! one value even under `|all` (pySigma's `SigmaExpansion`). Values compare as case-insensitive strings unless `|cased` or a numeric modifier
 //! applies; a number matches the same number in JSON or in text; `null` (and `[]`) matches a
 //! missing or null field; a field whose JSON value is an array matches when any element does.
 
 use std::net::IpAddr;
+use std::ops::Range;
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use modelward_event::ip::{IpRange, IpRangeError};
@@ -77,14 +79,93 @@ enum Matcher {
     },
 }
 
+/// The compiled values of a field item or a keyword list: the matchers, grouped by the value
+/// they came from. A modifier that expands one value into several (`windash`, `base64offset`)
+/// gives one group of alternatives: `|all` needs every group to match and any matcher of a
+/// group to do so (pySigma's `SigmaExpansion`). A placeholder's values are values of their own,
+/// as a pySigma pipeline inserts them into the value list.
+#[derive(Debug, Clone, Default)]
+struct Values {
+    matchers: Vec<Matcher>,
+    groups: Vec<Range<usize>>,
+    /// Per group, literals one of which a raw record must contain for the group to match;
+    /// None if some matcher of the group has no usable literal.
+    literals: Vec<Option<Vec<String>>>,
+}
+
+impl Values {
+    /// Adds one value: `add` pushes its matchers and literals.
+    fn value(
+        &mut self,
+        add: impl FnOnce(&mut Vec<Matcher>, &mut Option<Vec<String>>) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let start = self.matchers.len();
+        let mut literals = Some(Vec::new());
+        add(&mut self.matchers, &mut literals)?;
+        self.groups.push(start..self.matchers.len());
+        self.literals.push(literals);
+        Ok(())
+    }
+
+    /// Adds a value of one matcher that has no literal.
+    fn single(&mut self, m: Matcher) {
+        let start = self.matchers.len();
+        self.matchers.push(m);
+        self.groups.push(start..self.matchers.len());
+        self.literals.push(None);
+    }
+
+    /// Any value matches (`all`: every value does), a value when one of its matchers does.
+    fn matches(&self, all: bool, one: impl Fn(&Matcher) -> bool) -> bool {
+        if all {
+            self.groups
+                .iter()
+                .all(|g| self.matchers[g.clone()].iter().any(&one))
+        } else {
+            self.matchers.iter().any(one)
+        }
+    }
+
+    /// The prefilter's requirement (a conjunction of any-of sets): with `all`, one set per
+    /// value that has literals; otherwise one set of every value's literals, or nothing if
+    /// some value has none.
+    fn requirement(&self, all: bool) -> Vec<Vec<String>> {
+        let mut clauses: Vec<Vec<String>> = if all {
+            self.literals.iter().flatten().cloned().collect()
+        } else {
+            self.literals
+                .iter()
+                .cloned()
+                .collect::<Option<Vec<_>>>()
+                .map(|l| vec![l.concat()])
+                .unwrap_or_default()
+        };
+        // An empty set would be unsatisfiable; leaving it out keeps the prefilter sound.
+        clauses.retain(|c| !c.is_empty());
+        clauses
+    }
+}
+
+/// A value after its modifiers, split into the values it stands for: a string with
+/// placeholders becomes one value per replacement (pySigma inserts them into the value list).
+fn split_placeholders(v: V, placeholders: Placeholders) -> Result<Vec<V>, String> {
+    match v {
+        V::Str(s) if !s.placeholders().is_empty() => Ok(s
+            .replace_placeholders(placeholders)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(V::Str)
+            .collect()),
+        other => Ok(vec![other]),
+    }
+}
+
 #[derive(Debug, Clone)]
 struct FieldItem {
     field: String,
-    matchers: Vec<Matcher>,
+    values: Values,
     all: bool,
     negate: bool,
-    /// Literal alternatives for the prefilter; None if some value has no usable literal.
-    literals: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -94,9 +175,8 @@ enum Search {
     Field(FieldItem),
     /// Keywords: string matchers over every value of the event.
     Keywords {
-        matchers: Vec<Matcher>,
+        values: Values,
         all: bool,
-        literals: Option<Vec<String>>,
     },
 }
 
@@ -468,8 +548,7 @@ fn compile_item(
         Yaml::Seq(items) => items.iter().collect(),
         _ => vec![value],
     };
-    let mut matchers = Vec::new();
-    let mut literals = Some(Vec::new());
+    let mut compiled = Values::default();
     if modifiers.contains(&"exists") {
         if modifiers.len() != 1 || field.is_empty() {
             return Err(SigmaError::at(
@@ -478,7 +557,7 @@ fn compile_item(
             ));
         }
         match value.value {
-            Yaml::Bool(b) => matchers.push(Matcher::Exists(b)),
+            Yaml::Bool(b) => compiled.single(Matcher::Exists(b)),
             _ => {
                 return Err(SigmaError::at(
                     value,
@@ -486,29 +565,21 @@ fn compile_item(
                 ))
             }
         }
-        literals = None;
     } else if values.is_empty() {
         // `field: []` means the field is absent, as pySigma reads it.
-        matchers.push(Matcher::Null);
-        literals = None;
+        compiled.single(Matcher::Null);
     }
     for node in values.iter().filter(|_| !modifiers.contains(&"exists")) {
         let mut v = scalar_value(node, raw)?;
         for (i, m) in transforming.iter().enumerate() {
             v = modify(v, m, i == 0).map_err(|e| SigmaError::at(key, e))?;
         }
-        finish(
-            v,
-            &flags,
-            placeholders,
-            regexes,
-            &mut matchers,
-            &mut literals,
-        )
-        .map_err(|e| SigmaError::at(node, e))?;
+        add_value(v, &flags, placeholders, regexes, &mut compiled)
+            .map_err(|e| SigmaError::at(node, e))?;
     }
     if field.is_empty() {
-        if matchers
+        if compiled
+            .matchers
             .iter()
             .any(|m| !matches!(m, Matcher::Str(_) | Matcher::Regex(_)))
         {
@@ -520,16 +591,27 @@ fn compile_item(
         // Keywords match anywhere in a value.
         return keyword_search(&values, &transforming, &flags, placeholders, regexes, key);
     }
-    if flags.negate {
-        literals = None;
-    }
     Ok(Search::Field(FieldItem {
         field,
-        matchers,
+        values: compiled,
         all: flags.all,
         negate: flags.negate,
-        literals: literals.filter(|l| !l.is_empty()),
     }))
+}
+
+/// Adds a value, once its modifiers ran, to `compiled`: its placeholders' replacements as
+/// values of their own, a modifier's expansions as one value.
+fn add_value(
+    v: V,
+    flags: &Flags,
+    placeholders: Placeholders,
+    regexes: &RegexBudget,
+    compiled: &mut Values,
+) -> Result<(), String> {
+    for v in split_placeholders(v, placeholders)? {
+        compiled.value(|out, literals| finish(v, flags, placeholders, regexes, out, literals))?;
+    }
+    Ok(())
 }
 
 /// A keyword search: each value, after its modifiers, is searched as a substring of every
@@ -542,8 +624,7 @@ fn keyword_search(
     regexes: &RegexBudget,
     at: &Node,
 ) -> Result<Search, SigmaError> {
-    let mut matchers = Vec::new();
-    let mut literals = Some(Vec::new());
+    let mut compiled = Values::default();
     for node in values {
         let raw = modifiers.first() == Some(&"re");
         let mut v = scalar_value(node, raw)?;
@@ -568,27 +649,19 @@ fn keyword_search(
             ),
             other => other,
         };
-        finish(
-            v,
-            flags,
-            placeholders,
-            regexes,
-            &mut matchers,
-            &mut literals,
-        )
-        .map_err(|e| SigmaError::at(node, e))?;
+        add_value(v, flags, placeholders, regexes, &mut compiled)
+            .map_err(|e| SigmaError::at(node, e))?;
     }
-    if let Some(m) = matchers
+    if compiled
+        .matchers
         .iter()
-        .find(|m| !matches!(m, Matcher::Str(_) | Matcher::Regex(_)))
+        .any(|m| !matches!(m, Matcher::Str(_) | Matcher::Regex(_)))
     {
-        let _ = m;
         return Err(SigmaError::at(at, "keywords must be strings"));
     }
     Ok(Search::Keywords {
-        matchers,
+        values: compiled,
         all: flags.all,
-        literals: literals.filter(|l| !l.is_empty()),
     })
 }
 
@@ -760,25 +833,9 @@ fn search_requirement(s: &Search) -> Vec<Vec<String>> {
     match s {
         Search::All(items) => items.iter().flat_map(search_requirement).collect(),
         Search::Any(items) => union_of_best(items.iter().map(search_requirement).collect()),
-        Search::Field(f) if !f.all => f.literals.clone().map(|l| vec![l]).unwrap_or_default(),
-        Search::Field(f) => f
-            .literals
-            .clone()
-            .map(|l| l.into_iter().map(|x| vec![x]).collect())
-            .unwrap_or_default(),
-        Search::Keywords {
-            literals,
-            all: false,
-            ..
-        } => literals.clone().map(|l| vec![l]).unwrap_or_default(),
-        Search::Keywords {
-            literals,
-            all: true,
-            ..
-        } => literals
-            .clone()
-            .map(|l| l.into_iter().map(|x| vec![x]).collect())
-            .unwrap_or_default(),
+        Search::Field(f) if f.negate => Vec::new(),
+        Search::Field(f) => f.values.requirement(f.all),
+        Search::Keywords { values, all } => values.requirement(*all),
     }
 }
 
@@ -812,14 +869,9 @@ fn search_matches(s: &Search, event: &Event) -> bool {
         Search::All(items) => items.iter().all(|i| search_matches(i, event)),
         Search::Any(items) => items.iter().any(|i| search_matches(i, event)),
         Search::Field(item) => item_matches(item, event) != item.negate,
-        Search::Keywords { matchers, all, .. } => {
-            let hit = |m: &Matcher| any_value(&event.fields, &mut |text| text_matches(m, text));
-            if *all {
-                matchers.iter().all(hit)
-            } else {
-                matchers.iter().any(hit)
-            }
-        }
+        Search::Keywords { values, all } => values.matches(*all, |m| {
+            any_value(&event.fields, &mut |text| text_matches(m, text))
+        }),
     }
 }
 
@@ -857,11 +909,7 @@ fn item_matches(item: &FieldItem, event: &Event) -> bool {
         }
         other => values.iter().any(|v| value_matches(other, v)),
     };
-    if item.all {
-        item.matchers.iter().all(one)
-    } else {
-        item.matchers.iter().any(one)
-    }
+    item.values.matches(item.all, one)
 }
 
 fn field_ref(a: &str, b: &str, mode: RefMode, cased: bool) -> bool {

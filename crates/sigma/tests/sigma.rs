@@ -324,3 +324,127 @@ fn filters_and_their_condition_with_the_rule() {
         json!({"EventID": 4624, "ComputerName": "DC01"})
     ));
 }
+
+/// Whether a raw record passes the rule's prefilter (every clause has a literal in it,
+/// ignoring ASCII case), as the engine checks it before parsing.
+fn passes_prefilter(s: &SigmaSet, v: &Value) -> bool {
+    let raw = v.to_string().to_ascii_lowercase();
+    s.rules[0]
+        .requirement
+        .iter()
+        .all(|clause| clause.iter().any(|l| raw.contains(&l.to_ascii_lowercase())))
+}
+
+/// `|all` ANDs the listed values; the values a modifier expands one value into (`windash`,
+/// `base64offset`) stay alternatives of that value (pySigma's `SigmaExpansion`), in every
+/// modifier order and chain of the specification's appendix that expands.
+#[test]
+fn all_ands_values_and_ors_each_values_expansions() {
+    let b64 = |bytes: &[u8]| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    };
+    let le = |s: &str| {
+        s.encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect::<Vec<u8>>()
+    };
+    let be = |s: &str| {
+        s.encode_utf16()
+            .flat_map(u16::to_be_bytes)
+            .collect::<Vec<u8>>()
+    };
+    let bom = |s: &str| [&[0xFF, 0xFE][..], &le(s)].concat();
+    // (modifier chain, a document holding both values as the chain encodes them, one holding
+    // only the first).
+    let both_and_one: Vec<(&str, String, String)> = vec![
+        (
+            "windash|contains|all",
+            "powershell /enc AAA \u{2013}nop".into(),
+            "powershell /enc AAA".into(),
+        ),
+        (
+            "all|windash|contains",
+            "powershell \u{2015}enc AAA -nop".into(),
+            "powershell -enc AAA".into(),
+        ),
+        (
+            "contains|all|windash",
+            "powershell \u{2014}enc AAA /nop".into(),
+            "powershell \u{2014}enc AAA".into(),
+        ),
+        (
+            "base64offset|contains|all",
+            format!("x{}", b64(b"zz -enc and -nop zz")),
+            format!("x{}", b64(b"zz -enc zz")),
+        ),
+        (
+            "wide|base64offset|contains|all",
+            b64(&le("ab -enc and -nop")),
+            b64(&le("ab -enc")),
+        ),
+        (
+            "utf16le|base64offset|contains|all",
+            b64(&le("a -enc and -nop")),
+            b64(&le("a -enc")),
+        ),
+        (
+            "utf16be|base64offset|contains|all",
+            b64(&be("-enc and -nop")),
+            b64(&be("-enc")),
+        ),
+        (
+            "utf16|base64offset|contains|all",
+            format!("{} {}", b64(&bom("-enc")), b64(&bom("-nop"))),
+            b64(&bom("-enc")),
+        ),
+        // Chains without an expansion keep `all` as it was.
+        (
+            "wide|base64|contains|all",
+            format!("{} {}", b64(&le("-enc")), b64(&le("-nop"))),
+            b64(&le("-enc")),
+        ),
+        (
+            "base64|contains|all",
+            format!("{}.{}", b64(b"-enc"), b64(b"-nop")),
+            b64(b"-enc"),
+        ),
+    ];
+    for (chain, both, one) in both_and_one {
+        let s = rule(&format!(
+            "  sel:\n    cmd|{chain}:\n      - '-enc'\n      - '-nop'\n  condition: sel"
+        ));
+        let hit = json!({ "cmd": both });
+        assert!(matches(&s, hit.clone()), "{chain}: {both}");
+        assert!(passes_prefilter(&s, &hit), "{chain}: prefilter on {both}");
+        assert!(!matches(&s, json!({ "cmd": one })), "{chain}: {one}");
+    }
+
+    // One value with `all`: any of its expansions.
+    let s = rule("  sel:\n    cmd|windash|contains|all: ' -enc'\n  condition: sel");
+    assert!(matches(&s, json!({"cmd": "powershell /enc AAA"})));
+    // startswith/endswith after windash.
+    let s = rule(
+        "  sel:\n    cmd|windash|startswith|all:\n      - '-a'\n      - '-a -b'\n  condition: sel",
+    );
+    assert!(matches(&s, json!({"cmd": "/a \u{2013}b c"})));
+    assert!(!matches(&s, json!({"cmd": "/a c"})));
+    let s = rule(
+        "  sel:\n    cmd|windash|endswith|all:\n      - '-b'\n      - ' -b'\n  condition: sel",
+    );
+    assert!(matches(&s, json!({"cmd": "x /b"})));
+
+    // Keywords: `'|all|windash'`.
+    let s = rule(
+        "  keywords:\n    '|all|windash':\n      - '-enc'\n      - '-nop'\n  condition: keywords",
+    );
+    let hit = json!({"a": "powershell /enc x", "b": ["\u{2013}nop"]});
+    assert!(matches(&s, hit.clone()) && passes_prefilter(&s, &hit));
+    assert!(!matches(&s, json!({"a": "powershell /enc x"})));
+    let s = rule(
+        "  keywords:\n    '|base64offset|all':\n      - 'foobar'\n      - 'bazqux'\n  condition: keywords",
+    );
+    let hit = json!({"a": format!("{} {}", b64(b"xfoobar"), b64(b"bazqux"))});
+    assert!(matches(&s, hit.clone()) && passes_prefilter(&s, &hit));
+    assert!(!matches(&s, json!({"a": b64(b"xfoobar")})));
+}

@@ -44,6 +44,7 @@ impl Reporter {
         match d {
             Diagnostic::Malformed(e) => self.say(format!("skipped malformed record: {e}")),
             Diagnostic::Normalize(e) => self.say(format!("normalizer: {e}")),
+            Diagnostic::Lossy(e) => self.say(format!("kept lossily: {e}")),
             Diagnostic::QueryWarning { rule, message } => {
                 self.say(format!("warning in rule \"{rule}\": {message}"))
             }
@@ -336,6 +337,10 @@ fn summary(files: usize, s: &RunStats, input_errors: u64, secs: f64) -> String {
         (s.prefiltered, "records rejected by the prefilter"),
         (s.dropped, "records dropped by their source pipeline"),
         (s.normalize_errors, "normalizer errors"),
+        (
+            s.lossy,
+            "records with values kept lossily (lone surrogates, invalid UTF-8, numbers out of range)",
+        ),
         (
             s.no_timestamp,
             "events without a timestamp (outside every window)",

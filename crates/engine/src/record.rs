@@ -29,6 +29,8 @@ pub struct RecordResult {
     pub skipped: u64,
     pub errors: Vec<ParseError>,
     pub normalize_errors: Vec<String>,
+    /// Records kept with values strict JSON refuses rewritten (`file:line:column: what`).
+    pub lossy: Vec<String>,
     /// Records the source's own pipeline drops (e.g. Azure categories Elastic does not index).
     pub dropped: u64,
     pub no_timestamp: u64,
@@ -96,6 +98,10 @@ impl Engine {
             }
         };
         for item in ingested {
+            if let Ingested::Lossy(note) = item {
+                out.lossy.push(note);
+                continue;
+            }
             out.events += 1;
             let mut event = match item {
                 Ingested::Event(event, partial) => {
@@ -110,6 +116,7 @@ impl Engine {
                     out.normalize_errors.push(why);
                     continue;
                 }
+                Ingested::Lossy(_) => continue,
             };
             // The event's time (`@timestamp`), read once for the clock, Sigma and detectors.
             let ts = event_time(&event, None);

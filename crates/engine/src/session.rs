@@ -42,6 +42,9 @@ pub enum Diagnostic {
     Malformed(ParseError),
     /// An event a normalizer rejected; counted and skipped.
     Normalize(String),
+    /// A record kept with values strict JSON refuses rewritten (lone surrogates, invalid
+    /// UTF-8, numbers out of range: `event::input::lossy`); counted.
+    Lossy(String),
     /// An ES|QL evaluation warning (null result) for a rule.
     QueryWarning { rule: String, message: String },
 }
@@ -54,6 +57,9 @@ pub struct RunStats {
     pub events: u64,
     pub malformed: u64,
     pub normalize_errors: u64,
+    /// Records kept with values rewritten lossily (`Diagnostic::Lossy`).
+    #[serde(default)]
+    pub lossy: u64,
     /// Records the source's pipeline drops by design.
     pub dropped: u64,
     /// Records no rule could match, rejected before parsing.
@@ -295,6 +301,10 @@ impl<'e> Session<'e> {
         for e in result.normalize_errors {
             self.stats.normalize_errors += 1;
             report(Diagnostic::Normalize(e));
+        }
+        for note in result.lossy {
+            self.stats.lossy += 1;
+            report(Diagnostic::Lossy(note));
         }
         for (rule, message) in result.warnings {
             self.warning(rule, message, report);

@@ -18,7 +18,7 @@
 
 use std::sync::Arc;
 
-use crate::input::{parse_record, ParseError, RecordError, RecordSpan};
+use crate::input::{parse_record_noting, ParseError, RecordError, RecordSpan};
 use crate::source::{normalize, Normalized, SourceError, SourceKind};
 use crate::{Event, Origin};
 
@@ -32,6 +32,10 @@ pub enum Ingested {
     Dropped,
     /// The normalizer rejected it: `file:line: why`.
     Rejected(String),
+    /// Values of the record strict JSON refuses, kept lossily so that the record is not
+    /// lost (`file:line:column: what`; see [`crate::input::lossy`]). It comes before the
+    /// record's events, once per record, and is not an event.
+    Lossy(String),
 }
 
 /// The events of one raw record (an envelope holds several), normalized for `source`, each
@@ -43,11 +47,18 @@ pub fn record_events(
     raw: &[u8],
     source: SourceKind,
 ) -> Result<Vec<Ingested>, ParseError> {
-    let objects = parse_record(raw).map_err(|e| located(file, span, e))?;
+    let parsed = parse_record_noting(raw).map_err(|e| located(file, span, e))?;
     let hash = crate::hash::record_hash(raw);
-    Ok(objects
+    let lossy = parsed.repairs.map(|r| {
+        let line = span.line + r.line - 1;
+        Ingested::Lossy(format!(
+            "{file}:{line}:{}: {r}; the record is kept",
+            r.column
+        ))
+    });
+    Ok(lossy
         .into_iter()
-        .map(|object| {
+        .chain(parsed.objects.into_iter().map(|object| {
             let origin = || Origin {
                 file: file.clone(),
                 line: span.line,
@@ -68,7 +79,7 @@ pub fn record_events(
                 Err(SourceError::Dropped(_)) => Ingested::Dropped,
                 Err(e) => Ingested::Rejected(format!("{file}:{}: {e}", span.line)),
             }
-        })
+        }))
         .collect())
 }
 

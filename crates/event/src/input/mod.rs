@@ -9,6 +9,7 @@
 //! and the caller reports them and goes on.
 
 mod error;
+pub mod lossy;
 mod paths;
 mod reader;
 mod record;
@@ -16,4 +17,4 @@ mod record;
 pub use error::{InputError, ParseError};
 pub use paths::{expand_paths, InputPath, Walk};
 pub use reader::{Batch, Reader, ReaderOptions, RecordSpan};
-pub use record::{parse_record, RecordError};
+pub use record::{parse_record, parse_record_noting, Parsed, RecordError};

@@ -73,27 +73,55 @@ enum Doc {
 }
 
 /// One JSON value scanned incrementally: brackets, strings and escapes only, enough to
-/// find where it ends (its own syntax is the parser's business, record by record).
+/// find where it ends (its own syntax is the parser's business, record by record), and to
+/// notice that it went wrong in a way that would swallow the values after it: a closing
+/// bracket of the wrong kind, a line break inside a string (JSON escapes them; a value cut
+/// off inside a string is the common case).
 #[derive(Debug, Clone, Copy, Default)]
 struct ValueScan {
     started: bool,
     depth: u32,
+    /// Per nesting level (the first 128), whether it is an array.
+    arrays: u128,
     in_string: bool,
     escaped: bool,
     /// A number or a literal: it ends at a delimiter.
     bare: bool,
 }
 
+/// What a [`ValueScan`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scanned {
+    /// The value ends after the first `n` bytes.
+    End(usize),
+    /// It goes on past the bytes given.
+    More,
+    /// It is malformed at byte `n`: why.
+    Bad(usize, &'static str),
+}
+
 impl ValueScan {
-    /// Scans on from where the last call stopped: `Some(n)` when the value ends after the
-    /// first `n` bytes of `bytes`; `None` when it goes on past them.
-    fn scan(&mut self, bytes: &[u8]) -> Option<usize> {
+    fn open(&mut self, array: bool) {
+        if self.depth < 128 {
+            let bit = 1u128 << self.depth;
+            if array {
+                self.arrays |= bit;
+            } else {
+                self.arrays &= !bit;
+            }
+        }
+        self.depth += 1;
+    }
+
+    /// Scans on from where the last call stopped.
+    fn scan(&mut self, bytes: &[u8]) -> Scanned {
         let mut i = 0;
         while i < bytes.len() {
             if !self.started {
                 self.started = true;
                 match bytes[i] {
-                    b'{' | b'[' => self.depth = 1,
+                    b'{' => self.open(false),
+                    b'[' => self.open(true),
                     b'"' => self.in_string = true,
                     _ => self.bare = true,
                 }
@@ -106,45 +134,62 @@ impl ValueScan {
                     i += 1;
                     continue;
                 }
-                match memchr::memchr2(b'"', b'\\', &bytes[i..]) {
-                    None => return None,
+                match memchr::memchr3(b'"', b'\\', b'\n', &bytes[i..]) {
+                    None => return Scanned::More,
                     Some(k) if bytes[i + k] == b'\\' => {
                         self.escaped = true;
                         i += k + 1;
+                    }
+                    Some(k) if bytes[i + k] == b'\n' => {
+                        return Scanned::Bad(i + k, "a line break inside a string");
                     }
                     Some(k) => {
                         self.in_string = false;
                         i += k + 1;
                         if self.depth == 0 {
-                            return Some(i);
+                            return Scanned::End(i);
                         }
                     }
                 }
                 continue;
             }
             if self.bare {
-                match bytes[i..]
+                return match bytes[i..]
                     .iter()
                     .position(|b| b.is_ascii_whitespace() || matches!(b, b',' | b']' | b'}'))
                 {
-                    Some(k) => return Some(i + k),
-                    None => return None,
-                }
+                    Some(k) => Scanned::End(i + k),
+                    None => Scanned::More,
+                };
             }
             match bytes[i] {
                 b'"' => self.in_string = true,
-                b'{' | b'[' => self.depth += 1,
-                b'}' | b']' => {
+                b'{' => self.open(false),
+                b'[' => self.open(true),
+                closer @ (b'}' | b']') => {
                     self.depth -= 1;
+                    if self.depth < 128 {
+                        let array = self.arrays & (1u128 << self.depth) != 0;
+                        if array != (closer == b']') {
+                            return Scanned::Bad(
+                                i,
+                                if array {
+                                    "a `}` closes a `[`"
+                                } else {
+                                    "a `]` closes a `{`"
+                                },
+                            );
+                        }
+                    }
                     if self.depth == 0 {
-                        return Some(i + 1);
+                        return Scanned::End(i + 1);
                     }
                 }
                 _ => {}
             }
             i += 1;
         }
-        None
+        Scanned::More
     }
 
     /// Whether the value is complete when the input ends here (a bare scalar is).
@@ -177,6 +222,44 @@ pub struct Reader {
     value: Option<(usize, usize, ValueScan)>,
     /// In a document, a value longer than a record may be, being skipped.
     skip_value: Option<ValueScan>,
+    /// What was consumed of the line `carry` starts in.
+    head: LineHead,
+}
+
+/// The part of a line already consumed: its characters, and whether they are all blanks
+/// (its indentation).
+#[derive(Debug, Clone, Copy)]
+struct LineHead {
+    chars: u64,
+    blank: bool,
+}
+
+impl Default for LineHead {
+    fn default() -> LineHead {
+        LineHead {
+            chars: 0,
+            blank: true,
+        }
+    }
+}
+
+impl LineHead {
+    fn passed(&mut self, bytes: &[u8]) {
+        let tail = match memchr::memrchr(b'\n', bytes) {
+            Some(i) => {
+                *self = LineHead::default();
+                &bytes[i + 1..]
+            }
+            None => bytes,
+        };
+        self.chars += chars(tail);
+        self.blank &= tail.iter().all(|b| matches!(b, b' ' | b'\t'));
+    }
+}
+
+/// Characters in UTF-8 `bytes` (bytes that do not continue a sequence).
+fn chars(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|b| **b & 0xC0 != 0x80).count() as u64
 }
 
 impl Reader {
@@ -226,6 +309,7 @@ impl Reader {
             doc: Doc::Top,
             value: None,
             skip_value: None,
+            head: LineHead::default(),
         })
     }
 
@@ -286,10 +370,14 @@ impl Reader {
             Some(b'{') => {
                 let start = first.unwrap_or(0);
                 let end = memchr::memchr(b'\n', &self.carry[start..]).map(|i| start + i);
-                end.is_some_and(|end| {
-                    serde_json::from_slice::<serde::de::IgnoredAny>(&self.carry[start..end])
+                let incomplete = |from: usize, to: usize| {
+                    serde_json::from_slice::<serde::de::IgnoredAny>(&self.carry[from..to])
                         .is_err_and(|e| e.is_eof())
-                })
+                };
+                // A first line cut off (a file copied from the middle of a write, a
+                // truncated head) is not a pretty-printed document when the line after it
+                // is a whole object: NDJSON, its first record malformed.
+                end.is_some_and(|end| incomplete(start, end) && !next_line_whole(&self.carry, end))
             }
             _ => false,
         };
@@ -304,8 +392,11 @@ impl Reader {
     /// The next batch of a JSON array's elements or a document's top-level values, read
     /// as they come: memory holds a batch and the value being read, never the document.
     /// A value longer than `max_record_bytes` is reported and skipped without buffering
-    /// it; a structural error (an array element followed by neither `,` nor `]`, a value
-    /// cut off by the end of input) ends the document, the records before it kept.
+    /// it. One bad element is reported and skipped alone: a missing `,` between elements,
+    /// a stray `,`, and a value that goes wrong (a closing bracket of the wrong kind, a line
+    /// break inside a string, cut off by the end of input) is skipped up to the next line
+    /// that starts as it did (the same indentation, the same opening bracket); only when
+    /// there is none does the document end there, the records before it kept.
     fn next_document(&mut self) -> Option<Result<Batch, InputError>> {
         let mut records: Vec<RecordSpan> = Vec::new();
         // Where the records read so far end in `carry`, and the lines before it.
@@ -315,12 +406,14 @@ impl Reader {
         loop {
             if let Some(scan) = self.skip_value.as_mut() {
                 match scan.scan(&self.carry) {
-                    Some(n) => {
+                    Scanned::End(n) | Scanned::Bad(n, _) => {
+                        // (A skipped value that goes wrong ends there: what follows is
+                        // read as the document goes on.)
                         self.consume(n);
                         self.skip_value = None;
                         self.doc = self.after_value();
                     }
-                    None => {
+                    Scanned::More => {
                         let n = self.carry.len();
                         self.consume(n);
                         if self.eof {
@@ -356,7 +449,7 @@ impl Reader {
             }
             if let Some((start, _, mut scan)) = self.value {
                 match scan.scan(&self.carry[pos..]) {
-                    Some(n) => {
+                    Scanned::End(n) => {
                         let end = pos + n;
                         if end - start > self.opts.max_record_bytes {
                             // Whole already, and still too long.
@@ -365,16 +458,8 @@ impl Reader {
                                 line: self.line + counter.line_at(&self.carry, start),
                                 limit: self.opts.max_record_bytes,
                             };
-                            self.value = None;
                             self.doc = self.after_value();
-                            if records.is_empty() {
-                                self.consume(end);
-                                return Some(Err(err));
-                            }
-                            self.pending = Some(err);
-                            let batch = self.document_batch(cut, records);
-                            self.consume(end - cut);
-                            return Some(Ok(batch));
+                            return self.recover(cut, records, end, err);
                         }
                         records.push(RecordSpan {
                             start,
@@ -387,26 +472,26 @@ impl Reader {
                         pos = end;
                         self.doc = self.after_value();
                     }
-                    None if self.carry.len() - start > self.opts.max_record_bytes => {
+                    Scanned::Bad(n, why) => {
+                        // (The counter only goes forward: the value's start first.)
+                        let at = self.line_column(&mut counter, start);
+                        let (line, column) = self.line_column(&mut counter, pos + n);
+                        let why = format!("a value that goes wrong at {line}:{column} ({why})");
+                        return self.resync(cut, records, start, at, &why);
+                    }
+                    Scanned::More if self.carry.len() - start > self.opts.max_record_bytes => {
                         let line = self.line + counter.line_at(&self.carry, start);
                         let err = InputError::RecordTooLong {
                             path: self.name.to_string(),
                             line,
                             limit: self.opts.max_record_bytes,
                         };
-                        self.value = None;
                         self.skip_value = Some(scan);
-                        if records.is_empty() {
-                            self.consume(self.carry.len());
-                            return Some(Err(err));
-                        }
                         // The records before it go first, then the error.
-                        self.pending = Some(err);
-                        let batch = self.document_batch(cut, records);
-                        self.consume(self.carry.len());
-                        return Some(Ok(batch));
+                        let all = self.carry.len();
+                        return self.recover(cut, records, all, err);
                     }
-                    None => {
+                    Scanned::More => {
                         self.value = Some((start, self.carry.len(), scan));
                         pos = self.carry.len();
                     }
@@ -432,17 +517,20 @@ impl Reader {
                     pos += 1;
                 }
                 (Doc::AfterElement, _) => {
+                    // A missing `,`: reported, and what follows read as the next element.
                     let at = self.line_column(&mut counter, pos);
-                    return self.structural_error(
-                        cut,
-                        records,
-                        at,
-                        "expected `,` or `]` after an array element",
-                    );
+                    let err = self.malformed(at, "expected `,` or `]` after an array element");
+                    self.doc = Doc::Element { first: false };
+                    return self.recover(cut, records, pos, err);
                 }
                 (Doc::Element { .. }, b']' | b',') => {
+                    // `[,` `,,` `,]`: reported and passed over.
                     let at = self.line_column(&mut counter, pos);
-                    return self.structural_error(cut, records, at, "expected an array element");
+                    let err = self.malformed(at, "expected an array element");
+                    if b == b']' {
+                        self.doc = Doc::Top;
+                    }
+                    return self.recover(cut, records, pos + 1, err);
                 }
                 (Doc::Top | Doc::Element { .. }, _) => {
                     self.value = Some((pos, pos, ValueScan::default()));
@@ -451,6 +539,88 @@ impl Reader {
         }
     }
 
+    fn malformed(&self, (line, column): (u64, u64), message: &str) -> InputError {
+        InputError::Malformed(ParseError {
+            file: self.name.to_string(),
+            line,
+            column,
+            message: message.to_string(),
+        })
+    }
+
+    /// Goes on after an error at `resume` in `carry`: the records read so far, then the
+    /// error (or the error at once when there are none).
+    fn recover(
+        &mut self,
+        cut: usize,
+        records: Vec<RecordSpan>,
+        resume: usize,
+        err: InputError,
+    ) -> Option<Result<Batch, InputError>> {
+        self.value = None;
+        if records.is_empty() {
+            self.consume(resume);
+            return Some(Err(err));
+        }
+        self.pending = Some(err);
+        let batch = self.document_batch(cut, records);
+        self.consume(resume - cut);
+        Some(Ok(batch))
+    }
+
+    /// The value at `start` went wrong (`why`, at `at`): it is skipped up to the next line
+    /// that starts as its own did (the same indentation, then the same opening bracket),
+    /// read ahead within `max_record_bytes`. When there is none (or the value did not
+    /// start a line), the document ends here.
+    fn resync(
+        &mut self,
+        cut: usize,
+        records: Vec<RecordSpan>,
+        start: usize,
+        at: (u64, u64),
+        why: &str,
+    ) -> Option<Result<Batch, InputError>> {
+        let blank = |bytes: &[u8]| bytes.iter().all(|b| matches!(b, b' ' | b'\t'));
+        let indent = match memchr::memrchr(b'\n', &self.carry[..start]) {
+            Some(i) => blank(&self.carry[i + 1..start]).then_some(start - i - 1),
+            None => (self.head.blank && blank(&self.carry[..start]))
+                .then_some(self.head.chars as usize + start),
+        };
+        let Some(indent) = indent else {
+            return self.structural_error(cut, records, at, why);
+        };
+        let opener = self.carry[start];
+        let found = loop {
+            if let Some(q) = resync_point(&self.carry, start, indent, opener) {
+                break Some(q);
+            }
+            if self.eof || self.carry.len() - start > self.opts.max_record_bytes {
+                break None;
+            }
+            let want = self.carry.len() + self.opts.batch_bytes.max(4096);
+            if let Err(e) = self.fill(want) {
+                self.pending = Some(e);
+                self.eof = true;
+            }
+        };
+        let Some(resume) = found else {
+            return self.structural_error(cut, records, at, why);
+        };
+        let mut counter = LineCounter::default();
+        let next = self.line + counter.line_at(&self.carry, resume);
+        let err = self.malformed(
+            at,
+            &format!("{why}; this value is skipped, reading goes on at line {next}"),
+        );
+        if self.pending.is_some() {
+            // (A read error while looking ahead: it says why the rest is missing.)
+            self.pending = None;
+        }
+        if matches!(self.doc, Doc::AfterElement) {
+            self.doc = Doc::Element { first: false };
+        }
+        self.recover(cut, records, resume, err)
+    }
     /// Where a document goes after a value: the next element's separator inside an array.
     fn after_value(&self) -> Doc {
         match self.doc {
@@ -463,6 +633,7 @@ impl Reader {
     fn consume(&mut self, n: usize) {
         self.line += memchr::memchr_iter(b'\n', &self.carry[..n]).count() as u64;
         self.offset += n as u64;
+        self.head.passed(&self.carry[..n]);
         self.carry.drain(..n);
         if let Some((start, scanned, _)) = self.value.as_mut() {
             *start -= n;
@@ -477,6 +648,7 @@ impl Reader {
         let data = std::mem::replace(&mut self.carry, rest);
         self.line += memchr::memchr_iter(b'\n', &data).count() as u64;
         self.offset += data.len() as u64;
+        self.head.passed(&data);
         if let Some((start, scanned, _)) = self.value.as_mut() {
             *start -= cut;
             *scanned -= cut;
@@ -491,11 +663,11 @@ impl Reader {
     /// (line, column) of `pos` in `carry`, 1-based.
     fn line_column(&self, counter: &mut LineCounter, pos: usize) -> (u64, u64) {
         let line = self.line + counter.line_at(&self.carry, pos);
-        let line_start = memchr::memrchr(b'\n', &self.carry[..pos]).map_or(0, |i| i + 1);
-        let column = String::from_utf8_lossy(&self.carry[line_start..pos])
-            .chars()
-            .count() as u64
-            + 1;
+        let (line_start, base) = match memchr::memrchr(b'\n', &self.carry[..pos]) {
+            Some(i) => (i + 1, 0),
+            None => (0, self.head.chars),
+        };
+        let column = base + chars(&self.carry[line_start..pos]) + 1;
         (line, column)
     }
 
@@ -504,15 +676,10 @@ impl Reader {
         &mut self,
         cut: usize,
         records: Vec<RecordSpan>,
-        (line, column): (u64, u64),
+        at: (u64, u64),
         what: &str,
     ) -> Option<Result<Batch, InputError>> {
-        let err = InputError::Malformed(ParseError {
-            file: self.name.to_string(),
-            line,
-            column,
-            message: format!("{what}; the rest of this document is skipped"),
-        });
+        let err = self.malformed(at, &format!("{what}; the rest of this document is skipped"));
         self.mode = Mode::Done;
         self.value = None;
         if records.is_empty() {
@@ -542,9 +709,10 @@ impl Reader {
             } else if self.pending.is_none() {
                 // (After a read error, that error says why the value is cut off.)
                 let at = self.line_column(&mut counter, start);
-                return self.structural_error(
+                return self.resync(
                     cut,
                     records,
+                    start,
                     at,
                     "a value cut off by the end of input",
                 );
@@ -717,6 +885,35 @@ impl LineCounter {
     }
 }
 
+/// The first place after `start` where a line starts with `indent` blanks and then
+/// `opener`: where the next value of a pretty-printed document or array begins.
+fn resync_point(data: &[u8], start: usize, indent: usize, opener: u8) -> Option<usize> {
+    memchr::memchr_iter(b'\n', &data[start..])
+        .map(|i| start + i + 1)
+        .find(|&ls| {
+            data.len() > ls + indent
+                && data[ls..ls + indent]
+                    .iter()
+                    .all(|b| matches!(b, b' ' | b'\t'))
+                && data[ls + indent] == opener
+        })
+        .map(|ls| ls + indent)
+}
+
+/// Whether the first non-blank line after the newline at `newline` is one whole JSON object.
+fn next_line_whole(data: &[u8], newline: usize) -> bool {
+    let rest = &data[(newline + 1).min(data.len())..];
+    let Some(from) = rest.iter().position(|b| !b.is_ascii_whitespace()) else {
+        return false;
+    };
+    let rest = &rest[from..];
+    let line = memchr::memchr(b'\n', rest).map_or(rest, |i| &rest[..i]);
+    let whole = |bytes: &[u8]| serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
+    let line = line.trim_ascii_end();
+    line.first() == Some(&b'{')
+        && (whole(line) || super::lossy::repair(line).is_some_and(|(fixed, _)| whole(&fixed)))
+}
+
 /// serde_json's message without its trailing " at line L column C".
 pub(crate) fn message_of(e: &serde_json::Error) -> String {
     let text = e.to_string();
@@ -812,19 +1009,86 @@ mod tests {
     }
 
     #[test]
-    fn structural_errors_end_the_document_after_its_records() {
-        let (records, errors) = read("[{\"a\": 1}\n {\"a\": 2}]", 4096, 1 << 20);
-        assert_eq!(records.len(), 1);
-        assert_eq!(errors, ["t.json:2:2: expected `,` or `]` after an array element; the rest of this document is skipped"]);
+    fn one_bad_element_is_skipped_alone() {
+        let texts = |records: Vec<(u64, String)>| -> Vec<String> {
+            records
+                .into_iter()
+                .map(|(l, t)| format!("{l}:{t}"))
+                .collect()
+        };
+        for batch in [1, 5, 4096] {
+            // A missing comma, stray commas.
+            let (records, errors) = read("[{\"a\": 1}\n {\"a\": 2},, 3,]", batch, 1 << 20);
+            assert_eq!(
+                texts(records),
+                ["1:{\"a\": 1}", "2:{\"a\": 2}", "2:3"],
+                "batch {batch}"
+            );
+            assert_eq!(
+                errors,
+                [
+                    "t.json:2:2: expected `,` or `]` after an array element",
+                    "t.json:2:11: expected an array element",
+                    "t.json:2:15: expected an array element"
+                ],
+                "batch {batch}"
+            );
+            // An element cut off inside a string, one with a wrong bracket, and one cut
+            // off by the end of its lines, in an indented array: each skipped alone.
+            let text = "[\n  {\"a\": 1},\n  {\"p\": \"cut\n  {\"a\": 2},\n  {\"b\": [1, 2}},\n  {\"a\": 3},\n  {\"c\": {\"d\": 1,\n  {\"a\": 4}\n]\n";
+            let (records, errors) = read(text, batch, 1 << 20);
+            assert_eq!(
+                texts(records),
+                [
+                    "2:{\"a\": 1}",
+                    "4:{\"a\": 2}",
+                    "6:{\"a\": 3}",
+                    "8:{\"a\": 4}"
+                ],
+                "batch {batch}"
+            );
+            assert_eq!(
+                errors,
+                [
+                    "t.json:3:3: a value that goes wrong at 3:13 (a line break inside a string); this value is skipped, reading goes on at line 4",
+                    "t.json:5:3: a value that goes wrong at 5:14 (a `}` closes a `[`); this value is skipped, reading goes on at line 6",
+                    "t.json:7:3: a value that goes wrong at 9:1 (a `]` closes a `{`); this value is skipped, reading goes on at line 8"
+                ],
+                "batch {batch}"
+            );
+            // Pretty-printed documents one after the other, one cut off.
+            let text = "{\n  \"a\": 1\n}\n{\n  \"a\": {\"b\": 2\n}\n{\n  \"a\": 3\n}\n";
+            let (records, errors) = read(text, batch, 1 << 20);
+            assert_eq!(records.len(), 2, "batch {batch}");
+            assert_eq!(records[1].0, 7, "batch {batch}");
+            assert_eq!(
+                errors,
+                ["t.json:4:1: a value cut off by the end of input; this value is skipped, reading goes on at line 7"],
+                "batch {batch}"
+            );
+        }
+        // Nowhere to go on from: the document ends, the records before it kept.
         let (records, errors) = read("[{\"a\": 1}, {\"a\": 2", 4096, 1 << 20);
         assert_eq!(records.len(), 1);
         assert!(
-            errors[0].contains("t.json:1:12: a value cut off by the end of input"),
+            errors[0].contains("t.json:1:12: a value cut off by the end of input; the rest"),
             "{errors:?}"
         );
         let (records, errors) = read("[{\"a\": 1},", 4096, 1 << 20);
         assert_eq!(records.len(), 1);
         assert!(errors[0].contains("an array cut off"), "{errors:?}");
+    }
+
+    #[test]
+    fn ndjson_with_its_first_line_cut_off_is_ndjson() {
+        let text = "{\"a\": {\"b\": \n{\"a\": 1}\n{\"a\": 2}\n";
+        let (records, errors) = read(text, 4096, 1 << 20);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(records.len(), 3, "{records:?}");
+        assert_eq!(records[2], (3, "{\"a\": 2}".to_string()));
+        // A pretty-printed document is still one.
+        let (records, _) = read("{\n  \"a\": {\"b\": 1}\n}\n", 4096, 1 << 20);
+        assert_eq!(records.len(), 1);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 use serde_json::{Map, Value};
 
+use super::lossy::{repair, Repairs};
 use super::reader::message_of;
 use crate::source::s3_access;
 
@@ -19,21 +20,57 @@ pub struct RecordError {
 /// diagnostic settings, Event Hubs) or `Records` (CloudTrail) stands for the objects in that
 /// array. Anything else — a scalar, an array, an envelope whose `records` is not an array of
 /// objects — is an error that says what was expected.
+///
+/// Values strict JSON refuses but a record is not lost for (lone surrogates, invalid UTF-8,
+/// raw control characters in strings, numbers out of range) are kept lossily (see
+/// [`super::lossy`]); [`parse_record_noting`] also says what was.
 pub fn parse_record(bytes: &[u8]) -> Result<Vec<Map<String, Value>>, RecordError> {
+    parse_record_noting(bytes).map(|parsed| parsed.objects)
+}
+
+/// The events of one record, and what in it was kept lossily.
+#[derive(Debug)]
+pub struct Parsed {
+    pub objects: Vec<Map<String, Value>>,
+    /// Values rewritten so that the record parses (`None`: the record was valid as it is).
+    pub repairs: Option<Repairs>,
+}
+
+/// [`parse_record`], saying which values were kept lossily.
+pub fn parse_record_noting(bytes: &[u8]) -> Result<Parsed, RecordError> {
     if s3_access::looks_like_line(bytes) {
         return s3_access::parse_line(bytes)
-            .map(|event| vec![event])
+            .map(|event| Parsed {
+                objects: vec![event],
+                repairs: None,
+            })
             .map_err(|e| RecordError {
                 line: 1,
                 column: e.column,
                 message: format!("S3 access log line: {}", e.message),
             });
     }
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| RecordError {
-        line: e.line() as u64,
-        column: e.column() as u64,
-        message: message_of(&e),
-    })?;
+    let (value, repairs) = match serde_json::from_slice::<Value>(bytes) {
+        Ok(value) => (value, None),
+        Err(e) => {
+            let repaired = repair(bytes).and_then(|(fixed, repairs)| {
+                serde_json::from_slice::<Value>(&fixed)
+                    .ok()
+                    .map(|value| (value, Some(repairs)))
+            });
+            repaired.ok_or_else(|| RecordError {
+                line: e.line() as u64,
+                column: e.column() as u64,
+                message: message_of(&e),
+            })?
+        }
+    };
+    let objects = objects_of(value)?;
+    Ok(Parsed { objects, repairs })
+}
+
+/// The events a record's value stands for: itself, or an envelope's elements.
+fn objects_of(value: Value) -> Result<Vec<Map<String, Value>>, RecordError> {
     let at_start = |message: String| RecordError {
         line: 1,
         column: 1,

@@ -126,6 +126,8 @@ impl RulesOptions {
 #[serde(deny_unknown_fields)]
 pub struct InputOptions {
     pub source: Option<String>,
+    /// The fields an event's time is read from, the first that holds one.
+    pub timestamp_fields: Option<Vec<String>>,
     pub max_record_bytes: Option<usize>,
 }
 

@@ -135,6 +135,7 @@ pub fn run(args: HuntArgs) -> Result<u8> {
                 Dedup::PerLookback
             },
             source,
+            timestamp_fields: input_opts.timestamp_fields.clone().unwrap_or_default(),
             validate: args.validate,
         },
         args.quiet,

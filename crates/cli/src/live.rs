@@ -53,6 +53,11 @@ pub fn engine(options: &mut Options, config: &Path, source: SourceKind) -> Resul
         EngineOptions {
             dedup: Dedup::PerLookback,
             source,
+            timestamp_fields: options
+                .input
+                .as_ref()
+                .and_then(|i| i.timestamp_fields.clone())
+                .unwrap_or_default(),
             validate: false,
         },
         false,

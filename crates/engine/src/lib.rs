@@ -77,6 +77,12 @@ pub struct EngineOptions {
     pub dedup: Dedup,
     /// Which normalizer to apply; `Auto` detects the format per event.
     pub source: SourceKind,
+    /// The fields an event's time is read from, the first that holds a time (empty:
+    /// `@timestamp`): the clock, Sigma matches and correlations, detector findings (the
+    /// behavioural analyzers read `@timestamp`, which every LLM normalizer writes). A
+    /// Sigma rule's pipeline may name its own, tried first; ES|QL rules read
+    /// `timestamp_override`, else `@timestamp`, as Kibana does.
+    pub timestamp_fields: Vec<String>,
     /// Check the JSON syntax of records the prefilter rejects (by default only their outer
     /// shape is checked: `{` ... `}`).
     pub validate: bool,

@@ -51,16 +51,27 @@ pub struct RecordResult {
 /// The event time of an event for a rule: `timestamp_override` if the event has it, else
 /// `@timestamp` (Kibana's fallback).
 pub fn event_time(event: &Event, timestamp_override: Option<&str>) -> Option<i64> {
-    let field = |path: &str| {
-        event.get(path).into_iter().find_map(|v| match v {
-            Json::String(s) => parse_timestamp(s),
-            Json::Number(n) => n.as_i64(),
-            _ => None,
-        })
-    };
     timestamp_override
-        .and_then(field)
-        .or_else(|| field("@timestamp"))
+        .and_then(|f| time_at(event, f))
+        .or_else(|| time_at(event, "@timestamp"))
+}
+
+/// The time `path` holds: a date string or epoch milliseconds.
+fn time_at(event: &Event, path: &str) -> Option<i64> {
+    event.get(path).into_iter().find_map(|v| match v {
+        Json::String(s) => parse_timestamp(s),
+        Json::Number(n) => n.as_i64(),
+        _ => None,
+    })
+}
+
+/// The event time of an event from the first of `fields` that holds a time (`@timestamp`
+/// when `fields` is empty).
+pub fn event_time_in(event: &Event, fields: &[String]) -> Option<i64> {
+    if fields.is_empty() {
+        return event_time(event, None);
+    }
+    fields.iter().find_map(|f| time_at(event, f))
 }
 
 impl Engine {
@@ -118,8 +129,9 @@ impl Engine {
                 }
                 Ingested::Lossy(_) => continue,
             };
-            // The event's time (`@timestamp`), read once for the clock, Sigma and detectors.
-            let ts = event_time(&event, None);
+            // The event's time (`@timestamp` or the configured fields), read once for the
+            // clock, Sigma and detectors.
+            let ts = event_time_in(&event, &self.options.timestamp_fields);
             if let Some(ts) = ts {
                 out.latest = Some(out.latest.map_or(ts, |l| l.max(ts)));
             }
@@ -162,6 +174,8 @@ impl Engine {
         let offset = self.rules.len();
         for (r, rule) in self.sigma.rules.iter().enumerate() {
             if candidates.contains(offset + r) && rule.matches(event) {
+                // A pipeline's timestamp fields come first, then the source's.
+                let ts = event_time_in(event, &rule.timestamp_fields).or(ts);
                 out.sigma_hits.push((r, ts, event.clone()));
             }
         }

@@ -783,3 +783,111 @@ fn exceptions_leave_out_alerts_and_keep_events_out_of_correlations_and_aggregati
     );
     assert_eq!((stats.excluded, stats.excluded_events), (16, 8));
 }
+
+/// A correlation counting `login_failed` by `User` over 5 minutes (3 or more), with the rule
+/// in the field names of its pipeline's source side.
+const FAILED_LOGINS: &str = "title: Login failed\nname: login_failed\nlogsource: {product: test}\ndetection:\n  sel:\n    Action: login_failed\n  condition: sel\n---\ntitle: Password spraying\ncorrelation:\n  type: event_count\n  rules: login_failed\n  group-by: [User]\n  timespan: 5m\n  condition: {gte: 3}\nlevel: high\n";
+
+fn correlation_engine(pipeline: &str, options: EngineOptions) -> modelward_engine::Engine {
+    let mut set = modelward_sigma::SigmaSet::default();
+    set.add_pipeline(modelward_sigma::pipeline::parse_pipeline(pipeline).unwrap());
+    assert!(set.add_file(FAILED_LOGINS, "t.yml").is_empty());
+    assert!(set.resolve().is_empty());
+    EngineBuilder::new().sigma(set).options(options).build()
+}
+
+/// A processing pipeline renames a correlation's `group-by` fields (and the fields its
+/// aliases map to) as it renames the rule's: events of two users are two groups, not one.
+#[test]
+fn pipelines_rename_correlation_group_by_and_alias_fields() {
+    let pipeline = "name: ecs\ntransformations:\n  - type: field_name_mapping\n    mapping:\n      Action: event.action\n      User: [user.name, winlog.user.name]\n";
+    let engine = correlation_engine(pipeline, EngineOptions::default());
+    let login = |i: i64, user: &str| json!({"@timestamp": iso(T0 + i * MINUTE), "event": {"action": "login_failed"}, "user": {"name": user}});
+    // Two failures each: no group reaches 3 (all four were one group of `User: null`).
+    let two_each: Vec<Value> = (0..4)
+        .map(|i| login(i, if i % 2 == 0 { "alice" } else { "bob" }))
+        .collect();
+    assert!(hunt_lines(&engine, &two_each).is_empty());
+    // Three for bob, the third logged under the mapping's other field.
+    let mut three = two_each.clone();
+    three.push(json!({"@timestamp": iso(T0 + 4 * MINUTE), "event": {"action": "login_failed"}, "winlog": {"user": {"name": "bob"}}}));
+    let alerts = hunt_lines(&engine, &three);
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].to_json()["User"], json!("bob"));
+
+    // Aliases: each rule's field, renamed by the pipeline.
+    let yaml = "title: A\nname: a\nlogsource: {product: test}\ndetection:\n  sel:\n    Action: a\n  condition: sel\n---\ntitle: B\nname: b\nlogsource: {product: test}\ndetection:\n  sel:\n    Action: b\n  condition: sel\n---\ntitle: A then B\ncorrelation:\n  type: temporal\n  rules: [a, b]\n  group-by: [who]\n  aliases:\n    who:\n      a: SrcUser\n      b: DstUser\n  timespan: 5m\nlevel: high\n";
+    let pipeline = "name: ecs\ntransformations:\n  - type: field_name_mapping\n    mapping:\n      Action: event.action\n      SrcUser: source.user.name\n      DstUser: destination.user.name\n";
+    let mut set = modelward_sigma::SigmaSet::default();
+    set.add_pipeline(modelward_sigma::pipeline::parse_pipeline(pipeline).unwrap());
+    assert!(set.add_file(yaml, "t.yml").is_empty());
+    assert!(set.resolve().is_empty());
+    let engine = EngineBuilder::new().sigma(set).build();
+    let event = |i: i64, action: &str, side: &str, user: &str| {
+        let mut e = json!({"@timestamp": iso(T0 + i * MINUTE), "event": {"action": action}});
+        e[side] = json!({"user": {"name": user}});
+        e
+    };
+    let alerts = hunt_lines(
+        &engine,
+        &[
+            event(0, "a", "source", "carol"),
+            event(1, "b", "destination", "dave"),
+        ],
+    );
+    assert!(alerts.is_empty(), "carol and dave are two groups");
+    let alerts = hunt_lines(
+        &engine,
+        &[
+            event(0, "a", "source", "carol"),
+            event(1, "b", "destination", "carol"),
+        ],
+    );
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].to_json()["who"], json!("carol"));
+}
+
+/// Correlations read the event time from the configured fields: the source's
+/// (`EngineOptions::timestamp_fields`, `[input] timestamp_fields`) or a pipeline's
+/// (`set_custom_attribute: modelward.timestamp_field`), not only `@timestamp`.
+#[test]
+fn correlations_read_the_configured_timestamp_fields() {
+    let plain = "name: plain\ntransformations: []\n";
+    let login = |field: &str, i: i64| {
+        let mut e = json!({"Action": "login_failed", "User": "mallory"});
+        e[field] = json!(iso(T0 + i * MINUTE));
+        e
+    };
+    let timed: Vec<Value> = (0..3).map(|i| login("time", i)).collect();
+    // Only `@timestamp`: no time, no correlation.
+    let engine = correlation_engine(plain, EngineOptions::default());
+    assert!(hunt_lines(&engine, &timed).is_empty());
+    // The source's timestamp fields, tried in order.
+    let engine = correlation_engine(
+        plain,
+        EngineOptions {
+            timestamp_fields: vec!["eventTime".into(), "time".into()],
+            ..EngineOptions::default()
+        },
+    );
+    let alerts = hunt_lines(&engine, &timed);
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(iso(alerts[0].timestamp), iso(T0 + 2 * MINUTE));
+    // A pipeline's, for the rules it applies to.
+    let pipeline = "name: t\ntransformations:\n  - type: set_custom_attribute\n    attribute: modelward.timestamp_field\n    value: [TimeCreated, time]\n    rule_conditions: [{type: logsource, product: test}]\n";
+    let engine = correlation_engine(pipeline, EngineOptions::default());
+    let alerts = hunt_lines(&engine, &timed);
+    assert_eq!(alerts.len(), 1);
+    // The pipeline's field comes first: three events within 5 minutes by `TimeCreated`,
+    // an hour apart by `@timestamp`.
+    let spread: Vec<Value> = (0..3)
+        .map(|i| {
+            let mut e = login("TimeCreated", i);
+            e["@timestamp"] = json!(iso(T0 + i * 60 * MINUTE));
+            e
+        })
+        .collect();
+    assert_eq!(hunt_lines(&engine, &spread).len(), 1);
+    let engine = correlation_engine(plain, EngineOptions::default());
+    assert!(hunt_lines(&engine, &spread).is_empty());
+}

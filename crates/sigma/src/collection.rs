@@ -9,7 +9,7 @@ use modelward_rule::RuleMeta;
 use crate::detection::Detection;
 use crate::logsource::{self, SourceFilter};
 use crate::meta::rule_meta;
-use crate::pipeline::{self, Pipeline};
+use crate::pipeline::{self, FieldRenames, Pipeline};
 use crate::rule::{
     expand_collection, parse_document, CorrelationDoc, Document, LogSource, RuleDoc, SigmaError,
 };
@@ -41,6 +41,11 @@ pub struct SigmaRule {
     pub fields: Vec<String>,
     /// Whether a match raises an alert (false for rules only a correlation uses).
     pub emits: bool,
+    /// The field renames pipelines applied to the rule, for the correlations that count it.
+    pub renames: FieldRenames,
+    /// Fields its event time is read from, first first, before the source's (a pipeline's
+    /// `modelward.timestamp_field`); empty: the source's.
+    pub timestamp_fields: Vec<String>,
     pub requirement: Vec<Vec<String>>,
     pub tests: Option<RuleTests>,
 }
@@ -112,10 +117,12 @@ pub struct SigmaCorrelation {
     pub tests: Option<RuleTests>,
     /// The referenced rules, in the order of `rules`.
     pub sources: Vec<Source>,
-    /// Per source, the field of each `group-by` entry (aliases resolved).
-    pub group_fields: Vec<Vec<String>>,
-    /// Per source, the field the condition's `field` reads (aliases resolved).
-    pub value_field: Vec<Option<String>>,
+    /// Per source, the field of each `group-by` entry (aliases resolved, then renamed by the
+    /// pipelines that applied to the source rule): the first of these the event has.
+    pub group_fields: Vec<Vec<Vec<String>>>,
+    /// Per source, the field the condition's `field` reads (aliases resolved and renamed as
+    /// `group_fields`).
+    pub value_field: Vec<Option<Vec<String>>>,
 }
 
 /// A correlation waiting for its references to be resolved.
@@ -308,6 +315,8 @@ impl SigmaSet {
             filters: Vec::new(),
             fields: applied.fields,
             emits: true,
+            renames: applied.renames,
+            timestamp_fields: applied.timestamp_fields,
             requirement,
             tests,
         })
@@ -429,18 +438,23 @@ impl SigmaSet {
                 Source::Correlation(_) => None,
             }
         };
-        let alias_for = |field: &str, s: &Source| -> String {
+        // A field of the correlation as the source rule's events name it: an alias resolved
+        // to the rule's field, then renamed by the pipelines that applied to the rule (an
+        // alias the rule has no entry for stays as it is, as pySigma leaves aliases).
+        let alias_for = |field: &str, s: &Source| -> Vec<String> {
             let name = source_name(s);
-            doc.aliases
-                .iter()
-                .find(|(alias, _)| alias == field)
-                .and_then(|(_, per_rule)| {
-                    per_rule
-                        .iter()
-                        .find(|(rule, _)| Some(rule) == name.as_ref())
-                        .map(|(_, f)| f.clone())
-                })
-                .unwrap_or_else(|| field.to_string())
+            let alias = doc.aliases.iter().find(|(alias, _)| alias == field);
+            let mapped = alias.and_then(|(_, per_rule)| {
+                per_rule
+                    .iter()
+                    .find(|(rule, _)| Some(rule) == name.as_ref())
+                    .map(|(_, f)| f.clone())
+            });
+            match (s, alias, mapped) {
+                (Source::Rule(i), None, _) => self.rules[*i].renames.rename(field),
+                (Source::Rule(i), Some(_), Some(f)) => self.rules[*i].renames.rename(&f),
+                (_, _, mapped) => vec![mapped.unwrap_or_else(|| field.to_string())],
+            }
         };
         let group_fields = sources
             .iter()

@@ -99,8 +99,11 @@ struct Entry {
     event: Arc<Event>,
 }
 
-fn first_value(event: &Event, field: &str) -> Option<Json> {
-    event.get(field).into_iter().next().cloned()
+/// The first value of the first of `fields` the event has.
+fn first_value(event: &Event, fields: &[String]) -> Option<Json> {
+    fields
+        .iter()
+        .find_map(|field| event.get(field).into_iter().next().cloned())
 }
 
 fn number(v: &Json) -> Option<f64> {

@@ -28,7 +28,14 @@
 //!
 //! Transformations: `field_name_mapping`, `field_name_prefix_mapping`, `field_name_prefix`,
 //! `field_name_suffix`, `add_condition` (`conditions`, `negated`), `change_logsource`,
-//! `value_placeholders`, `wildcard_placeholders`, `drop_detection_item`, `rule_failure`.
+//! `value_placeholders`, `wildcard_placeholders`, `drop_detection_item`, `rule_failure`, and
+//! `set_custom_attribute` with `attribute: modelward.timestamp_field` (or rsigma's
+//! `rsigma.timestamp_field`): the field(s) the rules it applies to take their event time from
+//! for correlations, tried in order before the source's.
+//!
+//! The field renames also apply to the correlations that count a rule: its `group-by` fields,
+//! the `aliases` field it maps to and the condition's `field` are renamed by the items that
+//! applied to that rule (a one-to-many mapping: the first of the fields the event has).
 //! Conditions: `rule_conditions` of type `logsource` (with `rule_cond_op: and|or` and
 //! `rule_cond_not`), and `field_name_conditions` of type `include_fields` / `exclude_fields`
 //! (`mode: plain|re`). Pipelines apply in `priority` order, lowest first; their `vars` merge.
@@ -51,6 +58,7 @@ enum Transform {
     WildcardPlaceholders,
     DropDetectionItem,
     RuleFailure(String),
+    TimestampFields(Vec<String>),
 }
 
 #[derive(Debug, Clone)]
@@ -177,6 +185,27 @@ fn parse_item(node: &Node, regexes: &modelward_rule::RegexBudget) -> Result<Item
         "value_placeholders" => Transform::ValuePlaceholders,
         "wildcard_placeholders" => Transform::WildcardPlaceholders,
         "drop_detection_item" => Transform::DropDetectionItem,
+        "set_custom_attribute" => {
+            let attribute = param("attribute")?;
+            match text(attribute, "attribute")?.as_str() {
+                "modelward.timestamp_field" | "rsigma.timestamp_field" => {
+                    let fields = texts(param("value")?, "value")?;
+                    if fields.iter().any(String::is_empty) {
+                        return Err(err(node, "a timestamp field name must not be empty"));
+                    }
+                    Transform::TimestampFields(fields)
+                }
+                other => {
+                    return Err(err(
+                        attribute,
+                        format!(
+                            "custom attribute `{other}` is not supported (only \
+                             `modelward.timestamp_field`)"
+                        ),
+                    ))
+                }
+            }
+        }
         "rule_failure" | "detection_item_failure" => Transform::RuleFailure(
             node.get("message")
                 .and_then(Node::scalar_text)
@@ -351,6 +380,30 @@ pub struct Applied {
     pub mapped: bool,
     pub vars: Vec<(String, Vec<String>)>,
     pub wildcard_placeholders: bool,
+    /// The renames that applied, for the fields correlations read.
+    pub renames: FieldRenames,
+    /// Fields to take the event time from, first first (empty: the source's).
+    pub timestamp_fields: Vec<String>,
+}
+
+/// The field renames (mappings, prefixes, suffixes) pipelines applied to one rule, in order:
+/// what a correlation that counts the rule applies to the fields it reads.
+#[derive(Debug, Clone, Default)]
+pub struct FieldRenames(Vec<Item>);
+
+impl FieldRenames {
+    /// The names `field` has after the renames: several for a one-to-many mapping. A field a
+    /// `drop_detection_item` would drop keeps its name.
+    pub fn rename(&self, field: &str) -> Vec<String> {
+        let mut names = vec![field.to_string()];
+        for item in &self.0 {
+            names = names
+                .iter()
+                .flat_map(|n| item.rename(n).unwrap_or_else(|| vec![n.clone()]))
+                .collect();
+        }
+        names
+    }
 }
 
 fn logsource_matches(want: &LogSource, have: &LogSource) -> bool {
@@ -529,6 +582,8 @@ pub fn apply(
         mapped: false,
         vars: Vec::new(),
         wildcard_placeholders: false,
+        renames: FieldRenames::default(),
+        timestamp_fields: Vec::new(),
     };
     let mut added = 0;
     for p in ordered {
@@ -549,6 +604,14 @@ pub fn apply(
                 Transform::ChangeLogsource(ls) => out.logsource = ls.clone(),
                 Transform::ValuePlaceholders => {}
                 Transform::WildcardPlaceholders => out.wildcard_placeholders = true,
+                // A later item's fields are tried first (as rsigma prepends them).
+                Transform::TimestampFields(fields) => {
+                    let mut all = fields.clone();
+                    all.extend(std::mem::take(&mut out.timestamp_fields));
+                    let mut seen = std::collections::HashSet::new();
+                    all.retain(|f| seen.insert(f.clone()));
+                    out.timestamp_fields = all;
+                }
                 Transform::RuleFailure(message) => {
                     return Err(SigmaError::at(
                         detection,
@@ -556,6 +619,9 @@ pub fn apply(
                     ))
                 }
                 _ => {
+                    if !matches!(item.transform, Transform::DropDetectionItem) {
+                        out.renames.0.push(item.clone());
+                    }
                     let Yaml::Map(entries) = &out.detection.value else {
                         continue;
                     };

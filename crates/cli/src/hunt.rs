@@ -141,6 +141,13 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         args.quiet,
     )?;
     let mut had_error = rules_failed;
+    let (inputs, path_errors) = expand_paths(&args.paths);
+    // An output that is one of the inputs would be truncated before it is read.
+    crate::outputs::refuse_inputs(
+        &args.output,
+        options.outputs.as_deref().unwrap_or_default(),
+        &inputs,
+    )?;
     // Opened now, before the logs are read: a bad target or an unset secret is said at once.
     let mut outputs = crate::outputs::open(
         &args.output,
@@ -159,7 +166,6 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         hidden: 0,
         progress: None,
     };
-    let (inputs, path_errors) = expand_paths(&args.paths);
     had_error |= !path_errors.is_empty();
     for e in path_errors {
         reporter.say(e.to_string());

@@ -6,7 +6,9 @@ use std::io::{self, IsTerminal};
 
 use anyhow::{bail, Result};
 use modelward_engine::{AlertSink, JsonArraySink, NdjsonSink, SinkError};
-use modelward_sinks::{Destination, Opened, Output, OutputOptions, Outputs, ProcessEnv};
+use modelward_event::input::{same_file, InputPath};
+use modelward_event::terminal::printable;
+use modelward_sinks::{Destination, Opened, Output, OutputOptions, Outputs, ProcessEnv, Target};
 
 use crate::args::Format;
 use crate::output::TableSink;
@@ -24,30 +26,7 @@ pub fn open(
     configured: &[OutputOptions],
     format: Option<Format>,
 ) -> Result<Outputs> {
-    let mut names = std::collections::BTreeSet::new();
-    for c in configured {
-        if let Some(n) = &c.name {
-            if !names.insert(n.as_str()) {
-                bail!("[[outputs]]: two sections are named `{n}`");
-            }
-        }
-    }
-    let chosen: Vec<OutputOptions> = if requested.is_empty() {
-        std::iter::once(OutputOptions::target("-"))
-            .chain(configured.iter().cloned())
-            .collect()
-    } else {
-        requested
-            .iter()
-            .map(|r| {
-                configured
-                    .iter()
-                    .find(|c| c.name.as_deref() == Some(r.as_str()))
-                    .cloned()
-                    .unwrap_or_else(|| OutputOptions::target(r))
-            })
-            .collect()
-    };
+    let chosen = chosen(requested, configured)?;
     let mut stdout_taken = false;
     let mut outputs = Vec::new();
     for options in &chosen {
@@ -74,6 +53,63 @@ pub fn open(
         outputs.push(output);
     }
     Ok(Outputs::new(outputs))
+}
+
+/// The outputs `requested` (or, without any, standard output and every `[[outputs]]`
+/// section).
+fn chosen(requested: &[String], configured: &[OutputOptions]) -> Result<Vec<OutputOptions>> {
+    let mut names = std::collections::BTreeSet::new();
+    for c in configured {
+        if let Some(n) = &c.name {
+            if !names.insert(n.as_str()) {
+                bail!("[[outputs]]: two sections are named `{n}`");
+            }
+        }
+    }
+    Ok(if requested.is_empty() {
+        std::iter::once(OutputOptions::target("-"))
+            .chain(configured.iter().cloned())
+            .collect()
+    } else {
+        requested
+            .iter()
+            .map(|r| {
+                configured
+                    .iter()
+                    .find(|c| c.name.as_deref() == Some(r.as_str()))
+                    .cloned()
+                    .unwrap_or_else(|| OutputOptions::target(r))
+            })
+            .collect()
+    })
+}
+
+/// Refuses outputs that would write over one of the `inputs` (the same file by another
+/// path or a link: its device and inode): opening one truncates it before it is read.
+pub fn refuse_inputs(
+    requested: &[String],
+    configured: &[OutputOptions],
+    inputs: &[InputPath],
+) -> Result<()> {
+    for options in chosen(requested, configured)? {
+        let (Ok(Target::Plain(Destination::File(path)))
+        | Ok(Target::Formatted(_, Destination::File(path)))) = Target::parse(&options.target)
+        else {
+            continue;
+        };
+        for input in inputs {
+            if let InputPath::File(input) = input {
+                if same_file(&path, input) {
+                    bail!(
+                        "output {} is the input {}: writing it would destroy the logs being read; choose another file",
+                        printable(&path.display().to_string()),
+                        printable(&input.display().to_string())
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// After the run: a line per HTTP output (unless quiet), each failure said. Returns whether

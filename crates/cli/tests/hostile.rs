@@ -589,3 +589,178 @@ fn regexes_share_one_budget() {
     assert_eq!(alerts.lines().count(), 1, "{alerts}");
     assert!(alerts.contains("good seen"), "{alerts}");
 }
+
+/// A record of `event.action` `action` at second `s`, as one NDJSON line.
+fn line(s: u32, action: &str) -> String {
+    format!("{{\"@timestamp\":\"2025-03-01T00:00:{s:02}Z\",\"event\":{{\"action\":\"{action}\"}}}}")
+}
+
+/// The `event.action`s of the alerts on stdout, sorted.
+fn alerted(out: &Output) -> Vec<String> {
+    let mut actions: Vec<String> = stdout(out)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|a| {
+            let v = a.pointer("/event.action").or(a.pointer("/event/action"))?;
+            v.as_str().map(str::to_string)
+        })
+        .collect();
+    actions.sort();
+    actions
+}
+
+/// One bad record lost every good one after it (a JSON array, a pretty-printed document),
+/// or in the whole file (NDJSON whose first line is cut off), and one value strict JSON
+/// refuses (a lone surrogate as Python writes it, an invalid UTF-8 byte, `1e400`) hid the
+/// record it was in from detection: now each good record alerts, the bad one is reported
+/// alone, and the odd values are kept lossily and counted.
+#[test]
+fn one_bad_record_loses_only_itself() {
+    let dir = Dir::new("hostile-lost");
+    dir.write(
+        "rules/good.esql",
+        "// name: good seen\nfrom logs-* | where event.action LIKE \"good*\"\n",
+    );
+    // An array: a missing comma, an element cut off inside a string, a wrong bracket.
+    dir.write(
+        "logs/array.json",
+        format!(
+            "[\n  {},\n  {}\n  {},\n  {{\"event\": {{\"action\": \"cut\n  {},\n  {{\"a\": [1}},\n  {}\n]\n",
+            line(0, "good-a1"),
+            line(1, "good-a2"),
+            line(2, "good-a3"),
+            line(3, "good-a4"),
+            line(4, "good-a5")
+        ),
+    );
+    // Pretty-printed documents one after another, the first cut off.
+    dir.write(
+        "logs/pretty.json",
+        format!(
+            "{{\n  \"event\": {{\n    \"action\": \"cut\"\n{{\n  \"@timestamp\": \"2025-03-01T00:00:05Z\",\n  \"event\": {{\"action\": \"good-p1\"}}\n}}\n{}\n",
+            line(6, "good-p2")
+        ),
+    );
+    // NDJSON whose first line is cut off.
+    dir.write(
+        "logs/cut.ndjson",
+        format!(
+            "{{\"@timestamp\":\"2025-03-01T00:00:07Z\",\"event\":{{\"act\n{}\n{}\n",
+            line(8, "good-n1"),
+            line(9, "good-n2")
+        ),
+    );
+    // Values strict JSON refuses, in fields no rule needs: lone surrogates, an invalid
+    // UTF-8 byte (Latin-1 `é`), numbers out of range.
+    let values: [&[u8]; 5] = [
+        b"\"prompt \\ud800 of a Python gateway\"",
+        b"\"\\udc80\"",
+        b"\"latin-1 \xe9\"",
+        b"1e400",
+        b"-1E999",
+    ];
+    let mut odd = Vec::new();
+    for (i, value) in values.iter().enumerate() {
+        odd.extend_from_slice(
+            format!("{{\"@timestamp\":\"2025-03-01T00:01:{i:02}Z\",\"event\":{{\"action\":\"good-o{i}\"}},\"gen_ai\":{{\"prompt\":").as_bytes(),
+        );
+        odd.extend_from_slice(value);
+        odd.extend_from_slice(b"}}\n");
+    }
+    dir.write("logs/odd.ndjson", odd);
+
+    let out = run(&[
+        &"hunt",
+        &"--no-builtin",
+        &"--format",
+        &"ndjson",
+        &"--rules",
+        &dir.path("rules"),
+        &dir.path("logs"),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", ended(&out));
+    let mut want: Vec<String> = [
+        "good-a1", "good-a2", "good-a3", "good-a4", "good-a5", "good-p1", "good-p2", "good-n1",
+        "good-n2", "good-o0", "good-o1", "good-o2", "good-o3", "good-o4",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    want.sort();
+    assert_eq!(alerted(&out), want, "{err}");
+    for said in [
+        "array.json:4:3: expected `,` or `]` after an array element",
+        "array.json:5:3: a value that goes wrong at 5:28 (a line break inside a string); this value is skipped, reading goes on at line 6",
+        "array.json:7:3: a value that goes wrong at 7:11 (a `}` closes a `[`)",
+        "pretty.json:1:1: a value cut off by the end of input; this value is skipped, reading goes on at line 4",
+        "cut.ndjson:1:",
+        "kept lossily: ",
+        "odd.ndjson:3:",
+        "5 records with values kept lossily",
+    ] {
+        assert!(err.contains(said), "{said}:\n{err}");
+    }
+}
+
+/// `hunt -o FILE` truncated FILE before reading it when it was also an input, by its own
+/// name, through a symbolic link or a hard link, in any format: now refused, the input
+/// untouched.
+#[cfg(unix)]
+#[test]
+fn hunt_does_not_write_over_its_input() {
+    let dir = Dir::new("hostile-overwrite");
+    let logs = dir.write("logs/a.ndjson", format!("{}\n", line(0, "good")));
+    std::os::unix::fs::symlink(&logs, dir.path("link.ndjson")).unwrap();
+    std::fs::hard_link(&logs, dir.path("hard.ndjson")).unwrap();
+    let rule = dir.write(
+        "good.esql",
+        "// name: good seen\nfrom logs-* | where event.action == \"good\"\n",
+    );
+    let same = [
+        logs.display().to_string(),
+        dir.path("link.ndjson").display().to_string(),
+        format!("csv:{}", dir.path("hard.ndjson").display()),
+        format!("ndjson:{}/logs/../logs/a.ndjson", dir.0.display()),
+    ];
+    for target in &same {
+        for input in [logs.clone(), dir.path("logs")] {
+            let out = run(&[
+                &"hunt",
+                &"--no-builtin",
+                &"--rules",
+                &rule,
+                &"-o",
+                target,
+                &input,
+            ]);
+            assert_eq!(out.status.code(), Some(2), "{target}: {}", ended(&out));
+            assert!(
+                stderr(&out).contains("writing it would destroy the logs being read"),
+                "{target}: {}",
+                stderr(&out)
+            );
+            assert_eq!(
+                std::fs::read_to_string(&logs).unwrap(),
+                format!("{}\n", line(0, "good")),
+                "{target}"
+            );
+        }
+    }
+    // Another file is written as before.
+    let elsewhere = dir.path("alerts.ndjson");
+    let out = run(&[
+        &"hunt",
+        &"--no-builtin",
+        &"--rules",
+        &rule,
+        &"-o",
+        &elsewhere,
+        &logs,
+    ]);
+    // (1: alerts were found.)
+    assert_eq!(out.status.code(), Some(1), "{}", ended(&out));
+    assert!(std::fs::read_to_string(&elsewhere)
+        .unwrap()
+        .contains("good seen"));
+}

@@ -15,6 +15,6 @@ mod reader;
 mod record;
 
 pub use error::{InputError, ParseError};
-pub use paths::{expand_paths, InputPath, Walk};
+pub use paths::{expand_paths, same_file, InputPath, Walk};
 pub use reader::{Batch, Reader, ReaderOptions, RecordSpan};
 pub use record::{parse_record, parse_record_noting, Parsed, RecordError};

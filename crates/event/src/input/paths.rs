@@ -43,6 +43,15 @@ pub fn expand_paths(paths: &[PathBuf]) -> (Vec<InputPath>, Vec<InputError>) {
     (inputs, errors)
 }
 
+/// Whether `a` and `b` are the same file, whatever paths reach it (links, `..`): its device
+/// and inode (elsewhere, the canonical path). False when either does not exist.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(ma), Ok(mb)) => identity(a, &ma) == identity(b, &mb),
+        _ => false,
+    }
+}
+
 /// What makes a file or directory itself, whatever path reaches it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Identity {
@@ -169,6 +178,23 @@ impl Walk {
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_is_itself_through_links() {
+        let dir = std::env::temp_dir().join(format!("mw-same-{}", std::process::id()));
+        fs::create_dir_all(dir.join("sub")).unwrap();
+        let a = dir.join("a.ndjson");
+        fs::write(&a, "{}\n").unwrap();
+        std::os::unix::fs::symlink(&a, dir.join("link")).unwrap();
+        fs::hard_link(&a, dir.join("hard")).unwrap();
+        assert!(same_file(&a, &dir.join("link")));
+        assert!(same_file(&a, &dir.join("hard")));
+        assert!(same_file(&a, &dir.join("sub/../a.ndjson")));
+        assert!(!same_file(&a, &dir.join("sub")));
+        assert!(!same_file(&a, &dir.join("missing")));
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn each_real_file_once_and_cycles_reported() {

@@ -22,6 +22,8 @@ use crate::respond::now_ms;
 
 /// Calls waiting for detection; more are logged but not analysed (counted in /healthz).
 const DETECT_QUEUE: usize = 65_536;
+/// How long in-path detection waits for the next call before it steps anyway.
+const WAIT: Duration = Duration::from_millis(200);
 
 /// `modelward gateway`: run it, or manage its keys.
 pub fn main(args: GatewayArgs) -> Result<u8> {
@@ -358,12 +360,19 @@ impl Detector {
     /// hunt (with it, the state is kept for the next start).
     fn run(self, rx: Receiver<Record>, gateway: &Gateway, stop: &AtomicBool) {
         let saved = self.state.as_deref().and_then(|p| std::fs::read(p).ok());
-        let mut live = Live::new(&self.engine, self.lateness, saved.as_deref(), "detection");
+        // One source, its own log, stamped as calls are made: idle as soon as a wait for the
+        // next call times out, and event time is then the wall clock.
+        let mut live = Live::new(
+            &self.engine,
+            (self.lateness, WAIT.as_millis() as i64),
+            saved.as_deref(),
+            "detection",
+        );
         loop {
             let stopping = stop.load(Ordering::Relaxed);
             let mut records = Vec::new();
             if !stopping {
-                match rx.recv_timeout(Duration::from_millis(200)) {
+                match rx.recv_timeout(WAIT) {
                     Ok(r) => records.push(r),
                     Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => break,

@@ -3,9 +3,13 @@
 //! batches as they come ([`Live`]), and the playbook over its alerts ([`Incidents`]).
 //!
 //! Time: per-event rules alert when their record is pushed; windows (Sigma correlations,
-//! ES|QL executions, the analyzers) close as event time passes. Event time is the latest
-//! event read less the allowed lateness; when nothing comes, the wall clock less the lateness,
-//! so that a quiet source still closes its windows.
+//! ES|QL executions, the analyzers) close as event time passes. Each source (a file, a
+//! Kafka partition, stdin) has its own clock, the latest event it delivered; event time is
+//! the clock of the source furthest behind, among those that delivered within the idle
+//! time, less the allowed lateness. A source that is idle longer holds nothing back, and when
+//! every source is idle event time is the wall clock less the lateness, so that a quiet
+//! source still closes its windows. (One partition read ahead of the others therefore does not
+//! make theirs late, as one clock for all would.)
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -59,6 +63,7 @@ pub fn engine(options: &mut Options, config: &Path, source: SourceKind) -> Resul
                 .and_then(|i| i.timestamp_fields.clone())
                 .unwrap_or_default(),
             validate: false,
+            ..EngineOptions::default()
         },
         false,
     )?;
@@ -69,15 +74,100 @@ pub fn engine(options: &mut Options, config: &Path, source: SourceKind) -> Resul
 pub struct Live<'e> {
     session: Session<'e>,
     lateness: i64,
+    clocks: Clocks,
     component: &'static str,
+}
+
+/// Each source's clock: the latest event time it delivered and when it last delivered
+/// (wall clock, ms).
+#[derive(Debug, Default)]
+struct Clocks {
+    /// How long a source may deliver nothing and still hold event time back (ms).
+    idle: i64,
+    sources: std::collections::HashMap<std::sync::Arc<str>, Clock>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    /// The latest event time delivered (`None`: none yet, or only records without one).
+    latest: Option<i64>,
+    /// When it last delivered, or when it was first expected.
+    delivered: i64,
+    /// Named by the driver as a source it reads (an assigned partition): kept while idle.
+    expected: bool,
+    /// Expected and has delivered nothing yet: holds event time back while not idle.
+    waiting: bool,
+}
+
+/// A source idle this long (ms), and not expected, is forgotten (a rotated-away segment).
+const FORGET_MS: i64 = 3_600_000;
+
+impl Clocks {
+    fn delivered(&mut self, source: &std::sync::Arc<str>, latest: Option<i64>, now: i64) {
+        let clock = self.sources.entry(source.clone()).or_insert(Clock {
+            latest: None,
+            delivered: now,
+            expected: false,
+            waiting: false,
+        });
+        clock.delivered = now;
+        clock.waiting = false;
+        clock.latest = match (clock.latest, latest) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
+    /// `sources` are the ones the driver reads now (a consumer's assigned partitions): one
+    /// not seen yet holds event time back until it delivers or has been idle `idle`.
+    fn expect(&mut self, sources: &[std::sync::Arc<str>], now: i64) {
+        for c in self.sources.values_mut() {
+            c.expected = false;
+        }
+        for s in sources {
+            self.sources
+                .entry(s.clone())
+                .or_insert(Clock {
+                    latest: None,
+                    delivered: now,
+                    expected: true,
+                    waiting: true,
+                })
+                .expected = true;
+        }
+    }
+
+    /// Event time before the lateness: the clock furthest behind among the sources that
+    /// delivered within the idle time, or `now` when none of them has one (every source
+    /// idle, or only records without a time); `None` while an expected source has not
+    /// delivered yet and is not idle (nothing can be declared in).
+    fn event_time(&mut self, now: i64) -> Option<i64> {
+        let idle = self.idle;
+        self.sources
+            .retain(|_, c| c.expected || now - c.delivered < FORGET_MS.max(idle));
+        let mut behind: Option<i64> = None;
+        for c in self.sources.values() {
+            if now - c.delivered >= idle {
+                continue;
+            }
+            if c.waiting {
+                return None;
+            }
+            if let Some(latest) = c.latest {
+                behind = Some(behind.map_or(latest, |b| b.min(latest)));
+            }
+        }
+        Some(behind.unwrap_or(now))
+    }
 }
 
 impl<'e> Live<'e> {
     /// A session restored from `saved` (a snapshot's JSON) when there is one that can be
-    /// read, else a new one (and why, said).
+    /// read, else a new one (and why, said). `idle_ms`: how long a source may deliver
+    /// nothing and still hold event time back.
     pub fn new(
         engine: impl Into<EngineRef<'e>>,
-        lateness_ms: i64,
+        (lateness_ms, idle_ms): (i64, i64),
         saved: Option<&[u8]>,
         component: &'static str,
     ) -> Live<'e> {
@@ -101,8 +191,20 @@ impl<'e> Live<'e> {
         Live {
             session: restored.unwrap_or_else(|| Session::new(engine)),
             lateness: lateness_ms,
+            clocks: Clocks {
+                idle: idle_ms,
+                ..Clocks::default()
+            },
             component,
         }
+    }
+
+    /// The sources the driver reads now (a consumer group's assigned partitions, as the
+    /// batches name them): one that has delivered nothing yet holds event time back until it
+    /// does or has been idle the idle time, so that a replay's partitions all count from the
+    /// start.
+    pub fn expect(&mut self, sources: &[std::sync::Arc<str>], now: i64) {
+        self.clocks.expect(sources, now);
     }
 
     /// Goes on with `engine` (rules or exceptions reloaded): the state carries over by rule
@@ -119,19 +221,19 @@ impl<'e> Live<'e> {
         move |d| say(Level::Warn, component, &format!("{d:?}"))
     }
 
-    /// Pushes `batches`, advances event time (the latest event read, or `now` when
-    /// nothing came, less the lateness) and returns the alerts that are ready.
+    /// Pushes `batches`, advances event time (the clock of the source furthest behind, or
+    /// `now` when every source is idle, less the lateness: the module's documentation) and
+    /// returns the alerts that are ready.
     pub fn step(&mut self, batches: &[Batch], now: i64) -> Vec<Alert> {
         let mut report = Self::report(self.component);
         for b in batches {
-            self.session.push(b, &mut report);
+            let latest = self.session.push(b, &mut report);
+            self.clocks.delivered(&b.file, latest, now);
         }
-        let at = match (batches.is_empty(), self.session.clock()) {
-            (false, Some(latest)) => latest,
-            _ => now,
-        };
-        self.session
-            .advance(at.saturating_sub(self.lateness), &mut report);
+        if let Some(at) = self.clocks.event_time(now) {
+            self.session
+                .advance(at.saturating_sub(self.lateness), &mut report);
+        }
         self.session.take_ready()
     }
 
@@ -314,5 +416,119 @@ impl Incidents {
                 &format!("analysing incidents again: {e:#}"),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use modelward_event::input::Reader;
+    use std::sync::Arc;
+
+    fn clocks(idle: i64) -> Clocks {
+        Clocks {
+            idle,
+            ..Clocks::default()
+        }
+    }
+
+    #[test]
+    fn event_time_is_the_clock_of_the_source_furthest_behind() {
+        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("kafka:t/0"), Arc::from("kafka:t/1"));
+        let mut c = clocks(1_000);
+        // Nothing read yet: the wall clock.
+        assert_eq!(c.event_time(50), Some(50));
+        // Both partitions assigned; one delivered: the other holds event time back.
+        c.expect(&[a.clone(), b.clone()], 100);
+        c.delivered(&a, Some(9_000), 100);
+        assert_eq!(c.event_time(100), None);
+        c.delivered(&b, Some(2_000), 200);
+        assert_eq!(c.event_time(200), Some(2_000));
+        // A record without a time moves no clock.
+        c.delivered(&b, None, 300);
+        assert_eq!(c.event_time(300), Some(2_000));
+        // b quiet for the idle time: it holds nothing back.
+        c.delivered(&a, Some(9_500), 1_250);
+        assert_eq!(c.event_time(1_300), Some(9_500));
+        // Everything quiet: the wall clock.
+        assert_eq!(c.event_time(2_300), Some(2_300));
+        // An assigned partition that never delivers stops holding back once idle.
+        let z: Arc<str> = Arc::from("kafka:t/2");
+        c.expect(&[a.clone(), b.clone(), z.clone()], 3_000);
+        c.delivered(&a, Some(10_000), 3_100);
+        assert_eq!(c.event_time(3_500), None);
+        assert_eq!(c.event_time(4_000), Some(10_000));
+    }
+
+    #[test]
+    fn a_source_quiet_for_an_hour_is_forgotten_unless_assigned() {
+        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("spool/1"), Arc::from("kafka:t/0"));
+        let mut c = clocks(1_000);
+        c.delivered(&a, Some(5), 0);
+        c.expect(std::slice::from_ref(&b), 0);
+        c.event_time(FORGET_MS + 1);
+        assert!(!c.sources.contains_key(&a));
+        assert!(c.sources.contains_key(&b));
+    }
+
+    /// The example days as one source each, the later read first (as a consumer may read a
+    /// partition ahead of another): with both partitions expected, nothing of the earlier
+    /// one is late and the alerts are those of a hunt over both.
+    #[test]
+    fn a_partition_read_ahead_makes_no_other_partitions_events_late() {
+        let engine = engine(
+            &mut Options::default(),
+            Path::new("modelward.toml"),
+            SourceKind::Auto,
+        )
+        .unwrap();
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/azure_openai");
+        let read = |name: &str, place: &str| -> Vec<Batch> {
+            let data = std::fs::read(examples.join(name)).unwrap();
+            let data = if name.ends_with(".gz") {
+                let mut out = Vec::new();
+                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&data[..]), &mut out)
+                    .unwrap();
+                out
+            } else {
+                data
+            };
+            Reader::from_read(
+                place,
+                Box::new(std::io::Cursor::new(data)),
+                ReaderOptions::default(),
+            )
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+        };
+        let first = read("diagnostics-2025-03-01.ndjson", "kafka:logs/0");
+        let second = read("diagnostics-2025-03-02.ndjson.gz", "kafka:logs/1");
+
+        let mut hunt = Session::new(&engine);
+        for b in first.iter().chain(&second) {
+            hunt.push(b, &mut |_| {});
+        }
+        let mut sink = modelward_engine::VecSink::default();
+        hunt.finish(&mut sink, &mut |_| {}).unwrap();
+        let ids = |alerts: &[Alert]| -> std::collections::BTreeSet<String> {
+            alerts.iter().map(|a| a.id.clone()).collect()
+        };
+        let hunted = ids(&sink.alerts);
+        assert!(
+            sink.alerts
+                .iter()
+                .any(|a| a.rule.rule_type == modelward_rule::RuleType::Sigma),
+            "the corpus has correlation bursts"
+        );
+
+        let mut live = Live::new(&engine, (60_000, 10_000), None, "test");
+        let now = 1_000_000;
+        live.expect(&[Arc::from("kafka:logs/0"), Arc::from("kafka:logs/1")], now);
+        let mut alerts = live.step(&second, now);
+        alerts.extend(live.step(&first, now + 10));
+        assert_eq!(live.figures().0.late, 0);
+        alerts.extend(live.finish());
+        assert_eq!(ids(&alerts), hunted);
     }
 }

@@ -42,6 +42,9 @@ pub struct WatchOptions {
     /// How late an event may come after later ones and still be in its window (default
     /// "30s").
     pub lateness: Option<String>,
+    /// How long a source (a file, a partition, stdin) may deliver nothing and still hold
+    /// event time back for the others (default "10s"): docs/watch.md, "Event time".
+    pub idle: Option<String>,
     /// How often the sources are read when idle (default "250ms").
     pub poll: Option<String>,
     /// How often positions and state are checkpointed (default "5s").
@@ -199,6 +202,7 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
         None => SourceKind::Auto,
     };
     let lateness = duration("lateness", w.lateness.as_deref(), Duration::from_secs(30))?;
+    let idle_after = duration("idle", w.idle.as_deref(), Duration::from_secs(10))?;
     let poll = duration("poll", w.poll.as_deref(), Duration::from_millis(250))?;
     let every = duration(
         "checkpoint",
@@ -312,7 +316,7 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
     );
     let mut live = Live::new(
         engine.clone(),
-        lateness.as_millis() as i64,
+        (lateness.as_millis() as i64, idle_after.as_millis() as i64),
         saved.as_deref(),
         "watch",
     );
@@ -475,6 +479,9 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
             *figures.records.entry(kind).or_default() += b.records.len() as u64;
         }
         let idle = batches.is_empty();
+        if let Some(k) = &kafka {
+            live.expect(&k.assigned(), now_ms());
+        }
         let alerts = live.step(&batches, now_ms());
         emit(&mut out, &mut outputs, &incidents, &alerts, &follower)?;
         alerts_out += alerts.len() as u64;
@@ -517,7 +524,7 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
         let rest = live.finish();
         emit(&mut out, &mut outputs, &incidents, &rest, &follower)?;
         alerts_out += rest.len() as u64;
-        Live::new(engine.clone(), 0, None, "watch")
+        Live::new(engine.clone(), (0, 0), None, "watch")
     } else {
         live
     };

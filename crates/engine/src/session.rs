@@ -260,8 +260,10 @@ impl<'e> Session<'e> {
     }
 
     /// Pushes a batch of raw records (processed in parallel); problems go to `report` as
-    /// they are found. Alerts on single events are ready at once.
-    pub fn push(&mut self, batch: &Batch, report: &mut dyn FnMut(Diagnostic)) {
+    /// they are found. Alerts on single events are ready at once. Returns the batch's latest
+    /// event time (`None` when no record of it had one): a live driver keeps it per source
+    /// to advance by the source that is furthest behind.
+    pub fn push(&mut self, batch: &Batch, report: &mut dyn FnMut(Diagnostic)) -> Option<i64> {
         let engine = &*self.engine;
         // Records in chunks: each chunk accumulates one result, in record order.
         let results: Vec<RecordResult> = batch
@@ -277,9 +279,11 @@ impl<'e> Session<'e> {
             .collect();
         self.stats.records += batch.records.len() as u64;
         self.stats.bytes += batch.data.len() as u64;
+        let latest = results.iter().filter_map(|r| r.latest).max();
         for result in results {
             self.merge(result, report);
         }
+        latest
     }
 
     fn merge(&mut self, result: RecordResult, report: &mut dyn FnMut(Diagnostic)) {

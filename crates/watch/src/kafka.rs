@@ -182,6 +182,18 @@ impl KafkaSource {
         out
     }
 
+    /// The partitions the group assigns this consumer now, named as their batches are.
+    pub fn assigned(&self) -> Vec<Arc<str>> {
+        let Ok(assignment) = self.consumer.assignment() else {
+            return Vec::new();
+        };
+        assignment
+            .elements()
+            .iter()
+            .map(|e| Arc::from(place(e.topic(), e.partition())))
+            .collect()
+    }
+
     /// Commits the offsets read to the group (after the checkpoint holds them).
     pub fn commit(&self) -> Result<(), KafkaError> {
         if self.next.is_empty() {

@@ -137,6 +137,7 @@ pub fn run(args: HuntArgs) -> Result<u8> {
             source,
             timestamp_fields: input_opts.timestamp_fields.clone().unwrap_or_default(),
             validate: args.validate,
+            ..EngineOptions::default()
         },
         args.quiet,
     )?;

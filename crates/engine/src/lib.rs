@@ -86,6 +86,26 @@ pub struct EngineOptions {
     /// Check the JSON syntax of records the prefilter rejects (by default only their outer
     /// shape is checked: `{` ... `}`).
     pub validate: bool,
+    /// Give every rule every event (the literal prefilter off): the reference the prefilter
+    /// equivalence test compares with.
+    pub no_prefilter: bool,
+}
+
+/// Whether a raw record may lack `literal` although its event holds it: a normalizer may
+/// write it ([`modelward_event::source::Literal::synthesizable`]), or it is part of a
+/// detector code the engine writes into `modelward.detections`.
+fn synthesized(literal: &modelward_event::source::Literal) -> bool {
+    use modelward_event::source::contract::DETECTIONS_FIELD;
+    let engine_field = literal
+        .field
+        .as_deref()
+        .is_none_or(|f| f.eq_ignore_ascii_case(DETECTIONS_FIELD));
+    let lower = literal.text.to_ascii_lowercase();
+    literal.synthesizable()
+        || (engine_field
+            && modelward_detectors::CODES
+                .iter()
+                .any(|c| c.code.to_ascii_lowercase().contains(&lower)))
 }
 
 /// Builds an [`Engine`].
@@ -157,11 +177,15 @@ impl EngineBuilder {
             .map(|r| r.requirement.clone())
             .chain(self.sigma.rules.iter().map(|r| r.requirement.clone()))
             .collect();
-        // Values written after reading (by normalizers, and detector codes in
-        // `modelward.detections`) need not be in the raw record.
-        let mut synthesized: Vec<&str> = modelward_event::source::synthesized_values().collect();
-        synthesized.extend(modelward_detectors::CODES.iter().map(|c| c.code));
-        let prefilter = Prefilter::new(&requirements, &synthesized);
+        // Values written after reading need not be in the raw record: what normalizers
+        // declare they write (`source::contract`), and detector codes in
+        // `modelward.detections`. Without the prefilter every rule sees every event.
+        let requirements = if self.options.no_prefilter {
+            vec![Vec::new(); requirements.len()]
+        } else {
+            requirements
+        };
+        let prefilter = Prefilter::new(&requirements, synthesized);
         let mut exceptions = self.exceptions;
         exceptions.check_rules(&known_rules(&self.rules, &self.sigma));
         // Aggregations leave out the events an exception matches as they are read; rules

@@ -1,6 +1,13 @@
 //! The literal prefilter: which rules can possibly match a raw record, decided before any
 //! parse by searching the record's bytes (ASCII case-insensitively) for the literals the
 //! rules require.
+//!
+//! It searches the raw bytes only for literals that must be there when the rule can match:
+//! a literal on a field some normalizer (or the engine) may write itself, with a value that
+//! can contain it, is taken as present (see `modelward_event::source::contract`; the caller
+//! decides, per literal, through `synthesized`).
+
+use modelward_event::source::{Literal, Requirement};
 
 use aho_corasick::{packed, AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
@@ -67,8 +74,8 @@ pub struct Prefilter {
     open: bool,
     literals: usize,
     rules: Vec<Vec<Vec<usize>>>,
-    /// Values normalizers write that a raw record need not contain.
-    synthesized: Vec<String>,
+    /// Literals taken as present because a normalizer may write them (as given).
+    synthesized: Vec<Literal>,
     escape: memmem::Finder<'static>,
 }
 
@@ -91,30 +98,39 @@ fn packed_searchers(literals: &[String]) -> Vec<packed::Searcher> {
     searchers.unwrap_or_default()
 }
 
+/// Whether a raw JSON record holds a `\uXXXX` escape, which can spell a literal's bytes
+/// otherwise: a `\u` preceded by an even number of backslashes (`\\u` is an escaped
+/// backslash before a `u`, as in the Windows path `C:\\users` written in JSON).
+fn has_unicode_escape(raw: &[u8], escape: &memmem::Finder<'_>) -> bool {
+    escape.find_iter(raw).any(|at| {
+        let backslashes = raw[..at].iter().rev().take_while(|&&b| b == b'\\').count();
+        backslashes % 2 == 0
+    })
+}
+
 thread_local! {
     static FOLDED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl Prefilter {
-    /// `requirements[r]` is rule r's conjunction of any-of literal sets. Literals equal
-    /// (case-insensitively) to a value some normalizer synthesizes are always satisfied.
-    pub fn new(requirements: &[Vec<Vec<String>>], synthesized: &[&str]) -> Prefilter {
-        let synthesized: Vec<String> = synthesized.iter().map(|s| s.to_ascii_lowercase()).collect();
+    /// `requirements[r]` is rule r's conjunction of any-of literal sets. A literal for
+    /// which `synthesized` holds (a normalizer may write it without the raw record holding
+    /// it) is always satisfied, and so is its clause.
+    pub fn new(requirements: &[Requirement], synthesized: impl Fn(&Literal) -> bool) -> Prefilter {
+        let mut always: Vec<Literal> = Vec::new();
         let mut literals: Vec<String> = Vec::new();
         let mut rules = Vec::new();
         for req in requirements {
             let mut clauses: Vec<Vec<usize>> = Vec::new();
             for clause in req {
-                if clause
-                    .iter()
-                    .any(|l| synthesized.contains(&l.to_ascii_lowercase()))
-                {
+                if let Some(lit) = clause.iter().find(|l| synthesized(l)) {
+                    always.push(lit.clone());
                     continue;
                 }
                 let ids = clause
                     .iter()
                     .map(|lit| {
-                        let lit = lit.to_ascii_lowercase();
+                        let lit = lit.text.to_ascii_lowercase();
                         match literals.iter().position(|l| *l == lit) {
                             Some(i) => i,
                             None => {
@@ -157,7 +173,7 @@ impl Prefilter {
             open: rules.iter().any(Vec::is_empty),
             searcher,
             rules,
-            synthesized,
+            synthesized: always,
             escape: memmem::Finder::new(b"\\u").into_owned(),
         }
     }
@@ -166,23 +182,43 @@ impl Prefilter {
         self.rules.len()
     }
 
+    /// The rules that can match any record.
+    fn open_only(&self) -> Candidates {
+        let mut out = Candidates::default();
+        if self.open {
+            out.bits = vec![0; self.rules.len().div_ceil(64)];
+            for (r, clauses) in self.rules.iter().enumerate() {
+                if clauses.is_empty() {
+                    out.insert(r);
+                }
+            }
+        }
+        out
+    }
+
     /// Whether some rule accepts every record (so nothing can be skipped).
     pub fn is_open(&self) -> bool {
         self.open
     }
 
-    pub fn synthesized(&self) -> &[String] {
+    /// The literals taken as present without a search (normalizers may write them).
+    pub fn synthesized(&self) -> &[Literal] {
         &self.synthesized
     }
 
-    /// The rules that can match this raw record. When some rule can match any record, every
-    /// record is parsed anyway, and the scan would only spare rules their own (cheap) test.
+    /// How many rules can match any record (they are candidates of every record).
+    pub fn open_rules(&self) -> usize {
+        self.rules.iter().filter(|c| c.is_empty()).count()
+    }
+
+    /// The rules that can match this raw record. Rules that can match any record are always
+    /// among them; the others only when the record holds their literals.
     pub fn candidates(&self, raw: &[u8]) -> Candidates {
         let n = self.rules.len();
-        let Some(searcher) = self.searcher.as_ref().filter(|_| !self.open) else {
+        let Some(searcher) = self.searcher.as_ref() else {
             return Candidates::all(n);
         };
-        if self.escape.find(raw).is_some() {
+        if has_unicode_escape(raw, &self.escape) {
             return Candidates::all(n);
         }
         FOLDED.with(|cell| {
@@ -197,8 +233,9 @@ impl Prefilter {
                     any.iter().all(|p| p.find(folded.as_slice()).is_none())
                 };
                 if none {
-                    // No rule can match; an empty set needs no allocation.
-                    return Candidates::default();
+                    // Only the open rules can match; with none, an empty set needs no
+                    // allocation.
+                    return self.open_only();
                 }
             }
             // Per literal: unknown (0), absent (1), present (2); on the stack when few.
@@ -245,18 +282,22 @@ impl Prefilter {
 mod tests {
     use super::*;
 
-    fn req(clauses: &[&[&str]]) -> Vec<Vec<String>> {
+    fn req(clauses: &[&[&str]]) -> Requirement {
         clauses
             .iter()
-            .map(|c| c.iter().map(|s| s.to_string()).collect())
+            .map(|c| c.iter().map(|s| Literal::new(Some("f"), *s)).collect())
             .collect()
+    }
+
+    fn none(_: &Literal) -> bool {
+        false
     }
 
     #[test]
     fn selects_rules_whose_clauses_are_all_present() {
         let p = Prefilter::new(
             &[req(&[&["ListKey"], &["Audit"]]), req(&[&["alpha", "beta"]])],
-            &[],
+            none,
         );
         let c = p.candidates(br#"{"operationName":"listkey","category":"Audit"}"#);
         assert!(c.contains(0) && !c.contains(1));
@@ -264,23 +305,29 @@ mod tests {
         assert!(!c.contains(0) && c.contains(1));
         assert!(!p.is_open());
         // A rule that can match anything makes every record a candidate of every rule.
-        let open = Prefilter::new(&[req(&[&["ListKey"]]), req(&[])], &[]);
+        let open = Prefilter::new(&[req(&[&["ListKey"]]), req(&[])], none);
         assert!(open.is_open());
         assert_eq!(open.candidates(b"{}"), Candidates::all(2));
     }
 
     #[test]
     fn unicode_escapes_defeat_the_prefilter() {
-        let p = Prefilter::new(&[req(&[&["ListKey"]])], &[]);
+        let p = Prefilter::new(&[req(&[&["ListKey"]])], none);
         assert!(p.candidates(br#"{"op":"\u004cistKey"}"#).contains(0));
         assert!(p.candidates(br#"{"op":"Other"}"#).is_empty());
+        // An escaped backslash before a `u` is no escape (Windows paths are full of them).
+        assert!(p.candidates(br#"{"Image":"C:\\users\\a.exe"}"#).is_empty());
+        assert!(p.candidates(br#"{"op":"\\\u004cistKey"}"#).contains(0));
     }
 
     #[test]
     fn many_literals_use_one_automaton_pass() {
         let words: Vec<String> = (0..20).map(|i| format!("word{i:02}x")).collect();
-        let reqs: Vec<Vec<Vec<String>>> = words.iter().map(|w| vec![vec![w.clone()]]).collect();
-        let p = Prefilter::new(&reqs, &[]);
+        let reqs: Vec<Requirement> = words
+            .iter()
+            .map(|w| vec![vec![Literal::new(None, w.as_str())]])
+            .collect();
+        let p = Prefilter::new(&reqs, none);
         assert!(matches!(&p.searcher, Some(Searcher::Automaton { any, .. }) if !any.is_empty()));
         let c = p.candidates(b"{\"a\":\"WORD03X and word17x\"}");
         let hits: Vec<usize> = (0..20).filter(|&i| c.contains(i)).collect();
@@ -288,8 +335,11 @@ mod tests {
     }
 
     #[test]
-    fn synthesized_values_are_always_present() {
-        let p = Prefilter::new(&[req(&[&["azure_openai.logs"]])], &["azure_openai.logs"]);
-        assert!(p.candidates(b"{}").contains(0));
+    fn synthesized_literals_are_always_present() {
+        let p = Prefilter::new(&[req(&[&["topic_policy"], &["BLOCKED"]])], |l| {
+            l.text == "topic_policy"
+        });
+        assert!(p.candidates(br#"{"action":"BLOCKED"}"#).contains(0));
+        assert!(p.candidates(b"{}").is_empty());
     }
 }

@@ -10,12 +10,10 @@
 
 use std::collections::HashSet;
 
+use modelward_event::source::contract::{literal_byte, MIN_LITERAL};
+pub use modelward_event::source::{Literal, Requirement};
+
 use crate::ast::{BinOp, Command, Expr, ExprKind, Query};
-
-/// A conjunction of clauses; each clause is satisfied by any one of its literals.
-pub type Requirement = Vec<Vec<String>>;
-
-const MIN_LEN: usize = 3;
 
 /// The requirement a query puts on raw records; empty means "every record may match".
 pub fn requirement(query: &Query) -> Requirement {
@@ -38,10 +36,7 @@ pub fn requirement(query: &Query) -> Requirement {
 }
 
 fn usable(lit: &str) -> bool {
-    lit.len() >= MIN_LEN
-        && lit
-            .bytes()
-            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' && b != b'/')
+    lit.len() >= MIN_LITERAL && lit.bytes().all(literal_byte)
 }
 
 fn source_field<'a>(e: &'a Expr, redefined: &HashSet<String>) -> Option<&'a str> {
@@ -65,9 +60,12 @@ fn string_literal(e: &Expr) -> Option<&str> {
 }
 
 fn clauses(e: &Expr, redefined: &HashSet<String>) -> Requirement {
-    let single = |lits: Vec<String>| -> Requirement {
+    let single = |field: &str, lits: Vec<String>| -> Requirement {
         if !lits.is_empty() && lits.iter().all(|l| usable(l)) {
-            vec![lits]
+            vec![lits
+                .into_iter()
+                .map(|l| Literal::new(Some(field), l))
+                .collect()]
         } else {
             Vec::new()
         }
@@ -92,48 +90,55 @@ fn clauses(e: &Expr, redefined: &HashSet<String>) -> Requirement {
         }
         ExprKind::Binary(BinOp::Eq, l, r) => {
             let lit = match (source_field(l, redefined), source_field(r, redefined)) {
-                (Some(_), _) => string_literal(r),
-                (_, Some(_)) => string_literal(l),
+                (Some(f), _) => string_literal(r).map(|s| (f, s)),
+                (_, Some(f)) => string_literal(l).map(|s| (f, s)),
                 _ => None,
             };
-            lit.map_or_else(Vec::new, |s| single(vec![s.to_string()]))
+            lit.map_or_else(Vec::new, |(f, s)| single(f, vec![s.to_string()]))
         }
         ExprKind::In {
             expr,
             list,
             negated: false,
-        } if source_field(expr, redefined).is_some() => {
+        } => {
+            let Some(field) = source_field(expr, redefined) else {
+                return Vec::new();
+            };
             let lits: Option<Vec<String>> = list
                 .iter()
                 .map(|x| string_literal(x).map(str::to_string))
                 .collect();
-            lits.map_or_else(Vec::new, single)
+            lits.map_or_else(Vec::new, |l| single(field, l))
         }
         ExprKind::Like {
             expr,
             patterns,
             negated: false,
             regex: false,
-        } if source_field(expr, redefined).is_some() => {
+        } => {
+            let Some(field) = source_field(expr, redefined) else {
+                return Vec::new();
+            };
             let runs: Option<Vec<String>> = patterns.iter().map(|p| longest_fixed_run(p)).collect();
-            runs.map_or_else(Vec::new, single)
+            runs.map_or_else(Vec::new, |r| single(field, r))
         }
         ExprKind::Call { name, args, .. }
-            if (name == "starts_with" || name == "ends_with")
-                && args.len() == 2
-                && source_field(&args[0], redefined).is_some() =>
+            if (name == "starts_with" || name == "ends_with") && args.len() == 2 =>
         {
-            string_literal(&args[1]).map_or_else(Vec::new, |s| single(vec![s.to_string()]))
+            match (source_field(&args[0], redefined), string_literal(&args[1])) {
+                (Some(field), Some(s)) => single(field, vec![s.to_string()]),
+                _ => Vec::new(),
+            }
         }
         _ => Vec::new(),
     }
 }
 
 /// The most selective clause: the one whose shortest literal is longest.
-fn best(req: Requirement) -> Option<Vec<String>> {
+fn best(req: Requirement) -> Option<Vec<Literal>> {
     req.into_iter().max_by_key(|c| {
         (
-            c.iter().map(String::len).min().unwrap_or(0),
+            c.iter().map(|l| l.text.len()).min().unwrap_or(0),
             usize::MAX - c.len(),
         )
     })
@@ -167,8 +172,26 @@ mod tests {
     use super::*;
     use crate::parser::parse;
 
-    fn req(q: &str) -> Requirement {
+    /// The requirement's literals as text.
+    fn req(q: &str) -> Vec<Vec<String>> {
         requirement(&parse(q).unwrap())
+            .into_iter()
+            .map(|c| c.into_iter().map(|l| l.text).collect())
+            .collect()
+    }
+
+    #[test]
+    fn literals_carry_their_field() {
+        let r = requirement(
+            &parse(r#"from x | where to_lower(gen_ai.policy.name) == "topic_policy""#).unwrap(),
+        );
+        assert_eq!(
+            r,
+            vec![vec![Literal::new(
+                Some("gen_ai.policy.name"),
+                "topic_policy"
+            )]]
+        );
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub struct SigmaRule {
     /// Fields its event time is read from, first first, before the source's (a pipeline's
     /// `modelward.timestamp_field`); empty: the source's.
     pub timestamp_fields: Vec<String>,
-    pub requirement: Vec<Vec<String>>,
+    pub requirement: modelward_event::source::Requirement,
     pub tests: Option<RuleTests>,
 }
 

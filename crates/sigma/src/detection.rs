@@ -14,6 +14,7 @@ use std::ops::Range;
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use modelward_event::ip::{IpRange, IpRangeError};
+use modelward_event::source::{Literal, Requirement};
 use modelward_event::{parse_timestamp, Event};
 use regex::Regex;
 use serde_json::Value as Json;
@@ -805,12 +806,13 @@ impl Detection {
     }
 
     /// Literals a raw record must contain for the detection to match (conjunction of
-    /// any-of sets), as the ES|QL prefilter defines them.
-    pub fn requirement(&self) -> Vec<Vec<String>> {
+    /// any-of sets), as the ES|QL prefilter defines them, each with the field it is tested
+    /// on (none for keywords).
+    pub fn requirement(&self) -> Requirement {
         self.requirement_of(&self.condition)
     }
 
-    fn requirement_of(&self, c: &Condition) -> Vec<Vec<String>> {
+    fn requirement_of(&self, c: &Condition) -> Requirement {
         let of_search = |name: &str| {
             self.search(name)
                 .map(search_requirement)
@@ -829,24 +831,33 @@ impl Detection {
     }
 }
 
-fn search_requirement(s: &Search) -> Vec<Vec<String>> {
+fn search_requirement(s: &Search) -> Requirement {
+    // Each literal with the field it is tested on (none for keywords): the prefilter takes
+    // one a normalizer may write itself as present.
+    let tagged = |field: Option<&str>, requirement: Vec<Vec<String>>| -> Requirement {
+        requirement
+            .into_iter()
+            .map(|c| c.into_iter().map(|l| Literal::new(field, l)).collect())
+            .collect()
+    };
     match s {
         Search::All(items) => items.iter().flat_map(search_requirement).collect(),
         Search::Any(items) => union_of_best(items.iter().map(search_requirement).collect()),
+        // A negated item matches where its values are absent: it requires nothing.
         Search::Field(f) if f.negate => Vec::new(),
-        Search::Field(f) => f.values.requirement(f.all),
-        Search::Keywords { values, all } => values.requirement(*all),
+        Search::Field(f) => tagged(Some(&f.field), f.values.requirement(f.all)),
+        Search::Keywords { values, all } => tagged(None, values.requirement(*all)),
     }
 }
 
 /// For an OR: one clause per alternative (its most selective), unioned; nothing if any
 /// alternative requires nothing.
-fn union_of_best(alternatives: Vec<Vec<Vec<String>>>) -> Vec<Vec<String>> {
+fn union_of_best(alternatives: Vec<Requirement>) -> Requirement {
     let mut union = Vec::new();
     for alt in alternatives {
         let best = alt.into_iter().max_by_key(|c| {
             (
-                c.iter().map(String::len).min().unwrap_or(0),
+                c.iter().map(|l| l.text.len()).min().unwrap_or(0),
                 usize::MAX - c.len(),
             )
         });

@@ -332,7 +332,11 @@ fn passes_prefilter(s: &SigmaSet, v: &Value) -> bool {
     s.rules[0]
         .requirement
         .iter()
-        .all(|clause| clause.iter().any(|l| raw.contains(&l.to_ascii_lowercase())))
+        .all(|clause| {
+            clause
+                .iter()
+                .any(|l| raw.contains(&l.text.to_ascii_lowercase()))
+        })
 }
 
 /// `|all` ANDs the listed values; the values a modifier expands one value into (`windash`,

@@ -1106,3 +1106,82 @@ fn normalize_elastic_form(event: Map<String, Value>) -> Result<Map<String, Value
     }
     Ok(nested)
 }
+
+use super::contract::{self, Domain, Synthesized};
+
+/// This source's normalizer in the [`super::REGISTRY`].
+pub struct Source;
+
+impl super::Normalizer for Source {
+    fn kind(&self) -> super::SourceKind {
+        super::SourceKind::AwsBedrock
+    }
+
+    fn name(&self) -> &'static str {
+        "aws_bedrock"
+    }
+
+    fn looks_like(&self, raw: &Map<String, Value>) -> bool {
+        looks_like(raw)
+    }
+
+    fn normalize(&self, raw: Map<String, Value>) -> Result<super::Normalized, super::SourceError> {
+        let result = normalize(raw).map_err(|e| match e {
+            NormalizeError::PipelineFailed {
+                processor,
+                message,
+                partial,
+            } => pipeline_failed(processor, message, *partial),
+            other => (other.to_string(), None),
+        });
+        super::partial_or_invalid("aws_bedrock", result)
+    }
+
+    fn synthesized(&self) -> Vec<super::Synthesized> {
+        contract::with_common(SYNTHESIZED)
+    }
+}
+
+/// A pipeline failure's message, and the document the vendor indexes anyway.
+fn pipeline_failed(
+    processor: &'static str,
+    message: String,
+    partial: Map<String, Value>,
+) -> (String, Option<Map<String, Value>>) {
+    let text = NormalizeError::PipelineFailed {
+        processor,
+        message,
+        partial: Box::default(),
+    }
+    .to_string();
+    (text, Some(partial))
+}
+
+/// The fields this normalizer writes itself (see [`super::contract`]).
+const SYNTHESIZED: &[Synthesized] = &[
+    Synthesized::new("data_stream.dataset", Domain::Consts(&[DATASET])),
+    Synthesized::new("event.dataset", Domain::Consts(&[DATASET])),
+    Synthesized::new("gen_ai.system", Domain::Consts(&[GEN_AI_SYSTEM])),
+    Synthesized::new("cloud.service.name", Domain::Consts(&[CLOUD_SERVICE])),
+    Synthesized::new("gen_ai.response.timestamp", contract::TIME),
+    // Sizes, token counts and sampling parameters as numbers.
+    Synthesized::new("gen_ai.performance", contract::NUMBER),
+    Synthesized::new("gen_ai.request", contract::NUMBER),
+    Synthesized::new("gen_ai.usage", contract::NUMBER),
+    Synthesized::new("aws_bedrock.invocation", contract::NUMBER),
+    // The bodies, serialized again (keys in another order, escapes of their own).
+    Synthesized::new("gen_ai.prompt", Domain::Any),
+    Synthesized::new("gen_ai.completion", Domain::Any),
+    // Guardrail trace keys renamed to snake case become the policy names.
+    Synthesized::new(
+        "gen_ai.policy.name",
+        Domain::Consts(&[
+            "content_policy",
+            "word_policy",
+            "topic_policy",
+            "sensitive_information_policy",
+            "contextual_grounding_policy",
+        ]),
+    ),
+    Synthesized::new("gen_ai.compliance.violation_detected", contract::BOOL),
+];

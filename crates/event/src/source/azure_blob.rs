@@ -351,6 +351,46 @@ fn auth_method(kind: &str) -> Option<AuthMethod> {
     })
 }
 
+use super::contract::{Domain, Synthesized};
+
+/// This source's normalizer in the [`super::REGISTRY`].
+pub struct Source;
+
+impl super::Normalizer for Source {
+    fn kind(&self) -> super::SourceKind {
+        super::SourceKind::AzureBlob
+    }
+
+    fn name(&self) -> &'static str {
+        "azure_blob"
+    }
+
+    fn looks_like(&self, raw: &Map<String, Value>) -> bool {
+        looks_like(raw)
+    }
+
+    fn normalize(&self, raw: Map<String, Value>) -> Result<super::Normalized, super::SourceError> {
+        super::partial_or_invalid(
+            "azure_blob",
+            normalize(raw).map_err(|e| (e.to_string(), None)),
+        )
+    }
+
+    fn synthesized(&self) -> Vec<super::Synthesized> {
+        let mut out = super::contract::with_common(SYNTHESIZED);
+        out.extend_from_slice(super::storage::SYNTHESIZED);
+        out
+    }
+}
+
+/// The fields this normalizer writes itself (see [`super::contract`]).
+const SYNTHESIZED: &[Synthesized] = &[
+    Synthesized::new("data_stream.dataset", Domain::Consts(&[DATASET])),
+    Synthesized::new("event.dataset", Domain::Consts(&[DATASET])),
+    // Signatures in the URL are masked.
+    Synthesized::new("uri", Domain::Any),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

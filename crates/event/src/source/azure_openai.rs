@@ -1614,6 +1614,83 @@ fn put(doc: &mut Map<String, Value>, path: &str, value: Value) -> Result<(), Fai
     Ok(())
 }
 
+use super::contract::{self, Domain, Synthesized};
+
+/// This source's normalizer in the [`super::REGISTRY`].
+pub struct Source;
+
+impl super::Normalizer for Source {
+    fn kind(&self) -> super::SourceKind {
+        super::SourceKind::AzureOpenAi
+    }
+
+    fn name(&self) -> &'static str {
+        "azure_openai"
+    }
+
+    fn looks_like(&self, raw: &Map<String, Value>) -> bool {
+        looks_like(raw)
+    }
+
+    fn normalize(&self, raw: Map<String, Value>) -> Result<super::Normalized, super::SourceError> {
+        let result = match normalize(raw) {
+            Err(NormalizeError::Dropped { category }) => {
+                return Err(super::SourceError::Dropped(format!(
+                    "azure_openai: category {category} is not indexed by the integration"
+                )))
+            }
+            Ok(doc) => Ok(doc),
+            Err(NormalizeError::PipelineFailed {
+                processor,
+                message,
+                partial,
+            }) => Err(pipeline_failed(processor, message, *partial)),
+            Err(e) => Err((e.to_string(), None)),
+        };
+        super::partial_or_invalid("azure_openai", result).map(|n| match n {
+            super::Normalized::Event(mut doc) => {
+                super::add_genai(&mut doc);
+                super::Normalized::Event(doc)
+            }
+            super::Normalized::Partial(mut doc, why) => {
+                super::add_genai(&mut doc);
+                super::Normalized::Partial(doc, why)
+            }
+        })
+    }
+
+    fn synthesized(&self) -> Vec<super::Synthesized> {
+        contract::with_common(SYNTHESIZED)
+    }
+}
+
+/// A pipeline failure's message, and the document the vendor indexes anyway.
+fn pipeline_failed(
+    processor: &'static str,
+    message: String,
+    partial: Map<String, Value>,
+) -> (String, Option<Map<String, Value>>) {
+    let text = NormalizeError::PipelineFailed {
+        processor,
+        message,
+        partial: Box::default(),
+    }
+    .to_string();
+    (text, Some(partial))
+}
+
+/// The fields this normalizer writes itself (see [`super::contract`]).
+const SYNTHESIZED: &[Synthesized] = &[
+    Synthesized::new("data_stream.dataset", Domain::Consts(&[DATASET])),
+    Synthesized::new("event.dataset", Domain::Consts(&[DATASET])),
+    Synthesized::new("gen_ai.system", Domain::Consts(&["az.ai.openai"])),
+    Synthesized::new("gen_ai.request", contract::NUMBER),
+    Synthesized::new("gen_ai.usage", contract::NUMBER),
+    Synthesized::new("azure.open_ai", contract::NUMBER),
+    Synthesized::new("gen_ai.prompt", Domain::Any),
+    Synthesized::new("gen_ai.completion", Domain::Any),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

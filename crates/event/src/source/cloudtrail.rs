@@ -290,6 +290,44 @@ fn bucket_account(raw: &Value, bucket: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+use super::contract::{Domain, Synthesized};
+
+/// This source's normalizer in the [`super::REGISTRY`].
+pub struct Source;
+
+impl super::Normalizer for Source {
+    fn kind(&self) -> super::SourceKind {
+        super::SourceKind::CloudTrail
+    }
+
+    fn name(&self) -> &'static str {
+        "cloudtrail"
+    }
+
+    fn looks_like(&self, raw: &Map<String, Value>) -> bool {
+        looks_like(raw)
+    }
+
+    fn normalize(&self, raw: Map<String, Value>) -> Result<super::Normalized, super::SourceError> {
+        super::partial_or_invalid(
+            "cloudtrail",
+            normalize(raw).map_err(|e| (e.to_string(), None)),
+        )
+    }
+
+    fn synthesized(&self) -> Vec<super::Synthesized> {
+        let mut out = super::contract::with_common(SYNTHESIZED);
+        out.extend_from_slice(super::storage::SYNTHESIZED);
+        out
+    }
+}
+
+/// The fields this normalizer writes itself (see [`super::contract`]).
+const SYNTHESIZED: &[Synthesized] = &[
+    Synthesized::new("data_stream.dataset", Domain::Consts(&[DATASET])),
+    Synthesized::new("event.dataset", Domain::Consts(&[DATASET])),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

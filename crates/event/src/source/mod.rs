@@ -6,10 +6,16 @@ use std::str::FromStr;
 
 use serde_json::{Map, Value};
 
+pub use contract::{
+    check_provenance, may_synthesize, normalizer_for, Domain, Literal, Normalizer, Requirement,
+    Synthesized, REGISTRY,
+};
+
 pub mod aws_bedrock;
 pub mod azure_blob;
 pub mod azure_openai;
 pub mod cloudtrail;
+pub mod contract;
 pub mod gcs_audit;
 pub mod litellm;
 pub mod modelward_llm;
@@ -82,48 +88,10 @@ impl FromStr for SourceKind {
     }
 }
 
-/// String values a normalizer may write that its raw input need not contain (all but the
-/// storage ones: [`synthesized_values`] gives every one). The literal prefilter treats them
-/// as present in every record, so it never rejects a record whose normalized form would
-/// match.
-pub const SYNTHESIZED_VALUES: &[&str] = &[
-    "azure_openai.logs",
-    "default",
-    "logs",
-    "azure",
-    "success",
-    "failure",
-    "az.ai.openai",
-    "modelward.llm",
-    "aws_bedrock.invocation",
-    "aws",
-    "bedrock",
-    "8.11.0",
-    "litellm.logs",
-    "litellm",
-    // Object storage; its `storage.*` values are storage.rs's own list.
-    "aws.s3access",
-    "aws.cloudtrail",
-    "azure.storage",
-    "gcp.audit",
-    "gcp",
-    "s3",
-    "blob",
-];
-
-/// Every value a normalizer may write that its raw input need not contain:
-/// [`SYNTHESIZED_VALUES`] and the storage normalizers' [`storage::SYNTHESIZED`].
-pub fn synthesized_values() -> impl Iterator<Item = &'static str> {
-    SYNTHESIZED_VALUES
-        .iter()
-        .chain(storage::SYNTHESIZED)
-        .copied()
-}
-
 /// Adds `gen_ai.*` fields to an Azure event that carries request and response bodies
 /// (API Management GatewayLogs), so content detectors and GenAI rules read it like any LLM
 /// call. The Elastic fields stay as they are.
-fn add_genai(doc: &mut Map<String, Value>) {
+pub(crate) fn add_genai(doc: &mut Map<String, Value>) {
     let props = doc
         .get("azure")
         .and_then(|a| a.get("open_ai"))
@@ -189,97 +157,25 @@ pub enum Normalized {
     Partial(Map<String, Value>, String),
 }
 
-/// The object-storage source a record is for, forced or detected.
-fn storage_source(raw: &Map<String, Value>, kind: SourceKind) -> Option<SourceKind> {
-    match kind {
-        SourceKind::S3Access
-        | SourceKind::CloudTrail
-        | SourceKind::AzureBlob
-        | SourceKind::GcsAudit => Some(kind),
-        SourceKind::Auto if s3_access::looks_like(raw) => Some(SourceKind::S3Access),
-        SourceKind::Auto if cloudtrail::looks_like(raw) => Some(SourceKind::CloudTrail),
-        SourceKind::Auto if azure_blob::looks_like(raw) => Some(SourceKind::AzureBlob),
-        SourceKind::Auto if gcs_audit::looks_like(raw) => Some(SourceKind::GcsAudit),
-        _ => None,
-    }
-}
-
-fn normalize_storage(
-    raw: Map<String, Value>,
-    kind: SourceKind,
-) -> Result<Map<String, Value>, SourceError> {
-    let invalid = |e: &dyn std::fmt::Display| SourceError::Invalid(e.to_string());
-    match kind {
-        SourceKind::S3Access => s3_access::normalize(raw).map_err(|e| invalid(&e)),
-        SourceKind::CloudTrail => cloudtrail::normalize(raw).map_err(|e| invalid(&e)),
-        SourceKind::AzureBlob => azure_blob::normalize(raw).map_err(|e| invalid(&e)),
-        _ => gcs_audit::normalize(raw).map_err(|e| invalid(&e)),
-    }
-}
-
-/// Normalizes one raw record.
+/// Normalizes one raw record: by the normalizer `kind` forces, or (`Auto`) the first of
+/// [`REGISTRY`] that recognises it; a record no normalizer takes is used as it is.
 pub fn normalize(raw: Map<String, Value>, kind: SourceKind) -> Result<Normalized, SourceError> {
-    if let Some(storage_kind) = storage_source(&raw, kind) {
-        return normalize_storage(raw, storage_kind).map(Normalized::Event);
+    match normalizer_for(&raw, kind) {
+        Some(normalizer) => normalizer.normalize(raw),
+        None => Ok(Normalized::Event(raw)),
     }
-    let llm_log = match kind {
-        SourceKind::ModelwardLlm => true,
-        SourceKind::Auto => modelward_llm::looks_like(&raw),
-        _ => false,
-    };
-    if llm_log {
-        return Ok(Normalized::Event(modelward_llm::normalize(raw)));
-    }
-    let litellm_log = match kind {
-        SourceKind::LiteLlm => true,
-        SourceKind::Auto => litellm::looks_like(&raw),
-        _ => false,
-    };
-    if litellm_log {
-        return Ok(Normalized::Event(litellm::normalize(raw)));
-    }
-    let bedrock = match kind {
-        SourceKind::AwsBedrock => true,
-        SourceKind::Auto => aws_bedrock::looks_like(&raw),
-        _ => false,
-    };
-    if bedrock {
-        return aws_bedrock::normalize(raw)
-            .map(Normalized::Event)
-            .map_err(|e| SourceError::Invalid(format!("aws_bedrock: {e}")));
-    }
-    let azure = match kind {
-        SourceKind::Json
-        | SourceKind::ModelwardLlm
-        | SourceKind::AwsBedrock
-        | SourceKind::LiteLlm
-        | SourceKind::S3Access
-        | SourceKind::CloudTrail
-        | SourceKind::AzureBlob
-        | SourceKind::GcsAudit => false,
-        SourceKind::AzureOpenAi => true,
-        SourceKind::Auto => azure_openai::looks_like(&raw),
-    };
-    if !azure {
-        return Ok(Normalized::Event(raw));
-    }
-    match azure_openai::normalize(raw) {
-        Ok(mut doc) => {
-            add_genai(&mut doc);
-            Ok(Normalized::Event(doc))
-        }
-        Err(azure_openai::NormalizeError::Dropped { category }) => Err(SourceError::Dropped(
-            format!("azure_openai: category {category} is not indexed by the integration"),
-        )),
-        Err(e @ azure_openai::NormalizeError::PipelineFailed { .. }) => {
-            let message = e.to_string();
-            match e {
-                azure_openai::NormalizeError::PipelineFailed { partial, .. } => {
-                    Ok(Normalized::Partial(*partial, message))
-                }
-                _ => Err(SourceError::Invalid(message)),
-            }
-        }
-        Err(e) => Err(SourceError::Invalid(e.to_string())),
+}
+
+/// A module's result: the document, or why not and the partial document the vendor's
+/// pipeline indexes when it fails.
+type ModuleResult = Result<Map<String, Value>, (String, Option<Map<String, Value>>)>;
+
+/// A module's own error as the one [`SourceError`]: a pipeline failure whose document the
+/// vendor indexes anyway becomes [`Normalized::Partial`], like every other source's.
+fn partial_or_invalid(source: &str, result: ModuleResult) -> Result<Normalized, SourceError> {
+    match result {
+        Ok(doc) => Ok(Normalized::Event(doc)),
+        Err((message, Some(partial))) => Ok(Normalized::Partial(partial, message)),
+        Err((message, None)) => Err(SourceError::Invalid(format!("{source}: {message}"))),
     }
 }

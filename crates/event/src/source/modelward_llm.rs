@@ -99,6 +99,43 @@ pub fn normalize(raw: Map<String, Value>) -> Map<String, Value> {
     out
 }
 
+use super::contract::{self, Domain, Synthesized};
+
+/// This source's normalizer in the [`super::REGISTRY`].
+pub struct Source;
+
+impl super::Normalizer for Source {
+    fn kind(&self) -> super::SourceKind {
+        super::SourceKind::ModelwardLlm
+    }
+
+    fn name(&self) -> &'static str {
+        "modelward_llm"
+    }
+
+    fn looks_like(&self, raw: &Map<String, Value>) -> bool {
+        looks_like(raw)
+    }
+
+    fn normalize(&self, raw: Map<String, Value>) -> Result<super::Normalized, super::SourceError> {
+        Ok(super::Normalized::Event(normalize(raw)))
+    }
+
+    fn synthesized(&self) -> Vec<super::Synthesized> {
+        contract::with_common(SYNTHESIZED)
+    }
+}
+
+/// The fields this normalizer writes itself (see [`super::contract`]).
+const SYNTHESIZED: &[Synthesized] = &[
+    Synthesized::new("data_stream.dataset", Domain::Consts(&[DATASET])),
+    Synthesized::new("event.dataset", Domain::Consts(&[DATASET])),
+    Synthesized::new("gen_ai.request", contract::NUMBER),
+    Synthesized::new("gen_ai.usage", contract::NUMBER),
+    Synthesized::new("gen_ai.prompt", Domain::Any),
+    Synthesized::new("gen_ai.completion", Domain::Any),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

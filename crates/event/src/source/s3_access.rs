@@ -426,6 +426,46 @@ fn request_uri_fields(out: &mut Map<String, Value>, uri: &str) {
     }
 }
 
+use super::contract::{Domain, Synthesized};
+
+/// This source's normalizer in the [`super::REGISTRY`].
+pub struct Source;
+
+impl super::Normalizer for Source {
+    fn kind(&self) -> super::SourceKind {
+        super::SourceKind::S3Access
+    }
+
+    fn name(&self) -> &'static str {
+        "s3_access"
+    }
+
+    fn looks_like(&self, raw: &Map<String, Value>) -> bool {
+        looks_like(raw)
+    }
+
+    fn normalize(&self, raw: Map<String, Value>) -> Result<super::Normalized, super::SourceError> {
+        super::partial_or_invalid(
+            "s3_access",
+            normalize(raw).map_err(|e| (e.to_string(), None)),
+        )
+    }
+
+    fn synthesized(&self) -> Vec<super::Synthesized> {
+        let mut out = super::contract::with_common(SYNTHESIZED);
+        out.extend_from_slice(super::storage::SYNTHESIZED);
+        out
+    }
+}
+
+/// The fields this normalizer writes itself (see [`super::contract`]).
+const SYNTHESIZED: &[Synthesized] = &[
+    Synthesized::new("data_stream.dataset", Domain::Consts(&[DATASET])),
+    Synthesized::new("event.dataset", Domain::Consts(&[DATASET])),
+    // Signatures in the URL are masked.
+    Synthesized::new("aws.s3access.request_uri", Domain::Any),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

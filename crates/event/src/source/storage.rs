@@ -16,6 +16,7 @@
 //! | `storage.copy.target.account` | The account that owns the copy's destination. |
 //! | `storage.cross_account` | `true` when a copy's source and destination (or the caller) belong to different accounts. |
 
+use super::contract::{Domain, Synthesized};
 use serde_json::{Map, Value};
 
 use super::paths::put;
@@ -90,23 +91,24 @@ impl AuthMethod {
     }
 }
 
-/// Values the storage normalizers write that raw records need not contain (for the
-/// literal prefilter).
-pub const SYNTHESIZED: &[&str] = &[
-    "read",
-    "write",
-    "list",
-    "delete",
-    "copy",
-    "share",
-    "keys",
-    "config",
-    "other",
-    "key",
-    "sas",
-    "presigned",
-    "oauth",
-    "anonymous",
+/// Fields the storage normalizers write themselves (see [`super::contract`]): the classes
+/// and methods they name, and the object's path, name and URL, which they decode.
+pub const SYNTHESIZED: &[Synthesized] = &[
+    Synthesized::new(
+        "storage.operation",
+        Domain::Consts(&[
+            "read", "write", "list", "delete", "copy", "share", "keys", "config", "other",
+        ]),
+    ),
+    Synthesized::new(
+        "storage.auth.method",
+        Domain::Consts(&["key", "sas", "presigned", "oauth", "anonymous"]),
+    ),
+    Synthesized::new("storage.cross_account", super::contract::BOOL),
+    Synthesized::new("storage.object", Domain::Any),
+    Synthesized::new("storage.bytes", super::contract::NUMBER),
+    Synthesized::new("file", Domain::Any),
+    Synthesized::new("url", Domain::Any),
 ];
 
 /// The storage facts of one request, written by [`Storage::write`].

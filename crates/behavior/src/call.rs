@@ -467,6 +467,35 @@ impl Call {
         self
     }
 
+    /// The context a query is sent in: the system prompt ([`PromptFeatures::system`]), the
+    /// model and the parameters that shape the answer (temperature, `max_tokens`, log
+    /// probabilities, `n`, a seed, the logit-bias ids). A prober that varies its query keeps
+    /// them fixed, so that what changes in the answers comes from the query; an application
+    /// key serving several features (another system prompt, other limits) sends its queries
+    /// in several contexts. The near-duplicate and PRADA analyzers compare a query with the
+    /// earlier queries of its context, as PRADA compares a query with the earlier queries of
+    /// its class.
+    pub fn context(&self) -> u64 {
+        use modelward_event::hash::{fnv1a_extend, FNV_OFFSET};
+        let p = &self.params;
+        let mut h = FNV_OFFSET;
+        h = fnv1a_extend(h, &self.text.as_ref().map_or(0, |t| t.system).to_le_bytes());
+        h = fnv1a_extend(h, self.model.as_deref().unwrap_or("").as_bytes());
+        h = fnv1a_extend(h, &[0xff]);
+        h = fnv1a_extend(
+            h,
+            &p.temperature.map_or(u32::MAX, f32::to_bits).to_le_bytes(),
+        );
+        h = fnv1a_extend(h, &p.max_tokens.map_or(u32::MAX, |m| m).to_le_bytes());
+        h = fnv1a_extend(h, &[u8::from(p.logprobs), p.top_logprobs.unwrap_or(0)]);
+        h = fnv1a_extend(h, &p.n.unwrap_or(1).to_le_bytes());
+        h = fnv1a_extend(h, &[u8::from(p.seed.is_some())]);
+        for (id, _) in p.bias.iter() {
+            h = fnv1a_extend(h, &id.to_le_bytes());
+        }
+        h
+    }
+
     pub fn with_params(mut self, params: Params) -> Call {
         self.params = params;
         self

@@ -1,14 +1,155 @@
 //! Features of a call that profiles compare: a prompt fingerprint, a user-agent family, an
-//! address range.
+//! address range; and what a logged prompt is (a request body logged as JSON text is read
+//! as the request it is, a redaction placeholder is no prompt).
 
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr};
 
 use modelward_event::hash::{fnv1a_extend, FNV_OFFSET};
-use serde_json::Value;
+use serde_json::{json, Value};
+
+/// What logging layers write in place of a prompt or completion they leave out: LiteLLM's
+/// `turn_off_message_logging` replaces every message's content with `redacted-by-litellm`.
+/// A prompt made only of these is no prompt: without this, every call of a key would be
+/// "the same prompt" (timing probes, recurring requests).
+pub const REDACTED: [&str; 1] = ["redacted-by-litellm"];
+
+/// Request bodies longer than this, logged as JSON text, are taken as text.
+const MAX_BODY: usize = 1 << 20;
+
+/// Whether every text of a prompt is a redaction placeholder (and there is one).
+fn redacted(prompt: &[&Value]) -> bool {
+    fn walk(v: &Value, key: Option<&str>, placeholder: &mut bool) -> bool {
+        match v {
+            Value::String(s) if key == Some("role") || key == Some("type") => {
+                let _ = s;
+                true
+            }
+            Value::String(s) => {
+                let s = s.trim();
+                if REDACTED.contains(&s) {
+                    *placeholder = true;
+                    true
+                } else {
+                    s.is_empty()
+                }
+            }
+            Value::Array(items) => items.iter().all(|i| walk(i, None, placeholder)),
+            Value::Object(map) => map.iter().all(|(k, x)| walk(x, Some(k), placeholder)),
+            _ => true,
+        }
+    }
+    let mut placeholder = false;
+    prompt.iter().all(|v| walk(v, None, &mut placeholder)) && placeholder
+}
+
+/// The prompt of a model request body logged as JSON text, as chat messages: AWS Bedrock's
+/// invocation logs (and Elastic's `gen_ai.prompt` from them) hold the whole `InvokeModel` or
+/// `Converse` body, with its parameters and system prompt. Read: `system` (a string or
+/// Converse's `[{"text"}]`), `messages` (Anthropic, Converse, Jamba, Mistral chat),
+/// `prompt` (Llama, Mistral, Cohere Command, legacy Claude), `inputText` (Titan) and
+/// `message` with `chat_history` (Cohere Command R). `None` when the text is not such a body.
+pub fn request_prompt(text: &str) -> Option<Value> {
+    let t = text.trim();
+    if t.len() > MAX_BODY || !t.starts_with('{') || !t.ends_with('}') {
+        return None;
+    }
+    let parsed = serde_json::from_str::<Value>(t).or_else(|_| serde_json::from_str(&escaped(t)));
+    let Ok(Value::Object(body)) = parsed else {
+        return None;
+    };
+    let mut messages: Vec<Value> = Vec::new();
+    if let Some(system) = body.get("system").filter(|s| !s.is_null()) {
+        messages.push(json!({"role": "system", "content": system}));
+    }
+    for (i, turn) in body
+        .get("chat_history")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let role = turn.get("role").and_then(Value::as_str).unwrap_or("");
+        let role = match role.to_ascii_uppercase().as_str() {
+            "CHATBOT" => "assistant",
+            "SYSTEM" => "system",
+            "USER" => "user",
+            _ if i % 2 == 0 => "user",
+            _ => "assistant",
+        };
+        let content = turn.get("message").cloned().unwrap_or(Value::Null);
+        messages.push(json!({"role": role, "content": content}));
+    }
+    if let Some(Value::Array(items)) = body.get("messages") {
+        messages.extend(items.iter().cloned());
+    }
+    for key in ["prompt", "inputText", "message"] {
+        if let Some(p @ Value::String(_)) = body.get(key) {
+            messages.push(json!({"role": "user", "content": p}));
+        }
+    }
+    let has_user = messages
+        .iter()
+        .any(|m| m.get("role").and_then(Value::as_str) != Some("system"));
+    has_user.then_some(Value::Array(messages))
+}
+
+/// JSON text with the control characters inside its strings escaped: Elastic's Bedrock
+/// pipeline (and modelward's normalizer, as it) writes the body's text with its newlines as
+/// they are, which strict JSON refuses.
+fn escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let (mut in_string, mut escape) = (false, false);
+    for c in text.chars() {
+        if in_string && !escape && (c as u32) < 0x20 {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+            continue;
+        }
+        if in_string {
+            if escape {
+                escape = false;
+            } else if c == '\\' {
+                escape = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A prompt field's values as the features read them: a request body logged as JSON text
+/// becomes its messages ([`request_prompt`]); `None` when the prompt is only redaction
+/// placeholders ([`REDACTED`]).
+pub fn prompt_values<'a>(prompt: &[&'a Value]) -> Option<Vec<Cow<'a, Value>>> {
+    if redacted(prompt) {
+        return None;
+    }
+    Some(
+        prompt
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => request_prompt(s).map_or(Cow::Borrowed(*v), Cow::Owned),
+                _ => Cow::Borrowed(*v),
+            })
+            .collect(),
+    )
+}
 
 /// A stable 64-bit fingerprint (FNV-1a) of a prompt: strings, lists or chat messages, with
-/// each string trimmed and object keys in sorted order. `None` for an empty prompt.
+/// each string trimmed and object keys in sorted order; a request body logged as JSON text
+/// is fingerprinted as its messages ([`prompt_values`]). `None` for an empty or redacted
+/// prompt.
 pub fn prompt_hash(prompt: &[&Value]) -> Option<u64> {
+    let values = prompt_values(prompt)?;
+    let refs: Vec<&Value> = values.iter().map(|v| v.as_ref()).collect();
+    fingerprint(&refs)
+}
+
+fn fingerprint(prompt: &[&Value]) -> Option<u64> {
     fn walk(v: &Value, hash: &mut u64, text: &mut bool) {
         match v {
             Value::String(s) => {
@@ -129,6 +270,39 @@ mod tests {
         // Persisted in baselines: this value must not change.
         let p = json!([{"role": "user", "content": "Hello"}]);
         assert_eq!(prompt_hash(&[&p]), Some(0xc974_1ceb_62b9_37e5));
+    }
+
+    #[test]
+    fn redacted_prompts_are_none_and_bodies_are_their_messages() {
+        let redacted = json!([
+            {"role": "system", "content": "redacted-by-litellm"},
+            {"role": "user", "content": "redacted-by-litellm"}
+        ]);
+        assert_eq!(prompt_hash(&[&redacted]), None);
+        assert!(prompt_hash(&[&json!([{"role": "user", "content": "redacted"}])]).is_some());
+        // Bedrock's InvokeModel body: its messages, not its parameters.
+        let a = json!("{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],\"temperature\":0}");
+        let b =
+            json!("{\"max_tokens\":2,\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}");
+        assert_eq!(prompt_hash(&[&a]), prompt_hash(&[&b]));
+        assert_eq!(
+            prompt_hash(&[&a]),
+            prompt_hash(&[&json!([{"role": "user", "content": "Hello"}])])
+        );
+        let titan = request_prompt("{\"inputText\":\"Hi\",\"textGenerationConfig\":{}}");
+        assert_eq!(titan, Some(json!([{"role": "user", "content": "Hi"}])));
+        let converse = request_prompt(
+            "{\"system\":[{\"text\":\"Be brief.\"}],\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"Hi\"}]}]}",
+        )
+        .unwrap();
+        assert_eq!(converse[0]["role"], "system");
+        assert_eq!(request_prompt("{\"system\":\"only\"}"), None);
+        assert_eq!(
+            request_prompt("{\"messages\":[{\"role\":\"user\",\"content\":\"two\nlines\"}]}"),
+            Some(json!([{"role": "user", "content": "two\nlines"}]))
+        );
+        assert_eq!(request_prompt("not json"), None);
+        assert_eq!(request_prompt("{broken"), None);
     }
 
     #[test]

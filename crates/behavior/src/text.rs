@@ -80,6 +80,10 @@ pub struct PromptFeatures {
     pub marks: Box<[u32]>,
     /// The query asks for reasoning ("step by step", "show your reasoning", ...).
     pub reasoning: bool,
+    /// A hash of the system (and developer) messages, 0 without one: with the request's
+    /// parameters, the *context* a query is sent in ([`crate::Call::context`]).
+    #[serde(default)]
+    pub system: u64,
 }
 
 fn normalize(text: &str, out: &mut String) {
@@ -120,6 +124,7 @@ fn content_text(v: &Value, out: &mut String) {
 struct Texts {
     full: String,
     query: String,
+    system: String,
     turns: u16,
     chat: bool,
 }
@@ -133,6 +138,9 @@ impl Texts {
             content_text(c, &mut text);
         }
         normalize(&text, &mut self.full);
+        if role == "system" || role == "developer" {
+            normalize(&text, &mut self.system);
+        }
         if role == "user" || role == "assistant" {
             self.turns = self.turns.saturating_add(1);
         }
@@ -157,17 +165,22 @@ impl Texts {
     }
 }
 
-/// The query, the full text and the number of turns of a prompt field's values.
-fn texts(prompt: &[&Value]) -> (String, String, u16) {
+/// The texts and the number of turns of a prompt field's values: a request body logged as
+/// JSON text is read as its messages, a redacted prompt has none
+/// ([`crate::features::prompt_values`]).
+fn texts(prompt: &[&Value]) -> Texts {
     let mut t = Texts::default();
-    for v in prompt {
+    let Some(values) = crate::features::prompt_values(prompt) else {
+        return t;
+    };
+    for v in &values {
         t.value(v);
     }
     if !t.chat || t.query.is_empty() {
         t.query = t.full.clone();
         t.turns = t.turns.max(1);
     }
-    (t.query, t.full, t.turns)
+    t
 }
 
 fn simhash(chars: &[char]) -> u64 {
@@ -240,7 +253,13 @@ impl PromptFeatures {
     /// The features of a prompt field's values; `None` when it has no text. `reasoning_param`
     /// is whether the request asked for reasoning by a parameter.
     pub fn of(prompt: &[&Value], reasoning_param: bool) -> Option<PromptFeatures> {
-        let (query, full, turns) = texts(prompt);
+        let Texts {
+            query,
+            full,
+            system,
+            turns,
+            ..
+        } = texts(prompt);
         if query.is_empty() {
             return None;
         }
@@ -268,6 +287,11 @@ impl PromptFeatures {
             ),
             marks: marks(&query),
             reasoning: reasoning_param || REASONING.iter().any(|p| query.contains(p)),
+            system: if system.is_empty() {
+                0
+            } else {
+                hash_str(&system)
+            },
         })
     }
 

@@ -6,7 +6,9 @@
 //! queries (cosine distance between hashed character 3-gram vectors of 256 dimensions; the
 //! earlier queries are a reservoir sample of `reservoir`, 256, vectors; distances are recorded
 //! from the 33rd query on, as the minimum distance to a handful of queries is larger than to
-//! many); the latest
+//! many); a query is compared with the earlier queries of its context only (system prompt,
+//! model and answer-shaping parameters, as PRADA compares a query with the earlier queries of
+//! its class), and its distance is recorded once 32 of them are in the reservoir; the latest
 //! `max_queries` (1000) of these distances are tested for normality with Shapiro–Wilk
 //! (Royston's algorithm AS R94) every `test_every` (25) queries once there are `min_queries`
 //! (100). The alert is raised when W falls below `delta` (0.90, in the range Juuti et al.
@@ -90,6 +92,10 @@ const SEEN: usize = 1024;
 pub struct Profile {
     /// Earlier query vectors with their norms.
     pub reservoir: Vec<(Box<[u8]>, f64)>,
+    /// The context of each reservoir query ([`Call::context`]), in step with it; 0 is
+    /// unknown (profiles saved before contexts were kept) and compares with any.
+    #[serde(default)]
+    pub contexts: Vec<u64>,
     /// Queries offered to the reservoir.
     pub offered: u64,
     pub rng: u64,
@@ -151,12 +157,21 @@ impl Analyzer for Prada {
                 p.seen.remove(&old);
             }
         }
-        if p.reservoir.len() >= BURN_IN.min(s.reservoir) {
+        p.contexts.resize(p.reservoir.len(), 0);
+        let context = call.context();
+        let comparable = p
+            .contexts
+            .iter()
+            .filter(|c| **c == context || **c == 0)
+            .count();
+        if comparable >= BURN_IN.min(s.reservoir) {
             let nq = norm(&text.vector);
             let d = p
                 .reservoir
                 .iter()
-                .map(|(v, nv)| distance_with(&text.vector, nq, v, *nv))
+                .zip(&p.contexts)
+                .filter(|(_, c)| **c == context || **c == 0)
+                .map(|((v, nv), _)| distance_with(&text.vector, nq, v, *nv))
                 .fold(1.0, f64::min);
             if d <= 0.0 {
                 // The same query again (in other words of a chat, or after the seen set
@@ -173,10 +188,12 @@ impl Analyzer for Prada {
         p.offered += 1;
         if p.reservoir.len() < s.reservoir {
             p.reservoir.push((text.vector.clone(), norm(&text.vector)));
+            p.contexts.push(context);
         } else {
             let j = xorshift(&mut p.rng) % p.offered;
             if let Some(slot) = p.reservoir.get_mut(j as usize) {
                 *slot = (text.vector.clone(), norm(&text.vector));
+                p.contexts[j as usize] = context;
             }
         }
         keep_sample(&mut p.samples, call);

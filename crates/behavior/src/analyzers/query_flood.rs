@@ -5,7 +5,9 @@
 //! 2022) does: each query is reduced to fingerprints, the hashes of its overlapping windows
 //! of four words, of which the 20 smallest are kept; a query *matches* when it shares at
 //! least `match_marks` (10) fingerprints with one of the principal's last `history` (500)
-//! queries, exact repeats left out (they are MW-AI-0012's). The alert is raised when at least
+//! queries sent in the same context (system prompt, model and answer-shaping parameters:
+//! a prober varies the query and keeps the rest fixed), exact repeats left out (they are
+//! MW-AI-0012's). The alert is raised when at least
 //! `min_matches` (50) queries within `window` (24 hours, so that a flood at one query every
 //! few minutes is seen too) match and they are at least
 //! `min_share` (50%) of the window's queries (at most the latest 2,000); at most once per
@@ -26,9 +28,12 @@
 //! 2025-03-03T00:00:00.000Z", `pb53_vector: model_extraction_api`.
 //!
 //! ## False positives
-//! Templated batch jobs do not match when each item brings its own text (the template's
-//! windows are few of the 20); a job whose items differ by a word or two does (for example
-//! product descriptions filled from a catalogue). Users retrying a prompt with small edits
+//! Templated batch jobs do not match when each item brings its own text and the instructions
+//! are in the system prompt (the query is the user's message); a job whose items differ by a
+//! word or two does (for example product descriptions filled from a catalogue), and so does
+//! one that puts a long instruction in every user message with a short item (the
+//! instruction is most of each query). An application key whose users' messages share
+//! stock sentences is compared per feature (system prompt and parameters), not across them. Users retrying a prompt with small edits
 //! stay far below 50 near-duplicates making half of their day's queries.
 //!
 //! ## Response
@@ -78,6 +83,10 @@ pub struct Profile {
     /// (time, prompt hash, fingerprints, how many), the fingerprints inline so that the
     /// comparisons read contiguous memory.
     pub history: VecDeque<(i64, u64, [u32; MARKS], u8)>,
+    /// The context of each query of `history` ([`Call::context`]), in step with it; 0 is
+    /// unknown (profiles saved before contexts were kept) and compares with any.
+    #[serde(default)]
+    pub contexts: VecDeque<u64>,
     /// Times of the window's queries and whether each matched.
     pub window: VecDeque<(i64, bool)>,
     pub matches: u64,
@@ -150,16 +159,26 @@ impl Analyzer for QueryFlood {
             .is_some_and(|(t, _, _, _)| call.ts.saturating_sub(*t) > s.window.0)
         {
             p.history.pop_front();
+            p.contexts.pop_front();
         }
+        // Profiles saved before contexts were kept: their queries compare with any.
+        while p.contexts.len() < p.history.len() {
+            p.contexts.push_front(0);
+        }
+        p.contexts.truncate(p.history.len());
         if p.history.iter().any(|(_, h, _, _)| *h == hash) {
             // An exact repeat (MW-AI-0012's business), not a near-duplicate.
             return;
         }
         let query = padded(&text.marks, QUERY_PAD);
+        let context = call.context();
         let matched = p
             .history
             .iter()
-            .any(|(_, _, marks, _)| shared_fixed(&query, marks) >= s.match_marks);
+            .zip(&p.contexts)
+            .any(|((_, _, marks, _), c)| {
+                (*c == context || *c == 0) && shared_fixed(&query, marks) >= s.match_marks
+            });
         p.window.push_back((call.ts, matched));
         p.matches += u64::from(matched);
         while p.window.len() > WINDOW_MAX {
@@ -170,8 +189,10 @@ impl Analyzer for QueryFlood {
         let n = text.marks.len().min(MARKS);
         p.history
             .push_back((call.ts, hash, padded(&text.marks, HISTORY_PAD), n as u8));
+        p.contexts.push_back(context);
         while p.history.len() > s.history {
             p.history.pop_front();
+            p.contexts.pop_front();
         }
         if matched {
             keep_sample(&mut p.samples, call);

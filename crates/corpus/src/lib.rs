@@ -31,6 +31,7 @@
 use std::io::{self, BufWriter, Write};
 
 pub mod cli_args;
+pub mod mutate;
 mod plan;
 mod records;
 mod rng;

@@ -188,67 +188,6 @@ impl Rng {
         self.0 ^= self.0 << 17;
         self.0
     }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[(self.next() % items.len() as u64) as usize]
-    }
-}
-
-/// Values that make rules and normalizers take their other branches.
-pub const VALUES: &[&str] = &[
-    "BLOCKED",
-    "NONE",
-    "INTERVENED",
-    "guardrail_intervened",
-    "ListKey",
-    "Audit",
-    "GatewayLogs",
-    "RequestResponse",
-    "ChatCompletions_Create",
-    "InvokeModel",
-    "Converse",
-    "ValidationException",
-    "AccessDeniedException",
-    "success",
-    "failure",
-    "AKIAIOSFODNN7EXAMPLE",
-    "sqlmap/1.7",
-    "python-requests/2.31",
-    "model.safetensors",
-    "GetObject",
-    "CopyObject",
-    "HIGH",
-    "MISCONDUCT",
-    "PROMPT_ATTACK",
-    "jailbreak",
-];
-
-/// Keys a guardrail trace may carry, which the Bedrock normalizer turns into values.
-const KEYS: &[&str] = &[
-    "topicPolicy",
-    "wordPolicy",
-    "contentPolicy",
-    "sensitiveInformationPolicy",
-    "contextualGroundingPolicy",
-];
-
-fn mutate(value: &mut Value, rng: &mut Rng) {
-    match value {
-        Value::String(s) if rng.next() % 3 == 0 => *s = rng.pick(VALUES).to_string(),
-        Value::Object(map) => {
-            let keys: Vec<String> = map.keys().cloned().collect();
-            for key in keys {
-                if key.ends_with("Policy") && rng.next() % 2 == 0 {
-                    let v = map.remove(&key).unwrap();
-                    map.insert(rng.pick(KEYS).to_string(), v);
-                } else if let Some(v) = map.get_mut(&key) {
-                    mutate(v, rng);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|i| mutate(i, rng)),
-        _ => {}
-    }
 }
 
 /// Records generated from the JSON fixtures: each mutated `n` times, one line each.
@@ -261,7 +200,7 @@ fn generated(n: usize) -> Vec<u8> {
         };
         for _ in 0..n {
             let mut v = value.clone();
-            mutate(&mut v, &mut rng);
+            modelward_corpus::mutate::mutate(&mut v, &mut || rng.next());
             out.extend(serde_json::to_vec(&v).unwrap());
             out.push(b'\n');
         }

@@ -132,6 +132,19 @@ pub struct RuleSource {
     pub pipelines: Vec<PathBuf>,
 }
 
+fn parse_severity(text: &str) -> Result<modelward_rule::Severity, String> {
+    modelward_rule::Severity::parse(text)
+        .ok_or_else(|| format!("`{text}` is not a severity: low, medium, high or critical"))
+}
+
+fn parse_time(text: &str) -> Result<i64, String> {
+    modelward_event::parse_timestamp(text).ok_or_else(|| {
+        format!(
+            "`{text}` is not a time: write 2025-03-14T09:30:00Z, 2025-03-14 09:30:00 or 2025-03-14"
+        )
+    })
+}
+
 #[derive(Args)]
 pub struct HuntArgs {
     #[command(flatten)]
@@ -165,6 +178,25 @@ pub struct HuntArgs {
     /// No progress bar and no summary.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Report only alerts of this severity or above: low, medium, high, critical (to every
+    /// output, the summary, --report and --incidents).
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    pub min_severity: Option<modelward_rule::Severity>,
+    /// Report only alerts at or after this time (event time: RFC 3339, or a date for its
+    /// midnight UTC).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub since: Option<i64>,
+    /// Report only alerts at or before this time (as --since).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub until: Option<i64>,
+    /// Report only alerts of this rule: its id or name, any case, `*` matching any run of
+    /// characters (`--rule 'MW-TH-*'`); repeatable.
+    #[arg(long = "rule", value_name = "RULE")]
+    pub only_rules: Vec<String>,
+    /// Also write a self-contained HTML summary of the hunt (timeline, top entities and
+    /// rules, a table per rule) to this file.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
     /// Keep the behavioural analyzers' baselines in this SQLite database (created if needed):
     /// start from what it holds, save what this run learned.
     #[arg(long, value_name = "FILE")]

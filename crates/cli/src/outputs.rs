@@ -11,7 +11,7 @@ use modelward_event::terminal::printable;
 use modelward_sinks::{Destination, Opened, Output, OutputOptions, Outputs, ProcessEnv, Target};
 
 use crate::args::Format;
-use crate::output::TableSink;
+use crate::output::{TableSink, TableStyle};
 
 /// The outputs of a run:
 ///
@@ -39,7 +39,10 @@ pub fn open(
                 });
                 let out = modelward_sinks::open(&name, &to)?;
                 let sink: Box<dyn AlertSink> = match format {
-                    Format::Table => Box::new(TableSink::new(out)),
+                    Format::Table => Box::new(TableSink::new(
+                        out,
+                        TableStyle::detect(matches!(to, Destination::Stdout)),
+                    )),
                     Format::Ndjson => Box::new(NdjsonSink::new(out)),
                     Format::Json => Box::new(JsonArraySink::new(out)),
                 };

@@ -9,6 +9,9 @@ use serde_json::{json, Value};
 mod common;
 use common::Dir;
 
+#[path = "../../respond/tests/chromium/mod.rs"]
+mod chromium;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_modelward"))
 }
@@ -258,9 +261,9 @@ fn formats_and_output_file() {
     assert_eq!(doc.as_array().unwrap().len(), 2);
     let o = hunt(&["--format", "table"], &[&logs]);
     let table = String::from_utf8_lossy(&o.stdout);
-    assert!(table.starts_with("TIME"), "{table}");
+    assert!(table.starts_with("SEVERITY  RULE"), "{table}");
     assert!(
-        table.contains("Potential Azure OpenAI Model Theft"),
+        table.contains("Potential Azure OpenAI Model Theft") && table.contains(SEED_RULE),
         "{table}"
     );
     let out = d.0.join("alerts.ndjson");
@@ -643,4 +646,117 @@ fn pow_solve_answers_a_gateway_challenge() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("not a modelward proof-of-work challenge"));
+}
+
+/// After every hunt a summary (by severity, rule, entity, source, time range; what was
+/// suppressed, excepted and filtered); `--min-severity`, `--since`/`--until` and `--rule`
+/// choose what is reported; `--report` writes a self-contained HTML page that headless
+/// Chromium renders.
+#[test]
+fn hunt_summarises_filters_and_writes_a_report() {
+    let d = Dir::new("triage");
+    let logs = d.write("keys.ndjson", burst("RG-A", 100) + &burst("RG-B", 100));
+    let report = d.0.join("hunt.html");
+    let o = hunt(
+        &["--format", "table", "--report", report.to_str().unwrap()],
+        &[&logs],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.starts_with("SEVERITY  RULE"), "{table}");
+    assert!(table.contains(SEED_RULE), "{table}");
+    let err = stderr(&o);
+    for line in [
+        "modelward: alerts:     ",
+        "modelward: rules:      4021e78d-5293-48d3-adee-a70fa4c18fab Potential Azure OpenAI Model Theft (2)",
+        "modelward: entities:   ",
+        "keys.ndjson (",
+        "modelward: time range: 2025-03-14 ",
+        "modelward: suppressed: ",
+        "modelward: excepted:   0",
+        "modelward: report written to ",
+    ] {
+        assert!(err.contains(line), "{line} in {err}");
+    }
+    let all = alerts(&hunt(&[], &[&logs]));
+    let seed = all
+        .iter()
+        .filter(|a| a["rule"]["id"] == json!(SEED_RULE))
+        .count();
+    assert_eq!(seed, 2);
+
+    // Filters.
+    let o = hunt(&["--min-severity", "critical"], &[&logs]);
+    assert_eq!(o.status.code(), Some(0), "nothing reported: exit 0");
+    assert!(o.stdout.is_empty());
+    assert!(
+        stderr(&o).contains(&format!(
+            "modelward: filtered:   {} (alerts left out by --min-severity critical)",
+            all.len()
+        )),
+        "{}",
+        stderr(&o)
+    );
+    let by_rule = alerts(&hunt(&["--rule", "*model THEFT*"], &[&logs]));
+    assert_eq!(rule_ids(&by_rule), vec![SEED_RULE, SEED_RULE]);
+    let by_id = alerts(&hunt(&["--rule", &SEED_RULE.to_uppercase()], &[&logs]));
+    assert_eq!(by_id.len(), 2);
+    assert!(alerts(&hunt(&["--since", "2025-03-15"], &[&logs])).is_empty());
+    assert!(alerts(&hunt(&["--until", "2025-03-14T09:00:00Z"], &[&logs])).is_empty());
+    assert_eq!(
+        alerts(&hunt(
+            &["--since", "2025-03-14", "--until", "2025-03-14 23:59:59"],
+            &[&logs]
+        ))
+        .len(),
+        all.len()
+    );
+    let o = hunt(&["--min-severity", "urgent"], &[&logs]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("`urgent` is not a severity"),
+        "{}",
+        stderr(&o)
+    );
+
+    // The report.
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    for banned in ["<script", "<link", "src=", "@import", "url("] {
+        assert!(!html.contains(banned), "{banned}");
+    }
+    for part in [
+        "id=\"timeline\"",
+        "<svg",
+        "id=\"top-rules\"",
+        "id=\"top-entities\"",
+        SEED_RULE,
+    ] {
+        assert!(html.contains(part), "{part}");
+    }
+    let Some(program) = chromium::find_chromium() else {
+        return;
+    };
+    let dir = chromium::scratch_dir("hunt-report");
+    let page = dir.join("hunt.html");
+    std::fs::copy(&report, &page).unwrap();
+    let url = format!("file://{}", page.display());
+    let shot = chromium::screenshot(&program, &dir, &url);
+    let (pixels, width, height) = chromium::decode_png(&shot);
+    assert_eq!((width, height), (1280, 3600));
+    let inked = pixels.iter().filter(|p| p.iter().any(|c| *c < 235)).count();
+    assert!(inked * 100 > pixels.len(), "the page is blank");
+    // The timeline's bars, in the medium colour (#f59e0b).
+    let bars = pixels
+        .iter()
+        .filter(|p| {
+            p.iter()
+                .zip([0xf5, 0x9e, 0x0b])
+                .all(|(a, b)| a.abs_diff(b) <= 6)
+        })
+        .count();
+    assert!(bars >= 100, "the timeline's bars: {bars} pixels");
+    let dom = chromium::dump_dom(&program, &dir, &url);
+    assert!(dom.contains("Hunt summary") && dom.contains(SEED_RULE));
+    chromium::remove_dir(&dir);
 }

@@ -7,15 +7,13 @@
 //! Set `MODELWARD_REPORT_SCREENSHOT=path.png` to keep the screenshot (the docs' image is
 //! made so).
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
 use modelward_respond::action::AuditEntry;
 use modelward_respond::report::{self, ReportInput};
 use modelward_respond::Incident;
 use serde::Deserialize;
+
+mod chromium;
+use chromium::{decode_png, dump_dom, find_chromium, remove_dir, scratch_dir, screenshot};
 
 #[derive(Deserialize)]
 struct Fixture {
@@ -231,120 +229,17 @@ fn html_is_self_contained() {
     assert!(html.contains("<span class=\"badge critical\">critical</span>"));
 }
 
-/// Runs `cmd` for at most `limit`; its stdout.
-fn run(cmd: &mut Command, limit: Duration) -> (bool, String) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromium starts");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let ok = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status.success(),
-            Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(100)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break false;
-            }
-        }
-    };
-    (ok, reader.join().unwrap_or_default())
-}
-
-/// Debian's `/usr/bin/chromium`, else a `chromium` on the `PATH`.
-fn find_chromium() -> Option<PathBuf> {
-    let debian = PathBuf::from("/usr/bin/chromium");
-    if debian.is_file() {
-        return Some(debian);
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join("chromium"))
-        .find(|p| p.is_file())
-}
-
-fn chromium(program: &Path, profile: &Path) -> Command {
-    let mut cmd = Command::new(program);
-    cmd.args([
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        "--force-device-scale-factor=1",
-        "--window-size=1280,3600",
-    ])
-    .arg(format!("--user-data-dir={}", profile.display()));
-    cmd
-}
-
-/// Decoded RGBA pixels, width, height.
-fn decode_png(path: &Path) -> (Vec<[u8; 3]>, u32, u32) {
-    let file = std::fs::File::open(path).expect("screenshot");
-    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
-    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
-    let mut reader = decoder.read_info().expect("a PNG");
-    let mut buf = vec![0; reader.output_buffer_size().expect("size")];
-    let frame = reader.next_frame(&mut buf).expect("a frame");
-    let channels = frame.color_type.samples();
-    let pixels = buf[..frame.buffer_size()]
-        .chunks_exact(channels)
-        .map(|p| match channels {
-            1 | 2 => [p[0], p[0], p[0]],
-            _ => [p[0], p[1], p[2]],
-        })
-        .collect();
-    (pixels, frame.width, frame.height)
-}
-
 #[test]
 fn html_renders_in_headless_chromium() {
     let Some(program) = find_chromium() else {
-        if std::env::var_os("CI").is_some() {
-            panic!("/usr/bin/chromium is missing: CI installs the chromium package (.ci/run)");
-        }
-        eprintln!("skipped: chromium not installed (/usr/bin/chromium)");
         return;
     };
     let f = fixture();
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let dir: PathBuf =
-        std::env::temp_dir().join(format!("modelward-report-{}-{stamp}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("report");
     let page = dir.join("INC-3f9a0c1d2e4b.html");
     std::fs::write(&page, report::html(&input(&f))).unwrap();
     let url = format!("file://{}", page.display());
-    let shot = dir.join("report.png");
-
-    // The screenshot: `--headless` (the new mode in current Chromium), else the old one.
-    let mut rendered = false;
-    for mode in ["--headless", "--headless=new", "--headless=old"] {
-        let (ok, _) = run(
-            chromium(&program, &dir.join(format!("profile{mode}")))
-                .arg(mode)
-                .arg(format!("--screenshot={}", shot.display()))
-                .arg(&url),
-            Duration::from_secs(120),
-        );
-        if ok && shot.exists() {
-            rendered = true;
-            break;
-        }
-    }
-    assert!(rendered, "chromium made no screenshot of {url}");
+    let shot = screenshot(&program, &dir, &url);
     let (pixels, width, height) = decode_png(&shot);
     assert_eq!((width, height), (1280, 3600));
     let total = pixels.len() as f64;
@@ -363,23 +258,9 @@ fn html_renders_in_headless_chromium() {
         std::fs::copy(&shot, &keep).unwrap();
     }
 
-    // The DOM as Chromium built it.
-    let (ok, dom) = run(
-        chromium(&program, &dir.join("profile-dom"))
-            .arg("--headless")
-            .arg("--dump-dom")
-            .arg(&url),
-        Duration::from_secs(120),
-    );
-    assert!(ok, "chromium --dump-dom failed");
+    let dom = dump_dom(&program, &dir, &url);
     assert!(dom.contains("INC-3f9a0c1d2e4b"));
     assert!(dom.contains("<svg"));
     assert!(!dom.contains(SCRIPT));
-    // Chromium's helper processes may still write to the profile for a moment.
-    for _ in 0..50 {
-        if std::fs::remove_dir_all(&dir).is_ok() || !dir.exists() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    remove_dir(&dir);
 }

@@ -231,11 +231,18 @@ pub fn normalize_with(
     if is_elastic_form(&raw) {
         return normalize_elastic_form(raw);
     }
+    let extras = extras(&raw);
     let mut doc = Map::new();
     let mut invocation = Map::new();
     invocation.insert("invocation".into(), Value::Object(raw));
     doc.insert("aws_bedrock".into(), Value::Object(invocation));
-    match run_pipeline(&mut doc, options) {
+    let result = run_pipeline(&mut doc, options);
+    for (path, value) in extras {
+        if get(&doc, path).is_none() {
+            put(&mut doc, path, value);
+        }
+    }
+    match result {
         Ok(()) => {
             add_agent_fields(&mut doc);
             Ok(doc)
@@ -254,6 +261,52 @@ pub fn normalize_with(
             })
         }
     }
+}
+
+/// What extraction detection needs that Elastic's pipeline does not map, read from the raw
+/// record before the pipeline removes the bodies: prompt-cache token counts (the log's
+/// `input.cacheReadInputTokenCount` / `cacheWriteInputTokenCount`, or the response body's
+/// `usage`: Converse's `cacheReadInputTokens` / `cacheWriteInputTokens`, Anthropic's
+/// `cache_read_input_tokens` / `cache_creation_input_tokens`), and the OpenAI-style
+/// sampling parameters of OpenAI-compatible models (`logprobs`, `top_logprobs`,
+/// `logit_bias`, `n`, `seed`).
+fn extras(raw: &Map<String, Value>) -> Vec<(&'static str, Value)> {
+    let raw = Value::Object(raw.clone());
+    let first = |paths: &[&str]| {
+        paths
+            .iter()
+            .find_map(|p| raw.pointer(p).filter(|v| v.is_number()).cloned())
+    };
+    let mut out = Vec::new();
+    if let Some(n) = first(&[
+        "/input/cacheReadInputTokenCount",
+        "/output/outputBodyJson/usage/cacheReadInputTokens",
+        "/output/outputBodyJson/usage/cache_read_input_tokens",
+    ]) {
+        out.push((super::openai_body::CACHE_READ, n));
+    }
+    if let Some(n) = first(&[
+        "/input/cacheWriteInputTokenCount",
+        "/output/outputBodyJson/usage/cacheWriteInputTokens",
+        "/output/outputBodyJson/usage/cache_creation_input_tokens",
+    ]) {
+        out.push((super::openai_body::CACHE_CREATION, n));
+    }
+    for (key, path) in [
+        ("logprobs", "gen_ai.request.logprobs"),
+        ("top_logprobs", "gen_ai.request.top_logprobs"),
+        ("logit_bias", "gen_ai.request.logit_bias"),
+        ("n", "gen_ai.request.n"),
+        ("seed", "gen_ai.request.seed"),
+    ] {
+        if let Some(v) = raw
+            .pointer(&format!("/input/inputBodyJson/{key}"))
+            .filter(|v| !v.is_null())
+        {
+            out.push((path, v.clone()));
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------

@@ -1633,6 +1633,7 @@ impl super::Normalizer for Source {
     }
 
     fn normalize(&self, raw: Map<String, Value>) -> Result<super::Normalized, super::SourceError> {
+        let frontend = super::frontend_bodies(&raw);
         let result = match normalize(raw) {
             Err(NormalizeError::Dropped { category }) => {
                 return Err(super::SourceError::Dropped(format!(
@@ -1649,11 +1650,11 @@ impl super::Normalizer for Source {
         };
         super::partial_or_invalid("azure_openai", result).map(|n| match n {
             super::Normalized::Event(mut doc) => {
-                super::add_genai(&mut doc);
+                super::add_genai(&mut doc, &frontend);
                 super::Normalized::Event(doc)
             }
             super::Normalized::Partial(mut doc, why) => {
-                super::add_genai(&mut doc);
+                super::add_genai(&mut doc, &frontend);
                 super::Normalized::Partial(doc, why)
             }
         })
@@ -1687,6 +1688,7 @@ const SYNTHESIZED: &[Synthesized] = &[
     Synthesized::new("gen_ai.request", contract::NUMBER),
     Synthesized::new("gen_ai.usage", contract::NUMBER),
     Synthesized::new("azure.open_ai", contract::NUMBER),
+    Synthesized::new("gen_ai.content_filter", contract::BOOL),
     Synthesized::new("gen_ai.prompt", Domain::Any),
     Synthesized::new("gen_ai.completion", Domain::Any),
 ];

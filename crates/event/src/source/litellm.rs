@@ -14,6 +14,7 @@
 //! | `metadata.user_api_key_user_id`, `metadata.user_api_key_user_email` | `user.id`, `user.email` |
 //! | `metadata.requester_ip_address` / `requester_ip_address` | `source.ip` |
 //! | `metadata.user_api_key_request_route` | `url.path` |
+//! | `metadata.user_agent`, else `metadata.requester_custom_headers.user-agent`, else the longest `User-Agent: …` of `request_tags` / `metadata.tags` | `user_agent.original` |
 //! | `custom_llm_provider` / `hidden_params.custom_llm_provider` / `error_information.llm_provider` | `gen_ai.system` (`litellm` when none) |
 //! | `model` (else `hidden_params.litellm_model_name`) | `gen_ai.request.model` |
 //! | `model_parameters` (`max_tokens`, `temperature`, `logprobs`, `top_logprobs`, `logit_bias`, `n`, ...), `stream` | `gen_ai.request.*` (see `openai_body`) |
@@ -24,6 +25,7 @@
 //! | `response_cost` | `modelward.cost.usd` |
 //! | `error_information.error_code` (an HTTP status) | `http.response.status_code` |
 //! | `error_str` / `error_information.error_message`, `.error_code`, `.error_class`, `.llm_provider` | `litellm.error.message`, `.code`, `.class`, `.provider` |
+//! | the provider's error inside that text (`… Error code: 400 - {Python repr of the body}`) | `http.response.status_code`, `gen_ai.content_filter.*` (see `openai_body`: a prompt Prompt Shields blocked) |
 //! | `call_type`, `trace_id`, `model_id`, `model_group`, `api_base`, `cache_hit`, `cache_key`, `saved_cache_cost`, `request_tags`, `total_tokens` | `litellm.*` (same names) |
 //! | `end_user` / `metadata.user_api_key_end_user_id` | `litellm.end_user` |
 //! | `metadata.user_api_key_alias`, `_team_id`, `_team_alias`, `_org_id` | `litellm.key_alias`, `.team_id`, `.team_alias`, `.org_id` |
@@ -67,6 +69,63 @@ fn has(out: &Map<String, Value>, path: &str) -> bool {
         }
     }
     false
+}
+
+/// The caller's user agent: `metadata.user_agent` (what the proxy records), a
+/// `user-agent` among `metadata.requester_custom_headers`, or the longest `User-Agent: …`
+/// tag LiteLLM adds to `request_tags` (it adds the full agent and its product name).
+fn user_agent(raw: &Value) -> Option<&str> {
+    if let Some(ua) = text(get(raw, "metadata.user_agent")) {
+        return Some(ua);
+    }
+    if let Some(Value::Object(headers)) = get(raw, "metadata.requester_custom_headers") {
+        if let Some(ua) = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("user-agent"))
+            .and_then(|(_, v)| text(Some(v)))
+        {
+            return Some(ua);
+        }
+    }
+    ["request_tags", "metadata.tags"]
+        .iter()
+        .filter_map(|path| get(raw, path).and_then(Value::as_array))
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter_map(|tag| {
+            let (name, value) = tag.split_once(':')?;
+            name.trim()
+                .eq_ignore_ascii_case("user-agent")
+                .then(|| value.trim())
+        })
+        .filter(|v| !v.is_empty())
+        .max_by_key(|v| v.len())
+}
+
+/// What the provider's error says when LiteLLM logged it only as text (`error_str`,
+/// `error_information.error_message`: `litellm.ContentPolicyViolationError: …
+/// AzureException - Error code: 400 - {Python repr of the error body}`): the status code,
+/// and the content-filter verdicts of the body (a prompt Prompt Shields blocked).
+fn provider_error(out: &mut Map<String, Value>, message: &str) {
+    const MARK: &str = "Error code: ";
+    let Some(at) = message.find(MARK) else {
+        return;
+    };
+    let rest = &message[at + MARK.len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    if let Ok(code) = digits.parse::<i64>() {
+        if (100..=599).contains(&code) && !has(out, "http.response.status_code") {
+            put(out, "http.response.status_code", Some(json!(code)));
+        }
+    }
+    let Some(body) = super::pyrepr::first_dict(rest) else {
+        return;
+    };
+    for (key, value) in genai_fields(&Value::Null, &body) {
+        if key.starts_with("gen_ai.content_filter.") && !has(out, &key) {
+            put(out, &key, Some(value));
+        }
+    }
 }
 
 /// A non-empty string value.
@@ -209,6 +268,11 @@ pub fn normalize(raw: Map<String, Value>) -> Map<String, Value> {
         meta("requester_ip_address").or_else(|| field("requester_ip_address")),
     );
     put(&mut out, "url.path", meta("user_api_key_request_route"));
+    put(
+        &mut out,
+        "user_agent.original",
+        user_agent(&raw).map(|s| json!(s)),
+    );
 
     // GenAI: an OpenAI-style request from the model, its parameters and the messages.
     let mut request = match get(&raw, "model_parameters") {
@@ -265,6 +329,9 @@ pub fn normalize(raw: Map<String, Value>) -> Map<String, Value> {
     }
 
     // Errors.
+    if let Some(message) = error_message.as_deref() {
+        provider_error(&mut out, message);
+    }
     put(
         &mut out,
         "litellm.error.message",
@@ -386,6 +453,7 @@ const SYNTHESIZED: &[Synthesized] = &[
     Synthesized::new("modelward.cost", contract::NUMBER),
     Synthesized::new("modelward.timings", contract::NUMBER),
     Synthesized::new("litellm", contract::NUMBER),
+    Synthesized::new("gen_ai.content_filter", contract::BOOL),
     Synthesized::new("gen_ai.prompt", Domain::Any),
     Synthesized::new("gen_ai.completion", Domain::Any),
 ];

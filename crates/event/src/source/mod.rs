@@ -21,6 +21,7 @@ pub mod litellm;
 pub mod modelward_llm;
 pub mod openai_body;
 mod paths;
+pub mod pyrepr;
 pub mod s3_access;
 pub mod storage;
 
@@ -90,21 +91,40 @@ impl FromStr for SourceKind {
 
 /// Adds `gen_ai.*` fields to an Azure event that carries request and response bodies
 /// (API Management GatewayLogs), so content detectors and GenAI rules read it like any LLM
-/// call. The Elastic fields stay as they are.
-pub(crate) fn add_genai(doc: &mut Map<String, Value>) {
+/// call: the backend bodies, or the frontend ones (`request_body`, `response_body`, JSON
+/// text) when the diagnostic setting logs only those. Adds `user_agent.original` from the
+/// logged request headers (`request_headers`, when the setting logs headers). The Elastic
+/// fields stay as they are.
+pub(crate) fn add_genai(doc: &mut Map<String, Value>, frontend: &(Value, Value)) {
     let props = doc
         .get("azure")
         .and_then(|a| a.get("open_ai"))
         .and_then(|o| o.get("properties"));
     let Some(props) = props else { return };
-    let request = props
-        .get("backend_request_body")
-        .cloned()
-        .unwrap_or(Value::Null);
-    let response = props
-        .get("backend_response_body")
-        .cloned()
-        .unwrap_or(Value::Null);
+    let user_agent = props
+        .get("request_headers")
+        .and_then(Value::as_object)
+        .and_then(|headers| {
+            headers.iter().find(|(name, _)| {
+                let name: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
+                name.eq_ignore_ascii_case("useragent")
+            })
+        })
+        .and_then(|(_, v)| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Array(items) => items.iter().find_map(Value::as_str).map(str::to_string),
+            _ => None,
+        })
+        .filter(|s| !s.trim().is_empty());
+    let body = |backend: &str, frontend: &Value| match props.get(backend) {
+        Some(v) if !v.is_null() => v.clone(),
+        _ => frontend.clone(),
+    };
+    let request = body("backend_request_body", &frontend.0);
+    let response = body("backend_response_body", &frontend.1);
+    if let Some(ua) = user_agent {
+        insert_path(doc, "user_agent.original", Value::String(ua));
+    }
     if request.is_null() && response.is_null() {
         return;
     }
@@ -118,6 +138,29 @@ pub(crate) fn add_genai(doc: &mut Map<String, Value>) {
     }
     genai.insert("system".into(), Value::String("az.ai.openai".into()));
     doc.insert("gen_ai".into(), Value::Object(genai));
+}
+
+/// API Management's frontend bodies (`properties.requestBody`, `responseBody`: JSON text)
+/// of a raw record, parsed; read before Elastic's pipeline, which does not keep them.
+pub(crate) fn frontend_bodies(raw: &Map<String, Value>) -> (Value, Value) {
+    let parsed;
+    let props = match raw.get("properties") {
+        Some(Value::Object(p)) => p,
+        Some(Value::String(text)) => match serde_json::from_str::<Map<String, Value>>(text) {
+            Ok(p) => {
+                parsed = p;
+                &parsed
+            }
+            Err(_) => return (Value::Null, Value::Null),
+        },
+        _ => return (Value::Null, Value::Null),
+    };
+    let body = |key: &str| match props.get(key) {
+        Some(Value::String(text)) => serde_json::from_str(text).unwrap_or(Value::Null),
+        Some(v @ Value::Object(_)) => v.clone(),
+        _ => Value::Null,
+    };
+    (body("requestBody"), body("responseBody"))
 }
 
 /// Inserts `value` at a dotted path, creating objects on the way.

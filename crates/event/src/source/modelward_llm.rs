@@ -132,6 +132,7 @@ const SYNTHESIZED: &[Synthesized] = &[
     Synthesized::new("event.dataset", Domain::Consts(&[DATASET])),
     Synthesized::new("gen_ai.request", contract::NUMBER),
     Synthesized::new("gen_ai.usage", contract::NUMBER),
+    Synthesized::new("gen_ai.content_filter", contract::BOOL),
     Synthesized::new("gen_ai.prompt", Domain::Any),
     Synthesized::new("gen_ai.completion", Domain::Any),
 ];

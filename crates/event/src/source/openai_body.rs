@@ -11,6 +11,8 @@
 //! | response `choices[].message.content` / `choices[].text` | `gen_ai.completion` (list of strings) |
 //! | response `model`, `id`, `choices[].finish_reason` | `gen_ai.response.model`, `.id`, `.finish_reasons` |
 //! | response `usage.prompt_tokens` / `input_tokens`, `completion_tokens` / `output_tokens` | `gen_ai.usage.input_tokens`, `.output_tokens` |
+//! | response `usage.prompt_tokens_details.cached_tokens` (Chat Completions) / `input_tokens_details.cached_tokens` (Responses) / `cache_read_input_tokens` (Anthropic-style) | `gen_ai.usage.cache_read.input_tokens` |
+//! | response `usage.cache_creation_input_tokens` | `gen_ai.usage.cache_creation.input_tokens` |
 //! | response `prompt_filter_results[].content_filter_results.jailbreak` | `gen_ai.content_filter.jailbreak.{filtered,detected}` |
 //! | error `innererror.content_filter_result.jailbreak` (a prompt Azure refused) | the same, and `gen_ai.content_filter.blocked: true` |
 //! | response `choices[].content_filter_results` with a `filtered` category | `gen_ai.content_filter.completion_filtered: true` |
@@ -19,6 +21,11 @@
 //! `gen_ai.content_filter.categories` as `{category: {filtered, detected, severity}}`.
 
 use serde_json::{json, Map, Value};
+
+/// Input tokens read from the provider's prompt cache (OpenTelemetry GenAI's name).
+pub const CACHE_READ: &str = "gen_ai.usage.cache_read.input_tokens";
+/// Input tokens written to the provider's prompt cache.
+pub const CACHE_CREATION: &str = "gen_ai.usage.cache_creation.input_tokens";
 
 fn set(out: &mut Map<String, Value>, key: &str, value: Value) {
     if !value.is_null() {
@@ -158,6 +165,24 @@ pub fn genai_fields(request: &Value, response: &Value) -> Map<String, Value> {
             usage
                 .get("completion_tokens")
                 .or_else(|| usage.get("output_tokens"))
+                .cloned()
+                .unwrap_or(Value::Null),
+        );
+        set(
+            &mut out,
+            CACHE_READ,
+            response
+                .pointer("/usage/prompt_tokens_details/cached_tokens")
+                .or_else(|| response.pointer("/usage/input_tokens_details/cached_tokens"))
+                .or_else(|| usage.get("cache_read_input_tokens"))
+                .cloned()
+                .unwrap_or(Value::Null),
+        );
+        set(
+            &mut out,
+            CACHE_CREATION,
+            usage
+                .get("cache_creation_input_tokens")
                 .cloned()
                 .unwrap_or(Value::Null),
         );

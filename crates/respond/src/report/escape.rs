@@ -1,7 +1,7 @@
 //! Escaping values from the logs for HTML/SVG and for Markdown table cells.
 
 /// For HTML and SVG text and attribute values: `& < > " '`.
-pub(super) fn html(s: &str) -> String {
+pub fn html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

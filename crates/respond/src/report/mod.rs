@@ -39,6 +39,9 @@ mod view;
 use crate::action::AuditEntry;
 use crate::incident::Incident;
 
+/// Escapes text for HTML and SVG (`& < > " '`): the one escaper of every page modelward
+/// writes.
+pub use escape::html as escape_html;
 pub use svg::volume_svg;
 
 /// What a report is made of.

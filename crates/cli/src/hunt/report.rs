@@ -86,7 +86,7 @@ pub fn html(d: &Digest, left: &LeftOut, generated_at: i64) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>modelward hunt: {} alerts</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n\
-         <h1>Hunt summary</h1>\n<p class=\"muted\">{} alerts · {} · generated {} UTC</\n",
+         <h1>Hunt summary</h1>\n<p class=\"muted\">{} alerts · {} · generated {} UTC</p>",
         d.total,
         d.total,
         esc(&range),
@@ -97,7 +97,7 @@ pub fn html(d: &Digest, left: &LeftOut, generated_at: i64) -> String {
     for s in SEVERITIES {
         let _ = writeln!(
             o,
-            "<div class=\"card\"><div class=\"k\">{}</div><div class=\"n\" style=\"color:{}\">{}</div></di\n",
+            "<div class=\"card\"><div class=\"k\">{}</div><div class=\"n\" style=\"color:{}\">{}</div></div>",
             s.as_str(),
             colour(s),
             d.by_severity(s)
@@ -109,7 +109,7 @@ pub fn html(d: &Digest, left: &LeftOut, generated_at: i64) -> String {
         "</div>\n<dl class=\"left\">\n<dt>Suppressed: {}</dt><dd>Repeated alerts of a rule for a \
          group it already alerted on within the rule's look-back window, folded into that \
          alert (<code>--every-execution</code> reports them).</dd>\n<dt>Excepted: {excepted}</dt>\
-         <dd>Alerts left out by exceptions{}.</d\n",
+         <dd>Alerts left out by exceptions{}.</dd>",
         left.suppressed,
         if left.excepted.iter().any(|(_, n)| *n > 0) {
             let names: Vec<String> = left
@@ -126,7 +126,7 @@ pub fn html(d: &Digest, left: &LeftOut, generated_at: i64) -> String {
     if !left.filters.is_empty() {
         let _ = writeln!(
             o,
-            "<dt>Filtered: {}</dt><dd>Alerts left out by {}.</d\n",
+            "<dt>Filtered: {}</dt><dd>Alerts left out by {}.</dd>",
             left.filtered,
             esc(&left.filters)
         );
@@ -143,7 +143,7 @@ pub fn html(d: &Digest, left: &LeftOut, generated_at: i64) -> String {
     for (i, (id, name, n)) in rules.iter().take(TOP).enumerate() {
         let _ = writeln!(
             o,
-            "<tr><td class=\"id\"><a href=\"#rule-{i}\">{}</a></td><td>{}</td><td class=\"n\">{n}</td></t\n",
+            "<tr><td class=\"id\"><a href=\"#rule-{i}\">{}</a></td><td>{}</td><td class=\"n\">{n}</td></tr>",
             esc(id),
             esc(name)
         );
@@ -170,7 +170,7 @@ pub fn html(d: &Digest, left: &LeftOut, generated_at: i64) -> String {
         let _ = writeln!(
             o,
             "<h3 id=\"rule-{i}\"><span class=\"id\">{}</span> {} {} <span class=\"muted\">({n} alerts)</span></h3>\n\
-             <table>\n<tr><th>Severity</th><th>Entity</th><th>Alerts</th><th>First</th><th>Last</th><th>Reason</th></t\n",
+             <table>\n<tr><th>Severity</th><th>Entity</th><th>Alerts</th><th>First</th><th>Last</th><th>Reason</th></tr>",
             esc(id),
             esc(name),
             badge(severity)
@@ -178,7 +178,7 @@ pub fn html(d: &Digest, left: &LeftOut, generated_at: i64) -> String {
         for g in groups.iter().take(MAX_ROWS) {
             let _ = writeln!(
                 o,
-                "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></t\n",
+                "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
                 badge(g.severity),
                 esc(&g.entity),
                 g.count,
@@ -338,6 +338,15 @@ mod tests {
             "<footer>",
         ] {
             assert!(html.contains(section), "{section}");
+        }
+        // Every element is closed.
+        for tag in [
+            "div", "dl", "dt", "dd", "tr", "td", "th", "table", "section", "p", "h3", "span",
+            "svg", "rect", "title",
+        ] {
+            let open = html.matches(&format!("<{tag}>")).count()
+                + html.matches(&format!("<{tag} ")).count();
+            assert_eq!(open, html.matches(&format!("</{tag}>")).count(), "<{tag}>");
         }
         // The burst: 4 alerts in one row of its rule's table.
         assert!(html.contains("mallory@example.com</td><td class=\"n\">4</td>"));

@@ -5,15 +5,25 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use modelward_behavior::{SavedProfile, SavedState};
+use modelward_event::terminal::printable;
 use modelward_store::baselines::ProfileRecord;
 use modelward_store::Store;
 
 /// Opens (creating it if needed) the store and reads the baselines of these analyzer codes.
+///
+/// A saved watermark past the wall clock by more than the engine's plausible skew (a
+/// database written before event times were checked, from a record dated 9999) would make
+/// this run take every real call as already counted: it is brought back to the latest
+/// plausible time its profiles saw, and said.
 pub fn load(path: &Path, codes: &[&str]) -> Result<(Store, SavedState)> {
     let store = Store::open(path).with_context(|| format!("{}", path.display()))?;
     let mut state = SavedState::default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let plausible = now.saturating_add(modelward_engine::FUTURE_SKEW_MS);
     for code in codes {
-        let Some(watermark) = store.watermark(code)? else {
+        let Some(mut watermark) = store.watermark(code)? else {
             continue;
         };
         let profiles = store
@@ -25,7 +35,26 @@ pub fn load(path: &Path, codes: &[&str]) -> Result<(Store, SavedState)> {
                 profile: serde_json::from_str(&r.profile).unwrap_or(serde_json::Value::Null),
                 last_seen: r.last_seen,
             })
-            .collect();
+            .collect::<Vec<SavedProfile>>();
+        if watermark > plausible {
+            let latest = profiles
+                .iter()
+                .map(|p| p.last_seen)
+                .filter(|t| (0..=plausible).contains(t))
+                .max()
+                .unwrap_or(i64::MIN);
+            eprintln!(
+                "modelward: warning: {}: the {code} baselines were saved as counted through {}, past the wall clock; counted through {} instead",
+                printable(&path.display().to_string()),
+                modelward_event::format_timestamp(watermark),
+                if latest == i64::MIN {
+                    "nothing".to_string()
+                } else {
+                    modelward_event::format_timestamp(latest)
+                }
+            );
+            watermark = latest;
+        }
         state
             .analyzers
             .insert(code.to_string(), (profiles, watermark));

@@ -52,7 +52,7 @@ fn key(var: Option<String>, quiet: bool) -> Result<Key> {
         _ if named => bail!("--key-env {var}: the variable is not set"),
         _ => {
             if !quiet {
-                eprintln!(
+                modelward_event::errln!(
                     "modelward: warning: {var} is not set: the public key is used (anyone can compute where it samples; set a secret in {var})"
                 );
             }
@@ -148,11 +148,11 @@ fn build(
             });
         }
         for e in &errors {
-            eprintln!("modelward: {e}");
+            modelward_event::errln!("modelward: {e}");
         }
         failed |= !errors.is_empty();
         if print.tensors.is_empty() {
-            eprintln!(
+            modelward_event::errln!(
                 "modelward: {}: no tensor large enough to fingerprint (nothing recorded)",
                 path.display()
             );
@@ -247,7 +247,7 @@ fn matching(
         if stored.print.key_id == key.id() {
             models.push(stored.print);
         } else if !quiet {
-            eprintln!(
+            modelward_event::errln!(
                 "modelward: {}: fingerprinted with key {}, not the key given ({}): not compared",
                 stored.print.name,
                 stored.print.key_id,
@@ -361,13 +361,13 @@ fn matching(
             }
         }
         for e in &walk_errors {
-            eprintln!("modelward: {e}");
+            modelward_event::errln!("modelward: {e}");
         }
         errors += walk_errors.len();
     }
     out.flush()?;
     if !quiet {
-        eprintln!(
+        modelward_event::errln!(
             "modelward: {compared} suspect file(s) against {} model(s): {matches} match(es) at false-match p ≤ {threshold:e}; {errors} error(s)",
             models.len()
         );

@@ -13,9 +13,7 @@ use modelward_engine::{
 };
 use modelward_event::input::{expand_paths, Batch, InputError, InputPath, ReaderOptions};
 use modelward_event::source::SourceKind;
-
-mod report;
-pub mod triage;
+use modelward_event::terminal::{printable, printable_text};
 
 use crate::args::{HuntArgs, RuleSource};
 use crate::config::Options;
@@ -37,6 +35,8 @@ impl Reporter {
             return;
         }
         self.shown += 1;
+        // Diagnostics quote file names, records and rules: escaped for the terminal.
+        let line = printable_text(&line);
         match &self.progress {
             Some(p) => p.suspend(|| eprintln!("modelward: {line}")),
             None => eprintln!("modelward: {line}"),
@@ -48,6 +48,7 @@ impl Reporter {
             Diagnostic::Malformed(e) => self.say(format!("skipped malformed record: {e}")),
             Diagnostic::Normalize(e) => self.say(format!("normalizer: {e}")),
             Diagnostic::Lossy(e) => self.say(format!("kept lossily: {e}")),
+            Diagnostic::ImplausibleTime(e) => self.say(e),
             Diagnostic::QueryWarning { rule, message } => {
                 self.say(format!("warning in rule \"{rule}\": {message}"))
             }
@@ -181,12 +182,24 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     let started = Instant::now();
     let mut session = Session::new(&engine);
     let codes: Vec<&str> = modelward_behavior::CODES.iter().map(|c| c.code).collect();
+    // A baselines database that cannot be used (damaged, locked, too new) costs the
+    // baselines, not the run: the alerts still go out, with the error, as with --incidents.
     let mut store = match &args.state {
-        Some(path) => {
-            let (store, saved) = crate::baselines::load(path, &codes)?;
-            session.resume(saved);
-            Some((store, path))
-        }
+        Some(path) => match crate::baselines::load(path, &codes) {
+            Ok((store, saved)) => {
+                session.resume(saved);
+                Some((store, path))
+            }
+            Err(e) => {
+                had_error = true;
+                eprintln!(
+                    "modelward: error: --state {}: {}; the analyzers start from empty baselines and this run's are not saved",
+                    printable(&path.display().to_string()),
+                    printable(&format!("{e:#}"))
+                );
+                None
+            }
+        },
         None => None,
     };
     let files = inputs.len();
@@ -207,38 +220,18 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         inner: &mut outputs,
         docs: Vec::new(),
     };
-    let filter = triage::Filter {
-        min_severity: args.min_severity,
-        since: args.since,
-        until: args.until,
-        rules: args.only_rules.clone(),
-    };
-    let mut triaged = triage::Triaged {
-        inner: &mut collect,
-        filter: &filter,
-        digest: triage::Digest::default(),
-        filtered: 0,
-    };
     // Every record is in: every execution and window runs; the baselines to keep are the
     // analyzers' profiles before the end-of-input reports.
     session.advance(i64::MAX, &mut |d| reporter.diagnostic(d));
     let baselines = store.as_ref().map(|_| session.baselines());
-    let stats = session.finish(&mut triaged, &mut |d| reporter.diagnostic(d))?;
-    let (digest, filtered) = (triaged.digest, triaged.filtered);
+    let stats = session.finish(&mut collect, &mut |d| reporter.diagnostic(d))?;
     let alert_docs = collect.docs;
-    let left_out = triage::LeftOut {
-        suppressed: stats.suppressed,
-        excepted: stats
-            .exceptions
-            .iter()
-            .map(|e| (e.name.clone(), e.alerts))
-            .collect(),
-        filtered,
-        filters: filter_flags(&args),
-    };
     // Every output had every alert it took; one that failed is said after the summary.
     if let (Some((store, path)), Some(baselines)) = (&mut store, &baselines) {
-        crate::baselines::save(store, baselines, path)?;
+        if let Err(e) = crate::baselines::save(store, baselines, path) {
+            had_error = true;
+            eprintln!("modelward: error: {}", printable(&format!("{e:#}")));
+        }
     }
     if reporter.hidden > 0 {
         eprintln!(
@@ -251,20 +244,6 @@ pub fn run(args: HuntArgs) -> Result<u8> {
             "{}",
             summary(files, &stats, input_errors, started.elapsed().as_secs_f64())
         );
-        eprint!("{}", triage::summary(&digest, &left_out));
-    }
-    if let Some(path) = &args.report {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        std::fs::write(path, report::html(&digest, &left_out, now))
-            .with_context(|| format!("writing the report {}", path.display()))?;
-        if !args.quiet {
-            eprintln!(
-                "modelward: report written to {}",
-                crate::output::printable(&path.display().to_string())
-            );
-        }
     }
     let (output_failed, broken_pipe) = crate::outputs::report(&outputs, args.quiet);
     had_error |= output_failed;
@@ -289,29 +268,11 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     }
     Ok(if had_error {
         2
-    } else if digest.total > 0 {
+    } else if stats.alerts > 0 {
         1
     } else {
         0
     })
-}
-
-/// The filter flags given, as the summary names them (empty: none).
-fn filter_flags(args: &HuntArgs) -> String {
-    let mut flags = Vec::new();
-    if let Some(s) = args.min_severity {
-        flags.push(format!("--min-severity {}", s.as_str()));
-    }
-    if let Some(t) = args.since {
-        flags.push(format!("--since {}", modelward_event::format_timestamp(t)));
-    }
-    if let Some(t) = args.until {
-        flags.push(format!("--until {}", modelward_event::format_timestamp(t)));
-    }
-    for r in &args.only_rules {
-        flags.push(format!("--rule {}", crate::output::printable(r)));
-    }
-    flags.join(" ")
 }
 
 /// The engine `hunt`, the gateway and `watch` run: the rules (the built-in pack unless
@@ -406,6 +367,10 @@ fn summary(files: usize, s: &RunStats, input_errors: u64, secs: f64) -> String {
         (
             s.lossy,
             "records with values kept lossily (lone surrogates, invalid UTF-8, numbers out of range)",
+        ),
+        (
+            s.implausible_time,
+            "events dated before 1970 or past the wall clock (read as of the latest event time)",
         ),
         (
             s.no_timestamp,

@@ -51,8 +51,20 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
         IncidentCommand::Show { id, format } => {
             let incident = repo::load(&store, &id)?;
             let text = match format {
-                IncidentFormat::Json => serde_json::to_string_pretty(&incident)? + "\n",
-                _ => export::render(&store, &incident, ReportFormat::Markdown)?,
+                IncidentFormat::Json => {
+                    modelward_event::terminal::printable_json(&serde_json::to_string_pretty(
+                        &incident,
+                    )?)
+                    .into_owned()
+                        + "\n"
+                }
+                // Bound for a terminal: what came from the logs escaped.
+                _ => modelward_event::terminal::printable_text(&export::render(
+                    &store,
+                    &incident,
+                    ReportFormat::Markdown,
+                )?)
+                .into_owned(),
             };
             write_out(None, text.as_bytes())?;
             Ok(0)
@@ -74,7 +86,7 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
             let from = incident.stage;
             modelward_respond::responder::move_to(&mut incident, to, now_ms(), &by, &note);
             repo::save(&mut store, &mut incident)?;
-            println!("{}: {from} → {to} (by {by})", incident.id);
+            modelward_event::outln!("{}: {from} → {to} (by {by})", incident.id);
             Ok(0)
         }
         IncidentCommand::Close { id, by, resolution } => {
@@ -89,7 +101,7 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
                 resolution,
             });
             repo::save(&mut store, &mut incident)?;
-            println!("{}: closed by {by}", incident.id);
+            modelward_event::outln!("{}: closed by {by}", incident.id);
             // Closing lifts nothing: a revoked key or a block may be meant to stay.
             let measures = store
                 .measures(now_ms())?
@@ -97,7 +109,7 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
                 .filter(|m| m.incident_id == incident.id)
                 .count();
             if measures > 0 {
-                eprintln!(
+                modelward_event::errln!(
                     "modelward: {measures} measure(s) of {} still in force (`incident lift {} --by NAME` ends them)",
                     incident.id, incident.id
                 );
@@ -109,7 +121,7 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
                 .map(|t| t.id.as_str())
                 .collect();
             if !open.is_empty() {
-                eprintln!(
+                modelward_event::errln!(
                     "modelward: {} task(s) of {} left open: {}",
                     open.len(),
                     incident.id,
@@ -155,7 +167,7 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
                 at: now,
             };
             reanalyse(&setup, &mut store, &mut incident, &[act.record()])?;
-            println!(
+            modelward_event::outln!(
                 "{incident_id}: task {task_id} is {} (by {by})",
                 state.as_str()
             );
@@ -204,7 +216,7 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
                 at: now_ms(),
             };
             reanalyse(&setup, &mut store, &mut incident, &[act.record()])?;
-            println!(
+            modelward_event::outln!(
                 "{}: {name} = {value} (by {by}); decisions now: {}",
                 incident.id,
                 decisions(&incident)
@@ -218,7 +230,12 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
         }
         IncidentCommand::Report { id, format, output } => {
             let mut incident = repo::load(&store, &id)?;
-            let text = export::render(&store, &incident, format)?;
+            let mut text = export::render(&store, &incident, format)?;
+            if output.is_none() {
+                // Bound for standard output, a terminal perhaps: what came from the logs
+                // escaped (a file keeps the report as it is).
+                text = modelward_event::terminal::printable_text(&text).into_owned();
+            }
             let setup = output
                 .is_some()
                 .then(|| setup_for(options, playbook))
@@ -265,8 +282,8 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
             for r in store.audit_log(id.as_deref())? {
                 let mut entry = from_record(r);
                 entry.target = safe_value(&entry.target_kind, &entry.target).into_owned();
-                serde_json::to_writer(&mut out, &entry)?;
-                writeln!(out)?;
+                let line = serde_json::to_string(&entry)?;
+                writeln!(out, "{}", modelward_event::terminal::printable_json(&line))?;
             }
             out.flush()?;
             Ok(0)
@@ -297,7 +314,7 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
                         )
                     })
                     .collect();
-                writeln!(
+                modelward_event::textln!(
                     out,
                     "{:<22} {:<10} {:<60} until {until}  {} {}\n    enforced: {}",
                     m.measure,
@@ -386,7 +403,7 @@ fn act(
     let mut failed = false;
     for e in &entries {
         failed |= e.outcome == modelward_respond::action::Outcome::Failed;
-        println!(
+        modelward_event::outln!(
             "{} {} {} {}: {}{}",
             e.outcome.as_str(),
             e.action,
@@ -430,11 +447,11 @@ fn lift(store: &mut Store, incident: &Incident, by: &str, target: Option<&str>) 
     }
     if measures.is_empty() {
         match target {
-            Some(_) => println!(
+            Some(_) => modelward_event::outln!(
                 "{}: no measure of it is in force on that target (`incident enforcement` lists them, key ids masked as there)",
                 incident.id
             ),
-            None => println!("{}: no measure of it is in force", incident.id),
+            None => modelward_event::outln!("{}: no measure of it is in force", incident.id),
         }
         return Ok(0);
     }
@@ -455,7 +472,7 @@ fn lift(store: &mut Store, incident: &Incident, by: &str, target: Option<&str>) 
         };
         batch.append_audit(&act.record())?;
         batch.commit()?;
-        println!(
+        modelward_event::outln!(
             "lifted {} {} {}",
             m.measure,
             m.target_kind,
@@ -526,11 +543,11 @@ fn list(store: &Store, all: bool, format: IncidentFormat, now: i64) -> Result<u8
                     "sla": sla_state(i, now), "overdue": late, "actions": audit.len(),
                     "open_tasks": i.tasks.iter().filter(|t| t.state == TaskState::Open).count(),
                 });
-                serde_json::to_writer(&mut out, &doc)?;
-                writeln!(out)?;
+                let line = serde_json::to_string(&doc)?;
+                writeln!(out, "{}", modelward_event::terminal::printable_json(&line))?;
             }
             _ => {
-                writeln!(
+                modelward_event::textln!(
                     out,
                     "{}{} {:<8} {:<9} {:<8} {} alert(s)  {}\n    vectors: {}\n    decisions: {}\n    SLA: {}  open tasks: {}",
                     if late { "! " } else { "" },
@@ -550,7 +567,7 @@ fn list(store: &Store, all: bool, format: IncidentFormat, now: i64) -> Result<u8
     }
     out.flush()?;
     if format != IncidentFormat::Json {
-        eprintln!(
+        modelward_event::errln!(
             "modelward: {} incident(s){}",
             incidents.len(),
             if overdue > 0 {

@@ -64,7 +64,7 @@ pub fn run(cmd: InventoryCommand) -> Result<u8> {
             out.finish()?;
             if !quiet {
                 let secs = started.elapsed().as_secs_f64();
-                eprintln!(
+                modelward_event::errln!(
                     "modelward: {} file(s), {} model artifact(s): {} new, {} modified, {} removed; {} skipped; {:.1} MB hashed in {secs:.2}s ({:.0} MB/s); inventory {}",
                     summary.files,
                     summary.artifacts,
@@ -88,9 +88,13 @@ pub fn run(cmd: InventoryCommand) -> Result<u8> {
             bar.finish();
             out.finish()?;
             if !quiet {
-                eprintln!(
+                modelward_event::errln!(
                     "modelward: {} intact, {} modified, {} missing, {} new, {} error(s)",
-                    summary.intact, summary.modified, summary.missing, summary.new, summary.errors
+                    summary.intact,
+                    summary.modified,
+                    summary.missing,
+                    summary.new,
+                    summary.errors
                 );
             }
             Ok(if summary.errors > 0 {
@@ -122,9 +126,11 @@ pub fn run(cmd: InventoryCommand) -> Result<u8> {
             bar.finish();
             out.finish()?;
             if !quiet {
-                eprintln!(
+                modelward_event::errln!(
                     "modelward: {} model file(s) found in {} file(s); {} error(s)",
-                    summary.found, summary.files, summary.errors
+                    summary.found,
+                    summary.files,
+                    summary.errors
                 );
             }
             Ok(if summary.errors > 0 {
@@ -356,8 +362,8 @@ impl Bar {
 
     fn say(&self, line: &str) {
         match &self.bar {
-            Some(b) => b.suspend(|| eprintln!("modelward: {line}")),
-            None => eprintln!("modelward: {line}"),
+            Some(b) => b.suspend(|| modelward_event::errln!("modelward: {line}")),
+            None => modelward_event::errln!("modelward: {line}"),
         }
     }
 

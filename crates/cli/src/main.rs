@@ -41,7 +41,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("modelward: error: {e:#}");
+            modelward_event::errln!("modelward: error: {e:#}");
             ExitCode::from(2)
         }
     }

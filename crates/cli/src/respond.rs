@@ -120,7 +120,9 @@ impl Setup {
         for doc in alerts {
             match AlertView::from_json(doc) {
                 Ok(v) => views.push(v),
-                Err(e) => eprintln!("modelward: an alert left out of the incidents: {e}"),
+                Err(e) => {
+                    modelward_event::errln!("modelward: an alert left out of the incidents: {e}")
+                }
             }
         }
         let responder = self.responder(actor, facts);
@@ -165,10 +167,10 @@ impl HuntIncidents<'_> {
         let changes = setup.ingest(self.db, self.dry_run, "modelward hunt", facts, alerts, logs)?;
         if !self.quiet {
             for c in &changes {
-                eprintln!("{}", describe(c, self.dry_run));
+                modelward_event::errln!("{}", describe(c, self.dry_run));
             }
             if changes.is_empty() {
-                eprintln!("modelward: no incident (no alert the playbook handles)");
+                modelward_event::errln!("modelward: no incident (no alert the playbook handles)");
             }
         }
         Ok(())

@@ -49,14 +49,14 @@ pub fn run(command: RulesCommand) -> Result<u8> {
                     .to_string();
                 *by_reason.entry(reason).or_default() += 1;
             }
-            println!(
+            modelward_event::outln!(
                 "{} rule file(s): {} rule(s) loaded, {} failed",
                 set.files,
                 set.loaded(),
                 set.errors.len()
             );
             for (reason, n) in by_reason {
-                println!("  {n:>4}  {reason}");
+                modelward_event::outln!("  {n:>4}  {reason}");
             }
             Ok(if set.errors.is_empty() { 0 } else { 1 })
         }
@@ -73,13 +73,16 @@ fn list(metas: &[&Arc<RuleMeta>], as_json: bool) -> Result<()> {
         }
         return Ok(());
     }
-    writeln!(
+    modelward_event::textln!(
         out,
         "{:<38}  {:<6}  {:<8}  {:>4}  NAME",
-        "ID", "TYPE", "SEVERITY", "RISK"
+        "ID",
+        "TYPE",
+        "SEVERITY",
+        "RISK"
     )?;
     for m in metas {
-        writeln!(
+        modelward_event::textln!(
             out,
             "{:<38}  {:<6}  {:<8}  {:>4}  {}",
             m.id,
@@ -104,17 +107,17 @@ fn span(ms: i64) -> String {
 
 fn explain(set: &RuleSet, meta: &Arc<RuleMeta>) -> Result<()> {
     let mut out = io::stdout().lock();
-    writeln!(out, "# {}\n", meta.name)?;
-    writeln!(out, "- id: {}", meta.id)?;
-    writeln!(out, "- type: {}", meta.rule_type.as_str())?;
-    writeln!(
+    modelward_event::textln!(out, "# {}\n", meta.name)?;
+    modelward_event::textln!(out, "- id: {}", meta.id)?;
+    modelward_event::textln!(out, "- type: {}", meta.rule_type.as_str())?;
+    modelward_event::textln!(
         out,
         "- severity: {}, risk score {}",
         meta.severity.as_str(),
         meta.risk_score
     )?;
     if let Some(rule) = set.esql.iter().find(|r| Arc::ptr_eq(&r.meta, meta)) {
-        writeln!(
+        modelward_event::textln!(
             out,
             "- runs every {} over now-{}, at most {} alerts per execution{}",
             span(rule.interval_ms),
@@ -126,17 +129,17 @@ fn explain(set: &RuleSet, meta: &Arc<RuleMeta>) -> Result<()> {
                 .unwrap_or_default()
         )?;
         if let Some(s) = &rule.suppression {
-            writeln!(out, "- alert suppression by {}", s.group_by.join(", "))?;
+            modelward_event::textln!(out, "- alert suppression by {}", s.group_by.join(", "))?;
         }
     }
     if let Some(rule) = set.sigma.rules.iter().find(|r| Arc::ptr_eq(&r.meta, meta)) {
-        writeln!(
+        modelward_event::textln!(
             out,
             "- log source: {}",
             modelward_sigma::logsource::describe(&rule.logsource)
         )?;
         if !rule.emits {
-            writeln!(
+            modelward_event::textln!(
                 out,
                 "- raises no alert of its own: a correlation rule counts its matches"
             )?;
@@ -154,7 +157,7 @@ fn explain(set: &RuleSet, meta: &Arc<RuleMeta>) -> Result<()> {
             .iter()
             .map(|(op, v)| format!("{op:?} {v}").to_lowercase())
             .collect();
-        writeln!(
+        modelward_event::textln!(
             out,
             "- correlation {:?} of {} within {}, grouped by [{}], when {}",
             c.doc.kind,
@@ -170,7 +173,7 @@ fn explain(set: &RuleSet, meta: &Arc<RuleMeta>) -> Result<()> {
             .iter()
             .map(|x| format!("{} {}", x.id, x.name))
             .collect();
-        writeln!(
+        modelward_event::textln!(
             out,
             "- {}: {} {} — {}",
             t.framework,
@@ -180,36 +183,36 @@ fn explain(set: &RuleSet, meta: &Arc<RuleMeta>) -> Result<()> {
         )?;
     }
     if !meta.tags.is_empty() {
-        writeln!(out, "- tags: {}", meta.tags.join(", "))?;
+        modelward_event::textln!(out, "- tags: {}", meta.tags.join(", "))?;
     }
-    writeln!(out, "- from: {}\n", meta.origin)?;
+    modelward_event::textln!(out, "- from: {}\n", meta.origin)?;
     // A detector's documentation (its note) opens with its description.
     if !meta.description.is_empty() && meta.rule_type != modelward_rule::RuleType::Detector {
-        writeln!(out, "{}\n", meta.description)?;
+        modelward_event::textln!(out, "{}\n", meta.description)?;
     }
     if let Some(rule) = set.esql.iter().find(|r| Arc::ptr_eq(&r.meta, meta)) {
-        writeln!(
+        modelward_event::textln!(
             out,
             "## Query\n\n```esql\n{}\n```\n",
             rule.plan.text().trim()
         )?;
     }
     if !meta.false_positives.is_empty() {
-        writeln!(out, "## False positives\n")?;
+        modelward_event::textln!(out, "## False positives\n")?;
         for f in &meta.false_positives {
-            writeln!(out, "- {f}")?;
+            modelward_event::textln!(out, "- {f}")?;
         }
         writeln!(out)?;
     }
     if !meta.references.is_empty() {
-        writeln!(out, "## References\n")?;
+        modelward_event::textln!(out, "## References\n")?;
         for r in &meta.references {
-            writeln!(out, "- {r}")?;
+            modelward_event::textln!(out, "- {r}")?;
         }
         writeln!(out)?;
     }
     if let Some(note) = &meta.note {
-        writeln!(out, "{}", note.trim())?;
+        modelward_event::textln!(out, "{}", note.trim())?;
     }
     Ok(())
 }

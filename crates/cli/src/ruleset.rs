@@ -261,13 +261,13 @@ impl RuleSet {
         let mut hidden = 0u64;
         for (n, line) in lines.enumerate() {
             if n < shown {
-                eprintln!("modelward: {line}");
+                modelward_event::errln!("modelward: {line}");
             } else {
                 hidden += 1;
             }
         }
         if hidden > 0 {
-            eprintln!(
+            modelward_event::errln!(
                 "modelward: … and {hidden} more rule errors and warnings not shown (`modelward rules check` lists every error)"
             );
         }

@@ -28,7 +28,7 @@ impl Tally {
             self.passed += 1;
         } else {
             self.failed += 1;
-            println!("FAIL {}", what());
+            modelward_event::outln!("FAIL {}", what());
         }
     }
 }
@@ -127,9 +127,9 @@ pub fn run(paths: &[PathBuf], pipelines: &[PathBuf]) -> Result<u8> {
         }
     }
     for u in &untested {
-        println!("untested: {u}");
+        modelward_event::outln!("untested: {u}");
     }
-    println!(
+    modelward_event::outln!(
         "rule tests: {} passed, {} failed, {} skipped",
         tally.passed,
         tally.failed,

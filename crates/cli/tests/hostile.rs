@@ -764,3 +764,278 @@ fn hunt_does_not_write_over_its_input() {
         .unwrap()
         .contains("good seen"));
 }
+
+/// What may not reach a terminal raw: an escape sequence (CSI, OSC), a C1 control, a
+/// carriage return and a backspace that overwrite what was printed, a bell, bidirectional
+/// overrides and isolates, zero-width characters.
+const PLANTED: &str = "\u{1b}[2J\u{1b}]8;;https://evil.example/\u{7}x\u{1b}]8;;\u{7}\u{9b}31m\r\u{8}\u{202e}\u{2066}\u{200b}\u{feff}";
+
+/// Every character of `text` that could drive a terminal (`terminal::hostile`, line breaks
+/// and tabs aside), with where it is.
+fn raw_controls(text: &str) -> Vec<String> {
+    text.char_indices()
+        .filter(|(_, c)| *c != '\n' && *c != '\t' && modelward_event::terminal::hostile(*c))
+        .map(|(i, c)| {
+            let from = text[..i].char_indices().rev().nth(40).map_or(0, |(j, _)| j);
+            format!("U+{:04X} after {:?}", c as u32, &text[from..i])
+        })
+        .take(5)
+        .collect()
+}
+
+fn assert_escaped(what: &str, out: &Output) {
+    for (channel, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        let text = String::from_utf8_lossy(bytes);
+        let found = raw_controls(&text);
+        assert!(found.is_empty(), "{what}, {channel}: {found:#?}\n{text}");
+    }
+}
+
+/// Control characters, escape sequences and bidirectional overrides planted in every field
+/// of a record, in a rule and in file names reached the terminal raw (table output,
+/// diagnostics on stderr, rule listings, incidents): now every channel of every command
+/// escapes them (`terminal::printable`), and says something.
+#[test]
+fn nothing_from_a_log_or_rule_reaches_a_terminal_raw() {
+    let dir = Dir::new("hostile-terminal");
+    let p = PLANTED;
+    let yaml = |s: &str| {
+        s.chars()
+            .map(|c| match c {
+                '\u{1b}' => "\\e".to_string(),
+                c if c.is_control() || modelward_event::terminal::hostile(c) => {
+                    format!("\\u{:04x}", c as u32)
+                }
+                c => c.to_string(),
+            })
+            .collect::<String>()
+    };
+    let json = |s: &str| serde_json::to_string(s).unwrap();
+    let rules = dir.path("rules");
+    dir.write(
+        "rules/planted.yml",
+        format!(
+            "title: \"planted {t}\"\nid: e0000000-0000-4000-8000-000000000001\ndescription: \"about {t}\"\nauthor: \"{t}\"\nreferences: [\"https://x/{t}\"]\nfalsepositives: [\"{t}\"]\ntags: [attack.exfiltration]\nlogsource: {{product: test}}\ndetection:\n  sel:\n    event.action|startswith: go\n  condition: sel\nfields: [user.name]\nlevel: critical\nmodelward_tests:\n  true_positives:\n    - {{event.action: \"gone {t}\"}}\n  true_negatives:\n    - {{event.action: \"{t}\"}}\n",
+            t = yaml(p)
+        ),
+    );
+    dir.write(
+        "rules/broken.yml",
+        format!(
+            "title: \"broken {t}\"\nid: \"{t}\"\ndetection: [\"{t}\"\n",
+            t = yaml(p)
+        ),
+    );
+    dir.write(
+        "rules/broken.esql",
+        format!("// name: {p}\nfrom logs-* | where {p} == \"{p}\"\n"),
+    );
+    let record = format!(
+        "{{\"@timestamp\":\"2025-03-01T00:00:00Z\",\"event\":{{\"action\":{a},\"outcome\":{v}}},\"user\":{{\"name\":{v},\"id\":{v}}},\"source\":{{\"ip\":{v}}},\"url\":{{\"path\":{v}}},\"user_agent\":{{\"original\":{v}}},\"gen_ai\":{{\"request\":{{\"model\":{v}}},\"prompt\":{v}}},\"message\":{v},{v}:{v}}}",
+        a = json(&format!("go {p}")),
+        v = json(p)
+    );
+    let logs = dir.path(&format!("logs{p}"));
+    dir.write(
+        &format!("logs{p}/a{p}.ndjson"),
+        format!("{record}\n{{\"bad {p}\": tru}}\n{record}\n"),
+    );
+    let db = dir.path("incidents.db");
+    let out = run(&[
+        &"hunt",
+        &"--no-builtin",
+        &"--format",
+        &"table",
+        &"--rules",
+        &rules,
+        &"--incidents",
+        &db,
+        &"--dry-run",
+        &logs,
+    ]);
+    assert_escaped("hunt --format table", &out);
+    assert!(stdout(&out).contains("planted"), "{}", stdout(&out));
+    assert!(stderr(&out).contains("\\u{1b}"), "{}", stderr(&out));
+    let out = run(&[
+        &"hunt",
+        &"--no-builtin",
+        &"--rules",
+        &rules,
+        &"-o",
+        &dir.path("x"),
+        &logs,
+    ]);
+    assert_escaped("hunt -o", &out);
+    for args in [vec!["rules", "check"], vec!["rules", "test"]] {
+        let mut all: Vec<&dyn AsRef<std::ffi::OsStr>> = args.iter().map(|a| a as _).collect();
+        all.push(&rules);
+        let out = run(&all);
+        assert_escaped(&args.join(" "), &out);
+    }
+    for args in [["rules", "list"], ["rules", "explain"]] {
+        let mut all: Vec<&dyn AsRef<std::ffi::OsStr>> = args.iter().map(|a| a as _).collect();
+        if args[1] == "explain" {
+            all.push(&"e0000000");
+        }
+        all.push(&"--no-builtin");
+        all.push(&"--rules");
+        all.push(&rules);
+        let out = run(&all);
+        assert_escaped(&args.join(" "), &out);
+        assert!(stdout(&out).contains("planted"), "{}", stdout(&out));
+    }
+    let out = run(&[&"incident", &"list", &"--all", &"--db", &db]);
+    assert_escaped("incident list", &out);
+    let listed = run(&[
+        &"incident",
+        &"list",
+        &"--all",
+        &"--format",
+        &"json",
+        &"--db",
+        &db,
+    ]);
+    let ids: Vec<String> = stdout(&listed)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["id"].as_str().map(str::to_string))
+        .collect();
+    assert!(!ids.is_empty(), "no incident: {}", stdout(&listed));
+    for id in &ids {
+        for extra in [&[][..], &["--format", "json"][..]] {
+            let mut all: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"incident", &"show", id];
+            for a in extra {
+                all.push(a);
+            }
+            all.push(&"--db");
+            all.push(&db);
+            let out = run(&all);
+            assert_escaped(&format!("incident show {extra:?}"), &out);
+        }
+    }
+}
+
+/// An LLM call of `user` at `time`, as one NDJSON line.
+fn call(time: &str, user: &str) -> String {
+    format!(
+        "{{\"@timestamp\":\"{time}\",\"user\":{{\"id\":\"{user}\"}},\"source\":{{\"ip\":\"192.0.2.7\"}},\"gen_ai\":{{\"request\":{{\"model\":\"gpt-4o\"}},\"prompt\":\"hello\",\"usage\":{{\"input_tokens\":5}}}}}}\n"
+    )
+}
+
+/// The count the hunt summary gives for `what`, 0 when it gives none.
+fn counted(out: &Output, what: &str) -> u64 {
+    let err = stderr(out);
+    let Some(at) = err.find(what) else {
+        return 0;
+    };
+    err[..at]
+        .trim_end()
+        .rsplit(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// One record dated 9999-12-31 was saved as the analyzers' watermark in `--state`, and the
+/// next run took every real call as already counted (an attacker's one line blinds the
+/// analyzers for good); one dated year 1 or 9999 also moved the clock alerts are dated by.
+/// Now a time before 1970 or past the wall clock by more than a day is not believed: the
+/// event is read as of the latest plausible time, counted, and a database already holding
+/// such a watermark is brought back to what its profiles saw.
+#[test]
+fn far_future_or_past_times_do_not_poison_watermarks() {
+    let dir = Dir::new("hostile-time");
+    let state = dir.path("state.db");
+    let mut first = String::new();
+    for m in 0..30 {
+        first.push_str(&call(&format!("2025-03-01T00:{m:02}:00Z"), "alice"));
+    }
+    first.push_str(&call("9999-12-31T23:59:59Z", "mallory"));
+    first.push_str(&call("0001-01-01T00:00:00Z", "mallory"));
+    let first = dir.write("day1.ndjson", first);
+    let mut second = String::new();
+    for m in 0..30 {
+        second.push_str(&call(&format!("2025-03-02T00:{m:02}:00Z"), "alice"));
+    }
+    let second = dir.write("day2.ndjson", second);
+    // What a database poisoned before this fix holds: the first day's, its watermarks
+    // moved to 9999 (below).
+    let poisoned = dir.path("poisoned.db");
+    let hunt = |log: &std::path::Path| {
+        run(&[
+            &"hunt",
+            &"--format",
+            &"ndjson",
+            &"-o",
+            &dir.path("alerts.ndjson"),
+            &"--state",
+            &state,
+            &log,
+        ])
+    };
+    let out = hunt(&first);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", ended(&out));
+    std::fs::copy(&state, &poisoned).unwrap();
+    assert_eq!(
+        counted(&out, "events dated before 1970 or past the wall clock"),
+        2,
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("day1.ndjson:31: event time +10000-01-01")
+            || stderr(&out).contains("day1.ndjson:31: event time 9999-12-31"),
+        "{}",
+        stderr(&out)
+    );
+    // The next day's calls are new to the analyzers.
+    let out = hunt(&second);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", ended(&out));
+    assert_eq!(
+        counted(&out, "calls already in the saved baselines"),
+        0,
+        "{}",
+        stderr(&out)
+    );
+    // A database poisoned before: its watermarks are brought back, and said.
+    {
+        let mut store = modelward_store::Store::open(&poisoned).unwrap();
+        let codes: Vec<&str> = modelward_behavior::CODES.iter().map(|c| c.code).collect();
+        let saved: Vec<_> = codes
+            .iter()
+            .filter(|c| store.watermark(c).unwrap().is_some())
+            .map(|c| (c.to_string(), store.profiles(c).unwrap()))
+            .collect();
+        assert!(!saved.is_empty());
+        let mut batch = store.batch().unwrap();
+        for (code, profiles) in &saved {
+            batch
+                .replace_profiles(code, profiles, 253_402_300_799_000)
+                .unwrap();
+        }
+        batch.commit().unwrap();
+    }
+    {
+        let out = run(&[
+            &"hunt",
+            &"--format",
+            &"ndjson",
+            &"-o",
+            &dir.path("alerts2.ndjson"),
+            &"--state",
+            &poisoned,
+            &second,
+        ]);
+        assert!(
+            stderr(&out).contains("past the wall clock; counted through"),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(
+            counted(&out, "calls already in the saved baselines"),
+            0,
+            "{}",
+            stderr(&out)
+        );
+    }
+}

@@ -89,7 +89,15 @@ pub struct EngineOptions {
     /// Give every rule every event (the literal prefilter off): the reference the prefilter
     /// equivalence test compares with.
     pub no_prefilter: bool,
+    /// How far past the wall clock an event's time may be (`None`: [`FUTURE_SKEW_MS`]). An
+    /// event dated later, or before the Unix epoch, would carry the clock, watermarks and
+    /// saved baselines with it: its time is not believed (see `record::Plausible`).
+    pub max_future_skew_ms: Option<i64>,
 }
+
+/// The default of [`EngineOptions::max_future_skew_ms`]: a day (time zones written as UTC
+/// are off by at most 14 hours).
+pub const FUTURE_SKEW_MS: i64 = 86_400_000;
 
 /// Whether a raw record may lack `literal` although its event holds it: a normalizer may
 /// write it ([`modelward_event::source::Literal::synthesizable`]), or it is part of a

@@ -16,6 +16,9 @@ use crate::Engine;
 
 /// A row a rule's streaming prefix produced, with the event time that places it in windows.
 pub struct RuleRow {
+    /// The event's own time was not plausible: the row is dated when merged, at the latest
+    /// event time read.
+    pub undated: bool,
     pub rule: usize,
     pub ts: i64,
     pub row: Row,
@@ -43,6 +46,11 @@ pub struct RecordResult {
     pub findings: Vec<(Finding, Option<i64>, Arc<Event>)>,
     /// The LLM calls, for the behavioural analyzers (when any is enabled).
     pub calls: Vec<modelward_behavior::Call>,
+    /// Calls of events whose time is not plausible: dated when merged, at the latest event
+    /// time read.
+    pub undated_calls: Vec<modelward_behavior::Call>,
+    /// Events whose time is not plausible (`file:line: the time`).
+    pub implausible: Vec<String>,
     pub warnings: Vec<(usize, String)>,
     /// Events exceptions kept out of ES|QL aggregations.
     pub excluded: Tally,
@@ -72,6 +80,32 @@ pub fn event_time_in(event: &Event, fields: &[String]) -> Option<i64> {
         return event_time(event, None);
     }
     fields.iter().find_map(|f| time_at(event, f))
+}
+
+/// The event times the engine believes: from the Unix epoch to the wall clock plus
+/// `max_future_skew_ms`. One record dated 9999-12-31 would otherwise carry the clock, every
+/// live watermark and the saved baselines' watermarks with it (the next run would take
+/// every real call as already counted); one dated year 1 would hold a live source's clock
+/// back. Such an event is still read by detectors, Sigma rules and analyzers, dated at the
+/// latest plausible event time read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Plausible {
+    latest: i64,
+}
+
+impl Plausible {
+    pub(crate) fn now(skew: Option<i64>) -> Plausible {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        Plausible {
+            latest: now.saturating_add(skew.unwrap_or(crate::FUTURE_SKEW_MS).max(0)),
+        }
+    }
+
+    pub(crate) fn admits(self, ts: i64) -> bool {
+        (0..=self.latest).contains(&ts)
+    }
 }
 
 impl Engine {
@@ -130,8 +164,18 @@ impl Engine {
                 Ingested::Lossy(_) => continue,
             };
             // The event's time (`@timestamp` or the configured fields), read once for the
-            // clock, Sigma and detectors.
+            // clock, Sigma and detectors; one not plausible is not believed.
+            let plausible = Plausible::now(self.options.max_future_skew_ms);
             let ts = event_time_in(&event, &self.options.timestamp_fields);
+            let undated = ts.is_some_and(|t| !plausible.admits(t));
+            if undated {
+                out.implausible.push(format!(
+                    "{file}:{}: event time {} is not plausible (before 1970 or past the wall clock by more than max_future_skew); read as of the latest event time",
+                    span.line,
+                    ts.map_or_else(String::new, modelward_event::format_timestamp)
+                ));
+            }
+            let ts = ts.filter(|_| !undated);
             if let Some(ts) = ts {
                 out.latest = Some(out.latest.map_or(ts, |l| l.max(ts)));
             }
@@ -153,14 +197,17 @@ impl Engine {
                     .filter(|f| f.code == modelward_behavior::SENSITIVE_DATA_CODE)
                     .count();
                 let sensitive = u32::try_from(sensitive).unwrap_or(u32::MAX);
-                out.calls
-                    .extend(modelward_behavior::Call::from_event(&event, sensitive));
+                let call = modelward_behavior::Call::from_event(&event, sensitive);
+                match call {
+                    Some(call) if !plausible.admits(call.ts) => out.undated_calls.push(call),
+                    call => out.calls.extend(call),
+                }
             }
             let event = Arc::new(event);
             out.findings
                 .extend(found.into_iter().map(|f| (f, ts, event.clone())));
-            self.run_prefixes(&event, &candidates, out);
-            self.run_sigma(&event, ts, &candidates, out);
+            self.run_prefixes(&event, &candidates, plausible, out);
+            self.run_sigma(&event, ts, &candidates, plausible, out);
         }
     }
 
@@ -169,13 +216,16 @@ impl Engine {
         event: &Arc<Event>,
         ts: Option<i64>,
         candidates: &crate::Candidates,
+        plausible: Plausible,
         out: &mut RecordResult,
     ) {
         let offset = self.rules.len();
         for (r, rule) in self.sigma.rules.iter().enumerate() {
             if candidates.contains(offset + r) && rule.matches(event) {
                 // A pipeline's timestamp fields come first, then the source's.
-                let ts = event_time_in(event, &rule.timestamp_fields).or(ts);
+                let ts = event_time_in(event, &rule.timestamp_fields)
+                    .filter(|t| plausible.admits(*t))
+                    .or(ts);
                 out.sigma_hits.push((r, ts, event.clone()));
             }
         }
@@ -185,6 +235,7 @@ impl Engine {
         &self,
         event: &Arc<Event>,
         candidates: &crate::Candidates,
+        plausible: Plausible,
         out: &mut RecordResult,
     ) {
         let index = if event.get_str("data_stream.dataset").is_some()
@@ -234,7 +285,12 @@ impl Engine {
             let mut start = rule.plan.start_row(event.clone(), &self.schema);
             start.provenance = Some(Box::new(Provenance::of(event.origin.clone(), ts)));
             for row in rule.plan.run_prefix(vec![start], &mut env) {
-                out.rows.push(RuleRow { rule: r, ts, row });
+                out.rows.push(RuleRow {
+                    rule: r,
+                    ts,
+                    row,
+                    undated: !plausible.admits(ts),
+                });
             }
             out.warnings
                 .extend(warnings.messages.into_iter().map(|w| (r, w)));

@@ -45,6 +45,9 @@ pub enum Diagnostic {
     /// A record kept with values strict JSON refuses rewritten (lone surrogates, invalid
     /// UTF-8, numbers out of range: `event::input::lossy`); counted.
     Lossy(String),
+    /// An event whose time is not plausible (before 1970, or past the wall clock by more
+    /// than `max_future_skew_ms`): read as of the latest event time; counted.
+    ImplausibleTime(String),
     /// An ES|QL evaluation warning (null result) for a rule.
     QueryWarning { rule: String, message: String },
 }
@@ -60,6 +63,9 @@ pub struct RunStats {
     /// Records kept with values rewritten lossily (`Diagnostic::Lossy`).
     #[serde(default)]
     pub lossy: u64,
+    /// Events whose time was not believed (`Diagnostic::ImplausibleTime`).
+    #[serde(default)]
+    pub implausible_time: u64,
     /// Records the source's pipeline drops by design.
     pub dropped: u64,
     /// Records no rule could match, rejected before parsing.
@@ -310,10 +316,24 @@ impl<'e> Session<'e> {
             self.stats.lossy += 1;
             report(Diagnostic::Lossy(note));
         }
+        for note in result.implausible {
+            self.stats.implausible_time += 1;
+            report(Diagnostic::ImplausibleTime(note));
+        }
         for (rule, message) in result.warnings {
             self.warning(rule, message, report);
         }
-        for row in result.rows {
+        for mut row in result.rows {
+            if row.undated {
+                // Dated at the latest plausible event time read, or outside every window.
+                match self.clock {
+                    Some(c) => row.ts = c,
+                    None => {
+                        self.stats.no_timestamp += 1;
+                        continue;
+                    }
+                }
+            }
             if !self.esql[row.rule].push(&engine.rules[row.rule], row.ts, row.row) {
                 self.stats.late += 1;
             }
@@ -350,7 +370,13 @@ impl<'e> Session<'e> {
             self.release((order, alert));
         }
         self.stats.count_excluded(&excluded);
-        for call in result.calls {
+        // Calls of events whose time is not believed: at the latest event time read.
+        let undated = result.undated_calls.into_iter().filter_map(|mut call| {
+            call.ts = self.clock?;
+            Some(call)
+        });
+        let calls: Vec<Call> = result.calls.into_iter().chain(undated).collect();
+        for call in calls {
             if behind(call.ts, self.watermark) {
                 self.stats.late += 1;
             }

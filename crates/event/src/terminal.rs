@@ -15,18 +15,74 @@ pub fn hostile(c: char) -> bool {
 
 /// `s` with every [`hostile`] character written as a `\u{..}` escape.
 pub fn printable(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(hostile) {
+    escaped(s, hostile)
+}
+
+/// [`printable`] for text of several lines (a rule's description, a message, a report):
+/// line breaks and tabs are kept, every other [`hostile`] character escaped.
+pub fn printable_text(s: &str) -> Cow<'_, str> {
+    escaped(s, |c| c != '\n' && c != '\t' && hostile(c))
+}
+
+/// JSON text (a document serde_json wrote) with every [`hostile`] character it left raw
+/// (C1 controls, DEL, bidirectional and zero-width characters: JSON only requires escaping
+/// C0) written as a `\uXXXX` escape: the same JSON, and safe on a terminal. Outside strings
+/// JSON holds only ASCII structure and whitespace, which stay.
+pub fn printable_json(s: &str) -> Cow<'_, str> {
+    let escape = |c: char| c != '\n' && c != '\t' && c != '\r' && c != ' ' && hostile(c);
+    if !s.chars().any(escape) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
-        if hostile(c) {
+        if escape(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn escaped(s: &str, escape: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !s.chars().any(&escape) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if escape(c) {
             out.push_str(&format!("\\u{{{:x}}}", c as u32));
         } else {
             out.push(c);
         }
     }
     Cow::Owned(out)
+}
+
+/// `println!` with its text through [`printable_text`]: for lines that quote logs or rules.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        println!("{}", $crate::terminal::printable_text(&format!($($arg)*)))
+    };
+}
+
+/// `writeln!(w, ...)` with its text through [`printable_text`]: for text output to a
+/// terminal that quotes logs or rules.
+#[macro_export]
+macro_rules! textln {
+    ($w:expr, $($arg:tt)*) => {
+        writeln!($w, "{}", $crate::terminal::printable_text(&format!($($arg)*)))
+    };
+}
+
+/// `eprintln!` with its text through [`printable_text`]: for diagnostics that quote logs or
+/// rules.
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        eprintln!("{}", $crate::terminal::printable_text(&format!($($arg)*)))
+    };
 }
 
 #[cfg(test)]
@@ -39,6 +95,18 @@ mod tests {
         assert_eq!(
             printable("a\u{1b}]8;;http://x\u{7}b\rc\u{202e}d\u{9b}e"),
             "a\\u{1b}]8;;http://x\\u{7}b\\u{d}c\\u{202e}d\\u{9b}e"
+        );
+        assert_eq!(printable("a\nb\tc"), "a\\u{a}b\\u{9}c");
+        let json =
+            serde_json::to_string_pretty(&serde_json::json!({"k": "a\u{202e}b\u{9b}\u{1b}\n"}))
+                .unwrap();
+        let safe = printable_json(&json);
+        assert_eq!(safe, "{\n  \"k\": \"a\\u202eb\\u009b\\u001b\\n\"\n}");
+        let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back["k"], "a\u{202e}b\u{9b}\u{1b}\n");
+        assert_eq!(
+            printable_text("a\nb\tc\u{1b}[2J\r"),
+            "a\nb\tc\\u{1b}[2J\\u{d}"
         );
     }
 }

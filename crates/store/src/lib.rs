@@ -62,6 +62,8 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error("the database is damaged and is not used (its integrity check, PRAGMA quick_check, says: {problems}); restore it from a backup or move it aside")]
+    Corrupt { path: String, problems: String },
     #[error("database: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("{id} was changed by another command since this one read it (revision {read}, now {found}): run this again")]
@@ -74,13 +76,15 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating it if needed) the database file at `path` and migrates it.
+    /// Opens (creating it if needed) the database file at `path`, checks its integrity
+    /// (`PRAGMA quick_check`: a damaged file is refused, [`StoreError::Corrupt`], and never
+    /// written to) and migrates it.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let conn = Connection::open(path).map_err(|source| StoreError::Open {
             path: path.display().to_string(),
             source,
         })?;
-        Store::init(conn)
+        Store::init(conn, path)
     }
 
     /// Opens an existing database file; never creates one.
@@ -95,7 +99,7 @@ impl Store {
             path: path.display().to_string(),
             source,
         })?;
-        Store::init(conn)
+        Store::init(conn, path)
     }
 
     /// Opens an existing database file for reading only: no migration runs and nothing is
@@ -115,6 +119,7 @@ impl Store {
             source,
         })?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        check_integrity(&conn, path)?;
         let found = migrations::user_version(&conn)?;
         let known = migrations::latest();
         if found > known {
@@ -125,11 +130,12 @@ impl Store {
 
     /// A private in-memory database (tests, dry runs).
     pub fn open_in_memory() -> Result<Store, StoreError> {
-        Store::init(Connection::open_in_memory()?)
+        Store::init(Connection::open_in_memory()?, Path::new(":memory:"))
     }
 
-    fn init(mut conn: Connection) -> Result<Store, StoreError> {
+    fn init(mut conn: Connection, path: &Path) -> Result<Store, StoreError> {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        check_integrity(&conn, path)?;
         conn.pragma_update(None, "foreign_keys", true)?;
         migrations::migrate(&mut conn)?;
         Ok(Store { conn })
@@ -146,6 +152,41 @@ impl Store {
         Ok(Batch {
             tx: self.conn.transaction()?,
         })
+    }
+}
+
+/// How many of `PRAGMA quick_check`'s findings a [`StoreError::Corrupt`] quotes.
+const PROBLEMS_SHOWN: usize = 3;
+
+/// Refuses a damaged database before anything reads or writes it: `PRAGMA quick_check`
+/// (every page and index entry well-formed, in time linear in the file's size), and a file
+/// that is not a SQLite database at all.
+fn check_integrity(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let corrupt = |problems: String| StoreError::Corrupt {
+        path: path.display().to_string(),
+        problems,
+    };
+    let rows: Result<Vec<String>, rusqlite::Error> = conn
+        .prepare("PRAGMA quick_check")
+        .and_then(|mut stmt| stmt.query_map([], |row| row.get::<_, String>(0))?.collect());
+    match rows {
+        Ok(rows) if rows.len() == 1 && rows[0] == "ok" => Ok(()),
+        Ok(rows) => {
+            let mut shown: Vec<String> = rows.iter().take(PROBLEMS_SHOWN).cloned().collect();
+            if rows.len() > PROBLEMS_SHOWN {
+                shown.push(format!("and {} more", rows.len() - PROBLEMS_SHOWN));
+            }
+            Err(corrupt(shown.join("; ")))
+        }
+        Err(rusqlite::Error::SqliteFailure(e, message))
+            if matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
+            ) =>
+        {
+            Err(corrupt(message.unwrap_or_else(|| e.to_string())))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -170,6 +211,59 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    /// A database whose pages are damaged after `at` bytes: a copy of a real one, with its
+    /// incidents, overwritten there.
+    fn damaged(dir: &Path, name: &str, at: usize) -> std::path::PathBuf {
+        let path = dir.join(name);
+        let mut store = Store::open(&path).unwrap();
+        let mut batch = store.batch().unwrap();
+        for i in 0..200 {
+            batch
+                .upsert_artifact(&inventory::ArtifactRecord {
+                    path: format!("/models/{i}.gguf"),
+                    root: "/models".into(),
+                    format: "gguf".into(),
+                    size: i,
+                    mtime: None,
+                    hash_algorithm: "sha256".into(),
+                    hash: format!("{i:064x}"),
+                    metadata: "{}".into(),
+                    first_seen: 1,
+                    last_seen: 1,
+                })
+                .unwrap();
+        }
+        batch.commit().unwrap();
+        drop(store);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let end = (at + 4096).min(bytes.len());
+        for (i, b) in bytes[at..end].iter_mut().enumerate() {
+            *b = (i * 7 + 13) as u8;
+        }
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_damaged_database_is_refused_and_left_as_it_is() {
+        let dir = scratch("damaged");
+        for (name, at) in [("pages.db", 8192), ("header.db", 0)] {
+            let path = damaged(&dir, name, at);
+            let before = std::fs::read(&path).unwrap();
+            for result in [
+                Store::open(&path).err(),
+                Store::open_existing(&path).err(),
+                Store::open_read_only(&path).err(),
+            ] {
+                let err = result.expect("a damaged file opened");
+                assert!(matches!(err, StoreError::Corrupt { .. }), "{name}: {err}");
+                assert!(err.to_string().contains("PRAGMA quick_check"), "{err}");
+            }
+            assert_eq!(std::fs::read(&path).unwrap(), before, "{name} written to");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -77,7 +77,7 @@ pub fn export(
     let late = evidence::capture(&missing, now);
     records.extend(late.records.into_iter().map(|r| (r, AT_EXPORT)));
     for m in &late.missing {
-        eprintln!("modelward: evidence not found: {m}");
+        modelward_event::errln!("modelward: evidence not found: {m}");
     }
     let entries = audit_of(store, &incident.id)?;
     let redactor = redact.then(|| Redactor::new(incident, &entries));
@@ -130,19 +130,28 @@ pub fn export(
         audit.push(b'\n');
     }
     files.push(("actions.ndjson".into(), audit));
-    files.push(("iocs.csv".into(), iocs_csv(incident)?));
-    files.push(("iocs.stix.json".into(), iocs_stix(incident, now)?));
+    // IoCs and reports give API key ids whole (the id to revoke by): a redacted bundle masks
+    // them there too.
+    let redacted = |bytes: Vec<u8>| match &redactor {
+        Some(r) => r
+            .text(&String::from_utf8_lossy(&bytes))
+            .into_owned()
+            .into_bytes(),
+        None => bytes,
+    };
+    files.push(("iocs.csv".into(), redacted(iocs_csv(incident)?)));
+    files.push(("iocs.stix.json".into(), redacted(iocs_stix(incident, now)?)));
     files.push((
         "report.md".into(),
-        render(store, incident, ReportFormat::Markdown)?.into_bytes(),
+        redacted(render(store, incident, ReportFormat::Markdown)?.into_bytes()),
     ));
     files.push((
         "report.html".into(),
-        render(store, incident, ReportFormat::Html)?.into_bytes(),
+        redacted(render(store, incident, ReportFormat::Html)?.into_bytes()),
     ));
     let manifest = write_bundle(out, &files).with_context(|| format!("{}", out.display()))?;
     record_export(store, incident, out, manifest.len(), by)?;
-    println!(
+    modelward_event::outln!(
         "{}: {} file(s) written to {} ({} raw record(s)); check with `sha256sum -c {MANIFEST}` in that folder or `modelward incident verify {}`",
         incident.id,
         manifest.len(),
@@ -159,16 +168,16 @@ pub fn export(
 pub fn verify(dir: &Path, db: &Path) -> Result<u8> {
     let v = verify_bundle(dir).with_context(|| format!("{}", dir.display()))?;
     for m in &v.mismatches {
-        println!("{}: {}", m.file, m.why);
+        modelward_event::outln!("{}: {}", m.file, m.why);
     }
     if v.mismatches.is_empty() {
-        println!(
+        modelward_event::outln!(
             "{}: all {} file(s) match {MANIFEST}",
             dir.display(),
             v.files
         );
     } else {
-        println!(
+        modelward_event::outln!(
             "{}: {} of the bundle's files differ from {MANIFEST}",
             dir.display(),
             v.mismatches.len()
@@ -177,7 +186,7 @@ pub fn verify(dir: &Path, db: &Path) -> Result<u8> {
     let recorded = if db.exists() {
         recorded_export(dir, db, &v.manifest_sha256)?
     } else {
-        eprintln!(
+        modelward_event::errln!(
             "modelward: {} does not exist: whether this manifest is the one exported was not checked (--db FILE)",
             db.display()
         );
@@ -200,7 +209,7 @@ fn recorded_export(dir: &Path, db: &Path, manifest_sha256: &str) -> Result<bool>
         .find(|r| r.action == EXPORT_ACTION && r.idempotency_key == manifest_sha256);
     match recorded {
         Some(r) => {
-            println!(
+            modelward_event::outln!(
                 "{}: the manifest is the one exported for {} (audit #{} at {})",
                 dir.display(),
                 r.incident_id,
@@ -210,7 +219,7 @@ fn recorded_export(dir: &Path, db: &Path, manifest_sha256: &str) -> Result<bool>
             Ok(true)
         }
         None => {
-            println!(
+            modelward_event::outln!(
                 "{}: {MANIFEST} was not exported from {}: its audit log has no export with this manifest's SHA-256 ({manifest_sha256}); the files may match their manifest, but the manifest is not the one recorded",
                 dir.display(),
                 db.display()

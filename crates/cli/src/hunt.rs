@@ -15,6 +15,9 @@ use modelward_event::input::{expand_paths, Batch, InputError, InputPath, ReaderO
 use modelward_event::source::SourceKind;
 use modelward_event::terminal::{printable, printable_text};
 
+mod report;
+pub mod triage;
+
 use crate::args::{HuntArgs, RuleSource};
 use crate::config::Options;
 use crate::ruleset::RuleSet;
@@ -220,12 +223,35 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         inner: &mut outputs,
         docs: Vec::new(),
     };
+    let filter = triage::Filter {
+        min_severity: args.min_severity,
+        since: args.since,
+        until: args.until,
+        rules: args.only_rules.clone(),
+    };
+    let mut triaged = triage::Triaged {
+        inner: &mut collect,
+        filter: &filter,
+        digest: triage::Digest::default(),
+        filtered: 0,
+    };
     // Every record is in: every execution and window runs; the baselines to keep are the
     // analyzers' profiles before the end-of-input reports.
     session.advance(i64::MAX, &mut |d| reporter.diagnostic(d));
     let baselines = store.as_ref().map(|_| session.baselines());
-    let stats = session.finish(&mut collect, &mut |d| reporter.diagnostic(d))?;
+    let stats = session.finish(&mut triaged, &mut |d| reporter.diagnostic(d))?;
+    let (digest, filtered) = (triaged.digest, triaged.filtered);
     let alert_docs = collect.docs;
+    let left_out = triage::LeftOut {
+        suppressed: stats.suppressed,
+        excepted: stats
+            .exceptions
+            .iter()
+            .map(|e| (e.name.clone(), e.alerts))
+            .collect(),
+        filtered,
+        filters: filter_flags(&args),
+    };
     // Every output had every alert it took; one that failed is said after the summary.
     if let (Some((store, path)), Some(baselines)) = (&mut store, &baselines) {
         if let Err(e) = crate::baselines::save(store, baselines, path) {
@@ -244,6 +270,20 @@ pub fn run(args: HuntArgs) -> Result<u8> {
             "{}",
             summary(files, &stats, input_errors, started.elapsed().as_secs_f64())
         );
+        eprint!("{}", triage::summary(&digest, &left_out));
+    }
+    if let Some(path) = &args.report {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        std::fs::write(path, report::html(&digest, &left_out, now))
+            .with_context(|| format!("writing the report {}", path.display()))?;
+        if !args.quiet {
+            eprintln!(
+                "modelward: report written to {}",
+                crate::output::printable(&path.display().to_string())
+            );
+        }
     }
     let (output_failed, broken_pipe) = crate::outputs::report(&outputs, args.quiet);
     had_error |= output_failed;
@@ -268,11 +308,29 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     }
     Ok(if had_error {
         2
-    } else if stats.alerts > 0 {
+    } else if digest.total > 0 {
         1
     } else {
         0
     })
+}
+
+/// The filter flags given, as the summary names them (empty: none).
+fn filter_flags(args: &HuntArgs) -> String {
+    let mut flags = Vec::new();
+    if let Some(s) = args.min_severity {
+        flags.push(format!("--min-severity {}", s.as_str()));
+    }
+    if let Some(t) = args.since {
+        flags.push(format!("--since {}", modelward_event::format_timestamp(t)));
+    }
+    if let Some(t) = args.until {
+        flags.push(format!("--until {}", modelward_event::format_timestamp(t)));
+    }
+    for r in &args.only_rules {
+        flags.push(format!("--rule {}", crate::output::printable(r)));
+    }
+    flags.join(" ")
 }
 
 /// The engine `hunt`, the gateway and `watch` run: the rules (the built-in pack unless

@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `ip` | `entity."source.ip"`, the fields `source.ip` / `client.ip`, addresses anywhere in the evidence except its baselines and thresholds, principals that are addresses | API gateway logs (Storage access logs for storage alerts) |
 //! | `principal` | `entity.principal`, the field `user.id`, `evidence.principals[].principal` (clusters) | API gateway logs (Storage access logs) |
-//! | `api_key` | the field `api_key.id`, `entity.api_key`, `evidence.api_key` / `api_key_id`, and principals that are key ids (a key id seen in `api_key.id`, a `key_`/`key-`/`apikey` id, or a secret); masked with [`mask_key`] | Auth logs |
+//! | `api_key` | the field `api_key.id`, `entity.api_key`, `evidence.api_key` / `api_key_id`, and principals that are key ids (a key id seen in `api_key.id`, a `key_`/`key-`/`apikey` id, or a secret); whole, as the id to revoke the key by, unless the value looks like a key itself ([`key_id`]) | Auth logs |
 //! | `query_volume` | per principal of `entity.principal`: calls (and bytes read) between its first and last alert from the [`VolumeSeries`]; else the largest count in its alerts' evidence (`calls`, `probe_calls`, `events`, `queries`, `object_count`, ...) or one per per-event alert, as "at least" | API analytics |
 //! | `downloaded_file` | storage alerts: `file.path` (its query string dropped), `storage.bucket` + `storage.object.key`, a copy's `storage.copy.source.bucket` + `.key` (its destination is `file.path`, listed too: where the copy went), `evidence.objects` with `evidence.bucket`; as `scheme://bucket/key` when an alert gave a URL for the bucket, else `bucket/key` | Storage access logs |
 //! | `target_model` | `entity.model` (the model served); model weight files among the downloaded ones (`.safetensors`, `.gguf`, `.pt`, ...; not a copy's destination): the file, or its directory for shards and generic names (`model-00001-of-00004.safetensors` → `…/v3/`) | Service routing; Storage access logs |
@@ -28,7 +28,7 @@
 //!     "entity": {"principal": "dev-7731@example.net", "source.ip": "203.0.113.66"}
 //! })).unwrap();
 //! let iocs = ioc::collect(&[alert], &VolumeSeries::default());
-//! assert!(iocs.iter().any(|i| i.kind == "api_key" && i.value == "key_vT\u{2026}4Oi"));
+//! assert!(iocs.iter().any(|i| i.kind == "api_key" && i.value == "key_vTm2A9Gei4Oi"));
 //! ```
 
 mod csv;
@@ -46,7 +46,7 @@ use crate::text::{human_bytes, thousands, time_range};
 use crate::volume::VolumeSeries;
 
 pub use csv::to_csv;
-pub use mask::{looks_like_secret, mask_key, mask_secrets, safe_value};
+pub use mask::{key_id, looks_like_secret, mask_key, mask_secrets, safe_value};
 
 /// The IoC kinds, in the order of PB-53's table.
 pub const KINDS: [&str; 8] = [
@@ -310,7 +310,7 @@ fn collect_alert(a: &AlertView, ctx: &Context, t: &mut Table) {
         if let Some(ip) = ip_value(p) {
             t.add(Kind::Ip, &ip, net, &seen);
         } else if ctx.is_key(p) {
-            t.add(Kind::ApiKey, &mask_key(p), source::AUTH, &seen);
+            t.add(Kind::ApiKey, &key_id(p), source::AUTH, &seen);
         } else {
             t.add(Kind::Principal, &mask_secrets(p), net, &seen);
             if let Some(name) = ctx.employee(p) {
@@ -337,7 +337,7 @@ fn collect_alert(a: &AlertView, ctx: &Context, t: &mut Table) {
     }
 
     for key in key_ids(a) {
-        t.add(Kind::ApiKey, &mask_key(key), source::AUTH, &seen);
+        t.add(Kind::ApiKey, &key_id(key), source::AUTH, &seen);
     }
 
     if let Some(model) = a.entity("model") {
@@ -664,7 +664,7 @@ impl Activity {
         let from = self.first?;
         let to = self.last.max(from);
         let label = if ip_value(principal).is_none() && ctx.is_key(principal) {
-            mask_key(principal)
+            key_id(principal)
         } else {
             mask_secrets(principal).into_owned()
         };
@@ -897,7 +897,8 @@ mod tests {
             .map(|i| (i.kind.as_str(), i.value.as_str()))
             .collect();
         assert!(got.contains(&("ip", "198.51.100.9")), "{got:?}");
-        assert!(got.contains(&("api_key", "key_Zr…Vn5")), "{got:?}");
+        // A key id is the identifier to revoke the key by: whole. A key is never shown.
+        assert!(got.contains(&("api_key", "key_Zr8Qp2Lx0Vn5")), "{got:?}");
         assert!(got.contains(&("api_key", "sk-l…St")), "{got:?}");
         assert!(!got.iter().any(|(k, _)| *k == "principal"), "{got:?}");
     }

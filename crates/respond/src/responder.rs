@@ -138,6 +138,7 @@ impl Responder<'_> {
         for change in &mut changes {
             let incident = &mut change.incident;
             let mine = series.only(&subjects(incident).collect());
+            follow_activity(incident, &mine);
             self.analyse_run(store, incident, &mine, now)?;
             self.save_run(store, incident, &mine, now)?;
             if incident.status == Status::Open {
@@ -396,6 +397,22 @@ fn subjects(incident: &Incident) -> impl Iterator<Item = String> + '_ {
         .map(|(_, v)| v.clone())
 }
 
+/// Silence after which an incident's principals' calls no longer continue its activity.
+pub const ACTIVITY_GAP_MS: i64 = 15 * 60_000;
+
+/// Moves the incident's last seen to the latest call of its principals that continues the
+/// activity after its latest alert (no silence over [`ACTIVITY_GAP_MS`]): an extraction goes
+/// on after the call that crossed a threshold, and the incident says until when.
+fn follow_activity(incident: &mut Incident, volume: &volume::VolumeSeries) {
+    let from = incident.last_seen;
+    let last = subjects(incident)
+        .filter_map(|s| volume.active_until(&s, from, ACTIVITY_GAP_MS))
+        .max();
+    if let Some(last) = last {
+        incident.last_seen = incident.last_seen.max(last);
+    }
+}
+
 /// Entities and times from the alerts.
 fn refresh(incident: &mut Incident) {
     incident
@@ -573,5 +590,24 @@ mod tests {
             hunt.revision, stored.revision,
             "the run goes on with what it saved"
         );
+    }
+
+    /// Issue 14, item 7: the incident's last seen moves with the attack's calls after its
+    /// alert, and stops at a silence longer than [`ACTIVITY_GAP_MS`].
+    #[test]
+    fn last_seen_follows_the_activity_after_the_alerts() {
+        let mut incident = Incident::new("INC-1".into(), "PB-53", "critical", 0);
+        incident.entities = vec![("principal".into(), "mallory".into())];
+        incident.last_seen = 1_000_000;
+        let mut volume = volume::VolumeSeries {
+            bucket_ms: 3_600_000,
+            ..volume::VolumeSeries::default()
+        };
+        let mut times: Vec<i64> = (0..300).map(|i| 1_000_000 + i * 2_000).collect();
+        let end = *times.last().unwrap();
+        times.push(end + ACTIVITY_GAP_MS + 60_000); // another session, later
+        volume.times.insert("mallory".into(), times);
+        follow_activity(&mut incident, &volume);
+        assert_eq!(incident.last_seen, end);
     }
 }

@@ -14,7 +14,7 @@
 //!   the first and last time and the number of alerts;
 //! - `relationship`s: each indicator `indicates` the incident and is `based-on` its
 //!   observed data;
-//! - a `note` on the incident with what is no indicator: query volumes, API keys (masked),
+//! - a `note` on the incident with what is no indicator: query volumes, API key ids,
 //!   target models, employee ids, partly masked addresses.
 //!
 //! Ids are deterministic (see [`id`]): the same incident, IoCs and `now_ms` give the same
@@ -29,7 +29,7 @@ use std::net::IpAddr;
 use serde_json::{json, Map, Value};
 
 use crate::incident::{Incident, Ioc};
-use crate::ioc::{mask_key, mask_secrets};
+use crate::ioc::{key_id, mask_secrets};
 
 /// When modelward's identity object was first written (it never changes).
 const IDENTITY_CREATED: &str = "2025-01-01T00:00:00.000Z";
@@ -77,7 +77,7 @@ fn label(kind: &str) -> &str {
     match kind {
         "ip" => "Address",
         "principal" => "Principal",
-        "api_key" => "API key (masked)",
+        "api_key" => "API key id",
         "query_volume" => "Query volume",
         "downloaded_file" => "Downloaded file",
         "target_model" => "Target model",
@@ -181,15 +181,24 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// `text` with the incident's API key ids and any secret masked.
+    /// `text` with any secret masked; the incident's API key ids stay whole (they are the
+    /// identifiers to revoke the keys by) unless they look like keys themselves.
     fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for k in &self.keys {
-            if out.contains(k.as_str()) {
-                out = out.replace(k.as_str(), &mask_key(k));
-            }
+        let key = self
+            .keys
+            .iter()
+            .filter(|k| !k.is_empty())
+            .filter_map(|k| text.find(k.as_str()).map(|i| (i, k)))
+            .min_by_key(|(i, k)| (*i, std::cmp::Reverse(k.len())));
+        match key {
+            Some((i, k)) => format!(
+                "{}{}{}",
+                mask_secrets(&text[..i]),
+                key_id(k),
+                self.scrub(&text[i + k.len()..])
+            ),
+            None => mask_secrets(text).into_owned(),
         }
-        mask_secrets(&out).into_owned()
     }
 
     /// The properties every SDO and SRO has.

@@ -23,11 +23,55 @@ pub struct VolumeSeries {
     /// read can answer questions about downloads at all.
     #[serde(default)]
     pub storage_records: u64,
+    /// Per principal: the time of each call counted, in order, so that a time frame shorter
+    /// than a bucket (a four-minute attack in an hourly bucket) is counted call by call. Not
+    /// saved with the analysis (the buckets are); at most [`MAX_TIMES`] a principal, beyond
+    /// which the buckets count.
+    #[serde(skip)]
+    pub times: BTreeMap<String, Vec<i64>>,
 }
 
+/// Call times kept per principal for exact counts.
+pub const MAX_TIMES: usize = 1_000_000;
+
+/// At most this many bars in the report's chart of an incident ([`VolumeSeries::for_chart`]).
+pub const CHART_BARS: i64 = 60;
+
+/// The chart's bucket widths, ms: 1, 5, 15, 30 s; 1, 5, 15, 30 min; 1, 3, 6, 12 h; 1, 7 d.
+pub const CHART_STEPS: [i64; 14] = [
+    1_000,
+    5_000,
+    15_000,
+    30_000,
+    60_000,
+    300_000,
+    900_000,
+    1_800_000,
+    3_600_000,
+    10_800_000,
+    21_600_000,
+    43_200_000,
+    86_400_000,
+    604_800_000,
+];
+
 impl VolumeSeries {
-    /// Total calls of `principal` in `[from, to]`.
+    /// Total calls of `principal` in `[from, to]`: counted call by call when the times are
+    /// known, else the buckets that overlap the frame.
     pub fn calls_between(&self, principal: &str, from: i64, to: i64) -> u64 {
+        if let Some(times) = self.times.get(principal) {
+            let complete = times.len() < MAX_TIMES
+                || self
+                    .series
+                    .get(principal)
+                    .map_or(0, |s| s.values().sum::<u64>())
+                    == times.len() as u64;
+            if complete {
+                let lo = times.partition_point(|t| *t < from);
+                let hi = times.partition_point(|t| *t <= to);
+                return hi.saturating_sub(lo) as u64;
+            }
+        }
         self.series
             .get(principal)
             .map(|s| {
@@ -53,6 +97,17 @@ impl VolumeSeries {
         }
         for (who, buckets) in newer.bytes {
             self.bytes.entry(who).or_default().extend(buckets);
+        }
+        for (who, times) in newer.times {
+            // The newer read counts the same calls again: its times replace these in its
+            // frame.
+            let (Some(lo), Some(hi)) = (times.first().copied(), times.last().copied()) else {
+                continue;
+            };
+            let mine = self.times.entry(who).or_default();
+            mine.retain(|t| *t < lo || *t > hi);
+            mine.extend(times);
+            mine.sort_unstable();
         }
         self.storage_records = self.storage_records.max(newer.storage_records);
         if self.bucket_ms == 0 {
@@ -120,6 +175,9 @@ pub fn count(logs: &Logs, principals: &HashSet<String>, bucket_ms: i64) -> Volum
             }
         }
     }
+    for times in out.times.values_mut() {
+        times.sort_unstable();
+    }
     out
 }
 
@@ -134,6 +192,10 @@ impl VolumeSeries {
         .flatten()
         .find(|p| principals.contains(p.as_ref()));
         let Some(who) = who else { return };
+        let times = self.times.entry(who.to_string()).or_default();
+        if times.len() < MAX_TIMES {
+            times.push(call.ts);
+        }
         let bucket = call.ts - call.ts.rem_euclid(self.bucket_ms.max(1));
         *self
             .series
@@ -189,6 +251,70 @@ impl VolumeSeries {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             storage_records: self.storage_records,
+            times: self
+                .times
+                .iter()
+                .filter(|(k, _)| who.contains(*k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         }
+    }
+
+    /// The series as the report's chart shows it: where every call's time is known and no
+    /// object-storage bytes are counted, the calls from one frame length before `from` to one
+    /// after `to` (at least a minute each side) in buckets of the smallest of [`CHART_STEPS`]
+    /// that gives at most [`CHART_BARS`] bars (a four-minute extraction: 15-second bars over
+    /// twelve minutes; a day: 3-hour bars over three days); else the series as counted.
+    pub fn for_chart(&self, from: i64, to: i64) -> VolumeSeries {
+        let complete = !self.series.is_empty()
+            && self.bytes.is_empty()
+            && self.series.iter().all(|(who, s)| {
+                self.times
+                    .get(who)
+                    .is_some_and(|t| t.len() as u64 == s.values().sum::<u64>())
+            });
+        if !complete || to < from {
+            return self.clone();
+        }
+        let frame = (to - from).max(60_000);
+        let (lo, hi) = (from.saturating_sub(frame), to.saturating_add(frame));
+        let span = hi - lo;
+        let step = CHART_STEPS
+            .iter()
+            .copied()
+            .find(|s| span / s < CHART_BARS)
+            .unwrap_or(span / CHART_BARS + 1);
+        let mut out = VolumeSeries {
+            bucket_ms: step,
+            storage_records: self.storage_records,
+            ..VolumeSeries::default()
+        };
+        for (who, times) in &self.times {
+            let mut buckets: BTreeMap<i64, u64> = BTreeMap::new();
+            for t in times.iter().filter(|t| (lo..=hi).contains(*t)) {
+                *buckets.entry(t - t.rem_euclid(step)).or_default() += 1;
+            }
+            if !buckets.is_empty() {
+                out.series.insert(who.clone(), buckets);
+            }
+        }
+        out
+    }
+
+    /// The latest call of `principal` at or after `from` that continues the activity: no
+    /// silence longer than `gap` between `from` and it. What an incident's last seen moves
+    /// to while the attack goes on after its alerts.
+    pub fn active_until(&self, principal: &str, from: i64, gap: i64) -> Option<i64> {
+        let times = self.times.get(principal)?;
+        let mut last = None;
+        let mut prev = from;
+        for t in &times[times.partition_point(|t| *t < from)..] {
+            if t - prev > gap {
+                break;
+            }
+            last = Some(*t);
+            prev = *t;
+        }
+        last
     }
 }

@@ -398,3 +398,114 @@ fn a_key_listed_is_a_way_in_not_weights_confirmed_stolen() {
     run(&mut i, &RespondSettings::default(), &[], NOW);
     assert_eq!(i.analysis.facts.get("weights_stolen"), Some(&true));
 }
+
+fn run_with_volume(incident: &mut Incident, volume: &VolumeSeries) {
+    let settings = RespondSettings::default();
+    let inputs = Inputs {
+        settings: &settings,
+        volume,
+        inventory: None,
+        storage_logs: true,
+        context_facts: BTreeMap::new(),
+        audit: &[],
+        enforced: &[],
+    };
+    analyze(&Playbook::builtin(), incident, &inputs, NOW);
+}
+
+/// `principal`'s calls at `times`, counted in hourly buckets as the responder counts them.
+fn volume_of(principal: &str, times: &[i64]) -> VolumeSeries {
+    let mut v = VolumeSeries {
+        bucket_ms: 3_600_000,
+        ..VolumeSeries::default()
+    };
+    let series = v.series.entry(principal.to_string()).or_default();
+    for t in times {
+        *series.entry(t - t.rem_euclid(3_600_000)).or_default() += 1;
+    }
+    v.times.insert(principal.to_string(), times.to_vec());
+    v
+}
+
+fn answer<'a>(
+    answers: &'a [modelward_respond::incident::Answer],
+    id: &str,
+) -> &'a modelward_respond::incident::Answer {
+    answers.iter().find(|a| a.id == id).unwrap()
+}
+
+/// Issue 14, item 7: the incident's call volume is the calls in its time frame (the alert
+/// spans 22:10:25–22:14:26), not the hour bucket's (which had 900 calls before the attack).
+#[test]
+fn call_volume_counts_the_calls_of_the_incidents_time_frame() {
+    let hour = T0 - T0.rem_euclid(3_600_000);
+    let mut times: Vec<i64> = (0..900).map(|i| hour + i * 600).collect(); // 22:00–22:09
+    times.extend((0..240).map(|i| T0 + 500 + i * 1_000)); // 240 calls in 4 minutes
+    times.sort_unstable();
+    let mut i = incident(vec![extraction_alert("mallory")]);
+    run_with_volume(&mut i, &volume_of("mallory", &times));
+    let details = answer(&i.analysis.triage, "api_volume").details.join("\n");
+    assert!(details.contains("mallory: 240 calls"), "{details}");
+}
+
+/// Issue 14, item 7: the scope says how many calls the extracting principal made in the
+/// frame, not the threshold count the alert fired at ("at least 100").
+#[test]
+fn the_extraction_extent_comes_from_the_logs() {
+    let times: Vec<i64> = (0..1_500).map(|i| T0 + 111 + i * 160).collect();
+    let mut i = incident(vec![extraction_alert("mallory")]);
+    i.last_seen = *times.last().unwrap();
+    run_with_volume(&mut i, &volume_of("mallory", &times));
+    let extent = answer(&i.analysis.scope, "extent");
+    assert!(
+        extent.answer.starts_with("1,500 calls"),
+        "{}",
+        extent.answer
+    );
+    assert!(!extent.answer.contains("at least 100"), "{}", extent.answer);
+}
+
+/// Issue 14, item 7: a burst of key listings (Elastic's "Potential Azure OpenAI Model Theft"
+/// counts ListKey calls, ATLAS AML.T0044) is credential access, not "Model extraction via
+/// API".
+#[test]
+fn a_burst_of_key_listings_is_not_model_extraction() {
+    let listing = AlertView::from_json(json!({
+        "@timestamp": "2025-03-04T22:14:26.121Z",
+        "alert": {"id": "listkey-1"},
+        "entity": {"resource": "contoso-openai"},
+        "azure.resource.name": "contoso-openai", "count": 140,
+        "rule": {"id": "4021e78d-5293-48d3-adee-a70fa4c18fab", "name": "Potential Azure OpenAI Model Theft",
+                 "origin": "builtin:esql/azure_openai_model_theft.toml",
+                 "tags": ["Use Case: Model Theft", "Mitre Atlas: T0044"]},
+        "threat": [{"framework": "MITRE ATLAS",
+                    "tactic": {"id": "AML.TA0000", "name": "ML Model Access"},
+                    "technique": [{"id": "AML.T0044", "name": "Full ML Model Access"}]}],
+        "severity": "medium", "risk_score": 47
+    }))
+    .unwrap();
+    let mut i = incident(vec![listing]);
+    run(&mut i, &RespondSettings::default(), &[], NOW);
+    let vectors: Vec<&str> = i.analysis.vectors.iter().map(|v| v.id.as_str()).collect();
+    assert!(!vectors.contains(&"model_extraction_api"), "{vectors:?}");
+}
+
+/// Issue 14, item 7: the report's chart of a four-minute extraction has buckets that fit it
+/// (not one hourly point) and draws bars.
+#[test]
+fn the_chart_of_a_short_incident_has_fitting_bars() {
+    let hour = T0 - T0.rem_euclid(3_600_000);
+    let mut times: Vec<i64> = (0..60).map(|i| hour + i * 9_000).collect();
+    times.extend((0..240).map(|i| T0 + 500 + i * 1_000));
+    times.sort_unstable();
+    let mut i = incident(vec![extraction_alert("mallory")]);
+    i.last_seen = *times.last().unwrap();
+    run_with_volume(&mut i, &volume_of("mallory", &times));
+    let chart = &i.analysis.volume;
+    assert_eq!(chart.bucket_ms, 15_000, "{chart:?}");
+    let bars = chart.series["mallory"].len();
+    assert!((16..=60).contains(&bars), "{bars} buckets");
+    let svg = modelward_respond::report::volume_svg(chart, Some((i.first_seen, i.last_seen)));
+    assert!(svg.contains("per 15s"), "{svg}");
+    assert!(svg.matches(r#"class="bar""#).count() >= 16);
+}

@@ -199,7 +199,8 @@ fn api_extraction_alerts_give_address_principal_masked_key_volume_and_model() {
     assert_eq!(values(&iocs, "principal"), ["dev-7731@example.net"]);
     let key = find(&iocs, "api_key");
     assert_eq!(key.len(), 1);
-    assert_eq!(key[0].value, "key_vT…4Oi");
+    // The key id, whole: the identifier the responder revokes the key by.
+    assert_eq!(key[0].value, "key_vTm2A9Gei4Oi");
     assert_eq!(key[0].source, "Auth logs");
     assert_eq!(key[0].alerts, ["7d4800f40f9a98f2"]);
 
@@ -346,9 +347,8 @@ fn no_whole_key_or_secret_survives_in_csv_or_stix() {
         to_stix(&inc, &iocs, ms("2025-03-05T08:00:00Z")).to_string(),
     ];
     for out in &outputs {
-        assert!(!out.contains("key_vTm2A9Gei4Oi"), "{out}");
         assert!(!out.contains("Q3xv9LmT7rNcA2bKd8YhW4pE"), "{out}");
-        assert!(out.contains("key_vT…4Oi"));
+        assert!(out.contains("key_vTm2A9Gei4Oi"));
     }
     // The secret-bearing user agent is still an indicator, masked.
     assert!(values(&iocs, "user_agent")
@@ -503,7 +503,7 @@ fn stix_bundle_content() {
     let incident_id = incident[0]["id"].as_str().unwrap();
     assert_eq!(
         incident[0]["name"],
-        "Model extraction via API by dev-7731@example.net (key key_vT…4Oi)"
+        "Model extraction via API by dev-7731@example.net (key key_vTm2A9Gei4Oi)"
     );
     let description = incident[0]["description"].as_str().unwrap();
     assert!(description.contains("INC-5c0f6a1e6d3b"));
@@ -530,7 +530,7 @@ fn stix_bundle_content() {
     assert_eq!(note.len(), 1);
     let content = note[0]["content"].as_str().unwrap();
     for line in [
-        "- API key (masked): key_vT…4Oi (Auth logs)",
+        "- API key id: key_vTm2A9Gei4Oi (Auth logs)",
         "- Target model: gpt-4o-mini (Service routing)",
         "- Employee id (insider): jsmith (IAM/HR logs)",
         "- Query volume: dev-7731@example.net: 1,500 calls",

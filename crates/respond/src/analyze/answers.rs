@@ -54,6 +54,9 @@ pub struct Context<'a> {
     pub vectors: &'a [VectorMatch],
     /// Whether object-storage access logs were among the inputs.
     pub storage_logs: bool,
+    /// The incident's last seen: its latest alert, or the latest call of its principals that
+    /// continues the activity (the responder moves it as the attack goes on).
+    pub last_seen: i64,
 }
 
 /// An answer before it gets the check's id and wording.
@@ -110,10 +113,11 @@ fn principals(cx: &Context<'_>) -> BTreeSet<String> {
         .collect()
 }
 
+/// The incident's time frame: from its earliest alert's first seen to its last seen.
 fn window(cx: &Context<'_>) -> (i64, i64) {
     let first = cx.alerts.iter().map(|a| a.first_seen).min().unwrap_or(0);
     let last = cx.alerts.iter().map(|a| a.timestamp).max().unwrap_or(0);
-    (first, last)
+    (first, last.max(cx.last_seen))
 }
 
 /// Vectors of extraction through the API (the playbook's classification says which alerts).
@@ -514,8 +518,20 @@ fn targeted_models(cx: &Context<'_>) -> Computed {
 fn extraction_extent(cx: &Context<'_>) -> Computed {
     let (first, last) = window(cx);
     let mut details = Vec::new();
+    // Calls of the principals whose alerts show extraction, in the incident's frame: what
+    // the logs say was answered, where an alert's count stops at its threshold.
+    let extractors: BTreeSet<String> = cx
+        .alerts
+        .iter()
+        .filter(|a| is_extraction(cx, a))
+        .filter_map(|a| a.entity("principal").map(str::to_string))
+        .collect();
+    let mut answered = 0u64;
     for p in principals(cx) {
         let n = cx.volume.calls_between(&p, first, last);
+        if extractors.contains(&p) {
+            answered += n;
+        }
         if n > 0 {
             details.push(format!(
                 "{p}: {} calls {}",
@@ -556,6 +572,12 @@ fn extraction_extent(cx: &Context<'_>) -> Computed {
     }
     let answer = match (probes, downloaded) {
         (0, 0) => "see the call counts".to_string(),
+        (p, 0) if answered > p => format!(
+            "{} calls of the extracting principal(s) answered {} ({} counted as probes when the alert fired)",
+            thousands(answered),
+            time_range(first, last),
+            thousands(p)
+        ),
         (p, 0) => format!("at least {} extraction queries answered", thousands(p)),
         (0, d) => format!("{} of artifacts or data read", human_bytes(d)),
         (p, d) => format!(

@@ -187,6 +187,7 @@ pub fn analyze(playbook: &Playbook, incident: &mut Incident, inputs: &Inputs<'_>
         inventory: inputs.inventory,
         vectors: &vectors,
         storage_logs: inputs.storage_logs,
+        last_seen: incident.last_seen,
     };
     let answer = |c: &Check| {
         let r = answers::compute(&c.answer, &cx);
@@ -286,7 +287,9 @@ pub fn analyze(playbook: &Playbook, incident: &mut Incident, inputs: &Inputs<'_>
         escalations,
         decisions,
         iocs,
-        volume: inputs.volume.clone(),
+        volume: inputs
+            .volume
+            .for_chart(incident.first_seen, incident.last_seen),
     };
     let done = tasks::carried_out(inputs.audit, inputs.enforced);
     incident.tasks = tasks::lay_out(

@@ -17,6 +17,19 @@ use std::borrow::Cow;
 
 const ELLIPSIS: char = '\u{2026}';
 
+/// A key id as the IoCs and reports give it: whole, since a key id is an identifier (the one
+/// the responder revokes the key by), not a secret; but a value that looks like a secret
+/// itself (a key used as its own id, an `sk-…` key) keeps only a short prefix and suffix
+/// ([`mask_key`]): keys are never shown.
+pub fn key_id(id: &str) -> String {
+    let id = id.trim();
+    if looks_like_secret(id) || id.chars().any(char::is_whitespace) {
+        mask_key(id)
+    } else {
+        id.to_string()
+    }
+}
+
 /// `key` with only a short prefix and suffix kept.
 ///
 /// Key ids of 16 characters or more keep 6 and 3 (`key_vT…4Oi`), shorter ones less (at least
@@ -258,11 +271,11 @@ fn entropy(s: &str) -> f64 {
         .sum()
 }
 
-/// An IoC value made safe for output: API keys always masked, secrets masked in any other
-/// value (for IoCs that did not come from [`super::collect`]).
+/// An IoC value made safe for output: API key ids as [`key_id`] gives them (a key itself
+/// masked), secrets masked in any other value (for IoCs that did not come from [`super::collect`]).
 pub fn safe_value<'a>(kind: &str, value: &'a str) -> Cow<'a, str> {
     if kind == "api_key" {
-        Cow::Owned(mask_key(value))
+        Cow::Owned(key_id(value))
     } else {
         mask_secrets(value)
     }
@@ -340,8 +353,16 @@ mod tests {
     }
 
     #[test]
-    fn api_key_values_are_always_masked_on_output() {
-        assert_eq!(safe_value("api_key", "key_vTm2A9Gei4Oi"), "key_vT…4Oi");
+    fn api_key_values_are_key_ids_and_keys_are_masked_on_output() {
+        // A key id is the identifier to revoke by; a key is never shown.
+        assert_eq!(
+            safe_value("api_key", "key_vTm2A9Gei4Oi"),
+            "key_vTm2A9Gei4Oi"
+        );
+        assert_eq!(
+            safe_value("api_key", "sk-proj-Q3xv9LmT7rNcA2bKd8YhW4pE"),
+            "sk-p…pE"
+        );
         assert_eq!(
             safe_value("principal", "alice@example.com"),
             "alice@example.com"

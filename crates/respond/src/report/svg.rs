@@ -1,4 +1,5 @@
-//! The principals' call volume as an SVG chart: one line per principal (the five busiest),
+//! The principals' call volume as an SVG chart: bars per time bucket, one per principal (the
+//! five busiest) side by side,
 //! UTC time on the x axis, the alert window shaded; storage bytes read, when there are any,
 //! as a second, smaller panel on the same time axis.
 //!
@@ -19,8 +20,8 @@ pub(crate) const PALETTE: [&str; 8] = [
 ];
 /// At most this many principals get a line in each panel.
 const MAX_LINES: usize = 5;
-/// At most this many points per line: finer buckets are merged.
-const MAX_POINTS: i128 = 720;
+/// At most this many bars per principal: finer buckets are merged.
+const MAX_POINTS: i128 = 120;
 const WIDTH: f64 = 960.0;
 const LEFT: f64 = 76.0;
 const RIGHT: f64 = 24.0;
@@ -157,11 +158,6 @@ impl Axis {
     fn x(&self, t: i128) -> f64 {
         let f = (t - self.t0) as f64 / self.span();
         LEFT + f.clamp(0.0, 1.0) * PLOT_W
-    }
-
-    /// The x of the middle of display bucket `i`.
-    fn x_mid(&self, i: usize) -> f64 {
-        LEFT + (i as f64 + 0.5) / self.n as f64 * PLOT_W
     }
 
     /// The display buckets' values of one principal.
@@ -367,31 +363,29 @@ fn panel(
         }
     }
 
-    // The lines, the quietest first so the busiest is on top.
-    for (name, values) in lines.iter().rev() {
+    // The bars: per display bucket, one bar per principal side by side, in rank order.
+    let slot = PLOT_W / axis.n as f64;
+    let group = slot * 0.8;
+    let bar = group / lines.len().max(1) as f64;
+    for (k, (name, values)) in lines.iter().enumerate() {
         let colour = colour_of(colours, name);
-        let mut d = String::new();
-        for (i, value) in values.iter().enumerate() {
-            let cmd = if i == 0 { 'M' } else { 'L' };
-            let _ = write!(d, "{cmd}{} {}", num(axis.x_mid(i)), num(y_of(*value)));
-        }
-        let _ = write!(
-            out,
-            r##"<path d="{d}" fill="none" stroke="{colour}" stroke-width="2.5" stroke-linejoin="round" stroke-linecap="round"/>"##
-        );
-        if values.len() <= 60 {
-            for (i, value) in values.iter().enumerate().filter(|(_, v)| **v > 0) {
-                let (date, clock) = time::date_and_clock(axis.start(i));
-                let _ = write!(
-                    out,
-                    r##"<circle cx="{}" cy="{}" r="3" fill="{colour}"><title>{}: {} {} at {date} {clock} UTC</title></circle>"##,
-                    num(axis.x_mid(i)),
-                    num(y_of(*value)),
-                    escape::html(name),
-                    escape::html(&unit.label(*value)),
-                    unit.noun(),
-                );
-            }
+        for (i, value) in values.iter().enumerate().filter(|(_, v)| **v > 0) {
+            let x = LEFT + i as f64 * slot + (slot - group) / 2.0 + k as f64 * bar;
+            let y = y_of(*value);
+            // A bucket with calls is at least a pixel high.
+            let h = (bottom - y).max(1.0);
+            let (date, clock) = time::date_and_clock(axis.start(i));
+            let _ = write!(
+                out,
+                r##"<rect class="bar" x="{}" y="{}" width="{}" height="{}" fill="{colour}"><title>{}: {} {} at {date} {clock} UTC</title></rect>"##,
+                num(x),
+                num(bottom - h),
+                num(bar.max(0.5)),
+                num(h),
+                escape::html(name),
+                escape::html(&unit.label(*value)),
+                unit.noun(),
+            );
         }
     }
     let _ = write!(
@@ -596,9 +590,9 @@ mod tests {
     }
 
     #[test]
-    fn one_bucket_is_a_point() {
+    fn one_bucket_is_a_bar() {
         let svg = volume_svg(&series(&[("key-1", T0, 12)]), None);
-        assert!(svg.contains("<circle"), "{svg}");
+        assert_eq!(svg.matches(r#"<rect class="bar""#).count(), 1, "{svg}");
         assert!(svg.contains("key-1 (12 calls)"));
         assert!(svg.contains(">00:00<"));
         assert_finite(&svg);
@@ -634,8 +628,8 @@ mod tests {
                 .insert(T0 + i * 1000, 1);
         }
         let svg = volume_svg(&fine, None);
-        let points = svg.matches('L').count();
-        assert!(points < 800, "{points} points");
+        let bars = svg.matches(r#"class="bar""#).count();
+        assert!(bars <= 120, "{bars} bars");
         assert_finite(&svg);
     }
 
@@ -658,7 +652,7 @@ mod tests {
             svg.contains("+2 more principals not shown (191 calls)"),
             "{svg}"
         );
-        assert_eq!(svg.matches("<path").count(), 5);
+        assert_eq!(svg.matches(r#"class="bar""#).count(), 5);
         for c in &PALETTE[..5] {
             assert!(svg.contains(c));
         }
@@ -671,7 +665,7 @@ mod tests {
         let svg = volume_svg(&s, None);
         assert!(svg.contains("Bytes read from object storage per 1h"));
         assert!(svg.contains("a (5 calls, 14 KB read)"));
-        assert_eq!(svg.matches("<path").count(), 2);
+        assert_eq!(svg.matches(r#"class="bar""#).count(), 2);
         assert_finite(&svg);
     }
 

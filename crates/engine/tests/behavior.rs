@@ -212,3 +212,32 @@ fn behaviour_codes_do_not_collide_with_detector_codes() {
         );
     }
 }
+
+/// Issue 14, item 4: the application keys of a `gen-azure-logs` corpus (API Management
+/// subscriptions whose users' messages share stock sentences, each call with one of six
+/// system prompts and its own temperature and `max_tokens`) raised PRADA and near-duplicate
+/// flood alerts: their queries were compared across features. Compared within their context,
+/// they raise no theft alert.
+#[test]
+fn generated_azure_application_keys_raise_no_theft_alert() {
+    let spec = modelward_corpus::CorpusSpec {
+        events: 30_000,
+        span_ms: 6 * 3_600_000,
+        ..modelward_corpus::CorpusSpec::default()
+    };
+    let mut bytes = Vec::new();
+    modelward_corpus::generate(&spec, &mut bytes).unwrap();
+    let lines: Vec<Value> = bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    let (alerts, stats) = hunt(&lines, Behavior::new(&BehaviorSettings::default()).unwrap());
+    assert!(stats.events > 20_000, "{stats:?}");
+    let theft: Vec<String> = alerts
+        .iter()
+        .filter(|a| a.rule.id.starts_with("MW-TH"))
+        .map(|a| format!("{} {}", a.rule.id, a.to_json()["message"]))
+        .collect();
+    assert!(theft.is_empty(), "{theft:#?}");
+}

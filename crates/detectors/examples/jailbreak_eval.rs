@@ -1,5 +1,7 @@
-//! Measures the jailbreak heuristic (`detectors::jailbreak_score`) on corpora of attacks and
-//! of benign prompts: per corpus, the share flagged at the threshold; per threshold, the
+//! Measures the jailbreak heuristic (`detectors::jailbreak_score`) and the classifier
+//! (`detectors::jailbreak_model`) on corpora of attacks and of benign prompts: per corpus,
+//! the share flagged by the heuristic at the threshold, by the classifier and by either;
+//! per threshold of the heuristic, the
 //! detection rate on all attacks and the false-positive rate on all benign texts; the
 //! detection rate on obfuscated forms (base64, hex, rot13, leetspeak, spaced letters,
 //! homoglyphs, zero-width splits) of the short attacks caught in plain form; and the
@@ -262,22 +264,43 @@ fn main() -> ExitCode {
         }
     };
     let t = args.threshold;
-    println!("Per corpus, at threshold {t}:");
     println!(
-        "{:<42} {:>8} {:>8} {:>8}",
-        "corpus", "texts", "flagged", "rate"
+        "Per corpus: the heuristic at threshold {t}, the classifier at its threshold, either:"
     );
-    for (kind, corpora) in [("attacks", &attacks), ("benign", &benign)] {
+    println!(
+        "{:<42} {:>8} {:>17} {:>17} {:>17}",
+        "corpus", "texts", "heuristic", "classifier", "either"
+    );
+    let mut totals = [[0usize; 4]; 2];
+    for (k, (kind, corpora)) in [("attacks", &attacks), ("benign", &benign)]
+        .into_iter()
+        .enumerate()
+    {
         for c in corpora {
+            let n = c.texts.len();
             let f = flagged(&c.scores, t);
+            let m = c.scores.iter().filter(|s| s.model_says()).count();
+            let e = c.scores.iter().filter(|s| s.reaches(t)).count();
+            for (total, v) in totals[k].iter_mut().zip([n, f, m, e]) {
+                *total += v;
+            }
             let name = format!("{kind}/{}", c.name);
             println!(
-                "{name:<42} {:>8} {:>8} {:>7.2}%",
-                c.texts.len(),
-                f,
-                pct(f, c.texts.len())
+                "{name:<42} {n:>8} {f:>8} {:>7.2}% {m:>8} {:>7.2}% {e:>8} {:>7.2}%",
+                pct(f, n),
+                pct(m, n),
+                pct(e, n)
             );
         }
+    }
+    for (kind, [n, f, m, e]) in ["attacks", "benign"].into_iter().zip(totals) {
+        println!(
+            "{:<42} {n:>8} {f:>8} {:>7.2}% {m:>8} {:>7.2}% {e:>8} {:>7.2}%",
+            format!("all {kind}"),
+            pct(f, n),
+            pct(m, n),
+            pct(e, n)
+        );
     }
 
     let all = |cs: &[Corpus]| -> Vec<JailbreakScore> {

@@ -97,11 +97,19 @@ fn heuristic_finding(score: &JailbreakScore, threshold: u32, prompt: &str) -> Fi
     let mut evidence = Map::new();
     evidence.insert(
         "shield".into(),
-        json!("none: modelward jailbreak heuristic"),
+        json!("none: modelward jailbreak classifier and heuristic"),
     );
     evidence.insert("blocked".into(), json!(false));
     evidence.insert("score".into(), json!(score.total));
     evidence.insert("threshold".into(), json!(threshold));
+    if let Some(m) = &score.model {
+        // Probabilities to four places: the evidence stays readable and stable.
+        let round = |p: f64| (p * 10_000.0).round() / 10_000.0;
+        evidence.insert(
+            "classifier".into(),
+            json!({"probability": round(m.probability()), "threshold": round(m.threshold_probability()), "flagged": m.is_jailbreak()}),
+        );
+    }
     evidence.insert(
         "signals".into(),
         Value::Array(
@@ -116,14 +124,23 @@ fn heuristic_finding(score: &JailbreakScore, threshold: u32, prompt: &str) -> Fi
     );
     let excerpt: String = prompt.chars().take(200).collect();
     evidence.insert("prompt_excerpt".into(), json!(excerpt));
-    Finding {
-        code: CODE.code,
-        role: Some(Role::Prompt),
-        summary: format!(
+    let by_rules = score.total >= threshold;
+    let summary = match (&score.model, by_rules) {
+        (Some(m), false) => format!(
+            "jailbreak attempt detected by modelward's classifier (probability {:.2} ≥ {:.2})",
+            m.probability(),
+            m.threshold_probability()
+        ),
+        _ => format!(
             "jailbreak attempt detected by modelward's heuristic (score {} ≥ {threshold}: {})",
             score.total,
             categories.join(", ")
         ),
+    };
+    Finding {
+        code: CODE.code,
+        role: Some(Role::Prompt),
+        summary,
         evidence,
         severity: None,
     }
@@ -159,8 +176,9 @@ impl Detector for JailbreakDetected {
                 Some(gates) => self.scorer.score_found(t.text, gates),
                 None => self.scorer.score(t.text),
             };
-            if score.total < self.threshold
-                || best.as_ref().is_some_and(|b| b.0.total >= score.total)
+            let rank = |s: &JailbreakScore| (s.total, s.model.map_or(f64::MIN, |m| m.logit));
+            if !score.reaches(self.threshold)
+                || best.as_ref().is_some_and(|b| rank(&b.0) >= rank(&score))
             {
                 continue;
             }

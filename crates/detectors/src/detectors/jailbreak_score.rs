@@ -82,6 +82,7 @@ use std::ops::Range;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
+use super::jailbreak_model::{JailbreakModel, ModelScore};
 use crate::keywords::KeywordMatch;
 
 /// The total at or above which a text is taken for a jailbreak attempt.
@@ -114,16 +115,30 @@ pub struct Signal {
 }
 
 /// The score of one text.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct JailbreakScore {
     pub total: u32,
     pub signals: Vec<Signal>,
+    /// The trained classifier's reading of the text (`jailbreak_model`); None inside
+    /// decoded payloads, which only the rules read.
+    pub model: Option<ModelScore>,
 }
 
 impl JailbreakScore {
-    /// Whether the total reaches [`DEFAULT_THRESHOLD`].
+    /// Whether the text is taken for an attack: the total reaches [`DEFAULT_THRESHOLD`] or
+    /// the classifier's logit its threshold.
     pub fn is_jailbreak(&self) -> bool {
-        self.total >= DEFAULT_THRESHOLD
+        self.reaches(DEFAULT_THRESHOLD)
+    }
+
+    /// Whether the total reaches `threshold` or the classifier's logit its threshold.
+    pub fn reaches(&self, threshold: u32) -> bool {
+        self.total >= threshold || self.model_says()
+    }
+
+    /// Whether the classifier takes the text for an attack.
+    pub fn model_says(&self) -> bool {
+        self.model.is_some_and(|m| m.is_jailbreak())
     }
 }
 
@@ -798,6 +813,7 @@ pub struct JailbreakScorer {
     compact: AhoCorasick,
     compact_rules: Vec<usize>,
     split: Regex,
+    model: &'static JailbreakModel,
 }
 
 impl Default for JailbreakScorer {
@@ -875,12 +891,15 @@ impl JailbreakScorer {
             compact,
             compact_rules,
             split,
+            model: JailbreakModel::builtin(),
         }
     }
 
-    /// The score of one text (a prompt, or one message of it).
+    /// The score of one text (a prompt, or one message of it): the rules and the classifier.
     pub fn score(&self, text: &str) -> JailbreakScore {
-        self.score_at(text, 0, None)
+        let mut score = self.score_at(text, 0, None);
+        score.model = Some(self.model.score(text));
+        score
     }
 
     /// The gate literals (ASCII case-insensitive, overlapping), for a keyword pass shared
@@ -905,7 +924,9 @@ impl JailbreakScorer {
             })
             .filter_map(|m| self.targets.get(m.keyword).map(|t| (*t, m.start..m.end)))
             .collect();
-        self.score_at(text, 0, Some(hits))
+        let mut score = self.score_at(text, 0, Some(hits));
+        score.model = Some(self.model.score(text));
+        score
     }
 
     fn score_at(
@@ -1143,6 +1164,7 @@ impl Found {
         JailbreakScore {
             total,
             signals: self.signals,
+            model: None,
         }
     }
 }
@@ -1870,6 +1892,7 @@ mod tests {
     fn hard_negatives_stay_below_threshold() {
         let fixture = include_str!("../../fixtures/jailbreak/hard_negatives.txt");
         let mut n = 0;
+        let mut model_flagged = Vec::new();
         for line in fixture.lines() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -1877,9 +1900,21 @@ mod tests {
             }
             n += 1;
             let s = scorer().score(line);
-            assert!(!s.is_jailbreak(), "{line}: {s:?}");
+            assert!(s.total < DEFAULT_THRESHOLD, "{line}: {s:?}");
+            if s.model_says() {
+                model_flagged.push(line);
+            }
         }
         assert!(n >= 50, "{n}");
+        // The classifier takes two of them for attacks (a request to write a system prompt,
+        // a question about what a jailbreak prompt is): its known false positives.
+        assert_eq!(
+            model_flagged,
+            [
+                "Write a system prompt for a tutoring assistant that explains algebra step by step.",
+                "Our security training slides need one sentence explaining what a jailbreak prompt is. Keep it neutral."
+            ]
+        );
     }
 
     #[test]
@@ -1891,17 +1926,18 @@ mod tests {
                 continue;
             }
             let s = scorer().score(line);
+            assert!(s.total >= DEFAULT_THRESHOLD, "{line}: {s:?}");
             assert!(s.is_jailbreak(), "{line}: {s:?}");
         }
     }
 
     #[test]
     fn benign_text_is_quick_and_empty() {
-        assert_eq!(scorer().score(""), JailbreakScore::default());
-        assert_eq!(
-            scorer().score("Write a recipe for chocolate chip cookies."),
-            JailbreakScore::default()
-        );
+        for text in ["", "Write a recipe for chocolate chip cookies."] {
+            let s = scorer().score(text);
+            assert_eq!((s.total, s.signals.len()), (0, 0), "{text}");
+            assert!(!s.model_says() && !s.is_jailbreak(), "{text}: {s:?}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! documentation), its type implementing `Detector` and `Builtin` (its codes and how the
 //! settings build it), and its tests. Its `pub mod` line below declares the file, and its
 //! line in `REGISTRY` runs it. The other modules are helpers (`jailbreak_score`,
-//! `phishing_urls`, `shield_verdict`) and the phishing alerts' code files
+//! `jailbreak_model`, `phishing_urls`, `shield_verdict`) and the phishing alerts' code files
 //! (`phishing_in_*`), which the one `phishing` detector raises.
 //!
 //! The `pub mod` lines are not generated from the registry by a macro: rustfmt does not see
@@ -16,6 +16,7 @@ pub mod ascii_smuggling;
 pub mod credential_theft;
 pub mod jailbreak_blocked;
 pub mod jailbreak_detected;
+pub mod jailbreak_model;
 pub mod jailbreak_score;
 pub mod phishing;
 pub mod phishing_in_application;

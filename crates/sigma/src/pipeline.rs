@@ -688,6 +688,33 @@ mod tests {
     }
 
     #[test]
+    fn timestamp_fields_and_renames_for_correlations() {
+        let p = parse_pipeline(
+            "transformations:\n  - type: set_custom_attribute\n    attribute: modelward.timestamp_field\n    value: time\n  - type: field_name_mapping\n    mapping: {User: [user.name, winlog.user.name]}\n  - type: field_name_prefix\n    prefix: 'x.'\n    field_name_conditions: [{type: include_fields, fields: [winlog.user.name]}]\n  - type: set_custom_attribute\n    attribute: rsigma.timestamp_field\n    value: [TimeCreated, time]\n",
+        )
+        .unwrap();
+        let det = node("sel:\n  User: bob\ncondition: sel\n");
+        let out = apply(&[p], &det, &LogSource::default(), &[]).unwrap();
+        // The later item's fields first, without repeats.
+        assert_eq!(out.timestamp_fields, vec!["TimeCreated", "time"]);
+        assert_eq!(
+            out.renames.rename("User"),
+            vec!["user.name", "x.winlog.user.name"]
+        );
+        assert_eq!(out.renames.rename("Other"), vec!["Other"]);
+        let e = parse_pipeline(
+            "transformations:\n  - type: set_custom_attribute\n    attribute: rsigma.suppress\n    value: 5m\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.col), (3, 16));
+        assert!(
+            e.message.contains("`rsigma.suppress` is not supported"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
     fn unsupported_transformations_are_errors_with_positions() {
         let e = parse_pipeline("transformations:\n  - type: query_expression_placeholders\n")
             .unwrap_err();

@@ -290,6 +290,30 @@ pub struct LeftOut {
     pub filters: String,
 }
 
+/// What "suppressed" counts, as the summary and the report say it.
+pub const SUPPRESSED_MEANS: &str = "repeated alerts of a rule for a group it already alerted \
+     on within the rule's look-back window, folded into that alert; --every-execution reports them";
+
+impl LeftOut {
+    /// The alerts exceptions left out, and `: name n, ...` for the exceptions that left out
+    /// some (names through `escape`), or nothing.
+    pub fn excepted(&self, escape: impl Fn(&str) -> String) -> (u64, String) {
+        let total = self.excepted.iter().map(|(_, n)| n).sum();
+        let names: Vec<String> = self
+            .excepted
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(name, n)| format!("{} {n}", escape(name)))
+            .collect();
+        let names = if names.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", names.join(", "))
+        };
+        (total, names)
+    }
+}
+
 fn top<T>(items: &[T], show: impl Fn(&T) -> String) -> String {
     let mut parts: Vec<String> = items.iter().take(TOP).map(show).collect();
     if items.len() > TOP {
@@ -341,25 +365,13 @@ pub fn summary(d: &Digest, left: &LeftOut) -> String {
         }
     }
     lines.push(format!(
-        "suppressed: {} (repeated alerts of a rule for a group it already alerted on within \
-         the rule's look-back window, folded into that alert; --every-execution reports them)",
+        "suppressed: {} ({SUPPRESSED_MEANS})",
         left.suppressed
     ));
-    let excepted: u64 = left.excepted.iter().map(|(_, n)| n).sum();
-    let by_name: Vec<String> = left
-        .excepted
-        .iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(name, n)| format!("{} {n}", printable(name)))
-        .collect();
-    lines.push(if by_name.is_empty() {
-        format!("excepted:   {excepted} (alerts left out by exceptions)")
-    } else {
-        format!(
-            "excepted:   {excepted} (alerts left out by exceptions: {})",
-            by_name.join(", ")
-        )
-    });
+    let (excepted, names) = left.excepted(|n| printable(n).into_owned());
+    lines.push(format!(
+        "excepted:   {excepted} (alerts left out by exceptions{names})"
+    ));
     if !left.filters.is_empty() {
         lines.push(format!(
             "filtered:   {} (alerts left out by {})",

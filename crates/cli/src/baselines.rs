@@ -15,13 +15,13 @@ use modelward_store::Store;
 /// database written before event times were checked, from a record dated 9999) would make
 /// this run take every real call as already counted: it is brought back to the latest
 /// plausible time its profiles saw, and said.
-pub fn load(path: &Path, codes: &[&str]) -> Result<(Store, SavedState)> {
+pub fn load(path: &Path, codes: &[&str], skew_ms: Option<i64>) -> Result<(Store, SavedState)> {
     let store = Store::open(path).with_context(|| format!("{}", path.display()))?;
     let mut state = SavedState::default();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    let plausible = now.saturating_add(modelward_engine::FUTURE_SKEW_MS);
+    let plausible = now.saturating_add(skew_ms.unwrap_or(modelward_engine::FUTURE_SKEW_MS));
     for code in codes {
         let Some(mut watermark) = store.watermark(code)? else {
             continue;

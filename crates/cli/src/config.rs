@@ -129,6 +129,17 @@ pub struct InputOptions {
     /// The fields an event's time is read from, the first that holds one.
     pub timestamp_fields: Option<Vec<String>>,
     pub max_record_bytes: Option<usize>,
+    /// How far past the wall clock an event's time may be, in seconds, before it is not
+    /// believed (docs/configuration.md#limits).
+    pub max_future_skew_secs: Option<i64>,
+}
+
+impl InputOptions {
+    /// `max_future_skew_secs` in milliseconds (`None`: the engine's default).
+    pub fn max_future_skew_ms(&self) -> Option<i64> {
+        self.max_future_skew_secs
+            .map(|s| s.max(0).saturating_mul(1000))
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -143,6 +143,7 @@ pub fn run(args: HuntArgs) -> Result<u8> {
             },
             source,
             timestamp_fields: input_opts.timestamp_fields.clone().unwrap_or_default(),
+            max_future_skew_ms: input_opts.max_future_skew_ms(),
             validate: args.validate,
             ..EngineOptions::default()
         },
@@ -188,7 +189,7 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     // A baselines database that cannot be used (damaged, locked, too new) costs the
     // baselines, not the run: the alerts still go out, with the error, as with --incidents.
     let mut store = match &args.state {
-        Some(path) => match crate::baselines::load(path, &codes) {
+        Some(path) => match crate::baselines::load(path, &codes, input_opts.max_future_skew_ms()) {
             Ok((store, saved)) => {
                 session.resume(saved);
                 Some((store, path))

@@ -62,6 +62,7 @@ pub fn engine(options: &mut Options, config: &Path, source: SourceKind) -> Resul
                 .as_ref()
                 .and_then(|i| i.timestamp_fields.clone())
                 .unwrap_or_default(),
+            max_future_skew_ms: options.input.as_ref().and_then(|i| i.max_future_skew_ms()),
             validate: false,
             ..EngineOptions::default()
         },

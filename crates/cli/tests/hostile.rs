@@ -1039,3 +1039,76 @@ fn far_future_or_past_times_do_not_poison_watermarks() {
         );
     }
 }
+
+/// A damaged incidents or `--state` database: SQLite read garbage as it came (or failed deep
+/// into a run), and a damaged `--state` ended the hunt before any alert went out. Now every
+/// open runs `PRAGMA quick_check` and refuses the file, untouched, saying so; `hunt` still
+/// writes its alerts and ends with the error.
+#[test]
+fn a_damaged_database_is_refused_and_the_alerts_still_go_out() {
+    let dir = Dir::new("hostile-db");
+    let logs = dir.write("logs.ndjson", format!("{}\n", line(0, "good")));
+    let rule = dir.write(
+        "good.esql",
+        "// name: good seen\nfrom logs-* | where event.action == \"good\"\n",
+    );
+    // A real database, its pages overwritten past the header; and one that is not SQLite.
+    let real = dir.path("real.db");
+    let out = run(&[
+        &"hunt",
+        &"--no-builtin",
+        &"--rules",
+        &rule,
+        &"-o",
+        &dir.path("a.ndjson"),
+        &"--incidents",
+        &real,
+        &"--dry-run",
+        &logs,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let mut bytes = std::fs::read(&real).unwrap();
+    assert!(bytes.len() > 8192, "{} bytes", bytes.len());
+    for (i, b) in bytes[4096..8192].iter_mut().enumerate() {
+        *b = (i * 7 + 13) as u8;
+    }
+    let pages = dir.write("pages.db", &bytes);
+    let garbage = dir.write("garbage.db", vec![0x5a; 16384]);
+    for db in [&pages, &garbage] {
+        let before = std::fs::read(db).unwrap();
+        for flag in ["--incidents", "--state"] {
+            let out = run(&[
+                &"hunt",
+                &"--no-builtin",
+                &"--format",
+                &"ndjson",
+                &"--rules",
+                &rule,
+                &flag,
+                &db,
+                &logs,
+            ]);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{flag} {}: {err}", db.display());
+            assert!(stdout(&out).contains("good seen"), "{flag}: {err}");
+            assert!(
+                err.contains("the database is damaged and is not used")
+                    && err.contains("PRAGMA quick_check"),
+                "{flag}: {err}"
+            );
+        }
+        let out = run(&[&"incident", &"list", &"--db", &db]);
+        assert_eq!(out.status.code(), Some(2), "{}", ended(&out));
+        assert!(
+            stderr(&out).contains("the database is damaged"),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(
+            std::fs::read(db).unwrap(),
+            before,
+            "{} written to",
+            db.display()
+        );
+    }
+}

@@ -364,7 +364,7 @@ fn a_value_only_the_normalizer_writes_does_not_hide_a_record() {
     text = text.replace("contentPolicy", "topicPolicy");
     record = serde_json::from_str(&text).unwrap();
     assert!(!text.contains("topic_policy"));
-    let lines: Vec<u8> = (0..3)
+    let lines: Vec<u8> = (0..6)
         .flat_map(|_| {
             let mut l = serde_json::to_vec(&record).unwrap();
             l.push(b'\n');
@@ -383,6 +383,22 @@ fn a_value_only_the_normalizer_writes_does_not_hide_a_record() {
             .build();
         let alerts = hunt(&engine, &input);
         assert_eq!(alerts.len(), 1, "prefilter {prefilter}: {alerts:?}");
-        assert_eq!(alerts[0]["blocks"], 3, "{:#}", alerts[0]);
+        assert_eq!(alerts[0]["blocks"], 6, "{:#}", alerts[0]);
     }
+    // Elastic's own rule (more than 5 blocks by one user), when fetched.
+    let Some(dir) = elastic_rules_dir() else {
+        eprintln!("Elastic's rules not fetched (tools/fetch-elastic-rules.sh): skipped");
+        return;
+    };
+    let path = dir.join("aws_bedrock_multiple_topic_policy_blocks_detected.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let rule = modelward_esql::parse_toml_rule(&text, &path.display().to_string()).unwrap();
+    let engine = EngineBuilder::new().esql_rule(rule).build();
+    let alerts = hunt(&engine, &input);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(
+        alerts[0]["Esql.ml_policy_blocked_topic_count"], 6,
+        "{:#}",
+        alerts[0]
+    );
 }

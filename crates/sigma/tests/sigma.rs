@@ -329,14 +329,11 @@ fn filters_and_their_condition_with_the_rule() {
 /// ignoring ASCII case), as the engine checks it before parsing.
 fn passes_prefilter(s: &SigmaSet, v: &Value) -> bool {
     let raw = v.to_string().to_ascii_lowercase();
-    s.rules[0]
-        .requirement
-        .iter()
-        .all(|clause| {
-            clause
-                .iter()
-                .any(|l| raw.contains(&l.text.to_ascii_lowercase()))
-        })
+    s.rules[0].requirement.iter().all(|clause| {
+        clause
+            .iter()
+            .any(|l| raw.contains(&l.text.to_ascii_lowercase()))
+    })
 }
 
 /// `|all` ANDs the listed values; the values a modifier expands one value into (`windash`,
@@ -451,4 +448,87 @@ fn all_ands_values_and_ors_each_values_expansions() {
     let hit = json!({"a": format!("{} {}", b64(b"xfoobar"), b64(b"bazqux"))});
     assert!(matches(&s, hit.clone()) && passes_prefilter(&s, &hit));
     assert!(!matches(&s, json!({"a": b64(b"xfoobar")})));
+}
+
+/// The Python with pySigma for the cross-check: `MODELWARD_PYSIGMA_PYTHON`, else
+/// `target/pysigma-venv` (see tools/pysigma-modifiers.py).
+fn pysigma_python() -> Option<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os("MODELWARD_PYSIGMA_PYTHON") {
+        return Some(p.into());
+    }
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/pysigma-venv/bin/python");
+    p.exists().then_some(p)
+}
+
+/// `|all` over values a modifier expands, as pySigma itself converts it (its test backend's
+/// query read back as an AND of ORs by tools/pysigma-modifiers.py): a document holding any
+/// value of every group matches, for every value pySigma lists; one missing a group does not.
+#[test]
+fn all_over_expansions_matches_what_pysigma_converts() {
+    let Some(python) = pysigma_python() else {
+        eprintln!("skipped: no target/pysigma-venv (see tools/pysigma-modifiers.py)");
+        return;
+    };
+    let chains = [
+        "windash|contains|all",
+        "all|windash|contains",
+        "contains|all|windash",
+        "base64offset|contains|all",
+        "wide|base64offset|contains|all",
+        // pySigma (2.0) has no `utf16le`, the appendix's other name of `wide`: the test
+        // above covers it.
+        "utf16be|base64offset|contains|all",
+        "utf16|base64offset|contains|all",
+        "wide|base64|contains|all",
+        "utf16be|base64|contains|all",
+        "base64|contains|all",
+        "contains|all",
+    ];
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/pysigma-modifiers.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .args(chains)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), chains.len());
+    for line in lines {
+        let chain = line["chain"].as_str().unwrap();
+        let groups: Vec<Vec<String>> = serde_json::from_value(line["groups"].clone()).unwrap();
+        assert_eq!(groups.len(), 2, "{chain}: {groups:?}");
+        let s = rule(&format!(
+            "  sel:\n    cmd|{chain}:\n      - '-enc'\n      - '-nop'\n  condition: sel"
+        ));
+        let doc = |parts: Vec<&str>| json!({ "cmd": format!("x {} y", parts.join(" . ")) });
+        for (g, values) in groups.iter().enumerate() {
+            for v in values {
+                let d = doc((0..groups.len())
+                    .map(|i| {
+                        if i == g {
+                            v.as_str()
+                        } else {
+                            groups[i][0].as_str()
+                        }
+                    })
+                    .collect());
+                assert!(matches(&s, d.clone()), "{chain}: {d}");
+            }
+            let d = doc((0..groups.len())
+                .filter(|i| *i != g)
+                .map(|i| groups[i][0].as_str())
+                .collect());
+            assert!(!matches(&s, d.clone()), "{chain}: {d} lacks group {g}");
+        }
+    }
 }

@@ -1163,36 +1163,25 @@ fn normalize_elastic_form(event: Map<String, Value>) -> Result<Map<String, Value
 use super::contract::{self, Domain, Synthesized};
 
 /// This source's normalizer in the [`super::REGISTRY`].
-pub struct Source;
+pub static SOURCE: contract::Source = contract::Source {
+    kind: super::SourceKind::AwsBedrock,
+    name: "aws_bedrock",
+    looks_like,
+    normalize: normalize_record,
+    synthesized: &[SYNTHESIZED],
+};
 
-impl super::Normalizer for Source {
-    fn kind(&self) -> super::SourceKind {
-        super::SourceKind::AwsBedrock
-    }
-
-    fn name(&self) -> &'static str {
-        "aws_bedrock"
-    }
-
-    fn looks_like(&self, raw: &Map<String, Value>) -> bool {
-        looks_like(raw)
-    }
-
-    fn normalize(&self, raw: Map<String, Value>) -> Result<super::Normalized, super::SourceError> {
-        let result = normalize(raw).map_err(|e| match e {
-            NormalizeError::PipelineFailed {
-                processor,
-                message,
-                partial,
-            } => pipeline_failed(processor, message, *partial),
-            other => (other.to_string(), None),
-        });
-        super::partial_or_invalid("aws_bedrock", result)
-    }
-
-    fn synthesized(&self) -> Vec<super::Synthesized> {
-        contract::with_common(SYNTHESIZED)
-    }
+/// [`normalize`] under the one contract.
+fn normalize_record(raw: Map<String, Value>) -> Result<super::Normalized, super::SourceError> {
+    let result = normalize(raw).map_err(|e| match e {
+        NormalizeError::PipelineFailed {
+            processor,
+            message,
+            partial,
+        } => pipeline_failed(processor, message, *partial),
+        other => (other.to_string(), None),
+    });
+    super::partial_or_invalid("aws_bedrock", result)
 }
 
 /// A pipeline failure's message, and the document the vendor indexes anyway.

@@ -351,36 +351,23 @@ fn auth_method(kind: &str) -> Option<AuthMethod> {
     })
 }
 
-use super::contract::{Domain, Synthesized};
+use super::contract::{self, Domain, Synthesized};
 
 /// This source's normalizer in the [`super::REGISTRY`].
-pub struct Source;
+pub static SOURCE: contract::Source = contract::Source {
+    kind: super::SourceKind::AzureBlob,
+    name: "azure_blob",
+    looks_like,
+    normalize: normalize_record,
+    synthesized: &[SYNTHESIZED, super::storage::SYNTHESIZED],
+};
 
-impl super::Normalizer for Source {
-    fn kind(&self) -> super::SourceKind {
-        super::SourceKind::AzureBlob
-    }
-
-    fn name(&self) -> &'static str {
-        "azure_blob"
-    }
-
-    fn looks_like(&self, raw: &Map<String, Value>) -> bool {
-        looks_like(raw)
-    }
-
-    fn normalize(&self, raw: Map<String, Value>) -> Result<super::Normalized, super::SourceError> {
-        super::partial_or_invalid(
-            "azure_blob",
-            normalize(raw).map_err(|e| (e.to_string(), None)),
-        )
-    }
-
-    fn synthesized(&self) -> Vec<super::Synthesized> {
-        let mut out = super::contract::with_common(SYNTHESIZED);
-        out.extend_from_slice(super::storage::SYNTHESIZED);
-        out
-    }
+/// [`normalize`] under the one contract.
+fn normalize_record(raw: Map<String, Value>) -> Result<super::Normalized, super::SourceError> {
+    super::partial_or_invalid(
+        "azure_blob",
+        normalize(raw).map_err(|e| (e.to_string(), None)),
+    )
 }
 
 /// The fields this normalizer writes itself (see [`super::contract`]).

@@ -1617,52 +1617,41 @@ fn put(doc: &mut Map<String, Value>, path: &str, value: Value) -> Result<(), Fai
 use super::contract::{self, Domain, Synthesized};
 
 /// This source's normalizer in the [`super::REGISTRY`].
-pub struct Source;
+pub static SOURCE: contract::Source = contract::Source {
+    kind: super::SourceKind::AzureOpenAi,
+    name: "azure_openai",
+    looks_like,
+    normalize: normalize_record,
+    synthesized: &[SYNTHESIZED],
+};
 
-impl super::Normalizer for Source {
-    fn kind(&self) -> super::SourceKind {
-        super::SourceKind::AzureOpenAi
-    }
-
-    fn name(&self) -> &'static str {
-        "azure_openai"
-    }
-
-    fn looks_like(&self, raw: &Map<String, Value>) -> bool {
-        looks_like(raw)
-    }
-
-    fn normalize(&self, raw: Map<String, Value>) -> Result<super::Normalized, super::SourceError> {
-        let frontend = super::frontend_bodies(&raw);
-        let result = match normalize(raw) {
-            Err(NormalizeError::Dropped { category }) => {
-                return Err(super::SourceError::Dropped(format!(
-                    "azure_openai: category {category} is not indexed by the integration"
-                )))
-            }
-            Ok(doc) => Ok(doc),
-            Err(NormalizeError::PipelineFailed {
-                processor,
-                message,
-                partial,
-            }) => Err(pipeline_failed(processor, message, *partial)),
-            Err(e) => Err((e.to_string(), None)),
-        };
-        super::partial_or_invalid("azure_openai", result).map(|n| match n {
-            super::Normalized::Event(mut doc) => {
-                super::add_genai(&mut doc, &frontend);
-                super::Normalized::Event(doc)
-            }
-            super::Normalized::Partial(mut doc, why) => {
-                super::add_genai(&mut doc, &frontend);
-                super::Normalized::Partial(doc, why)
-            }
-        })
-    }
-
-    fn synthesized(&self) -> Vec<super::Synthesized> {
-        contract::with_common(SYNTHESIZED)
-    }
+/// [`normalize`] under the one contract.
+fn normalize_record(raw: Map<String, Value>) -> Result<super::Normalized, super::SourceError> {
+    let frontend = super::frontend_bodies(&raw);
+    let result = match normalize(raw) {
+        Err(NormalizeError::Dropped { category }) => {
+            return Err(super::SourceError::Dropped(format!(
+                "azure_openai: category {category} is not indexed by the integration"
+            )))
+        }
+        Ok(doc) => Ok(doc),
+        Err(NormalizeError::PipelineFailed {
+            processor,
+            message,
+            partial,
+        }) => Err(pipeline_failed(processor, message, *partial)),
+        Err(e) => Err((e.to_string(), None)),
+    };
+    super::partial_or_invalid("azure_openai", result).map(|n| match n {
+        super::Normalized::Event(mut doc) => {
+            super::add_genai(&mut doc, &frontend);
+            super::Normalized::Event(doc)
+        }
+        super::Normalized::Partial(mut doc, why) => {
+            super::add_genai(&mut doc, &frontend);
+            super::Normalized::Partial(doc, why)
+        }
+    })
 }
 
 /// A pipeline failure's message, and the document the vendor indexes anyway.

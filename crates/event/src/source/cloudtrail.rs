@@ -290,36 +290,23 @@ fn bucket_account(raw: &Value, bucket: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-use super::contract::{Domain, Synthesized};
+use super::contract::{self, Domain, Synthesized};
 
 /// This source's normalizer in the [`super::REGISTRY`].
-pub struct Source;
+pub static SOURCE: contract::Source = contract::Source {
+    kind: super::SourceKind::CloudTrail,
+    name: "cloudtrail",
+    looks_like,
+    normalize: normalize_record,
+    synthesized: &[SYNTHESIZED, super::storage::SYNTHESIZED],
+};
 
-impl super::Normalizer for Source {
-    fn kind(&self) -> super::SourceKind {
-        super::SourceKind::CloudTrail
-    }
-
-    fn name(&self) -> &'static str {
-        "cloudtrail"
-    }
-
-    fn looks_like(&self, raw: &Map<String, Value>) -> bool {
-        looks_like(raw)
-    }
-
-    fn normalize(&self, raw: Map<String, Value>) -> Result<super::Normalized, super::SourceError> {
-        super::partial_or_invalid(
-            "cloudtrail",
-            normalize(raw).map_err(|e| (e.to_string(), None)),
-        )
-    }
-
-    fn synthesized(&self) -> Vec<super::Synthesized> {
-        let mut out = super::contract::with_common(SYNTHESIZED);
-        out.extend_from_slice(super::storage::SYNTHESIZED);
-        out
-    }
+/// [`normalize`] under the one contract.
+fn normalize_record(raw: Map<String, Value>) -> Result<super::Normalized, super::SourceError> {
+    super::partial_or_invalid(
+        "cloudtrail",
+        normalize(raw).map_err(|e| (e.to_string(), None)),
+    )
 }
 
 /// The fields this normalizer writes itself (see [`super::contract`]).

@@ -93,11 +93,6 @@ pub const COMMON: &[Synthesized] = &[
     Synthesized::new("error.message", Domain::Any),
 ];
 
-/// [`COMMON`] and a normalizer's own declarations.
-pub fn with_common(own: &[Synthesized]) -> Vec<Synthesized> {
-    COMMON.iter().chain(own).copied().collect()
-}
-
 impl Synthesized {
     pub const fn new(field: &'static str, domain: Domain) -> Synthesized {
         Synthesized { field, domain }
@@ -156,15 +151,51 @@ pub const DETECTIONS_FIELD: &str = "modelward.detections";
 /// Every normalizer, in the order `--source auto` tries them (the first whose
 /// [`Normalizer::looks_like`] holds normalizes the record; none: it is used as it is).
 pub static REGISTRY: &[&dyn Normalizer] = &[
-    &super::s3_access::Source,
-    &super::cloudtrail::Source,
-    &super::azure_blob::Source,
-    &super::gcs_audit::Source,
-    &super::modelward_llm::Source,
-    &super::litellm::Source,
-    &super::aws_bedrock::Source,
-    &super::azure_openai::Source,
+    &super::s3_access::SOURCE,
+    &super::cloudtrail::SOURCE,
+    &super::azure_blob::SOURCE,
+    &super::gcs_audit::SOURCE,
+    &super::modelward_llm::SOURCE,
+    &super::litellm::SOURCE,
+    &super::aws_bedrock::SOURCE,
+    &super::azure_openai::SOURCE,
 ];
+
+/// A normalizer as each source module declares it.
+pub struct Source {
+    pub kind: SourceKind,
+    pub name: &'static str,
+    pub looks_like: fn(&Map<String, Value>) -> bool,
+    pub normalize: fn(Map<String, Value>) -> Result<Normalized, SourceError>,
+    /// The fields it writes itself, beside [`COMMON`].
+    pub synthesized: &'static [&'static [Synthesized]],
+}
+
+impl Normalizer for Source {
+    fn kind(&self) -> SourceKind {
+        self.kind
+    }
+
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn looks_like(&self, raw: &Map<String, Value>) -> bool {
+        (self.looks_like)(raw)
+    }
+
+    fn normalize(&self, raw: Map<String, Value>) -> Result<Normalized, SourceError> {
+        (self.normalize)(raw)
+    }
+
+    fn synthesized(&self) -> Vec<Synthesized> {
+        COMMON
+            .iter()
+            .chain(self.synthesized.iter().flat_map(|s| s.iter()))
+            .copied()
+            .collect()
+    }
+}
 
 /// The normalizer for a record: the one `kind` forces, or the first that recognises it;
 /// None when the record is used as it is.

@@ -419,28 +419,17 @@ pub fn normalize(raw: Map<String, Value>) -> Map<String, Value> {
 use super::contract::{self, Domain, Synthesized};
 
 /// This source's normalizer in the [`super::REGISTRY`].
-pub struct Source;
+pub static SOURCE: contract::Source = contract::Source {
+    kind: super::SourceKind::LiteLlm,
+    name: "litellm",
+    looks_like,
+    normalize: normalize_record,
+    synthesized: &[SYNTHESIZED],
+};
 
-impl super::Normalizer for Source {
-    fn kind(&self) -> super::SourceKind {
-        super::SourceKind::LiteLlm
-    }
-
-    fn name(&self) -> &'static str {
-        "litellm"
-    }
-
-    fn looks_like(&self, raw: &Map<String, Value>) -> bool {
-        looks_like(raw)
-    }
-
-    fn normalize(&self, raw: Map<String, Value>) -> Result<super::Normalized, super::SourceError> {
-        Ok(super::Normalized::Event(normalize(raw)))
-    }
-
-    fn synthesized(&self) -> Vec<super::Synthesized> {
-        contract::with_common(SYNTHESIZED)
-    }
+/// [`normalize`] under the one contract.
+fn normalize_record(raw: Map<String, Value>) -> Result<super::Normalized, super::SourceError> {
+    Ok(super::Normalized::Event(normalize(raw)))
 }
 
 /// The fields this normalizer writes itself (see [`super::contract`]).

@@ -426,36 +426,23 @@ fn request_uri_fields(out: &mut Map<String, Value>, uri: &str) {
     }
 }
 
-use super::contract::{Domain, Synthesized};
+use super::contract::{self, Domain, Synthesized};
 
 /// This source's normalizer in the [`super::REGISTRY`].
-pub struct Source;
+pub static SOURCE: contract::Source = contract::Source {
+    kind: super::SourceKind::S3Access,
+    name: "s3_access",
+    looks_like,
+    normalize: normalize_record,
+    synthesized: &[SYNTHESIZED, super::storage::SYNTHESIZED],
+};
 
-impl super::Normalizer for Source {
-    fn kind(&self) -> super::SourceKind {
-        super::SourceKind::S3Access
-    }
-
-    fn name(&self) -> &'static str {
-        "s3_access"
-    }
-
-    fn looks_like(&self, raw: &Map<String, Value>) -> bool {
-        looks_like(raw)
-    }
-
-    fn normalize(&self, raw: Map<String, Value>) -> Result<super::Normalized, super::SourceError> {
-        super::partial_or_invalid(
-            "s3_access",
-            normalize(raw).map_err(|e| (e.to_string(), None)),
-        )
-    }
-
-    fn synthesized(&self) -> Vec<super::Synthesized> {
-        let mut out = super::contract::with_common(SYNTHESIZED);
-        out.extend_from_slice(super::storage::SYNTHESIZED);
-        out
-    }
+/// [`normalize`] under the one contract.
+fn normalize_record(raw: Map<String, Value>) -> Result<super::Normalized, super::SourceError> {
+    super::partial_or_invalid(
+        "s3_access",
+        normalize(raw).map_err(|e| (e.to_string(), None)),
+    )
 }
 
 /// The fields this normalizer writes itself (see [`super::contract`]).

@@ -14,7 +14,8 @@ pub struct Settings {
     /// built-in list.
     pub user_agent_lists: Vec<PathBuf>,
     /// Entities of the sensitive-data detector (`credit_card`, `iban`, `us_ssn`, `email`,
-    /// `phone`, `date_of_birth`, `us_passport`, `uk_nino`); None: the default set.
+    /// `phone`, `date_of_birth`, `us_passport`, `uk_nino`, `contact_details`); None: the
+    /// default set, every entity but lone `email` and `phone`.
     pub sensitive_data_entities: Option<Vec<String>>,
     /// Phishing feeds: OpenPhish (URL per line), PhishTank JSON/CSV, URLhaus CSV, or domain
     /// lists (one per line, `#` comments), recognised per file. Without any, the phishing

@@ -1,11 +1,21 @@
 //! ## What it detects
 //! Personal data in what a model answered (the completion, never the prompt): payment card
 //! numbers, IBANs, US Social Security numbers, dates of birth and US passport numbers next to
-//! their label, UK National Insurance numbers, and, when turned on, email addresses and phone
+//! their label, UK National Insurance numbers, a person's contact details (a name beside an
+//! email address or phone number), and, when turned on, lone email addresses and phone
 //! numbers. Every candidate is validated before it counts: cards by issuer prefix, length
 //! and the Luhn check; IBANs by the country's length and the ISO 7064 mod-97 check; SSNs by
 //! the Social Security Administration's rules; National Insurance numbers by HMRC's prefix
 //! rules; dates by the calendar. One finding per kind of data, with masked examples.
+//!
+//! A name, for contact details, is found within 160 bytes of the address or number (not
+//! across a blank line): two or three capitalized words in a row ("Jane Doe", "María José
+//! García-López"; an initial or a particle such as "van" may stand between them), a title
+//! and a capitalized word ("Dr. Okafor"), or, beside an email address, a capitalized word its
+//! local part is made of ("Priya" for priya@...). Words of teams, roles and organisations
+//! ("Acme Support", "Customer Service", "Sales Team"), of contact lines ("Email", "Call")
+//! and of dates are not names. The finding shows the name's initials and the masked value
+//! (`J*** D*** <j***@acme-corp.com>`).
 //!
 //! ## Why it matters
 //! A model that repeats personal data from its training set, its retrieval sources (RAG over
@@ -28,10 +38,13 @@
 //! `.test`, `.invalid`, ...) and image names such as `logo@2x.png` are not flagged; nor are
 //! fictional (555-01xx) and toll-free North American numbers, or Ofcom's drama ranges.
 //! Order numbers and ids that pass the Luhn check by chance (about one in ten) and start with
-//! a card prefix can be flagged. Emails and phone numbers are off by default because answers
-//! legitimately contain them (support addresses, business numbers); turn them on with the
-//! entity list (`credit_card`, `iban`, `us_ssn`, `email`, `phone`, `date_of_birth`,
-//! `us_passport`, `uk_nino`). IPv4 addresses, bare digit runs, lowercase IBANs, SSNs without
+//! a card prefix can be flagged. Lone emails and phone numbers are off by default because
+//! answers legitimately contain them (support addresses, business numbers); turn them on with
+//! the entity list (`credit_card`, `iban`, `us_ssn`, `email`, `phone`, `date_of_birth`,
+//! `us_passport`, `uk_nino`, `contact_details`). Contact details are on: a business contact
+//! ("Jane Doe, Head of Sales, jane.doe@...") is a person's data too, and is reported; an
+//! organisation whose name reads like a person's ("Acme Widgets, info@...") can be, and a
+//! name written in lowercase or in capitals is not seen. IPv4 addresses, bare digit runs, lowercase IBANs, SSNs without
 //! dashes and unlabelled dates or passport numbers are not looked for.
 //!
 //! ## Response
@@ -71,8 +84,11 @@ pub const CODE: Code = Code {
     doc: include_str!("sensitive_data.rs"),
 };
 
+/// How many entities the detector knows.
+const ENTITIES: usize = 9;
+
 /// Every entity name the detector knows, in the order of its findings.
-pub const ENTITY_NAMES: [&str; 8] = [
+pub const ENTITY_NAMES: [&str; ENTITIES] = [
     "credit_card",
     "iban",
     "us_ssn",
@@ -81,6 +97,7 @@ pub const ENTITY_NAMES: [&str; 8] = [
     "date_of_birth",
     "us_passport",
     "uk_nino",
+    "contact_details",
 ];
 
 /// Masked examples kept per entity.
@@ -96,9 +113,10 @@ enum Entity {
     DateOfBirth,
     UsPassport,
     UkNino,
+    ContactDetails,
 }
 
-const ALL: [Entity; 8] = [
+const ALL: [Entity; ENTITIES] = [
     Entity::CreditCard,
     Entity::Iban,
     Entity::UsSsn,
@@ -107,6 +125,7 @@ const ALL: [Entity; 8] = [
     Entity::DateOfBirth,
     Entity::UsPassport,
     Entity::UkNino,
+    Entity::ContactDetails,
 ];
 
 impl Entity {
@@ -129,10 +148,14 @@ impl Entity {
             Entity::DateOfBirth => "date of birth",
             Entity::UsPassport => "US passport number",
             Entity::UkNino => "UK National Insurance number",
+            Entity::ContactDetails => {
+                "person's contact details (a name with an email address or phone number)"
+            }
         }
     }
 
-    /// Emails and phone numbers are opt-in: answers legitimately contain them.
+    /// Emails and phone numbers alone are opt-in: answers legitimately contain them. With a
+    /// person's name beside them they are that person's contact details, on by default.
     fn default_on(self) -> bool {
         !matches!(self, Entity::Email | Entity::Phone)
     }
@@ -168,7 +191,7 @@ const MONTHS: &str = "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?
 
 /// Personal data in completions; see the module documentation.
 pub struct SensitiveData {
-    enabled: [bool; 8],
+    enabled: [bool; ENTITIES],
     /// Digit groups separated by single spaces or dashes (card candidates).
     digit_runs: Regex,
     iban_start: Regex,
@@ -193,7 +216,7 @@ impl SensitiveData {
     /// The detector for these entities (`None`: every entity but `email` and `phone`).
     /// An empty list turns every entity off. Unknown names are an error.
     pub fn new(entities: Option<&[String]>) -> Result<SensitiveData, String> {
-        let mut enabled = [false; 8];
+        let mut enabled = [false; ENTITIES];
         match entities {
             None => {
                 for e in ALL {
@@ -272,21 +295,58 @@ impl SensitiveData {
     /// passport label may occur (from the shared keyword pass).
     fn scan(&self, text: &str, labels: bool, hits: &mut Hits) {
         let b = text.as_bytes();
-        if self.on(Entity::Email) && memchr(b'@', b).is_some() {
-            self.emails(text, hits);
+        let mut contacts = Contacts::default();
+        let wants = |e: Entity| self.on(e) || self.on(Entity::ContactDetails);
+        if wants(Entity::Email) && memchr(b'@', b).is_some() {
+            self.emails(text, hits, &mut contacts);
         }
         if labels && (self.on(Entity::DateOfBirth) || self.on(Entity::UsPassport)) {
             self.labelled(text, hits);
         }
-        if self.on(Entity::Phone) && memchr(b'+', b).is_some() {
-            self.e164(b, hits);
+        if wants(Entity::Phone) && memchr(b'+', b).is_some() {
+            self.e164(b, hits, &mut contacts);
         }
         // Everything else is a shape of digit runs; one pass over them says which shapes
         // the text holds, and only their patterns run.
         let shapes = DigitShapes::of(b);
-        if shapes.none() {
-            return;
+        if !shapes.none() {
+            self.digit_shapes(text, &shapes, hits, &mut contacts);
         }
+        if !contacts.0.is_empty() {
+            contact_details(text, &contacts, hits);
+        }
+    }
+
+    /// Reports a lone email address or phone number when its entity is on, and keeps it
+    /// for the contact details when those are.
+    fn contact(
+        &self,
+        e: Entity,
+        span: (usize, usize),
+        masked: String,
+        hits: &mut Hits,
+        contacts: &mut Contacts,
+    ) {
+        if self.on(Entity::ContactDetails) {
+            contacts.0.push(Contact {
+                start: span.0,
+                end: span.1,
+                email: e == Entity::Email,
+                masked: masked.clone(),
+            });
+        }
+        if self.on(e) {
+            hits.add(e, || masked);
+        }
+    }
+
+    fn digit_shapes(
+        &self,
+        text: &str,
+        shapes: &DigitShapes,
+        hits: &mut Hits,
+        contacts: &mut Contacts,
+    ) {
         let ibans = match shapes.iban && (self.on(Entity::CreditCard) || self.on(Entity::Iban)) {
             // IBANs first: the digits of an IBAN are not a card number.
             true => self.ibans(text, hits),
@@ -298,8 +358,8 @@ impl SensitiveData {
         if shapes.ssn && self.on(Entity::UsSsn) {
             self.ssns(text, hits);
         }
-        if shapes.nanp && self.on(Entity::Phone) {
-            self.nanp(text, hits);
+        if shapes.nanp && (self.on(Entity::Phone) || self.on(Entity::ContactDetails)) {
+            self.nanp(text, hits, contacts);
         }
         if shapes.nino && self.on(Entity::UkNino) {
             self.ninos(text, hits);
@@ -408,7 +468,7 @@ impl SensitiveData {
         }
     }
 
-    fn emails(&self, text: &str, hits: &mut Hits) {
+    fn emails(&self, text: &str, hits: &mut Hits, contacts: &mut Contacts) {
         let b = text.as_bytes();
         for m in self.email.find_iter(text) {
             if b.get(m.end())
@@ -427,22 +487,22 @@ impl SensitiveData {
             {
                 continue;
             }
-            hits.add(Entity::Email, || {
-                format!("{}***@{domain}", local.get(..1).unwrap_or(""))
-            });
+            let masked = format!("{}***@{domain}", local.get(..1).unwrap_or(""));
+            self.contact(Entity::Email, (m.start(), m.end()), masked, hits, contacts);
         }
     }
 
-    fn e164(&self, b: &[u8], hits: &mut Hits) {
+    fn e164(&self, b: &[u8], hits: &mut Hits, contacts: &mut Contacts) {
         for i in memchr_iter(b'+', b) {
-            if let Some((_, last4)) = e164_at(b, i) {
-                hits.add(Entity::Phone, || format!("***-{}", digit_str(&last4)));
+            if let Some((end, last4)) = e164_at(b, i) {
+                let masked = format!("***-{}", digit_str(&last4));
+                self.contact(Entity::Phone, (i, end), masked, hits, contacts);
             }
         }
     }
 
     /// North American numbers not inside an E.164 number.
-    fn nanp(&self, text: &str, hits: &mut Hits) {
+    fn nanp(&self, text: &str, hits: &mut Hits, contacts: &mut Contacts) {
         let b = text.as_bytes();
         for m in self.nanp.find_iter(text) {
             let s = m.start();
@@ -471,7 +531,8 @@ impl SensitiveData {
                 }
             }
             if n == 10 && nanp_valid(&d) {
-                hits.add(Entity::Phone, || format!("***-{}", digit_str(&d[6..])));
+                let masked = format!("***-{}", digit_str(&d[6..]));
+                self.contact(Entity::Phone, (s, m.end()), masked, hits, contacts);
             }
         }
     }
@@ -677,11 +738,198 @@ impl DigitShapes {
     }
 }
 
+/// An email address or phone number found in one text, kept to look for a name beside it.
+struct Contact {
+    start: usize,
+    end: usize,
+    email: bool,
+    masked: String,
+}
+
+#[derive(Default)]
+struct Contacts(Vec<Contact>);
+
+/// Bytes on each side of an email address or phone number where a name is looked for
+/// (a sentence, or a contact card's lines); a blank line ends the search.
+const NAME_REACH: usize = 160;
+
+/// Capitalized words that are not names, separated by spaces: what starts a sentence or a
+/// contact line, months and days, and the words of teams, roles and organisations ("Acme
+/// Support", "Customer Service").
+const NOT_NAMES: &str = "\
+    a about account accounts address admin administrator admissions agent all also an and \
+    any april as assistant association at attention attn august avenue bank best billing \
+    booking bookings building by call care cell center centre chat cheers city clinic co \
+    college community company compliance contact coordinator corp corporation county \
+    customer customers dear december delivery department dept desk director e-mail east \
+    email emergency engineering enquiries example fax february feedback finance floor for \
+    foundation free friday from front general global group head headquarters hello help \
+    helpdesk hi hospital hotel hotline hr human if in inc info information inquiries \
+    international it january july june junior labs lead legal library line live llc ltd mail \
+    mailing main management manager march marketing may media mobile monday my name national \
+    new newsletter no north note november number october of office officer on online \
+    operations or order orders our partner partners phone please police position press \
+    privacy program project public questions re reach reception regards registrar relations \
+    representative reservations resources returns road role sales saturday school security \
+    send senior september service services shipping shop sincerely site software solutions \
+    source south specialist state store street subject suite sunday support systems team \
+    tech technical technologies technology tel telephone text thank thanks that the these \
+    this those thursday title to toll tuesday university us via we web website wednesday \
+    west with write yes you your";
+
+/// Lowercase words that join the parts of a name ("Ludwig van Beethoven").
+const NAME_PARTICLES: &[&str] = &[
+    "al", "bin", "da", "das", "de", "del", "della", "den", "der", "di", "dos", "du", "ibn", "la",
+    "le", "ter", "van", "von",
+];
+
+const TITLES: &[&str] = &["mr", "mrs", "ms", "miss", "mx", "dr", "prof"];
+
+/// A word of a name: a capital, then lowercase letters (Unicode), maybe joined by a hyphen
+/// or an apostrophe to another such part ("García-López", "O'Brien", "McKay").
+fn name_word(w: &str) -> bool {
+    let parts = w.split(['-', '\'', '\u{2019}']);
+    let mut n = 0;
+    for part in parts {
+        n += 1;
+        let part = part
+            .strip_prefix("Mc")
+            .or_else(|| {
+                part.strip_prefix("Mac")
+                    .filter(|p| p.starts_with(char::is_uppercase))
+            })
+            .unwrap_or(part);
+        let mut chars = part.chars();
+        let first_upper = chars.next().is_some_and(char::is_uppercase);
+        let rest: Vec<char> = chars.collect();
+        // "O'Brien": a lone capital before the apostrophe.
+        let lone_capital = rest.is_empty() && first_upper && n == 1 && w.len() > part.len() + 1;
+        if !(first_upper
+            && (lone_capital || (!rest.is_empty() && rest.iter().all(|c| c.is_lowercase()))))
+        {
+            return false;
+        }
+    }
+    n > 0
+        && !NOT_NAMES
+            .split_ascii_whitespace()
+            .any(|s| w.eq_ignore_ascii_case(s))
+}
+
+/// A name near the contact at `c` in `text`: two or three name words in a row (an initial
+/// and particles may stand between them), a title and a name word ("Dr. Okafor"), or, for
+/// an email address, a name word its local part is made of ("Priya" for priya@...).
+fn name_near<'t>(text: &'t str, c: &Contact) -> Option<Vec<&'t str>> {
+    let mut start = c.start.saturating_sub(NAME_REACH);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    let mut end = (c.end + NAME_REACH).min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = text.get(start..c.start)?;
+    let before = before.rfind("\n\n").map_or(before, |i| &before[i + 2..]);
+    let after = text.get(c.end..end)?;
+    let after = after.find("\n\n").map_or(after, |i| &after[..i]);
+    let local: Vec<String> = match c.email {
+        true => text
+            .get(c.start..c.end)
+            .and_then(|e| e.split('@').next())
+            .map(|l| {
+                l.split(|ch: char| !ch.is_ascii_alphabetic())
+                    .filter(|p| p.len() >= 3)
+                    .map(str::to_ascii_lowercase)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        false => Vec::new(),
+    };
+    [before, after]
+        .into_iter()
+        .find_map(|part| name_in(part, &local))
+}
+
+fn name_in<'t>(part: &'t str, local: &[String]) -> Option<Vec<&'t str>> {
+    let mut run: Vec<&str> = Vec::new();
+    let mut title: Option<&str> = None;
+    let mut single: Option<Vec<&str>> = None;
+    for raw in part.split(|c: char| c.is_whitespace() || c == '<' || c == '>') {
+        let word = raw.trim_start_matches(['(', '"', '\'', '[']);
+        let word_end = word.trim_end_matches(|c: char| ",;:.!?)\"'][".contains(c));
+        let ends = word_end.len() != word.len() && !(word_end.len() == 1 && word.ends_with('.'));
+        let is_initial =
+            word.len() == 2 && word.ends_with('.') && word.starts_with(char::is_uppercase);
+        if TITLES.iter().any(|t| word_end.eq_ignore_ascii_case(t)) {
+            if run.len() >= 2 {
+                return Some(run);
+            }
+            run.clear();
+            // "Dr." keeps its dot.
+            let dotted = word.get(..word_end.len() + 1).filter(|w| w.ends_with('.'));
+            title = Some(dotted.unwrap_or(word_end));
+            continue;
+        }
+        if name_word(word_end) {
+            if let Some(t) = title.take() {
+                return Some(vec![t, word_end]);
+            }
+            run.push(word_end);
+            if single.is_none() && local.iter().any(|l| word_end.eq_ignore_ascii_case(l)) {
+                single = Some(vec![word_end]);
+            }
+        } else if !run.is_empty() && (is_initial || NAME_PARTICLES.contains(&word_end)) {
+            continue;
+        } else {
+            if run.len() >= 2 {
+                return Some(run);
+            }
+            run.clear();
+            title = None;
+            continue;
+        }
+        title = None;
+        if ends || run.len() == 3 {
+            if run.len() >= 2 {
+                return Some(run);
+            }
+            run.clear();
+        }
+    }
+    if run.len() >= 2 {
+        return Some(run);
+    }
+    single
+}
+
+/// Reports each contact with a name beside it: initials of the name and the masked value.
+fn contact_details(text: &str, contacts: &Contacts, hits: &mut Hits) {
+    for c in &contacts.0 {
+        if let Some(name) = name_near(text, c) {
+            hits.add(Entity::ContactDetails, || {
+                let masked: Vec<String> = name
+                    .iter()
+                    .map(|w| {
+                        match TITLES
+                            .iter()
+                            .any(|t| w.trim_end_matches('.').eq_ignore_ascii_case(t))
+                        {
+                            true => w.to_string(),
+                            false => format!("{}***", w.chars().next().unwrap_or('*')),
+                        }
+                    })
+                    .collect();
+                format!("{} <{}>", masked.join(" "), c.masked)
+            });
+        }
+    }
+}
+
 /// What one event's completions hold: counts and masked examples per entity.
 #[derive(Default)]
 struct Hits {
-    count: [usize; 8],
-    examples: [Vec<String>; 8],
+    count: [usize; ENTITIES],
+    examples: [Vec<String>; ENTITIES],
 }
 
 impl Hits {
@@ -1232,14 +1480,15 @@ mod tests {
                 "us_ssn",
                 "date_of_birth",
                 "us_passport",
-                "uk_nino"
+                "uk_nino",
+                "contact_details"
             ]
         );
         let err = SensitiveData::new(Some(&["ssn".to_string()])).unwrap_err();
         assert!(err.contains("\"ssn\"") && err.contains("us_ssn"), "{err}");
         let only = SensitiveData::new(Some(&["email".to_string()])).unwrap();
         assert_eq!(only.entities().collect::<Vec<_>>(), ["email"]);
-        // Default set: no email or phone findings.
+        // Default set: no email or phone findings without a name.
         assert!(run(&d, "Mail jane.doe@acme-health.com or call (415) 555-2671.").is_empty());
         // Prompts are not scanned.
         let text = LlmText {
@@ -1614,6 +1863,67 @@ mod tests {
             assert!(!d.nanp.is_match(text) || s.nanp, "{text}");
             assert!(!d.nino.is_match(text) || s.nino, "{text}");
         }
+    }
+
+    #[test]
+    fn a_persons_contact_details_are_reported_by_default() {
+        let d = SensitiveData::new(None).unwrap();
+        // A name with an email address, with a phone number, in a contact card.
+        assert_eq!(
+            found(
+                &d,
+                "You can reach Jane Doe at jane.doe@acme-corp.com about the invoice."
+            ),
+            one("contact_details", 1, &["J*** D*** <j***@acme-corp.com>"])
+        );
+        assert_eq!(
+            found(
+                &d,
+                "Customer: Dr. Okafor, mobile +44 7700 912 345, asked for a refund."
+            ),
+            one("contact_details", 1, &["Dr. O*** <***-2345>"])
+        );
+        assert_eq!(
+            found(
+                &d,
+                "Account owner\nMaría José García-López\nHead of Finance\n(415) 867-2671\nmaria.garcia@contoso.io"
+            ),
+            one(
+                "contact_details",
+                2,
+                &["M*** J*** G*** <m***@contoso.io>", "M*** J*** G*** <***-2671>"]
+            )
+        );
+        // A first name the address is made of.
+        assert_eq!(
+            found(
+                &d,
+                "Write to Priya at priya@fabrikam.dev, she handles onboarding."
+            ),
+            one("contact_details", 1, &["P*** <p***@fabrikam.dev>"])
+        );
+        // Lone addresses and numbers stay opt-in, as do those of a team or a company.
+        for text in [
+            "Send the logs to ops-alerts@contoso.io and we will look.",
+            "Call us on +44 7700 912 345 between nine and five.",
+            "Contact Acme Support at support@acme-corp.com or call Customer Service at (415) 867-2671.",
+            "Email our Sales Team at sales@contoso.io.",
+            "Write to Sales at sales@contoso.io.",
+            "The Python Software Foundation takes reports at security@python.org.",
+        ] {
+            assert_eq!(found(&d, text), vec![], "{text}");
+        }
+        // With emails turned on, the lone address is an email; the contact entity can be
+        // turned off like any other.
+        let emails = SensitiveData::new(Some(&["email".to_string()])).unwrap();
+        assert_eq!(
+            found(&emails, "You can reach Jane Doe at jane.doe@acme-corp.com."),
+            one("email", 1, &["j***@acme-corp.com"])
+        );
+        assert!(SensitiveData::new(None)
+            .unwrap()
+            .entities()
+            .any(|e| e == "contact_details"));
     }
 
     #[test]

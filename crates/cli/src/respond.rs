@@ -97,7 +97,7 @@ impl Setup {
                 CommandExecutor::new(c.clone()).with_context(|| format!("command `{}`", c.name))?,
             ));
         }
-        Ok(Runner::new(executors, dry_run, actor))
+        Ok(Runner::new(executors, dry_run, actor).with_budget(self.respond.budget))
     }
 }
 

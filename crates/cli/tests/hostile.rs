@@ -1112,3 +1112,115 @@ fn a_damaged_database_is_refused_and_the_alerts_still_go_out() {
         );
     }
 }
+
+/// A webhook receiver that accepts connections and never answers held each action for all
+/// its retries (up to ten, waits up to 30 s each): one incident's actions stretched a run to
+/// tens of minutes. Now a run of actions has a budget (`[respond] action_budget`) and a
+/// circuit breaker per executor; what was not attempted is said, and the next run tries it.
+#[test]
+fn a_hanging_webhook_cannot_stretch_a_run() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use modelward_corpus::sim::{simulate, Profile, SimSpec};
+
+    let dir = Dir::new("hostile-webhook");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let seen = connections.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            seen.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    let spec = SimSpec {
+        seed: 11,
+        span_ms: 2 * 86_400_000,
+        profiles: vec![Profile::ChatUsers, Profile::LogitSweepFast],
+        ..SimSpec::default()
+    };
+    let (mut log, mut labels) = (Vec::new(), Vec::new());
+    simulate(&spec, &mut log, &mut labels).unwrap();
+    let logs = dir.write("sim.ndjson", log);
+    let config = dir.write(
+        "modelward.toml",
+        format!(
+            "[respond]\nenforcement = false\naction_budget = \"3s\"\ncircuit_breaker = 2\n[[respond.webhooks]]\nname = \"soar\"\nurl = \"http://127.0.0.1:{port}/hook\"\nsecret = \"s3cret-for-tests\"\ntimeout_ms = 700\nretries = 10\nbackoff_ms = 500\n"
+        ),
+    );
+    let db = dir.path("incidents.db");
+    let started = Instant::now();
+    let out = run(&[
+        &"hunt",
+        &"--format",
+        &"ndjson",
+        &"-o",
+        &dir.path("alerts.ndjson"),
+        &"--config",
+        &config,
+        &"--incidents",
+        &db,
+        &logs,
+    ]);
+    let took = started.elapsed();
+    let err = stderr(&out);
+    assert!(matches!(out.status.code(), Some(1 | 2)), "{}", ended(&out));
+    assert!(took < Duration::from_secs(40), "took {took:?}:\n{err}");
+    assert!(connections.load(Ordering::SeqCst) > 0, "{err}");
+    let log = run(&[&"incident", &"audit", &"--db", &db]);
+    let audit = stdout(&log);
+    let failed: Vec<&str> = audit
+        .lines()
+        .filter(|l| l.contains("\"webhook:soar\"") && l.contains("\"failed\""))
+        .collect();
+    assert!(!failed.is_empty(), "{audit}");
+    assert!(
+        failed
+            .iter()
+            .any(|l| l.contains("not attempted") || l.contains("budget for actions")),
+        "{audit}"
+    );
+    // The next run tries again.
+    let before = connections.load(Ordering::SeqCst);
+    let ids = run(&[
+        &"incident",
+        &"list",
+        &"--all",
+        &"--format",
+        &"json",
+        &"--db",
+        &db,
+    ]);
+    let id = stdout(&ids)
+        .lines()
+        .find_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).ok()?;
+            v["id"].as_str().map(str::to_string)
+        })
+        .unwrap();
+    let started = Instant::now();
+    let out = run(&[
+        &"incident",
+        &"act",
+        &id,
+        &"--by",
+        &"alice",
+        &"--config",
+        &config,
+        &"--db",
+        &db,
+    ]);
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        connections.load(Ordering::SeqCst) > before,
+        "{}",
+        stderr(&out)
+    );
+}

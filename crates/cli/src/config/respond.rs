@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{anyhow, bail, Result};
 use modelward_behavior::Span;
 use modelward_respond::action::command::CommandConfig;
+use modelward_respond::action::run::{self, Budget};
 use modelward_respond::action::webhook::WebhookConfig;
 use modelward_respond::analyze::settings::networks;
 use modelward_respond::analyze::RespondSettings;
@@ -39,6 +40,11 @@ pub struct RespondOptions {
     pub allow_commands: Option<bool>,
     pub webhooks: Option<Vec<WebhookConfig>>,
     pub commands: Option<Vec<CommandConfig>>,
+    /// How long one run may spend carrying out actions (`"2m"`).
+    pub action_budget: Option<Span>,
+    /// Failures in a row after which an executor's other actions of the run wait for the
+    /// next run.
+    pub circuit_breaker: Option<u32>,
 }
 
 /// `[respond]` resolved.
@@ -51,6 +57,8 @@ pub struct Respond {
     /// As written: a secret may still be `env:NAME` ([`Respond::webhooks`] reads it).
     webhooks: Vec<WebhookConfig>,
     pub commands: Vec<CommandConfig>,
+    /// What one run of actions may cost.
+    pub budget: Budget,
 }
 
 impl Respond {
@@ -116,6 +124,16 @@ impl RespondOptions {
             enforcement: self.enforcement.unwrap_or(true),
             webhooks,
             commands,
+            budget: Budget {
+                total: self.action_budget.map_or(run::DEFAULT_TOTAL, |s| {
+                    std::time::Duration::from_millis(u64::try_from(s.0).unwrap_or(0))
+                }),
+                failures_in_a_row: match self.circuit_breaker {
+                    Some(0) => bail!("[respond] circuit_breaker must be 1 or more"),
+                    Some(n) => n,
+                    None => run::DEFAULT_FAILURES_IN_A_ROW,
+                },
+            },
         })
     }
 }

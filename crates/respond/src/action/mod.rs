@@ -289,4 +289,7 @@ pub trait Executor {
     fn handles(&self, action: &PlannedAction) -> bool;
     /// Carries it out. Called at most once per idempotency key that succeeded.
     fn execute(&mut self, action: &PlannedAction) -> Result<Executed, ExecError>;
+    /// When the run's budget for actions ends: an executor that retries or waits does not
+    /// start a wait that ends past it (see [`run::Budget`]).
+    fn set_deadline(&mut self, _deadline: std::time::Instant) {}
 }

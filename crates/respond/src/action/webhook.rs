@@ -31,13 +31,14 @@
 //! `backoff_ms`, then twice that, and so on up to [`MAX_BACKOFF`] (or the `Retry-After` seconds
 //! of the answer, up to the same cap). Each attempt is signed anew with its own timestamp; the
 //! body and the idempotency key stay the same. Any other status fails at once. Redirects are
-//! not followed.
+//! not followed. No wait starts that would end past the run's budget for actions
+//! ([`super::run::Budget`]): the action fails there, to be tried again on the next run.
 //!
 //! The secret is never printed: not by `Debug`, not in errors. Neither are the URL's path and
 //! query (chat webhooks carry a token there) nor the values of the extra headers.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
 use modelward_http::{redact_url, status_text};
@@ -178,6 +179,8 @@ pub struct WebhookExecutor {
     config: WebhookConfig,
     agent: ureq::Agent,
     clock: Box<dyn Clock>,
+    /// When the run's budget for actions ends.
+    deadline: Option<Instant>,
 }
 
 impl fmt::Debug for WebhookExecutor {
@@ -197,6 +200,7 @@ impl WebhookExecutor {
             config,
             agent,
             clock: Box::new(SystemClock),
+            deadline: None,
         })
     }
 
@@ -279,6 +283,10 @@ impl Executor for WebhookExecutor {
         document::handles_kind(&self.config.actions, action)
     }
 
+    fn set_deadline(&mut self, deadline: Instant) {
+        self.deadline = Some(deadline);
+    }
+
     fn execute(&mut self, action: &PlannedAction) -> Result<Executed, ExecError> {
         let document = Document::new(action, self.clock.now());
         let body = document
@@ -305,8 +313,14 @@ impl Executor for WebhookExecutor {
                             self.scrub(format!("{why} (gave up after {})", count(attempts))),
                         ));
                     }
-                    self.clock
-                        .sleep(retry_after.unwrap_or(backoff).min(MAX_BACKOFF));
+                    let wait = retry_after.unwrap_or(backoff).min(MAX_BACKOFF);
+                    if self.deadline.is_some_and(|d| Instant::now() + wait >= d) {
+                        return Err(ExecError::Failed(self.scrub(format!(
+                            "{why} (gave up after {}: this run's budget for actions ends before the next; tried again on the next run)",
+                            count(attempts)
+                        ))));
+                    }
+                    self.clock.sleep(wait);
                     backoff = backoff.saturating_mul(2).min(MAX_BACKOFF);
                 }
             }

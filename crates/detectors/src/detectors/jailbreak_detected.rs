@@ -8,10 +8,12 @@
 //! Where no shield looked at the prompt (no jailbreak verdict and no guardrail in the log),
 //! modelward's own heuristic (`jailbreak_score`) scores each prompt message for instruction
 //! override, persona jailbreaks (DAN and its kin), system-prompt extraction, encoded payloads
-//! (base64, hex, rot13, leetspeak) and obfuscation, and reports the prompt when the score
-//! reaches the threshold (default 5, `[detectors] jailbreak_threshold`), with the signals
-//! that scored. Measured at 5: 63.6% of 801 public attack prompts, 0.098% of 61,291 real
-//! user prompts (see docs/detectors.md).
+//! (base64, hex, rot13, leetspeak) and obfuscation, and its trained classifier
+//! (`jailbreak_model`, hashed n-grams and a logistic regression) reads each one too; the
+//! prompt is reported when the score reaches the threshold (default 5, `[detectors]
+//! jailbreak_threshold`) or the classifier's probability its own (0.2007), with the signals
+//! that scored and the probability. On held-out public attack prompts the two together
+//! detect 93.3% at 0.48% false positives on real user prompts (see docs/detectors.md).
 //!
 //! ## Why it matters
 //! Someone is trying to make the model ignore its instructions to reach data or functions it
@@ -24,7 +26,8 @@
 //! ## False positives
 //! Security testing of the application; users quoting jailbreak prompts in a discussion
 //! (the shield's own false positives). For the heuristic: prompt templates that open with
-//! "ignore all previous instructions" as a preamble, and role-play set-ups.
+//! "ignore all previous instructions" as a preamble, and role-play set-ups; for the
+//! classifier, also requests to write a system prompt and questions about jailbreaks.
 //!
 //! ## Response
 //! Look at who sent it (key, user, address) and how often; repeated attempts from one

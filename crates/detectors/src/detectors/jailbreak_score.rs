@@ -55,6 +55,9 @@
 //!   DAN-style or system-prompt extraction prompts that people did send.
 //!
 //! The rules and weights were written with these corpora in view; there is no held-out set.
+//! [`JailbreakScorer::score`] also runs the trained classifier (`jailbreak_model`), which
+//! has one: its reading is in [`JailbreakScore::model`], and [`JailbreakScore::is_jailbreak`]
+//! is true when either reaches its threshold.
 //!
 //! ## How it reads a text
 //!

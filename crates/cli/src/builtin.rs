@@ -37,3 +37,34 @@ pub const SIGMA_RULES: &[(&str, &str)] = &[
         include_str!("../../../rules/sigma/storage_cross_account_copy.yml"),
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::ESQL_RULES;
+    use crate::args::RuleSource;
+    use crate::ruleset::RuleSet;
+
+    /// Issue 14, item 8: every built-in rule, detector and analyzer maps to MITRE ATLAS or
+    /// ATT&CK, and every tactic and technique it names has its id and MITRE's name (checked
+    /// against `modelward_rule::mitre`, itself checked against ATLAS 5.6.0 and ATT&CK).
+    #[test]
+    fn every_built_in_rule_detector_and_analyzer_has_full_and_true_mitre_mappings() {
+        let set = RuleSet::load(&RuleSource {
+            rules: Vec::new(),
+            no_builtin: false,
+            pipelines: Vec::new(),
+        });
+        let metas = set.metas();
+        let builtins =
+            ESQL_RULES.len() + modelward_detectors::CODES.len() + modelward_behavior::CODES.len();
+        assert!(metas.len() > builtins, "{} rules", metas.len());
+        let mut problems = Vec::new();
+        for m in &metas {
+            if m.threat.is_empty() {
+                problems.push(format!("{} ({}): no MITRE mapping", m.id, m.name));
+            }
+            problems.extend(modelward_rule::mitre::problems(m));
+        }
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+}

@@ -29,7 +29,7 @@ mod punycode;
 mod settings;
 mod text;
 
-pub use detector::{inspect_alone, Code, Detector, Detectors, Finding, CODES, FAMILY};
+pub use detector::{alert_name, inspect_alone, Code, Detector, Detectors, Finding, CODES, FAMILY};
 pub use detectors::credential_theft::{
     AllowTarget, Allowlist, CredentialRule, CredentialTheft, Masked,
 };

@@ -30,8 +30,18 @@ pub fn finding_alert(
         excluded.alert(x);
         return None;
     }
+    // A name that says who judged is the judge's (a Bedrock guardrail's or modelward's own
+    // verdict is not "detected by Azure AI Content Safety Prompt Shields").
+    let meta = match modelward_detectors::alert_name(&finding) {
+        Some(name) => {
+            let mut renamed = (**meta).clone();
+            renamed.name = name;
+            std::sync::Arc::new(renamed)
+        }
+        None => meta.clone(),
+    };
     let mut alert = Alert::new(
-        meta.clone(),
+        meta,
         ts.unwrap_or(clock),
         stable_id(&[finding.code, &document_id(event), role]),
     );

@@ -254,7 +254,8 @@ pub fn parse_toml_rule_within(
         risk_score,
     );
     meta.description = rule.description.trim().to_string();
-    meta.threat = rule.threat;
+    // MITRE's current names for the ids it knows (Elastic's rules may carry older ones).
+    meta.threat = modelward_rule::mitre::canonical(rule.threat);
     meta.tags = rule.tags;
     meta.references = rule.references;
     meta.false_positives = rule.false_positives;

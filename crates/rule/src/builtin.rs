@@ -29,23 +29,6 @@ pub const DOC_HEADINGS: [&str; 6] = [
     "## References",
 ];
 
-const ATTACK_TACTICS: [(&str, &str); 14] = [
-    ("Reconnaissance", "TA0043"),
-    ("Resource Development", "TA0042"),
-    ("Initial Access", "TA0001"),
-    ("Execution", "TA0002"),
-    ("Persistence", "TA0003"),
-    ("Privilege Escalation", "TA0004"),
-    ("Defense Evasion", "TA0005"),
-    ("Credential Access", "TA0006"),
-    ("Discovery", "TA0007"),
-    ("Lateral Movement", "TA0008"),
-    ("Collection", "TA0009"),
-    ("Command and Control", "TA0011"),
-    ("Exfiltration", "TA0010"),
-    ("Impact", "TA0040"),
-];
-
 /// The `//!` lines of a source file, without the markers.
 pub fn documentation(source: &str) -> String {
     source
@@ -75,8 +58,9 @@ impl BuiltinCode {
         a.len() < b.len()
     }
 
-    /// The headings of [`DOC_HEADINGS`] its documentation lacks, and the tactics the ATT&CK
-    /// table does not know: empty when it is complete.
+    /// The headings of [`DOC_HEADINGS`] its documentation lacks, the tactics ATT&CK does not
+    /// have, and what is wrong with its MITRE mappings ([`crate::mitre::problems`]: an empty
+    /// or unknown id, a name other than MITRE's): empty when it is complete.
     pub fn problems(&self) -> Vec<String> {
         let doc = documentation(self.doc);
         let mut out: Vec<String> = DOC_HEADINGS
@@ -85,10 +69,11 @@ impl BuiltinCode {
             .map(|h| format!("{} lacks {h}", self.code))
             .collect();
         for t in self.tactics {
-            if !ATTACK_TACTICS.iter().any(|(n, _)| n == t) {
+            if crate::mitre::tactic_named(crate::mitre::ATTACK, t).is_none() {
                 out.push(format!("{}: unknown tactic {t}", self.code));
             }
         }
+        out.extend(crate::mitre::problems(&self.meta("")));
         out
     }
 
@@ -134,25 +119,30 @@ impl BuiltinCode {
         if let Some(id) = self.defender {
             meta.tags.push(format!("Defender for Cloud: {id}"));
         }
-        meta.threat.push(Threat {
-            framework: "MITRE ATLAS".to_string(),
-            tactic: Tactic::default(),
-            technique: vec![Technique {
-                id: self.atlas.0.to_string(),
-                name: self.atlas.1.to_string(),
-                reference: format!("https://atlas.mitre.org/techniques/{}", self.atlas.0),
-                subtechnique: Vec::new(),
-            }],
-        });
+        // The ATLAS technique under each of its tactics (ATLAS's own data says which); one
+        // the catalogue lacks keeps an empty tactic, which `problems` reports.
+        let technique = Technique {
+            id: self.atlas.0.to_string(),
+            name: self.atlas.1.to_string(),
+            reference: format!("https://atlas.mitre.org/techniques/{}", self.atlas.0),
+            subtechnique: Vec::new(),
+        };
+        let mut tactics = crate::mitre::technique_tactics(crate::mitre::ATLAS, self.atlas.0);
+        if tactics.is_empty() {
+            tactics.push(Tactic::default());
+        }
+        for tactic in tactics {
+            meta.threat.push(Threat {
+                framework: crate::mitre::ATLAS.to_string(),
+                tactic,
+                technique: vec![technique.clone()],
+            });
+        }
         for name in self.tactics {
-            if let Some((n, id)) = ATTACK_TACTICS.iter().find(|(n, _)| n == name) {
+            if let Some(tactic) = crate::mitre::tactic_named(crate::mitre::ATTACK, name) {
                 meta.threat.push(Threat {
-                    framework: "MITRE ATT&CK".to_string(),
-                    tactic: Tactic {
-                        id: id.to_string(),
-                        name: n.to_string(),
-                        reference: format!("https://attack.mitre.org/tactics/{id}/"),
-                    },
+                    framework: crate::mitre::ATTACK.to_string(),
+                    tactic,
                     technique: Vec::new(),
                 });
             }
@@ -185,7 +175,8 @@ mod tests {
         assert_eq!(meta.risk_score, 73);
         assert_eq!(meta.tags, vec!["Defender for Cloud: AI.Azure_Test"]);
         let tactics: Vec<&str> = meta.threat.iter().map(|t| t.tactic.id.as_str()).collect();
-        assert_eq!(tactics, vec!["", "TA0040", "TA0009"]);
+        // The ATLAS technique under its ATLAS tactic (it was left empty before issue 14).
+        assert_eq!(tactics, vec!["AML.TA0010", "TA0040", "TA0009"]);
         let broken = BuiltinCode {
             doc: "//! ## What it detects\n",
             tactics: &["Teleportation"],

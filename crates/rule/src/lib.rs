@@ -12,6 +12,8 @@ mod limits;
 mod meta;
 mod regex_budget;
 
+pub mod mitre;
+
 pub use alert::{Alert, AlertWindow, Suppression, ALERT_SCHEMA};
 pub use builtin::{documentation, BuiltinCode, DOC_HEADINGS};
 pub use limits::{Limits, YAML_NODE_BYTES};

@@ -5,26 +5,9 @@
 //! its name, as SigmaHQ writes them); `atlas.aml.t0024` and `atlas.aml.ta0000` are MITRE
 //! ATLAS techniques and tactics (a modelward convention: Sigma has no ATLAS namespace yet).
 
-use modelward_rule::{RuleMeta, RuleType, Severity, Tactic, Technique, Threat};
+use modelward_rule::{mitre, RuleMeta, RuleType, Severity, Tactic, Technique, Threat};
 
 use crate::rule::{Common, Level};
-
-const ATTACK_TACTICS: [(&str, &str, &str); 14] = [
-    ("reconnaissance", "TA0043", "Reconnaissance"),
-    ("resource_development", "TA0042", "Resource Development"),
-    ("initial_access", "TA0001", "Initial Access"),
-    ("execution", "TA0002", "Execution"),
-    ("persistence", "TA0003", "Persistence"),
-    ("privilege_escalation", "TA0004", "Privilege Escalation"),
-    ("defense_evasion", "TA0005", "Defense Evasion"),
-    ("credential_access", "TA0006", "Credential Access"),
-    ("discovery", "TA0007", "Discovery"),
-    ("lateral_movement", "TA0008", "Lateral Movement"),
-    ("collection", "TA0009", "Collection"),
-    ("command_and_control", "TA0011", "Command and Control"),
-    ("exfiltration", "TA0010", "Exfiltration"),
-    ("impact", "TA0040", "Impact"),
-];
 
 /// Severity and risk score of a Sigma level (risk scores as Elastic's prebuilt rules use them).
 pub fn severity(level: Option<Level>) -> (Severity, u8) {
@@ -37,75 +20,76 @@ pub fn severity(level: Option<Level>) -> (Severity, u8) {
     }
 }
 
-fn technique(framework: &str, id: &str) -> Technique {
-    let reference = match framework {
-        "MITRE ATT&CK" => format!(
-            "https://attack.mitre.org/techniques/{}/",
-            id.replace('.', "/")
-        ),
-        _ => format!("https://atlas.mitre.org/techniques/{id}"),
-    };
-    Technique {
-        id: id.to_string(),
-        name: id.to_string(),
-        reference,
-        subtechnique: Vec::new(),
-    }
-}
-
-/// Threat mappings from tags: one entry per tactic (with every technique of the same
-/// framework), or one entry with an unnamed tactic when only techniques are tagged.
+/// Threat mappings from tags: one entry per tactic with every technique of the same
+/// framework that belongs to it. Names come from the MITRE catalogue
+/// (`modelward_rule::mitre`); a technique tagged without its tactic gets the tactics it
+/// belongs to; a technique the catalogue does not know keeps its id as its name and, with no
+/// tactic tagged, an unnamed tactic.
 pub fn threats(tags: &[String]) -> Vec<Threat> {
     let mut out: Vec<Threat> = Vec::new();
-    for framework in ["MITRE ATT&CK", "MITRE ATLAS"] {
-        let mut tactics = Vec::new();
-        let mut techniques = Vec::new();
+    for framework in [mitre::ATTACK, mitre::ATLAS] {
+        let mut tactics: Vec<Tactic> = Vec::new();
+        let mut techniques: Vec<Technique> = Vec::new();
         for tag in tags {
             let tag = tag.to_ascii_lowercase();
-            match framework {
-                "MITRE ATT&CK" => {
-                    let Some(rest) = tag.strip_prefix("attack.") else {
-                        continue;
-                    };
-                    if rest.starts_with('t') && rest[1..].starts_with(|c: char| c.is_ascii_digit())
-                    {
-                        techniques.push(technique(framework, &rest.to_ascii_uppercase()));
-                    } else if let Some((_, id, name)) = ATTACK_TACTICS
-                        .iter()
-                        .find(|(n, _, _)| *n == rest.replace('-', "_"))
-                    {
-                        tactics.push(Tactic {
-                            id: id.to_string(),
-                            name: name.to_string(),
-                            reference: format!("https://attack.mitre.org/tactics/{id}/"),
-                        });
-                    }
-                }
-                _ => {
-                    let Some(rest) = tag.strip_prefix("atlas.") else {
-                        continue;
-                    };
-                    let id = rest.to_ascii_uppercase();
-                    if id.starts_with("AML.TA") {
-                        tactics.push(Tactic {
-                            reference: format!("https://atlas.mitre.org/tactics/{id}"),
-                            name: id.clone(),
-                            id,
-                        });
-                    } else if id.starts_with("AML.T") {
-                        techniques.push(technique(framework, &id));
+            let prefix = if framework == mitre::ATTACK {
+                "attack."
+            } else {
+                "atlas."
+            };
+            let Some(rest) = tag.strip_prefix(prefix) else {
+                continue;
+            };
+            let id = rest.to_ascii_uppercase();
+            let is_technique = if framework == mitre::ATTACK {
+                rest.starts_with('t') && rest[1..].starts_with(|c: char| c.is_ascii_digit())
+            } else {
+                id.starts_with("AML.T") && !id.starts_with("AML.TA")
+            };
+            if is_technique {
+                techniques.push(mitre::technique(framework, &id));
+            } else if framework == mitre::ATLAS && id.starts_with("AML.TA") {
+                tactics.push(mitre::tactic(framework, &id).unwrap_or_else(|| Tactic {
+                    reference: format!("https://atlas.mitre.org/tactics/{id}"),
+                    name: id.clone(),
+                    id: id.clone(),
+                }));
+            } else if let Some(t) = mitre::tactic_named(framework, rest) {
+                tactics.push(t);
+            }
+        }
+        // A catalogued technique none of whose tactics is tagged brings its tactics.
+        for x in &techniques {
+            let own = mitre::technique_tactics(framework, &x.id);
+            if !own.iter().any(|t| tactics.contains(t)) {
+                for t in own {
+                    if !tactics.contains(&t) {
+                        tactics.push(t);
                     }
                 }
             }
         }
-        if tactics.is_empty() && !techniques.is_empty() {
+        let uncatalogued = |x: &&Technique| mitre::technique_tactics(framework, &x.id).is_empty();
+        if tactics.is_empty() && techniques.iter().any(|x| uncatalogued(&x)) {
             tactics.push(Tactic::default());
         }
         for tactic in tactics {
+            // The techniques that belong to this tactic, and those the catalogue does not
+            // know (under every tactic tagged).
+            let technique: Vec<Technique> = techniques
+                .iter()
+                .filter(|x| {
+                    uncatalogued(x)
+                        || mitre::technique_tactics(framework, &x.id)
+                            .iter()
+                            .any(|t| t.id == tactic.id)
+                })
+                .cloned()
+                .collect();
             out.push(Threat {
                 framework: framework.to_string(),
                 tactic,
-                technique: techniques.clone(),
+                technique,
             });
         }
     }
@@ -160,5 +144,33 @@ mod tests {
         assert_eq!(t[0].technique[0].id, "T1020");
         assert_eq!(t[1].framework, "MITRE ATLAS");
         assert_eq!(t[1].technique[0].id, "AML.T0024");
+        // Names from MITRE's data, and a technique's tactic when none is tagged (issue 14:
+        // they were the ids, and an empty tactic).
+        assert_eq!(t[0].technique[0].name, "Automated Exfiltration");
+        assert_eq!(t[1].technique[0].name, "Exfiltration via AI Inference API");
+        assert_eq!(
+            (t[1].tactic.id.as_str(), t[1].tactic.name.as_str()),
+            ("AML.TA0010", "Exfiltration")
+        );
+        let only: Vec<String> = vec!["attack.t1098.001".into(), "atlas.aml.t0054".into()];
+        let t = threats(&only);
+        let tactics: Vec<(&str, &str)> = t
+            .iter()
+            .map(|x| (x.tactic.id.as_str(), x.technique[0].name.as_str()))
+            .collect();
+        assert_eq!(
+            tactics,
+            [
+                ("TA0003", "Additional Cloud Credentials"),
+                ("TA0004", "Additional Cloud Credentials"),
+                ("AML.TA0012", "LLM Jailbreak"),
+                ("AML.TA0007", "LLM Jailbreak")
+            ]
+        );
+        // A technique MITRE's catalogue here does not know keeps its id, under an unnamed
+        // tactic when none is tagged.
+        let t = threats(&["attack.t9999".to_string()]);
+        assert_eq!(t[0].technique[0].name, "T9999");
+        assert_eq!(t[0].tactic.id, "");
     }
 }

@@ -30,6 +30,7 @@ use modelward_event::Event;
 use modelward_rule::Severity;
 
 use super::shield_verdict::finding;
+pub use super::shield_verdict::source_name;
 use crate::detector::{BuildContext, Builtin, Code, Detector, Finding};
 use crate::keywords::Scan;
 use crate::settings::{Settings, SettingsError};

@@ -39,7 +39,7 @@ pub fn jailbreak(event: &Event) -> Option<Verdict> {
         return Some(Verdict {
             detected: true,
             blocked: filtered,
-            shield: "Azure AI Content Safety Prompt Shields",
+            shield: AZURE_PROMPT_SHIELDS,
         });
     }
     // Elastic's aws_bedrock form names the violation in `gen_ai.compliance.violation_code`
@@ -67,6 +67,35 @@ pub fn jailbreak(event: &Event) -> Option<Verdict> {
         });
     }
     None
+}
+
+/// The shield Defender for Cloud's jailbreak alerts (and so MW-AI-0002's and MW-AI-0003's
+/// names) are about.
+pub const AZURE_PROMPT_SHIELDS: &str = "Azure AI Content Safety Prompt Shields";
+
+/// The alert name of a jailbreak finding whose verdict Azure AI Content Safety did not give:
+/// MW-AI-0002's and MW-AI-0003's names are Defender's and name Prompt Shields, which is
+/// true only of Azure's verdicts; a Bedrock guardrail's verdict, or modelward's own
+/// classifier and heuristic (evidence `shield: "none: …"`, for prompts no shield looked
+/// at), is named for what gave it. None: the code's name (Azure's verdicts, other codes).
+pub fn source_name(code: &str, evidence: &Map<String, Value>) -> Option<String> {
+    let verb = match code {
+        c if c == super::jailbreak_blocked::CODE.code => "blocked",
+        c if c == super::jailbreak_detected::CODE.code => "detected",
+        _ => return None,
+    };
+    let shield = evidence.get("shield")?.as_str()?;
+    if shield == AZURE_PROMPT_SHIELDS {
+        return None;
+    }
+    let by = if shield.starts_with("none") {
+        "modelward's jailbreak classifier"
+    } else {
+        shield.split(" (").next().unwrap_or(shield)
+    };
+    Some(format!(
+        "A Jailbreak attempt on an AI model deployment was {verb} by {by}"
+    ))
 }
 
 /// The finding of a jailbreak detector: when a shield saw an attack and `blocked` is what
@@ -129,4 +158,37 @@ pub(crate) fn test_verdicts() -> [(Value, bool, bool); 4] {
             false,
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 14, item 8: a jailbreak alert names what judged the prompt; Defender's names
+    /// (Prompt Shields) only for Azure's verdicts.
+    #[test]
+    fn jailbreak_alerts_are_named_for_their_judge() {
+        let evidence = |shield: &str| {
+            let mut m = Map::new();
+            m.insert("shield".into(), json!(shield));
+            m
+        };
+        let detected = super::super::jailbreak_detected::CODE.code;
+        let blocked = super::super::jailbreak_blocked::CODE.code;
+        assert_eq!(source_name(detected, &evidence(AZURE_PROMPT_SHIELDS)), None);
+        assert_eq!(
+            source_name(
+                detected,
+                &evidence("none: modelward jailbreak classifier and heuristic")
+            )
+            .as_deref(),
+            Some("A Jailbreak attempt on an AI model deployment was detected by modelward's jailbreak classifier")
+        );
+        assert_eq!(
+            source_name(blocked, &evidence("Amazon Bedrock Guardrails (prompt attack)")).as_deref(),
+            Some("A Jailbreak attempt on an AI model deployment was blocked by Amazon Bedrock Guardrails")
+        );
+        assert_eq!(source_name("MW-AI-0004", &evidence("x")), None);
+        assert_eq!(source_name(detected, &Map::new()), None);
+    }
 }

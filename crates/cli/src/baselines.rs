@@ -18,10 +18,8 @@ use modelward_store::Store;
 pub fn load(path: &Path, codes: &[&str], skew_ms: Option<i64>) -> Result<(Store, SavedState)> {
     let store = Store::open(path).with_context(|| format!("{}", path.display()))?;
     let mut state = SavedState::default();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    let plausible = now.saturating_add(skew_ms.unwrap_or(modelward_engine::FUTURE_SKEW_MS));
+    let plausible = crate::respond::now_ms()
+        .saturating_add(skew_ms.unwrap_or(modelward_engine::FUTURE_SKEW_MS));
     for code in codes {
         let Some(mut watermark) = store.watermark(code)? else {
             continue;

@@ -23,7 +23,7 @@ The features (crates/detectors/src/jailbreak_model.rs computes the same ones):
 The data are split before anything is fitted: texts are grouped by near-duplication
 (MinHash over word 4-grams, Jaccard >= 0.5, single linkage), a benign text in a group with
 an attack is dropped as mislabelled (a jailbreak someone sent to ShareGPT), and whole groups
-go to the held-out set (about a quarter of each class, by a seeded hash of the group). The
+go to the held-out set (a quarter of the groups, by a seeded hash of each group's first text). The
 regularization and the threshold are chosen by grouped 4-fold cross-validation on the
 training part only; the held-out part is scored once, at the end.
 """

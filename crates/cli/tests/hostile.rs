@@ -866,6 +866,29 @@ fn nothing_from_a_log_or_rule_reaches_a_terminal_raw() {
         &logs,
     ]);
     assert_escaped("hunt -o", &out);
+    // Alerts as JSON on stdout: nothing raw either, and the same JSON.
+    for format in ["ndjson", "json"] {
+        let out = run(&[
+            &"hunt",
+            &"--no-builtin",
+            &"--format",
+            &format,
+            &"--rules",
+            &rules,
+            &logs,
+        ]);
+        assert_escaped(&format!("hunt --format {format}"), &out);
+        let text = stdout(&out);
+        let alerts: Vec<serde_json::Value> = if format == "json" {
+            serde_json::from_str(&text).unwrap()
+        } else {
+            text.lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        };
+        assert_eq!(alerts.len(), 2, "{text}");
+        assert_eq!(alerts[0]["user.name"], p, "the values as they were: {text}");
+    }
     for args in [vec!["rules", "check"], vec!["rules", "test"]] {
         let mut all: Vec<&dyn AsRef<std::ffi::OsStr>> = args.iter().map(|a| a as _).collect();
         all.push(&rules);

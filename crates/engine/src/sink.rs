@@ -55,7 +55,11 @@ impl<W: Write> NdjsonSink<W> {
 
 impl<W: Write> AlertSink for NdjsonSink<W> {
     fn alert(&mut self, alert: &Alert) -> Result<(), SinkError> {
-        serde_json::to_writer(&mut self.out, &alert.to_json())?;
+        // The same JSON with nothing raw that could drive a terminal (bidi overrides, C1
+        // controls: JSON itself escapes only C0), wherever the line goes.
+        let line = serde_json::to_string(&alert.to_json())?;
+        self.out
+            .write_all(modelward_event::terminal::printable_json(&line).as_bytes())?;
         self.out.write_all(b"\n")?;
         Ok(())
     }
@@ -87,7 +91,9 @@ impl<W: Write> AlertSink for JsonArraySink<W> {
     fn alert(&mut self, alert: &Alert) -> Result<(), SinkError> {
         self.out
             .write_all(if self.count == 0 { b"[\n" } else { b",\n" })?;
-        serde_json::to_writer_pretty(&mut self.out, &alert.to_json())?;
+        let text = serde_json::to_string_pretty(&alert.to_json())?;
+        self.out
+            .write_all(modelward_event::terminal::printable_json(&text).as_bytes())?;
         self.count += 1;
         Ok(())
     }

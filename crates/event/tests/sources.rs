@@ -137,6 +137,22 @@ fn cached_tokens_logprobs_and_logit_bias_from_every_llm_source() {
     }
 }
 
+#[test]
+fn litellm_cached_tokens_from_its_usage_object() {
+    let mut raw = common::fixture("litellm", "chat_success");
+    raw["metadata"].as_object_mut().unwrap().insert(
+        "usage_object".into(),
+        json!({"prompt_tokens": 2048, "prompt_tokens_details": {"cached_tokens": 1920}}),
+    );
+    let Ok(Normalized::Event(doc)) = source::normalize(raw, SourceKind::LiteLlm) else {
+        panic!()
+    };
+    assert_eq!(
+        at(&doc, "gen_ai.usage.cache_read.input_tokens"),
+        Some(&json!(1920))
+    );
+}
+
 /// Writes the `*.expected.json` of fixtures that have none, from the module normalizers
 /// the per-source fixture tests compare with (`MODELWARD_WRITE_EXPECTED=1`); review them.
 #[test]

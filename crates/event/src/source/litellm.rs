@@ -22,6 +22,7 @@
 //! | `response` (OpenAI-style object, or a JSON string of one) | `gen_ai.completion`, `gen_ai.response.*` (see `openai_body`) |
 //! | `response` (plain string) | `gen_ai.completion` (`[response]`) |
 //! | `prompt_tokens`, `completion_tokens` (else the response's `usage`) | `gen_ai.usage.input_tokens`, `.output_tokens` |
+//! | the response's `usage` cache counts, else `metadata.usage_object.prompt_tokens_details.cached_tokens` / `.cache_read_input_tokens` | `gen_ai.usage.cache_read.input_tokens` |
 //! | `response_cost` | `modelward.cost.usd` |
 //! | `error_information.error_code` (an HTTP status) | `http.response.status_code` |
 //! | `error_str` / `error_information.error_message`, `.error_code`, `.error_class`, `.llm_provider` | `litellm.error.message`, `.code`, `.class`, `.provider` |
@@ -308,6 +309,17 @@ pub fn normalize(raw: Map<String, Value>) -> Map<String, Value> {
             "gen_ai.completion",
             Some(Value::Array(completion)),
         );
+    }
+    // Prompt-cache reads when the response does not say: the usage LiteLLM keeps in its
+    // metadata (`usage_object`, OpenAI's or Anthropic's names).
+    if !has(&out, super::openai_body::CACHE_READ) {
+        let cached = get(
+            &raw,
+            "metadata.usage_object.prompt_tokens_details.cached_tokens",
+        )
+        .or_else(|| get(&raw, "metadata.usage_object.cache_read_input_tokens"))
+        .filter(|v| v.is_number());
+        put(&mut out, super::openai_body::CACHE_READ, cached.cloned());
     }
     let system = text(get(&raw, "custom_llm_provider"))
         .or_else(|| text(get(&raw, "hidden_params.custom_llm_provider")))

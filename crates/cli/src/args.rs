@@ -178,6 +178,10 @@ pub struct HuntArgs {
     /// No progress bar and no summary.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Read an event's time from this field (repeatable: the first that holds a time) rather
+    /// than `@timestamp`; overrides `[input] timestamp_fields` (docs/sigma.md#event-time).
+    #[arg(long = "timestamp-field", value_name = "FIELD")]
+    pub timestamp_fields: Vec<String>,
     /// Report only alerts of this severity or above: low, medium, high, critical (to every
     /// output, the summary, --report and --incidents).
     #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]

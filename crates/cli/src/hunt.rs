@@ -142,7 +142,11 @@ pub fn run(args: HuntArgs) -> Result<u8> {
                 Dedup::PerLookback
             },
             source,
-            timestamp_fields: input_opts.timestamp_fields.clone().unwrap_or_default(),
+            timestamp_fields: if args.timestamp_fields.is_empty() {
+                input_opts.timestamp_fields.clone().unwrap_or_default()
+            } else {
+                args.timestamp_fields.clone()
+            },
             max_future_skew_ms: input_opts.max_future_skew_ms(),
             validate: args.validate,
             ..EngineOptions::default()
@@ -361,7 +365,7 @@ pub fn build_engine_within(
         Detectors::new(&detector_settings).context("loading detector lists")?
     };
     for e in detectors.skipped() {
-        eprintln!("modelward: {e} (skipped)");
+        modelward_event::errln!("modelward: {e} (skipped)");
     }
     let behavior = if source_rules.no_builtin {
         Behavior::none()
@@ -377,7 +381,7 @@ pub fn build_engine_within(
         .options(options)
         .build();
     for (name, rule) in engine.exceptions().unknown_rules() {
-        eprintln!("modelward: warning: exception \"{name}\": no rule loaded has the id, name or code \"{rule}\"");
+        modelward_event::errln!("modelward: warning: exception \"{name}\": no rule loaded has the id, name or code \"{rule}\"");
     }
     Ok((engine, failed))
 }

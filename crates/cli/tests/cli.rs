@@ -760,3 +760,45 @@ fn hunt_summarises_filters_and_writes_a_report() {
     assert!(dom.contains("Hunt summary") && dom.contains(SEED_RULE));
     chromium::remove_dir(&dir);
 }
+
+/// `--timestamp-field` (and `[input] timestamp_fields`): a correlation over logs whose time is
+/// in `time` raises its alert; with only `@timestamp` read, the matches have no time.
+#[test]
+fn timestamp_fields_from_the_command_line_and_the_configuration() {
+    let d = Dir::new("timestamp-field");
+    let rules = d.write(
+        "rules/spray.yml",
+        "title: Login failed\nname: login_failed\nlogsource: {product: test}\nlevel: low\ndetection:\n  sel:\n    action: login_failed\n  condition: sel\n---\ntitle: Password spraying\ncorrelation:\n  type: event_count\n  rules: login_failed\n  group-by: [user]\n  timespan: 5m\n  condition: {gte: 3}\nlevel: high\n",
+    );
+    let lines: String = (0..3)
+        .map(|i| {
+            json!({"time": format!("2025-03-14T09:0{i}:00Z"), "action": "login_failed", "user": "mallory"})
+                .to_string()
+                + "\n"
+        })
+        .collect();
+    let logs = d.write("logins.ndjson", lines);
+    let rules_arg = ["--no-builtin", "--rules", rules.to_str().unwrap()];
+    let o = hunt(&rules_arg, &[&logs]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("without a timestamp"), "{}", stderr(&o));
+    let spraying = |o: &Output| {
+        alerts(o)
+            .iter()
+            .filter(|a| a["rule"]["name"] == json!("Password spraying"))
+            .count()
+    };
+    let mut args = rules_arg.to_vec();
+    args.extend([
+        "--timestamp-field",
+        "eventTime",
+        "--timestamp-field",
+        "time",
+    ]);
+    let o = hunt(&args, &[&logs]);
+    assert_eq!(spraying(&o), 1, "{}", stderr(&o));
+    let config = d.write("modelward.toml", "[input]\ntimestamp_fields = [\"time\"]\n");
+    let mut args = rules_arg.to_vec();
+    args.extend(["--config", config.to_str().unwrap()]);
+    assert_eq!(spraying(&hunt(&args, &[&logs])), 1);
+}

@@ -132,14 +132,16 @@ pub fn report(outputs: &Outputs, quiet: bool) -> (bool, Option<anyhow::Error>) {
         }
         failed = true;
         match error {
-            SinkError::Output(_) => eprintln!("modelward: error: {error}"),
-            other => eprintln!("modelward: error: output `{}`: {other}", output.name()),
+            SinkError::Output(_) => modelward_event::errln!("modelward: error: {error}"),
+            other => {
+                modelward_event::errln!("modelward: error: output `{}`: {other}", output.name())
+            }
         }
     }
     if !quiet {
         for output in outputs.outputs() {
             if let Some(r) = output.report().filter(|r| r.complete()) {
-                eprintln!(
+                modelward_event::errln!(
                     "modelward: output `{}` ({}): {}",
                     output.name(),
                     r.destination,

@@ -236,27 +236,18 @@ fn is_storage_record(bytes: &[u8]) -> bool {
 impl VolumeSeries {
     /// The part of the series about `who`.
     pub fn only(&self, who: &HashSet<String>) -> VolumeSeries {
+        fn part<V: Clone>(m: &BTreeMap<String, V>, who: &HashSet<String>) -> BTreeMap<String, V> {
+            m.iter()
+                .filter(|(k, _)| who.contains(*k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        }
         VolumeSeries {
             bucket_ms: self.bucket_ms,
-            series: self
-                .series
-                .iter()
-                .filter(|(k, _)| who.contains(*k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            bytes: self
-                .bytes
-                .iter()
-                .filter(|(k, _)| who.contains(*k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            series: part(&self.series, who),
+            bytes: part(&self.bytes, who),
             storage_records: self.storage_records,
-            times: self
-                .times
-                .iter()
-                .filter(|(k, _)| who.contains(*k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            times: part(&self.times, who),
         }
     }
 

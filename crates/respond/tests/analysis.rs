@@ -80,10 +80,27 @@ fn run_enforced(
     enforced: &[Applied],
     now: i64,
 ) {
-    let volume = VolumeSeries::default();
+    run_counted(
+        incident,
+        settings,
+        audit,
+        enforced,
+        &VolumeSeries::default(),
+        now,
+    );
+}
+
+fn run_counted(
+    incident: &mut Incident,
+    settings: &RespondSettings,
+    audit: &[AuditEntry],
+    enforced: &[Applied],
+    volume: &VolumeSeries,
+    now: i64,
+) {
     let inputs = Inputs {
         settings,
-        volume: &volume,
+        volume,
         inventory: None,
         storage_logs: true,
         context_facts: BTreeMap::new(),
@@ -400,17 +417,7 @@ fn a_key_listed_is_a_way_in_not_weights_confirmed_stolen() {
 }
 
 fn run_with_volume(incident: &mut Incident, volume: &VolumeSeries) {
-    let settings = RespondSettings::default();
-    let inputs = Inputs {
-        settings: &settings,
-        volume,
-        inventory: None,
-        storage_logs: true,
-        context_facts: BTreeMap::new(),
-        audit: &[],
-        enforced: &[],
-    };
-    analyze(&Playbook::builtin(), incident, &inputs, NOW);
+    run_counted(incident, &RespondSettings::default(), &[], &[], volume, NOW);
 }
 
 /// `principal`'s calls at `times`, counted in hourly buckets as the responder counts them.

@@ -754,28 +754,33 @@ struct Contacts(Vec<Contact>);
 const NAME_REACH: usize = 160;
 
 /// Capitalized words that are not names, separated by spaces: what starts a sentence or a
-/// contact line, months and days, and the words of teams, roles and organisations ("Acme
-/// Support", "Customer Service").
+/// contact line, months and days, the words of teams, roles and organisations ("Acme
+/// Support", "Customer Service"), and of role mailboxes ("Report" beside report@...).
 const NOT_NAMES: &str = "\
-    a about account accounts address admin administrator admissions agent all also an and \
-    any april as assistant association at attention attn august avenue bank best billing \
-    booking bookings building by call care cell center centre chat cheers city clinic co \
-    college community company compliance contact coordinator corp corporation county \
-    customer customers dear december delivery department dept desk director e-mail east \
-    email emergency engineering enquiries example fax february feedback finance floor for \
-    foundation free friday from front general global group head headquarters hello help \
-    helpdesk hi hospital hotel hotline hr human if in inc info information inquiries \
-    international it january july june junior labs lead legal library line live llc ltd mail \
-    mailing main management manager march marketing may media mobile monday my name national \
-    new newsletter no north note november number october of office officer on online \
-    operations or order orders our partner partners phone please police position press \
-    privacy program project public questions re reach reception regards registrar relations \
-    representative reservations resources returns road role sales saturday school security \
-    send senior september service services shipping shop sincerely site software solutions \
-    source south specialist state store street subject suite sunday support systems team \
-    tech technical technologies technology tel telephone text thank thanks that the these \
-    this those thursday title to toll tuesday university us via we web website wednesday \
-    west with write yes you your";
+    a about abuse account accounts address admin administrator admissions agency agent \
+    alerts all alliance also an and announce any april as assistant associates association \
+    at attention attn august authority avenue bank best billing board booking bookings bug \
+    bugs building by call care careers cell center centre chat cheers city clinic club co \
+    college committee community company compliance conduct consortium consulting contact \
+    coordinator corp corporation council county customer customers dear december delivery \
+    department dept desk dev devel developers digital director e-mail east email emergency \
+    engineering enquiries example fax february federation feedback finance floor for \
+    foundation free friday from front fund games general global government group head \
+    headquarters hello help helpdesk hi holdings hospital hostmaster hotel hotline hr human \
+    if in inc industries info information inquiries institute institution international \
+    issues it january jobs july june junior laboratory labs lead legal library line list \
+    lists live llc ltd mail mailing main maintainer maintainers management manager march \
+    marketing may media ministry mobile monday my name national network new newsletter no \
+    noreply north note notifications notify november number october of office officer on \
+    online operations or order orders organisation organization our owner owners partner \
+    partners phone please police position postmaster press privacy program project public \
+    publishing questions re reach reception regards registrar relations report reports \
+    representative reservations resources returns road role root sales saturday school \
+    security send senior september service services shipping shop sincerely site society \
+    software solutions source south specialist state store street studio studios subject \
+    suite sunday support systems team tech technical technologies technology tel telephone \
+    text thank thanks that the these this those thursday title to toll trust tuesday union \
+    university us users via we web webmaster website wednesday west with write yes you your";
 
 /// Lowercase words that join the parts of a name ("Ludwig van Beethoven").
 const NAME_PARTICLES: &[&str] = &[
@@ -1910,6 +1915,7 @@ mod tests {
             "Email our Sales Team at sales@contoso.io.",
             "Write to Sales at sales@contoso.io.",
             "The Python Software Foundation takes reports at security@python.org.",
+            "Report it to the Bytecode Alliance CoC team at report@bytecodealliance.org.",
         ] {
             assert_eq!(found(&d, text), vec![], "{text}");
         }

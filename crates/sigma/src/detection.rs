@@ -97,12 +97,11 @@ struct Values {
     fast: OnceLock<Option<FastAny>>,
 }
 
-/// A value list's case-insensitive `contains` matchers as one automaton (`covered`), and
-/// the other matchers (`rest`), by index.
+/// A value list's case-insensitive `contains` matchers as one set, and the other matchers
+/// (`rest`), by index.
 #[derive(Debug, Clone)]
 struct FastAny {
     set: ContainsSet,
-    covered: Vec<usize>,
     rest: Vec<usize>,
 }
 
@@ -134,12 +133,11 @@ impl Values {
     fn fast(&self) -> Option<&FastAny> {
         self.fast
             .get_or_init(|| {
-                let (mut needles, mut covered, mut rest) = (Vec::new(), Vec::new(), Vec::new());
+                let (mut needles, mut rest) = (Vec::new(), Vec::new());
                 for (i, m) in self.matchers.iter().enumerate() {
                     match m {
-                        Matcher::Str(s) if s.ascii_contains().is_some() => {
-                            needles.extend(s.ascii_contains());
-                            covered.push(i);
+                        Matcher::Str(s) if s.contains_needle().is_some() => {
+                            needles.extend(s.contains_needle());
                         }
                         _ => rest.push(i),
                     }
@@ -147,7 +145,7 @@ impl Values {
                 if needles.len() < SET_MIN {
                     return None;
                 }
-                ContainsSet::new(&needles).map(|set| FastAny { set, covered, rest })
+                ContainsSet::new(&needles).map(|set| FastAny { set, rest })
             })
             .as_ref()
     }
@@ -163,13 +161,7 @@ impl Values {
         let Some(fast) = self.fast() else {
             return self.matchers.iter().any(one);
         };
-        texts(&mut |t| {
-            fast.set.is_match(t).unwrap_or_else(|| {
-                fast.covered
-                    .iter()
-                    .any(|&i| text_matches(&self.matchers[i], t))
-            })
-        }) || fast.rest.iter().any(|&i| one(&self.matchers[i]))
+        texts(&mut |t| fast.set.is_match(t)) || fast.rest.iter().any(|&i| one(&self.matchers[i]))
     }
 
     /// Any value matches (`all`: every value does), a value when one of its matchers does.

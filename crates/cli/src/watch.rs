@@ -19,6 +19,9 @@ use serde::Deserialize;
 
 use crate::config::Options;
 use crate::live::{Incidents, Live};
+
+/// How long `--once` waits for the consumer group to assign partitions before it gives up.
+const ASSIGN_WAIT: Duration = Duration::from_secs(120);
 use crate::respond::now_ms;
 
 /// `[watch]` as written (every key optional but one source).
@@ -430,6 +433,7 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
     }
     say(Level::Info, "", "watching");
     let mut last_checkpoint = Instant::now();
+    let started = Instant::now();
     let mut alerts_out = 0u64;
     let mut errors = Vec::new();
     loop {
@@ -497,6 +501,15 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
         let drained = once && idle && kafka.as_ref().is_none_or(|k| k.caught_up());
         if stopping || drained {
             break;
+        }
+        if let Some(k) = kafka.as_ref().filter(|_| once) {
+            if k.assigned().is_empty() && started.elapsed() >= ASSIGN_WAIT {
+                bail!(
+                    "[watch.kafka] --once: the group {:?} assigned this consumer no partition within {}s (is the topic there, and every other member of the group stopped?)",
+                    k.group(),
+                    ASSIGN_WAIT.as_secs()
+                );
+            }
         }
         if last_checkpoint.elapsed() >= every {
             checkpoint(

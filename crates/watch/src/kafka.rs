@@ -7,10 +7,10 @@
 //! alerts a pass produced went out and its checkpoint (the engine's state with the next offset
 //! of every partition read) is in the database, the same offsets are committed to the group,
 //! and a restart resumes from the group's offsets with the checkpoint's state. A crash between
-//! the checkpoint and the commit reads that pass's messages again into a state that has them
-//! (their per-event alerts come again with the same ids; a window may count them twice): the
-//! window is one checkpoint interval. The broker assigns partitions, rebalances and keeps the
-//! group's offsets.
+//! the checkpoint and the commit makes the group hand that pass's messages out again: those
+//! the checkpoint's state already holds are skipped (counted), so no window counts a message
+//! twice. Alerts written after the last checkpoint come again after a crash, with the same
+//! ids. The broker assigns partitions, rebalances and keeps the group's offsets.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -70,8 +70,13 @@ pub struct KafkaSource {
     /// (topic, partition) → next offset to read (from the checkpoint, then as read).
     next: HashMap<(String, i32), i64>,
     budget: usize,
-    /// When a message last came (or the consumer started).
+    group: String,
+    /// When a message last came, or the group last changed this consumer's partitions.
     last_message: std::time::Instant,
+    /// The partitions assigned when last looked at.
+    assigned: Vec<Arc<str>>,
+    /// Messages skipped because the checkpoint's state already holds them.
+    skipped: u64,
 }
 
 /// How long nothing must come for the partitions to count as read to their end.
@@ -114,13 +119,23 @@ impl KafkaSource {
             consumer,
             next,
             budget: options.budget.max(1),
+            group: options.group.clone(),
             last_message: std::time::Instant::now(),
+            assigned: Vec::new(),
+            skipped: 0,
         })
     }
 
     /// The messages that have arrived (waiting at most `wait` for the first), a batch per
     /// partition, in offset order; messages the checkpoint already holds are skipped.
     pub fn poll(&mut self, wait: Duration, errors: &mut Vec<String>) -> Vec<Batch> {
+        let assigned = self.assigned();
+        if assigned != self.assigned {
+            // A rebalance: the new partitions have not been fetched yet, however long the
+            // group took to assign them.
+            self.assigned = assigned;
+            self.last_message = std::time::Instant::now();
+        }
         let mut batches: HashMap<(String, i32), Batch> = HashMap::new();
         let mut taken = 0usize;
         let mut timeout = wait;
@@ -139,6 +154,11 @@ impl KafkaSource {
             };
             let (topic, partition, offset) = (m.topic().to_string(), m.partition(), m.offset());
             let at = (topic.clone(), partition);
+            // Read again after a crash between a checkpoint and its commit: the state has it.
+            if self.next.get(&at).is_some_and(|&next| offset < next) {
+                self.skipped += 1;
+                continue;
+            }
             self.next.insert(at.clone(), offset + 1);
             let Some(payload) = m.payload() else { continue };
             taken += payload.len();
@@ -187,11 +207,24 @@ impl KafkaSource {
         let Ok(assignment) = self.consumer.assignment() else {
             return Vec::new();
         };
-        assignment
+        let mut out: Vec<Arc<str>> = assignment
             .elements()
             .iter()
             .map(|e| Arc::from(place(e.topic(), e.partition())))
-            .collect()
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The consumer group's id.
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
+    /// Messages skipped because the checkpoint's state already held them (read again after
+    /// a crash between a checkpoint and its commit to the group).
+    pub fn skipped(&self) -> u64 {
+        self.skipped
     }
 
     /// Commits the offsets read to the group (after the checkpoint holds them).
@@ -210,12 +243,13 @@ impl KafkaSource {
     }
 
     /// Whether the partitions the group assigned this consumer have been read to their end:
-    /// some are assigned, and nothing has come for [`QUIET`]. (Quiet rather than compared
-    /// with the brokers' high watermarks: Kafka-compatible brokers do not all report those as
-    /// Kafka does, nor offsets dense.)
+    /// some are assigned, and nothing has come for [`QUIET`] since a message or the last
+    /// change of assignment (a restarted member may wait for the group to drop its dead
+    /// predecessor longer than that). Quiet rather than compared with the brokers' high
+    /// watermarks: Kafka-compatible brokers do not all report those as Kafka does, nor
+    /// offsets dense.
     pub fn caught_up(&self) -> bool {
-        let assigned = self.consumer.assignment().is_ok_and(|a| a.count() > 0);
-        assigned && self.last_message.elapsed() >= QUIET
+        !self.assigned.is_empty() && self.last_message.elapsed() >= QUIET
     }
 
     /// Messages in the assigned partitions not read yet (the consumer lag), where the broker

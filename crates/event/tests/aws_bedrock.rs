@@ -319,3 +319,31 @@ fn elastic_form_conflicts_are_errors() {
     })));
     assert!(matches!(result, Err(NormalizeError::FieldConflict { .. })));
 }
+
+#[test]
+fn converse_tool_use_and_tool_result_become_tool_fields() {
+    let doc = normalized(json!({
+        "schemaType": "ModelInvocationLog",
+        "timestamp": "2025-01-01T00:00:00Z",
+        "modelId": "anthropic.claude-3-5-sonnet-20240620-v1:0",
+        "operation": "Converse",
+        "input": {"inputBodyJson": {"messages": [
+            {"role": "user", "content": [{"text": "Summarise the page"}]},
+            {"role": "assistant", "content": [{"toolUse": {"toolUseId": "tooluse_a", "name": "fetch_url", "input": {"url": "https://example.com"}}}]},
+            {"role": "user", "content": [{"toolResult": {"toolUseId": "tooluse_a", "content": [{"text": "Welcome to Example"}], "status": "success"}}]}
+        ]}},
+        "output": {"outputBodyJson": {
+            "output": {"message": {"role": "assistant", "content": [{"toolUse": {"toolUseId": "tooluse_b", "name": "send_email", "input": {"to": "x@example.com"}}}]}},
+            "stopReason": "tool_use"
+        }}
+    }));
+    assert_eq!(at(&doc, "gen_ai.tool.name"), &json!(["send_email"]));
+    assert_eq!(
+        at(&doc, "gen_ai.tool.calls"),
+        &json!([{"id": "tooluse_b", "name": "send_email", "arguments": "{\"to\":\"x@example.com\"}"}])
+    );
+    assert_eq!(
+        at(&doc, "gen_ai.tool.results"),
+        &json!([{"id": "tooluse_a", "content": "Welcome to Example"}])
+    );
+}

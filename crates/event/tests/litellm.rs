@@ -234,3 +234,24 @@ fn outcome_without_status_follows_the_error() {
     ));
     assert_eq!(at(&doc, "http.response.status_code"), &Value::Null);
 }
+
+#[test]
+fn logged_tool_messages_and_tool_calls_become_tool_fields() {
+    let doc = normalized(minimal(json!({
+        "messages": [
+            {"role": "user", "content": "what is in my inbox?"},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "read_inbox", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "1 new mail from the bank"}
+        ],
+        "response": {"id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4o", "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": null, "tool_calls": [{"id": "call_2", "type": "function", "function": {"name": "open_url", "arguments": "{\"url\":\"https://bank.example\"}"}}]}}]}
+    })));
+    assert_eq!(at(&doc, "gen_ai.tool.name"), &json!(["open_url"]));
+    assert_eq!(
+        at(&doc, "gen_ai.tool.results"),
+        &json!([{"id": "call_1", "content": "1 new mail from the bank"}])
+    );
+    assert_eq!(
+        at(&doc, "gen_ai.tool.calls"),
+        &json!([{"id": "call_2", "name": "open_url", "arguments": "{\"url\":\"https://bank.example\"}"}])
+    );
+}

@@ -41,6 +41,7 @@
 //! | every other key (`schemaType`, `schemaVersion`, `inputContentType`, `outputBodyS3Path`, `artifacts`, …) | `aws_bedrock.invocation.*` | Renamed by the pipeline's fixed table (`schemaType` → `schema_type`, `inputBodyS3Path` → `input_body_s3_path`, `amazon-bedrock-invocationMetrics` → `amazon_bedrock_invocation_metrics`, `contentPolicy` → `content_policy`, `stopReason` → `stop_reason`, …) at any depth; keys not in the table keep their spelling. `artifacts[].base64` over 32 766 chars becomes `base64_massive_hash` + `base64_massive_length`. |
 //! | —                                           | `event.outcome`                                    | `failure` (guardrail intervention or `errorCode`), else `success`. |
 //! | —                                           | `gen_ai.system`                                    | Always `aws`. |
+//! | Converse `toolUse` / `toolResult`, Anthropic `tool_use` / `tool_result` in the bodies | `gen_ai.tool.calls`, `.results`, `.name` | **modelward addition** (see `openai_body::tool_fields`). Streaming output bodies (chunk lists) are not read. |
 //! | —                                           | `cloud.service.name`, `ecs.version`                | `bedrock`, `8.11.0`. |
 //! | —                                           | `data_stream.{type,dataset,namespace}`, `event.dataset`, `event.module` | `logs`, `aws_bedrock.invocation`, `default`; `aws`. Added by Elastic Agent / constant_keyword mappings, not by the pipeline. |
 //!
@@ -449,6 +450,12 @@ fn run_pipeline(doc: &mut Map<String, Value>, options: Options) -> Result<(), Fa
         } else {
             put(doc, "gen_ai.completion", Value::String(text.clone()));
         }
+    }
+    // modelward addition: tool calls and results (Converse and Anthropic Messages bodies).
+    let request = get(doc, INPUT_BODY).cloned().unwrap_or(Value::Null);
+    let response = get(doc, OUTPUT_BODY).cloned().unwrap_or(Value::Null);
+    for (key, value) in super::openai_body::tool_fields(&request, &response) {
+        put(doc, &key, value);
     }
     // modelward addition: readable text where Elastic keeps none.
     if prompt_dropped {
@@ -1214,6 +1221,9 @@ const SYNTHESIZED: &[Synthesized] = &[
     // The bodies, serialized again (keys in another order, escapes of their own).
     Synthesized::new("gen_ai.prompt", Domain::Any),
     Synthesized::new("gen_ai.completion", Domain::Any),
+    // Tool calls and results (`openai_body::tool_fields`): arguments re-serialized, text
+    // parts joined.
+    Synthesized::new("gen_ai.tool", Domain::Any),
     // Guardrail trace keys renamed to snake case become the policy names.
     Synthesized::new(
         "gen_ai.policy.name",

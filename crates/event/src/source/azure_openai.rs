@@ -1680,6 +1680,9 @@ const SYNTHESIZED: &[Synthesized] = &[
     Synthesized::new("gen_ai.content_filter", contract::BOOL),
     Synthesized::new("gen_ai.prompt", Domain::Any),
     Synthesized::new("gen_ai.completion", Domain::Any),
+    // Tool calls and results (`openai_body::tool_fields`): arguments re-serialized, text
+    // parts joined.
+    Synthesized::new("gen_ai.tool", Domain::Any),
 ];
 
 #[cfg(test)]

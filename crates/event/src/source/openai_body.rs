@@ -19,6 +19,21 @@
 //!
 //! Content-filter verdicts of every category are also kept under
 //! `gen_ai.content_filter.categories` as `{category: {filtered, detected, severity}}`.
+//!
+//! Tool calls and tool results ([`tool_fields`], also applied to Bedrock's bodies):
+//!
+//! | from | field |
+//! |---|---|
+//! | response `choices[].message.tool_calls[]` (`id`, `function.name`, `function.arguments`), legacy `function_call` | `gen_ai.tool.calls` (list of `{id, name, arguments}`) |
+//! | Anthropic Messages response `content[]` of `type: tool_use` (`id`, `name`, `input`) | the same |
+//! | Bedrock Converse response `output.message.content[].toolUse` (`toolUseId`, `name`, `input`) | the same |
+//! | request `messages[]` with `role: tool` (`tool_call_id`, `content`) or `role: function` (`name`, `content`) | `gen_ai.tool.results` (list of `{id, name, content}`) |
+//! | Anthropic request `messages[].content[]` of `type: tool_result` (`tool_use_id`, `content`) | the same |
+//! | Bedrock Converse request `messages[].content[].toolResult` (`toolUseId`, `content[].text` / `.json`) | the same |
+//! | the names of the calls | `gen_ai.tool.name` (list, distinct, in call order) |
+//!
+//! Arguments and inputs that are objects, and JSON result parts, are kept as compact JSON
+//! text; a result's text parts are joined with newlines.
 
 use serde_json::{json, Map, Value};
 
@@ -57,10 +72,183 @@ fn verdicts(results: &Value, categories: &mut Map<String, Value>) {
     }
 }
 
+/// The tool calls of a response.
+pub const TOOL_CALLS: &str = "gen_ai.tool.calls";
+/// The tool results a request hands back to the model.
+pub const TOOL_RESULTS: &str = "gen_ai.tool.results";
+/// The names of the tools a response calls.
+pub const TOOL_NAME: &str = "gen_ai.tool.name";
+
+/// Text of a value: a string as it is, anything else as compact JSON.
+fn as_text(value: &Value) -> Value {
+    match value {
+        Value::Null => Value::Null,
+        Value::String(s) => Value::String(s.clone()),
+        other => Value::String(other.to_string()),
+    }
+}
+
+/// The text of a tool result's content: a string, or parts (`{"text"}`, `{"json"}`,
+/// `{"type":"text","text"}`) joined with newlines.
+fn result_text(content: &Value) -> Value {
+    match content {
+        Value::Array(parts) => {
+            let texts: Vec<String> = parts
+                .iter()
+                .filter_map(|p| match p {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Object(m) => m
+                        .get("text")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                        .or_else(|| m.get("json").map(Value::to_string)),
+                    _ => None,
+                })
+                .collect();
+            if texts.is_empty() {
+                Value::Null
+            } else {
+                Value::String(texts.join("\n"))
+            }
+        }
+        other => as_text(other),
+    }
+}
+
+fn entry(pairs: [(&str, Value); 3]) -> Value {
+    let mut m = Map::new();
+    for (k, v) in pairs {
+        if !v.is_null() {
+            m.insert(k.to_string(), v);
+        }
+    }
+    Value::Object(m)
+}
+
+fn field(v: &Value, key: &str) -> Value {
+    v.get(key).cloned().unwrap_or(Value::Null)
+}
+
+/// The tool calls of a response body and the tool results of a request body, in the
+/// OpenAI (Chat Completions), Anthropic Messages and Bedrock Converse shapes: the
+/// `gen_ai.tool.*` fields, flattened keys; empty when there are none.
+pub fn tool_fields(request: &Value, response: &Value) -> Map<String, Value> {
+    let mut calls = Vec::new();
+    // OpenAI: choices[].message.tool_calls / function_call.
+    for choice in response
+        .get("choices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(message) = choice.get("message").or_else(|| choice.get("delta")) else {
+            continue;
+        };
+        for call in message
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let function = call.get("function").unwrap_or(&Value::Null);
+            calls.push(entry([
+                ("id", field(call, "id")),
+                ("name", field(function, "name")),
+                ("arguments", as_text(&field(function, "arguments"))),
+            ]));
+        }
+        if let Some(function) = message.get("function_call").filter(|f| f.is_object()) {
+            calls.push(entry([
+                ("id", Value::Null),
+                ("name", field(function, "name")),
+                ("arguments", as_text(&field(function, "arguments"))),
+            ]));
+        }
+    }
+    // Anthropic: content[] of type tool_use; Converse: output.message.content[].toolUse.
+    let parts = response
+        .get("content")
+        .or_else(|| response.pointer("/output/message/content"))
+        .and_then(Value::as_array);
+    for part in parts.into_iter().flatten() {
+        if part.get("type").and_then(Value::as_str) == Some("tool_use") {
+            calls.push(entry([
+                ("id", field(part, "id")),
+                ("name", field(part, "name")),
+                ("arguments", as_text(&field(part, "input"))),
+            ]));
+        } else if let Some(tool) = part.get("toolUse") {
+            calls.push(entry([
+                ("id", field(tool, "toolUseId")),
+                ("name", field(tool, "name")),
+                ("arguments", as_text(&field(tool, "input"))),
+            ]));
+        }
+    }
+    let mut results = Vec::new();
+    for message in request
+        .get("messages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        match message.get("role").and_then(Value::as_str) {
+            Some("tool") => results.push(entry([
+                ("id", field(message, "tool_call_id")),
+                ("name", field(message, "name")),
+                ("content", result_text(&field(message, "content"))),
+            ])),
+            Some("function") => results.push(entry([
+                ("id", Value::Null),
+                ("name", field(message, "name")),
+                ("content", result_text(&field(message, "content"))),
+            ])),
+            _ => {}
+        }
+        for part in message
+            .get("content")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if part.get("type").and_then(Value::as_str) == Some("tool_result") {
+                results.push(entry([
+                    ("id", field(part, "tool_use_id")),
+                    ("name", Value::Null),
+                    ("content", result_text(&field(part, "content"))),
+                ]));
+            } else if let Some(tool) = part.get("toolResult") {
+                results.push(entry([
+                    ("id", field(tool, "toolUseId")),
+                    ("name", Value::Null),
+                    ("content", result_text(&field(tool, "content"))),
+                ]));
+            }
+        }
+    }
+    let mut out = Map::new();
+    let mut names: Vec<Value> = Vec::new();
+    for name in calls.iter().filter_map(|c| c.get("name")) {
+        if name.is_string() && !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    if !names.is_empty() {
+        out.insert(TOOL_NAME.into(), Value::Array(names));
+    }
+    if !calls.is_empty() {
+        out.insert(TOOL_CALLS.into(), Value::Array(calls));
+    }
+    if !results.is_empty() {
+        out.insert(TOOL_RESULTS.into(), Value::Array(results));
+    }
+    out
+}
+
 /// `gen_ai.*` fields (flattened keys) from a request and a response body, either of which
 /// may be JSON null.
 pub fn genai_fields(request: &Value, response: &Value) -> Map<String, Value> {
-    let mut out = Map::new();
+    let mut out = tool_fields(request, response);
     if let Some(req) = request.as_object() {
         set(
             &mut out,
@@ -248,6 +436,45 @@ mod tests {
         );
         assert_eq!(f["gen_ai.completion"], json!(["Hello"]));
         assert_eq!(f["gen_ai.usage.output_tokens"], json!(1));
+    }
+
+    #[test]
+    fn tool_calls_and_results_of_each_shape() {
+        // OpenAI Chat Completions.
+        let req = json!({"messages": [{"role": "user", "content": "weather?"}, {"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]}, {"role": "tool", "tool_call_id": "call_1", "content": "Sunny"}]});
+        let resp = json!({"choices": [{"message": {"role": "assistant", "content": null, "tool_calls": [{"id": "call_2", "type": "function", "function": {"name": "send_email", "arguments": "{\"to\":\"a@b.c\"}"}}]}, "finish_reason": "tool_calls"}]});
+        let f = genai_fields(&req, &resp);
+        assert_eq!(f[TOOL_NAME], json!(["send_email"]));
+        assert_eq!(
+            f[TOOL_CALLS],
+            json!([{"id": "call_2", "name": "send_email", "arguments": "{\"to\":\"a@b.c\"}"}])
+        );
+        assert_eq!(
+            f[TOOL_RESULTS],
+            json!([{"id": "call_1", "content": "Sunny"}])
+        );
+        // Anthropic Messages.
+        let req = json!({"messages": [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": [{"type": "text", "text": "42 rows"}]}]}]});
+        let resp = json!({"content": [{"type": "text", "text": "ok"}, {"type": "tool_use", "id": "toolu_2", "name": "run_sql", "input": {"q": "select 1"}}]});
+        let f = tool_fields(&req, &resp);
+        assert_eq!(
+            f[TOOL_CALLS],
+            json!([{"id": "toolu_2", "name": "run_sql", "arguments": "{\"q\":\"select 1\"}"}])
+        );
+        assert_eq!(
+            f[TOOL_RESULTS],
+            json!([{"id": "toolu_1", "content": "42 rows"}])
+        );
+        // Bedrock Converse.
+        let req = json!({"messages": [{"role": "user", "content": [{"toolResult": {"toolUseId": "tooluse_1", "content": [{"text": "page text"}, {"json": {"a": 1}}], "status": "success"}}]}]});
+        let resp = json!({"output": {"message": {"role": "assistant", "content": [{"toolUse": {"toolUseId": "tooluse_2", "name": "fetch_url", "input": {"url": "https://x.example"}}}]}}, "stopReason": "tool_use"});
+        let f = tool_fields(&req, &resp);
+        assert_eq!(f[TOOL_NAME], json!(["fetch_url"]));
+        assert_eq!(
+            f[TOOL_RESULTS],
+            json!([{"id": "tooluse_1", "content": "page text\n{\"a\":1}"}])
+        );
+        assert!(tool_fields(&json!({"messages": []}), &json!({})).is_empty());
     }
 
     #[test]

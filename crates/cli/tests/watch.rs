@@ -636,3 +636,61 @@ fn a_kafka_consumer_killed_and_restarted_resumes_where_its_checkpoint_is() {
         findings(&String::from_utf8_lossy(&hunt.stdout))
     );
 }
+
+#[test]
+fn alerts_go_to_a_kafka_topic_keyed_by_principal() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message;
+    let dir = Dir::new("kafka-sink");
+    let broker = Broker::start(&dir);
+    // The topic, made as an operator would.
+    produce(&broker.address, "mw-alerts", 3, &[]);
+    let all = dir.path("all.ndjson");
+    append(&all, &corpus());
+    let hunt = |extra: &[&str]| {
+        let out = bin()
+            .args(["hunt", "--format", "ndjson"])
+            .args(extra)
+            .arg(&all)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.code().unwrap_or(9) <= 1,
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let target = format!("kafka://{}/mw-alerts", broker.address);
+    hunt(&["--output", &target]);
+    let expected = ids(&hunt(&[]));
+    assert!(expected.len() >= 20, "{}", expected.len());
+
+    let consumer: BaseConsumer = rdkafka::config::ClientConfig::new()
+        .set("bootstrap.servers", &broker.address)
+        .set("group.id", "reader")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&["mw-alerts"]).unwrap();
+    let (mut got, mut keys) = (BTreeSet::new(), BTreeSet::new());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while got.len() < expected.len() && Instant::now() < deadline {
+        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let m = message.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(m.payload().unwrap()).unwrap();
+        let key = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
+        let principal = v["entity"]["principal"].as_str();
+        assert_eq!(
+            Some(key.as_str()),
+            principal.or(v["rule"]["id"].as_str()),
+            "keyed by principal"
+        );
+        keys.insert(key);
+        got.insert(v["alert"]["id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(got, expected);
+    assert!(keys.len() > 1, "{keys:?}");
+}

@@ -7,7 +7,8 @@
 //!   backoff and jitter, a deadline, a spool, a report of anything not delivered):
 //!   [Elasticsearch/OpenSearch](elasticsearch) `_bulk` into a data stream with ECS names,
 //!   [Splunk](splunk) HTTP Event Collector with indexer acknowledgement, and
-//!   [Microsoft Sentinel](sentinel) through the Logs Ingestion API.
+//!   [Microsoft Sentinel](sentinel) through the Logs Ingestion API;
+//! - [Kafka](kafka) topics (and Azure Event Hubs), with librdkafka's idempotent producer.
 //!
 //! An output is written as a [`Target`] (`csv:alerts.csv`,
 //! `splunk+https://splunk.example:8088?index=ai`, ...) or as an `[[outputs]]` section of the
@@ -33,6 +34,7 @@ pub mod delivery;
 pub mod doc;
 pub mod elasticsearch;
 mod error;
+pub mod kafka;
 pub mod ocsf;
 mod options;
 mod outputs;

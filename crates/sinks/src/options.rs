@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::outputs::Output;
 use crate::secret::{Env, Secret};
 use crate::target::{shown, Destination, Target};
-use crate::{elasticsearch, sentinel, splunk};
+use crate::{elasticsearch, kafka, sentinel, splunk};
 
 /// Environment variables read when the output names none.
 pub mod env {
@@ -50,6 +50,11 @@ pub struct OutputOptions {
     pub spool: Option<PathBuf>,
     /// PEM certificates to trust instead of the Mozilla roots (relative to the configuration file).
     pub ca_file: Option<PathBuf>,
+
+    // kafka
+    /// librdkafka properties (`security.protocol`, `sasl.mechanism`, `sasl.username`, ...);
+    /// `env:NAME` reads a value from the environment, and `sasl.password` must be given so.
+    pub properties: Option<std::collections::BTreeMap<String, String>>,
 
     // elasticsearch
     /// `env:NAME`: an API key (the `encoded` value).
@@ -137,6 +142,7 @@ impl OutputOptions {
             deadline_ms,
             spool,
             ca_file,
+            properties,
             api_key,
             username,
             password,
@@ -194,6 +200,7 @@ impl OutputOptions {
                 "token_url",
                 "scope",
             ],
+            Target::Kafka { .. } => &["properties"],
         };
         for key in self.set_keys() {
             let delivery = DELIVERY_KEYS.contains(&key);
@@ -442,6 +449,35 @@ impl OutputOptions {
                     self.agent(&name, timeout)?,
                 );
                 self.delivery(name, Box::new(transport), sentinel::MAX_REQUEST_BYTES - 2)?
+            }
+            Target::Kafka { brokers, topic } => {
+                let mut properties = Vec::new();
+                for (k, v) in self.properties.iter().flatten() {
+                    let value = if k.contains("password") || k.contains("secret") {
+                        kafka::Property::Secret(
+                            self.secret(env, "properties", &Some(v.clone()), "", "a Kafka secret")?
+                                .ok_or_else(|| Error::SecretNotFromEnv {
+                                    output: name.clone(),
+                                    key: "properties",
+                                })?,
+                        )
+                    } else {
+                        kafka::Property::Plain(self.plain(
+                            env,
+                            "properties",
+                            v,
+                            "a Kafka property",
+                        )?)
+                    };
+                    properties.push((k.clone(), value));
+                }
+                let sink = kafka::Kafka::new(kafka::Settings {
+                    brokers,
+                    topic,
+                    properties,
+                })
+                .map_err(|e| self.bad("properties", e.to_string()))?;
+                Output::writer(name, Box::new(sink))
             }
         };
         Ok(Opened::Sink(output))

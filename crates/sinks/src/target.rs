@@ -68,6 +68,8 @@ pub enum Target {
         stream: String,
         query: Vec<(String, String)>,
     },
+    /// `kafka://HOST:PORT[,HOST:PORT...]/TOPIC`.
+    Kafka { brokers: String, topic: String },
 }
 
 /// Query keys that would carry a secret.
@@ -99,6 +101,29 @@ impl Target {
                 }
                 return Ok(Target::Formatted(format, Destination::of(rest)));
             }
+        }
+        if let Some(rest) = text.strip_prefix("kafka://") {
+            let (brokers, topic) = rest.split_once('/').unwrap_or((rest, ""));
+            if brokers.is_empty() || topic.is_empty() || rest.contains('?') || rest.contains('@') {
+                return Err(bad(
+                    text,
+                    "write kafka://HOST:PORT[,HOST:PORT...]/TOPIC (other settings in an [[outputs]] section's properties)",
+                ));
+            }
+            if !topic
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+                || topic.len() > 249
+            {
+                return Err(bad(
+                    text,
+                    "a topic name is 1 to 249 of the characters a-z A-Z 0-9 . _ -",
+                ));
+            }
+            return Ok(Target::Kafka {
+                brokers: brokers.to_string(),
+                topic: topic.to_string(),
+            });
         }
         if let Some((kind, url)) = split_kind(text) {
             let parts = UrlParts::parse(text, url)?;
@@ -183,6 +208,7 @@ impl Target {
             Target::Elasticsearch { .. } => "elasticsearch",
             Target::Splunk { .. } => "splunk",
             Target::Sentinel { .. } => "sentinel",
+            Target::Kafka { .. } => "kafka",
         }
     }
 
@@ -393,6 +419,26 @@ mod tests {
             }
         );
         assert!(Target::parse("sentinel+https://dce.example/dataCollectionRules/dcr-1").is_err());
+    }
+
+    #[test]
+    fn kafka() {
+        assert_eq!(
+            Target::parse("kafka://b1:9092,b2:9092/mw-alerts").unwrap(),
+            Target::Kafka {
+                brokers: "b1:9092,b2:9092".into(),
+                topic: "mw-alerts".into()
+            }
+        );
+        for bad in [
+            "kafka://b1:9092",
+            "kafka:///t",
+            "kafka://b1:9092/t?acks=1",
+            "kafka://user:pw@b1:9092/t",
+            "kafka://b1:9092/bad topic",
+        ] {
+            assert!(Target::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

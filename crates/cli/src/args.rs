@@ -45,7 +45,10 @@ pub enum Command {
 pub enum PowCommand {
     /// Print the `x-modelward-pow` header value that solves CHALLENGE (from the gateway's
     /// `x-modelward-pow-challenge` header).
-    Solve { challenge: String },
+    Solve {
+        /// The challenge as the gateway sent it.
+        challenge: String,
+    },
 }
 
 #[derive(Args)]
@@ -105,11 +108,15 @@ pub enum KeysCommand {
     },
     /// The keys issued: id, principal, team, limits, state.
     List {
+        /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
     /// Revoke a key (by its id, `key-…`); refused from the next refresh on.
-    Revoke { id: String },
+    Revoke {
+        /// The key's id (`key-…`, as `keys list` shows it).
+        id: String,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -268,6 +275,7 @@ pub enum IncidentCommand {
         /// Closed incidents too.
         #[arg(long)]
         all: bool,
+        /// Output format.
         #[arg(long, value_enum, default_value = "table")]
         format: IncidentFormat,
         /// Judge SLAs at this time (RFC 3339) instead of now.
@@ -278,25 +286,32 @@ pub enum IncidentCommand {
     Show {
         /// Incident id (or a unique prefix).
         id: String,
+        /// Output format.
         #[arg(long, value_enum, default_value = "markdown")]
         format: IncidentFormat,
     },
     /// Move an incident to the next stage of PB-53's flow (or to --to).
     Advance {
+        /// Incident id (or a unique prefix).
         id: String,
         /// detect, analyze, contain, eradicate, recover, lessons.
         #[arg(long, value_name = "STAGE")]
         to: Option<String>,
-        /// Who moves it.
-        #[arg(long, value_name = "NAME")]
+        /// Who does it, for the audit log [default: the user running modelward: $USER,
+        /// else $USERNAME, else the operating system's account name].
+        #[arg(long, value_name = "NAME", default_value_t = current_user(), hide_default_value = true)]
         by: String,
+        /// A note for the audit log.
         #[arg(long, default_value = "")]
         note: String,
     },
     /// Close an incident.
     Close {
+        /// Incident id (or a unique prefix).
         id: String,
-        #[arg(long, value_name = "NAME")]
+        /// Who does it, for the audit log [default: the user running modelward: $USER,
+        /// else $USERNAME, else the operating system's account name].
+        #[arg(long, value_name = "NAME", default_value_t = current_user(), hide_default_value = true)]
         by: String,
         /// Why: resolved, false positive, ...
         #[arg(long, value_name = "TEXT")]
@@ -304,30 +319,41 @@ pub enum IncidentCommand {
     },
     /// Set a task's state (done, open, n/a).
     Task {
+        /// Incident id (or a unique prefix).
         id: String,
         /// The task id (`contain.2.1.4`, `decision.rate_limit`, ...).
         task: String,
+        /// done, open or n/a.
         #[arg(long, value_name = "STATE")]
         state: String,
-        #[arg(long, value_name = "NAME")]
+        /// Who does it, for the audit log [default: the user running modelward: $USER,
+        /// else $USERNAME, else the operating system's account name].
+        #[arg(long, value_name = "NAME", default_value_t = current_user(), hide_default_value = true)]
         by: String,
+        /// A note for the audit log.
         #[arg(long, default_value = "")]
         note: String,
     },
     /// Set a fact the playbook's conditions read (insider_confirmed=true, explained=true,
     /// ...) and re-run the playbook.
     Fact {
+        /// Incident id (or a unique prefix).
         id: String,
         /// NAME=true or NAME=false.
         fact: String,
-        #[arg(long, value_name = "NAME")]
+        /// Who does it, for the audit log [default: the user running modelward: $USER,
+        /// else $USERNAME, else the operating system's account name].
+        #[arg(long, value_name = "NAME", default_value_t = current_user(), hide_default_value = true)]
         by: String,
     },
     /// Carry out the incident's planned actions now (after a dry run, or once executors are
     /// configured); actions already done are not repeated.
     Act {
+        /// Incident id (or a unique prefix).
         id: String,
-        #[arg(long, value_name = "NAME")]
+        /// Who does it, for the audit log [default: the user running modelward: $USER,
+        /// else $USERNAME, else the operating system's account name].
+        #[arg(long, value_name = "NAME", default_value_t = current_user(), hide_default_value = true)]
         by: String,
         /// Show what would be done.
         #[arg(long)]
@@ -335,29 +361,40 @@ pub enum IncidentCommand {
     },
     /// Write the incident report.
     Report {
+        /// Incident id (or a unique prefix).
         id: String,
+        /// Output format.
         #[arg(long, value_enum, default_value = "markdown")]
         format: ReportFormat,
+        /// Write to this file instead of stdout.
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
     /// Write the incident's IoCs as CSV or a STIX 2.1 bundle.
     Iocs {
+        /// Incident id (or a unique prefix).
         id: String,
+        /// Output format.
         #[arg(long, value_enum, default_value = "csv")]
         format: IocFormat,
+        /// Write to this file instead of stdout.
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
     /// Write the evidence bundle: alerts, raw log records, actions, IoCs, reports, and a
     /// SHA-256 manifest.
     Export {
+        /// Incident id (or a unique prefix).
         id: String,
         /// The bundle's folder (must not exist or be empty).
-        #[arg(long, value_name = "DIR")]
-        out: PathBuf,
-        /// Who exports it (recorded in the audit log: the chain of custody).
-        #[arg(long, value_name = "NAME")]
+        #[arg(long, short, value_name = "DIR", required_unless_present = "out")]
+        output: Option<PathBuf>,
+        /// Deprecated spelling of --output.
+        #[arg(long, value_name = "DIR", hide = true, conflicts_with = "output")]
+        out: Option<PathBuf>,
+        /// Who does it, for the audit log [default: the user running modelward: $USER,
+        /// else $USERNAME, else the operating system's account name].
+        #[arg(long, value_name = "NAME", default_value_t = current_user(), hide_default_value = true)]
         by: String,
         /// Mask secrets in the log records (API keys, tokens, passwords) for a wider
         /// audience; the records are then no longer the bytes as read (their original
@@ -367,21 +404,33 @@ pub enum IncidentCommand {
     },
     /// Check an evidence bundle against its manifest (exit 1 on any difference).
     Verify {
+        /// The bundle's folder (`incident export` writes it).
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
     /// Lift the containment measures an incident put in force (recovery), all or those on
     /// one target; each lift goes into the audit log.
     Lift {
+        /// Incident id (or a unique prefix).
         id: String,
-        #[arg(long, value_name = "NAME")]
+        /// Who does it, for the audit log [default: the user running modelward: $USER,
+        /// else $USERNAME, else the operating system's account name].
+        #[arg(long, value_name = "NAME", default_value_t = current_user(), hide_default_value = true)]
         by: String,
         /// Only the measures on this target (a principal, address, key id).
         #[arg(long, value_name = "VALUE")]
         target: Option<String>,
     },
     /// The action audit log (of one incident, or all).
-    Audit { id: Option<String> },
+    Audit {
+        /// Incident id (or a unique prefix) [default: every incident].
+        id: Option<String>,
+        /// Output format: a table with RFC 3339 UTC times, or one JSON document per entry
+        /// (`at` in milliseconds and `at_time` in RFC 3339) [default: table on a terminal,
+        /// else ndjson].
+        #[arg(long, value_enum)]
+        format: Option<ListFormat>,
+    },
     /// The containment measures in force (what a gateway enforces).
     Enforcement,
     /// Print the playbook in use (the built-in PB-53, or the configured one) as TOML.
@@ -394,19 +443,23 @@ pub enum RulesCommand {
     List {
         #[command(flatten)]
         rules: RuleSource,
-        /// Output as JSON.
-        #[arg(long)]
+        /// Output format: a table, one JSON document per rule, or one JSON array.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Deprecated: --format ndjson.
+        #[arg(long, hide = true, conflicts_with = "format")]
         json: bool,
     },
     /// Print a rule's documentation: metadata, schedule, query and investigation guide.
     Explain {
-        /// Rule id (or a unique prefix of it, or the exact name).
+        /// Rule id (or a unique prefix of it, or the name; any case).
         id: String,
         #[command(flatten)]
         rules: RuleSource,
     },
     /// Load rule files and report every one that fails; non-zero exit on any failure.
     Check {
+        /// Rule files or directories.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
         /// Sigma processing pipelines to apply; repeatable.
@@ -416,6 +469,7 @@ pub enum RulesCommand {
     /// Run each rule's own test events (`modelward_tests`): true positives must alert, true
     /// negatives must not; non-zero exit on any failure.
     Test {
+        /// Rule files or directories.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
         /// Sigma processing pipelines to apply; repeatable.
@@ -548,4 +602,72 @@ pub enum FingerprintCommand {
         #[arg(long, value_enum, default_value = "table")]
         format: FingerprintFormat,
     },
+}
+
+/// Who runs modelward: `$USER`, else `$USERNAME` (Windows), else the account of the
+/// process's user id in /etc/passwd (Unix), else `unknown`.
+pub fn current_user() -> String {
+    for var in ["USER", "USERNAME"] {
+        if let Some(name) = std::env::var_os(var) {
+            let name = name.to_string_lossy().trim().to_string();
+            if !name.is_empty() {
+                return name;
+            }
+        }
+    }
+    os_user().unwrap_or_else(|| "unknown".to_string())
+}
+
+#[cfg(unix)]
+fn os_user() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    // /proc/self (Linux) is owned by the process's effective user id.
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+    })
+}
+
+#[cfg(not(unix))]
+fn os_user() -> Option<String> {
+    None
+}
+
+/// Warn (once per run: each deprecated flag is read once) that OLD is spelt NEW now.
+pub fn deprecated(old: &str, new: &str) {
+    modelward_event::errln!("modelward: warning: `{old}` is deprecated; use `{new}`");
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every argument of every subcommand says what it is for (`--help` is the reference).
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let path = format!("{path} {}", cmd.get_name());
+            for arg in cmd.get_arguments() {
+                if arg.is_hide_set() || ["help", "version"].contains(&arg.get_id().as_str()) {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} <{}>", arg.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "arguments without help:\n{}",
+            missing.join("\n")
+        );
+    }
 }

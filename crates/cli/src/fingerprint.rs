@@ -240,8 +240,7 @@ fn matching(
         bail!("--threshold must be between 0 and 1");
     }
     let key = key(key_env, quiet)?;
-    let store = Store::open_existing(db)
-        .with_context(|| format!("fingerprint database {}", db.display()))?;
+    let store = crate::db::open_existing(db, crate::db::Purpose::Fingerprints)?;
     let mut models = Vec::new();
     for stored in fpstore::load(&store)? {
         if stored.print.key_id == key.id() {
@@ -389,8 +388,7 @@ fn suspect_count(skipped: &[(String, String)], results: &[ModelMatch]) -> Value 
 }
 
 fn list(db: &Path, format: FingerprintFormat) -> Result<u8> {
-    let store = Store::open_existing(db)
-        .with_context(|| format!("fingerprint database {}", db.display()))?;
+    let store = crate::db::open_existing(db, crate::db::Purpose::Fingerprints)?;
     let mut out = BufWriter::new(io::stdout().lock());
     for s in fpstore::load(&store)? {
         match format {

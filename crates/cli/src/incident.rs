@@ -7,7 +7,7 @@ mod redact;
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -18,7 +18,9 @@ use modelward_respond::{repo, Incident, Stage, Status, TaskState};
 use modelward_store::audit::AuditRecord;
 use modelward_store::Store;
 
-use crate::args::{IncidentArgs, IncidentCommand, IncidentFormat, IocFormat, ReportFormat};
+use crate::args::{
+    IncidentArgs, IncidentCommand, IncidentFormat, IocFormat, ListFormat, ReportFormat,
+};
 use crate::config::Options;
 use crate::respond::{now_ms, Setup};
 use acts::Act;
@@ -38,7 +40,7 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
         }
         _ => {}
     }
-    let mut store = Store::open_existing(db).with_context(|| format!("{}", db.display()))?;
+    let mut store = crate::db::open_existing(db, crate::db::Purpose::Incidents)?;
     match args.command {
         IncidentCommand::List { all, format, now } => {
             let now = match now {
@@ -257,10 +259,17 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
         }
         IncidentCommand::Export {
             id,
+            output,
             out,
             by,
             redact,
         } => {
+            if out.is_some() {
+                crate::args::deprecated("--out", "--output");
+            }
+            let out = output
+                .or(out)
+                .ok_or_else(|| anyhow!("--output DIR is required"))?;
             let setup = setup_for(options, playbook)?;
             let mut incident = repo::load(&store, &id)?;
             // Refused before the report counts as written (the bundle is the report).
@@ -273,17 +282,45 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
             let incident = repo::load(&store, &id)?;
             lift(&mut store, &incident, &by, target.as_deref())
         }
-        IncidentCommand::Audit { id } => {
+        IncidentCommand::Audit { id, format } => {
             let id = match id {
                 Some(id) => Some(repo::load(&store, &id)?.id),
                 None => None,
             };
+            let format = format.unwrap_or(if io::stdout().is_terminal() {
+                ListFormat::Table
+            } else {
+                ListFormat::Ndjson
+            });
             let mut out = BufWriter::new(io::stdout().lock());
             for r in store.audit_log(id.as_deref())? {
                 let mut entry = from_record(r);
                 entry.target = safe_value(&entry.target_kind, &entry.target).into_owned();
-                let line = serde_json::to_string(&entry)?;
-                writeln!(out, "{}", modelward_event::terminal::printable_json(&line))?;
+                match format {
+                    ListFormat::Ndjson => {
+                        let mut doc = serde_json::to_value(&entry)?;
+                        doc["at_time"] = modelward_event::format_timestamp(entry.at).into();
+                        let line = doc.to_string();
+                        writeln!(out, "{}", modelward_event::terminal::printable_json(&line))?;
+                    }
+                    ListFormat::Table => modelward_event::textln!(
+                        out,
+                        "{:>4}  {}  {}  {:<14} {:<10} {}  {}  by {}{}",
+                        entry.seq,
+                        modelward_event::format_timestamp(entry.at),
+                        entry.incident,
+                        entry.action,
+                        entry.outcome.as_str(),
+                        entry.target_kind,
+                        crate::output::printable(&entry.target),
+                        crate::output::printable(&entry.actor),
+                        if entry.detail.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", crate::output::printable(&entry.detail))
+                        }
+                    )?,
+                }
             }
             out.flush()?;
             Ok(0)

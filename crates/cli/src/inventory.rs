@@ -80,8 +80,7 @@ pub fn run(cmd: InventoryCommand) -> Result<u8> {
             Ok(if summary.skipped > 0 { 2 } else { 0 })
         }
         InventoryCommand::Verify { db, format, quiet } => {
-            let store = Store::open_existing(&db)
-                .with_context(|| format!("inventory database {}", db.display()))?;
+            let store = crate::db::open_existing(&db, crate::db::Purpose::Inventory)?;
             let mut out = Out::new(format);
             let mut bar = Bar::new(quiet);
             let summary = verify(&store, &mut bar, &mut |c| out.check(c))?;

@@ -7,6 +7,7 @@ mod args;
 mod baselines;
 mod builtin;
 mod config;
+mod db;
 mod fingerprint;
 mod gateway;
 mod hunt;

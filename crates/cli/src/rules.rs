@@ -7,15 +7,23 @@ use anyhow::{bail, Result};
 use modelward_rule::RuleMeta;
 use serde_json::json;
 
-use crate::args::RulesCommand;
+use crate::args::{Format, RulesCommand};
 use crate::ruleset::RuleSet;
 
 pub fn run(command: RulesCommand) -> Result<u8> {
     match command {
-        RulesCommand::List { rules, json } => {
+        RulesCommand::List {
+            rules,
+            mut format,
+            json,
+        } => {
+            if json {
+                crate::args::deprecated("--json", "--format ndjson");
+                format = Format::Ndjson;
+            }
             let set = RuleSet::load(&rules);
             set.report_errors();
-            list(&set.metas(), json)?;
+            list(&set.metas(), format)?;
             Ok(if set.errors.is_empty() { 0 } else { 2 })
         }
         RulesCommand::Explain { id, rules } => {
@@ -24,8 +32,23 @@ pub fn run(command: RulesCommand) -> Result<u8> {
             let matches: Vec<&Arc<RuleMeta>> = metas
                 .iter()
                 .copied()
-                .filter(|m| m.id == id || m.name == id || m.id.starts_with(&id))
+                .filter(|m| {
+                    m.id.eq_ignore_ascii_case(&id)
+                        || m.name.to_lowercase() == id.to_lowercase()
+                        || m.id
+                            .get(..id.len())
+                            .is_some_and(|p| p.eq_ignore_ascii_case(&id))
+                })
                 .collect();
+            // An exact id or name wins over the prefixes it is one of.
+            let exact: Vec<&Arc<RuleMeta>> = matches
+                .iter()
+                .copied()
+                .filter(|m| {
+                    m.id.eq_ignore_ascii_case(&id) || m.name.to_lowercase() == id.to_lowercase()
+                })
+                .collect();
+            let matches = if exact.len() == 1 { exact } else { matches };
             match matches.as_slice() {
                 [meta] => {
                     explain(&set, meta)?;
@@ -64,14 +87,24 @@ pub fn run(command: RulesCommand) -> Result<u8> {
     }
 }
 
-fn list(metas: &[&Arc<RuleMeta>], as_json: bool) -> Result<()> {
+fn list(metas: &[&Arc<RuleMeta>], format: Format) -> Result<()> {
     let mut out = io::stdout().lock();
-    if as_json {
-        for m in metas {
-            let line = json!({"id": m.id, "name": m.name, "type": m.rule_type.as_str(), "severity": m.severity.as_str(), "risk_score": m.risk_score, "origin": m.origin, "techniques": m.technique_ids()});
-            writeln!(out, "{line}")?;
+    let doc = |m: &RuleMeta| json!({"id": m.id, "name": m.name, "type": m.rule_type.as_str(), "severity": m.severity.as_str(), "risk_score": m.risk_score, "origin": m.origin, "techniques": m.technique_ids()});
+    match format {
+        Format::Ndjson => {
+            for m in metas {
+                let line = doc(m).to_string();
+                writeln!(out, "{}", modelward_event::terminal::printable_json(&line))?;
+            }
+            return Ok(());
         }
-        return Ok(());
+        Format::Json => {
+            let all: Vec<serde_json::Value> = metas.iter().map(|m| doc(m)).collect();
+            let text = serde_json::to_string_pretty(&all)?;
+            writeln!(out, "{}", modelward_event::terminal::printable_json(&text))?;
+            return Ok(());
+        }
+        Format::Table => {}
     }
     modelward_event::textln!(
         out,

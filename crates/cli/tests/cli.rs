@@ -802,3 +802,60 @@ fn timestamp_fields_from_the_command_line_and_the_configuration() {
     args.extend(["--config", config.to_str().unwrap()]);
     assert_eq!(spraying(&hunt(&args, &[&logs])), 1);
 }
+
+#[test]
+fn rules_list_takes_format_and_still_the_old_json_flag() {
+    let run = |args: &[&str]| bin().arg("rules").arg("list").args(args).output().unwrap();
+    let ndjson = run(&["--format", "ndjson"]);
+    assert_eq!(ndjson.status.code(), Some(0), "{}", stderr(&ndjson));
+    let lines: Vec<Value> = String::from_utf8_lossy(&ndjson.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.iter().any(|r| r["id"] == SEED_RULE));
+    let array: Value = serde_json::from_slice(&run(&["--format", "json"]).stdout).unwrap();
+    assert_eq!(array.as_array().unwrap(), &lines);
+    let old = run(&["--json"]);
+    assert_eq!(old.stdout, ndjson.stdout);
+    let warned = stderr(&old);
+    assert_eq!(
+        warned
+            .matches("`--json` is deprecated; use `--format ndjson`")
+            .count(),
+        1,
+        "{warned}"
+    );
+    assert!(!stderr(&ndjson).contains("deprecated"));
+    assert!(String::from_utf8_lossy(
+        &bin()
+            .args(["rules", "list", "--help"])
+            .output()
+            .unwrap()
+            .stdout
+    )
+    .contains("--format"));
+}
+
+#[test]
+fn rules_explain_ids_and_names_in_any_case() {
+    for id in ["4021E78D", "4021E78D-5293-48D3-ADEE-A70FA4C18FAB"] {
+        let o = bin().args(["rules", "explain", id]).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{id}: {}", stderr(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains(SEED_RULE),
+            "{id}"
+        );
+    }
+    let name = bin()
+        .args(["rules", "explain", "4021e78d"])
+        .output()
+        .unwrap();
+    let name = String::from_utf8_lossy(&name.stdout)
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("# ")
+        .to_uppercase();
+    let o = bin().args(["rules", "explain", &name]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+}

@@ -671,3 +671,106 @@ fn a_responders_facts_and_tasks_are_audited_and_closing_says_what_remains() {
     assert!(said.contains("still in force"), "{said}");
     assert!(said.contains("left open"), "{said}");
 }
+
+#[test]
+fn by_defaults_to_the_user_running_it_and_the_audit_log_reads_times() {
+    let dir = Dir::new("incidents-by-default");
+    let (db, id) = extraction_incident(&dir);
+    let advance = Command::new(env!("CARGO_BIN_EXE_modelward"))
+        .args(["incident", "advance", &id, "--note", "looked at it", "--db"])
+        .arg(&db)
+        .env("USER", "carol")
+        .env_remove("USERNAME")
+        .output()
+        .unwrap();
+    assert!(advance.status.success(), "{}", text(&advance));
+    assert!(text(&advance).contains("(by carol)"), "{}", text(&advance));
+    let fact = Command::new(env!("CARGO_BIN_EXE_modelward"))
+        .args(["incident", "fact", &id, "insider_confirmed=false", "--db"])
+        .arg(&db)
+        .env("USER", "carol")
+        .env_remove("USERNAME")
+        .output()
+        .unwrap();
+    assert!(fact.status.success(), "{}", text(&fact));
+
+    // NDJSON (not a terminal): the number as it was, and the time as people read it.
+    let audit = modelward(&["incident", "audit", &id, "--db"], &[&db]);
+    let entries: Vec<Value> = String::from_utf8_lossy(&audit.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let moved = entries
+        .iter()
+        .find(|e| e["actor"] == "carol")
+        .unwrap_or_else(|| panic!("carol moved it: {entries:?}"));
+    let at = moved["at"].as_i64().unwrap();
+    let at_time = moved["at_time"].as_str().unwrap();
+    assert_eq!(modelward_event::parse_timestamp(at_time), Some(at));
+    assert!(at_time.ends_with('Z'), "{at_time}");
+
+    // The table: RFC 3339 UTC, no milliseconds since the epoch.
+    let table = modelward(
+        &["incident", "audit", &id, "--format", "table", "--db"],
+        &[&db],
+    );
+    let table = String::from_utf8_lossy(&table.stdout);
+    let row = table.lines().find(|l| l.contains("by carol")).unwrap();
+    assert!(row.contains(at_time), "{row}");
+    assert!(!row.contains(&at.to_string()), "{row}");
+}
+
+#[test]
+fn export_takes_output_and_still_the_old_out() {
+    let dir = Dir::new("incidents-export-output");
+    let (db, id) = extraction_incident(&dir);
+    let new = dir.path("new");
+    let out = modelward(
+        &["incident", "export", &id, "--by", "erin", "--db"],
+        &[&db, Path::new("--output"), &new],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(new.read_dir().unwrap().count() > 0);
+    assert!(!text(&out).contains("deprecated"), "{}", text(&out));
+    let old = dir.path("old");
+    let out = modelward(
+        &["incident", "export", &id, "--by", "erin", "--db"],
+        &[&db, Path::new("--out"), &old],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(old.read_dir().unwrap().count() > 0);
+    let warned = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        warned
+            .matches("`--out` is deprecated; use `--output`")
+            .count(),
+        1,
+        "{warned}"
+    );
+}
+
+#[test]
+fn a_missing_database_names_the_command_that_creates_it() {
+    let dir = Dir::new("missing-databases");
+    let db = dir.path("nothing.db");
+    for (args, creates) in [
+        (
+            vec!["incident", "list", "--db"],
+            "modelward hunt --incidents",
+        ),
+        (
+            vec!["inventory", "verify", "--db"],
+            "modelward inventory scan --db",
+        ),
+        (
+            vec!["fingerprint", "list", "--db"],
+            "modelward fingerprint build --db",
+        ),
+    ] {
+        let out = modelward(&args, &[&db]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains(creates), "{args:?}: {said}");
+        assert!(!db.exists(), "{args:?} created it");
+    }
+}

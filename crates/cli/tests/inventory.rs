@@ -138,7 +138,8 @@ fn errors_exit_2() {
     let o = inventory(&["verify", "--db", missing_db.to_str().unwrap()], &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("no such database file"),
+        stderr(&o).contains("no inventory database at")
+            && stderr(&o).contains("`modelward inventory scan --db"),
         "{}",
         stderr(&o)
     );

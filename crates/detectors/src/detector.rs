@@ -30,8 +30,8 @@ pub struct Finding {
 /// The name of a finding's alert when it is not its code's: a name that says who judged
 /// ("detected by Azure AI Content Safety Prompt Shields") is only given to the findings of
 /// that judge (see `shield_verdict::source_name`). None: the code's name.
-pub fn alert_name(finding: &Finding) -> Option<String> {
-    crate::detectors::jailbreak_blocked::source_name(finding.code, &finding.evidence)
+pub fn alert_name(code: &str, evidence: &Map<String, Value>) -> Option<String> {
+    crate::detectors::jailbreak_blocked::source_name(code, evidence)
 }
 
 /// A built-in detector: stateless, run on every event after normalization.

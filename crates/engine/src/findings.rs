@@ -32,7 +32,7 @@ pub fn finding_alert(
     }
     // A name that says who judged is the judge's (a Bedrock guardrail's or modelward's own
     // verdict is not "detected by Azure AI Content Safety Prompt Shields").
-    let meta = match modelward_detectors::alert_name(&finding) {
+    let meta = match modelward_detectors::alert_name(finding.code, &finding.evidence) {
         Some(name) => {
             let mut renamed = (**meta).clone();
             renamed.name = name;

@@ -99,6 +99,8 @@ pub(crate) struct AlertState {
     evidence: Map<String, Json>,
     suppression: Option<SuppressionState>,
     severity: Option<Severity>,
+    #[serde(default)]
+    risk_score: Option<u8>,
 }
 
 impl AlertState {
@@ -117,12 +119,19 @@ impl AlertState {
                 .as_ref()
                 .map(|s| (s.terms.clone(), s.start, s.end, s.docs_count)),
             severity: a.severity,
+            risk_score: a.risk_score,
         }
     }
 
     /// The alert, if its rule is still loaded.
     pub fn into_alert(self, engine: &Engine) -> Option<Alert> {
-        let meta = engine.meta_by_id(&self.rule)?;
+        let mut meta = engine.meta_by_id(&self.rule)?;
+        // A detector's alert named for who judged (see `findings.rs`) keeps its name.
+        if let Some(name) = modelward_detectors::alert_name(&self.rule, &self.evidence) {
+            let mut renamed = (*meta).clone();
+            renamed.name = name;
+            meta = Arc::new(renamed);
+        }
         let mut alert = Alert::new(meta, self.timestamp, self.id);
         alert.window = self.window.map(|(start, end)| AlertWindow { start, end });
         alert.original_time = self.original_time;
@@ -138,6 +147,7 @@ impl AlertState {
                 docs_count,
             });
         alert.severity = self.severity;
+        alert.risk_score = self.risk_score;
         Some(alert)
     }
 }

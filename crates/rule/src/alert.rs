@@ -46,6 +46,9 @@ pub struct Alert {
     /// The severity of this alert when it differs from its rule's (a detector's match of a
     /// given severity); the risk score follows it.
     pub severity: Option<Severity>,
+    /// The risk score of this alert when it differs from its severity's: a finding far past
+    /// its threshold ranks above one at it, within the same severity's band.
+    pub risk_score: Option<u8>,
 }
 
 fn iso(ms: i64) -> Value {
@@ -65,6 +68,7 @@ impl Alert {
             evidence: Map::new(),
             suppression: None,
             severity: None,
+            risk_score: None,
         }
     }
 
@@ -97,16 +101,20 @@ impl Alert {
         doc.insert("@timestamp".into(), iso(self.timestamp));
         doc.insert("event".into(), json!({"kind": "alert"}));
         doc.insert("rule".into(), rule_obj);
-        match self.severity.filter(|s| *s != rule.severity) {
+        let risk = match self.severity.filter(|s| *s != rule.severity) {
             Some(severity) => {
                 doc.insert("severity".into(), json!(severity.as_str()));
-                doc.insert("risk_score".into(), json!(severity.default_risk_score()));
+                severity.default_risk_score()
             }
             None => {
                 doc.insert("severity".into(), json!(rule.severity.as_str()));
-                doc.insert("risk_score".into(), json!(rule.risk_score));
+                rule.risk_score
             }
-        }
+        };
+        doc.insert(
+            "risk_score".into(),
+            json!(self.risk_score.unwrap_or(risk).min(100)),
+        );
         doc.insert(
             "threat".into(),
             serde_json::to_value(&rule.threat).unwrap_or(Value::Null),

@@ -13,6 +13,7 @@
 use crate::detector::Entry;
 
 pub mod ascii_smuggling;
+pub mod ascii_smuggling_in_tool_output;
 pub mod credential_theft;
 pub mod jailbreak_blocked;
 pub mod jailbreak_detected;
@@ -22,6 +23,7 @@ pub mod phishing;
 pub mod phishing_in_application;
 pub mod phishing_in_prompt;
 pub mod phishing_in_response;
+pub mod phishing_in_tool_output;
 pub mod phishing_urls;
 pub mod sensitive_data;
 mod shield_verdict;

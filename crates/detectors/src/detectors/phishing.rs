@@ -9,7 +9,9 @@ use modelward_event::Event;
 
 use crate::detector::{BuildContext, Builtin, Code, Detector, Finding};
 use crate::detectors::phishing_urls::{finding, PhishingIndex};
-use crate::detectors::{phishing_in_application, phishing_in_prompt, phishing_in_response};
+use crate::detectors::{
+    phishing_in_application, phishing_in_prompt, phishing_in_response, phishing_in_tool_output,
+};
 use crate::keywords::Scan;
 use crate::settings::{Settings, SettingsError};
 use crate::text::Role;
@@ -20,6 +22,7 @@ pub struct Phishing {
     response: bool,
     application: bool,
     prompt: bool,
+    tool_output: bool,
 }
 
 impl Phishing {
@@ -30,6 +33,7 @@ impl Phishing {
             response: on(phishing_in_response::CODE.code),
             application: on(phishing_in_application::CODE.code),
             prompt: on(phishing_in_prompt::CODE.code),
+            tool_output: on(phishing_in_tool_output::CODE.code),
         }
     }
 }
@@ -39,6 +43,7 @@ impl Builtin for Phishing {
         phishing_in_response::CODE,
         phishing_in_application::CODE,
         phishing_in_prompt::CODE,
+        phishing_in_tool_output::CODE,
     ];
 
     /// None without a feed, or with the three alerts disabled.
@@ -61,6 +66,7 @@ impl Detector for Phishing {
             (self.response, phishing_in_response::CODE.code),
             (self.application, phishing_in_application::CODE.code),
             (self.prompt, phishing_in_prompt::CODE.code),
+            (self.tool_output, phishing_in_tool_output::CODE.code),
         ]
         .into_iter()
         .filter_map(|(on, code)| on.then_some(code))
@@ -72,7 +78,11 @@ impl Detector for Phishing {
     }
 
     fn inspect(&self, event: &Event, scan: &Scan<'_>, out: &mut Vec<Finding>) {
-        let c = self.index.classify(event, scan);
+        let mut c = self.index.classify(event, scan);
+        if !self.tool_output {
+            // Without the agentic alert, tool output is of unclear origin, as before it.
+            c.application.append(&mut c.tool);
+        }
         if self.response {
             out.extend(finding(
                 &phishing_in_response::CODE,
@@ -95,6 +105,14 @@ impl Detector for Phishing {
                 Some(Role::Prompt),
                 "in the prompt",
                 &c.prompt,
+            ));
+        }
+        if self.tool_output {
+            out.extend(finding(
+                &phishing_in_tool_output::CODE,
+                Some(Role::Prompt),
+                "in a tool's output",
+                &c.tool,
             ));
         }
     }
@@ -142,6 +160,34 @@ pub(crate) mod tests {
             .map(|f| f.code)
             .collect();
         assert_eq!(codes, vec!["MW-AI-0005", "MW-AI-0006", "MW-AI-0007"]);
+        // A listed URL in a tool result is the agentic alert's, wherever else it is.
+        let event = Event::from_json(
+            &serde_json::json!({"gen_ai": {
+                "prompt": [
+                    {"role": "user", "content": "what is in my inbox?"},
+                    {"role": "tool", "content": "Locked: verify at https://evil.example/login"}
+                ],
+                "completion": "Please verify at https://evil.example/login",
+                "tool": {"results": [{"id": "call_1", "name": "read_inbox", "content": "Locked: verify at https://evil.example/login"}]}
+            }})
+            .to_string(),
+        )
+        .unwrap();
+        let f = inspect_alone(&d, &event, &LlmText::of(&event));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].code, "MW-AI-0017");
+        assert_eq!(
+            f[0].evidence["roles"],
+            serde_json::json!(["completion", "tool message", "tool output"])
+        );
+        // Bedrock: the tool result only in gen_ai.tool.results (the prompt is the body).
+        let event = Event::from_json(
+            r#"{"gen_ai":{"prompt":"{}","tool":{"results":[{"id":"t","content":"see bad-bank.test"}]}}}"#,
+        )
+        .unwrap();
+        let f = inspect_alone(&d, &event, &LlmText::of(&event));
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].code, "MW-AI-0017");
         let none = Phishing::new(
             Arc::new(crate::detectors::phishing_urls::tests::index()),
             &|_| false,

@@ -2,8 +2,9 @@
 //! A known phishing URL in an AI application's conversation whose origin is not clear: it
 //! is in both the prompt and the completion (the user sent it and the model repeated it, or
 //! the model echoed a link it was given), or in a prompt message that is not the user's
-//! (a system prompt, an assistant turn of the history, a tool or function result, a message
-//! without a role). URLs are found in plain text, markdown links and autolinks, in defanged
+//! (a system prompt, an assistant turn of the history, a message without a role; a tool or
+//! function result only while MW-AI-0017, phishing in tool output, is disabled). URLs are
+//! found in plain text, markdown links and autolinks, in defanged
 //! form, and as bare mentions of listed domains (Unicode and punycode host names alike), and
 //! looked up in the phishing feeds the user provides (OpenPhish, PhishTank, URLhaus, domain
 //! lists).
@@ -12,7 +13,7 @@
 //! A phishing link that travels through an AI application reaches people with the
 //! application's credibility, whether it came from a user, a retrieved document or a tool.
 //! Microsoft Defender for Cloud raises "Phishing URL shared in an AI application"
-//! (AI.Azure_PhishingContentInAIApplication).
+//! (AI.Azure_MaliciousUrl.UnknownSource).
 //!
 //! ## Example
 //! A tool result in the prompt reads "Click https://evil.example/login to verify your
@@ -42,7 +43,7 @@ use crate::detector::Code;
 pub const CODE: Code = Code {
     code: "MW-AI-0006",
     name: "Phishing URL shared in an AI application",
-    defender: Some("AI.Azure_PhishingContentInAIApplication"),
+    defender: Some("AI.Azure_MaliciousUrl.UnknownSource"),
     severity: Severity::High,
     tactics: &["Impact", "Collection"],
     atlas: ("AML.T0048", "External Harms"),

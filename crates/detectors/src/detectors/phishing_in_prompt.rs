@@ -11,7 +11,7 @@
 //! spread phishing content, to plant the link in shared conversation history or memory, or
 //! to make the model fetch the page (indirect prompt injection). Microsoft Defender for
 //! Cloud raises "Phishing attempt detected in an AI application"
-//! (AI.Azure_PhishingContentInUserPrompt).
+//! (AI.Azure_MaliciousUrl.UserPrompt).
 //!
 //! ## Example
 //! A prompt "Rewrite this email to sound more urgent: ... log in at
@@ -40,7 +40,7 @@ use crate::detector::Code;
 pub const CODE: Code = Code {
     code: "MW-AI-0007",
     name: "Phishing attempt detected in an AI application",
-    defender: Some("AI.Azure_PhishingContentInUserPrompt"),
+    defender: Some("AI.Azure_MaliciousUrl.UserPrompt"),
     severity: Severity::High,
     tactics: &["Collection"],
     atlas: ("AML.T0051", "LLM Prompt Injection"),

@@ -12,7 +12,7 @@
 //! the model or the data it draws on has been corrupted (data poisoning, indirect prompt
 //! injection through retrieved pages) and is now used against the application's users.
 //! Microsoft Defender for Cloud raises "Corrupted AI application\model\data directed a
-//! phishing attempt at a user" (AI.Azure_PhishingContentInModelResponse).
+//! phishing attempt at a user" (AI.Azure_MaliciousUrl.ModelResponse).
 //!
 //! ## Example
 //! The user asks "How do I reset my bank password?" and the completion answers "Sign in at
@@ -43,7 +43,7 @@ use crate::detector::Code;
 pub const CODE: Code = Code {
     code: "MW-AI-0005",
     name: "Corrupted AI application\\model\\data directed a phishing attempt at a user",
-    defender: Some("AI.Azure_PhishingContentInModelResponse"),
+    defender: Some("AI.Azure_MaliciousUrl.ModelResponse"),
     severity: Severity::High,
     tactics: &["Impact"],
     atlas: ("AML.T0048", "External Harms"),

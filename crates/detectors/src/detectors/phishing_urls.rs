@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use modelward_event::source::openai_body::TOOL_RESULTS;
 use modelward_event::Event;
 use regex::Regex;
 use serde_json::{json, Map, Value};
@@ -595,8 +596,7 @@ impl PhishingIndex {
     pub fn classify(&self, event: &Event, scan: &Scan<'_>) -> Classified {
         // Messages of unclear origin, read once a listed URL is found.
         let mut unclear: Option<Vec<(&str, String)>> = None;
-        // key -> (shown, feeds, roles)
-        let mut hits: Vec<(String, String, BTreeSet<String>, BTreeSet<String>)> = Vec::new();
+        let mut hits: Vec<Pending> = Vec::new();
         for ts in scan.texts() {
             if !ts.any_keyword() {
                 continue;
@@ -617,23 +617,20 @@ impl PhishingIndex {
                         }
                     }
                 };
-                let key = x.url.key();
-                let at = match hits.iter().position(|h| h.0 == key) {
-                    Some(i) => i,
-                    None => {
-                        hits.push((
-                            key,
-                            x.url.defanged(x.bare),
-                            BTreeSet::new(),
-                            BTreeSet::new(),
-                        ));
-                        hits.len() - 1
-                    }
-                };
-                if let Some(h) = hits.get_mut(at) {
-                    h.2.extend(feeds.iter().map(|f| f.to_string()));
-                    h.3.insert(label.clone());
+                record(&mut hits, &x, &feeds, label);
+            }
+        }
+        // Tool results (`gen_ai.tool.results`), of every source.
+        for result in event.get(TOOL_RESULTS) {
+            let Some(t) = result.get("content").and_then(Value::as_str) else {
+                continue;
+            };
+            for x in self.extract(t) {
+                let feeds = self.lookup(&x.url);
+                if feeds.is_empty() {
+                    continue;
                 }
+                record(&mut hits, &x, &feeds, TOOL_OUTPUT.to_string());
             }
         }
         let mut c = Classified::default();
@@ -643,6 +640,10 @@ impl PhishingIndex {
                 feeds: feeds.into_iter().collect(),
                 roles: roles.into_iter().collect(),
             };
+            if hit.roles.iter().any(|r| is_tool(r)) {
+                c.tool.push(hit);
+                continue;
+            }
             let prompt = hit.roles.iter().any(|r| r == "prompt");
             let completion = hit.roles.iter().any(|r| r == "completion");
             let other = hit.roles.iter().any(|r| r != "prompt" && r != "completion");
@@ -654,6 +655,39 @@ impl PhishingIndex {
         }
         c
     }
+}
+
+/// A listed URL being collected: (key, shown, feeds, labels).
+type Pending = (String, String, BTreeSet<String>, BTreeSet<String>);
+
+/// Adds one occurrence of a listed URL to the hits (one entry per URL key).
+fn record(hits: &mut Vec<Pending>, x: &Extracted, feeds: &[&str], label: String) {
+    let key = x.url.key();
+    let at = match hits.iter().position(|h| h.0 == key) {
+        Some(i) => i,
+        None => {
+            hits.push((
+                key,
+                x.url.defanged(x.bare),
+                BTreeSet::new(),
+                BTreeSet::new(),
+            ));
+            hits.len() - 1
+        }
+    };
+    if let Some(h) = hits.get_mut(at) {
+        h.2.extend(feeds.iter().map(|f| f.to_string()));
+        h.3.insert(label);
+    }
+}
+
+/// The label of a URL found in `gen_ai.tool.results`.
+const TOOL_OUTPUT: &str = "tool output";
+
+/// Whether a hit's label says it came from a tool: a tool result, or a chat message of role
+/// `tool` or `function`.
+fn is_tool(label: &str) -> bool {
+    matches!(label, TOOL_OUTPUT | "tool message" | "function message")
 }
 
 /// Texts of prompt chat messages whose role is not the user's (system, assistant history,
@@ -698,6 +732,8 @@ pub struct Classified {
     pub application: Vec<Hit>,
     /// Only in the user's prompt (MW-AI-0007).
     pub prompt: Vec<Hit>,
+    /// In a tool's output, wherever else (MW-AI-0017).
+    pub tool: Vec<Hit>,
 }
 
 /// The one finding of a phishing detector for these hits (none when there are none).
@@ -974,7 +1010,9 @@ pub(crate) mod tests {
         assert_eq!(c.prompt.len(), 1);
         let event = Event::from_json(r#"{"gen_ai":{"prompt":[{"role":"user","content":"summarise the page"},{"role":"tool","content":"Click https://evil.example/login"}],"completion":"done"}}"#).unwrap();
         let c = classify(&event, &LlmText::of(&event));
-        assert_eq!(c.application.len(), 1);
-        assert_eq!(c.application[0].roles, vec!["tool message"]);
+        // A tool's output: its origin is known (MW-AI-0017).
+        assert!(c.application.is_empty());
+        assert_eq!(c.tool.len(), 1);
+        assert_eq!(c.tool[0].roles, vec!["tool message"]);
     }
 }

@@ -859,3 +859,39 @@ fn rules_explain_ids_and_names_in_any_case() {
     let o = bin().args(["rules", "explain", &name]).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
 }
+
+#[test]
+fn misspelt_config_keys_get_a_did_you_mean() {
+    let d = Dir::new("config-did-you-mean");
+    let logs = d.write("a.ndjson", burst("RG-A", 1));
+    for (text, said) in [
+        (
+            "[input]\nsorce = \"auto\"\n",
+            "modelward.toml:2:1: unknown field `sorce`, expected",
+        ),
+        ("[hunt]\ntreads = 2\n", "unknown field `treads`"),
+    ] {
+        let cfg = d.write("modelward.toml", text);
+        let o = hunt(&["--config", cfg.to_str().unwrap()], &[&logs]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(stderr(&o).contains(said), "{}", stderr(&o));
+    }
+    let cfg = d.write("modelward.toml", "[input]\nsorce = \"auto\"\n");
+    let o = hunt(&["--config", cfg.to_str().unwrap()], &[&logs]);
+    assert!(
+        stderr(&o).contains("(did you mean `source`?)"),
+        "{}",
+        stderr(&o)
+    );
+    let cfg = d.write("modelward.toml", "[hunt]\ntreads = 2\n");
+    let o = hunt(&["--config", cfg.to_str().unwrap()], &[&logs]);
+    assert!(
+        stderr(&o).contains("(did you mean `threads`?)"),
+        "{}",
+        stderr(&o)
+    );
+    // Nothing close: no guess.
+    let cfg = d.write("modelward.toml", "[input]\nzzzzzz = 1\n");
+    let o = hunt(&["--config", cfg.to_str().unwrap()], &[&logs]);
+    assert!(!stderr(&o).contains("did you mean"), "{}", stderr(&o));
+}

@@ -32,6 +32,7 @@ pub mod ip;
 pub mod objects;
 mod path;
 pub mod source;
+pub mod suggest;
 pub mod terminal;
 mod time;
 mod types;

@@ -354,7 +354,12 @@ fn modify(v: V, name: &str, first: bool) -> Result<V, String> {
         ("fieldref", _) => return Err("modifier `fieldref` must come first".to_string()),
         ("exists", _) => return Err("modifier `exists` must be the only modifier".to_string()),
         (other, v) if KNOWN.contains(&other) => return Err(wrong(&v)),
-        (other, _) => return Err(format!("unknown modifier `{other}`")),
+        (other, _) => {
+            return Err(format!(
+                "unknown modifier `{other}`{}",
+                modelward_event::suggest::did_you_mean(other, KNOWN)
+            ))
+        }
     })
 }
 

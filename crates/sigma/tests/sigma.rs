@@ -188,6 +188,11 @@ fn fieldref_and_time_parts() {
 fn errors_name_line_and_column() {
     let e = errors("title: t\nlogsource: {product: x}\ndetection:\n  sel:\n    a|frobnicate: 1\n  condition: sel\n");
     assert_eq!(e, vec!["bad.yml:5:5: unknown modifier `frobnicate`"]);
+    let e = errors("title: t\nlogsource: {product: x}\ndetection:\n  sel:\n    a|contians: x\n  condition: sel\n");
+    assert_eq!(
+        e,
+        vec!["bad.yml:5:5: unknown modifier `contians` (did you mean `contains`?)"]
+    );
     let e = errors("title: t\nlogsource: {product: x}\ndetection:\n  sel:\n    a: 1\n  condition: sel and nope\n");
     assert_eq!(e.len(), 1);
     assert!(e[0].starts_with("bad.yml:6:"), "{e:?}");

@@ -61,10 +61,20 @@ pub const ATLAS_TECHNIQUES: &[(&str, &str, &[&str])] = &[
     ("AML.T0044", "Full AI Model Access", &["AML.TA0000"]),
     ("AML.T0048", "External Harms", &["AML.TA0011"]),
     ("AML.T0051", "LLM Prompt Injection", &["AML.TA0005"]),
+    (
+        "AML.T0053",
+        "AI Agent Tool Invocation",
+        &["AML.TA0005", "AML.TA0012"],
+    ),
     ("AML.T0054", "LLM Jailbreak", &["AML.TA0012", "AML.TA0007"]),
     ("AML.T0055", "Unsecured Credentials", &["AML.TA0013"]),
     ("AML.T0056", "Extract LLM System Prompt", &["AML.TA0010"]),
     ("AML.T0057", "LLM Data Leakage", &["AML.TA0010"]),
+    (
+        "AML.T0069",
+        "Discover LLM System Information",
+        &["AML.TA0008"],
+    ),
 ];
 
 /// ATT&CK Enterprise tactics: (id, name).

@@ -76,7 +76,7 @@ impl JailbreakDetected {
 }
 
 /// The contents of the prompt's system messages (the application's, not the user's).
-fn system_messages(event: &Event) -> Vec<&str> {
+pub(crate) fn system_messages(event: &Event) -> Vec<&str> {
     let mut out = Vec::new();
     for v in event.get("gen_ai.prompt") {
         let messages = match v {

@@ -232,7 +232,7 @@ const PROMPT_NOUNS: &[&str] = prompt_nouns!();
 
 /// Gates of the rule on *your* prompt: those nouns and what a model's own instructions are
 /// called after "your".
-const PROMPT_NOUNS_YOUR: &[&str] = prompt_nouns!(
+pub(crate) const PROMPT_NOUNS_YOUR: &[&str] = prompt_nouns!(
     "your prompt",
     "your instructions",
     "your programming",

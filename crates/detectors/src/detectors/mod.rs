@@ -19,6 +19,7 @@ pub mod jailbreak_blocked;
 pub mod jailbreak_detected;
 pub mod jailbreak_model;
 pub mod jailbreak_score;
+pub mod llm_reconnaissance;
 pub mod phishing;
 pub mod phishing_in_application;
 pub mod phishing_in_prompt;
@@ -40,6 +41,7 @@ pub(crate) const REGISTRY: &[Entry] = &[
     Entry::of::<sensitive_data::SensitiveData>(),
     Entry::of::<phishing::Phishing>(),
     Entry::of::<ascii_smuggling::AsciiSmuggling>(),
+    Entry::of::<llm_reconnaissance::LlmReconnaissance>(),
     Entry::of::<suspicious_user_agent::SuspiciousUserAgent>(),
     Entry::of::<tor_access::TorAccess>(),
     Entry::of::<suspicious_ip::SuspiciousIp>(),

@@ -216,3 +216,99 @@ fn pickles_are_flagged() {
         "{text}"
     );
 }
+
+#[test]
+fn scan_records_the_archive_members_find_lists_and_verify_checks_them() {
+    let dir = Dir::new("inv-archive-members");
+    let data = dir.0.join("data");
+    dir.write("data/weights.txt", samples::safetensors());
+    let bundle = dir.write(
+        "data/bundle.tar",
+        samples::tar(&[
+            ("export/model.onnx.bak", &samples::onnx()),
+            ("README", b"hi"),
+        ]),
+    );
+    dir.write(
+        "data/keras.zip",
+        samples::zip(&[("nested/model", &samples::keras_v3(), false)]),
+    );
+    let db = dir.0.join("inv.db");
+    let db_arg = db.to_str().unwrap();
+    let locations = |o: &Output, key: &str| {
+        let mut l: Vec<String> = ndjson(o)
+            .iter()
+            .map(|v| v[key].as_str().unwrap().to_string())
+            .collect();
+        l.sort();
+        l
+    };
+    let find = inventory(&["find", "--format", "ndjson"], &[&data]);
+    let scan = inventory(&["scan", "--db", db_arg, "--format", "ndjson"], &[&data]);
+    assert_eq!(scan.status.code(), Some(0), "{}", stderr(&scan));
+    let canonical = std::fs::canonicalize(&data).unwrap();
+    let found: Vec<String> = locations(&find, "location")
+        .iter()
+        .map(|l| {
+            l.replacen(
+                &data.display().to_string(),
+                &canonical.display().to_string(),
+                1,
+            )
+        })
+        .collect();
+    assert_eq!(locations(&scan, "path"), found);
+    assert_eq!(found.len(), 3, "{found:?}");
+    let member = scan
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter_map(|l| serde_json::from_slice::<Value>(l).ok())
+        .find(|v| {
+            v["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("bundle.tar!export/model.onnx.bak")
+        })
+        .unwrap();
+    assert_eq!(member["format"], "onnx");
+    assert_eq!(member["size"], samples::onnx().len());
+
+    let clean = inventory(&["verify", "--db", db_arg, "--format", "ndjson"], &[]);
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&clean.stdout)
+    );
+
+    // The member's bytes change; then it leaves the archive.
+    let mut other = samples::onnx();
+    let last = other.len() - 1;
+    other[last] ^= 1;
+    std::fs::write(&bundle, samples::tar(&[("export/model.onnx.bak", &other)])).unwrap();
+    let changed = inventory(&["verify", "--db", db_arg, "--format", "ndjson"], &[]);
+    assert_eq!(changed.status.code(), Some(1));
+    assert!(
+        statuses(&changed).contains(&("modified".into(), "model.onnx.bak".into())),
+        "{:?}",
+        statuses(&changed)
+    );
+    std::fs::write(&bundle, samples::tar(&[("README", b"hi")])).unwrap();
+    let gone = inventory(&["verify", "--db", db_arg, "--format", "ndjson"], &[]);
+    assert_eq!(gone.status.code(), Some(1));
+    assert!(
+        statuses(&gone).contains(&("missing".into(), "model.onnx.bak".into())),
+        "{:?}",
+        statuses(&gone)
+    );
+    let rescan = inventory(&["scan", "--db", db_arg, "--format", "ndjson"], &[&data]);
+    let removed: Vec<Value> = ndjson(&rescan)
+        .into_iter()
+        .filter(|v| v["change"] == "removed")
+        .collect();
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert!(removed[0]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("bundle.tar!export/model.onnx.bak"));
+}

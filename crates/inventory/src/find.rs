@@ -53,12 +53,24 @@ pub struct FindSummary {
     pub errors: u64,
 }
 
+/// What a found model's bytes are handed to (its location, bytes and identification) before
+/// it is reported: `inventory scan` hashes archive members through it.
+pub type MemberHook<'a> = dyn FnMut(&str, &dyn Blob, &Identified) + 'a;
+
 struct Ctx<'a> {
     summary: FindSummary,
     report: &'a mut dyn FnMut(FindEvent<'_>),
+    bytes: Option<&'a mut MemberHook<'a>>,
 }
 
 impl Ctx<'_> {
+    fn found_blob(&mut self, location: String, blob: &dyn Blob, id: Identified) {
+        if let Some(hook) = self.bytes.as_mut() {
+            hook(&location, blob, &id);
+        }
+        self.found(location, blob.size(), id);
+    }
+
     fn found(&mut self, location: String, size: u64, id: Identified) {
         self.summary.found += 1;
         let f = Found {
@@ -102,6 +114,7 @@ pub fn find(
     let mut ctx = Ctx {
         summary: FindSummary::default(),
         report,
+        bytes: None,
     };
     for item in items {
         match item {
@@ -138,6 +151,25 @@ pub fn find_in_blob(
     let mut ctx = Ctx {
         summary: FindSummary::default(),
         report,
+        bytes: None,
+    };
+    in_blob(blob, location, 0, &mut ctx);
+    ctx.summary
+}
+
+/// The model files inside the archive `blob` (named `location!member`, nested archives too),
+/// each handed to `member` with its bytes before it is reported. For a `blob` that is no model
+/// itself (one that is is handed over and not looked into).
+pub fn members_of<'a>(
+    blob: &dyn Blob,
+    location: &str,
+    member: &'a mut MemberHook<'a>,
+    report: &'a mut dyn FnMut(FindEvent<'_>),
+) -> FindSummary {
+    let mut ctx = Ctx {
+        summary: FindSummary::default(),
+        report,
+        bytes: Some(member),
     };
     in_blob(blob, location, 0, &mut ctx);
     ctx.summary
@@ -149,7 +181,7 @@ fn in_blob(blob: &dyn Blob, location: &str, depth: usize, ctx: &mut Ctx<'_>) {
         Err(e) => return ctx.error(location, e),
     };
     match identify_with_prefix(blob, &prefix) {
-        Ok(Some(id)) => return ctx.found(location.to_string(), blob.size(), id),
+        Ok(Some(id)) => return ctx.found_blob(location.to_string(), blob, id),
         Ok(None) => {}
         Err(FormatError::Bad { format: "zip", .. }) => {}
         Err(e) => return ctx.error(location, e),

@@ -9,8 +9,9 @@ use modelward_store::inventory::ArtifactRecord;
 use modelward_store::Store;
 
 use crate::artifact::{hash_path, Artifact, Progress};
-use crate::blob::FileBlob;
+use crate::blob::{Blob, FileBlob};
 use crate::error::InventoryError;
+use crate::find::FindEvent;
 use crate::format::{identify, Identified};
 use crate::hash::HashAlgorithm;
 use crate::walk::{walk, Item};
@@ -69,6 +70,25 @@ pub(crate) struct Candidate {
     pub root: String,
     pub size: u64,
     pub identified: Identified,
+    /// A member of an archive (`archive!member`, as `inventory find` names it): hashed as it
+    /// was read, its hash or why it could not be.
+    pub member: Option<Result<String, String>>,
+}
+
+/// Whether a file's first bytes are an archive `inventory find` looks into.
+fn is_archive(blob: &FileBlob) -> bool {
+    crate::blob::read_upto(blob, 0, 512).is_ok_and(|p| {
+        crate::zip::matches(&p) || crate::tar::matches(&p) || p.starts_with(&[0x1f, 0x8b])
+    })
+}
+
+/// The hash of a member's bytes (all of them: a compressed member larger than
+/// [`crate::find::MEMBER_LIMIT`] cannot be read whole and fails).
+pub(crate) fn hash_blob(blob: &dyn Blob, algorithm: HashAlgorithm) -> Result<String, String> {
+    let mut reader = crate::blob::BlobReader::new(blob, 0, blob.size());
+    crate::hash::hash_reader(&mut reader, algorithm, &mut |_| {})
+        .map(|(hash, _)| hash)
+        .map_err(|e| e.to_string())
 }
 
 /// Absolute, symlink-free form of a root, as stored.
@@ -83,22 +103,39 @@ pub(crate) fn canonical(path: &Path) -> Result<(PathBuf, String), InventoryError
     Ok((abs, text))
 }
 
-/// Walks `root` and identifies what it holds, calling `found` for each model artifact and
-/// `error` for each path that failed. Returns the number of files examined.
+/// Walks `root` and identifies what it holds, calling `found` for each model artifact,
+/// `member` for each model file inside an archive (tar, tar.gz, zip: what `inventory find`
+/// lists) with its bytes, and `error` for each path that failed. Returns the number of files
+/// examined.
 pub(crate) fn discover(
     root: &Path,
     found: &mut dyn FnMut(PathBuf, u64, Identified),
+    member: &mut dyn FnMut(&str, &dyn Blob, &Identified),
     error: &mut dyn FnMut(InventoryError),
 ) -> u64 {
     let mut files = 0;
     walk(root, &mut |item| match item {
         Item::File { path, size, .. } => {
             files += 1;
-            let id = FileBlob::open(&path)
-                .map_err(crate::error::FormatError::Io)
-                .and_then(|blob| identify(&blob));
-            match id {
+            let blob = match FileBlob::open(&path) {
+                Ok(b) => b,
+                Err(e) => return error(InventoryError::io(path.display(), e)),
+            };
+            match identify(&blob) {
                 Ok(Some(identified)) => found(path, size, identified),
+                Ok(None) if is_archive(&blob) => {
+                    let location = path.display().to_string();
+                    let mut failed: Vec<InventoryError> = Vec::new();
+                    crate::find::members_of(&blob, &location, &mut *member, &mut |e| {
+                        if let FindEvent::Error { location, message } = e {
+                            failed.push(InventoryError::io(
+                                location,
+                                std::io::Error::other(message.to_string()),
+                            ));
+                        }
+                    });
+                    failed.into_iter().for_each(&mut *error);
+                }
                 Ok(None) => {}
                 Err(e) => error(InventoryError::format(path.display(), e)),
             }
@@ -127,6 +164,7 @@ pub fn scan(
     let mut candidates: Vec<Candidate> = Vec::new();
     let mut walked_roots: Vec<String> = Vec::new();
     let mut failed: HashSet<String> = HashSet::new();
+    let mut members: Vec<Candidate> = Vec::new();
     for root in roots {
         let (abs, root_text) = match canonical(root) {
             Ok(r) => r,
@@ -144,6 +182,16 @@ pub fn scan(
                     root: root_text.clone(),
                     size,
                     identified,
+                    member: None,
+                })
+            },
+            &mut |location, blob, identified| {
+                members.push(Candidate {
+                    path: PathBuf::from(location),
+                    root: root_text.clone(),
+                    size: blob.size(),
+                    identified: identified.clone(),
+                    member: Some(hash_blob(blob, algorithm)),
                 })
             },
             &mut |e| {
@@ -157,6 +205,7 @@ pub fn scan(
         walked_roots.push(root_text);
     }
     progress.total(candidates.iter().map(|c| c.size).sum());
+    candidates.append(&mut members);
     let mut seen: HashSet<String> = HashSet::new();
     let mut pending: Vec<(Artifact, Change, ArtifactRecord)> = Vec::new();
     for c in candidates {
@@ -171,7 +220,13 @@ pub fn scan(
         if !seen.insert(path.clone()) {
             continue;
         }
-        let (hash, size, mtime) = match hash_path(&c.path, algorithm, progress) {
+        let hashed = match c.member {
+            // Read (and hashed) with its archive; its time is the archive's.
+            Some(Ok(hash)) => Ok((hash, c.size, None)),
+            Some(Err(e)) => Err(std::io::Error::other(e)),
+            None => hash_path(&c.path, algorithm, progress),
+        };
+        let (hash, size, mtime) = match hashed {
             Ok(h) => h,
             Err(e) => {
                 failed.insert(path.clone());
@@ -243,7 +298,9 @@ pub fn scan(
                 .iter()
                 .any(|root| Path::new(&r.path).starts_with(root))
                 && !seen.contains(&r.path)
-                && !failed.iter().any(|f| Path::new(&r.path).starts_with(f))
+                && !failed.iter().any(|f| {
+                    Path::new(&r.path).starts_with(f) || r.path.starts_with(&format!("{f}!"))
+                })
         })
         .collect();
     if !gone.is_empty() {

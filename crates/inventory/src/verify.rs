@@ -1,15 +1,17 @@
 //! `inventory verify`: re-hash every recorded artifact and compare with the record; walk the
 //! scanned roots for model files not recorded. Nothing is written: a scan accepts changes.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use modelward_store::inventory::ArtifactRecord;
 use modelward_store::Store;
 
 use crate::artifact::{hash_path, Progress};
+use crate::blob::FileBlob;
 use crate::error::InventoryError;
 use crate::hash::HashAlgorithm;
-use crate::scan::discover;
+use crate::scan::{discover, hash_blob};
 
 /// The state of one artifact.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,6 +83,38 @@ impl VerifySummary {
     }
 }
 
+/// The members of every archive that recorded artifacts are in (`archive!member`), each with
+/// its size and its hash in its record's algorithm (or why it could not be read).
+fn archive_members(records: &[ArtifactRecord]) -> HashMap<String, (u64, Result<String, String>)> {
+    let mut algorithms: HashMap<&str, HashMap<&str, HashAlgorithm>> = HashMap::new();
+    for r in records {
+        if let (Some((archive, _)), Ok(a)) = (r.path.split_once('!'), r.hash_algorithm.parse()) {
+            algorithms
+                .entry(archive)
+                .or_default()
+                .insert(r.path.as_str(), a);
+        }
+    }
+    let mut members = HashMap::new();
+    for (archive, wanted) in algorithms {
+        let Ok(blob) = FileBlob::open(Path::new(archive)) else {
+            continue;
+        };
+        crate::find::members_of(
+            &blob,
+            archive,
+            &mut |location, member, _| {
+                if let Some(algorithm) = wanted.get(location) {
+                    let hash = hash_blob(member, *algorithm);
+                    members.insert(location.to_string(), (member.size(), hash));
+                }
+            },
+            &mut |_| {},
+        );
+    }
+    members
+}
+
 /// Verifies every recorded artifact, then looks for new ones under the scanned roots.
 pub fn verify(
     store: &Store,
@@ -90,6 +124,7 @@ pub fn verify(
     let records = store.artifacts()?;
     let mut summary = VerifySummary::default();
     progress.total(records.iter().map(|r| r.size).sum());
+    let members = archive_members(&records);
     let mut emit = |summary: &mut VerifySummary, check: Check| {
         summary.count(check.status);
         report(&check);
@@ -104,6 +139,35 @@ pub fn verify(
             recorded_hash: Some(r.hash.clone()),
             actual_hash: None,
         };
+        if let Some((archive, _)) = r.path.split_once('!') {
+            progress.advance(r.size);
+            match members.get(&r.path) {
+                None if Path::new(archive).exists() => {
+                    check.status = Status::Missing;
+                    check.detail = "no longer in its archive".into();
+                }
+                None => {
+                    check.status = Status::Missing;
+                    check.detail = "its archive is no longer on disk".into();
+                }
+                Some((_, Err(e))) => {
+                    check.status = Status::Error;
+                    check.detail = e.clone();
+                }
+                Some((size, Ok(hash))) => {
+                    if *size != r.size {
+                        check.status = Status::Modified;
+                        check.detail = format!("size {} → {size} bytes", r.size);
+                    } else if *hash != r.hash {
+                        check.status = Status::Modified;
+                        check.detail = format!("{} changed", r.hash_algorithm);
+                    }
+                    check.actual_hash = Some(hash.clone());
+                }
+            }
+            emit(&mut summary, check);
+            continue;
+        }
         if !path.exists() {
             check.status = Status::Missing;
             check.detail = "no longer on disk".into();
@@ -160,16 +224,22 @@ pub fn verify(
         }
         let mut new: Vec<(String, String)> = Vec::new();
         let mut errors: Vec<InventoryError> = Vec::new();
+        let (mut files, mut members) = (Vec::new(), Vec::new());
         discover(
             &root_path,
             &mut |path, _, identified| {
-                let p = path.display().to_string();
-                if !recorded.contains(p.as_str()) && reported.insert(p.clone()) {
-                    new.push((p, identified.format.name().to_string()));
-                }
+                files.push((path.display().to_string(), identified.format.name()));
+            },
+            &mut |location, _, identified| {
+                members.push((location.to_string(), identified.format.name()));
             },
             &mut |e| errors.push(e),
         );
+        for (p, format) in files.into_iter().chain(members) {
+            if !recorded.contains(p.as_str()) && reported.insert(p.clone()) {
+                new.push((p, format.to_string()));
+            }
+        }
         for (path, format) in new {
             emit(
                 &mut summary,

@@ -159,21 +159,27 @@ fn errors_exit_2() {
     assert!(err.contains("nonexistent"), "{err}");
 }
 
-#[test]
-fn find_by_bytes_in_folders_and_archives() {
-    let dir = Dir::new("inv-find");
+/// data/: a model under another name, an ONNX model in a tar, a Keras model in a zip; returns
+/// the tar's path.
+fn models_and_archives(dir: &Dir) -> std::path::PathBuf {
     dir.write("data/weights.txt", samples::safetensors());
+    dir.write(
+        "data/keras.zip",
+        samples::zip(&[("nested/model", &samples::keras_v3(), false)]),
+    );
     dir.write(
         "data/bundle.tar",
         samples::tar(&[
             ("export/model.onnx.bak", &samples::onnx()),
             ("README", b"hi"),
         ]),
-    );
-    dir.write(
-        "data/keras.zip",
-        samples::zip(&[("nested/model", &samples::keras_v3(), false)]),
-    );
+    )
+}
+
+#[test]
+fn find_by_bytes_in_folders_and_archives() {
+    let dir = Dir::new("inv-find");
+    models_and_archives(&dir);
     dir.write("data/plain.txt", "hello");
     let o = inventory(&["find", "--format", "ndjson"], &[&dir.0.join("data")]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -221,18 +227,7 @@ fn pickles_are_flagged() {
 fn scan_records_the_archive_members_find_lists_and_verify_checks_them() {
     let dir = Dir::new("inv-archive-members");
     let data = dir.0.join("data");
-    dir.write("data/weights.txt", samples::safetensors());
-    let bundle = dir.write(
-        "data/bundle.tar",
-        samples::tar(&[
-            ("export/model.onnx.bak", &samples::onnx()),
-            ("README", b"hi"),
-        ]),
-    );
-    dir.write(
-        "data/keras.zip",
-        samples::zip(&[("nested/model", &samples::keras_v3(), false)]),
-    );
+    let bundle = models_and_archives(&dir);
     let db = dir.0.join("inv.db");
     let db_arg = db.to_str().unwrap();
     let locations = |o: &Output, key: &str| {

@@ -304,10 +304,27 @@ mod tests {
         let c = p.candidates(br#"{"x":"BETA"}"#);
         assert!(!c.contains(0) && c.contains(1));
         assert!(!p.is_open());
-        // A rule that can match anything makes every record a candidate of every rule.
+        // A rule that can match anything is a candidate of every record; the others still
+        // need their literals (they were all made candidates of every record).
         let open = Prefilter::new(&[req(&[&["ListKey"]]), req(&[])], none);
         assert!(open.is_open());
-        assert_eq!(open.candidates(b"{}"), Candidates::all(2));
+        assert_eq!(open.open_rules(), 1);
+        let c = open.candidates(b"{}");
+        assert!(!c.contains(0) && c.contains(1));
+        let c = open.candidates(br#"{"op":"ListKey"}"#);
+        assert!(c.contains(0) && c.contains(1));
+        // The same through the automaton's fast "no literal at all" pass.
+        let words: Vec<String> = (0..20).map(|i| format!("word{i:02}x")).collect();
+        let mut reqs: Vec<Requirement> = words
+            .iter()
+            .map(|w| vec![vec![Literal::new(None, w.as_str())]])
+            .collect();
+        reqs.push(Vec::new());
+        let open = Prefilter::new(&reqs, none);
+        let c = open.candidates(br#"{"a":"nothing"}"#);
+        assert!((0..20).all(|i| !c.contains(i)) && c.contains(20));
+        let c = open.candidates(br#"{"a":"WORD07X"}"#);
+        assert!(c.contains(7) && !c.contains(8) && c.contains(20));
     }
 
     #[test]

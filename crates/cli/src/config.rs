@@ -161,7 +161,7 @@ impl Options {
                     "{}:{line}:{column}: {}{}",
                     path.display(),
                     e.message(),
-                    suggestion(e.message())
+                    modelward_event::suggest::for_unknown_name(e.message())
                 );
             }
         };
@@ -227,26 +227,6 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, col)
-}
-
-/// " (did you mean `KEY`?)" for serde's "unknown field `X`, expected one of `A`, `B`" (or
-/// "unknown variant"), when one of the expected names is close to X; else nothing.
-fn suggestion(message: &str) -> String {
-    let Some(rest) = message
-        .strip_prefix("unknown field `")
-        .or_else(|| message.strip_prefix("unknown variant `"))
-    else {
-        return String::new();
-    };
-    let Some((word, rest)) = rest.split_once('`') else {
-        return String::new();
-    };
-    let Some((_, expected)) = rest.split_once("expected") else {
-        return String::new();
-    };
-    // The expected names are the odd pieces between backticks.
-    let names = expected.split('`').skip(1).step_by(2);
-    modelward_event::suggest::did_you_mean(word, names)
 }
 
 #[cfg(test)]

@@ -34,6 +34,25 @@ where
         .unwrap_or_default()
 }
 
+/// " (did you mean `KEY`?)" for serde's "unknown field `X`, expected one of `A`, `B`" (or
+/// "unknown variant ..."), when one of the expected names is close to X; else nothing.
+pub fn for_unknown_name(message: &str) -> String {
+    let Some(rest) = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("unknown variant `"))
+    else {
+        return String::new();
+    };
+    let Some((word, rest)) = rest.split_once('`') else {
+        return String::new();
+    };
+    let Some((_, expected)) = rest.split_once("expected") else {
+        return String::new();
+    };
+    // The expected names are the odd pieces between backticks.
+    did_you_mean(word, expected.split('`').skip(1).step_by(2))
+}
+
 /// Optimal string alignment distance.
 fn distance(a: &[char], b: &[char]) -> usize {
     // Three rows: two back for transpositions.
@@ -78,6 +97,15 @@ mod tests {
             " (did you mean `source`?)"
         );
         assert_eq!(did_you_mean("zzz", ["source"]), "");
+        assert_eq!(
+            for_unknown_name("unknown field `treads`, expected one of `threads`, `quiet`"),
+            " (did you mean `threads`?)"
+        );
+        assert_eq!(
+            for_unknown_name("unknown variant `hihg`, expected `low` or `high`"),
+            " (did you mean `high`?)"
+        );
+        assert_eq!(for_unknown_name("invalid type: integer"), "");
         let chars = |s: &str| s.chars().collect::<Vec<_>>();
         assert_eq!(distance(&chars("kitten"), &chars("sitting")), 3);
         assert_eq!(distance(&chars("ab"), &chars("ba")), 1);

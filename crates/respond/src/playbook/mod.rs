@@ -274,7 +274,11 @@ impl Playbook {
                 file: file.into(),
                 line,
                 column,
-                message: e.message().to_string(),
+                message: format!(
+                    "{}{}",
+                    e.message(),
+                    modelward_event::suggest::for_unknown_name(e.message())
+                ),
             }
         })?;
         let invalid = |place: String, message: String| PlaybookError::Invalid {
@@ -488,6 +492,11 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.starts_with("my.toml:6:1: "), "{msg}");
         assert!(msg.contains("colour"), "{msg}");
+        let misspelt = text.replace("colour = 3", "decisons = []");
+        let msg = Playbook::parse(&misspelt, "my.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("(did you mean `decisions`?)"), "{msg}");
     }
 
     #[test]

@@ -43,10 +43,11 @@ fn ids(ndjson: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// `hunt`'s alert ids over `file`.
-fn hunt_ids(file: &Path) -> BTreeSet<String> {
+/// `hunt`'s NDJSON alerts over `file`, with `extra` arguments.
+fn hunt_ndjson(extra: &[&str], file: &Path) -> String {
     let out = bin()
         .args(["hunt", "--format", "ndjson"])
+        .args(extra)
         .arg(file)
         .output()
         .unwrap();
@@ -55,7 +56,12 @@ fn hunt_ids(file: &Path) -> BTreeSet<String> {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    ids(&String::from_utf8_lossy(&out.stdout))
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `hunt`'s alert ids over `file`.
+fn hunt_ids(file: &Path) -> BTreeSet<String> {
+    ids(&hunt_ndjson(&[], file))
 }
 
 fn config(dir: &Dir, extra: &str) -> PathBuf {
@@ -546,11 +552,7 @@ fn a_kafka_topic_is_read_through_a_consumer_group_and_checkpointed() {
     );
     let all = dir.path("all.ndjson");
     append(&all, &lines);
-    let hunt = bin()
-        .args(["hunt", "--format", "ndjson"])
-        .arg(&all)
-        .output()
-        .unwrap();
+    let hunt = hunt_ndjson(&[], &all);
     // Every alert is hunt's: per-event ones and windowed ones (the ES|QL schedule, Sigma
     // correlations, the analyzers).
     let watched = findings(&std::fs::read_to_string(dir.path("alerts.ndjson")).unwrap());
@@ -562,7 +564,7 @@ fn a_kafka_topic_is_read_through_a_consumer_group_and_checkpointed() {
         watched.iter().any(|f| !f.starts_with("\"MW-AI-")),
         "no windowed alert: {watched:?}"
     );
-    assert_eq!(watched, findings(&String::from_utf8_lossy(&hunt.stdout)));
+    assert_eq!(watched, findings(&hunt));
 }
 
 /// The checkpoint's next offsets of every partition, summed: the messages it holds.
@@ -615,11 +617,7 @@ fn a_kafka_consumer_killed_and_restarted_resumes_where_its_checkpoint_is() {
     );
     let all = dir.path("all.ndjson");
     append(&all, &lines);
-    let hunt = bin()
-        .args(["hunt", "--format", "ndjson"])
-        .arg(&all)
-        .output()
-        .unwrap();
+    let hunt = hunt_ndjson(&[], &all);
     // An alert written again after the kill has its id again: each counts once.
     let text = std::fs::read_to_string(dir.path("alerts.ndjson")).unwrap();
     let mut seen = BTreeSet::new();
@@ -631,10 +629,7 @@ fn a_kafka_consumer_killed_and_restarted_resumes_where_its_checkpoint_is() {
         })
         .map(|l| format!("{l}\n"))
         .collect();
-    assert_eq!(
-        findings(&once),
-        findings(&String::from_utf8_lossy(&hunt.stdout))
-    );
+    assert_eq!(findings(&once), findings(&hunt));
 }
 
 #[test]
@@ -647,23 +642,9 @@ fn alerts_go_to_a_kafka_topic_keyed_by_principal() {
     produce(&broker.address, "mw-alerts", 3, &[]);
     let all = dir.path("all.ndjson");
     append(&all, &corpus());
-    let hunt = |extra: &[&str]| {
-        let out = bin()
-            .args(["hunt", "--format", "ndjson"])
-            .args(extra)
-            .arg(&all)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.code().unwrap_or(9) <= 1,
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
     let target = format!("kafka://{}/mw-alerts", broker.address);
-    hunt(&["--output", &target]);
-    let expected = ids(&hunt(&[]));
+    hunt_ndjson(&["--output", &target], &all);
+    let expected = hunt_ids(&all);
     assert!(expected.len() >= 20, "{}", expected.len());
 
     let consumer: BaseConsumer = rdkafka::config::ClientConfig::new()

@@ -186,6 +186,9 @@ pub struct Call {
     pub text: Option<Box<PromptFeatures>>,
     /// The object-storage access, when the event is one (no LLM call then).
     pub storage: Option<Box<Storage>>,
+    /// The names of the tools the response calls (`gen_ai.tool.name`).
+    #[serde(default)]
+    pub tools: Box<[Box<str>]>,
     /// Where the event was read.
     pub file: Arc<str>,
     pub line: u64,
@@ -411,6 +414,13 @@ impl Call {
             sensitive,
             model: MODEL.iter().find_map(|f| text(event, f)),
             storage: storage(event),
+            tools: event
+                .get("gen_ai.tool.name")
+                .into_iter()
+                .filter_map(Value::as_str)
+                .filter(|t| !t.trim().is_empty())
+                .map(Box::from)
+                .collect(),
             file: event.origin.file.clone(),
             line: event.origin.line,
             offset: event.origin.offset,
@@ -437,6 +447,7 @@ impl Call {
             latency_ms: None,
             text: None,
             storage: None,
+            tools: Box::default(),
             file: Arc::from("test.ndjson"),
             line: 1,
             offset: 0,
@@ -518,6 +529,11 @@ impl Call {
 
     pub fn with_user_agent(mut self, ua: &str) -> Call {
         self.user_agent = Some(ua.into());
+        self
+    }
+
+    pub fn with_tools(mut self, tools: &[&str]) -> Call {
+        self.tools = tools.iter().map(|t| Box::from(*t)).collect();
         self
     }
 

@@ -21,6 +21,7 @@ pub mod query_flood;
 pub mod recurring_requests;
 pub mod sensitive_data_anomaly;
 pub mod side_channel;
+pub mod tool_invocation;
 pub mod volume_anomaly;
 pub mod weights_download;
 
@@ -59,6 +60,7 @@ pub(crate) const REGISTRY: &[Entry] = &[
     entry!(volume_anomaly),         // MW-AI-0013
     entry!(access_anomaly),         // MW-AI-0014
     entry!(sensitive_data_anomaly), // MW-AI-0015
+    entry!(tool_invocation),        // MW-AI-0019
     entry!(logit_extraction),       // MW-TH-0001
     entry!(distillation),           // MW-TH-0002
     entry!(prada),                  // MW-TH-0003

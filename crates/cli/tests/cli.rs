@@ -887,3 +887,40 @@ fn misspelt_config_keys_get_a_did_you_mean() {
     );
     assert!(!stderr(&o).contains("did you mean"), "{}", stderr(&o));
 }
+
+#[test]
+fn gateway_keys_list_json_is_one_array_and_ndjson_one_line_each() {
+    let d = Dir::new("keys-formats");
+    let db = d.path("keys.db");
+    let cfg = d.write(
+        "gw.toml",
+        format!("[gateway]\ndatabase = {:?}\n", db.to_str().unwrap()),
+    );
+    let keys = |args: &[&str]| {
+        bin()
+            .arg("gateway")
+            .arg("--config")
+            .arg(&cfg)
+            .arg("keys")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for principal in ["alice@example.com", "bob\u{202e}@example.com"] {
+        let o = keys(&["create", "--principal", principal]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let ndjson = keys(&["list", "--format", "ndjson"]);
+    let lines: Vec<Value> = String::from_utf8(ndjson.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let json = keys(&["list", "--format", "json"]);
+    let text = String::from_utf8(json.stdout).unwrap();
+    assert!(!text.contains('\u{202e}'), "escaped: {text}");
+    let array: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(array.as_array().unwrap(), &lines);
+    assert_eq!(array[1]["principal"], "bob\u{202e}@example.com");
+}

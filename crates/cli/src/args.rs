@@ -253,6 +253,9 @@ pub struct IncidentArgs {
 pub enum IncidentFormat {
     Table,
     Markdown,
+    /// One JSON document a line.
+    Ndjson,
+    /// One JSON document (`list`: an array).
     Json,
 }
 

@@ -53,6 +53,11 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
         IncidentCommand::Show { id, format } => {
             let incident = repo::load(&store, &id)?;
             let text = match format {
+                IncidentFormat::Ndjson => {
+                    modelward_event::terminal::printable_json(&serde_json::to_string(&incident)?)
+                        .into_owned()
+                        + "\n"
+                }
                 IncidentFormat::Json => {
                     modelward_event::terminal::printable_json(&serde_json::to_string_pretty(
                         &incident,
@@ -565,12 +570,13 @@ fn list(store: &Store, all: bool, format: IncidentFormat, now: i64) -> Result<u8
     let incidents = repo::list(store, !all)?;
     let mut out = BufWriter::new(io::stdout().lock());
     let mut overdue = 0;
+    let mut array = Vec::new();
     for i in &incidents {
         let late = i.status == Status::Open && i.analysis.decisions.iter().any(|d| d.overdue(now));
         overdue += usize::from(late);
         let vectors: Vec<&str> = i.analysis.vectors.iter().map(|v| v.name.as_str()).collect();
         match format {
-            IncidentFormat::Json => {
+            IncidentFormat::Json | IncidentFormat::Ndjson => {
                 let audit = audit_of(store, &i.id)?;
                 let doc = serde_json::json!({
                     "id": i.id, "title": i.title, "status": i.status.as_str(), "stage": i.stage.as_str(),
@@ -580,8 +586,12 @@ fn list(store: &Store, all: bool, format: IncidentFormat, now: i64) -> Result<u8
                     "sla": sla_state(i, now), "overdue": late, "actions": audit.len(),
                     "open_tasks": i.tasks.iter().filter(|t| t.state == TaskState::Open).count(),
                 });
-                let line = serde_json::to_string(&doc)?;
-                writeln!(out, "{}", modelward_event::terminal::printable_json(&line))?;
+                if format == IncidentFormat::Json {
+                    array.push(doc);
+                } else {
+                    let line = serde_json::to_string(&doc)?;
+                    writeln!(out, "{}", modelward_event::terminal::printable_json(&line))?;
+                }
             }
             _ => {
                 modelward_event::textln!(
@@ -602,8 +612,12 @@ fn list(store: &Store, all: bool, format: IncidentFormat, now: i64) -> Result<u8
             }
         }
     }
+    if format == IncidentFormat::Json {
+        let text = serde_json::to_string_pretty(&array)?;
+        writeln!(out, "{}", modelward_event::terminal::printable_json(&text))?;
+    }
     out.flush()?;
-    if format != IncidentFormat::Json {
+    if !matches!(format, IncidentFormat::Json | IncidentFormat::Ndjson) {
         modelward_event::errln!(
             "modelward: {} incident(s){}",
             incidents.len(),

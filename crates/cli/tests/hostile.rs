@@ -914,7 +914,7 @@ fn nothing_from_a_log_or_rule_reaches_a_terminal_raw() {
         &"list",
         &"--all",
         &"--format",
-        &"json",
+        &"ndjson",
         &"--db",
         &db,
     ]);
@@ -1213,7 +1213,7 @@ fn a_hanging_webhook_cannot_stretch_a_run() {
         &"list",
         &"--all",
         &"--format",
-        &"json",
+        &"ndjson",
         &"--db",
         &db,
     ]);

@@ -43,14 +43,23 @@ fn write_log(dir: &Dir, profiles: Vec<Profile>, span_days: i64) -> PathBuf {
 
 fn incidents(db: &Path) -> Vec<Value> {
     let out = modelward(
-        &["incident", "list", "--all", "--format", "json", "--db"],
+        &["incident", "list", "--all", "--format", "ndjson", "--db"],
         &[db],
     );
     assert!(out.status.success(), "{}", text(&out));
-    String::from_utf8_lossy(&out.stdout)
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+        .collect();
+    // `--format json`: the same incidents in one array (their SLA state read a moment later).
+    let json = modelward(
+        &["incident", "list", "--all", "--format", "json", "--db"],
+        &[db],
+    );
+    let array: Value = serde_json::from_slice(&json.stdout).unwrap();
+    let ids = |docs: &[Value]| docs.iter().map(|d| d["id"].clone()).collect::<Vec<_>>();
+    assert_eq!(ids(array.as_array().unwrap()), ids(&lines));
+    lines
 }
 
 fn hunt(log: &Path, db: &Path, extra: &[&str]) -> Output {

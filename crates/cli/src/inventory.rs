@@ -36,6 +36,7 @@ pub fn run(cmd: InventoryCommand) -> Result<u8> {
             let mut bar = Bar::new(quiet);
             let say = bar.clone();
             let started = Instant::now();
+            let mut alerts = 0u64;
             let summary = scan(
                 &mut store,
                 &paths,
@@ -44,7 +45,14 @@ pub fn run(cmd: InventoryCommand) -> Result<u8> {
                 &mut bar,
                 &mut |e| match e {
                     ScanEvent::Recorded { artifact, change } => {
-                        out.artifact(change.name(), artifact)
+                        out.artifact(change.name(), artifact);
+                        // Code that runs on load (MW-AI-0020, AI.AIModelScan_MalwareDetected).
+                        if let Some(alert) =
+                            modelward_inventory::malware::alert(artifact, now() * 1000)
+                        {
+                            alerts += 1;
+                            out.alert(&alert);
+                        }
                     }
                     ScanEvent::Removed { record } => out.row(
                         json!({"change": "removed", "path": record.path, "format": record.format}),
@@ -65,13 +73,14 @@ pub fn run(cmd: InventoryCommand) -> Result<u8> {
             if !quiet {
                 let secs = started.elapsed().as_secs_f64();
                 modelward_event::errln!(
-                    "modelward: {} file(s), {} model artifact(s): {} new, {} modified, {} removed; {} skipped; {:.1} MB hashed in {secs:.2}s ({:.0} MB/s); inventory {}",
+                    "modelward: {} file(s), {} model artifact(s): {} new, {} modified, {} removed; {} skipped; {} alert(s); {:.1} MB hashed in {secs:.2}s ({:.0} MB/s); inventory {}",
                     summary.files,
                     summary.artifacts,
                     summary.new,
                     summary.modified,
                     summary.removed,
                     summary.skipped,
+                    alerts,
                     summary.bytes_hashed as f64 / 1e6,
                     rate(summary.bytes_hashed, secs),
                     db.display()
@@ -228,6 +237,32 @@ impl Out {
                 a.hash.chars().take(16).collect(),
                 a.path.clone(),
                 details(&a.metadata),
+            ],
+        );
+    }
+
+    /// An alert on an artifact: its JSON as `{"change": "alert", "alert": ...}`, or a table
+    /// row with its code and message.
+    fn alert(&mut self, alert: &modelward_rule::Alert) {
+        let message = alert
+            .fields
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let path = alert
+            .evidence
+            .get("path")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        self.row(
+            json!({"change": "alert", "alert": alert.to_json()}),
+            [
+                "ALERT".into(),
+                alert.rule.id.clone(),
+                String::new(),
+                String::new(),
+                path.to_string(),
+                format!("{}: {message}", alert.rule.name),
             ],
         );
     }

@@ -224,6 +224,31 @@ fn pickles_are_flagged() {
 }
 
 #[test]
+fn scan_raises_the_model_malware_alert_on_dangerous_pickle_imports() {
+    let dir = Dir::new("inv-malware");
+    dir.write("model.ckpt", samples::pickle_malicious());
+    dir.write("clean.pkl", samples::pickle_ordered_dict());
+    let db = dir.0.join("inv.db");
+    let o = inventory(
+        &["scan", "--db", db.to_str().unwrap(), "--format", "ndjson"],
+        &[&dir.0],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let alerts: Vec<Value> = ndjson(&o)
+        .into_iter()
+        .filter(|r| r["change"] == "alert")
+        .collect();
+    assert_eq!(alerts.len(), 1, "{}", String::from_utf8_lossy(&o.stdout));
+    let alert = &alerts[0]["alert"];
+    let text = alert.to_string();
+    assert!(text.contains("MW-AI-0020"), "{text}");
+    assert!(text.contains("AI.AIModelScan_MalwareDetected"), "{text}");
+    assert!(text.contains("posix.system"), "{text}");
+    assert!(text.contains("model.ckpt"), "{text}");
+    assert!(stderr(&o).contains("1 alert(s)"), "{}", stderr(&o));
+}
+
+#[test]
 fn scan_records_the_archive_members_find_lists_and_verify_checks_them() {
     let dir = Dir::new("inv-archive-members");
     let data = dir.0.join("data");

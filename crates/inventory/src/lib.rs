@@ -28,6 +28,7 @@ pub mod error;
 pub mod find;
 pub mod format;
 pub mod hash;
+pub mod malware;
 pub mod samples;
 pub mod scan;
 pub mod tar;

@@ -545,6 +545,9 @@ pub enum InventoryCommand {
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FingerprintFormat {
     Table,
+    /// One JSON document a line (a model, or a suspect with every pair).
+    Ndjson,
+    /// The same documents in one array.
     Json,
 }
 
@@ -589,7 +592,7 @@ pub enum FingerprintCommand {
         /// A match is a false-match probability at most this [default: 1e-9].
         #[arg(long, value_name = "P")]
         threshold: Option<f64>,
-        /// Output format: a table, or one JSON document per suspect with every pair.
+        /// Output format: a table, or JSON documents, one per suspect with every pair.
         #[arg(long, value_enum, default_value = "table")]
         format: FingerprintFormat,
         /// No summary and no warnings.

@@ -106,6 +106,7 @@ fn build(
         Store::open(db).with_context(|| format!("fingerprint database {}", db.display()))?;
     let mut plans = Plans::default();
     let mut out = BufWriter::new(io::stdout().lock());
+    let mut docs = crate::jsonout::JsonDocs::new(format == FingerprintFormat::Json);
     let mut failed = false;
     for path in paths {
         let name = name.clone().unwrap_or_else(|| default_name(path));
@@ -161,9 +162,8 @@ fn build(
         }
         fpstore::save(&mut store, &print, &sources, now())?;
         match format {
-            FingerprintFormat::Json => writeln!(
-                out,
-                "{}",
+            FingerprintFormat::Json | FingerprintFormat::Ndjson => docs.write(
+                &mut out,
                 json!({
                     "model": print.name,
                     "key_id": print.key_id,
@@ -171,7 +171,7 @@ fn build(
                     "tensors": print.tensors.len(),
                     "skipped": print.skipped.len(),
                     "files": sources.iter().map(|s| json!({"path": s.path, "format": s.format, "size": s.size})).collect::<Vec<_>>(),
-                })
+                }),
             )?,
             FingerprintFormat::Table => writeln!(
                 out,
@@ -184,6 +184,7 @@ fn build(
             )?,
         }
     }
+    docs.finish(&mut out)?;
     out.flush()?;
     Ok(if failed { 2 } else { 0 })
 }
@@ -262,6 +263,7 @@ fn matching(
         );
     }
     let mut out = BufWriter::new(io::stdout().lock());
+    let mut docs = crate::jsonout::JsonDocs::new(format == FingerprintFormat::Json);
     let (mut errors, mut matches, mut compared) = (0usize, 0usize, 0usize);
     let mut header = false;
     for path in suspects {
@@ -301,9 +303,8 @@ fn matching(
             results.sort_by(|a, b| a.ln_p.total_cmp(&b.ln_p).then(a.model.cmp(&b.model)));
             matches += results.iter().filter(|m| m.is_match(threshold)).count();
             match format {
-                FingerprintFormat::Json => writeln!(
-                    out,
-                    "{}",
+                FingerprintFormat::Json | FingerprintFormat::Ndjson => docs.write(
+                    &mut out,
                     json!({
                         "suspect": shown,
                         "format": tensors.format,
@@ -311,7 +312,7 @@ fn matching(
                         "key_id": key.id(),
                         "threshold": threshold,
                         "models": results.iter().map(|m| match_json(m, threshold)).collect::<Vec<_>>(),
-                    })
+                    }),
                 )?,
                 FingerprintFormat::Table => {
                     if !header {
@@ -364,6 +365,7 @@ fn matching(
         }
         errors += walk_errors.len();
     }
+    docs.finish(&mut out)?;
     out.flush()?;
     if !quiet {
         modelward_event::errln!(
@@ -390,11 +392,11 @@ fn suspect_count(skipped: &[(String, String)], results: &[ModelMatch]) -> Value 
 fn list(db: &Path, format: FingerprintFormat) -> Result<u8> {
     let store = crate::db::open_existing(db, crate::db::Purpose::Fingerprints)?;
     let mut out = BufWriter::new(io::stdout().lock());
+    let mut docs = crate::jsonout::JsonDocs::new(format == FingerprintFormat::Json);
     for s in fpstore::load(&store)? {
         match format {
-            FingerprintFormat::Json => writeln!(
-                out,
-                "{}",
+            FingerprintFormat::Json | FingerprintFormat::Ndjson => docs.write(
+                &mut out,
                 json!({
                     "model": s.print.name,
                     "key_id": s.print.key_id,
@@ -403,7 +405,7 @@ fn list(db: &Path, format: FingerprintFormat) -> Result<u8> {
                     "skipped": s.print.skipped.len(),
                     "created_at": s.created_at,
                     "files": s.sources,
-                })
+                }),
             )?,
             FingerprintFormat::Table => writeln!(
                 out,
@@ -422,6 +424,7 @@ fn list(db: &Path, format: FingerprintFormat) -> Result<u8> {
             )?,
         }
     }
+    docs.finish(&mut out)?;
     out.flush()?;
     Ok(0)
 }

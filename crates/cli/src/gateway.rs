@@ -221,7 +221,7 @@ fn keys(config: &Path, command: KeysCommand) -> Result<u8> {
                 };
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             use std::io::Write;
-            let mut array = Vec::new();
+            let mut docs = crate::jsonout::JsonDocs::new(format == Format::Json);
             for k in &keys {
                 let limits: serde_json::Value =
                     serde_json::from_str(&k.limits).unwrap_or(serde_json::Value::Null);
@@ -244,18 +244,10 @@ fn keys(config: &Path, command: KeysCommand) -> Result<u8> {
                         "expires_at": k.expires_at.map(modelward_event::format_timestamp),
                         "revoked_at": k.revoked_at.map(modelward_event::format_timestamp),
                     });
-                    if format == Format::Json {
-                        array.push(doc);
-                    } else {
-                        let line = doc.to_string();
-                        writeln!(out, "{}", modelward_event::terminal::printable_json(&line))?;
-                    }
+                    docs.write(&mut out, doc)?;
                 }
             }
-            if format == Format::Json {
-                let text = serde_json::to_string_pretty(&array)?;
-                writeln!(out, "{}", modelward_event::terminal::printable_json(&text))?;
-            }
+            docs.finish(&mut out)?;
             out.flush()?;
             eprintln!("modelward: {} key(s)", keys.len());
         }

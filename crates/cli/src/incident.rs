@@ -570,7 +570,7 @@ fn list(store: &Store, all: bool, format: IncidentFormat, now: i64) -> Result<u8
     let incidents = repo::list(store, !all)?;
     let mut out = BufWriter::new(io::stdout().lock());
     let mut overdue = 0;
-    let mut array = Vec::new();
+    let mut docs = crate::jsonout::JsonDocs::new(format == IncidentFormat::Json);
     for i in &incidents {
         let late = i.status == Status::Open && i.analysis.decisions.iter().any(|d| d.overdue(now));
         overdue += usize::from(late);
@@ -586,12 +586,7 @@ fn list(store: &Store, all: bool, format: IncidentFormat, now: i64) -> Result<u8
                     "sla": sla_state(i, now), "overdue": late, "actions": audit.len(),
                     "open_tasks": i.tasks.iter().filter(|t| t.state == TaskState::Open).count(),
                 });
-                if format == IncidentFormat::Json {
-                    array.push(doc);
-                } else {
-                    let line = serde_json::to_string(&doc)?;
-                    writeln!(out, "{}", modelward_event::terminal::printable_json(&line))?;
-                }
+                docs.write(&mut out, doc)?;
             }
             _ => {
                 modelward_event::textln!(
@@ -612,10 +607,7 @@ fn list(store: &Store, all: bool, format: IncidentFormat, now: i64) -> Result<u8
             }
         }
     }
-    if format == IncidentFormat::Json {
-        let text = serde_json::to_string_pretty(&array)?;
-        writeln!(out, "{}", modelward_event::terminal::printable_json(&text))?;
-    }
+    docs.finish(&mut out)?;
     out.flush()?;
     if !matches!(format, IncidentFormat::Json | IncidentFormat::Ndjson) {
         modelward_event::errln!(

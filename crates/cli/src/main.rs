@@ -13,6 +13,7 @@ mod gateway;
 mod hunt;
 mod incident;
 mod inventory;
+mod jsonout;
 mod live;
 mod output;
 mod outputs;

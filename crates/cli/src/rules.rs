@@ -90,21 +90,12 @@ pub fn run(command: RulesCommand) -> Result<u8> {
 fn list(metas: &[&Arc<RuleMeta>], format: Format) -> Result<()> {
     let mut out = io::stdout().lock();
     let doc = |m: &RuleMeta| json!({"id": m.id, "name": m.name, "type": m.rule_type.as_str(), "severity": m.severity.as_str(), "risk_score": m.risk_score, "origin": m.origin, "techniques": m.technique_ids()});
-    match format {
-        Format::Ndjson => {
-            for m in metas {
-                let line = doc(m).to_string();
-                writeln!(out, "{}", modelward_event::terminal::printable_json(&line))?;
-            }
-            return Ok(());
+    if format != Format::Table {
+        let mut docs = crate::jsonout::JsonDocs::new(format == Format::Json);
+        for m in metas {
+            docs.write(&mut out, doc(m))?;
         }
-        Format::Json => {
-            let all: Vec<serde_json::Value> = metas.iter().map(|m| doc(m)).collect();
-            let text = serde_json::to_string_pretty(&all)?;
-            writeln!(out, "{}", modelward_event::terminal::printable_json(&text))?;
-            return Ok(());
-        }
-        Format::Table => {}
+        return Ok(docs.finish(&mut out)?);
     }
     modelward_event::textln!(
         out,

@@ -83,7 +83,7 @@ fn fingerprint_build_then_match_quantized_and_unrelated_copies() {
             "--key-env",
             KEY_VAR,
             "--format",
-            "json",
+            "ndjson",
             q4.to_str().unwrap(),
         ],
     );
@@ -164,8 +164,12 @@ fn fingerprint_build_then_match_quantized_and_unrelated_copies() {
     assert!(text(&o.stderr).contains("MW_NOT_SET_ANYWHERE"));
 
     // list
-    let o = fingerprint(&dir, &["list", "--format", "json"]);
+    let o = fingerprint(&dir, &["list", "--format", "ndjson"]);
     let doc: Value = serde_json::from_str(text(&o.stdout).trim()).unwrap();
+    // `--format json`: the same documents in one array.
+    let o = fingerprint(&dir, &["list", "--format", "json"]);
+    let array: Value = serde_json::from_str(&text(&o.stdout)).unwrap();
+    assert_eq!(array, Value::Array(vec![doc.clone()]));
     assert_eq!(doc["tensors"], 9);
     assert_eq!(doc["files"][0]["format"], "safetensors");
 }

@@ -173,7 +173,7 @@ fn an_extraction_attack_is_rate_limited_with_evidence_preserved_and_reported() {
     let bundle = dir.path("bundle");
     let out = modelward(
         &["incident", "export", &id, "--by", "erin", "--db"],
-        &[&db, Path::new("--out"), &bundle],
+        &[&db, Path::new("--output"), &bundle],
     );
     assert!(out.status.success(), "{}", text(&out));
     let manifest = std::fs::read_to_string(bundle.join("SHA256SUMS")).unwrap();
@@ -205,7 +205,7 @@ fn an_extraction_attack_is_rate_limited_with_evidence_preserved_and_reported() {
         &[
             "incident", "export", &id, "--by", "erin", "--redact", "--db",
         ],
-        &[&db, Path::new("--out"), &redacted],
+        &[&db, Path::new("--output"), &redacted],
     );
     assert!(out.status.success(), "{}", text(&out));
     let first = std::fs::read_to_string(redacted.join("evidence/0001.redacted")).unwrap();
@@ -365,7 +365,7 @@ fn a_bundle_rewritten_with_its_manifest_fails_verify_against_the_database() {
     let bundle = dir.path("bundle");
     let out = modelward(
         &["incident", "export", &id, "--by", "erin", "--db"],
-        &[&db, Path::new("--out"), &bundle],
+        &[&db, Path::new("--output"), &bundle],
     );
     assert!(out.status.success(), "{}", text(&out));
     let ok = modelward(&["incident", "verify", "--db"], &[&db, &bundle]);
@@ -446,7 +446,7 @@ fn a_redacted_bundle_holds_no_raw_api_key_id() {
     let full = dir.path("full");
     let out = modelward(
         &["incident", "export", &id, "--by", "erin", "--db"],
-        &[&db, Path::new("--out"), &full],
+        &[&db, Path::new("--output"), &full],
     );
     assert!(out.status.success(), "{}", text(&out));
     // The bundle for legal keeps raw values.
@@ -459,7 +459,7 @@ fn a_redacted_bundle_holds_no_raw_api_key_id() {
         &[
             "incident", "export", &id, "--by", "erin", "--redact", "--db",
         ],
-        &[&db, Path::new("--out"), &redacted],
+        &[&db, Path::new("--output"), &redacted],
     );
     assert!(out.status.success(), "{}", text(&out));
     let mut files = vec![redacted.clone()];
@@ -631,7 +631,7 @@ fn a_responders_facts_and_tasks_are_audited_and_closing_says_what_remains() {
     let bundle = dir.path("bundle");
     let export = modelward(
         &["incident", "export", &id, "--by", "erin", "--db"],
-        &[&db, Path::new("--out"), &bundle],
+        &[&db, Path::new("--output"), &bundle],
     );
     assert!(export.status.success(), "{}", text(&export));
 

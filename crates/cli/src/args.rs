@@ -428,11 +428,11 @@ pub enum IncidentCommand {
     Audit {
         /// Incident id (or a unique prefix) [default: every incident].
         id: Option<String>,
-        /// Output format: a table with RFC 3339 UTC times, or one JSON document per entry
+        /// Output format: a table with RFC 3339 UTC times, or JSON documents, one per entry
         /// (`at` in milliseconds and `at_time` in RFC 3339) [default: table on a terminal,
         /// else ndjson].
         #[arg(long, value_enum)]
-        format: Option<ListFormat>,
+        format: Option<Format>,
     },
     /// The containment measures in force (what a gateway enforces).
     Enforcement,

@@ -18,9 +18,7 @@ use modelward_respond::{repo, Incident, Stage, Status, TaskState};
 use modelward_store::audit::AuditRecord;
 use modelward_store::Store;
 
-use crate::args::{
-    IncidentArgs, IncidentCommand, IncidentFormat, IocFormat, ListFormat, ReportFormat,
-};
+use crate::args::{Format, IncidentArgs, IncidentCommand, IncidentFormat, IocFormat, ReportFormat};
 use crate::config::Options;
 use crate::respond::{now_ms, Setup};
 use acts::Act;
@@ -293,22 +291,22 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
                 None => None,
             };
             let format = format.unwrap_or(if io::stdout().is_terminal() {
-                ListFormat::Table
+                Format::Table
             } else {
-                ListFormat::Ndjson
+                Format::Ndjson
             });
             let mut out = BufWriter::new(io::stdout().lock());
+            let mut docs = crate::jsonout::JsonDocs::new(format == Format::Json);
             for r in store.audit_log(id.as_deref())? {
                 let mut entry = from_record(r);
                 entry.target = safe_value(&entry.target_kind, &entry.target).into_owned();
                 match format {
-                    ListFormat::Ndjson => {
+                    Format::Ndjson | Format::Json => {
                         let mut doc = serde_json::to_value(&entry)?;
                         doc["at_time"] = modelward_event::format_timestamp(entry.at).into();
-                        let line = doc.to_string();
-                        writeln!(out, "{}", modelward_event::terminal::printable_json(&line))?;
+                        docs.write(&mut out, doc)?;
                     }
-                    ListFormat::Table => modelward_event::textln!(
+                    Format::Table => modelward_event::textln!(
                         out,
                         "{:>4}  {}  {}  {:<14} {:<10} {}  {}  by {}{}",
                         entry.seq,
@@ -327,6 +325,7 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
                     )?,
                 }
             }
+            docs.finish(&mut out)?;
             out.flush()?;
             Ok(0)
         }

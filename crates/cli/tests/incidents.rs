@@ -718,6 +718,14 @@ fn by_defaults_to_the_user_running_it_and_the_audit_log_reads_times() {
     assert_eq!(modelward_event::parse_timestamp(at_time), Some(at));
     assert!(at_time.ends_with('Z'), "{at_time}");
 
+    // `--format json`: the same entries in one array.
+    let json = modelward(
+        &["incident", "audit", &id, "--format", "json", "--db"],
+        &[&db],
+    );
+    let array: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(array.as_array(), Some(&entries));
+
     // The table: RFC 3339 UTC, no milliseconds since the epoch.
     let table = modelward(
         &["incident", "audit", &id, "--format", "table", "--db"],

@@ -485,7 +485,10 @@ pub enum RulesCommand {
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ListFormat {
     Table,
+    /// One JSON document a line.
     Ndjson,
+    /// The same documents in one array.
+    Json,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

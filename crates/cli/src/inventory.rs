@@ -167,10 +167,11 @@ fn rate(bytes: u64, secs: f64) -> f64 {
     }
 }
 
-/// Rows to stdout, as a table or NDJSON. The first write error (a closed pipe) stops the
-/// output and is returned at the end.
+/// Rows to stdout, as a table or JSON (names from disks and archives escaped for terminals).
+/// The first write error (a closed pipe) stops the output and is returned at the end.
 struct Out {
     format: ListFormat,
+    docs: crate::jsonout::JsonDocs,
     w: BufWriter<io::StdoutLock<'static>>,
     header: bool,
     error: Option<io::Error>,
@@ -182,6 +183,7 @@ impl Out {
     fn new(format: ListFormat) -> Out {
         Out {
             format,
+            docs: crate::jsonout::JsonDocs::new(format == ListFormat::Json),
             w: BufWriter::new(io::stdout().lock()),
             header: false,
             error: None,
@@ -193,7 +195,7 @@ impl Out {
             return;
         }
         let result = match self.format {
-            ListFormat::Ndjson => writeln!(self.w, "{json}"),
+            ListFormat::Ndjson | ListFormat::Json => self.docs.write(&mut self.w, json),
             ListFormat::Table => {
                 let mut r = Ok(());
                 if !self.header {
@@ -208,7 +210,12 @@ impl Out {
                     writeln!(
                         self.w,
                         "{:<10}  {:<14}  {:>9}  {:<16}  {}  {}",
-                        cells[0], cells[1], cells[2], cells[3], cells[4], cells[5]
+                        cells[0],
+                        cells[1],
+                        cells[2],
+                        cells[3],
+                        crate::output::printable(&cells[4]),
+                        crate::output::printable(&cells[5])
                     )
                 })
             }
@@ -315,6 +322,7 @@ impl Out {
         if let Some(e) = self.error.take() {
             return Err(e.into());
         }
+        self.docs.finish(&mut self.w)?;
         self.w.flush()?;
         Ok(())
     }

@@ -332,3 +332,26 @@ fn scan_records_the_archive_members_find_lists_and_verify_checks_them() {
         .unwrap()
         .ends_with("bundle.tar!export/model.onnx.bak"));
 }
+
+#[test]
+fn names_from_archives_reach_the_terminal_escaped_and_json_is_one_array() {
+    let dir = Dir::new("inv-hostile-names");
+    let name = "evil\u{1b}]8;;http://x\u{7}\u{202e}.onnx";
+    dir.write("data/bundle.tar", samples::tar(&[(name, &samples::onnx())]));
+    let data = dir.0.join("data");
+    for format in ["table", "ndjson", "json"] {
+        let o = inventory(&["find", "--format", format], &[&data]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let out = String::from_utf8(o.stdout).unwrap();
+        assert!(
+            !out.contains('\u{1b}') && !out.contains('\u{7}') && !out.contains('\u{202e}'),
+            "{format}: {out:?}"
+        );
+        assert!(out.contains("evil"), "{format}: {out}");
+    }
+    let ndjson = ndjson(&inventory(&["find", "--format", "ndjson"], &[&data]));
+    let json = inventory(&["find", "--format", "json"], &[&data]);
+    let array: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(array.as_array(), Some(&ndjson));
+    assert!(ndjson[0]["location"].as_str().unwrap().ends_with(name));
+}

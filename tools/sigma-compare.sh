@@ -95,7 +95,7 @@ if [ ! -s "$file" ]; then
     python3 "$root/tools/sysmon-events.py" --events "$events" > "$file.tmp"
     mv "$file.tmp" "$file"
 fi
-bytes=$(stat -c %s "$file")
+bytes=$(stat -L -c %s "$file")
 
 workload_dir() {
     case "$1" in
@@ -236,7 +236,7 @@ if [ "$memory" = 1 ]; then
         file=$f
         cmd_modelward 0 1 "$dir"
         r=$(timed "${cmd[@]}")
-        awk -v f="$(basename "$f")" -v b="$(stat -c %s "$f")" -v s="${r% *}" -v k="${r#* }" \
+        awk -v f="$(basename "$f")" -v b="$(stat -L -c %s "$f")" -v s="${r% *}" -v k="${r#* }" \
             'BEGIN{printf "| %s (%.1f GB) | %.1f | %.0f MB |\n", f, b/1e9, s, k/1024}'
     done
     echo

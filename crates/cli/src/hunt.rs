@@ -25,6 +25,7 @@ use crate::ruleset::RuleSet;
 /// Diagnostics printed before the rest are only counted.
 const SHOWN: u64 = 50;
 
+#[derive(Default)]
 struct Reporter {
     shown: u64,
     hidden: u64,
@@ -63,7 +64,18 @@ struct Tracker<'a> {
     reporter: &'a mut Reporter,
     progress: Option<ProgressBar>,
     input_errors: &'a mut u64,
+    /// Where alerts go once more than `hold` are ready ([`HOLD_ALERTS`]), and the first
+    /// failure.
+    hold: usize,
+    sink: &'a mut dyn modelward_engine::AlertSink,
+    sink_error: Option<modelward_engine::SinkError>,
 }
+
+/// How many ready alerts a hunt holds to write them in report order at the end (time, then
+/// kind, rule, made). Past this many, the ready ones are written at once, in report order
+/// among themselves, so that memory does not grow with the number of alerts: the output is
+/// then in runs of report order (docs/outputs.md).
+pub const HOLD_ALERTS: usize = 50_000;
 
 impl Progress for Tracker<'_> {
     fn batch(&mut self, batch: &Batch) {
@@ -80,6 +92,18 @@ impl Progress for Tracker<'_> {
 
     fn diagnostic(&mut self, diagnostic: Diagnostic) {
         self.reporter.diagnostic(diagnostic);
+    }
+
+    fn pushed(&mut self, session: &mut modelward_engine::Session) {
+        if session.ready_len() <= self.hold || self.sink_error.is_some() {
+            return;
+        }
+        for alert in session.take_ready() {
+            if let Err(e) = self.sink.alert(&alert) {
+                self.sink_error = Some(e);
+                return;
+            }
+        }
     }
 }
 
@@ -212,21 +236,9 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     };
     let files = inputs.len();
     let mut input_errors = 0u64;
-    let mut tracker = Tracker {
-        reporter: &mut reporter,
-        progress: progress.clone(),
-        input_errors: &mut input_errors,
-    };
-    ingest_inputs(&mut session, &inputs, &reader_opts, &mut tracker);
-    had_error |= input_errors > 0;
-    if let Some(p) = &progress {
-        p.finish_and_clear();
-    }
-
-    reporter.progress = None;
     let mut collect = crate::respond::Collect {
         inner: &mut outputs,
-        docs: Vec::new(),
+        docs: incidents.is_some().then(Vec::new),
     };
     let filter = triage::Filter {
         min_severity: args.min_severity,
@@ -240,13 +252,31 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         digest: triage::Digest::default(),
         filtered: 0,
     };
+    let mut tracker = Tracker {
+        reporter: &mut reporter,
+        progress: progress.clone(),
+        input_errors: &mut input_errors,
+        hold: HOLD_ALERTS,
+        sink: &mut triaged,
+        sink_error: None,
+    };
+    ingest_inputs(&mut session, &inputs, &reader_opts, &mut tracker);
+    if let Some(e) = tracker.sink_error.take() {
+        return Err(e.into());
+    }
+    had_error |= input_errors > 0;
+    if let Some(p) = &progress {
+        p.finish_and_clear();
+    }
+
+    reporter.progress = None;
     // Every record is in: every execution and window runs; the baselines to keep are the
     // analyzers' profiles before the end-of-input reports.
     session.advance(i64::MAX, &mut |d| reporter.diagnostic(d));
     let baselines = store.as_ref().map(|_| session.baselines());
     let stats = session.finish(&mut triaged, &mut |d| reporter.diagnostic(d))?;
     let (digest, filtered) = (triaged.digest, triaged.filtered);
-    let alert_docs = collect.docs;
+    let alert_docs = collect.docs.unwrap_or_default();
     let left_out = triage::LeftOut {
         suppressed: stats.suppressed,
         excepted: stats
@@ -512,4 +542,60 @@ fn exception_notes(s: &RunStats) -> Vec<String> {
         }
     }
     notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Past the hold, ready alerts are written as the records come, each run in report order,
+    /// and together they are every alert of the run.
+    #[test]
+    fn past_the_hold_alerts_are_written_as_they_come() {
+        let engine = crate::live::engine(
+            &mut Options::default(),
+            std::path::Path::new("modelward.toml"),
+            modelward_event::source::SourceKind::Auto,
+        )
+        .unwrap();
+        let examples =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/azure_openai");
+        let inputs = vec![InputPath::File(
+            examples.join("diagnostics-2025-03-01.ndjson"),
+        )];
+        let options = ReaderOptions {
+            batch_bytes: 4 << 10,
+            ..ReaderOptions::default()
+        };
+        let run = |hold: usize| -> (Vec<modelward_rule::Alert>, usize) {
+            let mut session = modelward_engine::Session::new(&engine);
+            let mut reporter = Reporter::default();
+            let mut errors = 0;
+            let mut early = modelward_engine::VecSink::default();
+            let mut tracker = Tracker {
+                reporter: &mut reporter,
+                progress: None,
+                input_errors: &mut errors,
+                hold,
+                sink: &mut early,
+                sink_error: None,
+            };
+            ingest_inputs(&mut session, &inputs, &options, &mut tracker);
+            assert!(tracker.sink_error.is_none());
+            assert!(session.ready_len() <= hold.saturating_add(64));
+            let taken_early = early.alerts.len();
+            session.finish(&mut early, &mut |_| {}).unwrap();
+            (early.alerts, taken_early)
+        };
+        let (all, none_early) = run(usize::MAX);
+        assert_eq!(none_early, 0);
+        assert!(all.len() >= 10, "{}", all.len());
+        let (streamed, taken_early) = run(2);
+        assert!(taken_early > 0 && taken_early < streamed.len());
+        let ids = |a: &[modelward_rule::Alert]| -> std::collections::BTreeSet<String> {
+            a.iter().map(|a| a.id.clone()).collect()
+        };
+        assert_eq!(ids(&streamed), ids(&all));
+        assert_eq!(streamed.len(), all.len());
+    }
 }

@@ -134,12 +134,16 @@ impl Setup {
 /// Passes alerts on to the output and keeps their documents for the incidents.
 pub struct Collect<'a> {
     pub inner: &'a mut dyn AlertSink,
-    pub docs: Vec<serde_json::Value>,
+    /// Every alert's document, kept only when the run needs them after the end (`--incidents`):
+    /// otherwise alerts stream through and memory does not grow with their number.
+    pub docs: Option<Vec<serde_json::Value>>,
 }
 
 impl AlertSink for Collect<'_> {
     fn alert(&mut self, alert: &Alert) -> Result<(), SinkError> {
-        self.docs.push(alert.to_json());
+        if let Some(docs) = &mut self.docs {
+            docs.push(alert.to_json());
+        }
         self.inner.alert(alert)
     }
 

@@ -10,6 +10,8 @@ use crate::{Diagnostic, Session};
 pub trait Progress {
     /// A batch was read and processed.
     fn batch(&mut self, _batch: &Batch) {}
+    /// After each batch: the session, for a driver that takes ready alerts as it goes.
+    fn pushed(&mut self, _session: &mut Session) {}
     /// An input, or a stretch of one, could not be read.
     fn input_error(&mut self, error: InputError);
     fn diagnostic(&mut self, diagnostic: Diagnostic);
@@ -44,6 +46,7 @@ pub fn ingest_inputs(
                 Ok(batch) => {
                     session.push(&batch, &mut |d| progress.diagnostic(d));
                     progress.batch(&batch);
+                    progress.pushed(session);
                 }
                 Err(e) => progress.input_error(e),
             }

@@ -500,6 +500,11 @@ impl<'e> Session<'e> {
         self.ready.push((order, alert));
     }
 
+    /// How many alerts are ready and not yet taken.
+    pub fn ready_len(&self) -> usize {
+        self.ready.len()
+    }
+
     /// The alerts ready now, in report order.
     pub fn take_ready(&mut self) -> Vec<Alert> {
         let mut ready = std::mem::take(&mut self.ready);

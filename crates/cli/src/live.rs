@@ -8,8 +8,10 @@
 //! the clock of the source furthest behind, among those that delivered within the idle
 //! time, less the allowed lateness. A source that is idle longer holds nothing back, and when
 //! every source is idle event time is the wall clock less the lateness, so that a quiet
-//! source still closes its windows. (One partition read ahead of the others therefore does not
-//! make theirs late, as one clock for all would.)
+//! source still closes its windows; before any event time was read it does not move at all
+//! (a replay's first records would otherwise find every window closed by the wall clock).
+//! One partition read ahead of the others therefore does not make theirs late, as one clock
+//! for all would.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -86,6 +88,8 @@ struct Clocks {
     /// How long a source may deliver nothing and still hold event time back (ms).
     idle: i64,
     sources: std::collections::HashMap<std::sync::Arc<str>, Clock>,
+    /// Whether any source has delivered an event time.
+    timed: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -113,6 +117,7 @@ impl Clocks {
         });
         clock.delivered = now;
         clock.waiting = false;
+        self.timed |= latest.is_some();
         clock.latest = match (clock.latest, latest) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
@@ -140,12 +145,17 @@ impl Clocks {
 
     /// Event time before the lateness: the clock furthest behind among the sources that
     /// delivered within the idle time, or `now` when none of them has one (every source
-    /// idle, or only records without a time); `None` while an expected source has not
-    /// delivered yet and is not idle (nothing can be declared in).
+    /// idle, or only records without a time); `None` before any source delivered an event
+    /// time (a replay's first records must not find every window already closed by the wall
+    /// clock) and while an expected source has not delivered yet and is not idle (nothing can
+    /// be declared in).
     fn event_time(&mut self, now: i64) -> Option<i64> {
         let idle = self.idle;
         self.sources
             .retain(|_, c| c.expected || now - c.delivered < FORGET_MS.max(idle));
+        if !self.timed {
+            return None;
+        }
         let mut behind: Option<i64> = None;
         for c in self.sources.values() {
             if now - c.delivered >= idle {
@@ -437,8 +447,8 @@ mod tests {
     fn event_time_is_the_clock_of_the_source_furthest_behind() {
         let (a, b): (Arc<str>, Arc<str>) = (Arc::from("kafka:t/0"), Arc::from("kafka:t/1"));
         let mut c = clocks(1_000);
-        // Nothing read yet: the wall clock.
-        assert_eq!(c.event_time(50), Some(50));
+        // Nothing read yet: nothing is declared in (not even by the wall clock).
+        assert_eq!(c.event_time(50), None);
         // Both partitions assigned; one delivered: the other holds event time back.
         c.expect(&[a.clone(), b.clone()], 100);
         c.delivered(&a, Some(9_000), 100);
@@ -531,5 +541,50 @@ mod tests {
         assert_eq!(live.figures().0.late, 0);
         alerts.extend(live.finish());
         assert_eq!(ids(&alerts), hunted);
+    }
+
+    /// A driver polls before anything arrives (as `watch` does when it starts): that must not
+    /// declare every window closed by the wall clock, or a replay's records all come late and
+    /// a burst read in two pieces is missed.
+    #[test]
+    fn polls_before_the_first_record_move_no_window() {
+        let engine = engine(
+            &mut Options::default(),
+            Path::new("modelward.toml"),
+            SourceKind::Auto,
+        )
+        .unwrap();
+        let day = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/azure_openai/diagnostics-2025-03-01.ndjson");
+        let batches: Vec<Batch> = Reader::open(
+            &InputPath::File(day),
+            ReaderOptions {
+                batch_bytes: 64 << 10,
+                ..ReaderOptions::default()
+            },
+        )
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+        assert!(batches.len() > 2);
+        let mut hunt = Session::new(&engine);
+        for b in &batches {
+            hunt.push(b, &mut |_| {});
+        }
+        let mut sink = modelward_engine::VecSink::default();
+        hunt.finish(&mut sink, &mut |_| {}).unwrap();
+        let ids = |alerts: &[Alert]| -> std::collections::BTreeSet<String> {
+            alerts.iter().map(|a| a.id.clone()).collect()
+        };
+
+        let mut live = Live::new(&engine, (30_000, 10_000), None, "test");
+        let now = 1_800_000_000_000;
+        let mut alerts = live.step(&[], now);
+        for (i, b) in batches.iter().enumerate() {
+            alerts.extend(live.step(std::slice::from_ref(b), now + i as i64));
+        }
+        assert_eq!(live.figures().0.late, 0);
+        alerts.extend(live.finish());
+        assert_eq!(ids(&alerts), ids(&sink.alerts));
     }
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
+use modelward_event::terminal::printable;
 use modelward_fingerprint::matching::MODEL_MATCH_P;
 use modelward_fingerprint::store::{self as fpstore, Source};
 use modelward_fingerprint::{read, Key, ModelMatch, ModelPrint, Plans, Suspect, View};
@@ -176,7 +177,7 @@ fn build(
             FingerprintFormat::Table => writeln!(
                 out,
                 "recorded {}: {} tensor(s) fingerprinted, {} skipped, from {} file(s); key {}",
-                print.name,
+                printable(&print.name),
                 print.tensors.len(),
                 print.skipped.len(),
                 sources.len(),
@@ -333,19 +334,19 @@ fn matching(
                             out,
                             "{:<9} {:<24} {:>16} {:>9} {:>9}  {}",
                             verdict,
-                            m.model,
+                            printable(&m.model),
                             show_p(m.log10_p()),
                             m.agreement.map(|a| format!("{a:.3}")).unwrap_or("-".into()),
                             format!("{}/{}", m.matched, m.reference_tensors),
-                            shown
+                            printable(&shown)
                         )?;
                         if m.is_match(threshold) {
                             for p in m.pairs.iter().filter(|p| p.matched()) {
                                 writeln!(
                                     out,
                                     "    {} ~ {} {:?}{} {}/128 p={}",
-                                    p.suspect,
-                                    p.reference,
+                                    printable(&p.suspect),
+                                    printable(&p.reference),
                                     p.shape,
                                     match p.view {
                                         View::Identity => String::new(),
@@ -410,7 +411,7 @@ fn list(db: &Path, format: FingerprintFormat) -> Result<u8> {
             FingerprintFormat::Table => writeln!(
                 out,
                 "{:<24} {:>4} tensor(s)  key {}  {}",
-                s.print.name,
+                printable(&s.print.name),
                 s.print.tensors.len(),
                 s.print.key_id,
                 s.sources
@@ -420,6 +421,7 @@ fn list(db: &Path, format: FingerprintFormat) -> Result<u8> {
                         .filter_map(|f| f["path"].as_str())
                         .collect::<Vec<_>>()
                         .join(", "))
+                    .map(|paths| printable(&paths).into_owned())
                     .unwrap_or_default()
             )?,
         }

@@ -173,3 +173,52 @@ fn fingerprint_build_then_match_quantized_and_unrelated_copies() {
     assert_eq!(doc["tensors"], 9);
     assert_eq!(doc["files"][0]["format"], "safetensors");
 }
+
+/// A model's name and a suspect's tensor names come from files strangers made: the table
+/// shows them escaped (an OSC sequence, a bidi override), never raw.
+#[test]
+fn names_from_model_files_reach_the_terminal_escaped() {
+    let dir = Dir::new("fingerprint-escape");
+    let arch = Arch::tiny_llama(1);
+    let ours = arch.random(31);
+    let model = dir.write(
+        "registry/ours.safetensors",
+        write::safetensors(&ours, DType::F16).unwrap(),
+    );
+    let hostile = "m\u{1b}]8;;http://x\u{7}\u{202e}1v";
+    let o = fingerprint(
+        &dir,
+        &[
+            "build",
+            "--key-env",
+            KEY_VAR,
+            "--name",
+            hostile,
+            model.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    // The suspect's tensors renamed with control characters.
+    let suspect: Vec<Tensor> = ours
+        .iter()
+        .map(|t| Tensor::new(&format!("{}\u{1b}[2J", t.name), &t.shape, t.values.clone()))
+        .collect();
+    let copy = dir.write(
+        "suspects/copy.safetensors",
+        write::safetensors(&suspect, DType::F16).unwrap(),
+    );
+    let listed = fingerprint(&dir, &["list"]);
+    let matched = fingerprint(
+        &dir,
+        &["match", "--key-env", KEY_VAR, copy.to_str().unwrap()],
+    );
+    assert_eq!(matched.status.code(), Some(1), "{}", text(&matched.stderr));
+    for out in [&o, &listed, &matched] {
+        let shown = text(&out.stdout);
+        assert!(!shown.is_empty());
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\u{202e}') && !shown.contains('\u{7}'),
+            "{shown:?}"
+        );
+    }
+}

@@ -105,6 +105,10 @@ pub enum KeysCommand {
         /// The key expires after this long (`30d`, `12h`).
         #[arg(long, value_name = "DURATION")]
         expires_in: Option<String>,
+        /// Who issues it, for the audit log [default: the user running modelward: $USER,
+        /// else $USERNAME, else the operating system's account name].
+        #[arg(long, value_name = "NAME", default_value_t = current_user(), hide_default_value = true)]
+        by: String,
     },
     /// The keys issued: id, principal, team, limits, state.
     List {
@@ -116,6 +120,10 @@ pub enum KeysCommand {
     Revoke {
         /// The key's id (`key-…`, as `keys list` shows it).
         id: String,
+        /// Who revokes it, for the audit log [default: the user running modelward: $USER,
+        /// else $USERNAME, else the operating system's account name].
+        #[arg(long, value_name = "NAME", default_value_t = current_user(), hide_default_value = true)]
+        by: String,
     },
 }
 

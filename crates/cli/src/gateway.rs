@@ -171,6 +171,7 @@ fn keys(config: &Path, command: KeysCommand) -> Result<u8> {
             tokens_per_minute,
             models,
             expires_in,
+            by,
         } => {
             if principal.trim().is_empty() {
                 anyhow::bail!("--principal must name someone");
@@ -204,6 +205,13 @@ fn keys(config: &Path, command: KeysCommand) -> Result<u8> {
             );
             let mut batch = store.batch()?;
             batch.add_key(&stored)?;
+            batch.append_audit(&key_audit(
+                now,
+                "gateway_key_create",
+                &stored.id,
+                serde_json::json!({"principal": principal, "team": team, "name": name, "limits": serde_json::from_str::<serde_json::Value>(&stored.limits).unwrap_or_default(), "expires_at": expires_at}),
+                &by,
+            ))?;
             batch.commit()?;
             println!("{key}");
             eprintln!(
@@ -251,9 +259,18 @@ fn keys(config: &Path, command: KeysCommand) -> Result<u8> {
             out.flush()?;
             eprintln!("modelward: {} key(s)", keys.len());
         }
-        KeysCommand::Revoke { id } => {
+        KeysCommand::Revoke { id, by } => {
             let mut batch = store.batch()?;
             let revoked = batch.revoke_virtual_key(&id, now)?;
+            if revoked {
+                batch.append_audit(&key_audit(
+                    now,
+                    "gateway_key_revoke",
+                    &id,
+                    serde_json::json!({}),
+                    &by,
+                ))?;
+            }
             batch.commit()?;
             if !revoked {
                 let known = store.keys()?.iter().any(|k| k.id == id);
@@ -267,6 +284,34 @@ fn keys(config: &Path, command: KeysCommand) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// The audit log's entry for issuing or revoking a virtual key: no incident, done by `by`
+/// (the key's id is an identifier, never the key).
+fn key_audit(
+    at: i64,
+    action: &str,
+    id: &str,
+    params: serde_json::Value,
+    by: &str,
+) -> modelward_store::audit::AuditRecord {
+    modelward_store::audit::AuditRecord {
+        seq: 0,
+        at,
+        incident_id: String::new(),
+        action: action.into(),
+        target_kind: "gateway_key".into(),
+        target: id.into(),
+        params: params.to_string(),
+        decision: "by hand".into(),
+        reason: String::new(),
+        rules: "[]".into(),
+        executor: "modelward gateway keys".into(),
+        outcome: "done".into(),
+        detail: String::new(),
+        idempotency_key: format!("{action}:{id}"),
+        actor: by.into(),
+    }
 }
 
 /// A key's limits, short: `60 rpm, 10000 tpm, models gpt-4o*`.

@@ -924,3 +924,76 @@ fn gateway_keys_list_json_is_one_array_and_ndjson_one_line_each() {
     assert_eq!(array.as_array().unwrap(), &lines);
     assert_eq!(array[1]["principal"], "bob\u{202e}@example.com");
 }
+
+#[test]
+fn issuing_and_revoking_a_gateway_key_is_in_the_audit_log() {
+    let d = Dir::new("keys-audit");
+    let db = d.path("keys.db");
+    let cfg = d.write(
+        "gw.toml",
+        format!("[gateway]\ndatabase = {:?}\n", db.to_str().unwrap()),
+    );
+    let keys = |args: &[&str]| {
+        let o = bin()
+            .arg("gateway")
+            .arg("--config")
+            .arg(&cfg)
+            .arg("keys")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        o
+    };
+    let created = keys(&[
+        "create",
+        "--principal",
+        "alice@example.com",
+        "--by",
+        "secops-oncall",
+    ]);
+    let key = String::from_utf8(created.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let listed = keys(&["list", "--format", "json"]);
+    let list: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    keys(&["revoke", &id, "--by", "secops-oncall"]);
+    let audit = bin()
+        .args(["incident", "audit", "--db"])
+        .arg(&db)
+        .args(["--format", "ndjson"])
+        .output()
+        .unwrap();
+    assert_eq!(audit.status.code(), Some(0), "{}", stderr(&audit));
+    let text = String::from_utf8(audit.stdout).unwrap();
+    assert!(
+        !text.contains(&key),
+        "the key itself is never written: {text}"
+    );
+    let entries: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let actions: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("gateway_key_create", "secops-oncall"),
+            ("gateway_key_revoke", "secops-oncall")
+        ]
+    );
+    // The key's id names the target (the audit output shortens identifiers that look like
+    // keys, as it does everywhere).
+    for e in &entries {
+        let target = e["target"].as_str().unwrap();
+        assert!(
+            target == id || (target.starts_with(&id[..6]) && target.ends_with(&id[id.len() - 3..])),
+            "{target} for {id}"
+        );
+    }
+}

@@ -484,7 +484,7 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
         }
         let idle = batches.is_empty();
         if let Some(k) = &kafka {
-            live.expect(&k.assigned(), now_ms());
+            live.expect(k.assigned(), now_ms());
         }
         let alerts = live.step(&batches, now_ms());
         emit(&mut out, &mut outputs, &incidents, &alerts, &follower)?;

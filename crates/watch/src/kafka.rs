@@ -73,7 +73,7 @@ pub struct KafkaSource {
     group: String,
     /// When a message last came, or the group last changed this consumer's partitions.
     last_message: std::time::Instant,
-    /// The partitions assigned when last looked at.
+    /// The partitions assigned when last polled.
     assigned: Vec<Arc<str>>,
     /// Messages skipped because the checkpoint's state already holds them.
     skipped: u64,
@@ -129,7 +129,7 @@ impl KafkaSource {
     /// The messages that have arrived (waiting at most `wait` for the first), a batch per
     /// partition, in offset order; messages the checkpoint already holds are skipped.
     pub fn poll(&mut self, wait: Duration, errors: &mut Vec<String>) -> Vec<Batch> {
-        let assigned = self.assigned();
+        let assigned = self.assignment();
         if assigned != self.assigned {
             // A rebalance: the new partitions have not been fetched yet, however long the
             // group took to assign them.
@@ -202,8 +202,14 @@ impl KafkaSource {
         out
     }
 
-    /// The partitions the group assigns this consumer now, named as their batches are.
-    pub fn assigned(&self) -> Vec<Arc<str>> {
+    /// The partitions the group assigned this consumer as of the last [`poll`](Self::poll),
+    /// named as their batches are.
+    pub fn assigned(&self) -> &[Arc<str>] {
+        &self.assigned
+    }
+
+    /// The partitions the group assigns this consumer now, sorted.
+    fn assignment(&self) -> Vec<Arc<str>> {
         let Ok(assignment) = self.consumer.assignment() else {
             return Vec::new();
         };

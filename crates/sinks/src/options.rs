@@ -454,13 +454,12 @@ impl OutputOptions {
                 let mut properties = Vec::new();
                 for (k, v) in self.properties.iter().flatten() {
                     let value = if k.contains("password") || k.contains("secret") {
-                        kafka::Property::Secret(
-                            self.secret(env, "properties", &Some(v.clone()), "", "a Kafka secret")?
-                                .ok_or_else(|| Error::SecretNotFromEnv {
-                                    output: name.clone(),
-                                    key: "properties",
-                                })?,
-                        )
+                        kafka::Property::Secret(self.env_secret(
+                            env,
+                            "properties",
+                            v,
+                            "a Kafka secret",
+                        )?)
                     } else {
                         kafka::Property::Plain(self.plain(
                             env,
@@ -528,22 +527,32 @@ impl OutputOptions {
         what: &'static str,
     ) -> Result<Option<Secret>, Error> {
         match value {
-            Some(v) => {
-                match v.strip_prefix("env:") {
-                    Some(var) => env.var(var).map(|s| Some(Secret::new(s))).ok_or_else(|| {
-                        Error::MissingEnv {
-                            output: self.display_name(),
-                            what,
-                            var: var.to_string(),
-                        }
-                    }),
-                    None => Err(Error::SecretNotFromEnv {
-                        output: self.display_name(),
-                        key,
-                    }),
-                }
-            }
+            Some(v) => self.env_secret(env, key, v, what).map(Some),
             None => Ok(env.var(default_env).map(Secret::new)),
+        }
+    }
+
+    /// A secret the section names: `env:NAME`, read now; anything else is refused.
+    fn env_secret(
+        &self,
+        env: &dyn Env,
+        key: &'static str,
+        value: &str,
+        what: &'static str,
+    ) -> Result<Secret, Error> {
+        match value.strip_prefix("env:") {
+            Some(var) => env
+                .var(var)
+                .map(Secret::new)
+                .ok_or_else(|| Error::MissingEnv {
+                    output: self.display_name(),
+                    what,
+                    var: var.to_string(),
+                }),
+            None => Err(Error::SecretNotFromEnv {
+                output: self.display_name(),
+                key,
+            }),
         }
     }
 

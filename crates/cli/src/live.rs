@@ -436,6 +436,31 @@ mod tests {
     use modelward_event::input::Reader;
     use std::sync::Arc;
 
+    /// The engine `hunt` builds with no configuration: the built-in pack.
+    fn builtin_engine() -> Engine {
+        engine(
+            &mut Options::default(),
+            Path::new("modelward.toml"),
+            SourceKind::Auto,
+        )
+        .unwrap()
+    }
+
+    /// A hunt's alerts over `batches`: every record, then the end.
+    fn hunt<'b>(engine: &Engine, batches: impl IntoIterator<Item = &'b Batch>) -> Vec<Alert> {
+        let mut session = Session::new(engine);
+        for b in batches {
+            session.push(b, &mut |_| {});
+        }
+        let mut sink = modelward_engine::VecSink::default();
+        session.finish(&mut sink, &mut |_| {}).unwrap();
+        sink.alerts
+    }
+
+    fn ids(alerts: &[Alert]) -> std::collections::BTreeSet<String> {
+        alerts.iter().map(|a| a.id.clone()).collect()
+    }
+
     fn clocks(idle: i64) -> Clocks {
         Clocks {
             idle,
@@ -487,12 +512,7 @@ mod tests {
     /// one is late and the alerts are those of a hunt over both.
     #[test]
     fn a_partition_read_ahead_makes_no_other_partitions_events_late() {
-        let engine = engine(
-            &mut Options::default(),
-            Path::new("modelward.toml"),
-            SourceKind::Auto,
-        )
-        .unwrap();
+        let engine = builtin_engine();
         let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/azure_openai");
         let read = |name: &str, place: &str| -> Vec<Batch> {
             let data = std::fs::read(examples.join(name)).unwrap();
@@ -516,18 +536,9 @@ mod tests {
         let first = read("diagnostics-2025-03-01.ndjson", "kafka:logs/0");
         let second = read("diagnostics-2025-03-02.ndjson.gz", "kafka:logs/1");
 
-        let mut hunt = Session::new(&engine);
-        for b in first.iter().chain(&second) {
-            hunt.push(b, &mut |_| {});
-        }
-        let mut sink = modelward_engine::VecSink::default();
-        hunt.finish(&mut sink, &mut |_| {}).unwrap();
-        let ids = |alerts: &[Alert]| -> std::collections::BTreeSet<String> {
-            alerts.iter().map(|a| a.id.clone()).collect()
-        };
-        let hunted = ids(&sink.alerts);
+        let hunted = hunt(&engine, first.iter().chain(&second));
         assert!(
-            sink.alerts
+            hunted
                 .iter()
                 .any(|a| a.rule.rule_type == modelward_rule::RuleType::Sigma),
             "the corpus has correlation bursts"
@@ -540,7 +551,7 @@ mod tests {
         alerts.extend(live.step(&first, now + 10));
         assert_eq!(live.figures().0.late, 0);
         alerts.extend(live.finish());
-        assert_eq!(ids(&alerts), hunted);
+        assert_eq!(ids(&alerts), ids(&hunted));
     }
 
     /// A driver polls before anything arrives (as `watch` does when it starts): that must not
@@ -548,12 +559,7 @@ mod tests {
     /// a burst read in two pieces is missed.
     #[test]
     fn polls_before_the_first_record_move_no_window() {
-        let engine = engine(
-            &mut Options::default(),
-            Path::new("modelward.toml"),
-            SourceKind::Auto,
-        )
-        .unwrap();
+        let engine = builtin_engine();
         let day = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../examples/azure_openai/diagnostics-2025-03-01.ndjson");
         let batches: Vec<Batch> = Reader::open(
@@ -567,15 +573,7 @@ mod tests {
         .map(Result::unwrap)
         .collect();
         assert!(batches.len() > 2);
-        let mut hunt = Session::new(&engine);
-        for b in &batches {
-            hunt.push(b, &mut |_| {});
-        }
-        let mut sink = modelward_engine::VecSink::default();
-        hunt.finish(&mut sink, &mut |_| {}).unwrap();
-        let ids = |alerts: &[Alert]| -> std::collections::BTreeSet<String> {
-            alerts.iter().map(|a| a.id.clone()).collect()
-        };
+        let hunted = hunt(&engine, &batches);
 
         let mut live = Live::new(&engine, (30_000, 10_000), None, "test");
         let now = 1_800_000_000_000;
@@ -585,6 +583,6 @@ mod tests {
         }
         assert_eq!(live.figures().0.late, 0);
         alerts.extend(live.finish());
-        assert_eq!(ids(&alerts), ids(&sink.alerts));
+        assert_eq!(ids(&alerts), ids(&hunted));
     }
 }

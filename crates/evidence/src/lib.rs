@@ -1,0 +1,1 @@
+//! Signed evidence reports (work in progress).

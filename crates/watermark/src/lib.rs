@@ -1,0 +1,1 @@
+//! Output watermark verification (work in progress).

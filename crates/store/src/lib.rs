@@ -6,7 +6,7 @@
 //! own tables: the model [`inventory`], the behavioural analyzers' [`baselines`], the
 //! [`incidents`] with their evidence, the append-only action [`audit`] log and the
 //! [`enforcement`] state an inline gateway reads, the [`gateway`]'s own state, `watch`'s
-//! checkpoints and the models' weight [`fingerprints`].
+//! checkpoints, the models' weight [`fingerprints`] and the scans for their [`copy_scans`].
 //!
 //! ```
 //! use modelward_store::{inventory::ArtifactRecord, Store};
@@ -31,6 +31,7 @@
 
 pub mod audit;
 pub mod baselines;
+pub mod copy_scans;
 pub mod enforcement;
 pub mod fingerprints;
 pub mod gateway;

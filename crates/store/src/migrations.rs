@@ -205,6 +205,19 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (model_id, seq)
     );
     CREATE INDEX fingerprint_tensors_shape ON fingerprint_tensors (shape);",
+    // 8: scans for copies of registered models (see the `copy_scans` module).
+    "CREATE TABLE copy_scans (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        scanned_at  INTEGER NOT NULL,
+        roots       TEXT NOT NULL,
+        key_id      TEXT NOT NULL,
+        models      TEXT NOT NULL,
+        files       INTEGER NOT NULL,
+        examined    INTEGER NOT NULL,
+        errors      INTEGER NOT NULL,
+        copies      TEXT NOT NULL
+    );
+    CREATE INDEX copy_scans_scanned_at ON copy_scans (scanned_at);",
 ];
 
 /// The schema version this build writes.

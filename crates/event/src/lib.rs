@@ -31,6 +31,7 @@ pub mod input;
 pub mod ip;
 pub mod objects;
 mod path;
+pub mod secret;
 pub mod source;
 pub mod suggest;
 pub mod terminal;

@@ -1,7 +1,10 @@
 //! Text bound for a terminal or a line-oriented log: what came from a log or a rule must not
 //! drive the terminal (ANSI and OSC escape sequences, carriage returns and backspaces that
 //! overwrite what was printed, bidirectional overrides and invisible characters that disguise
-//! it). [`printable`] is the one escaper every such output goes through.
+//! it). [`printable`] is the one escaper every such output goes through. Nor may a secret a
+//! log holds: [`printable`] and [`printable_text`] mask secrets first
+//! ([`crate::secret::mask`]), so a diagnostic quoting a value, a table cell or a report line
+//! shows a key as `sk-p…Zj`.
 
 use std::borrow::Cow;
 
@@ -13,15 +16,24 @@ pub fn hostile(c: char) -> bool {
         || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
 }
 
-/// `s` with every [`hostile`] character written as a `\u{..}` escape.
+/// `s` with its secrets masked and every [`hostile`] character written as a `\u{..}`
+/// escape.
 pub fn printable(s: &str) -> Cow<'_, str> {
-    escaped(s, hostile)
+    masked_then(s, |t| escaped(t, hostile))
+}
+
+/// `f` of `s` with its secrets masked ([`crate::secret::mask`]).
+fn masked_then<'a>(s: &'a str, f: impl for<'b> Fn(&'b str) -> Cow<'b, str>) -> Cow<'a, str> {
+    match crate::secret::mask(s) {
+        Cow::Borrowed(t) => f(t),
+        Cow::Owned(t) => Cow::Owned(f(&t).into_owned()),
+    }
 }
 
 /// [`printable`] for text of several lines (a rule's description, a message, a report):
 /// line breaks and tabs are kept, every other [`hostile`] character escaped.
 pub fn printable_text(s: &str) -> Cow<'_, str> {
-    escaped(s, |c| c != '\n' && c != '\t' && hostile(c))
+    masked_then(s, |t| escaped(t, |c| c != '\n' && c != '\t' && hostile(c)))
 }
 
 /// JSON text (a document serde_json wrote) with every [`hostile`] character it left raw

@@ -50,6 +50,12 @@ pub trait Analyzer {
     fn load_shared(&mut self, _shared: serde_json::Value) -> bool {
         false
     }
+    /// Whether what it finds depends on the calls of several principals together (clusters,
+    /// the peers' medians): `watch`'s scale-out gives such an analyzer every call, on one
+    /// partition, and the others each principal's calls on that principal's partition.
+    fn cross_principal(&self) -> bool {
+        false
+    }
 }
 
 /// Test helpers: an analyzer fed calls in order.
@@ -111,6 +117,38 @@ fn rekey(kind: crate::PrincipalKind, c: &mut Call) {
             c.principal_field = field;
         }
     }
+}
+
+/// The keys whose partitions must see a call ([`Run::keyer`]): its principal's (as the
+/// `principal` setting names it), and [`GLOBAL_KEY`] when a cross-principal analyzer runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Keyer {
+    principal: Option<crate::PrincipalKind>,
+    per_principal: bool,
+    cross_principal: bool,
+}
+
+impl Keyer {
+    pub fn keys(&self, call: &Call) -> impl Iterator<Item = u64> {
+        // The principal `rekey` gives it.
+        let principal = match self.principal {
+            Some(crate::PrincipalKind::ApiKey) => call.api_key.as_deref(),
+            Some(crate::PrincipalKind::Ip) => call.ip.as_deref(),
+            _ => None,
+        };
+        let own = principal_key(principal.unwrap_or(&call.principal));
+        (self.per_principal.then_some(own))
+            .into_iter()
+            .chain(self.cross_principal.then_some(GLOBAL_KEY))
+    }
+}
+
+/// The partition key of a principal's state.
+fn principal_key(principal: &str) -> u64 {
+    modelward_event::hash::fnv1a_extend(
+        modelward_event::hash::fnv1a(b"principal\xff"),
+        principal.as_bytes(),
+    )
 }
 
 /// What a run of the analyzers found.
@@ -238,6 +276,7 @@ impl Behavior {
             last: None,
             kept: saved,
             outcome,
+            partition: None,
         }
     }
 }
@@ -253,7 +292,14 @@ pub struct Run {
     /// Saved state of analyzers this run does not enable (kept for the next run).
     kept: SavedState,
     outcome: Outcome,
+    /// `(index, count)`: only the calls whose key falls in this partition are observed
+    /// ([`Run::set_partition`]).
+    partition: Option<(u32, u32)>,
 }
+
+/// The key of state that is not per principal (a cross-principal analyzer's): the hash of
+/// no bytes, as an aggregation without groups has.
+pub const GLOBAL_KEY: u64 = modelward_event::hash::FNV_OFFSET;
 
 impl Run {
     /// Feeds calls (sorted here by event time, stably; each call should not be earlier than
@@ -270,8 +316,17 @@ impl Run {
                 rekey(kind, c);
             }
         }
+        let owns = |key: u64| {
+            self.partition
+                .is_none_or(|(index, count)| modelward_event::hash::partition(key, count) == index)
+        };
+        let global = owns(GLOBAL_KEY);
         for call in &calls {
+            let mine = owns(principal_key(&call.principal));
             for (a, mark) in self.analyzers.iter_mut().zip(&self.watermarks) {
+                if !(if a.cross_principal() { global } else { mine }) {
+                    continue;
+                }
                 match call.ts > *mark {
                     true => a.observe(call, &mut findings),
                     false => self.outcome.already_counted += 1,
@@ -312,6 +367,22 @@ impl Run {
                 .or_insert_with(|| kept.clone());
         }
         state
+    }
+
+    /// Observe only the calls whose key falls in partition `index` of `count`: a principal's
+    /// calls for the per-principal analyzers, every call for the cross-principal ones on the
+    /// partition of [`GLOBAL_KEY`] (`watch`'s scale-out; docs/watch.md).
+    pub fn set_partition(&mut self, index: u32, count: u32) {
+        self.partition = Some((index, count));
+    }
+
+    /// What routes a call to the partitions whose analyzers must see it ([`Keyer`]).
+    pub fn keyer(&self) -> Keyer {
+        Keyer {
+            principal: self.principal,
+            per_principal: self.analyzers.iter().any(|a| !a.cross_principal()),
+            cross_principal: self.analyzers.iter().any(|a| a.cross_principal()),
+        }
     }
 
     /// Principal profiles evicted so far (bounded state), over every analyzer.

@@ -38,7 +38,7 @@ mod text;
 mod theft_settings;
 mod window;
 
-pub use analyzer::{Analyzer, Behavior, Outcome, Run, SavedProfile, SavedState};
+pub use analyzer::{Analyzer, Behavior, Keyer, Outcome, Run, SavedProfile, SavedState, GLOBAL_KEY};
 pub use call::{Call, Params, Storage, BIAS_KEPT, SENSITIVE_DATA_CODE};
 pub use code::{meta, Code, CODES};
 pub use features::{ip_range, prompt_hash, user_agent_family};

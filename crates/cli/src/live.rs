@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use modelward_engine::{Dedup, Engine, EngineOptions, EngineRef, Session};
+use modelward_engine::{Dedup, Engine, EngineOptions, EngineRef, Scope, Session};
 use modelward_event::input::{Batch, InputPath, ReaderOptions, RecordSpan};
 use modelward_event::source::SourceKind;
 use modelward_gateway::say::{say, Level};
@@ -236,16 +236,51 @@ impl<'e> Live<'e> {
     /// `now` when every source is idle, less the lateness: the module's documentation) and
     /// returns the alerts that are ready.
     pub fn step(&mut self, batches: &[Batch], now: i64) -> Vec<Alert> {
+        self.step_within(batches, now, None).0
+    }
+
+    /// As [`Live::step`], and for each batch, for each of its records, the partitions of
+    /// `count` the record's windows are keyed to (`watch`'s stage one publishes it there:
+    /// [`Scope`]).
+    pub fn step_routed(
+        &mut self,
+        batches: &[Batch],
+        now: i64,
+        count: u32,
+    ) -> (Vec<Alert>, Vec<Vec<Vec<u32>>>) {
+        self.step_within(batches, now, Some(count))
+    }
+
+    fn step_within(
+        &mut self,
+        batches: &[Batch],
+        now: i64,
+        count: Option<u32>,
+    ) -> (Vec<Alert>, Vec<Vec<Vec<u32>>>) {
         let mut report = Self::report(self.component);
+        let mut routes = Vec::new();
         for b in batches {
-            let latest = self.session.push(b, &mut report);
+            let latest = match count {
+                Some(count) => {
+                    let (latest, r) = self.session.push_routed(b, count, &mut report);
+                    routes.push(r);
+                    latest
+                }
+                None => self.session.push(b, &mut report),
+            };
             self.clocks.delivered(&b.file, latest, now);
         }
         if let Some(at) = self.clocks.event_time(now) {
             self.session
                 .advance(at.saturating_sub(self.lateness), &mut report);
         }
-        self.session.take_ready()
+        (self.session.take_ready(), routes)
+    }
+
+    /// Does only part of the engine's work ([`Scope`]): `watch`'s stage one (per-event
+    /// alerts) or one partition's windows (stage two).
+    pub fn set_scope(&mut self, scope: Scope) {
+        self.session.set_scope(scope);
     }
 
     /// The run's counters, and what the session holds.
@@ -551,6 +586,86 @@ mod tests {
         alerts.extend(live.step(&first, now + 10));
         assert_eq!(live.figures().0.late, 0);
         alerts.extend(live.finish());
+        assert_eq!(ids(&alerts), ids(&hunted));
+    }
+
+    /// `watch`'s scale-out in one process: stage one raises the per-event alerts and routes
+    /// each record to the partitions of its windows' keys; a session per partition keeps
+    /// only the windows whose key falls in it. Together: exactly one session's alerts, each
+    /// once.
+    #[test]
+    fn sessions_per_partition_give_the_alerts_of_one() {
+        let engine = builtin_engine();
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/azure_openai");
+        let batches: Vec<Batch> = [
+            "diagnostics-2025-03-01.ndjson",
+            "diagnostics-2025-03-02.ndjson.gz",
+        ]
+        .iter()
+        .flat_map(|name| {
+            Reader::open(
+                &InputPath::File(examples.join(name)),
+                ReaderOptions {
+                    batch_bytes: 256 << 10,
+                    ..ReaderOptions::default()
+                },
+            )
+            .unwrap()
+            .map(Result::unwrap)
+        })
+        .collect();
+        let hunted = hunt(&engine, &batches);
+        assert!(
+            hunted
+                .iter()
+                .any(|a| a.rule.rule_type != modelward_rule::RuleType::Detector),
+            "windowed alerts in the corpus"
+        );
+
+        const COUNT: u32 = 5;
+        let now = 1_800_000_000_000;
+        let mut stage_one = Live::new(&engine, (60_000, 10_000), None, "test");
+        stage_one.set_scope(Scope::PerEvent);
+        let (mut alerts, routes) = stage_one.step_routed(&batches, now, COUNT);
+        alerts.extend(stage_one.finish());
+        // Each partition's records, in the order they were routed, with their places.
+        let mut routed: Vec<Vec<Batch>> = (0..COUNT).map(|_| Vec::new()).collect();
+        for (b, per_record) in batches.iter().zip(&routes) {
+            assert_eq!(per_record.len(), b.records.len());
+            for (span, partitions) in b.records.iter().zip(per_record) {
+                for &p in partitions {
+                    let mut one = Batch {
+                        file: b.file.clone(),
+                        data: Vec::new(),
+                        records: Vec::new(),
+                    };
+                    one.data.extend_from_slice(b.bytes(span));
+                    one.records.push(RecordSpan {
+                        start: 0,
+                        end: one.data.len(),
+                        ..*span
+                    });
+                    routed[p as usize].push(one);
+                }
+            }
+        }
+        assert!(
+            routed.iter().filter(|r| !r.is_empty()).count() >= 3,
+            "the keys spread over the partitions"
+        );
+        for (p, records) in routed.iter().enumerate() {
+            let mut live = Live::new(&engine, (60_000, 10_000), None, "test");
+            live.set_scope(Scope::Partition {
+                index: p as u32,
+                count: COUNT,
+            });
+            alerts.extend(live.step(records, now));
+            alerts.extend(live.finish());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for a in &alerts {
+            assert!(seen.insert(a.id.clone()), "{} raised twice", a.rule.id);
+        }
         assert_eq!(ids(&alerts), ids(&hunted));
     }
 

@@ -38,7 +38,9 @@ mod findings;
 mod pipeline;
 mod prefilter;
 mod record;
+mod routing;
 mod schedule;
+mod scope;
 mod session;
 mod sigma;
 mod sink;
@@ -57,6 +59,7 @@ pub use exceptions::{
 };
 pub use pipeline::{ingest_inputs, Progress};
 pub use prefilter::{Candidates, Prefilter};
+pub use scope::Scope;
 pub use session::{Diagnostic, EngineRef, ExceptionStats, Held, RunStats, Session};
 pub use sink::{AlertSink, JsonArraySink, NdjsonSink, SinkError, VecSink};
 pub use snapshot::{Snapshot, SnapshotError, SNAPSHOT_VERSION};

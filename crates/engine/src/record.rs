@@ -54,6 +54,9 @@ pub struct RecordResult {
     pub warnings: Vec<(usize, String)>,
     /// Events exceptions kept out of ES|QL aggregations.
     pub excluded: Tally,
+    /// Per record, the partitions its windows' keys fall in (only when asked:
+    /// [`crate::Session::push_routed`]).
+    pub routes: Vec<Vec<u32>>,
 }
 
 /// The event time of an event for a rule: `timestamp_override` if the event has it, else

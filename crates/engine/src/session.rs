@@ -30,6 +30,7 @@ use crate::alerting::{Kind, Order, Placed};
 use crate::exceptions::Tally;
 use crate::record::RecordResult;
 use crate::schedule::{EsqlRun, RuleOutcome};
+use crate::scope::Scope;
 use crate::sigma::{SigmaOutcome, SigmaRun};
 use crate::sink::{AlertSink, SinkError};
 use crate::snapshot::{AlertState, Snapshot, SnapshotError, SNAPSHOT_VERSION};
@@ -166,6 +167,8 @@ pub struct Session<'e> {
     ready: Vec<Placed>,
     stats: RunStats,
     warned: Vec<u64>,
+    /// Which part of the work it does ([`Scope`]).
+    scope: Scope,
 }
 
 /// Records one parallel task processes.
@@ -231,6 +234,20 @@ impl<'e> Session<'e> {
             warned: vec![0; engine.rules.len()],
             stats,
             engine,
+            scope: Scope::All,
+        }
+    }
+
+    /// Does only part of the work from now on ([`Scope`]): per-event alerts, or one
+    /// partition's windows. Set it before the first push.
+    pub fn set_scope(&mut self, scope: Scope) {
+        self.scope = scope;
+        self.apply_scope();
+    }
+
+    fn apply_scope(&mut self) {
+        if let Scope::Partition { index, count } = self.scope {
+            self.behavior.set_partition(index, count);
         }
     }
 
@@ -256,6 +273,7 @@ impl<'e> Session<'e> {
     /// the first [`Session::advance`]: calls already analysed are not analysed again.
     pub fn resume(&mut self, baselines: SavedState) {
         self.behavior = self.engine.behavior.start(Some(baselines));
+        self.apply_scope();
     }
 
     /// What the behavioural analyzers would start a later run from: their profiles now,
@@ -270,18 +288,50 @@ impl<'e> Session<'e> {
     /// event time (`None` when no record of it had one): a live driver keeps it per source
     /// to advance by the source that is furthest behind.
     pub fn push(&mut self, batch: &Batch, report: &mut dyn FnMut(Diagnostic)) -> Option<i64> {
+        self.push_within(batch, None, report).0
+    }
+
+    /// As [`Session::push`], and for each record (in batch order) the partitions of `count`
+    /// its windows' keys fall in, sorted (none: it feeds no window): where `watch`'s stage
+    /// one publishes it ([`Scope`]).
+    pub fn push_routed(
+        &mut self,
+        batch: &Batch,
+        count: u32,
+        report: &mut dyn FnMut(Diagnostic),
+    ) -> (Option<i64>, Vec<Vec<u32>>) {
+        self.push_within(batch, Some(count), report)
+    }
+
+    fn push_within(
+        &mut self,
+        batch: &Batch,
+        count: Option<u32>,
+        report: &mut dyn FnMut(Diagnostic),
+    ) -> (Option<i64>, Vec<Vec<u32>>) {
         let engine = &*self.engine;
+        let behavior = self.behavior.keyer();
         // Records in chunks: each chunk accumulates one result, in record order.
-        let results: Vec<RecordResult> = batch
+        let mut results: Vec<RecordResult> = batch
             .records
             .par_chunks(RECORDS_PER_TASK)
             .map(|chunk| {
                 let mut acc = RecordResult::default();
                 for span in chunk {
+                    let marks = crate::routing::Marks::of(&acc);
                     engine.process_record(&batch.file, span, batch.bytes(span), &mut acc);
+                    if let Some(count) = count {
+                        let routes =
+                            crate::routing::partitions(engine, behavior, &acc, marks, count);
+                        acc.routes.push(routes);
+                    }
                 }
                 acc
             })
+            .collect();
+        let routes: Vec<Vec<u32>> = results
+            .iter_mut()
+            .flat_map(|r| std::mem::take(&mut r.routes))
             .collect();
         self.stats.records += batch.records.len() as u64;
         self.stats.bytes += batch.data.len() as u64;
@@ -289,7 +339,7 @@ impl<'e> Session<'e> {
         for result in results {
             self.merge(result, report);
         }
-        latest
+        (latest, routes)
     }
 
     fn merge(&mut self, result: RecordResult, report: &mut dyn FnMut(Diagnostic)) {
@@ -334,6 +384,9 @@ impl<'e> Session<'e> {
                     }
                 }
             }
+            if !crate::routing::row_in_scope(&engine, self.scope, &row) {
+                continue;
+            }
             if !self.esql[row.rule].push(&engine.rules[row.rule], row.ts, row.row) {
                 self.stats.late += 1;
             }
@@ -345,13 +398,18 @@ impl<'e> Session<'e> {
                 &engine,
                 (rule, ts, event),
                 (clock, self.watermark),
-                seq,
+                (seq, self.scope),
                 &mut sigma,
             );
         }
         self.take_sigma(sigma);
         let mut excluded = Tally::default();
-        for (finding, ts, event) in result.findings {
+        let findings = if self.scope.per_event() {
+            result.findings
+        } else {
+            Vec::new()
+        };
+        for (finding, ts, event) in findings {
             let Some(alert) = crate::findings::finding_alert(
                 &engine,
                 finding,
@@ -375,7 +433,10 @@ impl<'e> Session<'e> {
             call.ts = self.clock?;
             Some(call)
         });
-        let calls: Vec<Call> = result.calls.into_iter().chain(undated).collect();
+        let mut calls: Vec<Call> = result.calls.into_iter().chain(undated).collect();
+        if !self.scope.windows() {
+            calls.clear();
+        }
         for call in calls {
             if behind(call.ts, self.watermark) {
                 self.stats.late += 1;
@@ -427,7 +488,7 @@ impl<'e> Session<'e> {
             self.take_esql(r, outcome, report);
         }
         let mut seq = self.seq;
-        let sigma = self.sigma.advance(&self.engine, to, &mut seq);
+        let sigma = self.sigma.advance(&self.engine, to, &mut seq, self.scope);
         self.seq = seq;
         self.take_sigma(sigma);
         self.stats.correlation_evicted = self.sigma.evicted();
@@ -495,7 +556,15 @@ impl<'e> Session<'e> {
                 return;
             }
         }
-        redact(self.engine.detectors.redactor(), &mut alert.fields);
+        let redactor = self.engine.detectors.redactor();
+        for map in [&mut alert.fields, &mut alert.entity, &mut alert.evidence] {
+            redact(redactor, map);
+        }
+        if let Some(s) = &mut alert.suppression {
+            for (_, v) in &mut s.terms {
+                redact_value(redactor, v);
+            }
+        }
         self.stats.alerts += 1;
         self.ready.push((order, alert));
     }
@@ -563,6 +632,7 @@ impl<'e> Session<'e> {
         }
         dropped += session.sigma.restore(&engine, snapshot.sigma);
         session.behavior = engine.behavior.start(Some(snapshot.behavior));
+        session.apply_scope();
         let mut calls = snapshot.calls;
         calls.sort_by_key(|c| c.ts);
         session.calls = calls.into();
@@ -634,12 +704,22 @@ impl<'e> Session<'e> {
     }
 }
 
-/// Masks the credentials in every string of an alert's fields (rule-selected event fields
-/// may hold prompts and completions).
+/// Masks the secrets in every string of a part of an alert (rule-selected event fields may
+/// hold prompts and completions, the entity a user agent, the evidence excerpts), keys
+/// included: first the credential detector's rules (user gitleaks rules among them), then
+/// modelward's one masking path, `modelward_event::secret`.
 fn redact(
     redactor: &modelward_detectors::CredentialTheft,
     fields: &mut serde_json::Map<String, serde_json::Value>,
 ) {
+    let mut v = serde_json::Value::Object(std::mem::take(fields));
+    redact_value(redactor, &mut v);
+    if let serde_json::Value::Object(map) = v {
+        *fields = map;
+    }
+}
+
+fn redact_value(redactor: &modelward_detectors::CredentialTheft, v: &mut serde_json::Value) {
     fn walk(redactor: &modelward_detectors::CredentialTheft, v: &mut serde_json::Value) {
         match v {
             serde_json::Value::String(s) => {
@@ -652,5 +732,6 @@ fn redact(
             _ => {}
         }
     }
-    fields.values_mut().for_each(|v| walk(redactor, v));
+    walk(redactor, v);
+    modelward_event::secret::mask_json(v);
 }

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use modelward_esql::table::document_id;
 use modelward_event::Event;
 use modelward_rule::{Alert, AlertWindow};
-use modelward_sigma::correlation::{CorrelationMatch, Correlator, Hit, Limits};
+use modelward_sigma::correlation::{group_key, CorrelationMatch, Correlator, Hit, Limits};
 use modelward_sigma::{SigmaCorrelation, Source};
 use serde_json::{json, Map};
 
 use crate::alerting::{entity_of, lookup, on_event, over_events, stable_id, Kind, Order, Placed};
 use crate::exceptions::Tally;
+use crate::scope::Scope;
 use crate::snapshot::SigmaState;
 use crate::Engine;
 
@@ -95,11 +96,11 @@ impl SigmaRun {
         engine: &Engine,
         (r, ts, event): (usize, Option<i64>, Arc<Event>),
         (clock, watermark): (i64, Option<i64>),
-        seq: u64,
+        (seq, scope): (u64, Scope),
         out: &mut SigmaOutcome,
     ) {
         let rule = &engine.sigma().rules[r];
-        if rule.emits {
+        if rule.emits && scope.per_event() {
             match engine
                 .exceptions()
                 .for_rule(&rule.meta)
@@ -130,7 +131,7 @@ impl SigmaRun {
             }
         }
         match ts {
-            _ if self.counted_by[r] == 0 => {}
+            _ if self.counted_by[r] == 0 || !scope.windows() => {}
             Some(ts) => {
                 out.late += u64::from(watermark.is_some_and(|w| ts <= w));
                 self.pending[r].push((ts, event));
@@ -184,7 +185,13 @@ impl SigmaRun {
 
     /// Feeds the correlations the matches up to `to` (event time), in time order; `seq`
     /// numbers the alerts made.
-    pub fn advance(&mut self, engine: &Engine, to: i64, seq: &mut u64) -> SigmaOutcome {
+    pub fn advance(
+        &mut self,
+        engine: &Engine,
+        to: i64,
+        seq: &mut u64,
+        scope: Scope,
+    ) -> SigmaOutcome {
         let set = engine.sigma();
         let mut out = SigmaOutcome::default();
         if set.correlations.is_empty() {
@@ -218,6 +225,10 @@ impl SigmaRun {
                     Source::Rule(r) => {
                         let exceptions = mine.union(&own[*r]);
                         for (ts, event) in &released[*r] {
+                            // A group whose key another partition owns is counted there.
+                            if scope != Scope::All && !scope.owns(group_key(c, source, event)) {
+                                continue;
+                            }
                             if let Some(x) = exceptions.excluding_event(event, Some(*ts)) {
                                 out.excluded.event(x);
                                 continue;

@@ -366,6 +366,21 @@ impl Plan {
         (columns, rows)
     }
 
+    /// The partition key of the group a row of the streaming prefix goes to: its values of
+    /// the BY expressions when STATS follows the prefix (the hash of no bytes without BY, or
+    /// when another command follows: SORT or LIMIT over every row is one group). `watch`'s
+    /// scale-out routes the row's record by it, so each group's rows meet on one instance.
+    pub fn group_key(&self, row: &Row, env: &mut Env) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = modelward_event::hash::Fnv::default();
+        if let Some(Step::Stats(plan)) = self.steps.get(self.streaming) {
+            for by in &plan.by {
+                Key(by.eval(row, env)).hash(&mut hasher);
+            }
+        }
+        hasher.finish()
+    }
+
     /// The output columns that are BY keys of the last STATS: what identifies a group.
     pub fn group_columns(&self) -> Vec<String> {
         let last_by = self

@@ -27,6 +27,36 @@ pub fn fnv1a_extend(mut hash: u64, bytes: &[u8]) -> u64 {
     hash
 }
 
+/// FNV-1a as a [`std::hash::Hasher`], for values that implement `Hash`: the same on every
+/// run and machine of one build (a `Hash` impl may differ between versions).
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv(pub u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(FNV_OFFSET)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = fnv1a_extend(self.0, bytes);
+    }
+}
+
+/// The partition of `partitions` (at least 1) a key's hash goes to: how `watch` routes a
+/// window's records to the one instance that keeps its state (docs/watch.md, "Scale-out").
+/// The hash is mixed first (FNV-1a's low bits alone are weak over short keys).
+pub fn partition(hash: u64, partitions: u32) -> u32 {
+    let mixed = (hash ^ (hash >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    let mixed = mixed ^ (mixed >> 33);
+    (mixed % u64::from(partitions.max(1))) as u32
+}
+
 /// `bytes` as lower-case hex digits (digests, keys and tags as text).
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";

@@ -100,6 +100,23 @@ struct Entry {
 }
 
 /// The first value of the first of `fields` the event has.
+/// The partition key of the group a hit of `source` goes to: its `group-by` values (a
+/// correlation without `group-by` has one group, the hash of no bytes). `watch`'s
+/// scale-out routes the hit's record by it, so each group's window lives on one instance.
+pub fn group_key(c: &SigmaCorrelation, source: usize, event: &Event) -> u64 {
+    use modelward_event::hash::{fnv1a_extend, FNV_OFFSET};
+    let Some(fields) = c.group_fields.get(source) else {
+        return FNV_OFFSET;
+    };
+    fields
+        .iter()
+        .take(c.doc.group_by.len())
+        .fold(FNV_OFFSET, |h, field| {
+            let value = first_value(event, field).unwrap_or(Json::Null);
+            fnv1a_extend(fnv1a_extend(h, value.to_string().as_bytes()), &[0xff])
+        })
+}
+
 fn first_value(event: &Event, fields: &[String]) -> Option<Json> {
     fields
         .iter()

@@ -409,6 +409,10 @@ impl Analyzer for Distillation {
         }
     }
 
+    fn cross_principal(&self) -> bool {
+        true
+    }
+
     fn save_shared(&self) -> Option<serde_json::Value> {
         serde_json::to_value(&self.peers).ok()
     }

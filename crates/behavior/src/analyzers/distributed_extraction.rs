@@ -637,6 +637,10 @@ impl Analyzer for DistributedExtraction {
         self.evicted
     }
 
+    fn cross_principal(&self) -> bool {
+        true
+    }
+
     fn save_shared(&self) -> Option<serde_json::Value> {
         serde_json::to_value((self.window, &self.sweeps, &self.harvests, self.evicted)).ok()
     }

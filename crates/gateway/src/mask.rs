@@ -12,10 +12,17 @@
 //! unfinished PEM block until its `-----END` line, at most [`MAX_HOLD`] bytes (then the held
 //! text is masked and released at the last whitespace). What is held goes out with the event
 //! that ends the choice (`finish_reason`); a stream cut before that never sends it. Log
-//! probabilities are removed from every streamed event (the text they belong to moves). The
-//! Responses API's deltas are masked one by one (not held), its closing events whole.
+//! probabilities are removed from every streamed event (the text they belong to moves).
+//!
+//! The Responses API's text deltas (`response.output_text.delta`, `refusal`, function-call
+//! arguments, reasoning text and summaries) are held the same way, per part (the event type,
+//! `output_index`, `content_index` or `summary_index`): each delta event carries what can go
+//! out, and the rest goes out, masked, in a delta event of the same part put just before the
+//! event that ends it (its `….done`, or `response.completed` / `incomplete` / `failed`),
+//! with every later `sequence_number` moved up by one so that they stay in order. The closing
+//! events' whole texts are masked as they are. Their log probabilities are emptied (`[]`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use modelward_detectors::{CredentialTheft, Masked};
@@ -30,7 +37,32 @@ pub struct ResponseMask {
     found: Vec<Masked>,
     /// Text not yet released, per choice.
     held: HashMap<u64, String>,
+    /// Text not yet released, per part of a Responses API stream.
+    parts: BTreeMap<Part, Held>,
+    /// Events put into the stream so far: later `sequence_number`s move up by this.
+    inserted: u64,
 }
+
+/// A part of a Responses API stream whose deltas are held: its delta event type,
+/// `output_index`, `content_index` (or `summary_index`).
+type Part = (String, u64, u64);
+
+/// What is held of one part, and the `item_id` its events name.
+#[derive(Default)]
+struct Held {
+    item_id: Option<Value>,
+    text: String,
+}
+
+/// The Responses API's delta events whose text is held (others, such as audio, are masked
+/// one by one).
+const HELD_DELTAS: [&str; 5] = [
+    "response.output_text.delta",
+    "response.refusal.delta",
+    "response.function_call_arguments.delta",
+    "response.reasoning_text.delta",
+    "response.reasoning_summary_text.delta",
+];
 
 impl ResponseMask {
     pub fn new(redactor: Arc<CredentialTheft>) -> ResponseMask {
@@ -38,6 +70,8 @@ impl ResponseMask {
             redactor,
             found: Vec::new(),
             held: HashMap::new(),
+            parts: BTreeMap::new(),
+            inserted: 0,
         }
     }
 
@@ -135,8 +169,9 @@ impl ResponseMask {
         }
     }
 
-    /// One event of a stream.
-    pub fn event(&mut self, v: &mut Value) {
+    /// One event of a stream; the events to send before it (the held rest of a Responses
+    /// API part, before the event that ends it).
+    pub fn event(&mut self, v: &mut Value) -> Vec<Value> {
         if let Some(choices) = v.get_mut("choices").and_then(Value::as_array_mut) {
             for (n, choice) in choices.iter_mut().enumerate() {
                 let c = choice
@@ -172,34 +207,92 @@ impl ResponseMask {
                 }
             }
         }
-        // The Responses API.
-        let delta_event = v
-            .get("type")
-            .and_then(Value::as_str)
-            .is_some_and(|t| t.ends_with(".delta"));
-        if delta_event {
+        self.responses_event(v)
+    }
+
+    /// One event of a Responses API stream (nothing for other streams); the events to send
+    /// before it.
+    fn responses_event(&mut self, v: &mut Value) -> Vec<Value> {
+        let kind = v.get("type").and_then(Value::as_str).unwrap_or_default();
+        let mut before = Vec::new();
+        if let Some(part) = part_of(v, kind) {
+            // A held delta: what can go out now goes in this event.
+            let piece = v["delta"].as_str().unwrap_or_default().to_string();
+            let held = self.parts.entry(part).or_default();
+            held.item_id = v.get("item_id").cloned();
+            held.text.push_str(&piece);
+            let cut = safe_cut(&held.text);
+            let mut out: String = held.text.drain(..cut).collect();
+            self.mask(&mut out);
+            v["delta"] = json!(out);
+            empty_logprobs(v);
+        } else if kind.ends_with(".delta") {
             self.mask_value(v.get_mut("delta"));
-            if let Some(o) = v.as_object_mut() {
-                o.remove("logprobs");
+            empty_logprobs(v);
+        } else {
+            if let Some(delta_kind) = kind.strip_suffix(".done").map(|k| format!("{k}.delta")) {
+                // The end of a held part: its rest first.
+                if let Some(part) = part_of(v, &delta_kind) {
+                    if let Some(held) = self.parts.remove(&part) {
+                        before.extend(self.rest(part, held));
+                    }
+                }
             }
-            return;
-        }
-        if v.get("output_index").is_some() {
-            self.mask_value(v.get_mut("text"));
-            self.mask_value(v.get_mut("arguments"));
-            if let Some(o) = v.as_object_mut() {
-                o.remove("logprobs");
+            if matches!(
+                kind,
+                "response.completed" | "response.incomplete" | "response.failed"
+            ) {
+                for (part, held) in std::mem::take(&mut self.parts) {
+                    before.extend(self.rest(part, held));
+                }
+            }
+            if v.get("output_index").is_some() {
+                for field in ["text", "arguments", "refusal"] {
+                    self.mask_value(v.get_mut(field));
+                }
+                empty_logprobs(v);
+            }
+            if let Some(part) = v.get_mut("part") {
+                self.responses_part(part);
+            }
+            if let Some(item) = v.get_mut("item") {
+                self.responses_item(item);
+            }
+            if let Some(response) = v.get_mut("response") {
+                self.responses_output(response);
             }
         }
-        if let Some(part) = v.get_mut("part") {
-            self.responses_part(part);
+        // Events put in before this one take its place in the sequence.
+        if let Some(n) = v.get("sequence_number").and_then(Value::as_u64) {
+            for (i, e) in before.iter_mut().enumerate() {
+                e["sequence_number"] = json!(n + self.inserted + i as u64);
+            }
+            self.inserted += before.len() as u64;
+            v["sequence_number"] = json!(n + self.inserted);
         }
-        if let Some(item) = v.get_mut("item") {
-            self.responses_item(item);
+        before
+    }
+
+    /// The held rest of a part as a delta event of its own (none when nothing is held).
+    fn rest(&mut self, (kind, output, index): Part, held: Held) -> Option<Value> {
+        if held.text.is_empty() {
+            return None;
         }
-        if let Some(response) = v.get_mut("response") {
-            self.responses_output(response);
+        let mut text = held.text;
+        self.mask(&mut text);
+        let mut e = json!({"type": kind, "output_index": output, "delta": text});
+        if let Some(id) = held.item_id {
+            e["item_id"] = id;
         }
+        if kind.contains("summary") {
+            e["summary_index"] = json!(index);
+        } else if !kind.contains("function_call") {
+            e["content_index"] = json!(index);
+        }
+        if kind == "response.output_text.delta" {
+            e["logprobs"] = json!([]);
+        }
+        Some(e)
     }
 
     /// Adds `piece` to choice `c`'s held text and returns what can go out now, masked.
@@ -213,6 +306,28 @@ impl ResponseMask {
         }
         self.mask(&mut out);
         out
+    }
+}
+
+/// The held part a Responses API delta event of type `kind` belongs to (for a `….done`
+/// event, `kind` is its delta's type).
+fn part_of(v: &Value, kind: &str) -> Option<Part> {
+    if !HELD_DELTAS.contains(&kind) {
+        return None;
+    }
+    let output = v.get("output_index").and_then(Value::as_u64).unwrap_or(0);
+    let index = v
+        .get("content_index")
+        .or_else(|| v.get("summary_index"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    Some((kind.to_string(), output, index))
+}
+
+/// Log probabilities of a Responses API event emptied (the SDK reads the field).
+fn empty_logprobs(v: &mut Value) {
+    if let Some(l) = v.get_mut("logprobs") {
+        *l = json!([]);
     }
 }
 
@@ -301,6 +416,107 @@ mod tests {
                 "{out}"
             );
         }
+    }
+
+    /// A Responses API stream of `text`, its deltas `size` characters each, as OpenAI
+    /// sends it.
+    fn responses_stream(text: &str, size: usize) -> Vec<Value> {
+        let mut events = vec![
+            json!({"type": "response.created", "response": {"id": "resp_1", "output": []}}),
+            json!({"type": "response.output_item.added", "output_index": 0,
+                "item": {"id": "msg_1", "type": "message", "role": "assistant", "content": []}}),
+            json!({"type": "response.content_part.added", "item_id": "msg_1", "output_index": 0,
+                "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}}),
+        ];
+        let chars: Vec<char> = text.chars().collect();
+        for piece in chars.chunks(size) {
+            events.push(
+                json!({"type": "response.output_text.delta", "item_id": "msg_1",
+                "output_index": 0, "content_index": 0, "delta": piece.iter().collect::<String>(),
+                "logprobs": [{"token": "x", "logprob": -0.5}]}),
+            );
+        }
+        let part = json!({"type": "output_text", "text": text, "annotations": []});
+        events.extend([
+            json!({"type": "response.output_text.done", "item_id": "msg_1", "output_index": 0,
+                "content_index": 0, "text": text, "logprobs": []}),
+            json!({"type": "response.content_part.done", "item_id": "msg_1", "output_index": 0,
+                "content_index": 0, "part": part}),
+            json!({"type": "response.output_item.done", "output_index": 0, "item": {"id": "msg_1",
+                "type": "message", "role": "assistant", "content": [part]}}),
+            json!({"type": "response.completed", "response": {"id": "resp_1", "output": [{"id": "msg_1",
+                "type": "message", "role": "assistant", "content": [part]}]}}),
+        ]);
+        for (n, e) in events.iter_mut().enumerate() {
+            e["sequence_number"] = json!(n);
+        }
+        events
+    }
+
+    #[test]
+    fn a_credential_cut_across_responses_api_deltas_is_held_and_masked() {
+        let text = format!("Here it is:\naws_access_key_id = {KEY}\nand the rest");
+        let masked = text.replace(KEY, "AKIA…M2 (20 chars)");
+        for size in [1, 3, 7, 16, 200] {
+            let mut m = mask();
+            let mut sent = Vec::new();
+            for mut e in responses_stream(&text, size) {
+                sent.extend(m.event(&mut e));
+                sent.push(e);
+            }
+            let deltas: String = sent
+                .iter()
+                .filter(|e| e["type"] == "response.output_text.delta")
+                .map(|e| e["delta"].as_str().unwrap())
+                .collect();
+            assert_eq!(deltas, masked, "size {size}");
+            // No delta sent before the part ended held part of the key.
+            let mut so_far = String::new();
+            for e in &sent {
+                so_far.push_str(e["delta"].as_str().unwrap_or_default());
+                assert!(!so_far.contains("AKIAQY"), "size {size}: {so_far}");
+            }
+            // The rest goes out just before the part's end, in order.
+            let done = sent
+                .iter()
+                .position(|e| e["type"] == "response.output_text.done")
+                .unwrap();
+            assert_eq!(sent[done - 1]["delta"], "and the rest", "size {size}");
+            assert_eq!(sent[done - 1]["item_id"], "msg_1");
+            assert_eq!(sent[done - 1]["content_index"], 0);
+            let numbers: Vec<u64> = sent
+                .iter()
+                .map(|e| e["sequence_number"].as_u64().unwrap())
+                .collect();
+            assert_eq!(numbers, (0..sent.len() as u64).collect::<Vec<_>>());
+            assert_eq!(sent[done]["text"], masked);
+            let last = sent.last().unwrap();
+            assert_eq!(
+                last["response"]["output"][0]["content"][0]["text"], masked,
+                "size {size}"
+            );
+            assert!(sent
+                .iter()
+                .filter(|e| e["type"] == "response.output_text.delta")
+                .all(|e| e["logprobs"] == json!([])));
+        }
+    }
+
+    #[test]
+    fn held_responses_api_text_goes_out_at_the_end_of_the_response_at_the_latest() {
+        let mut m = mask();
+        let mut sent = Vec::new();
+        // A stream whose part never gets its `….done`: the rest before `response.completed`.
+        for mut e in responses_stream(&format!("key {KEY} end"), 4)
+            .into_iter()
+            .filter(|e| e["type"] != "response.output_text.done")
+        {
+            sent.extend(m.event(&mut e));
+            sent.push(e);
+        }
+        let completed = sent.len() - 1;
+        assert_eq!(sent[completed - 1]["type"], "response.output_text.delta");
+        assert_eq!(sent[completed - 1]["delta"], "key AKIA…M2 (20 chars) end");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 
 use crate::keys::{key_id, KeyMode, Keys, Limits};
 use crate::limiter::Limiter;
-use crate::log::{Call, LlmLog, LOGGED_HEADERS};
+use crate::log::{Call, LlmLog, LogWriter, LOGGED_HEADERS};
 use crate::mask::ResponseMask;
 use crate::measures::{Decision, Measures, Row, Subject};
 use crate::perturb::Perturber;
@@ -75,7 +75,8 @@ pub struct Gateway {
     limiter: Limiter,
     /// Request rates of keys under proof of work.
     volume: crate::limiter::Volume,
-    log: Option<LlmLog>,
+    /// The LLM log, written by a thread of its own.
+    log: Option<LogWriter>,
     pow: crate::pow::ProofOfWork,
     /// The key of `perturb_output`'s noise ([`crate::perturb`]).
     secret: Vec<u8>,
@@ -128,7 +129,7 @@ impl Gateway {
             applied: Mutex::new(HashMap::new()),
             limiter: Limiter::default(),
             volume: crate::limiter::Volume::default(),
-            log,
+            log: log.map(LogWriter::new),
             metrics: crate::metrics::Metrics::default(),
             pow: crate::pow::ProofOfWork::with_secret(pow_secret),
             secret,
@@ -200,7 +201,7 @@ impl Gateway {
             let text = self.metrics.render(
                 m.len(),
                 m.unapplied(),
-                self.log.as_ref().map_or(0, LlmLog::untapped),
+                self.log.as_ref().map_or(0, |l| l.log().untapped()),
             );
             let mut r = Response::new(GatewayBody::Full(Full::new(Bytes::from(text))));
             r.headers_mut().insert(
@@ -217,7 +218,7 @@ impl Gateway {
                     "status": "ok",
                     "measures": m.len(),
                     "measures_unapplied": m.unapplied(),
-                    "calls_not_detected": self.log.as_ref().map_or(0, LlmLog::untapped),
+                    "calls_not_detected": self.log.as_ref().map_or(0, |l| l.log().untapped()),
                     "keys": self.keys().len(),
                 }),
             ));
@@ -280,7 +281,8 @@ impl Gateway {
         };
         if let Err(refusal) = caller {
             call.status = refusal.status.as_u16();
-            self.write_log(&call, &request, &refusal.body());
+            let body = refusal.body();
+            self.write_log(call, request, body);
             return Err(refusal);
         }
         // A virtual key is never sent upstream: the upstream's own key is (settings check
@@ -301,7 +303,7 @@ impl Gateway {
         if let Err(refusal) = &result {
             call.status = refusal.status.as_u16();
             call.duration_ms = at.elapsed().as_millis() as u64;
-            self.write_log(&call, &request, &refusal.body());
+            self.write_log(call, request, refusal.body());
         }
         result
     }
@@ -735,7 +737,8 @@ impl Gateway {
                 // Logged here: the call is this function's now.
                 call.status = e.status.as_u16();
                 call.duration_ms = at.elapsed().as_millis() as u64;
-                self.write_log(&call, &request, &e.body());
+                let body = e.body();
+                self.write_log(call, request, body);
                 return Ok(e.into_response());
             }
         };
@@ -750,7 +753,7 @@ impl Gateway {
         };
         call.duration_ms = at.elapsed().as_millis() as u64;
         let logged = parsed.unwrap_or_else(|| json!(String::from_utf8_lossy(&bytes)));
-        self.write_log(&call, &request, &logged);
+        self.write_log(call, request, logged);
         let mut out = Response::new(GatewayBody::Full(Full::new(bytes)));
         *out.status_mut() = parts.status;
         copy_headers(&parts.headers, out.headers_mut());
@@ -811,7 +814,7 @@ impl Gateway {
             edit.note(&mut call);
             call.duration_ms = at.elapsed().as_millis() as u64;
             let response = sse::reassemble(&sse::events(&copy));
-            gateway.write_log(&call, &request, &response);
+            gateway.write_log(call, request, response);
         });
         let mut out = Response::new(GatewayBody::Stream(rx));
         *out.status_mut() = parts.status;
@@ -819,8 +822,10 @@ impl Gateway {
         out
     }
 
-    fn write_log(&self, call: &Call, request: &Value, response: &Value) {
-        self.metrics.call(call);
+    /// Counts the call, charges its tokens and hands it to the log writer (off the request
+    /// path: the record is built and written by the writer's thread).
+    fn write_log(&self, call: Call, request: Value, response: Value) {
+        self.metrics.call(&call);
         if !call.applied.is_empty() && !call.matched.is_empty() {
             let mut applied = self.applied.lock().unwrap_or_else(|e| e.into_inner());
             for row in &call.matched {
@@ -837,20 +842,21 @@ impl Gateway {
             }
         }
         if !call.token_buckets.is_empty() && call.status < 400 {
-            let tokens = tokens_of(request, response);
+            let tokens = tokens_of(&request, &response);
             let now = Instant::now();
             for (target, rate) in &call.token_buckets {
                 self.limiter.charge(target, *rate, tokens, now);
             }
         }
         if let Some(log) = &self.log {
-            if let Err(e) = log.write(&call.record(request, response)) {
-                crate::say::say(
-                    crate::say::Level::Error,
-                    "",
-                    &format!("writing the LLM log: {e}"),
-                );
-            }
+            log.call(call, request, response);
+        }
+    }
+
+    /// Waits until every call logged so far is written to the log (and passed to its tap).
+    pub fn flush_log(&self) {
+        if let Some(log) = &self.log {
+            log.flush();
         }
     }
 }
@@ -919,8 +925,9 @@ impl ResponseEdit {
         self.strip || self.perturb.is_some() || self.mask.is_some()
     }
 
-    /// Edits a whole answer, or one event of a stream.
-    fn apply(&mut self, v: &mut Value, streamed: bool) {
+    /// Edits a whole answer, or one event of a stream (returning the events to send before
+    /// it: text masking held back).
+    fn apply(&mut self, v: &mut Value, streamed: bool) -> sse::Before {
         if self.strip {
             self.stripped |= strip_logprobs(v);
         } else if let Some(p) = &mut self.perturb {
@@ -928,8 +935,11 @@ impl ResponseEdit {
         }
         match (&mut self.mask, streamed) {
             (Some(m), true) => m.event(v),
-            (Some(m), false) => m.whole(v),
-            (None, _) => {}
+            (Some(m), false) => {
+                m.whole(v);
+                sse::Before::new()
+            }
+            (None, _) => sse::Before::new(),
         }
     }
 }

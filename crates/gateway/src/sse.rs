@@ -1,8 +1,14 @@
 //! Server-Sent Events as OpenAI streams them: events cut at blank lines (bytes arrive in any
-//! pieces), their `data:` rewritten when a measure asks (logprobs removed), and the stream
-//! reassembled into the non-streamed response shape for the LLM request log.
+//! pieces), their `data:` rewritten when a measure asks (logprobs removed), events put before
+//! one when its edit asks (text held back for masking, released before the event that ends
+//! it), and the stream reassembled into the non-streamed response shape for the LLM request
+//! log.
 
 use serde_json::{json, Map, Value};
+
+/// What an edit of one event's JSON data returns: events to send before it (each written
+/// with an `event:` line naming its `type` when the edited event had one).
+pub type Before = Vec<Value>;
 
 /// Cuts a byte stream into whole events and rewrites each event's JSON data.
 #[derive(Debug, Default)]
@@ -15,9 +21,9 @@ pub struct Rewriter {
 const MAX_EVENT: usize = 1 << 20;
 
 impl Rewriter {
-    /// Takes a piece of the stream; returns the whole events in it (rewritten by `edit`),
-    /// keeping a partial event for the next piece.
-    pub fn push(&mut self, piece: &[u8], edit: &mut dyn FnMut(&mut Value)) -> Vec<u8> {
+    /// Takes a piece of the stream; returns the whole events in it (rewritten by `edit`,
+    /// with the events it returns before each), keeping a partial event for the next piece.
+    pub fn push(&mut self, piece: &[u8], edit: &mut dyn FnMut(&mut Value) -> Before) -> Vec<u8> {
         self.pending.extend_from_slice(piece);
         let mut out = Vec::with_capacity(self.pending.len());
         let mut start = 0;
@@ -53,11 +59,14 @@ fn memchr_pair(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-fn rewrite_event(event: &[u8], edit: &mut dyn FnMut(&mut Value)) -> Vec<u8> {
+fn rewrite_event(event: &[u8], edit: &mut dyn FnMut(&mut Value) -> Before) -> Vec<u8> {
     let Ok(text) = std::str::from_utf8(event) else {
         return event.to_vec();
     };
     let mut out = String::with_capacity(text.len());
+    let mut before = Vec::new();
+    let mut named = false;
+    let mut end = "\n";
     for line in text.split_inclusive('\n') {
         let (body, eol) = match line.strip_suffix("\r\n") {
             Some(b) => (b, "\r\n"),
@@ -66,11 +75,15 @@ fn rewrite_event(event: &[u8], edit: &mut dyn FnMut(&mut Value)) -> Vec<u8> {
                 None => (line, ""),
             },
         };
+        if !eol.is_empty() {
+            end = eol;
+        }
+        named |= body.starts_with("event:");
         match body.strip_prefix("data:") {
             Some(data) if data.trim() != "[DONE]" => {
                 match serde_json::from_str::<Value>(data.trim_start()) {
                     Ok(mut v) => {
-                        edit(&mut v);
+                        before.extend(edit(&mut v));
                         out.push_str("data: ");
                         out.push_str(&v.to_string());
                     }
@@ -81,7 +94,23 @@ fn rewrite_event(event: &[u8], edit: &mut dyn FnMut(&mut Value)) -> Vec<u8> {
         }
         out.push_str(eol);
     }
-    out.into_bytes()
+    if before.is_empty() {
+        return out.into_bytes();
+    }
+    let mut all = String::new();
+    for v in before {
+        if let Some(kind) = v.get("type").and_then(Value::as_str).filter(|_| named) {
+            all.push_str("event: ");
+            all.push_str(kind);
+            all.push_str(end);
+        }
+        all.push_str("data: ");
+        all.push_str(&v.to_string());
+        all.push_str(end);
+        all.push_str(end);
+    }
+    all.push_str(&out);
+    all.into_bytes()
 }
 
 /// The JSON data of every event of a whole stream, in order (`[DONE]` left out).
@@ -175,6 +204,7 @@ mod tests {
             if let Some(o) = v.as_object_mut() {
                 o.remove("logprobs");
             }
+            Before::new()
         };
         for cut in 1..stream.len() {
             let mut r = Rewriter::default();
@@ -187,6 +217,28 @@ mod tests {
                 "cut at {cut}"
             );
         }
+    }
+
+    #[test]
+    fn events_an_edit_asks_for_go_before_the_one_edited_in_its_form() {
+        let stream =
+            b"event: x.done\r\ndata: {\"type\":\"x.done\"}\r\n\r\ndata: {\"type\":\"y\"}\n\n";
+        let mut add = |v: &mut Value| match v["type"].as_str() {
+            Some("x.done") => vec![json!({"type": "x.delta", "delta": "rest"})],
+            _ => vec![json!({"delta": "untyped"})],
+        };
+        let mut r = Rewriter::default();
+        let out = String::from_utf8(r.push(stream, &mut add)).unwrap();
+        assert_eq!(
+            out,
+            concat!(
+                "event: x.delta\r\ndata: {\"delta\":\"rest\",\"type\":\"x.delta\"}\r\n\r\n",
+                "event: x.done\r\ndata: {\"type\":\"x.done\"}\r\n\r\n",
+                // No `event:` line in the event edited: none before it either.
+                "data: {\"delta\":\"untyped\"}\n\n",
+                "data: {\"type\":\"y\"}\n\n"
+            )
+        );
     }
 
     #[test]

@@ -50,6 +50,9 @@ LEAKY = "leaky-model"  # returns logprobs whether asked or not
 PERTURBED = "fake-chat-perturbed"  # the model of the perturbation step's calls
 SLOW = "slow-model"
 BAD = "bad-model"  # the upstream answers 400
+KEYED = "keyed-model"  # its Responses API answer holds an AWS access key id
+AWS_KEY = "AKIAQYLPMN5HHHFPZAM2"
+KEYED_REPLY = f"Here it is:\naws_access_key_id = {AWS_KEY}\nKeep it safe."
 UPSTREAM_SECRET = "upstream-secret-" + secrets.token_hex(8)
 
 # Every wait is bounded.
@@ -149,9 +152,10 @@ class FakeOpenAI(BaseHTTPRequestHandler):
         self.wfile.write(data)
         self.wfile.flush()
 
-    def send_stream(self, events, delay):
+    def send_stream(self, events, delay, named=False):
         """SSE over chunked transfer encoding, `delay` between events; each event is cut in two
-        chunks sent a moment apart, as a network may cut it."""
+        chunks sent a moment apart, as a network may cut it. `named`: each event with an
+        `event:` line naming its type, as the Responses API sends them."""
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self.send_header("Cache-Control", "no-cache")
@@ -163,7 +167,8 @@ class FakeOpenAI(BaseHTTPRequestHandler):
                 if i:
                     time.sleep(delay)
                 data = event if event == "[DONE]" else json.dumps(event)
-                payload = f"data: {data}\n\n".encode()
+                name = f"event: {event['type']}\n" if named and event != "[DONE]" else ""
+                payload = f"{name}data: {data}\n\n".encode()
                 half = len(payload) // 2
                 for j, piece in enumerate([payload[:half], payload[half:]]):
                     if j:
@@ -377,6 +382,9 @@ class FakeOpenAI(BaseHTTPRequestHandler):
         model = body.get("model", "")
         logprobs = "message.output_text.logprobs" in (body.get("include") or []) or model == LEAKY
         created = int(time.time())
+        if body.get("stream"):
+            self.responses_stream(body, created)
+            return
         text = {"type": "output_text", "text": REPLY, "annotations": []}
         if logprobs:
             text["logprobs"] = [
@@ -403,6 +411,39 @@ class FakeOpenAI(BaseHTTPRequestHandler):
                 "usage": {"input_tokens": 4, "output_tokens": len(WORDS), "total_tokens": 4 + len(WORDS)},
             },
         )
+
+    def responses_stream(self, body, created):
+        """The Responses API's events as OpenAI streams them, the text in deltas of three
+        characters (KEYED's text holds a key, cut across deltas)."""
+        model = body.get("model", "")
+        reply = KEYED_REPLY if model == KEYED else REPLY
+        rid, mid = f"resp_{self.upstream.name}_{created}", "msg_1"
+        part = {"type": "output_text", "text": reply, "annotations": [], "logprobs": []}
+        item = {"type": "message", "id": mid, "role": "assistant", "status": "completed", "content": [part]}
+        response = {"id": rid, "object": "response", "created_at": created, "model": model,
+                    "status": "in_progress", "output": [], "parallel_tool_calls": True,
+                    "tool_choice": "auto", "tools": []}
+        at = {"item_id": mid, "output_index": 0, "content_index": 0}
+        events = [
+            {"type": "response.created", "response": response},
+            {"type": "response.output_item.added", "output_index": 0,
+             "item": dict(item, status="in_progress", content=[])},
+            {"type": "response.content_part.added", **at, "part": dict(part, text="")},
+        ]
+        for i in range(0, len(reply), 3):
+            events.append({"type": "response.output_text.delta", **at, "delta": reply[i:i + 3], "logprobs": []})
+        usage = {"input_tokens": 4, "output_tokens": 9, "total_tokens": 13,
+                 "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}}
+        events += [
+            {"type": "response.output_text.done", **at, "text": reply, "logprobs": []},
+            {"type": "response.content_part.done", **at, "part": part},
+            {"type": "response.output_item.done", "output_index": 0, "item": item},
+            {"type": "response.completed",
+             "response": dict(response, status="completed", output=[item], usage=usage)},
+        ]
+        for n, e in enumerate(events):
+            e["sequence_number"] = n
+        self.send_stream(events, 0.005, named=True)
 
     def embeddings(self, body):
         inputs = body.get("input")
@@ -857,6 +898,49 @@ api_key_env = "MW_SDK_TEST_UPSTREAM_KEY"
         checks.equal(r.output_text, REPLY, "the output text")
         checks.equal(chat_up.seen("/v1/responses")[-1]["body"], {"model": "fake-chat", "input": "Say hello."},
                      "the request forwarded")
+
+    with checks.step("responses API streamed, a credential masked across deltas (mask_credentials)"):
+        masking_config = os.path.join(scratch, "masking.toml")
+        with open(masking_config, "w") as f:
+            f.write(f"""[gateway]
+listen = "127.0.0.1:8080"
+log = {json.dumps(os.path.join(scratch, "masking.ndjson"))}
+mask_credentials = true
+
+[[gateway.upstreams]]
+name = "chat"
+url = "{chat_up.url}"
+api_key_env = "MW_SDK_TEST_UPSTREAM_KEY"
+""")
+        masking = Gateway(binary, masking_config, env, os.path.join(scratch, "masking.pid"))
+        try:
+            m = openai.OpenAI(base_url=f"http://{masking.wait_ready()}/v1", api_key=keys["alice"],
+                              max_retries=0, timeout=SDK_TIMEOUT)
+            masked = KEYED_REPLY.replace(AWS_KEY, "AKIA…M2 (20 chars)")
+            events = list(m.responses.create(model=KEYED, input="The key?", stream=True))
+            deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
+            checks.equal("".join(deltas), masked, "the deltas join into the masked text")
+            sent = ""
+            leaked = []
+            for d in deltas:
+                sent += d
+                if "AKIAQY" in sent:
+                    leaked.append(sent)
+            checks.check(not leaked, "no delta carries a piece of the key", leaked[:1])
+            numbers = [e.sequence_number for e in events]
+            checks.equal(numbers, list(range(len(events))), "sequence numbers in order, the held rest included")
+            done = [e.text for e in events if e.type == "response.output_text.done"]
+            checks.equal(done, [masked], "response.output_text.done's text masked")
+            with m.responses.stream(model=KEYED, input="The key?") as stream:
+                texts = [e.snapshot for e in stream if e.type == "response.output_text.delta"]
+                final = stream.get_final_response()
+            checks.equal(texts[-1] if texts else None, masked, "the SDK's stream helper: the text accumulated")
+            checks.equal(final.output_text, masked, "the SDK's stream helper: the final response's output_text")
+            r = m.responses.create(model="fake-chat", input="Say hello.", stream=True)
+            checks.equal("".join(e.delta for e in r if e.type == "response.output_text.delta"), REPLY,
+                         "a stream without credentials: its text whole")
+        finally:
+            masking.stop()
 
     with checks.step("a client that goes away mid-stream"):
         stream = bob.chat.completions.create(model=SLOW, messages=hello, stream=True)

@@ -134,7 +134,10 @@ fn run(config: &Path, listen: Option<std::net::SocketAddr>) -> Result<u8> {
             "",
             &format!("listening on {scheme}://{address}"),
         );
-        modelward_gateway::serve(gateway, listener, shutdown_signal()).await;
+        modelward_gateway::serve(gateway.clone(), listener, shutdown_signal()).await;
+        // Every call logged is written and handed to detection before detection is told to
+        // stop (it then analyses what is queued).
+        gateway.flush_log();
         stop.store(true, Ordering::Relaxed);
         // (The detection thread holds the gateway too: its log's tap closes when it ends.)
         if let Some(w) = watcher {

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex};
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// When the log moves to a new segment, and how many are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,39 +199,157 @@ impl LlmLog {
     /// Appends one record (one `write` of the whole line, so concurrent calls never
     /// interleave), moving to a new segment first when the current one is full.
     pub fn write(&self, record: &Value) -> io::Result<()> {
-        let mut line = serde_json::to_vec(record)?;
-        line.push(b'\n');
+        let line = serde_json::to_vec(record)?;
+        self.write_lines(vec![line])
+    }
+
+    /// Appends records, each a JSON document without its newline, in order: one `write` of
+    /// all of them (or of those before and after a move to a new segment); each passed on to
+    /// the tap with its place.
+    pub fn write_lines(&self, lines: Vec<Vec<u8>>) -> io::Result<()> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(r) = self.rotation {
-            if inner.offset > 0 && inner.offset >= r.max_bytes {
-                *inner = open_file(&new_segment(&self.path, crate::now_ms()))?;
-                if let Some(keep) = r.keep {
-                    let all = segments(&self.path);
-                    let excess = all.len().saturating_sub(keep.max(1));
-                    for old in &all[..excess] {
-                        let _ = std::fs::remove_file(old);
+        let mut buf: Vec<u8> = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+        for mut line in lines {
+            if let Some(r) = self.rotation {
+                if inner.offset > 0 && inner.offset >= r.max_bytes {
+                    inner.file.write_all(&buf)?;
+                    buf.clear();
+                    *inner = open_file(&new_segment(&self.path, crate::now_ms()))?;
+                    if let Some(keep) = r.keep {
+                        let all = segments(&self.path);
+                        let excess = all.len().saturating_sub(keep.max(1));
+                        for old in &all[..excess] {
+                            let _ = std::fs::remove_file(old);
+                        }
                     }
                 }
             }
-        }
-        inner.file.write_all(&line)?;
-        let (at_line, at_offset) = (inner.line, inner.offset);
-        inner.line += 1;
-        inner.offset += line.len() as u64;
-        if let Some(tap) = &self.tap {
-            line.pop();
-            let record = Record {
-                file: inner.name.clone(),
-                line: at_line,
-                offset: at_offset,
-                bytes: line,
-            };
-            if tap.try_send(record).is_err() {
-                self.untapped.fetch_add(1, Ordering::Relaxed);
+            buf.extend_from_slice(&line);
+            buf.push(b'\n');
+            let (at_line, at_offset) = (inner.line, inner.offset);
+            inner.line += 1;
+            inner.offset += line.len() as u64 + 1;
+            if let Some(tap) = &self.tap {
+                line.shrink_to_fit();
+                let record = Record {
+                    file: inner.name.clone(),
+                    line: at_line,
+                    offset: at_offset,
+                    bytes: line,
+                };
+                if tap.try_send(record).is_err() {
+                    self.untapped.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
-        Ok(())
+        inner.file.write_all(&buf)
     }
+}
+
+/// The gateway's log writer: calls are handed to a thread of its own (a bounded queue of
+/// [`WRITER_QUEUE`]; a full queue makes the request that logs wait), which builds each
+/// record, and writes what is queued in one `write` (so the request path neither serializes
+/// records nor waits for the disk). The file is never synced: records are in the operating
+/// system's hands as soon as written. [`LogWriter::flush`] waits until what was handed over
+/// is written (and tapped); dropping the writer does the same.
+pub struct LogWriter {
+    log: Arc<LlmLog>,
+    tx: Option<SyncSender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Calls queued for the log writer at most.
+pub const WRITER_QUEUE: usize = 16_384;
+/// Records written in one `write` at most.
+const WRITER_BATCH: usize = 512;
+
+enum Job {
+    Call(Box<(Call, Value, Value)>),
+    Flush(SyncSender<()>),
+}
+
+impl LogWriter {
+    pub fn new(log: LlmLog) -> LogWriter {
+        let log = Arc::new(log);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(WRITER_QUEUE);
+        let writer = log.clone();
+        let thread = std::thread::Builder::new()
+            .name("llm-log".into())
+            .spawn(move || {
+                let mut lines = Vec::new();
+                let mut flushed = Vec::new();
+                while let Ok(first) = rx.recv() {
+                    let mut job = Some(first);
+                    while let Some(j) = job.take() {
+                        match j {
+                            Job::Call(c) => {
+                                let (call, request, response) = *c;
+                                match serde_json::to_vec(&call.record_ref(&request, &response)) {
+                                    Ok(line) => lines.push(line),
+                                    Err(e) => say_error(&e),
+                                }
+                            }
+                            Job::Flush(done) => flushed.push(done),
+                        }
+                        if lines.len() < WRITER_BATCH {
+                            job = rx.try_recv().ok();
+                        }
+                    }
+                    if !lines.is_empty() {
+                        if let Err(e) = writer.write_lines(std::mem::take(&mut lines)) {
+                            say_error(&e);
+                        }
+                    }
+                    for done in flushed.drain(..) {
+                        let _ = done.send(());
+                    }
+                }
+            })
+            .expect("starting the LLM log writer");
+        LogWriter {
+            log,
+            tx: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// Hands a call over to be logged.
+    pub fn call(&self, call: Call, request: Value, response: Value) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Job::Call(Box::new((call, request, response))));
+        }
+    }
+
+    /// Waits until every call handed over so far is written.
+    pub fn flush(&self) {
+        let (done, wait) = std::sync::mpsc::sync_channel(1);
+        if let Some(tx) = &self.tx {
+            if tx.send(Job::Flush(done)).is_ok() {
+                let _ = wait.recv();
+            }
+        }
+    }
+
+    pub fn log(&self) -> &LlmLog {
+        &self.log
+    }
+}
+
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn say_error(e: &dyn std::fmt::Display) {
+    crate::say::say(
+        crate::say::Level::Error,
+        "",
+        &format!("writing the LLM log: {e}"),
+    );
 }
 
 /// What the gateway knows of one call, for its log record.
@@ -279,49 +397,251 @@ pub const LOGGED_HEADERS: [&str; 4] = [
 impl Call {
     /// The log record (docs/llm-log.md), with the request and response bodies.
     pub fn record(&self, request: &Value, response: &Value) -> Value {
-        let mut doc = json!({
-            "modelward": {"log": "llm", "version": 1},
-            "@timestamp": modelward_event::format_timestamp(self.at_ms),
-            "duration_ms": self.duration_ms,
-            "client": {"ip": self.client_ip, "port": self.client_port},
-            "principal": {"api_key_id": self.api_key_id, "auth": "api_key"},
-            "http": {
-                "method": self.method,
-                "path": self.path,
-                "status": self.status,
-                "request_headers": self.headers,
-            },
-            "upstream": {"provider": self.upstream, "url": self.upstream_url},
-            "stream": self.stream,
-            "request": request,
-            "response": response,
-        });
-        if let Some(u) = &self.user {
-            doc["principal"]["user"] = json!(u);
-            doc["principal"]["auth"] = json!("virtual_key");
-        }
-        if let Some(t) = &self.team {
-            doc["principal"]["team"] = json!(t);
-        }
-        if let Some(m) = &self.model {
-            doc["upstream"]["model"] = json!(m);
-        }
-        if let Some(t) = self.first_token_ms {
-            doc["timings"] = json!({"first_token_ms": t});
-        }
-        if !self.applied.is_empty() {
-            doc["modelward"]["measures"] = json!(self.applied);
-        }
-        if let Some(m) = &self.masked {
-            doc["modelward"]["masked"] = m.clone();
-        }
-        doc
+        serde_json::to_value(self.record_ref(request, response)).unwrap_or(Value::Null)
     }
+
+    /// The log record as [`Call::record`] builds it, borrowing instead of copying: written
+    /// with the same keys in the same (sorted) order.
+    pub fn record_ref<'a>(&'a self, request: &'a Value, response: &'a Value) -> RecordRef<'a> {
+        let auth = if self.user.is_some() {
+            "virtual_key"
+        } else {
+            "api_key"
+        };
+        RecordRef {
+            timestamp: modelward_event::format_timestamp(self.at_ms),
+            client: ClientRef {
+                ip: &self.client_ip,
+                port: self.client_port,
+            },
+            duration_ms: self.duration_ms,
+            http: HttpRef {
+                method: &self.method,
+                path: &self.path,
+                request_headers: &self.headers,
+                status: self.status,
+            },
+            modelward: ModelwardRef {
+                log: "llm",
+                masked: self.masked.as_ref(),
+                measures: (!self.applied.is_empty()).then_some(&self.applied),
+                version: 1,
+            },
+            principal: PrincipalRef {
+                api_key_id: &self.api_key_id,
+                auth,
+                team: self.team.as_deref(),
+                user: self.user.as_deref(),
+            },
+            request,
+            response,
+            stream: self.stream,
+            timings: self
+                .first_token_ms
+                .map(|first_token_ms| TimingsRef { first_token_ms }),
+            upstream: UpstreamRef {
+                model: self.model.as_deref(),
+                provider: &self.upstream,
+                url: &self.upstream_url,
+            },
+        }
+    }
+}
+
+/// A call's log record, borrowing from it (fields in the order `serde_json`'s maps sort
+/// them, so that it is written exactly as the record as a `Value` would be).
+#[derive(serde::Serialize)]
+pub struct RecordRef<'a> {
+    #[serde(rename = "@timestamp")]
+    timestamp: String,
+    client: ClientRef<'a>,
+    duration_ms: u64,
+    http: HttpRef<'a>,
+    modelward: ModelwardRef<'a>,
+    principal: PrincipalRef<'a>,
+    request: &'a Value,
+    response: &'a Value,
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timings: Option<TimingsRef>,
+    upstream: UpstreamRef<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct ClientRef<'a> {
+    ip: &'a str,
+    port: u16,
+}
+
+#[derive(serde::Serialize)]
+struct HttpRef<'a> {
+    method: &'a str,
+    path: &'a str,
+    request_headers: &'a Map<String, Value>,
+    status: u16,
+}
+
+#[derive(serde::Serialize)]
+struct ModelwardRef<'a> {
+    log: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    masked: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    measures: Option<&'a Vec<&'static str>>,
+    version: u32,
+}
+
+#[derive(serde::Serialize)]
+struct PrincipalRef<'a> {
+    api_key_id: &'a str,
+    auth: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    team: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct TimingsRef {
+    first_token_ms: u64,
+}
+
+#[derive(serde::Serialize)]
+struct UpstreamRef<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<&'a str>,
+    provider: &'a str,
+    url: &'a str,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// The record as it was first built, a `Value` made with `json!`: the writer's borrowed
+    /// form must write the same bytes.
+    fn reference(call: &Call, request: &Value, response: &Value) -> Value {
+        let mut doc = json!({
+            "modelward": {"log": "llm", "version": 1},
+            "@timestamp": modelward_event::format_timestamp(call.at_ms),
+            "duration_ms": call.duration_ms,
+            "client": {"ip": call.client_ip, "port": call.client_port},
+            "principal": {"api_key_id": call.api_key_id, "auth": "api_key"},
+            "http": {"method": call.method, "path": call.path, "status": call.status,
+                "request_headers": call.headers},
+            "upstream": {"provider": call.upstream, "url": call.upstream_url},
+            "stream": call.stream,
+            "request": request,
+            "response": response,
+        });
+        if let Some(u) = &call.user {
+            doc["principal"]["user"] = json!(u);
+            doc["principal"]["auth"] = json!("virtual_key");
+        }
+        if let Some(t) = &call.team {
+            doc["principal"]["team"] = json!(t);
+        }
+        if let Some(m) = &call.model {
+            doc["upstream"]["model"] = json!(m);
+        }
+        if let Some(t) = call.first_token_ms {
+            doc["timings"] = json!({"first_token_ms": t});
+        }
+        if !call.applied.is_empty() {
+            doc["modelward"]["measures"] = json!(call.applied);
+        }
+        if let Some(m) = &call.masked {
+            doc["modelward"]["masked"] = m.clone();
+        }
+        doc
+    }
+
+    fn a_call(full: bool) -> Call {
+        let mut call = Call {
+            at_ms: 1_765_000_000_123,
+            duration_ms: 12,
+            client_ip: "10.0.0.7".into(),
+            client_port: 50_000,
+            api_key_id: "key-0123456789abcdef".into(),
+            method: "POST".into(),
+            path: "/v1/chat/completions".into(),
+            status: 200,
+            upstream: "vllm".into(),
+            upstream_url: "http://127.0.0.1:8000/v1/chat/completions".into(),
+            ..Call::default()
+        };
+        call.headers
+            .insert("user-agent".into(), json!("OpenAI/Python 1.109.1"));
+        if full {
+            call.user = Some("alice".into());
+            call.team = Some("research".into());
+            call.model = Some("gpt-4o".into());
+            call.stream = true;
+            call.first_token_ms = Some(3);
+            call.applied = vec!["reduce_output_detail", "perturb_output"];
+            call.masked = Some(json!([{"kind": "aws_access_key", "value": "AKIA…M2 (20 chars)"}]));
+        }
+        call
+    }
+
+    #[test]
+    fn the_borrowed_record_is_written_as_the_value_was() {
+        let request =
+            json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi \u{1b}"}]});
+        let response =
+            json!({"choices": [{"message": {"content": "Hello"}}], "usage": {"total_tokens": 3}});
+        for full in [false, true] {
+            let call = a_call(full);
+            let want = serde_json::to_string(&reference(&call, &request, &response)).unwrap();
+            let got = serde_json::to_string(&call.record_ref(&request, &response)).unwrap();
+            assert_eq!(got, want);
+            assert_eq!(
+                call.record(&request, &response),
+                reference(&call, &request, &response)
+            );
+        }
+    }
+
+    #[test]
+    fn the_writer_writes_and_taps_every_call_in_order_off_the_callers_thread() {
+        let dir = std::env::temp_dir().join(format!("mw-llmwriter-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("llm.ndjson");
+        let (tx, rx) = std::sync::mpsc::sync_channel(10_000);
+        let writer = LogWriter::new(LlmLog::open(&path).unwrap().with_tap(tx));
+        for i in 0..2_000u64 {
+            let mut call = a_call(i % 2 == 0);
+            call.duration_ms = i;
+            writer.call(call, json!({"n": i}), json!(null));
+        }
+        writer.flush();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2_000);
+        assert!(lines
+            .iter()
+            .enumerate()
+            .all(|(i, l)| l["request"]["n"] == i as u64));
+        let taps: Vec<Record> = rx.try_iter().collect();
+        assert_eq!(taps.len(), 2_000);
+        for (i, r) in taps.iter().enumerate() {
+            assert_eq!(r.line, i as u64 + 1);
+            let at = r.offset as usize;
+            assert_eq!(text.as_bytes()[at..at + r.bytes.len()], r.bytes[..]);
+        }
+        // Dropped, the writer writes what it was given first.
+        writer.call(a_call(false), json!({"n": "last"}), json!(null));
+        drop(writer);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 2_001);
+        assert!(text.lines().last().unwrap().contains("\"last\""));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn records_are_placed_as_hunt_reads_them_and_tapped() {

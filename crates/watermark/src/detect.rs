@@ -68,8 +68,8 @@ pub struct Params {
     pub hashing_key: u64,
     pub seeding_scheme: SeedingScheme,
     pub context_width: usize,
-    /// Count each distinct n-gram once (the original repository's option). Transformers'
-    /// detector takes this flag but, hashing tensors by identity, counts every n-gram anyway.
+    /// Count each distinct n-gram once, green or not (`WatermarkDetector(...,
+    /// ignore_repeated_ngrams=True)`): a text repeating itself cannot inflate its score.
     pub ignore_repeated_ngrams: bool,
     /// The model's `bos_token_id`: dropped when it is the first token, as Transformers does.
     pub bos_token_id: Option<u32>,
@@ -133,13 +133,11 @@ pub struct Score {
     pub green_tokens: u64,
     pub green_fraction: f64,
     pub z_score: f64,
-    /// One-sided p-value P(Z ≥ z) of the standard normal.
+    /// One-sided p-value P(Z ≥ z) of the standard normal (Transformers:
+    /// `0.5 · erfc(z/√2)`), to a relative 1.2e-7.
     pub p_value: f64,
     /// log10 of `p_value`, finite where `p_value` underflows to 0.
     pub log10_p_value: f64,
-    /// The p-value as Transformers' detector writes it:
-    /// `1 − ½(1 + sign(z)(1 − exp(−2z²/π)))`, an approximation kept for comparison.
-    pub transformers_p_value: f64,
 }
 
 impl Score {
@@ -149,15 +147,6 @@ impl Score {
         let g = green as f64;
         let z = (g - gamma * t) / (t * gamma * (1.0 - gamma)).sqrt();
         let ln_p = modelward_fingerprint::stats::ln_normal_sf(z);
-        let sign = if z > 0.0 {
-            1.0
-        } else if z < 0.0 {
-            -1.0
-        } else {
-            0.0
-        };
-        let transformers_p_value =
-            1.0 - (0.5 * (1.0 + sign * (1.0 - (-2.0 * z * z / std::f64::consts::PI).exp())));
         Score {
             tokens_scored: scored,
             green_tokens: green,
@@ -165,7 +154,6 @@ impl Score {
             z_score: z,
             p_value: ln_p.exp(),
             log10_p_value: ln_p / std::f64::consts::LN_10,
-            transformers_p_value,
         }
     }
 }

@@ -81,6 +81,8 @@ impl DetectorOptions {
             suspicious_ip_lists: self.suspicious_ip_lists.unwrap_or_default(),
             gitleaks_config: self.gitleaks_config,
             jailbreak_threshold: self.jailbreak_threshold,
+            storage_mirrors: Vec::new(),
+            copy_examiner: None,
         }
     }
 }

@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use modelward_event::terminal::printable;
 use modelward_fingerprint::matching::MODEL_MATCH_P;
 use modelward_fingerprint::store::{self as fpstore, Source};
-use modelward_fingerprint::{read, Key, ModelMatch, ModelPrint, Plans, Suspect, View};
+use modelward_fingerprint::{read, Key, ModelMatch, ModelPrint, Plans, Registry, View};
 use modelward_inventory::blob::FileBlob;
 use modelward_inventory::walk::{walk, Item};
 use modelward_store::Store;
@@ -243,20 +243,16 @@ fn matching(
     }
     let key = key(key_env, quiet)?;
     let store = crate::db::open_existing(db, crate::db::Purpose::Fingerprints)?;
-    let mut models = Vec::new();
-    for stored in fpstore::load(&store)? {
-        if stored.print.key_id == key.id() {
-            models.push(stored.print);
-        } else if !quiet {
+    let (registry, other) = Registry::load(&store, &key)?;
+    if !quiet {
+        for (name, key_id) in &other {
             modelward_event::errln!(
-                "modelward: {}: fingerprinted with key {}, not the key given ({}): not compared",
-                stored.print.name,
-                stored.print.key_id,
+                "modelward: {name}: fingerprinted with key {key_id}, not the key given ({}): not compared",
                 key.id()
             );
         }
     }
-    if models.is_empty() {
+    if registry.models().is_empty() {
         bail!(
             "no fingerprint made with key {} in {} (`modelward fingerprint build` records them)",
             key.id(),
@@ -278,7 +274,7 @@ fn matching(
                     continue;
                 }
             };
-            let tensors = match read::tensors(&blob) {
+            let examined = match registry.examine(&blob) {
                 Ok(Some(t)) => t,
                 Ok(None) => {
                     if file == *path {
@@ -292,24 +288,15 @@ fn matching(
                 }
             };
             compared += 1;
-            let mut suspect =
-                Suspect::new(&key, &blob, tensors.tensors.clone()).with_head_dim(tensors.head_dim);
-            let mut results = Vec::new();
-            for model in &models {
-                match suspect.compare(model) {
-                    Ok(m) => results.push(m),
-                    Err(e) => walk_errors.push(format!("{shown}: {e}")),
-                }
-            }
-            results.sort_by(|a, b| a.ln_p.total_cmp(&b.ln_p).then(a.model.cmp(&b.model)));
+            let results = examined.results;
             matches += results.iter().filter(|m| m.is_match(threshold)).count();
             match format {
                 FingerprintFormat::Json | FingerprintFormat::Ndjson => docs.write(
                     &mut out,
                     json!({
                         "suspect": shown,
-                        "format": tensors.format,
-                        "tensors": suspect_count(&tensors.skipped, &results),
+                        "format": examined.format,
+                        "tensors": suspect_count(&examined.skipped, &results),
                         "key_id": key.id(),
                         "threshold": threshold,
                         "models": results.iter().map(|m| match_json(m, threshold)).collect::<Vec<_>>(),
@@ -371,7 +358,7 @@ fn matching(
     if !quiet {
         modelward_event::errln!(
             "modelward: {compared} suspect file(s) against {} model(s): {matches} match(es) at false-match p ≤ {threshold:e}; {errors} error(s)",
-            models.len()
+            registry.models().len()
         );
     }
     Ok(if errors > 0 {

@@ -100,7 +100,7 @@ pub(crate) struct BuildContext<'a> {
 impl<'a> BuildContext<'a> {
     /// Loads the user's gitleaks rules (a file that cannot be read, or is not TOML, is an
     /// error; an unusable rule is skipped).
-    fn new(settings: &'a Settings) -> Result<BuildContext<'a>, SettingsError> {
+    pub(crate) fn new(settings: &'a Settings) -> Result<BuildContext<'a>, SettingsError> {
         let mut skipped = Vec::new();
         let gitleaks_rules = match &settings.gitleaks_config {
             Some(path) => {
@@ -383,6 +383,14 @@ mod tests {
         assert_eq!(found, detectors::REGISTRY.len());
     }
 
+    struct NoCopies;
+
+    impl crate::detectors::model_copy::ExamineFile for NoCopies {
+        fn copies(&self, _: &std::path::Path) -> Vec<crate::detectors::model_copy::Located> {
+            Vec::new()
+        }
+    }
+
     /// With every list given, every code runs; disabling one code turns off that code alone.
     #[test]
     fn every_code_runs_and_can_be_disabled() {
@@ -397,6 +405,13 @@ mod tests {
             phishing_feeds: list("feed.txt", "https://evil.example/login\n"),
             tor_exit_lists: list("tor.txt", "198.51.100.7\n"),
             suspicious_ip_lists: list("ips.txt", "203.0.113.0/24\n"),
+            storage_mirrors: vec![crate::detectors::model_copy::StorageMirror {
+                bucket: "*".into(),
+                path: dir.clone(),
+            }],
+            copy_examiner: Some(crate::detectors::model_copy::Examiner(std::sync::Arc::new(
+                NoCopies,
+            ))),
             ..Settings::default()
         };
         let on = |settings: &Settings| -> Vec<String> {

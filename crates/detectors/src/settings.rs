@@ -31,6 +31,13 @@ pub struct Settings {
     /// The score from which modelward's jailbreak heuristic reports a prompt no shield
     /// looked at (MW-AI-0003); None: the default threshold chosen on data.
     pub jailbreak_threshold: Option<u32>,
+    /// Local mirrors of object-storage buckets (`[[detectors.storage_mirrors]]`): the
+    /// objects of a storage access log found there are compared with the registered models'
+    /// fingerprints (MW-AI-0021). Without any, or without `copy_examiner`, it does not run.
+    pub storage_mirrors: Vec<crate::detectors::model_copy::StorageMirror>,
+    /// What compares a mirrored object with the fingerprints; the binary gives it (this
+    /// crate does not read weights).
+    pub copy_examiner: Option<crate::detectors::model_copy::Examiner>,
 }
 
 /// A list file that could not be read, or a line of it that is wrong.

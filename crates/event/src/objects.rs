@@ -69,6 +69,39 @@ pub fn is_dataset_extension(ext: &str) -> bool {
     listed(&DATASET_EXTENSIONS, ext)
 }
 
+/// A file recognised as a copy of a registered model by its weight fingerprints: what
+/// `inventory find` reports of a model file, and what the storage detector reports of an
+/// object read from a bucket (`modelward-fingerprint` computes it; the inventory and the
+/// detectors, which do not depend on it, carry it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelCopy {
+    /// The registered model's name.
+    pub model: String,
+    /// log₁₀ of the probability that a file not derived from the model matches it this well
+    /// (the fingerprints' test; representable far below what an f64 holds as a probability).
+    pub log10_false_match_probability: f64,
+    /// Mean agreement of the paired tensors' test bits (½ unrelated, 1 identical).
+    pub agreement: f64,
+    /// Tensors matched on their own, of the model's fingerprinted tensors.
+    pub matched_tensors: usize,
+    pub reference_tensors: usize,
+    /// The file the model was registered from, found where it was fingerprinted: the model
+    /// itself, not a copy.
+    pub source: bool,
+}
+
+impl ModelCopy {
+    /// The false-match probability as text: `0.012`, or `2.5e-391` far below an f64.
+    pub fn probability(&self) -> String {
+        let l = self.log10_false_match_probability;
+        if l > -4.0 {
+            return format!("{:.3}", 10f64.powf(l));
+        }
+        let e = l.floor();
+        format!("{:.1}e{}", 10f64.powf(l - e), e as i64)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +122,21 @@ mod tests {
             .iter()
             .all(|e| is_model_extension(e)));
         assert!(!DATASET_EXTENSIONS.iter().any(|e| is_model_extension(e)));
+    }
+
+    #[test]
+    fn probabilities_far_below_a_double_are_written() {
+        let mut c = ModelCopy {
+            model: "m".into(),
+            log10_false_match_probability: -390.6,
+            agreement: 1.0,
+            matched_tensors: 1,
+            reference_tensors: 1,
+            source: false,
+        };
+        assert_eq!(c.probability(), "2.5e-391");
+        c.log10_false_match_probability = -1.0;
+        assert_eq!(c.probability(), "0.100");
     }
 
     #[test]

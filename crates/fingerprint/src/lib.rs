@@ -16,6 +16,9 @@
 //!   reads values at positions in bounded windows.
 //! - [`print`]: keys, sampling plans and the per-tensor SimHash; [`model`]: a model's
 //!   fingerprint; [`matching`]: pairing and the test; [`stats`]: the tail probabilities.
+//! - [`registry`]: the registered models of one key and [`Registry::examine`], the one call
+//!   that compares a file with all of them (`fingerprint match`, `inventory find` through
+//!   the inventory's `Recognize`, the storage detector's object examiner).
 //! - [`store`]: fingerprints in the modelward database.
 //! - [`write`] and [`synth`]: writers (safetensors, GGUF, npy, the ggml quantizers) and
 //!   generated models, for tests and measurements.
@@ -43,6 +46,7 @@ pub mod matching;
 pub mod model;
 pub mod print;
 pub mod read;
+pub mod registry;
 pub mod stats;
 pub mod store;
 pub mod synth;
@@ -53,3 +57,4 @@ pub use error::FingerprintError;
 pub use matching::{ModelMatch, Pair, Suspect, View};
 pub use model::{ModelPrint, Plans};
 pub use print::{Key, TensorPrint};
+pub use registry::{Examined, Registered, Registry};

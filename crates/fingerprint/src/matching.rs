@@ -198,6 +198,13 @@ impl<'a> Suspect<'a> {
         &self.key
     }
 
+    /// Starts from plans made already (a [`crate::registry::Registry`] makes one per
+    /// reference shape, once for every file it compares).
+    pub fn with_plans(mut self, plans: Plans) -> Suspect<'a> {
+        self.plans = plans;
+        self
+    }
+
     /// Also compares query and key weights as llama.cpp's converters reorder them, for a
     /// suspect whose heads have `head_dim` rows ([`crate::read::TensorFile::head_dim`]).
     pub fn with_head_dim(mut self, head_dim: Option<u64>) -> Suspect<'a> {

@@ -11,7 +11,7 @@ use crate::read::{tensors, TensorFile};
 
 /// Plans by canonical shape, made once per key. A plan holds about 1.5 MB; at most
 /// [`Plans::MAX`] are kept (a model has a dozen shapes; a file with more starts over).
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Plans {
     plans: HashMap<Vec<u64>, Option<Arc<Plan>>>,
 }

@@ -5,6 +5,11 @@
 //! Plain tar and stored zip members are read in place; compressed members are decompressed
 //! in memory up to [`MEMBER_LIMIT`] bytes, and a larger one is identified from that prefix
 //! (enough for every header but a zip's central directory).
+//!
+//! Given a [`Recognize`] (the weight fingerprints of `modelward-fingerprint`, wired by the
+//! binary: this crate does not know how models are recognised), every model file found, in
+//! folders and archives alike, is also compared with the registered models and reported with
+//! the models it is a copy of ([`Found::copies`]).
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -33,6 +38,34 @@ pub struct Found {
     pub size: u64,
     pub metadata: Value,
     pub warnings: Vec<String>,
+    /// The registered models it is a copy of, most certain first (empty without a
+    /// [`Recognize`], or when it is a copy of none).
+    pub copies: Vec<ModelCopy>,
+    /// Whether a [`Recognize`] compared it (false for formats without readable tensors).
+    pub examined: bool,
+}
+
+pub use modelward_event::objects::ModelCopy;
+
+/// What a [`Recognize`] made of one model file.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Recognized {
+    /// Whether it was compared (a format with readable tensors).
+    pub examined: bool,
+    pub copies: Vec<ModelCopy>,
+}
+
+/// Recognises model files as copies of registered models. `modelward_fingerprint`'s
+/// registry implements it; find hands it every model file it finds, with its bytes.
+pub trait Recognize {
+    /// The models `blob` (found at `location`, identified as `id`) is a copy of. An error is
+    /// reported at the location and counted; the file is still reported as found.
+    fn recognize(
+        &self,
+        location: &str,
+        blob: &dyn Blob,
+        id: &Identified,
+    ) -> Result<Recognized, String>;
 }
 
 /// One line of a find report.
@@ -51,27 +84,44 @@ pub struct FindSummary {
     pub files: u64,
     pub found: u64,
     pub errors: u64,
+    /// Model files compared by the [`Recognize`] given.
+    pub examined: u64,
+    /// Copies of registered models found (a file that copies two models counts twice; the
+    /// files the models were registered from are not copies).
+    pub copies: u64,
 }
 
 /// What a found model's bytes are handed to (its location, bytes and identification) before
 /// it is reported: `inventory scan` hashes archive members through it.
 pub type MemberHook<'a> = dyn FnMut(&str, &dyn Blob, &Identified) + 'a;
 
-struct Ctx<'a> {
+struct Ctx<'a, 'r> {
     summary: FindSummary,
     report: &'a mut dyn FnMut(FindEvent<'_>),
     bytes: Option<&'a mut MemberHook<'a>>,
+    recognize: Option<&'r dyn Recognize>,
 }
 
-impl Ctx<'_> {
+impl Ctx<'_, '_> {
     fn found_blob(&mut self, location: String, blob: &dyn Blob, id: Identified) {
         if let Some(hook) = self.bytes.as_mut() {
             hook(&location, blob, &id);
         }
-        self.found(location, blob.size(), id);
+        let mut recognized = Recognized::default();
+        if let Some(r) = self.recognize {
+            match r.recognize(&location, blob, &id) {
+                Ok(found) => {
+                    self.summary.examined += u64::from(found.examined);
+                    self.summary.copies += found.copies.iter().filter(|c| !c.source).count() as u64;
+                    recognized = found;
+                }
+                Err(e) => self.error(&location, e),
+            }
+        }
+        self.found(location, blob.size(), id, recognized);
     }
 
-    fn found(&mut self, location: String, size: u64, id: Identified) {
+    fn found(&mut self, location: String, size: u64, id: Identified, recognized: Recognized) {
         self.summary.found += 1;
         let f = Found {
             location,
@@ -79,6 +129,8 @@ impl Ctx<'_> {
             size,
             metadata: id.metadata_json(),
             warnings: id.warnings,
+            copies: recognized.copies,
+            examined: recognized.examined,
         };
         (self.report)(FindEvent::Found(&f));
     }
@@ -98,6 +150,17 @@ pub fn find(
     progress: &mut dyn Progress,
     report: &mut dyn FnMut(FindEvent<'_>),
 ) -> FindSummary {
+    find_copies(paths, progress, None, report)
+}
+
+/// [`find`], each model file found also handed to `recognize` (when given) and reported with
+/// the registered models it is a copy of.
+pub fn find_copies(
+    paths: &[PathBuf],
+    progress: &mut dyn Progress,
+    recognize: Option<&dyn Recognize>,
+    report: &mut dyn FnMut(FindEvent<'_>),
+) -> FindSummary {
     let mut items = Vec::new();
     for p in paths {
         walk(p, &mut |item| items.push(item));
@@ -115,6 +178,7 @@ pub fn find(
         summary: FindSummary::default(),
         report,
         bytes: None,
+        recognize,
     };
     for item in items {
         match item {
@@ -131,7 +195,12 @@ pub fn find(
             Item::SavedModel { path, identified } => {
                 ctx.summary.files += 1;
                 let size = crate::artifact::size_of(&path).unwrap_or(0);
-                ctx.found(path.display().to_string(), size, identified);
+                ctx.found(
+                    path.display().to_string(),
+                    size,
+                    identified,
+                    Recognized::default(),
+                );
             }
             Item::Error(e) => {
                 let text = e.to_string();
@@ -146,12 +215,14 @@ pub fn find(
 pub fn find_in_blob(
     blob: &dyn Blob,
     location: &str,
+    recognize: Option<&dyn Recognize>,
     report: &mut dyn FnMut(FindEvent<'_>),
 ) -> FindSummary {
     let mut ctx = Ctx {
         summary: FindSummary::default(),
         report,
         bytes: None,
+        recognize,
     };
     in_blob(blob, location, 0, &mut ctx);
     ctx.summary
@@ -170,12 +241,13 @@ pub fn members_of<'a>(
         summary: FindSummary::default(),
         report,
         bytes: Some(member),
+        recognize: None,
     };
     in_blob(blob, location, 0, &mut ctx);
     ctx.summary
 }
 
-fn in_blob(blob: &dyn Blob, location: &str, depth: usize, ctx: &mut Ctx<'_>) {
+fn in_blob(blob: &dyn Blob, location: &str, depth: usize, ctx: &mut Ctx<'_, '_>) {
     let prefix = match read_upto(blob, 0, PREFIX) {
         Ok(p) => p,
         Err(e) => return ctx.error(location, e),
@@ -206,7 +278,7 @@ fn in_blob(blob: &dyn Blob, location: &str, depth: usize, ctx: &mut Ctx<'_>) {
     }
 }
 
-fn zip_members(blob: &dyn Blob, location: &str, depth: usize, ctx: &mut Ctx<'_>) {
+fn zip_members(blob: &dyn Blob, location: &str, depth: usize, ctx: &mut Ctx<'_, '_>) {
     let entries = match zip::entries(blob) {
         Ok(e) => e,
         Err(e) => return ctx.error(location, format!("zip: {e}")),
@@ -239,7 +311,7 @@ fn buffer(r: &mut dyn Read, size: Option<u64>) -> std::io::Result<Box<dyn Blob>>
     })
 }
 
-fn gzip(blob: &dyn Blob, location: &str, depth: usize, ctx: &mut Ctx<'_>) {
+fn gzip(blob: &dyn Blob, location: &str, depth: usize, ctx: &mut Ctx<'_, '_>) {
     let mut decoder = MultiGzDecoder::new(BlobReader::new(blob, 0, blob.size()));
     let mut head = Vec::with_capacity(512);
     if let Err(e) = (&mut decoder).take(512).read_to_end(&mut head) {

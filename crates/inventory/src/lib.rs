@@ -38,7 +38,9 @@ pub mod zip;
 
 pub use artifact::{Artifact, NoProgress, Progress};
 pub use error::{FormatError, InventoryError};
-pub use find::{find, FindEvent, FindSummary, Found};
+pub use find::{
+    find, find_copies, FindEvent, FindSummary, Found, ModelCopy, Recognize, Recognized,
+};
 pub use format::{identify, Format, Identified};
 pub use hash::HashAlgorithm;
 pub use scan::{scan, Change, ScanEvent, ScanSummary};

@@ -100,7 +100,7 @@ fn broken_headers_are_errors_not_panics() {
 
 fn found_in(blob: &dyn modelward_inventory::blob::Blob, location: &str) -> Vec<(String, Format)> {
     let mut out = Vec::new();
-    find_in_blob(blob, location, &mut |e| match e {
+    find_in_blob(blob, location, None, &mut |e| match e {
         FindEvent::Found(f) => out.push((f.location.clone(), f.format)),
         FindEvent::Error { location, message } => panic!("{location}: {message}"),
     });

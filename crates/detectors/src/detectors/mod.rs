@@ -20,6 +20,7 @@ pub mod jailbreak_detected;
 pub mod jailbreak_model;
 pub mod jailbreak_score;
 pub mod llm_reconnaissance;
+pub mod model_copy;
 pub mod phishing;
 pub mod phishing_in_application;
 pub mod phishing_in_prompt;
@@ -45,4 +46,5 @@ pub(crate) const REGISTRY: &[Entry] = &[
     Entry::of::<suspicious_user_agent::SuspiciousUserAgent>(),
     Entry::of::<tor_access::TorAccess>(),
     Entry::of::<suspicious_ip::SuspiciousIp>(),
+    Entry::of::<model_copy::ModelCopyDetector>(),
 ];

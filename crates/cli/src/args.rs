@@ -39,6 +39,14 @@ pub enum Command {
     /// Proof of work: solve a gateway's challenge (the reference client).
     #[command(subcommand)]
     Pow(PowCommand),
+    /// Output watermarks: test texts for the greenlist watermark Transformers' generate()
+    /// adds with a WatermarkingConfig.
+    #[command(subcommand)]
+    Watermark(crate::watermark::WatermarkCommand),
+    /// Signed evidence reports (--evidence of fingerprint match and watermark verify): make a
+    /// signing key, verify reports.
+    #[command(subcommand)]
+    Evidence(crate::evidence::EvidenceCommand),
 }
 
 #[derive(Subcommand)]

@@ -8,6 +8,7 @@ mod baselines;
 mod builtin;
 mod config;
 mod db;
+mod evidence;
 mod fingerprint;
 mod gateway;
 mod hunt;
@@ -22,6 +23,7 @@ mod rules;
 mod ruleset;
 mod ruletest;
 mod watch;
+mod watermark;
 
 use std::process::ExitCode;
 
@@ -38,6 +40,8 @@ fn main() -> ExitCode {
         args::Command::Gateway(g) => gateway::main(g),
         args::Command::Watch(w) => watch::run(&w.config, w.once),
         args::Command::Pow(args::PowCommand::Solve { challenge }) => gateway::solve(&challenge),
+        args::Command::Watermark(w) => watermark::run(w),
+        args::Command::Evidence(e) => evidence::run(e),
     };
     match result {
         Ok(code) => ExitCode::from(code),

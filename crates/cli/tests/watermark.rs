@@ -1,0 +1,310 @@
+//! `modelward watermark verify` and `modelward evidence` as users run them, on the texts
+//! Transformers generated for the cross-check (crates/watermark/tests/fixtures/crosscheck).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+mod common;
+use common::Dir;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../watermark/tests/fixtures/crosscheck")
+}
+
+fn cases() -> Value {
+    serde_json::from_slice(&std::fs::read(fixtures().join("cases.json")).unwrap()).unwrap()
+}
+
+fn modelward(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_modelward"))
+        .args(args)
+        .env_remove("MODELWARD_EVIDENCE_KEY")
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn tokenizer() -> String {
+    fixtures().join("tokenizer.json").display().to_string()
+}
+
+fn case(name: &str) -> Value {
+    cases()["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn verify_gives_transformers_z_scores_and_exit_1_on_a_watermark() {
+    let case = case("selfhash-width3");
+    let texts = case["texts"].as_array().unwrap();
+    let marked = texts.iter().find(|t| t["watermarked"] == true).unwrap();
+    let plain = texts.iter().find(|t| t["watermarked"] == false).unwrap();
+    let key = case["watermarking_config"]["hashing_key"].to_string();
+    let args = |t: &Value| {
+        vec![
+            "watermark".to_string(),
+            "verify".into(),
+            "--tokenizer".into(),
+            tokenizer(),
+            "--key".into(),
+            key.clone(),
+            "--seeding-scheme".into(),
+            "selfhash".into(),
+            "--context-width".into(),
+            "3".into(),
+            "--format".into(),
+            "json".into(),
+            t["text"].as_str().unwrap().to_string(),
+        ]
+    };
+    let run = |t: &Value| {
+        let a = args(t);
+        modelward(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let o = run(marked);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let docs: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let z = docs[0]["score"]["z_score"].as_f64().unwrap();
+    assert!(
+        (z - marked["z_score"].as_f64().unwrap()).abs() < 1e-9,
+        "{z}"
+    );
+    assert_eq!(
+        docs[0]["score"]["green_tokens"],
+        marked["num_green_tokens"].as_u64().unwrap()
+    );
+    let o = run(plain);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let docs: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let z = docs[0]["score"]["z_score"].as_f64().unwrap();
+    assert!((z - plain["z_score"].as_f64().unwrap()).abs() < 1e-9);
+    // The key is not printed.
+    assert!(!text(&o.stdout).contains(&key) && !text(&o.stderr).contains(&key));
+}
+
+#[test]
+fn many_weak_texts_one_a_line_are_watermarked_pooled() {
+    let dir = Dir::new("watermark-lines");
+    let case = case("weak-bias-many");
+    let lines: Vec<String> = case["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["watermarked"] == true)
+        .map(|t| t["text"].as_str().unwrap().replace('\n', " "))
+        .collect();
+    let file = dir.write("samples.txt", lines.join("\n"));
+    let o = modelward(&[
+        "watermark",
+        "verify",
+        "--tokenizer",
+        &tokenizer(),
+        "--key",
+        "15485863",
+        "--lines",
+        "--file",
+        file.to_str().unwrap(),
+        "--format",
+        "ndjson",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let docs: Vec<Value> = text(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(docs.len(), lines.len() + 1);
+    let alone = docs[..lines.len()]
+        .iter()
+        .filter(|d| d["score"]["watermarked"] == true)
+        .count();
+    assert!(alone * 4 < lines.len(), "{alone} of {}", lines.len());
+    let pooled = &docs[lines.len()]["pooled"];
+    assert_eq!(pooled["texts"], lines.len());
+    assert!(
+        pooled["score"]["p_value"].as_f64().unwrap() < 1e-9,
+        "{pooled}"
+    );
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let dir = Dir::new("watermark-bad");
+    let not_json = dir.write("tokenizer.json", "not a tokenizer");
+    let o = modelward(&[
+        "watermark",
+        "verify",
+        "--tokenizer",
+        not_json.to_str().unwrap(),
+        "--key",
+        "1",
+        "some text",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("cannot read the tokenizer"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = modelward(&[
+        "watermark",
+        "verify",
+        "--tokenizer",
+        &tokenizer(),
+        "--key",
+        "1",
+        "--gamma",
+        "1.5",
+        "some text",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("greenlist ratio 1.5"),
+        "{}",
+        text(&o.stderr)
+    );
+    // A text of one token cannot be tested: reported, and with nothing else, an error.
+    let o = modelward(&[
+        "watermark",
+        "verify",
+        "--tokenizer",
+        &tokenizer(),
+        "--key",
+        "1",
+        "a",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("at least 2"),
+        "{}",
+        text(&o.stderr)
+    );
+    // --evidence without a key fails before any work.
+    let o = modelward(&[
+        "watermark",
+        "verify",
+        "--tokenizer",
+        &tokenizer(),
+        "--key",
+        "1",
+        "--evidence",
+        dir.path("e.json").to_str().unwrap(),
+        "some text",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("signing key"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn evidence_is_signed_verifiable_and_tamper_evident() {
+    let dir = Dir::new("watermark-evidence");
+    let key = dir.path("key.pem");
+    let o = modelward(&["evidence", "keygen", "--out", key.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let key_id = text(&o.stdout)
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .to_string();
+    let case = case("lefthash-default");
+    let marked = case["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["watermarked"] == true)
+        .unwrap();
+    let sample = dir.write("sample.txt", marked["text"].as_str().unwrap());
+    let report = dir.path("report.json");
+    let o = modelward(&[
+        "watermark",
+        "verify",
+        "--tokenizer",
+        &tokenizer(),
+        "--key",
+        "15485863",
+        "--file",
+        sample.to_str().unwrap(),
+        "--evidence",
+        report.to_str().unwrap(),
+        "--signing-key",
+        key.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let doc: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let r = &doc["report"];
+    assert_eq!(r["kind"], "watermark-verify");
+    assert_eq!(r["inputs"][1]["source"], sample.to_str().unwrap());
+    assert_eq!(
+        r["inputs"][1]["bytes"],
+        std::fs::metadata(&sample).unwrap().len()
+    );
+    let z = r["results"]["texts"][0]["score"]["z_score"]
+        .as_f64()
+        .unwrap();
+    assert!((z - marked["z_score"].as_f64().unwrap()).abs() < 1e-9);
+    let command: Vec<&str> = r["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(command.contains(&"<redacted>") && !command.contains(&"15485863"));
+    assert_eq!(doc["signature"]["key_id"], key_id.as_str());
+
+    let verify = |pin: Option<&str>| {
+        let mut args = vec!["evidence", "verify", report.to_str().unwrap()];
+        if let Some(p) = pin {
+            args.extend(["--public-key", p]);
+        }
+        modelward(&args)
+    };
+    assert_eq!(verify(None).status.code(), Some(0));
+    assert_eq!(verify(Some(&key_id)).status.code(), Some(0));
+    assert_eq!(verify(Some(key.to_str().unwrap())).status.code(), Some(0));
+    let o = verify(Some("0123456789abcdef"));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stdout).contains("not the pinned key"),
+        "{}",
+        text(&o.stdout)
+    );
+
+    // An input changed since: the signature holds, the check fails.
+    std::fs::write(&sample, "something else").unwrap();
+    let o = verify(None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stdout).contains("input(s) changed"),
+        "{}",
+        text(&o.stdout)
+    );
+    std::fs::write(&sample, marked["text"].as_str().unwrap()).unwrap();
+
+    // The report changed: refused.
+    let body = std::fs::read_to_string(&report).unwrap();
+    std::fs::write(
+        &report,
+        body.replace("\"watermarked\": true", "\"watermarked\": false"),
+    )
+    .unwrap();
+    let o = verify(None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stdout).contains("signature does not match"),
+        "{}",
+        text(&o.stdout)
+    );
+}

@@ -414,6 +414,7 @@ fn calls(source: Source, requests: &[Request]) -> Vec<Call> {
                 line: i as u64 + 1,
                 offset: 0,
                 hash: 0,
+                index: 0,
             };
             Call::from_event(&Event::new(fields, origin), 0)
                 .unwrap_or_else(|| panic!("{source:?}: not a call"))

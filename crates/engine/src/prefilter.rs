@@ -7,6 +7,7 @@
 //! can contain it, is taken as present (see `modelward_event::source::contract`; the caller
 //! decides, per literal, through `synthesized`).
 
+use modelward_event::input::cloudwatch;
 use modelward_event::source::{Literal, Requirement};
 
 use aho_corasick::{packed, AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
@@ -218,7 +219,8 @@ impl Prefilter {
         let Some(searcher) = self.searcher.as_ref() else {
             return Candidates::all(n);
         };
-        if has_unicode_escape(raw, &self.escape) {
+        // A compressed CloudWatch payload (`awslogs.data`) shows nothing of its events.
+        if has_unicode_escape(raw, &self.escape) || cloudwatch::hides_content(raw) {
             return Candidates::all(n);
         }
         FOLDED.with(|cell| {

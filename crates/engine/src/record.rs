@@ -301,8 +301,12 @@ impl Engine {
     }
 }
 
-/// Whether a raw record starts like an Azure or CloudTrail envelope.
+/// Whether a raw record starts like an Azure or CloudTrail envelope, a CloudWatch shape or an
+/// OTLP export request.
 fn is_envelope(raw: &[u8]) -> bool {
     let rest = raw[1..].trim_ascii_start();
-    rest.starts_with(b"\"records\"") || rest.starts_with(b"\"Records\"")
+    rest.starts_with(b"\"records\"")
+        || rest.starts_with(b"\"Records\"")
+        || modelward_event::input::cloudwatch::is_wrapper(raw)
+        || modelward_event::input::otlp::is_export_raw(raw)
 }

@@ -152,12 +152,17 @@ pub fn source_value(event: &Event, path: &str, schema: &Schema) -> Value {
     }
 }
 
-/// A stable document id: the record's file and byte offset, hashed (FNV-1a, 64 bit).
+/// A stable document id: the record's file and byte offset, hashed (FNV-1a, 64 bit), and
+/// which of the record's events it is when not the first (the events of an envelope or a
+/// CloudWatch payload share the record's place; the first keeps the id it always had).
 pub fn document_id(event: &Event) -> String {
     let o = &event.origin;
-    let hash = [o.offset.to_le_bytes(), o.line.to_le_bytes()]
+    let mut hash = [o.offset.to_le_bytes(), o.line.to_le_bytes()]
         .iter()
         .fold(fnv1a(o.file.as_bytes()), |h, bytes| fnv1a_extend(h, bytes));
+    if o.index > 0 {
+        hash = fnv1a_extend(hash, &o.index.to_le_bytes());
+    }
     format!("{hash:016x}")
 }
 
@@ -170,4 +175,27 @@ pub fn index_name(event: &Event) -> String {
     let namespace = event.get_str("data_stream.namespace").unwrap_or("default");
     let kind = event.get_str("data_stream.type").unwrap_or("logs");
     format!("{kind}-{dataset}-{namespace}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_events_of_one_record_have_their_own_ids() {
+        let at = |index| {
+            let origin = Origin {
+                file: "d.json".into(),
+                line: 3,
+                offset: 100,
+                hash: 0,
+                index,
+            };
+            document_id(&Event::new(serde_json::Map::new(), origin))
+        };
+        // The first event keeps the id a record always had.
+        assert_eq!(at(0), "6c5a7a0421159f92");
+        assert_ne!(at(0), at(1));
+        assert_ne!(at(1), at(2));
+    }
 }

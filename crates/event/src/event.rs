@@ -5,14 +5,21 @@ use serde_json::{Map, Value};
 use crate::path;
 
 /// Where an event was read from: the file (or `-` for stdin), the 1-based line and the byte
-/// offset of the record in the decompressed stream, and the record's hash as read
-/// ([`crate::hash::record_hash`]; 0 when unknown).
+/// offset of the record in the decompressed stream, the record's hash as read
+/// ([`crate::hash::record_hash`]; 0 when unknown), and which of the record's events it is
+/// (0 for the first; an envelope or a CloudWatch payload holds several).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Origin {
     pub file: Arc<str>,
     pub line: u64,
     pub offset: u64,
     pub hash: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub index: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// One event: a JSON object, in the normalized field naming once a source normalizer ran.

@@ -56,30 +56,42 @@ pub fn record_events(
             r.column
         ))
     });
+    let rejected = parsed
+        .rejected
+        .into_iter()
+        .map(|why| Ingested::Rejected(format!("{file}:{}: {why}", span.line)));
     Ok(lossy
         .into_iter()
-        .chain(parsed.objects.into_iter().map(|object| {
-            let origin = || Origin {
-                file: file.clone(),
-                line: span.line,
-                offset: span.offset,
-                hash,
-            };
-            match normalize(object, source) {
-                Ok(Normalized::Event(fields)) => {
-                    Ingested::Event(Event::new(fields, origin()), None)
-                }
-                Ok(Normalized::Partial(fields, why)) => Ingested::Event(
-                    Event::new(fields, origin()),
-                    Some(format!(
-                        "{file}:{}: {why} (indexed as the pipeline leaves it)",
-                        span.line
-                    )),
-                ),
-                Err(SourceError::Dropped(_)) => Ingested::Dropped,
-                Err(e) => Ingested::Rejected(format!("{file}:{}: {e}", span.line)),
-            }
-        }))
+        .chain(rejected)
+        .chain(
+            parsed
+                .objects
+                .into_iter()
+                .enumerate()
+                .map(|(index, object)| {
+                    let origin = || Origin {
+                        file: file.clone(),
+                        line: span.line,
+                        offset: span.offset,
+                        hash,
+                        index: u32::try_from(index).unwrap_or(u32::MAX),
+                    };
+                    match normalize(object, source) {
+                        Ok(Normalized::Event(fields)) => {
+                            Ingested::Event(Event::new(fields, origin()), None)
+                        }
+                        Ok(Normalized::Partial(fields, why)) => Ingested::Event(
+                            Event::new(fields, origin()),
+                            Some(format!(
+                                "{file}:{}: {why} (indexed as the pipeline leaves it)",
+                                span.line
+                            )),
+                        ),
+                        Err(SourceError::Dropped(_)) => Ingested::Dropped,
+                        Err(e) => Ingested::Rejected(format!("{file}:{}: {e}", span.line)),
+                    }
+                }),
+        )
         .collect())
 }
 

@@ -1,6 +1,6 @@
 //! Reading events: files, directories (recursive), `-` for stdin; NDJSON/JSONL, JSON arrays,
 //! pretty-printed documents, Azure `{"records":[...]}` and CloudTrail `{"Records":[...]}`
-//! envelopes; gzip recognised by its magic bytes, whatever the file is called.
+//! envelopes; Amazon CloudWatch Logs' deliveries ([`cloudwatch`]); gzip recognised by its magic bytes, whatever the file is called.
 //!
 //! Reading is split from parsing so that a caller can look at a record's raw bytes (for a
 //! literal prefilter) before paying for a parse, and can parse records in parallel:
@@ -8,8 +8,10 @@
 //! Nothing here aborts a run: a bad record is a [`ParseError`], a bad file an [`InputError`],
 //! and the caller reports them and goes on.
 
+pub mod cloudwatch;
 mod error;
 pub mod lossy;
+pub mod otlp;
 mod paths;
 mod reader;
 mod record;

@@ -2,6 +2,7 @@ use serde_json::{Map, Value};
 
 use super::lossy::{repair, Repairs};
 use super::reader::message_of;
+use super::{cloudwatch, otlp};
 use crate::source::s3_access;
 
 /// Why a record is not an event, with the position inside the record (1-based line and column).
@@ -24,6 +25,12 @@ pub struct RecordError {
 /// Values strict JSON refuses but a record is not lost for (lone surrogates, invalid UTF-8,
 /// raw control characters in strings, numbers out of range) are kept lossily (see
 /// [`super::lossy`]); [`parse_record_noting`] also says what was.
+///
+/// Amazon CloudWatch Logs' shapes (subscription payloads, `awslogs.data`, `filter-log-events`
+/// and `get-log-events` answers, lines of an export to S3, see [`super::cloudwatch`]) stand
+/// for the events their messages hold, and JSON objects written back to back on one line
+/// (`{…}{…}`, as Firehose writes subscription payloads) for each of them. An OpenTelemetry
+/// OTLP/JSON export request stands for its spans or log records (see [`super::otlp`]).
 pub fn parse_record(bytes: &[u8]) -> Result<Vec<Map<String, Value>>, RecordError> {
     parse_record_noting(bytes).map(|parsed| parsed.objects)
 }
@@ -34,6 +41,9 @@ pub struct Parsed {
     pub objects: Vec<Map<String, Value>>,
     /// Values rewritten so that the record parses (`None`: the record was valid as it is).
     pub repairs: Option<Repairs>,
+    /// Parts of the record that are no event and were skipped (a CloudWatch log event whose
+    /// message is cut off), each saying which and why.
+    pub rejected: Vec<String>,
 }
 
 /// [`parse_record`], saying which values were kept lossily.
@@ -43,6 +53,7 @@ pub fn parse_record_noting(bytes: &[u8]) -> Result<Parsed, RecordError> {
             .map(|event| Parsed {
                 objects: vec![event],
                 repairs: None,
+                rejected: Vec::new(),
             })
             .map_err(|e| RecordError {
                 line: 1,
@@ -50,8 +61,29 @@ pub fn parse_record_noting(bytes: &[u8]) -> Result<Parsed, RecordError> {
                 message: format!("S3 access log line: {}", e.message),
             });
     }
+    if let Some((time, message)) = cloudwatch::export_line(bytes) {
+        let unwrapped = cloudwatch::export_events(time, message)?;
+        return Ok(Parsed {
+            objects: unwrapped.objects,
+            repairs: None,
+            rejected: unwrapped.rejected,
+        });
+    }
     let (value, repairs) = match serde_json::from_slice::<Value>(bytes) {
         Ok(value) => (value, None),
+        Err(e) if e.is_syntax() && concatenated(bytes).is_some() => {
+            let mut parsed = Parsed {
+                objects: Vec::new(),
+                repairs: None,
+                rejected: Vec::new(),
+            };
+            for value in concatenated(bytes).unwrap_or_default() {
+                let (objects, rejected) = objects_of(value)?;
+                parsed.objects.extend(objects);
+                parsed.rejected.extend(rejected);
+            }
+            return Ok(parsed);
+        }
         Err(e) => {
             let repaired = repair(bytes).and_then(|(fixed, repairs)| {
                 serde_json::from_slice::<Value>(&fixed)
@@ -65,12 +97,33 @@ pub fn parse_record_noting(bytes: &[u8]) -> Result<Parsed, RecordError> {
             })?
         }
     };
-    let objects = objects_of(value)?;
-    Ok(Parsed { objects, repairs })
+    let (objects, rejected) = objects_of(value)?;
+    Ok(Parsed {
+        objects,
+        repairs,
+        rejected,
+    })
 }
 
-/// The events a record's value stands for: itself, or an envelope's elements.
-fn objects_of(value: Value) -> Result<Vec<Map<String, Value>>, RecordError> {
+/// A record's events, and what of it was skipped (each saying which and why).
+type Objects = (Vec<Map<String, Value>>, Vec<String>);
+
+/// JSON objects written back to back (`{…}{…}`, with or without whitespace between them),
+/// when there are at least two and all of the record is such objects.
+fn concatenated(bytes: &[u8]) -> Option<Vec<Value>> {
+    let mut values = Vec::new();
+    for value in serde_json::Deserializer::from_slice(bytes).into_iter::<Value>() {
+        match value {
+            Ok(v @ Value::Object(_)) => values.push(v),
+            _ => return None,
+        }
+    }
+    (values.len() >= 2).then_some(values)
+}
+
+/// The events a record's value stands for: itself, an envelope's elements, or the log
+/// events of a CloudWatch shape; and what of it was skipped.
+fn objects_of(value: Value) -> Result<Objects, RecordError> {
     let at_start = |message: String| RecordError {
         line: 1,
         column: 1,
@@ -85,11 +138,18 @@ fn objects_of(value: Value) -> Result<Vec<Map<String, Value>>, RecordError> {
             )))
         }
     };
+    if let Some(unwrapped) = cloudwatch::unwrap(&mut object) {
+        let unwrapped = unwrapped?;
+        return Ok((unwrapped.objects, unwrapped.rejected));
+    }
+    if otlp::is_export(&object) {
+        return Ok((otlp::expand(object)?, Vec::new()));
+    }
     let envelope_key = ["records", "Records"]
         .into_iter()
         .find(|k| object.len() == 1 && object.contains_key(*k));
     let Some(key) = envelope_key else {
-        return Ok(vec![object]);
+        return Ok((vec![object], Vec::new()));
     };
     let records = object.remove(key).unwrap_or(Value::Null);
     let Value::Array(items) = records else {
@@ -110,7 +170,7 @@ fn objects_of(value: Value) -> Result<Vec<Map<String, Value>>, RecordError> {
             }
         }
     }
-    Ok(events)
+    Ok((events, Vec::new()))
 }
 
 fn kind_of(value: &Value) -> &'static str {

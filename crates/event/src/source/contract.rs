@@ -156,6 +156,7 @@ pub static REGISTRY: &[&dyn Normalizer] = &[
     &super::azure_blob::SOURCE,
     &super::gcs_audit::SOURCE,
     &super::modelward_llm::SOURCE,
+    &super::otel_genai::SOURCE,
     &super::litellm::SOURCE,
     &super::aws_bedrock::SOURCE,
     &super::azure_openai::SOURCE,

@@ -20,6 +20,7 @@ pub mod gcs_audit;
 pub mod litellm;
 pub mod modelward_llm;
 pub mod openai_body;
+pub mod otel_genai;
 mod paths;
 pub mod pyrepr;
 pub mod s3_access;
@@ -49,10 +50,12 @@ pub enum SourceKind {
     AzureBlob,
     /// Google Cloud Audit Logs (Cloud Storage data access).
     GcsAudit,
+    /// OpenTelemetry GenAI spans and log records (OTLP/JSON).
+    OtelGenAi,
 }
 
 impl SourceKind {
-    pub const NAMES: [&'static str; 10] = [
+    pub const NAMES: [&'static str; 11] = [
         "auto",
         "json",
         "azure_openai",
@@ -63,6 +66,7 @@ impl SourceKind {
         "cloudtrail",
         "azure_blob",
         "gcs_audit",
+        "otel_genai",
     ];
 }
 
@@ -81,6 +85,7 @@ impl FromStr for SourceKind {
             "cloudtrail" | "aws_cloudtrail" => Ok(SourceKind::CloudTrail),
             "azure_blob" | "azure-blob" | "azure_storage" => Ok(SourceKind::AzureBlob),
             "gcs_audit" | "gcs-audit" | "gcp_audit" => Ok(SourceKind::GcsAudit),
+            "otel_genai" | "otel-genai" | "otel" | "opentelemetry" => Ok(SourceKind::OtelGenAi),
             other => Err(format!(
                 "unknown source [{other}]; expected one of {}",
                 SourceKind::NAMES.join(", ")

@@ -547,11 +547,28 @@ pub enum InventoryCommand {
         quiet: bool,
     },
     /// Find model files by their bytes, whatever their names, also inside tar, tar.gz and zip
-    /// archives (`archive.tar!inner/path`); writes nothing (exit 1 when none is found).
+    /// archives (`archive.tar!inner/path`); writes nothing (exit 1 when none is found). With
+    /// --copies, each is compared with the registered models' weight fingerprints: a copy is
+    /// reported with its model and false-match probability (alert MW-AI-0021), and the scan is
+    /// recorded for PB-53's check "verify no unauthorized model copies exist".
     Find {
         /// Files or folders to search.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
+        /// Compare every model file found with the fingerprints of `--db` and record the scan.
+        #[arg(long)]
+        copies: bool,
+        /// The database holding the fingerprints (`fingerprint build`), where --copies records
+        /// the scan.
+        #[arg(long, value_name = "FILE", default_value = "modelward.db")]
+        db: PathBuf,
+        /// The environment variable holding the fingerprints' secret key (as for
+        /// `fingerprint build`).
+        #[arg(long, value_name = "VAR")]
+        key_env: Option<String>,
+        /// A copy is a false-match probability at most this [default: 1e-9].
+        #[arg(long, value_name = "P")]
+        threshold: Option<f64>,
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
         format: ListFormat,

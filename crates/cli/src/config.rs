@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
 pub use exceptions::{resolve_exceptions, ExceptionOptions};
+use modelward_detectors::detectors::model_copy::{Examiner, StorageMirror};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,12 +68,54 @@ pub struct DetectorOptions {
     pub gitleaks_config: Option<PathBuf>,
     /// The jailbreak heuristic's reporting threshold (MW-AI-0003 where no shield looked).
     pub jailbreak_threshold: Option<u32>,
+    /// `[[detectors.storage_mirrors]]`: local mirrors of buckets whose objects the storage
+    /// logs name, compared with the registered models' fingerprints (MW-AI-0021).
+    pub storage_mirrors: Option<Vec<MirrorOptions>>,
+    /// The database holding the fingerprints (`fingerprint build`), relative to this file;
+    /// default `modelward.db`.
+    pub fingerprint_db: Option<PathBuf>,
+    /// The environment variable holding the fingerprints' key (default
+    /// `MODELWARD_FINGERPRINT_KEY`).
+    pub fingerprint_key_env: Option<String>,
+}
+
+/// One bucket's local mirror.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MirrorOptions {
+    /// The bucket (or Azure container), a `*` glob, also matched as `account/bucket`.
+    pub bucket: String,
+    /// The folder holding the bucket's objects under their keys (`{bucket}`: the bucket's
+    /// name), relative to this file.
+    pub path: PathBuf,
 }
 
 impl DetectorOptions {
-    /// The detectors' settings.
-    pub fn settings(self) -> modelward_detectors::Settings {
-        modelward_detectors::Settings {
+    /// The detectors' settings. With storage mirrors, the fingerprints of `fingerprint_db`
+    /// are loaded for the model-copy detector (an error when there are none of the key).
+    pub fn settings(self) -> Result<modelward_detectors::Settings> {
+        let mirrors: Vec<StorageMirror> = self
+            .storage_mirrors
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| StorageMirror {
+                bucket: m.bucket,
+                path: m.path,
+            })
+            .collect();
+        let copy_examiner = if mirrors.is_empty() {
+            None
+        } else {
+            let db = self
+                .fingerprint_db
+                .unwrap_or_else(|| PathBuf::from("modelward.db"));
+            let registry = crate::copies::registry(&db, self.fingerprint_key_env, None, false)
+                .context("[detectors] storage_mirrors (MW-AI-0021)")?;
+            Some(Examiner(std::sync::Arc::new(
+                crate::copies::MirrorExaminer::new(registry),
+            )))
+        };
+        Ok(modelward_detectors::Settings {
             disabled: self.disable.unwrap_or_default(),
             tor_exit_lists: self.tor_exit_lists.unwrap_or_default(),
             user_agent_lists: self.user_agent_lists.unwrap_or_default(),
@@ -81,9 +124,9 @@ impl DetectorOptions {
             suspicious_ip_lists: self.suspicious_ip_lists.unwrap_or_default(),
             gitleaks_config: self.gitleaks_config,
             jailbreak_threshold: self.jailbreak_threshold,
-            storage_mirrors: Vec::new(),
-            copy_examiner: None,
-        }
+            storage_mirrors: mirrors,
+            copy_examiner,
+        })
     }
 }
 
@@ -177,7 +220,9 @@ impl Options {
                     .chain(d.phishing_feeds.iter_mut())
                     .chain(d.suspicious_ip_lists.iter_mut())
                     .flatten()
-                    .chain(d.gitleaks_config.iter_mut()),
+                    .chain(d.gitleaks_config.iter_mut())
+                    .chain(d.fingerprint_db.iter_mut())
+                    .chain(d.storage_mirrors.iter_mut().flatten().map(|m| &mut m.path)),
             );
         }
         if let Some(r) = options.respond.as_mut() {

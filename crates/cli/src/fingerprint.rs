@@ -9,9 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 use modelward_event::terminal::printable;
-use modelward_fingerprint::matching::MODEL_MATCH_P;
 use modelward_fingerprint::store::{self as fpstore, Source};
-use modelward_fingerprint::{read, Key, ModelMatch, ModelPrint, Plans, Registry, View};
+use modelward_fingerprint::{read, Key, ModelMatch, ModelPrint, Plans, View};
 use modelward_inventory::blob::FileBlob;
 use modelward_inventory::walk::{walk, Item};
 use modelward_store::Store;
@@ -45,7 +44,7 @@ pub fn run(cmd: FingerprintCommand) -> Result<u8> {
 
 /// The key from `VAR` (by default `MODELWARD_FINGERPRINT_KEY`); the public key, with a
 /// warning, when the default variable is unset.
-fn key(var: Option<String>, quiet: bool) -> Result<Key> {
+pub(crate) fn key(var: Option<String>, quiet: bool) -> Result<Key> {
     let named = var.is_some();
     let var = var.unwrap_or_else(|| DEFAULT_KEY_ENV.to_string());
     match std::env::var_os(&var) {
@@ -237,28 +236,8 @@ fn matching(
     format: FingerprintFormat,
     quiet: bool,
 ) -> Result<u8> {
-    let threshold = threshold.unwrap_or(MODEL_MATCH_P);
-    if !(threshold > 0.0 && threshold < 1.0) {
-        bail!("--threshold must be between 0 and 1");
-    }
-    let key = key(key_env, quiet)?;
-    let store = crate::db::open_existing(db, crate::db::Purpose::Fingerprints)?;
-    let (registry, other) = Registry::load(&store, &key)?;
-    if !quiet {
-        for (name, key_id) in &other {
-            modelward_event::errln!(
-                "modelward: {name}: fingerprinted with key {key_id}, not the key given ({}): not compared",
-                key.id()
-            );
-        }
-    }
-    if registry.models().is_empty() {
-        bail!(
-            "no fingerprint made with key {} in {} (`modelward fingerprint build` records them)",
-            key.id(),
-            db.display()
-        );
-    }
+    let registry = crate::copies::registry(db, key_env, threshold, quiet)?;
+    let (key, threshold) = (registry.key().clone(), registry.threshold());
     let mut out = BufWriter::new(io::stdout().lock());
     let mut docs = crate::jsonout::JsonDocs::new(format == FingerprintFormat::Json);
     let (mut errors, mut matches, mut compared) = (0usize, 0usize, 0usize);

@@ -128,7 +128,7 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         None => None,
     };
     let hunt_opts = options.hunt.unwrap_or_default();
-    let detector_settings = options.detectors.unwrap_or_default().settings();
+    let detector_settings = options.detectors.unwrap_or_default().settings()?;
     let behavior_settings = options
         .behavior
         .unwrap_or_default()

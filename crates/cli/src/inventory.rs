@@ -2,16 +2,20 @@
 //!
 //! Exit codes: `scan` 0, or 2 if a path could not be read; `verify` 0 all intact, 1 any
 //! modified, missing or new artifact, 2 an error (an error wins); `find` 0 found, 1 nothing
-//! found, 2 an error.
+//! found, 2 an error; `find --copies` 0 no copy of a registered model, 1 a copy, 2 an error.
 
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use modelward_detectors::detectors::model_copy;
+use modelward_fingerprint::Registry;
 use modelward_inventory::{
-    find, scan, verify, Artifact, Check, FindEvent, Found, HashAlgorithm, Progress, ScanEvent,
+    find_copies, scan, verify, Artifact, Check, FindEvent, FindSummary, Found, HashAlgorithm,
+    Progress, Recognize, ScanEvent,
 };
+use modelward_store::copy_scans::CopyScan;
 use modelward_store::Store;
 use serde_json::{json, Map, Value};
 
@@ -115,27 +119,70 @@ pub fn run(cmd: InventoryCommand) -> Result<u8> {
         }
         InventoryCommand::Find {
             paths,
+            copies,
+            db,
+            key_env,
+            threshold,
             format,
             quiet,
         } => {
+            let registry = if copies {
+                Some(crate::copies::registry(&db, key_env, threshold, quiet)?)
+            } else {
+                None
+            };
             let mut out = Out::new(format);
+            out.copies = copies;
             let mut bar = Bar::new(quiet);
             let say = bar.clone();
-            let summary = find(&paths, &mut bar, &mut |e| match e {
-                FindEvent::Found(f) => out.found(f),
-                FindEvent::Error { location, message } => {
-                    if location.is_empty() {
-                        say.say(message)
-                    } else {
-                        say.say(&format!("{location}: {message}"))
+            let now_ms = now() * 1000;
+            let mut found_copies = Vec::new();
+            let summary = find_copies(
+                &paths,
+                &mut bar,
+                registry.as_ref().map(|r| r as &dyn Recognize),
+                &mut |e| match e {
+                    FindEvent::Found(f) => {
+                        out.found(f);
+                        // A copy of a registered model (MW-AI-0021).
+                        for c in &f.copies {
+                            if let Some(alert) = model_copy::alert(&f.location, c, now_ms) {
+                                found_copies.push(json!({
+                                    "location": f.location,
+                                    "model": c.model,
+                                    "log10_false_match_probability": c.log10_false_match_probability,
+                                }));
+                                out.alert(&alert);
+                            }
+                        }
                     }
-                }
-            });
+                    FindEvent::Error { location, message } => {
+                        if location.is_empty() {
+                            say.say(message)
+                        } else {
+                            say.say(&format!("{location}: {message}"))
+                        }
+                    }
+                },
+            );
             bar.finish();
             out.finish()?;
+            if let Some(registry) = &registry {
+                record_scan(&db, &paths, registry, &summary, &found_copies)?;
+            }
             if !quiet {
+                let copies = match &registry {
+                    Some(r) => format!(
+                        "; {} compared with {} registered model(s): {} cop{} found",
+                        summary.examined,
+                        r.models().len(),
+                        summary.copies,
+                        if summary.copies == 1 { "y" } else { "ies" }
+                    ),
+                    None => String::new(),
+                };
                 modelward_event::errln!(
-                    "modelward: {} model file(s) found in {} file(s); {} error(s)",
+                    "modelward: {} model file(s) found in {} file(s){copies}; {} error(s)",
                     summary.found,
                     summary.files,
                     summary.errors
@@ -143,6 +190,8 @@ pub fn run(cmd: InventoryCommand) -> Result<u8> {
             }
             Ok(if summary.errors > 0 {
                 2
+            } else if copies {
+                u8::from(summary.copies > 0)
             } else if summary.found == 0 {
                 1
             } else {
@@ -150,6 +199,47 @@ pub fn run(cmd: InventoryCommand) -> Result<u8> {
             })
         }
     }
+}
+
+/// Records a scan for copies in the database (PB-53's "verify no unauthorized model copies
+/// exist" reads the latest).
+fn record_scan(
+    db: &std::path::Path,
+    paths: &[std::path::PathBuf],
+    registry: &Registry,
+    summary: &FindSummary,
+    copies: &[Value],
+) -> Result<()> {
+    let roots: Vec<String> = paths
+        .iter()
+        .map(|p| {
+            std::fs::canonicalize(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string()
+        })
+        .collect();
+    let models: Vec<&str> = registry
+        .models()
+        .iter()
+        .map(|m| m.print.name.as_str())
+        .collect();
+    let mut store =
+        Store::open(db).with_context(|| format!("fingerprint database {}", db.display()))?;
+    let mut batch = store.batch()?;
+    batch.put_copy_scan(&CopyScan {
+        id: 0,
+        scanned_at: now(),
+        roots: json!(roots).to_string(),
+        key_id: registry.key().id(),
+        models: json!(models).to_string(),
+        files: summary.files,
+        examined: summary.examined,
+        errors: summary.errors,
+        copies: Value::Array(copies.to_vec()).to_string(),
+    })?;
+    batch.commit()?;
+    Ok(())
 }
 
 fn now() -> i64 {
@@ -175,6 +265,8 @@ struct Out {
     w: BufWriter<io::StdoutLock<'static>>,
     header: bool,
     error: Option<io::Error>,
+    /// Found files carry what the fingerprints made of them (`find --copies`).
+    copies: bool,
 }
 
 const HEADERS: [&str; 6] = ["STATUS", "FORMAT", "SIZE", "HASH", "PATH", "DETAILS"];
@@ -187,6 +279,7 @@ impl Out {
             w: BufWriter::new(io::stdout().lock()),
             header: false,
             error: None,
+            copies: false,
         }
     }
 
@@ -300,20 +393,72 @@ impl Out {
     }
 
     fn found(&mut self, f: &Found) {
+        let mut doc = json!({
+            "location": f.location,
+            "format": f.format.name(),
+            "size": f.size,
+            "metadata": f.metadata,
+        });
+        let mut status = "found";
+        let mut detail = details(&f.metadata);
+        if self.copies {
+            doc["examined"] = json!(f.examined);
+            doc["copies"] = Value::Array(
+                f.copies
+                    .iter()
+                    .map(|c| {
+                        json!({
+                            "model": c.model,
+                            "registered_file": c.source,
+                            "false_match_probability": 10f64.powf(c.log10_false_match_probability),
+                            "log10_false_match_probability": c.log10_false_match_probability,
+                            "agreement": c.agreement,
+                            "matched_tensors": c.matched_tensors,
+                            "reference_tensors": c.reference_tensors,
+                        })
+                    })
+                    .collect(),
+            );
+            let said: Vec<String> = f
+                .copies
+                .iter()
+                .map(|c| {
+                    if c.source {
+                        format!(
+                            "registered model {} (the file it was fingerprinted from)",
+                            c.model
+                        )
+                    } else {
+                        format!(
+                            "copy of {} (false-match p {}, {}/{} tensors)",
+                            c.model,
+                            c.probability(),
+                            c.matched_tensors,
+                            c.reference_tensors
+                        )
+                    }
+                })
+                .collect();
+            if f.copies.iter().any(|c| !c.source) {
+                status = "copy";
+            }
+            if !said.is_empty() {
+                detail = [said.join("; "), detail]
+                    .into_iter()
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+            }
+        }
         self.row(
-            json!({
-                "location": f.location,
-                "format": f.format.name(),
-                "size": f.size,
-                "metadata": f.metadata,
-            }),
+            doc,
             [
-                "found".into(),
+                status.into(),
                 f.format.name().into(),
                 human(f.size),
                 String::new(),
                 f.location.clone(),
-                details(&f.metadata),
+                detail,
             ],
         );
     }

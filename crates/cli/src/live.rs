@@ -43,7 +43,7 @@ pub fn engine(options: &mut Options, config: &Path, source: SourceKind) -> Resul
         no_builtin: rules.builtin == Some(false),
         pipelines: rules.pipelines.unwrap_or_default(),
     };
-    let detector_settings = options.detectors.take().unwrap_or_default().settings();
+    let detector_settings = options.detectors.take().unwrap_or_default().settings()?;
     let behavior_settings = options
         .behavior
         .take()

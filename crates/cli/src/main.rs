@@ -7,6 +7,7 @@ mod args;
 mod baselines;
 mod builtin;
 mod config;
+mod copies;
 mod db;
 mod evidence;
 mod fingerprint;

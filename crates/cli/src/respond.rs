@@ -33,6 +33,8 @@ pub struct Setup {
     pub playbook: Playbook,
     pub respond: Respond,
     pub inventory: Option<Vec<KnownArtifact>>,
+    /// The inventory database's latest scan for copies of registered models.
+    pub copy_scan: Option<modelward_store::copy_scans::CopyScan>,
 }
 
 impl Setup {
@@ -44,10 +46,12 @@ impl Setup {
             Some(p) => Playbook::load(p)?,
             None => Playbook::builtin(),
         };
-        let inventory = match &respond.inventory {
-            Some(db) => Some(
-                Store::open_existing(db)
-                    .and_then(|s| s.artifacts())
+        let (inventory, copy_scan) = match &respond.inventory {
+            Some(db) => {
+                let store = Store::open_existing(db)
+                    .with_context(|| format!("[respond] inventory {}", db.display()))?;
+                let artifacts = store
+                    .artifacts()
                     .with_context(|| format!("[respond] inventory {}", db.display()))?
                     .into_iter()
                     .map(|a| KnownArtifact {
@@ -56,14 +60,19 @@ impl Setup {
                         size: a.size,
                         hash: a.hash,
                     })
-                    .collect(),
-            ),
-            None => None,
+                    .collect();
+                let scan = store
+                    .latest_copy_scan()
+                    .with_context(|| format!("[respond] inventory {}", db.display()))?;
+                (Some(artifacts), scan)
+            }
+            None => (None, None),
         };
         Ok(Setup {
             playbook,
             respond,
             inventory,
+            copy_scan,
         })
     }
 
@@ -74,6 +83,7 @@ impl Setup {
             inventory: self.inventory.as_deref(),
             context_facts,
             actor: actor.to_string(),
+            copy_scan: self.copy_scan.clone(),
         }
     }
 

@@ -18,6 +18,7 @@ use crate::incident::{Incident, Stage, Status, Transition};
 use crate::playbook::Playbook;
 use crate::repo::{self, RepoError};
 use crate::volume::{self, VolumeSeries};
+use modelward_store::copy_scans::CopyScan;
 
 /// Why a response run failed.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +46,9 @@ pub struct Responder<'a> {
     pub context_facts: BTreeMap<String, bool>,
     /// Who moves incidents (`modelward hunt`).
     pub actor: String,
+    /// The latest scan for copies of registered models in the inventory database, if any;
+    /// the incident database's own latest is read too, and the later of the two is used.
+    pub copy_scan: Option<CopyScan>,
 }
 
 /// What a run did to one incident.
@@ -66,6 +70,7 @@ impl<'a> Responder<'a> {
             inventory: None,
             context_facts: BTreeMap::new(),
             actor: actor.to_string(),
+            copy_scan: None,
         }
     }
 }
@@ -274,6 +279,11 @@ impl Responder<'_> {
         let enforced = store.applied(&incident.id)?;
         // What an earlier run knew stays unless this one knows better.
         incident.context_facts.extend(self.context_facts.clone());
+        let stored = store.latest_copy_scan()?;
+        let copy_scan = [self.copy_scan.as_ref(), stored.as_ref()]
+            .into_iter()
+            .flatten()
+            .max_by_key(|s| s.scanned_at);
         let inputs = Inputs {
             settings: self.settings,
             volume,
@@ -282,6 +292,7 @@ impl Responder<'_> {
             context_facts: incident.context_facts.clone(),
             audit: &audit,
             enforced: &enforced,
+            copy_scan,
         };
         analyze::analyze(self.playbook, incident, &inputs, now);
         incident.title = title(incident);

@@ -106,6 +106,7 @@ fn run_counted(
         context_facts: BTreeMap::new(),
         audit,
         enforced,
+        copy_scan: None,
     };
     analyze(&Playbook::builtin(), incident, &inputs, now);
 }
@@ -515,4 +516,100 @@ fn the_chart_of_a_short_incident_has_fitting_bars() {
     let svg = modelward_respond::report::volume_svg(chart, Some((i.first_seen, i.last_seen)));
     assert!(svg.contains("per 15s"), "{svg}");
     assert!(svg.matches(r#"class="bar""#).count() >= 16);
+}
+
+/// Issue 18 item 2: PB-53's recovery check 6.6 "verify no unauthorized model copies exist"
+/// is the latest scan's result (`inventory find --copies`), never done without one.
+#[test]
+fn verify_no_unauthorized_copies_comes_from_the_latest_scan() {
+    use modelward_store::copy_scans::CopyScan;
+    let with_scan = |incident: &mut Incident, scan: Option<&CopyScan>| {
+        let inputs = Inputs {
+            settings: &RespondSettings::default(),
+            volume: &VolumeSeries::default(),
+            inventory: None,
+            storage_logs: true,
+            context_facts: BTreeMap::new(),
+            audit: &[],
+            enforced: &[],
+            copy_scan: scan,
+        };
+        analyze(&Playbook::builtin(), incident, &inputs, NOW);
+        incident
+            .tasks
+            .iter()
+            .find(|t| t.id == "recover.6.6")
+            .cloned()
+            .unwrap()
+    };
+    let mut i = incident(vec![copy_alert()]);
+    // No scan: open, and the task says how to answer it.
+    let t = with_scan(&mut i, None);
+    assert_eq!(t.state, TaskState::Open);
+    assert!(
+        t.title.contains("no scan for copies recorded"),
+        "{}",
+        t.title
+    );
+    // A person cannot tick it without a scan.
+    i.tasks
+        .iter_mut()
+        .find(|t| t.id == "recover.6.6")
+        .map(|t| {
+            t.state = TaskState::Done;
+            t.done_by = Some("alice".into());
+        })
+        .unwrap();
+    assert_eq!(with_scan(&mut i, None).state, TaskState::Open);
+
+    let scan = |at_ms: i64, copies: &str, errors: u64| CopyScan {
+        id: 7,
+        scanned_at: at_ms / 1000,
+        roots: r#"["/srv/share"]"#.into(),
+        key_id: "0123456789abcdef".into(),
+        models: r#"["llama-ft-v3"]"#.into(),
+        files: 41,
+        examined: 3,
+        errors,
+        copies: copies.into(),
+    };
+    // Copies found: open, naming them.
+    let found = scan(
+        T0 + 3_600_000,
+        r#"[{"location": "/srv/share/tmp/notes.bin", "model": "llama-ft-v3", "log10_false_match_probability": -390.6}]"#,
+        0,
+    );
+    let t = with_scan(&mut i, Some(&found));
+    assert_eq!(t.state, TaskState::Open);
+    assert!(
+        t.title
+            .contains("1 copy found: /srv/share/tmp/notes.bin (llama-ft-v3)"),
+        "{}",
+        t.title
+    );
+    assert!(t
+        .title
+        .contains("of /srv/share (41 file(s), 3 compared with 1 model(s))"));
+    // Nothing found, but not everything read: open.
+    let t = with_scan(&mut i, Some(&scan(T0 + 7_200_000, "[]", 2)));
+    assert_eq!(t.state, TaskState::Open);
+    assert!(
+        t.title.contains("2 path(s) could not be read"),
+        "{}",
+        t.title
+    );
+    // A clean scan from before the incident: open.
+    let t = with_scan(&mut i, Some(&scan(T0 - 86_400_000, "[]", 0)));
+    assert_eq!(t.state, TaskState::Open);
+    assert!(t.title.contains("predates the incident"), "{}", t.title);
+    // A clean scan since: done by the scan, at its time.
+    let clean = scan(T0 + 9_000_000, "[]", 0);
+    let t = with_scan(&mut i, Some(&clean));
+    assert_eq!(t.state, TaskState::Done, "{}", t.title);
+    assert_eq!(t.done_by.as_deref(), Some("scan:7"));
+    assert_eq!(t.done_at, Some(clean.scanned_at * 1000));
+    assert!(t.title.ends_with("no copy found"), "{}", t.title);
+    // A later scan that finds a copy reopens it.
+    let t = with_scan(&mut i, Some(&found));
+    assert_eq!(t.state, TaskState::Open);
 }

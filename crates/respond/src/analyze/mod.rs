@@ -35,6 +35,9 @@ pub struct Inputs<'a> {
     /// What gateways have in force of the incident's measures: a measure written to the
     /// enforcement table is carried out once a gateway has it in force, not before.
     pub enforced: &'a [modelward_store::gateway::Applied],
+    /// The latest scan for copies of registered models (`inventory find --copies`), which
+    /// answers checklist items with `done_by_scan = "model_copies"`.
+    pub copy_scan: Option<&'a modelward_store::copy_scans::CopyScan>,
 }
 
 /// Whether `condition` holds for `alert`.
@@ -296,8 +299,7 @@ pub fn analyze(playbook: &Playbook, incident: &mut Incident, inputs: &Inputs<'_>
         playbook,
         incident,
         &analysis,
-        settings,
-        inputs.audit,
+        inputs,
         &done,
         now,
     );

@@ -9,14 +9,89 @@ use crate::action::{AuditEntry, Outcome};
 use crate::incident::{Analysis, AnswerState, Decision, Incident, Task, TaskState};
 use crate::playbook::{ChecklistItem, Playbook};
 
-use super::{holds, RespondSettings};
+use super::{holds, Inputs};
 
 /// Who completes tasks that the analysis completes itself.
 pub const BY_FACT: &str = "modelward";
 
 fn automatic(by: &Option<String>) -> bool {
-    by.as_deref()
-        .is_some_and(|b| b == BY_FACT || b.starts_with("action:") || b.starts_with("gateway:"))
+    by.as_deref().is_some_and(|b| {
+        b == BY_FACT
+            || b.starts_with("action:")
+            || b.starts_with("gateway:")
+            || b.starts_with("scan:")
+    })
+}
+
+/// What the latest scan for copies says of a `done_by_scan = "model_copies"` item: done
+/// (at the scan's time, ms) when a scan since the incident's first alert read every file
+/// and found no copy of a registered model; otherwise open, and why. The text goes after
+/// the item's title.
+pub fn copy_scan_state(
+    scan: Option<&modelward_store::copy_scans::CopyScan>,
+    first_seen: i64,
+) -> (Option<i64>, String) {
+    let Some(scan) = scan else {
+        return (
+            None,
+            "no scan for copies recorded: run `modelward inventory find --copies PATH...` over the places copies could be".into(),
+        );
+    };
+    let at = scan.scanned_at.saturating_mul(1000);
+    let when = modelward_event::format_timestamp(at);
+    let roots: Vec<String> = serde_json::from_str(&scan.roots).unwrap_or_default();
+    let copies: Vec<serde_json::Value> = serde_json::from_str(&scan.copies).unwrap_or_default();
+    let of = format!(
+        "scan {} of {} ({} file(s), {} compared with {} model(s))",
+        when,
+        roots.join(", "),
+        scan.files,
+        scan.examined,
+        serde_json::from_str::<Vec<String>>(&scan.models)
+            .map(|m| m.len())
+            .unwrap_or(0)
+    );
+    if !copies.is_empty() {
+        let listed: Vec<String> = copies
+            .iter()
+            .take(5)
+            .map(|c| {
+                format!(
+                    "{} ({})",
+                    c["location"].as_str().unwrap_or("?"),
+                    c["model"].as_str().unwrap_or("?")
+                )
+            })
+            .collect();
+        let more = copies.len().saturating_sub(listed.len());
+        return (
+            None,
+            format!(
+                "{of}: {} cop{} found: {}{}: remove or account for them, then scan again",
+                copies.len(),
+                if copies.len() == 1 { "y" } else { "ies" },
+                listed.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ),
+        );
+    }
+    if scan.errors > 0 {
+        return (
+            None,
+            format!(
+                "{of}: no copy found, but {} path(s) could not be read: scan again",
+                scan.errors
+            ),
+        );
+    }
+    if at < first_seen {
+        return (None, format!("{of} predates the incident: scan again"));
+    }
+    (Some(at), format!("{of}: no copy found"))
 }
 
 /// An action carried out: when, and by what (`action:KIND`, or `gateway:NAME` for a measure
@@ -75,16 +150,17 @@ fn clock_start(decisions: &[Decision], now: i64) -> i64 {
     decisions.iter().map(|d| d.decided_at).min().unwrap_or(now)
 }
 
-/// The tasks of `incident` (whose earlier tasks keep a person's word) under `analysis`.
+/// The tasks of `incident` (whose earlier tasks keep a person's word) under `analysis`, with
+/// the settings, audit log and latest scan for copies of `inputs`.
 pub fn lay_out(
     playbook: &Playbook,
     incident: &Incident,
     analysis: &Analysis,
-    settings: &RespondSettings,
-    audit: &[AuditEntry],
+    inputs: &Inputs<'_>,
     done: &[CarriedOut],
     now: i64,
 ) -> Vec<Task> {
+    let (settings, audit, copy_scan) = (inputs.settings, inputs.audit, inputs.copy_scan);
     let Analysis {
         facts,
         triage,
@@ -115,17 +191,30 @@ pub fn lay_out(
             .done_when
             .as_ref()
             .is_some_and(|c| holds(c, &incident.alerts, settings, facts));
-        let (state, done_by, done_at) = match (applies, by_action, by_fact) {
+        let (mut state, mut done_by, mut done_at) = match (applies, by_action, by_fact) {
             (_, Some((at, by)), _) => (TaskState::Done, Some(by.to_string()), Some(at)),
             (_, None, true) => (TaskState::Done, Some(BY_FACT.to_string()), Some(now)),
             (false, None, false) => (TaskState::NotApplicable, None, None),
             (true, None, false) => (TaskState::Open, None, None),
         };
-        let title = if i.tool.is_empty() {
+        let mut title = if i.tool.is_empty() {
             i.title.clone()
         } else {
             format!("{} ({})", i.title, i.tool)
         };
+        // The latest scan is the state: done only when it found nothing, never without one.
+        if i.done_by_scan.is_some() && state != TaskState::NotApplicable {
+            let (scanned, said) = copy_scan_state(copy_scan, incident.first_seen);
+            title = format!("{title} — {said}");
+            (state, done_by, done_at) = match scanned {
+                Some(at) => (
+                    TaskState::Done,
+                    copy_scan.map(|s| format!("scan:{}", s.id)),
+                    Some(at),
+                ),
+                None => (TaskState::Open, None, None),
+            };
+        }
         tasks.push(Task {
             id: format!("{prefix}.{}", i.id),
             section: if i.section.is_empty() {
@@ -225,10 +314,20 @@ pub fn lay_out(
             }
         }
     }
+    // Items a scan answers: a person may say n/a, never done (the scan says that).
+    let scanned: Vec<String> = playbook
+        .recovery
+        .iter()
+        .chain(&playbook.containment)
+        .chain(&playbook.post_incident)
+        .filter(|i| i.done_by_scan.is_some())
+        .flat_map(|i| ["contain", "recover", "lessons"].map(|p| format!("{p}.{}", i.id)))
+        .collect();
     // A person's word is kept; what was already done keeps its time.
     for t in &mut tasks {
         if let Some(before) = incident.tasks.iter().find(|b| b.id == t.id) {
-            if by_person(before) {
+            let overruled = scanned.contains(&t.id) && before.state != TaskState::NotApplicable;
+            if by_person(before) && !overruled {
                 t.state = before.state;
                 t.done_by = before.done_by.clone();
                 t.done_at = before.done_at;

@@ -94,7 +94,14 @@ pub struct ChecklistItem {
     pub done_by: Vec<String>,
     /// A fact that completes it when true.
     pub done_when: Option<Condition>,
+    /// A scan whose latest result is the item's state ([`SCANS`]): done only when that scan
+    /// found nothing, never without one.
+    pub done_by_scan: Option<String>,
 }
+
+/// The scans a checklist item's `done_by_scan` can name: `model_copies`, the latest
+/// `modelward inventory find --copies` (copies of registered models found by their weights).
+pub const SCANS: [&str; 1] = ["model_copies"];
 
 /// Why a playbook cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -185,6 +192,7 @@ struct FileItem {
     #[serde(default)]
     done_by: Vec<String>,
     done_when: Option<String>,
+    done_by_scan: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -339,7 +347,19 @@ impl Playbook {
                     ));
                 }
             }
+            if let Some(scan) = &i.done_by_scan {
+                if !SCANS.contains(&scan.as_str()) {
+                    return Err(invalid(
+                        place,
+                        format!(
+                            "`done_by_scan`: unknown scan `{scan}` (known: {})",
+                            SCANS.join(", ")
+                        ),
+                    ));
+                }
+            }
             Ok(ChecklistItem {
+                done_by_scan: i.done_by_scan,
                 sla_ms: sla(place.clone(), i.sla.as_deref())?,
                 when: cond(place.clone(), &i.when)?,
                 done_when: match &i.done_when {

@@ -420,6 +420,11 @@ pub enum IncidentCommand {
         /// SHA-256 stays in the index).
         #[arg(long)]
         redact: bool,
+        /// A signed evidence report (`fingerprint match` or `watermark verify` with
+        /// --evidence) to carry in the bundle as attribution/NN-KIND.json (repeatable; each
+        /// must verify, and `incident verify` checks its signature again).
+        #[arg(long, value_name = "FILE")]
+        attribution: Vec<PathBuf>,
     },
     /// Check an evidence bundle against its manifest (exit 1 on any difference).
     Verify {

@@ -266,6 +266,7 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
             out,
             by,
             redact,
+            attribution,
         } => {
             if out.is_some() {
                 crate::args::deprecated("--out", "--output");
@@ -278,8 +279,9 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
             // Refused before the report counts as written (the bundle is the report).
             modelward_respond::evidence::ensure_empty(&out)
                 .with_context(|| format!("{}", out.display()))?;
+            let attribution = export::attribution(&attribution)?;
             mark_report_written(&setup, &mut store, &mut incident)?;
-            export::export(&mut store, &incident, &out, redact, &by)
+            export::export(&mut store, &incident, &out, redact, &by, attribution)
         }
         IncidentCommand::Lift { id, by, target } => {
             let incident = repo::load(&store, &id)?;

@@ -308,3 +308,147 @@ fn evidence_is_signed_verifiable_and_tamper_evident() {
         text(&o.stdout)
     );
 }
+
+/// A signed report rides in an incident's bundle (`incident export --attribution`), and
+/// `incident verify` checks its signature again, even under a rewritten manifest.
+#[test]
+fn an_incident_bundle_carries_signed_reports() {
+    use modelward_corpus::sim::{simulate, Profile, SimSpec};
+    let dir = Dir::new("watermark-bundle");
+    let spec = SimSpec {
+        seed: 11,
+        span_ms: 2 * 86_400_000,
+        profiles: vec![Profile::ChatUsers, Profile::LogitSweepFast],
+        ..SimSpec::default()
+    };
+    let (mut log, mut labels) = (Vec::new(), Vec::new());
+    simulate(&spec, &mut log, &mut labels).unwrap();
+    let log = dir.write("sim.ndjson", log);
+    let db = dir.path("incidents.db");
+    let db_s = db.to_str().unwrap();
+    let o = modelward(&[
+        "hunt",
+        "--source",
+        "auto",
+        "--format",
+        "ndjson",
+        "-o",
+        "/dev/null",
+        "--dry-run",
+        "--incidents",
+        db_s,
+        log.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let o = modelward(&[
+        "incident", "list", "--all", "--format", "json", "--db", db_s,
+    ]);
+    let list: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let id = list[0]["id"].as_str().unwrap().to_string();
+
+    let key = dir.path("key.pem");
+    assert!(
+        modelward(&["evidence", "keygen", "--out", key.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let report = dir.path("wm.json");
+    let o = modelward(&[
+        "watermark",
+        "verify",
+        "--tokenizer",
+        &tokenizer(),
+        "--key",
+        "15485863",
+        "--evidence",
+        report.to_str().unwrap(),
+        "--signing-key",
+        key.to_str().unwrap(),
+        "some words to test",
+    ]);
+    assert!(o.status.code() == Some(0) || o.status.code() == Some(1));
+
+    // An unsigned file is refused, and nothing is exported.
+    let unsigned = dir.write("unsigned.json", "{\"report\": {}}");
+    let bundle = dir.path("bundle");
+    let o = modelward(&[
+        "incident",
+        "export",
+        &id,
+        "--by",
+        "erin",
+        "--db",
+        db_s,
+        "--output",
+        bundle.to_str().unwrap(),
+        "--attribution",
+        unsigned.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("--attribution"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!bundle.join("SHA256SUMS").exists());
+
+    let o = modelward(&[
+        "incident",
+        "export",
+        &id,
+        "--by",
+        "erin",
+        "--db",
+        db_s,
+        "--output",
+        bundle.to_str().unwrap(),
+        "--attribution",
+        report.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let carried = bundle.join("attribution/01-watermark-verify.json");
+    assert_eq!(
+        std::fs::read(&carried).unwrap(),
+        std::fs::read(&report).unwrap()
+    );
+    let manifest = std::fs::read_to_string(bundle.join("SHA256SUMS")).unwrap();
+    assert!(manifest.contains("  attribution/01-watermark-verify.json"));
+    let o = modelward(&["incident", "verify", "--db", db_s, bundle.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stdout).contains("signed watermark-verify report"),
+        "{}",
+        text(&o.stdout)
+    );
+
+    // The report changed and the manifest rewritten to match it: the signature still tells.
+    let body = std::fs::read_to_string(&carried).unwrap().replace(
+        "\"kind\": \"watermark-verify\"",
+        "\"kind\": \"watermark-verify \"",
+    );
+    std::fs::write(&carried, &body).unwrap();
+    let hash = modelward_respond::evidence::sha256_hex(body.as_bytes());
+    let rewritten: String = manifest
+        .lines()
+        .map(
+            |l| match l.strip_suffix("  attribution/01-watermark-verify.json") {
+                Some(_) => format!("{hash}  attribution/01-watermark-verify.json\n"),
+                None => format!("{l}\n"),
+            },
+        )
+        .collect();
+    std::fs::write(bundle.join("SHA256SUMS"), rewritten).unwrap();
+    let o = modelward(&[
+        "incident",
+        "verify",
+        bundle.to_str().unwrap(),
+        "--db",
+        "/nonexistent.db",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stdout).contains("signature does not match"),
+        "{}",
+        text(&o.stdout)
+    );
+}

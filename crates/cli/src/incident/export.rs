@@ -56,6 +56,7 @@ pub fn export(
     out: &Path,
     redact: bool,
     by: &str,
+    attribution: Vec<(String, Vec<u8>)>,
 ) -> Result<u8> {
     let now = now_ms();
     // The preserved records, and those of alerts not yet preserved read now.
@@ -149,6 +150,7 @@ pub fn export(
         "report.html".into(),
         redacted(render(store, incident, ReportFormat::Html)?.into_bytes()),
     ));
+    files.extend(attribution);
     let manifest = write_bundle(out, &files).with_context(|| format!("{}", out.display()))?;
     record_export(store, incident, out, manifest.len(), by)?;
     modelward_event::outln!(
@@ -160,6 +162,60 @@ pub fn export(
         out.display()
     );
     Ok(0)
+}
+
+/// The bundle's folder of signed evidence reports (fingerprint matches, watermark
+/// verifications) carried with `incident export --attribution FILE`.
+pub const ATTRIBUTION: &str = "attribution";
+
+/// Reads and checks the reports given with `--attribution`: each must be a signed evidence
+/// report whose signature holds. Named `attribution/NN-KIND.json` in the bundle, their bytes
+/// unchanged (a report's signature is over its bytes).
+pub fn attribution(paths: &[std::path::PathBuf]) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut out = Vec::new();
+    for (n, path) in paths.iter().enumerate() {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let verified = modelward_evidence::verify(&bytes)
+            .with_context(|| format!("--attribution {}", path.display()))?;
+        let kind: String = verified
+            .report
+            .kind
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        out.push((format!("{ATTRIBUTION}/{:02}-{kind}.json", n + 1), bytes));
+    }
+    Ok(out)
+}
+
+/// Checks the signatures of the bundle's attribution reports; prints one line each and
+/// returns how many failed.
+fn verify_attribution(dir: &Path) -> Result<usize> {
+    let folder = dir.join(ATTRIBUTION);
+    if !folder.is_dir() {
+        return Ok(0);
+    }
+    let mut names: Vec<_> = std::fs::read_dir(&folder)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    names.sort();
+    let mut failed = 0;
+    for path in names {
+        let shown = modelward_event::terminal::printable(&path.display().to_string()).to_string();
+        match modelward_evidence::verify(&std::fs::read(&path)?) {
+            Ok(v) => modelward_event::outln!(
+                "{shown}: signed {} report, key {}",
+                modelward_event::terminal::printable(&v.report.kind),
+                v.key_id
+            ),
+            Err(e) => {
+                failed += 1;
+                modelward_event::outln!("{shown}: {e}");
+            }
+        }
+    }
+    Ok(failed)
 }
 
 /// `incident verify DIR`: exit 1 on any difference, and, when the database exists, exit 1 if
@@ -183,6 +239,7 @@ pub fn verify(dir: &Path, db: &Path) -> Result<u8> {
             v.mismatches.len()
         );
     }
+    let unsigned = verify_attribution(dir)?;
     let recorded = if db.exists() {
         recorded_export(dir, db, &v.manifest_sha256)?
     } else {
@@ -192,7 +249,7 @@ pub fn verify(dir: &Path, db: &Path) -> Result<u8> {
         );
         true
     };
-    Ok(if v.mismatches.is_empty() && recorded {
+    Ok(if v.mismatches.is_empty() && recorded && unsigned == 0 {
         0
     } else {
         1

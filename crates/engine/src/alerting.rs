@@ -129,7 +129,9 @@ pub fn entity_of(
     if let Some(v) = resource {
         entity.insert("resource".into(), scalar_text(v));
     }
-    if let Some(v) = first(&MODEL) {
+    // A model named by an object (Bedrock's `gen_ai.request.model` is `{id, type,
+    // version}`) is named by the next field (`gen_ai.request.model.id`).
+    if let Some(v) = MODEL.iter().find_map(|n| get(n).filter(|v| !v.is_object())) {
         entity.insert("model".into(), scalar_text(v));
     }
     entity
@@ -154,6 +156,19 @@ fn scalar_text(v: Json) -> Json {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_bedrock_model_is_named_by_its_id() {
+        let event = modelward_event::Event::from_json(
+            r#"{"gen_ai":{"request":{"model":{"id":"anthropic.claude-3-sonnet-20240229-v1:0","type":"anthropic"}}}}"#,
+        )
+        .unwrap();
+        let entity = entity_of(&Map::new(), &lookup(&event));
+        assert_eq!(
+            entity["model"],
+            json!("anthropic.claude-3-sonnet-20240229-v1:0")
+        );
+    }
 
     #[test]
     fn entity_from_fields() {

@@ -125,8 +125,7 @@ fn heuristic_finding(score: &JailbreakScore, threshold: u32, prompt: &str) -> Fi
                 .collect(),
         ),
     );
-    let excerpt: String = prompt.chars().take(200).collect();
-    evidence.insert("prompt_excerpt".into(), json!(excerpt));
+    evidence.insert("prompt_excerpt".into(), json!(crate::text::excerpt(prompt)));
     let by_rules = score.total >= threshold;
     let summary = match (&score.model, by_rules) {
         (Some(m), false) => format!(

@@ -111,8 +111,7 @@ pub fn finding(
     evidence.insert("shield".into(), json!(v.shield));
     evidence.insert("blocked".into(), json!(v.blocked));
     if let Some(prompt) = text.prompt.last() {
-        let excerpt: String = prompt.chars().take(200).collect();
-        evidence.insert("prompt_excerpt".into(), json!(excerpt));
+        evidence.insert("prompt_excerpt".into(), json!(crate::text::excerpt(prompt)));
     }
     let what = if blocked {
         "blocked"

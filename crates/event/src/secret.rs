@@ -134,21 +134,34 @@ fn replace<'a>(
 /// line to its `-----END` line, or, when that is missing, to the end of the run of base64,
 /// white space and `\n` escapes that follows.
 fn mask_pem(text: &str) -> Cow<'_, str> {
-    const BEGIN: &str = "-----BEGIN ";
-    if !text.contains(BEGIN) {
+    // Any case (an excerpt may have been folded), the words apart by a space or what a URL
+    // or form encoding made of it (`+`, `_`).
+    const BEGIN: &str = "-----begin";
+    let lower = text.to_ascii_lowercase();
+    if !lower.contains(BEGIN) {
         return Cow::Borrowed(text);
     }
     let mut found = Vec::new();
     let mut from = 0;
-    while let Some(i) = text[from..].find(BEGIN) {
+    while let Some(i) = lower[from..].find(BEGIN) {
         let start = from + i;
         let label = start + BEGIN.len();
-        let Some(close) = text[label..].find("-----") else {
+        let Some(close) = lower[label..].find("-----") else {
             break;
         };
         let body = label + close + 5;
         from = body;
-        if close > 64 || !text[label..label + close].contains("PRIVATE KEY") {
+        let words: String = lower[label..label + close]
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { ' ' })
+            .collect();
+        if close > 64
+            || !words
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .windows(2)
+                .any(|w| w == ["private", "key"])
+        {
             continue;
         }
         // The body: base64, line breaks (real or `\n` escapes), PEM headers; it stops at a
@@ -160,7 +173,7 @@ fn mask_pem(text: &str) -> Cow<'_, str> {
                     || matches!(c, '+' | '/' | '=' | '\\' | ':' | ',' | '-'))
             })
             .map_or(text.len(), |e| body + e);
-        let end = text[body..run].find("-----END").map_or(run, |e| body + e);
+        let end = lower[body..run].find("-----end").map_or(run, |e| body + e);
         if end > body {
             found.push((body, end));
         }
@@ -170,7 +183,7 @@ fn mask_pem(text: &str) -> Cow<'_, str> {
 }
 
 /// Names whose value is a secret (matched in any case, as a whole word).
-const NAMED: [&str; 19] = [
+const NAMED: [&str; 20] = [
     "accountkey",
     "sharedaccesskey",
     "sharedaccesssignature",
@@ -184,6 +197,7 @@ const NAMED: [&str; 19] = [
     "client_secret",
     "secret_key",
     "aws_secret_access_key",
+    "aws_access_key_id",
     "access_token",
     "refresh_token",
     "token",
@@ -278,7 +292,8 @@ fn mask_url_passwords(text: &str) -> Cow<'_, str> {
 
 /// Every token that looks like a secret ([`looks_like_secret`], JWTs, random base64).
 ///
-/// A token is what lies between spaces, quotes, brackets and `,;:=&?#@!|*<>`; a whole token
+/// A token is what lies between spaces, quotes, backslashes, brackets and `,;:=&?#@!|*<>`
+/// (a value quoted in a message as `\"sk-…\"` is a token); a whole token
 /// is a secret when it is a JWT or a run of random base64 ([`is_base64_secret`]); otherwise
 /// its parts between `/`, `.`, `+` are checked (see [`looks_like_secret`]), and, with
 /// `key_ids`, so are API key ids written as `key_…` / `key-…` / `apikey_…` with letters and
@@ -387,6 +402,7 @@ fn is_token_break(c: char) -> bool {
         || matches!(
             c,
             '"' | '\''
+                | '\\'
                 | '`'
                 | ','
                 | ';'
@@ -591,14 +607,17 @@ mod tests {
             (format!("-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----"), true),
             (format!("{{\"private_key\": \"-----BEGIN PRIVATE KEY-----\\n{}\\n-----END PRIVATE KEY-----\\n\"}}", body.replace('\n', "\\n")), true),
             (format!("key: -----BEGIN OPENSSH PRIVATE KEY-----\n{body}"), false),
+            // Folded to lower case by an excerpt, URL-encoded spaces.
+            (format!("-----begin+private+key-----\n{}\n-----end+private+key-----", body.to_ascii_lowercase()), true),
         ] {
             let masked = mask(&pem);
-            for line in body.lines() {
-                assert!(!masked.contains(&line[line.len() - 12..]), "{masked}");
-                assert!(!masked.contains(&line[..12]), "{masked}");
+            let folded = masked.to_ascii_lowercase();
+            for line in body.to_ascii_lowercase().lines() {
+                assert!(!folded.contains(&line[line.len() - 12..]), "{masked}");
+                assert!(!folded.contains(&line[..12]), "{masked}");
             }
-            assert!(masked.contains("PRIVATE KEY-----…"), "{masked}");
-            assert_eq!(masked.contains("-----END"), end, "{masked}");
+            assert!(folded.contains("key-----…"), "{masked}");
+            assert_eq!(folded.contains("-----end"), end, "{masked}");
         }
         // A certificate is not a secret.
         let cert = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUa\n-----END CERTIFICATE-----";

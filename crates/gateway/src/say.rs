@@ -83,7 +83,7 @@ fn render(
             "@timestamp": modelward_event::format_timestamp(crate::now_ms()),
             "level": level.as_str(),
             "component": if component.is_empty() { program } else { component },
-            "message": message,
+            "message": modelward_event::secret::mask(message),
         })
         .to_string(),
     }

@@ -636,6 +636,8 @@ pub enum FingerprintCommand {
         /// Output format: a table, or JSON documents, one per suspect with every pair.
         #[arg(long, value_enum, default_value = "table")]
         format: FingerprintFormat,
+        #[command(flatten)]
+        evidence: crate::evidence::EvidenceArgs,
         /// No summary and no warnings.
         #[arg(long, short)]
         quiet: bool,

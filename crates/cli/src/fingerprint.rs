@@ -36,8 +36,9 @@ pub fn run(cmd: FingerprintCommand) -> Result<u8> {
             key_env,
             threshold,
             format,
+            evidence,
             quiet,
-        } => matching(&suspects, &db, key_env, threshold, format, quiet),
+        } => matching(&suspects, &db, key_env, threshold, format, &evidence, quiet),
         FingerprintCommand::List { db, format } => list(&db, format),
     }
 }
@@ -234,8 +235,12 @@ fn matching(
     key_env: Option<String>,
     threshold: Option<f64>,
     format: FingerprintFormat,
+    evidence: &crate::evidence::EvidenceArgs,
     quiet: bool,
 ) -> Result<u8> {
+    let signing_key = evidence.key()?;
+    let mut evidence_docs = Vec::new();
+    let mut evidence_inputs = Vec::new();
     let registry = crate::copies::registry(db, key_env, threshold, quiet)?;
     let (key, threshold) = (registry.key().clone(), registry.threshold());
     let mut out = BufWriter::new(io::stdout().lock());
@@ -269,18 +274,24 @@ fn matching(
             compared += 1;
             let results = examined.results;
             matches += results.iter().filter(|m| m.is_match(threshold)).count();
+            let doc = || {
+                json!({
+                    "suspect": shown,
+                    "format": examined.format,
+                    "tensors": suspect_count(&examined.skipped, &results),
+                    "key_id": key.id(),
+                    "threshold": threshold,
+                    "models": results.iter().map(|m| match_json(m, threshold)).collect::<Vec<_>>(),
+                })
+            };
+            if signing_key.is_some() {
+                evidence_docs.push(doc());
+                evidence_inputs.push(crate::evidence::file_input("suspect", &file)?);
+            }
             match format {
-                FingerprintFormat::Json | FingerprintFormat::Ndjson => docs.write(
-                    &mut out,
-                    json!({
-                        "suspect": shown,
-                        "format": examined.format,
-                        "tensors": suspect_count(&examined.skipped, &results),
-                        "key_id": key.id(),
-                        "threshold": threshold,
-                        "models": results.iter().map(|m| match_json(m, threshold)).collect::<Vec<_>>(),
-                    }),
-                )?,
+                FingerprintFormat::Json | FingerprintFormat::Ndjson => {
+                    docs.write(&mut out, doc())?
+                }
                 FingerprintFormat::Table => {
                     if !header {
                         header = true;
@@ -339,6 +350,31 @@ fn matching(
             "modelward: {compared} suspect file(s) against {} model(s): {matches} match(es) at false-match p ≤ {threshold:e}; {errors} error(s)",
             registry.models().len()
         );
+    }
+    if let (Some(signing_key), Some(path)) = (&signing_key, &evidence.evidence) {
+        let mut report = modelward_evidence::Report::new(
+            "fingerprint-match",
+            crate::evidence::command_line(&[]),
+        );
+        report.inputs = evidence_inputs;
+        report
+            .inputs
+            .push(crate::evidence::file_input("fingerprint-db", db)?);
+        report.method = json!({
+            "name": modelward_fingerprint::print::METHOD,
+            "test": "per tensor pair, the agreeing test bits of keyed SimHash fingerprints against Binomial(128, 1/2) with the variance of the projections' shared angle; per model the smaller of the pooled and best-pair tails, doubled (Bonferroni) and capped at 1: the false-match probability (docs/fingerprint.md, The statistical test)",
+            "parameters": {
+                "key_id": key.id(),
+                "threshold": threshold,
+                "models": registry.models().iter().map(|m| m.print.name.clone()).collect::<Vec<_>>(),
+            },
+        });
+        report.results = json!({
+            "suspects": evidence_docs,
+            "matches": matches,
+            "errors": errors,
+        });
+        crate::evidence::write(&report, signing_key, path, quiet)?;
     }
     Ok(if errors > 0 {
         2

@@ -1,0 +1,159 @@
+//! `fingerprint match --evidence`: a signed report of the match that `evidence verify`
+//! checks, with the suspect's and the database's SHA-256 and the command that reproduces it.
+
+use std::process::{Command, Output};
+
+use modelward_fingerprint::dtype::DType;
+use modelward_fingerprint::synth::{gguf_name, Arch};
+use modelward_fingerprint::write::{self, Tensor};
+use serde_json::Value;
+
+mod common;
+use common::Dir;
+
+const KEY_VAR: &str = "MW_TEST_EVIDENCE_FP_KEY";
+
+fn modelward(dir: &Dir, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_modelward"))
+        .args(args)
+        .env(KEY_VAR, "a secret for the test")
+        .env_remove("MODELWARD_FINGERPRINT_KEY")
+        .env("MODELWARD_EVIDENCE_KEY", dir.path("signing.pem"))
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn a_match_writes_a_signed_report_that_verifies() {
+    let dir = Dir::new("evidence-fingerprint");
+    let db = dir.path("fp.db");
+    let db = db.to_str().unwrap();
+    let arch = Arch::tiny_llama(1);
+    let ours = arch.random(31);
+    let model = dir.write(
+        "ours.safetensors",
+        write::safetensors(&ours, DType::F16).unwrap(),
+    );
+    let renamed: Vec<Tensor> = ours
+        .iter()
+        .map(|t| Tensor::new(&gguf_name(&t.name), &t.shape, t.values.clone()))
+        .collect();
+    let leak = dir.write(
+        "leak-q4.gguf",
+        write::gguf(&renamed, DType::Q4_0, "llama").unwrap(),
+    );
+    let o = modelward(
+        &dir,
+        &[
+            "fingerprint",
+            "build",
+            "--db",
+            db,
+            "--key-env",
+            KEY_VAR,
+            "--name",
+            "ours",
+            model.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let report = dir.path("match.json");
+    let report_s = report.to_str().unwrap();
+    // No signing key yet: refused before any work.
+    let o = modelward(
+        &dir,
+        &[
+            "fingerprint",
+            "match",
+            "--db",
+            db,
+            "--key-env",
+            KEY_VAR,
+            "--evidence",
+            report_s,
+            leak.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("signing.pem"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!report.exists());
+
+    let o = modelward(
+        &dir,
+        &[
+            "evidence",
+            "keygen",
+            "--out",
+            dir.path("signing.pem").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let key_id = text(&o.stdout)
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .to_string();
+    let o = modelward(
+        &dir,
+        &[
+            "fingerprint",
+            "match",
+            "--db",
+            db,
+            "--key-env",
+            KEY_VAR,
+            "--evidence",
+            report_s,
+            leak.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let doc: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let r = &doc["report"];
+    assert_eq!(r["kind"], "fingerprint-match");
+    assert_eq!(r["inputs"][0]["role"], "suspect");
+    assert_eq!(
+        r["inputs"][0]["sha256"],
+        modelward_respond::evidence::sha256_hex(&std::fs::read(&leak).unwrap())
+    );
+    assert_eq!(r["inputs"][1]["role"], "fingerprint-db");
+    let m = &r["results"]["suspects"][0]["models"][0];
+    assert_eq!(m["model"], "ours");
+    assert_eq!(m["match"], true);
+    assert!(m["log10_false_match_probability"].as_f64().unwrap() < -9.0);
+    assert_eq!(r["method"]["parameters"]["models"][0], "ours");
+    let command: Vec<&str> = r["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(&command[1..3], ["fingerprint", "match"]);
+    assert!(command.contains(&leak.to_str().unwrap()));
+
+    let o = modelward(
+        &dir,
+        &["evidence", "verify", report_s, "--public-key", &key_id],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+    // The suspect replaced after the report: the signature holds, its input does not.
+    std::fs::write(&leak, b"other bytes").unwrap();
+    let o = modelward(
+        &dir,
+        &["evidence", "verify", report_s, "--public-key", &key_id],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stdout).contains("leak-q4.gguf"),
+        "{}",
+        text(&o.stdout)
+    );
+}

@@ -264,7 +264,7 @@ pub const WRITER_QUEUE: usize = 16_384;
 const WRITER_BATCH: usize = 512;
 
 enum Job {
-    Call(Box<(Call, Value, Value)>),
+    Call(Box<(Call, Value, Logged)>),
     Flush(SyncSender<()>),
 }
 
@@ -284,7 +284,7 @@ impl LogWriter {
                         match j {
                             Job::Call(c) => {
                                 let (call, request, response) = *c;
-                                match serde_json::to_vec(&call.record_ref(&request, &response)) {
+                                match response.line(&call, &request) {
                                     Ok(line) => lines.push(line),
                                     Err(e) => say_error(&e),
                                 }
@@ -314,7 +314,7 @@ impl LogWriter {
     }
 
     /// Hands a call over to be logged.
-    pub fn call(&self, call: Call, request: Value, response: Value) {
+    pub fn call(&self, call: Call, request: Value, response: Logged) {
         if let Some(tx) = &self.tx {
             let _ = tx.send(Job::Call(Box::new((call, request, response))));
         }
@@ -350,6 +350,46 @@ fn say_error(e: &dyn std::fmt::Display) {
         "",
         &format!("writing the LLM log: {e}"),
     );
+}
+
+/// A response body for the log: a document, or the bytes the upstream sent, which the log
+/// writer's thread reads (so that an answer the gateway passes on unchanged is never parsed
+/// on the request path, nor built into a document at all when it is JSON on one line).
+#[derive(Debug)]
+pub enum Logged {
+    Value(Value),
+    Bytes(bytes::Bytes),
+}
+
+impl From<Value> for Logged {
+    fn from(v: Value) -> Logged {
+        Logged::Value(v)
+    }
+}
+
+impl Logged {
+    /// The record of `call` with this response, as one line (no newline).
+    fn line(&self, call: &Call, request: &Value) -> serde_json::Result<Vec<u8>> {
+        match self {
+            Logged::Value(v) => serde_json::to_vec(&call.record_ref(request, v)),
+            Logged::Bytes(b) => {
+                // JSON on one line is written as it came (checked, not built).
+                let one_line = !b.iter().any(|c| *c == b'\n' || *c == b'\r');
+                let raw = one_line
+                    .then(|| serde_json::from_slice::<&serde_json::value::RawValue>(b).ok())
+                    .flatten();
+                match raw {
+                    Some(raw) => serde_json::to_vec(&call.record_with(request, raw)),
+                    None => {
+                        let v = serde_json::from_slice(b).unwrap_or_else(|_| {
+                            Value::String(String::from_utf8_lossy(b).into_owned())
+                        });
+                        serde_json::to_vec(&call.record_ref(request, &v))
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// What the gateway knows of one call, for its log record.
@@ -402,7 +442,20 @@ impl Call {
 
     /// The log record as [`Call::record`] builds it, borrowing instead of copying: written
     /// with the same keys in the same (sorted) order.
-    pub fn record_ref<'a>(&'a self, request: &'a Value, response: &'a Value) -> RecordRef<'a> {
+    pub fn record_ref<'a>(
+        &'a self,
+        request: &'a Value,
+        response: &'a Value,
+    ) -> RecordRef<'a, Value> {
+        self.record_with(request, response)
+    }
+
+    /// The log record with a response of any serializable form.
+    pub fn record_with<'a, R: serde::Serialize + ?Sized>(
+        &'a self,
+        request: &'a Value,
+        response: &'a R,
+    ) -> RecordRef<'a, R> {
         let auth = if self.user.is_some() {
             "virtual_key"
         } else {
@@ -451,7 +504,7 @@ impl Call {
 /// A call's log record, borrowing from it (fields in the order `serde_json`'s maps sort
 /// them, so that it is written exactly as the record as a `Value` would be).
 #[derive(serde::Serialize)]
-pub struct RecordRef<'a> {
+pub struct RecordRef<'a, R: serde::Serialize + ?Sized> {
     #[serde(rename = "@timestamp")]
     timestamp: String,
     client: ClientRef<'a>,
@@ -460,7 +513,7 @@ pub struct RecordRef<'a> {
     modelward: ModelwardRef<'a>,
     principal: PrincipalRef<'a>,
     request: &'a Value,
-    response: &'a Value,
+    response: &'a R,
     stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     timings: Option<TimingsRef>,
@@ -604,6 +657,29 @@ mod tests {
     }
 
     #[test]
+    fn a_response_handed_over_as_bytes_is_logged_as_its_document() {
+        let call = a_call(true);
+        let request = json!({"model": "gpt-4o"});
+        let doc = json!({"id": "c1", "choices": [{"message": {"content": "a\nb"}}], "usage": {"total_tokens": 3}});
+        let line = |body: Logged| -> Value {
+            serde_json::from_slice(&body.line(&call, &request).unwrap()).unwrap()
+        };
+        let want = call.record(&request, &doc);
+        // On one line: written as it came; pretty-printed: read, then written on one line.
+        let compact = bytes::Bytes::from(doc.to_string());
+        let pretty = bytes::Bytes::from(serde_json::to_string_pretty(&doc).unwrap());
+        assert_eq!(line(Logged::Bytes(compact.clone())), want);
+        assert_eq!(line(Logged::Bytes(pretty)), want);
+        let raw = Logged::Bytes(compact).line(&call, &request).unwrap();
+        assert!(!raw.contains(&b'\n'));
+        // Not JSON: the text, as a string.
+        let text = line(Logged::Bytes(bytes::Bytes::from_static(
+            b"upstream says <b>no</b>",
+        )));
+        assert_eq!(text["response"], "upstream says <b>no</b>");
+    }
+
+    #[test]
     fn the_writer_writes_and_taps_every_call_in_order_off_the_callers_thread() {
         let dir = std::env::temp_dir().join(format!("mw-llmwriter-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -614,7 +690,7 @@ mod tests {
         for i in 0..2_000u64 {
             let mut call = a_call(i % 2 == 0);
             call.duration_ms = i;
-            writer.call(call, json!({"n": i}), json!(null));
+            writer.call(call, json!({"n": i}), json!(null).into());
         }
         writer.flush();
         let text = std::fs::read_to_string(&path).unwrap();
@@ -635,7 +711,7 @@ mod tests {
             assert_eq!(text.as_bytes()[at..at + r.bytes.len()], r.bytes[..]);
         }
         // Dropped, the writer writes what it was given first.
-        writer.call(a_call(false), json!({"n": "last"}), json!(null));
+        writer.call(a_call(false), json!({"n": "last"}), json!(null).into());
         drop(writer);
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 2_001);

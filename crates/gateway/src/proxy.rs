@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 
 use crate::keys::{key_id, KeyMode, Keys, Limits};
 use crate::limiter::Limiter;
-use crate::log::{Call, LlmLog, LogWriter, LOGGED_HEADERS};
+use crate::log::{Call, LlmLog, LogWriter, Logged, LOGGED_HEADERS};
 use crate::mask::ResponseMask;
 use crate::measures::{Decision, Measures, Row, Subject};
 use crate::perturb::Perturber;
@@ -742,17 +742,23 @@ impl Gateway {
                 return Ok(e.into_response());
             }
         };
-        let mut parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
-        if let Some(v) = parsed.as_mut() {
-            edit.apply(v, false);
-        }
-        edit.note(&mut call);
-        let bytes = match &parsed {
-            Some(v) if edit.changed() => Bytes::from(v.to_string()),
-            _ => bytes,
+        let (bytes, logged) = if !edit.rewrites() && call.token_buckets.is_empty() {
+            // Passed on as it came: read for the log by the log's thread, not here.
+            (bytes.clone(), Logged::Bytes(bytes))
+        } else {
+            let mut parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
+            if let Some(v) = parsed.as_mut() {
+                edit.apply(v, false);
+            }
+            edit.note(&mut call);
+            let bytes = match &parsed {
+                Some(v) if edit.changed() => Bytes::from(v.to_string()),
+                _ => bytes,
+            };
+            let logged = parsed.unwrap_or_else(|| json!(String::from_utf8_lossy(&bytes)));
+            (bytes, Logged::Value(logged))
         };
         call.duration_ms = at.elapsed().as_millis() as u64;
-        let logged = parsed.unwrap_or_else(|| json!(String::from_utf8_lossy(&bytes)));
         self.write_log(call, request, logged);
         let mut out = Response::new(GatewayBody::Full(Full::new(bytes)));
         *out.status_mut() = parts.status;
@@ -824,7 +830,8 @@ impl Gateway {
 
     /// Counts the call, charges its tokens and hands it to the log writer (off the request
     /// path: the record is built and written by the writer's thread).
-    fn write_log(&self, call: Call, request: Value, response: Value) {
+    fn write_log(&self, call: Call, request: Value, response: impl Into<Logged>) {
+        let response = response.into();
         self.metrics.call(&call);
         if !call.applied.is_empty() && !call.matched.is_empty() {
             let mut applied = self.applied.lock().unwrap_or_else(|e| e.into_inner());
@@ -841,8 +848,10 @@ impl Gateway {
                 }
             }
         }
-        if !call.token_buckets.is_empty() && call.status < 400 {
-            let tokens = tokens_of(&request, &response);
+        if let (false, true, Logged::Value(response)) =
+            (call.token_buckets.is_empty(), call.status < 400, &response)
+        {
+            let tokens = tokens_of(&request, response);
             let now = Instant::now();
             for (target, rate) in &call.token_buckets {
                 self.limiter.charge(target, *rate, tokens, now);

@@ -37,6 +37,13 @@ struct Running {
 }
 
 impl Running {
+    /// The log's lines once every call answered so far is written (the log is written by a
+    /// thread of its own, after the answer).
+    fn logged(&self) -> Vec<Value> {
+        self.gateway.flush_log();
+        log_lines(&self.log)
+    }
+
     /// Stops the gateway and removes its folder.
     fn done(self) {
         let _ = self.stop.send(());
@@ -292,7 +299,7 @@ async fn a_measure_put_in_the_database_applies_to_the_next_request() {
     let (status, _) = json_of(post(&g.url, "/v1/chat/completions", &chat(false)).await).await;
     assert_eq!(status, 403);
     assert_eq!(g.upstream.requests().len(), reached);
-    let lines = log_lines(&g.log);
+    let lines = g.logged();
     let last = lines.last().unwrap();
     assert_eq!(last["modelward"]["measures"], json!(["block"]));
     assert_eq!(last["http"]["status"], 403);
@@ -307,7 +314,7 @@ async fn a_measure_put_in_the_database_applies_to_the_next_request() {
         (a.measure.as_str(), a.gateway.as_str()),
         ("block", "gateway@127.0.0.1:8080")
     );
-    let refused = log_lines(&g.log)
+    let refused = g.logged()
         .iter()
         .filter(|l| l["http"]["status"] == 403)
         .count() as i64;
@@ -384,7 +391,7 @@ async fn virtual_keys_teams_policy_and_forwarded_addresses() {
     assert_eq!(status, 200);
     let seen = g.upstream.requests();
     assert_eq!(seen[0].authorization.as_deref(), Some("Bearer sk-upstream"));
-    let first = &log_lines(&g.log)[0];
+    let first = &g.logged()[0];
     assert_eq!(first["principal"]["user"], "alice");
     assert_eq!(first["principal"]["team"], "search");
     assert_eq!(first["principal"]["api_key_id"], key_id(alice));
@@ -396,7 +403,7 @@ async fn virtual_keys_teams_policy_and_forwarded_addresses() {
     let (status, body) = call(alice, None).await;
     assert_eq!(status, 429, "{body}");
     assert_eq!(
-        log_lines(&g.log)[3]["modelward"]["measures"],
+        g.logged()[3]["modelward"]["measures"],
         json!(["limit"])
     );
     // A key's own models: bob may call gpt-4o-mini only.
@@ -404,7 +411,7 @@ async fn virtual_keys_teams_policy_and_forwarded_addresses() {
     // Passthrough: a key not issued here is served as the caller's own, its principal its id
     // (the upstream's key is sent, as for every call to an upstream that has one).
     assert_eq!(call(KEY, None).await.0, 200);
-    let last = log_lines(&g.log).pop().unwrap();
+    let last = g.logged().pop().unwrap();
     assert_eq!(last["principal"]["api_key_id"], key_id(KEY));
     assert!(last["principal"].get("user").is_none());
     // Denied parameters: refused whoever asks.
@@ -457,7 +464,7 @@ async fn only_virtual_keys_and_tokens_a_minute() {
         status(post(&g.url, "/v1/chat/completions", &chat(false)).await),
         401
     );
-    assert_eq!(log_lines(&g.log)[0]["principal"]["api_key_id"], key_id(KEY));
+    assert_eq!(g.logged()[0]["principal"]["api_key_id"], key_id(KEY));
     let mut statuses = Vec::new();
     for _ in 0..3 {
         let r = post_raw(&g.url, "/v1/chat/completions", body.clone(), Some(&carol)).await;
@@ -476,7 +483,7 @@ async fn only_virtual_keys_and_tokens_a_minute() {
     .await;
     assert_eq!(status(r), 429);
     assert_eq!(
-        log_lines(&g.log).pop().unwrap()["client"]["ip"],
+        g.logged().pop().unwrap()["client"]["ip"],
         "127.0.0.1"
     );
     g.done();

@@ -273,6 +273,11 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     // Every record is in: every execution and window runs; the baselines to keep are the
     // analyzers' profiles before the end-of-input reports.
     session.advance(i64::MAX, &mut |d| reporter.diagnostic(d));
+    if source == SourceKind::Auto {
+        for line in unrecognised_warnings(&session) {
+            eprintln!("{line}");
+        }
+    }
     let baselines = store.as_ref().map(|_| session.baselines());
     let stats = session.finish(&mut triaged, &mut |d| reporter.diagnostic(d))?;
     let (digest, filtered) = (triaged.digest, triaged.filtered);
@@ -442,6 +447,25 @@ fn progress_bar(inputs: &[InputPath]) -> ProgressBar {
         ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar
+}
+
+/// A loud warning for each file most of whose events no source normalizer recognised:
+/// such events are used as plain JSON, and the built-in rules, detectors and analyzers,
+/// which read the normalized fields, may find nothing in them.
+fn unrecognised_warnings(session: &modelward_engine::Session) -> Vec<String> {
+    session
+        .recognition()
+        .filter(|(_, r)| r.mostly_unrecognised())
+        .map(|(file, r)| {
+            let all = r.recognised + r.unrecognised;
+            format!(
+                "modelward: WARNING: {}: {} of {all} events ({}%) are of no source modelward recognises and are used as plain JSON; the built-in rules, detectors and analyzers read the fields source normalizers write and may find nothing here. The formats read are in docs/input.md; --source NAME forces one, --source json says the events are already in your rules' fields (and silences this)",
+                printable(file),
+                r.unrecognised,
+                r.unrecognised * 100 / all
+            )
+        })
+        .collect()
 }
 
 fn summary(files: usize, s: &RunStats, input_errors: u64, secs: f64) -> String {

@@ -36,6 +36,10 @@ pub struct RecordResult {
     pub lossy: Vec<String>,
     /// Records the source's own pipeline drops (e.g. Azure categories Elastic does not index).
     pub dropped: u64,
+    /// Events a source normalizer recognised (or already in a data stream's form: they have
+    /// `data_stream.dataset` or `event.dataset`), and events used as plain JSON.
+    pub recognised: u64,
+    pub unrecognised: u64,
     pub no_timestamp: u64,
     /// The latest event time among the events (`@timestamp`).
     pub latest: Option<i64>,
@@ -154,6 +158,11 @@ impl Engine {
             let mut event = match item {
                 Ingested::Event(event, partial) => {
                     out.normalize_errors.extend(partial);
+                    if event.has("data_stream.dataset") || event.has("event.dataset") {
+                        out.recognised += 1;
+                    } else {
+                        out.unrecognised += 1;
+                    }
                     event
                 }
                 Ingested::Dropped => {

@@ -169,6 +169,26 @@ pub struct Session<'e> {
     warned: Vec<u64>,
     /// Which part of the work it does ([`Scope`]).
     scope: Scope,
+    /// Per input file, events a source normalizer recognised and events used as plain JSON.
+    recognition: std::collections::BTreeMap<Arc<str>, Recognition>,
+}
+
+/// How many of a file's events a source normalizer recognised ([`Session::recognition`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recognition {
+    /// Normalized by a source, or already in a data stream's form (`data_stream.dataset`
+    /// or `event.dataset`).
+    pub recognised: u64,
+    /// Used as plain JSON: the built-in rules, detectors and analyzers read the fields the
+    /// normalizers write, so they may find nothing in such events.
+    pub unrecognised: u64,
+}
+
+impl Recognition {
+    /// Whether most of the file's events are no source's (at least one is).
+    pub fn mostly_unrecognised(&self) -> bool {
+        self.unrecognised > 0 && self.unrecognised >= self.recognised
+    }
 }
 
 /// Records one parallel task processes.
@@ -235,7 +255,14 @@ impl<'e> Session<'e> {
             stats,
             engine,
             scope: Scope::All,
+            recognition: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// Per input file read so far, how many of its parsed events a source normalizer
+    /// recognised (records the prefilter skipped unparsed are in neither count).
+    pub fn recognition(&self) -> impl Iterator<Item = (&str, Recognition)> + '_ {
+        self.recognition.iter().map(|(f, r)| (&**f, *r))
     }
 
     /// Does only part of the work from now on ([`Scope`]): per-event alerts, or one
@@ -335,6 +362,14 @@ impl<'e> Session<'e> {
             .collect();
         self.stats.records += batch.records.len() as u64;
         self.stats.bytes += batch.data.len() as u64;
+        let (recognised, unrecognised) = results
+            .iter()
+            .fold((0, 0), |(r, u), x| (r + x.recognised, u + x.unrecognised));
+        if recognised + unrecognised > 0 {
+            let entry = self.recognition.entry(batch.file.clone()).or_default();
+            entry.recognised += recognised;
+            entry.unrecognised += unrecognised;
+        }
         let latest = results.iter().filter_map(|r| r.latest).max();
         for result in results {
             self.merge(result, report);

@@ -1,0 +1,146 @@
+//! Inputs as clouds deliver them, through `modelward hunt`: the same Bedrock invocation logs
+//! and CloudTrail records through every CloudWatch Logs delivery raise the alerts the native
+//! logs raise.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn fixture(dir: &str, name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../event/tests/fixtures")
+        .join(dir)
+        .join(name)
+}
+
+/// The alerts of a hunt over one file, and its standard error.
+fn hunt(path: &Path) -> (Vec<Value>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_modelward"))
+        .args(["hunt", "--format", "ndjson"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    // 0: no alert, 1: alerts; 2 would be an error.
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}: {stderr}",
+        path.display()
+    );
+    let alerts = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (alerts, stderr)
+}
+
+/// What an alert says, without where its record was read (file, line, offset: they differ
+/// between deliveries, and so do the ids of alerts on one event, which are made of them).
+fn what(alerts: &[Value]) -> Vec<String> {
+    let mut out: Vec<String> = alerts
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {} {} {}",
+                a["rule"]["id"], a["@timestamp"], a["entity"], a["message"]
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn cloudwatch_deliveries_raise_the_native_alerts() {
+    let (native, _) = hunt(&fixture("cloudwatch", "native.ndjson"));
+    assert!(native.len() >= 8, "{}", native.len());
+    let rules: std::collections::BTreeSet<_> =
+        native.iter().map(|a| a["rule"]["id"].to_string()).collect();
+    assert!(rules.len() >= 4, "{rules:?}");
+    for name in [
+        "subscription.ndjson",
+        "lambda_awslogs.ndjson",
+        "firehose.gz",
+        "filter_log_events.json",
+        "get_log_events.json",
+        "export_000000.gz",
+    ] {
+        let (alerts, stderr) = hunt(&fixture("cloudwatch", name));
+        assert_eq!(what(&alerts), what(&native), "{name}");
+        assert!(!stderr.contains("malformed: 1"), "{name}: {stderr}");
+        assert!(!stderr.contains("trailing characters"), "{name}: {stderr}");
+        // Alerts on events of one payload are told apart.
+        let ids: std::collections::BTreeSet<_> = alerts
+            .iter()
+            .map(|a| a["alert"]["id"].to_string())
+            .collect();
+        assert_eq!(ids.len(), alerts.len(), "{name}");
+    }
+}
+
+/// OpenTelemetry GenAI spans (OpenLLMetry's indexed prompt attributes; the 1.37 input
+/// messages on an operation-details event) raise the per-call detectors' alerts, on the
+/// caller and model the span names, and are no "unrecognised" input.
+#[test]
+fn otel_genai_spans_raise_the_per_call_alerts() {
+    for (name, principal, model) in [
+        ("openllmetry_chat_span", "customer-4411", "gpt-4o-mini"),
+        (
+            "semconv_details_span",
+            "0f3c7a1e-8b2d-4c5e-9f60-7a8b9c0d1e2f",
+            "gpt-4.1",
+        ),
+    ] {
+        let (alerts, stderr) = hunt(&fixture("otel_genai", &format!("{name}.raw.json")));
+        let jailbreak = alerts
+            .iter()
+            .find(|a| a["rule"]["id"] == "MW-AI-0003")
+            .unwrap_or_else(|| panic!("{name}: no jailbreak alert in {alerts:?}"));
+        assert_eq!(jailbreak["entity"]["principal"], principal, "{name}");
+        assert_eq!(jailbreak["entity"]["model"], model, "{name}");
+        assert!(!stderr.contains("WARNING"), "{name}: {stderr}");
+    }
+}
+
+/// A file most of whose events no source recognises is said loudly, once per file, and not
+/// with `--source json`; a CloudWatch payload of plain-text lines is such a file.
+#[test]
+fn a_file_of_no_known_source_is_warned_about() {
+    let dir = std::env::temp_dir().join(format!("mw-unrecognised-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let plain = dir.join("sysmon.ndjson");
+    std::fs::write(
+        &plain,
+        "{\"EventID\":1,\"Image\":\"x.exe\"}\n{\"EventID\":3}\n",
+    )
+    .unwrap();
+    let lambda = dir.join("lambda.ndjson");
+    std::fs::write(
+        &lambda,
+        r#"{"messageType":"DATA_MESSAGE","owner":"333333333333","logGroup":"/aws/lambda/chat","logStream":"2025/03/01/[$LATEST]0a1b","subscriptionFilters":["f"],"logEvents":[{"id":"1","timestamp":1740824100000,"message":"START RequestId: 8f1c"},{"id":"2","timestamp":1740824100001,"message":"END RequestId: 8f1c"}]}"#,
+    )
+    .unwrap();
+    let (_, stderr) = hunt(&plain);
+    assert_eq!(stderr.matches("WARNING").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("sysmon.ndjson: 2 of 2 events (100%) are of no source"),
+        "{stderr}"
+    );
+    let (_, stderr) = hunt(&lambda);
+    assert!(
+        stderr.contains("lambda.ndjson: 2 of 2 events (100%) are of no source"),
+        "{stderr}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_modelward"))
+        .args(["hunt", "--source", "json"])
+        .arg(&plain)
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("WARNING"));
+    // A native file of known sources is not warned about.
+    let (_, stderr) = hunt(&fixture("cloudwatch", "native.ndjson"));
+    assert!(!stderr.contains("WARNING"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

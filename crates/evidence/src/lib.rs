@@ -190,11 +190,34 @@ fn key_id(public_key: &[u8]) -> String {
     hex(&Sha256::digest(public_key)[..8])
 }
 
-/// A new Ed25519 key as a PEM PKCS#8 document.
+/// The DER of a PKCS#8 v1 Ed25519 private key (RFC 8410) up to its 32-byte seed.
+const PKCS8_V1_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+/// A new Ed25519 key as a PEM PKCS#8 v1 document (RFC 8410), the form OpenSSL reads and
+/// writes (ring generates v2, with the public key, which OpenSSL 3 does not read: the seed is
+/// taken from it).
 pub fn generate_key_pem() -> Result<String, EvidenceError> {
-    let der =
+    let v2 =
         Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| EvidenceError::Random)?;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+    // v2: 30 53 02 01 01 30 05 06 03 2b 65 70 04 22 04 20 <seed 32> a1 23 03 21 00 <public 32>
+    let seed = v2
+        .as_ref()
+        .get(16..48)
+        .ok_or_else(|| EvidenceError::Key("unexpected PKCS#8 from ring".into()))?;
+    let mut der = PKCS8_V1_PREFIX.to_vec();
+    der.extend_from_slice(seed);
+    let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der)
+        .map_err(|e| EvidenceError::Key(e.to_string()))?;
+    let check =
+        Ed25519KeyPair::from_pkcs8(v2.as_ref()).map_err(|e| EvidenceError::Key(e.to_string()))?;
+    if pair.public_key().as_ref() != check.public_key().as_ref() {
+        return Err(EvidenceError::Key(
+            "the seed read back gives another key".into(),
+        ));
+    }
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&der);
     let mut pem = format!("{PEM_BEGIN}\n");
     for line in b64.as_bytes().chunks(64) {
         pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
@@ -324,6 +347,20 @@ mod tests {
         let v = verify(doc.as_bytes()).unwrap();
         let resigned = v.report.sign(&other).unwrap();
         assert_eq!(verify(resigned.as_bytes()).unwrap().key_id, other.key_id());
+    }
+
+    #[test]
+    fn generated_keys_are_pkcs8_v1_as_openssl_reads_them() {
+        let pem = generate_key_pem().unwrap();
+        let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
+        assert_eq!(der.len(), 48);
+        assert_eq!(der[..16], PKCS8_V1_PREFIX);
+        // OpenSSL's own (`openssl genpkey -algorithm ed25519`) is read too.
+        let openssl = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIKmXQgw1ElGROjt0QHVjGcFMSlxU+jPN7RTk9YwUZSdH\n-----END PRIVATE KEY-----\n";
+        SigningKey::from_pem(openssl).unwrap();
     }
 
     #[test]

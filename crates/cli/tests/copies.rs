@@ -8,8 +8,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use modelward_fingerprint::dtype::DType;
-use modelward_fingerprint::synth::{gguf_name, Arch};
-use modelward_fingerprint::write::{self, Tensor};
+use modelward_fingerprint::synth::{gguf_renamed, Arch};
+use modelward_fingerprint::write;
 use serde_json::Value;
 
 mod common;
@@ -29,15 +29,6 @@ fn modelward(dir: &Dir, args: &[&str]) -> Output {
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-/// llama.cpp's tensor names, in reverse order.
-fn renamed(model: &[Tensor]) -> Vec<Tensor> {
-    model
-        .iter()
-        .rev()
-        .map(|t| Tensor::new(&gguf_name(&t.name), &t.shape, t.values.clone()))
-        .collect()
 }
 
 /// A registered model (`registry/ours.safetensors`, fingerprinted as `ours-v1`), and a share
@@ -68,7 +59,7 @@ fn setup(name: &str) -> Dir {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     dir.write(
         "share/tmp/notes.bin",
-        write::gguf(&renamed(&ours), DType::Q4_0, "llama").unwrap(),
+        write::gguf(&gguf_renamed(&ours), DType::Q4_0, "llama").unwrap(),
     );
     dir.write(
         "share/export.zip",
@@ -76,13 +67,13 @@ fn setup(name: &str) -> Dir {
             ("README.md".into(), b"quarterly export".to_vec()),
             (
                 "weights/model.gguf".into(),
-                write::gguf(&renamed(&ours), DType::Q4_K, "llama").unwrap(),
+                write::gguf(&gguf_renamed(&ours), DType::Q4_K, "llama").unwrap(),
             ),
         ]),
     );
     dir.write(
         "share/other.gguf",
-        write::gguf(&renamed(&arch.random(22)), DType::Q4_0, "llama").unwrap(),
+        write::gguf(&gguf_renamed(&arch.random(22)), DType::Q4_0, "llama").unwrap(),
     );
     dir.write("share/readme.txt", "not a model");
     dir

@@ -5,7 +5,7 @@
 use std::process::{Command, Output};
 
 use modelward_fingerprint::dtype::DType;
-use modelward_fingerprint::synth::{gguf_name, Arch};
+use modelward_fingerprint::synth::{gguf_name, gguf_renamed, Arch};
 use modelward_fingerprint::write::{self, Tensor};
 use serde_json::Value;
 
@@ -28,14 +28,6 @@ fn fingerprint(dir: &Dir, args: &[&str]) -> Output {
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-fn renamed(model: &[Tensor]) -> Vec<Tensor> {
-    model
-        .iter()
-        .rev()
-        .map(|t| Tensor::new(&gguf_name(&t.name), &t.shape, t.values.clone()))
-        .collect()
 }
 
 #[test]
@@ -67,11 +59,11 @@ fn fingerprint_build_then_match_quantized_and_unrelated_copies() {
 
     let q4 = dir.write(
         "suspects/leak-q4_0.gguf",
-        write::gguf(&renamed(&ours), DType::Q4_0, "llama").unwrap(),
+        write::gguf(&gguf_renamed(&ours), DType::Q4_0, "llama").unwrap(),
     );
     let other = dir.write(
         "suspects/other.gguf",
-        write::gguf(&renamed(&arch.random(22)), DType::Q4_K, "llama").unwrap(),
+        write::gguf(&gguf_renamed(&arch.random(22)), DType::Q4_K, "llama").unwrap(),
     );
     dir.write("suspects/notes.txt", "not a model");
 

@@ -185,6 +185,16 @@ pub fn gguf_name(hf: &str) -> String {
     format!("blk.{layer}.{part}")
 }
 
+/// The model as a GGUF converter lays it out: llama.cpp's tensor names ([`gguf_name`]), in
+/// reverse order (names and order never matter to matching).
+pub fn gguf_renamed(model: &[Tensor]) -> Vec<Tensor> {
+    model
+        .iter()
+        .rev()
+        .map(|t| Tensor::new(&gguf_name(&t.name), &t.shape, t.values.clone()))
+        .collect()
+}
+
 /// Adds N(0, (rel·σ)²) to every tensor, σ each tensor's own standard deviation: the
 /// weight change of a fine-tuning of that relative size.
 pub fn perturb(model: &[Tensor], rel: f32, seed: u64) -> Vec<Tensor> {

@@ -1,0 +1,96 @@
+#!/bin/sh
+# Runs every fuzz target for a bounded time, from the corpus kept in the repository
+# (fuzz/corpus/<target>), merges what new inputs add coverage back into it (minimised:
+# libFuzzer's -merge keeps only inputs that reach something the corpus does not), and
+# reports crashes. For a scheduled job, not for every CI run.
+#
+#   fuzz/run-all.sh                     # every target, 5 minutes each
+#   SECONDS_PER_TARGET=60 fuzz/run-all.sh esql_parser sigma_rule
+#   JOBS=2 fuzz/run-all.sh              # libFuzzer workers per target
+#
+# Settings (environment):
+#   SECONDS_PER_TARGET  time per target (default 300)
+#   JOBS                parallel libFuzzer workers per target (default 1)
+#   MAX_LEN             longest input tried, bytes (default 65536)
+#   RSS_LIMIT_MB        a run above this much memory is a crash (default 2048)
+#   TOOLCHAIN           the toolchain (default: nightly when rustup has it, else stable with
+#                       RUSTC_BOOTSTRAP=1, which the sanitizer-coverage flags need)
+#
+# It uses `cargo fuzz` when installed; otherwise it builds the targets itself with the flags
+# cargo-fuzz passes (SanitizerCoverage for libFuzzer, `--cfg fuzzing`, debug assertions).
+# Crashes go to fuzz/artifacts/<target>/; the exit status is 1 when any target crashed.
+# Replay one: fuzz/target/<triple>/release/<target> fuzz/artifacts/<target>/crash-...
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here" || exit 2
+
+secs=${SECONDS_PER_TARGET:-300}
+jobs=${JOBS:-1}
+max_len=${MAX_LEN:-65536}
+rss=${RSS_LIMIT_MB:-2048}
+triple=$(rustc -vV | sed -n 's/^host: //p')
+
+if [ -z "${TOOLCHAIN:-}" ]; then
+    if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+        TOOLCHAIN=nightly
+    else
+        TOOLCHAIN=stable
+    fi
+fi
+[ "$TOOLCHAIN" = nightly ] || export RUSTC_BOOTSTRAP=1
+
+targets=$*
+if [ -z "$targets" ]; then
+    targets=$(sed -n 's/^name = "\(.*\)"$/\1/p' Cargo.toml | grep -v '^modelward-fuzz$')
+fi
+
+echo "fuzz: $(echo "$targets" | wc -w) target(s), ${secs}s each, toolchain $TOOLCHAIN"
+
+# Build every target once.
+if cargo +"$TOOLCHAIN" fuzz --help >/dev/null 2>&1; then
+    for t in $targets; do
+        cargo +"$TOOLCHAIN" fuzz build --release "$t" || exit 2
+    done
+else
+    RUSTFLAGS="${RUSTFLAGS:-} -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+-Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+-Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks" \
+        cargo +"$TOOLCHAIN" build --release --target "$triple" $(for t in $targets; do printf -- '--bin %s ' "$t"; done) ||
+        exit 2
+fi
+bin="$here/target/$triple/release"
+
+crashed=""
+for t in $targets; do
+    corpus="corpus/$t"
+    work="work/$t"
+    mkdir -p "$corpus" "$work" "artifacts/$t"
+    before=$(ls "$corpus" | wc -l)
+    echo "== $t: ${before} corpus input(s)"
+    started=$(date +%s)
+    "$bin/$t" "$work" "$corpus" \
+        -max_total_time="$secs" -max_len="$max_len" -rss_limit_mb="$rss" -timeout=30 \
+        -jobs="$jobs" -workers="$jobs" -print_final_stats=1 \
+        -artifact_prefix="artifacts/$t/" >"work/$t.log" 2>&1
+    status=$?
+    ran=$(($(date +%s) - started))
+    # Keep what adds coverage, minimised.
+    "$bin/$t" -merge=1 -max_len="$max_len" -rss_limit_mb="$rss" -timeout=30 \
+        "$corpus" "$work" >"work/$t.merge.log" 2>&1
+    rm -rf "$work"
+    after=$(ls "$corpus" | wc -l)
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "work/$t.log" | awk '{s+=$1} END {print s+0}')
+    found=$(ls "artifacts/$t" | grep -c -E '^(crash|oom|timeout|leak|slow-unit)-' || true)
+    echo "   ${ran}s, ${execs} executions, corpus ${before} -> ${after}, status ${status}, ${found} artifact(s)"
+    if [ "$status" -ne 0 ] || [ "$found" -gt 0 ]; then
+        crashed="$crashed $t"
+        grep -E 'ERROR|panicked|SUMMARY' "work/$t.log" | head -5 | sed 's/^/   /'
+    fi
+done
+
+if [ -n "$crashed" ]; then
+    echo "fuzz: crashes in:$crashed (inputs under fuzz/artifacts/)"
+    exit 1
+fi
+echo "fuzz: no crash"

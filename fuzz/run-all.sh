@@ -69,11 +69,16 @@ for t in $targets; do
     before=$(ls "$corpus" | wc -l)
     echo "== $t: ${before} corpus input(s)"
     started=$(date +%s)
-    "$bin/$t" "$work" "$corpus" \
+    # With more than one job libFuzzer forks workers that log to fuzz-N.log in the current
+    # folder: run them from work/ and gather their logs.
+    parallel=""
+    [ "$jobs" -gt 1 ] && parallel="-jobs=$jobs -workers=$jobs"
+    (cd work && "$bin/$t" "$t" "../$corpus" \
         -max_total_time="$secs" -max_len="$max_len" -rss_limit_mb="$rss" -timeout=30 \
-        -jobs="$jobs" -workers="$jobs" -print_final_stats=1 \
-        -artifact_prefix="artifacts/$t/" >"work/$t.log" 2>&1
+        $parallel -print_final_stats=1 \
+        -artifact_prefix="../artifacts/$t/" >"$t.log" 2>&1)
     status=$?
+    [ "$jobs" -gt 1 ] && cat work/fuzz-*.log >>"work/$t.log" 2>/dev/null && rm -f work/fuzz-*.log
     ran=$(($(date +%s) - started))
     # Keep what adds coverage, minimised.
     "$bin/$t" -merge=1 -max_len="$max_len" -rss_limit_mb="$rss" -timeout=30 \

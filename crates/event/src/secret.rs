@@ -15,8 +15,9 @@
 //!   `ghp_`, `github_pat_`, `xoxb-`, `AKIA`, …), a JWT, a run of random base64 of 40 characters
 //!   or more, a random run of 24 letters and digits or more.
 //!
-//! A masked value keeps at most its first 4 and last 2 characters (a key id 6 and 3, see
-//! [`mask_key`]): enough to tell two apart and find the key in a key store, not enough to use.
+//! A masked value keeps at most its first 6 and last 3 characters, a key-shaped one 4 and 2
+//! (see [`mask_key`]): enough to tell two apart and find the key in a key store, not enough
+//! to use. Documented with examples in docs/outputs.md (Secrets).
 //!
 //! ```
 //! use modelward_event::secret::mask;

@@ -95,6 +95,13 @@ fn run(config: &Path, listen: Option<std::net::SocketAddr>) -> Result<u8> {
     // the measures its incidents decide in force at once).
     let mut detection = None;
     if let (Some(db), Some(path), true) = (&settings.database, &settings.log, settings.detect) {
+        // Detection's threads (its own and the engine's rayon workers) give way to those
+        // answering requests: the pool is made here, before the engine is built.
+        let nice = settings.detect_nice;
+        let _ = rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("detection-{i}"))
+            .start_handler(move |_| give_way(nice))
+            .build_global();
         let detector = Detector::new(options, config, db, path, &settings)?;
         let (tx, rx) = std::sync::mpsc::sync_channel(DETECT_QUEUE);
         log = log.map(|l| l.with_tap(tx));
@@ -117,7 +124,10 @@ fn run(config: &Path, listen: Option<std::net::SocketAddr>) -> Result<u8> {
         let gateway = Arc::new(modelward_gateway::Gateway::new(settings, log));
         let detection = detection.map(|(detector, rx)| {
             let (gateway, stop) = (gateway.clone(), stop.clone());
-            std::thread::spawn(move || detector.run(rx, &gateway, &stop))
+            std::thread::Builder::new()
+                .name("detection".into())
+                .spawn(move || detector.run(rx, &gateway, &stop))
+                .expect("starting the detection thread")
         });
         let watcher = match database {
             Some(db) => {
@@ -375,6 +385,8 @@ struct Detector {
     lateness: i64,
     /// Where the session's state is kept across restarts.
     state: Option<PathBuf>,
+    /// The nice value of the detection thread (`detect_nice`).
+    nice: u8,
 }
 
 impl Detector {
@@ -400,6 +412,7 @@ impl Detector {
             log: log.to_path_buf(),
             lateness: settings.detect_lateness.as_millis() as i64,
             state: settings.detect_state.clone(),
+            nice: settings.detect_nice,
         })
     }
 
@@ -409,6 +422,7 @@ impl Detector {
     /// analysed and, without `detect_state`, every open window closed, as at the end of a
     /// hunt (with it, the state is kept for the next start).
     fn run(self, rx: Receiver<Record>, gateway: &Gateway, stop: &AtomicBool) {
+        give_way(self.nice);
         let saved = self.state.as_deref().and_then(|p| std::fs::read(p).ok());
         // One source, its own log, stamped as calls are made: idle as soon as a wait for the
         // next call times out, and event time is then the wall clock.
@@ -480,9 +494,55 @@ impl Detector {
     }
 }
 
+/// Lowers the calling thread's scheduling priority to the nice value `nice`, if it is not
+/// that low already (Linux keeps a nice value per thread, and `setpriority` on "this
+/// process" sets the calling thread's), so that it gives way to the gateway's other threads
+/// when they want the CPU. A failure leaves the priority as it was.
+fn give_way(nice: u8) {
+    #[cfg(target_os = "linux")]
+    {
+        let nice = i32::from(nice);
+        if rustix::process::getpriority_process(None).is_ok_and(|now| now < nice) {
+            let _ = rustix::process::setpriority_process(None, nice);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
+}
+
 /// Writes a file whole or not at all (a temporary file renamed over it).
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The nice value of the calling thread, from /proc (field 19 of its stat).
+    fn nice_of_this_thread() -> i64 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        after.split(' ').nth(16).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn giving_way_lowers_the_calling_thread_only() {
+        let before = nice_of_this_thread();
+        let other = std::thread::spawn(|| {
+            give_way(10);
+            nice_of_this_thread()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(other, before.max(10));
+        assert_eq!(
+            nice_of_this_thread(),
+            before,
+            "the caller's thread is untouched"
+        );
+    }
 }

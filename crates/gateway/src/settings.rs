@@ -114,6 +114,10 @@ pub struct Options {
     /// windows, analyzers' profiles); without it a restart starts afresh and a shutdown
     /// closes every window as at the end of a hunt.
     pub detect_state: Option<PathBuf>,
+    /// The nice value of detection's threads (0 to 19, default 10): above 0 they give way
+    /// to the threads answering requests when both want the CPU, and catch up when it is
+    /// free (0: they compete as equals).
+    pub detect_nice: Option<u8>,
     /// The environment variable holding the gateway's secret (any text of 16 bytes or
     /// more): the key of `perturb_output`'s noise, so that it can be recomputed later as
     /// evidence, and of proof-of-work challenges. Without it the gateway keeps one in
@@ -175,6 +179,7 @@ pub struct Settings {
     pub detect: bool,
     pub detect_lateness: Duration,
     pub detect_state: Option<PathBuf>,
+    pub detect_nice: u8,
     /// The gateway's secret (`secret_env`); `None`: the caller finds one.
     pub secret: Option<Vec<u8>>,
     pub name: String,
@@ -189,6 +194,9 @@ pub struct Settings {
     pub mask_credentials: bool,
     pub log_format: crate::say::LogFormat,
 }
+
+/// Detection's nice value unless `detect_nice` says otherwise.
+pub const DETECT_NICE: u8 = 10;
 
 /// A configuration the gateway cannot run with.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -213,6 +221,8 @@ pub enum SettingsError {
     VirtualKeysNeedUpstreamKey { mode: KeyMode, name: String },
     #[error("detect = true needs `log` (the calls detection reads) and `database` (where incidents and measures go)")]
     DetectNeeds,
+    #[error("detect_nice: {0} is not a nice value from 0 to 19")]
+    DetectNice(u8),
     #[error("{key}: {value:?} is not a duration (e.g. \"500ms\", \"10s\", \"5m\")")]
     Duration { key: &'static str, value: String },
 }
@@ -287,6 +297,10 @@ impl Options {
         if detect && (self.log.is_none() || self.database.is_none()) {
             return Err(SettingsError::DetectNeeds);
         }
+        let detect_nice = self.detect_nice.unwrap_or(DETECT_NICE);
+        if detect_nice > 19 {
+            return Err(SettingsError::DetectNice(detect_nice));
+        }
         let secret = match &self.secret_env {
             Some(var) => {
                 let value =
@@ -353,6 +367,7 @@ impl Options {
             refresh: duration("refresh", self.refresh.as_deref(), Duration::from_secs(1))?,
             detect,
             detect_state: self.detect_state,
+            detect_nice,
             detect_lateness: duration(
                 "detect_lateness",
                 self.detect_lateness.as_deref(),
@@ -429,5 +444,18 @@ mod tests {
             virtual_keys.resolve(&|_| None),
             Err(SettingsError::VirtualKeysNeedUpstreamKey { .. })
         ));
+    }
+
+    #[test]
+    fn detection_gives_way_by_default_within_nice_values() {
+        let up = r#""upstreams": [{"name": "x", "url": "http://a"}]"#;
+        let s = opts(&format!("{{{up}}}")).resolve(&|_| None).unwrap();
+        assert_eq!(s.detect_nice, DETECT_NICE);
+        let s = opts(&format!(r#"{{{up}, "detect_nice": 0}}"#))
+            .resolve(&|_| None)
+            .unwrap();
+        assert_eq!(s.detect_nice, 0);
+        let e = opts(&format!(r#"{{{up}, "detect_nice": 20}}"#)).resolve(&|_| None);
+        assert_eq!(e.unwrap_err(), SettingsError::DetectNice(20));
     }
 }

@@ -222,3 +222,83 @@ impl Recognize for Registry {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use modelward_inventory::find::{find_in_blob, FindEvent};
+
+    use super::*;
+    use crate::dtype::DType;
+    use crate::synth::{gguf_renamed, Arch};
+    use crate::write;
+
+    #[test]
+    fn copies_are_named_in_files_and_zip_members_and_unrelated_models_are_not() {
+        let key = Key::new(b"registry test");
+        let arch = Arch::tiny_llama(1);
+        let ours = arch.random(5);
+        let registered = write::safetensors(&ours, DType::BF16).unwrap();
+        let mut print = ModelPrint::new("ours", &key);
+        print
+            .add_file(&key, &mut Plans::default(), &registered)
+            .unwrap();
+        let registry = Registry::new(
+            key,
+            vec![Registered {
+                print,
+                sources: vec!["/models/ours.safetensors".into()],
+            }],
+        );
+        let copy = write::gguf(&gguf_renamed(&ours), DType::Q4_0, "llama").unwrap();
+        let other = write::gguf(&gguf_renamed(&arch.random(6)), DType::Q4_0, "llama").unwrap();
+        let e = registry.examine(&copy).unwrap().unwrap();
+        assert_eq!((e.format.as_str(), e.tensors), ("gguf", 12));
+        assert_eq!(e.matches(MODEL_MATCH_P).next().unwrap().model, "ours");
+        let e = registry.examine(&other).unwrap().unwrap();
+        assert_eq!(
+            e.matches(MODEL_MATCH_P).count(),
+            0,
+            "{:?}",
+            e.results[0].ln_p
+        );
+        assert!(registry
+            .examine(&b"not a model".to_vec())
+            .unwrap()
+            .is_none());
+
+        // through the inventory's reader: a zip's members, each named
+        let zip =
+            write::zip_stored(&[("a/copy.gguf".into(), copy), ("b/other.gguf".into(), other)]);
+        let mut found = Vec::new();
+        find_in_blob(&zip, "x.zip", Some(&registry), &mut |e| match e {
+            FindEvent::Found(f) => found.push((f.location.clone(), f.examined, f.copies.clone())),
+            FindEvent::Error { location, message } => panic!("{location}: {message}"),
+        });
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].0, "x.zip!a/copy.gguf");
+        assert_eq!(found[0].2.len(), 1);
+        assert!(found[0].2[0].log10_false_match_probability < -9.0);
+        assert!(!found[0].2[0].source);
+        assert!(found[1].1 && found[1].2.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn a_file_with_more_tensors_than_compared_lists_the_rest_as_skipped() {
+        let key = Key::new(b"cap");
+        let registry = Registry::new(key, Vec::new());
+        let t = write::Tensor::new("t", &[4], vec![1.0, 2.0, 3.0, 4.0]);
+        let many: Vec<write::Tensor> = (0..MAX_SUSPECT_TENSORS + 3)
+            .map(|i| write::Tensor::new(&format!("t{i}"), &t.shape, t.values.clone()))
+            .collect();
+        let file = write::safetensors(&many, DType::F32).unwrap();
+        let e = registry.examine(&file).unwrap().unwrap();
+        assert_eq!(e.tensors, MAX_SUSPECT_TENSORS);
+        assert_eq!(
+            e.skipped
+                .iter()
+                .filter(|(_, why)| why.starts_with("past the first"))
+                .count(),
+            3
+        );
+    }
+}

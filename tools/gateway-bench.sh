@@ -21,8 +21,10 @@
 #   --modes "M ..."     whole and/or stream (default "whole stream")
 #   --connections N     connections of the load generator (default 100)
 #   --soak S            then run the gateway alone at --soak-rate for S seconds, sampling its
-#                       memory every 10 s (e.g. --soak 600)
+#                       memory every 10 s (e.g. --soak 600; tools/gateway-soak.sh runs one)
 #   --soak-rate R       (default 5000)   --soak-only   skip the comparison, soak only
+#   --soak-modes "M ..." whole and/or stream (default whole): the rate is shared evenly
+#                       between them, one load generator each, all at once
 #   --no-build          use the binaries already built
 #   --bin-dir DIR       take modelward and simulate-llm-traffic from DIR (e.g. a build of
 #                       another checkout) instead of building them into target/release
@@ -42,6 +44,7 @@ modes="whole stream"
 connections=100
 soak=0
 soak_rate=5000
+soak_modes=whole
 soak_only=0
 build=1
 bin_dir=""
@@ -57,6 +60,7 @@ while [ $# -gt 0 ]; do
         --soak) soak=$2; shift 2 ;;
         --soak-rate) soak_rate=$2; shift 2 ;;
         --soak-only) soak_only=1; shift ;;
+        --soak-modes) soak_modes=$2; shift 2 ;;
         --no-build) build=0; shift ;;
         --bin-dir) bin_dir=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
@@ -327,21 +331,32 @@ if [ "$soak_only" = 0 ]; then
 fi
 
 if [ "$soak" -gt 0 ]; then
-    echo "gateway-bench: soak, the gateway at $soak_rate/s for $soak s (whole responses)"
+    set -- $soak_modes
+    share=$(awk -v r="$soak_rate" -v n="$#" 'BEGIN {printf "%g", r / n}')
+    echo "gateway-bench: soak, the gateway at $soak_rate/s for $soak s ($soak_modes: $share/s each), RSS every 10 s"
     : >"$out/soak_rss.tsv"
     settle
-    "$load_bin" --url "$gateway_url" --rate "$soak_rate" --duration "$soak" --warmup 0 \
-        --connections "$connections" --label soak --json "$out/soak.ndjson" \
-        --prompts "$out/prompts.ndjson" >"$out/soak.log" 2>&1 &
-    soak_pid=$!
+    soak_pids=()
+    for mode in $soak_modes; do
+        stream=""
+        [ "$mode" = stream ] && stream=--stream
+        "$load_bin" --url "$gateway_url" --rate "$share" --duration "$soak" --warmup 0 \
+            --connections "$connections" --label "soak-$mode" --json "$out/soak.ndjson" \
+            --prompts "$out/prompts.ndjson" $stream >"$out/soak-$mode.log" 2>&1 &
+        soak_pids+=("$!")
+    done
     start=$(date +%s)
-    while kill -0 "$soak_pid" 2>/dev/null; do
+    while kill -0 "${soak_pids[0]}" 2>/dev/null; do
         printf '%s\t%s\n' "$(($(date +%s) - start))" "$(rss_of "$gateway_pid")" >>"$out/soak_rss.tsv"
         sleep 10
     done
-    wait "$soak_pid" || true
-    cat "$out/soak.log"
-    echo "gateway healthz after the soak: $(curl -sf --max-time 5 "$gateway_url/healthz" || echo '?')"
+    for p in "${soak_pids[@]}"; do wait "$p" || true; done
+    # Detection catching up, then the memory once the load is gone.
+    settle
+    printf '%s\t%s\n' "$(($(date +%s) - start))" "$(rss_of "$gateway_pid")" >>"$out/soak_rss.tsv"
+    for mode in $soak_modes; do cat "$out/soak-$mode.log"; done
+    curl -sf --max-time 5 "$gateway_url/healthz" >"$out/soak_health.json" || echo '{}' >"$out/soak_health.json"
+    echo "gateway healthz after the soak: $(cat "$out/soak_health.json")"
 fi
 
 # Peak memory of each server over the whole run.
@@ -406,13 +421,17 @@ if runs:
             ratios.append((rate, mode, g["p99"], l["p99"]))
     if any(r["mode"] == "stream" for r in runs):
         print()
-        print("Streams, time to the first body byte (ms):")
-        print("| rate/s | target | p50 | p99 | p99.9 |")
-        print("|---|---|---|---|---|")
+        print("Streams, time to the first body byte (ms; added: the proxy's minus direct's, same rate, same run; "
+              "the time to the last byte is the table's above):")
+        print("| rate/s | target | p50 | p99 | p99.9 | added p50 | added p99 | added p99.9 |")
+        print("|---|---|---|---|---|---|---|---|")
         for r in runs:
             if r["mode"] == "stream":
                 fb = r["first_byte_us"]
-                print(f"| {r['rate']:.0f} | {r['label']} | {f(fb['p50'])} | {f(fb['p99'])} | {f(fb['p999'])} |")
+                d = keyed.get(("direct", r["rate"], "stream"))
+                add = {q: (fb[q] - d["first_byte_us"][q]) if d and r["label"] != "direct" else None for q in ("p50", "p99", "p999")}
+                print(f"| {r['rate']:.0f} | {r['label']} | {f(fb['p50'])} | {f(fb['p99'])} | {f(fb['p999'])} | "
+                      f"{f(add['p50'])} | {f(add['p99'])} | {f(add['p999'])} |")
     print()
     print("LiteLLM's added p99 over the gateway's:")
     for rate, mode, g, l in ratios:
@@ -429,8 +448,25 @@ if os.path.exists(pk):
     print("Peak RSS (VmHWM; LiteLLM: the sum over its processes): " + ", ".join(f"{n} {v} MB" for n, v in (l.split() for l in open(pk))))
 sr = os.path.join(out, "soak_rss.tsv")
 if soak and os.path.exists(sr):
-    rows = [l.split() for l in open(sr) if l.strip()]
+    rows = [(float(l.split()[0]), float(l.split()[1])) for l in open(sr) if l.strip()]
     if rows:
-        mb = [float(r[1]) for r in rows]
-        print(f"Soak: gateway RSS first {mb[0]:.1f} MB (at {rows[0][0]} s), last {mb[-1]:.1f} MB (at {rows[-1][0]} s), max {max(mb):.1f} MB, {len(mb)} samples")
+        mb = [v for _, v in rows]
+        print(f"Soak: gateway RSS first {mb[0]:.1f} MB (at {rows[0][0]:.0f} s), last {mb[-1]:.1f} MB "
+              f"(at {rows[-1][0]:.0f} s, the load over), max {max(mb):.1f} MB, {len(mb)} samples")
+        print("  RSS each minute (MB): " + ", ".join(f"{t / 60:.0f}: {v:.0f}" for t, v in rows if t % 60 < 10))
+        # After the first two minutes (detection's windows and buffered calls filling): the
+        # range and a least-squares trend, MB a minute.
+        later = [(t, v) for t, v in rows[:-1] if t >= 120]
+        if len(later) >= 3:
+            n = len(later)
+            mt, mv = sum(t for t, _ in later) / n, sum(v for _, v in later) / n
+            slope = sum((t - mt) * (v - mv) for t, v in later) / sum((t - mt) ** 2 for t, _ in later)
+            print(f"  from 2 min to the end of the load: {min(v for _, v in later):.0f}-{max(v for _, v in later):.0f} MB, "
+                  f"trend {slope * 60:+.2f} MB/min")
+    sn = os.path.join(out, "soak.ndjson")
+    for line in open(sn) if os.path.exists(sn) else []:
+        r = json.loads(line)
+        lat = r["latency_us"]
+        print(f"  {r['label']}: {r['achieved_rps']:.0f}/s of {r['rate']:.0f}, {r['errors']} errors, "
+              f"{r['unfinished']} unfinished; p50 {f(lat['p50'])} ms, p99 {f(lat['p99'])} ms")
 PY

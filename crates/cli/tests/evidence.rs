@@ -63,21 +63,24 @@ fn a_match_writes_a_signed_report_that_verifies() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let report = dir.path("match.json");
     let report_s = report.to_str().unwrap();
+    let matching = || {
+        modelward(
+            &dir,
+            &[
+                "fingerprint",
+                "match",
+                "--db",
+                db,
+                "--key-env",
+                KEY_VAR,
+                "--evidence",
+                report_s,
+                leak.to_str().unwrap(),
+            ],
+        )
+    };
     // No signing key yet: refused before any work.
-    let o = modelward(
-        &dir,
-        &[
-            "fingerprint",
-            "match",
-            "--db",
-            db,
-            "--key-env",
-            KEY_VAR,
-            "--evidence",
-            report_s,
-            leak.to_str().unwrap(),
-        ],
-    );
+    let o = matching();
     assert_eq!(o.status.code(), Some(2));
     assert!(
         text(&o.stderr).contains("signing.pem"),
@@ -101,20 +104,7 @@ fn a_match_writes_a_signed_report_that_verifies() {
         .nth(2)
         .unwrap()
         .to_string();
-    let o = modelward(
-        &dir,
-        &[
-            "fingerprint",
-            "match",
-            "--db",
-            db,
-            "--key-env",
-            KEY_VAR,
-            "--evidence",
-            report_s,
-            leak.to_str().unwrap(),
-        ],
-    );
+    let o = matching();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
     let doc: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     let r = &doc["report"];

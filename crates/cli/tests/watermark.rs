@@ -33,6 +33,20 @@ fn tokenizer() -> String {
     fixtures().join("tokenizer.json").display().to_string()
 }
 
+/// `modelward watermark verify --tokenizer <the fixture's> ARGS...`
+fn verify(args: &[&str]) -> Output {
+    let tokenizer = tokenizer();
+    let mut all = vec!["watermark", "verify", "--tokenizer", &tokenizer];
+    all.extend_from_slice(args);
+    modelward(&all)
+}
+
+/// Exit 2 with `message` on stderr.
+fn fails_saying(o: &Output, message: &str) {
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains(message), "{}", text(&o.stderr));
+}
+
 fn case(name: &str) -> Value {
     cases()["cases"]
         .as_array()
@@ -104,11 +118,7 @@ fn many_weak_texts_one_a_line_are_watermarked_pooled() {
         .map(|t| t["text"].as_str().unwrap().replace('\n', " "))
         .collect();
     let file = dir.write("samples.txt", lines.join("\n"));
-    let o = modelward(&[
-        "watermark",
-        "verify",
-        "--tokenizer",
-        &tokenizer(),
+    let o = verify(&[
         "--key",
         "15485863",
         "--lines",
@@ -149,63 +159,21 @@ fn bad_input_is_a_clear_error() {
         "1",
         "some text",
     ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        text(&o.stderr).contains("cannot read the tokenizer"),
-        "{}",
-        text(&o.stderr)
-    );
-    let o = modelward(&[
-        "watermark",
-        "verify",
-        "--tokenizer",
-        &tokenizer(),
-        "--key",
-        "1",
-        "--gamma",
-        "1.5",
-        "some text",
-    ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        text(&o.stderr).contains("greenlist ratio 1.5"),
-        "{}",
-        text(&o.stderr)
-    );
+    fails_saying(&o, "cannot read the tokenizer");
+    let o = verify(&["--key", "1", "--gamma", "1.5", "some text"]);
+    fails_saying(&o, "greenlist ratio 1.5");
     // A text of one token cannot be tested: reported, and with nothing else, an error.
-    let o = modelward(&[
-        "watermark",
-        "verify",
-        "--tokenizer",
-        &tokenizer(),
-        "--key",
-        "1",
-        "a",
-    ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        text(&o.stderr).contains("at least 2"),
-        "{}",
-        text(&o.stderr)
-    );
+    let o = verify(&["--key", "1", "a"]);
+    fails_saying(&o, "at least 2");
     // --evidence without a key fails before any work.
-    let o = modelward(&[
-        "watermark",
-        "verify",
-        "--tokenizer",
-        &tokenizer(),
+    let o = verify(&[
         "--key",
         "1",
         "--evidence",
         dir.path("e.json").to_str().unwrap(),
         "some text",
     ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        text(&o.stderr).contains("signing key"),
-        "{}",
-        text(&o.stderr)
-    );
+    fails_saying(&o, "signing key");
 }
 
 #[test]
@@ -228,11 +196,7 @@ fn evidence_is_signed_verifiable_and_tamper_evident() {
         .unwrap();
     let sample = dir.write("sample.txt", marked["text"].as_str().unwrap());
     let report = dir.path("report.json");
-    let o = modelward(&[
-        "watermark",
-        "verify",
-        "--tokenizer",
-        &tokenizer(),
+    let o = verify(&[
         "--key",
         "15485863",
         "--file",
@@ -264,17 +228,17 @@ fn evidence_is_signed_verifiable_and_tamper_evident() {
     assert!(command.contains(&"<redacted>") && !command.contains(&"15485863"));
     assert_eq!(doc["signature"]["key_id"], key_id.as_str());
 
-    let verify = |pin: Option<&str>| {
+    let check = |pin: Option<&str>| {
         let mut args = vec!["evidence", "verify", report.to_str().unwrap()];
         if let Some(p) = pin {
             args.extend(["--public-key", p]);
         }
         modelward(&args)
     };
-    assert_eq!(verify(None).status.code(), Some(0));
-    assert_eq!(verify(Some(&key_id)).status.code(), Some(0));
-    assert_eq!(verify(Some(key.to_str().unwrap())).status.code(), Some(0));
-    let o = verify(Some("0123456789abcdef"));
+    assert_eq!(check(None).status.code(), Some(0));
+    assert_eq!(check(Some(&key_id)).status.code(), Some(0));
+    assert_eq!(check(Some(key.to_str().unwrap())).status.code(), Some(0));
+    let o = check(Some("0123456789abcdef"));
     assert_eq!(o.status.code(), Some(1));
     assert!(
         text(&o.stdout).contains("not the pinned key"),
@@ -284,7 +248,7 @@ fn evidence_is_signed_verifiable_and_tamper_evident() {
 
     // An input changed since: the signature holds, the check fails.
     std::fs::write(&sample, "something else").unwrap();
-    let o = verify(None);
+    let o = check(None);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         text(&o.stdout).contains("input(s) changed"),
@@ -300,7 +264,7 @@ fn evidence_is_signed_verifiable_and_tamper_evident() {
         body.replace("\"watermarked\": true", "\"watermarked\": false"),
     )
     .unwrap();
-    let o = verify(None);
+    let o = check(None);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         text(&o.stdout).contains("signature does not match"),
@@ -353,11 +317,7 @@ fn an_incident_bundle_carries_signed_reports() {
             .success()
     );
     let report = dir.path("wm.json");
-    let o = modelward(&[
-        "watermark",
-        "verify",
-        "--tokenizer",
-        &tokenizer(),
+    let o = verify(&[
         "--key",
         "15485863",
         "--evidence",
@@ -384,12 +344,7 @@ fn an_incident_bundle_carries_signed_reports() {
         "--attribution",
         unsigned.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        text(&o.stderr).contains("--attribution"),
-        "{}",
-        text(&o.stderr)
-    );
+    fails_saying(&o, "--attribution");
     assert!(!bundle.join("SHA256SUMS").exists());
 
     let o = modelward(&[

@@ -17,6 +17,15 @@ fn fixture() -> (Tokenizer, Value) {
     (tokenizer, serde_json::from_str(&cases).unwrap())
 }
 
+fn named<'a>(fixture: &'a Value, name: &str) -> &'a Value {
+    fixture["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no case {name} in the fixture"))
+}
+
 fn params(case: &Value) -> Params {
     let wm = &case["watermarking_config"];
     let mut params = Params::new(case["vocab_size"].as_u64().unwrap() as u32);
@@ -108,12 +117,8 @@ fn the_watermark_is_found_and_plain_text_is_not() {
 #[test]
 fn repeated_ngrams_count_once() {
     let (tokenizer, fixture) = fixture();
-    let case = fixture["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["ignore_repeated_ngrams"].as_bool().unwrap())
-        .unwrap();
+    let case = named(&fixture, "lefthash-ignore-repeated");
+    assert!(case["ignore_repeated_ngrams"].as_bool().unwrap());
     let mut detector = Detector::new(params(case)).unwrap();
     let mut fewer = 0;
     for text in case["texts"].as_array().unwrap() {
@@ -140,12 +145,7 @@ fn repeated_ngrams_count_once() {
 #[test]
 fn a_weak_signal_is_significant_pooled() {
     let (tokenizer, fixture) = fixture();
-    let case = fixture["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "weak-bias-many")
-        .unwrap();
+    let case = named(&fixture, "weak-bias-many");
     let mut detector = Detector::new(params(case)).unwrap();
     let scores: Vec<Score> = case["texts"]
         .as_array()

@@ -610,6 +610,14 @@ mod tests {
         doc
     }
 
+    /// An empty folder of this test process's own.
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
     fn a_call(full: bool) -> Call {
         let mut call = Call {
             at_ms: 1_765_000_000_123,
@@ -681,9 +689,7 @@ mod tests {
 
     #[test]
     fn the_writer_writes_and_taps_every_call_in_order_off_the_callers_thread() {
-        let dir = std::env::temp_dir().join(format!("mw-llmwriter-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("mw-llmwriter");
         let path = dir.join("llm.ndjson");
         let (tx, rx) = std::sync::mpsc::sync_channel(10_000);
         let writer = LogWriter::new(LlmLog::open(&path).unwrap().with_tap(tx));
@@ -721,9 +727,7 @@ mod tests {
 
     #[test]
     fn records_are_placed_as_hunt_reads_them_and_tapped() {
-        let dir = std::env::temp_dir().join(format!("mw-llmlog-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("mw-llmlog");
         let path = dir.join("llm.ndjson");
         std::fs::write(&path, "{\"old\":1}\n").unwrap();
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
@@ -742,9 +746,7 @@ mod tests {
 
     #[test]
     fn a_rotating_log_moves_to_new_segments_that_keep_their_names() {
-        let dir = std::env::temp_dir().join(format!("mw-llmrot-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("mw-llmrot");
         let path = dir.join("llm.ndjson");
         std::fs::write(dir.join("llm.notes.ndjson"), "not a segment").unwrap();
         let rotation = Rotation {

@@ -234,4 +234,100 @@ fn hunt_raises_a_copy_for_a_mirrored_storage_object() {
             .unwrap()
             < -9.0
     );
+
+    // PB-53: the copy opens an incident; 6.6 "verify no unauthorized model copies exist"
+    // stays open until a scan says so, and is done by the scan once one finds nothing.
+    let o = modelward(
+        &dir,
+        &[
+            "hunt",
+            "--format",
+            "ndjson",
+            "-o",
+            "/dev/null",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--incidents",
+            "fp.db",
+            log.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let incident_id = |dir: &Dir| -> String {
+        let list = modelward(
+            dir,
+            &["incident", "list", "--format", "json", "--db", "fp.db"],
+        );
+        let incidents: Value = serde_json::from_slice(&list.stdout).unwrap();
+        incidents[0]["id"].as_str().unwrap().to_string()
+    };
+    let task = |dir: &Dir| -> Value {
+        let id = incident_id(dir);
+        let show = modelward(
+            dir,
+            &["incident", "show", &id, "--format", "json", "--db", "fp.db"],
+        );
+        let incident: Value = serde_json::from_slice(&show.stdout).unwrap();
+        incident["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == "recover.6.6")
+            .cloned()
+            .unwrap()
+    };
+    // the playbook runs again when a responder sets a fact
+    let rerun = |dir: &Dir| {
+        let id = incident_id(dir);
+        let o = modelward(
+            dir,
+            &[
+                "incident",
+                "fact",
+                &id,
+                "legal_exposure=true",
+                "--by",
+                "alice",
+                "--db",
+                "fp.db",
+            ],
+        );
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    };
+    let before = task(&dir);
+    assert_eq!(before["state"], "open", "{before}");
+    assert!(
+        before["title"]
+            .as_str()
+            .unwrap()
+            .contains("no scan for copies recorded"),
+        "{before}"
+    );
+    // a scan that finds the copy in the mirror: still open, naming it
+    let o = find(&dir, "ndjson", &["mirror"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    rerun(&dir);
+    let found = task(&dir);
+    assert_eq!(found["state"], "open");
+    assert!(
+        found["title"].as_str().unwrap().contains(
+            "1 copy found: mirror/acme-exports/q3/archive.zip!weights/model.gguf (ours-v1)"
+        ),
+        "{found}"
+    );
+    // the copy removed, a clean scan: done by the scan
+    std::fs::remove_file(dir.path("mirror/acme-exports/q3/archive.zip")).unwrap();
+    let o = find(&dir, "ndjson", &["mirror"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    rerun(&dir);
+    let done = task(&dir);
+    assert_eq!(done["state"], "done", "{done}");
+    assert!(
+        done["done_by"].as_str().unwrap().starts_with("scan:"),
+        "{done}"
+    );
+    assert!(
+        done["title"].as_str().unwrap().ends_with("no copy found"),
+        "{done}"
+    );
 }

@@ -29,6 +29,10 @@ pub const SIGMA_RULES: &[(&str, &str)] = &[
         include_str!("../../../rules/sigma/model_weights_download.yml"),
     ),
     (
+        "builtin:sigma/openai_api_key_churn.yml",
+        include_str!("../../../rules/sigma/openai_api_key_churn.yml"),
+    ),
+    (
         "builtin:sigma/storage_access_sharing.yml",
         include_str!("../../../rules/sigma/storage_access_sharing.yml"),
     ),

@@ -144,3 +144,21 @@ fn a_file_of_no_known_source_is_warned_about() {
     assert!(!stderr.contains("WARNING"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A page of OpenAI's organisation audit log (the list response, as `GET
+/// /v1/organization/audit_logs` returns it) is read object by object, and five keys created
+/// and deleted by one user within the hour raise the built-in key churn rule on that user.
+#[test]
+fn openai_audit_log_key_churn() {
+    let (alerts, stderr) = hunt(&fixture("openai_audit", "audit_logs_page.json"));
+    assert!(stderr.contains("6 events"), "{stderr}");
+    assert!(!stderr.contains("WARNING"), "{stderr}");
+    assert!(!stderr.contains("not mapped"), "{stderr}");
+    let churn: Vec<_> = alerts
+        .iter()
+        .filter(|a| a["rule"]["id"] == "3c5e7a91-2b4d-4f68-9a1c-0d2e4f6a8b02")
+        .collect();
+    assert_eq!(churn.len(), 1, "{alerts:?}");
+    assert_eq!(churn[0]["entity"]["principal"], "user-Ab12Cd34Ef56Gh78");
+    assert_eq!(churn[0]["entity"]["source.ip"], "185.220.101.4");
+}

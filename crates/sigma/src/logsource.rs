@@ -13,7 +13,8 @@
 //! | `product: aws`, `service: bedrock` | `aws_bedrock.invocation` |
 //! | `product: aws`, `service: cloudtrail` | `aws.cloudtrail` |
 //! | `product: aws`, `service: s3` | `aws.s3access`, `aws.cloudtrail` |
-//! | `category: llm` | `azure_openai.logs`, `aws_bedrock.invocation`, `modelward.llm`, `litellm.logs` |
+//! | `product: openai`, `service: audit` | `openai.audit` (OpenAI's organisation audit log) |
+//! | `category: llm` | `azure_openai.logs`, `aws_bedrock.invocation`, `modelward.llm`, `litellm.logs`, `otel_genai` |
 //! | `category: object_storage` | `aws.s3access`, `aws.cloudtrail`, `azure.storage`, `gcp.audit` |
 
 use modelward_event::Event;
@@ -58,6 +59,7 @@ const TABLE: &[Mapping] = &[
         Some("s3"),
         &["aws.s3access", "aws.cloudtrail"],
     ),
+    map(None, Some("openai"), Some("audit"), &["openai.audit"]),
     map(
         Some("llm"),
         None,
@@ -67,6 +69,7 @@ const TABLE: &[Mapping] = &[
             "aws_bedrock.invocation",
             "modelward.llm",
             "litellm.logs",
+            "otel_genai",
         ],
     ),
     map(

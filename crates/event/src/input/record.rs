@@ -30,7 +30,8 @@ pub struct RecordError {
 /// and `get-log-events` answers, lines of an export to S3, see [`super::cloudwatch`]) stand
 /// for the events their messages hold, and JSON objects written back to back on one line
 /// (`{…}{…}`, as Firehose writes subscription payloads) for each of them. An OpenTelemetry
-/// OTLP/JSON export request stands for its spans or log records (see [`super::otlp`]).
+/// OTLP/JSON export request stands for its spans or log records (see [`super::otlp`]), and
+/// a page of OpenAI's organisation audit log for its objects.
 pub fn parse_record(bytes: &[u8]) -> Result<Vec<Map<String, Value>>, RecordError> {
     parse_record_noting(bytes).map(|parsed| parsed.objects)
 }
@@ -144,6 +145,9 @@ fn objects_of(value: Value) -> Result<Objects, RecordError> {
     }
     if otlp::is_export(&object) {
         return Ok((otlp::expand(object)?, Vec::new()));
+    }
+    if let Some(items) = crate::source::openai_audit::list_items(&mut object) {
+        return Ok((items, Vec::new()));
     }
     let envelope_key = ["records", "Records"]
         .into_iter()

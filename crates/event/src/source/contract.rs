@@ -157,6 +157,7 @@ pub static REGISTRY: &[&dyn Normalizer] = &[
     &super::gcs_audit::SOURCE,
     &super::modelward_llm::SOURCE,
     &super::otel_genai::SOURCE,
+    &super::openai_audit::SOURCE,
     &super::litellm::SOURCE,
     &super::aws_bedrock::SOURCE,
     &super::azure_openai::SOURCE,

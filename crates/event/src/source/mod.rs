@@ -19,6 +19,7 @@ pub mod contract;
 pub mod gcs_audit;
 pub mod litellm;
 pub mod modelward_llm;
+pub mod openai_audit;
 pub mod openai_body;
 pub mod otel_genai;
 mod paths;
@@ -52,10 +53,12 @@ pub enum SourceKind {
     GcsAudit,
     /// OpenTelemetry GenAI spans and log records (OTLP/JSON).
     OtelGenAi,
+    /// OpenAI's organisation audit log (`/v1/organization/audit_logs` objects).
+    OpenAiAudit,
 }
 
 impl SourceKind {
-    pub const NAMES: [&'static str; 11] = [
+    pub const NAMES: [&'static str; 12] = [
         "auto",
         "json",
         "azure_openai",
@@ -67,6 +70,7 @@ impl SourceKind {
         "azure_blob",
         "gcs_audit",
         "otel_genai",
+        "openai_audit",
     ];
 }
 
@@ -86,6 +90,7 @@ impl FromStr for SourceKind {
             "azure_blob" | "azure-blob" | "azure_storage" => Ok(SourceKind::AzureBlob),
             "gcs_audit" | "gcs-audit" | "gcp_audit" => Ok(SourceKind::GcsAudit),
             "otel_genai" | "otel-genai" | "otel" | "opentelemetry" => Ok(SourceKind::OtelGenAi),
+            "openai_audit" | "openai-audit" => Ok(SourceKind::OpenAiAudit),
             other => Err(format!(
                 "unknown source [{other}]; expected one of {}",
                 SourceKind::NAMES.join(", ")

@@ -1,8 +1,9 @@
 //! Inputs as clouds deliver them: the bytes as a record, and wrapped in each CloudWatch Logs
 //! delivery (a subscription payload's log event, a Lambda's `awslogs.data`, an S3 export
 //! line, a `get-log-events` answer) and as an OTLP/JSON span's and log record's attribute
-//! and body; every object through `source::normalize` (auto, and forced `otel_genai`). Each
-//! must return, never panic.
+//! and body, and as an OpenAI audit log page's object; every object through
+//! `source::normalize` (auto, and forced `otel_genai` and `openai_audit`). Each must return,
+//! never panic.
 #![no_main]
 
 use std::io::Write;
@@ -25,7 +26,8 @@ fn run(record: &[u8]) {
     };
     for object in objects {
         let _ = source::normalize(object.clone(), SourceKind::Auto);
-        let _ = source::normalize(object, SourceKind::OtelGenAi);
+        let _ = source::normalize(object.clone(), SourceKind::OtelGenAi);
+        let _ = source::normalize(object, SourceKind::OpenAiAudit);
     }
 }
 
@@ -48,6 +50,7 @@ fuzz_target!(|data: &[u8]| {
         json!({"resourceLogs":[{"resource":{},"scopeLogs":[{"logRecords":[
             {"eventName":"gen_ai.choice","body":value.clone(),"traceId":"a","spanId":"b"},
             {"eventName":"gen_ai.user.message","body":{"kvlistValue":{"values":[{"key":"content","value":value}]}},"traceId":"a","spanId":"b"}]}]}]}),
+        json!({"object":"list","data":[{"id":"audit_log-1","type":text,"effective_at":1,"actor":value.clone(),text.clone():value.clone()}],"has_more":false}),
     ];
     for w in wrapped {
         run(w.to_string().as_bytes());

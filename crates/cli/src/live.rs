@@ -311,6 +311,12 @@ impl<'e> Live<'e> {
     }
 }
 
+/// Alerts of several sessions (stage one's and each partition's) in time order; a
+/// session's own order is kept among alerts of one time.
+pub fn report_order(alerts: &mut [Alert]) {
+    alerts.sort_by_key(|a| a.timestamp);
+}
+
 /// Records in batches, one per run of records of one file (a rotating log's records may
 /// come from two segments).
 pub fn batches(records: Vec<modelward_gateway::log::Record>) -> Vec<Batch> {

@@ -19,6 +19,8 @@ use serde::Deserialize;
 
 use crate::config::Options;
 use crate::live::{Incidents, Live};
+use modelward_engine::Scope;
+use modelward_watch::scale::{Keyed, Routed};
 
 /// How long `--once` waits for the consumer group to assign partitions before it gives up.
 const ASSIGN_WAIT: Duration = Duration::from_secs(120);
@@ -68,6 +70,23 @@ pub struct WatchOptions {
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// `[watch.kafka]`: Kafka topics (or Azure Event Hubs) as a consumer group.
     pub kafka: Option<KafkaSettings>,
+    /// `[watch.scale]`: several instances, windows keyed by entity through an internal
+    /// topic on the `[watch.kafka]` brokers.
+    pub scale: Option<ScaleSettings>,
+}
+
+/// `[watch.scale]` (docs/watch.md, "Scale-out").
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScaleSettings {
+    /// The internal topic records are repartitioned through (default "modelward-keyed").
+    pub topic: Option<String>,
+    /// Its partitions: how many instances can share the windows. Fixed once in use.
+    pub partitions: u32,
+    /// Where each partition's windows are kept (default: the topic's name + "-state").
+    pub state_topic: Option<String>,
+    /// Stage two's consumer group (default: `[watch.kafka]` group + "-keyed").
+    pub group: Option<String>,
 }
 
 /// `[watch.kafka]`.
@@ -308,6 +327,48 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
         }
         None => None,
     };
+    let mut keyed = match (&w.scale, &w.kafka) {
+        (Some(scale), Some(k)) => {
+            if scale.partitions == 0 {
+                bail!("[watch.scale] partitions must be at least 1");
+            }
+            let topic = scale
+                .topic
+                .clone()
+                .unwrap_or_else(|| "modelward-keyed".into());
+            let group = k.group.clone().unwrap_or_else(|| "modelward-watch".into());
+            let mut properties: Vec<(String, String)> = k
+                .properties
+                .iter()
+                .filter(|(key, _)| is_client_property(key))
+                .map(|(a, b)| (a.clone(), b.clone()))
+                .collect();
+            if let Some(var) = &k.password_env {
+                properties.push(("sasl.password".into(), std::env::var(var)?));
+            }
+            Some(Keyed::new(&modelward_watch::scale::ScaleOptions {
+                brokers: k.brokers.clone(),
+                properties,
+                state_topic: scale
+                    .state_topic
+                    .clone()
+                    .unwrap_or_else(|| format!("{topic}-state")),
+                topic,
+                partitions: scale.partitions,
+                group: scale
+                    .group
+                    .clone()
+                    .unwrap_or_else(|| format!("{group}-keyed")),
+            })?)
+        }
+        (Some(_), None) => {
+            bail!("[watch.scale] needs [watch.kafka]: its brokers carry the internal topics")
+        }
+        _ => None,
+    };
+    let mut parts: std::collections::BTreeMap<u32, Part<'static>> = Default::default();
+    // The source topics' partitions: every keyed partition's windows wait for each.
+    let mut origins: Vec<Arc<str>> = Vec::new();
     let mut follower = Follower::new(
         FollowOptions {
             paths,
@@ -323,6 +384,10 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
         saved.as_deref(),
         "watch",
     );
+    if keyed.is_some() {
+        live.set_scope(Scope::PerEvent);
+    }
+    let timing = (lateness.as_millis() as i64, idle_after.as_millis() as i64);
     let mut out = match &w.alerts {
         Some(p) if p.as_os_str() != "-" => AlertOut::File(
             match w.alerts_max_bytes {
@@ -482,11 +547,39 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
             };
             *figures.records.entry(kind).or_default() += b.records.len() as u64;
         }
-        let idle = batches.is_empty();
+        let mut idle = batches.is_empty();
         if let Some(k) = &kafka {
             live.expect(k.assigned(), now_ms());
         }
-        let alerts = live.step(&batches, now_ms());
+        let mut alerts = match keyed.as_mut() {
+            Some(k) => {
+                let (alerts, routes) = live.step_routed(&batches, now_ms(), k.partitions());
+                publish_routed(k, &batches, &routes)?;
+                let mut errors = Vec::new();
+                let routed = k.poll(8 << 20, &mut errors);
+                for e in errors {
+                    figures.source_errors += 1;
+                    say(Level::Warn, "kafka", &e);
+                }
+                idle &= routed.is_empty();
+                let mut alerts = alerts;
+                if origins.is_empty() {
+                    if let Some(source) = &kafka {
+                        origins = source.all_partitions()?;
+                    }
+                }
+                alerts.extend(step_partitions(
+                    k,
+                    &mut parts,
+                    &engine,
+                    timing,
+                    (routed, &origins),
+                )?);
+                alerts
+            }
+            None => live.step(&batches, now_ms()),
+        };
+        crate::live::report_order(&mut alerts);
         emit(&mut out, &mut outputs, &incidents, &alerts, &follower)?;
         alerts_out += alerts.len() as u64;
         for a in &alerts {
@@ -498,7 +591,12 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
         if w.metrics_listen.is_some() {
             publish(&mut figures, &follower, &live, &published);
         }
-        let drained = once && idle && kafka.as_ref().is_none_or(|k| k.caught_up());
+        let drained = once
+            && idle
+            && kafka.as_ref().is_none_or(|k| k.caught_up())
+            && keyed
+                .as_ref()
+                .is_none_or(|k| k.caught_up(modelward_watch::kafka::QUIET));
         if stopping || drained {
             break;
         }
@@ -520,6 +618,9 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
                 kafka.as_ref(),
                 &live,
             )?;
+            if let Some(k) = &keyed {
+                checkpoint_partitions(k, &parts)?;
+            }
             last_checkpoint = Instant::now();
             figures.checkpoint_ms = now_ms();
             if let (Some(k), Some(_)) = (&kafka, w.metrics_listen) {
@@ -534,10 +635,20 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
     // with it, every window closes as at the end of a hunt, and a next start begins with a
     // new state from here.
     let kept = if once {
-        let rest = live.finish();
+        let mut rest = live.finish();
+        for part in parts.values_mut() {
+            let mut fresh = Live::new(engine.clone(), (0, 0), None, "watch");
+            fresh.set_scope(part.scope);
+            rest.extend(std::mem::replace(&mut part.live, fresh).finish());
+        }
+        crate::live::report_order(&mut rest);
         emit(&mut out, &mut outputs, &incidents, &rest, &follower)?;
         alerts_out += rest.len() as u64;
-        Live::new(engine.clone(), (0, 0), None, "watch")
+        let mut fresh = Live::new(engine.clone(), (0, 0), None, "watch");
+        if keyed.is_some() {
+            fresh.set_scope(Scope::PerEvent);
+        }
+        fresh
     } else {
         live
     };
@@ -549,6 +660,9 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
         kafka.as_ref(),
         &kept,
     )?;
+    if let Some(k) = &keyed {
+        checkpoint_partitions(k, &parts)?;
+    }
     if let Some(i) = &incidents {
         i.settle(true);
     }
@@ -618,6 +732,208 @@ fn checkpoint(
         if let Err(e) = k.commit() {
             say(Level::Warn, "kafka", &e.to_string());
         }
+    }
+    Ok(())
+}
+
+/// librdkafka properties the internal topics' clients take from `[watch.kafka] properties`:
+/// those of the connection (security, SASL, timeouts), not the source consumer's own.
+fn is_client_property(key: &str) -> bool {
+    !matches!(
+        key,
+        "group.id" | "group.instance.id" | "auto.offset.reset" | "enable.auto.commit"
+    ) && !key.starts_with("partition.assignment")
+}
+
+/// Stage one's records out to the internal partitions their windows' keys fall in, then
+/// waited for (stage one's checkpoint, and the source offsets, follow only once they are
+/// on the broker).
+fn publish_routed(
+    k: &Keyed,
+    batches: &[modelward_event::input::Batch],
+    routes: &[Vec<Vec<u32>>],
+) -> Result<()> {
+    let mut any = false;
+    for (b, per_record) in batches.iter().zip(routes) {
+        for (span, partitions) in b.records.iter().zip(per_record) {
+            for &p in partitions {
+                k.publish(p, (&b.file, span.line, span.offset), b.bytes(span))?;
+                any = true;
+            }
+        }
+    }
+    if any {
+        k.flush()?;
+    }
+    Ok(())
+}
+
+/// One internal partition's windows, on the instance the group assigned it to.
+struct Part<'e> {
+    live: Live<'e>,
+    scope: Scope,
+    /// The next offset of the internal partition to read (what the state holds is before).
+    next: i64,
+    /// Per Kafka source partition (`kafka:topic/n`), the next source offset: a record
+    /// published again after a crash of stage one between its publishing and its source's
+    /// commit is not counted twice.
+    seen: std::collections::BTreeMap<String, u64>,
+}
+
+/// A partition's state as the state topic keeps it (JSON, gzip'ed there).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PartState {
+    next: i64,
+    seen: std::collections::BTreeMap<String, u64>,
+    snapshot: Box<serde_json::value::RawValue>,
+}
+
+impl Part<'static> {
+    /// The partition's windows from its last state (or empty).
+    fn load(
+        k: &Keyed,
+        p: u32,
+        engine: &Arc<modelward_engine::Engine>,
+        timing: (i64, i64),
+    ) -> Result<Part<'static>> {
+        let saved = k.load_state(p)?;
+        let state: Option<PartState> = saved.and_then(|json| match serde_json::from_slice(&json) {
+            Ok(state) => Some(state),
+            Err(e) => {
+                say(
+                    Level::Warn,
+                    "watch",
+                    &format!(
+                        "partition {p}: its saved state is not readable ({e}): starting it afresh"
+                    ),
+                );
+                None
+            }
+        });
+        let scope = Scope::Partition {
+            index: p,
+            count: k.partitions(),
+        };
+        let (next, seen, snapshot) = match state {
+            Some(s) => (s.next, s.seen, Some(s.snapshot)),
+            None => (0, Default::default(), None),
+        };
+        let mut live = Live::new(
+            engine.clone(),
+            timing,
+            snapshot.as_ref().map(|s| s.get().as_bytes()),
+            "watch",
+        );
+        live.set_scope(scope);
+        say(
+            Level::Info,
+            "watch",
+            &format!("partition {p} of the keyed topic taken on (from offset {next})"),
+        );
+        Ok(Part {
+            live,
+            scope,
+            next,
+            seen,
+        })
+    }
+
+    fn state(&self) -> Result<Vec<u8>> {
+        let snapshot =
+            serde_json::value::RawValue::from_string(String::from_utf8(self.live.snapshot()?)?)?;
+        Ok(serde_json::to_vec(&PartState {
+            next: self.next,
+            seen: self.seen.clone(),
+            snapshot,
+        })?)
+    }
+}
+
+/// Stage two: the partitions assigned now (a partition taken on restores its state, one
+/// given up is dropped: its next owner restores it from the state topic), their records
+/// pushed, their windows advanced. Returns the alerts that are ready.
+fn step_partitions(
+    k: &Keyed,
+    parts: &mut std::collections::BTreeMap<u32, Part<'static>>,
+    engine: &Arc<modelward_engine::Engine>,
+    timing: (i64, i64),
+    (routed, origins): (Vec<Routed>, &[Arc<str>]),
+) -> Result<Vec<Alert>> {
+    let assigned = k.assigned();
+    parts.retain(|p, _| assigned.contains(p));
+    for p in assigned {
+        if !parts.contains_key(p) {
+            parts.insert(*p, Part::load(k, *p, engine, timing)?);
+        }
+    }
+    let mut batches: std::collections::BTreeMap<u32, Vec<modelward_event::input::Batch>> =
+        Default::default();
+    for r in routed {
+        let Some(part) = parts.get_mut(&r.partition) else {
+            continue;
+        };
+        if r.offset < part.next {
+            continue;
+        }
+        part.next = r.offset + 1;
+        if r.file.starts_with("kafka:") {
+            let next = part.seen.entry(r.file.to_string()).or_default();
+            if r.byte_offset < *next {
+                continue;
+            }
+            *next = r.byte_offset + 1;
+        }
+        let list = batches.entry(r.partition).or_default();
+        if list.last().is_none_or(|b| b.file != r.file) {
+            list.push(modelward_event::input::Batch {
+                file: r.file.clone(),
+                data: Vec::new(),
+                records: Vec::new(),
+            });
+        }
+        let b = list.last_mut().expect("pushed");
+        let start = b.data.len();
+        b.data.extend_from_slice(&r.payload);
+        b.records.push(modelward_event::input::RecordSpan {
+            start,
+            end: b.data.len(),
+            line: r.line,
+            offset: r.byte_offset,
+        });
+        b.data.push(b'\n');
+    }
+    let now = now_ms();
+    let mut alerts = Vec::new();
+    for (p, part) in parts.iter_mut() {
+        let mine = batches.remove(p).unwrap_or_default();
+        // Records of every source partition come here, each at the pace its reader (on any
+        // instance) reads it: each holds the windows back until it delivers or is idle.
+        part.live.expect(origins, now);
+        alerts.extend(part.live.step(&mine, now));
+    }
+    Ok(alerts)
+}
+
+/// Each assigned partition's state to the state topic, then its offset committed to stage
+/// two's group (never before: a restart reads from the state's offset on).
+fn checkpoint_partitions(
+    k: &Keyed,
+    parts: &std::collections::BTreeMap<u32, Part<'static>>,
+) -> Result<()> {
+    let mut offsets = Vec::new();
+    for (p, part) in parts {
+        if !k.assigned().contains(p) {
+            continue;
+        }
+        k.save_state(*p, &part.state()?)?;
+        offsets.push((*p, part.next));
+    }
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    k.flush()?;
+    if let Err(e) = k.commit(&offsets) {
+        say(Level::Warn, "kafka", &e.to_string());
     }
     Ok(())
 }

@@ -675,3 +675,132 @@ fn alerts_go_to_a_kafka_topic_keyed_by_principal() {
     assert_eq!(got, expected);
     assert!(keys.len() > 1, "{keys:?}");
 }
+
+/// Whether `group` has committed every message of `topic`: each partition's committed
+/// offset at its high watermark.
+fn committed_all(brokers: &str, group: &str, topic: &str) -> bool {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{Offset, TopicPartitionList};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .create()
+        .unwrap();
+    let timeout = Duration::from_secs(5);
+    let Ok(metadata) = consumer.fetch_metadata(Some(topic), timeout) else {
+        return false;
+    };
+    let Some(t) = metadata.topics().iter().find(|t| t.name() == topic) else {
+        return false;
+    };
+    if t.partitions().is_empty() {
+        return false;
+    }
+    let mut list = TopicPartitionList::new();
+    for p in t.partitions() {
+        list.add_partition(topic, p.id());
+    }
+    let Ok(committed) = consumer.committed_offsets(list, timeout) else {
+        return false;
+    };
+    committed.elements().iter().all(|e| {
+        let Ok((_, high)) = consumer.fetch_watermarks(topic, e.partition(), timeout) else {
+            return false;
+        };
+        match e.offset() {
+            Offset::Offset(o) => o >= high,
+            _ => high == 0,
+        }
+    })
+}
+
+/// Starts `watch` with its messages in a file (nobody reads a pipe while it runs).
+fn start_logged(config: &Path, log: &Path) -> Child {
+    bin()
+        .args(["watch", "--config"])
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn instances_sharing_the_keyed_partitions_give_one_hunts_alerts() {
+    let dir = Dir::new("watch-scale");
+    let broker = Broker::start(&dir);
+    let lines = corpus();
+    let half = lines.len() / 2;
+    produce(&broker.address, "ai-logs", 4, &lines[..half]);
+    let cfg = |name: &str| {
+        dir.write(
+            &format!("{name}.toml"),
+            format!(
+                "[watch]\ndatabase = \"{name}.db\"\nalerts = \"{name}.ndjson\"\npoll = \"50ms\"\ncheckpoint = \"200ms\"\nlateness = \"1m\"\n[watch.kafka]\nbrokers = \"{}\"\ntopics = [\"ai-logs\"]\ngroup = \"mw-scale\"\nproperties = {{ \"session.timeout.ms\" = \"6000\" }}\n[watch.scale]\npartitions = 6\n",
+                broker.address
+            ),
+        )
+    };
+    let wait = |what: &str, secs: u64, done: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let all_read = || {
+        committed_all(&broker.address, "mw-scale", "ai-logs")
+            && committed_all(&broker.address, "mw-scale-keyed", "modelward-keyed")
+    };
+    let mut a = start_logged(&cfg("a"), &dir.path("a.log"));
+    let mut b = start_logged(&cfg("b"), &dir.path("b.log"));
+    wait("the first half read by two instances", 180, &all_read);
+    // One instance dies; the rest arrives; another joins.
+    a.kill().unwrap();
+    let _ = a.wait();
+    produce(&broker.address, "ai-logs", 4, &lines[half..]);
+    // Past the dead member's session before the next joins (see the kill test above).
+    std::thread::sleep(Duration::from_secs(8));
+    let mut c = start_logged(&cfg("c"), &dir.path("c.log"));
+    wait("everything read by the remaining two", 240, &all_read);
+    for child in [&mut b, &mut c] {
+        signal(child.id(), "-TERM");
+        assert!(child.wait().unwrap().success());
+    }
+    // One instance takes every partition, restores each one's windows from the state topic
+    // and closes them, as at the end of a hunt.
+    watch_once(&cfg("d"), &[]);
+    let mut seen = BTreeSet::new();
+    let mut once = String::new();
+    for name in ["a", "b", "c", "d"] {
+        let text = std::fs::read_to_string(dir.path(&format!("{name}.ndjson"))).unwrap_or_default();
+        for l in text.lines().filter(|l| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            if seen.insert(v["alert"]["id"].as_str().unwrap().to_string()) {
+                once.push_str(l);
+                once.push('\n');
+            }
+        }
+    }
+    let all = dir.path("all.ndjson");
+    append(&all, &lines);
+    let hunt = hunt_ndjson(&[], &all);
+    let watched = findings(&once);
+    assert!(
+        watched.iter().any(|f| !f.starts_with("\"MW-AI-")),
+        "no windowed alert: {watched:?}"
+    );
+    assert_eq!(watched, findings(&hunt));
+    // The keyed windows were spread: more than one instance took partitions on.
+    let took: usize = ["a", "b", "c"]
+        .iter()
+        .filter(|n| {
+            std::fs::read_to_string(dir.path(&format!("{n}.log")))
+                .unwrap_or_default()
+                .contains("of the keyed topic taken on")
+        })
+        .count();
+    assert!(took >= 2, "partitions taken on by {took} instance(s)");
+}

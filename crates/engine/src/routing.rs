@@ -42,9 +42,7 @@ pub(crate) fn partitions(
 ) -> Vec<u32> {
     let mut keys = Vec::new();
     for row in &acc.rows[marks.rows..] {
-        if engine.rules[row.rule].aggregating {
-            keys.push(row_key(engine, row));
-        }
+        keys.push(row_key(engine, row));
     }
     let correlations = &engine.sigma().correlations;
     for (r, _, event) in &acc.sigma_hits[marks.hits..] {
@@ -71,9 +69,19 @@ pub(crate) fn partitions(
     out
 }
 
-/// The key of the group an aggregating rule's row goes to.
+/// The key of a rule's row: for an aggregation, its group's; for a rule on single events,
+/// its record's place (the rows of such rules spread over the partitions, and wait there
+/// for their scheduled execution, so that stage one keeps no window at all).
 fn row_key(engine: &Engine, row: &RuleRow) -> u64 {
     let rule = &engine.rules[row.rule];
+    if !rule.aggregating {
+        let origin = (row.row.source.as_ref().map(|e| &e.origin))
+            .or_else(|| row.row.provenance.as_ref()?.samples.first());
+        return origin.map_or(modelward_event::hash::FNV_OFFSET, |o| {
+            let h = modelward_event::hash::fnv1a(o.file.as_bytes());
+            modelward_event::hash::fnv1a_extend(h, &o.offset.to_le_bytes())
+        });
+    }
     let mut warnings = Warnings::default();
     let mut env = Env {
         query: rule.plan.text(),
@@ -84,13 +92,12 @@ fn row_key(engine: &Engine, row: &RuleRow) -> u64 {
     rule.plan.group_key(&row.row, &mut env)
 }
 
-/// Whether a session of `scope` keeps a rule's row: rules that do not aggregate decide on
-/// each event (stage one); an aggregation's row goes to the partition of its group.
+/// Whether a session of `scope` keeps a rule's row: every ES|QL row waits for a scheduled
+/// execution, so it goes to the partition of its key ([`row_key`]), none to stage one.
 pub(crate) fn row_in_scope(engine: &Engine, scope: Scope, row: &RuleRow) -> bool {
-    let aggregating = engine.rules[row.rule].aggregating;
     match scope {
         Scope::All => true,
-        Scope::PerEvent => !aggregating,
-        Scope::Partition { .. } => aggregating && scope.owns(row_key(engine, row)),
+        Scope::PerEvent => false,
+        Scope::Partition { .. } => scope.owns(row_key(engine, row)),
     }
 }

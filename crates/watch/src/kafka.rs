@@ -71,6 +71,7 @@ pub struct KafkaSource {
     next: HashMap<(String, i32), i64>,
     budget: usize,
     group: String,
+    topics: Vec<String>,
     /// When a message last came, or the group last changed this consumer's partitions.
     last_message: std::time::Instant,
     /// The partitions assigned when last polled.
@@ -120,6 +121,7 @@ impl KafkaSource {
             next,
             budget: options.budget.max(1),
             group: options.group.clone(),
+            topics: options.topics.clone(),
             last_message: std::time::Instant::now(),
             assigned: Vec::new(),
             skipped: 0,
@@ -220,6 +222,31 @@ impl KafkaSource {
             .collect();
         out.sort();
         out
+    }
+
+    /// Every partition of the subscribed topics (as their batches are named), whoever reads
+    /// them: the sources a keyed partition's windows wait for in a scale-out.
+    pub fn all_partitions(&self) -> Result<Vec<Arc<str>>, KafkaError> {
+        let mut out = Vec::new();
+        for topic in &self.topics {
+            let metadata = self
+                .consumer
+                .fetch_metadata(Some(topic), Duration::from_secs(10))
+                .map_err(err("reading the topics' metadata"))?;
+            for t in metadata
+                .topics()
+                .iter()
+                .filter(|t| t.name() == topic.as_str())
+            {
+                out.extend(
+                    t.partitions()
+                        .iter()
+                        .map(|p| Arc::from(place(topic, p.id()))),
+                );
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 
     /// The consumer group's id.

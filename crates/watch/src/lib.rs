@@ -8,3 +8,4 @@ pub mod follow;
 pub mod ingest;
 pub mod kafka;
 pub mod metrics;
+pub mod scale;

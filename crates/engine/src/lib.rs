@@ -102,21 +102,24 @@ pub struct EngineOptions {
 /// are off by at most 14 hours).
 pub const FUTURE_SKEW_MS: i64 = 86_400_000;
 
-/// Whether a raw record may lack `literal` although its event holds it: a normalizer may
-/// write it ([`modelward_event::source::Literal::synthesizable`]), or it is part of a
-/// detector code the engine writes into `modelward.detections`.
-fn synthesized(literal: &modelward_event::source::Literal) -> bool {
+/// The detector codes the engine may write into `modelward.detections`, lower case.
+fn detection_codes() -> Vec<String> {
+    modelward_detectors::CODES
+        .iter()
+        .map(|c| c.code.to_ascii_lowercase())
+        .collect()
+}
+
+/// Whether any event may hold `literal` although its raw record does not: it is part of a
+/// detector code the engine writes into `modelward.detections` (`codes`, lower case).
+fn engine_writes(literal: &modelward_event::source::Literal, codes: &[String]) -> bool {
     use modelward_event::source::contract::DETECTIONS_FIELD;
     let engine_field = literal
         .field
         .as_deref()
         .is_none_or(|f| f.eq_ignore_ascii_case(DETECTIONS_FIELD));
     let lower = literal.text.to_ascii_lowercase();
-    literal.synthesizable()
-        || (engine_field
-            && modelward_detectors::CODES
-                .iter()
-                .any(|c| c.code.to_ascii_lowercase().contains(&lower)))
+    engine_field && codes.iter().any(|c| c.contains(&lower))
 }
 
 /// Builds an [`Engine`].
@@ -196,7 +199,14 @@ impl EngineBuilder {
         } else {
             requirements
         };
-        let prefilter = Prefilter::new(&requirements, synthesized);
+        // A literal a normalizer may write ([`modelward_event::source::Literal::synthesizable`])
+        // needs to be in the raw record only when no normalizer wrote the event.
+        let codes = detection_codes();
+        let prefilter = Prefilter::new(
+            &requirements,
+            |l| engine_writes(l, &codes),
+            modelward_event::source::Literal::synthesizable,
+        );
         let mut exceptions = self.exceptions;
         exceptions.check_rules(&known_rules(&self.rules, &self.sigma));
         // Aggregations leave out the events an exception matches as they are read; rules

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use modelward_detectors::Finding;
 use modelward_esql::eval::{Env, Warnings};
 use modelward_esql::table::{index_name, Provenance, Row};
-use modelward_event::ingest::{located, record_events, Ingested};
+use modelward_event::ingest::{located, record_events_noting, Ingested};
 use modelward_event::input::{parse_record, ParseError, RecordSpan};
 use modelward_event::{parse_timestamp, Event};
 use serde_json::Value as Json;
@@ -142,14 +142,20 @@ impl Engine {
             }
             return;
         }
-        let ingested = match record_events(file, span, raw, self.options.source) {
+        let ingested = match record_events_noting(file, span, raw, self.options.source) {
             Ok(ingested) => ingested,
             Err(e) => {
                 out.errors.push(e);
                 return;
             }
         };
-        for item in ingested {
+        // Events that are the record as it is hold only what its bytes hold.
+        let candidates = if ingested.normalized {
+            candidates
+        } else {
+            candidates.unnormalized()
+        };
+        for item in ingested.items {
             if let Ingested::Lossy(note) = item {
                 out.lossy.push(note);
                 continue;

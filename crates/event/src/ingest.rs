@@ -19,7 +19,7 @@
 use std::sync::Arc;
 
 use crate::input::{parse_record_noting, ParseError, RecordError, RecordSpan};
-use crate::source::{normalize, Normalized, SourceError, SourceKind};
+use crate::source::{normalizer_for, Normalized, SourceError, SourceKind};
 use crate::{Event, Origin};
 
 /// What became of one object of a record.
@@ -47,6 +47,27 @@ pub fn record_events(
     raw: &[u8],
     source: SourceKind,
 ) -> Result<Vec<Ingested>, ParseError> {
+    record_events_noting(file, span, raw, source).map(|r| r.items)
+}
+
+/// What [`record_events_noting`] made of a record.
+#[derive(Debug)]
+pub struct Record {
+    pub items: Vec<Ingested>,
+    /// Some normalizer wrote (or judged) one of its objects: its events may hold values the
+    /// raw record does not. False when every event is an object of the record as it is.
+    pub normalized: bool,
+}
+
+/// [`record_events`], noting whether a normalizer applied (the prefilter needs literals a
+/// normalizer may write only then).
+pub fn record_events_noting(
+    file: &Arc<str>,
+    span: &RecordSpan,
+    raw: &[u8],
+    source: SourceKind,
+) -> Result<Record, ParseError> {
+    let mut normalized = false;
     let parsed = parse_record_noting(raw).map_err(|e| located(file, span, e))?;
     let hash = crate::hash::record_hash(raw);
     let lossy = parsed.repairs.map(|r| {
@@ -60,7 +81,7 @@ pub fn record_events(
         .rejected
         .into_iter()
         .map(|why| Ingested::Rejected(format!("{file}:{}: {why}", span.line)));
-    Ok(lossy
+    let items = lossy
         .into_iter()
         .chain(rejected)
         .chain(
@@ -76,7 +97,14 @@ pub fn record_events(
                         hash,
                         index: u32::try_from(index).unwrap_or(u32::MAX),
                     };
-                    match normalize(object, source) {
+                    // As `source::normalize`, noting whether a normalizer applied.
+                    let normalizer = normalizer_for(&object, source);
+                    normalized |= normalizer.is_some();
+                    let result = match normalizer {
+                        Some(n) => n.normalize(object),
+                        None => Ok(Normalized::Event(object)),
+                    };
+                    match result {
                         Ok(Normalized::Event(fields)) => {
                             Ingested::Event(Event::new(fields, origin()), None)
                         }
@@ -92,7 +120,8 @@ pub fn record_events(
                     }
                 }),
         )
-        .collect())
+        .collect();
+    Ok(Record { items, normalized })
 }
 
 /// A record's error at its place in the input.

@@ -215,9 +215,11 @@ pub fn normalizer_for(
 /// Whether some normalizer may write a value to `field` (None: any field, as a Sigma keyword
 /// searches every value) that contains `literal` without the raw record containing it.
 pub fn may_synthesize(field: Option<&str>, literal: &str) -> bool {
-    REGISTRY
+    // Every normalizer's declarations, gathered once (a rule set asks for each literal).
+    static DECLARED: std::sync::OnceLock<Vec<Synthesized>> = std::sync::OnceLock::new();
+    DECLARED
+        .get_or_init(|| REGISTRY.iter().flat_map(|n| n.synthesized()).collect())
         .iter()
-        .flat_map(|n| n.synthesized())
         .any(|s| field.is_none_or(|f| s.covers(f) || under(s.field, f)) && s.admits(literal))
 }
 

@@ -359,6 +359,9 @@ fn say_error(e: &dyn std::fmt::Display) {
 pub enum Logged {
     Value(Value),
     Bytes(bytes::Bytes),
+    /// A Server-Sent Events stream as the caller got it: reassembled into the non-streamed
+    /// shape ([`crate::sse::reassemble`]).
+    Stream(Vec<u8>),
 }
 
 impl From<Value> for Logged {
@@ -372,6 +375,10 @@ impl Logged {
     fn line(&self, call: &Call, request: &Value) -> serde_json::Result<Vec<u8>> {
         match self {
             Logged::Value(v) => serde_json::to_vec(&call.record_ref(request, v)),
+            Logged::Stream(events) => {
+                let v = crate::sse::reassemble(&crate::sse::events(events));
+                serde_json::to_vec(&call.record_ref(request, &v))
+            }
             Logged::Bytes(b) => {
                 // JSON on one line is written as it came (checked, not built).
                 let one_line = !b.iter().any(|c| *c == b'\n' || *c == b'\r');
@@ -680,6 +687,17 @@ mod tests {
         assert_eq!(line(Logged::Bytes(pretty)), want);
         let raw = Logged::Bytes(compact).line(&call, &request).unwrap();
         assert!(!raw.contains(&b'\n'));
+        // A stream: reassembled.
+        let stream = "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+        let streamed = line(Logged::Stream(stream.as_bytes().to_vec()));
+        assert_eq!(
+            streamed["response"],
+            crate::sse::reassemble(&crate::sse::events(stream.as_bytes()))
+        );
+        assert_eq!(
+            streamed["response"]["choices"][0]["message"]["content"],
+            "Hi"
+        );
         // Not JSON: the text, as a string.
         let text = line(Logged::Bytes(bytes::Bytes::from_static(
             b"upstream says <b>no</b>",

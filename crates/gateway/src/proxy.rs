@@ -819,7 +819,12 @@ impl Gateway {
             drop(tx);
             edit.note(&mut call);
             call.duration_ms = at.elapsed().as_millis() as u64;
-            let response = sse::reassemble(&sse::events(&copy));
+            // Reassembled for the log by the log's thread, unless tokens are charged now.
+            let response = if call.token_buckets.is_empty() {
+                Logged::Stream(copy)
+            } else {
+                Logged::Value(sse::reassemble(&sse::events(&copy)))
+            };
             gateway.write_log(call, request, response);
         });
         let mut out = Response::new(GatewayBody::Stream(rx));

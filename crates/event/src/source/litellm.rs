@@ -436,7 +436,7 @@ pub static SOURCE: contract::Source = contract::Source {
     name: "litellm",
     looks_like,
     normalize: normalize_record,
-    synthesized: &[SYNTHESIZED],
+    synthesized: &[SYNTHESIZED, super::openai_body::SYNTHESIZED],
 };
 
 /// [`normalize`] under the one contract.
@@ -449,15 +449,7 @@ const SYNTHESIZED: &[Synthesized] = &[
     Synthesized::new("data_stream.dataset", Domain::Consts(&[DATASET])),
     Synthesized::new("event.dataset", Domain::Consts(&[DATASET])),
     Synthesized::new("gen_ai.system", Domain::Consts(&[DEFAULT_SYSTEM])),
-    Synthesized::new("gen_ai.request", contract::NUMBER),
-    Synthesized::new("gen_ai.usage", contract::NUMBER),
     Synthesized::new("modelward.cost", contract::NUMBER),
     Synthesized::new("modelward.timings", contract::NUMBER),
     Synthesized::new("litellm", contract::NUMBER),
-    Synthesized::new("gen_ai.content_filter", contract::BOOL),
-    Synthesized::new("gen_ai.prompt", Domain::Any),
-    Synthesized::new("gen_ai.completion", Domain::Any),
-    // Tool calls and results (`openai_body::tool_fields`): arguments re-serialized, text
-    // parts joined.
-    Synthesized::new("gen_ai.tool", Domain::Any),
 ];

@@ -107,7 +107,7 @@ pub static SOURCE: contract::Source = contract::Source {
     name: "modelward_llm",
     looks_like,
     normalize: normalize_record,
-    synthesized: &[SYNTHESIZED],
+    synthesized: &[SYNTHESIZED, super::openai_body::SYNTHESIZED],
 };
 
 /// [`normalize`] under the one contract.
@@ -119,14 +119,6 @@ fn normalize_record(raw: Map<String, Value>) -> Result<super::Normalized, super:
 const SYNTHESIZED: &[Synthesized] = &[
     Synthesized::new("data_stream.dataset", Domain::Consts(&[DATASET])),
     Synthesized::new("event.dataset", Domain::Consts(&[DATASET])),
-    Synthesized::new("gen_ai.request", contract::NUMBER),
-    Synthesized::new("gen_ai.usage", contract::NUMBER),
-    Synthesized::new("gen_ai.content_filter", contract::BOOL),
-    Synthesized::new("gen_ai.prompt", Domain::Any),
-    Synthesized::new("gen_ai.completion", Domain::Any),
-    // Tool calls and results (`openai_body::tool_fields`): arguments re-serialized, text
-    // parts joined.
-    Synthesized::new("gen_ai.tool", Domain::Any),
 ];
 
 #[cfg(test)]

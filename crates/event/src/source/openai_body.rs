@@ -37,6 +37,20 @@
 
 use serde_json::{json, Map, Value};
 
+use super::contract::{self, Domain, Synthesized};
+
+/// The fields [`genai_fields`] writes itself rather than copying (see [`super::contract`]):
+/// numbers it reads as text, verdicts, messages it rebuilds, tool calls and results
+/// (arguments re-serialized, text parts joined). Every normalizer that uses it declares these.
+pub const SYNTHESIZED: &[Synthesized] = &[
+    Synthesized::new("gen_ai.request", contract::NUMBER),
+    Synthesized::new("gen_ai.usage", contract::NUMBER),
+    Synthesized::new("gen_ai.content_filter", contract::BOOL),
+    Synthesized::new("gen_ai.prompt", Domain::Any),
+    Synthesized::new("gen_ai.completion", Domain::Any),
+    Synthesized::new("gen_ai.tool", Domain::Any),
+];
+
 /// Input tokens read from the provider's prompt cache (OpenTelemetry GenAI's name).
 pub const CACHE_READ: &str = "gen_ai.usage.cache_read.input_tokens";
 /// Input tokens written to the provider's prompt cache.

@@ -61,20 +61,13 @@ pub static SOURCE: contract::Source = contract::Source {
     name: "otel_genai",
     looks_like,
     normalize: normalize_record,
-    synthesized: &[SYNTHESIZED],
+    synthesized: &[SYNTHESIZED, super::openai_body::SYNTHESIZED],
 };
 
 /// The fields this normalizer writes itself (see [`super::contract`]).
 const SYNTHESIZED: &[Synthesized] = &[
     Synthesized::new("data_stream.dataset", Domain::Consts(&[DATASET])),
     Synthesized::new("event.dataset", Domain::Consts(&[DATASET])),
-    Synthesized::new("gen_ai.request", contract::NUMBER),
-    Synthesized::new("gen_ai.usage", contract::NUMBER),
-    Synthesized::new("gen_ai.content_filter", contract::BOOL),
-    // Roles from event names (`gen_ai.user.message` → `user`), texts joined from parts.
-    Synthesized::new("gen_ai.prompt", Domain::Any),
-    Synthesized::new("gen_ai.completion", Domain::Any),
-    Synthesized::new("gen_ai.tool", Domain::Any),
     Synthesized::new("source.port", contract::NUMBER),
     Synthesized::new("destination.port", contract::NUMBER),
 ];

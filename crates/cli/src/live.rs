@@ -223,7 +223,8 @@ impl<'e> Live<'e> {
     /// dropped and counted). On an error the running engine is kept.
     pub fn reload(&mut self, engine: impl Into<EngineRef<'e>>) -> Result<()> {
         let snapshot = self.session.snapshot();
-        let session = Session::restore(engine, snapshot)?;
+        let mut session = Session::restore(engine, snapshot)?;
+        session.set_scope(self.session.scope());
         self.session = session;
         Ok(())
     }
@@ -593,6 +594,31 @@ mod tests {
         assert_eq!(live.figures().0.late, 0);
         alerts.extend(live.finish());
         assert_eq!(ids(&alerts), ids(&hunted));
+    }
+
+    /// A reload keeps what a session does: stage one (per-event alerts) stays stage one.
+    #[test]
+    fn a_reload_keeps_the_scope() {
+        let engine = Arc::new(builtin_engine());
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/azure_openai/diagnostics-2025-03-01.ndjson");
+        let batches: Vec<Batch> =
+            Reader::open(&InputPath::File(examples), ReaderOptions::default())
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+        let mut live = Live::new(engine.clone(), (60_000, 10_000), None, "test");
+        live.set_scope(Scope::PerEvent);
+        live.reload(engine.clone()).unwrap();
+        let mut alerts = live.step(&batches, 1_800_000_000_000);
+        alerts.extend(live.finish());
+        assert!(!alerts.is_empty());
+        assert!(
+            alerts
+                .iter()
+                .all(|a| a.window.is_none() && a.rule.rule_type != modelward_rule::RuleType::Esql),
+            "stage one raised a windowed alert after a reload"
+        );
     }
 
     /// `watch`'s scale-out in one process: stage one raises the per-event alerts and routes

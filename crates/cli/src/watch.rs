@@ -289,7 +289,7 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
         (true, None) => bail!("[watch] incidents = true needs database"),
         _ => None,
     };
-    let engine = Arc::new(crate::live::engine(&mut options, config, source)?);
+    let mut engine = Arc::new(crate::live::engine(&mut options, config, source)?);
     let mut store = match &w.database {
         Some(db) => Some(
             modelward_store::Store::open(db)
@@ -506,7 +506,17 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
         if reload.swap(false, Ordering::Relaxed) {
             let reloaded = Options::load(config)
                 .and_then(|mut o| crate::live::engine(&mut o, config, source).map(Arc::new));
-            match reloaded.and_then(|e| live.reload(e)) {
+            // Every session (stage one's and each keyed partition's) goes on with the new
+            // rules, or none does.
+            let reloaded = reloaded.and_then(|e| {
+                live.reload(e.clone())?;
+                for part in parts.values_mut() {
+                    part.live.reload(e.clone())?;
+                }
+                engine = e;
+                Ok(())
+            });
+            match reloaded {
                 Ok(()) => say(Level::Info, "", "rules and exceptions reloaded; state kept"),
                 Err(e) => say(
                     Level::Error,

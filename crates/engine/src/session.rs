@@ -272,6 +272,11 @@ impl<'e> Session<'e> {
         self.apply_scope();
     }
 
+    /// What the session does ([`Scope`]).
+    pub fn scope(&self) -> Scope {
+        self.scope
+    }
+
     fn apply_scope(&mut self) {
         if let Scope::Partition { index, count } = self.scope {
             self.behavior.set_partition(index, count);

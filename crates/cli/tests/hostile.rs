@@ -1120,6 +1120,24 @@ fn a_damaged_database_is_refused_and_the_alerts_still_go_out() {
                 "{flag}: {err}"
             );
         }
+        // `watch` keeps its positions there: without them it could only read everything
+        // again or skip what it had not read, so it refuses to start, saying which file.
+        let cfg = dir.write(
+            "watch.toml",
+            format!(
+                "[watch]\npaths = [{:?}]\nstart = \"beginning\"\ndatabase = {:?}\nalerts = {:?}\n",
+                logs.display().to_string(),
+                db.display().to_string(),
+                dir.path("w.ndjson").display().to_string()
+            ),
+        );
+        let out = run(&[&"watch", &"--once", &"--config", &cfg]);
+        assert_eq!(out.status.code(), Some(2), "{}", ended(&out));
+        assert!(
+            stderr(&out).contains("the database is damaged and is not used"),
+            "{}",
+            stderr(&out)
+        );
         let out = run(&[&"incident", &"list", &"--db", &db]);
         assert_eq!(out.status.code(), Some(2), "{}", ended(&out));
         assert!(

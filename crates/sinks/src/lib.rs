@@ -8,7 +8,8 @@
 //!   [Elasticsearch/OpenSearch](elasticsearch) `_bulk` into a data stream with ECS names,
 //!   [Splunk](splunk) HTTP Event Collector with indexer acknowledgement, and
 //!   [Microsoft Sentinel](sentinel) through the Logs Ingestion API;
-//! - [Kafka](kafka) topics (and Azure Event Hubs), with librdkafka's idempotent producer.
+//! - [Kafka](kafka) topics (and Azure Event Hubs), with librdkafka's idempotent producer;
+//! - a [webhook]: each alert POSTed, signed, through the webhook executor of `modelward-respond`.
 //!
 //! An output is written as a [`Target`] (`csv:alerts.csv`,
 //! `splunk+https://splunk.example:8088?index=ai`, ...) or as an `[[outputs]]` section of the
@@ -43,6 +44,7 @@ pub mod sentinel;
 pub mod splunk;
 mod target;
 mod url;
+pub mod webhook;
 
 pub use delivery::{Delivery, Report};
 pub use error::Error;

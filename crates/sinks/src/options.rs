@@ -12,7 +12,9 @@ use crate::error::Error;
 use crate::outputs::Output;
 use crate::secret::{Env, Secret};
 use crate::target::{shown, Destination, Target};
-use crate::{elasticsearch, kafka, sentinel, splunk};
+use crate::{elasticsearch, kafka, sentinel, splunk, webhook};
+use modelward_respond::action::run::Budget;
+use modelward_respond::action::webhook::WebhookConfig;
 
 /// Environment variables read when the output names none.
 pub mod env {
@@ -55,6 +57,12 @@ pub struct OutputOptions {
     /// librdkafka properties (`security.protocol`, `sasl.mechanism`, `sasl.username`, ...);
     /// `env:NAME` reads a value from the environment, and `sasl.password` must be given so.
     pub properties: Option<std::collections::BTreeMap<String, String>>,
+
+    // webhook
+    /// `env:NAME`: the HMAC key shared with the receiver.
+    pub secret: Option<String>,
+    /// Alerts failed in a row, between two flushes, after which the others are not attempted.
+    pub circuit_breaker: Option<u32>,
 
     // elasticsearch
     /// `env:NAME`: an API key (the `encoded` value).
@@ -160,7 +168,9 @@ impl OutputOptions {
             client_secret,
             authority_host,
             token_url,
-            scope
+            scope,
+            secret,
+            circuit_breaker
         );
         keys
     }
@@ -201,10 +211,18 @@ impl OutputOptions {
                 "scope",
             ],
             Target::Kafka { .. } => &["properties"],
+            Target::Webhook { .. } => &[
+                "secret",
+                "circuit_breaker",
+                "timeout_ms",
+                "retries",
+                "backoff_ms",
+                "deadline_ms",
+            ],
         };
         for key in self.set_keys() {
             let delivery = DELIVERY_KEYS.contains(&key);
-            if (delivery && !target.is_http()) || (!delivery && !allowed.contains(&key)) {
+            if !allowed.contains(&key) && (!delivery || !target.is_http()) {
                 return Err(self.bad(key, format!("does not apply to a {kind} output")));
             }
         }
@@ -476,6 +494,39 @@ impl OutputOptions {
                     properties,
                 })
                 .map_err(|e| self.bad("properties", e.to_string()))?;
+                Output::writer(name, Box::new(sink))
+            }
+            Target::Webhook { url } => {
+                let secret = match &self.secret {
+                    Some(v) => self.env_secret(env, "secret", v, "the webhook secret")?,
+                    None => {
+                        return Err(Error::MissingSetting {
+                            output: name.clone(),
+                            what: "the webhook secret",
+                            hint: "`secret = \"env:NAME\"` in its [[outputs]] section".into(),
+                        })
+                    }
+                };
+                let mut config = WebhookConfig::new(name.clone(), url, secret.expose());
+                config.timeout_ms = self.timeout_ms.unwrap_or(config.timeout_ms);
+                config.retries = self.retries.unwrap_or(config.retries);
+                config.backoff_ms = self.backoff_ms.unwrap_or(config.backoff_ms);
+                if self.circuit_breaker == Some(0) {
+                    return Err(self.bad("circuit_breaker", "must be 1 or more"));
+                }
+                let budget = Budget {
+                    total: self
+                        .deadline_ms
+                        .map_or(webhook::DEFAULT_DEADLINE, Duration::from_millis),
+                    failures_in_a_row: self
+                        .circuit_breaker
+                        .unwrap_or(Budget::default().failures_in_a_row),
+                };
+                let sink = webhook::Webhook::new(webhook::Settings {
+                    webhook: config,
+                    budget,
+                })
+                .map_err(|e| self.bad("target", e.to_string()))?;
                 Output::writer(name, Box::new(sink))
             }
         };

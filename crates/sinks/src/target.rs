@@ -8,6 +8,7 @@
 //! | `elasticsearch+https://HOST:9200/DATA_STREAM` (`opensearch+…` too) | `_bulk` into the data stream |
 //! | `splunk+https://HOST:8088[/PATH][?index=…&sourcetype=…&source=…&host=…&ack=true]` | HTTP Event Collector |
 //! | `sentinel+https://DCE/dataCollectionRules/DCR_ID/streams/STREAM` | the Logs Ingestion API |
+//! | `webhook+https://HOST[:PORT]/PATH` | each alert POSTed, signed ([`crate::webhook`]) |
 //!
 //! Secrets never come from a target: a URL with `user:password@` or a query key such as
 //! `token` or `password` is refused (they would be in the shell's history and in `ps`).
@@ -70,6 +71,8 @@ pub enum Target {
     },
     /// `kafka://HOST:PORT[,HOST:PORT...]/TOPIC`.
     Kafka { brokers: String, topic: String },
+    /// `webhook+https://HOST[:PORT]/PATH[?QUERY]`: the URL after `webhook+`, as written.
+    Webhook { url: String },
 }
 
 /// Query keys that would carry a secret.
@@ -188,6 +191,12 @@ impl Target {
                         query,
                     })
                 }
+                "webhook" => {
+                    let url = url.split('#').next().unwrap_or(url);
+                    Ok(Target::Webhook {
+                        url: url.to_string(),
+                    })
+                }
                 _ => unreachable!("split_kind returns known kinds"),
             };
         }
@@ -209,6 +218,7 @@ impl Target {
             Target::Splunk { .. } => "splunk",
             Target::Sentinel { .. } => "sentinel",
             Target::Kafka { .. } => "kafka",
+            Target::Webhook { .. } => "webhook",
         }
     }
 
@@ -240,6 +250,8 @@ fn bad(target: &str, why: &str) -> Error {
 /// A target as messages show it: a URL without its query or credentials.
 pub fn shown(target: &str) -> String {
     match split_kind(target) {
+        // A webhook's path may be its credential (chat webhooks): only scheme and host.
+        Some(("webhook", url)) => format!("webhook+{}", modelward_http::redact_url(url)),
         Some((kind, url)) => {
             let no_query = url.split(['?', '#']).next().unwrap_or("");
             match no_query.split_once("://") {
@@ -255,7 +267,13 @@ pub fn shown(target: &str) -> String {
 }
 
 fn split_kind(text: &str) -> Option<(&'static str, &str)> {
-    for kind in ["elasticsearch", "opensearch", "splunk", "sentinel"] {
+    for kind in [
+        "elasticsearch",
+        "opensearch",
+        "splunk",
+        "sentinel",
+        "webhook",
+    ] {
         if let Some(rest) = text.strip_prefix(kind).and_then(|r| r.strip_prefix('+')) {
             return Some((kind, rest));
         }

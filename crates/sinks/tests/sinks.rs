@@ -711,3 +711,112 @@ fn file_outputs_write_each_format() {
         1
     );
 }
+
+#[test]
+fn webhook_posts_each_alert_signed_retries_and_opens_its_circuit() {
+    use modelward_respond::action::webhook::{verify_signature, DEFAULT_TOLERANCE};
+    use modelward_rule::{Alert, RuleMeta, RuleType, Severity};
+    let rule = Arc::new(RuleMeta::new(
+        "r1",
+        "Rule one",
+        RuleType::Sigma,
+        Severity::High,
+        73,
+    ));
+    let alert = |id: &str| {
+        let mut a = Alert::new(rule.clone(), 1_740_787_200_000, id.into());
+        a.entity.insert("principal".into(), "alice".into());
+        a
+    };
+    let env = |name: &str| (name == "HOOK_SECRET").then(|| "s3cret-hook-key".to_string());
+    // The receiver fails the first request with 503, then takes everything.
+    let calls = Arc::new(Mutex::new(0u32));
+    let seen = calls.clone();
+    let server = Server::start(move |_| {
+        let mut n = seen.lock().unwrap();
+        *n += 1;
+        mock::Response::empty(if *n == 1 { 503 } else { 204 })
+    });
+    let options = OutputOptions {
+        secret: Some("env:HOOK_SECRET".into()),
+        backoff_ms: Some(1),
+        ..OutputOptions::target(&format!("webhook+{}/hooks/soar", server.url()))
+    };
+    let Opened::Sink(mut out) = options.open(&env).unwrap() else {
+        panic!("a sink");
+    };
+    out.alert(&alert("a1b2c3d4e5f60718")).unwrap();
+    out.alert(&alert("0011223344556677")).unwrap();
+    out.flush().unwrap();
+    let requests = server.requests();
+    assert_eq!(requests.len(), 3, "one retried, then one each");
+    let mut keys = Vec::new();
+    for r in &requests {
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.path(), "/hooks/soar");
+        verify_signature(
+            b"s3cret-hook-key",
+            r.header("X-Modelward-Timestamp").unwrap(),
+            r.header("X-Modelward-Signature").unwrap(),
+            &r.body,
+            std::time::SystemTime::now(),
+            DEFAULT_TOLERANCE,
+        )
+        .unwrap();
+        let doc: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(doc["alert"]["id"], r.header("Idempotency-Key").unwrap());
+        assert_eq!(doc["rule"]["id"], "r1");
+        keys.push(r.header("Idempotency-Key").unwrap().to_string());
+    }
+    assert_eq!(
+        keys,
+        ["a1b2c3d4e5f60718", "a1b2c3d4e5f60718", "0011223344556677"]
+    );
+
+    // A receiver that refuses everything: after 2 failures in a row the rest are not tried,
+    // and the flush says how many were lost, without the secret or the URL's path.
+    let down = Server::start(|_| mock::Response::empty(500));
+    let options = OutputOptions {
+        secret: Some("env:HOOK_SECRET".into()),
+        retries: Some(1),
+        backoff_ms: Some(1),
+        circuit_breaker: Some(2),
+        ..OutputOptions::target(&format!("webhook+{}/hooks/t0k3n-path", down.url()))
+    };
+    let Opened::Sink(mut out) = options.open(&env).unwrap() else {
+        panic!("a sink");
+    };
+    for i in 0..5 {
+        out.alert(&alert(&format!("{i:016x}"))).unwrap();
+    }
+    let error = out.flush().unwrap_err().to_string();
+    assert_eq!(
+        down.requests().len(),
+        4,
+        "2 alerts x 2 attempts, then the circuit is open"
+    );
+    assert!(error.contains("5 alert(s) not delivered"), "{error}");
+    assert!(error.contains("HTTP 500"), "{error}");
+    for hidden in ["s3cret-hook-key", "t0k3n-path"] {
+        assert!(!error.contains(hidden), "{error}");
+    }
+
+    // The secret comes from the environment only, and is required.
+    let literal = OutputOptions {
+        secret: Some("literal-secret".into()),
+        ..OutputOptions::target("webhook+http://127.0.0.1:9/h")
+    };
+    let error = literal.open(&env).err().unwrap().to_string();
+    assert!(!error.contains("literal-secret"), "{error}");
+    let missing = OutputOptions::target("webhook+http://127.0.0.1:9/hooks/t0k3n-path");
+    let error = missing.open(&env).err().unwrap().to_string();
+    assert!(error.contains("webhook+http://127.0.0.1:9/…"), "{error}");
+    assert!(error.contains("secret"), "{error}");
+    // Options of other outputs are refused.
+    let batch = OutputOptions {
+        secret: Some("env:HOOK_SECRET".into()),
+        batch_max_events: Some(5),
+        ..OutputOptions::target("webhook+http://127.0.0.1:9/h")
+    };
+    assert!(batch.open(&env).is_err());
+}

@@ -163,8 +163,9 @@ impl Runner {
 }
 
 /// Whether `executor`, which failed `failed` times in a row, may be given an action:
-/// `Err(why not)` when the budget is spent or its circuit is open.
-fn may_attempt(
+/// `Err(why not)` when the budget is spent or its circuit is open. (The webhook alert sink of
+/// `modelward-sinks` asks the same before each alert.)
+pub fn may_attempt(
     deadline: Instant,
     budget: Budget,
     executor: &str,

@@ -292,33 +292,42 @@ impl Executor for WebhookExecutor {
         let body = document
             .to_json()
             .map_err(|e| ExecError::Failed(format!("cannot write the action document: {e}")))?;
+        self.post(&document.id, &body)
+            .map(|detail| Executed { detail })
+            .map_err(ExecError::Failed)
+    }
+}
+
+impl WebhookExecutor {
+    /// POSTs `body` (JSON) under the idempotency key `key`, signed, retried as the module
+    /// says, within the deadline given by [`Executor::set_deadline`] if any: `Ok` with what
+    /// came of it (`HTTP 200 after 1 attempt`), or `Err` with why not, scrubbed of the secret,
+    /// the URL's path and the header values. The alert sink of `modelward-sinks` sends each
+    /// alert through it.
+    pub fn post(&mut self, key: &str, body: &[u8]) -> Result<String, String> {
         let mut backoff = Duration::from_millis(self.config.backoff_ms).min(MAX_BACKOFF);
         let mut attempts = 0u32;
         loop {
             attempts += 1;
-            match self.attempt(&document.id, &body) {
+            match self.attempt(key, body) {
                 Attempt::Done(status) => {
-                    return Ok(Executed {
-                        detail: format!("HTTP {status} after {}", count(attempts)),
-                    })
+                    return Ok(format!("HTTP {status} after {}", count(attempts)))
                 }
                 Attempt::Fatal(why) => {
-                    return Err(ExecError::Failed(
-                        self.scrub(format!("{why} (not retried; {})", count(attempts))),
-                    ))
+                    return Err(self.scrub(format!("{why} (not retried; {})", count(attempts))))
                 }
                 Attempt::Retry { why, retry_after } => {
                     if attempts > self.config.retries {
-                        return Err(ExecError::Failed(
-                            self.scrub(format!("{why} (gave up after {})", count(attempts))),
-                        ));
+                        return Err(
+                            self.scrub(format!("{why} (gave up after {})", count(attempts)))
+                        );
                     }
                     let wait = retry_after.unwrap_or(backoff).min(MAX_BACKOFF);
                     if self.deadline.is_some_and(|d| Instant::now() + wait >= d) {
-                        return Err(ExecError::Failed(self.scrub(format!(
+                        return Err(self.scrub(format!(
                             "{why} (gave up after {}: this run's budget for actions ends before the next; tried again on the next run)",
                             count(attempts)
-                        ))));
+                        )));
                     }
                     self.clock.sleep(wait);
                     backoff = backoff.saturating_mul(2).min(MAX_BACKOFF);

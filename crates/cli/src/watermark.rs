@@ -23,6 +23,42 @@ pub enum WatermarkCommand {
     /// Test texts for the greenlist watermark (Kirchenbauer et al.) as Hugging Face
     /// Transformers' WatermarkingConfig makes it: z-score and p-value per text and pooled.
     Verify(VerifyArgs),
+    /// Test whether log probabilities carry a principal's seeded perturbation (the gateway's
+    /// perturb_output): responses as observed against the same requests answered
+    /// unperturbed, per candidate principal (exit 1 when one is found).
+    Perturbation(PerturbationArgs),
+}
+
+#[derive(Args)]
+pub struct PerturbationArgs {
+    /// The responses to test (NDJSON, one JSON response a line: chat or legacy completions,
+    /// or the Responses API, whole, with their logprobs).
+    #[arg(long, value_name = "FILE")]
+    pub observed: PathBuf,
+    /// The same requests answered by the model without perturbation, line for line.
+    #[arg(long, value_name = "FILE")]
+    pub reference: PathBuf,
+    /// A candidate principal (the gateway's api_key.id the answers may have been served to;
+    /// repeatable).
+    #[arg(long = "principal", value_name = "ID", required = true)]
+    pub principals: Vec<String>,
+    /// The environment variable holding the gateway's secret (its `secret_env`).
+    #[arg(long, value_name = "VAR")]
+    pub secret_env: String,
+    /// The measure's noise (perturb_output's parameter).
+    #[arg(long, value_name = "N", default_value_t = 0.01)]
+    pub noise: f64,
+    /// A principal is found at a p-value at most this.
+    #[arg(long, value_name = "P", default_value_t = 1e-9)]
+    pub threshold: f64,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
+    /// No summary.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -98,6 +134,7 @@ pub struct VerifyArgs {
 pub fn run(cmd: WatermarkCommand) -> Result<u8> {
     match cmd {
         WatermarkCommand::Verify(args) => verify(args),
+        WatermarkCommand::Perturbation(args) => perturbation(args),
     }
 }
 
@@ -292,4 +329,207 @@ fn row(out: &mut dyn Write, source: &str, s: &Score, threshold: f64) -> io::Resu
         s.p_value,
         if s.z_score > threshold { "yes" } else { "no" }
     )
+}
+
+/// Numbers inside `logprobs` that are not log probabilities.
+const NOT_LOGPROBS: [&str; 3] = ["bytes", "text_offset", "index"];
+
+/// Every log probability of a response, keyed by where it stands: array positions by index,
+/// except the top candidates, which perturbation sorts again, by their token. Byte arrays are
+/// left out.
+fn logprob_values(v: &Value) -> std::collections::BTreeMap<String, f64> {
+    fn walk(
+        v: &Value,
+        path: &mut String,
+        inside: bool,
+        out: &mut std::collections::BTreeMap<String, f64>,
+    ) {
+        let len = path.len();
+        match v {
+            Value::Number(n) if inside => {
+                if let Some(f) = n.as_f64() {
+                    out.insert(path.clone(), f);
+                }
+            }
+            Value::Object(map) => {
+                for (k, child) in map {
+                    if NOT_LOGPROBS.contains(&k.as_str()) {
+                        continue;
+                    }
+                    path.push('/');
+                    path.push_str(k);
+                    walk(child, path, inside || k.contains("logprob"), out);
+                    path.truncate(len);
+                }
+            }
+            Value::Array(items) => {
+                let by_token = path.ends_with("/top_logprobs");
+                for (i, child) in items.iter().enumerate() {
+                    match child
+                        .get("token")
+                        .and_then(Value::as_str)
+                        .filter(|_| by_token)
+                    {
+                        Some(token) => {
+                            path.push_str("/=");
+                            path.push_str(token);
+                        }
+                        None => {
+                            path.push('/');
+                            path.push_str(&i.to_string());
+                        }
+                    }
+                    walk(child, path, inside, out);
+                    path.truncate(len);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(v, &mut String::new(), false, &mut out);
+    out
+}
+
+fn read_ndjson(path: &std::path::Path) -> Result<Vec<Value>> {
+    let text = crate::evidence::read_text(path)?;
+    let mut docs = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(line) {
+            Ok(v) => docs.push(v),
+            Err(e) => bail!("{}:{}:{}: {e}", path.display(), n + 1, e.column()),
+        }
+    }
+    Ok(docs)
+}
+
+fn perturbation(args: PerturbationArgs) -> Result<u8> {
+    let signing_key = args.evidence.key()?;
+    let secret = match std::env::var_os(&args.secret_env) {
+        Some(v) if !v.is_empty() => v.as_encoded_bytes().to_vec(),
+        _ => bail!("--secret-env {}: the variable is not set", args.secret_env),
+    };
+    if !(args.noise > 0.0 && args.noise <= 1.0) {
+        bail!("--noise must be in (0, 1]");
+    }
+    let observed = read_ndjson(&args.observed)?;
+    let reference = read_ndjson(&args.reference)?;
+    if observed.len() != reference.len() {
+        bail!(
+            "{} holds {} responses and {} holds {}: they must be the same requests, line for line",
+            args.observed.display(),
+            observed.len(),
+            args.reference.display(),
+            reference.len()
+        );
+    }
+    let observed: Vec<_> = observed.iter().map(logprob_values).collect();
+    let references: Vec<_> = reference.iter().map(logprob_values).collect();
+    let mut docs = Vec::new();
+    let mut found = 0usize;
+    for principal in &args.principals {
+        // The noise is a function of (choice, position, token): the same key in many answers
+        // has the same noise, so the unit of the test is a distinct noise value, with the
+        // residuals of its entries averaged (entries counted apart would not be independent).
+        let mut units: std::collections::BTreeMap<i64, (f64, f64, u32)> =
+            std::collections::BTreeMap::new();
+        let mut entries = 0u64;
+        for ((obs, refs), doc) in observed.iter().zip(&references).zip(&reference) {
+            let mut expected = doc.clone();
+            modelward_gateway::perturb::Perturber::new(&secret, principal, args.noise)
+                .apply(&mut expected);
+            let expected = logprob_values(&expected);
+            for (k, r) in refs {
+                if let (Some(o), Some(e)) = (obs.get(k), expected.get(k)) {
+                    // (r + d) − r is d to rounding: grouped at 1e-12 nats.
+                    let unit = units
+                        .entry(((e - r) * 1e12).round() as i64)
+                        .or_insert((0.0, 0.0, 0));
+                    unit.0 += o - r;
+                    unit.1 += e - r;
+                    unit.2 += 1;
+                    entries += 1;
+                }
+            }
+        }
+        let pairs: Vec<(f64, f64)> = units
+            .iter()
+            .map(|(_, (residual, noise, n))| (residual / f64::from(*n), noise / f64::from(*n)))
+            .collect();
+        let c = modelward_watermark::perturbation::correlate(&pairs);
+        let hit = c.p_value <= args.threshold;
+        found += usize::from(hit);
+        docs.push(json!({
+            "principal": principal,
+            "entries": entries,
+            "units": c.entries,
+            "correlation": c.r,
+            "z_score": c.z_score,
+            "p_value": c.p_value,
+            "log10_p_value": c.log10_p_value,
+            "found": hit,
+        }));
+    }
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    match args.format {
+        Format::Table => {
+            writeln!(
+                out,
+                "{:<32} {:>8} {:>8} {:>9} {:>11}  FOUND",
+                "PRINCIPAL", "ENTRIES", "R", "Z", "P"
+            )?;
+            for d in &docs {
+                writeln!(
+                    out,
+                    "{:<32} {:>8} {:>6} {:>8.4} {:>9.2} {:>11.3e}  {}",
+                    printable(d["principal"].as_str().unwrap_or_default()),
+                    d["entries"],
+                    d["units"],
+                    d["correlation"].as_f64().unwrap_or(0.0),
+                    d["z_score"].as_f64().unwrap_or(0.0),
+                    d["p_value"].as_f64().unwrap_or(1.0),
+                    if d["found"] == true { "yes" } else { "no" }
+                )?;
+            }
+        }
+        Format::Ndjson | Format::Json => {
+            let mut writer = JsonDocs::new(args.format == Format::Json);
+            for d in &docs {
+                writer.write(&mut out, d.clone())?;
+            }
+            writer.finish(&mut out)?;
+        }
+    }
+    out.flush()?;
+    if !args.quiet {
+        modelward_event::errln!(
+            "modelward: {} response(s), {} candidate principal(s): {found} found at p ≤ {:e}",
+            observed.len(),
+            args.principals.len(),
+            args.threshold
+        );
+    }
+    if let (Some(key), Some(path)) = (&signing_key, &args.evidence.evidence) {
+        let mut report = Report::new("watermark-perturbation", crate::evidence::command_line(&[]));
+        report.inputs = vec![
+            file_input("observed", &args.observed)?,
+            file_input("reference", &args.reference)?,
+        ];
+        report.method = json!({
+            "name": "the gateway's perturb_output noise (modelward_gateway::perturb), recomputed per candidate principal",
+            "test": "Pearson correlation, over the candidate's distinct noise values, of the mean observed minus reference log probability with that noise; Fisher z = atanh(r)·sqrt(n−3), one-sided normal tail",
+            "parameters": {
+                "noise": args.noise,
+                "threshold": args.threshold,
+                "secret_env": args.secret_env,
+            },
+        });
+        report.results = json!({"principals": docs, "found": found});
+        crate::evidence::write(&report, key, path, args.quiet)?;
+    }
+    Ok(u8::from(found > 0))
 }

@@ -407,3 +407,92 @@ fn an_incident_bundle_carries_signed_reports() {
         text(&o.stdout)
     );
 }
+
+/// A chat completion with log probabilities: `n` positions, 3 top candidates each.
+fn completion(seed: u64, n: usize, jitter: f64) -> Value {
+    let unit = |i: u64| {
+        let mut z = (seed * 1_000_003 + i).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let content: Vec<Value> = (0..n as u64)
+        .map(|i| {
+            let top: Vec<Value> = (0..3u64)
+                .map(|k| {
+                    let lp = -0.2 - 1.5 * k as f64 - unit(i * 8 + k) + jitter * (unit(i * 8 + k + 4) - 0.5);
+                    serde_json::json!({"token": format!("t{}", (i * 3 + k) % 50), "logprob": lp, "bytes": [116]})
+                })
+                .collect();
+            serde_json::json!({"token": top[0]["token"], "logprob": top[0]["logprob"], "bytes": [116], "top_logprobs": top})
+        })
+        .collect();
+    serde_json::json!({"object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": "x"}, "logprobs": {"content": content}}]})
+}
+
+/// `watermark perturbation`: answers the gateway served to one principal, perturbed with its
+/// seed, are told from another principal's, also against a reference run with jitter of its
+/// own larger than the noise.
+#[test]
+fn perturbation_tells_the_principal_the_answers_were_served_to() {
+    let dir = Dir::new("watermark-perturbation");
+    let secret = "a gateway secret of 16+ bytes";
+    let (mut observed, mut reference) = (String::new(), String::new());
+    for seed in 0..40 {
+        let mut served = completion(seed, 30, 0.0);
+        modelward_gateway::perturb::Perturber::new(secret.as_bytes(), "key-alice", 0.01)
+            .apply(&mut served);
+        observed.push_str(&format!("{served}\n"));
+        reference.push_str(&format!("{}\n", completion(seed, 30, 0.02)));
+    }
+    let observed = dir.write("observed.ndjson", observed);
+    let reference = dir.write("reference.ndjson", reference);
+    let o = Command::new(env!("CARGO_BIN_EXE_modelward"))
+        .args(["watermark", "perturbation", "--observed"])
+        .arg(&observed)
+        .arg("--reference")
+        .arg(&reference)
+        .args(["--principal", "key-alice", "--principal", "key-bob"])
+        .args((0..20).flat_map(|i| ["--principal".to_string(), format!("key-{i}")]))
+        .args(["--secret-env", "MW_TEST_GATEWAY_SECRET", "--format", "json"])
+        .env("MW_TEST_GATEWAY_SECRET", secret)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let docs: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (alice, bob) = (&docs[0], &docs[1]);
+    assert_eq!(alice["principal"], "key-alice");
+    // 40 answers × 30 positions × (its token + 3 candidates); one unit per distinct
+    // (position, token): the answers repeat them, and so their noise.
+    assert_eq!(alice["entries"], 4800);
+    assert_eq!(alice["units"], 90);
+    assert_eq!(alice["found"], true, "{alice}");
+    assert!(alice["p_value"].as_f64().unwrap() < 1e-9);
+    assert_eq!(bob["found"], false, "{bob}");
+    assert!(bob["p_value"].as_f64().unwrap() > 1e-3, "{bob}");
+    // Calibrated: of 21 principals it was not served to, about 1% fall below 0.01 (counted
+    // per entry, 3 of them fell below 1e-9).
+    let low = docs.as_array().unwrap()[1..]
+        .iter()
+        .filter(|d| d["p_value"].as_f64().unwrap() < 0.01)
+        .count();
+    assert!(low <= 2, "{docs}");
+
+    // Not the same requests: refused.
+    let short = dir.write("short.ndjson", format!("{}\n", completion(0, 3, 0.0)));
+    let o = Command::new(env!("CARGO_BIN_EXE_modelward"))
+        .args(["watermark", "perturbation", "--observed"])
+        .arg(&observed)
+        .arg("--reference")
+        .arg(&short)
+        .args([
+            "--principal",
+            "key-alice",
+            "--secret-env",
+            "MW_TEST_GATEWAY_SECRET",
+        ])
+        .env("MW_TEST_GATEWAY_SECRET", secret)
+        .output()
+        .unwrap();
+    fails_saying(&o, "line for line");
+}

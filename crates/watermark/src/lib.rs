@@ -20,6 +20,7 @@
 //! [`detect::pooled`] pools scores over many texts.
 
 pub mod detect;
+pub mod perturbation;
 pub mod torch_rng;
 
 use std::path::{Path, PathBuf};

@@ -64,7 +64,8 @@ fn masked(text: &str, key_ids: bool) -> Cow<'_, str> {
 }
 
 /// Every string of a JSON value masked with [`mask`], object keys included (two keys masked
-/// alike are both kept).
+/// alike are both kept); a string under a key that names a secret (`api-key`, `password`,
+/// `Authorization`, `..._API_KEY`) is masked whole.
 pub fn mask_json(v: &mut serde_json::Value) {
     use serde_json::Value;
     match v {
@@ -88,10 +89,29 @@ pub fn mask_json(v: &mut serde_json::Value) {
                 }
                 *map = out;
             }
-            map.values_mut().for_each(mask_json);
+            for (k, v) in map.iter_mut() {
+                match v {
+                    // `{"api-key": "…"}`, `"headers.Authorization"`: the key names a secret.
+                    Value::String(s) if names_a_secret(k) && !is_masked(s) && !s.is_empty() => {
+                        *s = hide(s);
+                    }
+                    _ => mask_json(v),
+                }
+            }
         }
         _ => {}
     }
+}
+
+/// Whether an object key (its last dotted part) is the name of a secret ([`NAMED`], or a
+/// name ending in one after `_` or `-`, as `AZURE_OPENAI_API_KEY`), or `authorization`.
+fn names_a_secret(key: &str) -> bool {
+    let last = key.rsplit('.').next().unwrap_or(key).to_ascii_lowercase();
+    last == "authorization"
+        || NAMED.iter().any(|n| {
+            last.strip_suffix(n)
+                .is_some_and(|rest| rest.is_empty() || rest.ends_with(['_', '-']))
+        })
 }
 
 /// A value known to be secret (the value of a named secret): its first 4 and last 2
@@ -184,7 +204,7 @@ fn mask_pem(text: &str) -> Cow<'_, str> {
 }
 
 /// Names whose value is a secret (matched in any case, as a whole word).
-const NAMED: [&str; 20] = [
+const NAMED: [&str; 21] = [
     "accountkey",
     "sharedaccesskey",
     "sharedaccesssignature",
@@ -195,6 +215,7 @@ const NAMED: [&str; 20] = [
     "api_key",
     "apikey",
     "x-api-key",
+    "subscription-key",
     "client_secret",
     "secret_key",
     "aws_secret_access_key",
@@ -220,7 +241,9 @@ fn mask_named(text: &str) -> Cow<'_, str> {
             let start = from + i;
             let mut j = start + name.len();
             from = j;
-            if (start > 0 && word(bytes[start - 1])) || bytes.get(j).is_some_and(|&c| word(c)) {
+            // `AZURE_OPENAI_API_KEY=`, `x-api-key:`: the name may end a longer one.
+            let joined = |c: u8| c.is_ascii_alphanumeric();
+            if (start > 0 && joined(bytes[start - 1])) || bytes.get(j).is_some_and(|&c| word(c)) {
                 continue;
             }
             // A quote closing a JSON key, then `=`, `:` or (after Bearer, Basic) a space.
@@ -458,8 +481,8 @@ const SECRET_PREFIXES: [&str; 22] = [
 /// Whether `token` (no spaces, no `/`) looks like a secret: a known provider prefix followed
 /// by at least 16 key characters, or a run of at least 24 letters and digits mixing both with
 /// the character spread of random data (Shannon entropy of at least 3 bits per character),
-/// other than a UUID or a SHA-1/SHA-256 digest in hex, which name things rather than
-/// unlock them.
+/// other than a UUID or anything in hex (digests, hashes of keys, ids), which name things
+/// rather than unlock them.
 pub fn looks_like_secret(token: &str) -> bool {
     let key_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
     if SECRET_PREFIXES.iter().any(|p| {
@@ -472,7 +495,9 @@ pub fn looks_like_secret(token: &str) -> bool {
     if token.len() < 24 || !token.chars().all(key_char) {
         return false;
     }
-    if is_uuid(token) || (is_hex(token) && matches!(token.len(), 40 | 64)) {
+    // Digests and ids in hex (a key's hash as LiteLLM logs it, an MD5, a request id) name
+    // things; a key in hex (Azure's) is found by its name (`api-key:`, `..._API_KEY=`).
+    if is_uuid(token) || is_hex(token) {
         return false;
     }
     token
@@ -688,5 +713,14 @@ mod tests {
             "{text}"
         );
         assert_eq!(v["ua"], "curl token=sk-p…pE");
+        let mut headers = serde_json::json!({
+            "http.request.headers.api-key": "7afa0b7a153ca4a3aaef3c034e56abc7",
+            "Authorization": "Basic YWxhZGRpbjpvcGVuc2VzYW1l",
+            "token_count": "7afa0b7a153ca4a3aaef3c034e56abc7",
+        });
+        mask_json(&mut headers);
+        assert_eq!(headers["http.request.headers.api-key"], "7afa…c7");
+        assert_eq!(headers["Authorization"], "Basi…1l");
+        assert_eq!(headers["token_count"], "7afa0b7a153ca4a3aaef3c034e56abc7");
     }
 }

@@ -105,3 +105,49 @@ pub fn by_rule_and_principal(
     }
     by
 }
+
+/// Every built-in rule (rules/), detector and analyzer, as `modelward hunt` runs them.
+pub fn whole_pack() -> Engine {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules");
+    let mut sigma = modelward_sigma::SigmaSet::default();
+    let mut esql = Vec::new();
+    let mut files: Vec<_> = walk(&root);
+    files.sort();
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let name = path.display().to_string();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("yml" | "yaml") if !name.contains("/tests/") => {
+                let errors = sigma.add_file(&text, &name);
+                assert!(errors.is_empty(), "{name}: {errors:?}");
+            }
+            Some("toml") => esql.push(modelward_esql::parse_toml_rule(&text, &name).unwrap()),
+            _ => {}
+        }
+    }
+    assert!(sigma.resolve().is_empty());
+    assert!(sigma.rules.len() > 5 && !sigma.correlations.is_empty() && !esql.is_empty());
+    EngineBuilder::new()
+        .esql_rules(esql)
+        .sigma(sigma)
+        .detectors(
+            modelward_detectors::Detectors::new(&modelward_detectors::Settings::default()).unwrap(),
+        )
+        .behavior(
+            modelward_behavior::Behavior::new(&modelward_behavior::Settings::default()).unwrap(),
+        )
+        .build()
+}
+
+pub fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

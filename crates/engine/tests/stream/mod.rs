@@ -12,52 +12,6 @@ use serde_json::{json, Value};
 
 use super::{burst, common, iso, raw_listkey, seed, MINUTE, T0};
 
-/// Every built-in rule (rules/), detector and analyzer, as `modelward hunt` runs them.
-fn whole_pack() -> Engine {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules");
-    let mut sigma = modelward_sigma::SigmaSet::default();
-    let mut esql = Vec::new();
-    let mut files: Vec<_> = walk(&root);
-    files.sort();
-    for path in files {
-        let text = std::fs::read_to_string(&path).unwrap();
-        let name = path.display().to_string();
-        match path.extension().and_then(|e| e.to_str()) {
-            Some("yml" | "yaml") if !name.contains("/tests/") => {
-                let errors = sigma.add_file(&text, &name);
-                assert!(errors.is_empty(), "{name}: {errors:?}");
-            }
-            Some("toml") => esql.push(modelward_esql::parse_toml_rule(&text, &name).unwrap()),
-            _ => {}
-        }
-    }
-    assert!(sigma.resolve().is_empty());
-    assert!(sigma.rules.len() > 5 && !sigma.correlations.is_empty() && !esql.is_empty());
-    EngineBuilder::new()
-        .esql_rules(esql)
-        .sigma(sigma)
-        .detectors(
-            modelward_detectors::Detectors::new(&modelward_detectors::Settings::default()).unwrap(),
-        )
-        .behavior(
-            modelward_behavior::Behavior::new(&modelward_behavior::Settings::default()).unwrap(),
-        )
-        .build()
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
 /// The example Azure logs (both days, the second gzipped) and a simulated day of LLM
 /// traffic with every attack profile, each in time order, read in batches of about
 /// `batch_bytes`.
@@ -123,7 +77,7 @@ fn by_id(alerts: &[Value]) -> BTreeMap<(String, String), Value> {
 
 #[test]
 fn a_stream_gives_the_hunts_alerts() {
-    let engine = whole_pack();
+    let engine = common::whole_pack();
     // The hunt: every record, then the end.
     let mut hunt = Session::new(&engine);
     for source in corpus(4 << 20) {

@@ -376,7 +376,7 @@ impl Logged {
         match self {
             Logged::Value(v) => serde_json::to_vec(&call.record_ref(request, v)),
             Logged::Stream(events) => {
-                let v = crate::sse::reassemble(&crate::sse::events(events));
+                let v = crate::sse::reassemble_stream(events);
                 serde_json::to_vec(&call.record_ref(request, &v))
             }
             Logged::Bytes(b) => {

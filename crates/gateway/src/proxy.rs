@@ -823,7 +823,7 @@ impl Gateway {
             let response = if call.token_buckets.is_empty() {
                 Logged::Stream(copy)
             } else {
-                Logged::Value(sse::reassemble(&sse::events(&copy)))
+                Logged::Value(sse::reassemble_stream(&copy))
             };
             gateway.write_log(call, request, response);
         });

@@ -4,6 +4,7 @@
 //! it), and the stream reassembled into the non-streamed response shape for the LLM request
 //! log.
 
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 /// What an edit of one event's JSON data returns: events to send before it (each written
@@ -128,16 +129,101 @@ pub fn events(stream: &[u8]) -> Vec<Value> {
 /// choice joined (`message.content` for chat, `text` for completions), its finish reason, and
 /// `id`, `model`, `usage` from the chunks that carry them.
 pub fn reassemble(chunks: &[Value]) -> Value {
-    let mut out = Map::new();
-    let mut choices: Vec<Map<String, Value>> = Vec::new();
+    let mut out = Assembly::default();
     for chunk in chunks {
-        for key in ["id", "object", "created", "model", "system_fingerprint"] {
-            if let Some(v) = chunk.get(key).filter(|v| !v.is_null()) {
-                out.entry(key).or_insert_with(|| v.clone());
+        out.chunk(chunk);
+    }
+    out.done()
+}
+
+/// [`reassemble`] of a whole stream's bytes, as [`events`] would read them, without building
+/// a document of each event: only the fields kept are read (a chunk's log probabilities are
+/// skipped, not built). An event this cannot read so (not an object, a key twice) is read as
+/// [`events`] reads it.
+pub fn reassemble_stream(stream: &[u8]) -> Value {
+    let text = String::from_utf8_lossy(stream);
+    let mut out = Assembly::default();
+    for data in text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(str::trim)
+        .filter(|d| *d != "[DONE]")
+    {
+        if !(data.starts_with('{') && out.typed(data).is_some()) {
+            if let Ok(v) = serde_json::from_str::<Value>(data) {
+                out.chunk(&v);
             }
         }
+    }
+    out.done()
+}
+
+/// The fields of a chunk [`reassemble`] keeps (`null`s are absent).
+#[derive(serde::Deserialize)]
+struct ChunkIn<'a> {
+    id: Option<Value>,
+    object: Option<Value>,
+    created: Option<Value>,
+    model: Option<Value>,
+    system_fingerprint: Option<Value>,
+    usage: Option<Value>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    choices: Option<&'a RawValue>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ChoiceIn<'a> {
+    index: Option<Value>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    delta: Option<&'a RawValue>,
+    text: Option<Value>,
+    finish_reason: Option<Value>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct DeltaIn {
+    /// Present (`null` too: it is copied as it is).
+    #[serde(default, deserialize_with = "present_value")]
+    role: Option<Value>,
+    content: Option<Value>,
+}
+
+/// A field that is there, `null` or not.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+fn present_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    <Value as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+/// An object's fields as `T`, or `T::default()` for anything else (as `Value::get` finds
+/// nothing in it); `None` when it is an object `T` cannot be read from.
+fn object_or_default<'a, T: serde::Deserialize<'a> + Default>(raw: &'a RawValue) -> Option<T> {
+    if raw.get().starts_with('{') {
+        serde_json::from_str(raw.get()).ok()
+    } else {
+        Some(T::default())
+    }
+}
+
+/// A stream reassembled chunk by chunk.
+#[derive(Default)]
+struct Assembly {
+    out: Map<String, Value>,
+    choices: Vec<Map<String, Value>>,
+}
+
+/// The chunk fields copied from the first chunk that has them.
+const HEAD: [&str; 5] = ["id", "object", "created", "model", "system_fingerprint"];
+
+impl Assembly {
+    fn chunk(&mut self, chunk: &Value) {
+        for key in HEAD {
+            self.head(key, chunk.get(key));
+        }
         if let Some(u) = chunk.get("usage").filter(|u| !u.is_null()) {
-            out.insert("usage".into(), u.clone());
+            self.out.insert("usage".into(), u.clone());
         }
         for c in chunk
             .get("choices")
@@ -145,45 +231,104 @@ pub fn reassemble(chunks: &[Value]) -> Value {
             .into_iter()
             .flatten()
         {
-            let i = c.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
-            if i > 1024 {
-                continue;
-            }
-            while choices.len() <= i {
-                let mut m = Map::new();
-                m.insert("index".into(), json!(choices.len()));
-                choices.push(m);
-            }
-            let choice = &mut choices[i];
-            if let Some(delta) = c.get("delta") {
-                let message = choice
-                    .entry("message")
-                    .or_insert_with(|| json!({"role": "assistant", "content": ""}));
-                if let Some(role) = delta.get("role") {
-                    message["role"] = role.clone();
-                }
-                if let Some(text) = delta.get("content").and_then(Value::as_str) {
-                    append(&mut message["content"], text);
-                }
-            }
-            if let Some(text) = c.get("text").and_then(Value::as_str) {
-                append(choice.entry("text").or_insert_with(|| json!("")), text);
-            }
-            if let Some(f) = c.get("finish_reason").filter(|f| !f.is_null()) {
-                choice.insert("finish_reason".into(), f.clone());
-            }
+            let delta = c.get("delta").map(|d| (d.get("role"), d.get("content")));
+            self.choice(c.get("index"), delta, c.get("text"), c.get("finish_reason"));
         }
     }
-    out.insert(
-        "choices".into(),
-        Value::Array(choices.into_iter().map(Value::Object).collect()),
-    );
-    if let Some(Value::String(o)) = out.get_mut("object") {
-        if let Some(base) = o.strip_suffix(".chunk") {
-            *o = base.to_string();
+
+    /// One event read through [`ChunkIn`]; `None` (nothing taken) when it cannot be.
+    fn typed(&mut self, data: &str) -> Option<()> {
+        let chunk: ChunkIn = serde_json::from_str(data).ok()?;
+        let mut choices = Vec::new();
+        if let Some(raw) = chunk.choices.filter(|r| r.get().starts_with('[')) {
+            let items: Vec<&RawValue> = serde_json::from_str(raw.get()).ok()?;
+            for item in items {
+                let c: ChoiceIn = object_or_default(item)?;
+                let delta = match c.delta {
+                    Some(d) => Some(object_or_default::<DeltaIn>(d)?),
+                    None => None,
+                };
+                choices.push((c.index, delta, c.text, c.finish_reason));
+            }
+        }
+        let head = [
+            chunk.id,
+            chunk.object,
+            chunk.created,
+            chunk.model,
+            chunk.system_fingerprint,
+        ];
+        for (key, v) in HEAD.into_iter().zip(head) {
+            self.head(key, v.as_ref());
+        }
+        if let Some(u) = chunk.usage {
+            self.out.insert("usage".into(), u);
+        }
+        for (index, delta, text, finish) in &choices {
+            let delta = delta
+                .as_ref()
+                .map(|d| (d.role.as_ref(), d.content.as_ref()));
+            self.choice(index.as_ref(), delta, text.as_ref(), finish.as_ref());
+        }
+        Some(())
+    }
+
+    fn head(&mut self, key: &str, v: Option<&Value>) {
+        if let Some(v) = v.filter(|v| !v.is_null()) {
+            self.out.entry(key).or_insert_with(|| v.clone());
         }
     }
-    Value::Object(out)
+
+    /// One choice of a chunk: its index, its delta's role and content (`Some` when it has a
+    /// delta), its text and finish reason.
+    fn choice(
+        &mut self,
+        index: Option<&Value>,
+        delta: Option<(Option<&Value>, Option<&Value>)>,
+        text: Option<&Value>,
+        finish: Option<&Value>,
+    ) {
+        let i = index.and_then(Value::as_u64).unwrap_or(0) as usize;
+        if i > 1024 {
+            return;
+        }
+        while self.choices.len() <= i {
+            let mut m = Map::new();
+            m.insert("index".into(), json!(self.choices.len()));
+            self.choices.push(m);
+        }
+        let choice = &mut self.choices[i];
+        if let Some((role, content)) = delta {
+            let message = choice
+                .entry("message")
+                .or_insert_with(|| json!({"role": "assistant", "content": ""}));
+            if let Some(role) = role {
+                message["role"] = role.clone();
+            }
+            if let Some(text) = content.and_then(Value::as_str) {
+                append(&mut message["content"], text);
+            }
+        }
+        if let Some(text) = text.and_then(Value::as_str) {
+            append(choice.entry("text").or_insert_with(|| json!("")), text);
+        }
+        if let Some(f) = finish.filter(|f| !f.is_null()) {
+            choice.insert("finish_reason".into(), f.clone());
+        }
+    }
+
+    fn done(mut self) -> Value {
+        self.out.insert(
+            "choices".into(),
+            Value::Array(self.choices.into_iter().map(Value::Object).collect()),
+        );
+        if let Some(Value::String(o)) = self.out.get_mut("object") {
+            if let Some(base) = o.strip_suffix(".chunk") {
+                *o = base.to_string();
+            }
+        }
+        Value::Object(self.out)
+    }
 }
 
 fn append(slot: &mut Value, text: &str) {
@@ -239,6 +384,42 @@ mod tests {
                 "data: {\"type\":\"y\"}\n\n"
             )
         );
+    }
+
+    #[test]
+    fn a_stream_read_field_by_field_reassembles_as_its_documents_do() {
+        let events = [
+            r#"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":{"content":[{"token":"x","logprob":-1,"top_logprobs":[]}]}}]}"#,
+            r#"{"id":"c2","model":null,"choices":[{"index":0,"delta":{"content":"Hel"}},{"index":1,"delta":{"content":"x","role":null}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"lo","tool_calls":[{"index":0}]},"finish_reason":"stop"}]}"#,
+            r#"{"choices":[{"delta":null},{"index":"2","text":" more"},7,{"index":2000,"text":"far"}]}"#,
+            r#"{"object":"text_completion","choices":[{"index":2,"text":"a","finish_reason":null},{"index":2,"text":"b","finish_reason":"length"}]}"#,
+            r#"{"choices":{"not":"a list"},"usage":{"prompt_tokens":3,"completion_tokens":2}}"#,
+            r#"{"choices":[{"index":0,"delta":"text"}],"usage":null}"#,
+            r#"{"id":"dup","id":"dup2","choices":[]}"#,
+            r#"[1,2,3]"#,
+            r#""a string""#,
+            r#"{"choices":[{"index":1,"index":0,"delta":{"content":"!"}}]}"#,
+            r#"not json"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"\u00e9\n"}}],"system_fingerprint":"fp"}"#,
+        ];
+        let mut stream = String::new();
+        for e in events {
+            stream.push_str(&format!("data: {e}\n\n"));
+        }
+        stream.push_str("data: [DONE]\n\n");
+        let want = reassemble(&super::events(stream.as_bytes()));
+        assert_eq!(reassemble_stream(stream.as_bytes()), want);
+        assert_eq!(want["choices"][0]["message"]["content"], "Hello!\u{e9}\n");
+        // Each event alone, too.
+        for e in events {
+            let one = format!("data: {e}\n\n");
+            assert_eq!(
+                reassemble_stream(one.as_bytes()),
+                reassemble(&super::events(one.as_bytes())),
+                "{e}"
+            );
+        }
     }
 
     #[test]

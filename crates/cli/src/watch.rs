@@ -629,7 +629,12 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
                 &live,
             )?;
             if let Some(k) = &keyed {
+                let before = k.state_bytes();
                 checkpoint_partitions(k, &parts)?;
+                if w.metrics_listen.is_some() {
+                    let now = k.figures(|p| parts.get(&p).map_or(0, |part| part.next));
+                    figures.keyed = Some((now, now.state_bytes - before));
+                }
             }
             last_checkpoint = Instant::now();
             figures.checkpoint_ms = now_ms();

@@ -804,3 +804,60 @@ fn instances_sharing_the_keyed_partitions_give_one_hunts_alerts() {
         .count();
     assert!(took >= 2, "partitions taken on by {took} instance(s)");
 }
+
+/// The value of a metric line without labels, `name value`.
+fn metric(text: &str, name: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn the_scale_out_reports_its_partitions_keyed_records_lag_and_state() {
+    let dir = Dir::new("watch-scale-metrics");
+    let broker = Broker::start(&dir);
+    let lines = corpus();
+    produce(&broker.address, "ai-logs", 2, &lines);
+    let cfg = dir.write(
+        "watch.toml",
+        format!(
+            "[watch]\ndatabase = \"watch.db\"\nalerts = \"alerts.ndjson\"\npoll = \"50ms\"\ncheckpoint = \"200ms\"\nlateness = \"1m\"\nmetrics_listen = \"127.0.0.1:0\"\n[watch.kafka]\nbrokers = \"{}\"\ntopics = [\"ai-logs\"]\ngroup = \"mw-m\"\nproperties = {{ \"session.timeout.ms\" = \"6000\" }}\n[watch.scale]\npartitions = 3\n",
+            broker.address
+        ),
+    );
+    let mut child = start(&cfg);
+    let mut stderr = child.stderr.take().unwrap();
+    let mut said = Vec::new();
+    let text = read_until(&mut stderr, &mut said, "/metrics");
+    let at = text.find("metrics on http://").unwrap() + "metrics on http://".len();
+    let address = text[at..].split('/').next().unwrap().to_string();
+    // Drain stderr so the child never blocks on it.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let metrics = loop {
+        let m = get(&address, "/metrics");
+        let done = committed_all(&broker.address, "mw-m", "ai-logs")
+            && committed_all(&broker.address, "mw-m-keyed", "modelward-keyed");
+        let published = metric(&m, "modelward_watch_keyed_published_total");
+        if done
+            && published.is_some_and(|p| p > 0)
+            && metric(&m, "modelward_watch_keyed_read_total") == published
+            && metric(&m, "modelward_watch_keyed_lag_messages") == Some(0)
+        {
+            break m;
+        }
+        assert!(Instant::now() < deadline, "{m}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    signal(child.id(), "-TERM");
+    assert!(child.wait().unwrap().success());
+    // The only instance owns every keyed partition, and has written their state.
+    assert_eq!(
+        metric(&metrics, "modelward_watch_keyed_partitions"),
+        Some(3),
+        "{metrics}"
+    );
+    let total = metric(&metrics, "modelward_watch_keyed_state_bytes_total").unwrap();
+    let last = metric(&metrics, "modelward_watch_keyed_state_bytes").unwrap();
+    assert!(last > 0 && total >= last, "{metrics}");
+    assert!(metrics.contains("# TYPE modelward_watch_keyed_read_total counter"));
+}

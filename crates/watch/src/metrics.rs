@@ -36,6 +36,9 @@ pub struct Figures {
     pub held: Vec<(&'static str, u64)>,
     /// When the last checkpoint was written (ms since the epoch; 0: none yet).
     pub checkpoint_ms: i64,
+    /// With `[watch.scale]`: the keyed topic's figures, as of the last checkpoint, and the
+    /// state bytes that checkpoint wrote.
+    pub keyed: Option<(crate::scale::KeyedFigures, u64)>,
 }
 
 /// The latest figures, shared between the loop and the endpoint.
@@ -136,6 +139,49 @@ pub fn render(f: &Figures) -> String {
     for (name, n) in &f.held {
         let _ = writeln!(out, "modelward_watch_state{{kind=\"{name}\"}} {n}");
     }
+    if let Some((k, checkpoint_bytes)) = &f.keyed {
+        for (name, kind, help, value) in [
+            (
+                "keyed_partitions",
+                "gauge",
+                "Partitions of the keyed topic this instance owns.",
+                k.partitions,
+            ),
+            (
+                "keyed_published_total",
+                "counter",
+                "Records published to the keyed topic (stage one).",
+                k.published,
+            ),
+            (
+                "keyed_read_total",
+                "counter",
+                "Records read from the keyed topic (stage two).",
+                k.read,
+            ),
+            (
+                "keyed_lag_messages",
+                "gauge",
+                "Messages in the owned keyed partitions not read yet.",
+                k.lag,
+            ),
+            (
+                "keyed_state_bytes",
+                "gauge",
+                "State written to the state topic by the last checkpoint (gzip'ed bytes).",
+                *checkpoint_bytes,
+            ),
+            (
+                "keyed_state_bytes_total",
+                "counter",
+                "State written to the state topic (gzip'ed bytes).",
+                k.state_bytes,
+            ),
+        ] {
+            family(&mut out, name, kind, help);
+            let _ = writeln!(out, "modelward_watch_{name} {value}");
+        }
+    }
     family(
         &mut out,
         "checkpoint_timestamp_seconds",
@@ -216,6 +262,28 @@ mod tests {
         f.engine.push(("late", 1));
         f.held.push(("rows", 5));
         let text = render(&f);
+        assert!(!text.contains("keyed"), "{text}");
+        f.keyed = Some((
+            crate::scale::KeyedFigures {
+                partitions: 3,
+                published: 40,
+                read: 38,
+                lag: 2,
+                state_bytes: 900,
+            },
+            300,
+        ));
+        let keyed = render(&f);
+        for line in [
+            "modelward_watch_keyed_partitions 3",
+            "modelward_watch_keyed_published_total 40",
+            "modelward_watch_keyed_read_total 38",
+            "modelward_watch_keyed_lag_messages 2",
+            "modelward_watch_keyed_state_bytes 300",
+            "modelward_watch_keyed_state_bytes_total 900",
+        ] {
+            assert!(keyed.lines().any(|l| l == line), "{line} in {keyed}");
+        }
         assert!(text.contains("modelward_watch_records_total{source=\"files\"} 10"));
         assert!(
             text.contains("modelward_watch_alerts_total{rule=\"rule-_x_\"} 2"),

@@ -11,6 +11,7 @@
 //! ([`Keyed::load_state`]) by whichever instance the partition goes to next.
 
 use std::io::Read;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -84,6 +85,31 @@ pub struct Keyed {
     reader: BaseConsumer,
     assigned: Vec<u32>,
     last_message: std::time::Instant,
+    /// For `/metrics`.
+    counts: Counts,
+}
+
+/// What the internal topics carried, since the start (for `/metrics`).
+#[derive(Debug, Default)]
+struct Counts {
+    published: std::sync::atomic::AtomicU64,
+    read: std::sync::atomic::AtomicU64,
+    state_bytes: std::sync::atomic::AtomicU64,
+}
+
+/// The scale-out's figures: [`Keyed::figures`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyedFigures {
+    /// Internal partitions this instance owns now.
+    pub partitions: u64,
+    /// Records published to the internal topic by this instance's stage one.
+    pub published: u64,
+    /// Records read from the internal topic by this instance's stage two.
+    pub read: u64,
+    /// Messages in the owned partitions not read yet.
+    pub lag: u64,
+    /// State written to the state topic (gzip'ed bytes), in all.
+    pub state_bytes: u64,
 }
 
 impl Keyed {
@@ -137,6 +163,7 @@ impl Keyed {
             reader,
             assigned: Vec::new(),
             last_message: std::time::Instant::now(),
+            counts: Counts::default(),
         })
     }
 
@@ -166,7 +193,36 @@ impl Keyed {
                 key: OFFSET,
                 value: Some(&byte_offset),
             });
-        self.send(&self.options.topic, partition, payload, headers)
+        self.send(&self.options.topic, partition, payload, headers)?;
+        self.counts.published.fetch_add(1, Relaxed);
+        Ok(())
+    }
+
+    /// State written to the state topic so far (gzip'ed bytes).
+    pub fn state_bytes(&self) -> u64 {
+        self.counts.state_bytes.load(Relaxed)
+    }
+
+    /// The figures for `/metrics`; `next` gives an owned partition's next offset to read
+    /// (its lag is the broker's high watermark less that).
+    pub fn figures(&self, next: impl Fn(u32) -> i64) -> KeyedFigures {
+        let mut lag = 0u64;
+        for &p in &self.assigned {
+            if let Ok((_, high)) = self.consumer.fetch_watermarks(
+                &self.options.topic,
+                p as i32,
+                Duration::from_millis(200),
+            ) {
+                lag += (high - next(p)).max(0) as u64;
+            }
+        }
+        KeyedFigures {
+            partitions: self.assigned.len() as u64,
+            published: self.counts.published.load(Relaxed),
+            read: self.counts.read.load(Relaxed),
+            lag,
+            state_bytes: self.state_bytes(),
+        }
     }
 
     fn send(
@@ -253,6 +309,7 @@ impl Keyed {
                 continue;
             };
             taken += payload.len();
+            self.counts.read.fetch_add(1, Relaxed);
             out.push(Routed {
                 partition: m.partition() as u32,
                 offset: m.offset(),
@@ -313,7 +370,9 @@ impl Keyed {
             partition,
             &packed,
             OwnedHeaders::new(),
-        )
+        )?;
+        (self.counts.state_bytes).fetch_add(packed.len() as u64, Relaxed);
+        Ok(())
     }
 
     /// The state last written for a partition (`None`: none yet).

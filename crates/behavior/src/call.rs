@@ -39,6 +39,12 @@
 //! `storage.bytes`, `storage.account`, `storage.bucket`, `storage.object.key` (else
 //! `file.path`), `file.extension` (else the key's) and `event.outcome`. Only the storage
 //! analyzers (MW-TH-0007, MW-TH-0008) look at such calls; every other analyzer skips them.
+//!
+//! A control-plane operation on an AI resource (an Azure activity-log record: it has
+//! `modelward.control.operation`, written by the `azure_activity` normalizer) is a call too,
+//! with a [`Control`] part read from `modelward.control.operation`, `event.action`,
+//! `azure.resource.id` and `event.outcome`. Only MW-AI-0022 looks at such calls; the other
+//! analyzers skip them ([`Call::is_llm`]).
 
 use std::sync::Arc;
 
@@ -105,6 +111,29 @@ impl Storage {
     pub fn is_read(&self) -> bool {
         &*self.operation == "read" && !self.failed
     }
+}
+
+/// The control-plane part of a call: one operation on an AI resource (key listing, a
+/// deployment written, a role assignment).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Control {
+    /// `modelward.control.operation`: `list_keys`, `regenerate_key`, `deployment_write`, …
+    pub operation: Box<str>,
+    /// `event.action`: the operation as the log names it.
+    pub action: Option<Box<str>>,
+    /// `azure.resource.id`: the AI resource.
+    pub resource: Option<Box<str>>,
+    /// `event.outcome` (none: an operation begun, whose result is another record).
+    pub outcome: Option<Box<str>>,
+}
+
+fn control(event: &Event) -> Option<Box<Control>> {
+    Some(Box::new(Control {
+        operation: text(event, "modelward.control.operation")?,
+        action: text(event, "event.action"),
+        resource: text(event, "azure.resource.id"),
+        outcome: text(event, "event.outcome"),
+    }))
 }
 
 fn storage(event: &Event) -> Option<Box<Storage>> {
@@ -189,6 +218,9 @@ pub struct Call {
     /// The names of the tools the response calls (`gen_ai.tool.name`).
     #[serde(default)]
     pub tools: Box<[Box<str>]>,
+    /// The control-plane operation, when the event is one (no LLM call then).
+    #[serde(default)]
+    pub control: Option<Box<Control>>,
     /// Where the event was read.
     pub file: Arc<str>,
     pub line: u64,
@@ -352,7 +384,8 @@ impl Call {
     fn read(event: &Event, sensitive: u32, with_text: bool) -> Option<Call> {
         let is_call = CALL_MARKERS.iter().any(|p| !event.get(p).is_empty())
             || event.get_str("azure.open_ai.category") == Some("RequestResponse")
-            || text(event, "storage.operation").is_some();
+            || text(event, "storage.operation").is_some()
+            || text(event, "modelward.control.operation").is_some();
         if !is_call {
             return None;
         }
@@ -414,6 +447,7 @@ impl Call {
             sensitive,
             model: MODEL.iter().find_map(|f| text(event, f)),
             storage: storage(event),
+            control: control(event),
             tools: event
                 .get("gen_ai.tool.name")
                 .into_iter()
@@ -426,6 +460,12 @@ impl Call {
             offset: event.origin.offset,
             hash: event.origin.hash,
         })
+    }
+
+    /// Whether the call is an LLM call: neither an object-storage access nor a control-plane
+    /// operation.
+    pub fn is_llm(&self) -> bool {
+        self.storage.is_none() && self.control.is_none()
     }
 
     /// A call by `principal` at `ts` with nothing else: for tests and examples.
@@ -448,6 +488,7 @@ impl Call {
             text: None,
             storage: None,
             tools: Box::default(),
+            control: None,
             file: Arc::from("test.ndjson"),
             line: 1,
             offset: 0,

@@ -141,6 +141,8 @@ pub struct Settings {
     pub recurring: RecurringSettings,
     pub volume: VolumeSettings,
     pub access: AccessSettings,
+    /// Anomalous operation on an AI resource (MW-AI-0022): the control-plane baseline.
+    pub operation: AccessSettings,
     pub sensitive: SensitiveSettings,
     /// The theft analyzers (MW-TH-…).
     pub theft: crate::TheftSettings,
@@ -204,6 +206,10 @@ impl Default for Settings {
             recurring: RecurringSettings::default(),
             volume: VolumeSettings::default(),
             access: AccessSettings::default(),
+            operation: AccessSettings {
+                warmup_calls: 5,
+                ..AccessSettings::default()
+            },
             sensitive: SensitiveSettings::default(),
             theft: crate::TheftSettings::default(),
         }
@@ -220,6 +226,7 @@ struct File {
     recurring_requests: RecurringSettings,
     volume_anomaly: VolumeSettings,
     access_anomaly: AccessSettings,
+    anomalous_operation: AccessSettings,
     sensitive_data_anomaly: SensitiveSettings,
     logit_extraction: crate::LogitSettings,
     distillation: crate::DistillationSettings,
@@ -259,6 +266,7 @@ impl Default for File {
             recurring_requests: s.recurring,
             volume_anomaly: s.volume,
             access_anomaly: s.access,
+            anomalous_operation: s.operation,
             sensitive_data_anomaly: s.sensitive,
             logit_extraction: t.logit,
             distillation: t.distillation,
@@ -283,6 +291,7 @@ impl From<File> for Settings {
             recurring: f.recurring_requests,
             volume: f.volume_anomaly,
             access: f.access_anomaly,
+            operation: f.anomalous_operation,
             sensitive: f.sensitive_data_anomaly,
             theft: crate::TheftSettings {
                 logit: f.logit_extraction,
@@ -301,7 +310,7 @@ impl From<File> for Settings {
 impl Settings {
     /// Checks the values are usable.
     pub fn validate(&self) -> Result<(), SettingsError> {
-        let checks: [(bool, &'static str, &'static str); 10] = [
+        let checks: [(bool, &'static str, &'static str); 11] = [
             (self.max_principals >= 1, "max_principals", "at least 1"),
             (
                 self.recurring.min_count >= 2,
@@ -336,6 +345,11 @@ impl Settings {
             (
                 self.access.max_values >= 1,
                 "access_anomaly.max_values",
+                "at least 1",
+            ),
+            (
+                self.operation.max_values >= 1,
+                "anomalous_operation.max_values",
                 "at least 1",
             ),
             (

@@ -162,3 +162,36 @@ fn openai_audit_log_key_churn() {
     assert_eq!(churn[0]["entity"]["principal"], "user-Ab12Cd34Ef56Gh78");
     assert_eq!(churn[0]["entity"]["source.ip"], "185.220.101.4");
 }
+
+/// An Azure activity log delivered by a diagnostic setting: a week of a service principal's
+/// key listings and deployment reads from its build agents' range, then its keys listed (a
+/// `Start` and a `Success` record) and a deployment written from a new address. One
+/// MW-AI-0022 alert on the principal, for the new range, at the listing's `Success` record.
+#[test]
+fn azure_activity_log_anomalous_operation() {
+    let (alerts, stderr) = hunt(&fixture("azure_activity", "activity_log_records.json"));
+    assert!(stderr.contains("17 events"), "{stderr}");
+    assert!(!stderr.contains("WARNING"), "{stderr}");
+    let ops: Vec<_> = alerts
+        .iter()
+        .filter(|a| a["rule"]["id"] == "MW-AI-0022")
+        .collect();
+    assert_eq!(ops.len(), 1, "{alerts:?}");
+    let alert = ops[0];
+    assert_eq!(
+        alert["entity"]["principal"],
+        "3b8e5f2a-9c41-4d7e-b6a0-15c2e8d94f37"
+    );
+    assert_eq!(alert["severity"], "medium", "{alert}");
+    let text = alert.to_string();
+    assert!(
+        text.contains("AI.Azure_AnomalousOperation.InitialAccess"),
+        "{text}"
+    );
+    assert!(text.contains("198.51.100.0/24"), "{text}");
+    assert!(
+        text.contains("MICROSOFT.COGNITIVESERVICES/ACCOUNTS/LISTKEYS/ACTION"),
+        "{text}"
+    );
+    assert!(text.contains("2026-11-30T02:14:08"), "{text}");
+}

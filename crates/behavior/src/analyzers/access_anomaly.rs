@@ -65,6 +65,31 @@ pub fn build(s: &crate::Settings) -> Box<dyn Analyzer> {
     Box::new(AccessAnomaly::new(&s.access, s.max_principals))
 }
 
+/// Which calls an access-anomaly analyzer judges: LLM calls (this file's MW-AI-0014), or
+/// control-plane operations on AI resources (MW-AI-0022, `anomalous_operation.rs`, whose
+/// baseline learns from every operation and which alerts on the high-risk ones only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plane {
+    Data,
+    Control,
+}
+
+/// Control-plane operations whose new user agent, address range or auth method alerts.
+pub const HIGH_RISK: [&str; 4] = [
+    "list_keys",
+    "regenerate_key",
+    "deployment_write",
+    "role_assignment_write",
+];
+
+/// What the analyzer judges and how: its settings, the code it raises and its plane.
+#[derive(Debug, Clone)]
+pub struct Judge {
+    pub settings: AccessSettings,
+    pub code: &'static str,
+    pub plane: Plane,
+}
+
 /// New values pending report per principal; more are counted only.
 const PENDING: usize = 16;
 /// Baseline values listed in the evidence.
@@ -94,6 +119,11 @@ pub struct Novelty {
     pub samples: Vec<Sample>,
     pub ip: Option<String>,
     pub model: Option<String>,
+    /// The control-plane operation (`event.action`) and its resource, for MW-AI-0022.
+    #[serde(default)]
+    pub operation: Option<String>,
+    #[serde(default)]
+    pub resource: Option<String>,
 }
 
 /// What a principal is known to use.
@@ -109,14 +139,28 @@ pub struct Profile {
 }
 
 pub struct AccessAnomaly {
-    settings: AccessSettings,
+    judge: Judge,
     profiles: Profiles<Profile>,
 }
 
 impl AccessAnomaly {
     pub fn new(settings: &AccessSettings, max_principals: usize) -> AccessAnomaly {
+        AccessAnomaly::on(Plane::Data, CODE.code, settings, max_principals)
+    }
+
+    /// The analyzer of `plane`, raising `code`.
+    pub fn on(
+        plane: Plane,
+        code: &'static str,
+        settings: &AccessSettings,
+        max_principals: usize,
+    ) -> AccessAnomaly {
         AccessAnomaly {
-            settings: settings.clone(),
+            judge: Judge {
+                settings: settings.clone(),
+                code,
+                plane,
+            },
             profiles: Profiles::new(max_principals),
         }
     }
@@ -124,14 +168,14 @@ impl AccessAnomaly {
 
 /// The new values still being counted are reported.
 impl Pending for Profile {
-    type Settings = AccessSettings;
+    type Settings = Judge;
 
-    fn flush(self, _: &AccessSettings, principal: &str, out: &mut Vec<Finding>) {
-        report(principal, self, out);
+    fn flush(self, judge: &Judge, principal: &str, out: &mut Vec<Finding>) {
+        report(judge.code, principal, self, out);
     }
 }
 
-fn report(principal: &str, p: Profile, out: &mut Vec<Finding>) {
+fn report(code: &'static str, principal: &str, p: Profile, out: &mut Vec<Finding>) {
     let known_since = p.first_seen;
     for n in p.pending {
         let (kind, label) = KINDS[n.kind.min(KINDS.len() - 1)];
@@ -154,13 +198,23 @@ fn report(principal: &str, p: Profile, out: &mut Vec<Finding>) {
         if p.unreported > 0 {
             evidence.insert("unreported_new_values".into(), json!(p.unreported));
         }
+        if let Some(op) = &n.operation {
+            evidence.insert("operation".into(), json!(op));
+        }
+        if let Some(resource) = &n.resource {
+            evidence.insert("resource".into(), json!(resource));
+        }
+        let what = match &n.operation {
+            Some(op) => format!("ran {op} with"),
+            None => "used".to_string(),
+        };
         out.push(Finding {
-            code: CODE.code,
+            code,
             principal: principal.to_string(),
             timestamp: n.first,
             key: format!("{kind}:{}", n.value),
             summary: format!(
-                "{principal} used a new {label} {} ({} calls from {}), known since {} with {}",
+                "{principal} {what} a new {label} {} ({} calls from {}), known since {} with {}",
                 n.value,
                 n.calls,
                 iso(n.first),
@@ -183,18 +237,24 @@ fn report(principal: &str, p: Profile, out: &mut Vec<Finding>) {
 
 impl Analyzer for AccessAnomaly {
     fn code(&self) -> &'static str {
-        CODE.code
+        self.judge.code
     }
 
     fn observe(&mut self, call: &Call, out: &mut Vec<Finding>) {
-        if call.storage.is_some() {
-            // An object-storage access, not an LLM call (MW-TH-0007 and MW-TH-0008 see it).
-            return;
-        }
-        let s = &self.settings;
+        // On the data plane, LLM calls only (MW-TH-0007 and MW-TH-0008 see storage
+        // accesses); on the control plane, the operations that are complete (a `Start`
+        // record's result is another record).
+        let high_risk = match (self.judge.plane, call.control.as_deref()) {
+            (Plane::Data, _) if !call.is_llm() => return,
+            (Plane::Data, _) => true,
+            (Plane::Control, Some(c)) if c.outcome.is_some() => HIGH_RISK.contains(&&*c.operation),
+            (Plane::Control, _) => return,
+        };
+        let judge = &self.judge;
+        let s = &judge.settings;
         let p = self
             .profiles
-            .touch_reporting(&call.principal, call.ts, s, out);
+            .touch_reporting(&call.principal, call.ts, judge, out);
         if p.calls == 0 {
             p.first_seen = call.ts;
         }
@@ -229,6 +289,11 @@ impl Analyzer for AccessAnomaly {
             if known.len() >= s.max_values {
                 continue;
             }
+            if warm && !high_risk {
+                // A control-plane operation of no risk: its new value neither alerts nor
+                // joins the baseline (a high-risk operation with it later alerts).
+                continue;
+            }
             if warm {
                 if p.pending.len() < PENDING {
                     let mut n = Novelty {
@@ -244,6 +309,16 @@ impl Analyzer for AccessAnomaly {
                         samples: Vec::new(),
                         ip: call.ip.as_deref().map(str::to_string),
                         model: call.model.as_deref().map(str::to_string),
+                        operation: call
+                            .control
+                            .as_deref()
+                            .and_then(|c| c.action.as_deref().or(Some(&*c.operation)))
+                            .map(str::to_string),
+                        resource: call
+                            .control
+                            .as_deref()
+                            .and_then(|c| c.resource.as_deref())
+                            .map(str::to_string),
                     };
                     keep_sample(&mut n.samples, call);
                     p.pending.push(n);
@@ -257,7 +332,7 @@ impl Analyzer for AccessAnomaly {
     }
 
     fn finish(&mut self, out: &mut Vec<Finding>) {
-        self.profiles.flush(&self.settings, out);
+        self.profiles.flush(&self.judge, out);
     }
 
     fn profiles(&self) -> Option<&dyn ProfileStore> {

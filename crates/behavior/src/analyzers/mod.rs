@@ -12,6 +12,7 @@
 //! modules declared inside a macro, so `cargo fmt` would stop formatting the analyzers.
 
 pub mod access_anomaly;
+pub mod anomalous_operation;
 pub mod bulk_download;
 pub mod distillation;
 pub mod distributed_extraction;
@@ -61,6 +62,7 @@ pub(crate) const REGISTRY: &[Entry] = &[
     entry!(access_anomaly),         // MW-AI-0014
     entry!(sensitive_data_anomaly), // MW-AI-0015
     entry!(tool_invocation),        // MW-AI-0019
+    entry!(anomalous_operation),    // MW-AI-0022
     entry!(logit_extraction),       // MW-TH-0001
     entry!(distillation),           // MW-TH-0002
     entry!(prada),                  // MW-TH-0003

@@ -209,7 +209,7 @@ impl Analyzer for SensitiveDataAnomaly {
     }
 
     fn observe(&mut self, call: &Call, out: &mut Vec<Finding>) {
-        if call.storage.is_some() {
+        if !call.is_llm() {
             // An object-storage access, not an LLM call (MW-TH-0007 and MW-TH-0008 see it).
             return;
         }

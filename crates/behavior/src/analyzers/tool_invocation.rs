@@ -164,7 +164,7 @@ impl Analyzer for ToolInvocation {
     }
 
     fn observe(&mut self, call: &Call, out: &mut Vec<Finding>) {
-        if call.storage.is_some() {
+        if !call.is_llm() {
             return;
         }
         let s = &self.settings;

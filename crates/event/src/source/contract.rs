@@ -160,6 +160,7 @@ pub static REGISTRY: &[&dyn Normalizer] = &[
     &super::openai_audit::SOURCE,
     &super::litellm::SOURCE,
     &super::aws_bedrock::SOURCE,
+    &super::azure_activity::SOURCE,
     &super::azure_openai::SOURCE,
 ];
 

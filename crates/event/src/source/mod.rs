@@ -12,6 +12,7 @@ pub use contract::{
 };
 
 pub mod aws_bedrock;
+pub mod azure_activity;
 pub mod azure_blob;
 pub mod azure_openai;
 pub mod cloudtrail;
@@ -55,10 +56,12 @@ pub enum SourceKind {
     OtelGenAi,
     /// OpenAI's organisation audit log (`/v1/organization/audit_logs` objects).
     OpenAiAudit,
+    /// Azure activity-log records of AI resources (control-plane operations).
+    AzureActivity,
 }
 
 impl SourceKind {
-    pub const NAMES: [&'static str; 12] = [
+    pub const NAMES: [&'static str; 13] = [
         "auto",
         "json",
         "azure_openai",
@@ -71,6 +74,7 @@ impl SourceKind {
         "gcs_audit",
         "otel_genai",
         "openai_audit",
+        "azure_activity",
     ];
 }
 
@@ -91,6 +95,9 @@ impl FromStr for SourceKind {
             "gcs_audit" | "gcs-audit" | "gcp_audit" => Ok(SourceKind::GcsAudit),
             "otel_genai" | "otel-genai" | "otel" | "opentelemetry" => Ok(SourceKind::OtelGenAi),
             "openai_audit" | "openai-audit" => Ok(SourceKind::OpenAiAudit),
+            "azure_activity" | "azure-activity" | "azure_activitylogs" => {
+                Ok(SourceKind::AzureActivity)
+            }
             other => Err(format!(
                 "unknown source [{other}]; expected one of {}",
                 SourceKind::NAMES.join(", ")

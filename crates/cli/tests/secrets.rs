@@ -86,7 +86,11 @@ fn secrets() -> Vec<Secret> {
             ),
             secret: vec![account_key],
         },
-        one("Azure OpenAI api-key", random(5, 32, "0123456789abcdef")),
+        Secret {
+            name: "Azure OpenAI api-key",
+            planted: format!("api-key: {}", random(5, 32, "0123456789abcdef")),
+            secret: vec![random(5, 32, "0123456789abcdef")],
+        },
         one("OpenAI key", format!("sk-{}", random(6, 48, B62))),
         Secret {
             name: "OpenAI project key",

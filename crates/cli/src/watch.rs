@@ -301,7 +301,9 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
         Some(s) => s.watch_checkpoint(&name)?,
         None => (Vec::new(), None),
     };
-    let mut kafka = match &w.kafka {
+    // `[watch.kafka] properties`, with the password from the environment: the source
+    // consumer's, and (those of the connection) the scale-out's clients'.
+    let kafka_properties = match &w.kafka {
         Some(k) => {
             let mut properties: Vec<(String, String)> = k
                 .properties
@@ -314,17 +316,24 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
                 })?;
                 properties.push(("sasl.password".into(), password));
             }
-            Some(modelward_watch::kafka::KafkaSource::new(
-                &modelward_watch::kafka::KafkaOptions {
-                    brokers: k.brokers.clone(),
-                    topics: k.topics.clone(),
-                    group: k.group.clone().unwrap_or_else(|| "modelward-watch".into()),
-                    properties,
-                    budget: 8 << 20,
-                },
-                &positions,
-            )?)
+            properties
         }
+        None => Vec::new(),
+    };
+    let kafka_group = (w.kafka.as_ref())
+        .and_then(|k| k.group.clone())
+        .unwrap_or_else(|| "modelward-watch".into());
+    let mut kafka = match &w.kafka {
+        Some(k) => Some(modelward_watch::kafka::KafkaSource::new(
+            &modelward_watch::kafka::KafkaOptions {
+                brokers: k.brokers.clone(),
+                topics: k.topics.clone(),
+                group: kafka_group.clone(),
+                properties: kafka_properties.clone(),
+                budget: 8 << 20,
+            },
+            &positions,
+        )?),
         None => None,
     };
     let mut keyed = match (&w.scale, &w.kafka) {
@@ -332,33 +341,19 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
             if scale.partitions == 0 {
                 bail!("[watch.scale] partitions must be at least 1");
             }
-            let topic = scale
-                .topic
-                .clone()
-                .unwrap_or_else(|| "modelward-keyed".into());
-            let group = k.group.clone().unwrap_or_else(|| "modelward-watch".into());
-            let mut properties: Vec<(String, String)> = k
-                .properties
-                .iter()
-                .filter(|(key, _)| is_client_property(key))
-                .map(|(a, b)| (a.clone(), b.clone()))
-                .collect();
-            if let Some(var) = &k.password_env {
-                properties.push(("sasl.password".into(), std::env::var(var)?));
-            }
+            let topic = (scale.topic.clone()).unwrap_or_else(|| "modelward-keyed".into());
             Some(Keyed::new(&modelward_watch::scale::ScaleOptions {
                 brokers: k.brokers.clone(),
-                properties,
-                state_topic: scale
-                    .state_topic
-                    .clone()
+                properties: kafka_properties
+                    .iter()
+                    .filter(|(key, _)| is_client_property(key))
+                    .cloned()
+                    .collect(),
+                state_topic: (scale.state_topic.clone())
                     .unwrap_or_else(|| format!("{topic}-state")),
                 topic,
                 partitions: scale.partitions,
-                group: scale
-                    .group
-                    .clone()
-                    .unwrap_or_else(|| format!("{group}-keyed")),
+                group: (scale.group.clone()).unwrap_or_else(|| format!("{kafka_group}-keyed")),
             })?)
         }
         (Some(_), None) => {

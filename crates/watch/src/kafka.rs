@@ -47,7 +47,8 @@ pub struct KafkaError {
     pub source: rdkafka::error::KafkaError,
 }
 
-fn err(doing: &'static str) -> impl FnOnce(rdkafka::error::KafkaError) -> KafkaError {
+/// Wraps a librdkafka error with what was being done.
+pub(crate) fn err(doing: &'static str) -> impl FnOnce(rdkafka::error::KafkaError) -> KafkaError {
     move |source| KafkaError { doing, source }
 }
 

@@ -21,7 +21,7 @@ use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::kafka::KafkaError;
+use crate::kafka::{err, KafkaError};
 
 /// The internal topics and their group.
 #[derive(Debug, Clone, Default)]
@@ -62,10 +62,6 @@ const OFFSET: &str = "modelward-offset";
 
 /// Largest state message (a partition's windows, gzip'ed).
 const STATE_MAX_BYTES: usize = 256 << 20;
-
-fn err(doing: &'static str) -> impl FnOnce(rdkafka::error::KafkaError) -> KafkaError {
-    move |source| KafkaError { doing, source }
-}
 
 fn config(options: &ScaleOptions) -> ClientConfig {
     let mut config = ClientConfig::new();

@@ -14,7 +14,8 @@
 //! | `product: aws`, `service: cloudtrail` | `aws.cloudtrail` |
 //! | `product: aws`, `service: s3` | `aws.s3access`, `aws.cloudtrail` |
 //! | `product: openai`, `service: audit` | `openai.audit` (OpenAI's organisation audit log) |
-//! | `category: llm` | `azure_openai.logs`, `aws_bedrock.invocation`, `modelward.llm`, `litellm.logs`, `otel_genai` |
+//! | `product: azure`, `service: activitylogs` | `azure.activitylogs` (activity log of AI resources) |
+//! | `category: llm` | `azure_openai.logs`, `aws_bedrock.invocation`, `modelward.llm`, `litellm.logs`, `otel_genai`, and `aws.cloudtrail` records of Bedrock (`event.provider: bedrock.amazonaws.com`: `InvokeModel`, `Converse`, ...) |
 //! | `category: object_storage` | `aws.s3access`, `aws.cloudtrail`, `azure.storage`, `gcp.audit` |
 
 use modelward_event::Event;
@@ -27,6 +28,9 @@ struct Mapping {
     product: Option<&'static str>,
     service: Option<&'static str>,
     datasets: &'static [&'static str],
+    /// Datasets of which only the events of one provider are selected: (dataset,
+    /// `event.provider`).
+    scopes: &'static [(&'static str, &'static str)],
 }
 
 const fn map(
@@ -40,6 +44,7 @@ const fn map(
         product,
         service,
         datasets,
+        scopes: &[],
     }
 }
 
@@ -61,17 +66,27 @@ const TABLE: &[Mapping] = &[
     ),
     map(None, Some("openai"), Some("audit"), &["openai.audit"]),
     map(
-        Some("llm"),
         None,
-        None,
-        &[
-            "azure_openai.logs",
-            "aws_bedrock.invocation",
-            "modelward.llm",
-            "litellm.logs",
-            "otel_genai",
-        ],
+        Some("azure"),
+        Some("activitylogs"),
+        &["azure.activitylogs"],
     ),
+    Mapping {
+        scopes: &[("aws.cloudtrail", "bedrock.amazonaws.com")],
+        ..map(
+            Some("llm"),
+            None,
+            None,
+            &[
+                "azure_openai.logs",
+                "aws_bedrock.invocation",
+                "modelward.llm",
+                "litellm.logs",
+                "otel_genai",
+                "aws.cloudtrail",
+            ],
+        )
+    },
     map(
         Some("object_storage"),
         None,
@@ -89,6 +104,9 @@ const TABLE: &[Mapping] = &[
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceFilter {
     pub datasets: Vec<String>,
+    /// Datasets of which only one provider's events are selected: (dataset,
+    /// `event.provider`, compared ignoring ASCII case).
+    pub scopes: Vec<(String, String)>,
 }
 
 impl SourceFilter {
@@ -97,7 +115,17 @@ impl SourceFilter {
             .get_str("data_stream.dataset")
             .or_else(|| event.get_str("event.dataset"))
         {
-            Some(ds) => self.datasets.iter().any(|d| d == ds),
+            Some(ds) => {
+                self.datasets.iter().any(|d| d == ds) && {
+                    let mut scopes = self.scopes.iter().filter(|(d, _)| d == ds).peekable();
+                    scopes.peek().is_none()
+                        || scopes.any(|(_, p)| {
+                            event
+                                .get_str("event.provider")
+                                .is_some_and(|have| have.eq_ignore_ascii_case(p))
+                        })
+                }
+            }
             None => true,
         }
     }
@@ -116,6 +144,11 @@ pub fn filter_for(ls: &LogSource) -> Option<SourceFilter> {
         })
         .map(|m| SourceFilter {
             datasets: m.datasets.iter().map(|d| d.to_string()).collect(),
+            scopes: m
+                .scopes
+                .iter()
+                .map(|(d, p)| (d.to_string(), p.to_string()))
+                .collect(),
         })
 }
 
@@ -137,4 +170,52 @@ pub fn same_source(rule: &LogSource, filter: &LogSource) -> bool {
     eq(filter.category.as_deref(), &rule.category)
         && eq(filter.product.as_deref(), &rule.product)
         && eq(filter.service.as_deref(), &rule.service)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(
+        category: Option<&str>,
+        product: Option<&str>,
+        service: Option<&str>,
+    ) -> SourceFilter {
+        let ls = LogSource {
+            category: category.map(str::to_string),
+            product: product.map(str::to_string),
+            service: service.map(str::to_string),
+            ..LogSource::default()
+        };
+        filter_for(&ls).unwrap()
+    }
+
+    fn event(json: &str) -> Event {
+        Event::from_json(json).unwrap()
+    }
+
+    #[test]
+    fn llm_selects_bedrock_cloudtrail_records_only() {
+        let llm = filter(Some("llm"), None, None);
+        let invoke = event(
+            r#"{"data_stream":{"dataset":"aws.cloudtrail"},"event":{"provider":"bedrock.amazonaws.com","action":"InvokeModel"}}"#,
+        );
+        let s3 = event(
+            r#"{"data_stream":{"dataset":"aws.cloudtrail"},"event":{"provider":"s3.amazonaws.com","action":"GetObject"}}"#,
+        );
+        let no_provider = event(r#"{"data_stream":{"dataset":"aws.cloudtrail"}}"#);
+        assert!(llm.admits(&invoke));
+        assert!(!llm.admits(&s3));
+        assert!(!llm.admits(&no_provider));
+        assert!(llm.admits(&event(r#"{"data_stream":{"dataset":"litellm.logs"}}"#)));
+        // CloudTrail's own log source keeps every CloudTrail record.
+        assert!(filter(None, Some("aws"), Some("cloudtrail")).admits(&s3));
+    }
+
+    #[test]
+    fn azure_activity_logs() {
+        let f = filter(None, Some("azure"), Some("activitylogs"));
+        assert!(f.admits(&event(r#"{"event":{"dataset":"azure.activitylogs"}}"#)));
+        assert!(!f.admits(&event(r#"{"event":{"dataset":"azure.storage"}}"#)));
+    }
 }

@@ -68,6 +68,8 @@ pub struct DetectorOptions {
     pub gitleaks_config: Option<PathBuf>,
     /// The jailbreak heuristic's reporting threshold (MW-AI-0003 where no shield looked).
     pub jailbreak_threshold: Option<u32>,
+    /// The jailbreak classifier's reporting probability (MW-AI-0003 where no shield looked).
+    pub jailbreak_classifier_threshold: Option<f64>,
     /// `[[detectors.storage_mirrors]]`: local mirrors of buckets whose objects the storage
     /// logs name, compared with the registered models' fingerprints (MW-AI-0021).
     pub storage_mirrors: Option<Vec<MirrorOptions>>,
@@ -124,6 +126,7 @@ impl DetectorOptions {
             suspicious_ip_lists: self.suspicious_ip_lists.unwrap_or_default(),
             gitleaks_config: self.gitleaks_config,
             jailbreak_threshold: self.jailbreak_threshold,
+            jailbreak_classifier_threshold: self.jailbreak_classifier_threshold,
             storage_mirrors: mirrors,
             copy_examiner,
         })

@@ -31,6 +31,10 @@ pub struct Settings {
     /// The score from which modelward's jailbreak heuristic reports a prompt no shield
     /// looked at (MW-AI-0003); None: the default threshold chosen on data.
     pub jailbreak_threshold: Option<u32>,
+    /// The probability from which modelward's trained classifier reports a prompt no shield
+    /// looked at (MW-AI-0003), strictly between 0 and 1; None: the threshold the training
+    /// chose (0.2007).
+    pub jailbreak_classifier_threshold: Option<f64>,
     /// Local mirrors of object-storage buckets (`[[detectors.storage_mirrors]]`): the
     /// objects of a storage access log found there are compared with the registered models'
     /// fingerprints (MW-AI-0021). Without any, or without `copy_examiner`, it does not run.

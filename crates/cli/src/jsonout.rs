@@ -1,6 +1,7 @@
 //! JSON documents for machines, as every command writes them: `--format ndjson`, one document a
 //! line as it comes; `--format json`, one array of them at the end. Either way through
-//! [`modelward_event::terminal::printable_json`]: the same JSON, nothing a terminal acts on.
+//! [`modelward_event::terminal::printable_json`]: the same JSON, nothing a terminal acts on;
+//! and with every secret masked ([`modelward_event::secret::mask_json`]).
 
 use std::io::{self, Write};
 
@@ -19,7 +20,8 @@ impl JsonDocs {
         }
     }
 
-    pub fn write(&mut self, out: &mut dyn Write, doc: Value) -> io::Result<()> {
+    pub fn write(&mut self, out: &mut dyn Write, mut doc: Value) -> io::Result<()> {
+        modelward_event::secret::mask_json(&mut doc);
         match &mut self.array {
             Some(array) => {
                 array.push(doc);

@@ -468,6 +468,8 @@ fn no_planted_secret_reaches_any_output() {
     scan.output("incident list", &out);
     let out = modelward(&[&"incident", &"audit", &"--db", &db]);
     scan.output("incident audit", &out);
+    let out = modelward(&[&"incident", &"audit", &"--format", &"json", &"--db", &db]);
+    scan.output("incident audit --format json", &out);
     for (i, id) in ids.iter().enumerate() {
         for extra in [&[][..], &["--format", "json"][..]] {
             let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"incident", &"show", id];

@@ -33,6 +33,7 @@
 
 use serde_json::{Map, Value};
 
+use super::azure_blob::{claim, put_subscription, OBJECT_ID, UPN};
 use super::paths::{get, put, text};
 use super::storage;
 
@@ -213,17 +214,7 @@ pub fn normalize(raw: Map<String, Value>) -> Result<Map<String, Value>, Normaliz
     if let Some(id) = text(&raw, "resourceId") {
         let [subscription, group, provider, name] = resource_parts(id);
         put(&mut out, "azure.resource.id", Some(resource_id(id).into()));
-        put(
-            &mut out,
-            "cloud.account.id",
-            subscription.clone().map(Value::from),
-        );
-        put(
-            &mut out,
-            "azure.subscription_id",
-            subscription.map(Value::from),
-        );
-        put(&mut out, "azure.resource.group", group.map(Value::from));
+        put_subscription(&mut out, subscription, group);
         put(
             &mut out,
             "azure.resource.provider",
@@ -232,20 +223,13 @@ pub fn normalize(raw: Map<String, Value>) -> Result<Map<String, Value>, Normaliz
         put(&mut out, "azure.resource.name", name.map(Value::from));
     }
     let claims = get(&raw, "identity.claims");
-    let claim = |name: &str| {
-        claims
-            .and_then(|c| c.get(name))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-    };
-    let upn = claim("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn").or(claim("upn"));
+    let claim = |name: &str| claim(claims, name);
+    let upn = claim(UPN).or(claim("upn"));
     let app_id = claim("appid").or(claim("azp"));
     put(
         &mut out,
         "user.id",
-        claim("http://schemas.microsoft.com/identity/claims/objectidentifier")
-            .or(claim("oid"))
-            .map(Value::from),
+        claim(OBJECT_ID).or(claim("oid")).map(Value::from),
     );
     put(
         &mut out,

@@ -213,17 +213,7 @@ pub fn normalize(raw: Map<String, Value>) -> Result<Map<String, Value>, Normaliz
     copy(&mut out, "location", "cloud.region");
     let (subscription, group, resource_account) =
         text(&raw, "resourceId").map_or((None, None, None), resource_parts);
-    put(
-        &mut out,
-        "cloud.account.id",
-        subscription.clone().map(Value::from),
-    );
-    put(
-        &mut out,
-        "azure.subscription_id",
-        subscription.map(Value::from),
-    );
-    put(&mut out, "azure.resource.group", group.map(Value::from));
+    put_subscription(&mut out, subscription, group);
     put(
         &mut out,
         "azure.resource.name",
@@ -254,19 +244,10 @@ pub fn normalize(raw: Map<String, Value>) -> Result<Map<String, Value>, Normaliz
         }
     }
     let claims = get(&raw, "identity.claims");
-    let claim = |name: &str| {
-        claims
-            .and_then(|c| c.get(name))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-    };
-    let user_id = text(&raw, "identity.requester.objectId").or(claim(
-        "http://schemas.microsoft.com/identity/claims/objectidentifier",
-    ));
+    let claim = |name: &str| claim(claims, name);
+    let user_id = text(&raw, "identity.requester.objectId").or(claim(OBJECT_ID));
     let user_name = text(&raw, "identity.requester.upn")
-        .or(claim(
-            "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn",
-        ))
+        .or(claim(UPN))
         .or(claim("name"));
     put(&mut out, "user.id", user_id.map(Value::from));
     put(&mut out, "user.name", user_name.map(Value::from));
@@ -338,6 +319,34 @@ pub fn normalize(raw: Map<String, Value>) -> Result<Map<String, Value>, Normaliz
     }
     storage::data_stream(&mut out, DATASET, "azure");
     Ok(out)
+}
+
+/// `cloud.account.id`, `azure.subscription_id` and `azure.resource.group` of an Azure
+/// record's resource (shared with the activity log's normalizer).
+pub(crate) fn put_subscription(
+    out: &mut Map<String, Value>,
+    subscription: Option<String>,
+    group: Option<String>,
+) {
+    put(
+        out,
+        "cloud.account.id",
+        subscription.clone().map(Value::from),
+    );
+    put(out, "azure.subscription_id", subscription.map(Value::from));
+    put(out, "azure.resource.group", group.map(Value::from));
+}
+
+/// The Entra token claim holding the caller's object id, and the one holding its UPN.
+pub(crate) const OBJECT_ID: &str = "http://schemas.microsoft.com/identity/claims/objectidentifier";
+pub(crate) const UPN: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn";
+
+/// A non-empty claim of an activity-log record's `identity.claims`.
+pub(crate) fn claim<'a>(claims: Option<&'a Value>, name: &str) -> Option<&'a str> {
+    claims
+        .and_then(|c| c.get(name))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 fn auth_method(kind: &str) -> Option<AuthMethod> {

@@ -187,12 +187,14 @@ wait_http "$upstream_url/v1/models" upstream
 
 cat >"$out/gateway.toml" <<EOF
 # modelward gateway as benchmarked: in-path detection (the built-in rules, detectors and
-# analyzers over every call), PB-53 into the incident database, measures enforced.
+# analyzers over every call), PB-53 into the incident database, measures enforced; detection's
+# threads at nice 10 (detect_nice), giving way to the request path.
 [gateway]
 listen = "127.0.0.1:$gw_port"
 database = "incidents.db"
 log = "llm.ndjson"
 detect = true
+detect_nice = 10
 
 [[gateway.upstreams]]
 name = "bench"
@@ -429,7 +431,8 @@ if runs:
             if r["mode"] == "stream":
                 fb = r["first_byte_us"]
                 d = keyed.get(("direct", r["rate"], "stream"))
-                add = {q: (fb[q] - d["first_byte_us"][q]) if d and r["label"] != "direct" else None for q in ("p50", "p99", "p999")}
+                add = {q: (fb[q] - d["first_byte_us"][q]) if d and r["label"] != "direct" and fb[q] is not None
+                       and d["first_byte_us"][q] is not None else None for q in ("p50", "p99", "p999")}
                 print(f"| {r['rate']:.0f} | {r['label']} | {f(fb['p50'])} | {f(fb['p99'])} | {f(fb['p999'])} | "
                       f"{f(add['p50'])} | {f(add['p99'])} | {f(add['p999'])} |")
     print()

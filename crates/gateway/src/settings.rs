@@ -114,9 +114,10 @@ pub struct Options {
     /// windows, analyzers' profiles); without it a restart starts afresh and a shutdown
     /// closes every window as at the end of a hunt.
     pub detect_state: Option<PathBuf>,
-    /// The nice value of detection's threads (0 to 19, default 10): above 0 they give way
-    /// to the threads answering requests when both want the CPU, and catch up when it is
-    /// free (0: they compete as equals).
+    /// The nice value of detection's threads (0 to 19, default 0: they compete with the
+    /// threads answering requests as equals): above 0 they give way to them when both want
+    /// the CPU and catch up when it is free, and to any other work on the machine at a lower
+    /// nice value too (detection, and so containment, then waits for it).
     pub detect_nice: Option<u8>,
     /// The environment variable holding the gateway's secret (any text of 16 bytes or
     /// more): the key of `perturb_output`'s noise, so that it can be recomputed later as
@@ -196,7 +197,7 @@ pub struct Settings {
 }
 
 /// Detection's nice value unless `detect_nice` says otherwise.
-pub const DETECT_NICE: u8 = 10;
+pub const DETECT_NICE: u8 = 0;
 
 /// A configuration the gateway cannot run with.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -447,14 +448,14 @@ mod tests {
     }
 
     #[test]
-    fn detection_gives_way_by_default_within_nice_values() {
+    fn detection_gives_way_when_asked_within_nice_values() {
         let up = r#""upstreams": [{"name": "x", "url": "http://a"}]"#;
         let s = opts(&format!("{{{up}}}")).resolve(&|_| None).unwrap();
         assert_eq!(s.detect_nice, DETECT_NICE);
-        let s = opts(&format!(r#"{{{up}, "detect_nice": 0}}"#))
+        let s = opts(&format!(r#"{{{up}, "detect_nice": 10}}"#))
             .resolve(&|_| None)
             .unwrap();
-        assert_eq!(s.detect_nice, 0);
+        assert_eq!(s.detect_nice, 10);
         let e = opts(&format!(r#"{{{up}, "detect_nice": 20}}"#)).resolve(&|_| None);
         assert_eq!(e.unwrap_err(), SettingsError::DetectNice(20));
     }

@@ -314,7 +314,8 @@ async fn a_measure_put_in_the_database_applies_to_the_next_request() {
         (a.measure.as_str(), a.gateway.as_str()),
         ("block", "gateway@127.0.0.1:8080")
     );
-    let refused = g.logged()
+    let refused = g
+        .logged()
         .iter()
         .filter(|l| l["http"]["status"] == 403)
         .count() as i64;
@@ -402,10 +403,7 @@ async fn virtual_keys_teams_policy_and_forwarded_addresses() {
     assert_eq!(call(alice, None).await.0, 200);
     let (status, body) = call(alice, None).await;
     assert_eq!(status, 429, "{body}");
-    assert_eq!(
-        g.logged()[3]["modelward"]["measures"],
-        json!(["limit"])
-    );
+    assert_eq!(g.logged()[3]["modelward"]["measures"], json!(["limit"]));
     // A key's own models: bob may call gpt-4o-mini only.
     assert_eq!(call(bob, None).await.0, 404);
     // Passthrough: a key not issued here is served as the caller's own, its principal its id
@@ -482,10 +480,7 @@ async fn only_virtual_keys_and_tokens_a_minute() {
     )
     .await;
     assert_eq!(status(r), 429);
-    assert_eq!(
-        g.logged().pop().unwrap()["client"]["ip"],
-        "127.0.0.1"
-    );
+    assert_eq!(g.logged().pop().unwrap()["client"]["ip"], "127.0.0.1");
     g.done();
     let _ = std::fs::remove_dir_all(&dir);
 }

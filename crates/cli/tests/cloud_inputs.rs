@@ -195,3 +195,47 @@ fn azure_activity_log_anomalous_operation() {
     );
     assert!(text.contains("2026-11-30T02:14:08"), "{text}");
 }
+
+/// With rules alone (no detector or analyzer, so the literal prefilter skips what no rule can
+/// match unparsed), every delivery still gives the native alerts: a compressed `awslogs.data`
+/// shows nothing of its events and is passed to every rule, and the other shapes hold their
+/// messages' literals as JSON text. The rule needs a literal only the raw record can hold
+/// (CloudTrail's `eventName`), which the prefilter looks for.
+#[test]
+fn cloudwatch_deliveries_under_the_prefilter() {
+    let dir = std::env::temp_dir().join(format!("mw-cw-prefilter-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rule = dir.join("create_access_key.yml");
+    std::fs::write(
+        &rule,
+        "title: IAM access key created\nid: 0f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a00\nlogsource:\n    product: aws\n    service: cloudtrail\ndetection:\n    selection:\n        eventName: CreateAccessKey\n    condition: selection\nlevel: high\n",
+    )
+    .unwrap();
+    let run = |path: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_modelward"))
+            .args(["hunt", "--format", "ndjson", "--no-builtin", "--rules"])
+            .arg(&rule)
+            .arg(path)
+            .output()
+            .unwrap();
+        let alerts: Vec<Value> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        what(&alerts)
+    };
+    let native = run(&fixture("cloudwatch", "native.ndjson"));
+    assert_eq!(native.len(), 1, "{native:?}");
+    for name in [
+        "subscription.ndjson",
+        "lambda_awslogs.ndjson",
+        "firehose.gz",
+        "filter_log_events.json",
+        "get_log_events.json",
+        "export_000000.gz",
+    ] {
+        assert_eq!(run(&fixture("cloudwatch", name)), native, "{name}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

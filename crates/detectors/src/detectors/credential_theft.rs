@@ -64,7 +64,9 @@ pub const CODE: Code = Code {
     code: "MW-AI-0001",
     name: "Detected credential theft attempts on an Azure AI model deployment",
     defender: Some("AI.Azure_CredentialTheftAttempt"),
-    severity: Severity::Medium,
+    // High, where Defender says medium: a usable credential has left in a response
+    // (impact high × confidence high; docs/detectors.md, Severities).
+    severity: Severity::High,
     tactics: &["Credential Access", "Lateral Movement", "Exfiltration"],
     atlas: ("AML.T0055", "Unsecured Credentials"),
     doc: include_str!("credential_theft.rs"),

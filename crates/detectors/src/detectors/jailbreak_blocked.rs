@@ -39,7 +39,9 @@ pub const CODE: Code = Code {
     code: "MW-AI-0002",
     name: "A Jailbreak attempt on an Azure AI model deployment was blocked by Azure AI Content Safety Prompt Shields",
     defender: Some("AI.Azure_Jailbreak.ContentFiltering.BlockedAttempt"),
-    severity: Severity::Medium,
+    // Low, where Defender says medium: the shield stopped it, nothing reached the model
+    // (impact low × confidence high; docs/detectors.md, Severities).
+    severity: Severity::Low,
     tactics: &["Privilege Escalation", "Defense Evasion"],
     atlas: ("AML.T0054", "LLM Jailbreak"),
     doc: include_str!("jailbreak_blocked.rs"),

@@ -222,9 +222,12 @@ impl EngineBuilder {
                 }
             })
             .collect();
+        let mut sigma = self.sigma;
+        let sigma_fields = sigma.index_fields();
         Engine {
             rules: self.rules,
-            sigma: self.sigma,
+            sigma,
+            sigma_fields,
             detectors: self.detectors.unwrap_or_else(Detectors::none),
             behavior: self.behavior.unwrap_or_else(Behavior::none),
             prefilter,
@@ -267,6 +270,9 @@ pub struct Engine {
     exceptions: Exceptions,
     /// Per ES|QL aggregation, the indices of the exceptions whose events it does not count.
     esql_exceptions: Vec<Vec<usize>>,
+    /// The fields the Sigma rules read, each looked up once per event
+    /// (`SigmaSet::index_fields`: the size of a `FieldCache`).
+    sigma_fields: usize,
 }
 
 impl Engine {

@@ -56,6 +56,20 @@ impl Candidates {
             .is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 
+    /// The candidate rules, in ascending order.
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.bits.iter().enumerate().flat_map(|(w, &word)| {
+            let mut rest = word;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    w * 64 + bit
+                })
+            })
+        })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.bits.iter().all(|w| *w == 0)
     }
@@ -462,6 +476,7 @@ mod tests {
         assert!((0..20).all(|i| !c.contains(i)) && c.contains(20));
         let c = open.candidates(br#"{"a":"WORD07X"}"#);
         assert!(c.contains(7) && !c.contains(8) && c.contains(20));
+        assert_eq!(c.iter().collect::<Vec<_>>(), vec![7, 20]);
     }
 
     #[test]

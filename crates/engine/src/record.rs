@@ -238,8 +238,12 @@ impl Engine {
         out: &mut RecordResult,
     ) {
         let offset = self.rules.len();
-        for (r, rule) in self.sigma.rules.iter().enumerate() {
-            if candidates.contains(offset + r) && rule.matches(event) {
+        // The fields the candidate rules read, each looked up once for all of them.
+        let fields = modelward_sigma::detection::FieldCache::new(event, self.sigma_fields);
+        let rules = &self.sigma.rules;
+        for r in candidates.iter().filter_map(|i| i.checked_sub(offset)) {
+            let Some(rule) = rules.get(r) else { break };
+            if rule.matches_cached(&fields) {
                 // A pipeline's timestamp fields come first, then the source's.
                 let ts = event_time_in(event, &rule.timestamp_fields)
                     .filter(|t| plausible.admits(*t))

@@ -18,4 +18,6 @@ pub use alert::{Alert, AlertWindow, Suppression, ALERT_SCHEMA};
 pub use builtin::{documentation, BuiltinCode, DOC_HEADINGS};
 pub use limits::{Limits, YAML_NODE_BYTES};
 pub use meta::{RuleMeta, RuleType, Severity, Tactic, Technique, Threat};
-pub use regex_budget::{RegexBudget, RegexError, REGEX_DFA_SIZE_LIMIT, REGEX_SIZE_LIMIT};
+pub use regex_budget::{
+    check_syntax, RegexBudget, RegexError, REGEX_DFA_SIZE_LIMIT, REGEX_SIZE_LIMIT,
+};

@@ -109,6 +109,15 @@ impl RegexBudget {
     }
 }
 
+/// Whether `pattern` is a regex as `Regex::new` parses it (its message as `Regex::new`
+/// gives it when not), without compiling it: a rule's syntax checked before the regex is
+/// compiled (and charged) once.
+pub fn check_syntax(pattern: &str) -> Result<(), RegexError> {
+    syntax::parse(pattern)
+        .map(|_| ())
+        .map_err(|e| RegexError::Invalid(e.to_string()))
+}
+
 /// The heap a regex compiled as `RegexBuilder` compiles it holds (its lazy DFA caches,
 /// which grow per thread as it matches, aside): the same compilation through
 /// `regex-automata`, which tells.
@@ -129,6 +138,16 @@ fn compiled_size(pattern: &str, size_limit: usize, dfa_size_limit: usize) -> Opt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn syntax_is_checked_as_regex_new_checks_it() {
+        assert!(check_syntax(r"a+\d{2,}(?i)x").is_ok());
+        for bad in ["a(b", "[z-a]", r"\p{NoSuchClass}", "a{3,1}"] {
+            let ours = check_syntax(bad).unwrap_err().to_string();
+            let theirs = Regex::new(bad).unwrap_err().to_string();
+            assert_eq!(ours, theirs);
+        }
+    }
 
     #[test]
     fn regexes_are_charged_until_the_budget_is_spent() {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use modelward_rule::RuleMeta;
 
-use crate::detection::Detection;
+use crate::detection::{Detection, FieldCache};
 use crate::logsource::{self, SourceFilter};
 use crate::meta::rule_meta;
 use crate::pipeline::{self, FieldRenames, Pipeline};
@@ -97,9 +97,16 @@ impl SigmaRule {
     /// filter's condition is ANDed with the rule's, as pySigma applies filters: a filter
     /// that removes matches says `condition: not selection`).
     pub fn matches(&self, event: &modelward_event::Event) -> bool {
+        self.matches_cached(&FieldCache::new(event, 0))
+    }
+
+    /// [`SigmaRule::matches`], the event's fields read through `cache` (slots from
+    /// [`SigmaSet::index_fields`]).
+    pub fn matches_cached(&self, cache: &FieldCache) -> bool {
+        let event = cache.event();
         self.source.as_ref().is_none_or(|s| s.admits(event))
-            && self.detection.matches(event)
-            && self.filters.iter().all(|f| f.matches(event))
+            && self.detection.matches_cached(cache)
+            && self.filters.iter().all(|f| f.matches_cached(cache))
     }
 }
 
@@ -148,6 +155,21 @@ pub struct SigmaSet {
     limits: modelward_rule::Limits,
     /// The rule set's budget of compiled regexes, shared by its clones.
     regexes: modelward_rule::RegexBudget,
+}
+
+impl SigmaSet {
+    /// Gives every field the rules read a slot in a [`FieldCache`], shared by the rules that
+    /// read it; returns the number of slots (the cache's size).
+    pub fn index_fields(&mut self) -> usize {
+        let mut table = std::collections::HashMap::new();
+        for rule in &mut self.rules {
+            rule.detection.index_fields(&mut table);
+            rule.filters
+                .iter_mut()
+                .for_each(|f| f.index_fields(&mut table));
+        }
+        table.len()
+    }
 }
 
 fn error(file: &str, e: SigmaError) -> LoadError {

@@ -212,9 +212,38 @@ fn split_placeholders(v: V, placeholders: Placeholders) -> Result<Vec<V>, String
 #[derive(Debug, Clone)]
 struct FieldItem {
     field: String,
+    /// The field's slot in a [`FieldCache`] ([`Detection::index_fields`]); None: looked up
+    /// each time.
+    slot: Option<usize>,
     values: Values,
     all: bool,
     negate: bool,
+}
+
+/// The values of the fields a rule set reads, looked up once per event and shared by its
+/// rules: slots given by [`Detection::index_fields`], filled when first read.
+pub struct FieldCache<'e> {
+    event: &'e Event,
+    slots: Vec<std::cell::OnceCell<Vec<&'e Json>>>,
+}
+
+impl<'e> FieldCache<'e> {
+    /// An empty cache for `event`, of `slots` fields (the number `index_fields` gave).
+    pub fn new(event: &'e Event, slots: usize) -> FieldCache<'e> {
+        FieldCache {
+            event,
+            slots: (0..slots).map(|_| std::cell::OnceCell::new()).collect(),
+        }
+    }
+
+    pub fn event(&self) -> &'e Event {
+        self.event
+    }
+
+    fn values(&self, slot: usize, field: &str) -> Option<&[&'e Json]> {
+        let cell = self.slots.get(slot)?;
+        Some(cell.get_or_init(|| self.event.get(field)))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -290,7 +319,9 @@ fn modify(v: V, name: &str, first: bool) -> Result<V, String> {
         ("endswith", V::FieldRef(f, _)) => V::FieldRef(f, RefMode::EndsWith),
         ("windash", V::Str(s)) => V::Many(encoding::windash(&s).into_iter().map(V::Str).collect()),
         ("re", V::Raw(text)) if first => {
-            Regex::new(&text).map_err(|e| format!("invalid regular expression: {e}"))?;
+            // The syntax only: the regex is compiled once, with its flags, in `finish`.
+            modelward_rule::check_syntax(&text)
+                .map_err(|e| format!("invalid regular expression: {e}"))?;
             V::Regex(text, String::new())
         }
         ("re", _) => return Err("modifier `re` must come first".to_string()),
@@ -647,6 +678,7 @@ fn compile_item(
     }
     Ok(Search::Field(FieldItem {
         field,
+        slot: None,
         values: compiled,
         all: flags.all,
         negate: flags.negate,
@@ -833,7 +865,30 @@ impl Detection {
 
     /// Whether the event matches.
     pub fn matches(&self, event: &Event) -> bool {
+        self.matches_cached(&FieldCache::new(event, 0))
+    }
+
+    /// Whether the cache's event matches, its fields read through the cache.
+    pub fn matches_cached(&self, event: &FieldCache) -> bool {
         self.eval(&self.condition, event)
+    }
+
+    /// Gives every field item a slot in a [`FieldCache`]: the same field the same slot
+    /// across the detections indexed with one `table`.
+    pub fn index_fields(&mut self, table: &mut std::collections::HashMap<String, usize>) {
+        fn walk(s: &mut Search, table: &mut std::collections::HashMap<String, usize>) {
+            match s {
+                Search::All(items) | Search::Any(items) => {
+                    items.iter_mut().for_each(|i| walk(i, table));
+                }
+                Search::Field(item) => {
+                    let next = table.len();
+                    item.slot = Some(*table.entry(item.field.clone()).or_insert(next));
+                }
+                Search::Keywords { .. } => {}
+            }
+        }
+        self.searches.iter_mut().for_each(|s| walk(s, table));
     }
 
     fn search(&self, name: &str) -> Option<&Search> {
@@ -843,7 +898,7 @@ impl Detection {
             .map(|i| &self.searches[i])
     }
 
-    fn eval(&self, c: &Condition, event: &Event) -> bool {
+    fn eval(&self, c: &Condition, event: &FieldCache) -> bool {
         match c {
             Condition::Id(name) => self.search(name).is_some_and(|s| search_matches(s, event)),
             Condition::Not(inner) => !self.eval(inner, event),
@@ -928,11 +983,12 @@ fn union_of_best(alternatives: Vec<Requirement>) -> Requirement {
     }
 }
 
-fn search_matches(s: &Search, event: &Event) -> bool {
+fn search_matches(s: &Search, cache: &FieldCache) -> bool {
+    let event = cache.event;
     match s {
-        Search::All(items) => items.iter().all(|i| search_matches(i, event)),
-        Search::Any(items) => items.iter().any(|i| search_matches(i, event)),
-        Search::Field(item) => item_matches(item, event) != item.negate,
+        Search::All(items) => items.iter().all(|i| search_matches(i, cache)),
+        Search::Any(items) => items.iter().any(|i| search_matches(i, cache)),
+        Search::Field(item) => item_matches(item, cache) != item.negate,
         Search::Keywords { values, all: false } => values.any_matches(
             |f| any_value(&event.fields, f),
             |m| any_value(&event.fields, &mut |text| text_matches(m, text)),
@@ -960,8 +1016,16 @@ fn value_any(v: &Json, f: &mut dyn FnMut(&str) -> bool) -> bool {
     }
 }
 
-fn item_matches(item: &FieldItem, event: &Event) -> bool {
-    let values = event.get(&item.field);
+fn item_matches(item: &FieldItem, cache: &FieldCache) -> bool {
+    let event = cache.event;
+    let looked_up;
+    let values: &[&Json] = match item.slot.and_then(|slot| cache.values(slot, &item.field)) {
+        Some(values) => values,
+        None => {
+            looked_up = event.get(&item.field);
+            &looked_up
+        }
+    };
     let one = |m: &Matcher| match m {
         Matcher::Exists(b) => event.has(&item.field) == *b,
         Matcher::Null => values.is_empty(),

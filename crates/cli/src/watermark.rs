@@ -12,7 +12,9 @@ use anyhow::{bail, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use modelward_event::terminal::printable;
 use modelward_evidence::Report;
-use modelward_watermark::{pooled, Detector, Params, Score, SeedingScheme, Tokenizer};
+use modelward_watermark::{
+    pooled, Detector, Params, Score, SeedingScheme, TiktokenEncoding, Tokenizer,
+};
 use serde_json::{json, Value};
 
 use crate::evidence::{bytes_input, file_input, EvidenceArgs};
@@ -68,6 +70,27 @@ pub enum Scheme {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+#[allow(clippy::enum_variant_names)] // the encodings' own names
+pub enum Tiktoken {
+    Cl100kBase,
+    O200kBase,
+    P50kBase,
+    R50kBase,
+}
+
+impl From<Tiktoken> for TiktokenEncoding {
+    fn from(t: Tiktoken) -> Self {
+        match t {
+            Tiktoken::Cl100kBase => TiktokenEncoding::Cl100kBase,
+            Tiktoken::O200kBase => TiktokenEncoding::O200kBase,
+            Tiktoken::P50kBase => TiktokenEncoding::P50kBase,
+            Tiktoken::R50kBase => TiktokenEncoding::R50kBase,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Table,
     /// One JSON document a line: each text, then the pooled test.
@@ -88,8 +111,16 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub lines: bool,
     /// The model's tokenizer.json.
-    #[arg(long, value_name = "FILE")]
-    pub tokenizer: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "tiktoken")]
+    pub tokenizer: Option<PathBuf>,
+    /// Or one of OpenAI's tiktoken encodings (compiled in; nothing downloaded).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "ENCODING",
+        conflicts_with = "tokenizer"
+    )]
+    pub tiktoken: Option<Tiktoken>,
     /// The watermark's hashing key (WatermarkingConfig.hashing_key; Transformers' default is
     /// 15485863). Not written to reports or output: its SHA-256 is.
     #[arg(long, value_name = "K")]
@@ -108,7 +139,8 @@ pub struct VerifyArgs {
     /// Tokens of context that seed it.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub context_width: usize,
-    /// The model's vocab_size [default: the tokenizer's, added tokens included].
+    /// The model's vocab_size [default: the tokenizer's, added tokens included; a tiktoken
+    /// encoding's n_vocab].
     #[arg(long, value_name = "N")]
     pub vocab_size: Option<u32>,
     /// The model's bos_token_id: dropped when a text's first token.
@@ -145,7 +177,14 @@ struct Text {
 
 fn verify(args: VerifyArgs) -> Result<u8> {
     let signing_key = args.evidence.key()?;
-    let tokenizer = Tokenizer::from_file(&args.tokenizer)?;
+    let (tokenizer, mut inputs) = match (&args.tokenizer, args.tiktoken) {
+        (_, Some(encoding)) => (Tokenizer::tiktoken(encoding.into())?, Vec::new()),
+        (Some(path), None) => (
+            Tokenizer::from_file(path)?,
+            vec![file_input("tokenizer", path)?],
+        ),
+        (None, None) => bail!("give --tokenizer FILE or --tiktoken ENCODING"),
+    };
     let mut params = Params::new(args.vocab_size.unwrap_or_else(|| tokenizer.vocab_size()));
     params.greenlist_ratio = args.gamma;
     params.hashing_key = args.key;
@@ -158,7 +197,6 @@ fn verify(args: VerifyArgs) -> Result<u8> {
     params.ignore_repeated_ngrams = args.ignore_repeated_ngrams;
     let mut detector = Detector::new(params.clone())?;
 
-    let mut inputs = vec![file_input("tokenizer", &args.tokenizer)?];
     let mut texts = Vec::new();
     for (i, t) in args.texts.iter().enumerate() {
         let source = format!("argument {}", i + 1);
@@ -277,6 +315,7 @@ fn verify(args: VerifyArgs) -> Result<u8> {
             "name": "greenlist watermark z-test (Kirchenbauer et al. 2023), as Hugging Face Transformers' WatermarkDetector",
             "test": "one-sided z-test of the green token count against greenlist_ratio, normal approximation; pooled: the sums of green and scored tokens over the texts",
             "parameters": {
+                "tiktoken_encoding": tokenizer.tiktoken_encoding().map(TiktokenEncoding::name),
                 "vocab_size": params.vocab_size,
                 "greenlist_ratio": params.greenlist_ratio,
                 "greenlist_size": params.greenlist_size(),

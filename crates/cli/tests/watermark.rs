@@ -41,6 +41,14 @@ fn verify(args: &[&str]) -> Output {
     modelward(&all)
 }
 
+/// The documents of `--format ndjson` output.
+fn ndjson(o: &Output) -> Vec<Value> {
+    text(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// Exit 2 with `message` on stderr.
 fn fails_saying(o: &Output, message: &str) {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
@@ -128,10 +136,7 @@ fn many_weak_texts_one_a_line_are_watermarked_pooled() {
         "ndjson",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
-    let docs: Vec<Value> = text(&o.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let docs = ndjson(&o);
     assert_eq!(docs.len(), lines.len() + 1);
     let alone = docs[..lines.len()]
         .iter()
@@ -495,4 +500,50 @@ fn perturbation_tells_the_principal_the_answers_were_served_to() {
         .output()
         .unwrap();
     fails_saying(&o, "line for line");
+}
+
+#[test]
+fn verify_reads_tiktoken_encodings() {
+    let run = |args: &[&str]| {
+        let mut all = vec!["watermark", "verify", "--key", "15485863"];
+        all.extend_from_slice(args);
+        modelward(&all)
+    };
+    // cl100k_base: "hello world" is [15339, 1917] and the 18-token text below is the one in
+    // crates/watermark/tests/tiktoken.rs: 1 and 17 tokens scored, 18 pooled.
+    let o = run(&[
+        "--tiktoken",
+        "cl100k_base",
+        "--format",
+        "ndjson",
+        "hello world",
+        "Hello, world! It's 2026 — naïve café 👍 你好",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let docs = ndjson(&o);
+    assert_eq!(docs[0]["score"]["tokens_scored"], 1);
+    assert_eq!(docs[1]["score"]["tokens_scored"], 17);
+    assert_eq!(docs[2]["pooled"]["score"]["tokens_scored"], 18);
+    // o200k_base gives other ids: 15 tokens for the same text.
+    let o = run(&[
+        "--tiktoken",
+        "o200k_base",
+        "--format",
+        "ndjson",
+        "Hello, world! It's 2026 — naïve café 👍 你好",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(ndjson(&o)[0]["score"]["tokens_scored"], 14);
+
+    let tokenizer = tokenizer();
+    let o = run(&[
+        "--tiktoken",
+        "cl100k_base",
+        "--tokenizer",
+        &tokenizer,
+        "hello world",
+    ]);
+    fails_saying(&o, "cannot be used with");
+    fails_saying(&run(&["hello world"]), "--tokenizer");
+    fails_saying(&run(&["--tiktoken", "gpt2", "hello world"]), "r50k_base");
 }

@@ -195,6 +195,11 @@ impl InputOptions {
 pub struct HuntOptions {
     pub every_execution: Option<bool>,
     pub threads: Option<usize>,
+    /// Rows, matches and calls a hunt lets wait for their windows before it closes windows
+    /// while reading (default [`crate::hunt::HOLD_WINDOWS`]); docs/configuration.md.
+    pub hold: Option<usize>,
+    /// How far behind the latest event read windows are closed then (default "1h").
+    pub lateness: Option<String>,
 }
 
 impl Options {

@@ -69,7 +69,21 @@ struct Tracker<'a> {
     hold: usize,
     sink: &'a mut dyn modelward_engine::AlertSink,
     sink_error: Option<modelward_engine::SinkError>,
+    /// Past this many rows, matches and calls waiting for their windows, windows close as
+    /// the records come, `lateness` (ms) behind the latest event read ([`HOLD_WINDOWS`]).
+    window_hold: usize,
+    lateness: i64,
+    /// The event time windows were first closed at while reading, if they were.
+    closed_early: Option<i64>,
 }
+
+/// How many rows (ES|QL), matches (Sigma correlations) and calls (analyzers) a hunt lets
+/// wait for their windows. Until then every record is in before any window closes, whatever
+/// the order of the inputs; past it, windows close while the records come, `[hunt] lateness`
+/// behind the latest event read, so that memory stays flat however long the input (a month
+/// of logs needs no more than a day). An event that then comes more than the lateness behind
+/// is late: counted and said, still seen by per-event rules and detectors.
+pub const HOLD_WINDOWS: usize = 1_000_000;
 
 /// How many ready alerts a hunt holds to write them in report order at the end (time, then
 /// kind, rule, made). Past this many, the ready ones are written at once, in report order
@@ -95,6 +109,16 @@ impl Progress for Tracker<'_> {
     }
 
     fn pushed(&mut self, session: &mut modelward_engine::Session) {
+        let held = session.held();
+        if held.rows + held.matches + held.calls > self.window_hold {
+            if let Some(clock) = session.clock() {
+                let to = clock.saturating_sub(self.lateness);
+                if session.watermark().is_none_or(|w| to > w) {
+                    session.advance(to, &mut |d| self.reporter.diagnostic(d));
+                    self.closed_early.get_or_insert(to);
+                }
+            }
+        }
         if session.ready_len() <= self.hold || self.sink_error.is_some() {
             return;
         }
@@ -153,6 +177,16 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         .build_global()
         .context("starting worker threads")?;
     let every = args.every_execution || hunt_opts.every_execution == Some(true);
+    let lateness = match hunt_opts.lateness.as_deref() {
+        None => 3_600_000,
+        Some(text) => modelward_gateway::settings::parse_duration(text)
+            .with_context(|| {
+                format!(
+                    "[hunt] lateness: {text:?} is not a duration (e.g. \"30m\", \"1h\", \"1d\")"
+                )
+            })?
+            .as_millis() as i64,
+    };
     let (engine, rules_failed) = build_engine_within(
         &source_rules,
         limits,
@@ -259,11 +293,15 @@ pub fn run(args: HuntArgs) -> Result<u8> {
         hold: HOLD_ALERTS,
         sink: &mut triaged,
         sink_error: None,
+        window_hold: hunt_opts.hold.unwrap_or(HOLD_WINDOWS),
+        lateness,
+        closed_early: None,
     };
     ingest_inputs(&mut session, &inputs, &reader_opts, &mut tracker);
     if let Some(e) = tracker.sink_error.take() {
         return Err(e.into());
     }
+    let closed_early = tracker.closed_early;
     had_error |= input_errors > 0;
     if let Some(p) = &progress {
         p.finish_and_clear();
@@ -280,6 +318,14 @@ pub fn run(args: HuntArgs) -> Result<u8> {
     }
     let baselines = store.as_ref().map(|_| session.baselines());
     let stats = session.finish(&mut triaged, &mut |d| reporter.diagnostic(d))?;
+    if let Some(at) = closed_early.filter(|_| stats.late > 0) {
+        eprintln!(
+            "modelward: warning: more than {} rows, matches and calls waited for their windows, so windows were closed while reading (from {}, [hunt] lateness behind the latest event read); {} event(s) came later than that and their windows had closed: sort the inputs by time, or raise [hunt] hold or lateness",
+            hunt_opts.hold.unwrap_or(HOLD_WINDOWS),
+            modelward_event::format_timestamp(at),
+            stats.late
+        );
+    }
     let (digest, filtered) = (triaged.digest, triaged.filtered);
     let alert_docs = collect.docs.unwrap_or_default();
     let left_out = triage::LeftOut {
@@ -603,6 +649,9 @@ mod tests {
                 hold,
                 sink: &mut early,
                 sink_error: None,
+                window_hold: HOLD_WINDOWS,
+                lateness: 3_600_000,
+                closed_early: None,
             };
             ingest_inputs(&mut session, &inputs, &options, &mut tracker);
             assert!(tracker.sink_error.is_none());
@@ -621,5 +670,83 @@ mod tests {
         };
         assert_eq!(ids(&streamed), ids(&all));
         assert_eq!(streamed.len(), all.len());
+    }
+
+    /// Past `[hunt] hold`, windows close while the records come: what waits stays bounded,
+    /// and over inputs in time order the alerts are those of a hunt that held everything;
+    /// inputs out of order make late events, which are counted (and said by `run`).
+    #[test]
+    fn past_the_window_hold_windows_close_as_records_come() {
+        let engine = crate::live::engine(
+            &mut Options::default(),
+            std::path::Path::new("modelward.toml"),
+            modelward_event::source::SourceKind::Auto,
+        )
+        .unwrap();
+        let examples =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/azure_openai");
+        let days = [
+            InputPath::File(examples.join("diagnostics-2025-03-01.ndjson")),
+            InputPath::File(examples.join("diagnostics-2025-03-02.ndjson.gz")),
+        ];
+        let options = ReaderOptions {
+            batch_bytes: 16 << 10,
+            ..ReaderOptions::default()
+        };
+        // (alert ids, most held at once, late events, closed early)
+        let run = |window_hold: usize, inputs: &[InputPath]| {
+            let mut session = modelward_engine::Session::new(&engine);
+            let mut reporter = Reporter::default();
+            let mut errors = 0;
+            let mut sink = modelward_engine::VecSink::default();
+            let mut tracker = Tracker {
+                reporter: &mut reporter,
+                progress: None,
+                input_errors: &mut errors,
+                hold: HOLD_ALERTS,
+                sink: &mut sink,
+                sink_error: None,
+                window_hold,
+                lateness: 3_600_000,
+                closed_early: None,
+            };
+            let mut most = 0;
+            struct Watch<'t, 'a>(&'t mut Tracker<'a>, &'t mut usize);
+            impl Progress for Watch<'_, '_> {
+                fn input_error(&mut self, error: InputError) {
+                    self.0.input_error(error)
+                }
+                fn diagnostic(&mut self, diagnostic: Diagnostic) {
+                    self.0.diagnostic(diagnostic)
+                }
+                fn pushed(&mut self, session: &mut modelward_engine::Session) {
+                    self.0.pushed(session);
+                    let h = session.held();
+                    *self.1 = (*self.1).max(h.rows + h.matches + h.calls);
+                }
+            }
+            ingest_inputs(
+                &mut session,
+                inputs,
+                &options,
+                &mut Watch(&mut tracker, &mut most),
+            );
+            let closed_early = tracker.closed_early;
+            let stats = session.finish(&mut sink, &mut |_| {}).unwrap();
+            let ids: std::collections::BTreeSet<String> =
+                sink.alerts.iter().map(|a| a.id.clone()).collect();
+            (ids, most, stats.late, closed_early)
+        };
+        let (all, held_all, late, early) = run(usize::MAX, &days);
+        assert_eq!((late, early), (0, None));
+        let (bounded, held, late, early) = run(300, &days);
+        assert!(early.is_some());
+        assert_eq!(late, 0);
+        assert!(held < held_all / 2, "{held} of {held_all} held at most");
+        assert_eq!(bounded, all);
+        // The second day first: the first day's events come a day late.
+        let reversed = [days[1].clone(), days[0].clone()];
+        let (_, _, late, early) = run(300, &reversed);
+        assert!(early.is_some() && late > 1_000, "{late} late");
     }
 }

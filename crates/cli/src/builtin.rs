@@ -40,6 +40,10 @@ pub const SIGMA_RULES: &[(&str, &str)] = &[
         "builtin:sigma/storage_cross_account_copy.yml",
         include_str!("../../../rules/sigma/storage_cross_account_copy.yml"),
     ),
+    (
+        "builtin:sigma/vertex_ai_model_export.yml",
+        include_str!("../../../rules/sigma/vertex_ai_model_export.yml"),
+    ),
 ];
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ const WEIGHTS: &str = "2e4c6a80-9b1d-4f3e-a5c7-1d2e3f4a5b03";
 const WEIGHTS_VIA_LINK: &str = "2e4c6a80-9b1d-4f3e-a5c7-1d2e3f4a5b04";
 const CROSS_ACCOUNT: &str = "6a1f3c52-8d4e-4b7a-9c21-3e5f7a9b1d01";
 const KEYS: &str = "6a1f3c52-8d4e-4b7a-9c21-3e5f7a9b1d02";
+const VERTEX_EXPORT: &str = "8d3b2f61-4c7e-4a19-b6d5-2e9f0a7c1b44";
 const SHARE: &str = "6a1f3c52-8d4e-4b7a-9c21-3e5f7a9b1d03";
 const TOR: &str = "MW-AI-0010";
 
@@ -185,6 +186,27 @@ fn gcs_audit_weight_download_raises_the_rule() {
         .iter()
         .any(|a| mentions(a, "gs://acme-ml-models/llama-3-8b/")));
     assert_eq!(of_rule(&found, KEYS).len(), 1, "{found:#?}");
+}
+
+#[test]
+fn vertex_ai_model_export_raises_the_rule() {
+    let d = Dir::new("storage-vertex");
+    let lines: String = [
+        "vertex_generate_content",
+        "vertex_deploy_model",
+        "vertex_export_model",
+    ]
+    .iter()
+    .map(|n| json_fixture("gcs_audit", n).to_string() + "\n")
+    .collect();
+    let log = d.write("vertex_audit.ndjson", lines);
+    let o = hunt(&[], &[&log]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let found = alerts(&o);
+    // Only the export: inference and deployment are the model's ordinary life.
+    let export = of_rule(&found, VERTEX_EXPORT);
+    assert_eq!(export.len(), 1, "{found:#?}");
+    assert!(mentions(export[0], "jdoe@acme.example"), "{found:#?}");
 }
 
 #[test]

@@ -73,7 +73,7 @@ fn azure_blob_fixtures() {
 
 #[test]
 fn gcs_audit_fixtures() {
-    json_fixtures("gcs_audit", 5, |raw| {
+    json_fixtures("gcs_audit", 8, |raw| {
         gcs_audit::normalize(raw).map_err(|e| e.to_string())
     });
 }

@@ -15,6 +15,7 @@
 //! | `product: aws`, `service: s3` | `aws.s3access`, `aws.cloudtrail` |
 //! | `product: openai`, `service: audit` | `openai.audit` (OpenAI's organisation audit log) |
 //! | `product: azure`, `service: activitylogs` | `azure.activitylogs` (activity log of AI resources) |
+//! | `product: gcp`, `service: gcp.audit` | `gcp.audit` (Cloud Audit Logs: Cloud Storage, IAM, Vertex AI) |
 //! | `category: llm` | `azure_openai.logs`, `aws_bedrock.invocation`, `modelward.llm`, `litellm.logs`, `otel_genai`, and `aws.cloudtrail` records of Bedrock (`event.provider: bedrock.amazonaws.com`: `InvokeModel`, `Converse`, ...) |
 //! | `category: object_storage` | `aws.s3access`, `aws.cloudtrail`, `azure.storage`, `gcp.audit` |
 
@@ -71,6 +72,7 @@ const TABLE: &[Mapping] = &[
         Some("activitylogs"),
         &["azure.activitylogs"],
     ),
+    map(None, Some("gcp"), Some("gcp.audit"), &["gcp.audit"]),
     Mapping {
         scopes: &[("aws.cloudtrail", "bedrock.amazonaws.com")],
         ..map(

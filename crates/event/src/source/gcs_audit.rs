@@ -2,7 +2,8 @@
 //! `google.cloud.audit.AuditLog`), written for Cloud Storage data-access logs
 //! (`storage.objects.get`, `.list`, `.create`, ...) and the IAM calls that hand out access
 //! (`CreateServiceAccountKey`, `SignBlob` for signed URLs, HMAC keys). Other services' audit
-//! records get the common fields only.
+//! records get the common fields only, except Vertex AI (`aiplatform.googleapis.com`), whose
+//! model is read too (see [`vertex_ai`]).
 //!
 //! # Field mapping
 //!
@@ -25,6 +26,8 @@
 //! | every raw key | itself | The entry's own keys (`protoPayload`, `resource`, `logName`, ...) stay beside the normalized fields. |
 //! | — | `storage.auth.method` | `oauth` with a principal, `anonymous` without one (`allUsers`). |
 //! | — | `cloud.provider: gcp`, `data_stream.dataset: gcp.audit`, `event.module: gcp` | |
+//! | `protoPayload.request.model`, else `protoPayload.resourceName`, else `protoPayload.request.name`, else `protoPayload.request.deployedModel.model` (Vertex AI only) | `gen_ai.request.model` | The segment after the last `/models/` (`gemini-1.5-pro-002`, or a Model Registry id); absent for an endpoint (`.../endpoints/123`), whose deployed model the entry does not name. |
+//! | — (Vertex AI only) | `gen_ai.system: vertex_ai` | |
 //!
 //! Cloud Audit Logs do not log bytes or HTTP status: `storage.bytes` and
 //! `http.response.*` are absent.
@@ -231,9 +234,44 @@ pub fn normalize(raw: Map<String, Value>) -> Result<Map<String, Value>, Normaliz
         };
         store.write(&mut out);
     }
+    if service == Some(VERTEX_AI_SERVICE) {
+        vertex_ai(&raw, &mut out);
+    }
     storage::data_stream(&mut out, DATASET, "gcp");
     Ok(out)
 }
+
+/// `serviceName` of Vertex AI's audit records.
+pub const VERTEX_AI_SERVICE: &str = "aiplatform.googleapis.com";
+
+/// The model of a resource name: what follows the last `/models/` up to the next `/` or `@`
+/// (`projects/p/locations/l/publishers/google/models/gemini-1.5-pro-002` →
+/// `gemini-1.5-pro-002`; `projects/p/locations/l/models/123@2` → `123`). None for names
+/// without a model (endpoints, jobs).
+pub fn vertex_model(resource: &str) -> Option<&str> {
+    let (_, rest) = resource.rsplit_once("models/")?;
+    let model = rest.split(['/', '@', ':']).next().unwrap_or_default();
+    (!model.is_empty()).then_some(model)
+}
+
+/// Vertex AI's audit records (Admin Activity: `ModelService.UploadModel`, `.ExportModel`,
+/// `EndpointService.DeployModel`, ...; Data Access: `PredictionService.GenerateContent`,
+/// `.Predict`, `.RawPredict`, ...): the model the call names, under the LLM log's names.
+fn vertex_ai(raw: &Value, out: &mut Map<String, Value>) {
+    put(out, "gen_ai.system", Some(VERTEX_AI_SYSTEM.into()));
+    let model = [
+        "protoPayload.request.model",
+        "protoPayload.resourceName",
+        "protoPayload.request.name",
+        "protoPayload.request.deployedModel.model",
+    ]
+    .into_iter()
+    .find_map(|field| text(raw, field).and_then(vertex_model));
+    put(out, "gen_ai.request.model", model.map(Value::from));
+}
+
+/// `gen_ai.system` of Vertex AI records (OpenTelemetry's older name, as LiteLLM writes it).
+const VERTEX_AI_SYSTEM: &str = "vertex_ai";
 
 use super::contract::{self, Domain, Synthesized};
 
@@ -258,6 +296,7 @@ fn normalize_record(raw: Map<String, Value>) -> Result<super::Normalized, super:
 const SYNTHESIZED: &[Synthesized] = &[
     Synthesized::new("data_stream.dataset", Domain::Consts(&[DATASET])),
     Synthesized::new("event.dataset", Domain::Consts(&[DATASET])),
+    Synthesized::new("gen_ai.system", Domain::Consts(&[VERTEX_AI_SYSTEM])),
 ];
 
 #[cfg(test)]
@@ -296,5 +335,24 @@ mod tests {
             Some(Operation::Share)
         );
         assert_eq!(operation_class("v1.compute.instances.insert"), None);
+    }
+
+    #[test]
+    fn vertex_models() {
+        assert_eq!(
+            vertex_model(
+                "projects/p/locations/us-central1/publishers/google/models/gemini-1.5-pro-002"
+            ),
+            Some("gemini-1.5-pro-002")
+        );
+        assert_eq!(
+            vertex_model("projects/p/locations/us-central1/models/4242@3"),
+            Some("4242")
+        );
+        assert_eq!(
+            vertex_model("projects/p/locations/us-central1/endpoints/77"),
+            None
+        );
+        assert_eq!(vertex_model("projects/p/locations/l/models/"), None);
     }
 }

@@ -1,7 +1,8 @@
 //! Any bytes through the object-storage normalizers: as a record the reader hands over (an
 //! S3 server access log line or JSON), through the S3 line parser directly, and as a JSON
 //! object into each of the four normalizers (S3 access, CloudTrail, Azure blob, GCS audit),
-//! forced and auto-detected. Each must return, never panic.
+//! forced and auto-detected (GCS audit also as Vertex AI's `aiplatform.googleapis.com`
+//! records, whose model names are parsed from resource names). Each must return, never panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -34,6 +35,9 @@ fuzz_target!(|data: &[u8]| {
         for event in &events {
             all_normalizers(event);
         }
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = gcs_audit::vertex_model(text);
     }
     let _ = s3_access::looks_like_line(data);
     if let Ok(raw) = s3_access::parse_line(data) {

@@ -11,7 +11,6 @@ fuzz_target!(|data: &[u8]| {
     // Small limits, so that the too-long and too-large paths are reached.
     let opts = ReaderOptions {
         max_record_bytes: 256,
-        max_document_bytes: 4096,
         batch_bytes: 64,
     };
     let Ok(reader) = Reader::from_read("fuzz", Box::new(Cursor::new(data.to_vec())), opts) else {

@@ -14,5 +14,5 @@ fuzz_target!(|data: &[u8]| {
         let _ = found.metadata_json().to_string();
     }
     // looks inside zip, tar and gzip containers, a few levels deep
-    let _ = find_in_blob(&bytes, "fuzz", &mut |_| {});
+    let _ = find_in_blob(&bytes, "fuzz", None, &mut |_| {});
 });

@@ -422,7 +422,9 @@ fn tokens(text: &str, brk: fn(char) -> bool) -> impl Iterator<Item = (usize, &st
 }
 
 fn is_token_break(c: char) -> bool {
-    c.is_whitespace()
+    // An ellipsis ends what masking cut: a key right after a masked PEM body is a token.
+    c == ELLIPSIS
+        || c.is_whitespace()
         || matches!(
             c,
             '"' | '\''

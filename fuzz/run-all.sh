@@ -91,7 +91,7 @@ for t in $targets; do
     ran=$(($(date +%s) - started))
     # Keep what adds coverage, minimised.
     "$bin/$t" -merge=1 -max_len="$max_len" -rss_limit_mb="$rss" -timeout=30 \
-        "$corpus" "$work" >"work/$t.merge.log" 2>&1
+        -artifact_prefix="artifacts/$t/" "$corpus" "$work" >"work/$t.merge.log" 2>&1
     rm -rf "$work"
     after=$(ls "$corpus" | wc -l)
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "work/$t.log" | awk '{s+=$1} END {print s+0}')

@@ -48,15 +48,7 @@ impl Reporter {
     }
 
     fn diagnostic(&mut self, d: Diagnostic) {
-        match d {
-            Diagnostic::Malformed(e) => self.say(format!("skipped malformed record: {e}")),
-            Diagnostic::Normalize(e) => self.say(format!("normalizer: {e}")),
-            Diagnostic::Lossy(e) => self.say(format!("kept lossily: {e}")),
-            Diagnostic::ImplausibleTime(e) => self.say(e),
-            Diagnostic::QueryWarning { rule, message } => {
-                self.say(format!("warning in rule \"{rule}\": {message}"))
-            }
-        }
+        self.say(d.to_string());
     }
 }
 

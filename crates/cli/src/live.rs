@@ -230,7 +230,7 @@ impl<'e> Live<'e> {
     }
 
     fn report(component: &'static str) -> impl FnMut(modelward_engine::Diagnostic) {
-        move |d| say(Level::Warn, component, &format!("{d:?}"))
+        move |d| say(Level::Warn, component, &d.to_string())
     }
 
     /// Pushes `batches`, advances event time (the clock of the source furthest behind, or

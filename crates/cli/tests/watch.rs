@@ -861,3 +861,39 @@ fn the_scale_out_reports_its_partitions_keyed_records_lag_and_state() {
     assert!(last > 0 && total >= last, "{metrics}");
     assert!(metrics.contains("# TYPE modelward_watch_keyed_read_total counter"));
 }
+
+/// A bad record is said as `hunt` says it (file, line, what was expected), not as a Rust
+/// value dump, and the records after it are read.
+#[test]
+fn a_malformed_record_is_said_plainly_and_reading_goes_on() {
+    let dir = Dir::new("watch-malformed");
+    let lines = corpus();
+    let log = dir.path("logs/diagnostics.ndjson");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    let mut with_bad = vec!["{\"time\": \"2025-03-01T00:00:00Z\", broken".to_string()];
+    with_bad.extend(lines.iter().cloned());
+    append(&log, &with_bad);
+    let cfg = config(&dir, "");
+    let out = bin()
+        .args(["watch", "--once", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("skipped malformed record:") && stderr.contains("diagnostics.ndjson:1:"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Malformed("), "{stderr}");
+    let all = dir.path("all.ndjson");
+    append(&all, &lines);
+    assert_eq!(
+        alert_ids_by_finding(&dir),
+        findings(&hunt_ndjson(&[], &all))
+    );
+}
+
+fn alert_ids_by_finding(dir: &Dir) -> Vec<String> {
+    findings(&std::fs::read_to_string(dir.path("alerts.ndjson")).unwrap())
+}

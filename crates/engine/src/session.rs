@@ -53,6 +53,21 @@ pub enum Diagnostic {
     QueryWarning { rule: String, message: String },
 }
 
+/// As `hunt` and `watch` say it (one line; the caller escapes it for the terminal).
+impl std::fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Diagnostic::Malformed(e) => write!(f, "skipped malformed record: {e}"),
+            Diagnostic::Normalize(e) => write!(f, "normalizer: {e}"),
+            Diagnostic::Lossy(e) => write!(f, "kept lossily: {e}"),
+            Diagnostic::ImplausibleTime(e) => write!(f, "{e}"),
+            Diagnostic::QueryWarning { rule, message } => {
+                write!(f, "warning in rule \"{rule}\": {message}")
+            }
+        }
+    }
+}
+
 /// Counters of a run.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RunStats {

@@ -295,14 +295,7 @@ pub fn analyze(playbook: &Playbook, incident: &mut Incident, inputs: &Inputs<'_>
             .for_chart(incident.first_seen, incident.last_seen),
     };
     let done = tasks::carried_out(inputs.audit, inputs.enforced);
-    incident.tasks = tasks::lay_out(
-        playbook,
-        incident,
-        &analysis,
-        inputs,
-        &done,
-        now,
-    );
+    incident.tasks = tasks::lay_out(playbook, incident, &analysis, inputs, &done, now);
     tasks::meet_decisions(&mut analysis.decisions, &incident.tasks, &done);
     incident.analysis = analysis;
 }

@@ -316,13 +316,15 @@ impl Run {
                 rekey(kind, c);
             }
         }
-        let owns = |key: u64| {
-            self.partition
-                .is_none_or(|(index, count)| modelward_event::hash::partition(key, count) == index)
+        // Without a partition (a hunt, one watch) nothing is hashed.
+        let owns = |key: &dyn Fn() -> u64| {
+            self.partition.is_none_or(|(index, count)| {
+                modelward_event::hash::partition(key(), count) == index
+            })
         };
-        let global = owns(GLOBAL_KEY);
+        let global = owns(&|| GLOBAL_KEY);
         for call in &calls {
-            let mine = owns(principal_key(&call.principal));
+            let mine = owns(&|| principal_key(&call.principal));
             for (a, mark) in self.analyzers.iter_mut().zip(&self.watermarks) {
                 if !(if a.cross_principal() { global } else { mine }) {
                     continue;

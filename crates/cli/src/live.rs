@@ -284,6 +284,11 @@ impl<'e> Live<'e> {
         self.session.set_scope(scope);
     }
 
+    /// What part of the engine's work it does.
+    pub fn scope(&self) -> Scope {
+        self.session.scope()
+    }
+
     /// The run's counters, and what the session holds.
     pub fn figures(&self) -> (&modelward_engine::RunStats, modelward_engine::Held) {
         (self.session.stats(), self.session.held())

@@ -645,20 +645,14 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
     // with it, every window closes as at the end of a hunt, and a next start begins with a
     // new state from here.
     let kept = if once {
-        let mut rest = live.finish();
+        let mut rest = closed(&mut live, &engine);
         for part in parts.values_mut() {
-            let mut fresh = Live::new(engine.clone(), (0, 0), None, "watch");
-            fresh.set_scope(part.scope);
-            rest.extend(std::mem::replace(&mut part.live, fresh).finish());
+            rest.extend(closed(&mut part.live, &engine));
         }
         crate::live::report_order(&mut rest);
         emit(&mut out, &mut outputs, &incidents, &rest, &follower)?;
         alerts_out += rest.len() as u64;
-        let mut fresh = Live::new(engine.clone(), (0, 0), None, "watch");
-        if keyed.is_some() {
-            fresh.set_scope(Scope::PerEvent);
-        }
-        fresh
+        live
     } else {
         live
     };
@@ -746,6 +740,14 @@ fn checkpoint(
     Ok(())
 }
 
+/// Every window of `live` closed, as at the end of a hunt: their alerts; `live` goes on
+/// empty, doing the same part of the work (a next start begins with a new state).
+fn closed(live: &mut Live<'static>, engine: &Arc<modelward_engine::Engine>) -> Vec<Alert> {
+    let mut fresh = Live::new(engine.clone(), (0, 0), None, "watch");
+    fresh.set_scope(live.scope());
+    std::mem::replace(live, fresh).finish()
+}
+
 /// librdkafka properties the internal topics' clients take from `[watch.kafka] properties`:
 /// those of the connection (security, SASL, timeouts), not the source consumer's own.
 fn is_client_property(key: &str) -> bool {
@@ -781,7 +783,6 @@ fn publish_routed(
 /// One internal partition's windows, on the instance the group assigned it to.
 struct Part<'e> {
     live: Live<'e>,
-    scope: Scope,
     /// The next offset of the internal partition to read (what the state holds is before).
     next: i64,
     /// Per Kafka source partition (`kafka:topic/n`), the next source offset: a record
@@ -840,12 +841,7 @@ impl Part<'static> {
             "watch",
             &format!("partition {p} of the keyed topic taken on (from offset {next})"),
         );
-        Ok(Part {
-            live,
-            scope,
-            next,
-            seen,
-        })
+        Ok(Part { live, next, seen })
     }
 
     fn state(&self) -> Result<Vec<u8>> {
@@ -876,8 +872,7 @@ fn step_partitions(
             parts.insert(*p, Part::load(k, *p, engine, timing)?);
         }
     }
-    let mut batches: std::collections::BTreeMap<u32, Vec<modelward_event::input::Batch>> =
-        Default::default();
+    let mut records: std::collections::BTreeMap<u32, Vec<Record>> = Default::default();
     for r in routed {
         let Some(part) = parts.get_mut(&r.partition) else {
             continue;
@@ -893,29 +888,17 @@ fn step_partitions(
             }
             *next = r.byte_offset + 1;
         }
-        let list = batches.entry(r.partition).or_default();
-        if list.last().is_none_or(|b| b.file != r.file) {
-            list.push(modelward_event::input::Batch {
-                file: r.file.clone(),
-                data: Vec::new(),
-                records: Vec::new(),
-            });
-        }
-        let b = list.last_mut().expect("pushed");
-        let start = b.data.len();
-        b.data.extend_from_slice(&r.payload);
-        b.records.push(modelward_event::input::RecordSpan {
-            start,
-            end: b.data.len(),
+        records.entry(r.partition).or_default().push(Record {
+            file: r.file,
             line: r.line,
             offset: r.byte_offset,
+            bytes: r.payload,
         });
-        b.data.push(b'\n');
     }
     let now = now_ms();
     let mut alerts = Vec::new();
     for (p, part) in parts.iter_mut() {
-        let mine = batches.remove(p).unwrap_or_default();
+        let mine = crate::live::batches(records.remove(p).unwrap_or_default());
         // Records of every source partition come here, each at the pace its reader (on any
         // instance) reads it: each holds the windows back until it delivers or is idle.
         part.live.expect(origins, now);

@@ -185,12 +185,6 @@ fn bad_records_change_no_alert_of_the_good_ones() {
         let only: Vec<Result<&Value, &[u8]>> = chosen.iter().map(|v| Ok(*v)).collect();
         for layout in [Layout::Ndjson, Layout::Array, Layout::Pretty] {
             let want = alerts(&engine, "good", write(layout, &only));
-            let mut mixed = mixed.clone();
-            if let (Layout::Pretty, Some(Err(_))) = (layout, mixed.first()) {
-                // Known loss, see the test below: a document whose first value is on one
-                // line is read as NDJSON. Left out here so that the rest is checked.
-                let _ = mixed.remove(0);
-            }
             let bytes = write(layout, &mixed);
             for (how, input) in [("plain", bytes.clone()), ("gzip", gzip(&bytes))] {
                 let got = alerts(&engine, "mixed", input);
@@ -209,10 +203,9 @@ fn bad_records_change_no_alert_of_the_good_ones() {
 
 /// Found by the property above (cases 9 and 16): pretty-printed documents whose first value
 /// is written on one line (`42`, a one-line bad value, or `{}` as `jq .` writes an empty
-/// object) are taken for NDJSON, and every later record is lost as a malformed line. Ignored until the format detection
-/// looks further than the first line (issue 15, item 2).
+/// object) were taken for NDJSON, and every later record was lost as a malformed line. The
+/// format detection now looks for a pretty-printed value past the first line.
 #[test]
-#[ignore = "known loss: format detection reads only the first line"]
 fn pretty_documents_after_a_one_line_value_are_read() {
     let engine = common::whole_pack();
     let good = good_records();

@@ -354,7 +354,9 @@ impl Reader {
         Ok(())
     }
 
-    /// Decides between line mode and whole-document mode from the first record.
+    /// Decides between line mode and whole-document mode from the head of the input: a
+    /// leading `[`, a first line that opens an object the next line does not stand apart
+    /// from, or a pretty-printed value anywhere near the start ([`multi_line_value`]).
     fn detect(&mut self) -> Option<Result<Batch, InputError>> {
         if let Err(e) = self.fill(self.opts.batch_bytes) {
             self.mode = Mode::Lines;
@@ -378,8 +380,11 @@ impl Reader {
                 // truncated head) is not a pretty-printed document when the line after it
                 // is a whole object: NDJSON, its first record malformed.
                 end.is_some_and(|end| incomplete(start, end) && !next_line_whole(&self.carry, end))
+                    || multi_line_value(&self.carry, self.eof)
             }
-            _ => false,
+            // Whatever the first value (`42`, a line of garbage, a one-line `{}`), a
+            // pretty-printed value after it makes the input a document.
+            _ => multi_line_value(&self.carry, self.eof),
         };
         self.mode = if document {
             Mode::Document
@@ -900,6 +905,49 @@ fn resync_point(data: &[u8], start: usize, indent: usize, opener: u8) -> Option<
         .map(|ls| ls + indent)
 }
 
+/// How far into the head [`multi_line_value`] looks for a value that starts a line.
+const DETECT_BYTES: usize = 1 << 20;
+
+/// Whether `head` (the start of an input) shows a pretty-printed value: a line (among those
+/// starting in its first [`DETECT_BYTES`]) that starts with `{` or `[` and opens a value
+/// that ends cleanly on a later line, or that goes on, without a bracket or string going
+/// wrong, past the end of the head (`eof`: the head is the whole input) while the line
+/// after it is not a whole object. A one-line value (`{}`, `42`, a bad line) before such a
+/// value does not make the input NDJSON; an NDJSON line cut off or broken by a raw line
+/// break does not make it a document. The scan is bounded: about [`DETECT_BYTES`] plus
+/// the head once.
+fn multi_line_value(head: &[u8], eof: bool) -> bool {
+    let mut line_start = 0;
+    // Bytes scanned by candidates that ended on their own line, and lines passed over.
+    let mut spent = 0;
+    while line_start < head.len() && spent < DETECT_BYTES {
+        let Some(newline) = memchr::memchr(b'\n', &head[line_start..]).map(|i| line_start + i)
+        else {
+            // The last line, on its own: nothing after it to span.
+            return false;
+        };
+        let from = head[line_start..newline]
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .map(|i| line_start + i);
+        if let Some(from) = from.filter(|&i| matches!(head[i], b'{' | b'[')) {
+            match ValueScan::default().scan(&head[from..]) {
+                Scanned::End(n) if from + n > newline => return true,
+                Scanned::End(n) | Scanned::Bad(n, _) => spent += n,
+                Scanned::More => {
+                    // Nothing went wrong up to the end of the head: a document larger
+                    // than it, unless the next line is a whole object (NDJSON whose line
+                    // was cut off, its nesting never closed by the lines after it).
+                    return !eof && !next_line_whole(head, newline);
+                }
+            }
+        }
+        spent += newline + 1 - line_start;
+        line_start = newline + 1;
+    }
+    false
+}
+
 /// Whether the first non-blank line after the newline at `newline` is one whole JSON object.
 fn next_line_whole(data: &[u8], newline: usize) -> bool {
     let rest = &data[(newline + 1).min(data.len())..];
@@ -1089,6 +1137,99 @@ mod tests {
         // A pretty-printed document is still one.
         let (records, _) = read("{\n  \"a\": {\"b\": 1}\n}\n", 4096, 1 << 20);
         assert_eq!(records.len(), 1);
+    }
+
+    #[test]
+    fn pretty_documents_after_a_one_line_value_are_documents() {
+        let pretty = "{\n  \"a\": 1\n}\n{\n  \"a\": {\n    \"b\": 2\n  }\n}\n";
+        for first in [
+            "{}",
+            "42",
+            "not json",
+            "{\"a\": tru}",
+            "\u{1b}[31m{",
+            "[1, 2}",
+        ] {
+            for batch in [1, 16, 4096] {
+                let (records, errors) = read(&format!("{first}\n{pretty}"), batch, 1 << 20);
+                let lines: Vec<u64> = records.iter().map(|(l, _)| *l).collect();
+                // The first value is a record or an error of its own; the two documents
+                // are read whole, at their lines.
+                assert_eq!(
+                    &lines[lines.len() - 2..],
+                    [2, 5],
+                    "{first:?}, batch {batch}: {records:?} {errors:?}"
+                );
+                assert!(
+                    records[records.len() - 1].1.ends_with("}\n}"),
+                    "{records:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn arrays_blank_lines_and_a_bom_before_the_first_record() {
+        let texts = |text: &str| -> Vec<(u64, String)> {
+            let (records, errors) = read(text, 4096, 1 << 20);
+            assert!(errors.is_empty(), "{text:?}: {errors:?}");
+            records
+        };
+        let two = |r: Vec<(u64, String)>| r.into_iter().map(|(l, _)| l).collect::<Vec<_>>();
+        // An array whose first line is `[` alone, or `[` with the first element.
+        assert_eq!(two(texts("[\n{\"a\": 1},\n{\"a\": 2}\n]\n")), [2, 3]);
+        assert_eq!(two(texts("[{\"a\": 1},\n {\"a\": 2}]\n")), [1, 2]);
+        assert_eq!(two(texts("[{\n  \"a\": 1\n}, {\n  \"a\": 2\n}]\n")), [1, 3]);
+        // Blank lines or a byte order mark first: the same records, at their lines.
+        for head in ["\n\n", "\u{feff}", "\u{feff}\r\n", " \t\n"] {
+            let blank = head.matches('\n').count() as u64;
+            let ndjson = format!("{head}{{\"a\": 1}}\n{{\"a\": 2}}\n");
+            assert_eq!(two(texts(&ndjson)), [blank + 1, blank + 2], "{head:?}");
+            let pretty = format!("{head}{{\n  \"a\": 1\n}}\n{{\n  \"a\": 2\n}}\n");
+            assert_eq!(two(texts(&pretty)), [blank + 1, blank + 4], "{head:?}");
+            let array = format!("{head}[\n  {{\"a\": 1}},\n  {{\"a\": 2}}\n]\n");
+            assert_eq!(two(texts(&array)), [blank + 2, blank + 3], "{head:?}");
+        }
+    }
+
+    #[test]
+    fn ndjson_with_a_broken_line_is_still_ndjson() {
+        // A line cut off, a raw line break inside a string (after a first record, or
+        // first: then read as a document, the broken value skipped alone): every whole
+        // line is a record of its own, whatever follows.
+        for text in [
+            "{\"a\": 1}\n{\"a\": {\"b\": [\n{\"a\": 2}\n{\"a\": 3}\n",
+            "{\"a\": 1}\n{\"p\": \"one\ntwo\"}\n{\"a\": 2}\n{\"a\": 3}\n",
+            "{\"p\": \"one\ntwo\"}\n{\"a\": 1}\n{\"a\": 2}\n{\"a\": 3}\n",
+        ] {
+            let (records, errors) = read(text, 4096, 1 << 20);
+            assert!(errors.len() <= 1, "{text:?}: {errors:?}");
+            let good: Vec<&str> = records
+                .iter()
+                .map(|(_, t)| t.as_str())
+                .filter(|t| t.starts_with("{\"a\": ") && t.ends_with('}'))
+                .collect();
+            assert_eq!(good.len(), 3, "{text:?}: {records:?}");
+            let last = text.lines().count() as u64;
+            assert_eq!(records.last().unwrap().0, last, "{text:?}: {records:?}");
+        }
+        // Larger than what is read first, nesting never closed by the lines after it.
+        let mut text = String::from("{\"a\": {\"b\": [\n");
+        for i in 0..2000 {
+            text.push_str(&format!("{{\"a\": {i}}}\n"));
+        }
+        let opts = ReaderOptions {
+            max_record_bytes: 1 << 20,
+            batch_bytes: 4096,
+        };
+        let reader = Reader::from_read(
+            "t.json",
+            Box::new(std::io::Cursor::new(text.into_bytes())),
+            opts,
+        )
+        .unwrap();
+        let records: usize = reader.map(|b| b.unwrap().records.len()).sum();
+        assert_eq!(records, 2001);
     }
 
     #[test]

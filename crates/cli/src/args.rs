@@ -186,7 +186,8 @@ pub struct HuntArgs {
     #[arg(long, short, value_name = "TARGET")]
     pub output: Vec<String>,
     /// Log format of the inputs: auto (per event), json, azure_openai, aws_bedrock, litellm,
-    /// modelward_llm, s3_access, cloudtrail, azure_blob, gcs_audit, otel_genai, openai_audit.
+    /// modelward_llm, s3_access, cloudtrail, azure_blob, gcs_audit, otel_genai, openai_audit,
+    /// azure_activity, vertex_ai.
     #[arg(long, value_name = "SOURCE")]
     pub source: Option<String>,
     /// Report every execution's alerts instead of once per group per look-back window.

@@ -239,3 +239,31 @@ fn cloudwatch_deliveries_under_the_prefilter() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Vertex AI request-response logging rows, as `bq query --format=prettyjson` prints them
+/// and as `bq extract` writes them (NDJSON), raise the alerts the same Gemini calls raise in
+/// modelward's own LLM log (`fixtures/vertex_ai/generate.py`), recognised without
+/// `--source`.
+#[test]
+fn vertex_ai_logging_rows_raise_the_native_alerts() {
+    let (native, _) = hunt(&fixture("vertex_ai", "calls.native.ndjson"));
+    let rules: std::collections::BTreeSet<_> = native
+        .iter()
+        .map(|a| a["rule"]["id"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(
+        rules.contains("MW-AI-0003") && rules.contains("MW-AI-0001"),
+        "{rules:?}"
+    );
+    for name in ["calls.bq_query.json", "calls.bq_extract.ndjson"] {
+        let (alerts, stderr) = hunt(&fixture("vertex_ai", name));
+        assert_eq!(what(&alerts), what(&native), "{name}");
+        assert!(!stderr.contains("WARNING"), "{name}: {stderr}");
+        assert!(
+            alerts
+                .iter()
+                .all(|a| a["entity"]["model"] == "gemini-2.5-pro"),
+            "{name}: {alerts:?}"
+        );
+    }
+}

@@ -16,7 +16,7 @@
 //! | `product: openai`, `service: audit` | `openai.audit` (OpenAI's organisation audit log) |
 //! | `product: azure`, `service: activitylogs` | `azure.activitylogs` (activity log of AI resources) |
 //! | `product: gcp`, `service: gcp.audit` | `gcp.audit` (Cloud Audit Logs: Cloud Storage, IAM, Vertex AI) |
-//! | `category: llm` | `azure_openai.logs`, `aws_bedrock.invocation`, `modelward.llm`, `litellm.logs`, `otel_genai`, and `aws.cloudtrail` records of Bedrock (`event.provider: bedrock.amazonaws.com`: `InvokeModel`, `Converse`, ...) |
+//! | `category: llm` | `azure_openai.logs`, `aws_bedrock.invocation`, `modelward.llm`, `litellm.logs`, `otel_genai`, `gcp_vertexai.prompt_response_logs`, and `aws.cloudtrail` records of Bedrock (`event.provider: bedrock.amazonaws.com`: `InvokeModel`, `Converse`, ...) |
 //! | `category: object_storage` | `aws.s3access`, `aws.cloudtrail`, `azure.storage`, `gcp.audit` |
 
 use modelward_event::Event;
@@ -85,6 +85,7 @@ const TABLE: &[Mapping] = &[
                 "modelward.llm",
                 "litellm.logs",
                 "otel_genai",
+                "gcp_vertexai.prompt_response_logs",
                 "aws.cloudtrail",
             ],
         )

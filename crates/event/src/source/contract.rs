@@ -158,6 +158,7 @@ pub static REGISTRY: &[&dyn Normalizer] = &[
     &super::modelward_llm::SOURCE,
     &super::otel_genai::SOURCE,
     &super::openai_audit::SOURCE,
+    &super::vertex_ai::SOURCE,
     &super::litellm::SOURCE,
     &super::aws_bedrock::SOURCE,
     &super::azure_activity::SOURCE,

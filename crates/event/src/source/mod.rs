@@ -27,6 +27,7 @@ mod paths;
 pub mod pyrepr;
 pub mod s3_access;
 pub mod storage;
+pub mod vertex_ai;
 
 /// Which normalizer applies to input events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -58,10 +59,12 @@ pub enum SourceKind {
     OpenAiAudit,
     /// Azure activity-log records of AI resources (control-plane operations).
     AzureActivity,
+    /// Vertex AI request-response logging rows (a BigQuery table's export).
+    VertexAi,
 }
 
 impl SourceKind {
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 14] = [
         "auto",
         "json",
         "azure_openai",
@@ -75,6 +78,7 @@ impl SourceKind {
         "otel_genai",
         "openai_audit",
         "azure_activity",
+        "vertex_ai",
     ];
 }
 
@@ -98,6 +102,7 @@ impl FromStr for SourceKind {
             "azure_activity" | "azure-activity" | "azure_activitylogs" => {
                 Ok(SourceKind::AzureActivity)
             }
+            "vertex_ai" | "vertex-ai" | "vertexai" | "vertex_ai_logs" => Ok(SourceKind::VertexAi),
             other => Err(format!(
                 "unknown source [{other}]; expected one of {}",
                 SourceKind::NAMES.join(", ")

@@ -7,8 +7,9 @@
 //!
 //! Answers: `200 {"accepted": N, "rejected": [{"line": L, "error": "..."}]}` (bad lines are
 //! skipped, not retried: a sender retrying them would never succeed); `401` without the
-//! configured bearer token; `413` over the body limit; `415` for a body that is not UTF-8;
-//! `404` elsewhere. `GET /healthz` answers `{"status":"ok"}`.
+//! configured bearer token; `413` over the body limit; `404` elsewhere. The body is split
+//! as a file is read ([`split_body`]): a bad line or array element is rejected alone, and a
+//! value strict JSON refuses (invalid UTF-8, a lone surrogate) is kept lossily. `GET /healthz` answers `{"status":"ok"}`.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -21,6 +22,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use modelward_event::input::{split_body, BodyRecords};
 use modelward_gateway::log::{LlmLog, Rotation};
 use serde_json::{json, Value};
 
@@ -151,13 +153,9 @@ async fn handle(
             ))
         }
     };
-    let Ok(text) = std::str::from_utf8(&body) else {
-        return Ok(answer(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            &json!({"error": "the body is not UTF-8 text"}),
-        ));
-    };
-    let (records, rejected) = split(text);
+    let BodyRecords {
+        records, rejected, ..
+    } = split_body(&body, state.options.max_body_bytes);
     let mut accepted = 0usize;
     for r in &records {
         if let Err(e) = state.spool.write(r) {
@@ -177,45 +175,4 @@ async fn handle(
         StatusCode::OK,
         &json!({"accepted": accepted, "rejected": rejected}),
     ))
-}
-
-/// The records of a body: a JSON array's elements, one JSON document (an envelope stays one
-/// record: the engine unwraps it), or NDJSON lines; with the lines that are not JSON.
-pub fn split(text: &str) -> (Vec<Value>, Vec<(usize, String)>) {
-    let trimmed = text.trim_start();
-    if let Ok(whole) = serde_json::from_str::<Value>(text) {
-        return match whole {
-            Value::Array(items) if trimmed.starts_with('[') => (items, Vec::new()),
-            other => (vec![other], Vec::new()),
-        };
-    }
-    let mut records = Vec::new();
-    let mut rejected = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<Value>(line) {
-            Ok(v) => records.push(v),
-            Err(e) => rejected.push((i + 1, format!("column {}: {e}", e.column()))),
-        }
-    }
-    (records, rejected)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bodies_are_split_as_senders_send_them() {
-        let (r, bad) = split("[{\"a\":1},{\"b\":2}]");
-        assert_eq!((r.len(), bad.len()), (2, 0));
-        let (r, _) = split("{\n  \"records\": [{\"a\": 1}, {\"b\": 2}]\n}\n");
-        assert_eq!(r.len(), 1, "an envelope is one record");
-        let (r, bad) = split("{\"a\":1}\nnot json\n\n{\"b\":2}\n");
-        assert_eq!(r.len(), 2);
-        assert_eq!(bad.len(), 1);
-        assert_eq!(bad[0].0, 2);
-    }
 }

@@ -8,6 +8,7 @@
 //! Nothing here aborts a run: a bad record is a [`ParseError`], a bad file an [`InputError`],
 //! and the caller reports them and goes on.
 
+mod body;
 pub mod cloudwatch;
 mod error;
 pub mod lossy;
@@ -16,6 +17,7 @@ mod paths;
 mod reader;
 mod record;
 
+pub use body::{split_body, BodyRecords};
 pub use error::{InputError, ParseError};
 pub use paths::{expand_paths, same_file, InputPath, Walk};
 pub use reader::{Batch, Reader, ReaderOptions, RecordSpan};

@@ -66,6 +66,10 @@ fn cloudwatch_deliveries_raise_the_native_alerts() {
         "filter_log_events.json",
         "get_log_events.json",
         "export_000000.gz",
+        "kinesis_lambda_event.json",
+        "kinesis_get_records.json",
+        "firehose_transform_event.json",
+        "firehose_decompressed.json",
     ] {
         let (alerts, stderr) = hunt(&fixture("cloudwatch", name));
         assert_eq!(what(&alerts), what(&native), "{name}");
@@ -234,6 +238,10 @@ fn cloudwatch_deliveries_under_the_prefilter() {
         "filter_log_events.json",
         "get_log_events.json",
         "export_000000.gz",
+        "kinesis_lambda_event.json",
+        "kinesis_get_records.json",
+        "firehose_transform_event.json",
+        "firehose_decompressed.json",
     ] {
         assert_eq!(run(&fixture("cloudwatch", name)), native, "{name}");
     }

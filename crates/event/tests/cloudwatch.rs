@@ -73,6 +73,10 @@ fn every_delivery_gives_the_native_events() {
         "filter_log_events.json",
         "get_log_events.json",
         "export_000000.gz",
+        "kinesis_lambda_event.json",
+        "kinesis_get_records.json",
+        "firehose_transform_event.json",
+        "firehose_decompressed.json",
     ] {
         let (events, messages) = read(&fixture(name));
         assert!(messages.is_empty(), "{name}: {messages:?}");
@@ -128,6 +132,44 @@ fn plain_messages_cut_messages_and_bad_payloads() {
     );
     assert!(
         messages[1].starts_with("mixed.ndjson:2:1: CloudWatch `awslogs.data` is not gzip data"),
+        "{}",
+        messages[1]
+    );
+}
+
+/// Kinesis records that cannot be read are said with their index and the others are read;
+/// a producer's own events on the stream (not subscription payloads) are the events.
+#[test]
+fn kinesis_records_bad_and_direct() {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let direct = br#"{"eventName":"CreateAccessKey","eventSource":"iam.amazonaws.com","eventTime":"2025-03-01T10:15:00Z"}"#;
+    let dir = std::env::temp_dir().join(format!("mw-kinesis-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("kinesis.json");
+    let record = |data: &str| {
+        serde_json::json!({"kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": "p",
+            "sequenceNumber": "1", "data": data, "approximateArrivalTimestamp": 1.7e9},
+            "eventSource": "aws:kinesis", "eventName": "aws:kinesis:record"})
+    };
+    let event = serde_json::json!({"Records": [
+        record("not base64!"),
+        record(&b64(direct)),
+        record(&b64(b"\x1f\x8b\x08\x00garbage")),
+    ]});
+    std::fs::write(&path, event.to_string()).unwrap();
+    let (events, messages) = read(&path);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(events.len(), 1, "{messages:?}");
+    assert_eq!(events[0].get_str("event.action"), Some("CreateAccessKey"));
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages[0].contains("Kinesis `Records[0]`: the data is not base64"),
+        "{}",
+        messages[0]
+    );
+    assert!(
+        messages[1].contains("Kinesis `Records[2]`: the data is not whole gzip data"),
         "{}",
         messages[1]
     );

@@ -11,6 +11,9 @@
 //! | `{"events":[{"timestamp","message","ingestionTime"}],"nextForwardToken":…,"nextBackwardToken":…}` | `aws logs get-log-events` (`GetLogEvents`) | the same |
 //! | `{"timestamp":…,"message":…}` (with `ingestionTime`, `eventId`, `id`, `logStreamName` or not) | one element of the above (`--query events`, a JSON array of them) | `message` and `timestamp` and no other key |
 //! | `2025-03-01T10:15:00.000Z {…}` | a CreateExportTask export to S3 (`000000.gz` objects): each line the event's time, a space, its message | [`export_line`] |
+//! | `{"Records":[{"kinesis":{"kinesisSchemaVersion","partitionKey","sequenceNumber","data":"H4sI…","approximateArrivalTimestamp"},"eventSource":"aws:kinesis",…}]}` | a subscription filter to a Kinesis data stream, as a Lambda consumer receives the stream's records (each `data` a payload gzipped and base64-encoded) | every element has `kinesis.data` |
+//! | `{"Records":[{"SequenceNumber","ApproximateArrivalTimestamp","Data":"H4sI…","PartitionKey"}],"NextShardIterator":…,"MillisBehindLatest":…}` | the same stream read with `aws kinesis get-records` | every element has `Data` and `SequenceNumber`, beside only the paging keys |
+//! | `{"invocationId","deliveryStreamArn","region","records":[{"recordId","approximateArrivalTimestamp","data":"H4sI…"}]}` | Firehose's data-transformation Lambda input (a subscription filter to Firehose) | `records` beside `invocationId` or `deliveryStreamArn` |
 //!
 //! Each log event's `message` that is a JSON object is the event, as it is (a Bedrock
 //! invocation log record, a CloudTrail record; a `{"Records":[…]}` envelope in it stands for
@@ -18,6 +21,12 @@
 //! `{"@timestamp", "message", "aws.cloudwatch": {"log_group", "log_stream"}}`, the names of
 //! Elastic's `aws.cloudwatch` integration. A message that starts like a JSON object but is
 //! not one (CloudWatch cuts events over 256 KB) is reported with its place and skipped.
+//!
+//! A Kinesis record's `data` is base64; a gzip stream in it is inflated. A subscription
+//! payload in it stands for its log events (a `CONTROL_MESSAGE`, CloudWatch's check that the
+//! stream is reachable, for none); any other JSON object (a producer that puts its events on
+//! the stream directly) is the event. A record that cannot be read (not base64, not JSON) is
+//! reported with its index, and the others are read.
 
 use std::io::Read;
 
@@ -57,9 +66,10 @@ const EVENT_KEYS: [&str; 6] = [
 ];
 
 /// Whether a raw record's bytes do not show what it holds (a compressed `awslogs.data`
-/// payload): a literal prefilter must let it through to every rule.
+/// payload, Kinesis records' base64 `data`): a literal prefilter must let it through to every
+/// rule.
 pub fn hides_content(raw: &[u8]) -> bool {
-    first_key(raw) == Some(b"\"awslogs\"".as_slice())
+    first_key(raw) == Some(b"\"awslogs\"".as_slice()) || kinesis_like(raw)
 }
 
 /// Whether a raw record starts like one of the CloudWatch shapes (its events must be counted
@@ -69,6 +79,28 @@ pub fn is_wrapper(raw: &[u8]) -> bool {
         first_key(raw),
         Some(b"\"awslogs\"" | b"\"messageType\"" | b"\"events\"")
     ) || export_line(raw).is_some()
+        || kinesis_like(raw)
+}
+
+/// Whether a raw record may hold Kinesis records (see [`kinesis_records`]): an envelope-like
+/// first key and a key only Kinesis records have.
+fn kinesis_like(raw: &[u8]) -> bool {
+    use memchr::memmem::find;
+    matches!(
+        first_key(raw),
+        Some(
+            b"\"Records\""
+                | b"\"records\""
+                | b"\"invocationId\""
+                | b"\"deliveryStreamArn\""
+                | b"\"region\""
+                | b"\"sourceKinesisStreamArn\""
+                | b"\"NextShardIterator\""
+                | b"\"MillisBehindLatest\""
+        )
+    ) && (find(raw, b"\"kinesis\"").is_some()
+        || find(raw, b"\"SequenceNumber\"").is_some()
+        || find(raw, b"\"recordId\"").is_some())
 }
 
 fn first_key(raw: &[u8]) -> Option<&[u8]> {
@@ -124,6 +156,12 @@ pub(crate) fn export_events(time: &str, message: &[u8]) -> Result<Unwrapped, Rec
 
 /// The CloudWatch shape `object` is, unwrapped; None when it is none of them.
 pub(crate) fn unwrap(object: &mut Map<String, Value>) -> Option<Result<Unwrapped, RecordError>> {
+    if let Some((list, data_key)) = kinesis_records(object) {
+        let Some(Value::Array(records)) = object.remove(list) else {
+            return None;
+        };
+        return Some(Ok(kinesis(records, list, data_key)));
+    }
     if object.len() == 1 {
         if let Some(data) = object
             .get("awslogs")
@@ -167,6 +205,114 @@ pub(crate) fn unwrap(object: &mut Map<String, Value>) -> Option<Result<Unwrapped
         return Some(Ok(log_events(vec![Value::Object(event)], None, "event")));
     }
     None
+}
+
+/// Keys `aws kinesis get-records` prints beside `Records`.
+const KINESIS_PAGING: [&str; 3] = ["NextShardIterator", "MillisBehindLatest", "ChildShards"];
+
+/// The list of Kinesis records `object` holds and the key of their base64 data: a Lambda
+/// consumer's event (`Records[].kinesis.data`), `aws kinesis get-records` output
+/// (`Records[].Data`), Firehose's transformation input (`records[].data`); None otherwise.
+fn kinesis_records(object: &Map<String, Value>) -> Option<(&'static str, &'static str)> {
+    let all = |list: &str, test: &dyn Fn(&Map<String, Value>) -> bool| {
+        object
+            .get(list)
+            .and_then(Value::as_array)
+            .is_some_and(|items| {
+                !items.is_empty() && items.iter().all(|i| i.as_object().is_some_and(test))
+            })
+    };
+    let text = |m: &Map<String, Value>, k: &str| m.get(k).is_some_and(Value::is_string);
+    if all("Records", &|r| {
+        r.get("kinesis")
+            .and_then(Value::as_object)
+            .is_some_and(|k| text(k, "data"))
+    }) {
+        return Some(("Records", "kinesis.data"));
+    }
+    let paging_only = object
+        .keys()
+        .all(|k| k == "Records" || KINESIS_PAGING.contains(&k.as_str()));
+    if paging_only
+        && all("Records", &|r| {
+            text(r, "Data") && r.contains_key("SequenceNumber")
+        })
+    {
+        return Some(("Records", "Data"));
+    }
+    if (object.contains_key("invocationId") || object.contains_key("deliveryStreamArn"))
+        && all("records", &|r| {
+            text(r, "data") && r.contains_key("recordId")
+        })
+    {
+        return Some(("records", "data"));
+    }
+    None
+}
+
+/// The events of a list of Kinesis records (see [`kinesis_records`]).
+fn kinesis(records: Vec<Value>, list: &str, data_key: &str) -> Unwrapped {
+    let mut out = Unwrapped {
+        objects: Vec::new(),
+        rejected: Vec::new(),
+    };
+    for (i, record) in records.iter().enumerate() {
+        let data = data_key
+            .split('.')
+            .try_fold(record, |v, k| v.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let what = format!("Kinesis `{list}[{i}]`");
+        let payload = match kinesis_data(data, &what) {
+            Ok(payload) => payload,
+            Err(why) => {
+                out.rejected.push(format!("{why}; skipped"));
+                continue;
+            }
+        };
+        let mut payload = payload;
+        if payload.get("messageType").is_some_and(Value::is_string) {
+            match subscription(&mut payload) {
+                Ok(u) => {
+                    out.objects.extend(u.objects);
+                    out.rejected
+                        .extend(u.rejected.into_iter().map(|r| format!("{what}: {r}")));
+                }
+                Err(e) => out.rejected.push(format!("{what}: {}; skipped", e.message)),
+            }
+        } else {
+            out.objects.extend(records_of(payload));
+        }
+    }
+    out
+}
+
+/// A Kinesis record's base64 `data`, inflated when gzip, as a JSON object.
+fn kinesis_data(data: &str, what: &str) -> Result<Map<String, Value>, String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data.trim())
+        .map_err(|e| format!("{what}: the data is not base64 ({e})"))?;
+    let text = if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut text = Vec::new();
+        flate2::read::MultiGzDecoder::new(bytes.as_slice())
+            .take(MAX_INFLATED + 1)
+            .read_to_end(&mut text)
+            .map_err(|e| format!("{what}: the data is not whole gzip data ({e})"))?;
+        if text.len() as u64 > MAX_INFLATED {
+            return Err(format!(
+                "{what}: the data inflates past {MAX_INFLATED} bytes"
+            ));
+        }
+        text
+    } else {
+        bytes
+    };
+    serde_json::from_slice(&text).map_err(|e| {
+        format!(
+            "{what}: the data is not a JSON object ({})",
+            super::reader::message_of(&e)
+        )
+    })
 }
 
 fn at_start(message: String) -> RecordError {
@@ -402,6 +548,13 @@ mod tests {
         assert!(is_wrapper(b"{\"messageType\":\"DATA_MESSAGE\"}"));
         assert!(is_wrapper(b"2025-03-01T10:15:00.000Z x"));
         assert!(!is_wrapper(b"{\"eventName\":\"x\"}"));
+        let kinesis = b"{\"Records\":[{\"kinesis\":{\"data\":\"H4sI\"}}]}";
+        assert!(hides_content(kinesis) && is_wrapper(kinesis));
+        let get_records = b"{\n    \"Records\": [{\"SequenceNumber\": \"1\", \"Data\": \"H4sI\"}]}";
+        assert!(hides_content(get_records));
+        assert!(!hides_content(
+            b"{\"Records\":[{\"eventName\":\"GetObject\"}]}"
+        ));
         assert!(!is_wrapper(b"{"));
     }
 }

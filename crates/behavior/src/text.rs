@@ -20,6 +20,8 @@ pub const WINDOW: usize = 4;
 pub const TAIL: usize = 32;
 /// Characters of a text the features read.
 pub const MAX_CHARS: usize = 16_384;
+/// Words at the end of a long query fingerprinted on their own ([`PromptFeatures::tail`]).
+pub const TAIL_WORDS: usize = 16;
 
 /// A 64-bit finalizer (splitmix64) to spread FNV's low-entropy high bits.
 fn mix(mut z: u64) -> u64 {
@@ -78,6 +80,12 @@ pub struct PromptFeatures {
     /// Blacklight-style fingerprints: hashes of the query's overlapping windows of
     /// [`WINDOW`] words, the [`MARKS`] smallest, sorted.
     pub marks: Box<[u32]>,
+    /// The fingerprints of the windows of the query's last [`TAIL_WORDS`] words, sorted,
+    /// when the query has more than twice as many words (else empty): where a templated or
+    /// few-shot prompt puts its item, so that a long constant template does not make every
+    /// query a near-duplicate of the last.
+    #[serde(default)]
+    pub tail: Box<[u32]>,
     /// The query asks for reasoning ("step by step", "show your reasoning", ...).
     pub reasoning: bool,
     /// A hash of the system (and developer) messages, 0 without one: with the request's
@@ -221,23 +229,31 @@ fn vector(chars: &[char]) -> Box<[u8]> {
         .collect()
 }
 
-fn marks(query: &str) -> Box<[u32]> {
+/// The fingerprints of a query and of its tail ([`PromptFeatures::marks`] and
+/// [`PromptFeatures::tail`]).
+fn marks(query: &str) -> (Box<[u32]>, Box<[u32]>) {
     let words: Vec<&str> = query
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .collect();
-    let mut hashes: Vec<u32> = if words.len() <= WINDOW {
-        vec![(hash_str(&words.join(" ")) >> 32) as u32]
-    } else {
-        words
-            .windows(WINDOW)
-            .map(|w| (hash_str(&w.join(" ")) >> 32) as u32)
-            .collect()
+    let window = |w: &[&str]| (hash_str(&w.join(" ")) >> 32) as u32;
+    let bottom = |mut hashes: Vec<u32>| {
+        hashes.sort_unstable();
+        hashes.dedup();
+        hashes.truncate(MARKS);
+        hashes.into_boxed_slice()
     };
-    hashes.sort_unstable();
-    hashes.dedup();
-    hashes.truncate(MARKS);
-    hashes.into_boxed_slice()
+    if words.len() <= WINDOW {
+        return (Box::new([window(&words)]), Box::default());
+    }
+    let all: Vec<u32> = words.windows(WINDOW).map(window).collect();
+    let tail = if words.len() > 2 * TAIL_WORDS {
+        // The windows that lie within the last TAIL_WORDS words.
+        bottom(all[all.len() - (TAIL_WORDS + 1 - WINDOW)..].to_vec())
+    } else {
+        Box::default()
+    };
+    (bottom(all), tail)
 }
 
 fn template(query: &str) -> u64 {
@@ -264,6 +280,7 @@ impl PromptFeatures {
             return None;
         }
         let chars: Vec<char> = query.chars().collect();
+        let (marks, tail) = marks(&query);
         let full_chars = full.chars().count();
         let prefix = (full_chars >= TAIL + 16).then(|| {
             let cut = full
@@ -285,7 +302,8 @@ impl PromptFeatures {
                     .filter(|c| !c.is_ascii_digit())
                     .collect::<Vec<char>>(),
             ),
-            marks: marks(&query),
+            marks,
+            tail,
             reasoning: reasoning_param || REASONING.iter().any(|p| query.contains(p)),
             system: if system.is_empty() {
                 0

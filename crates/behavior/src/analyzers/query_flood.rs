@@ -7,7 +7,11 @@
 //! least `match_marks` (10) fingerprints with one of the principal's last `history` (500)
 //! queries sent in the same context (system prompt, model and answer-shaping parameters:
 //! a prober varies the query and keeps the rest fixed), exact repeats left out (they are
-//! MW-AI-0012's). The alert is raised when at least
+//! MW-AI-0012's). A query of more than 32 words must also end like that earlier query:
+//! the windows of its last 16 words (where a templated or few-shot prompt puts its item)
+//! share at least half of their fingerprints with the earlier query's, so that a long
+//! constant template does not make every query of a job a near-duplicate of the last.
+//! The alert is raised when at least
 //! `min_matches` (50) queries within `window` (24 hours, so that a flood at one query every
 //! few minutes is seen too) match and they are at least
 //! `min_share` (50%) of the window's queries (at most the latest 2,000); at most once per
@@ -30,9 +34,11 @@
 //! ## False positives
 //! Templated batch jobs do not match when each item brings its own text and the instructions
 //! are in the system prompt (the query is the user's message); a job whose items differ by a
-//! word or two does (for example product descriptions filled from a catalogue), and so does
-//! one that puts a long instruction in every user message with a short item (the
-//! instruction is most of each query). An application key whose users' messages share
+//! word or two does (for example product descriptions filled from a catalogue). A job that
+//! puts a long instruction or few-shot examples in every user message and its item at the
+//! end stays quiet when its items are of their own (their last 16 words differ: an item of
+//! six words or more); one whose item is shorter, or sits before a long constant ending,
+//! is compared on the template and matches. An application key whose users' messages share
 //! stock sentences is compared per feature (system prompt and parameters), not across them. Users retrying a prompt with small edits
 //! stay far below 50 near-duplicates making half of their day's queries.
 //!
@@ -54,7 +60,7 @@ use serde_json::{json, Map};
 use super::iso;
 use super::theft::{finding, MODEL_EXTRACTION_API};
 use crate::finding::{keep_sample, Sample};
-use crate::text::MARKS;
+use crate::text::{MARKS, TAIL_WORDS, WINDOW};
 use crate::ProfileStore;
 use crate::{Analyzer, Call, Code, Finding, FloodSettings, Profiles};
 
@@ -87,11 +93,25 @@ pub struct Profile {
     /// unknown (profiles saved before contexts were kept) and compares with any.
     #[serde(default)]
     pub contexts: VecDeque<u64>,
+    /// The tail fingerprints of each query of `history` ([`crate::text::PromptFeatures::tail`]),
+    /// in step with it, padded, and how many; none (profiles saved before tails were kept,
+    /// short queries) compares with any.
+    #[serde(default)]
+    pub tails: VecDeque<([u32; TAIL_MARKS], u8)>,
     /// Times of the window's queries and whether each matched.
     pub window: VecDeque<(i64, bool)>,
     pub matches: u64,
     pub fired_until: i64,
     pub samples: Vec<Sample>,
+}
+
+/// Tail fingerprints kept per query: the windows of the last [`TAIL_WORDS`] words.
+const TAIL_MARKS: usize = TAIL_WORDS + 1 - WINDOW;
+
+/// Whether two queries' tails agree: they share at least half of the smaller one's
+/// fingerprints, or either has none (a short query is compared whole).
+fn tails_agree(a: &[u32], b: &[u32]) -> bool {
+    a.is_empty() || b.is_empty() || 2 * crate::text::shared(a, b) >= a.len().min(b.len())
 }
 
 /// Fillers of unused fingerprint slots, different on each side so that they never match.
@@ -160,25 +180,31 @@ impl Analyzer for QueryFlood {
         {
             p.history.pop_front();
             p.contexts.pop_front();
+            p.tails.pop_front();
         }
-        // Profiles saved before contexts were kept: their queries compare with any.
+        // Profiles saved before contexts and tails were kept: their queries compare with any.
         while p.contexts.len() < p.history.len() {
             p.contexts.push_front(0);
         }
         p.contexts.truncate(p.history.len());
+        while p.tails.len() < p.history.len() {
+            p.tails.push_front(([0; TAIL_MARKS], 0));
+        }
+        p.tails.truncate(p.history.len());
         if p.history.iter().any(|(_, h, _, _)| *h == hash) {
             // An exact repeat (MW-AI-0012's business), not a near-duplicate.
             return;
         }
         let query = padded(&text.marks, QUERY_PAD);
         let context = call.context();
-        let matched = p
-            .history
-            .iter()
-            .zip(&p.contexts)
-            .any(|((_, _, marks, _), c)| {
-                (*c == context || *c == 0) && shared_fixed(&query, marks) >= s.match_marks
-            });
+        let tail = &text.tail[..text.tail.len().min(TAIL_MARKS)];
+        let matched = p.history.iter().zip(&p.contexts).zip(&p.tails).any(
+            |(((_, _, marks, _), c), (t, tn))| {
+                (*c == context || *c == 0)
+                    && shared_fixed(&query, marks) >= s.match_marks
+                    && tails_agree(tail, &t[..usize::from(*tn)])
+            },
+        );
         p.window.push_back((call.ts, matched));
         p.matches += u64::from(matched);
         while p.window.len() > WINDOW_MAX {
@@ -190,9 +216,13 @@ impl Analyzer for QueryFlood {
         p.history
             .push_back((call.ts, hash, padded(&text.marks, HISTORY_PAD), n as u8));
         p.contexts.push_back(context);
+        let mut t = [0; TAIL_MARKS];
+        t[..tail.len()].copy_from_slice(tail);
+        p.tails.push_back((t, tail.len() as u8));
         while p.history.len() > s.history {
             p.history.pop_front();
             p.contexts.pop_front();
+            p.tails.pop_front();
         }
         if matched {
             keep_sample(&mut p.samples, call);
@@ -300,6 +330,58 @@ pub(crate) mod tests {
                 f[0].timestamp / every + 1
             );
         }
+    }
+
+    /// A classification job whose every prompt is one long few-shot template (instruction
+    /// and twelve labelled examples, in the user message itself) and then its item, a short
+    /// text of its own: the template is most of every query.
+    fn few_shot(i: u64) -> String {
+        use crate::analyzers::distillation::tests::words;
+        let mut p = String::from(
+            "Classify the sentiment of the customer message as positive, negative or neutral. \
+             Answer with one word. Examples:\n",
+        );
+        for e in 0..12u64 {
+            let label = ["positive", "negative", "neutral"][(e % 3) as usize];
+            p.push_str(&format!(
+                "Message: {}\nSentiment: {label}\n",
+                words(300 + e, 14)
+            ));
+        }
+        let n = 6 + (i % 15) as usize;
+        p.push_str(&format!("Message: {}\nSentiment:", words(1_000_000 + i, n)));
+        p
+    }
+
+    #[test]
+    fn a_few_shot_template_with_its_own_items_is_not_a_flood() {
+        let job: Vec<Call> = (0..3_000u64)
+            .map(|i| Call::test("classifier", i as i64 * 1_000).with_prompt(&few_shot(i)))
+            .collect();
+        // Whole, the queries are near-duplicates (the template's fingerprints win)...
+        let (a, b) = (
+            job[0].text.as_deref().unwrap(),
+            job[1].text.as_deref().unwrap(),
+        );
+        assert!(
+            a.shared_marks(b) >= Settings::default().theft.flood.match_marks,
+            "{}",
+            a.shared_marks(b)
+        );
+        // ... their items are not, and the job is quiet.
+        assert!(!tails_agree(&a.tail, &b.tail), "{:?} {:?}", a.tail, b.tail);
+        let f = run(&job);
+        assert!(f.is_empty(), "{:?}", f.first().map(|f| &f.summary));
+        // The same template perturbed by a word or two (the item kept) is a flood.
+        use crate::analyzers::distillation::tests::words;
+        let item = few_shot(7);
+        let flood: Vec<Call> = (0..300u64)
+            .map(|i| {
+                let p = item.replacen("Answer with one word", &words(50_000 + i, 2), 1);
+                Call::test("prober", i as i64 * 1_000).with_prompt(&p)
+            })
+            .collect();
+        assert!(!run(&flood).is_empty());
     }
 
     #[test]

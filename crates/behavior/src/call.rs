@@ -125,6 +125,10 @@ pub struct Control {
     pub resource: Option<Box<str>>,
     /// `event.outcome` (none: an operation begun, whose result is another record).
     pub outcome: Option<Box<str>>,
+    /// `azure.activitylogs.identity.app_id`: the application the caller's token was issued
+    /// to (the `appid` claim: Azure CLI, the portal, PowerShell, a pipeline's own app
+    /// registration), the client the activity log records in place of a user agent.
+    pub client_app: Option<Box<str>>,
 }
 
 fn control(event: &Event) -> Option<Box<Control>> {
@@ -133,6 +137,7 @@ fn control(event: &Event) -> Option<Box<Control>> {
         action: text(event, "event.action"),
         resource: text(event, "azure.resource.id"),
         outcome: text(event, "event.outcome"),
+        client_app: text(event, "azure.activitylogs.identity.app_id"),
     }))
 }
 

@@ -95,16 +95,17 @@ const PENDING: usize = 16;
 /// Baseline values listed in the evidence.
 const LISTED: usize = 10;
 
-const KINDS: [(&str, &str); 3] = [
+const KINDS: [(&str, &str); 4] = [
     ("user_agent", "user agent"),
     ("ip_range", "address range"),
     ("auth_method", "auth method"),
+    ("client_app", "client application"),
 ];
 
 /// A value new to a principal after its warm-up.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Novelty {
-    /// Index into the kinds: user agent, address range, auth method.
+    /// Index into the kinds: user agent, address range, auth method, client application.
     pub kind: usize,
     pub value: String,
     /// The value as the log wrote it (the full user agent, the address).
@@ -131,8 +132,13 @@ pub struct Novelty {
 pub struct Profile {
     pub first_seen: i64,
     pub calls: u64,
-    /// Known values of each kind, with when each was first seen.
+    /// Known values of the first three kinds (user agent, address range, auth method),
+    /// with when each was first seen.
     pub known: [Vec<(String, i64)>; 3],
+    /// Known client applications (the fourth kind; control plane), kept apart so that
+    /// profiles saved before it read as they were.
+    #[serde(default)]
+    pub known_apps: Vec<(String, i64)>,
     pub pending: Vec<Novelty>,
     /// New values not kept for lack of room.
     pub unreported: u64,
@@ -259,7 +265,7 @@ impl Analyzer for AccessAnomaly {
             p.first_seen = call.ts;
         }
         let warm = p.calls >= s.warmup_calls && call.ts.saturating_sub(p.first_seen) >= s.warmup.0;
-        let values: [Option<(String, &str)>; 3] = [
+        let values: [Option<(String, &str)>; 4] = [
             call.user_agent
                 .as_deref()
                 .and_then(|ua| user_agent_family(ua).map(|f| (f, ua))),
@@ -267,6 +273,10 @@ impl Analyzer for AccessAnomaly {
                 .as_deref()
                 .and_then(|ip| ip_range(ip).map(|r| (r, ip))),
             call.auth.as_deref().map(|a| (a.to_string(), a)),
+            call.control
+                .as_deref()
+                .and_then(|c| c.client_app.as_deref())
+                .map(|a| (a.to_ascii_lowercase(), a)),
         ];
         for (kind, value) in values.into_iter().enumerate() {
             let Some((value, example)) = value else {
@@ -282,7 +292,10 @@ impl Analyzer for AccessAnomaly {
                 keep_sample(&mut n.samples, call);
                 continue;
             }
-            let known = &mut p.known[kind];
+            let known = match p.known.get_mut(kind) {
+                Some(k) => k,
+                None => &mut p.known_apps,
+            };
             if known.iter().any(|(v, _)| *v == value) {
                 continue;
             }

@@ -9,9 +9,12 @@
 //! `azure_activity` source, docs/input.md). The principal is the caller's Entra object id
 //! (a user, service principal or managed identity). Every complete operation (not an
 //! operation's `Start` record) builds the principal's baseline: the /24 of an IPv4 address
-//! (the /48 of an IPv6 one), the auth method (`user`, `service_principal`,
-//! `managed_identity`) and the user agent family when the log has one (the activity log
-//! does not). A principal is known after `warmup_calls` operations (5) over at least
+//! (the /48 of an IPv6 one: the client network; no ASN database ships with modelward, so
+//! the network is judged by its range, not its owner), the auth method (`user`,
+//! `service_principal`, `managed_identity`), the client application (the `appid` claim of
+//! the caller's token: the Azure CLI, the portal, PowerShell, a pipeline's own app
+//! registration; the activity log records no user agent, and this is the client it does
+//! record) and the user agent family when a log has one. A principal is known after `warmup_calls` operations (5) over at least
 //! `warmup` (24 hours); after that a new value alerts on a high-risk operation only (a new
 //! value on a read neither alerts nor joins the baseline), once per principal and value,
 //! counting the operations that used it. A baseline of `max_values` (32) values of a kind is
@@ -91,6 +94,7 @@ mod tests {
             action: Some(format!("op/{operation}").into()),
             resource: Some("/subscriptions/s/resourcegroups/rg/providers/microsoft.cognitiveservices/accounts/oai".into()),
             outcome: outcome.map(Into::into),
+            client_app: None,
         }));
         c
     }
@@ -149,6 +153,45 @@ mod tests {
         assert_eq!(f[0].evidence["operation"], json!("op/list_keys"));
         assert_eq!(f[0].evidence["calls_with_new_value"], json!(2));
         assert_eq!(f[0].timestamp, t + 1, "the Start record is not counted");
+    }
+
+    #[test]
+    fn a_token_issued_to_a_new_client_application_alerts() {
+        // A user lists the keys every morning with the Azure CLI from the office range.
+        const CLI: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+        let with_app = |ts: i64, operation: &str, app: &str| {
+            let mut c = op("alice", ts, operation, "20.62.134.7", Some("success"));
+            c.auth = Some("user".into());
+            if let Some(ctl) = c.control.as_mut() {
+                ctl.client_app = Some(app.into());
+            }
+            c
+        };
+        let mut calls: Vec<Call> = (0..7)
+            .map(|d| with_app(d * 24 * HOUR, "list_keys", CLI))
+            .collect();
+        let t = 7 * 24 * HOUR;
+        // The same CLI (upper case) the next day: known.
+        calls.push(with_app(t, "list_keys", &CLI.to_ascii_uppercase()));
+        // Then from the same range and auth method, with a token of an app it never used.
+        calls.push(with_app(
+            t + 60_000,
+            "list_keys",
+            "9f1c2b7e-0000-4a5b-8c6d-abcdefabcdef",
+        ));
+        let f = run(&calls);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].evidence["kind"], json!("client_app"));
+        assert_eq!(
+            f[0].evidence["new_value"],
+            json!("9f1c2b7e-0000-4a5b-8c6d-abcdefabcdef")
+        );
+        assert_eq!(f[0].evidence["baseline"]["values"], json!([CLI]));
+        assert!(
+            f[0].summary.contains("new client application"),
+            "{}",
+            f[0].summary
+        );
     }
 
     #[test]

@@ -28,8 +28,11 @@
 //! | every raw key | itself | Rules written on Azure's names keep matching. |
 //! | — | `cloud.provider: azure`, `data_stream.dataset` / `event.dataset: azure.activitylogs`, `event.module: azure` | |
 //!
-//! The activity log records no user agent and no autonomous system: an anomaly on them is
-//! judged on the caller's address and auth method (MW-AI-0022).
+//! The activity log records no user agent and no autonomous system (the portal's and the
+//! REST API's `httpRequest` holds `clientRequestId`, `clientIpAddress` and `method`; the
+//! storage and Event Hubs form writes the address as `callerIpAddress`), and no ASN
+//! database ships with modelward: MW-AI-0022 judges the caller's address range (/24, /48),
+//! its auth method and the application its token was issued to (the `appid` claim).
 
 use serde_json::{Map, Value};
 

@@ -261,22 +261,17 @@ pub fn verify_bundle(dir: &Path) -> io::Result<Verified> {
                 format!("{MANIFEST}:{}: expected `<sha256>  <file>`", n + 1),
             ));
         };
-        if name.starts_with('/') || name.split('/').any(|p| p == ".." || p.is_empty()) {
+        if leaves_bundle(name) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("{MANIFEST}:{}: `{name}` leaves the bundle", n + 1),
             ));
         }
         listed.insert(name.to_string());
-        let path = dir.join(name);
-        if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
-            bad.push(mismatch(name, "a symbolic link"));
-            continue;
-        }
-        match fs::read(&path) {
+        match read_inside(dir, name) {
             Ok(bytes) if sha256_hex(&bytes) == hash => {}
             Ok(_) => bad.push(mismatch(name, "changed")),
-            Err(_) => bad.push(mismatch(name, "missing")),
+            Err(why) => bad.push(mismatch(name, why)),
         }
     }
     let mut stack = vec![dir.to_path_buf()];
@@ -312,6 +307,35 @@ pub fn verify_bundle(dir: &Path) -> io::Result<Verified> {
     })
 }
 
+/// Whether a bundle file name (as the manifest or the record index gives it) would lead out of
+/// the bundle folder: absolute, `..`, or an empty part.
+fn leaves_bundle(name: &str) -> bool {
+    name.starts_with('/') || name.split('/').any(|p| p == ".." || p.is_empty())
+}
+
+/// The bytes of the bundle file `name`: only a regular file inside `dir`, reached through no
+/// symbolic link (a link in a hostile bundle could name a file outside it, a device or a
+/// FIFO that never ends); otherwise why not.
+fn read_inside(dir: &Path, name: &str) -> Result<Vec<u8>, &'static str> {
+    if leaves_bundle(name) {
+        return Err("leaves the bundle");
+    }
+    let mut path = dir.to_path_buf();
+    let mut meta = None;
+    for part in name.split('/') {
+        path.push(part);
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => return Err("a symbolic link"),
+            Ok(m) => meta = Some(m),
+            Err(_) => return Err("missing"),
+        }
+    }
+    if !meta.is_some_and(|m| m.is_file()) {
+        return Err("not a regular file");
+    }
+    fs::read(&path).map_err(|_| "missing")
+}
+
 /// Raw records whose bytes no longer hash to the SHA-256 recorded when they were read.
 fn recorded_hashes(dir: &Path) -> Vec<Mismatch> {
     let Ok(index) = fs::read_to_string(dir.join("evidence/records.ndjson")) else {
@@ -325,16 +349,18 @@ fn recorded_hashes(dir: &Path) -> Vec<Mismatch> {
         let (Some(file), Some(hash)) = (r["bundle_file"].as_str(), r["sha256"].as_str()) else {
             continue;
         };
-        if r["redacted"].as_bool() == Some(true) || file.split('/').any(|p| p == "..") {
+        if r["redacted"].as_bool() == Some(true) {
             continue;
         }
-        match fs::read(dir.join(file)) {
-            Ok(bytes) if sha256_hex(&bytes) == hash => {}
-            _ => bad.push(Mismatch {
-                file: file.to_string(),
-                why: "differs from the SHA-256 recorded when it was read".into(),
-            }),
-        }
+        let why = match read_inside(dir, file) {
+            Ok(bytes) if sha256_hex(&bytes) == hash => continue,
+            Ok(_) | Err("missing") => "differs from the SHA-256 recorded when it was read",
+            Err(why) => why,
+        };
+        bad.push(Mismatch {
+            file: file.to_string(),
+            why: why.into(),
+        });
     }
     bad
 }
@@ -469,5 +495,37 @@ mod tests {
             "a non-empty folder is not overwritten"
         );
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// A hostile bundle's files are read only inside it: its record index naming an absolute
+    /// path, or a manifest entry under a symbolic link to a folder outside, were read
+    /// (`/dev/zero` or a FIFO there held `incident verify` for good).
+    #[test]
+    fn a_bundle_is_read_only_inside_itself() {
+        let outside = temp("outside");
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("secret"), b"kept outside").unwrap();
+        let secret_hash = sha256_hex(b"kept outside");
+        let absolute = outside.join("secret").to_string_lossy().into_owned();
+        let index = format!("{{\"bundle_file\": {absolute:?}, \"sha256\": \"{secret_hash}\"}}\n");
+        let dir = temp("hostile-bundle");
+        let files = vec![
+            ("evidence/records.ndjson".to_string(), index.into_bytes()),
+            ("link/secret".to_string(), b"kept outside".to_vec()),
+        ];
+        write_bundle(&dir, &files).unwrap();
+        fs::remove_dir_all(dir.join("link")).unwrap();
+        std::os::unix::fs::symlink(&outside, dir.join("link")).unwrap();
+        let bad = verify_bundle(&dir).unwrap().mismatches;
+        let why = |file: &str| {
+            bad.iter()
+                .find(|m| m.file == file)
+                .map(|m| m.why.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(why(&absolute), "leaves the bundle", "{bad:?}");
+        assert_eq!(why("link/secret"), "a symbolic link", "{bad:?}");
+        let _ = fs::remove_dir_all(&dir);
+        let _ = fs::remove_dir_all(&outside);
     }
 }

@@ -20,7 +20,10 @@ const ES_TEMPLATE: &str = include_str!("../../../schema/outputs/elasticsearch-in
 const SENTINEL_DCR: &str = include_str!("../../../schema/outputs/sentinel-dcr.json");
 const SENTINEL_TABLE: &str = include_str!("../../../schema/outputs/sentinel-table.json");
 
-/// The 25 alerts of `modelward hunt examples/`, as documents.
+/// The 25 alerts of `modelward hunt examples/`, as documents. Regenerate the fixture when
+/// the engine's alerts change: `cargo build -p modelward && target/debug/modelward hunt -q
+/// --format ndjson examples/ > crates/sinks/tests/fixtures/alerts.ndjson`
+/// (`the_fixture_is_current_alert_output` checks what went stale before).
 fn alerts() -> Vec<Value> {
     ALERTS
         .lines()
@@ -169,7 +172,8 @@ fn elasticsearch_bulk_retries_429_items_and_reports_mapping_errors() {
         .unwrap();
     assert_eq!(jailbreak["event"]["kind"], "alert");
     assert_eq!(jailbreak["event"]["category"][0], "intrusion_detection");
-    assert_eq!(jailbreak["event"]["severity"], 3);
+    // A jailbreak the shield blocked is low (nothing reached the model).
+    assert_eq!(jailbreak["event"]["severity"], 2);
     assert!(jailbreak["@timestamp"]
         .as_str()
         .unwrap()
@@ -183,7 +187,8 @@ fn elasticsearch_bulk_retries_429_items_and_reports_mapping_errors() {
         .starts_with("examples/"));
     assert_eq!(jailbreak["threat"]["technique"]["id"][0], "AML.T0054");
     assert_eq!(jailbreak["data_stream"]["dataset"], "modelward");
-    assert_eq!(jailbreak["modelward"]["severity"], "medium");
+    assert_eq!(jailbreak["modelward"]["severity"], "low");
+    assert_eq!(jailbreak["threat"]["tactic"]["id"][0], "AML.TA0012");
     let esql = stored
         .values()
         .find(|d| d["rule"]["category"] == "esql")
@@ -430,7 +435,7 @@ fn sentinel_gets_a_token_then_ingests_rows_of_the_declared_stream() {
         .header("x-ms-client-request-id")
         .is_some_and(|v| v.len() == 36));
     let row = s.rows.iter().find(|r| r["RuleId"] == "MW-AI-0002").unwrap();
-    assert_eq!(row["Severity"], "Medium");
+    assert_eq!(row["Severity"], "Low");
     assert!(row["TimeGenerated"].as_str().unwrap().ends_with('Z'));
     assert_eq!(row["Techniques"][0], "AML.T0054");
     assert!(row["Evidence"]["source"]["file"].is_string());
@@ -819,4 +824,34 @@ fn webhook_posts_each_alert_signed_retries_and_opens_its_circuit() {
         ..OutputOptions::target("webhook+http://127.0.0.1:9/h")
     };
     assert!(batch.open(&env).is_err());
+}
+
+/// The fixture is what the engine writes today: every ATLAS/ATT&CK tactic and technique
+/// has its id and name (an earlier copy had empty ATLAS tactics and technique names that
+/// were their ids), severities are not one level, and the blocked jailbreaks are low.
+#[test]
+fn the_fixture_is_current_alert_output() {
+    let docs = alerts();
+    assert_eq!(docs.len(), 25);
+    let mut severities = BTreeSet::new();
+    for d in &docs {
+        let threats = d["threat"].as_array().unwrap();
+        assert!(!threats.is_empty(), "{}", d["rule"]["id"]);
+        for t in threats {
+            for key in ["id", "name"] {
+                let v = t["tactic"][key].as_str().unwrap_or_default();
+                assert!(!v.is_empty(), "{} tactic {key}: {t}", d["rule"]["id"]);
+            }
+            // A tactic may stand alone (ECS allows a threat without a technique).
+            for te in t["technique"].as_array().into_iter().flatten() {
+                let (id, name) = (te["id"].as_str().unwrap(), te["name"].as_str().unwrap());
+                assert!(!id.is_empty() && !name.is_empty() && id != name, "{te}");
+            }
+        }
+        severities.insert(d["severity"].as_str().unwrap().to_string());
+        if d["rule"]["id"] == "MW-AI-0002" {
+            assert_eq!(d["severity"], "low", "{}", d["alert"]["id"]);
+        }
+    }
+    assert!(severities.len() > 1, "{severities:?}");
 }

@@ -275,3 +275,45 @@ fn vertex_ai_logging_rows_raise_the_native_alerts() {
         );
     }
 }
+
+/// An alert on an event inside a delivery names the record (file, line, offset) and, past
+/// the first, the event's index in it; its id is made of them, so a replay of the same input
+/// gives the same ids, and two events of one record have two.
+#[test]
+fn alerts_inside_deliveries_name_their_event_and_replay_alike() {
+    for name in ["subscription.ndjson", "kinesis_lambda_event.json"] {
+        let path = fixture("cloudwatch", name);
+        let (first, _) = hunt(&path);
+        let (again, _) = hunt(&path);
+        let ids = |alerts: &[Value]| -> Vec<String> {
+            alerts
+                .iter()
+                .map(|a| a["alert"]["id"].to_string())
+                .collect()
+        };
+        assert_eq!(ids(&first), ids(&again), "{name}");
+        let places: std::collections::BTreeSet<String> = first
+            .iter()
+            .filter(|a| a["evidence"]["source"].is_object())
+            .map(|a| {
+                let s = &a["evidence"]["source"];
+                format!(
+                    "{} {} {} {} {}",
+                    a["rule"]["id"], s["file"], s["line"], s["offset"], s["index"]
+                )
+            })
+            .collect();
+        let per_event = first
+            .iter()
+            .filter(|a| a["evidence"]["source"].is_object())
+            .count();
+        assert!(per_event >= 4, "{name}: {per_event}");
+        assert_eq!(places.len(), per_event, "{name}: {places:?}");
+        assert!(
+            first
+                .iter()
+                .any(|a| a["evidence"]["source"]["index"].as_u64() > Some(0)),
+            "{name}"
+        );
+    }
+}

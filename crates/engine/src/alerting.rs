@@ -49,8 +49,15 @@ pub(crate) fn record_json(file: &str, line: u64, offset: u64, hash: u64) -> Json
     doc
 }
 
+/// A record's place, and which of its events (`index`, from 0) when the record holds
+/// several (an envelope, a CloudWatch or Kinesis delivery, an OTLP request): said when not
+/// the first, as the document id counts it.
 fn origin_json(origin: &Origin) -> Json {
-    record_json(&origin.file, origin.line, origin.offset, origin.hash)
+    let mut doc = record_json(&origin.file, origin.line, origin.offset, origin.hash);
+    if origin.index > 0 {
+        doc["index"] = json!(origin.index);
+    }
+    doc
 }
 
 /// Evidence of an alert on one event: its time and its source record.

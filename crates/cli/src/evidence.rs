@@ -23,8 +23,11 @@ pub enum EvidenceCommand {
     /// Write a new Ed25519 signing key (PEM PKCS#8, mode 0600) and print its key id.
     Keygen {
         /// Where to write it (refused if it exists).
-        #[arg(long, value_name = "FILE")]
-        out: PathBuf,
+        #[arg(long, short, value_name = "FILE", required_unless_present = "out")]
+        output: Option<PathBuf>,
+        /// Deprecated spelling of --output.
+        #[arg(long, value_name = "FILE", hide = true, conflicts_with = "output")]
+        out: Option<PathBuf>,
     },
     /// Check signed evidence reports: the signature, the format, and that each input still
     /// found at its recorded path hashes as recorded (exit 1 when one does not).
@@ -65,7 +68,7 @@ impl EvidenceArgs {
             None => match std::env::var_os(KEY_ENV) {
                 Some(p) if !p.is_empty() => PathBuf::from(p),
                 _ => bail!(
-                    "--evidence needs a signing key: --signing-key FILE or {KEY_ENV} (`modelward evidence keygen --out FILE` makes one)"
+                    "--evidence needs a signing key: --signing-key FILE or {KEY_ENV} (`modelward evidence keygen --output FILE` makes one)"
                 ),
             },
         };
@@ -141,7 +144,15 @@ pub fn command_line(secret: &[&str]) -> Vec<String> {
 
 pub fn run(cmd: EvidenceCommand) -> Result<u8> {
     match cmd {
-        EvidenceCommand::Keygen { out } => keygen(&out),
+        EvidenceCommand::Keygen { output, out } => {
+            if out.is_some() {
+                crate::args::deprecated("--out", "--output");
+            }
+            match output.or(out) {
+                Some(path) => keygen(&path),
+                None => Err(anyhow::anyhow!("--output FILE is required")),
+            }
+        }
         EvidenceCommand::Verify { files, public_key } => verify(&files, public_key.as_deref()),
     }
 }

@@ -94,7 +94,7 @@ fn a_match_writes_a_signed_report_that_verifies() {
         &[
             "evidence",
             "keygen",
-            "--out",
+            "--output",
             dir.path("signing.pem").to_str().unwrap(),
         ],
     );
@@ -146,4 +146,35 @@ fn a_match_writes_a_signed_report_that_verifies() {
         "{}",
         text(&o.stdout)
     );
+}
+
+/// `evidence keygen` spells its output flag as every other command does (`--output`, `-o`);
+/// the old `--out` still works and says it is deprecated.
+#[test]
+fn keygen_takes_output_like_every_command() {
+    let dir = Dir::new("evidence-keygen-output");
+    for (flag, key) in [
+        ("-o", "short.pem"),
+        ("--output", "long.pem"),
+        ("--out", "old.pem"),
+    ] {
+        let path = dir.path(key);
+        let o = modelward(&dir, &["evidence", "keygen", flag, path.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{flag}: {}", text(&o.stderr));
+        assert!(path.exists(), "{flag}");
+        assert_eq!(
+            text(&o.stderr).contains("`--out` is deprecated; use `--output`"),
+            flag == "--out",
+            "{flag}: {}",
+            text(&o.stderr)
+        );
+    }
+    let help = modelward(&dir, &["evidence", "keygen", "--help"]);
+    assert!(
+        text(&help.stdout).contains("-o, --output <FILE>"),
+        "{}",
+        text(&help.stdout)
+    );
+    let none = modelward(&dir, &["evidence", "keygen"]);
+    assert_eq!(none.status.code(), Some(2), "{}", text(&none.stderr));
 }

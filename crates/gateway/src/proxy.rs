@@ -31,10 +31,12 @@ use crate::sse;
 
 type UpstreamClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-/// The body of a gateway response: whole, or frames as the upstream sends them.
+/// The body of a gateway response: whole, frames from a channel, or an upstream's stream
+/// forwarded as the client reads it.
 pub enum GatewayBody {
     Full(Full<Bytes>),
     Stream(mpsc::Receiver<Bytes>),
+    Forward(Box<Forward>),
 }
 
 impl Body for GatewayBody {
@@ -48,7 +50,104 @@ impl Body for GatewayBody {
         match self.get_mut() {
             GatewayBody::Full(full) => Pin::new(full).poll_frame(cx),
             GatewayBody::Stream(rx) => rx.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b)))),
+            GatewayBody::Forward(f) => f.poll_data(cx).map(|b| b.map(|b| Ok(Frame::data(b)))),
         }
+    }
+}
+
+/// An upstream's streamed answer on its way to the client: each frame read from the upstream
+/// when the client's connection asks for the next (no task, no channel between them: the
+/// client's pace is the upstream's), rewritten when a measure asks, a copy kept for the log.
+/// The call is logged when the stream ends, or when the body is dropped before (the client
+/// went away: dropping the upstream's body ends the upstream request).
+pub struct Forward {
+    gateway: Arc<Gateway>,
+    body: Incoming,
+    /// The call until it is logged.
+    state: Option<Box<Forwarding>>,
+}
+
+struct Forwarding {
+    call: Call,
+    request: Value,
+    edit: ResponseEdit,
+    rewriter: sse::Rewriter,
+    /// What the caller got, for the log (at most [`MAX_RESPONSE`]).
+    copy: Vec<u8>,
+    at: Instant,
+}
+
+impl Forward {
+    fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        loop {
+            let Some(s) = self.state.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match Pin::new(&mut self.body).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(frame))) => {
+                    let Ok(data) = frame.into_data() else {
+                        continue;
+                    };
+                    if s.call.first_token_ms.is_none() {
+                        s.call.first_token_ms = Some(s.at.elapsed().as_millis() as u64);
+                    }
+                    let out = if s.edit.rewrites() {
+                        let edit = &mut s.edit;
+                        Bytes::from(s.rewriter.push(&data, &mut |v| edit.apply(v, true)))
+                    } else {
+                        data
+                    };
+                    // The log keeps what the caller got.
+                    if s.copy.len() + out.len() <= MAX_RESPONSE {
+                        s.copy.extend_from_slice(&out);
+                    }
+                    if !out.is_empty() {
+                        return Poll::Ready(Some(out));
+                    }
+                }
+                // The end, or the upstream broke off: what is left of a partial event goes
+                // out as it came, and the call is logged.
+                Poll::Ready(_) => {
+                    let rest = s.rewriter.finish();
+                    if !rest.is_empty() && s.copy.len() + rest.len() <= MAX_RESPONSE {
+                        s.copy.extend_from_slice(&rest);
+                    }
+                    self.log();
+                    return Poll::Ready((!rest.is_empty()).then(|| Bytes::from(rest)));
+                }
+            }
+        }
+    }
+
+    /// Logs the call (once).
+    fn log(&mut self) {
+        let Some(s) = self.state.take() else {
+            return;
+        };
+        let Forwarding {
+            mut call,
+            request,
+            edit,
+            copy,
+            at,
+            ..
+        } = *s;
+        edit.note(&mut call);
+        call.duration_ms = at.elapsed().as_millis() as u64;
+        // Reassembled for the log by the log's thread, unless tokens are charged now.
+        let response = if call.token_buckets.is_empty() {
+            Logged::Stream(copy)
+        } else {
+            Logged::Value(sse::reassemble_stream(&copy))
+        };
+        self.gateway.write_log(call, request, response);
+    }
+}
+
+impl Drop for Forward {
+    fn drop(&mut self) {
+        self.log();
     }
 }
 
@@ -57,8 +156,6 @@ impl Body for GatewayBody {
 const MAX_RESPONSE: usize = 64 << 20;
 /// Times a request that could not reach its upstream is sent again.
 const RETRIES: u32 = 2;
-/// Frames buffered between the upstream and a slow client.
-const STREAM_FRAMES: usize = 64;
 /// The magnitude logit biases are capped at under `reduce_output_detail`.
 pub const BIAS_CAP: f64 = 5.0;
 
@@ -772,62 +869,25 @@ impl Gateway {
     fn stream(
         self: &Arc<Self>,
         response: Response<Incoming>,
-        mut call: Call,
+        call: Call,
         request: Value,
-        mut edit: ResponseEdit,
+        edit: ResponseEdit,
         at: Instant,
     ) -> Response<GatewayBody> {
-        let (parts, mut body) = response.into_parts();
-        let (tx, rx) = mpsc::channel::<Bytes>(STREAM_FRAMES);
-        let gateway = self.clone();
-        tokio::spawn(async move {
-            let mut copy = Vec::new();
-            let mut rewriter = sse::Rewriter::default();
-            let rewrite = edit.rewrites();
-            let mut gone = false;
-            while let Some(frame) = body.frame().await {
-                let Ok(frame) = frame else { break };
-                let Ok(data) = frame.into_data() else {
-                    continue;
-                };
-                if call.first_token_ms.is_none() {
-                    call.first_token_ms = Some(at.elapsed().as_millis() as u64);
-                }
-                let out = if rewrite {
-                    Bytes::from(rewriter.push(&data, &mut |v| edit.apply(v, true)))
-                } else {
-                    data
-                };
-                // The log keeps what the caller got.
-                if copy.len() + out.len() <= MAX_RESPONSE {
-                    copy.extend_from_slice(&out);
-                }
-                if !out.is_empty() && tx.send(out).await.is_err() {
-                    gone = true;
-                    break;
-                }
-            }
-            if !gone {
-                let rest = rewriter.finish();
-                if !rest.is_empty() {
-                    if copy.len() + rest.len() <= MAX_RESPONSE {
-                        copy.extend_from_slice(&rest);
-                    }
-                    let _ = tx.send(Bytes::from(rest)).await;
-                }
-            }
-            drop(tx);
-            edit.note(&mut call);
-            call.duration_ms = at.elapsed().as_millis() as u64;
-            // Reassembled for the log by the log's thread, unless tokens are charged now.
-            let response = if call.token_buckets.is_empty() {
-                Logged::Stream(copy)
-            } else {
-                Logged::Value(sse::reassemble_stream(&copy))
-            };
-            gateway.write_log(call, request, response);
-        });
-        let mut out = Response::new(GatewayBody::Stream(rx));
+        let (parts, body) = response.into_parts();
+        let forward = Forward {
+            gateway: self.clone(),
+            body,
+            state: Some(Box::new(Forwarding {
+                call,
+                request,
+                edit,
+                rewriter: sse::Rewriter::default(),
+                copy: Vec::new(),
+                at,
+            })),
+        };
+        let mut out = Response::new(GatewayBody::Forward(Box::new(forward)));
         *out.status_mut() = parts.status;
         copy_headers(&parts.headers, out.headers_mut());
         out

@@ -4,6 +4,9 @@
 //! it), and the stream reassembled into the non-streamed response shape for the LLM request
 //! log.
 
+use std::borrow::Cow;
+
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
@@ -166,53 +169,225 @@ pub fn reassemble_stream(stream: &[u8]) -> Value {
     out.done()
 }
 
-/// The fields of a chunk [`reassemble`] keeps (`null`s are absent).
+/// The fields of a chunk [`reassemble`] keeps (`null`s are absent), borrowed from the event's
+/// text: the first chunk's head fields are the only ones built into documents.
 #[derive(serde::Deserialize)]
 struct ChunkIn<'a> {
-    id: Option<Value>,
-    object: Option<Value>,
-    created: Option<Value>,
-    model: Option<Value>,
-    system_fingerprint: Option<Value>,
-    usage: Option<Value>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    choices: Option<&'a RawValue>,
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    object: Option<&'a RawValue>,
+    #[serde(borrow)]
+    created: Option<&'a RawValue>,
+    #[serde(borrow)]
+    model: Option<&'a RawValue>,
+    #[serde(borrow)]
+    system_fingerprint: Option<&'a RawValue>,
+    #[serde(borrow)]
+    usage: Option<&'a RawValue>,
+    /// A list (anything else: no choices), each item an object (anything else reads as an
+    /// empty one), as [`Assembly::chunk`] reads them from a document.
+    #[serde(borrow, default, deserialize_with = "choices")]
+    choices: Vec<ChoiceIn<'a>>,
 }
 
 #[derive(serde::Deserialize, Default)]
 struct ChoiceIn<'a> {
-    index: Option<Value>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    delta: Option<&'a RawValue>,
-    text: Option<Value>,
-    finish_reason: Option<Value>,
+    /// A non-negative integer, else none (as `Value::as_u64`).
+    #[serde(default, deserialize_with = "loose_u64")]
+    index: Option<u64>,
+    /// Present (`null` too), an object's fields or none.
+    #[serde(borrow, default, deserialize_with = "present_object")]
+    delta: Option<DeltaIn<'a>>,
+    /// A string, else none (as `Value::as_str`).
+    #[serde(borrow, default, deserialize_with = "loose_str")]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    finish_reason: Option<&'a RawValue>,
 }
 
 #[derive(serde::Deserialize, Default)]
-struct DeltaIn {
+struct DeltaIn<'a> {
     /// Present (`null` too: it is copied as it is).
     #[serde(default, deserialize_with = "present_value")]
     role: Option<Value>,
-    content: Option<Value>,
-}
-
-/// A field that is there, `null` or not.
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
-    <&RawValue as serde::Deserialize>::deserialize(d).map(Some)
+    #[serde(borrow, default, deserialize_with = "loose_str")]
+    content: Option<Cow<'a, str>>,
 }
 
 fn present_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
     <Value as serde::Deserialize>::deserialize(d).map(Some)
 }
 
-/// An object's fields as `T`, or `T::default()` for anything else (as `Value::get` finds
-/// nothing in it); `None` when it is an object `T` cannot be read from.
-fn object_or_default<'a, T: serde::Deserialize<'a> + Default>(raw: &'a RawValue) -> Option<T> {
-    if raw.get().starts_with('{') {
-        serde_json::from_str(raw.get()).ok()
-    } else {
-        Some(T::default())
+/// What a value is to the reassembly when it is not an object: a string, a non-negative
+/// integer, or something else (read through and dropped).
+enum Loose<'a> {
+    Str(Cow<'a, str>),
+    U64(u64),
+    Other,
+}
+
+struct LooseVisitor;
+
+impl<'de> Visitor<'de> for LooseVisitor {
+    type Value = Loose<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
     }
+    fn visit_bool<E>(self, _: bool) -> Result<Loose<'de>, E> {
+        Ok(Loose::Other)
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Loose<'de>, E> {
+        Ok(u64::try_from(v).map_or(Loose::Other, Loose::U64))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Loose<'de>, E> {
+        Ok(Loose::U64(v))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Loose<'de>, E> {
+        Ok(Loose::Other)
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Loose<'de>, E> {
+        Ok(Loose::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Loose<'de>, E> {
+        Ok(Loose::Str(Cow::Owned(v.to_string())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Loose<'de>, E> {
+        Ok(Loose::Str(Cow::Owned(v)))
+    }
+    fn visit_unit<E>(self) -> Result<Loose<'de>, E> {
+        Ok(Loose::Other)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Loose<'de>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Loose::Other)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Loose<'de>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Loose::Other)
+    }
+}
+
+fn loose<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Loose<'de>, D::Error> {
+    d.deserialize_any(LooseVisitor)
+}
+
+fn loose_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(match loose(d)? {
+        Loose::U64(n) => Some(n),
+        _ => None,
+    })
+}
+
+fn loose_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    Ok(match loose(d)? {
+        Loose::Str(s) => Some(s),
+        _ => None,
+    })
+}
+
+/// An object read as `T`; anything else as `T::default()`.
+struct ObjectOr<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: serde::Deserialize<'de> + Default> Visitor<'de> for ObjectOr<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<T, E> {
+        Ok(T::default())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<T, E> {
+        Ok(T::default())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<T, E> {
+        Ok(T::default())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<T, E> {
+        Ok(T::default())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<T, E> {
+        Ok(T::default())
+    }
+    fn visit_unit<E>(self) -> Result<T, E> {
+        Ok(T::default())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(T::default())
+    }
+}
+
+/// A field that is there, `null` or not: an object's fields, or `T::default()`.
+fn present_object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de> + Default,
+{
+    d.deserialize_any(ObjectOr(std::marker::PhantomData))
+        .map(Some)
+}
+
+/// A list of choices, each an object or read as an empty one; anything else: none.
+struct ChoicesVisitor;
+
+impl<'de> Visitor<'de> for ChoicesVisitor {
+    type Value = Vec<ChoiceIn<'de>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(c) =
+            seq.next_element_seed(ObjectSeed::<ChoiceIn<'de>>(Default::default()))?
+        {
+            out.push(c);
+        }
+        Ok(out)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Vec::new())
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+}
+
+/// One list item through [`ObjectOr`].
+struct ObjectSeed<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: serde::Deserialize<'de> + Default> serde::de::DeserializeSeed<'de> for ObjectSeed<T> {
+    type Value = T;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+        d.deserialize_any(ObjectOr(std::marker::PhantomData))
+    }
+}
+
+fn choices<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ChoiceIn<'de>>, D::Error> {
+    d.deserialize_any(ChoicesVisitor)
 }
 
 /// A stream reassembled chunk by chunk.
@@ -239,26 +414,21 @@ impl Assembly {
             .into_iter()
             .flatten()
         {
-            let delta = c.get("delta").map(|d| (d.get("role"), d.get("content")));
-            self.choice(c.get("index"), delta, c.get("text"), c.get("finish_reason"));
+            let delta = c
+                .get("delta")
+                .map(|d| (d.get("role"), d.get("content").and_then(Value::as_str)));
+            self.choice(
+                c.get("index").and_then(Value::as_u64),
+                delta,
+                c.get("text").and_then(Value::as_str),
+                c.get("finish_reason"),
+            );
         }
     }
 
     /// One event read through [`ChunkIn`]; `None` (nothing taken) when it cannot be.
     fn typed(&mut self, data: &str) -> Option<()> {
         let chunk: ChunkIn = serde_json::from_str(data).ok()?;
-        let mut choices = Vec::new();
-        if let Some(raw) = chunk.choices.filter(|r| r.get().starts_with('[')) {
-            let items: Vec<&RawValue> = serde_json::from_str(raw.get()).ok()?;
-            for item in items {
-                let c: ChoiceIn = object_or_default(item)?;
-                let delta = match c.delta {
-                    Some(d) => Some(object_or_default::<DeltaIn>(d)?),
-                    None => None,
-                };
-                choices.push((c.index, delta, c.text, c.finish_reason));
-            }
-        }
         let head = [
             chunk.id,
             chunk.object,
@@ -266,24 +436,32 @@ impl Assembly {
             chunk.model,
             chunk.system_fingerprint,
         ];
-        for (key, v) in HEAD.into_iter().zip(head) {
-            self.head(key, v.as_ref());
+        for (key, raw) in HEAD.into_iter().zip(head) {
+            if let Some(raw) = raw.filter(|_| !self.out.contains_key(key)) {
+                self.head(key, serde_json::from_str::<Value>(raw.get()).ok().as_ref());
+            }
         }
-        if let Some(u) = chunk.usage {
+        if let Some(u) = chunk.usage.and_then(|u| serde_json::from_str(u.get()).ok()) {
             self.out.insert("usage".into(), u);
         }
-        for (index, delta, text, finish) in &choices {
-            let delta = delta
+        for c in &chunk.choices {
+            let delta = c
+                .delta
                 .as_ref()
-                .map(|d| (d.role.as_ref(), d.content.as_ref()));
-            self.choice(index.as_ref(), delta, text.as_ref(), finish.as_ref());
+                .map(|d| (d.role.as_ref(), d.content.as_deref()));
+            let finish = c
+                .finish_reason
+                .and_then(|f| serde_json::from_str::<Value>(f.get()).ok());
+            self.choice(c.index, delta, c.text.as_deref(), finish.as_ref());
         }
         Some(())
     }
 
     fn head(&mut self, key: &str, v: Option<&Value>) {
         if let Some(v) = v.filter(|v| !v.is_null()) {
-            self.out.entry(key).or_insert_with(|| v.clone());
+            if !self.out.contains_key(key) {
+                self.out.insert(key.into(), v.clone());
+            }
         }
     }
 
@@ -291,12 +469,12 @@ impl Assembly {
     /// delta), its text and finish reason.
     fn choice(
         &mut self,
-        index: Option<&Value>,
-        delta: Option<(Option<&Value>, Option<&Value>)>,
-        text: Option<&Value>,
+        index: Option<u64>,
+        delta: Option<(Option<&Value>, Option<&str>)>,
+        text: Option<&str>,
         finish: Option<&Value>,
     ) {
-        let i = index.and_then(Value::as_u64).unwrap_or(0) as usize;
+        let i = index.unwrap_or(0) as usize;
         if i > 1024 {
             return;
         }
@@ -307,18 +485,25 @@ impl Assembly {
         }
         let choice = &mut self.choices[i];
         if let Some((role, content)) = delta {
-            let message = choice
-                .entry("message")
-                .or_insert_with(|| json!({"role": "assistant", "content": ""}));
+            if !choice.contains_key("message") {
+                choice.insert(
+                    "message".into(),
+                    json!({"role": "assistant", "content": ""}),
+                );
+            }
+            let message = &mut choice["message"];
             if let Some(role) = role {
                 message["role"] = role.clone();
             }
-            if let Some(text) = content.and_then(Value::as_str) {
+            if let Some(text) = content {
                 append(&mut message["content"], text);
             }
         }
-        if let Some(text) = text.and_then(Value::as_str) {
-            append(choice.entry("text").or_insert_with(|| json!("")), text);
+        if let Some(text) = text {
+            if !choice.contains_key("text") {
+                choice.insert("text".into(), json!(""));
+            }
+            append(&mut choice["text"], text);
         }
         if let Some(f) = finish.filter(|f| !f.is_null()) {
             choice.insert("finish_reason".into(), f.clone());
@@ -429,6 +614,10 @@ mod tests {
             r#"{"choices":[{"index":1,"index":0,"delta":{"content":"!"}}]}"#,
             r#"not json"#,
             r#"{"choices":[{"index":0,"delta":{"content":"\u00e9\n"}}],"system_fingerprint":"fp"}"#,
+            r#"{"choices":[{"index":-1,"delta":null},{"index":1.5,"text":5},{"index":0,"delta":{"content":"q\"uote","role":7},"finish_reason":null}]}"#,
+            r#"{"choices":null,"created":{"a":[1,{"b":null}]},"usage":{"total_tokens":9}}"#,
+            r#"{"choices":[[1,2],"x",true,null,{"index":3,"delta":[1],"text":"t","logprobs":{"content":[{"token":"t","token":"u"}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"a","content":"b"}}]}"#,
         ];
         let mut stream = String::new();
         for e in events {
@@ -437,7 +626,10 @@ mod tests {
         stream.push_str("data: [DONE]\n\n");
         let want = reassemble(&super::events(stream.as_bytes()));
         assert_eq!(reassemble_stream(stream.as_bytes()), want);
-        assert_eq!(want["choices"][0]["message"]["content"], "Hello!\u{e9}\n");
+        assert_eq!(
+            want["choices"][0]["message"]["content"],
+            "Hello!\u{e9}\nq\"uoteb"
+        );
         // Each event alone, too.
         for e in events {
             let one = format!("data: {e}\n\n");
@@ -447,6 +639,22 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn chunks_as_servers_send_them_are_read_field_by_field() {
+        // Not through a document of each event (the slow way, kept for odd events).
+        let mut a = Assembly::default();
+        for e in [
+            r#"{"id":"c","object":"chat.completion.chunk","created":0,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#,
+            r#"{"id":"c","choices":[{"index":0,"delta":{"content":"a\"b"},"logprobs":{"content":[{"token":"a","logprob":-0.1,"top_logprobs":[]}]},"finish_reason":null}]}"#,
+            r#"{"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null}"#,
+            r#"{"id":"c","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}"#,
+            r#"{"id":"c","object":"text_completion","choices":[{"index":1,"text":"t","logprobs":null}]}"#,
+        ] {
+            assert!(a.typed(e).is_some(), "{e}");
+        }
+        assert!(a.typed(r#"{"id":"c","id":"d"}"#).is_none());
     }
 
     #[test]

@@ -348,8 +348,10 @@ fn run_pipeline(doc: &mut Map<String, Value>) -> Result<Verdict, Failure> {
     map_caller_ip(doc);
     set_event_outcome(doc);
     remove_gateway_result_type(doc);
-    for (from, to) in RENAMES {
-        rename(doc, from, to)?;
+    if holds_a_renamed_key(doc) {
+        for (from, to) in RENAMES {
+            rename(doc, from, to)?;
+        }
     }
     parse_url(doc);
     remove_apim_bodies(doc);
@@ -358,6 +360,23 @@ fn run_pipeline(doc: &mut Map<String, Value>) -> Result<Verdict, Failure> {
     run_shared_pipeline(doc);
     drop_empty_values(doc);
     Ok(Verdict::Keep)
+}
+
+/// Whether `properties` holds the first key of some rename's source (every source of
+/// [`RENAMES`] is in it, and no rename writes another's source): when it does not, every
+/// rename finds nothing to move and the record is spared their lookups.
+fn holds_a_renamed_key(doc: &Map<String, Value>) -> bool {
+    let Some(Value::Object(properties)) = get(doc, PROPERTIES) else {
+        return false;
+    };
+    RENAMES.iter().any(|(from, _)| {
+        let first = from
+            .strip_prefix(PROPERTIES)
+            .and_then(|rest| rest.strip_prefix('.'))
+            .and_then(|rest| rest.split('.').next());
+        // A source outside `properties` would always be tried.
+        first.is_none_or(|key| properties.contains_key(key))
+    })
 }
 
 /// `drop` processor: anything but the three categories is discarded.
@@ -704,34 +723,59 @@ fn normalize_elastic_form(event: Map<String, Value>) -> Result<Map<String, Value
 // snake_case, as the pipeline's Painless `keysToSnakeCase`
 // ---------------------------------------------------------------------------
 
-fn snake_case_map(map: Map<String, Value>) -> Map<String, Value> {
+fn snake_case_map(mut map: Map<String, Value>) -> Map<String, Value> {
+    // Most nested maps (and every map written in snake_case already) keep their keys: then
+    // only their values are converted, in place, and no map is rebuilt.
+    if map.keys().all(|key| snake_case_keeps(key)) {
+        map.values_mut().for_each(snake_case_in_place);
+        return map;
+    }
     let mut out = Map::new();
-    for (key, value) in map {
-        out.insert(snake_case_key(&key), snake_case_value(value));
+    for (key, mut value) in map {
+        snake_case_in_place(&mut value);
+        let key = if snake_case_keeps(&key) {
+            key
+        } else {
+            snake_case_key(&key)
+        };
+        out.insert(key, value);
     }
     out
 }
 
 /// Objects are converted recursively; arrays only convert the objects they
 /// directly contain (not arrays nested in arrays).
-fn snake_case_value(value: Value) -> Value {
+fn snake_case_in_place(value: &mut Value) {
     match value {
-        Value::Object(map) => Value::Object(snake_case_map(map)),
-        Value::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .map(|item| match item {
-                    Value::Object(map) => Value::Object(snake_case_map(map)),
-                    other => other,
-                })
-                .collect(),
-        ),
-        other => other,
+        Value::Object(map) => *map = snake_case_map(std::mem::take(map)),
+        Value::Array(items) => {
+            for item in items {
+                if let Value::Object(map) = item {
+                    *map = snake_case_map(std::mem::take(map));
+                }
+            }
+        }
+        _ => {}
     }
+}
+
+/// Whether [`snake_case_key`] leaves `key` as it is: ASCII without a capital letter (the
+/// regex needs one, and lowercasing changes nothing else).
+fn snake_case_keeps(key: &str) -> bool {
+    key.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase())
 }
 
 /// `regex /_?([a-z])([A-Z]+)/` replaced by `$1_$2`, then lowercased.
 fn snake_case_key(key: &str) -> String {
+    if key.is_ascii() {
+        snake_case_ascii(key.as_bytes())
+    } else {
+        snake_case_chars(key)
+    }
+}
+
+/// [`snake_case_key`] character by character, for any key.
+fn snake_case_chars(key: &str) -> String {
     let chars: Vec<char> = key.chars().collect();
     let mut out = String::with_capacity(key.len() + 4);
     let mut pos = 0;
@@ -755,6 +799,31 @@ fn snake_case_key(key: &str) -> String {
         }
     }
     out.to_lowercase()
+}
+
+/// [`snake_case_key`] of an ASCII key, byte by byte (the same steps; ASCII lowercasing is
+/// the whole of `to_lowercase` there).
+fn snake_case_ascii(key: &[u8]) -> String {
+    let mut out = String::with_capacity(key.len() + 4);
+    let mut pos = 0;
+    while pos < key.len() {
+        let lower_at = if key[pos] == b'_' { pos + 1 } else { pos };
+        let is_match = key.get(lower_at).is_some_and(u8::is_ascii_lowercase)
+            && key.get(lower_at + 1).is_some_and(u8::is_ascii_uppercase);
+        if !is_match {
+            out.push(char::from(key[pos].to_ascii_lowercase()));
+            pos += 1;
+            continue;
+        }
+        out.push(char::from(key[lower_at]));
+        out.push('_');
+        pos = lower_at + 1;
+        while let Some(upper) = key.get(pos).filter(|b| b.is_ascii_uppercase()) {
+            out.push(char::from(upper.to_ascii_lowercase()));
+            pos += 1;
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------
@@ -915,7 +984,36 @@ fn timestamp_from_value(value: &Value) -> Option<String> {
         _ => return None,
     };
     let instant = parse_iso8601(&text)?;
-    Some(instant.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+    Some(format_millis(&instant))
+}
+
+/// `instant` as chrono's `%Y-%m-%dT%H:%M:%S%.3fZ` writes it, digit by digit for the years
+/// 0 to 9999 (chrono then pads the year to four digits without a sign) outside a leap
+/// second; any other instant through chrono.
+fn format_millis(instant: &DateTime<Utc>) -> String {
+    use chrono::{Datelike, Timelike};
+    let (year, nanos) = (instant.year(), instant.nanosecond());
+    let Ok(year) = u32::try_from(year) else {
+        return instant.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    };
+    if year > 9999 || nanos >= 1_000_000_000 {
+        return instant.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    }
+    let mut out = String::with_capacity(24);
+    let mut digits = |n: u32, width: u32, after: char| {
+        for place in (0..width).rev() {
+            out.push(char::from(b'0' + (n / 10u32.pow(place) % 10) as u8));
+        }
+        out.push(after);
+    };
+    digits(year, 4, '-');
+    digits(instant.month(), 2, '-');
+    digits(instant.day(), 2, 'T');
+    digits(instant.hour(), 2, ':');
+    digits(instant.minute(), 2, ':');
+    digits(instant.second(), 2, '.');
+    digits(nanos / 1_000_000, 3, 'Z');
+    out
 }
 
 /// `yyyy[-MM[-dd[THH[:mm[:ss[.fffffffff]]][zone]]]]`, zone `Z`, `±HH`,
@@ -1706,6 +1804,101 @@ mod tests {
         for (raw, expected) in cases {
             assert_eq!(snake_case_key(raw), expected, "key {raw}");
         }
+    }
+
+    #[test]
+    fn renames_read_only_properties_and_write_no_source() {
+        // What `holds_a_renamed_key` relies on to skip them.
+        for (from, to) in RENAMES {
+            assert!(from.starts_with("azure.open_ai.properties."), "{from}");
+            assert!(RENAMES.iter().all(|(other, _)| other != &to), "{to}");
+        }
+        let mut doc = wrap_raw_record(Map::new());
+        let _ = put(&mut doc, PROPERTIES, serde_json::json!({"api_name": "x"}));
+        assert!(!holds_a_renamed_key(&doc));
+        let _ = put(
+            &mut doc,
+            "azure.open_ai.properties.method",
+            Value::from("POST"),
+        );
+        assert!(holds_a_renamed_key(&doc));
+    }
+
+    #[test]
+    fn timestamps_are_written_as_chrono_writes_them() {
+        let chrono = |t: &DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        let instants = [
+            "2024-07-02T06:31:31.4465902Z",
+            "2025-03-01T00:00:04.8152603Z",
+            "0000-01-01T00:00:00Z",
+            "0009-12-31T23:59:59.999999999Z",
+            "9999-12-31T23:59:59.9999Z",
+            "1970-01-01T00:00:00.0005+01:00",
+            "2016-12-31T23:59:60.5Z",
+            "2024-02-29T12:00:00.100Z",
+        ];
+        for text in instants {
+            let Some(t) = parse_iso8601(text) else {
+                continue;
+            };
+            assert_eq!(format_millis(&t), chrono(&t), "{text}");
+        }
+        for t in [
+            Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(-1, 6, 15, 8, 9, 10).unwrap(),
+            NaiveDate::from_ymd_opt(2016, 12, 31)
+                .and_then(|d| d.and_hms_nano_opt(23, 59, 59, 1_500_000_000))
+                .unwrap()
+                .and_utc(),
+        ] {
+            assert_eq!(format_millis(&t), chrono(&t));
+        }
+        let t = parse_iso8601("2024-07-02T06:31:31.4465902Z").unwrap();
+        assert_eq!(format_millis(&t), "2024-07-02T06:31:31.446Z");
+    }
+
+    #[test]
+    fn the_ascii_snake_case_is_the_general_one() {
+        // Every key of up to five characters over an alphabet that exercises each branch of
+        // the regex: the byte path and the shortcut for kept keys agree with the char path.
+        let alphabet = ['a', 'z', 'B', 'Z', '_', '7', '.'];
+        let mut keys = vec![String::new()];
+        for _ in 0..5 {
+            let longer: Vec<String> = keys
+                .iter()
+                .filter(|k| k.len() == keys.last().map_or(0, String::len))
+                .flat_map(|k| alphabet.iter().map(move |c| format!("{k}{c}")))
+                .collect();
+            keys.extend(longer);
+        }
+        for key in &keys {
+            let general = snake_case_chars(key);
+            assert_eq!(snake_case_key(key), general, "key {key}");
+            if snake_case_keeps(key) {
+                assert_eq!(&general, key, "key {key} is kept");
+            }
+        }
+        assert_eq!(snake_case_key("ÄbC"), "äb_c");
+        assert!(!snake_case_keeps("über"));
+    }
+
+    #[test]
+    fn snake_case_converts_nested_maps_in_place_or_rebuilt() {
+        let raw: Value = serde_json::json!({
+            "kept": {"innerKey": [{"deepKey": 1}, [{"notConverted": 2}]], "plain": {"aB": 3}},
+            "outerKey": {"x": null}
+        });
+        let Value::Object(map) = raw else {
+            unreachable!()
+        };
+        let out = Value::Object(snake_case_map(map));
+        assert_eq!(
+            out,
+            serde_json::json!({
+                "kept": {"inner_key": [{"deep_key": 1}, [{"notConverted": 2}]], "plain": {"a_b": 3}},
+                "outer_key": {"x": null}
+            })
+        );
     }
 
     #[test]

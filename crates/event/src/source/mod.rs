@@ -117,7 +117,7 @@ impl FromStr for SourceKind {
 /// text) when the diagnostic setting logs only those. Adds `user_agent.original` from the
 /// logged request headers (`request_headers`, when the setting logs headers). The Elastic
 /// fields stay as they are.
-pub(crate) fn add_genai(doc: &mut Map<String, Value>, frontend: &(Value, Value)) {
+pub(crate) fn add_genai(doc: &mut Map<String, Value>, frontend: &FrontendBodies) {
     let props = doc
         .get("azure")
         .and_then(|a| a.get("open_ai"))
@@ -138,19 +138,30 @@ pub(crate) fn add_genai(doc: &mut Map<String, Value>, frontend: &(Value, Value))
             _ => None,
         })
         .filter(|s| !s.trim().is_empty());
-    let body = |backend: &str, frontend: &Value| match props.get(backend) {
-        Some(v) if !v.is_null() => v.clone(),
-        _ => frontend.clone(),
+    // A frontend body is parsed only when its backend copy is missing.
+    let (request_front, response_front);
+    let request = match props.get("backend_request_body") {
+        Some(v) if !v.is_null() => v,
+        _ => {
+            request_front = frontend.parse(&frontend.request);
+            &request_front
+        }
     };
-    let request = body("backend_request_body", &frontend.0);
-    let response = body("backend_response_body", &frontend.1);
+    let response = match props.get("backend_response_body") {
+        Some(v) if !v.is_null() => v,
+        _ => {
+            response_front = frontend.parse(&frontend.response);
+            &response_front
+        }
+    };
+    let fields = if request.is_null() && response.is_null() {
+        Map::new()
+    } else {
+        openai_body::genai_fields(request, response)
+    };
     if let Some(ua) = user_agent {
         insert_path(doc, "user_agent.original", Value::String(ua));
     }
-    if request.is_null() && response.is_null() {
-        return;
-    }
-    let fields = openai_body::genai_fields(&request, &response);
     if fields.is_empty() {
         return;
     }
@@ -163,26 +174,54 @@ pub(crate) fn add_genai(doc: &mut Map<String, Value>, frontend: &(Value, Value))
 }
 
 /// API Management's frontend bodies (`properties.requestBody`, `responseBody`: JSON text)
-/// of a raw record, parsed; read before Elastic's pipeline, which does not keep them.
-pub(crate) fn frontend_bodies(raw: &Map<String, Value>) -> (Value, Value) {
+/// of a raw record, as the record holds them (read before Elastic's pipeline, which does not
+/// keep them) and parsed only when [`add_genai`] needs them.
+#[derive(Debug, Default)]
+pub(crate) struct FrontendBodies {
+    request: Value,
+    response: Value,
+}
+
+impl FrontendBodies {
+    /// A body as JSON: its text parsed (`null` when it is not JSON), an object as it is.
+    fn parse(&self, body: &Value) -> Value {
+        match body {
+            Value::String(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+            v @ Value::Object(_) => v.clone(),
+            _ => Value::Null,
+        }
+    }
+}
+
+pub(crate) fn frontend_bodies(raw: &Map<String, Value>) -> FrontendBodies {
     let parsed;
     let props = match raw.get("properties") {
         Some(Value::Object(p)) => p,
-        Some(Value::String(text)) => match serde_json::from_str::<Map<String, Value>>(text) {
-            Ok(p) => {
-                parsed = p;
-                &parsed
+        // Properties logged as JSON text are parsed for their bodies only when the text can
+        // name one (a key spelled with escapes has a backslash).
+        Some(Value::String(text))
+            if ["requestBody", "responseBody", "\\"]
+                .iter()
+                .any(|k| memchr::memmem::find(text.as_bytes(), k.as_bytes()).is_some()) =>
+        {
+            match serde_json::from_str::<Map<String, Value>>(text) {
+                Ok(p) => {
+                    parsed = p;
+                    &parsed
+                }
+                Err(_) => return FrontendBodies::default(),
             }
-            Err(_) => return (Value::Null, Value::Null),
-        },
-        _ => return (Value::Null, Value::Null),
+        }
+        _ => return FrontendBodies::default(),
     };
     let body = |key: &str| match props.get(key) {
-        Some(Value::String(text)) => serde_json::from_str(text).unwrap_or(Value::Null),
-        Some(v @ Value::Object(_)) => v.clone(),
+        Some(v @ (Value::String(_) | Value::Object(_))) => v.clone(),
         _ => Value::Null,
     };
-    (body("requestBody"), body("responseBody"))
+    FrontendBodies {
+        request: body("requestBody"),
+        response: body("responseBody"),
+    }
 }
 
 /// Inserts `value` at a dotted path, creating objects on the way.

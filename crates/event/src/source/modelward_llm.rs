@@ -78,9 +78,10 @@ pub fn normalize(raw: Map<String, Value>) -> Map<String, Value> {
             Some(json!(if status < 400 { "success" } else { "failure" })),
         );
     }
-    let request = get(&raw, "request").cloned().unwrap_or(Value::Null);
-    let response = get(&raw, "response").cloned().unwrap_or(Value::Null);
-    for (key, value) in genai_fields(&request, &response) {
+    let null = Value::Null;
+    let request = get(&raw, "request").unwrap_or(&null);
+    let response = get(&raw, "response").unwrap_or(&null);
+    for (key, value) in genai_fields(request, response) {
         put(&mut out, &key, Some(value));
     }
     put(
@@ -88,7 +89,11 @@ pub fn normalize(raw: Map<String, Value>) -> Map<String, Value> {
         "gen_ai.system",
         get(&raw, "upstream.provider").cloned(),
     );
-    if get(&Value::Object(out.clone()), "gen_ai.request.model").is_none() {
+    if out
+        .get("gen_ai")
+        .and_then(|genai| get(genai, "request.model"))
+        .is_none()
+    {
         put(
             &mut out,
             "gen_ai.request.model",

@@ -108,7 +108,11 @@ fn normalize(text: &str, out: &mut String) {
             out.push(' ');
         }
         space = false;
-        out.extend(c.to_lowercase());
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
     }
 }
 
@@ -191,21 +195,60 @@ fn texts(prompt: &[&Value]) -> Texts {
     t
 }
 
+/// `SPREAD[b]` holds bit `i` of `b` in its byte `i`: eight bits counted with one addition.
+const SPREAD: [u64; 256] = {
+    let mut table = [0u64; 256];
+    let mut b = 0;
+    while b < 256 {
+        let mut i = 0;
+        while i < 8 {
+            if b >> i & 1 == 1 {
+                table[b] |= 1 << (8 * i);
+            }
+            i += 1;
+        }
+        b += 1;
+    }
+    table
+};
+
+/// The SimHash of a text's character 5-gram shingles: bit `b` is set when more than half of
+/// the shingles' hashes have it (their ±1 votes sum above zero). The votes are counted eight
+/// bits at a time in byte lanes ([`SPREAD`]), emptied before a lane can overflow.
 fn simhash(chars: &[char]) -> u64 {
-    let mut acc = [0i32; 64];
     let k = 5.min(chars.len());
     if k == 0 {
         return 0;
     }
-    for w in chars.windows(k) {
+    let mut ones = [0u32; 64];
+    let mut lanes = [0u64; 8];
+    let flush = |lanes: &mut [u64; 8], ones: &mut [u32; 64]| {
+        for (i, lane) in lanes.iter_mut().enumerate() {
+            for j in 0..8 {
+                ones[8 * i + j] += (*lane >> (8 * j) & 0xff) as u32;
+            }
+            *lane = 0;
+        }
+    };
+    let windows = chars.windows(k);
+    let shingles = windows.len() as u64;
+    for (n, w) in windows.enumerate() {
         let h = hash_chars(w);
-        for (bit, a) in acc.iter_mut().enumerate() {
-            *a += if h >> bit & 1 == 1 { 1 } else { -1 };
+        for (i, lane) in lanes.iter_mut().enumerate() {
+            *lane += SPREAD[(h >> (8 * i) & 0xff) as usize];
+        }
+        if n % 255 == 254 {
+            flush(&mut lanes, &mut ones);
         }
     }
-    acc.iter()
-        .enumerate()
-        .fold(0u64, |s, (bit, a)| if *a > 0 { s | 1 << bit } else { s })
+    flush(&mut lanes, &mut ones);
+    ones.iter().enumerate().fold(0u64, |s, (bit, o)| {
+        if 2 * u64::from(*o) > shingles {
+            s | 1 << bit
+        } else {
+            s
+        }
+    })
 }
 
 fn vector(chars: &[char]) -> Box<[u8]> {
@@ -236,7 +279,17 @@ fn marks(query: &str) -> (Box<[u32]>, Box<[u32]>) {
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .collect();
-    let window = |w: &[&str]| (hash_str(&w.join(" ")) >> 32) as u32;
+    // The hash of the window's words joined by spaces, without building the string.
+    let window = |w: &[&str]| {
+        let mut h = FNV_OFFSET;
+        for (i, word) in w.iter().enumerate() {
+            if i > 0 {
+                h = fnv1a_extend(h, b" ");
+            }
+            h = fnv1a_extend(h, word.as_bytes());
+        }
+        (mix(h) >> 32) as u32
+    };
     let bottom = |mut hashes: Vec<u32>| {
         hashes.sort_unstable();
         hashes.dedup();
@@ -388,6 +441,61 @@ mod tests {
 
     fn f(text: &str) -> PromptFeatures {
         PromptFeatures::of_text(text).unwrap()
+    }
+
+    /// SimHash as defined: a ±1 vote per shingle and bit.
+    fn simhash_by_votes(chars: &[char]) -> u64 {
+        let mut acc = [0i64; 64];
+        for w in chars.windows(5.min(chars.len()).max(1)) {
+            let h = hash_chars(w);
+            for (bit, a) in acc.iter_mut().enumerate() {
+                *a += if h >> bit & 1 == 1 { 1 } else { -1 };
+            }
+        }
+        acc.iter()
+            .enumerate()
+            .fold(0u64, |s, (bit, a)| if *a > 0 { s | 1 << bit } else { s })
+    }
+
+    #[test]
+    fn window_marks_hash_the_words_joined_by_spaces() {
+        let query = "one two three four five six seven eight nine ten";
+        let words: Vec<&str> = query.split(' ').collect();
+        let mut joined: Vec<u32> = words
+            .windows(WINDOW)
+            .map(|w| (hash_str(&w.join(" ")) >> 32) as u32)
+            .collect();
+        joined.sort_unstable();
+        assert_eq!(marks(query).0.to_vec(), joined);
+        let short = (hash_str("just three words") >> 32) as u32;
+        assert_eq!(marks("just three words").0.to_vec(), vec![short]);
+        assert_eq!(marks("").0.to_vec(), vec![(hash_str("") >> 32) as u32]);
+    }
+
+    #[test]
+    fn simhash_counted_in_lanes_is_the_votes() {
+        // Lengths around the lanes' flush (255 shingles) and far past it, and a text whose
+        // shingles repeat (votes that tie and that pile up in one lane).
+        let prose: Vec<char> = "the quick brown fox jumps over the lazy dog, ünïcödé too; "
+            .chars()
+            .cycle()
+            .take(3000)
+            .collect();
+        let same: Vec<char> = "aaaaaaaaa".chars().cycle().take(1000).collect();
+        for len in [0, 1, 4, 5, 6, 258, 259, 260, 600, 3000] {
+            assert_eq!(
+                simhash(&prose[..len]),
+                simhash_by_votes(&prose[..len]),
+                "{len}"
+            );
+        }
+        for len in [5, 259, 1000] {
+            assert_eq!(
+                simhash(&same[..len]),
+                simhash_by_votes(&same[..len]),
+                "{len}"
+            );
+        }
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! FLOOR_FILE=azure.ndjson cargo bench -p modelward-engine --bench parse_floor
 //! valgrind --tool=callgrind target/release/deps/parse_floor-HASH --bench  # same variable
 //! ```
+//!
+//! `tools/hunt-floor.sh` runs both, beside the hunt, timed or under callgrind.
 
 use std::time::Instant;
 

@@ -245,10 +245,72 @@ fn string_list(doc: &Node, key: &str) -> Result<Vec<String>, SigmaError> {
     }
 }
 
+/// The keys of a Sigma rule, correlation or filter document (the specification's, and the
+/// `name` rules may be referred to by).
+pub const KNOWN_KEYS: &[&str] = &[
+    "title",
+    "id",
+    "name",
+    "related",
+    "taxonomy",
+    "status",
+    "description",
+    "license",
+    "author",
+    "references",
+    "date",
+    "modified",
+    "tags",
+    "level",
+    "logsource",
+    "detection",
+    "fields",
+    "falsepositives",
+    "scope",
+    "correlation",
+    "filter",
+    "generate",
+];
+
+/// The top-level keys of a document that are not Sigma's but one edit or so from one of its
+/// keys (`logsorce`, `levl`): each with the key it probably means. Sigma allows keys of
+/// one's own, so these are only said, not refused.
+pub fn misspelt_keys(doc: &Node) -> Vec<(&Node, &'static str)> {
+    doc.as_map()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, _)| {
+            let key = k.as_str()?;
+            if KNOWN_KEYS.contains(&key) {
+                return None;
+            }
+            let known = modelward_event::suggest::closest(key, KNOWN_KEYS.iter().copied())?;
+            (doc.get(known).is_none()).then_some((k, known))
+        })
+        .collect()
+}
+
+/// "missing `key`", at the misspelt key that probably means it when there is one.
+fn missing(doc: &Node, key: &str) -> SigmaError {
+    match misspelt_keys(doc)
+        .into_iter()
+        .find(|(_, known)| *known == key)
+    {
+        Some((at, _)) => SigmaError::at(
+            at,
+            format!(
+                "missing `{key}` (did you mean `{key}` for `{}`?)",
+                at.as_str().unwrap_or_default()
+            ),
+        ),
+        None => SigmaError::at(doc, format!("missing `{key}`")),
+    }
+}
+
 fn common(doc: &Node) -> Result<Common, SigmaError> {
     let title = match doc.get("title") {
         Some(t) => string(t, "title")?,
-        None => return Err(SigmaError::at(doc, "missing `title`")),
+        None => return Err(missing(doc, "title")),
     };
     if title.chars().count() > 256 {
         return Err(SigmaError::at(
@@ -303,7 +365,7 @@ fn common(doc: &Node) -> Result<Common, SigmaError> {
 
 fn logsource(doc: &Node) -> Result<LogSource, SigmaError> {
     let Some(node) = doc.get("logsource") else {
-        return Err(SigmaError::at(doc, "missing `logsource`"));
+        return Err(missing(doc, "logsource"));
     };
     let Some(map) = node.as_map() else {
         return Err(SigmaError::at(
@@ -349,7 +411,7 @@ pub fn parse_document(doc: &Node) -> Result<Document, SigmaError> {
     let common = common(doc)?;
     let logsource = logsource(doc)?;
     let Some(detection) = doc.get("detection") else {
-        return Err(SigmaError::at(doc, "missing `detection`"));
+        return Err(missing(doc, "detection"));
     };
     if detection.as_map().is_none() {
         return Err(SigmaError::at(

@@ -537,3 +537,34 @@ fn all_over_expansions_matches_what_pysigma_converts() {
         }
     }
 }
+
+/// A misspelt rule key gets a "did you mean": a required one (`logsorce`) is an error at the
+/// misspelt key, an optional one (`levl`) a warning; keys of one's own far from Sigma's are
+/// let be.
+#[test]
+fn misspelt_rule_keys_get_a_did_you_mean() {
+    let e = errors(
+        "title: t\nlogsorce:\n  product: x\ndetection:\n  sel:\n    a: 1\n  condition: sel\n",
+    );
+    assert_eq!(
+        e,
+        vec!["bad.yml:2:1: missing `logsource` (did you mean `logsource` for `logsorce`?)"]
+    );
+    let e = errors(
+        "title: t\nlogsource: {product: x}\ndetecton:\n  sel:\n    a: 1\n  condition: sel\n",
+    );
+    assert_eq!(
+        e,
+        vec!["bad.yml:3:1: missing `detection` (did you mean `detection` for `detecton`?)"]
+    );
+    let mut s = SigmaSet::default();
+    let loaded = s.add_file(
+        "title: t\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel:\n    a: 1\n  condition: sel\nlevl: high\nmy_team: blue\n",
+        "w.yml",
+    );
+    assert!(loaded.is_empty(), "{loaded:?}");
+    assert_eq!(
+        s.warnings,
+        vec!["w.yml:7:1: unknown key `levl` (did you mean `level`?); not read"]
+    );
+}

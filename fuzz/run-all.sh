@@ -82,7 +82,10 @@ for t in $targets; do
     # folder: run them from work/ and gather their logs.
     parallel=""
     [ "$jobs" -gt 1 ] && parallel="-jobs=$jobs -workers=$jobs"
-    (cd work && "$bin/$t" "$t" "../$corpus" \
+    # CPU time (user + system) of the run, when /usr/bin/time is there to measure it.
+    timer=""
+    [ -x /usr/bin/time ] && timer="/usr/bin/time -f %U+%S -o $t.time"
+    (cd work && $timer "$bin/$t" "$t" "../$corpus" \
         -max_total_time="$secs" -max_len="$max_len" -rss_limit_mb="$rss" -timeout=30 \
         $parallel -print_final_stats=1 \
         -artifact_prefix="../artifacts/$t/" >"$t.log" 2>&1)
@@ -96,7 +99,8 @@ for t in $targets; do
     after=$(ls "$corpus" | wc -l)
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "work/$t.log" | awk '{s+=$1} END {print s+0}')
     found=$(ls "artifacts/$t" | grep -c -E '^(crash|oom|timeout|leak|slow-unit)-' || true)
-    echo "   ${ran}s, ${execs} executions, corpus ${before} -> ${after}, status ${status}, ${found} artifact(s)"
+    cpu=$(tail -1 "work/$t.time" 2>/dev/null | awk -F+ 'NF == 2 {printf "%.1fs CPU, ", $1 + $2}')
+    echo "   ${ran}s, ${cpu}${execs} executions, corpus ${before} -> ${after}, status ${status}, ${found} artifact(s)"
     if [ "$status" -ne 0 ] || [ "$found" -gt 0 ]; then
         crashed="$crashed $t"
         grep -E 'ERROR|panicked|SUMMARY' "work/$t.log" | head -5 | sed 's/^/   /'

@@ -19,7 +19,9 @@ fuzz_target!(|data: &[u8]| {
     assert!(!shown.chars().any(terminal::hostile), "{shown:?}");
     let lines = terminal::printable_text(text);
     assert!(
-        !lines.chars().any(|c| c != '\n' && c != '\t' && terminal::hostile(c)),
+        !lines
+            .chars()
+            .any(|c| c != '\n' && c != '\t' && terminal::hostile(c)),
         "{lines:?}"
     );
 

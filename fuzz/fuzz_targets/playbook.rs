@@ -9,8 +9,7 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let _ = Playbook::parse(&text, "fuzz.toml");
     let mut spliced = PB53.to_string();
-    let at = (data.first().copied().unwrap_or(0) as usize * PB53.len() / 256)
-        .min(PB53.len());
+    let at = (data.first().copied().unwrap_or(0) as usize * PB53.len() / 256).min(PB53.len());
     if PB53.is_char_boundary(at) {
         spliced.insert_str(at, &text);
         let _ = Playbook::parse(&spliced, "fuzz.toml");

@@ -264,7 +264,7 @@ pub const WRITER_QUEUE: usize = 16_384;
 const WRITER_BATCH: usize = 512;
 
 enum Job {
-    Call(Box<(Call, Value, Logged)>),
+    Call(Box<(Call, Logged, Logged)>),
     Flush(SyncSender<()>),
 }
 
@@ -313,8 +313,9 @@ impl LogWriter {
         }
     }
 
-    /// Hands a call over to be logged.
-    pub fn call(&self, call: Call, request: Value, response: Logged) {
+    /// Hands a call over to be logged: its request and response bodies as documents or as
+    /// the bytes that came ([`Logged`]).
+    pub fn call(&self, call: Call, request: Logged, response: Logged) {
         if let Some(tx) = &self.tx {
             let _ = tx.send(Job::Call(Box::new((call, request, response))));
         }
@@ -371,30 +372,75 @@ impl From<Value> for Logged {
 }
 
 impl Logged {
-    /// The record of `call` with this response, as one line (no newline).
-    fn line(&self, call: &Call, request: &Value) -> serde_json::Result<Vec<u8>> {
+    /// The record of `call` with this response and `request`, as one line (no newline).
+    fn line(&self, call: &Call, request: &Logged) -> serde_json::Result<Vec<u8>> {
+        serde_json::to_vec(&call.record_with(&request.doc(), &self.doc()))
+    }
+
+    /// The body as it goes into the record: JSON on one line as it came (checked, not built),
+    /// other JSON read and written on one line, anything else as a string; a stream
+    /// reassembled.
+    fn doc(&self) -> Doc<'_> {
         match self {
-            Logged::Value(v) => serde_json::to_vec(&call.record_ref(request, v)),
-            Logged::Stream(events) => {
-                let v = crate::sse::reassemble_stream(events);
-                serde_json::to_vec(&call.record_ref(request, &v))
-            }
+            Logged::Value(v) => Doc::Value(std::borrow::Cow::Borrowed(v)),
+            Logged::Stream(events) => Doc::Value(std::borrow::Cow::Owned(
+                crate::sse::reassemble_stream(events),
+            )),
             Logged::Bytes(b) => {
-                // JSON on one line is written as it came (checked, not built).
                 let one_line = !b.iter().any(|c| *c == b'\n' || *c == b'\r');
                 let raw = one_line
                     .then(|| serde_json::from_slice::<&serde_json::value::RawValue>(b).ok())
                     .flatten();
                 match raw {
-                    Some(raw) => serde_json::to_vec(&call.record_with(request, raw)),
-                    None => {
-                        let v = serde_json::from_slice(b).unwrap_or_else(|_| {
+                    Some(raw) => Doc::Raw(raw),
+                    None => Doc::Value(std::borrow::Cow::Owned(
+                        serde_json::from_slice(b).unwrap_or_else(|_| {
                             Value::String(String::from_utf8_lossy(b).into_owned())
-                        });
-                        serde_json::to_vec(&call.record_ref(request, &v))
-                    }
+                        }),
+                    )),
                 }
             }
+        }
+    }
+
+    /// The body as a document, read from its bytes the first time (a request body the
+    /// gateway must look into: measures, policy); bytes that are not JSON: `null`.
+    pub fn value_mut(&mut self) -> &mut Value {
+        if !matches!(self, Logged::Value(_)) {
+            let v = match self {
+                Logged::Bytes(b) => serde_json::from_slice(b).unwrap_or(Value::Null),
+                Logged::Stream(s) => crate::sse::reassemble_stream(s),
+                Logged::Value(_) => Value::Null,
+            };
+            *self = Logged::Value(v);
+        }
+        match self {
+            Logged::Value(v) => v,
+            _ => unreachable!("made a document above"),
+        }
+    }
+
+    /// The length of the body as JSON text (for an estimate of its tokens).
+    pub fn json_len(&self) -> usize {
+        match self {
+            Logged::Value(v) => v.to_string().len(),
+            Logged::Bytes(b) => b.len(),
+            Logged::Stream(s) => s.len(),
+        }
+    }
+}
+
+/// A body as written into a record.
+enum Doc<'a> {
+    Raw(&'a serde_json::value::RawValue),
+    Value(std::borrow::Cow<'a, Value>),
+}
+
+impl serde::Serialize for Doc<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Doc::Raw(r) => r.serialize(s),
+            Doc::Value(v) => v.serialize(s),
         }
     }
 }
@@ -453,16 +499,16 @@ impl Call {
         &'a self,
         request: &'a Value,
         response: &'a Value,
-    ) -> RecordRef<'a, Value> {
+    ) -> RecordRef<'a, Value, Value> {
         self.record_with(request, response)
     }
 
-    /// The log record with a response of any serializable form.
-    pub fn record_with<'a, R: serde::Serialize + ?Sized>(
+    /// The log record with request and response bodies of any serializable form.
+    pub fn record_with<'a, Q: serde::Serialize + ?Sized, R: serde::Serialize + ?Sized>(
         &'a self,
-        request: &'a Value,
+        request: &'a Q,
         response: &'a R,
-    ) -> RecordRef<'a, R> {
+    ) -> RecordRef<'a, Q, R> {
         let auth = if self.user.is_some() {
             "virtual_key"
         } else {
@@ -511,7 +557,7 @@ impl Call {
 /// A call's log record, borrowing from it (fields in the order `serde_json`'s maps sort
 /// them, so that it is written exactly as the record as a `Value` would be).
 #[derive(serde::Serialize)]
-pub struct RecordRef<'a, R: serde::Serialize + ?Sized> {
+pub struct RecordRef<'a, Q: serde::Serialize + ?Sized, R: serde::Serialize + ?Sized> {
     #[serde(rename = "@timestamp")]
     timestamp: String,
     client: ClientRef<'a>,
@@ -519,7 +565,7 @@ pub struct RecordRef<'a, R: serde::Serialize + ?Sized> {
     http: HttpRef<'a>,
     modelward: ModelwardRef<'a>,
     principal: PrincipalRef<'a>,
-    request: &'a Value,
+    request: &'a Q,
     response: &'a R,
     stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -676,8 +722,9 @@ mod tests {
         let call = a_call(true);
         let request = json!({"model": "gpt-4o"});
         let doc = json!({"id": "c1", "choices": [{"message": {"content": "a\nb"}}], "usage": {"total_tokens": 3}});
+        let as_value = Logged::Value(request.clone());
         let line = |body: Logged| -> Value {
-            serde_json::from_slice(&body.line(&call, &request).unwrap()).unwrap()
+            serde_json::from_slice(&body.line(&call, &as_value).unwrap()).unwrap()
         };
         let want = call.record(&request, &doc);
         // On one line: written as it came; pretty-printed: read, then written on one line.
@@ -685,8 +732,21 @@ mod tests {
         let pretty = bytes::Bytes::from(serde_json::to_string_pretty(&doc).unwrap());
         assert_eq!(line(Logged::Bytes(compact.clone())), want);
         assert_eq!(line(Logged::Bytes(pretty)), want);
-        let raw = Logged::Bytes(compact).line(&call, &request).unwrap();
+        let raw = Logged::Bytes(compact.clone())
+            .line(&call, &as_value)
+            .unwrap();
         assert!(!raw.contains(&b'\n'));
+        // The request too: as it came on one line, read when pretty-printed.
+        for sent in [r#"{"model": "gpt-4o"}"#, "{\n  \"model\": \"gpt-4o\"\n}"] {
+            let by_bytes = Logged::Bytes(bytes::Bytes::from(sent));
+            let got: Value = serde_json::from_slice(
+                &Logged::Bytes(compact.clone())
+                    .line(&call, &by_bytes)
+                    .unwrap(),
+            )
+            .unwrap();
+            assert_eq!(got, want, "{sent}");
+        }
         // A stream: reassembled.
         let stream = "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
         let streamed = line(Logged::Stream(stream.as_bytes().to_vec()));
@@ -714,7 +774,7 @@ mod tests {
         for i in 0..2_000u64 {
             let mut call = a_call(i % 2 == 0);
             call.duration_ms = i;
-            writer.call(call, json!({"n": i}), json!(null).into());
+            writer.call(call, json!({"n": i}).into(), json!(null).into());
         }
         writer.flush();
         let text = std::fs::read_to_string(&path).unwrap();
@@ -735,7 +795,11 @@ mod tests {
             assert_eq!(text.as_bytes()[at..at + r.bytes.len()], r.bytes[..]);
         }
         // Dropped, the writer writes what it was given first.
-        writer.call(a_call(false), json!({"n": "last"}), json!(null).into());
+        writer.call(
+            a_call(false),
+            json!({"n": "last"}).into(),
+            json!(null).into(),
+        );
         drop(writer);
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 2_001);

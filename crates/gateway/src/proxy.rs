@@ -69,7 +69,7 @@ pub struct Forward {
 
 struct Forwarding {
     call: Call,
-    request: Value,
+    request: Logged,
     edit: ResponseEdit,
     rewriter: sse::Rewriter,
     /// What the caller got, for the log (at most [`MAX_RESPONSE`]).
@@ -360,7 +360,7 @@ impl Gateway {
             headers: logged_headers(&parts.headers),
             ..Call::default()
         };
-        let mut request = Value::Null;
+        let mut request = Logged::Value(Value::Null);
         let caller = match (&issued, self.settings.keys) {
             (Some(k), _) if k.revoked || k.expires_at.is_some_and(|t| t <= at_ms) => Err(error(
                 StatusCode::UNAUTHORIZED,
@@ -411,7 +411,7 @@ impl Gateway {
     async fn forward(
         self: &Arc<Self>,
         call: &mut Call,
-        request: &mut Value,
+        request: &mut Logged,
         parts: hyper::http::request::Parts,
         body: Incoming,
         key: &str,
@@ -460,28 +460,38 @@ impl Gateway {
                 }
             })?
             .to_bytes();
+        // What routing needs (the model, whether a stream is asked for) read without
+        // building the document, which is built only when a measure or the policy must look
+        // into it; the body goes upstream and to the log as it came.
+        let mut model = route.deployment.clone();
         if parts.method == Method::POST {
-            *request = serde_json::from_slice(&bytes).map_err(|e| {
-                error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request_error",
-                    "invalid_json",
-                    &format!(
-                        "The request body is not valid JSON (line {}, column {}).",
-                        e.line(),
-                        e.column()
-                    ),
-                )
-            })?;
+            match Peek::of(&bytes) {
+                Some(peek) => {
+                    model = model.or(peek.model.map(String::from));
+                    call.stream = peek.stream == Some(true);
+                    *request = Logged::Bytes(bytes.clone());
+                }
+                None => {
+                    let v: Value = serde_json::from_slice(&bytes).map_err(|e| {
+                        error(
+                            StatusCode::BAD_REQUEST,
+                            "invalid_request_error",
+                            "invalid_json",
+                            &format!(
+                                "The request body is not valid JSON (line {}, column {}).",
+                                e.line(),
+                                e.column()
+                            ),
+                        )
+                    })?;
+                    model =
+                        model.or_else(|| v.get("model").and_then(Value::as_str).map(String::from));
+                    call.stream = v.get("stream").and_then(Value::as_bool) == Some(true);
+                    *request = Logged::Value(v);
+                }
+            }
         }
-        let model = route.deployment.clone().or_else(|| {
-            request
-                .get("model")
-                .and_then(Value::as_str)
-                .map(String::from)
-        });
         call.model = model.clone();
-        call.stream = request.get("stream").and_then(Value::as_bool) == Some(true);
         let principal = call.user.clone().unwrap_or_else(|| call.api_key_id.clone());
         let decision = self.measures().decide(&Subject {
             principal: Some(&principal),
@@ -509,12 +519,10 @@ impl Gateway {
                 )
             })?;
         let upstream = self.settings.upstreams[index].clone();
-        let body = if request.is_null() {
-            Bytes::new()
-        } else if call.applied.is_empty() {
-            bytes
-        } else {
-            Bytes::from(request.to_string())
+        let body = match &mut *request {
+            Logged::Value(Value::Null) => Bytes::new(),
+            _ if call.applied.is_empty() => bytes,
+            r => Bytes::from(r.value_mut().to_string()),
         };
         if issued.is_some() && upstream.api_key.is_none() {
             // A virtual key is never sent upstream, and this upstream has no key of its own.
@@ -550,7 +558,8 @@ impl Gateway {
                 .map(|noise| Perturber::new(&self.secret, &call.api_key_id, noise)),
             mask: self.redactor.clone().map(ResponseMask::new),
         };
-        let (call, request) = (std::mem::take(call), std::mem::take(request));
+        let call = std::mem::take(call);
+        let request = std::mem::replace(request, Logged::Value(Value::Null));
         if is_stream {
             Ok(self.stream(response, call, request, edit, at))
         } else {
@@ -597,7 +606,7 @@ impl Gateway {
     fn contain(
         &self,
         d: &Decision,
-        request: &mut Value,
+        request: &mut Logged,
         call: &mut Call,
         solution: Option<&str>,
     ) -> Result<(), Refusal> {
@@ -648,7 +657,11 @@ impl Gateway {
                 return Err(r);
             }
         }
-        if d.reduces_detail() && request.is_object() {
+        if !d.reduces_detail() {
+            return Ok(());
+        }
+        let request = request.value_mut();
+        if request.is_object() {
             let asked = request.get("logprobs").is_some_and(|v| v != &json!(false))
                 || request.get("top_logprobs").is_some();
             if asked && request.get("logit_bias").is_some() {
@@ -704,18 +717,23 @@ impl Gateway {
     /// models allowed, parameters denied, requests and tokens a minute.
     fn police(
         &self,
-        request: &Value,
+        request: &mut Logged,
         call: &mut Call,
         principal: &str,
         model: Option<&str>,
         issued: Option<&crate::keys::Issued>,
     ) -> Result<(), Refusal> {
         let policy = &self.settings.policy;
-        if let Some(p) = policy
-            .denied_parameters
-            .iter()
-            .find(|p| request.get(p.as_str()).is_some())
-        {
+        let denied = if policy.denied_parameters.is_empty() {
+            None
+        } else {
+            let request = request.value_mut();
+            policy
+                .denied_parameters
+                .iter()
+                .find(|p| request.get(p.as_str()).is_some())
+        };
+        if let Some(p) = denied {
             call.applied.push("policy");
             return Err(error(
                 StatusCode::BAD_REQUEST,
@@ -817,7 +835,7 @@ impl Gateway {
         &self,
         response: Response<Incoming>,
         mut call: Call,
-        request: Value,
+        request: Logged,
         mut edit: ResponseEdit,
         at: Instant,
     ) -> Result<Response<GatewayBody>, Refusal> {
@@ -870,7 +888,7 @@ impl Gateway {
         self: &Arc<Self>,
         response: Response<Incoming>,
         call: Call,
-        request: Value,
+        request: Logged,
         edit: ResponseEdit,
         at: Instant,
     ) -> Response<GatewayBody> {
@@ -895,7 +913,7 @@ impl Gateway {
 
     /// Counts the call, charges its tokens and hands it to the log writer (off the request
     /// path: the record is built and written by the writer's thread).
-    fn write_log(&self, call: Call, request: Value, response: impl Into<Logged>) {
+    fn write_log(&self, call: Call, request: Logged, response: impl Into<Logged>) {
         let response = response.into();
         self.metrics.call(&call);
         if !call.applied.is_empty() && !call.matched.is_empty() {
@@ -946,14 +964,14 @@ pub struct Tally {
 /// The tokens of a call: the answer's `usage.total_tokens` (chat, completions, embeddings
 /// and the Responses API all report it, a stream when asked with `include_usage`), else an
 /// estimate of a token per four bytes of request and answer.
-fn tokens_of(request: &Value, response: &Value) -> u64 {
+fn tokens_of(request: &Logged, response: &Value) -> u64 {
     let usage = &response["usage"];
     usage["total_tokens"].as_u64().unwrap_or_else(|| {
         let sum = usage["input_tokens"]
             .as_u64()
             .zip(usage["output_tokens"].as_u64());
         sum.map_or_else(
-            || (request.to_string().len() + response.to_string().len()).div_ceil(4) as u64,
+            || (request.json_len() + response.to_string().len()).div_ceil(4) as u64,
             |(i, o)| i + o,
         )
     })
@@ -1033,6 +1051,29 @@ pub fn random_secret() -> [u8; 32] {
         }
     }
     secret
+}
+
+/// What the gateway reads of a request body to route it, without building its document:
+/// `model` when a string, `stream` when a boolean (as `Value::as_str` and `as_bool` read
+/// them).
+#[derive(serde::Deserialize)]
+struct Peek<'a> {
+    #[serde(borrow, default, deserialize_with = "sse::loose_str")]
+    model: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, deserialize_with = "sse::loose_bool")]
+    stream: Option<bool>,
+}
+
+impl<'a> Peek<'a> {
+    /// A JSON object's `model` and `stream`; `None` for anything else (not JSON, not an
+    /// object, a key twice: read as a document, as before).
+    fn of(body: &'a [u8]) -> Option<Peek<'a>> {
+        let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
+        if *first != b'{' {
+            return None;
+        }
+        serde_json::from_slice(body).ok()
+    }
 }
 
 /// The APIs the gateway serves.
@@ -1266,6 +1307,39 @@ mod tests {
         assert_eq!(azure.deployment.as_deref(), Some("gpt4o"));
         assert!(Route::of(&Method::POST, "/openai/deployments//chat/completions").is_none());
         assert!(Route::of(&Method::POST, "/admin").is_none());
+    }
+
+    #[test]
+    fn a_body_is_peeked_at_as_its_document_reads() {
+        let peek =
+            |body: &str| Peek::of(body.as_bytes()).map(|p| (p.model.map(String::from), p.stream));
+        let doc = |body: &str| {
+            let v: Value = serde_json::from_str(body).unwrap();
+            (
+                v.get("model").and_then(Value::as_str).map(String::from),
+                v.get("stream").and_then(Value::as_bool),
+            )
+        };
+        for body in [
+            r#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
+            r#" {"messages": [], "model": "m\u00e9", "stream": false}"#,
+            r#"{"model":5,"stream":"yes","n":{"model":"inner"}}"#,
+            r#"{"model":null,"stream":[true]}"#,
+            r#"{}"#,
+        ] {
+            assert_eq!(peek(body), Some(doc(body)), "{body}");
+        }
+        // Read as a document instead: a key twice (the document keeps the last), not an
+        // object, not JSON.
+        for body in [
+            r#"{"model":"a","model":"b"}"#,
+            "[1]",
+            "\"m\"",
+            "{\"model\":\"m\"} x",
+            "{",
+        ] {
+            assert!(Peek::of(body.as_bytes()).is_none(), "{body}");
+        }
     }
 
     #[test]

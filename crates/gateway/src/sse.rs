@@ -219,11 +219,12 @@ fn present_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>
     <Value as serde::Deserialize>::deserialize(d).map(Some)
 }
 
-/// What a value is to the reassembly when it is not an object: a string, a non-negative
-/// integer, or something else (read through and dropped).
+/// What a value is when only a string, a non-negative integer or a boolean is wanted of it:
+/// one of those, or something else (read through and dropped).
 enum Loose<'a> {
     Str(Cow<'a, str>),
     U64(u64),
+    Bool(bool),
     Other,
 }
 
@@ -235,8 +236,8 @@ impl<'de> Visitor<'de> for LooseVisitor {
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Loose<'de>, E> {
-        Ok(Loose::Other)
+    fn visit_bool<E>(self, v: bool) -> Result<Loose<'de>, E> {
+        Ok(Loose::Bool(v))
     }
     fn visit_i64<E>(self, v: i64) -> Result<Loose<'de>, E> {
         Ok(u64::try_from(v).map_or(Loose::Other, Loose::U64))
@@ -280,9 +281,20 @@ fn loose_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::E
     })
 }
 
-fn loose_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+/// A string (as `Value::as_str`), else none.
+pub(crate) fn loose_str<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Cow<'de, str>>, D::Error> {
     Ok(match loose(d)? {
         Loose::Str(s) => Some(s),
+        _ => None,
+    })
+}
+
+/// A boolean (as `Value::as_bool`), else none.
+pub(crate) fn loose_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    Ok(match loose(d)? {
+        Loose::Bool(b) => Some(b),
         _ => None,
     })
 }

@@ -108,17 +108,9 @@ rm -f "$out"/results.ndjson "$out"/runs.tsv "$out"/search.* "$out"/soak* "$out"/
 results=$out/results.ndjson
 runs=$out/runs.tsv
 
-# The requests: the ticket texts of the simulator's benign batch job (144,000 of them, used in
-# turn, their ticket numbers counting up), so that detection sees a heavy but ordinary job.
-"$simulator" --profiles batch_job --span 12d --seed 7 --out "$out/sim.ndjson" 2>/dev/null
-python3 - "$out/sim.ndjson" "$out/prompts.ndjson" <<'PY'
-import json, re, sys
-with open(sys.argv[1]) as f, open(sys.argv[2], "w") as out:
-    for line in f:
-        text = json.loads(line)["request"]["messages"][-1]["content"]
-        out.write(json.dumps(re.sub(r"^Summarise support ticket #\d+: ", "", text)) + "\n")
-PY
-rm -f "$out/sim.ndjson"
+# The requests: the ticket texts of the simulator's benign batch job (tools/gateway-prompts.sh),
+# so that detection sees a heavy but ordinary job.
+"$root/tools/gateway-prompts.sh" "$simulator" "$out/prompts.ndjson"
 
 # --- processes ------------------------------------------------------------------------------
 pids=()

@@ -1233,6 +1233,46 @@ mod tests {
     }
 
     #[test]
+    fn gzip_inflated_pretty_documents_are_read_in_bounded_batches() {
+        // 40 MB of pretty-printed top-level documents (no array) from a small gzip, one
+        // far too long among them: batches stay small, only the long one is lost.
+        use std::io::Write as _;
+        let doc = "{\n  \"event\": {\n    \"action\": \"x\"\n  },\n  \"pad\": \"0123456789\"\n}\n";
+        let n = 40_000_000 / doc.len() / 1000 * 1000;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let chunk = doc.repeat(1000);
+        for i in 0..n / 1000 {
+            gz.write_all(chunk.as_bytes()).unwrap();
+            if i == 7 {
+                let long = format!("{{\n  \"pad\": \"{}\"\n}}\n", "y".repeat(3 << 20));
+                gz.write_all(long.as_bytes()).unwrap();
+            }
+        }
+        let bytes = gz.finish().unwrap();
+        assert!(bytes.len() < 1 << 20, "{} bytes of gzip", bytes.len());
+        let opts = ReaderOptions {
+            max_record_bytes: 1 << 20,
+            batch_bytes: 64 << 10,
+        };
+        let reader =
+            Reader::from_read("docs.json.gz", Box::new(std::io::Cursor::new(bytes)), opts).unwrap();
+        let (mut count, mut largest, mut errors) = (0, 0, Vec::new());
+        for batch in reader {
+            match batch {
+                Ok(batch) => {
+                    largest = largest.max(batch.data.len());
+                    count += batch.records.len();
+                }
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        assert_eq!(count, n);
+        assert!(largest < 256 << 10, "a batch of {largest} bytes");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("record longer than"), "{errors:?}");
+    }
+
+    #[test]
     fn a_document_is_read_in_bounded_batches() {
         // 50 MB of array in batches of about 64 KiB: no batch holds much more.
         let element = "{\"event\": {\"action\": \"x\"}, \"pad\": \"0123456789abcdef\"}";

@@ -457,7 +457,12 @@ pub enum IncidentCommand {
         format: Option<Format>,
     },
     /// The containment measures in force (what a gateway enforces).
-    Enforcement,
+    Enforcement {
+        /// Output format: a table, or JSON documents, one per measure (`until` and each
+        /// gateway's `since` in RFC 3339 UTC) [default: table on a terminal, else ndjson].
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
     /// Print the playbook in use (the built-in PB-53, or the configured one) as TOML.
     Playbook,
 }

@@ -331,8 +331,14 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
             out.flush()?;
             Ok(0)
         }
-        IncidentCommand::Enforcement => {
+        IncidentCommand::Enforcement { format } => {
+            let format = format.unwrap_or(if io::stdout().is_terminal() {
+                Format::Table
+            } else {
+                Format::Ndjson
+            });
             let mut out = BufWriter::new(io::stdout().lock());
+            let mut docs = crate::jsonout::JsonDocs::new(format == Format::Json);
             let mut applied = BTreeMap::new();
             for m in store.measures(now_ms())? {
                 let until = m
@@ -341,13 +347,40 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
                 if !applied.contains_key(&m.incident_id) {
                     applied.insert(m.incident_id.clone(), store.applied(&m.incident_id)?);
                 }
-                let at: Vec<String> = applied[&m.incident_id]
+                let in_force: Vec<_> = applied[&m.incident_id]
                     .iter()
                     .filter(|a| {
                         a.measure == m.measure
                             && a.target_kind == m.target_kind
                             && a.target == m.target
                     })
+                    .collect();
+                if format != Format::Table {
+                    let enforced: Vec<serde_json::Value> = in_force
+                        .iter()
+                        .map(|a| {
+                            serde_json::json!({
+                                "gateway": a.gateway,
+                                "since": modelward_event::format_timestamp(a.in_force_at),
+                                "requests": a.requests,
+                            })
+                        })
+                        .collect();
+                    let doc = serde_json::json!({
+                        "measure": m.measure,
+                        "target_kind": m.target_kind,
+                        "target": safe_value(&m.target_kind, &m.target),
+                        "until": m.expires_at.map(modelward_event::format_timestamp),
+                        "incident": m.incident_id,
+                        "params": serde_json::from_str::<serde_json::Value>(&m.params)
+                            .unwrap_or_else(|_| m.params.clone().into()),
+                        "enforced": enforced,
+                    });
+                    docs.write(&mut out, doc)?;
+                    continue;
+                }
+                let at: Vec<String> = in_force
+                    .iter()
                     .map(|a| {
                         format!(
                             "{} since {}, {} request(s) changed or refused",
@@ -372,6 +405,7 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
                     }
                 )?;
             }
+            docs.finish(&mut out)?;
             out.flush()?;
             Ok(0)
         }

@@ -137,6 +137,33 @@ fn an_extraction_attack_is_rate_limited_with_evidence_preserved_and_reported() {
     for m in ["rate_limit", "reduce_output_detail", "proof_of_work"] {
         assert!(measures.contains(m), "{m} not in force:\n{measures}");
     }
+    // The same measures as one JSON array (`--format`, as every listing takes it).
+    let json = modelward(
+        &["incident", "enforcement", "--format", "json", "--db"],
+        &[&db],
+    );
+    let array: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let names: Vec<&str> = array
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["measure"].as_str().unwrap())
+        .collect();
+    for m in ["rate_limit", "reduce_output_detail", "proof_of_work"] {
+        assert!(names.contains(&m), "{m} not in {array}");
+    }
+    assert!(array
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["incident"] == id.as_str()
+            && m["target_kind"].is_string()
+            && m["enforced"].is_array()));
+    let table = modelward(
+        &["incident", "enforcement", "--format", "table", "--db"],
+        &[&db],
+    );
+    assert!(text(&table).contains("enforced:"), "{}", text(&table));
     assert_eq!(incidents(&db)[0]["stage"], "contain");
 
     // Read again: nothing new, nothing repeated.

@@ -169,7 +169,7 @@ fn kinesis_records_bad_and_direct() {
         messages[0]
     );
     assert!(
-        messages[1].contains("Kinesis `Records[2]`: the data is not whole gzip data"),
+        messages[1].contains("Kinesis `Records[2]`: the data is not gzip data"),
         "{}",
         messages[1]
     );

@@ -293,17 +293,7 @@ fn kinesis_data(data: &str, what: &str) -> Result<Map<String, Value>, String> {
         .decode(data.trim())
         .map_err(|e| format!("{what}: the data is not base64 ({e})"))?;
     let text = if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut text = Vec::new();
-        flate2::read::MultiGzDecoder::new(bytes.as_slice())
-            .take(MAX_INFLATED + 1)
-            .read_to_end(&mut text)
-            .map_err(|e| format!("{what}: the data is not whole gzip data ({e})"))?;
-        if text.len() as u64 > MAX_INFLATED {
-            return Err(format!(
-                "{what}: the data inflates past {MAX_INFLATED} bytes"
-            ));
-        }
-        text
+        gunzip(&bytes).map_err(|why| format!("{what}: the data {why}"))?
     } else {
         bytes
     };
@@ -351,21 +341,26 @@ fn subscription(payload: &mut Map<String, Value>) -> Result<Unwrapped, RecordErr
     Ok(log_events(events, Some((group, stream)), "logEvents"))
 }
 
+/// Inflates gzip data, at most [`MAX_INFLATED`] bytes; why not, as the end of a sentence.
+fn gunzip(compressed: &[u8]) -> Result<Vec<u8>, String> {
+    let mut text = Vec::new();
+    flate2::read::MultiGzDecoder::new(compressed)
+        .take(MAX_INFLATED + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| format!("is not gzip data: {e}"))?;
+    if text.len() as u64 > MAX_INFLATED {
+        return Err(format!("inflates past {MAX_INFLATED} bytes"));
+    }
+    Ok(text)
+}
+
 /// Decodes and inflates `awslogs.data` into the subscription payload.
 fn inflate(data: &str) -> Result<Map<String, Value>, RecordError> {
     let compressed = base64::engine::general_purpose::STANDARD
         .decode(data.trim())
         .map_err(|e| at_start(format!("CloudWatch `awslogs.data` is not base64: {e}")))?;
-    let mut text = Vec::new();
-    flate2::read::MultiGzDecoder::new(compressed.as_slice())
-        .take(MAX_INFLATED + 1)
-        .read_to_end(&mut text)
-        .map_err(|e| at_start(format!("CloudWatch `awslogs.data` is not gzip data: {e}")))?;
-    if text.len() as u64 > MAX_INFLATED {
-        return Err(at_start(format!(
-            "CloudWatch `awslogs.data` inflates past {MAX_INFLATED} bytes; skipped"
-        )));
-    }
+    let text =
+        gunzip(&compressed).map_err(|why| at_start(format!("CloudWatch `awslogs.data` {why}")))?;
     serde_json::from_slice(&text).map_err(|e| {
         at_start(format!(
             "CloudWatch `awslogs.data`: the payload is not a JSON object: {}",

@@ -271,7 +271,7 @@ fn vertex_ai(raw: &Value, out: &mut Map<String, Value>) {
 }
 
 /// `gen_ai.system` of Vertex AI records (OpenTelemetry's older name, as LiteLLM writes it).
-const VERTEX_AI_SYSTEM: &str = "vertex_ai";
+pub(crate) const VERTEX_AI_SYSTEM: &str = "vertex_ai";
 
 use super::contract::{self, Domain, Synthesized};
 

@@ -39,6 +39,7 @@
 use serde_json::{json, Map, Value};
 
 use super::contract::{self, Domain, Synthesized};
+use super::gcs_audit::VERTEX_AI_SYSTEM;
 use super::openai_body::genai_fields;
 use super::paths::{put, put_dataset};
 
@@ -60,7 +61,7 @@ pub static SOURCE: contract::Source = contract::Source {
 const SYNTHESIZED: &[Synthesized] = &[
     Synthesized::new("data_stream.dataset", Domain::Consts(&[DATASET])),
     Synthesized::new("event.dataset", Domain::Consts(&[DATASET])),
-    Synthesized::new("gen_ai.system", Domain::Consts(&["vertex_ai"])),
+    Synthesized::new("gen_ai.system", Domain::Consts(&[VERTEX_AI_SYSTEM])),
     // JSON columns parsed from their text (escapes undone).
     Synthesized::new(KEPT, Domain::Any),
     Synthesized::new("gen_ai.request.stop_sequences", Domain::Any),
@@ -407,7 +408,7 @@ pub fn normalize(raw: Map<String, Value>) -> Map<String, Value> {
         .filter_map(Value::as_str)
         .find_map(|m| super::gcs_audit::vertex_model(m).or(Some(m).filter(|m| !m.is_empty())));
     put(&mut out, "gen_ai.request.model", model.map(Value::from));
-    put(&mut out, "gen_ai.system", Some(Value::from("vertex_ai")));
+    put(&mut out, "gen_ai.system", Some(Value::from(VERTEX_AI_SYSTEM)));
 
     if let Some(ms) = raw.get("logging_time").and_then(logging_time) {
         put(

@@ -444,9 +444,12 @@ enforcement = true
         checks.check(all(g == f"gateway@{address}" for _, g, _, _ in applied),
                      "named by the address it listens on", applied)
         checks.check(sum(r for _, _, _, r in applied) > 0, "and counts the requests it changed or refused", applied)
-        done = subprocess.run([binary, "incident", "--db", db, "enforcement"], capture_output=True, timeout=60)
+        done = subprocess.run([binary, "incident", "--db", db, "enforcement", "--format", "ndjson"],
+                              capture_output=True, timeout=60)
         said = done.stdout.decode(errors="replace")
-        checks.check(f"enforced: gateway@{address}" in said and "no gateway has it in force" not in said,
+        listed = [json.loads(line) for line in said.splitlines() if line.strip()]
+        checks.check(bool(listed) and all(any(e["gateway"] == f"gateway@{address}" for e in m["enforced"])
+                                          for m in listed),
                      "`incident enforcement` names the gateway enforcing each measure", said)
 
     with checks.step("MW-TH-0001 joins the incident"):

@@ -47,17 +47,30 @@ fi
 
 echo "fuzz: $(echo "$targets" | wc -w) target(s), ${secs}s each, toolchain $TOOLCHAIN"
 
-# Build each target; one that does not build (an API it calls changed) is reported and
-# skipped, the others still run.
+# Build the targets together (their dependencies once, from one state of the tree); when
+# that fails, each on its own: one that does not build (an API it calls changed) is
+# reported and skipped, the others still run.
 broken=""
 built=""
+sancov="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+-Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+-Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks"
+together=""
+if ! cargo +"$TOOLCHAIN" fuzz --help >/dev/null 2>&1; then
+    bins=$(for t in $targets; do printf ' --bin %s' "$t"; done)
+    # shellcheck disable=SC2086
+    RUSTFLAGS="${RUSTFLAGS:-} $sancov" cargo +"$TOOLCHAIN" build --release --target "$triple" $bins &&
+        together=yes
+fi
 for t in $targets; do
+    if [ -n "$together" ]; then
+        built="$built $t"
+        continue
+    fi
     if cargo +"$TOOLCHAIN" fuzz --help >/dev/null 2>&1; then
         cargo +"$TOOLCHAIN" fuzz build --release "$t"
     else
-        RUSTFLAGS="${RUSTFLAGS:-} -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
--Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
--Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks" \
+        RUSTFLAGS="${RUSTFLAGS:-} $sancov" \
             cargo +"$TOOLCHAIN" build --release --target "$triple" --bin "$t"
     fi
     if [ $? -eq 0 ]; then

@@ -20,7 +20,7 @@
 #      (a one-record run's count subtracted), per byte and per record, and the ratio
 #      floor / hunt (the same ratio as the speeds).
 #
-# Usage: tools/hunt-floor.sh [--size 64M] [--runs 5] [--no-build] [--callgrind]
+# Usage: [MODELWARD=binary] tools/hunt-floor.sh [--size 64M] [--runs 5] [--no-build] [--callgrind]
 # Needs cargo, and valgrind for --callgrind. Timings are only as good as the machine is
 # quiet; on a shared one use --callgrind.
 set -euo pipefail
@@ -57,7 +57,8 @@ else
     floor=$(ls -t target/release/deps/parse_floor-* 2>/dev/null | grep -v '\.d$' | head -1 || true)
 fi
 [ -x "$floor" ] || { echo "parse_floor bench not built (drop --no-build)" >&2; exit 2; }
-modelward="$root/target/release/modelward"
+# MODELWARD: another binary (an earlier build, to compare).
+modelward=${MODELWARD:-$root/target/release/modelward}
 
 # 2. The logs.
 file="$out/azure-$size.ndjson"

@@ -180,6 +180,13 @@ struct Request {
 /// The classification job: `calls` items over `hours` hours, one key; one item in twenty is
 /// one seen before (the same message classified again).
 fn classification_job(calls: usize, hours: i64) -> Vec<Request> {
+    classification_job_with(calls, hours, false)
+}
+
+/// The classification job; with `in_user`, its instruction and few-shot examples are
+/// written into every user message before the item (no system prompt), as a completion
+/// prompt or a one-message chat does.
+fn classification_job_with(calls: usize, hours: i64, in_user: bool) -> Vec<Request> {
     let mut rng = Rng(0x00c1_a551_f1e5);
     let instruction = classification_instruction();
     let mut seen: Vec<String> = Vec::new();
@@ -195,8 +202,12 @@ fn classification_job(calls: usize, hours: i64) -> Vec<Request> {
             Request {
                 ts: T0 + 6 * HOUR + i as i64 * hours * HOUR / calls as i64,
                 key: "svc-classifier",
-                system: Some(instruction.clone()),
-                user: format!("Message: {message}\nLabel:"),
+                system: (!in_user).then(|| instruction.clone()),
+                user: if in_user {
+                    format!("{instruction}Message: {message}\nLabel:")
+                } else {
+                    format!("Message: {message}\nLabel:")
+                },
                 params: json!({"temperature": 0, "max_tokens": 2}),
                 answer: "OTHER".into(),
             }
@@ -441,6 +452,17 @@ fn findings(source: Source, requests: &[Request]) -> Vec<String> {
 #[test]
 fn a_templated_classification_job_is_quiet_from_every_source() {
     let job = classification_job(3_000, 3);
+    let alerts: Vec<String> = SOURCES.iter().flat_map(|s| findings(*s, &job)).collect();
+    assert!(alerts.is_empty(), "{alerts:#?}");
+}
+
+/// The same job with its few-shot template in every user message: the template is most of
+/// each query (every call was a near-duplicate of the last, MW-TH-0004, before queries were
+/// also compared by their ends).
+#[test]
+fn a_few_shot_template_in_the_user_message_is_quiet_from_every_source() {
+    let job = classification_job_with(3_000, 3, true);
+    assert!(job.iter().all(|r| r.system.is_none()));
     let alerts: Vec<String> = SOURCES.iter().flat_map(|s| findings(*s, &job)).collect();
     assert!(alerts.is_empty(), "{alerts:#?}");
 }

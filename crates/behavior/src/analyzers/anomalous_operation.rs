@@ -194,6 +194,38 @@ mod tests {
         );
     }
 
+    /// The client application is read from a raw activity-log record as Azure writes it:
+    /// the `appid` claim, through the `azure_activity` normalizer, into the call.
+    #[test]
+    fn the_client_application_comes_from_the_tokens_appid_claim() {
+        use modelward_event::source::{normalize, Normalized, SourceKind};
+        use modelward_event::{Event, Origin};
+        let raw: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../event/tests/fixtures/azure_activity/list_keys_service_principal.raw.json"
+        ))
+        .unwrap();
+        let serde_json::Value::Object(raw) = raw else {
+            panic!("an object")
+        };
+        let Ok(Normalized::Event(fields)) = normalize(raw, SourceKind::Auto) else {
+            panic!("normalized")
+        };
+        let origin = Origin {
+            file: "activity.json".into(),
+            line: 1,
+            offset: 0,
+            hash: 0,
+            index: 0,
+        };
+        let call = Call::from_event(&Event::new(fields, origin), 0).unwrap();
+        let control = call.control.as_deref().unwrap();
+        assert_eq!(
+            control.client_app.as_deref(),
+            Some("a1f4c2d8-7e3b-4a96-8c05-2d9b6e1f7a43")
+        );
+        assert_eq!(&*control.operation, "list_keys");
+    }
+
     #[test]
     fn reads_from_a_new_range_and_llm_calls_do_not() {
         let mut calls = week();

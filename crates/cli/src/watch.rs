@@ -614,6 +614,17 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
                 );
             }
         }
+        // Stage two's group likewise: tansu 0.6 has been seen never to assign a member that
+        // joins after others left or died (docs/watch.md, "Kafka, as verified").
+        if let Some(k) = keyed.as_ref().filter(|_| once) {
+            if k.assigned().is_empty() && started.elapsed() >= ASSIGN_WAIT {
+                bail!(
+                    "[watch.scale] --once: the group {:?} assigned this consumer no partition of the keyed topic within {}s (is every other member of the group stopped?)",
+                    k.group(),
+                    ASSIGN_WAIT.as_secs()
+                );
+            }
+        }
         if last_checkpoint.elapsed() >= every {
             checkpoint(
                 store.as_mut(),

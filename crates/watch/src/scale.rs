@@ -318,6 +318,11 @@ impl Keyed {
         out
     }
 
+    /// Stage two's consumer group.
+    pub fn group(&self) -> &str {
+        &self.options.group
+    }
+
     /// The internal partitions assigned to this instance as of the last poll.
     pub fn assigned(&self) -> &[u32] {
         &self.assigned

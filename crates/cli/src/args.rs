@@ -432,6 +432,10 @@ pub enum IncidentCommand {
         /// The bundle's folder (`incident export` writes it).
         #[arg(value_name = "DIR")]
         dir: PathBuf,
+        /// Output format: lines of text, or one JSON document: what was checked, each
+        /// check's result and the verdict (docs/incidents.md).
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Lift the containment measures an incident put in force (recovery), all or those on
     /// one target; each lift goes into the audit log.

@@ -15,6 +15,8 @@ use modelward_event::terminal::printable;
 use modelward_evidence::{Input, Report, SigningKey};
 use modelward_inventory::hash::{hash_bytes, hash_reader, HashAlgorithm};
 
+use crate::args::Format;
+
 /// The variable naming the signing key's file when `--signing-key` is not given.
 pub const KEY_ENV: &str = "MODELWARD_EVIDENCE_KEY";
 
@@ -39,6 +41,10 @@ pub enum EvidenceCommand {
         /// file [default: any key, whose id is printed].
         #[arg(long, value_name = "KEY")]
         public_key: Option<String>,
+        /// Output format: a line a report, or JSON documents, one per report: what was
+        /// checked, each check's result and the verdict (docs/fingerprint.md#evidence).
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
 }
 
@@ -153,7 +159,11 @@ pub fn run(cmd: EvidenceCommand) -> Result<u8> {
                 None => Err(anyhow::anyhow!("--output FILE is required")),
             }
         }
-        EvidenceCommand::Verify { files, public_key } => verify(&files, public_key.as_deref()),
+        EvidenceCommand::Verify {
+            files,
+            public_key,
+            format,
+        } => verify(&files, public_key.as_deref(), format),
     }
 }
 
@@ -185,57 +195,153 @@ fn pin(given: &str) -> Result<String> {
     Ok(given.to_string())
 }
 
-fn verify(files: &[PathBuf], public_key: Option<&str>) -> Result<u8> {
-    let pinned = public_key.map(pin).transpose()?;
-    let mut failed = 0;
-    for file in files {
-        let shown = printable(&file.display().to_string()).to_string();
-        let bytes = std::fs::read(file).with_context(|| format!("reading {shown}"))?;
-        let checked = match &pinned {
-            Some(p) => modelward_evidence::verify_pinned(&bytes, p),
-            None => modelward_evidence::verify(&bytes),
-        };
-        let verified = match checked {
-            Ok(v) => v,
-            Err(e) => {
-                println!("FAILED  {shown}: {e}");
-                failed += 1;
-                continue;
+/// What `evidence verify` checks of each report, in order; a check after a failed one is
+/// `skipped` (docs/fingerprint.md#evidence).
+const CHECKS: [&str; 4] = ["report", "signature", "key", "inputs"];
+
+/// One check's result: `pass`, `fail` or `skipped`, and why.
+fn check(name: &str, result: &str, detail: String) -> serde_json::Value {
+    serde_json::json!({"check": name, "result": result, "detail": detail})
+}
+
+/// The check an [`modelward_evidence::EvidenceError`] from verifying a report fails.
+fn failed_check(e: &modelward_evidence::EvidenceError) -> &'static str {
+    use modelward_evidence::EvidenceError as E;
+    match e {
+        E::BadSignature => "signature",
+        E::WrongKey { .. } => "key",
+        _ => "report",
+    }
+}
+
+/// One report checked: the JSON document of `--format json|ndjson`, and the text line.
+fn verify_one(file: &Path, pinned: Option<&str>) -> Result<(serde_json::Value, String, bool)> {
+    let shown = printable(&file.display().to_string()).to_string();
+    let bytes = std::fs::read(file).with_context(|| format!("reading {shown}"))?;
+    let checked = match pinned {
+        Some(p) => modelward_evidence::verify_pinned(&bytes, p),
+        None => modelward_evidence::verify(&bytes),
+    };
+    let mut doc = serde_json::json!({
+        "file": file.display().to_string(),
+        "verdict": "failed",
+        "kind": null,
+        "created": null,
+        "key_id": null,
+        "pinned": pinned.is_some(),
+        "checks": [],
+        "inputs": [],
+    });
+    let verified = match checked {
+        Ok(v) => v,
+        Err(e) => {
+            let failed = failed_check(&e);
+            let at = CHECKS.iter().position(|c| *c == failed).unwrap_or(0);
+            let checks: Vec<_> = CHECKS
+                .iter()
+                .enumerate()
+                .map(|(i, c)| match i.cmp(&at) {
+                    std::cmp::Ordering::Less => check(c, "pass", String::new()),
+                    std::cmp::Ordering::Equal => check(c, "fail", e.to_string()),
+                    std::cmp::Ordering::Greater => {
+                        check(c, "skipped", format!("the {failed} check failed"))
+                    }
+                })
+                .collect();
+            if let modelward_evidence::EvidenceError::WrongKey { found, .. } = &e {
+                doc["key_id"] = found.clone().into();
             }
-        };
-        let report = &verified.report;
-        let mut changed = Vec::new();
-        let mut absent = 0;
-        for input in &report.inputs {
-            let path = Path::new(&input.source);
-            if !path.is_file() {
-                absent += 1;
-                continue;
-            }
+            doc["checks"] = checks.into();
+            return Ok((doc, format!("FAILED  {shown}: {e}"), false));
+        }
+    };
+    let report = &verified.report;
+    let mut changed = Vec::new();
+    let mut absent = 0;
+    let mut inputs = Vec::new();
+    for input in &report.inputs {
+        let path = Path::new(&input.source);
+        let result = if !path.is_file() {
+            absent += 1;
+            "absent"
+        } else {
             let mut f = File::open(path)?;
             let (sha256, _) = hash_reader(&mut f, HashAlgorithm::Sha256, &mut |_| {})?;
-            if sha256 != input.sha256 {
+            if sha256 == input.sha256 {
+                "match"
+            } else {
                 changed.push(printable(&input.source).to_string());
+                "changed"
             }
-        }
-        if changed.is_empty() {
-            println!(
-                "OK      {shown}: {} of {}, signed by key {}{}; {} input(s) rehashed, {absent} not at their path",
-                printable(&report.kind),
-                printable(&report.created),
-                verified.key_id,
-                if pinned.is_some() { " (pinned)" } else { "" },
-                report.inputs.len() - absent,
-            );
+        };
+        inputs.push(serde_json::json!({
+            "role": input.role,
+            "source": input.source,
+            "sha256": input.sha256,
+            "result": result,
+        }));
+    }
+    let rehashed = report.inputs.len() - absent;
+    let ok = changed.is_empty();
+    doc["verdict"] = if ok { "ok" } else { "failed" }.into();
+    doc["kind"] = report.kind.clone().into();
+    doc["created"] = report.created.clone().into();
+    doc["key_id"] = verified.key_id.clone().into();
+    doc["inputs"] = inputs.into();
+    doc["checks"] = serde_json::json!([
+        check("report", "pass", String::new()),
+        check("signature", "pass", String::new()),
+        match pinned {
+            Some(_) => check("key", "pass", String::new()),
+            None => check("key", "skipped", "no --public-key".into()),
+        },
+        if ok {
+            check(
+                "inputs",
+                "pass",
+                format!("{rehashed} input(s) rehashed, {absent} not at their path"),
+            )
         } else {
-            println!(
-                "FAILED  {shown}: signature good (key {}) but input(s) changed since: {}",
-                verified.key_id,
-                changed.join(", ")
-            );
-            failed += 1;
+            check(
+                "inputs",
+                "fail",
+                format!("changed since signing: {}", changed.join(", ")),
+            )
+        },
+    ]);
+    let line = if ok {
+        format!(
+            "OK      {shown}: {} of {}, signed by key {}{}; {rehashed} input(s) rehashed, {absent} not at their path",
+            printable(&report.kind),
+            printable(&report.created),
+            verified.key_id,
+            if pinned.is_some() { " (pinned)" } else { "" },
+        )
+    } else {
+        format!(
+            "FAILED  {shown}: signature good (key {}) but input(s) changed since: {}",
+            verified.key_id,
+            changed.join(", ")
+        )
+    };
+    Ok((doc, line, ok))
+}
+
+fn verify(files: &[PathBuf], public_key: Option<&str>, format: Format) -> Result<u8> {
+    let pinned = public_key.map(pin).transpose()?;
+    let mut failed = 0;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut docs = crate::jsonout::JsonDocs::new(format == Format::Json);
+    for file in files {
+        let (doc, line, ok) = verify_one(file, pinned.as_deref())?;
+        failed += usize::from(!ok);
+        match format {
+            Format::Table => writeln!(out, "{line}")?,
+            Format::Json | Format::Ndjson => docs.write(&mut out, doc)?,
         }
     }
+    docs.finish(&mut out)?;
+    out.flush()?;
     if pinned.is_none() {
         modelward_event::errln!(
             "modelward: no --public-key: the signatures hold, but say nothing of who signed; pin the key id"

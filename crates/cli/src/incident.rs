@@ -31,7 +31,7 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
     let db = args.db.as_path();
     let playbook = args.playbook.as_deref();
     match args.command {
-        IncidentCommand::Verify { dir } => return export::verify(&dir, db),
+        IncidentCommand::Verify { dir, format } => return export::verify(&dir, db, format),
         IncidentCommand::Playbook => {
             let setup = Setup::new(options.respond, playbook)?;
             return print_playbook(&setup, playbook);

@@ -134,6 +134,104 @@ fn a_match_writes_a_signed_report_that_verifies() {
         &["evidence", "verify", report_s, "--public-key", &key_id],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+    assert!(text(&o.stdout).starts_with("OK "), "{}", text(&o.stdout));
+    // For scripts: one JSON array, a document a report with its checks and verdict.
+    let o = modelward(
+        &dir,
+        &[
+            "evidence",
+            "verify",
+            report_s,
+            "--public-key",
+            &key_id,
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let docs: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let doc = &docs[0];
+    assert_eq!(docs.as_array().unwrap().len(), 1);
+    assert_eq!(doc["verdict"], "ok");
+    assert_eq!(doc["file"], report_s);
+    assert_eq!(doc["kind"], "fingerprint-match");
+    assert_eq!(doc["key_id"], key_id.as_str());
+    assert_eq!(doc["pinned"], true);
+    assert_eq!(
+        checks(doc),
+        [
+            ("report", "pass"),
+            ("signature", "pass"),
+            ("key", "pass"),
+            ("inputs", "pass")
+        ]
+    );
+    assert_eq!(doc["inputs"][0]["role"], "suspect");
+    assert_eq!(doc["inputs"][0]["result"], "match");
+
+    // Another key pinned: the key check fails, the inputs are not looked at.
+    let o = modelward(
+        &dir,
+        &[
+            "evidence",
+            "verify",
+            report_s,
+            "--public-key",
+            "0000000000000000",
+            "--format",
+            "ndjson",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["verdict"], "failed");
+    assert_eq!(doc["key_id"], key_id.as_str());
+    assert_eq!(
+        checks(&doc),
+        [
+            ("report", "pass"),
+            ("signature", "pass"),
+            ("key", "fail"),
+            ("inputs", "skipped")
+        ]
+    );
+
+    // The report changed after signing (same length, one letter): the signature fails.
+    let forged = dir.write(
+        "forged.json",
+        text(&std::fs::read(&report).unwrap()).replace("fingerprint-match", "fingerprint-matcx"),
+    );
+    let o = modelward(
+        &dir,
+        &[
+            "evidence",
+            "verify",
+            forged.to_str().unwrap(),
+            report_s,
+            "--format",
+            "ndjson",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let docs: Vec<Value> = text(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(docs.len(), 2, "{}", text(&o.stdout));
+    assert_eq!(docs[0]["verdict"], "failed");
+    assert_eq!(docs[0]["kind"], Value::Null);
+    assert_eq!(
+        checks(&docs[0]),
+        [
+            ("report", "pass"),
+            ("signature", "fail"),
+            ("key", "skipped"),
+            ("inputs", "skipped")
+        ]
+    );
+    assert_eq!(docs[1]["verdict"], "ok");
+    assert_eq!(checks(&docs[1])[2], ("key", "skipped"));
+
     // The suspect replaced after the report: the signature holds, its input does not.
     std::fs::write(&leak, b"other bytes").unwrap();
     let o = modelward(
@@ -146,6 +244,44 @@ fn a_match_writes_a_signed_report_that_verifies() {
         "{}",
         text(&o.stdout)
     );
+    let o = modelward(
+        &dir,
+        &[
+            "evidence",
+            "verify",
+            report_s,
+            "--public-key",
+            &key_id,
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let docs: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let doc = &docs[0];
+    assert_eq!(doc["verdict"], "failed");
+    assert_eq!(
+        checks(doc),
+        [
+            ("report", "pass"),
+            ("signature", "pass"),
+            ("key", "pass"),
+            ("inputs", "fail")
+        ]
+    );
+    assert_eq!(doc["inputs"][0]["source"], leak.to_str().unwrap());
+    assert_eq!(doc["inputs"][0]["result"], "changed");
+    assert_eq!(doc["inputs"][1]["result"], "match");
+}
+
+/// Each check of an `evidence verify` document as (check, result).
+fn checks(doc: &Value) -> Vec<(&str, &str)> {
+    doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["check"].as_str().unwrap(), c["result"].as_str().unwrap()))
+        .collect()
 }
 
 /// `evidence keygen` spells its output flag as every other command does (`--output`, `-o`);

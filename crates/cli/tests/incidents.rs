@@ -398,9 +398,49 @@ fn a_bundle_rewritten_with_its_manifest_fails_verify_against_the_database() {
     let ok = modelward(&["incident", "verify", "--db"], &[&db, &bundle]);
     assert!(ok.status.success(), "{}", text(&ok));
     assert!(text(&ok).contains("the manifest is the one exported for"));
+    // For scripts: one document, each check's result and the verdict.
+    let verify_json = |format: &str| {
+        let o = modelward(
+            &["incident", "verify", "--format", format, "--db"],
+            &[&db, &bundle],
+        );
+        let doc: Value = match format {
+            "json" => serde_json::from_slice::<Vec<Value>>(&o.stdout).unwrap()[0].clone(),
+            _ => serde_json::from_slice(&o.stdout).unwrap(),
+        };
+        (o.status.code(), doc)
+    };
+    let (code, doc) = verify_json("json");
+    assert_eq!(code, Some(0), "{doc}");
+    assert_eq!(doc["verdict"], "ok");
+    assert_eq!(
+        verify_checks(&doc),
+        [
+            ("manifest", "pass"),
+            ("attribution", "skipped"),
+            ("export_recorded", "pass")
+        ]
+    );
+    assert_eq!(doc["export"]["incident"], id.as_str());
+    assert_eq!(
+        doc["manifest_sha256"],
+        modelward_respond::evidence::sha256_hex(&std::fs::read(bundle.join("SHA256SUMS")).unwrap())
+    );
+    assert_eq!(doc["mismatches"], serde_json::json!([]));
 
-    // A file changed and the manifest rewritten to match: consistent on its own.
+    // A file changed: the manifest check fails and names it.
     std::fs::write(bundle.join("iocs.csv"), b"type,value\nip,192.0.2.1\n").unwrap();
+    let (code, doc) = verify_json("ndjson");
+    assert_eq!(code, Some(1), "{doc}");
+    assert_eq!(doc["verdict"], "failed");
+    assert_eq!(verify_checks(&doc)[0], ("manifest", "fail"));
+    assert_eq!(verify_checks(&doc)[2], ("export_recorded", "pass"));
+    assert_eq!(
+        doc["mismatches"],
+        serde_json::json!([{"file": "iocs.csv", "why": "changed"}])
+    );
+
+    // ... and the manifest rewritten to match: consistent on its own.
     let hash = modelward_respond::evidence::sha256_hex(b"type,value\nip,192.0.2.1\n");
     let manifest: String = std::fs::read_to_string(bundle.join("SHA256SUMS"))
         .unwrap()
@@ -417,6 +457,18 @@ fn a_bundle_rewritten_with_its_manifest_fails_verify_against_the_database() {
     assert_eq!(bad.status.code(), Some(1), "{said}");
     assert!(said.contains("file(s) match SHA256SUMS"), "{said}");
     assert!(said.contains("SHA256SUMS was not exported from"), "{said}");
+    let (code, doc) = verify_json("ndjson");
+    assert_eq!(code, Some(1), "{doc}");
+    assert_eq!(doc["verdict"], "failed");
+    assert_eq!(
+        verify_checks(&doc),
+        [
+            ("manifest", "pass"),
+            ("attribution", "skipped"),
+            ("export_recorded", "fail")
+        ]
+    );
+    assert_eq!(doc["export"], Value::Null);
     assert_eq!(
         std::fs::read(&db).unwrap(),
         before,
@@ -430,6 +482,16 @@ fn a_bundle_rewritten_with_its_manifest_fails_verify_against_the_database() {
     assert!(alone.status.success(), "{}", text(&alone));
     assert!(text(&alone).contains("was not checked"), "{}", text(&alone));
     assert!(!dir.path("no-such.db").exists());
+}
+
+/// Each check of an `incident verify` document as (check, result).
+fn verify_checks(doc: &Value) -> Vec<(&str, &str)> {
+    doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["check"].as_str().unwrap(), c["result"].as_str().unwrap()))
+        .collect()
 }
 
 #[test]

@@ -380,6 +380,22 @@ fn an_incident_bundle_carries_signed_reports() {
         "{}",
         text(&o.stdout)
     );
+    let o = modelward(&[
+        "incident",
+        "verify",
+        "--db",
+        db_s,
+        bundle.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stdout));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let doc = &doc[0];
+    assert_eq!(doc["verdict"], "ok");
+    assert_eq!(doc["checks"][1]["check"], "attribution");
+    assert_eq!(doc["checks"][1]["result"], "pass", "{doc}");
+    assert_eq!(doc["attribution"][0]["kind"], "watermark-verify");
 
     // The report changed and the manifest rewritten to match it: the signature still tells.
     let body = std::fs::read_to_string(&carried).unwrap().replace(
@@ -411,6 +427,28 @@ fn an_incident_bundle_carries_signed_reports() {
         "{}",
         text(&o.stdout)
     );
+    // In JSON: the attribution check fails and names the report; the files match.
+    let o = modelward(&[
+        "incident",
+        "verify",
+        bundle.to_str().unwrap(),
+        "--db",
+        "/nonexistent.db",
+        "--format",
+        "ndjson",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["verdict"], "failed");
+    assert_eq!(doc["checks"][0]["result"], "pass", "{doc}");
+    assert_eq!(doc["checks"][1]["check"], "attribution");
+    assert_eq!(doc["checks"][1]["result"], "fail", "{doc}");
+    assert_eq!(doc["checks"][2]["result"], "skipped", "{doc}");
+    assert_eq!(
+        doc["attribution"][0]["file"],
+        "attribution/01-watermark-verify.json"
+    );
+    assert_eq!(doc["attribution"][0]["result"], "fail");
 }
 
 /// A chat completion with log probabilities: `n` positions, 3 top candidates each.

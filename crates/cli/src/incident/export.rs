@@ -13,7 +13,7 @@ use super::redact::Redactor;
 use modelward_store::incidents::EvidenceRecord;
 use modelward_store::Store;
 
-use crate::args::ReportFormat;
+use crate::args::{Format, ReportFormat};
 use crate::respond::now_ms;
 
 /// The incident's report.
@@ -188,102 +188,173 @@ pub fn attribution(paths: &[std::path::PathBuf]) -> Result<Vec<(String, Vec<u8>)
     Ok(out)
 }
 
-/// Checks the signatures of the bundle's attribution reports; prints one line each and
-/// returns how many failed.
-fn verify_attribution(dir: &Path) -> Result<usize> {
+/// Checks the signatures of the bundle's attribution reports: one JSON document each
+/// (`file`, `result` pass or fail, `kind`, `key_id`, `detail`) and its text line.
+fn verify_attribution(dir: &Path) -> Result<Vec<(serde_json::Value, String)>> {
     let folder = dir.join(ATTRIBUTION);
     if !folder.is_dir() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let mut names: Vec<_> = std::fs::read_dir(&folder)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file())
         .collect();
     names.sort();
-    let mut failed = 0;
+    let mut out = Vec::new();
     for path in names {
+        let file = path
+            .strip_prefix(dir)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .replace('\\', "/");
         let shown = modelward_event::terminal::printable(&path.display().to_string()).to_string();
-        match modelward_evidence::verify(&std::fs::read(&path)?) {
-            Ok(v) => modelward_event::outln!(
-                "{shown}: signed {} report, key {}",
-                modelward_event::terminal::printable(&v.report.kind),
-                v.key_id
+        out.push(match modelward_evidence::verify(&std::fs::read(&path)?) {
+            Ok(v) => (
+                serde_json::json!({"file": file, "result": "pass", "kind": v.report.kind,
+                    "key_id": v.key_id, "detail": ""}),
+                format!(
+                    "{shown}: signed {} report, key {}",
+                    modelward_event::terminal::printable(&v.report.kind),
+                    v.key_id
+                ),
             ),
-            Err(e) => {
-                failed += 1;
-                modelward_event::outln!("{shown}: {e}");
-            }
-        }
+            Err(e) => (
+                serde_json::json!({"file": file, "result": "fail", "kind": null,
+                    "key_id": null, "detail": e.to_string()}),
+                format!("{shown}: {e}"),
+            ),
+        });
     }
-    Ok(failed)
+    Ok(out)
+}
+
+/// One check of `incident verify`'s JSON document.
+fn check(name: &str, result: &str, detail: String) -> serde_json::Value {
+    serde_json::json!({"check": name, "result": result, "detail": detail})
 }
 
 /// `incident verify DIR`: exit 1 on any difference, and, when the database exists, exit 1 if
 /// its audit log has no export with this manifest (a bundle rewritten together with its
-/// manifest). The database is opened read-only: verifying writes nothing to it.
-pub fn verify(dir: &Path, db: &Path) -> Result<u8> {
+/// manifest). The database is opened read-only: verifying writes nothing to it. Text, or with
+/// `--format json|ndjson` one document: the checks `manifest`, `attribution` and
+/// `export_recorded`, each `pass`, `fail` or `skipped`, and the verdict (docs/incidents.md).
+pub fn verify(dir: &Path, db: &Path, format: Format) -> Result<u8> {
     let v = verify_bundle(dir).with_context(|| format!("{}", dir.display()))?;
-    for m in &v.mismatches {
-        modelward_event::outln!("{}: {}", m.file, m.why);
-    }
-    if v.mismatches.is_empty() {
-        modelward_event::outln!(
-            "{}: all {} file(s) match {MANIFEST}",
-            dir.display(),
-            v.files
-        );
+    let mut lines: Vec<String> = v
+        .mismatches
+        .iter()
+        .map(|m| format!("{}: {}", m.file, m.why))
+        .collect();
+    let manifest = if v.mismatches.is_empty() {
+        let said = format!("all {} file(s) match {MANIFEST}", v.files);
+        lines.push(format!("{}: {said}", dir.display()));
+        check("manifest", "pass", said)
     } else {
-        modelward_event::outln!(
-            "{}: {} of the bundle's files differ from {MANIFEST}",
-            dir.display(),
+        let said = format!(
+            "{} of the bundle's files differ from {MANIFEST}",
             v.mismatches.len()
         );
-    }
-    let unsigned = verify_attribution(dir)?;
-    let recorded = if db.exists() {
-        recorded_export(dir, db, &v.manifest_sha256)?
+        lines.push(format!("{}: {said}", dir.display()));
+        check("manifest", "fail", said)
+    };
+    let reports = verify_attribution(dir)?;
+    let unsigned = reports
+        .iter()
+        .filter(|(d, _)| d["result"] == "fail")
+        .count();
+    let attribution = if reports.is_empty() {
+        check(
+            "attribution",
+            "skipped",
+            format!("no {ATTRIBUTION}/ reports"),
+        )
+    } else if unsigned == 0 {
+        let said = format!("{} signed report(s) verify", reports.len());
+        check("attribution", "pass", said)
+    } else {
+        let said = format!("{unsigned} of {} report(s) do not verify", reports.len());
+        check("attribution", "fail", said)
+    };
+    lines.extend(reports.iter().map(|(_, l)| l.clone()));
+    let mut export = serde_json::Value::Null;
+    let (recorded, export_check) = if db.exists() {
+        let found = recorded_export(db, &v.manifest_sha256)?;
+        match found {
+            Some(r) => {
+                lines.push(format!(
+                    "{}: the manifest is the one exported for {} (audit #{} at {})",
+                    dir.display(),
+                    r.incident_id,
+                    r.seq,
+                    modelward_event::format_timestamp(r.at)
+                ));
+                export = serde_json::json!({"incident": r.incident_id, "audit_seq": r.seq,
+                    "at": modelward_event::format_timestamp(r.at)});
+                let said = format!("the audit log of {} has this export", db.display());
+                (true, check("export_recorded", "pass", said))
+            }
+            None => {
+                let said = format!(
+                    "{MANIFEST} was not exported from {}: its audit log has no export with this manifest's SHA-256 ({}); the files may match their manifest, but the manifest is not the one recorded",
+                    db.display(),
+                    v.manifest_sha256
+                );
+                lines.push(format!("{}: {said}", dir.display()));
+                (false, check("export_recorded", "fail", said))
+            }
+        }
     } else {
         modelward_event::errln!(
             "modelward: {} does not exist: whether this manifest is the one exported was not checked (--db FILE)",
             db.display()
         );
-        true
+        let said = format!("{} does not exist", db.display());
+        (true, check("export_recorded", "skipped", said))
     };
-    Ok(if v.mismatches.is_empty() && recorded && unsigned == 0 {
-        0
-    } else {
-        1
-    })
+    let ok = v.mismatches.is_empty() && recorded && unsigned == 0;
+    match format {
+        Format::Table => {
+            for line in lines {
+                modelward_event::outln!("{line}");
+            }
+        }
+        Format::Json | Format::Ndjson => {
+            let mismatches: Vec<_> = v
+                .mismatches
+                .iter()
+                .map(|m| serde_json::json!({"file": m.file, "why": m.why}))
+                .collect();
+            let doc = serde_json::json!({
+                "bundle": dir.display().to_string(),
+                "verdict": if ok { "ok" } else { "failed" },
+                "files": v.files,
+                "manifest_sha256": v.manifest_sha256,
+                "checks": [manifest, attribution, export_check],
+                "mismatches": mismatches,
+                "attribution": reports.into_iter().map(|(d, _)| d).collect::<Vec<_>>(),
+                "export": export,
+            });
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut docs = crate::jsonout::JsonDocs::new(format == Format::Json);
+            docs.write(&mut out, doc)?;
+            docs.finish(&mut out)?;
+            std::io::Write::flush(&mut out)?;
+        }
+    }
+    Ok(if ok { 0 } else { 1 })
 }
 
-/// Whether `db`'s audit log recorded an export with this manifest; says which either way.
-fn recorded_export(dir: &Path, db: &Path, manifest_sha256: &str) -> Result<bool> {
+/// The export `db`'s audit log recorded with this manifest, if any.
+fn recorded_export(
+    db: &Path,
+    manifest_sha256: &str,
+) -> Result<Option<modelward_store::audit::AuditRecord>> {
     let store = Store::open_read_only(db).with_context(|| format!("{}", db.display()))?;
-    let recorded = store
+    Ok(store
         .audit_log(None)
         .with_context(|| format!("reading {}'s audit log", db.display()))?
         .into_iter()
-        .find(|r| r.action == EXPORT_ACTION && r.idempotency_key == manifest_sha256);
-    match recorded {
-        Some(r) => {
-            modelward_event::outln!(
-                "{}: the manifest is the one exported for {} (audit #{} at {})",
-                dir.display(),
-                r.incident_id,
-                r.seq,
-                modelward_event::format_timestamp(r.at)
-            );
-            Ok(true)
-        }
-        None => {
-            modelward_event::outln!(
-                "{}: {MANIFEST} was not exported from {}: its audit log has no export with this manifest's SHA-256 ({manifest_sha256}); the files may match their manifest, but the manifest is not the one recorded",
-                dir.display(),
-                db.display()
-            );
-            Ok(false)
-        }
-    }
+        .find(|r| r.action == EXPORT_ACTION && r.idempotency_key == manifest_sha256))
 }
 
 /// The audit log's name for an evidence export.

@@ -499,6 +499,10 @@ pub enum RulesCommand {
         /// Sigma processing pipelines to apply; repeatable.
         #[arg(long = "pipeline", value_name = "FILE")]
         pipelines: Vec<PathBuf>,
+        /// Output format: a summary (each failure on stderr), or one JSON document with
+        /// the counts and every failure's file, line, column and message (docs/sigma.md).
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Run each rule's own test events (`modelward_tests`): true positives must alert, true
     /// negatives must not; non-zero exit on any failure.

@@ -30,6 +30,9 @@ pub enum EvidenceCommand {
         /// Deprecated spelling of --output.
         #[arg(long, value_name = "FILE", hide = true, conflicts_with = "output")]
         out: Option<PathBuf>,
+        /// Output format: a line, or one JSON document `{"file", "key_id", "public_key"}`.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Check signed evidence reports: the signature, the format, and that each input still
     /// found at its recorded path hashes as recorded (exit 1 when one does not).
@@ -150,12 +153,16 @@ pub fn command_line(secret: &[&str]) -> Vec<String> {
 
 pub fn run(cmd: EvidenceCommand) -> Result<u8> {
     match cmd {
-        EvidenceCommand::Keygen { output, out } => {
+        EvidenceCommand::Keygen {
+            output,
+            out,
+            format,
+        } => {
             if out.is_some() {
                 crate::args::deprecated("--out", "--output");
             }
             match output.or(out) {
-                Some(path) => keygen(&path),
+                Some(path) => keygen(&path, format),
                 None => Err(anyhow::anyhow!("--output FILE is required")),
             }
         }
@@ -167,7 +174,7 @@ pub fn run(cmd: EvidenceCommand) -> Result<u8> {
     }
 }
 
-fn keygen(out: &Path) -> Result<u8> {
+fn keygen(out: &Path, format: Format) -> Result<u8> {
     let pem = modelward_evidence::generate_key_pem()?;
     let key = SigningKey::from_pem(&pem)?;
     let mut options = std::fs::OpenOptions::new();
@@ -178,11 +185,23 @@ fn keygen(out: &Path) -> Result<u8> {
         .open(out)
         .with_context(|| format!("creating {}", out.display()))?;
     file.write_all(pem.as_bytes())?;
-    println!(
-        "key id {}  public key {}",
-        key.key_id(),
-        key.public_key_hex()
-    );
+    if format == Format::Table {
+        println!(
+            "key id {}  public key {}",
+            key.key_id(),
+            key.public_key_hex()
+        );
+        return Ok(0);
+    }
+    let doc = serde_json::json!({
+        "file": out.display().to_string(),
+        "key_id": key.key_id(),
+        "public_key": key.public_key_hex(),
+    });
+    let mut stdout = std::io::stdout().lock();
+    let mut docs = crate::jsonout::JsonDocs::new(format == Format::Json);
+    docs.write(&mut stdout, doc)?;
+    docs.finish(&mut stdout)?;
     Ok(0)
 }
 

@@ -58,8 +58,33 @@ pub fn run(command: RulesCommand) -> Result<u8> {
                 many => bail!("[{id}] matches {} rules; give more of the id", many.len()),
             }
         }
-        RulesCommand::Check { paths, pipelines } => {
+        RulesCommand::Check {
+            paths,
+            pipelines,
+            format,
+        } => {
             let set = RuleSet::load_paths(&paths, &pipelines);
+            if format != Format::Table {
+                let errors: Vec<_> = set
+                    .errors
+                    .iter()
+                    .map(|e| {
+                        serde_json::json!({"file": e.file, "line": e.line, "column": e.column,
+                            "message": e.message})
+                    })
+                    .collect();
+                let doc = serde_json::json!({
+                    "files": set.files,
+                    "loaded": set.loaded(),
+                    "failed": set.errors.len(),
+                    "errors": errors,
+                });
+                let mut out = io::stdout().lock();
+                let mut docs = crate::jsonout::JsonDocs::new(format == Format::Json);
+                docs.write(&mut out, doc)?;
+                docs.finish(&mut out)?;
+                return Ok(if set.errors.is_empty() { 0 } else { 1 });
+            }
             set.report_errors();
             let mut by_reason: std::collections::BTreeMap<String, usize> = Default::default();
             for e in &set.errors {

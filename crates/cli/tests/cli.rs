@@ -342,6 +342,49 @@ fn user_rules_load_and_bad_rules_are_reported_with_position() {
         out.contains("3 rule file(s): 1 rule(s) loaded, 2 failed"),
         "{out}"
     );
+    // For scripts (CI annotations): the counts and every failure's position in JSON.
+    let o = bin()
+        .args(["rules", "check", "--format", "json"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let docs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let doc = &docs[0];
+    assert_eq!(
+        (&doc["files"], &doc["loaded"], &doc["failed"]),
+        (&json!(3), &json!(1), &json!(2)),
+        "{doc}"
+    );
+    let broken = doc["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["file"].as_str().unwrap().ends_with("broken.esql"))
+        .unwrap_or_else(|| panic!("{doc}"));
+    assert_eq!(
+        (&broken["line"], &broken["column"]),
+        (&json!(2), &json!(13))
+    );
+    assert!(
+        broken["message"]
+            .as_str()
+            .unwrap()
+            .contains("mismatched input end of query"),
+        "{broken}"
+    );
+    let good = d.0.join("good");
+    std::fs::create_dir_all(&good).unwrap();
+    std::fs::copy(rules.join("many_listkeys.esql"), good.join("a.esql")).unwrap();
+    let o = bin()
+        .args(["rules", "check", "--format", "ndjson"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["failed"], json!(0));
+    assert_eq!(doc["errors"], json!([]));
 }
 
 #[test]

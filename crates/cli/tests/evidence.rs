@@ -314,3 +314,33 @@ fn keygen_takes_output_like_every_command() {
     let none = modelward(&dir, &["evidence", "keygen"]);
     assert_eq!(none.status.code(), Some(2), "{}", text(&none.stderr));
 }
+
+/// `evidence keygen --format json`: the key id and public key for a script to pin, unmasked.
+#[test]
+fn keygen_prints_its_key_as_json() {
+    let dir = Dir::new("evidence-keygen-json");
+    let pem = dir.path("k.pem");
+    let o = modelward(
+        &dir,
+        &[
+            "evidence",
+            "keygen",
+            "-o",
+            pem.to_str().unwrap(),
+            "--format",
+            "ndjson",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["file"], pem.to_str().unwrap());
+    let public_key = doc["public_key"].as_str().unwrap();
+    let bytes: Vec<u8> = (0..public_key.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&public_key[i..i + 2], 16).unwrap())
+        .collect();
+    assert_eq!(bytes.len(), 32, "{doc}");
+    // The key id is the first 8 bytes of the public key's SHA-256.
+    let sha = modelward_respond::evidence::sha256_hex(&bytes);
+    assert_eq!(doc["key_id"], &sha[..16], "{doc}");
+}

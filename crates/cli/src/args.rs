@@ -513,6 +513,10 @@ pub enum RulesCommand {
         /// Sigma processing pipelines to apply; repeatable.
         #[arg(long = "pipeline", value_name = "FILE")]
         pipelines: Vec<PathBuf>,
+        /// Output format: a line a failure and a summary, or one JSON document with the
+        /// counts, every failure, the untested rules and the load errors (docs/sigma.md).
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
 }
 

@@ -108,7 +108,11 @@ pub fn run(command: RulesCommand) -> Result<u8> {
             }
             Ok(if set.errors.is_empty() { 0 } else { 1 })
         }
-        RulesCommand::Test { paths, pipelines } => crate::ruletest::run(&paths, &pipelines),
+        RulesCommand::Test {
+            paths,
+            pipelines,
+            format,
+        } => crate::ruletest::run(&paths, &pipelines, format),
     }
 }
 

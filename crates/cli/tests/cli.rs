@@ -387,6 +387,57 @@ fn user_rules_load_and_bad_rules_are_reported_with_position() {
     assert_eq!(doc["errors"], json!([]));
 }
 
+/// `rules test --format json`: the counts, each failed test with its rule and file, the
+/// untested rules; the text as before.
+#[test]
+fn rules_test_reports_failures_in_json() {
+    let d = Dir::new("rules-test-json");
+    let rules = d.0.join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("tested.yml"),
+        "title: ListKey called\nid: 5b1f6a52-1d5e-4a43-9a0e-2f6f4c1e0a01\nlevel: high\nlogsource:\n  product: azure\ndetection:\n  sel:\n    action: ListKey\n  condition: sel\nmodelward_tests:\n  true_positives:\n    - action: ListKey\n  true_negatives:\n    - action: Other\n    - action: ListKey\n",
+    )
+    .unwrap();
+    std::fs::write(
+        rules.join("untested.yml"),
+        "title: No tests\nid: 5b1f6a52-1d5e-4a43-9a0e-2f6f4c1e0a02\nlevel: low\nlogsource:\n  product: azure\ndetection:\n  sel:\n    action: Delete\n  condition: sel\n",
+    )
+    .unwrap();
+    let o = bin().args(["rules", "test"]).arg(&rules).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}{}", stderr(&o));
+    assert!(
+        out.contains("FAIL ListKey called (") && out.contains("): true negative #2 matches"),
+        "{out}"
+    );
+    assert!(
+        out.contains("rule tests: 2 passed, 1 failed, 1 skipped"),
+        "{out}"
+    );
+    let o = bin()
+        .args(["rules", "test", "--format", "ndjson"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (&doc["passed"], &doc["failed"], &doc["skipped"]),
+        (&json!(2), &json!(1), &json!(1)),
+        "{doc}"
+    );
+    let failure = &doc["failures"][0];
+    assert_eq!(failure["rule"], "ListKey called");
+    assert!(
+        failure["file"].as_str().unwrap().contains("tested.yml"),
+        "{doc}"
+    );
+    assert_eq!(failure["message"], "true negative #2 matches");
+    assert_eq!(doc["untested"][0]["rule"], "No tests");
+    assert_eq!(doc["errors"], json!([]));
+}
+
 #[test]
 fn rules_list_and_explain() {
     let o = bin().args(["rules", "list"]).output().unwrap();

@@ -218,14 +218,17 @@ litellm_settings:
   request_timeout: 600
 EOF
     # No network beyond the upstream: the bundled model cost map, not the remote one.
-    # Workers: one per core, as its production guide says for a VM (nproc = 2 here).
+    # Workers: one per core, as its production guide says for a VM (nproc = 2 here). Uvicorn
+    # kills a worker that has not answered its health check within 5 s and starts another:
+    # on a loaded machine LiteLLM's imports take longer than that, and no worker ever came
+    # up; 120 s lets them start (it changes nothing once they serve).
     litellm_key=sk-$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
     LITELLM_MASTER_KEY=$litellm_key LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_LOG=ERROR \
         "$venv/bin/litellm" --config "$out/litellm.yaml" --host 127.0.0.1 --port "$ll_port" \
-        --num_workers "$(nproc)" >"$out/litellm.log" 2>&1 &
+        --num_workers "$(nproc)" --timeout_worker_healthcheck 120 >"$out/litellm.log" 2>&1 &
     litellm_pid=$!
     pids+=("$litellm_pid")
-    wait_http "$litellm_url/health/liveliness" litellm 600
+    wait_http "$litellm_url/health/liveliness" litellm 1500
     # Both workers up: a few requests through it.
     for _ in $(seq 20); do
         curl -sf -o /dev/null --max-time 10 "$litellm_url/v1/chat/completions" \

@@ -212,6 +212,11 @@ const RECORDS_PER_TASK: usize = 256;
 /// Query warnings reported per rule before they are only counted.
 const WARNINGS_SHOWN: u64 = 5;
 
+/// How many due calls the analyzers are fed at a time: an advance over a long stretch of
+/// held calls (a hunt's first close past its hold, or its end) copies and sorts a few
+/// hundred kilobytes at a time, not all of them at once.
+const FEED_CALLS: usize = 1024;
+
 /// The engine a session runs: borrowed (a hunt) or shared (a service's long-lived session).
 #[derive(Clone)]
 pub enum EngineRef<'e> {
@@ -551,14 +556,28 @@ impl<'e> Session<'e> {
         to
     }
 
-    /// Feeds the analyzers the calls up to `to`; returns their findings.
+    /// Feeds the analyzers the calls up to `to`, [`FEED_CALLS`] at a time; returns their
+    /// findings in event-time order (as one feed of them all would: each feed's findings come
+    /// sorted, stably, by time and code, and so does their concatenation).
     fn advance_behavior(&mut self, to: i64) -> Vec<modelward_behavior::Finding> {
-        let due = self.calls.partition_point(|c| c.ts <= to);
-        if due == 0 {
-            return Vec::new();
+        let mut due = self.calls.partition_point(|c| c.ts <= to);
+        let mut findings = Vec::new();
+        let mut feeds = 0;
+        while due > 0 {
+            let n = due.min(FEED_CALLS);
+            let now: Vec<Call> = self.calls.drain(..n).collect();
+            findings.extend(self.behavior.observe(now));
+            due -= n;
+            feeds += 1;
         }
-        let now: Vec<Call> = self.calls.drain(..due).collect();
-        self.behavior.observe(now)
+        // A long stretch let go (a hunt past its hold) leaves no buffer its size behind.
+        if self.calls.capacity() > FEED_CALLS * 4 && self.calls.capacity() > self.calls.len() * 4 {
+            self.calls.shrink_to(self.calls.len() * 2);
+        }
+        if feeds > 1 {
+            findings.sort_by(|a, b| (a.timestamp, a.code).cmp(&(b.timestamp, b.code)));
+        }
+        findings
     }
 
     fn take_esql(&mut self, r: usize, outcome: RuleOutcome, report: &mut dyn FnMut(Diagnostic)) {

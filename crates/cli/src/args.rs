@@ -378,6 +378,10 @@ pub enum IncidentCommand {
         /// Show what would be done.
         #[arg(long)]
         dry_run: bool,
+        /// Output format: a line an action, or JSON documents, one per action as
+        /// `incident audit` writes them (its outcome, target, detail, executor).
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Write the incident report.
     Report {

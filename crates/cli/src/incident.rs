@@ -228,10 +228,15 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
             );
             Ok(0)
         }
-        IncidentCommand::Act { id, by, dry_run } => {
+        IncidentCommand::Act {
+            id,
+            by,
+            dry_run,
+            format,
+        } => {
             let setup = setup_for(options, playbook)?;
             let dry_run = dry_run || setup.respond.dry_run;
-            act(&setup, db, &mut store, &id, &by, dry_run)
+            act(&setup, db, &mut store, &id, &by, dry_run, format)
         }
         IncidentCommand::Report { id, format, output } => {
             let mut incident = repo::load(&store, &id)?;
@@ -303,11 +308,7 @@ pub fn run(args: IncidentArgs) -> Result<u8> {
                 let mut entry = from_record(r);
                 entry.target = safe_value(&entry.target_kind, &entry.target).into_owned();
                 match format {
-                    Format::Ndjson | Format::Json => {
-                        let mut doc = serde_json::to_value(&entry)?;
-                        doc["at_time"] = modelward_event::format_timestamp(entry.at).into();
-                        docs.write(&mut out, doc)?;
-                    }
+                    Format::Ndjson | Format::Json => docs.write(&mut out, audit_doc(&entry)?)?,
                     Format::Table => modelward_event::textln!(
                         out,
                         "{:>4}  {}  {}  {:<14} {:<10} {}  {}  by {}{}",
@@ -460,6 +461,14 @@ fn same_playbook(setup: &Setup, incident: &Incident) -> Result<()> {
     Ok(())
 }
 
+/// An audit log entry as `incident audit` and `incident act` write it in JSON: the entry, and
+/// `at_time`, `at` in RFC 3339 UTC (its target masked as the caller made it).
+fn audit_doc(entry: &modelward_respond::action::AuditEntry) -> Result<serde_json::Value> {
+    let mut doc = serde_json::to_value(entry)?;
+    doc["at_time"] = modelward_event::format_timestamp(entry.at).into();
+    Ok(doc)
+}
+
 fn act(
     setup: &Setup,
     db: &Path,
@@ -467,6 +476,7 @@ fn act(
     id: &str,
     by: &str,
     dry_run: bool,
+    format: Format,
 ) -> Result<u8> {
     let mut incident = repo::load(store, id)?;
     same_playbook(setup, &incident)?;
@@ -478,9 +488,18 @@ fn act(
     let responder = setup.responder(by, BTreeMap::new());
     let entries = responder.act(store, &mut incident, &mut runner, now)?;
     let mut failed = false;
+    let mut out = BufWriter::new(io::stdout().lock());
+    let mut docs = crate::jsonout::JsonDocs::new(format == Format::Json);
     for e in &entries {
         failed |= e.outcome == modelward_respond::action::Outcome::Failed;
-        modelward_event::outln!(
+        if format != Format::Table {
+            let mut entry = e.clone();
+            entry.target = safe_value(&entry.target_kind, &entry.target).into_owned();
+            docs.write(&mut out, audit_doc(&entry)?)?;
+            continue;
+        }
+        modelward_event::textln!(
+            out,
             "{} {} {} {}: {}{}",
             e.outcome.as_str(),
             e.action,
@@ -492,8 +511,10 @@ fn act(
             } else {
                 format!(" [{}]", e.executor)
             }
-        );
+        )?;
     }
+    docs.finish(&mut out)?;
+    out.flush()?;
     Ok(if failed { 1 } else { 0 })
 }
 

@@ -617,6 +617,34 @@ fn commands_that_do_not_act_need_no_webhook_secret() {
     // variable.
     let out = run(&["incident", "act", &id, "--by", "alice", "--dry-run"]);
     assert!(out.status.success(), "{}", text(&out));
+    // For a SOAR: each action as `incident audit` writes it, in one array.
+    let out = run(&[
+        "incident",
+        "act",
+        &id,
+        "--by",
+        "alice",
+        "--dry-run",
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let actions: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!actions.is_empty(), "{}", text(&out));
+    for a in &actions {
+        assert_eq!(a["incident"], id.as_str(), "{a}");
+        assert!(
+            ["dry_run", "manual", "already_done"].contains(&a["outcome"].as_str().unwrap()),
+            "{a}"
+        );
+        assert!(a["action"].as_str().is_some_and(|s| !s.is_empty()), "{a}");
+        assert!(a["at_time"].as_str().unwrap().ends_with('Z'), "{a}");
+    }
+    assert!(
+        actions.iter().any(|a| a["outcome"] == "dry_run"),
+        "{}",
+        text(&out)
+    );
     let out = run(&["incident", "act", &id, "--by", "alice"]);
     let said = text(&out);
     assert!(!out.status.success(), "{said}");

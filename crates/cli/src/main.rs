@@ -28,6 +28,12 @@ mod watermark;
 
 use std::process::ExitCode;
 
+/// The allocator: glibc's grows with a hunt's length, mimalloc's does not (the `mimalloc`
+/// feature, on by default; docs/architecture.md#memory).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 
 fn main() -> ExitCode {

@@ -19,7 +19,8 @@
 #      modelward -j 2), --runs passes, alternating the tools within each pass, and prints the
 #      medians: events/s, MB/s, peak RSS (/usr/bin/time), and modelward / rsigma;
 #   7. with --memory: peak RSS of modelward over 1 GB and 10 GB of the same events (the 1 GB
-#      file concatenated ten times), process_creation rules.
+#      file concatenated ten times), process_creation rules; then tools/hunt-memory.sh: the
+#      built-in pack over 1 GB (3 days) and 10 GB (30 days) of generated Azure OpenAI logs.
 #
 # Usage: tools/sigma-compare.sh [--events N] [--runs R] [--no-build] [--memory]
 #                               [--workloads "process_creation all"]
@@ -240,4 +241,5 @@ if [ "$memory" = 1 ]; then
             'BEGIN{printf "| %s (%.1f GB) | %.1f | %.0f MB |\n", f, b/1e9, s, k/1024}'
     done
     echo
+    "$root/tools/hunt-memory.sh" --no-build
 fi

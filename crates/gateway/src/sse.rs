@@ -152,7 +152,12 @@ pub fn reassemble(chunks: &[Value]) -> Value {
 /// skipped, not built). An event this cannot read so (not an object, a key twice) is read as
 /// [`events`] reads it.
 pub fn reassemble_stream(stream: &[u8]) -> Value {
-    let text = String::from_utf8_lossy(stream);
+    // (`from_utf8` checks a word at a time; the lossy reader a character at a time, 13k
+    // instructions a stream of eleven events.)
+    let text = match std::str::from_utf8(stream) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(stream),
+    };
     let mut out = Assembly::default();
     for data in text
         .lines()
@@ -651,6 +656,14 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn a_stream_that_is_not_utf_8_reassembles_as_its_documents_do() {
+        let stream = b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\xffb\"}}]}\n\ndata: [DONE]\n\n";
+        let got = reassemble_stream(stream);
+        assert_eq!(got, reassemble(&events(stream)));
+        assert_eq!(got["choices"][0]["message"]["content"], "a\u{fffd}b");
     }
 
     #[test]

@@ -16,6 +16,7 @@ use modelward_evidence::{Input, Report, SigningKey};
 use modelward_inventory::hash::{hash_bytes, hash_reader, HashAlgorithm};
 
 use crate::args::Format;
+use crate::jsonout::check;
 
 /// The variable naming the signing key's file when `--signing-key` is not given.
 pub const KEY_ENV: &str = "MODELWARD_EVIDENCE_KEY";
@@ -217,11 +218,6 @@ fn pin(given: &str) -> Result<String> {
 /// What `evidence verify` checks of each report, in order; a check after a failed one is
 /// `skipped` (docs/fingerprint.md#evidence).
 const CHECKS: [&str; 4] = ["report", "signature", "key", "inputs"];
-
-/// One check's result: `pass`, `fail` or `skipped`, and why.
-fn check(name: &str, result: &str, detail: String) -> serde_json::Value {
-    serde_json::json!({"check": name, "result": result, "detail": detail})
-}
 
 /// The check an [`modelward_evidence::EvidenceError`] from verifying a report fails.
 fn failed_check(e: &modelward_evidence::EvidenceError) -> &'static str {

@@ -43,3 +43,9 @@ impl JsonDocs {
         Ok(())
     }
 }
+
+/// One check of a `verify` command's document (`evidence verify`, `incident verify`): its
+/// name, `pass`, `fail` or `skipped`, and why (empty on a plain pass).
+pub fn check(name: &str, result: &str, detail: String) -> Value {
+    serde_json::json!({"check": name, "result": result, "detail": detail})
+}

@@ -9,7 +9,7 @@ use modelward_fingerprint::write::{self, Tensor};
 use serde_json::Value;
 
 mod common;
-use common::Dir;
+use common::{checks, Dir};
 
 const KEY_VAR: &str = "MW_TEST_EVIDENCE_FP_KEY";
 
@@ -129,6 +129,10 @@ fn a_match_writes_a_signed_report_that_verifies() {
     assert_eq!(&command[1..3], ["fingerprint", "match"]);
     assert!(command.contains(&leak.to_str().unwrap()));
 
+    let verify_json = || {
+        let args = ["evidence", "verify", report_s, "--public-key", &key_id];
+        modelward(&dir, &[&args[..], &["--format", "json"]].concat())
+    };
     let o = modelward(
         &dir,
         &["evidence", "verify", report_s, "--public-key", &key_id],
@@ -136,18 +140,7 @@ fn a_match_writes_a_signed_report_that_verifies() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
     assert!(text(&o.stdout).starts_with("OK "), "{}", text(&o.stdout));
     // For scripts: one JSON array, a document a report with its checks and verdict.
-    let o = modelward(
-        &dir,
-        &[
-            "evidence",
-            "verify",
-            report_s,
-            "--public-key",
-            &key_id,
-            "--format",
-            "json",
-        ],
-    );
+    let o = verify_json();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let docs: Value = serde_json::from_slice(&o.stdout).unwrap();
     let doc = &docs[0];
@@ -244,18 +237,7 @@ fn a_match_writes_a_signed_report_that_verifies() {
         "{}",
         text(&o.stdout)
     );
-    let o = modelward(
-        &dir,
-        &[
-            "evidence",
-            "verify",
-            report_s,
-            "--public-key",
-            &key_id,
-            "--format",
-            "json",
-        ],
-    );
+    let o = verify_json();
     assert_eq!(o.status.code(), Some(1));
     let docs: Value = serde_json::from_slice(&o.stdout).unwrap();
     let doc = &docs[0];
@@ -272,16 +254,6 @@ fn a_match_writes_a_signed_report_that_verifies() {
     assert_eq!(doc["inputs"][0]["source"], leak.to_str().unwrap());
     assert_eq!(doc["inputs"][0]["result"], "changed");
     assert_eq!(doc["inputs"][1]["result"], "match");
-}
-
-/// Each check of an `evidence verify` document as (check, result).
-fn checks(doc: &Value) -> Vec<(&str, &str)> {
-    doc["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (c["check"].as_str().unwrap(), c["result"].as_str().unwrap()))
-        .collect()
 }
 
 /// `evidence keygen` spells its output flag as every other command does (`--output`, `-o`);

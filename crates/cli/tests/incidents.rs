@@ -414,7 +414,7 @@ fn a_bundle_rewritten_with_its_manifest_fails_verify_against_the_database() {
     assert_eq!(code, Some(0), "{doc}");
     assert_eq!(doc["verdict"], "ok");
     assert_eq!(
-        verify_checks(&doc),
+        common::checks(&doc),
         [
             ("manifest", "pass"),
             ("attribution", "skipped"),
@@ -433,8 +433,8 @@ fn a_bundle_rewritten_with_its_manifest_fails_verify_against_the_database() {
     let (code, doc) = verify_json("ndjson");
     assert_eq!(code, Some(1), "{doc}");
     assert_eq!(doc["verdict"], "failed");
-    assert_eq!(verify_checks(&doc)[0], ("manifest", "fail"));
-    assert_eq!(verify_checks(&doc)[2], ("export_recorded", "pass"));
+    assert_eq!(common::checks(&doc)[0], ("manifest", "fail"));
+    assert_eq!(common::checks(&doc)[2], ("export_recorded", "pass"));
     assert_eq!(
         doc["mismatches"],
         serde_json::json!([{"file": "iocs.csv", "why": "changed"}])
@@ -461,7 +461,7 @@ fn a_bundle_rewritten_with_its_manifest_fails_verify_against_the_database() {
     assert_eq!(code, Some(1), "{doc}");
     assert_eq!(doc["verdict"], "failed");
     assert_eq!(
-        verify_checks(&doc),
+        common::checks(&doc),
         [
             ("manifest", "pass"),
             ("attribution", "skipped"),
@@ -482,16 +482,6 @@ fn a_bundle_rewritten_with_its_manifest_fails_verify_against_the_database() {
     assert!(alone.status.success(), "{}", text(&alone));
     assert!(text(&alone).contains("was not checked"), "{}", text(&alone));
     assert!(!dir.path("no-such.db").exists());
-}
-
-/// Each check of an `incident verify` document as (check, result).
-fn verify_checks(doc: &Value) -> Vec<(&str, &str)> {
-    doc["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (c["check"].as_str().unwrap(), c["result"].as_str().unwrap()))
-        .collect()
 }
 
 #[test]

@@ -414,13 +414,14 @@ fn an_incident_bundle_carries_signed_reports() {
         )
         .collect();
     std::fs::write(bundle.join("SHA256SUMS"), rewritten).unwrap();
-    let o = modelward(&[
+    let verify = [
         "incident",
         "verify",
         bundle.to_str().unwrap(),
         "--db",
         "/nonexistent.db",
-    ]);
+    ];
+    let o = modelward(&verify);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         text(&o.stdout).contains("signature does not match"),
@@ -428,15 +429,7 @@ fn an_incident_bundle_carries_signed_reports() {
         text(&o.stdout)
     );
     // In JSON: the attribution check fails and names the report; the files match.
-    let o = modelward(&[
-        "incident",
-        "verify",
-        bundle.to_str().unwrap(),
-        "--db",
-        "/nonexistent.db",
-        "--format",
-        "ndjson",
-    ]);
+    let o = modelward(&[&verify[..], &["--format", "ndjson"]].concat());
     assert_eq!(o.status.code(), Some(1));
     let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(doc["verdict"], "failed");

@@ -14,6 +14,7 @@ use modelward_store::incidents::EvidenceRecord;
 use modelward_store::Store;
 
 use crate::args::{Format, ReportFormat};
+use crate::jsonout::check;
 use crate::respond::now_ms;
 
 /// The incident's report.
@@ -226,11 +227,6 @@ fn verify_attribution(dir: &Path) -> Result<Vec<(serde_json::Value, String)>> {
         });
     }
     Ok(out)
-}
-
-/// One check of `incident verify`'s JSON document.
-fn check(name: &str, result: &str, detail: String) -> serde_json::Value {
-    serde_json::json!({"check": name, "result": result, "detail": detail})
 }
 
 /// `incident verify DIR`: exit 1 on any difference, and, when the database exists, exit 1 if

@@ -34,3 +34,14 @@ impl Drop for Dir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Each check of a `verify` document (`evidence verify`, `incident verify`) as (check,
+/// result), in order.
+pub fn checks(doc: &serde_json::Value) -> Vec<(&str, &str)> {
+    doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["check"].as_str().unwrap(), c["result"].as_str().unwrap()))
+        .collect()
+}

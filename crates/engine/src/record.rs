@@ -241,8 +241,15 @@ impl Engine {
         // The fields the candidate rules read, each looked up once for all of them.
         let fields = modelward_sigma::detection::FieldCache::new(event, self.sigma_fields);
         let rules = &self.sigma.rules;
+        // The second tier: a candidate's literals must be in the values of their fields.
+        let gates = &self.sigma.gates;
+        let scratch = gates.scratch();
+        let gated = !self.options.no_prefilter;
         for r in candidates.iter().filter_map(|i| i.checked_sub(offset)) {
             let Some(rule) = rules.get(r) else { break };
+            if gated && !gates.admits(r, &fields, &scratch) {
+                continue;
+            }
             if rule.matches_cached(&fields) {
                 // A pipeline's timestamp fields come first, then the source's.
                 let ts = event_time_in(event, &rule.timestamp_fields)

@@ -235,9 +235,19 @@ fn mask_named(text: &str) -> Cow<'_, str> {
     let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
     let bytes = lower.as_bytes();
     let mut found: Vec<(usize, usize)> = Vec::new();
-    for name in NAMED {
+    // One searcher per name, built once (`str::find` built one per name and text: alerts
+    // mask every value of their event).
+    static FINDERS: std::sync::OnceLock<Vec<memchr::memmem::Finder<'static>>> =
+        std::sync::OnceLock::new();
+    let finders = FINDERS.get_or_init(|| {
+        NAMED
+            .iter()
+            .map(|n| memchr::memmem::Finder::new(n.as_bytes()).into_owned())
+            .collect()
+    });
+    for (&name, finder) in NAMED.iter().zip(finders) {
         let mut from = 0;
-        while let Some(i) = lower[from..].find(name) {
+        while let Some(i) = finder.find(&bytes[from..]) {
             let start = from + i;
             let mut j = start + name.len();
             from = j;

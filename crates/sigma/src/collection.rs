@@ -7,6 +7,7 @@ use std::sync::Arc;
 use modelward_rule::RuleMeta;
 
 use crate::detection::{Detection, FieldCache};
+use crate::gate::Gates;
 use crate::logsource::{self, SourceFilter};
 use crate::meta::rule_meta;
 use crate::pipeline::{self, FieldRenames, Pipeline};
@@ -155,11 +156,15 @@ pub struct SigmaSet {
     limits: modelward_rule::Limits,
     /// The rule set's budget of compiled regexes, shared by its clones.
     regexes: modelward_rule::RegexBudget,
+    /// The rules' requirements by field, for the prefilter's second tier on parsed events
+    /// (built by [`SigmaSet::index_fields`]; empty until then: every rule admitted).
+    pub gates: Gates,
 }
 
 impl SigmaSet {
     /// Gives every field the rules read a slot in a [`FieldCache`], shared by the rules that
     /// read it; returns the number of slots (the cache's size).
+    /// Also builds the [`SigmaSet::gates`] of the rules' requirements.
     pub fn index_fields(&mut self) -> usize {
         let mut table = std::collections::HashMap::new();
         for rule in &mut self.rules {
@@ -168,6 +173,8 @@ impl SigmaSet {
                 .iter_mut()
                 .for_each(|f| f.index_fields(&mut table));
         }
+        let requirements: Vec<_> = self.rules.iter().map(|r| &r.requirement).collect();
+        self.gates = Gates::new(&requirements, &table);
         table.len()
     }
 }

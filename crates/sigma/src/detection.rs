@@ -240,7 +240,7 @@ impl<'e> FieldCache<'e> {
         self.event
     }
 
-    fn values(&self, slot: usize, field: &str) -> Option<&[&'e Json]> {
+    pub(crate) fn values(&self, slot: usize, field: &str) -> Option<&[&'e Json]> {
         let cell = self.slots.get(slot)?;
         Some(cell.get_or_init(|| self.event.get(field)))
     }
@@ -517,7 +517,14 @@ fn finish(
                     over => over.to_string(),
                 },
             )?));
-            no_literal(literals);
+            // The literals every match contains gate it like a string value's.
+            match (
+                literals.as_mut(),
+                crate::regex_literals::required_literals(&pattern),
+            ) {
+                (Some(list), Some(required)) => list.extend(required),
+                _ => no_literal(literals),
+            }
         }
         V::Num(n) => {
             match (literals.as_mut(), n.fract() == 0.0 && n.abs() >= 100.0) {

@@ -6,9 +6,11 @@ pub mod collection;
 pub mod condition;
 pub mod detection;
 pub mod encoding;
+pub mod gate;
 pub mod logsource;
 pub mod meta;
 pub mod pattern;
+pub mod regex_literals;
 pub mod rule;
 pub mod yaml;
 

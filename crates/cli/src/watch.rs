@@ -594,7 +594,7 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
             i.settle(false);
         }
         if w.metrics_listen.is_some() {
-            publish(&mut figures, &follower, &live, &published);
+            publish(&mut figures, &follower, &live, &parts, &published);
         }
         let drained = once
             && idle
@@ -655,6 +655,7 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
     // Without --once, open windows and the analyzers' profiles carry over to the next start;
     // with it, every window closes as at the end of a hunt, and a next start begins with a
     // new state from here.
+    let late = late(&live, &parts);
     let kept = if once {
         let mut rest = closed(&mut live, &engine);
         for part in parts.values_mut() {
@@ -683,6 +684,15 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
     }
     let _ = modelward_engine::AlertSink::finish(&mut outputs);
     let (failed, _) = crate::outputs::report(&outputs, false);
+    if late > 0 {
+        say(
+            Level::Warn,
+            "",
+            &format!(
+                "{late} event(s) came after event time had passed their windows by more than `lateness`: ES|QL rows left out, correlation matches and LLM calls counted out of order (raise [watch] lateness, or idle when a source or a partition's reader pauses longer; docs/watch.md#time)"
+            ),
+        );
+    }
     say(
         Level::Info,
         "",
@@ -947,35 +957,54 @@ fn publish(
     figures: &mut modelward_watch::metrics::Figures,
     follower: &Follower,
     live: &Live<'_>,
+    parts: &std::collections::BTreeMap<u32, Part<'_>>,
     published: &modelward_watch::metrics::Published,
 ) {
     let (files, lag) = follower.lag();
     figures.files = files;
     figures.lag_bytes = lag;
-    let (stats, held) = live.figures();
+    let (stats, _) = live.figures();
+    // Records are read, parsed and matched by stage one (`live`); windows are kept by each
+    // keyed partition's session in a scale-out, by `live` alone otherwise.
+    let windowed = |f: fn(&modelward_engine::RunStats) -> u64| {
+        f(live.figures().0) + parts.values().map(|p| f(p.live.figures().0)).sum::<u64>()
+    };
     figures.engine = vec![
         ("events", stats.events),
         ("malformed", stats.malformed),
         ("normalize_errors", stats.normalize_errors),
-        ("late", stats.late),
-        ("no_timestamp", stats.no_timestamp),
-        ("suppressed", stats.suppressed),
-        ("excluded", stats.excluded),
-        ("correlation_evicted", stats.correlation_evicted),
+        ("late", windowed(|s| s.late)),
+        ("no_timestamp", windowed(|s| s.no_timestamp)),
+        ("suppressed", windowed(|s| s.suppressed)),
+        ("excluded", windowed(|s| s.excluded)),
+        ("correlation_evicted", windowed(|s| s.correlation_evicted)),
         (
             "correlation_groups_evicted",
-            stats.correlation_groups_evicted,
+            windowed(|s| s.correlation_groups_evicted),
         ),
-        ("behavior_evicted", stats.behavior_evicted),
-        ("state_not_restored", stats.state_not_restored),
+        ("behavior_evicted", windowed(|s| s.behavior_evicted)),
+        ("state_not_restored", windowed(|s| s.state_not_restored)),
     ];
+    let held = |f: fn(&modelward_engine::Held) -> usize| {
+        (f(&live.figures().1)
+            + parts
+                .values()
+                .map(|p| f(&p.live.figures().1))
+                .sum::<usize>()) as u64
+    };
     figures.held = vec![
-        ("rows", held.rows as u64),
-        ("matches", held.matches as u64),
-        ("calls", held.calls as u64),
-        ("alerts", held.alerts as u64),
+        ("rows", held(|h| h.rows)),
+        ("matches", held(|h| h.matches)),
+        ("calls", held(|h| h.calls)),
+        ("alerts", held(|h| h.alerts)),
     ];
     published.set(figures.clone());
+}
+
+/// Events this run counted late (after their windows had run, `[watch] lateness`), stage
+/// one's and every keyed partition's.
+fn late(live: &Live<'_>, parts: &std::collections::BTreeMap<u32, Part<'_>>) -> u64 {
+    live.figures().0.late + parts.values().map(|p| p.live.figures().0.late).sum::<u64>()
 }
 
 /// A file target (`csv:alerts.csv`) relative to the configuration's folder, as the file's

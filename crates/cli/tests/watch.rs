@@ -85,8 +85,8 @@ fn append(path: &Path, lines: &[String]) {
 }
 
 /// `watch --once` over `config`: it must exit 0, within five minutes (a hang fails the test
-/// with what watch said, rather than holding the run).
-fn watch_once(config: &Path, env: &[(&str, &str)]) {
+/// with what watch said, rather than holding the run). What it said on stderr.
+fn watch_once(config: &Path, env: &[(&str, &str)]) -> String {
     let mut child = bin()
         .args(["watch", "--once", "--config"])
         .arg(config)
@@ -117,6 +117,7 @@ fn watch_once(config: &Path, env: &[(&str, &str)]) {
     let said = said.join().unwrap();
     let status = status.unwrap_or_else(|| panic!("watch --once did not end in 300 s: {said}"));
     assert_eq!(status.code(), Some(0), "{said}");
+    said
 }
 
 /// The ids of the alerts written to `dir`'s alerts.ndjson.
@@ -175,6 +176,48 @@ fn watch_once_gives_the_alerts_hunt_gives() {
     // A second run reads nothing new and raises nothing.
     watch_once(&cfg, &[]);
     assert_eq!(alert_ids(&dir), hunted);
+}
+
+/// An event that comes after event time has passed its windows is said at the end, with
+/// how many: not left out silently.
+#[test]
+fn late_events_are_counted_and_said() {
+    let dir = Dir::new("watch-late");
+    let lines = corpus();
+    let log = dir.path("logs/diagnostics.ndjson");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    append(&log, &lines);
+    let mut child = start(&config(&dir, "lateness = \"1m\"\n"));
+    wait_checkpoint(
+        &dir.path("watch.db"),
+        std::fs::metadata(&log).unwrap().len(),
+    );
+    // The first record again, two days behind what was read.
+    append(&log, &lines[..1]);
+    wait_checkpoint(
+        &dir.path("watch.db"),
+        std::fs::metadata(&log).unwrap().len(),
+    );
+    signal(child.id(), "-TERM");
+    let mut said = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut said)
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "{said}");
+    assert!(
+        said.contains("1 event(s) came after event time had passed their windows"),
+        "{said}"
+    );
+    // In order, nothing is late.
+    let dir = Dir::new("watch-in-order");
+    let log = dir.path("logs/diagnostics.ndjson");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    append(&log, &lines);
+    let said = watch_once(&config(&dir, "lateness = \"1m\"\n"), &[]);
+    assert!(!said.contains("came after event time"), "{said}");
 }
 
 #[test]

@@ -167,8 +167,18 @@ fn mask_pem(text: &str) -> Cow<'_, str> {
     while let Some(i) = lower[from..].find(BEGIN) {
         let start = from + i;
         let label = start + BEGIN.len();
-        let Some(close) = lower[label..].find("-----") else {
-            break;
+        // The header's closing dashes are on its own line: a first `-----` further on (an
+        // `END` line after a broken header) would make the masking depend on how long the
+        // text between is, and masking twice mask more than once.
+        let rest = &lower[label..];
+        let line = [rest.find(['\n', '\r']), rest.find("\\n")]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(rest.len());
+        let Some(close) = rest[..line].find("-----") else {
+            from = label;
+            continue;
         };
         let body = label + close + 5;
         from = body;
@@ -683,6 +693,19 @@ mod tests {
         let text = format!("saw {key} there");
         let masked = mask(&text);
         assert!(!masked.contains("zHwAeFL5MgFe"), "{masked}");
+    }
+
+    /// Found by the `output_escapers` fuzz target: a `BEGIN … PRIVATE KEY` header missing a
+    /// dash took the next `END` line's dashes for its own when what lay between was short
+    /// enough, which the first masking made it: masking again ate the `END` line and the
+    /// connection string after it.
+    #[test]
+    fn a_broken_pem_header_is_masked_alike_once_or_twice() {
+        let text = "-----BEGIN RSA PRIVATE KEY----E\nMII-woIBAAKCAQEAx9Zq3fTk1Lm8Pq2Rs4Tu6Vw8Xy0Za2Bc4De6Fg8Hi0Jk2Lm4No\n-----END RSA PRIVATE KEY-----\nDefaultEndpointsProtocol=https;AccountName=a;AccountKey=tSh4np9Uosbzhttps;AccountName=a";
+        let once = mask(text);
+        assert_eq!(mask(&once), once);
+        assert!(once.contains("-----END RSA PRIVATE KEY-----\nDefaultEndpointsProtocol=https;AccountName=a;AccountKey=tSh4…"), "{once}");
+        assert!(!once.contains("x9Zq3fTk1Lm8Pq2R"), "{once}");
     }
 
     #[test]

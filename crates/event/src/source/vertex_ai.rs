@@ -408,7 +408,11 @@ pub fn normalize(raw: Map<String, Value>) -> Map<String, Value> {
         .filter_map(Value::as_str)
         .find_map(|m| super::gcs_audit::vertex_model(m).or(Some(m).filter(|m| !m.is_empty())));
     put(&mut out, "gen_ai.request.model", model.map(Value::from));
-    put(&mut out, "gen_ai.system", Some(Value::from(VERTEX_AI_SYSTEM)));
+    put(
+        &mut out,
+        "gen_ai.system",
+        Some(Value::from(VERTEX_AI_SYSTEM)),
+    );
 
     if let Some(ms) = raw.get("logging_time").and_then(logging_time) {
         put(

@@ -463,6 +463,18 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Waits (at most 30 s) until `what` listens on `address`.
+fn wait_listening(what: &str, address: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(address).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not listen on {address}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A broker on a free port with memory storage, stopped when dropped.
 struct Broker {
     child: Child,
@@ -497,14 +509,7 @@ impl Broker {
             .spawn()
             .expect("starting tansu");
         let address = format!("127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(&address).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "tansu did not listen on {address}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_listening("tansu", &address);
         Broker { child, address }
     }
 }
@@ -1039,14 +1044,7 @@ impl SecureBroker {
             .spawn()
             .expect("starting stunnel");
         let address = format!("127.0.0.1:{tls_port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(&address).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "stunnel did not listen on {address}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_listening("stunnel", &address);
         SecureBroker {
             _broker: broker,
             stunnel: child,

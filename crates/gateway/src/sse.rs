@@ -132,8 +132,19 @@ pub fn events(stream: &[u8]) -> Vec<Value> {
         .filter_map(|l| l.strip_prefix("data:"))
         .map(str::trim)
         .filter(|d| *d != "[DONE]")
-        .filter_map(|d| serde_json::from_str(d).ok())
+        .filter_map(parse_lossy)
         .collect()
+}
+
+/// One event's JSON as a document. Values strict JSON refuses (a number out of every float's
+/// range such as `"created": 17E40787200`, a lone surrogate) are kept lossily as
+/// [`modelward_event::input::lossy::repair`] keeps them in logs (the number as a string of
+/// its text, the surrogate as U+FFFD), so that one such value does not lose the event's text.
+fn parse_lossy(data: &str) -> Option<Value> {
+    serde_json::from_str(data).ok().or_else(|| {
+        let (fixed, _) = modelward_event::input::lossy::repair(data.as_bytes())?;
+        serde_json::from_slice(&fixed).ok()
+    })
 }
 
 /// A streamed chat or text completion in the shape a non-streamed one has: the deltas of each
@@ -166,7 +177,7 @@ pub fn reassemble_stream(stream: &[u8]) -> Value {
         .filter(|d| *d != "[DONE]")
     {
         if !(data.starts_with('{') && out.typed(data).is_some()) {
-            if let Ok(v) = serde_json::from_str::<Value>(data) {
+            if let Some(v) = parse_lossy(data) {
                 out.chunk(&v);
             }
         }
@@ -455,10 +466,10 @@ impl Assembly {
         ];
         for (key, raw) in HEAD.into_iter().zip(head) {
             if let Some(raw) = raw.filter(|_| !self.out.contains_key(key)) {
-                self.head(key, serde_json::from_str::<Value>(raw.get()).ok().as_ref());
+                self.head(key, parse_lossy(raw.get()).as_ref());
             }
         }
-        if let Some(u) = chunk.usage.and_then(|u| serde_json::from_str(u.get()).ok()) {
+        if let Some(u) = chunk.usage.and_then(|u| parse_lossy(u.get())) {
             self.out.insert("usage".into(), u);
         }
         for c in &chunk.choices {
@@ -466,9 +477,7 @@ impl Assembly {
                 .delta
                 .as_ref()
                 .map(|d| (d.role.as_ref(), d.content.as_deref()));
-            let finish = c
-                .finish_reason
-                .and_then(|f| serde_json::from_str::<Value>(f.get()).ok());
+            let finish = c.finish_reason.and_then(|f| parse_lossy(f.get()));
             self.choice(c.index, delta, c.text.as_deref(), finish.as_ref());
         }
         Some(())
@@ -551,6 +560,20 @@ fn append(slot: &mut Value, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chunk_with_a_number_out_of_range_keeps_its_text() {
+        // Found by fuzz target `sse`: `events` (strict JSON) dropped this chunk whole, and
+        // with it the text "Hello", while `reassemble_stream` kept it.
+        let stream = b"data: {\"id\":\"c1\",\"created\": 17E40787200,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hello\"}}]}\n\n\
+data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" world\"},\"finish_reason\":\"stop\"}]}\n\n\
+data: [DONE]\n\n";
+        let by_value = reassemble(&events(stream));
+        assert_eq!(reassemble_stream(stream), by_value);
+        assert_eq!(by_value["choices"][0]["message"]["content"], "Hello world");
+        assert_eq!(by_value["created"], "17E40787200");
+        assert_eq!(by_value["id"], "c1");
+    }
 
     #[test]
     fn a_long_event_in_small_pieces_is_searched_once() {

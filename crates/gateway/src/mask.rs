@@ -384,6 +384,30 @@ mod tests {
     }
 
     #[test]
+    fn a_credential_in_a_chunk_with_a_number_out_of_range_is_masked() {
+        // Strict JSON refuses `1e400`: the rewriter passed such an event on as it came, the
+        // credential in its text unmasked.
+        let stream = format!(
+            "data: {{\"id\":\"c\",\"created\":1e400,\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"key {KEY}\\n\"}}}}]}}\n\n\
+             data: {{\"id\":\"c\",\"choices\":[{{\"index\":0,\"delta\":{{}},\"finish_reason\":\"stop\"}}]}}\n\ndata: [DONE]\n\n"
+        );
+        let mut m = mask();
+        let mut rewriter = crate::sse::Rewriter::default();
+        let mut out = rewriter.push(stream.as_bytes(), &mut |v| m.event(v));
+        out.extend(rewriter.finish());
+        let out = String::from_utf8(out).unwrap();
+        assert!(!out.contains("AKIAQYLP"), "{out}");
+        assert!(out.contains("AKIA…M2 (20 chars)"), "{out}");
+        // Nothing to mask: the event goes out byte for byte.
+        let plain = "data: {\"created\":1e400,\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\\n\"}}]}\n\n";
+        let mut m = mask();
+        let mut rewriter = crate::sse::Rewriter::default();
+        let mut out = rewriter.push(plain.as_bytes(), &mut |v| m.event(v));
+        out.extend(rewriter.finish());
+        assert_eq!(String::from_utf8(out).unwrap(), plain);
+    }
+
+    #[test]
     fn a_credential_cut_across_events_never_goes_out_whole_or_in_part() {
         let text = format!("Here it is:\naws_access_key_id = {KEY}\nand more text\n");
         for size in [1, 3, 7, 16] {

@@ -99,7 +99,23 @@ fn rewrite_event(event: &[u8], edit: &mut dyn FnMut(&mut Value) -> Before) -> Ve
                         out.push_str("data: ");
                         out.push_str(&v.to_string());
                     }
-                    Err(_) => out.push_str(body),
+                    // A value strict JSON refuses (`1e400`, a lone surrogate): the event is
+                    // edited as read lossily (so a credential in its text is masked too),
+                    // and goes out as it came when the edit leaves it as it was.
+                    Err(_) => match parse_lossy(data.trim_start()) {
+                        Some(mut v) => {
+                            let read = v.clone();
+                            let asked = edit(&mut v);
+                            if asked.is_empty() && v == read {
+                                out.push_str(body);
+                            } else {
+                                before.extend(asked);
+                                out.push_str("data: ");
+                                out.push_str(&v.to_string());
+                            }
+                        }
+                        None => out.push_str(body),
+                    },
                 }
             }
             _ => out.push_str(body),

@@ -597,6 +597,18 @@ fn secret_upstream(answer: String) -> String {
                 let _ = std::io::Read::read_exact(&mut reader, &mut body);
                 let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
                 let model = request["model"].as_str().unwrap_or("gpt-4o").to_string();
+                // Mallory's answers carry a number strict JSON refuses (out of every float's
+                // range): their credentials must be masked all the same.
+                let hostile = request["user"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("mallory"));
+                let created = |text: String| {
+                    if hostile {
+                        text.replace("\"created\":1765150000", "\"created\":17E40787200")
+                    } else {
+                        text
+                    }
+                };
                 let mut out = stream;
                 let usage = serde_json::json!({"prompt_tokens": 40, "completion_tokens": 400, "total_tokens": 440});
                 if request["stream"] == true {
@@ -604,7 +616,7 @@ fn secret_upstream(answer: String) -> String {
                     for part in answer.split_inclusive(' ') {
                         let chunk = serde_json::json!({"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 1765150000, "model": model,
                             "choices": [{"index": 0, "delta": {"content": part}, "finish_reason": null}]});
-                        events.push_str(&format!("data: {chunk}\n\n"));
+                        events.push_str(&format!("data: {}\n\n", created(chunk.to_string())));
                     }
                     let last = serde_json::json!({"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 1765150000, "model": model,
                         "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": usage});
@@ -613,6 +625,7 @@ fn secret_upstream(answer: String) -> String {
                 } else {
                     let whole = serde_json::json!({"id": "chatcmpl-w", "object": "chat.completion", "created": 1765150000, "model": model,
                         "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}], "usage": usage}).to_string();
+                    let whole = created(whole);
                     let _ = write!(out, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{whole}", whole.len());
                 }
             });

@@ -157,8 +157,13 @@ pub fn events(stream: &[u8]) -> Vec<Value> {
 /// [`modelward_event::input::lossy::repair`] keeps them in logs (the number as a string of
 /// its text, the surrogate as U+FFFD), so that one such value does not lose the event's text.
 fn parse_lossy(data: &str) -> Option<Value> {
-    serde_json::from_str(data).ok().or_else(|| {
-        let (fixed, _) = modelward_event::input::lossy::repair(data.as_bytes())?;
+    json_lossy(data.as_bytes())
+}
+
+/// [`parse_lossy`] of a whole body's bytes (invalid UTF-8 kept as U+FFFD too).
+pub(crate) fn json_lossy(bytes: &[u8]) -> Option<Value> {
+    serde_json::from_slice(bytes).ok().or_else(|| {
+        let (fixed, _) = modelward_event::input::lossy::repair(bytes)?;
         serde_json::from_slice(&fixed).ok()
     })
 }

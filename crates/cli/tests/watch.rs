@@ -826,7 +826,7 @@ fn instances_sharing_the_keyed_partitions_give_one_hunts_alerts() {
         dir.write(
             &format!("{name}.toml"),
             format!(
-                "[watch]\ndatabase = \"{name}.db\"\nalerts = \"{name}.ndjson\"\npoll = \"50ms\"\ncheckpoint = \"200ms\"\nlateness = \"1m\"\n[watch.kafka]\nbrokers = \"{}\"\ntopics = [\"ai-logs\"]\ngroup = \"mw-scale\"\nproperties = {{ \"session.timeout.ms\" = \"6000\" }}\n[watch.scale]\npartitions = 6\n",
+                "[watch]\ndatabase = \"{name}.db\"\nalerts = \"{name}.ndjson\"\npoll = \"50ms\"\ncheckpoint = \"200ms\"\nlateness = \"1m\"\nidle = \"60s\"\n[watch.kafka]\nbrokers = \"{}\"\ntopics = [\"ai-logs\"]\ngroup = \"mw-scale\"\nproperties = {{ \"session.timeout.ms\" = \"6000\" }}\n[watch.scale]\npartitions = 6\n",
                 broker.address
             ),
         )
@@ -843,26 +843,50 @@ fn instances_sharing_the_keyed_partitions_give_one_hunts_alerts() {
             && committed_all(&broker.address, "mw-scale-keyed", "modelward-keyed")
     };
     let mut a = start_logged(&cfg("a"), &dir.path("a.log"));
-    let mut b = start_logged(&cfg("b"), &dir.path("b.log"));
-    wait("the first half read by two instances", 180, &all_read);
+    let b = start_logged(&cfg("b"), &dir.path("b.log"));
+    let c = start_logged(&cfg("c"), &dir.path("c.log"));
+    wait("the first half read by three instances", 240, &all_read);
     // One instance dies; the rest arrives; another joins.
     a.kill().unwrap();
     let _ = a.wait();
     produce(&broker.address, "ai-logs", 4, &lines[half..]);
     // Past the dead member's session before the next joins (see the kill test above).
     std::thread::sleep(Duration::from_secs(8));
-    let mut c = start_logged(&cfg("c"), &dir.path("c.log"));
-    wait("everything read by the remaining two", 240, &all_read);
-    for child in [&mut b, &mut c] {
+    let d = start_logged(&cfg("d"), &dir.path("d.log"));
+    wait("everything read by the remaining three", 240, &all_read);
+    // Stopped one at a time, each once the others have taken its partitions on: tansu 0.6
+    // keeps a member that leaves while its group rebalances as the group's leader for ever,
+    // and then assigns no member that joins (docs/watch.md, "Kafka, as verified").
+    let taken = |name: &str| {
+        std::fs::read_to_string(dir.path(&format!("{name}.log")))
+            .unwrap_or_default()
+            .matches("of the keyed topic taken on")
+            .count()
+    };
+    let mut running = vec![("b", b), ("c", c), ("d", d)];
+    while let Some((_, mut child)) = running.pop() {
+        let before: usize = running.iter().map(|(n, _)| taken(n)).sum();
         signal(child.id(), "-TERM");
         assert!(child.wait().unwrap().success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !running.is_empty()
+            && running.iter().map(|(n, _)| taken(n)).sum::<usize>() == before
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        // The source group's rebalance too (a heartbeat, tansu's pause of 3 s for a
+        // follower's rejoin).
+        if !running.is_empty() {
+            std::thread::sleep(Duration::from_secs(8));
+        }
     }
     // One instance takes every partition, restores each one's windows from the state topic
     // and closes them, as at the end of a hunt.
-    watch_once(&cfg("d"), &[]);
+    watch_once(&cfg("e"), &[]);
     let mut seen = BTreeSet::new();
     let mut once = String::new();
-    for name in ["a", "b", "c", "d"] {
+    for name in ["a", "b", "c", "d", "e"] {
         let text = std::fs::read_to_string(dir.path(&format!("{name}.ndjson"))).unwrap_or_default();
         for l in text.lines().filter(|l| !l.trim().is_empty()) {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
@@ -882,7 +906,7 @@ fn instances_sharing_the_keyed_partitions_give_one_hunts_alerts() {
     );
     assert_eq!(watched, findings(&hunt));
     // The keyed windows were spread: more than one instance took partitions on.
-    let took: usize = ["a", "b", "c"]
+    let took: usize = ["a", "b", "c", "d"]
         .iter()
         .filter(|n| {
             std::fs::read_to_string(dir.path(&format!("{n}.log")))

@@ -22,6 +22,12 @@ use crate::live::{Incidents, Live};
 use modelward_engine::Scope;
 use modelward_watch::scale::{Keyed, Routed};
 
+/// librdkafka's default `session.timeout.ms`.
+const LIBRDKAFKA_SESSION_TIMEOUT_MS: u64 = 45_000;
+/// What a scale-out's default `idle` allows beyond the session timeout for the group to
+/// rebalance and the new reader to fetch (a few heartbeats).
+const REBALANCE_ALLOWANCE: Duration = Duration::from_secs(15);
+
 /// How long `--once` waits for the consumer group to assign partitions before it gives up.
 const ASSIGN_WAIT: Duration = Duration::from_secs(120);
 use crate::respond::now_ms;
@@ -208,6 +214,23 @@ fn stdin_lines(tx: std::sync::mpsc::SyncSender<Record>) {
     });
 }
 
+/// `idle` when not set: 10 s; in a scale-out, the Kafka session timeout plus
+/// [`REBALANCE_ALLOWANCE`]. There a source partition whose reader died is silent until the
+/// group gives it to another, after the reader's session and a rebalance; the keyed windows
+/// must wait that long for it, or its records come late. A partition nobody reads is not
+/// idle.
+fn idle_default(w: &WatchOptions) -> Duration {
+    match (&w.scale, &w.kafka) {
+        (Some(_), Some(k)) => {
+            let session_ms = (k.properties.get("session.timeout.ms"))
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(LIBRDKAFKA_SESSION_TIMEOUT_MS);
+            Duration::from_millis(session_ms) + REBALANCE_ALLOWANCE
+        }
+        _ => Duration::from_secs(10),
+    }
+}
+
 pub fn run(config: &Path, once: bool) -> Result<u8> {
     let mut options = Options::load(config)?;
     let w = options
@@ -224,7 +247,7 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
         None => SourceKind::Auto,
     };
     let lateness = duration("lateness", w.lateness.as_deref(), Duration::from_secs(30))?;
-    let idle_after = duration("idle", w.idle.as_deref(), Duration::from_secs(10))?;
+    let idle_after = duration("idle", w.idle.as_deref(), idle_default(&w))?;
     let poll = duration("poll", w.poll.as_deref(), Duration::from_millis(250))?;
     let every = duration(
         "checkpoint",
@@ -1017,5 +1040,26 @@ fn relative_to(base: &Path, target: &str) -> String {
             format!("{kind}:{}", base.join(file).display())
         }
         _ => target.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn watch(text: &str) -> WatchOptions {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn a_scale_out_waits_for_a_dead_readers_partition_to_be_reassigned() {
+        let kafka = "[kafka]\nbrokers = \"b:9092\"\ntopics = [\"t\"]\n";
+        assert_eq!(idle_default(&watch(kafka)), Duration::from_secs(10));
+        let scaled = format!("{kafka}[scale]\npartitions = 4\n");
+        assert_eq!(idle_default(&watch(&scaled)), Duration::from_secs(60));
+        let short = format!(
+            "[kafka]\nbrokers = \"b:9092\"\ntopics = [\"t\"]\nproperties = {{ \"session.timeout.ms\" = \"6000\" }}\n[scale]\npartitions = 4\n"
+        );
+        assert_eq!(idle_default(&watch(&short)), Duration::from_secs(21));
     }
 }

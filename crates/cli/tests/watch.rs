@@ -826,7 +826,7 @@ fn instances_sharing_the_keyed_partitions_give_one_hunts_alerts() {
         dir.write(
             &format!("{name}.toml"),
             format!(
-                "[watch]\ndatabase = \"{name}.db\"\nalerts = \"{name}.ndjson\"\npoll = \"50ms\"\ncheckpoint = \"200ms\"\nlateness = \"1m\"\nidle = \"60s\"\n[watch.kafka]\nbrokers = \"{}\"\ntopics = [\"ai-logs\"]\ngroup = \"mw-scale\"\nproperties = {{ \"session.timeout.ms\" = \"6000\" }}\n[watch.scale]\npartitions = 6\n",
+                "[watch]\ndatabase = \"{name}.db\"\nalerts = \"{name}.ndjson\"\npoll = \"50ms\"\ncheckpoint = \"200ms\"\nlateness = \"1m\"\n[watch.kafka]\nbrokers = \"{}\"\ntopics = [\"ai-logs\"]\ngroup = \"mw-scale\"\nproperties = {{ \"session.timeout.ms\" = \"6000\" }}\n[watch.scale]\npartitions = 6\n",
                 broker.address
             ),
         )

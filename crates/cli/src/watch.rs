@@ -1057,9 +1057,7 @@ mod tests {
         assert_eq!(idle_default(&watch(kafka)), Duration::from_secs(10));
         let scaled = format!("{kafka}[scale]\npartitions = 4\n");
         assert_eq!(idle_default(&watch(&scaled)), Duration::from_secs(60));
-        let short = format!(
-            "[kafka]\nbrokers = \"b:9092\"\ntopics = [\"t\"]\nproperties = {{ \"session.timeout.ms\" = \"6000\" }}\n[scale]\npartitions = 4\n"
-        );
-        assert_eq!(idle_default(&watch(&short)), Duration::from_secs(21));
+        let short = "[kafka]\nbrokers = \"b:9092\"\ntopics = [\"t\"]\nproperties = { \"session.timeout.ms\" = \"6000\" }\n[scale]\npartitions = 4\n";
+        assert_eq!(idle_default(&watch(short)), Duration::from_secs(21));
     }
 }

@@ -7,6 +7,20 @@ use std::process::Command;
 
 use serde_json::Value;
 
+/// The CloudWatch fixtures that wrap `native.ndjson`'s records, one a delivery shape.
+const CLOUDWATCH_DELIVERIES: [&str; 10] = [
+    "subscription.ndjson",
+    "lambda_awslogs.ndjson",
+    "firehose.gz",
+    "filter_log_events.json",
+    "get_log_events.json",
+    "export_000000.gz",
+    "kinesis_lambda_event.json",
+    "kinesis_get_records.json",
+    "firehose_transform_event.json",
+    "firehose_decompressed.json",
+];
+
 fn fixture(dir: &str, name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../event/tests/fixtures")
@@ -59,18 +73,7 @@ fn cloudwatch_deliveries_raise_the_native_alerts() {
     let rules: std::collections::BTreeSet<_> =
         native.iter().map(|a| a["rule"]["id"].to_string()).collect();
     assert!(rules.len() >= 4, "{rules:?}");
-    for name in [
-        "subscription.ndjson",
-        "lambda_awslogs.ndjson",
-        "firehose.gz",
-        "filter_log_events.json",
-        "get_log_events.json",
-        "export_000000.gz",
-        "kinesis_lambda_event.json",
-        "kinesis_get_records.json",
-        "firehose_transform_event.json",
-        "firehose_decompressed.json",
-    ] {
+    for name in CLOUDWATCH_DELIVERIES {
         let (alerts, stderr) = hunt(&fixture("cloudwatch", name));
         assert_eq!(what(&alerts), what(&native), "{name}");
         assert!(!stderr.contains("malformed: 1"), "{name}: {stderr}");
@@ -231,18 +234,7 @@ fn cloudwatch_deliveries_under_the_prefilter() {
     };
     let native = run(&fixture("cloudwatch", "native.ndjson"));
     assert_eq!(native.len(), 1, "{native:?}");
-    for name in [
-        "subscription.ndjson",
-        "lambda_awslogs.ndjson",
-        "firehose.gz",
-        "filter_log_events.json",
-        "get_log_events.json",
-        "export_000000.gz",
-        "kinesis_lambda_event.json",
-        "kinesis_get_records.json",
-        "firehose_transform_event.json",
-        "firehose_decompressed.json",
-    ] {
+    for name in CLOUDWATCH_DELIVERIES {
         assert_eq!(run(&fixture("cloudwatch", name)), native, "{name}");
     }
     std::fs::remove_dir_all(&dir).unwrap();

@@ -349,6 +349,25 @@ fn modelward(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
 }
 
 /// Every file under `path` (or `path` itself), read lossily.
+/// `incident list --all --format ndjson` of `db`, scanned: the incidents' ids.
+fn incident_ids(scan: &mut Scan<'_>, db: &Path) -> Vec<String> {
+    let listed = modelward(&[
+        &"incident",
+        &"list",
+        &"--all",
+        &"--format",
+        &"ndjson",
+        &"--db",
+        &db,
+    ]);
+    scan.output("incident list --format ndjson", &listed);
+    String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["id"].as_str().map(str::to_string))
+        .collect()
+}
+
 fn files(path: &Path) -> Vec<(PathBuf, String)> {
     if path.is_dir() {
         let mut out = Vec::new();
@@ -465,21 +484,7 @@ fn no_planted_secret_reaches_any_output() {
         scan.output(&format!("hunt --format {format}"), &out);
     }
 
-    let listed = modelward(&[
-        &"incident",
-        &"list",
-        &"--all",
-        &"--format",
-        &"ndjson",
-        &"--db",
-        &db,
-    ]);
-    scan.output("incident list --format ndjson", &listed);
-    let ids: Vec<String> = String::from_utf8_lossy(&listed.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| v["id"].as_str().map(str::to_string))
-        .collect();
+    let ids = incident_ids(&mut scan, &db);
     assert!(!ids.is_empty(), "no incident");
     let out = modelward(&[&"incident", &"list", &"--all", &"--db", &db]);
     scan.output("incident list", &out);
@@ -796,21 +801,7 @@ fn no_planted_secret_leaves_the_gateway() {
         );
     }
     assert_eq!(records, 12, "LLM log records");
-    let listed = modelward(&[
-        &"incident",
-        &"list",
-        &"--all",
-        &"--format",
-        &"ndjson",
-        &"--db",
-        &db,
-    ]);
-    scan.output("incident list", &listed);
-    let ids: Vec<String> = String::from_utf8_lossy(&listed.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| v["id"].as_str().map(str::to_string))
-        .collect();
+    let ids = incident_ids(&mut scan, &db);
     assert!(
         !ids.is_empty(),
         "in-path detection wrote no incident:\n{stderr}"

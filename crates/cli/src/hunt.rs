@@ -613,10 +613,8 @@ fn exception_notes(s: &RunStats) -> Vec<String> {
 mod tests {
     use super::*;
 
-    /// Past the hold, ready alerts are written as the records come, each run in report order,
-    /// and together they are every alert of the run.
-    #[test]
-    fn past_the_hold_alerts_are_written_as_they_come() {
+    /// The built-in pack's engine, and the folder of the example Azure OpenAI logs.
+    fn built_in_and_examples() -> (modelward_engine::Engine, std::path::PathBuf) {
         let engine = crate::live::engine(
             &mut Options::default(),
             std::path::Path::new("modelward.toml"),
@@ -625,6 +623,14 @@ mod tests {
         .unwrap();
         let examples =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/azure_openai");
+        (engine, examples)
+    }
+
+    /// Past the hold, ready alerts are written as the records come, each run in report order,
+    /// and together they are every alert of the run.
+    #[test]
+    fn past_the_hold_alerts_are_written_as_they_come() {
+        let (engine, examples) = built_in_and_examples();
         let inputs = vec![InputPath::File(
             examples.join("diagnostics-2025-03-01.ndjson"),
         )];
@@ -685,14 +691,7 @@ mod tests {
     /// inputs out of order make late events, which are counted (and said by `run`).
     #[test]
     fn past_the_window_hold_windows_close_as_records_come() {
-        let engine = crate::live::engine(
-            &mut Options::default(),
-            std::path::Path::new("modelward.toml"),
-            modelward_event::source::SourceKind::Auto,
-        )
-        .unwrap();
-        let examples =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/azure_openai");
+        let (engine, examples) = built_in_and_examples();
         let days = [
             InputPath::File(examples.join("diagnostics-2025-03-01.ndjson")),
             InputPath::File(examples.join("diagnostics-2025-03-02.ndjson.gz")),

@@ -678,7 +678,8 @@ pub fn run(config: &Path, once: bool) -> Result<u8> {
     // Without --once, open windows and the analyzers' profiles carry over to the next start;
     // with it, every window closes as at the end of a hunt, and a next start begins with a
     // new state from here.
-    let late = late(&live, &parts);
+    // Events counted late (after their windows had run, `[watch] lateness`).
+    let late = summed(&live, &parts, |s| s.late);
     let kept = if once {
         let mut rest = closed(&mut live, &engine);
         for part in parts.values_mut() {
@@ -989,9 +990,7 @@ fn publish(
     let (stats, _) = live.figures();
     // Records are read, parsed and matched by stage one (`live`); windows are kept by each
     // keyed partition's session in a scale-out, by `live` alone otherwise.
-    let windowed = |f: fn(&modelward_engine::RunStats) -> u64| {
-        f(live.figures().0) + parts.values().map(|p| f(p.live.figures().0)).sum::<u64>()
-    };
+    let windowed = |f: fn(&modelward_engine::RunStats) -> u64| summed(live, parts, f);
     figures.engine = vec![
         ("events", stats.events),
         ("malformed", stats.malformed),
@@ -1024,10 +1023,13 @@ fn publish(
     published.set(figures.clone());
 }
 
-/// Events this run counted late (after their windows had run, `[watch] lateness`), stage
-/// one's and every keyed partition's.
-fn late(live: &Live<'_>, parts: &std::collections::BTreeMap<u32, Part<'_>>) -> u64 {
-    live.figures().0.late + parts.values().map(|p| p.live.figures().0.late).sum::<u64>()
+/// A run figure summed over stage one's session and every keyed partition's.
+fn summed(
+    live: &Live<'_>,
+    parts: &std::collections::BTreeMap<u32, Part<'_>>,
+    f: fn(&modelward_engine::RunStats) -> u64,
+) -> u64 {
+    f(live.figures().0) + parts.values().map(|p| f(p.live.figures().0)).sum::<u64>()
 }
 
 /// A file target (`csv:alerts.csv`) relative to the configuration's folder, as the file's
